@@ -1,0 +1,53 @@
+"""Halyard's exception tree. Everything Halyard raises on purpose derives from HalyardError.
+
+    HalyardError
+    ├── ValidationError          input (an app definition, a cluster file, CLI args) is invalid;
+    │                            carries every Problem with its field path
+    ├── PluginError              a placement plugin cannot be found, loaded or configured
+    │   └── DuplicatePluginError two plugins claim the same name
+    └── ClusterSourceError       a cluster description could not be read (file, master URL)
+
+"Does not fit" is never an exception: placement returns reasons as values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where (a path like ``constraints[1][1]``) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class HalyardError(Exception):
+    """Root of all errors Halyard raises deliberately."""
+
+
+class ValidationError(HalyardError):
+    """Input was refused; ``problems`` lists every problem found, each with its path."""
+
+    def __init__(self, problems: Iterable[Problem], source: str | None = None):
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.source = source
+        head = f"{source}: " if source else ""
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{head}{len(self.problems)} problem(s)\n{lines}")
+
+
+class PluginError(HalyardError):
+    """A placement plugin could not be found, loaded or configured."""
+
+
+class DuplicatePluginError(PluginError):
+    """Two plugins were registered under the same name."""
+
+
+class ClusterSourceError(HalyardError):
+    """A cluster description (file or master URL) could not be read or understood."""

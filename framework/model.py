@@ -1,0 +1,437 @@
+"""App definitions as typed, immutable data.
+
+Field names are Marathon's app JSON names (camelCase on the wire, snake_case in Python), so a
+Marathon app definition is accepted unchanged for every field Halyard supports. Halyard adds
+``strategy`` (placement strategy by name, with args) and ``environments`` (per-environment
+overlays, resolved by :mod:`halyard.validation`).
+
+Pure data: no I/O. Turning raw input into an :class:`AppSpec` (with readable problems) is the job
+of :mod:`halyard.validation`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import field_validator, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import core_schema
+
+# Marathon's defaults (AppDefinition.scala / RAML): see shared NOTES.md.
+DEFAULT_CPUS = 1.0
+DEFAULT_MEM = 128.0
+DEFAULT_BACKOFF_SECONDS = 1.0
+DEFAULT_BACKOFF_FACTOR = 1.15
+DEFAULT_MAX_LAUNCH_DELAY_SECONDS = 300.0
+DEFAULT_STRATEGY = "binpack"
+
+_ID_SEGMENT = re.compile(r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$")
+
+
+class PathProblems(ValueError):
+    """Raised by validators to report problems at paths below the validated value.
+
+    ``items`` are ``(subpath, message)`` pairs; :mod:`halyard.validation` joins each subpath to
+    the location pydantic reports, so a problem lands at e.g. ``constraints[1][1]``.
+    """
+
+    def __init__(self, items: list[tuple[tuple[str | int, ...], str]]):
+        self.items = items
+        super().__init__("; ".join(m for _, m in items))
+
+
+class Spec(BaseModel):
+    """Base of all definition models: camelCase aliases, unknown fields refused, immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        """The definition as Marathon-style JSON (camelCase, defaults omitted where unset)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+# ---------------------------------------------------------------------------------------------
+# Constraints
+
+class Operator(str, Enum):
+    """Marathon's constraint operators."""
+
+    UNIQUE = "UNIQUE"
+    CLUSTER = "CLUSTER"
+    GROUP_BY = "GROUP_BY"
+    LIKE = "LIKE"
+    UNLIKE = "UNLIKE"
+    MAX_PER = "MAX_PER"
+    IS = "IS"
+
+
+_VALUE_RULES: dict[Operator, str] = {
+    Operator.UNIQUE: "none",
+    Operator.CLUSTER: "optional",
+    Operator.GROUP_BY: "optional-int",
+    Operator.LIKE: "regex",
+    Operator.UNLIKE: "regex",
+    Operator.MAX_PER: "int",
+    Operator.IS: "required",
+}
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A Marathon constraint ``[field, operator]`` or ``[field, operator, value]``.
+
+    ``field`` is ``hostname``/``@hostname``, ``@region``, ``@zone`` or an agent attribute name.
+    """
+
+    field: str
+    operator: Operator
+    value: Optional[str] = None
+
+    def __str__(self) -> str:
+        parts = [self.field, self.operator.value] + ([self.value] if self.value is not None else [])
+        return ":".join(parts)
+
+    def to_json(self) -> list[str]:
+        return [self.field, self.operator.value] + ([self.value] if self.value is not None else [])
+
+    @classmethod
+    def parse(cls, raw: Any) -> "Constraint":
+        """Parse Marathon's list form; raise :class:`PathProblems` naming the bad element."""
+        if not isinstance(raw, (list, tuple)):
+            raise PathProblems([((), f"expected [field, operator] or [field, operator, value], got {raw!r}")])
+        if not 2 <= len(raw) <= 3:
+            raise PathProblems([((), f"expected 2 or 3 elements, got {len(raw)}")])
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        field, op_raw = raw[0], raw[1]
+        value = raw[2] if len(raw) == 3 else None
+        if not isinstance(field, str) or not field:
+            problems.append(((0,), f"field must be a non-empty string, got {field!r}"))
+        try:
+            op = Operator(op_raw)
+        except ValueError:
+            known = ", ".join(o.value for o in Operator)
+            problems.append(((1,), f"unknown operator {op_raw!r} (known: {known})"))
+            raise PathProblems(problems) from None
+        if value is not None and not isinstance(value, str):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = str(value)
+            else:
+                problems.append(((2,), f"value must be a string, got {value!r}"))
+        rule = _VALUE_RULES[op]
+        if isinstance(value, str) or value is None:
+            problems.extend(_check_constraint_value(op, rule, value))
+        if problems:
+            raise PathProblems(problems)
+        return cls(field, op, value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            lambda v: v if isinstance(v, Constraint) else cls.parse(v),
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda c: c.to_json()),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 3,
+                "description": "[field, operator] or [field, operator, value]"}
+
+
+def _check_constraint_value(op: Operator, rule: str, value: Optional[str]) -> list[tuple[tuple[int, ...], str]]:
+    where = (2,) if value is not None else ()
+    if rule == "none" and value is not None:
+        return [((2,), f"{op.value} takes no value")]
+    if rule in ("required", "regex", "int") and value is None:
+        return [((), f"{op.value} needs a value")]
+    if rule == "regex":
+        try:
+            re.compile(value or "")
+        except re.error as exc:
+            return [(where, f"invalid regular expression {value!r}: {exc}")]
+    if rule in ("int", "optional-int") and value is not None:
+        if not value.strip().isdigit() or int(value) < 1:
+            return [(where, f"{op.value} value must be a positive integer, got {value!r}")]
+    return []
+
+
+# ---------------------------------------------------------------------------------------------
+# Container, ports, volumes
+
+class DockerParameter(Spec):
+    """An arbitrary ``docker run`` parameter, passed as ``--key=value``."""
+
+    key: str
+    value: str
+
+
+class PortMapping(Spec):
+    """Container port to host port (0 or absent host port: any port from the offer)."""
+
+    container_port: int = Field(0, ge=0, le=65535)
+    host_port: Optional[int] = Field(None, ge=0, le=65535)
+    service_port: int = Field(0, ge=0, le=65535)
+    protocol: Literal["tcp", "udp", "udp,tcp", "tcp,udp"] = "tcp"
+    name: Optional[str] = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Docker(Spec):
+    """Marathon's ``container.docker``."""
+
+    image: str = Field(min_length=1)
+    force_pull_image: bool = False
+    privileged: bool = False
+    parameters: list[DockerParameter] = Field(default_factory=list)
+    network: Literal["HOST", "BRIDGE", "NONE", "USER"] = "HOST"
+    port_mappings: Optional[list[PortMapping]] = None
+
+
+class Volume(Spec):
+    """A host path mounted into the container."""
+
+    container_path: str = Field(min_length=1)
+    host_path: str = Field(min_length=1)
+    mode: Literal["RO", "RW"] = "RW"
+
+
+class Container(Spec):
+    """Marathon's ``container``; Halyard runs ``DOCKER`` containers on the agents' Docker containerizer."""
+
+    type: Literal["DOCKER", "MESOS"] = "DOCKER"
+    docker: Optional[Docker] = None
+    volumes: list[Volume] = Field(default_factory=list)
+    port_mappings: Optional[list[PortMapping]] = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Container":
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.type == "DOCKER" and self.docker is None:
+            problems.append((("docker",), "required when type is DOCKER"))
+        if self.type == "MESOS" and self.docker is not None:
+            problems.append((("docker",), "only allowed when type is DOCKER (Halyard runs images on Docker)"))
+        if self.port_mappings is not None and self.docker is not None and self.docker.port_mappings is not None:
+            problems.append((("portMappings",), "given both here and in docker.portMappings; use one"))
+        if problems:
+            raise PathProblems(problems)
+        return self
+
+    @property
+    def network(self) -> str:
+        """HOST, BRIDGE, NONE or USER (HOST for Mesos containers)."""
+        return self.docker.network if self.docker is not None else "HOST"
+
+    @property
+    def mappings(self) -> Optional[list[PortMapping]]:
+        """Port mappings from ``container.portMappings`` or the older ``docker.portMappings``."""
+        if self.port_mappings is not None:
+            return self.port_mappings
+        return self.docker.port_mappings if self.docker is not None else None
+
+
+class PortDefinition(Spec):
+    """A port the app needs on the host (HOST networking). ``port`` 0: any port."""
+
+    port: int = Field(0, ge=0, le=65535)
+    protocol: Literal["tcp", "udp", "udp,tcp", "tcp,udp"] = "tcp"
+    name: Optional[str] = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Health, upgrades, fetch, strategy
+
+class CommandCheck(Spec):
+    value: str = Field(min_length=1)
+
+
+class HealthCheck(Spec):
+    """Marathon's health check (defaults as Marathon's)."""
+
+    protocol: Literal["HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP"] = "HTTP"
+    path: Optional[str] = None
+    port_index: Optional[int] = Field(None, ge=0)
+    port: Optional[int] = Field(None, ge=0, le=65535)
+    command: Optional[CommandCheck] = None
+    grace_period_seconds: float = Field(300, ge=0)
+    interval_seconds: float = Field(60, gt=0)
+    timeout_seconds: float = Field(20, gt=0)
+    max_consecutive_failures: int = Field(3, ge=0)
+    delay_seconds: float = Field(15, ge=0)
+    ignore_http1xx: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> "HealthCheck":
+        if self.protocol == "COMMAND" and self.command is None:
+            raise PathProblems([(("command",), "required when protocol is COMMAND")])
+        if self.port_index is not None and self.port is not None:
+            raise PathProblems([(("port",), "give portIndex or port, not both")])
+        return self
+
+
+class UpgradeStrategy(Spec):
+    """Rolling-deploy capacity bounds, as fractions of ``instances``."""
+
+    minimum_health_capacity: float = Field(1.0, ge=0, le=1)
+    maximum_over_capacity: float = Field(1.0, ge=0, le=1)
+
+
+class FetchUri(Spec):
+    """A URI the agent's fetcher downloads into the sandbox."""
+
+    uri: str = Field(min_length=1)
+    extract: bool = True
+    executable: bool = False
+    cache: bool = False
+    dest_path: Optional[str] = None
+
+
+class StrategyRef(Spec):
+    """Which placement strategy to use: a plugin name and the plugin's own arguments."""
+
+    name: str = Field(min_length=1)
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def coerce(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
+# ---------------------------------------------------------------------------------------------
+# The app
+
+class AppSpec(Spec):
+    """One long-running app: what to run, how many, where it may go and how it is placed."""
+
+    id: str
+    cmd: Optional[str] = None
+    args: Optional[list[str]] = None
+    cpus: float = Field(DEFAULT_CPUS, ge=0)
+    mem: float = Field(DEFAULT_MEM, ge=0)
+    disk: float = Field(0.0, ge=0)
+    gpus: int = Field(0, ge=0)
+    instances: int = Field(1, ge=0)
+    container: Optional[Container] = None
+    port_definitions: Optional[list[PortDefinition]] = None
+    require_ports: bool = False
+    env: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    constraints: list[Constraint] = Field(default_factory=list)
+    accepted_resource_roles: Optional[list[str]] = None
+    health_checks: list[HealthCheck] = Field(default_factory=list)
+    upgrade_strategy: UpgradeStrategy = Field(default_factory=UpgradeStrategy)
+    backoff_seconds: float = Field(DEFAULT_BACKOFF_SECONDS, ge=0)
+    backoff_factor: float = Field(DEFAULT_BACKOFF_FACTOR, ge=1.0)
+    max_launch_delay_seconds: float = Field(DEFAULT_MAX_LAUNCH_DELAY_SECONDS, ge=0)
+    kill_selection: Literal["YOUNGEST_FIRST", "OLDEST_FIRST"] = "YOUNGEST_FIRST"
+    fetch: list[FetchUri] = Field(default_factory=list)
+    user: Optional[str] = None
+    task_kill_grace_period_seconds: Optional[float] = Field(None, ge=0)
+    strategy: Optional[StrategyRef] = None
+    environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _normalize_id(cls, value: str) -> str:
+        return normalize_app_id(value)
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy_from_name(cls, value: Any) -> Any:
+        return StrategyRef.coerce(value)
+
+    @model_validator(mode="after")
+    def _check(self) -> "AppSpec":
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.cmd is not None and self.args is not None:
+            problems.append((("args",), "give cmd or args, not both"))
+        if self.cmd is None and self.args is None and (self.container is None or self.container.docker is None):
+            problems.append((("cmd",), "one of cmd, args or container.docker.image is required"))
+        if self.args is not None and (self.container is None or self.container.docker is None):
+            problems.append((("args",), "args needs a Docker image (container.docker.image); use cmd for commands"))
+        network = self.network
+        mappings = self.container.mappings if self.container is not None else None
+        if mappings is not None and network in ("HOST", "NONE"):
+            problems.append((("container", "portMappings"), f"not allowed with {network} networking; use portDefinitions"))
+        if self.port_definitions and network in ("BRIDGE", "USER"):
+            problems.append((("portDefinitions",), f"not allowed with {network} networking; use container.portMappings"))
+        if self.require_ports:
+            for i, pd in enumerate(self.port_definitions or []):
+                if pd.port == 0:
+                    problems.append((("portDefinitions", i, "port"), "must be a fixed port (not 0) when requirePorts is true"))
+        names = [p.name for p in (self.port_definitions or mappings or []) if p.name]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            where = ("portDefinitions",) if self.port_definitions else ("container", "portMappings")
+            problems.append((where, f"duplicate port names: {', '.join(dupes)}"))
+        for i, role in enumerate(self.accepted_resource_roles or []):
+            if not role:
+                problems.append((("acceptedResourceRoles", i), "must be a non-empty role name"))
+        if problems:
+            raise PathProblems(problems)
+        return self
+
+    @property
+    def network(self) -> str:
+        """The task's network mode: HOST (also for command apps), BRIDGE, NONE or USER."""
+        return self.container.network if self.container is not None else "HOST"
+
+    @property
+    def is_docker(self) -> bool:
+        return self.container is not None and self.container.docker is not None
+
+    @property
+    def image(self) -> Optional[str]:
+        return self.container.docker.image if self.is_docker else None  # type: ignore[union-attr]
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """Roles whose resources the app may use (Marathon's default: the unreserved ``*``)."""
+        return tuple(self.accepted_resource_roles or ("*",))
+
+    def host_port_requests(self) -> tuple[int, ...]:
+        """One entry per host port the task needs: 0 means any port, otherwise that exact port.
+
+        With HOST networking the ports come from ``portDefinitions`` (Marathon's default when the
+        field is absent: one port); they are fixed only with ``requirePorts``. With BRIDGE/USER
+        they come from ``portMappings`` entries that have a ``hostPort``.
+        """
+        if self.network in ("BRIDGE", "USER"):
+            mappings = self.container.mappings if self.container is not None else None
+            if self.network == "BRIDGE":
+                return tuple(m.host_port or 0 for m in mappings or [])
+            return tuple(m.host_port for m in mappings or [] if m.host_port is not None)
+        if self.network == "NONE":
+            return ()
+        defs = self.port_definitions if self.port_definitions is not None else [PortDefinition()]
+        return tuple(d.port if self.require_ports else 0 for d in defs)
+
+    def port_names(self) -> tuple[Optional[str], ...]:
+        """Names of the host ports, in the order of :meth:`host_port_requests`."""
+        if self.network == "BRIDGE":
+            return tuple(m.name for m in (self.container.mappings if self.container else None) or [])
+        if self.network == "USER":
+            return tuple(m.name for m in (self.container.mappings if self.container else None) or []
+                         if m.host_port is not None)
+        if self.network == "NONE":
+            return ()
+        defs = self.port_definitions if self.port_definitions is not None else [PortDefinition()]
+        return tuple(d.name for d in defs)
+
+
+def normalize_app_id(value: str) -> str:
+    """Make an app id absolute (``web`` -> ``/web``) and check each segment as Marathon does."""
+    if not isinstance(value, str) or not value.strip("/"):
+        raise ValueError("must be a non-empty path such as /team/web")
+    segments = value.strip("/").split("/")
+    for seg in segments:
+        if not _ID_SEGMENT.match(seg):
+            raise ValueError(
+                f"segment {seg!r} is not allowed: use lowercase letters, digits, '-' and '.', "
+                "starting and ending with a letter or digit"
+            )
+    return "/" + "/".join(segments)

@@ -1,0 +1,173 @@
+"""Marathon's constraint operators as filters, with Marathon's documented semantics.
+
+Fields: ``hostname``/``@hostname``, ``@region``, ``@zone`` or any agent attribute. Only UNLIKE
+accepts agents that lack the field. LIKE/UNLIKE are full-match regular expressions; IS and
+CLUSTER compare scalar attributes rounded half-even to 3 decimals. GROUP_BY allows at most
+``ceil(instances / max(value, values present))`` tasks per value, where the values present are
+those of the agents the app could ever run on.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Optional
+
+from ..model import Constraint, Operator
+from .base import OK, Filter, Scope, Status, unfit
+from .context import PlacementContext
+from .state import AgentState, format_scalar
+
+
+class ConstraintFilter(Filter):
+    """Base of the operator filters: knows its constraint and how to describe a failure."""
+
+    def __init__(self, constraint: Constraint):
+        self.constraint = constraint
+        self.field = constraint.field
+        self.name = f"constraint {constraint}"
+        self.label = "constraint [" + ", ".join(constraint.to_json()) + "]"
+        self._lacks = unfit(f"{self.label}: agent has no {self.field}")
+
+    def _fail(self, why: str) -> Status:
+        return unfit(f"{self.label}: {why}")
+
+
+def _same(agent: AgentState, field: str, wanted: str) -> bool:
+    """Equality as Marathon's IS/CLUSTER: scalar attributes compare rounded to 3 decimals."""
+    scalar = agent.scalars.get(field)
+    if scalar is not None:
+        try:
+            return round(scalar, 3) == round(float(wanted), 3)
+        except ValueError:
+            return False
+    return agent.values.get(field) == wanted
+
+
+class IsFilter(ConstraintFilter):
+    """``[field, IS, value]``: the agent's value equals ``value``."""
+
+    scope = Scope.AGENT
+    static = True
+
+    def __init__(self, constraint: Constraint):
+        super().__init__(constraint)
+        self._wrong = self._fail(f"{self.field} is not {constraint.value}")
+
+    def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
+        if self.field not in agent.values:
+            return self._lacks
+        return OK if _same(agent, self.field, self.constraint.value or "") else self._wrong
+
+
+class LikeFilter(ConstraintFilter):
+    """``[field, LIKE, regex]``: the agent's value fully matches; ``UNLIKE``: it does not (or is absent)."""
+
+    scope = Scope.AGENT
+    static = True
+
+    def __init__(self, constraint: Constraint):
+        super().__init__(constraint)
+        self._regex = re.compile(constraint.value or "")
+        self._negate = constraint.operator is Operator.UNLIKE
+        verb = "matches" if self._negate else "does not match"
+        self._wrong = self._fail(f"{self.field} {verb} {constraint.value}")
+
+    def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
+        value = agent.values.get(self.field)
+        if value is None:
+            return OK if self._negate else self._lacks
+        matched = self._regex.fullmatch(value) is not None
+        return self._wrong if matched == self._negate else OK
+
+
+class ClusterFilter(ConstraintFilter):
+    """``[field, CLUSTER, value]``: only agents with that value. Without a value: all tasks on
+    the value of the first one placed (or of those already running)."""
+
+    def __init__(self, constraint: Constraint):
+        super().__init__(constraint)
+        self.static = constraint.value is not None
+        self.scope = Scope.AGENT if self.static else Scope.MONOTONE
+        self._wrong = self._fail(f"{self.field} is not {constraint.value}")
+
+    def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
+        value = agent.values.get(self.field)
+        if value is None:
+            return self._lacks
+        if self.constraint.value is not None:
+            return OK if _same(agent, self.field, self.constraint.value) else self._wrong
+        used = ctx.value_counts(self.field)
+        if used and value not in used:
+            return self._fail(f"instances run on {self.field}={','.join(sorted(used))}")
+        return OK
+
+
+class UniqueFilter(ConstraintFilter):
+    """``[field, UNIQUE]``: at most one task of the app per value."""
+
+    scope = Scope.MONOTONE
+
+    def __init__(self, constraint: Constraint):
+        super().__init__(constraint)
+        self._taken = self._fail(f"an instance already runs on this {self.field}")
+
+    def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
+        value = agent.values.get(self.field)
+        if value is None:
+            return self._lacks
+        return self._taken if ctx.value_counts(self.field).get(value) else OK
+
+
+class MaxPerFilter(ConstraintFilter):
+    """``[field, MAX_PER, n]``: at most ``n`` tasks of the app per value."""
+
+    scope = Scope.MONOTONE
+
+    def __init__(self, constraint: Constraint):
+        super().__init__(constraint)
+        self.limit = int(constraint.value or 0)
+        self._full = self._fail(f"{self.limit} instance(s) per {self.field} already")
+
+    def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
+        value = agent.values.get(self.field)
+        if value is None:
+            return self._lacks
+        return self._full if ctx.value_counts(self.field).get(value, 0) >= self.limit else OK
+
+
+class GroupByFilter(ConstraintFilter):
+    """``[field, GROUP_BY]`` / ``[field, GROUP_BY, n]``: spread evenly over the field's values."""
+
+    scope = Scope.MONOTONE
+
+    def prepare(self, ctx: PlacementContext) -> None:
+        present = {a.values[self.field] for a in ctx.eligible_agents() if self.field in a.values}
+        groups = max(int(self.constraint.value or 0), len(present), 1)
+        self.quota = math.ceil(ctx.target / groups)
+        self._full = self._fail(f"{self.quota} instance(s) per {self.field} value "
+                                f"({ctx.target} over {groups} values)")
+
+    def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
+        value = agent.values.get(self.field)
+        if value is None:
+            return self._lacks
+        return self._full if ctx.value_counts(self.field).get(value, 0) >= self.quota else OK
+
+
+_BY_OPERATOR: dict[Operator, type[ConstraintFilter]] = {
+    Operator.UNIQUE: UniqueFilter,
+    Operator.CLUSTER: ClusterFilter,
+    Operator.GROUP_BY: GroupByFilter,
+    Operator.LIKE: LikeFilter,
+    Operator.UNLIKE: LikeFilter,
+    Operator.MAX_PER: MaxPerFilter,
+    Operator.IS: IsFilter,
+}
+
+
+def constraint_filter(constraint: Constraint) -> ConstraintFilter:
+    """The filter that enforces one constraint."""
+    return _BY_OPERATOR[constraint.operator](constraint)
+
+
+__all__ = ["ConstraintFilter", "constraint_filter", "format_scalar"]

@@ -1,0 +1,58 @@
+"""What a plugin may ask about the app being placed and the cluster, during one plan."""
+from __future__ import annotations
+
+import random
+from typing import Callable, Optional, Sequence
+
+from ..model import AppSpec
+from .state import AgentState, Demand
+
+
+class PlacementContext:
+    """The app being placed, its demand, and counts of its tasks so far (existing + planned).
+
+    One context per app per plan. Counts per constraint field are built on first use and kept
+    current as the planner records placements.
+    """
+
+    def __init__(self, app: AppSpec, demand: Demand, agents: Sequence[AgentState], target: int,
+                 rng: random.Random, eligible: Callable[[], list[AgentState]]):
+        self.app = app
+        self.app_id = app.id
+        self.demand = demand
+        self.agents = agents
+        self.target = target
+        self.rng = rng
+        self._eligible = eligible
+        self._eligible_cache: Optional[list[AgentState]] = None
+        self._value_counts: dict[str, dict[str, int]] = {}
+
+    def count_on(self, agent: AgentState) -> int:
+        """Tasks of this app on ``agent``."""
+        return agent.app_counts.get(self.app_id, 0)
+
+    def value_counts(self, field: str) -> dict[str, int]:
+        """Tasks of this app per value of a constraint field (only values with tasks appear)."""
+        counts = self._value_counts.get(field)
+        if counts is None:
+            counts = {}
+            for agent in self.agents:
+                n = agent.app_counts.get(self.app_id, 0)
+                value = agent.values.get(field)
+                if n and value is not None:
+                    counts[value] = counts.get(value, 0) + n
+            self._value_counts[field] = counts
+        return counts
+
+    def eligible_agents(self) -> list[AgentState]:
+        """Agents that pass every static filter (attributes only): where the app could ever run."""
+        if self._eligible_cache is None:
+            self._eligible_cache = self._eligible()
+        return self._eligible_cache
+
+    def record(self, agent: AgentState) -> None:
+        """The planner placed one task of this app on ``agent``."""
+        for field, counts in self._value_counts.items():
+            value = agent.values.get(field)
+            if value is not None:
+                counts[value] = counts.get(value, 0) + 1

@@ -1,0 +1,73 @@
+"""Built-in filters every plan uses: roles and scalar resources, then host ports."""
+from __future__ import annotations
+
+from ..cluster import SCALARS
+from .base import OK, Filter, Scope, Status, unfit
+from .context import PlacementContext
+from .state import EPSILON, AgentState
+
+_UNITS = {"cpus": "", "mem": " MB", "disk": " MB", "gpus": ""}
+
+
+class ResourcesFilter(Filter):
+    """The agent has the CPUs, memory, disk and GPUs in the roles the app accepts."""
+
+    name = "resources"
+    scope = Scope.AGENT
+
+    def prepare(self, ctx: PlacementContext) -> None:
+        demand = ctx.demand
+        self._roles = demand.roles
+        self._needs = [(k, need) for k, need in enumerate(demand.vector) if need > 0]
+        self._short = {k: unfit(f"insufficient {SCALARS[k]} (needs {need:g}{_UNITS[SCALARS[k]]})")
+                       for k, need in self._needs}
+        roles = ", ".join(self._roles)
+        self._no_role = unfit(f"no resources in accepted role(s) {roles}")
+
+    def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
+        if len(self._roles) == 1:
+            pool = agent.free.get(self._roles[0])
+            if pool is None:
+                return self._no_role
+            for k, need in self._needs:
+                if pool[k] + EPSILON < need:
+                    return self._short[k]
+            return OK
+        pools = [agent.free[r] for r in self._roles if r in agent.free]
+        if not pools:
+            return self._no_role
+        for k, need in self._needs:
+            if sum(p[k] for p in pools) + EPSILON < need:
+                return self._short[k]
+        return OK
+
+
+class PortsFilter(Filter):
+    """The agent has the fixed host ports the app requires, and enough free ports for the rest."""
+
+    name = "ports"
+    scope = Scope.AGENT
+
+    def prepare(self, ctx: PlacementContext) -> None:
+        wanted = ctx.demand.host_ports
+        self._roles = ctx.demand.roles
+        self._fixed = [p for p in wanted if p]
+        self._count = len(wanted)
+        self._missing = {p: unfit(f"host port {p} not free") for p in self._fixed}
+        self._few = unfit(f"not enough free host ports (needs {self._count})")
+
+    def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
+        if len(self._roles) == 1:
+            pool = agent.ports.get(self._roles[0])
+            if pool is None or len(pool) < self._count:
+                return self._few
+            for port in self._fixed:
+                if port not in pool:
+                    return self._missing[port]
+            return OK
+        if agent.free_ports(self._roles) < self._count:
+            return self._few
+        for port in self._fixed:
+            if not any(port in agent.ports[r] for r in self._roles if r in agent.ports):
+                return self._missing[port]
+        return OK

@@ -1,0 +1,290 @@
+"""Planning: which agent gets each new task, and, for what cannot be placed, why.
+
+For each app the pipeline is: filters (static constraints -> resources -> ports -> stateful
+constraints -> the strategy's own) then the strategy's weighted scorers; the best-scoring agent
+that passes every filter gets the task. Pure: agents in, a :class:`Plan` out.
+
+Speed comes from the plugins' declared :class:`~halyard.placement.base.Scope`: when no plugin of
+an app is ``GLOBAL``, its candidate agents sit in a heap keyed by score, and a placement only
+re-evaluates the agent that received the task (stale entries are recognised by the agent's
+``stamp``; ``MONOTONE`` filters are re-checked when an agent reaches the top). Otherwise every
+agent is re-evaluated for every placement.
+
+Several apps are placed together, interleaved in proportion to what each still needs, so that a
+binpacked agent fills with a mix of tasks in the proportions of the whole demand: CPU-heavy and
+memory-heavy apps then strand little of either resource.
+"""
+from __future__ import annotations
+
+import heapq
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from ..cluster import SCALARS, AgentInfo
+from ..errors import PluginError, Problem, ValidationError
+from ..model import DEFAULT_STRATEGY, AppSpec, StrategyRef
+from .base import MAX_SCORE, Filter, Scope, Scorer, Strategy
+from .constraints import constraint_filter
+from .context import PlacementContext
+from .filters import PortsFilter, ResourcesFilter
+from .registry import StrategyRegistry
+from .state import AgentState, Demand
+
+DEFAULT_WINDOW = 32
+
+
+@dataclass(frozen=True)
+class PlacementRequest:
+    """Place ``count`` more tasks of ``app``; ``strategy`` overrides the app's own choice."""
+
+    app: AppSpec
+    count: int
+    strategy: Optional[StrategyRef] = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One task on one agent, with the resources (by role) and host ports it takes."""
+
+    app_id: str
+    instance: int
+    agent_id: str
+    hostname: str
+    resources: tuple[float, float, float, float]
+    ports: tuple[int, ...]
+    allocation: tuple[tuple[str, str, float], ...] = field(default=(), compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app": self.app_id, "instance": self.instance, "agent_id": self.agent_id,
+                "hostname": self.hostname, "resources": dict(zip(SCALARS, self.resources)),
+                "ports": list(self.ports)}
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    """Tasks of an app that no agent could take, with reasons aggregated over agents."""
+
+    app_id: str
+    count: int
+    reasons: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app": self.app_id, "count": self.count, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The outcome of planning: placements, and what could not be placed and why."""
+
+    placements: tuple[Placement, ...]
+    unplaced: tuple[Unplaced, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"placements": [p.to_json() for p in self.placements],
+                "unplaced": [u.to_json() for u in self.unplaced]}
+
+
+def build_pipeline(app: AppSpec, strategy: Strategy) -> tuple[list[Filter], list[tuple[Scorer, float]]]:
+    """The filters and scorers that place one app, in evaluation order."""
+    by_constraint = [constraint_filter(c) for c in app.constraints]
+    filters: list[Filter] = [f for f in by_constraint if f.static]  # what the agent is: cheap, fails early
+    filters.append(ResourcesFilter())  # roles, CPUs, memory, disk, GPUs
+    if app.host_port_requests():
+        filters.append(PortsFilter())  # fixed host ports free, enough ports for the rest
+    filters += [f for f in by_constraint if not f.static]  # UNIQUE, MAX_PER, CLUSTER, GROUP_BY
+    filters += strategy.filters  # the strategy's own
+    return filters, list(strategy.scorers)
+
+
+class _AppPlacer:
+    """Places the tasks of one app: its pipeline, its candidate heap, why agents were refused."""
+
+    def __init__(self, order: int, request: PlacementRequest, strategy: Strategy):
+        self.order = order
+        self.app = request.app
+        self.total = self.remaining = request.count
+        self.filters, self.scorers = build_pipeline(request.app, strategy)
+        # A refusal by an AGENT or MONOTONE filter is final for the rest of this plan.
+        final_refusals = all(f.scope is not Scope.GLOBAL for f in self.filters)
+        self.random_mode = strategy.select == "random" and final_refusals
+        self.heap_mode = (final_refusals and not self.random_mode and strategy.select == "best"
+                          and all(s.scope is Scope.AGENT for s, _ in self.scorers))
+        self.recheck = [f for f in self.filters if f.scope is Scope.MONOTONE]
+        self.heap: list[tuple[float, int, int]] = []
+        self.dirty: set[int] = set()
+        self.candidates: list[int] = []
+        self.select = strategy.select
+        self.next_instance = 0
+        self.ctx: Optional[PlacementContext] = None
+
+    def activate(self, agents: list[AgentState], rng: random.Random) -> None:
+        existing = sum(a.app_counts.get(self.app.id, 0) for a in agents)
+        self.next_instance = existing
+        static = [f for f in self.filters if f.static]
+        ctx = PlacementContext(self.app, Demand.of(self.app), agents, existing + self.total, rng,
+                               lambda: [a for a in agents if all(f.filter(ctx, a).ok for f in static)])
+        self.ctx = ctx
+        for f in sorted(self.filters, key=lambda f: not f.static):
+            f.prepare(ctx)
+        for s, _ in self.scorers:
+            s.prepare(ctx)
+        self.candidates = list(range(len(agents)))
+        if self.heap_mode and self.remaining:
+            entries = []
+            for agent in agents:
+                score = self.evaluate(agent)
+                if score is not None:
+                    entries.append((-score, agent.index, agent.stamp))
+            heapq.heapify(entries)
+            self.heap = entries
+
+    def evaluate(self, agent: AgentState) -> Optional[float]:
+        """The agent's score, or None if a filter refuses it."""
+        ctx = self.ctx
+        for f in self.filters:
+            if f.filter(ctx, agent).reason is not None:  # type: ignore[arg-type]
+                return None
+        total = 0.0
+        for scorer, weight in self.scorers:
+            value = scorer.score(ctx, agent)  # type: ignore[arg-type]
+            if not 0.0 <= value <= MAX_SCORE:
+                raise PluginError(f"scorer {scorer.name or type(scorer).__name__} returned {value!r}, "
+                                  f"outside 0..{MAX_SCORE:g}")
+            total += weight * value
+        return total
+
+    def changed(self, agent: AgentState) -> None:
+        """``agent`` just received a task (of any app): re-evaluate it before this app's next turn."""
+        if self.heap_mode:
+            self.dirty.add(agent.index)
+
+    def best(self, agents: list[AgentState]) -> Optional[AgentState]:
+        """The agent the next task should go to, or None when no agent can take it."""
+        if self.random_mode:
+            return self._random(agents)
+        if not self.heap_mode:
+            return self._scan(agents)
+        heap, ctx = self.heap, self.ctx
+        if self.dirty:
+            for index in self.dirty:
+                agent = agents[index]
+                score = self.evaluate(agent)
+                if score is not None:
+                    heapq.heappush(heap, (-score, index, agent.stamp))
+            self.dirty.clear()
+        while heap:
+            _, index, stamp = heap[0]
+            agent = agents[index]
+            if stamp != agent.stamp:  # stale; a fresh entry was pushed when the agent changed
+                heapq.heappop(heap)
+                continue
+            for f in self.recheck:
+                if f.filter(ctx, agent).reason is not None:  # type: ignore[arg-type]
+                    heapq.heappop(heap)
+                    break
+            else:
+                return agent
+        return None
+
+    def _scan(self, agents: list[AgentState]) -> Optional[AgentState]:
+        """Evaluate every agent; the first with the highest score wins (random: any that passes)."""
+        passing = []
+        best, best_score = None, -1.0
+        for agent in agents:
+            score = self.evaluate(agent)
+            if score is None:
+                continue
+            passing.append(agent)
+            if score > best_score:
+                best, best_score = agent, score
+        if self.select == "random" and passing:
+            return self.ctx.rng.choice(passing)  # type: ignore[union-attr]
+        return best
+
+    def _random(self, agents: list[AgentState]) -> Optional[AgentState]:
+        """Uniform among agents that pass: draw, check, and drop refused agents for good."""
+        candidates, rng = self.candidates, self.ctx.rng  # type: ignore[union-attr]
+        while candidates:
+            i = rng.randrange(len(candidates))
+            agent = agents[candidates[i]]
+            if self.evaluate(agent) is not None:
+                return agent
+            candidates[i] = candidates[-1]
+            candidates.pop()
+        return None
+
+    def explain(self, agents: list[AgentState]) -> tuple[str, ...]:
+        """Why no agent can take another task: every filter's refusals, counted over agents."""
+        if not agents:
+            return ("no agents in the cluster",)
+        counts: Counter[str] = Counter()
+        for agent in agents:
+            for f in self.filters:
+                reason = f.filter(self.ctx, agent).reason  # type: ignore[arg-type]
+                if reason is not None:
+                    counts[reason] += 1
+        return tuple(f"{reason} on {n} of {len(agents)} agents" for reason, n in counts.most_common())
+
+
+class Planner:
+    """Plans placements with strategies from ``registry``; ``seed`` makes random choices reproducible."""
+
+    def __init__(self, registry: Optional[StrategyRegistry] = None, seed: int = 0,
+                 window: int = DEFAULT_WINDOW):
+        self.registry = registry if registry is not None else StrategyRegistry.discover()
+        self.seed = seed
+        self.window = max(1, window)
+
+    def strategy_for(self, request: PlacementRequest) -> Strategy:
+        ref = request.strategy or request.app.strategy or StrategyRef(name=DEFAULT_STRATEGY)
+        return self.registry.create(ref)
+
+    def plan(self, agents_info: Sequence[AgentInfo], requests: Sequence[PlacementRequest]) -> Plan:
+        """Place every request on ``agents_info``; nothing is mutated outside this call."""
+        ids = [r.app.id for r in requests]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValidationError([Problem("apps", f"app {d} requested more than once") for d in dupes])
+        rng = random.Random(self.seed)
+        agents = [AgentState(info, i) for i, info in enumerate(agents_info)]
+        waiting = [_AppPlacer(i, r, self.strategy_for(r)) for i, r in enumerate(requests)]
+        waiting.reverse()
+        active: list[_AppPlacer] = []
+        placements: list[Placement] = []
+        unplaced: list[Unplaced] = []
+        while waiting or active:
+            while waiting and len(active) < self.window:
+                placer = waiting.pop()
+                placer.activate(agents, rng)
+                if placer.remaining:
+                    active.append(placer)
+            if not active:
+                break
+            # The app furthest behind (largest share still to place) goes next.
+            placer = max(active, key=lambda p: (p.remaining / p.total, -p.order))
+            agent = placer.best(agents)
+            if agent is None:
+                active.remove(placer)
+                unplaced.append(Unplaced(placer.app.id, placer.remaining, placer.explain(agents)))
+                continue
+            demand = placer.ctx.demand  # type: ignore[union-attr]
+            allocation, ports = agent.allocate(demand)
+            placements.append(Placement(placer.app.id, placer.next_instance, agent.id, agent.hostname,
+                                        demand.vector, ports, allocation))
+            placer.next_instance += 1
+            placer.remaining -= 1
+            placer.ctx.record(agent)  # type: ignore[union-attr]
+            if not placer.remaining:
+                active.remove(placer)
+            for other in active:
+                other.changed(agent)
+        unplaced.sort(key=lambda u: ids.index(u.app_id))
+        return Plan(tuple(placements), tuple(unplaced))
+
+
+def plan(agents: Sequence[AgentInfo], requests: Sequence[PlacementRequest], *, seed: int = 0,
+         registry: Optional[StrategyRegistry] = None) -> Plan:
+    """Convenience wrapper: ``Planner(registry, seed).plan(agents, requests)``."""
+    return Planner(registry, seed).plan(agents, requests)

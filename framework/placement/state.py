@@ -1,0 +1,114 @@
+"""Mutable per-plan agent state and the task demand it is checked against.
+
+An :class:`AgentState` is a working copy of an :class:`~halyard.cluster.AgentInfo`: each
+placement subtracts from it and bumps its ``stamp`` so cached evaluations can tell they are stale.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..cluster import SCALARS, UNRESERVED, AgentInfo
+from ..model import AppSpec
+from ..ranges import PortSet
+
+EPSILON = 1e-9
+
+
+def format_scalar(value: float) -> str:
+    """A scalar attribute as constraints see it: rounded half-even to 3 decimals, no trailing zeros."""
+    text = f"{round(value, 3):.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What one task of an app needs from an agent."""
+
+    app_id: str
+    vector: tuple[float, float, float, float]
+    roles: tuple[str, ...]
+    host_ports: tuple[int, ...]
+
+    @classmethod
+    def of(cls, app: AppSpec) -> "Demand":
+        # Reserved roles first, the unreserved pool last: use what was set aside for us first.
+        roles = tuple(sorted(app.roles, key=lambda r: r == UNRESERVED))
+        return cls(app.id, (app.cpus, app.mem, app.disk, float(app.gpus)), roles, app.host_port_requests())
+
+
+class AgentState:
+    """One agent during planning: free resources per role, free ports, app task counts."""
+
+    __slots__ = ("info", "index", "id", "hostname", "free", "free_total", "capacity", "ports",
+                 "app_counts", "values", "scalars", "stamp")
+
+    def __init__(self, info: AgentInfo, index: int):
+        self.info = info
+        self.index = index
+        self.id = info.id
+        self.hostname = info.hostname
+        self.free: dict[str, list[float]] = {r: list(res.as_tuple()) for r, res in info.available.items()}
+        self.free_total = [sum(f[k] for f in self.free.values()) for k in range(len(SCALARS))]
+        self.capacity = info.capacity.as_tuple()
+        self.ports: dict[str, PortSet] = {r: PortSet(p) for r, p in info.ports.items()}
+        self.app_counts: dict[str, int] = dict(info.app_tasks)
+        self.scalars: dict[str, float] = {k: v for k, v in info.attributes.items() if isinstance(v, float)}
+        self.values: dict[str, str] = {
+            k: format_scalar(v) if isinstance(v, float) else v for k, v in info.attributes.items()
+        }
+        self.values["hostname"] = self.values["@hostname"] = info.hostname
+        if info.region is not None:
+            self.values["@region"] = info.region
+        if info.zone is not None:
+            self.values["@zone"] = info.zone
+        self.stamp = 0
+
+    def value(self, field: str) -> Optional[str]:
+        """The agent's value for a constraint field (``hostname``, ``@zone``, an attribute)."""
+        return self.values.get(field)
+
+    def free_ports(self, roles: tuple[str, ...]) -> int:
+        return sum(len(self.ports[r]) for r in roles if r in self.ports)
+
+    def allocate(self, demand: Demand) -> tuple[tuple[tuple[str, str, float], ...], tuple[int, ...]]:
+        """Take one task's resources (the caller checked they fit).
+
+        Returns the allocation as ``(resource, role, amount)`` triples and the host ports, in
+        the order of ``demand.host_ports``.
+        """
+        taken: list[tuple[str, str, float]] = []
+        for k, need in enumerate(demand.vector):
+            for role in demand.roles:
+                if need <= EPSILON:
+                    break
+                pool = self.free.get(role)
+                if pool is None or pool[k] <= EPSILON:
+                    continue
+                amount = min(need, pool[k])
+                pool[k] = max(0.0, pool[k] - amount)
+                taken.append((SCALARS[k], role, amount))
+                need -= amount
+            self.free_total[k] = max(0.0, self.free_total[k] - demand.vector[k])
+        # Fixed ports first, so that picking the lowest free port never takes one of them.
+        ports: list[int] = [0] * len(demand.host_ports)
+        order = sorted(range(len(demand.host_ports)), key=lambda i: demand.host_ports[i] == 0)
+        for i in order:
+            ports[i] = self._take_port(demand.host_ports[i], demand.roles)
+        self.app_counts[demand.app_id] = self.app_counts.get(demand.app_id, 0) + 1
+        self.stamp += 1
+        return tuple(taken), tuple(ports)
+
+    def _take_port(self, wanted: int, roles: tuple[str, ...]) -> int:
+        for role in roles:
+            pool = self.ports.get(role)
+            if pool is None:
+                continue
+            if wanted:
+                if pool.take(wanted):
+                    return wanted
+            else:
+                got = pool.take_lowest()
+                if got is not None:
+                    return got
+        raise AssertionError(f"port {wanted or 'any'} vanished on {self.id}")  # pragma: no cover

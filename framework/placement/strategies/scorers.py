@@ -1,0 +1,53 @@
+"""Scorers the built-in strategies share; a platform team's plugin may reuse them."""
+from __future__ import annotations
+
+from ..base import MAX_SCORE, Scope, Scorer
+from ..context import PlacementContext
+from ..state import AgentState
+
+
+class _UsageScorer(Scorer):
+    scope = Scope.AGENT
+
+    def prepare(self, ctx: PlacementContext) -> None:
+        d = ctx.demand.vector
+        # CPU and memory always count; disk and GPUs only for apps that ask for them.
+        self._dims = [(k, d[k]) for k in range(4) if k < 2 or d[k] > 0]
+
+
+class BinpackScorer(_UsageScorer):
+    """Fuller agents score higher: mean share of each resource in use once the task is placed."""
+
+    name = "binpack"
+
+    def score(self, ctx: PlacementContext, agent: AgentState) -> float:
+        total = 0.0
+        cap, free = agent.capacity, agent.free_total
+        for k, need in self._dims:
+            if cap[k] > 0:
+                total += min(1.0, (cap[k] - free[k] + need) / cap[k])
+        return MAX_SCORE * total / len(self._dims)
+
+
+class LeastAllocatedScorer(_UsageScorer):
+    """Emptier agents score higher: mean share of each resource still free."""
+
+    name = "least-allocated"
+
+    def score(self, ctx: PlacementContext, agent: AgentState) -> float:
+        total = 0.0
+        cap, free = agent.capacity, agent.free_total
+        for k, _ in self._dims:
+            if cap[k] > 0:
+                total += free[k] / cap[k]
+        return MAX_SCORE * total / len(self._dims)
+
+
+class SpreadScorer(Scorer):
+    """Agents with fewer tasks of this app score higher (100 minus the count, floored at 0)."""
+
+    name = "spread"
+    scope = Scope.AGENT
+
+    def score(self, ctx: PlacementContext, agent: AgentState) -> float:
+        return max(0.0, MAX_SCORE - agent.app_counts.get(ctx.app_id, 0))

@@ -1,0 +1,269 @@
+"""The one place that turns raw input into specs, or into a list of (path, problem).
+
+An app definition file is YAML (JSON is YAML too) holding one app, or several under ``apps:``.
+``environments`` overlays are deep-merged over the base definition: mappings merge key by key,
+anything else (lists included) replaces, and ``null`` removes a key.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+import pydantic
+import yaml
+
+from .errors import Problem, ValidationError
+from .model import AppSpec, PathProblems
+
+# Marathon app fields Halyard knows but does not support: named as such, never ignored.
+MARATHON_UNSUPPORTED = {
+    "dependencies": "", "readinessChecks": "", "residency": "", "secrets": "",
+    "unreachableStrategy": "", "uris": "use fetch", "storeUrls": "", "ports": "use portDefinitions",
+    "networks": "use container.docker.network", "ipAddress": "use container.docker.network",
+    "executor": "", "role": "use acceptedResourceRoles", "executorResources": "", "tty": "",
+    "check": "use healthChecks", "resourceLimits": "", "version": "read-only, drop it",
+    "versionInfo": "read-only, drop it", "tasksRunning": "read-only, drop it",
+    "tasksStaged": "read-only, drop it", "tasksHealthy": "read-only, drop it",
+    "tasksUnhealthy": "read-only, drop it", "deployments": "read-only, drop it",
+    "tasks": "read-only, drop it", "lastTaskFailure": "read-only, drop it",
+    "taskStats": "read-only, drop it", "readinessCheckResults": "read-only, drop it",
+    "docker.pullConfig": "", "docker.credential": "",
+}
+
+
+def format_path(loc: Iterable[str | int]) -> str:
+    """``('constraints', 1, 1)`` -> ``constraints[1][1]``; ``('container', 'docker')`` -> ``container.docker``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+_MESSAGES = {
+    "missing": "required",
+    "int_type": "expected an integer", "int_parsing": "expected an integer",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number", "float_parsing": "expected a number",
+    "bool_type": "expected true or false", "bool_parsing": "expected true or false",
+    "string_type": "expected a string (quote numbers and booleans in YAML)",
+    "list_type": "expected a list", "dict_type": "expected a mapping",
+    "model_type": "expected a mapping", "model_attributes_type": "expected a mapping",
+}
+
+
+def problems_from_pydantic(exc: pydantic.ValidationError, prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc = prefix + tuple(err["loc"])
+        ctx = err.get("ctx") or {}
+        inner = ctx.get("error")
+        if isinstance(inner, PathProblems):
+            problems.extend(Problem(format_path(loc + sub), msg) for sub, msg in inner.items)
+            continue
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            problems.append(Problem(format_path(loc), _unknown_field_message(loc)))
+            continue
+        if kind == "literal_error":
+            msg = f"unknown value {err['input']!r} (expected {ctx.get('expected', '')})"
+        elif kind in _MESSAGES:
+            msg = _MESSAGES[kind]
+            if kind != "missing":
+                msg += f", got {err['input']!r}"
+        elif kind == "value_error":
+            msg = str(inner) if inner is not None else err["msg"]
+        else:
+            msg = err["msg"][0].lower() + err["msg"][1:]
+        problems.append(Problem(format_path(loc), msg))
+    return problems
+
+
+def _unknown_field_message(loc: tuple[str | int, ...]) -> str:
+    names = [p for p in loc if isinstance(p, str)]
+    key = ".".join(names[-2:]) if len(names) >= 2 and names[-2] == "docker" else (names[-1] if names else "")
+    if key in MARATHON_UNSUPPORTED:
+        hint = MARATHON_UNSUPPORTED[key]
+        return "Marathon field not supported by Halyard" + (f" ({hint})" if hint else "")
+    return "unknown field"
+
+
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Overlay ``overlay`` on ``base``: mappings merge, other values replace, ``None`` deletes."""
+    out = copy.deepcopy(dict(base))
+    for key, value in overlay.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _in_overlay(overlay: Mapping[str, Any], path: tuple[str | int, ...]) -> bool:
+    node: Any = overlay
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+        if not isinstance(node, Mapping):
+            return True
+    return True
+
+
+def _environments(raw: Mapping[str, Any], prefix: tuple[str | int, ...] = ()) -> tuple[dict[str, Mapping[str, Any]], list[Problem]]:
+    envs = raw.get("environments", {}) or {}
+    where = prefix + ("environments",)
+    if not isinstance(envs, Mapping):
+        return {}, [Problem(format_path(where), f"expected a mapping of environment name to overlay, got {envs!r}")]
+    good: dict[str, Mapping[str, Any]] = {}
+    problems: list[Problem] = []
+    for name, overlay in envs.items():
+        if not isinstance(overlay, Mapping):
+            problems.append(Problem(format_path(where + (str(name),)), f"expected a mapping of fields, got {overlay!r}"))
+        elif "environments" in overlay:
+            problems.append(Problem(format_path(where + (str(name), "environments")), "environments cannot be nested"))
+        else:
+            good[str(name)] = overlay
+    return good, problems
+
+
+def resolve_environment(raw: Mapping[str, Any], env: Optional[str]) -> dict[str, Any]:
+    """The definition for ``env``: the base with that environment's overlay merged in.
+
+    Raises :class:`ValidationError` when ``env`` is not defined.
+    """
+    base = {k: v for k, v in raw.items() if k != "environments"}
+    if env is None:
+        return base
+    envs, problems = _environments(raw)
+    if not problems and env not in envs:
+        problems = [_no_such_environment(env, envs, ())]
+    if problems:
+        raise ValidationError(problems)
+    return deep_merge(base, envs[env])
+
+
+def _no_such_environment(env: str, envs: Mapping[str, Any], prefix: tuple[str | int, ...]) -> Problem:
+    defined = ", ".join(sorted(envs)) or "none"
+    return Problem(format_path(prefix + ("environments",)), f"no environment {env!r} (defined: {defined})")
+
+
+def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...]) -> tuple[Optional[AppSpec], list[Problem]]:
+    try:
+        return AppSpec.model_validate(data), []
+    except pydantic.ValidationError as exc:
+        return None, problems_from_pydantic(exc, prefix)
+
+
+def _attribute(p: Problem, env: str, overlay: Mapping[str, Any], prefix: tuple[str | int, ...]) -> Problem:
+    """Place a problem of a merged app at the overlay's path when the overlay set that field."""
+    loc = _loc_of(p.path)
+    if _in_overlay(overlay, loc):
+        return Problem(format_path(prefix + ("environments", env) + loc), p.message)
+    return Problem(format_path(prefix + loc), f"{p.message} (with environment {env!r})")
+
+
+def app_problems(raw: Any, env: Optional[str] = None,
+                 prefix: tuple[str | int, ...] = ()) -> tuple[Optional[AppSpec], list[Problem]]:
+    """Validate one raw app.
+
+    With ``env``: the app resolved for that environment. Without: the base definition and every
+    environment it defines. A problem that an overlay causes is reported at the overlay's path
+    (``environments.production.cpus``). Returns the app (``None`` if anything is wrong) and every
+    problem found.
+    """
+    if not isinstance(raw, Mapping):
+        kind = type(raw).__name__
+        return None, [Problem(format_path(prefix), f"expected an app definition (a mapping), got {kind}")]
+    envs, problems = _environments(raw, prefix)
+    base = {k: v for k, v in raw.items() if k != "environments"}
+    if env is not None:
+        if env not in envs:
+            return None, problems or [_no_such_environment(env, envs, prefix)]
+        spec, found = _check(deep_merge(base, envs[env]), ())
+        problems += [_attribute(p, env, envs[env], prefix) for p in found]
+        return (spec if not problems else None), problems
+    spec, found = _check({**base, "environments": envs}, ())
+    problems += [Problem(format_path(prefix + _loc_of(p.path)), p.message) for p in found]
+    base_keys = {(p.path, p.message) for p in found}
+    for name in sorted(envs):
+        _, env_found = _check(deep_merge(base, envs[name]), ())
+        problems += [_attribute(p, name, envs[name], prefix) for p in env_found
+                     if (p.path, p.message) not in base_keys]
+    return (spec if not problems else None), problems
+
+
+def _loc_of(path: str) -> tuple[str | int, ...]:
+    """Inverse of :func:`format_path`."""
+    loc: list[str | int] = []
+    for dotted in path.split(".") if path else []:
+        head, _, rest = dotted.partition("[")
+        if head:
+            loc.append(head)
+        for idx in rest.replace("]", "").split("[") if rest else []:
+            loc.append(int(idx))
+    return tuple(loc)
+
+
+def parse_app(raw: Any, env: Optional[str] = None, source: Optional[str] = None) -> AppSpec:
+    """One raw app definition -> :class:`AppSpec` for ``env``, or :class:`ValidationError`."""
+    spec, problems = app_problems(raw, env)
+    if problems or spec is None:
+        raise ValidationError(problems, source)
+    return spec
+
+
+def load_document(path: str | Path) -> Any:
+    """Read a YAML or JSON file; a syntax error is a :class:`ValidationError` naming line and column."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ValidationError([Problem("", f"cannot read file: {exc.strerror}")], str(path)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ValidationError([Problem("", f"not valid YAML/JSON: {where}{problem}")], str(path)) from None
+
+
+def raw_apps(document: Any) -> list[tuple[tuple[str | int, ...], Any]]:
+    """The raw apps in a document, each with its path prefix (``apps[2]`` for the third of many)."""
+    if isinstance(document, Mapping) and "apps" in document and "id" not in document:
+        apps = document["apps"]
+        if not isinstance(apps, list):
+            raise ValidationError([Problem("apps", "expected a list of app definitions")])
+        extra = sorted(set(document) - {"apps"})
+        if extra:
+            raise ValidationError([Problem(k, "unknown field (a file with apps: holds only apps)") for k in extra])
+        return [(("apps", i), app) for i, app in enumerate(apps)]
+    return [((), document)]
+
+
+def load_apps(path: str | Path, env: Optional[str] = None) -> list[AppSpec]:
+    """Every app in a definition file, resolved for ``env``; all problems raised together."""
+    document = load_document(path)
+    try:
+        items = raw_apps(document)
+    except ValidationError as exc:
+        raise ValidationError(exc.problems, str(path)) from None
+    specs: list[AppSpec] = []
+    problems: list[Problem] = []
+    for prefix, raw in items:
+        spec, found = app_problems(raw, env, prefix)
+        problems.extend(found)
+        if spec is not None:
+            specs.append(spec)
+    ids = [s.id for s in specs]
+    for dup in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(Problem("apps", f"app id {dup} appears more than once"))
+    if problems:
+        raise ValidationError(problems, str(path))
+    return specs
