@@ -8,6 +8,7 @@
 # Idempotent: an existing wheel for this interpreter is kept.
 set -euo pipefail
 PY=${PYTHON:-python3}
+case $PY in /*) ;; */*) PY=$PWD/$PY ;; esac  # absolute: the build below runs in another directory
 here=$(cd "$(dirname "$0")/.." && pwd)
 wheelhouse=${WHEELHOUSE:-$here/.wheelhouse}
 mkdir -p "$wheelhouse"
@@ -23,7 +24,10 @@ trap 'rm -rf "$work"' EXIT
 tar -xzf "$work"/http-parser-0.9.0.tar.gz -C "$work"
 src=$work/http-parser-0.9.0
 rm -f "$src"/http_parser/parser.c "$src"/http_parser/*.so
-"$PY" -m cython -3 -q "$src"/http_parser/parser.pyx -o "$src"/http_parser/parser.c 2>/dev/null \
-  || "$PY" -m cython -3 "$src"/http_parser/parser.pyx -o "$src"/http_parser/parser.c
+# Cython warns about the .pyx's nogil casts; harmless. Show its output only if it fails.
+if ! log=$("$PY" -m cython -3 "$src"/http_parser/parser.pyx -o "$src"/http_parser/parser.c 2>&1); then
+  echo "$log" >&2
+  exit 1
+fi
 (cd "$src" && "$PY" -m pip wheel -q --no-build-isolation --no-deps -w "$wheelhouse" .)
 ls "$wheelhouse"/http_parser-0.9.0-"$tag"-*.whl

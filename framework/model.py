@@ -262,7 +262,7 @@ class HealthCheck(Spec):
     timeout_seconds: float = Field(20, gt=0)
     max_consecutive_failures: int = Field(3, ge=0)
     delay_seconds: float = Field(15, ge=0)
-    ignore_http1xx: bool = False
+    ignore_http1xx: bool = Field(False, alias="ignoreHttp1xx")
 
     @model_validator(mode="after")
     def _check(self) -> "HealthCheck":

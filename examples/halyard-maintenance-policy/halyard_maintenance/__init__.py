@@ -1,0 +1,1 @@
+"""Example Halyard placement plugin (see policy.py)."""

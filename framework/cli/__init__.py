@@ -1,0 +1,1 @@
+"""Halyard's command line (``halyard``)."""

@@ -1,0 +1,45 @@
+"""Entry point of the ``halyard`` command."""
+from __future__ import annotations
+
+import sys
+from typing import Optional, Sequence
+
+import click
+
+from .. import __version__
+from ..errors import HalyardError, ValidationError
+from .plan import plan
+from .validate import validate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="halyard")
+def cli() -> None:
+    """Halyard: long-running apps and short-lived jobs on Apache Mesos."""
+
+
+cli.add_command(validate)
+cli.add_command(plan)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the CLI; Halyard's own errors become a message on stderr and exit status 1."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="halyard", standalone_mode=False)
+    except ValidationError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except HalyardError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

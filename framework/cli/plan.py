@@ -1,0 +1,92 @@
+"""``halyard plan``: a dry-run placement of apps on a cluster file, a master state file or a live master."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import click
+import requests
+
+from ..cluster import AgentInfo, load_cluster
+from ..errors import ClusterSourceError
+from ..model import StrategyRef
+from ..placement import Plan, PlacementRequest, Planner, StrategyRegistry
+from ..validation import load_apps, load_document
+from .output import OUTPUT_OPTION, emit_json, table
+from .validate import check_strategies
+
+
+def fetch_master_state(url: str, timeout: float = 10.0) -> Any:
+    """The master's ``/master/state`` (falling back to ``/state``) as parsed JSON."""
+    base = url.rstrip("/")
+    last: Optional[str] = None
+    for path in ("/master/state", "/state"):
+        try:
+            response = requests.get(base + path, timeout=timeout)
+        except requests.RequestException as exc:
+            raise ClusterSourceError(f"cannot reach the master at {base}: {exc}") from None
+        if response.status_code == 200:
+            try:
+                return response.json()
+            except ValueError:
+                raise ClusterSourceError(f"{base}{path} did not return JSON") from None
+        last = f"{base}{path} answered HTTP {response.status_code}"
+    raise ClusterSourceError(last or f"no state at {base}")
+
+
+def read_cluster(cluster: Optional[str], master: Optional[str]) -> list[AgentInfo]:
+    if (cluster is None) == (master is None):
+        raise click.UsageError("give exactly one of --cluster FILE or --master URL")
+    if master is not None:
+        return load_cluster(fetch_master_state(master), master)
+    return load_cluster(load_document(cluster), cluster)  # type: ignore[arg-type]
+
+
+def requests_for(apps: list, agents: list[AgentInfo], strategy: Optional[str]) -> list[PlacementRequest]:
+    """One request per app for the instances it still lacks on the cluster."""
+    ref = StrategyRef(name=strategy) if strategy else None
+    running = {}
+    for agent in agents:
+        for app_id, n in agent.app_tasks.items():
+            running[app_id] = running.get(app_id, 0) + n
+    return [PlacementRequest(app, max(0, app.instances - running.get(app.id, 0)), ref) for app in apps]
+
+
+def render_table(result: Plan, wanted: int) -> str:
+    rows = [(p.app_id, p.instance, p.agent_id, p.hostname, p.resources[0], p.resources[1], p.ports)
+            for p in result.placements]
+    agents = len({p.agent_id for p in result.placements})
+    out = [table(["APP", "INSTANCE", "AGENT", "HOSTNAME", "CPUS", "MEM", "PORTS"], rows)] if rows else []
+    out.append(f"\nPlaced {len(result.placements)} of {wanted} new instance(s) on {agents} agent(s).")
+    for u in result.unplaced:
+        out.append(f"\nNot placed: {u.count} instance(s) of {u.app_id}")
+        out += [f"  - {reason}" for reason in u.reasons]
+    return "\n".join(out)
+
+
+@click.command()
+@click.argument("apps", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--cluster", type=click.Path(dir_okay=False),
+              help="cluster file ({agents: [...]}) or a saved Mesos /master/state document")
+@click.option("--master", help="read the live state of this Mesos master (http://HOST:5050)")
+@click.option("--env", "env", default=None, help="resolve this environment's overlay in every app")
+@click.option("--strategy", default=None, help="use this strategy for every app (overrides the apps' own)")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed for random choices")
+@OUTPUT_OPTION
+def plan(apps: tuple[str, ...], cluster: Optional[str], master: Optional[str], env: Optional[str],
+         strategy: Optional[str], seed: int, output: str) -> None:
+    """Dry run: where would the APPS' missing instances go, and why would any not fit?"""
+    registry = StrategyRegistry.discover()
+    specs = []
+    for path in apps:
+        loaded = load_apps(path, env)
+        check_strategies(loaded, path, registry)
+        specs += loaded
+    if strategy:
+        registry.create(strategy)
+    agents = read_cluster(cluster, master)
+    reqs = requests_for(specs, agents, strategy)
+    result = Planner(registry, seed).plan(agents, reqs)
+    if output == "json":
+        emit_json(result.to_json())
+    else:
+        click.echo(render_table(result, sum(r.count for r in reqs)))

@@ -1,0 +1,43 @@
+"""``halyard validate FILE [--env ENV]``: print the resolved app(s), or every problem with its path."""
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+import yaml
+
+from ..placement import StrategyRegistry
+from ..errors import Problem, ValidationError
+from ..validation import load_apps
+from .output import emit_json
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--env", "env", default=None, help="resolve this environment's overlay")
+@click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def validate(file: str, env: Optional[str], output: str) -> None:
+    """Check an app definition file; exit 0 and print the resolved app(s), or list every problem."""
+    apps = load_apps(file, env)
+    check_strategies(apps, file)
+    docs = [a.to_json() for a in apps]
+    if output == "json":
+        emit_json(docs[0] if len(docs) == 1 else {"apps": docs})
+    else:
+        click.echo(yaml.safe_dump(docs[0] if len(docs) == 1 else {"apps": docs}, sort_keys=False).rstrip())
+
+
+def check_strategies(apps: list, source: str, registry: Optional[StrategyRegistry] = None) -> None:
+    """Every app's strategy exists and accepts its args (the plugin validates them)."""
+    registry = registry or StrategyRegistry.discover()
+    problems: list[Problem] = []
+    for i, app in enumerate(apps):
+        if app.strategy is None:
+            continue
+        prefix = f"apps[{i}]." if len(apps) > 1 else ""
+        try:
+            registry.create(app.strategy)
+        except ValidationError as exc:
+            problems += [Problem(prefix + p.path, p.message) for p in exc.problems]
+    if problems:
+        raise ValidationError(problems, source)

@@ -1,0 +1,109 @@
+"""``halyard validate`` and ``halyard plan`` as a user runs them."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from halyard.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+HELLO = str(ROOT / "examples" / "hello.yaml")
+CLUSTER = str(ROOT / "examples" / "cluster.yaml")
+STATE = str(Path(__file__).parent / "data" / "master_state.json")
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_validate_prints_the_resolved_app(capsys):
+    code, out, _ = run(capsys, "validate", HELLO, "--env", "production")
+    app = yaml.safe_load(out)
+    assert code == 0 and app["instances"] == 3 and app["cpus"] == 0.25
+    code, out, _ = run(capsys, "validate", HELLO, "-o", "json")
+    assert code == 0 and json.loads(out)["instances"] == 2
+
+
+def test_validate_lists_every_problem_and_exits_non_zero(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: web\ncmd: x\nconstraints: [[hostname, UNIQUE], [rack_id, UNIQ]]\ncpus: many\n"
+                   "strategy: {name: spread, args: {width: 2}}\n")
+    code, out, err = run(capsys, "validate", str(bad))
+    assert code == 1 and out == ""
+    assert "constraints[1][1]: unknown operator 'UNIQ'" in err and "cpus: expected a number" in err
+    bad.write_text("id: web\ncmd: x\nstrategy: {name: spread, args: {width: 2}}\n")
+    code, _, err = run(capsys, "validate", str(bad))
+    assert code == 1 and "strategy.args.width: unknown argument for spread" in err
+
+
+def test_validate_unknown_env(capsys):
+    code, _, err = run(capsys, "validate", HELLO, "--env", "staging")
+    assert code == 1 and "no environment 'staging' (defined: dev, production)" in err
+
+
+def test_plan_json_shape(capsys):
+    code, out, _ = run(capsys, "plan", "--cluster", CLUSTER, HELLO, "--env", "production", "-o", "json")
+    doc = json.loads(out)
+    assert code == 0 and set(doc) == {"placements", "unplaced"}
+    assert len(doc["placements"]) == 3 and doc["unplaced"] == []
+    first = doc["placements"][0]
+    assert set(first) == {"app", "instance", "agent_id", "hostname", "resources", "ports"}
+    assert first["app"] == "/examples/hello" and set(first["resources"]) == {"cpus", "mem", "disk", "gpus"}
+    assert len({p["hostname"] for p in doc["placements"]}) == 3  # UNIQUE hostname
+
+
+def test_plan_table_explains_unplaced(capsys, tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("id: big\ncmd: x\ncpus: 1.5\nmem: 64\ninstances: 4\n")
+    code, out, _ = run(capsys, "plan", "--cluster", CLUSTER, str(big))
+    assert code == 0 and "Placed 2 of 4 new instance(s) on 2 agent(s)." in out
+    assert "Not placed: 2 instance(s) of /big" in out and "insufficient cpus (needs 1.5) on 3 of 3 agents" in out
+
+
+def test_plan_reads_master_state_and_counts_running_tasks(capsys):
+    code, out, _ = run(capsys, "plan", "--cluster", STATE, HELLO, "-o", "json")
+    doc = json.loads(out)
+    # 2 instances wanted, 1 already runs on S0 (127.0.0.1): one more, on another host (UNIQUE).
+    assert code == 0 and [(p["instance"], p["hostname"]) for p in doc["placements"]] == [(1, "127.0.0.2")]
+
+
+def test_plan_strategy_override_and_seed(capsys, tmp_path):
+    many = tmp_path / "many.yaml"
+    many.write_text("id: many\ncmd: x\ncpus: 0.1\nmem: 8\ninstances: 6\n")
+    _, out, _ = run(capsys, "plan", "--cluster", CLUSTER, str(many), "--strategy", "spread", "-o", "json")
+    assert len({p["agent_id"] for p in json.loads(out)["placements"]}) == 3
+    _, out, _ = run(capsys, "plan", "--cluster", CLUSTER, str(many), "--strategy", "binpack", "-o", "json")
+    assert len({p["agent_id"] for p in json.loads(out)["placements"]}) == 1
+    code, _, err = run(capsys, "plan", "--cluster", CLUSTER, str(many), "--strategy", "nope")
+    assert code == 1 and "unknown strategy 'nope'" in err
+
+
+def test_plan_needs_exactly_one_cluster_source(capsys):
+    code, _, err = run(capsys, "plan", HELLO)
+    assert code == 2 and "exactly one of --cluster FILE or --master URL" in err
+
+
+def test_plan_from_an_unreachable_master_says_so(capsys):
+    code, _, err = run(capsys, "plan", "--master", "http://127.0.0.1:9", HELLO)
+    assert code == 1 and "cannot reach the master at http://127.0.0.1:9" in err
+
+
+def test_plan_bad_cluster_file(capsys, tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("agents:\n  - {id: a}\n")
+    code, _, err = run(capsys, "plan", "--cluster", str(bad), HELLO)
+    assert code == 1 and "agents[0].hostname: required" in err
+
+
+def test_console_script_is_installed():
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "halyard"
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and "halyard" in proc.stdout

@@ -1,0 +1,254 @@
+"""The planner: constraints, resources, ports, roles, strategies, reasons."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from halyard.cluster import Resources
+from halyard.errors import DuplicatePluginError, PluginError, ValidationError
+from halyard.model import StrategyRef
+from halyard.placement import (OK, Filter, PlacementRequest, Planner, Scope, Scorer, Strategy,
+                               StrategyRegistry, unfit)
+from halyard.placement.registry import BUILTINS
+
+from .builders import agent, app
+
+
+def place(agents, *apps, strategy=None, seed=0, registry=None):
+    """Plan the instances each app still lacks on ``agents``."""
+    ref = StrategyRef(name=strategy) if strategy else None
+    running = Counter()
+    for ag in agents:
+        running.update(ag.app_tasks)
+    return Planner(registry or StrategyRegistry(), seed).plan(
+        agents, [PlacementRequest(a, a.instances - running[a.id], ref) for a in apps])
+
+
+def per_agent(plan):
+    return Counter(p.agent_id for p in plan.placements)
+
+
+RACKS = [agent("a", attrs={"rack": "r1"}, zone="z1"), agent("b", attrs={"rack": "r1"}, zone="z2"),
+         agent("c", attrs={"rack": "r2"}, zone="z3"), agent("d", zone="z1")]
+
+
+@pytest.mark.parametrize("constraints, instances, expect_counts, unplaced, reason", [
+    ([["hostname", "UNIQUE"]], 6, {"a": 1, "b": 1, "c": 1, "d": 1}, 2, "constraint [hostname, UNIQUE]: an instance already runs on this hostname on 4 of 4 agents"),
+    ([["@hostname", "UNIQUE"]], 2, {"a": 1, "b": 1}, 0, None),
+    ([["rack", "UNIQUE"]], 3, {"a": 1, "c": 1}, 1, "agent has no rack on 1 of 4 agents"),
+    ([["rack", "CLUSTER", "r2"]], 3, {"c": 3}, 0, None),
+    ([["rack", "CLUSTER"]], 5, {"a": 5}, 0, None),
+    ([["@zone", "GROUP_BY"]], 6, {"a": 2, "b": 2, "c": 2}, 0, None),
+    ([["@zone", "GROUP_BY", "4"]], 8, {"a": 2, "b": 2, "c": 2}, 2, "2 instance(s) per @zone value (8 over 4 values)"),
+    ([["rack", "LIKE", "r[12]"]], 3, {"a": 3}, 0, None),
+    ([["rack", "LIKE", "r"]], 1, {}, 1, "constraint [rack, LIKE, r]: rack does not match r on 3 of 4 agents"),
+    ([["rack", "UNLIKE", "r1"]], 2, {"c": 2}, 0, None),
+    ([["rack", "UNLIKE", "r1"], ["hostname", "UNIQUE"]], 3, {"c": 1, "d": 1}, 1, None),
+    ([["rack", "MAX_PER", "2"]], 6, {"a": 2, "c": 2}, 2, "2 instance(s) per rack already"),
+    ([["@zone", "IS", "z1"]], 2, {"a": 2}, 0, None),
+    ([["@region", "IS", "eu"]], 1, {}, 1, "agent has no @region on 4 of 4 agents"),
+])
+def test_constraint_operators(constraints, instances, expect_counts, unplaced, reason):
+    plan = place(RACKS, app(instances=instances, constraints=constraints, cpus=0.1, mem=1))
+    assert dict(per_agent(plan)) == expect_counts
+    assert sum(u.count for u in plan.unplaced) == unplaced
+    if reason:
+        assert any(reason in r for r in plan.unplaced[0].reasons), plan.unplaced[0].reasons
+
+
+def test_cluster_without_value_stays_on_the_first_value_when_it_fills():
+    plan = place(RACKS, app(instances=5, constraints=[["rack", "CLUSTER"]], cpus=1.5, mem=1))
+    assert dict(per_agent(plan)) == {"a": 2, "b": 2}
+    assert any("instances run on rack=r1 on 1 of 4 agents" in r for r in plan.unplaced[0].reasons)
+
+
+def test_cluster_without_value_follows_existing_tasks():
+    agents = [agent("a", attrs={"rack": "r1"}), agent("b", attrs={"rack": "r2"}, tasks={"/web": 1})]
+    plan = place(agents, app(instances=3, constraints=[["rack", "CLUSTER"]], cpus=0.1, mem=1))
+    assert dict(per_agent(plan)) == {"b": 2}
+    assert [p.instance for p in plan.placements] == [1, 2]
+
+
+def test_unique_counts_tasks_already_running():
+    agents = [agent("a", tasks={"/web": 1}), agent("b")]
+    plan = place(agents, app(instances=3, constraints=[["hostname", "UNIQUE"]]))
+    assert dict(per_agent(plan)) == {"b": 1} and plan.unplaced[0].count == 1
+
+
+@pytest.mark.parametrize("value, matches", [("10", True), ("10.0004", True), ("10.001", False), ("x", False)])
+def test_is_on_scalar_attributes_rounds_to_three_decimals(value, matches):
+    plan = place([agent("a", attrs={"level": 10.0})], app(constraints=[["level", "IS", value]]))
+    assert bool(plan.placements) == matches
+
+
+def test_like_on_scalar_attribute_uses_its_text():
+    plan = place([agent("a", attrs={"level": 2.5})], app(constraints=[["level", "LIKE", "2\\.5"]]))
+    assert len(plan.placements) == 1
+
+
+def test_insufficient_resources_are_explained_per_resource():
+    agents = [agent("a", mem=1024), agent("b", mem=1024), agent("c", cpus=0.5)]
+    plan = place(agents, app(instances=1, cpus=1, mem=2048))
+    assert plan.placements == ()
+    assert plan.unplaced[0].reasons == ("insufficient mem (needs 2048 MB) on 2 of 3 agents",
+                                        "insufficient cpus (needs 1) on 1 of 3 agents")
+
+
+def test_no_agents_is_explained():
+    assert place([], app()).unplaced[0].reasons == ("no agents in the cluster",)
+
+
+def test_never_overcommits_an_agent():
+    plan = place([agent("a", cpus=2.5, mem=1000)], app(instances=5, cpus=1, mem=100))
+    assert len(plan.placements) == 2 and plan.unplaced[0].count == 3
+
+
+def test_host_ports_are_distinct_and_from_the_agents_range():
+    plan = place([agent("a", ports=((31000, 31002),))], app(instances=3, cpus=0.1, mem=1,
+                                                            portDefinitions=[{"port": 0}]))
+    assert [p.ports for p in plan.placements] == [(31000,), (31001,), (31002,)]
+    more = place([agent("a", ports=((31000, 31002),))], app(instances=2, cpus=0.1, mem=1,
+                                                           portDefinitions=[{"port": 0}, {"port": 0}]))
+    assert len(more.placements) == 1
+    assert more.unplaced[0].reasons == ("not enough free host ports (needs 2) on 1 of 1 agents",)
+
+
+def test_required_ports_go_only_where_that_port_is_free():
+    agents = [agent("a", ports=((31000, 31009),)), agent("b", ports=((8080, 8080), (31000, 31009)))]
+    plan = place(agents, app(instances=2, cpus=0.1, mem=1, requirePorts=True,
+                             portDefinitions=[{"port": 8080}, {"port": 31005}]))
+    assert [(p.agent_id, p.ports) for p in plan.placements] == [("b", (8080, 31005))]
+    assert "host port 8080 not free on 2 of 2 agents" in plan.unplaced[0].reasons
+
+
+def test_fixed_port_is_not_taken_by_an_any_port_of_the_same_task():
+    agents = [agent("a", ports=((31000, 31001),))]
+    plan = place(agents, app(container={"docker": {"image": "i", "network": "BRIDGE"},
+                                        "portMappings": [{"containerPort": 1},
+                                                         {"containerPort": 2, "hostPort": 31000}]}))
+    assert plan.placements[0].ports == (31001, 31000)
+
+
+def test_roles_reserved_resources_are_used_only_when_accepted():
+    reserved = {"prod": (Resources(cpus=4, mem=4096), ((32000, 32009),))}
+    agents = [agent("a", cpus=0, mem=0, ports=(), reserved=reserved)]
+    assert place(agents, app(cpus=1)).placements == ()
+    plan = place(agents, app(cpus=1, acceptedResourceRoles=["prod"]))
+    assert plan.placements[0].allocation == (("cpus", "prod", 1), ("mem", "prod", 128.0))
+    assert plan.placements[0].ports == (32000,)
+
+
+def test_roles_combine_reserved_before_unreserved():
+    reserved = {"prod": (Resources(cpus=1, mem=64), ())}
+    agents = [agent("a", cpus=4, mem=4096, reserved=reserved)]
+    plan = place(agents, app(cpus=2, mem=100, acceptedResourceRoles=["*", "prod"]))
+    assert plan.placements[0].allocation == (("cpus", "prod", 1), ("cpus", "*", 1), ("mem", "prod", 64),
+                                             ("mem", "*", 36))
+
+
+# --- strategies -------------------------------------------------------------------------------
+
+def test_binpack_fills_the_fullest_agent_first():
+    agents = [agent("a"), agent("b", tasks={"/other": 1}, cpus=4), agent("c")]
+    agents[1] = agent("b", cpus=2)  # b is smaller: same use is a larger share
+    plan = place(agents, app(instances=3, cpus=1, mem=1024), strategy="binpack")
+    assert [p.agent_id for p in plan.placements] == ["b", "b", "a"]
+
+
+def test_spread_keeps_counts_even_and_prefers_empty_agents():
+    agents = [agent(f"a{i}", cpus=8, mem=8192) for i in range(4)]
+    other = app("other", instances=2, cpus=4, mem=1)
+    plan = place(agents, other, app(instances=6, cpus=1, mem=1), strategy="spread")
+    counts = Counter(p.agent_id for p in plan.placements if p.app_id == "/web")
+    assert max(counts.values()) - min(counts.values()) <= 1 and len(counts) == 4
+
+
+def test_random_is_reproducible_by_seed_and_uses_many_agents():
+    agents = [agent(f"a{i}", cpus=100, mem=100000, ports=((31000, 31999),)) for i in range(20)]
+    web = app(instances=200, cpus=0.1, mem=1)
+    one = [p.agent_id for p in place(agents, web, strategy="random", seed=7).placements]
+    again = [p.agent_id for p in place(agents, web, strategy="random", seed=7).placements]
+    other = [p.agent_id for p in place(agents, web, strategy="random", seed=8).placements]
+    assert one == again and one != other
+    assert len(set(one)) == 20 and max(Counter(one).values()) < 30  # ~10 each, not clumped
+
+
+def test_app_strategy_field_is_used_unless_overridden():
+    agents = [agent("a"), agent("b")]
+    spread_app = app(instances=2, cpus=0.1, mem=1, strategy="spread")
+    assert len(per_agent(place(agents, spread_app))) == 2
+    assert len(per_agent(place(agents, spread_app, strategy="binpack"))) == 1
+
+
+# --- plugins ----------------------------------------------------------------------------------
+
+class NoOddAgents(Filter):
+    name = "no-odd"
+    scope = Scope.AGENT
+
+    def filter(self, ctx, agent):
+        return unfit("odd agent") if int(agent.id[1:]) % 2 else OK
+
+
+class PreferHighIndex(Scorer):
+    name = "high-index"
+    scope = Scope.GLOBAL  # declared global: forces the full scan path
+
+    def score(self, ctx, agent):
+        return float(int(agent.id[1:]))
+
+
+def test_a_custom_strategy_filters_with_reasons_and_scores():
+    registry = StrategyRegistry({**BUILTINS, "custom": lambda args: Strategy(
+        "custom", scorers=((PreferHighIndex(), 1.0),), filters=(NoOddAgents(),))})
+    agents = [agent(f"a{i}", cpus=1) for i in range(6)]
+    plan = place(agents, app(instances=4), strategy="custom", registry=registry)
+    assert [p.agent_id for p in plan.placements] == ["a4", "a2", "a0"]
+    assert "odd agent on 3 of 6 agents" in plan.unplaced[0].reasons
+
+
+def test_out_of_range_score_is_a_plugin_error():
+    class Bad(Scorer):
+        scope = Scope.AGENT
+
+        def score(self, ctx, agent):
+            return 101.0
+
+    registry = StrategyRegistry({"bad": lambda args: Strategy("bad", scorers=((Bad(), 1.0),))})
+    with pytest.raises(PluginError, match="outside 0..100"):
+        place([agent("a")], app(), strategy="bad", registry=registry)
+
+
+def test_registry_rejects_duplicates_unknown_names_and_bad_args():
+    registry = StrategyRegistry()
+    with pytest.raises(DuplicatePluginError):
+        registry.register("binpack", lambda args: Strategy("x"))
+    with pytest.raises(ValidationError) as err:
+        registry.create(StrategyRef(name="packbin"))
+    assert str(err.value.problems[0]).startswith("strategy.name: unknown strategy 'packbin' (known: binpack")
+    with pytest.raises(ValidationError) as err:
+        registry.create(StrategyRef(name="spread", args={"width": 3}))
+    assert err.value.problems[0].path == "strategy.args.width"
+
+
+def test_a_factory_that_crashes_or_returns_junk_is_a_plugin_error():
+    registry = StrategyRegistry({"boom": lambda args: 1 / 0, "junk": lambda args: "nope"})
+    with pytest.raises(PluginError, match="failed to start"):
+        registry.create("boom")
+    with pytest.raises(PluginError, match="not a Strategy"):
+        registry.create("junk")
+
+
+def test_installed_builtins_are_found_through_entry_points():
+    assert {"binpack", "spread", "random"} <= set(StrategyRegistry.discover().names())
+
+
+def test_strategy_select_random_takes_no_scorers():
+    with pytest.raises(ValueError):
+        Strategy("x", scorers=((PreferHighIndex(), 1.0),), select="random")
+
+
+def test_duplicate_app_in_one_plan_is_refused():
+    with pytest.raises(ValidationError):
+        Planner(StrategyRegistry()).plan([agent("a")], [PlacementRequest(app(), 1), PlacementRequest(app(), 1)])
