@@ -1,0 +1,379 @@
+"""A real local Mesos cluster: ZooKeeper, a Mesos 1.11 master, N agents and a private dockerd.
+
+Each agent K gets its own loopback address 127.0.0.K (its IP and hostname), port MASTER_PORT+K, a
+task port range disjoint from the other agents' (31000+1000*(K-1) .. +999), attributes
+``rack_id`` and ``zone`` and a fault domain (region ``local``, zone ``zone-a|b|c``).
+
+The master runs Mesos' ``local::launch``, whose master detection is standalone: it cannot elect
+itself through ZooKeeper. So that frameworks can still find it at ``zk://127.0.0.1:2181/mesos``,
+an announcer publishes the master's MasterInfo there as a real master does (ephemeral sequential
+``json.info_*`` nodes) and follows master restarts. The master's registry is the replicated log in
+its work dir, so its state survives ``master restart``.
+
+Everything lives in the run dir (default ``minimesos/.run``): ``cluster.json`` (configuration),
+``cluster.env`` (shell variables), ``pids/``, ``logs/`` and the work dirs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from procs import Proc, http_json, listening_ports, port_open, wait_for, zk_ok
+
+HERE = Path(__file__).resolve().parent
+LIBEXEC = HERE / "libexec"
+IMAGE = "local/busybox:1"
+ZONES = "abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass
+class AgentSpec:
+    index: int
+    ip: str
+    port: int
+    resources: str
+    attributes: dict[str, str]
+    zone: str
+    region: str = "local"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.ip}:{self.port}"
+
+
+@dataclass
+class Config:
+    run_dir: str
+    master_port: int = 5050
+    zk_port: int = 2181
+    agents: list[AgentSpec] = field(default_factory=list)
+    docker: bool = True
+    launcher: str = ""
+    ping_timeout: str = "2secs"
+    max_ping_timeouts: int = 3
+
+    @property
+    def master_url(self) -> str:
+        return f"http://127.0.0.1:{self.master_port}"
+
+    @property
+    def zk(self) -> str:
+        return f"zk://127.0.0.1:{self.zk_port}"
+
+    @property
+    def docker_sock(self) -> str:
+        return f"/run/minimesos-{self.master_port}/docker.sock"
+
+    def env_lines(self) -> list[str]:
+        lines = [f"MESOS_MASTER={self.master_url}", f"ZK={self.zk}",
+                 f"MESOS_MASTER_ZK={self.zk}/mesos"]
+        if self.docker:
+            lines.append(f"DOCKER_HOST=unix://{self.docker_sock}")
+        lines += [f"MESOS_AGENT{a.index}={a.url}" for a in self.agents]
+        return lines
+
+    def save(self) -> None:
+        Path(self.run_dir, "cluster.json").write_text(json.dumps(asdict(self), indent=2))
+        Path(self.run_dir, "cluster.env").write_text("\n".join(self.env_lines()) + "\n")
+
+    @classmethod
+    def load(cls, run_dir: Path) -> Optional["Config"]:
+        try:
+            data = json.loads((run_dir / "cluster.json").read_text())
+        except (OSError, ValueError):
+            return None
+        data["agents"] = [AgentSpec(**a) for a in data["agents"]]
+        return cls(**data)
+
+
+def default_agents(count: int, master_port: int, resources: str, overrides: list[dict]) -> list[AgentSpec]:
+    """Agent K: 127.0.0.K, port MASTER+K, ports 31000+1000(K-1).., rack_id rack-ceil(K/2), zone by K."""
+    agents = []
+    for k in range(1, count + 1):
+        base = 31000 + 1000 * (k - 1)
+        zone = f"zone-{ZONES[(k - 1) % len(ZONES)]}"
+        spec = AgentSpec(index=k, ip=f"127.0.0.{k}", port=master_port + k,
+                         resources=f"{resources};ports:[{base}-{base + 999}]",
+                         attributes={"rack_id": f"rack-{(k + 1) // 2}", "zone": zone}, zone=zone)
+        extra = overrides[k - 1] if k - 1 < len(overrides) else {}
+        for key, value in extra.items():
+            if key == "attributes":
+                spec.attributes.update({str(a): str(b) for a, b in value.items()})
+            elif key in ("resources", "zone", "region"):
+                setattr(spec, key, str(value))
+            else:
+                raise SystemExit(f"agent {k}: unknown setting {key!r} (resources, attributes, zone, region)")
+        agents.append(spec)
+    return agents
+
+
+class Cluster:
+    """The processes of one local cluster, addressed by name: zk, dockerd, master, agentK, announcer."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.run = Path(config.run_dir)
+        self.logs = self.run / "logs"
+        self.pids = self.run / "pids"
+
+    # --- components ---------------------------------------------------------------------------
+
+    def _proc(self, name: str, argv: list[str], env: dict[str, str], cwd: Optional[Path] = None) -> Proc:
+        return Proc(name, argv, env, self.logs / f"{name}.log", self.pids / f"{name}.pid", cwd)
+
+    def zk(self) -> Proc:
+        data = self.run / "zk"
+        cfg = data / "zoo.cfg"
+        if not cfg.exists():
+            (data / "data").mkdir(parents=True, exist_ok=True)
+            cfg.write_text("\n".join([
+                "tickTime=1000", "initLimit=10", "syncLimit=5", f"dataDir={data / 'data'}",
+                f"clientPort={self.config.zk_port}", "clientPortAddress=127.0.0.1",
+                "admin.enableServer=false", "4lw.commands.whitelist=ruok,stat,srvr,mntr,cons",
+                "maxClientCnxns=0", "minSessionTimeout=2000", "maxSessionTimeout=60000", ""]))
+        argv = ["java", "-Xmx256m", "-XX:+UseSerialGC", f"-Dzookeeper.log.dir={self.logs}",
+                "-Dzookeeper.root.logger=INFO,CONSOLE", "-cp", "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar",
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg)]
+        return self._proc("zk", argv, dict(os.environ))
+
+    def dockerd(self) -> Proc:
+        sock_dir = Path(self.config.docker_sock).parent
+        argv = ["dockerd", "--data-root", str(self.run / "docker"), "--exec-root", str(sock_dir / "exec"),
+                "-H", f"unix://{self.config.docker_sock}", "--pidfile", str(sock_dir / "docker.pid"),
+                "--iptables=false", "--ip6tables=false", "--bridge=none", "--ip=127.0.0.1",
+                f"--storage-driver={os.environ.get('DOCKERD_STORAGE_DRIVER', 'overlay2')}"]
+        return self._proc("dockerd", argv, dict(os.environ))
+
+    def _mesos_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "LIBPROCESS_SSL_ENABLED"}
+        env.setdefault("GLOG_v", "0")
+        return env
+
+    def master(self) -> Proc:
+        env = self._mesos_env()
+        env.update({
+            "MESOS_HOSTNAME": "127.0.0.1",
+            "MESOS_DOMAIN": json.dumps({"fault_domain": {"region": {"name": "local"}, "zone": {"name": "zone-a"}}}),
+            "MESOS_REGISTRY": env.get("MESOS_REGISTRY", "replicated_log"),
+            "MESOS_AGENT_PING_TIMEOUT": env.get("MESOS_AGENT_PING_TIMEOUT", self.config.ping_timeout),
+            "MESOS_MAX_AGENT_PING_TIMEOUTS": env.get("MESOS_MAX_AGENT_PING_TIMEOUTS", str(self.config.max_ping_timeouts)),
+            "MESOS_WORK_DIR": str(self.run / "master"),
+        })
+        argv = [self.config.launcher, "--mode=master", "--ip=127.0.0.1", f"--port={self.config.master_port}",
+                f"--work_dir={self.run / 'master'}"]
+        return self._proc("master", argv, env)
+
+    def agent(self, k: int) -> Proc:
+        spec = self.config.agents[k - 1]
+        env = self._mesos_env()
+        env.update({
+            "MESOS_RESOURCES": spec.resources,
+            "MESOS_ATTRIBUTES": ";".join(f"{a}:{b}" for a, b in spec.attributes.items()),
+            "MESOS_DOMAIN": json.dumps({"fault_domain": {"region": {"name": spec.region}, "zone": {"name": spec.zone}}}),
+            "MESOS_HOSTNAME": spec.ip,
+            "MESOS_LAUNCHER": "posix", "MESOS_ISOLATION": "posix/cpu,posix/mem",
+            "MESOS_CONTAINERIZERS": "docker,mesos" if self.config.docker else "mesos",
+            "MESOS_SYSTEMD_ENABLE_SUPPORT": "false", "MESOS_HTTP_COMMAND_EXECUTOR": "true",
+            "MESOS_LAUNCHER_DIR": str(LIBEXEC), "MESOS_SWITCH_USER": "false",
+            "MESOS_WORK_DIR": str(self.run / f"agent{k}"),
+        })
+        if self.config.docker:
+            env.update({"MESOS_DOCKER": shutil.which("docker", path="/usr/bin") or "docker",
+                        "MESOS_DOCKER_SOCKET": self.config.docker_sock,
+                        "MESOS_DOCKER_REMOVE_DELAY": env.get("MESOS_DOCKER_REMOVE_DELAY", "1mins"),
+                        # One dockerd serves every agent: an agent must not stop the others' containers.
+                        "MESOS_DOCKER_KILL_ORPHANS": "false"})
+        argv = [self.config.launcher, "--mode=agent", f"--ip={spec.ip}", f"--port={spec.port}",
+                f"--master=127.0.0.1:{self.config.master_port}", f"--work_dir={self.run / f'agent{k}'}"]
+        return self._proc(f"agent{k}", argv, env)
+
+    def announcer(self) -> Proc:
+        argv = ["/usr/bin/python3", str(HERE / "announce.py"), "--master", self.config.master_url,
+                "--zk", f"127.0.0.1:{self.config.zk_port}", "--path", "/mesos"]
+        return self._proc("announcer", argv, dict(os.environ))
+
+    def all_procs(self) -> list[Proc]:
+        procs = [self.announcer()]
+        procs += [self.agent(a.index) for a in reversed(self.config.agents)]
+        procs += [self.master()]
+        if self.config.docker:
+            procs.append(self.dockerd())
+        procs.append(self.zk())
+        return procs  # in stopping order
+
+    # --- readiness ----------------------------------------------------------------------------
+
+    def registered_agents(self) -> dict[str, dict]:
+        """Active agents by hostname, from the master."""
+        slaves = http_json(f"{self.config.master_url}/master/slaves")["slaves"]  # type: ignore[index]
+        return {s["hostname"]: s for s in slaves if s.get("active")}
+
+    def docker(self, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+        cli = shutil.which("docker", path="/usr/bin") or "docker"
+        return subprocess.run([cli, "-H", f"unix://{self.config.docker_sock}", *args], check=check,
+                              capture_output=True, text=True, **kw)
+
+    def start_zk(self) -> None:
+        self.zk().start()
+        if not wait_for(lambda: zk_ok("127.0.0.1", self.config.zk_port), 60):
+            raise SystemExit(f"ZooKeeper did not come up; see {self.logs / 'zk.log'}")
+
+    def start_dockerd(self) -> None:
+        Path(self.config.docker_sock).parent.mkdir(parents=True, exist_ok=True)
+        self.dockerd().start()
+        if not wait_for(lambda: self.docker("version", check=False).returncode == 0, 60):
+            raise SystemExit(f"dockerd did not come up; see {self.logs / 'dockerd.log'}")
+        if self.docker("image", "inspect", IMAGE, check=False).returncode != 0:
+            self._import_busybox()
+
+    def _import_busybox(self) -> None:
+        """Build ``local/busybox:1`` from the static busybox: a rootfs with every applet linked."""
+        busybox = shutil.which("busybox") or "/bin/busybox"
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "root"):
+                (root / d).mkdir()
+            shutil.copy(busybox, root / "bin" / "busybox")
+            applets = subprocess.run([str(root / "bin" / "busybox"), "--list"], capture_output=True, text=True,
+                                     check=True).stdout.split()
+            for applet in applets:
+                if applet != "busybox":
+                    (root / "bin" / applet).symlink_to("busybox")
+            (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
+            (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+            (root / "tmp").chmod(0o1777)
+            tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+            self.docker("import", "-c", 'CMD ["/bin/sh"]', "-c", "ENV PATH=/bin", "-", IMAGE, stdin=tar.stdout)
+            tar.wait()
+
+    def start_master(self) -> None:
+        self.master().start()
+        if not wait_for(lambda: http_json(f"{self.config.master_url}/master/state"), 60):
+            raise SystemExit(f"the master did not come up; see {self.logs / 'master.log'}")
+
+    def start_agent(self, k: int, wait: bool = True) -> None:
+        self.agent(k).start()
+        ip = self.config.agents[k - 1].ip
+        if wait and not wait_for(lambda: ip in self.registered_agents(), 60):
+            raise SystemExit(f"agent {k} did not register; see {self.logs / f'agent{k}.log'}")
+
+    def start_announcer(self) -> None:
+        self.announcer().start()
+
+    def up(self) -> None:
+        self.run.mkdir(parents=True, exist_ok=True)
+        self.config.save()
+        if not self.zk().alive():
+            self.start_zk()
+        if self.config.docker and not self.dockerd().alive():
+            self.start_dockerd()
+        if not self.master().alive():
+            self.start_master()
+        for spec in self.config.agents:
+            if not self.agent(spec.index).alive():
+                self.start_agent(spec.index, wait=False)
+        want = {a.ip for a in self.config.agents}
+        if not wait_for(lambda: want <= set(self.registered_agents()), 90):
+            missing = sorted(want - set(self.registered_agents()))
+            raise SystemExit(f"agents {missing} did not register; see {self.logs}")
+        if not self.announcer().alive():
+            self.start_announcer()
+
+    # --- teardown -----------------------------------------------------------------------------
+
+    def down(self) -> list[str]:
+        """Stop everything; return what could not be cleaned (empty when all is gone)."""
+        for proc in self.all_procs():
+            if proc.name == "dockerd":
+                self._remove_containers()
+            proc.stop(timeout=30)
+        if self.config.docker:
+            sock_dir = Path(self.config.docker_sock).parent
+            _unmount_under(sock_dir)
+            _unmount_under(self.run / "docker")
+            shutil.rmtree(sock_dir, ignore_errors=True)
+        return self.leftovers()
+
+    def _remove_containers(self) -> None:
+        if not self.dockerd().alive():
+            return
+        ids = self.docker("ps", "-aq", check=False).stdout.split()
+        if ids:
+            self.docker("rm", "-f", *ids, check=False)
+
+    def leftovers(self) -> list[str]:
+        left = [f"process {p.name} (pid {p.pid})" for p in self.all_procs() if p.alive()]
+        ports = {("127.0.0.1", self.config.master_port), ("127.0.0.1", self.config.zk_port)}
+        ports |= {(a.ip, a.port) for a in self.config.agents}
+        listening = listening_ports()
+        left += [f"port {ip}:{port} still listening" for ip, port in sorted(ports & listening)]
+        return left
+
+    def wipe(self) -> None:
+        """Remove the run dir's state but keep the logs of the last run."""
+        if not self.run.exists():
+            return
+        last = self.run / "last-logs"
+        shutil.rmtree(last, ignore_errors=True)
+        if self.logs.exists():
+            self.logs.rename(last)
+        _unmount_under(self.run)
+        for entry in self.run.iterdir():
+            if entry.name != "last-logs":
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
+
+    # --- status -------------------------------------------------------------------------------
+
+    def status(self) -> list[str]:
+        lines = []
+        for proc in reversed(self.all_procs()):
+            state = f"running (pid {proc.pid})" if proc.alive() else "stopped"
+            lines.append(f"{proc.name:<10} {state:<22} {self._where(proc.name)}")
+        try:
+            registered = self.registered_agents()
+            lines.append(f"registered agents: {', '.join(sorted(registered)) or 'none'}")
+        except Exception:  # noqa: BLE001 - master down: say so
+            lines.append("registered agents: unknown (master not answering)")
+        return lines
+
+    def _where(self, name: str) -> str:
+        c = self.config
+        if name == "master":
+            return f"{c.master_url} (state: {c.master_url}/master/state)"
+        if name == "zk":
+            return c.zk
+        if name == "dockerd":
+            return f"DOCKER_HOST=unix://{c.docker_sock}"
+        if name == "announcer":
+            return f"{c.zk}/mesos"
+        spec = c.agents[int(name[5:]) - 1]
+        return f"{spec.url} {spec.resources} {spec.attributes}"
+
+
+def _unmount_under(path: Path) -> None:
+    """Lazily unmount everything mounted below ``path`` (dockerd leaves netns and overlay mounts)."""
+    if not path.exists():
+        return
+    prefix = str(path.resolve()).rstrip("/") + "/"
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if (m + "/").startswith(prefix)), reverse=True):
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+
+
+def restart(proc: Proc, start, sig: int = signal.SIGTERM) -> None:
+    """Stop one component (``sig``, then SIGKILL after a grace period) and start it again."""
+    proc.stop(timeout=30, sig=sig)
+    time.sleep(0.2)
+    start()
+
+
+def wait_port_free(ip: str, port: int, timeout: float = 30) -> bool:
+    return wait_for(lambda: not port_open(ip, port), timeout)
