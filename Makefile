@@ -9,13 +9,11 @@ STAMP  := $(VENV)/.installed
 install: $(STAMP)
 
 # A virtualenv with Halyard (editable) and its test tools. pymesos' dependency http-parser does
-# not build on CPython >= 3.11 as published: build-support/http-parser-wheel.sh makes a wheel
-# (parser.c regenerated with Cython 3) that pip then takes from .wheelhouse/.
-$(STAMP): setup.cfg pyproject.toml build-support/http-parser-wheel.sh
+# not build on CPython >= 3.11 as published; setup.py builds a working wheel first (see there).
+$(STAMP): setup.cfg setup.py pyproject.toml build-support/http-parser-wheel.sh
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip "setuptools>=64" wheel "Cython>=3,<4"
-	PYTHON=$(PY) build-support/http-parser-wheel.sh
-	$(PY) -m pip install -q --find-links .wheelhouse -e '.[test]'
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
 	$(PY) -c "import halyard, pymesos, kazoo, http_parser.parser"
 	touch $@
 
