@@ -5,7 +5,11 @@
     │                            carries every Problem with its field path
     ├── PluginError              a placement plugin cannot be found, loaded or configured
     │   └── DuplicatePluginError two plugins claim the same name
-    └── ClusterSourceError       a cluster description could not be read (file, master URL)
+    ├── ClusterSourceError       a cluster description could not be read (file, master URL)
+    ├── NotFoundError            a command names an app or task that does not exist
+    ├── ConflictError            a command conflicts with the current state (app being deleted, exists)
+    └── StoreError               the state store refused or failed a write
+        └── FencedError          a newer leader holds the store: this scheduler must step down
 
 "Does not fit" is never an exception: placement returns reasons as values.
 """
@@ -51,3 +55,19 @@ class DuplicatePluginError(PluginError):
 
 class ClusterSourceError(HalyardError):
     """A cluster description (file or master URL) could not be read or understood."""
+
+
+class NotFoundError(HalyardError):
+    """A command names an app or task that does not exist."""
+
+
+class ConflictError(HalyardError):
+    """A command conflicts with the current state."""
+
+
+class StoreError(HalyardError):
+    """The state store refused or failed a write."""
+
+
+class FencedError(StoreError):
+    """A newer leader holds the store; this scheduler must stop writing and step down."""

@@ -1,0 +1,345 @@
+"""The scheduler's state machine: events in, instructions out.
+
+Invariants the runtime relies on:
+
+* A task is persisted (state ``TASK_LAUNCHING``) before the ACCEPT that launches it, so a crash
+  between the two leaves a record that reconciliation resolves (Mesos answers "unknown": the task
+  is replaced), never a task Halyard does not know.
+* A status update is acknowledged only after whatever it changed is persisted; handling the same
+  update twice changes nothing.
+* Tasks of this framework that Halyard does not know are killed; known tasks that Mesos does not
+  know are treated as lost and replaced.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, replace
+from typing import Callable, Optional
+
+from ..errors import ConflictError, NotFoundError
+from ..placement import PlacementRequest, Planner, StrategyRegistry
+from .converge import converge
+from .messages import (Acknowledge, Decline, DeleteApp, Disconnected, Event, Instruction, Kill, KillTasks,
+                       Launch, Offers, Paused, Persist, PutApp, Reconcile, Rescinded, ResetDelay, RestartApp,
+                       Revive, StatusUpdate, Subscribed, Suppress, Tick)
+from .offers import agent_view, group_offers, mesos_resources, port_roles
+from .records import LAUNCHING, TERMINAL, AppRecord, Snapshot, TaskRecord, iso
+from .taskinfo import task_id_for, task_info
+
+@dataclass(frozen=True)
+class EngineConfig:
+    unreachable_grace: float = 60.0        # seconds an unreachable task counts before it is replaced
+    refuse_seconds_idle: float = 120.0     # decline filter when nothing is pending
+    refuse_seconds_busy: float = 5.0       # decline filter while work is pending
+    reconcile_first_retry: float = 2.0     # explicit reconciliation: first retry, doubling...
+    reconcile_max_retry: float = 60.0      # ...up to this
+    implicit_first: float = 15.0           # implicit reconciliation 15 s after subscribing...
+    implicit_every: float = 600.0          # ...then every 10 minutes (Marathon's schedule)
+    kill_retry: float = 30.0               # re-send a KILL that had no effect after this long
+    stable_after: float = 600.0            # a failure after running this long restarts the backoff
+
+
+class Engine:
+    """Desired state (apps), known actual state (tasks), and the rules that join them."""
+
+    def __init__(self, registry: Optional[StrategyRegistry] = None, config: EngineConfig = EngineConfig(),
+                 clock: Callable[[], float] = time.time, new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+                 seed: int = 0):
+        self.config = config
+        self.clock = clock
+        self.new_id = new_id
+        self.planner = Planner(registry or StrategyRegistry.discover(), seed)
+        self.apps: dict[str, AppRecord] = {}
+        self.tasks: dict[str, TaskRecord] = {}
+        self.framework_id: Optional[str] = None
+        self.subscribed = False
+        self.paused = False
+        self.suppressed = False
+        self.waiting: dict[str, tuple[str, ...]] = {}  # app id -> why its pending tasks are not placed
+        self.offer_cycles = 0
+        self._reconciling: dict[str, Optional[str]] = {}
+        self._reconcile_at = 0.0
+        self._reconcile_interval = config.reconcile_first_retry
+        self._implicit_at: Optional[float] = None
+        self._kill_sent: dict[str, float] = {}
+
+    # --- loading and reading ------------------------------------------------------------------
+
+    def load(self, snapshot: Snapshot) -> None:
+        self.apps = dict(snapshot.apps)
+        self.tasks = dict(snapshot.tasks)
+        self.framework_id = snapshot.framework_id
+
+    def tasks_of(self, app_id: str) -> list[TaskRecord]:
+        return [t for t in self.tasks.values() if t.app_id == app_id]
+
+    def pending(self, app: AppRecord) -> int:
+        return converge(app, self.tasks_of(app.app_id)).launch
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> list[Instruction]:
+        """Apply one event; return what to do, in order. Raises NotFoundError/ConflictError for
+        commands about apps that do not exist or cannot change."""
+        handler = getattr(self, f"_on_{type(event).__name__}")
+        out: list[Instruction] = handler(event)
+        return self._finish(out)
+
+    def _finish(self, out: list[Instruction]) -> list[Instruction]:
+        """After every event: kill what must go, and ask for offers only while they are needed."""
+        persist = Persist()
+        kills: list[Instruction] = []
+        for app in list(self.apps.values()):
+            for task in converge(app, self.tasks_of(app.app_id)).kill:
+                marked = task.evolve(killing=True)
+                self.tasks[task.task_id] = marked
+                persist.tasks.append(marked)
+                kills.append(Kill(task.task_id, task.agent_id))
+                self._kill_sent[task.task_id] = self.clock()
+            if app.deleting and not self.tasks_of(app.app_id):
+                del self.apps[app.app_id]
+                self.waiting.pop(app.app_id, None)
+                persist.delete_apps.append(app.app_id)
+        if persist:
+            out = self._merge_persist(out, persist) + kills
+        if self.subscribed:
+            wanted = self._wants_offers()
+            if wanted and self.suppressed:
+                self.suppressed = False
+                out.append(Revive())
+            elif not wanted and not self.suppressed:
+                self.suppressed = True
+                out.append(Suppress())
+        return out
+
+    @staticmethod
+    def _merge_persist(out: list[Instruction], extra: Persist) -> list[Instruction]:
+        """Fold ``extra`` into the first Persist (so one transaction precedes everything)."""
+        for i, ins in enumerate(out):
+            if isinstance(ins, Persist):
+                ins.apps += extra.apps
+                ins.delete_apps += extra.delete_apps
+                ins.tasks += extra.tasks
+                ins.delete_tasks += extra.delete_tasks
+                return out
+        return [extra] + out
+
+    def _wants_offers(self) -> bool:
+        if self.paused:
+            return False
+        now = self.clock()
+        return any(not a.deleting and a.launch_after <= now and self.pending(a) > 0 for a in self.apps.values())
+
+    # --- Mesos events -------------------------------------------------------------------------
+
+    def _on_Subscribed(self, event: Subscribed) -> list[Instruction]:
+        out: list[Instruction] = []
+        if event.framework_id != self.framework_id:
+            self.framework_id = event.framework_id
+            out.append(Persist(framework_id=event.framework_id))
+        self.subscribed = True
+        self.suppressed = False  # a fresh subscription receives offers
+        now = self.clock()
+        self._reconciling = {t.task_id: t.agent_id for t in self.tasks.values() if t.state not in TERMINAL}
+        self._reconcile_interval = self.config.reconcile_first_retry
+        self._reconcile_at = now + self._reconcile_interval
+        self._implicit_at = now + self.config.implicit_first
+        if self._reconciling:
+            out.append(Reconcile(tuple(self._reconciling.items())))
+        return out
+
+    def _on_Disconnected(self, event: Disconnected) -> list[Instruction]:
+        self.subscribed = False
+        return []
+
+    def _on_Paused(self, event: Paused) -> list[Instruction]:
+        self.paused = event.paused
+        return []
+
+    def _on_Rescinded(self, event: Rescinded) -> list[Instruction]:
+        return []
+
+    def _on_Offers(self, event: Offers) -> list[Instruction]:
+        agents = group_offers(event.offers)
+        all_ids = tuple(i for a in agents.values() for i in a.offer_ids)
+        if not self.subscribed or self.paused:
+            return [Decline(all_ids, self.config.refuse_seconds_busy)]
+        now = self.clock()
+        requests = [PlacementRequest(app.spec, n) for app in self.apps.values()
+                    if not app.deleting and app.launch_after <= now and (n := self.pending(app)) > 0]
+        if not requests:
+            return [Decline(all_ids, self.config.refuse_seconds_idle)]
+        self.offer_cycles += 1
+        tasks = list(self.tasks.values())
+        views = [agent_view(a, tasks) for a in agents.values()]
+        plan = self.planner.plan(views, requests)
+        persist = Persist()
+        by_agent: dict[str, list[dict]] = {}
+        for p in plan.placements:
+            app = self.apps[p.app_id]
+            offers = agents[p.agent_id]
+            task_id = task_id_for(app.app_id, self.new_id())
+            resources = mesos_resources(offers, p.allocation, p.ports, port_roles(offers, p.ports))
+            by_agent.setdefault(p.agent_id, []).append(
+                task_info(app.spec, iso(app.version), task_id, p.agent_id, p.hostname, resources, p.ports))
+            record = TaskRecord(task_id=task_id, app_id=app.app_id, config_version=app.config_version,
+                                agent_id=p.agent_id, hostname=p.hostname, ports=p.ports, state=LAUNCHING,
+                                staged_at=now, resources=p.resources)
+            self.tasks[task_id] = record
+            persist.tasks.append(record)
+        self.waiting = {u.app_id: u.reasons for u in plan.unplaced}
+        busy = self.config.refuse_seconds_busy
+        out: list[Instruction] = [persist] if persist else []
+        out += [Launch(agent_id, tuple(agents[agent_id].offer_ids), tuple(infos), busy)
+                for agent_id, infos in by_agent.items()]
+        unused = tuple(i for agent_id, a in agents.items() if agent_id not in by_agent for i in a.offer_ids)
+        if unused:
+            out.append(Decline(unused, busy if plan.unplaced else self.config.refuse_seconds_idle))
+        return out
+
+    def _on_StatusUpdate(self, event: StatusUpdate) -> list[Instruction]:
+        status = event.status
+        task_id = status["task_id"]["value"]
+        state = status["state"]
+        agent_id = (status.get("agent_id") or {}).get("value")
+        ack: list[Instruction] = [Acknowledge(status)] if "uuid" in status else []
+        self._reconciling.pop(task_id, None)
+        task = self.tasks.get(task_id)
+        if task is None:
+            # Not ours (any more): an orphan from a lost write or an old leader. Kill it.
+            if state not in TERMINAL:
+                return [Kill(task_id, agent_id)] + ack
+            return ack
+        now = self.clock()
+        if state in TERMINAL:
+            return self._task_gone(task, status, now) + ack
+        changes: dict = {"state": state, "message": status.get("message", task.message)}
+        if agent_id and agent_id != task.agent_id:
+            changes["agent_id"] = agent_id
+        if state == "TASK_RUNNING" and task.started_at is None:
+            changes["started_at"] = now
+        if state == "TASK_UNREACHABLE":
+            if task.unreachable_since is None:
+                changes["unreachable_since"] = now
+        else:
+            changes["unreachable_since"] = None
+        updated = task.evolve(**changes)
+        if updated == task:
+            return ack  # a duplicate: nothing to persist
+        self.tasks[task_id] = updated
+        return [Persist(tasks=[updated])] + ack
+
+    def _task_gone(self, task: TaskRecord, status: dict, now: float) -> list[Instruction]:
+        del self.tasks[task.task_id]
+        self._kill_sent.pop(task.task_id, None)
+        persist = Persist(delete_tasks=[task.task_id])
+        app = self.apps.get(task.app_id)
+        if app is not None and not task.killing and not app.deleting:
+            ran = (now - task.started_at) if task.started_at is not None else 0.0
+            spec = app.spec
+            if app.delay <= 0 or ran >= self.config.stable_after:
+                delay = spec.backoff_seconds
+            else:
+                delay = min(app.delay * spec.backoff_factor, spec.max_launch_delay_seconds)
+            failure = {"appId": app.app_id, "host": task.hostname, "message": status.get("message", ""),
+                       "state": status["state"], "taskId": task.task_id, "timestamp": iso(now),
+                       "version": iso(app.version), "slaveId": task.agent_id}
+            app = replace(app, delay=delay, launch_after=now + delay, last_failure=failure)
+            self.apps[app.app_id] = app
+            persist.apps.append(app)
+        return [persist]
+
+    # --- the clock ----------------------------------------------------------------------------
+
+    def _on_Tick(self, event: Tick) -> list[Instruction]:
+        now = self.clock()
+        out: list[Instruction] = []
+        persist = Persist()
+        for task in list(self.tasks.values()):
+            if (task.unreachable_since is not None and not task.expired
+                    and now - task.unreachable_since >= self.config.unreachable_grace):
+                expired = task.evolve(expired=True)
+                self.tasks[task.task_id] = expired
+                persist.tasks.append(expired)
+        if persist:
+            out.append(persist)
+        if not self.subscribed:
+            return out
+        if self._reconciling and now >= self._reconcile_at:
+            out.append(Reconcile(tuple(self._reconciling.items())))
+            self._reconcile_interval = min(self._reconcile_interval * 2, self.config.reconcile_max_retry)
+            self._reconcile_at = now + self._reconcile_interval
+        if self._implicit_at is not None and now >= self._implicit_at:
+            out.append(Reconcile(()))
+            self._implicit_at = now + self.config.implicit_every
+        for task in self.tasks.values():
+            sent = self._kill_sent.get(task.task_id)
+            if task.killing and (sent is None or now - sent >= self.config.kill_retry):
+                out.append(Kill(task.task_id, task.agent_id))
+                self._kill_sent[task.task_id] = now
+        return out
+
+    def reconciling(self) -> int:
+        """How many tasks have not answered explicit reconciliation yet."""
+        return len(self._reconciling)
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def _on_PutApp(self, event: PutApp) -> list[Instruction]:
+        spec, now = event.spec, self.clock()
+        old = self.apps.get(spec.id)
+        if old is not None and old.deleting:
+            raise ConflictError(f"App '{spec.id}' is being deleted")
+        if old is None:
+            record = AppRecord(spec=spec, version=now, config_version=now)
+        elif spec == old.spec and not event.restart:
+            return []
+        elif spec.model_copy(update={"instances": old.spec.instances}) == old.spec and not event.restart:
+            record = replace(old, spec=spec, version=now)  # a scale: tasks stay
+        else:
+            record = replace(old, spec=spec, version=now, config_version=now, delay=0.0, launch_after=0.0)
+        self.apps[spec.id] = record
+        return [Persist(apps=[record])]
+
+    def _app(self, app_id: str) -> AppRecord:
+        app = self.apps.get(app_id)
+        if app is None:
+            raise NotFoundError(f"App '{app_id}' does not exist")
+        return app
+
+    def _on_DeleteApp(self, event: DeleteApp) -> list[Instruction]:
+        app = self._app(event.app_id)
+        record = replace(app, deleting=True, version=self.clock())
+        self.apps[app.app_id] = record
+        return [Persist(apps=[record])]
+
+    def _on_RestartApp(self, event: RestartApp) -> list[Instruction]:
+        return self._on_PutApp(PutApp(self._app(event.app_id).spec, restart=True))
+
+    def _on_ResetDelay(self, event: ResetDelay) -> list[Instruction]:
+        app = replace(self._app(event.app_id), delay=0.0, launch_after=0.0)
+        self.apps[app.app_id] = app
+        return [Persist(apps=[app])]
+
+    def _on_KillTasks(self, event: KillTasks) -> list[Instruction]:
+        app = self._app(event.app_id)
+        persist = Persist()
+        out: list[Instruction] = []
+        for task_id in event.task_ids:
+            task = self.tasks.get(task_id)
+            if task is None or task.app_id != app.app_id:
+                raise NotFoundError(f"Task '{task_id}' does not exist")
+            if not task.killing:
+                marked = task.evolve(killing=True)
+                self.tasks[task_id] = marked
+                persist.tasks.append(marked)
+                out.append(Kill(task_id, task.agent_id))
+                self._kill_sent[task_id] = self.clock()
+        if event.scale:
+            spec = app.spec.model_copy(update={"instances": max(0, app.spec.instances - len(event.task_ids))})
+            app = replace(app, spec=spec, version=self.clock())
+            self.apps[app.app_id] = app
+            persist.apps.append(app)
+        return ([persist] if persist else []) + out
+

@@ -1,0 +1,157 @@
+"""Events into the engine and instructions out of it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from ..model import AppSpec
+from .records import AppRecord, TaskRecord
+
+# --- events -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """The framework is (re)subscribed with Mesos under ``framework_id``."""
+
+    framework_id: str
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """The subscription to the master is gone (it may come back)."""
+
+
+@dataclass(frozen=True)
+class Offers:
+    offers: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class Rescinded:
+    offer_id: str
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    status: dict
+
+
+@dataclass(frozen=True)
+class Tick:
+    """The clock moved on: backoffs expire, reconciliation retries, unreachable tasks expire."""
+
+
+@dataclass(frozen=True)
+class PutApp:
+    """Create or change an app (``spec`` is complete and valid)."""
+
+    spec: AppSpec
+    restart: bool = False
+
+
+@dataclass(frozen=True)
+class DeleteApp:
+    app_id: str
+
+
+@dataclass(frozen=True)
+class RestartApp:
+    app_id: str
+
+
+@dataclass(frozen=True)
+class ResetDelay:
+    app_id: str
+
+
+@dataclass(frozen=True)
+class KillTasks:
+    """Kill these tasks; with ``scale`` the app's instances shrink by as many."""
+
+    app_id: str
+    task_ids: tuple[str, ...]
+    scale: bool = False
+
+
+@dataclass(frozen=True)
+class Paused:
+    """ZooKeeper is suspended (``True``): launch nothing until it comes back (``False``)."""
+
+    paused: bool
+
+
+Event = Union[Subscribed, Disconnected, Offers, Rescinded, StatusUpdate, Tick, PutApp, DeleteApp,
+              RestartApp, ResetDelay, KillTasks, Paused]
+
+# --- instructions -----------------------------------------------------------------------------
+
+
+@dataclass
+class Persist:
+    """Write these records in one transaction; everything after it depends on it."""
+
+    apps: list[AppRecord] = field(default_factory=list)
+    delete_apps: list[str] = field(default_factory=list)
+    tasks: list[TaskRecord] = field(default_factory=list)
+    delete_tasks: list[str] = field(default_factory=list)
+    framework_id: Optional[str] = None
+
+    def __bool__(self) -> bool:
+        return bool(self.apps or self.delete_apps or self.tasks or self.delete_tasks or self.framework_id)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """ACCEPT these offers (all from one agent) with these TaskInfos."""
+
+    agent_id: str
+    offer_ids: tuple[str, ...]
+    tasks: tuple[dict, ...]
+    refuse_seconds: float
+
+
+@dataclass(frozen=True)
+class Decline:
+    offer_ids: tuple[str, ...]
+    refuse_seconds: float
+
+
+@dataclass(frozen=True)
+class Kill:
+    task_id: str
+    agent_id: Optional[str]
+
+
+@dataclass(frozen=True)
+class Acknowledge:
+    status: dict
+
+
+@dataclass(frozen=True)
+class Reconcile:
+    """Explicit for the listed ``(task_id, agent_id)``; implicit (all tasks) when empty."""
+
+    tasks: tuple[tuple[str, Optional[str]], ...] = ()
+
+
+@dataclass(frozen=True)
+class Suppress:
+    pass
+
+
+@dataclass(frozen=True)
+class Revive:
+    pass
+
+
+Instruction = Union[Persist, Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A command the engine refused (no such app, ...): the API turns it into an HTTP error."""
+
+    status: int
+    message: str
+    details: Any = None

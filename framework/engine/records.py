@@ -1,0 +1,106 @@
+"""What the scheduler persists: one record per app and one per task, as plain JSON-able data."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Optional
+
+from ..model import AppSpec
+
+# Mesos task states that are final: the task is gone.
+TERMINAL = frozenset({"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
+                      "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"})
+# Our own state for a task persisted before its ACCEPT was sent.
+LAUNCHING = "TASK_LAUNCHING"
+
+
+def iso(ts: float) -> str:
+    """Marathon's timestamp format: ``2026-11-26T12:00:00.000Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class AppRecord:
+    """An app's desired state and its restart backoff.
+
+    ``version`` changes with every change; ``config_version`` only when something other than
+    ``instances`` changes (a scale keeps tasks; a config change or restart replaces them).
+    """
+
+    spec: AppSpec
+    version: float
+    config_version: float
+    delay: float = 0.0          # current backoff delay, seconds (0: none)
+    launch_after: float = 0.0   # wall clock before which no task of the app is launched
+    deleting: bool = False
+    last_failure: Optional[dict] = None
+
+    @property
+    def app_id(self) -> str:
+        return self.spec.id
+
+    def to_json(self) -> dict[str, Any]:
+        return {"spec": self.spec.to_json(), "version": self.version, "config_version": self.config_version,
+                "delay": self.delay, "launch_after": self.launch_after, "deleting": self.deleting,
+                "last_failure": self.last_failure}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "AppRecord":
+        return cls(spec=AppSpec.model_validate(data["spec"]), version=data["version"],
+                   config_version=data["config_version"], delay=data.get("delay", 0.0),
+                   launch_after=data.get("launch_after", 0.0), deleting=data.get("deleting", False),
+                   last_failure=data.get("last_failure"))
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One task instance: where it runs, what Mesos last said, and what we asked of it."""
+
+    task_id: str
+    app_id: str
+    config_version: float
+    agent_id: str
+    hostname: str
+    ports: tuple[int, ...]
+    state: str = LAUNCHING
+    staged_at: float = 0.0
+    started_at: Optional[float] = None
+    killing: bool = False                 # we asked Mesos to kill it
+    unreachable_since: Optional[float] = None
+    expired: bool = False                 # unreachable past the grace period: replaced
+    message: str = ""
+    resources: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    @property
+    def live(self) -> bool:
+        """Counts towards the app's instances: not gone, not being killed, not given up on."""
+        return self.state not in TERMINAL and not self.killing and not self.expired
+
+    @property
+    def running(self) -> bool:
+        return self.state == "TASK_RUNNING" and not self.killing
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ports"] = list(self.ports)
+        data["resources"] = list(self.resources)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TaskRecord":
+        data = dict(data)
+        data["ports"] = tuple(data.get("ports", ()))
+        data["resources"] = tuple(data.get("resources", (0.0, 0.0, 0.0, 0.0)))
+        return cls(**data)
+
+    def evolve(self, **changes: Any) -> "TaskRecord":
+        return replace(self, **changes)
+
+
+@dataclass
+class Snapshot:
+    """Everything the store holds: loaded by a new leader."""
+
+    framework_id: Optional[str] = None
+    apps: dict[str, AppRecord] = field(default_factory=dict)
+    tasks: dict[str, TaskRecord] = field(default_factory=dict)

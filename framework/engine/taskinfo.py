@@ -1,0 +1,90 @@
+"""An app's task as a Mesos TaskInfo (v1 JSON): command, Docker container, env, ports, labels."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import AppSpec
+
+APP_ID_LABEL = "HALYARD_APP_ID"
+
+
+def task_id_for(app_id: str, unique: str) -> str:
+    """``/shop/web`` -> ``shop_web.<unique>`` (Marathon's style: the app id, then a unique part)."""
+    return f"{'_'.join(app_id.strip('/').split('/'))}.{unique}"
+
+
+def task_env(app: AppSpec, version: str, task_id: str, hostname: str, ports: tuple[int, ...]) -> dict[str, str]:
+    """Marathon's task environment: PORT0..n, PORT, PORTS, PORT_<NAME>, HOST, app id and version."""
+    env = dict(app.env)
+    for i, port in enumerate(ports):
+        env[f"PORT{i}"] = str(port)
+    if ports:
+        env["PORT"] = str(ports[0])
+        env["PORTS"] = ",".join(map(str, ports))
+    for name, port in zip(app.port_names(), ports):
+        if name:
+            env[f"PORT_{name.upper().replace('-', '_')}"] = str(port)
+    env.update({"HOST": hostname, "HALYARD_APP_ID": app.id, "HALYARD_APP_VERSION": version,
+                "MARATHON_APP_ID": app.id, "MARATHON_APP_VERSION": version, "MESOS_TASK_ID": task_id})
+    if app.labels:
+        env["MARATHON_APP_LABELS"] = " ".join(app.labels)
+        for key, value in app.labels.items():
+            env[f"MARATHON_APP_LABEL_{key.upper()}"] = value
+    return env
+
+
+def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname: str,
+              resources: list[dict], ports: tuple[int, ...]) -> dict[str, Any]:
+    """The TaskInfo that launches one instance of ``app`` with these resources and host ports."""
+    env = task_env(app, version, task_id, hostname, ports)
+    command: dict[str, Any] = {"environment": {"variables": [{"name": k, "value": v} for k, v in env.items()]}}
+    if app.cmd is not None:
+        command.update({"value": app.cmd, "shell": True})
+    else:
+        command["shell"] = False
+        if app.args:
+            command["arguments"] = list(app.args)
+    if app.fetch:
+        command["uris"] = [{"value": f.uri, "extract": f.extract, "executable": f.executable, "cache": f.cache,
+                            **({"output_file": f.dest_path} if f.dest_path else {})} for f in app.fetch]
+    if app.user:
+        command["user"] = app.user
+    labels = {**app.labels, APP_ID_LABEL: app.id, "HALYARD_APP_VERSION": version}
+    info: dict[str, Any] = {
+        "name": ".".join(reversed(app.id.strip("/").split("/"))),
+        "task_id": {"value": task_id},
+        "agent_id": {"value": agent_id},
+        "resources": resources,
+        "command": command,
+        "labels": {"labels": [{"key": k, "value": v} for k, v in labels.items()]},
+    }
+    if app.is_docker:
+        docker = app.container.docker  # type: ignore[union-attr]
+        spec: dict[str, Any] = {"image": docker.image, "network": docker.network,
+                                "privileged": docker.privileged, "force_pull_image": docker.force_pull_image}
+        if docker.parameters:
+            spec["parameters"] = [{"key": p.key, "value": p.value} for p in docker.parameters]
+        mappings = app.container.mappings or []  # type: ignore[union-attr]
+        if docker.network in ("BRIDGE", "USER") and mappings:
+            host_ports = iter(ports)
+            spec["port_mappings"] = []
+            for m in mappings:
+                if docker.network == "USER" and m.host_port is None:
+                    continue
+                for proto in m.protocol.split(","):
+                    spec["port_mappings"].append({"host_port": next(host_ports) if proto == m.protocol.split(",")[0]
+                                                  else spec["port_mappings"][-1]["host_port"],
+                                                  "container_port": m.container_port, "protocol": proto})
+        info["container"] = {"type": "DOCKER", "docker": spec,
+                             "volumes": [{"container_path": v.container_path, "host_path": v.host_path,
+                                          "mode": v.mode} for v in app.container.volumes]}  # type: ignore[union-attr]
+    if app.task_kill_grace_period_seconds is not None:
+        info["kill_policy"] = {"grace_period": {"nanoseconds": int(app.task_kill_grace_period_seconds * 1e9)}}
+    return info
+
+
+def labels_of(status_or_task: dict) -> dict[str, str]:
+    labels = (status_or_task.get("labels") or {}).get("labels", [])
+    return {lab["key"]: lab.get("value", "") for lab in labels}
+
+

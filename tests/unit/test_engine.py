@@ -1,0 +1,252 @@
+"""The scheduler's state machine, events in and instructions out: no Mesos, no ZooKeeper."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from halyard.engine.engine import Engine, EngineConfig
+from halyard.engine.messages import (Acknowledge, Decline, DeleteApp, Kill, KillTasks, Launch, Offers, Paused,
+                                     Persist, PutApp, Reconcile, ResetDelay, RestartApp, Revive, StatusUpdate,
+                                     Subscribed, Suppress, Tick)
+from halyard.engine.records import LAUNCHING, Snapshot, TaskRecord
+from halyard.errors import ConflictError, NotFoundError
+from halyard.placement import StrategyRegistry
+from halyard.validation import parse_app
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    def __call__(self):
+        return self.now
+
+
+def make_engine(**config):
+    clock = Clock()
+    ids = (f"id{i}" for i in itertools.count())
+    engine = Engine(StrategyRegistry(), EngineConfig(**config), clock=clock, new_id=lambda: next(ids))
+    return engine, clock
+
+
+def app(instances=3, **extra):
+    return parse_app({"id": "/web", "cmd": "serve", "cpus": 0.5, "mem": 64, "instances": instances, **extra})
+
+
+def offer(n, agent=None, cpus=2.0, mem=1024.0, ports=(31000, 31009), zone="zone-a"):
+    agent = agent or f"S{n}"
+    return {"id": {"value": f"O{n}-{agent}"}, "agent_id": {"value": agent}, "hostname": f"127.0.0.{n}",
+            "domain": {"fault_domain": {"region": {"name": "local"}, "zone": {"name": zone}}},
+            "attributes": [{"name": "rack_id", "type": "TEXT", "text": {"value": f"rack-{n}"}}],
+            "resources": [
+                {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}, "role": "*", "allocation_info": {"role": "*"}},
+                {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}, "role": "*", "allocation_info": {"role": "*"}},
+                {"name": "ports", "type": "RANGES", "ranges": {"range": [{"begin": ports[0], "end": ports[1]}]},
+                 "role": "*", "allocation_info": {"role": "*"}}]}
+
+
+def status(task_id, state, agent="S1", uuid="u1", **extra):
+    return {"task_id": {"value": task_id}, "state": state, "agent_id": {"value": agent}, "uuid": uuid, **extra}
+
+
+def kinds(instructions):
+    return [type(i).__name__ for i in instructions]
+
+
+def running_engine(instances=3, **config):
+    engine, clock = make_engine(**config)
+    engine.handle(PutApp(app(instances)))
+    engine.handle(Subscribed("F1"))
+    out = engine.handle(Offers((offer(1), offer(2), offer(3))))
+    launched = [t["task_id"]["value"] for ins in out if isinstance(ins, Launch) for t in ins.tasks]
+    for i, task_id in enumerate(launched):
+        clock.now += 1  # each starts a second after the previous one
+        engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent=engine.tasks[task_id].agent_id, uuid=f"r{i}")))
+    return engine, clock, launched
+
+
+def test_offers_launch_all_pending_tasks_persisted_before_the_accept():
+    engine, _ = make_engine()
+    assert kinds(engine.handle(PutApp(app(4, constraints=[["hostname", "MAX_PER", "2"]])))) == ["Persist"]
+    assert kinds(engine.handle(Subscribed("F1"))) == ["Persist"]  # the framework id
+    out = engine.handle(Offers((offer(1), offer(2), offer(3))))
+    assert isinstance(out[0], Persist) and len(out[0].tasks) == 4
+    assert all(t.state == LAUNCHING for t in out[0].tasks)
+    launches = [i for i in out if isinstance(i, Launch)]
+    assert sum(len(i.tasks) for i in launches) == 4 and out.index(launches[0]) > 0
+    info = launches[0].tasks[0]
+    env = {v["name"]: v["value"] for v in info["command"]["environment"]["variables"]}
+    assert env["PORT0"] == env["PORT"] == "31000" and env["HALYARD_APP_ID"] == "/web"
+    ports = [r for r in info["resources"] if r["name"] == "ports"][0]
+    assert ports["ranges"] == {"range": [{"begin": 31000, "end": 31000}]} and ports["allocation_info"] == {"role": "*"}
+    assert {"key": "HALYARD_APP_ID", "value": "/web"} in info["labels"]["labels"]
+    assert kinds(out)[-1] in ("Decline", "Suppress")  # the unused agent's offer, then no more offers wanted
+    assert isinstance(out[-1], Suppress) and engine.offer_cycles == 1
+
+
+def test_status_updates_are_persisted_then_acknowledged_and_duplicates_change_nothing():
+    engine, _, launched = running_engine(1)
+    task_id = launched[0]
+    agent = engine.tasks[task_id].agent_id
+    assert engine.tasks[task_id].state == "TASK_RUNNING" and engine.tasks[task_id].started_at is not None
+    again = engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent=agent, uuid="dup")))
+    assert kinds(again) == ["Acknowledge"]
+
+
+def test_failed_task_is_replaced_after_a_growing_backoff_that_can_be_reset():
+    engine, clock, launched = running_engine(1)
+    agent = engine.tasks[launched[0]].agent_id
+    out = engine.handle(StatusUpdate(status(launched[0], "TASK_FAILED", agent=agent, message="exit 1")))
+    assert kinds(out)[:2] == ["Persist", "Acknowledge"]
+    assert out[0].delete_tasks == [launched[0]] and engine.apps["/web"].delay == 1.0
+    assert engine.apps["/web"].last_failure["message"] == "exit 1"
+    assert kinds(engine.handle(Offers((offer(1),)))) == ["Decline"]  # still backing off
+    clock.now += 1.01
+    assert "Revive" in kinds(engine.handle(Tick())) or not engine.suppressed
+    out = engine.handle(Offers((offer(1),)))
+    new_task = [t["task_id"]["value"] for i in out if isinstance(i, Launch) for t in i.tasks][0]
+    engine.handle(StatusUpdate(status(new_task, "TASK_FAILED", agent="S1")))
+    assert engine.apps["/web"].delay == pytest.approx(1.15)
+    engine.handle(ResetDelay("/web"))
+    assert engine.apps["/web"].delay == 0 and engine.apps["/web"].launch_after == 0
+
+
+def test_backoff_is_capped_at_max_launch_delay():
+    engine, clock, launched = running_engine(1)
+    engine.apps["/web"] = engine.apps["/web"].__class__(**{**engine.apps["/web"].__dict__, "delay": 299.0})
+    engine.handle(StatusUpdate(status(launched[0], "TASK_FAILED", agent=engine.tasks[launched[0]].agent_id)))
+    assert engine.apps["/web"].delay == 300.0
+
+
+def test_scale_down_kills_youngest_first_after_persisting():
+    engine, clock, launched = running_engine(3)
+    clock.now += 1
+    out = engine.handle(PutApp(app(1)))
+    assert kinds(out)[:1] == ["Persist"]
+    killed = [i.task_id for i in out if isinstance(i, Kill)]
+    assert sorted(killed) == sorted(launched[1:])  # the youngest two (started last)
+    assert all(t.killing for t in out[0].tasks)
+    gone = engine.handle(StatusUpdate(status(killed[0], "TASK_KILLED", agent=engine.tasks[killed[0]].agent_id)))
+    assert engine.apps["/web"].delay == 0 and kinds(gone)[:2] == ["Persist", "Acknowledge"]
+
+
+def test_scaling_keeps_tasks_but_a_config_change_replaces_them_rolling():
+    engine, clock, launched = running_engine(2)
+    clock.now += 1
+    engine.handle(PutApp(app(3)))
+    assert engine.apps["/web"].config_version != engine.apps["/web"].version
+    out = engine.handle(PutApp(app(3, cpus=0.25)))
+    assert not [i for i in out if isinstance(i, Kill)]  # minimumHealthCapacity 1: keep the old ones running
+    out = engine.handle(Offers((offer(1), offer(2), offer(3))))
+    fresh = [t["task_id"]["value"] for i in out if isinstance(i, Launch) for t in i.tasks]
+    assert len(fresh) == 3  # maximumOverCapacity 1: 3 new beside 2 old
+    kills = []
+    for n, task_id in enumerate(fresh):
+        out = engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent=engine.tasks[task_id].agent_id,
+                                                uuid=f"n{n}")))
+        kills += [i.task_id for i in out if isinstance(i, Kill)]
+    assert sorted(kills) == sorted(launched)
+
+
+def test_restart_replaces_every_task():
+    engine, clock, launched = running_engine(2)
+    clock.now += 1
+    engine.handle(RestartApp("/web"))
+    out = engine.handle(Offers((offer(1), offer(2), offer(3))))
+    assert sum(len(i.tasks) for i in out if isinstance(i, Launch)) == 2
+
+
+def test_unknown_running_task_is_killed_and_acknowledged():
+    engine, _ = make_engine()
+    engine.handle(Subscribed("F1"))
+    out = engine.handle(StatusUpdate(status("ghost.1", "TASK_RUNNING")))
+    assert kinds(out) == ["Kill", "Acknowledge"]
+    assert kinds(engine.handle(StatusUpdate(status("ghost.1", "TASK_KILLED")))) == ["Acknowledge"]
+
+
+def test_reconciliation_after_subscribe_retries_then_replaces_what_mesos_does_not_know():
+    engine, clock = make_engine()
+    engine.handle(PutApp(app(2)))
+    snap = Snapshot(framework_id="F1", apps=dict(engine.apps), tasks={
+        "web.a": TaskRecord("web.a", "/web", engine.apps["/web"].config_version, "S1", "127.0.0.1", (31000,),
+                            state="TASK_RUNNING", staged_at=clock.now, started_at=clock.now),
+        "web.b": TaskRecord("web.b", "/web", engine.apps["/web"].config_version, "S2", "127.0.0.2", (31000,),
+                            state=LAUNCHING, staged_at=clock.now)})
+    engine, clock = make_engine()
+    engine.load(snap)
+    out = engine.handle(Subscribed("F1"))
+    assert kinds(out) == ["Reconcile", "Suppress"] and set(out[0].tasks) == {("web.a", "S1"), ("web.b", "S2")}
+    assert engine.pending(engine.apps["/web"]) == 0  # unanswered tasks still count
+    clock.now += 2.5
+    retry = [i for i in engine.handle(Tick()) if isinstance(i, Reconcile)]
+    assert retry and set(retry[0].tasks) == {("web.a", "S1"), ("web.b", "S2")}
+    engine.handle(StatusUpdate({"task_id": {"value": "web.a"}, "state": "TASK_RUNNING", "agent_id": {"value": "S1"},
+                                "reason": "REASON_RECONCILIATION"}))
+    out = engine.handle(StatusUpdate({"task_id": {"value": "web.b"}, "state": "TASK_LOST",
+                                      "reason": "REASON_RECONCILIATION"}))
+    assert out[0].delete_tasks == ["web.b"] and engine.reconciling() == 0
+    assert engine.pending(engine.apps["/web"]) == 1
+    clock.now += 15
+    assert Reconcile(()) in engine.handle(Tick())  # implicit reconciliation
+
+
+def test_unreachable_task_is_replaced_after_the_grace_period_and_killed_if_it_returns():
+    engine, clock, launched = running_engine(1, unreachable_grace=30)
+    task_id = launched[0]
+    agent = engine.tasks[task_id].agent_id
+    engine.handle(StatusUpdate(status(task_id, "TASK_UNREACHABLE", agent=agent, uuid="x")))
+    assert engine.pending(engine.apps["/web"]) == 0
+    clock.now += 31
+    engine.handle(Tick())
+    assert engine.tasks[task_id].expired and engine.pending(engine.apps["/web"]) == 1
+    out = engine.handle(Offers((offer(2),)))
+    assert sum(len(i.tasks) for i in out if isinstance(i, Launch)) == 1
+    out = engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent=agent, uuid="y")))
+    assert Kill(task_id, agent) in out
+
+
+def test_delete_kills_everything_then_forgets_the_app():
+    engine, clock, launched = running_engine(2)
+    out = engine.handle(DeleteApp("/web"))
+    assert sorted(i.task_id for i in out if isinstance(i, Kill)) == sorted(launched)
+    with pytest.raises(ConflictError):
+        engine.handle(PutApp(app(1)))
+    for task_id in launched:
+        out = engine.handle(StatusUpdate(status(task_id, "TASK_KILLED", agent=engine.tasks[task_id].agent_id)))
+    assert "/web" not in engine.apps and out[0].delete_apps == ["/web"]
+
+
+def test_kill_with_scale_shrinks_instances():
+    engine, clock, launched = running_engine(3)
+    out = engine.handle(KillTasks("/web", (launched[0],), scale=True))
+    assert engine.apps["/web"].spec.instances == 2 and Kill(launched[0], engine.tasks[launched[0]].agent_id) in out
+    with pytest.raises(NotFoundError):
+        engine.handle(KillTasks("/web", ("nope",)))
+
+
+def test_unplaced_work_explains_itself_and_retries_soon():
+    engine, _ = make_engine()
+    engine.handle(PutApp(app(3, constraints=[["hostname", "UNIQUE"]])))
+    engine.handle(Subscribed("F1"))
+    out = engine.handle(Offers((offer(1), offer(2))))
+    assert sum(len(i.tasks) for i in out if isinstance(i, Launch)) == 2
+    assert any("UNIQUE" in r for r in engine.waiting["/web"])
+    assert "Suppress" not in kinds(out)
+
+
+def test_paused_engine_declines_and_suppresses():
+    engine, _ = make_engine()
+    engine.handle(PutApp(app(1)))
+    engine.handle(Subscribed("F1"))
+    out = engine.handle(Paused(True))
+    assert kinds(out) == ["Suppress"]
+    assert kinds(engine.handle(Offers((offer(1),))))[0] == "Decline"
+    assert kinds(engine.handle(Paused(False))) == ["Revive"]
+
+
+def test_commands_on_missing_apps_are_not_found():
+    engine, _ = make_engine()
+    for event in (DeleteApp("/x"), RestartApp("/x"), ResetDelay("/x")):
+        with pytest.raises(NotFoundError):
+            engine.handle(event)
