@@ -1,0 +1,1 @@
+"""Persistence of the scheduler's state (ZooKeeper) and leader election."""

@@ -1,0 +1,208 @@
+"""Halyard's state in ZooKeeper: one znode per app and per task, fenced by a leader epoch.
+
+Layout under the root (``/halyard`` by default, inside the ``--zk`` chroot)::
+
+    framework_id          the Mesos FrameworkID
+    epoch                 leader epoch; every write transaction checks its version
+    apps/<quoted app id>  AppRecord JSON
+    tasks/<task id>       TaskRecord JSON
+    leader/               election contenders (kazoo's Election recipe)
+
+A new leader bumps ``epoch`` (a versioned set): from then on, transactions of any older leader
+fail their epoch check and raise :class:`~halyard.errors.FencedError`. Writes are versioned:
+a version conflict reloads the node's version and retries once instead of overwriting blindly.
+One :class:`~halyard.engine.messages.Persist` is one transaction (split in chunks below
+ZooKeeper's request size limit, each chunk fenced).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+from urllib.parse import quote, unquote
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError, KazooException, NoNodeError, NodeExistsError, RolledBackError
+from kazoo.security import make_digest_acl
+
+from ..engine.messages import Persist
+from ..engine.records import AppRecord, Snapshot, TaskRecord
+from ..errors import FencedError, StoreError
+from . import codec
+
+log = logging.getLogger(__name__)
+MAX_TXN_BYTES = 512 * 1024  # well below jute.maxbuffer (1 MB)
+
+
+def digest_acl(credentials: Optional[str]) -> Optional[list]:
+    """``user:password`` -> an ACL giving that digest identity every permission."""
+    if not credentials:
+        return None
+    user, _, password = credentials.partition(":")
+    return [make_digest_acl(user, password, all=True)]
+
+
+class ZkStore:
+    """Apps, tasks and the framework id in ZooKeeper, written only by the current leader."""
+
+    def __init__(self, client: KazooClient, root: str = "/halyard", acl: Optional[list] = None):
+        self.client = client
+        self.root = root.rstrip("/") or "/halyard"
+        self.acl = acl
+        self._epoch_version: Optional[int] = None
+        self._versions: dict[str, int] = {}
+
+    # --- paths --------------------------------------------------------------------------------
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    def app_path(self, app_id: str) -> str:
+        return self.path("apps", quote(app_id, safe=""))
+
+    def task_path(self, task_id: str) -> str:
+        return self.path("tasks", quote(task_id, safe=""))
+
+    @property
+    def election_path(self) -> str:
+        return self.path("leader")
+
+    def ensure_layout(self) -> None:
+        for part in ("apps", "tasks", "leader"):
+            self.client.ensure_path(self.path(part), acl=self.acl)
+
+    # --- leadership ---------------------------------------------------------------------------
+
+    def become_leader(self) -> int:
+        """Claim the next leader epoch; writes of earlier leaders fail from now on."""
+        path = self.path("epoch")
+        while True:
+            try:
+                data, stat = self.client.get(path)
+            except NoNodeError:
+                try:
+                    self.client.create(path, b"0", acl=self.acl, makepath=True)
+                except NodeExistsError:
+                    pass
+                continue
+            epoch = int(data or b"0") + 1
+            try:
+                stat = self.client.set(path, str(epoch).encode(), version=stat.version)
+            except BadVersionError:
+                continue
+            self._epoch_version = stat.version
+            log.info("leader epoch %d", epoch)
+            return epoch
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def load(self) -> Snapshot:
+        self.ensure_layout()
+        self._versions.clear()
+        snap = Snapshot()
+        try:
+            data, stat = self.client.get(self.path("framework_id"))
+            snap.framework_id = data.decode() or None
+            self._versions[self.path("framework_id")] = stat.version
+        except NoNodeError:
+            pass
+        for name in self.client.get_children(self.path("apps")):
+            record = self._read(self.path("apps", name))
+            if record is not None:
+                app = AppRecord.from_json(record)
+                snap.apps[app.app_id] = app
+        for name in self.client.get_children(self.path("tasks")):
+            record = self._read(self.path("tasks", name))
+            if record is not None:
+                task = TaskRecord.from_json(record)
+                snap.tasks[task.task_id] = task
+        return snap
+
+    def _read(self, path: str) -> Optional[Any]:
+        try:
+            data, stat = self.client.get(path)
+        except NoNodeError:
+            return None
+        self._versions[path] = stat.version
+        return codec.decode(data)
+
+    def sizes(self) -> dict[str, int]:
+        """Stored bytes per znode under apps/ and tasks/ (for figures and alerts)."""
+        out = {}
+        for part in ("apps", "tasks"):
+            for name in self.client.get_children(self.path(part)):
+                _, stat = self.client.get(self.path(part, name))
+                out[self.path(part, name)] = stat.data_length
+        return out
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def commit(self, persist: Persist) -> None:
+        """Write one Persist: fenced by the epoch, versioned, batched in transactions."""
+        if self._epoch_version is None:
+            raise FencedError("this scheduler has not claimed leadership")
+        ops: list[tuple[str, str, Optional[bytes]]] = []
+        if persist.framework_id:
+            ops.append(("put", self.path("framework_id"), persist.framework_id.encode()))
+        ops += [("put", self.app_path(a.app_id), codec.encode(a.to_json())) for a in persist.apps]
+        ops += [("delete", self.app_path(a), None) for a in persist.delete_apps]
+        ops += [("put", self.task_path(t.task_id), codec.encode(t.to_json())) for t in persist.tasks]
+        ops += [("delete", self.task_path(t), None) for t in persist.delete_tasks]
+        chunk: list[tuple[str, str, Optional[bytes]]] = []
+        size = 0
+        for op in ops:
+            op_size = len(op[1]) + len(op[2] or b"") + 64
+            if chunk and size + op_size > MAX_TXN_BYTES:
+                self._commit_chunk(chunk)
+                chunk, size = [], 0
+            chunk.append(op)
+            size += op_size
+        if chunk:
+            self._commit_chunk(chunk)
+
+    def _commit_chunk(self, ops: list[tuple[str, str, Optional[bytes]]], retry: bool = True) -> None:
+        txn = self.client.transaction()
+        txn.check(self.path("epoch"), self._epoch_version)
+        for kind, path, data in ops:
+            known = self._versions.get(path)
+            if kind == "put" and known is None:
+                txn.create(path, data, acl=self.acl)
+            elif kind == "put":
+                txn.set_data(path, data, version=known)
+            elif known is not None:
+                txn.delete(path, version=known)
+        try:
+            results = txn.commit()
+        except KazooException as exc:
+            raise StoreError(f"ZooKeeper transaction failed: {exc!r}") from exc
+        failure = next((r for r in results if isinstance(r, Exception) and not isinstance(r, RolledBackError)), None)
+        if failure is None:
+            self._record(ops, results[1:])
+            return
+        if isinstance(results[0], Exception) and not isinstance(results[0], RolledBackError):
+            raise FencedError("a newer leader claimed the store (epoch check failed)")
+        if not retry or not isinstance(failure, (BadVersionError, NodeExistsError, NoNodeError)):
+            raise StoreError(f"ZooKeeper transaction failed: {failure!r}")
+        log.warning("version conflict (%r): reloading versions and retrying", failure)
+        self._refresh(ops)
+        self._commit_chunk(ops, retry=False)
+
+    def _record(self, ops: list[tuple[str, str, Optional[bytes]]], results: list) -> None:
+        results = iter(results)
+        for kind, path, _ in ops:
+            if kind == "delete" and path not in self._versions:
+                continue  # nothing was sent for it
+            result = next(results)
+            if kind == "delete":
+                self._versions.pop(path, None)
+            elif isinstance(result, str):
+                self._versions[path] = 0
+            else:
+                self._versions[path] = result.version
+
+    def _refresh(self, ops: list[tuple[str, str, Optional[bytes]]]) -> None:
+        for _, path, _ in ops:
+            stat = self.client.exists(path)
+            if stat is None:
+                self._versions.pop(path, None)
+            else:
+                self._versions[path] = stat.version

@@ -1,0 +1,97 @@
+"""The ZooKeeper store against a real ZooKeeper: round trip, compression, fencing, versions, batching."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from kazoo.client import KazooClient
+
+from halyard.engine.messages import Persist
+from halyard.engine.records import AppRecord, TaskRecord
+from halyard.errors import FencedError
+from halyard.store import codec
+from halyard.store.zk import ZkStore
+from halyard.validation import parse_app
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def zk(cluster):
+    client = KazooClient(hosts=cluster["ZK"].removeprefix("zk://"), timeout=10)
+    client.start(timeout=15)
+    root = f"/test-{uuid.uuid4().hex[:8]}/halyard"
+    yield client, root
+    client.delete(root.rsplit("/", 1)[0], recursive=True)
+    client.stop()
+
+
+def app_record(app_id="/web", **extra):
+    return AppRecord(spec=parse_app({"id": app_id, "cmd": "x", **extra}), version=1.0, config_version=1.0)
+
+
+def task_record(task_id, app_id="/web"):
+    return TaskRecord(task_id, app_id, 1.0, "S1", "127.0.0.1", (31000,), state="TASK_RUNNING", staged_at=1.0)
+
+
+def test_round_trip_one_znode_per_app_and_task(zk):
+    client, root = zk
+    store = ZkStore(client, root)
+    store.ensure_layout()
+    store.become_leader()
+    store.commit(Persist(framework_id="F-1", apps=[app_record(), app_record("/team/api")],
+                         tasks=[task_record("web.1"), task_record("web.2")]))
+    store.commit(Persist(tasks=[task_record("web.1").evolve(state="TASK_KILLING")], delete_tasks=["web.2"]))
+    snap = ZkStore(client, root).load()
+    assert snap.framework_id == "F-1"
+    assert set(snap.apps) == {"/web", "/team/api"} and snap.apps["/web"].spec.cmd == "x"
+    assert set(snap.tasks) == {"web.1"} and snap.tasks["web.1"].state == "TASK_KILLING"
+    assert sorted(client.get_children(f"{root}/apps")) == ["%2Fteam%2Fapi", "%2Fweb"]
+
+
+def test_large_values_are_compressed(zk):
+    client, root = zk
+    store = ZkStore(client, root)
+    store.ensure_layout()
+    store.become_leader()
+    big = app_record(env={f"VAR_{i}": "x" * 50 for i in range(200)})
+    store.commit(Persist(apps=[big]))
+    data, _ = client.get(store.app_path("/web"))
+    assert data[:1] == codec.COMPRESSED and len(data) < len(codec.encode(big.to_json())) * 2
+    assert len(data) < 5000 and ZkStore(client, root).load().apps["/web"] == big
+
+
+def test_a_deposed_leader_cannot_write(zk):
+    client, root = zk
+    old, new = ZkStore(client, root), ZkStore(client, root)
+    old.ensure_layout()
+    assert old.become_leader() == 1
+    old.commit(Persist(apps=[app_record()]))
+    assert new.become_leader() == 2
+    with pytest.raises(FencedError):
+        old.commit(Persist(apps=[app_record(instances=5)]))
+    new.load()
+    new.commit(Persist(apps=[app_record(instances=7)]))
+    assert ZkStore(client, root).load().apps["/web"].spec.instances == 7
+
+
+def test_version_conflict_reloads_and_retries_instead_of_failing(zk):
+    client, root = zk
+    store = ZkStore(client, root)
+    store.ensure_layout()
+    store.become_leader()
+    store.commit(Persist(tasks=[task_record("web.1")]))
+    client.set(store.task_path("web.1"), codec.encode(task_record("web.1").to_json()))  # someone else wrote
+    store.commit(Persist(tasks=[task_record("web.1").evolve(state="TASK_FAILED")]))
+    assert ZkStore(client, root).load().tasks["web.1"].state == "TASK_FAILED"
+
+
+def test_one_persist_of_thousands_of_tasks_is_chunked_and_complete(zk):
+    client, root = zk
+    store = ZkStore(client, root)
+    store.ensure_layout()
+    store.become_leader()
+    store.commit(Persist(tasks=[task_record(f"web.{i:05d}") for i in range(3000)]))
+    assert len(client.get_children(f"{root}/tasks")) == 3000
+    store.commit(Persist(delete_tasks=[f"web.{i:05d}" for i in range(3000)]))
+    assert client.get_children(f"{root}/tasks") == []
