@@ -9,6 +9,7 @@
     ├── NotFoundError            a command names an app or task that does not exist
     ├── ConflictError            a command conflicts with the current state (app being deleted, exists)
     └── StoreError               the state store refused or failed a write
+        ├── StoreUnavailableError  no ZooKeeper connection right now: retry when it is back
         └── FencedError          a newer leader holds the store: this scheduler must step down
 
 "Does not fit" is never an exception: placement returns reasons as values.
@@ -71,3 +72,7 @@ class StoreError(HalyardError):
 
 class FencedError(StoreError):
     """A newer leader holds the store; this scheduler must stop writing and step down."""
+
+
+class StoreUnavailableError(StoreError):
+    """No ZooKeeper connection right now; the same write may be retried once it is back."""

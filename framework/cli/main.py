@@ -9,6 +9,7 @@ import click
 from .. import __version__
 from ..errors import HalyardError, ValidationError
 from .plan import plan
+from .scheduler import scheduler
 from .validate import validate
 
 
@@ -20,6 +21,7 @@ def cli() -> None:
 
 cli.add_command(validate)
 cli.add_command(plan)
+cli.add_command(scheduler)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -21,12 +21,13 @@ from typing import Any, Optional
 from urllib.parse import quote, unquote
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, KazooException, NoNodeError, NodeExistsError, RolledBackError
+from kazoo.exceptions import (BadVersionError, ConnectionLoss, KazooException, NoNodeError, NodeExistsError,
+                              OperationTimeoutError, RolledBackError, SessionExpiredError)
 from kazoo.security import make_digest_acl
 
 from ..engine.messages import Persist
 from ..engine.records import AppRecord, Snapshot, TaskRecord
-from ..errors import FencedError, StoreError
+from ..errors import FencedError, StoreError, StoreUnavailableError
 from . import codec
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,8 @@ class ZkStore:
                 txn.delete(path, version=known)
         try:
             results = txn.commit()
+        except (ConnectionLoss, OperationTimeoutError, SessionExpiredError) as exc:
+            raise StoreUnavailableError(f"ZooKeeper unavailable: {exc!r}") from exc
         except KazooException as exc:
             raise StoreError(f"ZooKeeper transaction failed: {exc!r}") from exc
         failure = next((r for r in results if isinstance(r, Exception) and not isinstance(r, RolledBackError)), None)

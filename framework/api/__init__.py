@@ -1,0 +1,1 @@
+"""Halyard's HTTP API: Marathon's v2 shapes over the scheduler service."""

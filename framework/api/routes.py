@@ -1,0 +1,197 @@
+"""HTTP routes: Marathon v2 paths and status codes, Halyard's /v1 additions."""
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import AbstractContextManager
+from typing import Any, Optional, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from .. import __version__
+from ..engine.engine import Engine
+from ..engine.messages import DeleteApp, Event, KillTasks, PutApp, ResetDelay, RestartApp
+from ..engine.records import iso
+from ..errors import ConflictError, HalyardError, NotFoundError, Problem, ValidationError
+from ..model import normalize_app_id
+from ..validation import app_problems, deep_merge
+from .views import app_json, invalid_json, placement_json, queue_json, task_json
+
+
+class NotLeaderError(HalyardError):
+    """This scheduler is a standby; ``leader`` is where the leader's API listens (if known)."""
+
+    def __init__(self, leader: Optional[str]):
+        self.leader = leader
+        super().__init__(f"not the leader (leader: {leader or 'unknown'})")
+
+
+class Backend(Protocol):
+    """What the API needs from the scheduler service."""
+
+    def leader(self) -> Optional[str]: ...
+
+    def reading(self) -> AbstractContextManager[Engine]:
+        """The engine, locked for reading; raises NotLeaderError on a standby."""
+
+    def submit(self, event: Event) -> None:
+        """Apply a command on the leader and wait until it is persisted."""
+
+    def stats(self) -> dict[str, Any]:
+        """Operational figures (offer latency, reconciliation)."""
+
+
+def path_id(app_id: str) -> str:
+    """An app id from a URL path, normalized; a malformed one is a 422 naming ``id``."""
+    try:
+        return normalize_app_id(app_id)
+    except ValueError as exc:
+        raise ValidationError([Problem("id", str(exc))]) from None
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"message": message, **extra}, status_code=status)
+
+
+def create_app(backend: Backend) -> FastAPI:
+    api = FastAPI(title="Halyard", version=__version__,
+                  description="Marathon-compatible v2 API for Halyard, plus Halyard's /v1 additions.")
+
+    @api.exception_handler(NotLeaderError)
+    async def _not_leader(request: Request, exc: NotLeaderError) -> JSONResponse:
+        return _error(503, str(exc), leader=exc.leader)
+
+    @api.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @api.exception_handler(ConflictError)
+    async def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
+        return _error(409, str(exc))
+
+    @api.exception_handler(ValidationError)
+    async def _invalid(request: Request, exc: ValidationError) -> JSONResponse:
+        return JSONResponse(invalid_json(list(exc.problems)), status_code=422)
+
+    async def body_json(request: Request) -> Any:
+        try:
+            return json.loads(await request.body() or b"null")
+        except ValueError as exc:
+            raise ValidationError([Problem("", f"invalid JSON: {exc}")]) from None
+
+    def validated(raw: Any) -> Any:
+        spec, problems = app_problems(raw)
+        if problems:
+            raise ValidationError(problems)
+        return spec
+
+    def change(event: Event) -> dict[str, Any]:
+        backend.submit(event)
+        with backend.reading() as engine:
+            app = engine.apps.get(getattr(event, "app_id", None) or event.spec.id)  # type: ignore[union-attr]
+            version = iso(app.version) if app else None
+        return {"version": version, "deploymentId": str(uuid.uuid4())}
+
+    @api.get("/ping", response_class=PlainTextResponse)
+    def ping() -> str:
+        return "pong"
+
+    @api.get("/v1/stats")
+    def stats() -> Any:
+        return backend.stats()
+
+    @api.get("/v2/leader")
+    def leader() -> Any:
+        where = backend.leader()
+        return {"leader": where} if where else _error(404, "There is no leader")
+
+    @api.get("/v2/apps")
+    def list_apps() -> Any:
+        with backend.reading() as engine:
+            return {"apps": [app_json(engine, a, embed_tasks=False) for a in engine.apps.values()]}
+
+    @api.post("/v2/apps", status_code=201)
+    async def create(request: Request) -> Any:
+        spec = validated(await body_json(request))
+        with backend.reading() as engine:
+            if spec.id in engine.apps:
+                return _error(409, f"An app with id [{spec.id}] already exists.")
+        backend.submit(PutApp(spec))
+        with backend.reading() as engine:
+            data = app_json(engine, engine.apps[spec.id])
+        data["deployments"] = [{"id": str(uuid.uuid4())}]
+        return JSONResponse(data, status_code=201)
+
+    @api.get("/v2/apps/{app_id:path}/tasks")
+    def app_tasks(app_id: str) -> Any:
+        app_id = path_id(app_id)
+        with backend.reading() as engine:
+            app = engine.apps.get(app_id)
+            if app is None:
+                raise NotFoundError(f"App '{app_id}' does not exist")
+            return {"tasks": [task_json(t, app) for t in engine.tasks_of(app_id)]}
+
+    @api.delete("/v2/apps/{app_id:path}/tasks/{task_id}")
+    def kill_task(app_id: str, task_id: str, scale: bool = False) -> Any:
+        app_id = path_id(app_id)
+        with backend.reading() as engine:
+            task = engine.tasks.get(task_id)
+            if task is None or task.app_id != app_id:
+                raise NotFoundError(f"Task '{task_id}' does not exist")
+            killed = task_json(task, engine.apps.get(app_id))
+        backend.submit(KillTasks(app_id, (task_id,), scale))
+        return {"task": killed}
+
+    @api.post("/v2/apps/{app_id:path}/restart")
+    def restart(app_id: str) -> Any:
+        return change(RestartApp(path_id(app_id)))
+
+    @api.get("/v2/apps/{app_id:path}")
+    def get_app(app_id: str) -> Any:
+        app_id = path_id(app_id)
+        with backend.reading() as engine:
+            app = engine.apps.get(app_id)
+            if app is None:
+                raise NotFoundError(f"App '{app_id}' does not exist")
+            return {"app": app_json(engine, app)}
+
+    @api.put("/v2/apps/{app_id:path}")
+    async def update(app_id: str, request: Request, partialUpdate: bool = True) -> Any:  # noqa: N803
+        app_id = path_id(app_id)
+        raw = await body_json(request)
+        if not isinstance(raw, dict):
+            raise ValidationError([Problem("", "expected an app definition (a JSON object)")])
+        if "id" in raw and path_id(str(raw["id"])) != app_id:
+            raise ValidationError([Problem("id", f"does not match the path ({app_id})")])
+        with backend.reading() as engine:
+            existing = engine.apps.get(app_id)
+            base = existing.spec.to_json() if existing is not None and partialUpdate else {}
+        spec = validated(deep_merge(base, {**raw, "id": app_id}) if base else {**raw, "id": app_id})
+        result = change(PutApp(spec))
+        return JSONResponse(result, status_code=200 if existing is not None else 201)
+
+    @api.delete("/v2/apps/{app_id:path}")
+    def delete(app_id: str) -> Any:
+        return change(DeleteApp(path_id(app_id)))
+
+    @api.get("/v2/queue")
+    def queue() -> Any:
+        with backend.reading() as engine:
+            return queue_json(engine)
+
+    @api.delete("/v2/queue/{app_id:path}/delay", status_code=204)
+    def reset_delay(app_id: str) -> Response:
+        backend.submit(ResetDelay(path_id(app_id)))
+        return Response(status_code=204)
+
+    @api.get("/v1/apps/{app_id:path}/placement")
+    def placement(app_id: str) -> Any:
+        app_id = path_id(app_id)
+        with backend.reading() as engine:
+            app = engine.apps.get(app_id)
+            if app is None:
+                raise NotFoundError(f"App '{app_id}' does not exist")
+            return placement_json(engine, app)
+
+    return api

@@ -1,0 +1,81 @@
+"""``halyard scheduler``: run a scheduler (leader or standby) with its HTTP API."""
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import sys
+import threading
+from typing import Optional
+
+import click
+
+from ..engine.engine import EngineConfig
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """``7d``, ``90s``, ``1.5h``, ``500ms`` or plain seconds -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*", text)
+    if not match:
+        raise click.BadParameter(f"{text!r} is not a duration (e.g. 30s, 5m, 7d)")
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value, param, ctx):  # type: ignore[override]
+        return value if isinstance(value, float) else parse_duration(str(value))
+
+
+@click.command()
+@click.option("--master", required=True, help="Mesos master: http://HOST:5050, HOST:PORT or zk://HOST:PORT/mesos")
+@click.option("--zk", required=True, help="ZooKeeper for state and election: zk://HOST:PORT[,HOST:PORT]/CHROOT")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HTTP API address")
+@click.option("--name", default="halyard", show_default=True, help="framework name")
+@click.option("--role", default="*", show_default=True, help="Mesos role to register with")
+@click.option("--principal", default=None, help="principal for framework authentication")
+@click.option("--secret-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="file holding the principal's secret")
+@click.option("--failover-timeout", type=Duration(), default="7d", show_default=True,
+              help="how long Mesos keeps tasks running while no scheduler is subscribed")
+@click.option("--zk-auth", default=None, help="user:password: digest ACLs on Halyard's znodes")
+@click.option("--zk-session-timeout", type=Duration(), default="10s", show_default=True)
+@click.option("--unreachable-grace", type=Duration(), default="60s", show_default=True,
+              help="how long an unreachable task counts before it is replaced")
+@click.option("--log-level", default="INFO", show_default=True)
+def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal: Optional[str],
+              secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
+              zk_session_timeout: float, unreachable_grace: float, log_level: str) -> None:
+    """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kazoo").setLevel(logging.WARNING)
+    from ..service import SchedulerService, ServiceConfig  # imports pymesos (its SIGINT handler)
+
+    secret = open(secret_file).read().strip() if secret_file else None
+    if principal and not secret:
+        raise click.UsageError("--principal needs --secret-file")
+    config = ServiceConfig(master=master, zk=zk, listen=listen, name=name, role=role, principal=principal,
+                           secret=secret, failover_timeout=failover_timeout, zk_auth=zk_auth,
+                           zk_session_timeout=zk_session_timeout,
+                           engine=EngineConfig(unreachable_grace=unreachable_grace))
+    service = SchedulerService(config)
+    service.start_api()
+    click.echo(f"halyard scheduler: API on http://{listen}, master {master}, state in {zk}", err=True)
+    worker = threading.Thread(target=service.run, name="halyard-scheduler")
+    worker.start()
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    # pymesos re-raises a failure of its IO thread in the main thread (interrupt_main): tell that
+    # apart from a real Ctrl-C, and only stop for the latter.
+    while worker.is_alive():
+        try:
+            worker.join(0.5)
+        except KeyboardInterrupt:
+            click.echo("stopping (tasks keep running; a scheduler started later adopts them)", err=True)
+            service.stop()
+        except Exception as exc:  # noqa: BLE001 - pymesos' IO thread died
+            logging.getLogger("halyard").error("Mesos driver failed: %r; re-subscribing", exc)
+            service.restart_driver()
+    sys.exit(0)

@@ -1,0 +1,116 @@
+"""pymesos behind one adapter: callbacks become engine events on a queue; instructions become calls.
+
+pymesos runs every callback on its single IO thread and, if a callback raises, kills that thread
+and interrupts the main thread. So callbacks here only convert and enqueue (never raise), and all
+decisions happen on the service's own thread. Acknowledgements are explicit
+(``implicit_acknowledgements=False``): the engine acknowledges an update only after persisting it.
+"""
+from __future__ import annotations
+
+import copy
+import getpass
+import logging
+import socket
+from typing import Any, Callable, Optional
+
+from pymesos import MesosSchedulerDriver, Scheduler
+
+from ..engine.messages import (Acknowledge, Decline, Disconnected, Event, Instruction, Kill, Launch, Offers,
+                               Reconcile, Rescinded, Revive, StatusUpdate, Subscribed, Suppress)
+
+log = logging.getLogger(__name__)
+
+
+def framework_info(name: str, role: str, failover_timeout: float, framework_id: Optional[str],
+                   principal: Optional[str], webui_url: Optional[str]) -> dict[str, Any]:
+    """FrameworkInfo: checkpointing on (tasks survive agent restarts), a long failover timeout,
+    and the capabilities whose semantics the engine implements."""
+    info: dict[str, Any] = {
+        "user": getpass.getuser(), "name": name, "role": role, "checkpoint": True,
+        "failover_timeout": failover_timeout, "hostname": socket.gethostname(),
+        "capabilities": [{"type": "TASK_KILLING_STATE"}, {"type": "PARTITION_AWARE"}, {"type": "REGION_AWARE"}],
+    }
+    if framework_id:
+        info["id"] = {"value": framework_id}
+    if principal:
+        info["principal"] = principal
+    if webui_url:
+        info["webui_url"] = webui_url
+    return info
+
+
+class _Callbacks(Scheduler):
+    """pymesos callbacks -> events. Runs on pymesos' IO thread: enqueue only, never raise."""
+
+    def __init__(self, sink: Callable[[Event], None]):
+        self._sink = sink
+
+    def _emit(self, make: Callable[[], Event]) -> None:
+        try:
+            self._sink(make())
+        except Exception:  # noqa: BLE001 - an exception here would kill pymesos' IO thread
+            log.exception("dropping a Mesos event")
+
+    def registered(self, driver, framework_id, master_info):  # noqa: N802 - pymesos' names
+        log.info("subscribed as framework %s to master %s", framework_id["value"], master_info)
+        self._emit(lambda: Subscribed(framework_id["value"]))
+
+    def reregistered(self, driver, master_info):  # noqa: N802
+        log.info("re-subscribed as framework %s to master %s", driver.framework_id, master_info)
+        self._emit(lambda: Subscribed(driver.framework_id))
+
+    def disconnected(self, driver):
+        log.warning("disconnected from the master")
+        self._emit(Disconnected)
+
+    def resourceOffers(self, driver, offers):  # noqa: N802
+        self._emit(lambda: Offers(tuple(copy.deepcopy(dict(o)) for o in offers)))
+
+    def offerRescinded(self, driver, offer_id):  # noqa: N802
+        self._emit(lambda: Rescinded(offer_id["value"]))
+
+    def statusUpdate(self, driver, status):  # noqa: N802
+        self._emit(lambda: StatusUpdate(copy.deepcopy(dict(status))))
+
+    def error(self, driver, message):
+        log.error("Mesos error: %s", message)
+        self._emit(Disconnected)
+
+
+class MesosDriver:
+    """One subscription to Mesos; ``execute`` carries out engine instructions."""
+
+    def __init__(self, master: str, framework: dict[str, Any], sink: Callable[[Event], None],
+                 principal: Optional[str] = None, secret: Optional[str] = None):
+        master = master.removeprefix("http://").removeprefix("https://").rstrip("/")
+        self._driver = MesosSchedulerDriver(_Callbacks(sink), framework, master, use_addict=False,
+                                            implicit_acknowledgements=False, principal=principal, secret=secret,
+                                            failover=True)
+
+    def start(self) -> None:
+        self._driver.start()
+
+    def stop(self) -> None:
+        """Close the subscription without tearing the framework down: tasks keep running."""
+        self._driver.stop(failover=True)
+
+    def execute(self, ins: Instruction) -> None:
+        d = self._driver
+        if isinstance(ins, Launch):
+            d.acceptOffers([{"value": i} for i in ins.offer_ids],
+                           [{"type": "LAUNCH", "launch": {"task_infos": list(ins.tasks)}}],
+                           filters={"refuse_seconds": ins.refuse_seconds})
+        elif isinstance(ins, Decline):
+            d.declineOffer([{"value": i} for i in ins.offer_ids], filters={"refuse_seconds": ins.refuse_seconds})
+        elif isinstance(ins, Kill):
+            d.killTask({"value": ins.task_id})
+        elif isinstance(ins, Acknowledge):
+            d.acknowledgeStatusUpdate(ins.status)
+        elif isinstance(ins, Reconcile):
+            d.reconcileTasks([{"task_id": {"value": task_id}} for task_id, _ in ins.tasks])
+        elif isinstance(ins, Suppress):
+            d.suppressOffers()
+        elif isinstance(ins, Revive):
+            d.reviveOffers()
+        else:  # pragma: no cover
+            raise TypeError(f"not a Mesos instruction: {ins!r}")
