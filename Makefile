@@ -17,9 +17,9 @@ $(STAMP): setup.cfg setup.py pyproject.toml build-support/http-parser-wheel.sh
 	$(PY) -c "import halyard, pymesos, kazoo, http_parser.parser"
 	touch $@
 
+# The main job: a local Mesos cluster, the scheduler in the foreground, examples/hello.yaml deployed.
 run: install
-	$(VENV)/bin/halyard validate examples/hello.yaml --env production
-	$(VENV)/bin/halyard plan --cluster examples/cluster.yaml examples/hello.yaml --env production
+	scripts/run-local.sh
 
 test: install
 	$(PY) -m pytest -ra tests

@@ -27,6 +27,11 @@ from .offers import agent_view, group_offers, mesos_resources, port_roles
 from .records import LAUNCHING, TERMINAL, AppRecord, Snapshot, TaskRecord, iso
 from .taskinfo import task_id_for, task_info
 
+# Terminal states that are the task's own fault (as opposed to a lost agent or a task Mesos
+# never knew): these grow the app's restart backoff.
+APP_FAULTS = frozenset({"TASK_FAILED", "TASK_FINISHED", "TASK_ERROR", "TASK_KILLED"})
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     unreachable_grace: float = 60.0        # seconds an unreachable task counts before it is replaced
@@ -55,7 +60,7 @@ class Engine:
         self.framework_id: Optional[str] = None
         self.subscribed = False
         self.paused = False
-        self.suppressed = False
+        self.suppressed: Optional[bool] = None  # None: unknown, say it explicitly
         self.waiting: dict[str, tuple[str, ...]] = {}  # app id -> why its pending tasks are not placed
         self.offer_cycles = 0
         self._reconciling: dict[str, Optional[str]] = {}
@@ -105,10 +110,10 @@ class Engine:
             out = self._merge_persist(out, persist) + kills
         if self.subscribed:
             wanted = self._wants_offers()
-            if wanted and self.suppressed:
+            if wanted and self.suppressed is not False:
                 self.suppressed = False
                 out.append(Revive())
-            elif not wanted and not self.suppressed:
+            elif not wanted and self.suppressed is not True:
                 self.suppressed = True
                 out.append(Suppress())
         return out
@@ -139,7 +144,9 @@ class Engine:
             self.framework_id = event.framework_id
             out.append(Persist(framework_id=event.framework_id))
         self.subscribed = True
-        self.suppressed = False  # a fresh subscription receives offers
+        # Mesos keeps a framework's suppression across re-subscription (an earlier leader may
+        # have suppressed): the next decision is always sent.
+        self.suppressed = None
         now = self.clock()
         self._reconciling = {t.task_id: t.agent_id for t in self.tasks.values() if t.state not in TERMINAL}
         self._reconcile_interval = self.config.reconcile_first_retry
@@ -236,16 +243,21 @@ class Engine:
         persist = Persist(delete_tasks=[task.task_id])
         app = self.apps.get(task.app_id)
         if app is not None and not task.killing and not app.deleting:
-            ran = (now - task.started_at) if task.started_at is not None else 0.0
-            spec = app.spec
-            if app.delay <= 0 or ran >= self.config.stable_after:
-                delay = spec.backoff_seconds
-            else:
-                delay = min(app.delay * spec.backoff_factor, spec.max_launch_delay_seconds)
             failure = {"appId": app.app_id, "host": task.hostname, "message": status.get("message", ""),
                        "state": status["state"], "taskId": task.task_id, "timestamp": iso(now),
                        "version": iso(app.version), "slaveId": task.agent_id}
-            app = replace(app, delay=delay, launch_after=now + delay, last_failure=failure)
+            app = replace(app, last_failure=failure)
+            # Only the task's own faults slow its restarts, and failures that arrive while the
+            # app already backs off do not compound (many instances failing together is one
+            # incident). A lost agent or a task Mesos never saw is replaced at once.
+            if status["state"] in APP_FAULTS and now >= app.launch_after:
+                ran = (now - task.started_at) if task.started_at is not None else 0.0
+                spec = app.spec
+                if app.delay <= 0 or ran >= self.config.stable_after:
+                    delay = spec.backoff_seconds
+                else:
+                    delay = min(app.delay * spec.backoff_factor, spec.max_launch_delay_seconds)
+                app = replace(app, delay=delay, launch_after=now + delay)
             self.apps[app.app_id] = app
             persist.apps.append(app)
         return [persist]

@@ -69,7 +69,7 @@ def running_engine(instances=3, **config):
 def test_offers_launch_all_pending_tasks_persisted_before_the_accept():
     engine, _ = make_engine()
     assert kinds(engine.handle(PutApp(app(4, constraints=[["hostname", "MAX_PER", "2"]])))) == ["Persist"]
-    assert kinds(engine.handle(Subscribed("F1"))) == ["Persist"]  # the framework id
+    assert kinds(engine.handle(Subscribed("F1"))) == ["Persist", "Revive"]  # the framework id; offers wanted
     out = engine.handle(Offers((offer(1), offer(2), offer(3))))
     assert isinstance(out[0], Persist) and len(out[0].tasks) == 4
     assert all(t.state == LAUNCHING for t in out[0].tasks)
@@ -110,6 +110,17 @@ def test_failed_task_is_replaced_after_a_growing_backoff_that_can_be_reset():
     assert engine.apps["/web"].delay == pytest.approx(1.15)
     engine.handle(ResetDelay("/web"))
     assert engine.apps["/web"].delay == 0 and engine.apps["/web"].launch_after == 0
+
+
+def test_many_failures_at_once_are_one_backoff_and_lost_tasks_do_not_back_off():
+    engine, clock, launched = running_engine(3)
+    for task_id in launched[:2]:
+        engine.handle(StatusUpdate(status(task_id, "TASK_FAILED", agent=engine.tasks[task_id].agent_id)))
+    assert engine.apps["/web"].delay == 1.0  # not 1.15: the second failure came during the backoff
+    clock.now += 2
+    engine.handle(StatusUpdate(status(launched[2], "TASK_LOST", agent=engine.tasks[launched[2]].agent_id)))
+    assert engine.apps["/web"].delay == 1.0 and engine.apps["/web"].launch_after < clock.now
+    assert engine.apps["/web"].last_failure["state"] == "TASK_LOST"
 
 
 def test_backoff_is_capped_at_max_launch_delay():
@@ -233,6 +244,16 @@ def test_unplaced_work_explains_itself_and_retries_soon():
     assert sum(len(i.tasks) for i in out if isinstance(i, Launch)) == 2
     assert any("UNIQUE" in r for r in engine.waiting["/web"])
     assert "Suppress" not in kinds(out)
+
+
+def test_after_resubscribing_offers_are_revived_even_if_an_earlier_leader_suppressed():
+    engine, clock, launched = running_engine(1)
+    assert engine.suppressed is True
+    engine.handle(StatusUpdate(status(launched[0], "TASK_FAILED", agent=engine.tasks[launched[0]].agent_id)))
+    fresh, fresh_clock = make_engine()
+    fresh.load(Snapshot(framework_id="F1", apps=dict(engine.apps), tasks={}))
+    fresh_clock.now = clock.now + 5  # past the backoff
+    assert "Revive" in kinds(fresh.handle(Subscribed("F1")))
 
 
 def test_paused_engine_declines_and_suppresses():

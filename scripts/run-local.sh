@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `make run`: the whole framework on a real local cluster.
+#   1. minimesos/up (ZooKeeper, Mesos master + 3 agents, dockerd), unless one is running;
+#   2. halyard scheduler in the foreground (API on $HALYARD_LISTEN, default 127.0.0.1:8080);
+#   3. deploy examples/hello.yaml and print where to look.
+# Ctrl-C stops the scheduler and the cluster (a cluster that was already running is left up).
+# --once: exit after the app answers (used by the tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+once=0
+[ "${1:-}" = --once ] && once=1
+listen=${HALYARD_LISTEN:-127.0.0.1:8080}
+api="http://$listen"
+halyard=.venv/bin/halyard
+
+started_cluster=0
+if ! minimesos/status >/dev/null 2>&1; then
+  minimesos/up
+  started_cluster=1
+fi
+set -a; . minimesos/.run/cluster.env; set +a
+
+$halyard scheduler --master "$MESOS_MASTER_ZK" --zk "$ZK/halyard" --listen "$listen" &
+scheduler=$!
+cleanup() {
+  trap '' INT TERM
+  kill -TERM "$scheduler" 2>/dev/null || true
+  wait "$scheduler" 2>/dev/null || true
+  if [ "$started_cluster" = 1 ]; then minimesos/down; fi
+}
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
+
+wait_for() {  # seconds, description, command...
+  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then echo "timed out waiting for $what" >&2; exit 1; fi
+    sleep 0.5
+  done
+}
+leading() { curl -sf "$api/v2/apps"; }
+wait_for 60 "the scheduler to lead" leading
+
+app=/examples/hello
+$halyard validate examples/hello.yaml -o json > /tmp/halyard-hello.$$.json
+if curl -sf "$api/v2/apps$app" >/dev/null; then
+  curl -sf -X PUT -H 'Content-Type: application/json' --data @/tmp/halyard-hello.$$.json "$api/v2/apps$app" >/dev/null
+else
+  curl -sf -X POST -H 'Content-Type: application/json' --data @/tmp/halyard-hello.$$.json "$api/v2/apps" >/dev/null
+fi
+rm -f /tmp/halyard-hello.$$.json
+running() {
+  curl -sf "$api/v2/apps$app" | python3 -c 'import json,sys; a=json.load(sys.stdin)["app"]; sys.exit(a["tasksRunning"] < a["instances"])'
+}
+wait_for 120 "$app to run" running
+endpoints=$(curl -sf "$api/v2/apps$app/tasks" | python3 -c 'import json,sys; print(" ".join("%s:%s" % (t["host"], t["ports"][0]) for t in json.load(sys.stdin)["tasks"]))')
+answers() { for e in $endpoints; do curl -sf "http://$e/" >/dev/null || return 1; done; }
+wait_for 30 "$app to answer" answers
+
+cat <<EOT
+
+Halyard is running on a local Mesos cluster.
+  API:           $api/v2/apps   (tasks: $api/v2/apps$app/tasks, why waiting: $api/v1/apps$app/placement)
+  Mesos master:  $MESOS_MASTER/master/state   (ZooKeeper: $ZK, Docker: $DOCKER_HOST)
+  $app:  $(for e in $endpoints; do printf 'http://%s/ ' "$e"; done)
+EOT
+for e in $endpoints; do printf '    %s -> %s\n' "$e" "$(curl -sf "http://$e/")"; done
+if [ "$once" = 1 ]; then
+  curl -sf -X DELETE "$api/v2/apps$app" >/dev/null
+  gone() { ! curl -sf "$api/v2/apps$app" >/dev/null; }
+  wait_for 60 "$app to be removed" gone
+  exit 0
+fi
+echo
+echo "Ctrl-C stops the scheduler and the cluster."
+wait "$scheduler"

@@ -1,0 +1,131 @@
+"""Real `halyard scheduler` processes for the integration tests, and views of the master's state."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Optional
+
+import requests
+
+from .v1client import until
+
+HALYARD = str(Path(sys.executable).parent / "halyard")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SchedulerProc:
+    """One scheduler process; several may share a ``chroot`` (one leads)."""
+
+    def __init__(self, cluster: dict[str, str], chroot: str, name: str, log_dir: Path, *extra: str):
+        self.cluster, self.chroot, self.name, self.extra = cluster, chroot, name, list(extra)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log_dir / f"scheduler-{self.port}.log"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self) -> "SchedulerProc":
+        argv = [HALYARD, "scheduler", "--master", self.cluster["MESOS_MASTER"],
+                "--zk", f"{self.cluster['ZK']}/{self.chroot}", "--listen", f"127.0.0.1:{self.port}",
+                "--name", self.name, "--unreachable-grace", "2s", "--zk-session-timeout", "4s", *self.extra]
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        until(lambda: requests.get(self.url + "/ping", timeout=1).ok, 30, what=f"scheduler {self.port} API")
+        return self
+
+    def stats(self) -> dict[str, Any]:
+        return requests.get(self.url + "/v1/stats", timeout=5).json()
+
+    def leading(self) -> bool:
+        try:
+            return bool(self.stats()["leader"])
+        except (requests.RequestException, ValueError):
+            return False
+
+    def kill9(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    # --- API ----------------------------------------------------------------------------------
+
+    def post_app(self, app: dict) -> requests.Response:
+        return requests.post(self.url + "/v2/apps", json=app, timeout=30)
+
+    def put_app(self, app_id: str, body: dict) -> requests.Response:
+        return requests.put(self.url + "/v2/apps" + app_id, json=body, timeout=30)
+
+    def tasks(self, app_id: str) -> list[dict]:
+        resp = requests.get(self.url + f"/v2/apps{app_id}/tasks", timeout=5)
+        resp.raise_for_status()
+        return resp.json()["tasks"]
+
+    def running(self, app_id: str) -> list[dict]:
+        return [t for t in self.tasks(app_id) if t["state"] == "TASK_RUNNING"]
+
+
+def framework(cluster: dict[str, str], name: str) -> Optional[dict]:
+    """The master's view of the (only) framework called ``name``."""
+    data = requests.get(cluster["MESOS_MASTER"] + "/master/frameworks", timeout=5).json()
+    found = [f for f in data["frameworks"] if f["name"] == name]
+    assert len(found) <= 1, f"{len(found)} frameworks named {name}"
+    return found[0] if found else None
+
+
+def mesos_tasks(cluster: dict[str, str], name: str, states: tuple[str, ...] = ("TASK_RUNNING",)) -> dict[str, dict]:
+    fw = framework(cluster, name)
+    return {t["id"]: t for t in (fw or {}).get("tasks", []) if t["state"] in states}
+
+
+def teardown(cluster: dict[str, str], name: str) -> None:
+    fw = framework(cluster, name)
+    if fw is not None:
+        requests.post(cluster["MESOS_MASTER"] + "/master/teardown", data={"frameworkId": fw["id"]}, timeout=10)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def sleep_app(app_id: str, instances: int, docker: bool = False, **extra: Any) -> dict:
+    app = {"id": app_id, "cmd": "sleep 3600", "cpus": 0.01, "mem": 8, "instances": instances,
+           "backoffSeconds": 1, **extra}
+    if docker:
+        app["container"] = {"type": "DOCKER", "docker": {"image": "local/busybox:1", "network": "HOST"}}
+    return app
+
+
+def docker_container_of(cluster: dict[str, str], task_id: str) -> Optional[str]:
+    """The Docker container running ``task_id`` (found by its MESOS_TASK_ID environment)."""
+    docker = ["/usr/bin/docker", "-H", cluster["DOCKER_HOST"]]
+    ids = subprocess.run(docker + ["ps", "-q"], capture_output=True, text=True, check=True).stdout.split()
+    for cid in ids:
+        env = subprocess.run(docker + ["inspect", "--format", "{{json .Config.Env}}", cid], capture_output=True,
+                             text=True).stdout
+        if env and f"MESOS_TASK_ID={task_id}" in json.loads(env):
+            return cid
+    return None
+
+
+def wait(seconds: float) -> None:
+    """Used only to let time pass where passing time is the behaviour under test (a grace period)."""
+    time.sleep(seconds)
