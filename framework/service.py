@@ -168,6 +168,9 @@ class SchedulerService:
                 self._election.run(self._lead)
             except KazooException as exc:
                 log.warning("election interrupted: %r", exc)
+            except BaseException:  # noqa: BLE001 - stay a contender whatever happened
+                log.exception("leadership ended by an unexpected error; contending again")
+                time.sleep(1)
             while not self._stop.is_set() and not self.zk.connected:
                 time.sleep(0.1)
         if self._server is not None:
@@ -245,10 +248,15 @@ class SchedulerService:
             self._serve(engine, events, driver)
         except _StepDown as why:
             log.warning("stepping down: %s", why)
+            if self._restart_driver.is_set():
+                time.sleep(1)  # the master may still be restarting: do not spin
         finally:
             with self.lock:
                 self.engine, self.events = None, None
-            driver.stop()
+            try:
+                driver.stop()
+            except BaseException:  # noqa: BLE001 - a failed driver must not take the scheduler down
+                log.exception("stopping the Mesos driver failed")
             self._fail_pending(events)
             log.info("no longer leading")
 

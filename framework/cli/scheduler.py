@@ -52,6 +52,7 @@ def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kazoo").setLevel(logging.WARNING)
+    from ..mesos.driver import install_interrupt_handler
     from ..service import SchedulerService, ServiceConfig  # imports pymesos (its SIGINT handler)
 
     secret = open(secret_file).read().strip() if secret_file else None
@@ -64,18 +65,26 @@ def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal
     service = SchedulerService(config)
     service.start_api()
     click.echo(f"halyard scheduler: API on http://{listen}, master {master}, state in {zk}", err=True)
-    worker = threading.Thread(target=service.run, name="halyard-scheduler")
-    worker.start()
-    signal.signal(signal.SIGTERM, lambda *_: service.stop())
-    # pymesos re-raises a failure of its IO thread in the main thread (interrupt_main): tell that
-    # apart from a real Ctrl-C, and only stop for the latter.
-    while worker.is_alive():
+    log = logging.getLogger("halyard")
+    done = threading.Event()
+
+    def work() -> None:
         try:
-            worker.join(0.5)
-        except KeyboardInterrupt:
-            click.echo("stopping (tasks keep running; a scheduler started later adopts them)", err=True)
-            service.stop()
-        except Exception as exc:  # noqa: BLE001 - pymesos' IO thread died
-            logging.getLogger("halyard").error("Mesos driver failed: %r; re-subscribing", exc)
-            service.restart_driver()
+            service.run()
+        finally:
+            done.set()
+
+    def on_driver_failure(exc: BaseException) -> None:
+        log.error("Mesos driver failed: %r; re-subscribing", exc)
+        service.restart_driver()
+
+    def on_stop() -> None:
+        log.info("stopping (tasks keep running; a scheduler started later adopts them)")
+        service.stop()
+
+    install_interrupt_handler(on_driver_failure, on_stop)
+    signal.signal(signal.SIGTERM, lambda *_: on_stop())
+    threading.Thread(target=work, name="halyard-scheduler").start()
+    while not done.wait(0.5):
+        pass
     sys.exit(0)

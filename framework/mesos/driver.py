@@ -10,15 +10,37 @@ from __future__ import annotations
 import copy
 import getpass
 import logging
+import signal
 import socket
 from typing import Any, Callable, Optional
 
+import pymesos.process
 from pymesos import MesosSchedulerDriver, Scheduler
 
 from ..engine.messages import (Acknowledge, Decline, Disconnected, Event, Instruction, Kill, Launch, Offers,
                                Reconcile, Rescinded, Revive, StatusUpdate, Subscribed, Suppress)
 
 log = logging.getLogger(__name__)
+
+
+def install_interrupt_handler(on_driver_failure: Callable[[BaseException], None],
+                              on_interrupt: Callable[[], None]) -> None:
+    """Replace the SIGINT handler pymesos installs at import.
+
+    When its IO thread fails, pymesos stores the exception and calls ``interrupt_main()``; its own
+    handler then raises that exception wherever the main thread happens to be (in CPython 3.11 an
+    exception inside ``Thread.join`` can even mark a running thread as finished). This handler
+    raises nothing: it reports the stored failure, or a real Ctrl-C, through the callbacks.
+    """
+    def handler(signum: int, frame: Any) -> None:
+        failure = getattr(pymesos.process, "_exc_info", None)
+        if failure is not None:
+            pymesos.process._exc_info = None
+            on_driver_failure(failure[1])
+        else:
+            on_interrupt()
+
+    signal.signal(signal.SIGINT, handler)
 
 
 def framework_info(name: str, role: str, failover_timeout: float, framework_id: Optional[str],
