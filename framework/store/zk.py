@@ -47,7 +47,7 @@ class ZkStore:
 
     def __init__(self, client: KazooClient, root: str = "/halyard", acl: Optional[list] = None):
         self.client = client
-        self.root = root.rstrip("/") or "/halyard"
+        self.root = root.rstrip("/")  # "": the root of the client's chroot
         self.acl = acl
         self._epoch_version: Optional[int] = None
         self._versions: dict[str, int] = {}
@@ -163,14 +163,18 @@ class ZkStore:
     def _commit_chunk(self, ops: list[tuple[str, str, Optional[bytes]]], retry: bool = True) -> None:
         txn = self.client.transaction()
         txn.check(self.path("epoch"), self._epoch_version)
+        versions = dict(self._versions)  # as they will be after each op (a path may appear twice)
         for kind, path, data in ops:
-            known = self._versions.get(path)
+            known = versions.get(path)
             if kind == "put" and known is None:
                 txn.create(path, data, acl=self.acl)
+                versions[path] = 0
             elif kind == "put":
                 txn.set_data(path, data, version=known)
+                versions[path] = known + 1
             elif known is not None:
                 txn.delete(path, version=known)
+                del versions[path]
         try:
             results = txn.commit()
         except (ConnectionLoss, OperationTimeoutError, SessionExpiredError) as exc:
@@ -179,7 +183,7 @@ class ZkStore:
             raise StoreError(f"ZooKeeper transaction failed: {exc!r}") from exc
         failure = next((r for r in results if isinstance(r, Exception) and not isinstance(r, RolledBackError)), None)
         if failure is None:
-            self._record(ops, results[1:])
+            self._versions = versions
             return
         if isinstance(results[0], Exception) and not isinstance(results[0], RolledBackError):
             raise FencedError("a newer leader claimed the store (epoch check failed)")
@@ -188,19 +192,6 @@ class ZkStore:
         log.warning("version conflict (%r): reloading versions and retrying", failure)
         self._refresh(ops)
         self._commit_chunk(ops, retry=False)
-
-    def _record(self, ops: list[tuple[str, str, Optional[bytes]]], results: list) -> None:
-        results = iter(results)
-        for kind, path, _ in ops:
-            if kind == "delete" and path not in self._versions:
-                continue  # nothing was sent for it
-            result = next(results)
-            if kind == "delete":
-                self._versions.pop(path, None)
-            elif isinstance(result, str):
-                self._versions[path] = 0
-            else:
-                self._versions[path] = result.version
 
     def _refresh(self, ops: list[tuple[str, str, Optional[bytes]]]) -> None:
         for _, path, _ in ops:

@@ -95,3 +95,15 @@ def test_one_persist_of_thousands_of_tasks_is_chunked_and_complete(zk):
     assert len(client.get_children(f"{root}/tasks")) == 3000
     store.commit(Persist(delete_tasks=[f"web.{i:05d}" for i in range(3000)]))
     assert client.get_children(f"{root}/tasks") == []
+
+
+def test_a_record_written_and_deleted_in_one_persist(zk):
+    client, root = zk
+    store = ZkStore(client, root)
+    store.ensure_layout()
+    store.become_leader()
+    store.commit(Persist(apps=[app_record()]))
+    store.commit(Persist(apps=[app_record(instances=0)], delete_apps=["/web"]))
+    store.commit(Persist(tasks=[task_record("web.9")], delete_tasks=["web.9"]))
+    snap = ZkStore(client, root).load()
+    assert snap.apps == {} and snap.tasks == {}
