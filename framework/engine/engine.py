@@ -68,19 +68,48 @@ class Engine:
         self._reconcile_interval = config.reconcile_first_retry
         self._implicit_at: Optional[float] = None
         self._kill_sent: dict[str, float] = {}
+        # Indexes, and the apps whose tasks or definition changed since the last convergence.
+        self._by_app: dict[str, dict[str, TaskRecord]] = {}
+        self._by_agent: dict[str, dict[str, TaskRecord]] = {}
+        self._pending: dict[str, int] = {}
+        self._dirty: set[str] = set()
 
-    # --- loading and reading ------------------------------------------------------------------
+    # --- loading, reading, and the only writers of apps and tasks -----------------------------
 
     def load(self, snapshot: Snapshot) -> None:
         self.apps = dict(snapshot.apps)
-        self.tasks = dict(snapshot.tasks)
+        self.tasks, self._by_app, self._by_agent = {}, {}, {}
+        for task in snapshot.tasks.values():
+            self._set_task(task)
         self.framework_id = snapshot.framework_id
+        self._dirty = set(self.apps)
+        self._converge()
 
     def tasks_of(self, app_id: str) -> list[TaskRecord]:
-        return [t for t in self.tasks.values() if t.app_id == app_id]
+        return list(self._by_app.get(app_id, {}).values())
 
     def pending(self, app: AppRecord) -> int:
         return converge(app, self.tasks_of(app.app_id)).launch
+
+    def _set_task(self, task: TaskRecord) -> None:
+        old = self.tasks.get(task.task_id)
+        if old is not None and old.agent_id != task.agent_id:
+            self._by_agent.get(old.agent_id, {}).pop(task.task_id, None)
+        self.tasks[task.task_id] = task
+        self._by_app.setdefault(task.app_id, {})[task.task_id] = task
+        self._by_agent.setdefault(task.agent_id, {})[task.task_id] = task
+        self._dirty.add(task.app_id)
+
+    def _drop_task(self, task_id: str) -> None:
+        task = self.tasks.pop(task_id)
+        self._by_app.get(task.app_id, {}).pop(task_id, None)
+        self._by_agent.get(task.agent_id, {}).pop(task_id, None)
+        self._kill_sent.pop(task_id, None)
+        self._dirty.add(task.app_id)
+
+    def _set_app(self, app: AppRecord) -> None:
+        self.apps[app.app_id] = app
+        self._dirty.add(app.app_id)
 
     # --- dispatch -----------------------------------------------------------------------------
 
@@ -93,19 +122,7 @@ class Engine:
 
     def _finish(self, out: list[Instruction]) -> list[Instruction]:
         """After every event: kill what must go, and ask for offers only while they are needed."""
-        persist = Persist()
-        kills: list[Instruction] = []
-        for app in list(self.apps.values()):
-            for task in converge(app, self.tasks_of(app.app_id)).kill:
-                marked = task.evolve(killing=True)
-                self.tasks[task.task_id] = marked
-                persist.tasks.append(marked)
-                kills.append(Kill(task.task_id, task.agent_id))
-                self._kill_sent[task.task_id] = self.clock()
-            if app.deleting and not self.tasks_of(app.app_id):
-                del self.apps[app.app_id]
-                self.waiting.pop(app.app_id, None)
-                persist.delete_apps.append(app.app_id)
+        persist, kills = self._converge()
         if persist:
             out = self._merge_persist(out, persist) + kills
         if self.subscribed:
@@ -117,6 +134,32 @@ class Engine:
                 self.suppressed = True
                 out.append(Suppress())
         return out
+
+    def _converge(self) -> tuple[Persist, list[Instruction]]:
+        """Apply the desired-vs-actual rules to the apps that changed; refresh their pending counts."""
+        persist = Persist()
+        kills: list[Instruction] = []
+        while self._dirty:
+            app_id = self._dirty.pop()
+            app = self.apps.get(app_id)
+            if app is None:
+                self._pending.pop(app_id, None)
+                continue
+            decision = converge(app, self.tasks_of(app_id))
+            for task in decision.kill:
+                marked = task.evolve(killing=True)
+                self._set_task(marked)
+                persist.tasks.append(marked)
+                kills.append(Kill(task.task_id, task.agent_id))
+                self._kill_sent[task.task_id] = self.clock()
+            self._dirty.discard(app_id)  # marking tasks as killing does not change the decision
+            self._pending[app_id] = decision.launch
+            if app.deleting and not self._by_app.get(app_id):
+                del self.apps[app_id]
+                self._pending.pop(app_id, None)
+                self.waiting.pop(app_id, None)
+                persist.delete_apps.append(app_id)
+        return persist, kills
 
     @staticmethod
     def _merge_persist(out: list[Instruction], extra: Persist) -> list[Instruction]:
@@ -134,7 +177,8 @@ class Engine:
         if self.paused:
             return False
         now = self.clock()
-        return any(not a.deleting and a.launch_after <= now and self.pending(a) > 0 for a in self.apps.values())
+        return any(n > 0 and not self.apps[a].deleting and self.apps[a].launch_after <= now
+                   for a, n in self._pending.items())
 
     # --- Mesos events -------------------------------------------------------------------------
 
@@ -173,13 +217,12 @@ class Engine:
         if not self.subscribed or self.paused:
             return [Decline(all_ids, self.config.refuse_seconds_busy)]
         now = self.clock()
-        requests = [PlacementRequest(app.spec, n) for app in self.apps.values()
-                    if not app.deleting and app.launch_after <= now and (n := self.pending(app)) > 0]
+        requests = [PlacementRequest(self.apps[a].spec, n) for a, n in self._pending.items()
+                    if n > 0 and not self.apps[a].deleting and self.apps[a].launch_after <= now]
         if not requests:
             return [Decline(all_ids, self.config.refuse_seconds_idle)]
         self.offer_cycles += 1
-        tasks = list(self.tasks.values())
-        views = [agent_view(a, tasks) for a in agents.values()]
+        views = [agent_view(a, self._by_agent.get(a.agent_id, {}).values()) for a in agents.values()]
         plan = self.planner.plan(views, requests)
         persist = Persist()
         by_agent: dict[str, list[dict]] = {}
@@ -193,7 +236,7 @@ class Engine:
             record = TaskRecord(task_id=task_id, app_id=app.app_id, config_version=app.config_version,
                                 agent_id=p.agent_id, hostname=p.hostname, ports=p.ports, state=LAUNCHING,
                                 staged_at=now, resources=p.resources)
-            self.tasks[task_id] = record
+            self._set_task(record)
             persist.tasks.append(record)
         self.waiting = {u.app_id: u.reasons for u in plan.unplaced}
         busy = self.config.refuse_seconds_busy
@@ -234,12 +277,11 @@ class Engine:
         updated = task.evolve(**changes)
         if updated == task:
             return ack  # a duplicate: nothing to persist
-        self.tasks[task_id] = updated
+        self._set_task(updated)
         return [Persist(tasks=[updated])] + ack
 
     def _task_gone(self, task: TaskRecord, status: dict, now: float) -> list[Instruction]:
-        del self.tasks[task.task_id]
-        self._kill_sent.pop(task.task_id, None)
+        self._drop_task(task.task_id)
         persist = Persist(delete_tasks=[task.task_id])
         app = self.apps.get(task.app_id)
         if app is not None and not task.killing and not app.deleting:
@@ -258,7 +300,7 @@ class Engine:
                 else:
                     delay = min(app.delay * spec.backoff_factor, spec.max_launch_delay_seconds)
                 app = replace(app, delay=delay, launch_after=now + delay)
-            self.apps[app.app_id] = app
+            self._set_app(app)
             persist.apps.append(app)
         return [persist]
 
@@ -272,7 +314,7 @@ class Engine:
             if (task.unreachable_since is not None and not task.expired
                     and now - task.unreachable_since >= self.config.unreachable_grace):
                 expired = task.evolve(expired=True)
-                self.tasks[task.task_id] = expired
+                self._set_task(expired)
                 persist.tasks.append(expired)
         if persist:
             out.append(persist)
@@ -311,7 +353,7 @@ class Engine:
             record = replace(old, spec=spec, version=now)  # a scale: tasks stay
         else:
             record = replace(old, spec=spec, version=now, config_version=now, delay=0.0, launch_after=0.0)
-        self.apps[spec.id] = record
+        self._set_app(record)
         return [Persist(apps=[record])]
 
     def _app(self, app_id: str) -> AppRecord:
@@ -323,7 +365,7 @@ class Engine:
     def _on_DeleteApp(self, event: DeleteApp) -> list[Instruction]:
         app = self._app(event.app_id)
         record = replace(app, deleting=True, version=self.clock())
-        self.apps[app.app_id] = record
+        self._set_app(record)
         return [Persist(apps=[record])]
 
     def _on_RestartApp(self, event: RestartApp) -> list[Instruction]:
@@ -331,7 +373,7 @@ class Engine:
 
     def _on_ResetDelay(self, event: ResetDelay) -> list[Instruction]:
         app = replace(self._app(event.app_id), delay=0.0, launch_after=0.0)
-        self.apps[app.app_id] = app
+        self._set_app(app)
         return [Persist(apps=[app])]
 
     def _on_KillTasks(self, event: KillTasks) -> list[Instruction]:
@@ -344,14 +386,14 @@ class Engine:
                 raise NotFoundError(f"Task '{task_id}' does not exist")
             if not task.killing:
                 marked = task.evolve(killing=True)
-                self.tasks[task_id] = marked
+                self._set_task(marked)
                 persist.tasks.append(marked)
                 out.append(Kill(task_id, task.agent_id))
                 self._kill_sent[task_id] = self.clock()
         if event.scale:
             spec = app.spec.model_copy(update={"instances": max(0, app.spec.instances - len(event.task_ids))})
             app = replace(app, spec=spec, version=self.clock())
-            self.apps[app.app_id] = app
+            self._set_app(app)
             persist.apps.append(app)
         return ([persist] if persist else []) + out
 

@@ -1,7 +1,6 @@
 """Offers (Mesos v1 JSON) <-> what the planner sees, and planned allocations -> Mesos resources."""
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
@@ -101,17 +100,13 @@ def mesos_resources(offers: AgentOffers, allocation: Iterable[tuple[str, str, fl
         template = offers.template(name, role)
         if template is None:  # pragma: no cover - the planner only allocates what was offered
             raise AssertionError(f"no offered {name} in role {role} on {offers.agent_id}")
-        res = copy.deepcopy(dict(template))
-        res["scalar"] = {"value": amount}
-        out.append(res)
+        out.append({**template, "scalar": {"value": amount}})  # role fields shared: never mutated
     by_role: dict[str, list[int]] = {}
     for port in ports:
         by_role.setdefault(port_roles[port], []).append(port)
     for role, role_ports in by_role.items():
         template = offers.template("ports", role, role_ports[0])
-        res = copy.deepcopy(dict(template))  # type: ignore[arg-type]
-        res["ranges"] = {"range": [{"begin": p, "end": p} for p in sorted(role_ports)]}
-        out.append(res)
+        out.append({**template, "ranges": {"range": [{"begin": p, "end": p} for p in sorted(role_ports)]}})  # type: ignore[dict-item]
     return out
 
 

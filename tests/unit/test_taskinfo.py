@@ -1,0 +1,64 @@
+"""An app's TaskInfo: what Mesos is asked to run, for command and Docker apps."""
+from __future__ import annotations
+
+from halyard.engine.taskinfo import task_env, task_id_for, task_info
+from halyard.validation import parse_app
+
+RES = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}}]
+
+
+def env_of(info):
+    return {v["name"]: v["value"] for v in info["command"]["environment"]["variables"]}
+
+
+def test_command_app():
+    app = parse_app({"id": "/team/web", "cmd": "serve --port $PORT0", "user": "nobody",
+                     "taskKillGracePeriodSeconds": 7.5, "labels": {"tier": "front"},
+                     "fetch": [{"uri": "http://x/a.tgz", "destPath": "b.tgz", "cache": True}]})
+    info = task_info(app, "V1", "team_web.1", "S1", "h1", RES, (31000,))
+    assert info["name"] == "web.team" and info["task_id"] == {"value": "team_web.1"}
+    assert info["command"]["value"] == "serve --port $PORT0" and info["command"]["shell"] is True
+    assert info["command"]["user"] == "nobody" and "container" not in info
+    assert info["command"]["uris"] == [{"value": "http://x/a.tgz", "extract": True, "executable": False,
+                                        "cache": True, "output_file": "b.tgz"}]
+    assert info["kill_policy"] == {"grace_period": {"nanoseconds": 7_500_000_000}}
+    labels = {lab["key"]: lab["value"] for lab in info["labels"]["labels"]}
+    assert labels == {"tier": "front", "HALYARD_APP_ID": "/team/web", "HALYARD_APP_VERSION": "V1"}
+    env = env_of(info)
+    assert env["MARATHON_APP_LABEL_TIER"] == "front" and env["MARATHON_APP_ID"] == "/team/web"
+
+
+def test_docker_host_app_with_args_parameters_and_volumes():
+    app = parse_app({"id": "/db", "args": ["--flag", "x"], "container": {
+        "type": "DOCKER", "volumes": [{"containerPath": "/data", "hostPath": "/srv/db", "mode": "RW"}],
+        "docker": {"image": "postgres:16", "privileged": True, "forcePullImage": True,
+                   "parameters": [{"key": "ulimit", "value": "nofile=1024"}]}}})
+    info = task_info(app, "V1", "db.1", "S1", "h1", RES, (31000,))
+    assert info["command"] == {"environment": info["command"]["environment"], "shell": False,
+                               "arguments": ["--flag", "x"]}
+    docker = info["container"]["docker"]
+    assert docker == {"image": "postgres:16", "network": "HOST", "privileged": True, "force_pull_image": True,
+                      "parameters": [{"key": "ulimit", "value": "nofile=1024"}]}
+    assert info["container"]["volumes"] == [{"container_path": "/data", "host_path": "/srv/db", "mode": "RW"}]
+
+
+def test_docker_bridge_port_mappings_use_the_offered_host_ports():
+    app = parse_app({"id": "/web", "container": {"type": "DOCKER", "docker": {"image": "nginx", "network": "BRIDGE"},
+                                                 "portMappings": [{"containerPort": 80, "name": "http"},
+                                                                  {"containerPort": 53, "hostPort": 0,
+                                                                   "protocol": "udp,tcp"}]}})
+    info = task_info(app, "V1", "web.1", "S1", "h1", RES, (31005, 31006))
+    assert info["container"]["docker"]["port_mappings"] == [
+        {"host_port": 31005, "container_port": 80, "protocol": "tcp"},
+        {"host_port": 31006, "container_port": 53, "protocol": "udp"},
+        {"host_port": 31006, "container_port": 53, "protocol": "tcp"}]
+    env = env_of(info)
+    assert env["PORT0"] == "31005" and env["PORT_HTTP"] == "31005" and env["PORTS"] == "31005,31006"
+
+
+def test_env_and_ids():
+    app = parse_app({"id": "/a/b", "cmd": "x", "env": {"PORT0": "overridden?"},
+                     "portDefinitions": [{"port": 0, "name": "admin-ui"}]})
+    env = task_env(app, "V", "a_b.1", "h", (40000,))
+    assert env["PORT0"] == "40000" and env["PORT_ADMIN_UI"] == "40000" and env["HOST"] == "h"
+    assert task_id_for("/a/b", "u1") == "a_b.u1"
