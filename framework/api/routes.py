@@ -50,6 +50,14 @@ def path_id(app_id: str) -> str:
         raise ValidationError([Problem("id", str(exc))]) from None
 
 
+def existing_app(engine: Engine, app_id: str) -> Any:
+    """The app's record, or a 404 in Marathon's words."""
+    app = engine.apps.get(app_id)
+    if app is None:
+        raise NotFoundError(f"App '{app_id}' does not exist")
+    return app
+
+
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"message": message, **extra}, status_code=status)
 
@@ -127,9 +135,7 @@ def create_app(backend: Backend) -> FastAPI:
     def app_tasks(app_id: str) -> Any:
         app_id = path_id(app_id)
         with backend.reading() as engine:
-            app = engine.apps.get(app_id)
-            if app is None:
-                raise NotFoundError(f"App '{app_id}' does not exist")
+            app = existing_app(engine, app_id)
             return {"tasks": [task_json(t, app) for t in engine.tasks_of(app_id)]}
 
     @api.delete("/v2/apps/{app_id:path}/tasks/{task_id}")
@@ -151,10 +157,7 @@ def create_app(backend: Backend) -> FastAPI:
     def get_app(app_id: str) -> Any:
         app_id = path_id(app_id)
         with backend.reading() as engine:
-            app = engine.apps.get(app_id)
-            if app is None:
-                raise NotFoundError(f"App '{app_id}' does not exist")
-            return {"app": app_json(engine, app)}
+            return {"app": app_json(engine, existing_app(engine, app_id))}
 
     @api.put("/v2/apps/{app_id:path}")
     async def update(app_id: str, request: Request, partialUpdate: bool = True) -> Any:  # noqa: N803
@@ -189,9 +192,6 @@ def create_app(backend: Backend) -> FastAPI:
     def placement(app_id: str) -> Any:
         app_id = path_id(app_id)
         with backend.reading() as engine:
-            app = engine.apps.get(app_id)
-            if app is None:
-                raise NotFoundError(f"App '{app_id}' does not exist")
-            return placement_json(engine, app)
+            return placement_json(engine, existing_app(engine, app_id))
 
     return api

@@ -72,10 +72,16 @@ class Filter:
 
 
 class Scorer:
-    """Rates an agent that passed every filter: a float from 0 (worst) to 100 (best)."""
+    """Rates an agent that passed every filter: a float from 0 (worst) to 100 (best).
+
+    ``falls_with_use``: the agent's score can only fall as tasks land on it (spread,
+    least-allocated). With every scorer of a strategy so, the planner re-scores a changed agent
+    only when it reaches the top of the heap, instead of at once.
+    """
 
     name: str = ""
     scope: Scope = Scope.GLOBAL
+    falls_with_use: bool = False
 
     def prepare(self, ctx: "PlacementContext") -> None:
         """Called once per app before any agent is scored. Default: nothing."""

@@ -111,6 +111,9 @@ class _AppPlacer:
         self.random_mode = strategy.select == "random" and final_refusals
         self.heap_mode = (final_refusals and not self.random_mode and strategy.select == "best"
                           and all(s.scope is Scope.AGENT for s, _ in self.scorers))
+        # Scores that only fall: a changed agent is re-scored when it reaches the top (its stale
+        # score is an upper bound), not eagerly after every placement.
+        self.lazy = self.heap_mode and all(s.falls_with_use for s, _ in self.scorers)
         self.recheck = [f for f in self.filters if f.scope is Scope.MONOTONE]
         self.heap: list[tuple[float, int, int]] = []
         self.dirty: set[int] = set()
@@ -157,7 +160,7 @@ class _AppPlacer:
 
     def changed(self, agent: AgentState) -> None:
         """``agent`` just received a task (of any app): re-evaluate it before this app's next turn."""
-        if self.heap_mode:
+        if self.heap_mode and not self.lazy:
             self.dirty.add(agent.index)
 
     def best(self, agents: list[AgentState]) -> Optional[AgentState]:
@@ -177,8 +180,12 @@ class _AppPlacer:
         while heap:
             _, index, stamp = heap[0]
             agent = agents[index]
-            if stamp != agent.stamp:  # stale; a fresh entry was pushed when the agent changed
+            if stamp != agent.stamp:  # stale
                 heapq.heappop(heap)
+                if self.lazy:  # re-score now; eager apps pushed a fresh entry when it changed
+                    score = self.evaluate(agent)
+                    if score is not None:
+                        heapq.heappush(heap, (-score, index, agent.stamp))
                 continue
             for f in self.recheck:
                 if f.filter(ctx, agent).reason is not None:  # type: ignore[arg-type]

@@ -14,6 +14,15 @@ class _UsageScorer(Scorer):
         # CPU and memory always count; disk and GPUs only for apps that ask for them.
         self._dims = [(k, d[k]) for k in range(4) if k < 2 or d[k] > 0]
 
+    def _mean_share(self, agent: AgentState, placed: bool) -> float:
+        """100 x the mean over resources of the share in use (with the task if ``placed``)."""
+        total = 0.0
+        cap, free = agent.capacity, agent.free_total
+        for k, need in self._dims:
+            if cap[k] > 0:
+                total += min(1.0, (cap[k] - free[k] + (need if placed else 0.0)) / cap[k])
+        return MAX_SCORE * total / len(self._dims)
+
 
 class BinpackScorer(_UsageScorer):
     """Fuller agents score higher: mean share of each resource in use once the task is placed."""
@@ -21,26 +30,17 @@ class BinpackScorer(_UsageScorer):
     name = "binpack"
 
     def score(self, ctx: PlacementContext, agent: AgentState) -> float:
-        total = 0.0
-        cap, free = agent.capacity, agent.free_total
-        for k, need in self._dims:
-            if cap[k] > 0:
-                total += min(1.0, (cap[k] - free[k] + need) / cap[k])
-        return MAX_SCORE * total / len(self._dims)
+        return self._mean_share(agent, placed=True)
 
 
 class LeastAllocatedScorer(_UsageScorer):
     """Emptier agents score higher: mean share of each resource still free."""
 
     name = "least-allocated"
+    falls_with_use = True
 
     def score(self, ctx: PlacementContext, agent: AgentState) -> float:
-        total = 0.0
-        cap, free = agent.capacity, agent.free_total
-        for k, _ in self._dims:
-            if cap[k] > 0:
-                total += free[k] / cap[k]
-        return MAX_SCORE * total / len(self._dims)
+        return MAX_SCORE - self._mean_share(agent, placed=False)
 
 
 class SpreadScorer(Scorer):
@@ -48,6 +48,7 @@ class SpreadScorer(Scorer):
 
     name = "spread"
     scope = Scope.AGENT
+    falls_with_use = True
 
     def score(self, ctx: PlacementContext, agent: AgentState) -> float:
         return max(0.0, MAX_SCORE - agent.app_counts.get(ctx.app_id, 0))
