@@ -368,6 +368,15 @@ class AppSpec(Spec):
         if dupes:
             where = ("portDefinitions",) if self.port_definitions else ("container", "portMappings")
             problems.append((where, f"duplicate port names: {', '.join(dupes)}"))
+        if len(self.health_checks) > 1:
+            problems.append((("healthChecks",), f"Halyard runs one health check per task (Mesos' limit); "
+                                                f"got {len(self.health_checks)}"))
+        for i, hc in enumerate(self.health_checks):
+            ports = len(self.host_port_requests())
+            if hc.protocol not in ("COMMAND", "TCP", "MESOS_TCP") and hc.port is None and hc.port_index is None and not ports:
+                problems.append((("healthChecks", i), "needs portIndex or port: the app has no host ports"))
+            if hc.port_index is not None and hc.port_index >= ports:
+                problems.append((("healthChecks", i, "portIndex"), f"the app has {ports} host port(s)"))
         for i, role in enumerate(self.accepted_resource_roles or []):
             if not role:
                 problems.append((("acceptedResourceRoles", i), "must be a non-empty role name"))

@@ -18,6 +18,8 @@ def task_json(task: TaskRecord, app: Optional[AppRecord]) -> dict[str, Any]:
         "stagedAt": iso(task.staged_at), "startedAt": iso(task.started_at) if task.started_at else None,
         "version": iso(task.config_version), "ipAddresses": [{"ipAddress": task.hostname, "protocol": "IPv4"}],
         "servicePorts": [],
+        **({"healthCheckResults": [{"alive": task.healthy, "taskId": task.task_id}]}
+           if app is not None and app.spec.health_checks and task.healthy is not None else {}),
     }
 
 
@@ -30,7 +32,8 @@ def app_json(engine: Engine, app: AppRecord, embed_tasks: bool = True) -> dict[s
         "versionInfo": {"lastScalingAt": iso(app.version), "lastConfigChangeAt": iso(app.config_version)},
         "tasksStaged": sum(1 for t in tasks if t.state in ("TASK_LAUNCHING", "TASK_STAGING", "TASK_STARTING")),
         "tasksRunning": sum(1 for t in tasks if t.state == "TASK_RUNNING"),
-        "tasksHealthy": 0, "tasksUnhealthy": 0,
+        "tasksHealthy": sum(1 for t in tasks if t.healthy is True and t.state == "TASK_RUNNING"),
+        "tasksUnhealthy": sum(1 for t in tasks if t.healthy is False and t.state == "TASK_RUNNING"),
         "deployments": [],
     })
     if embed_tasks:

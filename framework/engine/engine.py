@@ -265,6 +265,8 @@ class Engine:
         if state in TERMINAL:
             return self._task_gone(task, status, now) + ack
         changes: dict = {"state": state, "message": status.get("message", task.message)}
+        if "healthy" in status:
+            changes["healthy"] = bool(status["healthy"])
         if agent_id and agent_id != task.agent_id:
             changes["agent_id"] = agent_id
         if state == "TASK_RUNNING" and task.started_at is None:

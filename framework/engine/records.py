@@ -70,6 +70,7 @@ class TaskRecord:
     expired: bool = False                 # unreachable past the grace period: replaced
     message: str = ""
     resources: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    healthy: Optional[bool] = None        # from the executor's health check; None: no result yet
 
     @property
     def live(self) -> bool:

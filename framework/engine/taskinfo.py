@@ -78,6 +78,8 @@ def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname:
         info["container"] = {"type": "DOCKER", "docker": spec,
                              "volumes": [{"container_path": v.container_path, "host_path": v.host_path,
                                           "mode": v.mode} for v in app.container.volumes]}  # type: ignore[union-attr]
+    if app.health_checks:
+        info["health_check"] = health_check(app, ports)
     if app.task_kill_grace_period_seconds is not None:
         info["kill_policy"] = {"grace_period": {"nanoseconds": int(app.task_kill_grace_period_seconds * 1e9)}}
     return info
@@ -88,3 +90,22 @@ def labels_of(status_or_task: dict) -> dict[str, str]:
     return {lab["key"]: lab.get("value", "") for lab in labels}
 
 
+
+
+def health_check(app: AppSpec, ports: tuple[int, ...]) -> dict[str, Any]:
+    """The app's health check as a Mesos-native one, run by the executor on the agent (Marathon's
+    HTTP/HTTPS/TCP checks and the MESOS_* ones alike). The task is killed, and so replaced, after
+    ``maxConsecutiveFailures`` failures past the grace period."""
+    hc = app.health_checks[0]
+    port = hc.port if hc.port is not None else (ports[hc.port_index or 0] if ports else 0)
+    check: dict[str, Any] = {"delay_seconds": hc.delay_seconds, "interval_seconds": hc.interval_seconds,
+                             "timeout_seconds": hc.timeout_seconds, "consecutive_failures": hc.max_consecutive_failures,
+                             "grace_period_seconds": hc.grace_period_seconds}
+    if hc.protocol == "COMMAND":
+        check.update({"type": "COMMAND", "command": {"value": hc.command.value, "shell": True}})  # type: ignore[union-attr]
+    elif hc.protocol in ("TCP", "MESOS_TCP"):
+        check.update({"type": "TCP", "tcp": {"port": port}})
+    else:
+        scheme = "https" if hc.protocol in ("HTTPS", "MESOS_HTTPS") else "http"
+        check.update({"type": "HTTP", "http": {"port": port, "path": hc.path or "/", "scheme": scheme}})
+    return check

@@ -152,3 +152,27 @@ def test_restart_replaces_every_task(sched):
     until(lambda: len(sched.running("/api/restart")) == 2 and not before & {t["id"] for t in sched.tasks("/api/restart")},
           60, what="all tasks replaced")
     assert requests.delete(sched.url + "/v2/apps/api/restart", timeout=10).status_code == 200
+
+
+def web_app(app_id: str, check_path: str) -> dict:
+    return {"id": app_id, "instances": 1, "cpus": 0.01, "mem": 16,
+            "cmd": "echo ok > /tmp/index.html && exec httpd -f -p $PORT0 -h /tmp",
+            "container": {"type": "DOCKER", "docker": {"image": "local/busybox:1", "network": "HOST"}},
+            "healthChecks": [{"protocol": "HTTP", "path": check_path, "portIndex": 0, "gracePeriodSeconds": 3,
+                              "intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 2,
+                              "delaySeconds": 0}]}
+
+
+def test_health_checks_report_health_and_replace_failing_tasks(sched):
+    assert sched.post_app(web_app("/api/healthy", "/")).status_code == 201
+    app = until(lambda: (a := get(sched, "/v2/apps/api/healthy").json()["app"])["tasksHealthy"] == 1 and a, 60,
+                what="healthy")
+    assert app["tasks"][0]["healthCheckResults"][0]["alive"] is True
+    assert sched.post_app(web_app("/api/sick", "/missing")).status_code == 201
+    first = until(lambda: sched.running("/api/sick"), 60, what="sick task running")[0]["id"]
+    until(lambda: first not in {t["id"] for t in sched.tasks("/api/sick")}, 60, what="unhealthy task killed")
+    failure = get(sched, "/v2/apps/api/sick").json()["app"]["lastTaskFailure"]
+    assert failure["taskId"] == first
+    until(lambda: sched.tasks("/api/sick"), 60, what="replacement launched")
+    for app_id in ("/api/healthy", "/api/sick"):
+        assert requests.delete(sched.url + "/v2/apps" + app_id, timeout=10).status_code == 200

@@ -62,3 +62,18 @@ def test_env_and_ids():
     env = task_env(app, "V", "a_b.1", "h", (40000,))
     assert env["PORT0"] == "40000" and env["PORT_ADMIN_UI"] == "40000" and env["HOST"] == "h"
     assert task_id_for("/a/b", "u1") == "a_b.u1"
+
+
+def test_health_checks_become_mesos_native_checks():
+    app = parse_app({"id": "/web", "cmd": "serve", "portDefinitions": [{"port": 0}, {"port": 0}],
+                     "healthChecks": [{"protocol": "HTTP", "path": "/health", "portIndex": 1,
+                                       "gracePeriodSeconds": 30, "intervalSeconds": 5, "maxConsecutiveFailures": 2}]})
+    check = task_info(app, "V", "web.1", "S1", "h", RES, (31000, 31001))["health_check"]
+    assert check == {"type": "HTTP", "http": {"port": 31001, "path": "/health", "scheme": "http"},
+                     "delay_seconds": 15, "interval_seconds": 5, "timeout_seconds": 20, "consecutive_failures": 2,
+                     "grace_period_seconds": 30}
+    tcp = parse_app({"id": "/db", "cmd": "x", "healthChecks": [{"protocol": "MESOS_TCP", "port": 5432}]})
+    assert task_info(tcp, "V", "db.1", "S1", "h", RES, (31000,))["health_check"]["tcp"] == {"port": 5432}
+    cmd = parse_app({"id": "/c", "cmd": "x", "healthChecks": [{"protocol": "COMMAND", "command": {"value": "true"}}]})
+    assert task_info(cmd, "V", "c.1", "S1", "h", RES, (31000,))["health_check"]["command"] == {"value": "true",
+                                                                                              "shell": True}

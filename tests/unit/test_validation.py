@@ -35,7 +35,7 @@ MARATHON_APP = {
     "healthChecks": [{"protocol": "HTTP", "path": "/health", "portIndex": 0, "gracePeriodSeconds": 5,
                       "intervalSeconds": 10, "timeoutSeconds": 10, "maxConsecutiveFailures": 3,
                       "ignoreHttp1xx": False},
-                     {"protocol": "COMMAND", "command": {"value": "curl -f http://$HOST:$PORT0/"}}],
+                     ],
     "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.2},
     "backoffSeconds": 1, "backoffFactor": 1.15, "maxLaunchDelaySeconds": 3600,
     "killSelection": "OLDEST_FIRST",
@@ -94,6 +94,8 @@ def test_defaults_are_marathons():
     ({"portDefinitions": [{"port": 1, "name": "a"}, {"port": 2, "name": "a"}]}, "portDefinitions", "duplicate port names: a"),
     ({"id": "Web_App"}, "id", "segment 'Web_App' is not allowed"),
     ({"strategy": {"name": ""}}, "strategy.name", "at least 1 character"),
+    ({"healthChecks": [{"protocol": "TCP"}, {"protocol": "HTTP"}]}, "healthChecks", "one health check per task"),
+    ({"healthChecks": [{"protocol": "HTTP", "portIndex": 2}]}, "healthChecks[0].portIndex", "1 host port(s)"),
 ])
 def test_bad_fields_are_named_with_their_path(patch, path, message):
     raw = {"id": "web", "cmd": "sleep 1", **patch}
