@@ -292,7 +292,11 @@ class SchedulerService:
 
     def _apply(self, engine: Engine, driver: MesosDriver, event: Event, arrived: Optional[float] = None) -> None:
         with self.lock:
+            ended = len(engine.finished)
             instructions = engine.handle(event)
+            for deployment in list(engine.finished)[ended:] if len(engine.finished) > ended else ():
+                log.info("deployment %s (%s of %s) %s%s", deployment.id, deployment.kind, deployment.app_id,
+                         deployment.status, f": {'; '.join(deployment.failures)}" if deployment.failures else "")
         for ins in instructions:
             if isinstance(ins, Persist):
                 self._persist(ins)

@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from .. import __version__
 from ..engine.engine import Engine
-from ..engine.messages import DeleteApp, Event, KillTasks, PutApp, ResetDelay, RestartApp
+from ..engine.messages import CancelDeployment, DeleteApp, Event, KillTasks, PutApp, ResetDelay, RestartApp
 from ..engine.records import iso
 from ..errors import ConflictError, HalyardError, NotFoundError, Problem, ValidationError
 from ..model import normalize_app_id
 from ..validation import app_problems, deep_merge
-from .views import app_json, invalid_json, placement_json, queue_json, task_json
+from .views import app_json, deployment_json, invalid_json, placement_json, queue_json, task_json
 
 
 class NotLeaderError(HalyardError):
@@ -76,7 +76,10 @@ def create_app(backend: Backend) -> FastAPI:
 
     @api.exception_handler(ConflictError)
     async def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
-        return _error(409, str(exc))
+        deployments = []
+        if "/v2/deployments/" in str(exc):
+            deployments = [{"id": str(exc).rsplit("/v2/deployments/", 1)[1].rstrip("'.")}]
+        return _error(409, str(exc), deployments=deployments)
 
     @api.exception_handler(ValidationError)
     async def _invalid(request: Request, exc: ValidationError) -> JSONResponse:
@@ -95,11 +98,16 @@ def create_app(backend: Backend) -> FastAPI:
         return spec
 
     def change(event: Event) -> dict[str, Any]:
+        """Apply a change that starts a deployment; answer Marathon's ``{version, deploymentId}``."""
         backend.submit(event)
+        deployment_id = event.deployment_id  # type: ignore[union-attr]
         with backend.reading() as engine:
             app = engine.apps.get(getattr(event, "app_id", None) or event.spec.id)  # type: ignore[union-attr]
-            version = iso(app.version) if app else None
-        return {"version": version, "deploymentId": str(uuid.uuid4())}
+            version = iso(app.version) if app else iso(engine.clock())
+        return {"version": version, "deploymentId": deployment_id}
+
+    def new_id() -> str:
+        return str(uuid.uuid4())
 
     @api.get("/ping", response_class=PlainTextResponse)
     def ping() -> str:
@@ -120,15 +128,16 @@ def create_app(backend: Backend) -> FastAPI:
             return {"apps": [app_json(engine, a, embed_tasks=False) for a in engine.apps.values()]}
 
     @api.post("/v2/apps", status_code=201)
-    async def create(request: Request) -> Any:
+    async def create(request: Request, force: bool = False) -> Any:
         spec = validated(await body_json(request))
         with backend.reading() as engine:
             if spec.id in engine.apps:
                 return _error(409, f"An app with id [{spec.id}] already exists.")
-        backend.submit(PutApp(spec))
+        deployment_id = new_id()
+        backend.submit(PutApp(spec, deployment_id=deployment_id, force=force))
         with backend.reading() as engine:
             data = app_json(engine, engine.apps[spec.id])
-        data["deployments"] = [{"id": str(uuid.uuid4())}]
+        data["deployments"] = [{"id": deployment_id}]
         return JSONResponse(data, status_code=201)
 
     @api.get("/v2/apps/{app_id:path}/tasks")
@@ -150,8 +159,8 @@ def create_app(backend: Backend) -> FastAPI:
         return {"task": killed}
 
     @api.post("/v2/apps/{app_id:path}/restart")
-    def restart(app_id: str) -> Any:
-        return change(RestartApp(path_id(app_id)))
+    def restart(app_id: str, force: bool = False) -> Any:
+        return change(RestartApp(path_id(app_id), deployment_id=new_id(), force=force))
 
     @api.get("/v2/apps/{app_id:path}")
     def get_app(app_id: str) -> Any:
@@ -160,7 +169,8 @@ def create_app(backend: Backend) -> FastAPI:
             return {"app": app_json(engine, existing_app(engine, app_id))}
 
     @api.put("/v2/apps/{app_id:path}")
-    async def update(app_id: str, request: Request, partialUpdate: bool = True) -> Any:  # noqa: N803
+    async def update(app_id: str, request: Request, partialUpdate: bool = True,  # noqa: N803
+                     force: bool = False) -> Any:
         app_id = path_id(app_id)
         raw = await body_json(request)
         if not isinstance(raw, dict):
@@ -171,12 +181,36 @@ def create_app(backend: Backend) -> FastAPI:
             existing = engine.apps.get(app_id)
             base = existing.spec.to_json() if existing is not None and partialUpdate else {}
         spec = validated(deep_merge(base, {**raw, "id": app_id}) if base else {**raw, "id": app_id})
-        result = change(PutApp(spec))
+        result = change(PutApp(spec, deployment_id=new_id(), force=force))
         return JSONResponse(result, status_code=200 if existing is not None else 201)
 
     @api.delete("/v2/apps/{app_id:path}")
-    def delete(app_id: str) -> Any:
-        return change(DeleteApp(path_id(app_id)))
+    def delete(app_id: str, force: bool = False) -> Any:
+        return change(DeleteApp(path_id(app_id), deployment_id=new_id(), force=force))
+
+    @api.get("/v2/deployments")
+    def deployments() -> Any:
+        with backend.reading() as engine:
+            return [deployment_json(d) for d in engine.deployments.values()]
+
+    @api.get("/v2/deployments/{deployment_id}")
+    def deployment(deployment_id: str) -> Any:
+        """Halyard's addition: a deployment, running or ended (succeeded, failed, cancelled)."""
+        with backend.reading() as engine:
+            found = engine.deployments.get(deployment_id) or next(
+                (d for d in reversed(engine.finished) if d.id == deployment_id), None)
+            if found is None:
+                raise NotFoundError(f"DeploymentPlan {deployment_id} does not exist")
+            return deployment_json(found)
+
+    @api.delete("/v2/deployments/{deployment_id}")
+    def cancel_deployment(deployment_id: str, force: bool = False) -> Any:
+        rollback_id = None if force else new_id()
+        backend.submit(CancelDeployment(deployment_id, force=force, rollback_id=rollback_id))
+        if force:
+            return Response(status_code=202)
+        with backend.reading() as engine:
+            return {"deploymentId": rollback_id, "version": iso(engine.clock())}
 
     @api.get("/v2/queue")
     def queue() -> Any:

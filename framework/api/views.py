@@ -5,7 +5,7 @@ import time
 from typing import Any, Optional
 
 from ..engine.engine import Engine
-from ..engine.records import AppRecord, TaskRecord, iso
+from ..engine.records import AppRecord, DeploymentRecord, TaskRecord, iso
 from ..errors import Problem
 
 STATE_NAMES = {"TASK_LAUNCHING": "TASK_STAGING"}
@@ -34,7 +34,7 @@ def app_json(engine: Engine, app: AppRecord, embed_tasks: bool = True) -> dict[s
         "tasksRunning": sum(1 for t in tasks if t.state == "TASK_RUNNING"),
         "tasksHealthy": sum(1 for t in tasks if t.healthy is True and t.state == "TASK_RUNNING"),
         "tasksUnhealthy": sum(1 for t in tasks if t.healthy is False and t.state == "TASK_RUNNING"),
-        "deployments": [],
+        "deployments": [{"id": d.id} for d in engine.deployments.values() if d.app_id == app.app_id],
     })
     if embed_tasks:
         data["tasks"] = [task_json(t, app) for t in tasks]
@@ -72,3 +72,17 @@ def invalid_json(problems: list[Problem]) -> dict[str, Any]:
         pointer = "/" + p.path.replace("].", "/").replace("][", "/").replace("[", "/").replace("]", "").replace(".", "/")
         details.append({"path": pointer if p.path else "/", "errors": [p.message]})
     return {"message": "Object is not valid", "details": details, "problems": [str(p) for p in problems]}
+
+
+_ACTIONS = {"start": "StartApplication", "deploy": "RestartApplication", "scale": "ScaleApplication",
+            "restart": "RestartApplication", "stop": "StopApplication", "rollback": "RestartApplication"}
+
+
+def deployment_json(deployment: DeploymentRecord) -> dict[str, Any]:
+    """Marathon's deployment shape, plus Halyard's ``status``, ``kind`` and ``failures``."""
+    action = {"action": _ACTIONS.get(deployment.kind, "RestartApplication"), "app": deployment.app_id}
+    return {"id": deployment.id, "version": iso(deployment.version), "affectedApps": [deployment.app_id],
+            "affectedPods": [], "steps": [{"actions": [action]}],
+            "currentActions": [{**action, "readinessCheckResults": []}] if deployment.status == "running" else [],
+            "currentStep": 1, "totalSteps": 1,
+            "status": deployment.status, "kind": deployment.kind, "failures": list(deployment.failures)}

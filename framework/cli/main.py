@@ -8,6 +8,8 @@ import click
 
 from .. import __version__
 from ..errors import HalyardError, ValidationError
+from .apps import apps, deployments
+from .deploy import deploy
 from .plan import plan
 from .scheduler import scheduler
 from .validate import validate
@@ -22,6 +24,9 @@ def cli() -> None:
 cli.add_command(validate)
 cli.add_command(plan)
 cli.add_command(scheduler)
+cli.add_command(apps)
+cli.add_command(deployments)
+cli.add_command(deploy)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -31,6 +36,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ValidationError as exc:
         click.echo(f"error: {exc}", err=True)
         return 1
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
     except HalyardError as exc:
         click.echo(f"error: {exc}", err=True)
         return 1

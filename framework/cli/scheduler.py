@@ -45,10 +45,15 @@ class Duration(click.ParamType):
 @click.option("--zk-session-timeout", type=Duration(), default="10s", show_default=True)
 @click.option("--unreachable-grace", type=Duration(), default="60s", show_default=True,
               help="how long an unreachable task counts before it is replaced")
+@click.option("--min-healthy-time", type=Duration(), default="3s", show_default=True,
+              help="how long a task without health checks must run to count for a deployment")
+@click.option("--deployment-timeout", type=Duration(), default="10m", show_default=True,
+              help="a deployment not done after this long fails and rolls back")
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal: Optional[str],
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
-              zk_session_timeout: float, unreachable_grace: float, log_level: str) -> None:
+              zk_session_timeout: float, unreachable_grace: float, min_healthy_time: float,
+              deployment_timeout: float, log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kazoo").setLevel(logging.WARNING)
@@ -61,7 +66,8 @@ def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal
     config = ServiceConfig(master=master, zk=zk, listen=listen, name=name, role=role, principal=principal,
                            secret=secret, failover_timeout=failover_timeout, zk_auth=zk_auth,
                            zk_session_timeout=zk_session_timeout,
-                           engine=EngineConfig(unreachable_grace=unreachable_grace))
+                           engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
+                                               deployment_timeout=deployment_timeout))
     service = SchedulerService(config)
     service.start_api()
     click.echo(f"halyard scheduler: API on http://{listen}, master {master}, state in {zk}", err=True)

@@ -7,6 +7,8 @@ Rules (Marathon's, with its upgrade strategy):
   are launched while the total stays within ``instances * (1 + maximumOverCapacity)``, and old
   ones are killed while at least ``instances * minimumHealthCapacity`` tasks keep running; when
   neither rule allows progress, one old task is killed to make room;
+* when the new tasks could not be placed in the last offer cycle (``stuck``: e.g. UNIQUE hostname
+  with old tasks on every host) one old task is killed to make room, one at a time;
 * a task given up on (unreachable past the grace period) that comes back is killed;
 * a deleted app's tasks are all killed.
 """
@@ -35,8 +37,8 @@ def by_kill_selection(tasks: list[TaskRecord], selection: str) -> list[TaskRecor
     return sorted(tasks, key=key)
 
 
-def converge(app: AppRecord, tasks: list[TaskRecord]) -> Decision:
-    """What to do now for ``app`` given its known ``tasks``."""
+def converge(app: AppRecord, tasks: list[TaskRecord], stuck: bool = False) -> Decision:
+    """What to do now for ``app`` given its known ``tasks``; ``stuck``: its new tasks found no room."""
     present = [t for t in tasks if t.state not in TERMINAL and not t.killing]
     if app.deleting:
         return Decision(kill=present)
@@ -64,7 +66,9 @@ def converge(app: AppRecord, tasks: list[TaskRecord]) -> Decision:
         else:
             kept_old.append(t)
     decision.launch = max(0, min(n - len(new), max_total - len(new) - len(kept_old)))
-    if decision.launch == 0 and kept_old and len(new) < n:
+    making_room = any(t.killing and t.config_version != app.config_version and t.state not in TERMINAL
+                      for t in tasks)
+    if kept_old and len(new) < n and (decision.launch == 0 or stuck) and not making_room:
         decision.kill.append(kept_old.pop(0))  # no other way forward: make room
         decision.launch = max(0, min(n - len(new), max_total - len(new) - len(kept_old)))
     return decision

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from ..errors import ConflictError, NotFoundError
+from ..model import AppSpec
 from ..placement import PlacementRequest, Planner, StrategyRegistry
 from .converge import converge
-from .messages import (Acknowledge, Decline, DeleteApp, Disconnected, Event, Instruction, Kill, KillTasks,
-                       Launch, Offers, Paused, Persist, PutApp, Reconcile, Rescinded, ResetDelay, RestartApp,
-                       Revive, StatusUpdate, Subscribed, Suppress, Tick)
+from .messages import (Acknowledge, CancelDeployment, Decline, DeleteApp, Disconnected, Event, Instruction, Kill,
+                       KillTasks, Launch, Offers, Paused, Persist, PutApp, Reconcile, Rescinded, ResetDelay,
+                       RestartApp, Revive, StatusUpdate, Subscribed, Suppress, Tick)
 from .offers import agent_view, group_offers, mesos_resources, port_roles
-from .records import LAUNCHING, TERMINAL, AppRecord, Snapshot, TaskRecord, iso
+from .records import LAUNCHING, TERMINAL, AppRecord, DeploymentRecord, Snapshot, TaskRecord, iso
 from .taskinfo import task_id_for, task_info
 
 # Terminal states that are the task's own fault (as opposed to a lost agent or a task Mesos
@@ -43,6 +45,11 @@ class EngineConfig:
     implicit_every: float = 600.0          # ...then every 10 minutes (Marathon's schedule)
     kill_retry: float = 30.0               # re-send a KILL that had no effect after this long
     stable_after: float = 600.0            # a failure after running this long restarts the backoff
+    deployment_failures: int = 3           # failed tasks of the new config that fail a deployment
+    deployment_timeout: float = 600.0      # a deployment not done after this long fails
+    min_healthy: float = 3.0               # without health checks, a task counts for a deployment
+                                           # once it has been running this long (a command that
+                                           # exits at once passes through TASK_RUNNING)
 
 
 class Engine:
@@ -73,6 +80,8 @@ class Engine:
         self._by_agent: dict[str, dict[str, TaskRecord]] = {}
         self._pending: dict[str, int] = {}
         self._dirty: set[str] = set()
+        self.deployments: dict[str, DeploymentRecord] = {}
+        self.finished: deque[DeploymentRecord] = deque(maxlen=200)  # ended deployments, newest last
 
     # --- loading, reading, and the only writers of apps and tasks -----------------------------
 
@@ -82,7 +91,8 @@ class Engine:
         for task in snapshot.tasks.values():
             self._set_task(task)
         self.framework_id = snapshot.framework_id
-        self._dirty = set(self.apps)
+        self.deployments = dict(snapshot.deployments)
+        self._dirty = set(self.apps) | {d.app_id for d in self.deployments.values()}
         self._converge()
 
     def tasks_of(self, app_id: str) -> list[TaskRecord]:
@@ -144,8 +154,9 @@ class Engine:
             app = self.apps.get(app_id)
             if app is None:
                 self._pending.pop(app_id, None)
+                self._end_deployment(app_id, "succeeded", persist)
                 continue
-            decision = converge(app, self.tasks_of(app_id))
+            decision = converge(app, self.tasks_of(app_id), stuck=app_id in self.waiting)
             for task in decision.kill:
                 marked = task.evolve(killing=True)
                 self._set_task(marked)
@@ -159,7 +170,69 @@ class Engine:
                 self._pending.pop(app_id, None)
                 self.waiting.pop(app_id, None)
                 persist.delete_apps.append(app_id)
+                self._end_deployment(app_id, "succeeded", persist)
+            elif not app.deleting and not decision.kill and self._deployed(app):
+                self._end_deployment(app_id, "succeeded", persist)
         return persist, kills
+
+    # --- deployments --------------------------------------------------------------------------
+
+    def deployment_of(self, app_id: str) -> Optional[DeploymentRecord]:
+        return next((d for d in self.deployments.values() if d.app_id == app_id), None)
+
+    def _deployed(self, app: AppRecord) -> bool:
+        """Every instance of the current config runs (and is healthy, if checked); nothing else."""
+        tasks = self.tasks_of(app.app_id)
+        if any(t.killing or (t.live and t.config_version != app.config_version) for t in tasks):
+            return False
+        checked = bool(app.spec.health_checks)
+        now = self.clock()
+        ready = [t for t in tasks if t.running and t.config_version == app.config_version
+                 and (t.healthy if checked else now - (t.started_at or now) >= self.config.min_healthy)]
+        return len(ready) == app.spec.instances and self._pending.get(app.app_id, 0) == 0
+
+    def _start_deployment(self, app_id: str, kind: str, previous: Optional[AppSpec], deployment_id: Optional[str],
+                          force: bool, persist: Persist) -> DeploymentRecord:
+        current = self.deployment_of(app_id)
+        if current is not None:
+            if not force:
+                raise ConflictError(f"App is locked by one or more deployments. Override with the option "
+                                    f"'?force=true'. View details at '/v2/deployments/{current.id}'.")
+            self._end_deployment(app_id, "cancelled", persist)
+        now = self.clock()
+        record = DeploymentRecord(id=deployment_id or self.new_id(), app_id=app_id, kind=kind, version=now,
+                                  started_at=now, previous=previous.to_json() if previous is not None else None)
+        self.deployments[record.id] = record
+        persist.deployments.append(record)
+        self._dirty.add(app_id)
+        return record
+
+    def _end_deployment(self, app_id: str, status: str, persist: Persist) -> None:
+        current = self.deployment_of(app_id)
+        if current is None:
+            return
+        del self.deployments[current.id]
+        self.finished.append(replace(current, status=status))
+        persist.delete_deployments.append(current.id)
+        persist.deployments[:] = [d for d in persist.deployments if d.id != current.id]
+
+    def _fail_deployment(self, deployment: DeploymentRecord, reason: str, persist: Persist,
+                         status: str = "failed", rollback_id: Optional[str] = None) -> None:
+        """End a deployment and put the app back as it was before it (a new app is removed)."""
+        deployment = replace(deployment, failures=deployment.failures + (reason,))
+        self.deployments[deployment.id] = deployment
+        self._end_deployment(deployment.app_id, status, persist)
+        app = self.apps.get(deployment.app_id)
+        if app is None or deployment.kind == "rollback":
+            return  # nothing to roll back to, or the rollback itself failed: leave it as it is
+        if deployment.previous is None:
+            self._start_deployment(app.app_id, "rollback", app.spec, rollback_id, True, persist)
+            stopped = replace(app, deleting=True, version=self.clock())
+            self._set_app(stopped)
+            persist.apps.append(stopped)
+        else:
+            self._put(AppSpec.model_validate(deployment.previous), persist, kind="rollback",
+                      deployment_id=rollback_id, force=True)
 
     @staticmethod
     def _merge_persist(out: list[Instruction], extra: Persist) -> list[Instruction]:
@@ -170,6 +243,8 @@ class Engine:
                 ins.delete_apps += extra.delete_apps
                 ins.tasks += extra.tasks
                 ins.delete_tasks += extra.delete_tasks
+                ins.deployments += extra.deployments
+                ins.delete_deployments += extra.delete_deployments
                 return out
         return [extra] + out
 
@@ -239,6 +314,7 @@ class Engine:
             self._set_task(record)
             persist.tasks.append(record)
         self.waiting = {u.app_id: u.reasons for u in plan.unplaced}
+        self._dirty.update(self.waiting)  # an app whose new tasks found no room may make room
         busy = self.config.refuse_seconds_busy
         out: list[Instruction] = [persist] if persist else []
         out += [Launch(agent_id, tuple(agents[agent_id].offer_ids), tuple(infos), busy)
@@ -294,6 +370,18 @@ class Engine:
             # Only the task's own faults slow its restarts, and failures that arrive while the
             # app already backs off do not compound (many instances failing together is one
             # incident). A lost agent or a task Mesos never saw is replaced at once.
+            deployment = self.deployment_of(app.app_id)
+            if (deployment is not None and task.config_version == app.config_version and deployment.kind != "stop"
+                    and status["state"] in APP_FAULTS):  # a lost agent or failover is not the new config's fault
+                why = f"{task.task_id}: {status['state']}" + (f": {status['message']}" if status.get("message") else "")
+                if len(deployment.failures) + 1 >= self.config.deployment_failures:
+                    self._set_app(app)
+                    persist.apps.append(app)
+                    self._fail_deployment(deployment, why, persist)
+                    return [persist]
+                deployment = replace(deployment, failures=deployment.failures + (why,))
+                self.deployments[deployment.id] = deployment
+                persist.deployments.append(deployment)
             if status["state"] in APP_FAULTS and now >= app.launch_after:
                 ran = (now - task.started_at) if task.started_at is not None else 0.0
                 spec = app.spec
@@ -318,6 +406,10 @@ class Engine:
                 expired = task.evolve(expired=True)
                 self._set_task(expired)
                 persist.tasks.append(expired)
+        for deployment in list(self.deployments.values()):
+            self._dirty.add(deployment.app_id)  # tasks become ready by staying up: check again
+            if now - deployment.started_at >= self.config.deployment_timeout:
+                self._fail_deployment(deployment, f"not done after {self.config.deployment_timeout:g}s", persist)
         if persist:
             out.append(persist)
         if not self.subscribed:
@@ -343,20 +435,29 @@ class Engine:
     # --- commands -----------------------------------------------------------------------------
 
     def _on_PutApp(self, event: PutApp) -> list[Instruction]:
-        spec, now = event.spec, self.clock()
+        persist = Persist()
+        self._put(event.spec, persist, restart=event.restart, deployment_id=event.deployment_id, force=event.force)
+        return [persist]
+
+    def _put(self, spec: AppSpec, persist: Persist, restart: bool = False, kind: Optional[str] = None,
+             deployment_id: Optional[str] = None, force: bool = False) -> None:
         old = self.apps.get(spec.id)
+        # Versions strictly increase, so tasks of an older config never pass for the new one.
+        now = self.clock() if old is None else max(self.clock(), old.version + 0.001)
         if old is not None and old.deleting:
             raise ConflictError(f"App '{spec.id}' is being deleted")
         if old is None:
-            record = AppRecord(spec=spec, version=now, config_version=now)
-        elif spec == old.spec and not event.restart:
-            return []
-        elif spec.model_copy(update={"instances": old.spec.instances}) == old.spec and not event.restart:
-            record = replace(old, spec=spec, version=now)  # a scale: tasks stay
+            record, default_kind = AppRecord(spec=spec, version=now, config_version=now), "start"
+        elif spec == old.spec and not restart:
+            record, default_kind = old, "deploy"  # nothing changes: a deployment that is done at once
+        elif spec.model_copy(update={"instances": old.spec.instances}) == old.spec and not restart:
+            record, default_kind = replace(old, spec=spec, version=now), "scale"  # tasks stay
         else:
             record = replace(old, spec=spec, version=now, config_version=now, delay=0.0, launch_after=0.0)
+            default_kind = "restart" if restart else "deploy"
+        self._start_deployment(spec.id, kind or default_kind, old.spec if old else None, deployment_id, force, persist)
         self._set_app(record)
-        return [Persist(apps=[record])]
+        persist.apps.append(record)
 
     def _app(self, app_id: str) -> AppRecord:
         app = self.apps.get(app_id)
@@ -366,12 +467,28 @@ class Engine:
 
     def _on_DeleteApp(self, event: DeleteApp) -> list[Instruction]:
         app = self._app(event.app_id)
+        persist = Persist()
+        self._start_deployment(app.app_id, "stop", app.spec, event.deployment_id, event.force, persist)
         record = replace(app, deleting=True, version=self.clock())
         self._set_app(record)
-        return [Persist(apps=[record])]
+        persist.apps.append(record)
+        return [persist]
 
     def _on_RestartApp(self, event: RestartApp) -> list[Instruction]:
-        return self._on_PutApp(PutApp(self._app(event.app_id).spec, restart=True))
+        return self._on_PutApp(PutApp(self._app(event.app_id).spec, restart=True,
+                                      deployment_id=event.deployment_id, force=event.force))
+
+    def _on_CancelDeployment(self, event: CancelDeployment) -> list[Instruction]:
+        deployment = self.deployments.get(event.deployment_id)
+        if deployment is None:
+            raise NotFoundError(f"DeploymentPlan {event.deployment_id} does not exist")
+        persist = Persist()
+        if event.force:
+            self._end_deployment(deployment.app_id, "cancelled", persist)
+        else:
+            self._fail_deployment(deployment, "cancelled: rolled back", persist, status="cancelled",
+                                  rollback_id=event.rollback_id)
+        return [persist]
 
     def _on_ResetDelay(self, event: ResetDelay) -> list[Instruction]:
         app = replace(self._app(event.app_id), delay=0.0, launch_after=0.0)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from ..model import AppSpec
-from .records import AppRecord, TaskRecord
+from .records import AppRecord, DeploymentRecord, TaskRecord
 
 # --- events -----------------------------------------------------------------------------------
 
@@ -44,20 +44,37 @@ class Tick:
 
 @dataclass(frozen=True)
 class PutApp:
-    """Create or change an app (``spec`` is complete and valid)."""
+    """Create or change an app (``spec`` is complete and valid). ``deployment_id`` names the
+    deployment the change starts; ``force`` supersedes a deployment already under way."""
 
     spec: AppSpec
     restart: bool = False
+    deployment_id: Optional[str] = None
+    force: bool = False
 
 
 @dataclass(frozen=True)
 class DeleteApp:
     app_id: str
+    deployment_id: Optional[str] = None
+    force: bool = False
 
 
 @dataclass(frozen=True)
 class RestartApp:
     app_id: str
+    deployment_id: Optional[str] = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class CancelDeployment:
+    """Stop a deployment: roll the app back to its previous definition, or with ``force`` just
+    forget the deployment and leave the app as it is."""
+
+    deployment_id: str
+    force: bool = False
+    rollback_id: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +99,7 @@ class Paused:
 
 
 Event = Union[Subscribed, Disconnected, Offers, Rescinded, StatusUpdate, Tick, PutApp, DeleteApp,
-              RestartApp, ResetDelay, KillTasks, Paused]
+              RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment]
 
 # --- instructions -----------------------------------------------------------------------------
 
@@ -96,9 +113,12 @@ class Persist:
     tasks: list[TaskRecord] = field(default_factory=list)
     delete_tasks: list[str] = field(default_factory=list)
     framework_id: Optional[str] = None
+    deployments: list[DeploymentRecord] = field(default_factory=list)
+    delete_deployments: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.apps or self.delete_apps or self.tasks or self.delete_tasks or self.framework_id)
+        return bool(self.apps or self.delete_apps or self.tasks or self.delete_tasks or self.framework_id
+                    or self.deployments or self.delete_deployments)
 
 
 @dataclass(frozen=True)

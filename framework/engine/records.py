@@ -98,6 +98,34 @@ class TaskRecord:
         return replace(self, **changes)
 
 
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """A change of one app under way: it ends, by succeeding, failing (then rolling back) or being cancelled.
+
+    ``kind``: ``start`` (a new app), ``deploy`` (a config change), ``scale``, ``restart``,
+    ``stop`` (destroy) or ``rollback``. ``previous`` is the app's definition before the change
+    (None for a new app): what a rollback restores.
+    """
+
+    id: str
+    app_id: str
+    kind: str
+    version: float
+    started_at: float
+    previous: Optional[dict] = None
+    failures: tuple[str, ...] = ()
+    status: str = "running"   # running | succeeded | failed | cancelled
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["failures"] = list(self.failures)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "DeploymentRecord":
+        return cls(**{**data, "failures": tuple(data.get("failures", ()))})
+
+
 @dataclass
 class Snapshot:
     """Everything the store holds: loaded by a new leader."""
@@ -105,3 +133,4 @@ class Snapshot:
     framework_id: Optional[str] = None
     apps: dict[str, AppRecord] = field(default_factory=dict)
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    deployments: dict[str, DeploymentRecord] = field(default_factory=dict)

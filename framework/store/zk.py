@@ -6,6 +6,7 @@ Layout under the root (``/halyard`` by default, inside the ``--zk`` chroot)::
     epoch                 leader epoch; every write transaction checks its version
     apps/<quoted app id>  AppRecord JSON
     tasks/<task id>       TaskRecord JSON
+    deployments/<id>      DeploymentRecord JSON (while the deployment runs)
     leader/               election contenders (kazoo's Election recipe)
 
 A new leader bumps ``epoch`` (a versioned set): from then on, transactions of any older leader
@@ -26,7 +27,7 @@ from kazoo.exceptions import (BadVersionError, ConnectionLoss, KazooException, N
 from kazoo.security import make_digest_acl
 
 from ..engine.messages import Persist
-from ..engine.records import AppRecord, Snapshot, TaskRecord
+from ..engine.records import AppRecord, DeploymentRecord, Snapshot, TaskRecord
 from ..errors import FencedError, StoreError, StoreUnavailableError
 from . import codec
 
@@ -63,12 +64,15 @@ class ZkStore:
     def task_path(self, task_id: str) -> str:
         return self.path("tasks", quote(task_id, safe=""))
 
+    def deployment_path(self, deployment_id: str) -> str:
+        return self.path("deployments", quote(deployment_id, safe=""))
+
     @property
     def election_path(self) -> str:
         return self.path("leader")
 
     def ensure_layout(self) -> None:
-        for part in ("apps", "tasks", "leader"):
+        for part in ("apps", "tasks", "deployments", "leader"):
             self.client.ensure_path(self.path(part), acl=self.acl)
 
     # --- leadership ---------------------------------------------------------------------------
@@ -116,6 +120,11 @@ class ZkStore:
             if record is not None:
                 task = TaskRecord.from_json(record)
                 snap.tasks[task.task_id] = task
+        for name in self.client.get_children(self.path("deployments")):
+            record = self._read(self.path("deployments", name))
+            if record is not None:
+                deployment = DeploymentRecord.from_json(record)
+                snap.deployments[deployment.id] = deployment
         return snap
 
     def _read(self, path: str) -> Optional[Any]:
@@ -148,6 +157,8 @@ class ZkStore:
         ops += [("delete", self.app_path(a), None) for a in persist.delete_apps]
         ops += [("put", self.task_path(t.task_id), codec.encode(t.to_json())) for t in persist.tasks]
         ops += [("delete", self.task_path(t), None) for t in persist.delete_tasks]
+        ops += [("put", self.deployment_path(d.id), codec.encode(d.to_json())) for d in persist.deployments]
+        ops += [("delete", self.deployment_path(d), None) for d in persist.delete_deployments]
         chunk: list[tuple[str, str, Optional[bytes]]] = []
         size = 0
         for op in ops:

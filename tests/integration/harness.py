@@ -71,8 +71,10 @@ class SchedulerProc:
     def post_app(self, app: dict) -> requests.Response:
         return requests.post(self.url + "/v2/apps", json=app, timeout=30)
 
-    def put_app(self, app_id: str, body: dict) -> requests.Response:
-        return requests.put(self.url + "/v2/apps" + app_id, json=body, timeout=30)
+    def put_app(self, app_id: str, body: dict, force: bool = True) -> requests.Response:
+        """Change an app; by default superseding a deployment under way (Marathon's ``?force=true``)."""
+        return requests.put(self.url + "/v2/apps" + app_id, json=body, params={"force": str(force).lower()},
+                            timeout=30)
 
     def tasks(self, app_id: str) -> list[dict]:
         resp = requests.get(self.url + f"/v2/apps{app_id}/tasks", timeout=5)
@@ -100,6 +102,27 @@ def teardown(cluster: dict[str, str], name: str) -> None:
     fw = framework(cluster, name)
     if fw is not None:
         requests.post(cluster["MESOS_MASTER"] + "/master/teardown", data={"frameworkId": fw["id"]}, timeout=10)
+
+
+def clean_shutdown(cluster: dict[str, str], name: str, schedulers: list["SchedulerProc"]) -> None:
+    """Leave the cluster as an operator would: destroy every app through the leader, wait until the
+    framework holds no task, stop the schedulers, then remove the (empty) framework.
+
+    Tearing down a framework whose scheduler is gone while its tasks are still dying has crashed the
+    Mesos 1.11 master's allocator here (a CHECK failure in recoverResources), so tasks end first.
+    """
+    leader = next((s for s in schedulers if s.proc and s.proc.poll() is None and s.leading()), None)
+    if leader is not None:
+        try:
+            for app in requests.get(leader.url + "/v2/apps", timeout=10).json()["apps"]:
+                requests.delete(leader.url + "/v2/apps" + app["id"], params={"force": "true"}, timeout=30)
+            until(lambda: not (framework(cluster, name) or {}).get("tasks"), 90, what="every task ended")
+        except (requests.RequestException, TimeoutError, ValueError):
+            pass  # fall back to the master's teardown below
+    for s in schedulers:
+        s.stop()
+    teardown(cluster, name)
+    until(lambda: framework(cluster, name) is None, 30, what="framework torn down")
 
 
 def unique(prefix: str) -> str:

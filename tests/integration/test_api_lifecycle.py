@@ -9,7 +9,7 @@ import requests
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 
-from .harness import SchedulerProc, framework, mesos_tasks, sleep_app, teardown, unique
+from .harness import SchedulerProc, clean_shutdown, framework, mesos_tasks, sleep_app, unique
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -21,9 +21,7 @@ def sched(cluster, tmp_path_factory):
     s = SchedulerProc(cluster, chroot, name, tmp_path_factory.mktemp("api"), "--zk-auth", "halyard:s3cret").start()
     until(s.leading, 30, what="leader")
     yield s
-    s.stop()
-    teardown(cluster, name)
-    until(lambda: framework(cluster, name) is None, 30, what="framework torn down")
+    clean_shutdown(cluster, name, [s])
 
 
 def get(s, path, **kw):
@@ -52,7 +50,7 @@ def test_ping_validation_and_status_codes(sched):
     task = sched.running("/api/one")[0]
     assert set(task) >= {"id", "host", "ports", "state", "appId", "slaveId", "startedAt", "version"}
     assert requests.put(sched.url + "/v2/apps/api/one", json={"id": "/other"}, timeout=10).status_code == 422
-    assert requests.delete(sched.url + "/v2/apps/api/one", timeout=10).status_code == 200
+    assert requests.delete(sched.url + "/v2/apps/api/one", params={"force": "true"}, timeout=10).status_code == 200
 
 
 def test_a_task_gets_ports_env_labels_and_fetched_files(cluster, sched, tmp_path):
@@ -76,12 +74,13 @@ def test_a_task_gets_ports_env_labels_and_fetched_files(cluster, sched, tmp_path
     mesos = mesos_tasks(cluster, framework(cluster, sched.name)["name"])[task["id"]]
     labels = {lab["key"]: lab["value"] for lab in mesos["labels"]}
     assert labels["team"] == "api" and labels["HALYARD_APP_ID"] == "/api/env"
-    assert requests.delete(sched.url + "/v2/apps/api/env", timeout=10).status_code == 200
+    assert requests.delete(sched.url + "/v2/apps/api/env", params={"force": "true"}, timeout=10).status_code == 200
 
 
 def test_scale_down_kills_the_youngest_and_destroy_removes_tasks_and_state(cluster, sched):
     assert sched.post_app(sleep_app("/api/scale", 1)).status_code == 201
     first = until(lambda: sched.running("/api/scale"), 60, what="first running")[0]["id"]
+    assert sched.put_app("/api/scale", {"instances": 3}, force=False).status_code == 409  # still starting
     assert sched.put_app("/api/scale", {"instances": 3}).status_code == 200
     until(lambda: len(sched.running("/api/scale")) == 3, 60, what="3 running")
     assert sched.put_app("/api/scale", {"instances": 1}).status_code == 200
@@ -93,7 +92,7 @@ def test_scale_down_kills_the_youngest_and_destroy_removes_tasks_and_state(clust
     try:
         app_node = "/apps/" + quote("/api/scale", safe="")
         assert zk.exists(app_node) and zk.exists(f"/tasks/{first}")
-        assert requests.delete(sched.url + "/v2/apps/api/scale", timeout=10).status_code == 200
+        assert requests.delete(sched.url + "/v2/apps/api/scale", params={"force": "true"}, timeout=10).status_code == 200
         until(lambda: get(sched, "/v2/apps/api/scale").status_code == 404, 60, what="app gone")
         assert not zk.exists(app_node) and not zk.exists(f"/tasks/{first}")
         assert first not in mesos_tasks(cluster, sched.name)
@@ -131,7 +130,7 @@ def test_backoff_is_visible_and_can_be_reset(sched):
     # Reset: the next attempt comes at once, not 30 s later (it fails again and backs off again).
     until(lambda: get(sched, "/v2/apps/api/crash").json()["app"]["lastTaskFailure"]["taskId"] != failures_before,
           15, what="a new attempt right after the reset")
-    assert requests.delete(sched.url + "/v2/apps/api/crash", timeout=10).status_code == 200
+    assert requests.delete(sched.url + "/v2/apps/api/crash", params={"force": "true"}, timeout=10).status_code == 200
 
 
 def test_an_app_that_cannot_be_placed_says_why(sched):
@@ -140,18 +139,18 @@ def test_an_app_that_cannot_be_placed_says_why(sched):
     assert "insufficient cpus (needs 10) on 3 of 3 agents" in reasons
     queue = [q for q in get(sched, "/v2/queue").json()["queue"] if q["app"]["id"] == "/api/huge"][0]
     assert queue["count"] == 2 and queue["reasons"] == reasons
-    assert requests.delete(sched.url + "/v2/apps/api/huge", timeout=10).status_code == 200
+    assert requests.delete(sched.url + "/v2/apps/api/huge", params={"force": "true"}, timeout=10).status_code == 200
 
 
 def test_restart_replaces_every_task(sched):
     assert sched.post_app(sleep_app("/api/restart", 2)).status_code == 201
     before = {t["id"] for t in until(lambda: len(sched.running("/api/restart")) == 2 and sched.running("/api/restart"),
                                      60, what="2 running")}
-    resp = requests.post(sched.url + "/v2/apps/api/restart/restart", timeout=10)
+    resp = requests.post(sched.url + "/v2/apps/api/restart/restart", params={"force": "true"}, timeout=10)
     assert resp.status_code == 200 and resp.json()["deploymentId"]
     until(lambda: len(sched.running("/api/restart")) == 2 and not before & {t["id"] for t in sched.tasks("/api/restart")},
           60, what="all tasks replaced")
-    assert requests.delete(sched.url + "/v2/apps/api/restart", timeout=10).status_code == 200
+    assert requests.delete(sched.url + "/v2/apps/api/restart", params={"force": "true"}, timeout=10).status_code == 200
 
 
 def web_app(app_id: str, check_path: str) -> dict:
@@ -175,4 +174,4 @@ def test_health_checks_report_health_and_replace_failing_tasks(sched):
     assert failure["taskId"] == first
     until(lambda: sched.tasks("/api/sick"), 60, what="replacement launched")
     for app_id in ("/api/healthy", "/api/sick"):
-        assert requests.delete(sched.url + "/v2/apps" + app_id, timeout=10).status_code == 200
+        assert requests.delete(sched.url + "/v2/apps" + app_id, params={"force": "true"}, timeout=10).status_code == 200

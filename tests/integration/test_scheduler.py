@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from .conftest import minimesos
-from .harness import (SchedulerProc, docker_container_of, framework, mesos_tasks, sleep_app, teardown, unique)
+from .harness import (SchedulerProc, clean_shutdown, docker_container_of, framework, mesos_tasks, sleep_app, teardown,
+                      unique)
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -36,10 +37,7 @@ def deployment(cluster, tmp_path):
 
     spawn.name = name  # type: ignore[attr-defined]
     yield spawn
-    for proc in procs:
-        proc.stop()
-    teardown(cluster, name)
-    until(lambda: framework(cluster, name) is None, 30, what="framework torn down")
+    clean_shutdown(cluster, name, procs)
 
 
 def test_deploy_five_and_a_killed_container_is_replaced_within_the_backoff(cluster, deployment):

@@ -6,7 +6,7 @@ import itertools
 import pytest
 
 from halyard.engine.engine import Engine, EngineConfig
-from halyard.engine.messages import (Acknowledge, Decline, DeleteApp, Kill, KillTasks, Launch, Offers, Paused,
+from halyard.engine.messages import (Acknowledge, CancelDeployment, Decline, DeleteApp, Kill, KillTasks, Launch, Offers, Paused,
                                      Persist, PutApp, Reconcile, ResetDelay, RestartApp, Revive, StatusUpdate,
                                      Subscribed, Suppress, Tick)
 from halyard.engine.records import LAUNCHING, Snapshot, TaskRecord
@@ -63,6 +63,8 @@ def running_engine(instances=3, **config):
     for i, task_id in enumerate(launched):
         clock.now += 1  # each starts a second after the previous one
         engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent=engine.tasks[task_id].agent_id, uuid=f"r{i}")))
+    clock.now += engine.config.min_healthy
+    engine.handle(Tick())  # the start deployment is done
     return engine, clock, launched
 
 
@@ -147,7 +149,9 @@ def test_scaling_keeps_tasks_but_a_config_change_replaces_them_rolling():
     clock.now += 1
     engine.handle(PutApp(app(3)))
     assert engine.apps["/web"].config_version != engine.apps["/web"].version
-    out = engine.handle(PutApp(app(3, cpus=0.25)))
+    with pytest.raises(ConflictError, match="locked by one or more deployments"):
+        engine.handle(PutApp(app(3, cpus=0.25)))  # the scale to 3 is still under way
+    out = engine.handle(PutApp(app(3, cpus=0.25), force=True))
     assert not [i for i in out if isinstance(i, Kill)]  # minimumHealthCapacity 1: keep the old ones running
     out = engine.handle(Offers((offer(1), offer(2), offer(3))))
     fresh = [t["task_id"]["value"] for i in out if isinstance(i, Launch) for t in i.tasks]
@@ -271,3 +275,114 @@ def test_commands_on_missing_apps_are_not_found():
     for event in (DeleteApp("/x"), RestartApp("/x"), ResetDelay("/x")):
         with pytest.raises(NotFoundError):
             engine.handle(event)
+
+
+# --- deployments ------------------------------------------------------------------------------
+
+def launch_all(engine, agents=(1, 2, 3)):
+    out = engine.handle(Offers(tuple(offer(n) for n in agents)))
+    return [t["task_id"]["value"] for i in out if isinstance(i, Launch) for t in i.tasks]
+
+
+def run(engine, clock, task_ids):
+    for n, task_id in enumerate(task_ids):
+        clock.now += 0.1
+        engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent=engine.tasks[task_id].agent_id,
+                                          uuid=f"run-{task_id}")))
+
+
+def test_a_deployment_ends_when_every_new_instance_runs():
+    engine, clock = make_engine()
+    out = engine.handle(PutApp(app(2), deployment_id="D1"))
+    assert out[0].deployments[0].id == "D1" and engine.deployment_of("/web").kind == "start"
+    engine.handle(Subscribed("F1"))
+    task_ids = launch_all(engine)
+    run(engine, clock, task_ids[:1])
+    assert engine.deployment_of("/web") is not None
+    run(engine, clock, task_ids[1:])
+    assert engine.deployment_of("/web") is not None  # running, but not yet for min_healthy
+    clock.now += 3
+    engine.handle(Tick())
+    assert engine.deployment_of("/web") is None
+    assert engine.finished[-1].id == "D1" and engine.finished[-1].status == "succeeded"
+
+
+def test_a_failing_config_change_rolls_back_to_the_previous_definition():
+    engine, clock, launched = running_engine(2)
+    clock.now += 10
+    engine.handle(PutApp(app(2, cmd="broken"), deployment_id="D2"))
+    failed = 0
+    while engine.deployment_of("/web") is not None and engine.deployment_of("/web").id == "D2":
+        clock.now += 20  # past the backoff
+        engine.handle(Tick())
+        for task_id in launch_all(engine):
+            engine.handle(StatusUpdate(status(task_id, "TASK_FAILED", agent=engine.tasks[task_id].agent_id,
+                                              message="exec: broken: not found")))
+            failed += 1
+            if engine.deployment_of("/web") is None or engine.deployment_of("/web").id != "D2":
+                break
+    ended = [d for d in engine.finished if d.id == "D2"][0]
+    assert ended.status == "failed" and failed == 3 and "not found" in ended.failures[-1]
+    assert engine.apps["/web"].spec.cmd == "serve"  # rolled back
+    assert engine.deployment_of("/web").kind == "rollback"
+    assert set(launched) <= set(engine.tasks)  # the old tasks were never killed
+
+
+def test_a_new_app_that_cannot_start_is_removed():
+    engine, clock = make_engine(deployment_timeout=60)
+    engine.handle(PutApp(app(1, constraints=[["rack_id", "IS", "nowhere"]]), deployment_id="D3"))
+    engine.handle(Subscribed("F1"))
+    assert launch_all(engine) == []
+    clock.now += 61
+    engine.handle(Tick())
+    assert [d.status for d in engine.finished] == ["failed", "succeeded"]  # D3, then its rollback
+    assert "/web" not in engine.apps and "not done after 60s" in engine.finished[0].failures[-1]
+
+
+def test_cancelling_a_deployment_rolls_back_or_with_force_just_stops_tracking():
+    engine, clock, launched = running_engine(1)
+    engine.handle(PutApp(app(5), deployment_id="D4"))
+    engine.handle(CancelDeployment("D4", rollback_id="R4"))
+    assert engine.apps["/web"].spec.instances == 1
+    assert [(d.id, d.status) for d in engine.finished][-2:] == [("D4", "cancelled"), ("R4", "succeeded")]
+    engine.handle(PutApp(app(5), deployment_id="D5", force=True))
+    engine.handle(CancelDeployment("D5", force=True))
+    assert engine.apps["/web"].spec.instances == 5 and engine.deployment_of("/web") is None
+    with pytest.raises(NotFoundError):
+        engine.handle(CancelDeployment("nope"))
+
+
+def test_a_rolling_change_that_finds_no_room_kills_one_old_task_at_a_time():
+    engine, clock = make_engine()
+    engine.handle(PutApp(app(2, constraints=[["hostname", "UNIQUE"]])))
+    engine.handle(Subscribed("F1"))
+    old = launch_all(engine, agents=(1, 2))
+    run(engine, clock, old)
+    engine.handle(PutApp(app(2, cpus=0.25, constraints=[["hostname", "UNIQUE"]]), force=True))
+    out = engine.handle(Offers((offer(1), offer(2))))  # both hosts hold an old task: no room
+    kills = [i.task_id for i in out if isinstance(i, Kill)]
+    assert len(kills) == 1 and kills[0] in old
+    out = engine.handle(Offers((offer(1), offer(2))))
+    assert not [i for i in out if isinstance(i, Kill)]  # one at a time: the first is still dying
+
+
+def test_tasks_that_run_only_for_a_moment_do_not_complete_a_deployment():
+    engine, clock = make_engine()
+    engine.handle(PutApp(app(2), deployment_id="D6"))
+    engine.handle(Subscribed("F1"))
+    task_ids = launch_all(engine)
+    run(engine, clock, task_ids)  # both pass through RUNNING...
+    for task_id in task_ids:  # ...and exit at once
+        engine.handle(StatusUpdate(status(task_id, "TASK_FAILED", agent=engine.tasks[task_id].agent_id)))
+    engine.handle(Tick())
+    assert engine.deployment_of("/web").id == "D6" and len(engine.deployment_of("/web").failures) == 2
+
+
+def test_tasks_lost_to_a_failover_do_not_fail_a_deployment():
+    engine, clock = make_engine()
+    engine.handle(PutApp(app(3), deployment_id="D7"))
+    engine.handle(Subscribed("F1"))
+    for task_id in launch_all(engine):
+        engine.handle(StatusUpdate({"task_id": {"value": task_id}, "state": "TASK_UNKNOWN",
+                                    "reason": "REASON_RECONCILIATION"}))
+    assert engine.deployment_of("/web").id == "D7" and engine.deployment_of("/web").failures == ()

@@ -1,0 +1,137 @@
+"""``halyard apps ...`` and ``halyard deployments``: the API from the command line."""
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from ..validation import load_apps
+from .client import API_OPTION, Client
+from .output import OUTPUT_OPTION, emit_json, table
+
+
+@click.group()
+def apps() -> None:
+    """List, inspect and change apps."""
+
+
+@apps.command("list")
+@API_OPTION
+@OUTPUT_OPTION
+def list_apps(api: str, output: str) -> None:
+    """Every app with its instances, running and healthy tasks."""
+    data = Client(api).get("/v2/apps")["apps"]
+    if output == "json":
+        emit_json(data)
+        return
+    rows = [(a["id"], a["instances"], a["tasksRunning"], a["tasksHealthy"], a["cpus"], a["mem"],
+             a.get("container", {}).get("docker", {}).get("image", a.get("cmd", ""))[:40],
+             "yes" if a["deployments"] else "") for a in data]
+    click.echo(table(["ID", "INSTANCES", "RUNNING", "HEALTHY", "CPUS", "MEM", "IMAGE/CMD", "DEPLOYING"], rows))
+
+
+@apps.command()
+@click.argument("app_id")
+@API_OPTION
+@OUTPUT_OPTION
+def show(app_id: str, api: str, output: str) -> None:
+    """One app, its tasks, and why instances wait (if any do)."""
+    client = Client(api)
+    app_id = "/" + app_id.strip("/")
+    app = client.get(f"/v2/apps{app_id}")["app"]
+    placement = client.get(f"/v1/apps{app_id}/placement")
+    if output == "json":
+        emit_json({"app": app, "placement": placement})
+        return
+    click.echo(f"{app['id']}: {app['tasksRunning']}/{app['instances']} running, {app['tasksHealthy']} healthy, "
+               f"version {app['version']}")
+    rows = [(t["id"], t["state"], f"{t['host']}:{','.join(map(str, t['ports']))}", t.get("startedAt") or "-")
+            for t in app.get("tasks", [])]
+    if rows:
+        click.echo(table(["TASK", "STATE", "ENDPOINT", "STARTED"], rows))
+    if placement["pending"]:
+        click.echo(f"waiting: {placement['pending']} instance(s), delay {placement['delaySeconds']}s")
+        for reason in placement["reasons"]:
+            click.echo(f"  - {reason}")
+    if app.get("lastTaskFailure"):
+        f = app["lastTaskFailure"]
+        click.echo(f"last failure: {f['taskId']} {f['state']} on {f['host']}: {f['message']}")
+
+
+def _submit(client: Client, method: str, path: str, body: Optional[dict] = None, **params) -> dict:
+    result = client.request(method, path, json=body, **params) or {}
+    return result
+
+
+@apps.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--env", "env", default=None)
+@click.option("--force", is_flag=True, help="supersede a deployment under way")
+@API_OPTION
+def create(file: str, env: Optional[str], force: bool, api: str) -> None:
+    """Create the app(s) of FILE."""
+    client = Client(api)
+    for spec in load_apps(file, env):
+        result = _submit(client, "POST", "/v2/apps", spec.to_json(), force=str(force).lower())
+        click.echo(f"{spec.id}: created (deployment {result['deployments'][0]['id']})")
+
+
+@apps.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--env", "env", default=None)
+@click.option("--force", is_flag=True, help="supersede a deployment under way")
+@API_OPTION
+def update(file: str, env: Optional[str], force: bool, api: str) -> None:
+    """Replace (or create) the app(s) of FILE with its definition."""
+    client = Client(api)
+    for spec in load_apps(file, env):
+        result = _submit(client, "PUT", f"/v2/apps{spec.id}", spec.to_json(), partialUpdate="false",
+                         force=str(force).lower())
+        click.echo(f"{spec.id}: updated (deployment {result['deploymentId']})")
+
+
+@apps.command()
+@click.argument("app_id")
+@click.argument("instances", type=click.IntRange(min=0))
+@click.option("--force", is_flag=True)
+@API_OPTION
+def scale(app_id: str, instances: int, force: bool, api: str) -> None:
+    """Set an app's instances."""
+    app_id = "/" + app_id.strip("/")
+    result = _submit(Client(api), "PUT", f"/v2/apps{app_id}", {"instances": instances}, force=str(force).lower())
+    click.echo(f"{app_id}: scaling to {instances} (deployment {result['deploymentId']})")
+
+
+@apps.command()
+@click.argument("app_id")
+@click.option("--force", is_flag=True)
+@API_OPTION
+def restart(app_id: str, force: bool, api: str) -> None:
+    """Replace every task of an app (rolling, within its upgradeStrategy)."""
+    app_id = "/" + app_id.strip("/")
+    result = _submit(Client(api), "POST", f"/v2/apps{app_id}/restart", force=str(force).lower())
+    click.echo(f"{app_id}: restarting (deployment {result['deploymentId']})")
+
+
+@apps.command()
+@click.argument("app_id")
+@click.option("--force", is_flag=True)
+@API_OPTION
+def destroy(app_id: str, force: bool, api: str) -> None:
+    """Kill an app's tasks and remove it."""
+    app_id = "/" + app_id.strip("/")
+    result = _submit(Client(api), "DELETE", f"/v2/apps{app_id}", force=str(force).lower())
+    click.echo(f"{app_id}: destroying (deployment {result['deploymentId']})")
+
+
+@click.command()
+@API_OPTION
+@OUTPUT_OPTION
+def deployments(api: str, output: str) -> None:
+    """Deployments under way."""
+    data = Client(api).get("/v2/deployments")
+    if output == "json":
+        emit_json(data)
+        return
+    rows = [(d["id"], ",".join(d["affectedApps"]), d["kind"], d["version"], len(d["failures"])) for d in data]
+    click.echo(table(["ID", "APPS", "KIND", "VERSION", "FAILURES"], rows) if rows else "no deployments under way")

@@ -1,0 +1,59 @@
+"""A small client of Halyard's HTTP API for the command line (``--api`` / ``HALYARD_API``)."""
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+import click
+import requests
+
+from ..errors import HalyardError
+
+DEFAULT_API = "http://127.0.0.1:8080"
+
+API_OPTION = click.option("--api", envvar="HALYARD_API", default=DEFAULT_API, show_default=True,
+                          help="Halyard's API (or set HALYARD_API)")
+
+
+class ApiError(HalyardError):
+    """The API refused a request or could not be reached."""
+
+
+class Client:
+    def __init__(self, base: str, timeout: float = 30.0):
+        self.base = base.rstrip("/")
+        self.timeout = timeout
+        self.token = os.environ.get("HALYARD_TOKEN")
+
+    def request(self, method: str, path: str, json: Any = None, ok: tuple[int, ...] = (200, 201, 202, 204),
+                **params: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            resp = requests.request(method, self.base + path, json=json, params=params or None, headers=headers,
+                                    timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise ApiError(f"cannot reach Halyard at {self.base}: {exc}") from None
+        if resp.status_code not in ok:
+            raise ApiError(_explain(resp))
+        return resp.json() if resp.content and resp.headers.get("content-type", "").startswith("application/json") else None
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, **params)
+
+    def app(self, app_id: str) -> Optional[dict]:
+        try:
+            return self.get(f"/v2/apps{app_id}")["app"]
+        except ApiError as exc:
+            if "does not exist" in str(exc):
+                return None
+            raise
+
+
+def _explain(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return f"HTTP {resp.status_code}: {resp.text[:300]}"
+    lines = [f"HTTP {resp.status_code}: {body.get('message', '')}"]
+    lines += [f"  {p}" for p in body.get("problems", [])]
+    return "\n".join(lines)

@@ -1,0 +1,157 @@
+"""``deploy SERVICE VERSION ENVIRONMENT``: one artifact, a topology per environment, one command.
+
+Reads ``SERVICE.yaml`` from ``--services`` (default ``./services``, or ``HALYARD_SERVICES``),
+sets the Docker image's tag to VERSION (command apps: ``{version}`` in ``cmd`` and fetch URIs is
+replaced), applies the ENVIRONMENT overlay, submits it and follows the deployment until it is done.
+Exit 0 on success; 1 when the deployment fails (it is rolled back; the tasks' failure messages are
+quoted); 2 when it is not done within ``--timeout`` (it is then rolled back too); 3 on bad input.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from ..errors import HalyardError, Problem, ValidationError
+from ..model import AppSpec
+from ..validation import load_apps
+from .client import API_OPTION, Client
+from .output import emit_json
+
+
+def with_version(spec: AppSpec, version: str) -> AppSpec:
+    """The app with its artifact set to ``version``."""
+    data = spec.to_json()
+    image = spec.image
+    if image is not None:
+        name = image.rsplit("@", 1)[0]
+        repo, _, tag = name.rpartition(":")
+        if not repo or "/" in tag:  # no tag (a ':' belongs to a registry host:port)
+            repo = name
+        data["container"]["docker"]["image"] = f"{repo}:{version}"
+    if spec.cmd:
+        data["cmd"] = spec.cmd.replace("{version}", version)
+    for fetch in data.get("fetch", []):
+        fetch["uri"] = fetch["uri"].replace("{version}", version)
+    data.setdefault("labels", {})["HALYARD_VERSION"] = version
+    data.setdefault("env", {})["HALYARD_VERSION"] = version
+    return AppSpec.model_validate(data)
+
+
+def service_file(services: str, service: str) -> Path:
+    for ext in (".yaml", ".yml", ".json"):
+        path = Path(services) / f"{service}{ext}"
+        if path.exists():
+            return path
+    raise ValidationError([Problem("SERVICE", f"no {service}.yaml in {services}")])
+
+
+class Progress:
+    """A progress bar on a terminal, plain lines (on change) otherwise."""
+
+    def __init__(self, total: int, tty: bool):
+        self.total, self.tty, self.last = total, tty, None
+
+    def show(self, running: int, healthy: Optional[int], note: str) -> None:
+        text = f"{running}/{self.total} running" + (f", {healthy} healthy" if healthy is not None else "")
+        if note:
+            text += f" ({note})"
+        if self.tty:
+            width = 30
+            done = int(width * running / max(self.total, 1))
+            click.echo(f"\r[{'#' * done}{'.' * (width - done)}] {text}\x1b[K", nl=False, err=True)
+        elif text != self.last:
+            click.echo(text, err=True)
+        self.last = text
+
+    def end(self) -> None:
+        if self.tty:
+            click.echo("", err=True)
+
+
+def follow(client: Client, app_id: str, deployment_id: str, total: int, checked: bool, timeout: float,
+           poll: float = 0.5) -> tuple[int, dict[str, Any], list[str]]:
+    """Watch a deployment; return (exit code, final deployment, last reasons instances waited for)."""
+    progress = Progress(total, sys.stderr.isatty())
+    deadline = time.monotonic() + timeout
+    reasons: list[str] = []
+    while True:
+        deployment = client.get(f"/v2/deployments/{deployment_id}")
+        app = client.app(app_id) or {"tasksRunning": 0, "tasksHealthy": 0}
+        if "id" in app:
+            reasons = client.get(f"/v1/apps{app_id}/placement")["reasons"] or reasons
+        failures = len(deployment["failures"])
+        progress.show(app["tasksRunning"], app["tasksHealthy"] if checked else None,
+                      f"{failures} failed start(s)" if failures else "")
+        if deployment["status"] != "running":
+            progress.end()
+            return (0 if deployment["status"] == "succeeded" else 1), deployment, reasons
+        if time.monotonic() >= deadline:
+            progress.end()
+            client.request("DELETE", f"/v2/deployments/{deployment_id}")
+            deployment = client.get(f"/v2/deployments/{deployment_id}")
+            return 2, deployment, reasons
+        time.sleep(poll)
+
+
+@click.command()
+@click.argument("service")
+@click.argument("version")
+@click.argument("environment")
+@click.option("--services", envvar="HALYARD_SERVICES", default="services", show_default=True,
+              help="directory of SERVICE.yaml definitions (or set HALYARD_SERVICES)")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="seconds before an unfinished deployment is rolled back and deploy fails")
+@click.option("--force", is_flag=True, help="supersede a deployment under way")
+@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@API_OPTION
+def deploy(service: str, version: str, environment: str, services: str, timeout: float, force: bool,
+           output: str, api: str) -> None:
+    """Deploy VERSION of SERVICE to ENVIRONMENT and wait until it runs (or fails, and rolls back)."""
+    path = service_file(services, service)
+    specs = load_apps(path, environment)
+    if len(specs) != 1:
+        raise ValidationError([Problem("apps", f"{path} must hold one app, holds {len(specs)}")], str(path))
+    spec = with_version(specs[0], version)
+    client = Client(api)
+    result = client.request("PUT", f"/v2/apps{spec.id}", json=spec.to_json(), partialUpdate="false",
+                            force=str(force).lower())
+    click.echo(f"deploying {spec.id} {version} to {environment}: {spec.instances} instance(s) "
+               f"(deployment {result['deploymentId']})", err=True)
+    code, deployment, reasons = follow(client, spec.id, result["deploymentId"], spec.instances,
+                                       bool(spec.health_checks), timeout)
+    app = client.app(spec.id)
+    if output == "json":
+        emit_json({"status": ["succeeded", "failed", "timed out"][code], "deployment": deployment, "app": app,
+                   "waitingFor": reasons})
+    elif code == 0:
+        endpoints = [f"{t['host']}:{t['ports'][0]}" if t["ports"] else t["host"] for t in app.get("tasks", [])]
+        click.echo(f"{spec.id} {version} is running in {environment}: {' '.join(endpoints)}")
+    else:
+        what = "failed" if code == 1 else f"did not finish within {timeout:g}s"
+        click.echo(f"{spec.id} {version} {what}; rolled back.", err=True)
+        for failure in deployment["failures"]:
+            click.echo(f"  - {failure}", err=True)
+        for reason in reasons:
+            click.echo(f"  - waiting: {reason}", err=True)
+    sys.exit(code)
+
+
+def main() -> None:
+    """The ``deploy`` console script."""
+    try:
+        deploy.main(prog_name="deploy", standalone_mode=False)
+    except ValidationError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(3)
+    except HalyardError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(3)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+
+
