@@ -104,6 +104,8 @@ class SchedulerService:
         self._stop = threading.Event()
         self._lost = threading.Event()
         self._restart_driver = threading.Event()
+        self._abdicate = threading.Event()
+        self._pause_contending = False
         self._election = None
         self._server: Optional[uvicorn.Server] = None
         self.offer_latencies: deque[float] = deque(maxlen=1000)  # seconds, arrival -> ACCEPT sent
@@ -166,6 +168,9 @@ class SchedulerService:
             self._lost.clear()
             try:
                 self._election.run(self._lead)
+                if self._pause_contending:
+                    self._pause_contending = False
+                    time.sleep(max(2.0, self.config.zk_session_timeout / 2))  # let another contender win
             except KazooException as exc:
                 log.warning("election interrupted: %r", exc)
             except BaseException:  # noqa: BLE001 - stay a contender whatever happened
@@ -250,6 +255,9 @@ class SchedulerService:
             log.warning("stepping down: %s", why)
             if self._restart_driver.is_set():
                 time.sleep(1)  # the master may still be restarting: do not spin
+            if self._abdicate.is_set():
+                self._abdicate.clear()
+                self._pause_contending = True
         finally:
             with self.lock:
                 self.engine, self.events = None, None
@@ -269,6 +277,8 @@ class SchedulerService:
                 raise _StepDown("ZooKeeper session lost")
             if self._restart_driver.is_set():
                 raise _StepDown("Mesos driver failed")
+            if self._abdicate.is_set():
+                raise _StepDown("abdicated")
             try:
                 arrived, item = events.get(timeout=max(0.0, next_tick - time.monotonic()))
             except queue.Empty:
@@ -328,6 +338,28 @@ class SchedulerService:
                 return
             if isinstance(item, _Command):
                 item.future.set_exception(NotLeaderError(None))
+
+    def info(self) -> dict[str, Any]:
+        from . import __version__
+
+        with self.lock:
+            engine = self.engine
+            framework_id = engine.framework_id if engine else None
+        return {"name": self.config.name, "version": __version__, "leader": self.leader(), "elected": engine is not None,
+                "listen": self.config.listen, "frameworkId": framework_id,
+                "marathon_config": {"master": self.config.master, "framework_name": self.config.name,
+                                    "mesos_role": self.config.role, "failover_timeout": self.config.failover_timeout,
+                                    "mesos_user": None},
+                "zookeeper_config": {"zk": self.config.zk, "zk_timeout": int(self.config.zk_session_timeout * 1000)},
+                "http_config": {"http_port": int(self.config.listen.rpartition(":")[2])}}
+
+    def abdicate(self) -> bool:
+        """Step down (the next contender leads); this scheduler contends again after a pause."""
+        if self.engine is None:
+            return False
+        self._abdicate.set()
+        self._wake()
+        return True
 
     def stats(self) -> dict[str, Any]:
         """Figures for benchmarks and operators (``GET /v1/stats``)."""

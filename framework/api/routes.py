@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import uuid
+
+import requests
 from contextlib import AbstractContextManager
 from typing import Any, Optional, Protocol
 
@@ -16,6 +18,7 @@ from ..engine.records import iso
 from ..errors import ConflictError, HalyardError, NotFoundError, Problem, ValidationError
 from ..model import normalize_app_id
 from ..validation import app_problems, deep_merge
+from .metrics import render as render_metrics
 from .views import app_json, deployment_json, invalid_json, placement_json, queue_json, task_json
 
 
@@ -40,6 +43,16 @@ class Backend(Protocol):
 
     def stats(self) -> dict[str, Any]:
         """Operational figures (offer latency, reconciliation)."""
+
+    def info(self) -> dict[str, Any]:
+        """What this scheduler is and how it is configured (``GET /v2/info``)."""
+
+    def abdicate(self) -> bool:
+        """Give up leadership (``DELETE /v2/leader``); False on a standby."""
+
+
+PROXIED = "x-halyard-proxied-by"
+FORWARDED = {"content-type", "authorization", "accept"}
 
 
 def path_id(app_id: str) -> str:
@@ -67,7 +80,20 @@ def create_app(backend: Backend) -> FastAPI:
                   description="Marathon-compatible v2 API for Halyard, plus Halyard's /v1 additions.")
 
     @api.exception_handler(NotLeaderError)
-    async def _not_leader(request: Request, exc: NotLeaderError) -> JSONResponse:
+    async def _not_leader(request: Request, exc: NotLeaderError) -> Response:
+        """A standby forwards what it cannot answer to the leader (once: no proxy loops)."""
+        if exc.leader and exc.leader != backend.info()["listen"] and PROXIED not in request.headers:
+            try:
+                upstream = requests.request(
+                    request.method, f"http://{exc.leader}{request.url.path}", params=list(request.query_params.items()),
+                    data=await request.body(), timeout=60,
+                    headers={**{k: v for k, v in request.headers.items() if k.lower() in FORWARDED},
+                             PROXIED: backend.info()["listen"]})
+            except requests.RequestException as err:
+                return _error(503, f"not the leader, and the leader at {exc.leader} did not answer: {err}",
+                              leader=exc.leader)
+            return Response(upstream.content, status_code=upstream.status_code,
+                            media_type=upstream.headers.get("content-type"))
         return _error(503, str(exc), leader=exc.leader)
 
     @api.exception_handler(NotFoundError)
@@ -117,10 +143,31 @@ def create_app(backend: Backend) -> FastAPI:
     def stats() -> Any:
         return backend.stats()
 
+    @api.get("/metrics")
+    def metrics() -> Response:
+        return Response(render_metrics(backend), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @api.get("/v2/info")
+    def info() -> Any:
+        return backend.info()
+
     @api.get("/v2/leader")
     def leader() -> Any:
         where = backend.leader()
         return {"leader": where} if where else _error(404, "There is no leader")
+
+    @api.delete("/v2/leader")
+    def abdicate() -> Any:
+        if not backend.abdicate():
+            raise NotLeaderError(backend.leader())
+        return {"message": "Leadership abdicated"}
+
+    @api.get("/v2/tasks")
+    def all_tasks(status: Optional[str] = None) -> Any:
+        wanted = {"running": {"TASK_RUNNING"}, "staging": {"TASK_STAGING", "TASK_LAUNCHING", "TASK_STARTING"}}
+        with backend.reading() as engine:
+            return {"tasks": [task_json(t, engine.apps.get(t.app_id)) for t in engine.tasks.values()
+                              if status is None or t.state in wanted.get(status, {status})]}
 
     @api.get("/v2/apps")
     def list_apps() -> Any:
@@ -147,6 +194,20 @@ def create_app(backend: Backend) -> FastAPI:
             app = existing_app(engine, app_id)
             return {"tasks": [task_json(t, app) for t in engine.tasks_of(app_id)]}
 
+    @api.delete("/v2/apps/{app_id:path}/tasks")
+    def kill_tasks(app_id: str, host: Optional[str] = None, scale: bool = False) -> Any:
+        app_id = path_id(app_id)
+        with backend.reading() as engine:
+            existing_app(engine, app_id)
+            chosen = [t for t in engine.tasks_of(app_id) if not t.killing and (host is None or t.hostname == host)]
+            killed = [task_json(t, engine.apps.get(app_id)) for t in chosen]
+        if chosen:
+            backend.submit(KillTasks(app_id, tuple(t.task_id for t in chosen), scale))
+        if scale:
+            with backend.reading() as engine:
+                return {"version": iso(engine.apps[app_id].version), "deploymentId": None}
+        return {"tasks": killed}
+
     @api.delete("/v2/apps/{app_id:path}/tasks/{task_id}")
     def kill_task(app_id: str, task_id: str, scale: bool = False) -> Any:
         app_id = path_id(app_id)
@@ -167,6 +228,10 @@ def create_app(backend: Backend) -> FastAPI:
         app_id = path_id(app_id)
         with backend.reading() as engine:
             return {"app": app_json(engine, existing_app(engine, app_id))}
+
+    @api.patch("/v2/apps/{app_id:path}")
+    async def patch(app_id: str, request: Request, force: bool = False) -> Any:
+        return await update(app_id, request, partialUpdate=True, force=force)
 
     @api.put("/v2/apps/{app_id:path}")
     async def update(app_id: str, request: Request, partialUpdate: bool = True,  # noqa: N803

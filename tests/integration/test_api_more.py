@@ -1,0 +1,66 @@
+"""More of the Marathon v2 API, with a leader and a standby: proxying, info, tasks, metrics, abdication."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from .harness import SchedulerProc, clean_shutdown, sleep_app, unique
+from .v1client import until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def pair(cluster, tmp_path_factory):
+    name, chroot = unique("halyard-test"), unique("halyard-test")
+    log_dir = tmp_path_factory.mktemp("pair")
+    a = SchedulerProc(cluster, chroot, name, log_dir).start()
+    b = SchedulerProc(cluster, chroot, name, log_dir).start()
+    until(lambda: a.leading() or b.leading(), 30, what="a leader")
+    yield a, b
+    clean_shutdown(cluster, name, [a, b])
+
+
+def roles(pair):
+    a, b = pair
+    return (a, b) if a.leading() else (b, a)
+
+
+def test_a_standby_proxies_reads_and_writes_to_the_leader(pair):
+    leader, standby = roles(pair)
+    created = requests.post(standby.url + "/v2/apps", json=sleep_app("/more/proxied", 1), timeout=30)
+    assert created.status_code == 201 and created.json()["id"] == "/more/proxied"
+    assert "/more/proxied" in [a["id"] for a in requests.get(standby.url + "/v2/apps", timeout=10).json()["apps"]]
+    assert requests.get(standby.url + "/v2/leader", timeout=10).json() == {"leader": leader.url.removeprefix("http://")}
+    info = requests.get(standby.url + "/v2/info", timeout=10).json()
+    assert info["elected"] is False and info["leader"] == leader.url.removeprefix("http://")
+    assert requests.get(leader.url + "/v2/info", timeout=10).json()["elected"] is True
+
+
+def test_tasks_patch_kill_with_scale_and_metrics(pair):
+    leader, _ = roles(pair)
+    assert leader.post_app(sleep_app("/more/m", 1)).status_code == 201
+    until(lambda: len(leader.running("/more/m")) == 1, 60, what="running")
+    patched = requests.patch(leader.url + "/v2/apps/more/m", json={"instances": 2}, params={"force": "true"},
+                             timeout=30)
+    assert patched.status_code == 200
+    until(lambda: len(leader.running("/more/m")) == 2, 60, what="patched to 2")
+    running = requests.get(leader.url + "/v2/tasks", params={"status": "running"}, timeout=10).json()["tasks"]
+    assert {t["appId"] for t in running} >= {"/more/m"}
+    metrics = requests.get(leader.url + "/metrics", timeout=10).text
+    assert "halyard_leader 1.0" in metrics and 'halyard_tasks{state="TASK_RUNNING"}' in metrics
+    assert "halyard_apps " in metrics and "halyard_pending_instances" in metrics
+    killed = requests.delete(leader.url + "/v2/apps/more/m/tasks", params={"scale": "true"}, timeout=30)
+    assert killed.status_code == 200
+    until(lambda: not leader.tasks("/more/m"), 60, what="all tasks killed")
+    assert requests.get(leader.url + "/v2/apps/more/m", timeout=10).json()["app"]["instances"] == 0
+
+
+def test_the_leader_abdicates_and_the_standby_takes_over(pair):
+    leader, standby = roles(pair)
+    assert requests.get(standby.url + "/metrics", timeout=10).text.count("halyard_leader 0.0") == 1
+    resp = requests.delete(leader.url + "/v2/leader", timeout=30)
+    assert resp.status_code == 200 and resp.json() == {"message": "Leadership abdicated"}
+    until(standby.leading, 30, what="the standby leads")
+    assert not leader.leading()
+    assert "/more/proxied" in [a["id"] for a in requests.get(standby.url + "/v2/apps", timeout=10).json()["apps"]]
