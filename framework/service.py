@@ -346,12 +346,16 @@ class SchedulerService:
             engine = self.engine
             framework_id = engine.framework_id if engine else None
         return {"name": self.config.name, "version": __version__, "leader": self.leader(), "elected": engine is not None,
-                "listen": self.config.listen, "frameworkId": framework_id,
+                "frameworkId": framework_id,
                 "marathon_config": {"master": self.config.master, "framework_name": self.config.name,
                                     "mesos_role": self.config.role, "failover_timeout": self.config.failover_timeout,
                                     "mesos_user": None},
                 "zookeeper_config": {"zk": self.config.zk, "zk_timeout": int(self.config.zk_session_timeout * 1000)},
                 "http_config": {"http_port": int(self.config.listen.rpartition(":")[2])}}
+
+    def address(self) -> str:
+        """Where this scheduler's API listens (its election identifier)."""
+        return self.config.listen
 
     def abdicate(self) -> bool:
         """Step down (the next contender leads); this scheduler contends again after a pause."""

@@ -50,6 +50,9 @@ class Backend(Protocol):
     def abdicate(self) -> bool:
         """Give up leadership (``DELETE /v2/leader``); False on a standby."""
 
+    def address(self) -> str:
+        """Where this scheduler's API listens."""
+
 
 PROXIED = "x-halyard-proxied-by"
 FORWARDED = {"content-type", "authorization", "accept"}
@@ -82,13 +85,13 @@ def create_app(backend: Backend) -> FastAPI:
     @api.exception_handler(NotLeaderError)
     async def _not_leader(request: Request, exc: NotLeaderError) -> Response:
         """A standby forwards what it cannot answer to the leader (once: no proxy loops)."""
-        if exc.leader and exc.leader != backend.info()["listen"] and PROXIED not in request.headers:
+        if exc.leader and exc.leader != backend.address() and PROXIED not in request.headers:
             try:
                 upstream = requests.request(
                     request.method, f"http://{exc.leader}{request.url.path}", params=list(request.query_params.items()),
                     data=await request.body(), timeout=60,
                     headers={**{k: v for k, v in request.headers.items() if k.lower() in FORWARDED},
-                             PROXIED: backend.info()["listen"]})
+                             PROXIED: backend.address()})
             except requests.RequestException as err:
                 return _error(503, f"not the leader, and the leader at {exc.leader} did not answer: {err}",
                               leader=exc.leader)
@@ -266,7 +269,7 @@ def create_app(backend: Backend) -> FastAPI:
                 (d for d in reversed(engine.finished) if d.id == deployment_id), None)
             if found is None:
                 raise NotFoundError(f"DeploymentPlan {deployment_id} does not exist")
-            return deployment_json(found)
+            return deployment_json(found, halyard=True)
 
     @api.delete("/v2/deployments/{deployment_id}")
     def cancel_deployment(deployment_id: str, force: bool = False) -> Any:

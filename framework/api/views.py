@@ -78,11 +78,15 @@ _ACTIONS = {"start": "StartApplication", "deploy": "RestartApplication", "scale"
             "restart": "RestartApplication", "stop": "StopApplication", "rollback": "RestartApplication"}
 
 
-def deployment_json(deployment: DeploymentRecord) -> dict[str, Any]:
-    """Marathon's deployment shape, plus Halyard's ``status``, ``kind`` and ``failures``."""
+def deployment_json(deployment: DeploymentRecord, halyard: bool = False) -> dict[str, Any]:
+    """Marathon's deployment shape (exactly: strict clients build objects from every field); with
+    ``halyard`` also Halyard's ``status``, ``kind`` and ``failures``."""
     action = {"action": _ACTIONS.get(deployment.kind, "RestartApplication"), "app": deployment.app_id}
-    return {"id": deployment.id, "version": iso(deployment.version), "affectedApps": [deployment.app_id],
-            "affectedPods": [], "steps": [{"actions": [action]}],
-            "currentActions": [{**action, "readinessCheckResults": []}] if deployment.status == "running" else [],
-            "currentStep": 1, "totalSteps": 1,
-            "status": deployment.status, "kind": deployment.kind, "failures": list(deployment.failures)}
+    data: dict[str, Any] = {
+        "id": deployment.id, "version": iso(deployment.version), "affectedApps": [deployment.app_id],
+        "affectedPods": [], "steps": [{"actions": [action]}],
+        "currentActions": [{**action, "readinessCheckResults": []}] if deployment.status == "running" else [],
+        "currentStep": 1, "totalSteps": 1}
+    if halyard:
+        data.update({"status": deployment.status, "kind": deployment.kind, "failures": list(deployment.failures)})
+    return data

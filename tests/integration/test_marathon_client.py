@@ -1,0 +1,49 @@
+"""An existing Marathon client library (marathon-python) drives Halyard unchanged."""
+from __future__ import annotations
+
+import collections
+import collections.abc
+
+import pytest
+from marathon import MarathonClient
+from marathon.models import MarathonApp
+
+from .harness import SchedulerProc, clean_shutdown, unique
+from .v1client import until
+
+pytestmark = pytest.mark.integration
+
+# marathon-python 0.13 (its last release) encodes constraints with `collections.Iterable`, which
+# Python 3.10 removed: give it the alias older Pythons had. The library is otherwise unchanged.
+if not hasattr(collections, "Iterable"):
+    collections.Iterable = collections.abc.Iterable  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def client(cluster, tmp_path_factory):
+    name = unique("halyard-test")
+    s = SchedulerProc(cluster, unique("halyard-test"), name, tmp_path_factory.mktemp("mc")).start()
+    until(s.leading, 30, what="leader")
+    yield MarathonClient(s.url)
+    clean_shutdown(cluster, name, [s])
+
+
+def test_marathon_python_manages_an_app(client):
+    app = client.create_app("mc-web", MarathonApp(cmd="sleep 3600", cpus=0.01, mem=8, instances=2,
+                                                  constraints=[["hostname", "UNIQUE"]]))
+    assert app.id == "/mc-web" and app.instances == 2
+    until(lambda: client.get_app("mc-web").tasks_running == 2, 60, what="2 running")
+    assert len({t.host for t in client.list_tasks("mc-web")}) == 2
+    assert [a.id for a in client.list_apps()] == ["/mc-web"]
+    assert client.get_info().elected is True and client.get_leader()
+    assert client.list_deployments() == [] or all(d.affected_apps == ["/mc-web"] for d in client.list_deployments())
+    assert isinstance(client.list_queue(), list)
+    result = client.scale_app("mc-web", instances=1, force=True)
+    assert result["deploymentId"]
+    until(lambda: client.get_app("mc-web").tasks_running == 1, 60, what="scaled to 1")
+    killed = client.kill_tasks("mc-web")
+    assert len(killed) == 1
+    until(lambda: client.get_app("mc-web").tasks_running == 1, 60, what="replaced after kill")
+    assert client.restart_app("mc-web", force=True)["deploymentId"]
+    assert client.delete_app("mc-web", force=True)["deploymentId"]
+    until(lambda: client.list_apps() == [], 60, what="deleted")
