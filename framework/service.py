@@ -109,6 +109,7 @@ class SchedulerService:
         self._election = None
         self._server: Optional[uvicorn.Server] = None
         self.offer_latencies: deque[float] = deque(maxlen=1000)  # seconds, arrival -> ACCEPT sent
+        self._subscribers: list[queue.Queue] = []
         self.started_leading: Optional[float] = None
 
     # --- Backend (for the API) ----------------------------------------------------------------
@@ -303,7 +304,10 @@ class SchedulerService:
     def _apply(self, engine: Engine, driver: MesosDriver, event: Event, arrived: Optional[float] = None) -> None:
         with self.lock:
             ended = len(engine.finished)
-            instructions = engine.handle(event)
+            try:
+                instructions = engine.handle(event)
+            finally:
+                events, engine.outbox = engine.outbox, []
             for deployment in list(engine.finished)[ended:] if len(engine.finished) > ended else ():
                 log.info("deployment %s (%s of %s) %s%s", deployment.id, deployment.kind, deployment.app_id,
                          deployment.status, f": {'; '.join(deployment.failures)}" if deployment.failures else "")
@@ -312,6 +316,8 @@ class SchedulerService:
                 self._persist(ins)
             else:
                 driver.execute(ins)
+        if events:
+            self._publish(events)
         if isinstance(event, Offers) and arrived is not None and any(isinstance(i, Launch) for i in instructions):
             self.offer_latencies.append(time.monotonic() - arrived)
 
@@ -338,6 +344,26 @@ class SchedulerService:
                 return
             if isinstance(item, _Command):
                 item.future.set_exception(NotLeaderError(None))
+
+    def subscribe(self) -> queue.Queue:
+        """A queue that receives every event from now on (``GET /v2/events``)."""
+        q: queue.Queue = queue.Queue(maxsize=10000)
+        with self.lock:
+            self._subscribers.append(q)
+        return q
+
+    def unsubscribe(self, q: queue.Queue) -> None:
+        with self.lock:
+            if q in self._subscribers:
+                self._subscribers.remove(q)
+
+    def _publish(self, events: list[dict]) -> None:
+        for subscriber in list(self._subscribers):
+            for event in events:
+                try:
+                    subscriber.put_nowait(event)
+                except queue.Full:  # a reader that does not keep up loses events, not the scheduler
+                    pass
 
     def info(self) -> dict[str, Any]:
         from . import __version__

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import queue
+import time
 import uuid
 
 import requests
@@ -9,7 +11,8 @@ from contextlib import AbstractContextManager
 from typing import Any, Optional, Protocol
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi import Query
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
 from .. import __version__
 from ..engine.engine import Engine
@@ -52,6 +55,11 @@ class Backend(Protocol):
 
     def address(self) -> str:
         """Where this scheduler's API listens."""
+
+    def subscribe(self) -> Any:
+        """A queue of events from now on."""
+
+    def unsubscribe(self, q: Any) -> None: ...
 
 
 PROXIED = "x-halyard-proxied-by"
@@ -149,6 +157,35 @@ def create_app(backend: Backend) -> FastAPI:
     @api.get("/metrics")
     def metrics() -> Response:
         return Response(render_metrics(backend), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @api.get("/v2/events")
+    def events(request: Request, event_type: Optional[list[str]] = Query(None)) -> Response:
+        """Server-Sent Events: ``event: TYPE`` / ``data: JSON``; ``event_type`` filters (repeatable)."""
+        leader = backend.leader()
+        if leader and leader != backend.address():
+            return RedirectResponse(f"http://{leader}{request.url.path}?{request.url.query}", status_code=307)
+        wanted = set(event_type or ())
+        q = backend.subscribe()
+
+        def stream():
+            attached = {"eventType": "event_stream_attached", "remoteAddress": request.client.host if request.client
+                        else None, "timestamp": iso(time.time())}
+            try:
+                if not wanted or "event_stream_attached" in wanted:
+                    yield f"event: event_stream_attached\ndata: {json.dumps(attached)}\n\n"
+                while True:
+                    try:
+                        event = q.get(timeout=15)
+                    except queue.Empty:
+                        yield ":\n\n"  # keep-alive comment
+                        continue
+                    if not wanted or event["eventType"] in wanted:
+                        yield f"event: {event['eventType']}\ndata: {json.dumps(event)}\n\n"
+            finally:
+                backend.unsubscribe(q)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
 
     @api.get("/v2/info")
     def info() -> Any:

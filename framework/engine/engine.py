@@ -82,6 +82,7 @@ class Engine:
         self._dirty: set[str] = set()
         self.deployments: dict[str, DeploymentRecord] = {}
         self.finished: deque[DeploymentRecord] = deque(maxlen=200)  # ended deployments, newest last
+        self.outbox: list[dict] = []  # Marathon-style events, drained by the runtime after each event
 
     # --- loading, reading, and the only writers of apps and tasks -----------------------------
 
@@ -170,10 +171,20 @@ class Engine:
                 self._pending.pop(app_id, None)
                 self.waiting.pop(app_id, None)
                 persist.delete_apps.append(app_id)
+                self._emit("app_terminated_event", appId=app_id)
                 self._end_deployment(app_id, "succeeded", persist)
             elif not app.deleting and not decision.kill and self._deployed(app):
                 self._end_deployment(app_id, "succeeded", persist)
         return persist, kills
+
+    # --- events (Marathon's types, for /v2/events) ---------------------------------------------
+
+    def _emit(self, event_type: str, **fields: object) -> None:
+        self.outbox.append({"eventType": event_type, "timestamp": iso(self.clock()), **fields})
+
+    def _plan(self, deployment: DeploymentRecord) -> dict:
+        return {"id": deployment.id, "version": iso(deployment.version), "affectedApps": [deployment.app_id],
+                "kind": deployment.kind}
 
     # --- deployments --------------------------------------------------------------------------
 
@@ -205,6 +216,7 @@ class Engine:
         self.deployments[record.id] = record
         persist.deployments.append(record)
         self._dirty.add(app_id)
+        self._emit("deployment_info", plan=self._plan(record), currentStep={"actions": [{"app": app_id}]})
         return record
 
     def _end_deployment(self, app_id: str, status: str, persist: Persist) -> None:
@@ -213,6 +225,11 @@ class Engine:
             return
         del self.deployments[current.id]
         self.finished.append(replace(current, status=status))
+        if status == "succeeded":
+            self._emit("deployment_success", id=current.id, plan=self._plan(current))
+        else:
+            self._emit("deployment_failed", id=current.id, plan=self._plan(current), reason=status,
+                       failures=list(current.failures))
         persist.delete_deployments.append(current.id)
         persist.deployments[:] = [d for d in persist.deployments if d.id != current.id]
 
@@ -338,6 +355,13 @@ class Engine:
                 return [Kill(task_id, agent_id)] + ack
             return ack
         now = self.clock()
+        self._emit("status_update_event", slaveId=agent_id or task.agent_id, taskId=task_id, taskStatus=state,
+                   message=status.get("message", ""), appId=task.app_id, host=task.hostname,
+                   ipAddresses=[{"ipAddress": task.hostname, "protocol": "IPv4"}], ports=list(task.ports),
+                   version=iso(task.config_version))
+        if "healthy" in status and bool(status["healthy"]) != task.healthy:
+            self._emit("health_status_changed_event", appId=task.app_id, taskId=task_id, instanceId=task_id,
+                       version=iso(task.config_version), alive=bool(status["healthy"]))
         if state in TERMINAL:
             return self._task_gone(task, status, now) + ack
         changes: dict = {"state": state, "message": status.get("message", task.message)}
@@ -437,6 +461,7 @@ class Engine:
     def _on_PutApp(self, event: PutApp) -> list[Instruction]:
         persist = Persist()
         self._put(event.spec, persist, restart=event.restart, deployment_id=event.deployment_id, force=event.force)
+        self._emit("api_post_event", clientIp=None, uri=f"/v2/apps{event.spec.id}", appDefinition=event.spec.to_json())
         return [persist]
 
     def _put(self, spec: AppSpec, persist: Persist, restart: bool = False, kind: Optional[str] = None,

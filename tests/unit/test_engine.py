@@ -386,3 +386,17 @@ def test_tasks_lost_to_a_failover_do_not_fail_a_deployment():
         engine.handle(StatusUpdate({"task_id": {"value": task_id}, "state": "TASK_UNKNOWN",
                                     "reason": "REASON_RECONCILIATION"}))
     assert engine.deployment_of("/web").id == "D7" and engine.deployment_of("/web").failures == ()
+
+
+def test_events_for_deployments_and_status_updates():
+    engine, clock = make_engine()
+    engine.handle(PutApp(app(1), deployment_id="D8"))
+    engine.handle(Subscribed("F1"))
+    [task_id] = launch_all(engine, agents=(1,))
+    run(engine, clock, [task_id])
+    clock.now += 5
+    engine.handle(Tick())
+    types = [e["eventType"] for e in engine.outbox]
+    assert types == ["deployment_info", "api_post_event", "status_update_event", "deployment_success"]
+    update = engine.outbox[2]
+    assert (update["taskId"], update["taskStatus"], update["appId"]) == (task_id, "TASK_RUNNING", "/web")
