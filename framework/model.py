@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic import field_validator, model_validator
@@ -290,6 +290,23 @@ class FetchUri(Spec):
     dest_path: Optional[str] = None
 
 
+class SecretEnv(Spec):
+    """An environment value that is passed to the task but never shown: ``{value: ..., secret: true}``."""
+
+    value: str
+    secret: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_marathon_references(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("secret"), str):
+            raise ValueError("Marathon secret references are not supported: give {value: ..., secret: true}")
+        return data
+
+
+MASKED = {"secret": True}
+
+
 class StrategyRef(Spec):
     """Which placement strategy to use: a plugin name and the plugin's own arguments."""
 
@@ -318,7 +335,7 @@ class AppSpec(Spec):
     container: Optional[Container] = None
     port_definitions: Optional[list[PortDefinition]] = None
     require_ports: bool = False
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, Union[str, SecretEnv]] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     constraints: list[Constraint] = Field(default_factory=list)
     accepted_resource_roles: Optional[list[str]] = None
@@ -338,6 +355,29 @@ class AppSpec(Spec):
     @classmethod
     def _normalize_id(cls, value: str) -> str:
         return normalize_app_id(value)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_values(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out: dict[str, Any] = {}
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for key, item in value.items():
+            if isinstance(item, (str, SecretEnv)):
+                out[key] = item
+            elif isinstance(item, dict):
+                try:
+                    out[key] = SecretEnv.model_validate(item)
+                except Exception as exc:  # pydantic's error: keep its first message
+                    errors = getattr(exc, "errors", lambda: [{"msg": str(exc)}])()
+                    problems.append(((key,), errors[0]["msg"].removeprefix("Value error, ")))
+            else:
+                problems.append(((key,), f"expected a string (quote numbers and booleans in YAML) or "
+                                         f"{{value: ..., secret: true}}, got {item!r}"))
+        if problems:
+            raise PathProblems(problems)
+        return out
 
     @field_validator("strategy", mode="before")
     @classmethod
@@ -388,6 +428,18 @@ class AppSpec(Spec):
     def network(self) -> str:
         """The task's network mode: HOST (also for command apps), BRIDGE, NONE or USER."""
         return self.container.network if self.container is not None else "HOST"
+
+    def env_values(self) -> dict[str, str]:
+        """The environment as the task sees it, secrets included."""
+        return {k: v.value if isinstance(v, SecretEnv) else v for k, v in self.env.items()}
+
+    def public_json(self) -> dict[str, Any]:
+        """The definition as shown to people and API clients: secret env values replaced by ``{secret: true}``."""
+        data = self.to_json()
+        for key, value in self.env.items():
+            if isinstance(value, SecretEnv):
+                data["env"][key] = dict(MASKED)
+        return data
 
     @property
     def is_docker(self) -> bool:

@@ -58,6 +58,8 @@ class ServiceConfig:
     zk_auth: Optional[str] = None   # user:password for digest ACLs on Halyard's znodes
     zk_session_timeout: float = 10.0
     engine: EngineConfig = field(default_factory=EngineConfig)
+    tokens: dict[str, str] = field(default_factory=dict)   # API bearer token -> "rw" | "ro"
+    auth_reads: bool = False                               # reads need a token too
 
 
 def parse_zk(url: str) -> tuple[str, str]:
@@ -143,7 +145,8 @@ class SchedulerService:
 
     def start_api(self) -> None:
         host, _, port = self.config.listen.rpartition(":")
-        config = uvicorn.Config(create_app(self), host=host or "127.0.0.1", port=int(port), log_level="warning",
+        config = uvicorn.Config(create_app(self, self.config.tokens, self.config.auth_reads), host=host or "127.0.0.1",
+                                port=int(port), log_level="warning",
                                 access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         threading.Thread(target=self._server.run, name="halyard-api", daemon=True).start()

@@ -86,9 +86,34 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"message": message, **extra}, status_code=status)
 
 
-def create_app(backend: Backend) -> FastAPI:
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+OPEN_PATHS = {"/ping"}
+
+
+def check_token(method: str, path: str, authorization: Optional[str], tokens: dict[str, str],
+                auth_reads: bool) -> Optional[JSONResponse]:
+    """None when the request may go on; otherwise the 401/403 answer. ``tokens``: token -> rw|ro."""
+    if not tokens or path in OPEN_PATHS or (method not in WRITES and not auth_reads):
+        return None
+    scheme, _, token = (authorization or "").partition(" ")
+    grant = tokens.get(token) if scheme.lower() == "bearer" else None
+    if grant is None:
+        return JSONResponse({"message": "authentication required: Authorization: Bearer <token>"}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+    if method in WRITES and grant != "rw":
+        return JSONResponse({"message": "this token may only read"}, status_code=403)
+    return None
+
+
+def create_app(backend: Backend, tokens: Optional[dict[str, str]] = None, auth_reads: bool = False) -> FastAPI:
     api = FastAPI(title="Halyard", version=__version__,
                   description="Marathon-compatible v2 API for Halyard, plus Halyard's /v1 additions.")
+
+    @api.middleware("http")
+    async def _auth(request: Request, call_next: Any) -> Response:
+        refused = check_token(request.method, request.url.path, request.headers.get("authorization"),
+                              tokens or {}, auth_reads)
+        return refused if refused is not None else await call_next(request)
 
     @api.exception_handler(NotLeaderError)
     async def _not_leader(request: Request, exc: NotLeaderError) -> Response:

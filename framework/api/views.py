@@ -25,7 +25,7 @@ def task_json(task: TaskRecord, app: Optional[AppRecord]) -> dict[str, Any]:
 
 def app_json(engine: Engine, app: AppRecord, embed_tasks: bool = True) -> dict[str, Any]:
     tasks = [t for t in engine.tasks_of(app.app_id)]
-    data = app.spec.to_json()
+    data = app.spec.public_json()
     data.pop("environments", None)
     data.update({
         "version": iso(app.version),

@@ -23,6 +23,20 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2) or "s"]
 
 
+def read_tokens(path: str) -> dict[str, str]:
+    """``TOKEN rw`` / ``TOKEN ro`` per line; blank lines and ``#`` comments are skipped."""
+    tokens: dict[str, str] = {}
+    for number, line in enumerate(open(path).read().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) != 2 or parts[1] not in ("rw", "ro"):
+            raise click.BadParameter(f"line {number}: expected 'TOKEN rw' or 'TOKEN ro'", param_hint="--tokens-file")
+        tokens[parts[0]] = parts[1]
+    return tokens
+
+
 class Duration(click.ParamType):
     name = "duration"
 
@@ -49,11 +63,14 @@ class Duration(click.ParamType):
               help="how long a task without health checks must run to count for a deployment")
 @click.option("--deployment-timeout", type=Duration(), default="10m", show_default=True,
               help="a deployment not done after this long fails and rolls back")
+@click.option("--tokens-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="API tokens, one per line: TOKEN rw|ro; with it, writes need a token")
+@click.option("--auth-reads", is_flag=True, help="reads need a token too (with --tokens-file)")
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal: Optional[str],
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
               zk_session_timeout: float, unreachable_grace: float, min_healthy_time: float,
-              deployment_timeout: float, log_level: str) -> None:
+              deployment_timeout: float, tokens_file: Optional[str], auth_reads: bool, log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kazoo").setLevel(logging.WARNING)
@@ -63,7 +80,10 @@ def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal
     secret = open(secret_file).read().strip() if secret_file else None
     if principal and not secret:
         raise click.UsageError("--principal needs --secret-file")
-    config = ServiceConfig(master=master, zk=zk, listen=listen, name=name, role=role, principal=principal,
+    tokens = read_tokens(tokens_file) if tokens_file else {}
+    if auth_reads and not tokens:
+        raise click.UsageError("--auth-reads needs --tokens-file")
+    config = ServiceConfig(tokens=tokens, auth_reads=auth_reads, master=master, zk=zk, listen=listen, name=name, role=role, principal=principal,
                            secret=secret, failover_timeout=failover_timeout, zk_auth=zk_auth,
                            zk_session_timeout=zk_session_timeout,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,

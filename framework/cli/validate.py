@@ -20,7 +20,7 @@ def validate(file: str, env: Optional[str], output: str) -> None:
     """Check an app definition file; exit 0 and print the resolved app(s), or list every problem."""
     apps = load_apps(file, env)
     check_strategies(apps, file)
-    docs = [a.to_json() for a in apps]
+    docs = [a.public_json() for a in apps]
     if output == "json":
         emit_json(docs[0] if len(docs) == 1 else {"apps": docs})
     else:

@@ -461,7 +461,7 @@ class Engine:
     def _on_PutApp(self, event: PutApp) -> list[Instruction]:
         persist = Persist()
         self._put(event.spec, persist, restart=event.restart, deployment_id=event.deployment_id, force=event.force)
-        self._emit("api_post_event", clientIp=None, uri=f"/v2/apps{event.spec.id}", appDefinition=event.spec.to_json())
+        self._emit("api_post_event", clientIp=None, uri=f"/v2/apps{event.spec.id}", appDefinition=event.spec.public_json())
         return [persist]
 
     def _put(self, spec: AppSpec, persist: Persist, restart: bool = False, kind: Optional[str] = None,

@@ -15,7 +15,7 @@ def task_id_for(app_id: str, unique: str) -> str:
 
 def task_env(app: AppSpec, version: str, task_id: str, hostname: str, ports: tuple[int, ...]) -> dict[str, str]:
     """Marathon's task environment: PORT0..n, PORT, PORTS, PORT_<NAME>, HOST, app id and version."""
-    env = dict(app.env)
+    env = app.env_values()
     for i, port in enumerate(ports):
         env[f"PORT{i}"] = str(port)
     if ports:

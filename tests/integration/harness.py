@@ -34,6 +34,13 @@ class SchedulerProc:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"scheduler-{self.port}.log"
         self.proc: Optional[subprocess.Popen] = None
+        # With --tokens-file, the harness itself uses the first read-write token it finds there.
+        self.headers: dict[str, str] = {}
+        if "--tokens-file" in self.extra:
+            path = self.extra[self.extra.index("--tokens-file") + 1]
+            token = next(line.split()[0] for line in Path(path).read_text().splitlines()
+                         if line.strip() and not line.startswith("#") and line.split()[1] == "rw")
+            self.headers = {"Authorization": f"Bearer {token}"}
 
     def start(self) -> "SchedulerProc":
         argv = [HALYARD, "scheduler", "--master", self.cluster["MESOS_MASTER"],
@@ -45,7 +52,7 @@ class SchedulerProc:
         return self
 
     def stats(self) -> dict[str, Any]:
-        return requests.get(self.url + "/v1/stats", timeout=5).json()
+        return requests.get(self.url + "/v1/stats", timeout=5, headers=self.headers).json()
 
     def leading(self) -> bool:
         try:
@@ -69,7 +76,7 @@ class SchedulerProc:
     # --- API ----------------------------------------------------------------------------------
 
     def post_app(self, app: dict) -> requests.Response:
-        return requests.post(self.url + "/v2/apps", json=app, timeout=30)
+        return requests.post(self.url + "/v2/apps", json=app, timeout=30, headers=self.headers)
 
     def put_app(self, app_id: str, body: dict, force: bool = True) -> requests.Response:
         """Change an app; by default superseding a deployment under way (Marathon's ``?force=true``)."""
@@ -77,7 +84,7 @@ class SchedulerProc:
                             timeout=30)
 
     def tasks(self, app_id: str) -> list[dict]:
-        resp = requests.get(self.url + f"/v2/apps{app_id}/tasks", timeout=5)
+        resp = requests.get(self.url + f"/v2/apps{app_id}/tasks", timeout=5, headers=self.headers)
         resp.raise_for_status()
         return resp.json()["tasks"]
 
@@ -114,8 +121,9 @@ def clean_shutdown(cluster: dict[str, str], name: str, schedulers: list["Schedul
     leader = next((s for s in schedulers if s.proc and s.proc.poll() is None and s.leading()), None)
     if leader is not None:
         try:
-            for app in requests.get(leader.url + "/v2/apps", timeout=10).json()["apps"]:
-                requests.delete(leader.url + "/v2/apps" + app["id"], params={"force": "true"}, timeout=30)
+            for app in requests.get(leader.url + "/v2/apps", timeout=10, headers=leader.headers).json()["apps"]:
+                requests.delete(leader.url + "/v2/apps" + app["id"], params={"force": "true"}, timeout=30,
+                                headers=leader.headers)
             until(lambda: not (framework(cluster, name) or {}).get("tasks"), 90, what="every task ended")
         except (requests.RequestException, TimeoutError, ValueError):
             pass  # fall back to the master's teardown below

@@ -86,6 +86,7 @@ def test_defaults_are_marathons():
      "container.docker.network", "unknown value 'OVERLAY'"),
     ({"args": ["a"]}, "args", "give cmd or args, not both"),
     ({"env": {"DEBUG": True}}, "env.DEBUG", "expected a string"),
+    ({"env": {"PW": {"secret": "db_pw"}}}, "env.PW", "Marathon secret references are not supported"),
     ({"killSelection": "RANDOM"}, "killSelection", "unknown value 'RANDOM'"),
     ({"healthChecks": [{"protocol": "COMMAND"}]}, "healthChecks[0].command", "required when protocol is COMMAND"),
     ({"upgradeStrategy": {"minimumHealthCapacity": 1.5}}, "upgradeStrategy.minimumHealthCapacity", "less than or equal to 1"),
@@ -239,3 +240,11 @@ def test_specs_are_immutable():
     with pytest.raises(Exception):
         app.cpus = 3  # type: ignore[misc]
     assert isinstance(app, AppSpec)
+
+
+def test_secret_env_values_reach_the_task_but_are_never_shown():
+    app = parse_app({"id": "w", "cmd": "x", "env": {"PLAIN": "a", "PW": {"value": "s3cret", "secret": True}}})
+    assert app.env_values() == {"PLAIN": "a", "PW": "s3cret"}
+    assert app.public_json()["env"] == {"PLAIN": "a", "PW": {"secret": True}}
+    assert "s3cret" not in str(app.public_json())
+    assert parse_app(app.to_json()) == app  # what is stored keeps the value

@@ -1,0 +1,29 @@
+"""Who may call the API: bearer tokens, read-write or read-only."""
+from __future__ import annotations
+
+import pytest
+
+from halyard.api.routes import check_token
+
+TOKENS = {"rw-token": "rw", "ro-token": "ro"}
+
+
+@pytest.mark.parametrize("method, path, header, auth_reads, expected", [
+    ("POST", "/v2/apps", None, False, 401),
+    ("POST", "/v2/apps", "Bearer nope", False, 401),
+    ("POST", "/v2/apps", "Basic rw-token", False, 401),
+    ("POST", "/v2/apps", "Bearer ro-token", False, 403),
+    ("DELETE", "/v2/apps/x", "Bearer ro-token", False, 403),
+    ("POST", "/v2/apps", "Bearer rw-token", False, None),
+    ("GET", "/v2/apps", None, False, None),
+    ("GET", "/v2/apps", None, True, 401),
+    ("GET", "/v2/apps", "Bearer ro-token", True, None),
+    ("GET", "/ping", None, True, None),
+])
+def test_tokens(method, path, header, auth_reads, expected):
+    refused = check_token(method, path, header, TOKENS, auth_reads)
+    assert (refused.status_code if refused is not None else None) == expected
+
+
+def test_no_tokens_configured_means_no_auth():
+    assert check_token("POST", "/v2/apps", None, {}, True) is None
