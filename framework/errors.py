@@ -16,7 +16,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 
@@ -26,6 +26,8 @@ class Problem:
 
     path: str
     message: str
+    #: the same location as a tuple of keys and indexes (kept so paths are never re-parsed)
+    loc: tuple = field(default=(), compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message

@@ -62,11 +62,11 @@ def problems_from_pydantic(exc: pydantic.ValidationError, prefix: tuple[str | in
         ctx = err.get("ctx") or {}
         inner = ctx.get("error")
         if isinstance(inner, PathProblems):
-            problems.extend(Problem(format_path(loc + sub), msg) for sub, msg in inner.items)
+            problems.extend(Problem(format_path(loc + sub), msg, loc + sub) for sub, msg in inner.items)
             continue
         kind = err["type"]
         if kind == "extra_forbidden":
-            problems.append(Problem(format_path(loc), _unknown_field_message(loc)))
+            problems.append(Problem(format_path(loc), _unknown_field_message(loc), loc))
             continue
         if kind == "literal_error":
             msg = f"unknown value {err['input']!r} (expected {ctx.get('expected', '')})"
@@ -78,7 +78,7 @@ def problems_from_pydantic(exc: pydantic.ValidationError, prefix: tuple[str | in
             msg = str(inner) if inner is not None else err["msg"]
         else:
             msg = err["msg"][0].lower() + err["msg"][1:]
-        problems.append(Problem(format_path(loc), msg))
+        problems.append(Problem(format_path(loc), msg, loc))
     return problems
 
 
@@ -162,10 +162,11 @@ def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...]) -> tuple[Opti
 
 def _attribute(p: Problem, env: str, overlay: Mapping[str, Any], prefix: tuple[str | int, ...]) -> Problem:
     """Place a problem of a merged app at the overlay's path when the overlay set that field."""
-    loc = _loc_of(p.path)
+    loc = p.loc
     if _in_overlay(overlay, loc):
-        return Problem(format_path(prefix + ("environments", env) + loc), p.message)
-    return Problem(format_path(prefix + loc), f"{p.message} (with environment {env!r})")
+        where = prefix + ("environments", env) + loc
+        return Problem(format_path(where), p.message, where)
+    return Problem(format_path(prefix + loc), f"{p.message} (with environment {env!r})", prefix + loc)
 
 
 def app_problems(raw: Any, env: Optional[str] = None,
@@ -189,25 +190,13 @@ def app_problems(raw: Any, env: Optional[str] = None,
         problems += [_attribute(p, env, envs[env], prefix) for p in found]
         return (spec if not problems else None), problems
     spec, found = _check({**base, "environments": envs}, ())
-    problems += [Problem(format_path(prefix + _loc_of(p.path)), p.message) for p in found]
+    problems += [Problem(format_path(prefix + p.loc), p.message, prefix + p.loc) for p in found]
     base_keys = {(p.path, p.message) for p in found}
     for name in sorted(envs):
         _, env_found = _check(deep_merge(base, envs[name]), ())
         problems += [_attribute(p, name, envs[name], prefix) for p in env_found
                      if (p.path, p.message) not in base_keys]
     return (spec if not problems else None), problems
-
-
-def _loc_of(path: str) -> tuple[str | int, ...]:
-    """Inverse of :func:`format_path`."""
-    loc: list[str | int] = []
-    for dotted in path.split(".") if path else []:
-        head, _, rest = dotted.partition("[")
-        if head:
-            loc.append(head)
-        for idx in rest.replace("]", "").split("[") if rest else []:
-            loc.append(int(idx))
-    return tuple(loc)
 
 
 def parse_app(raw: Any, env: Optional[str] = None, source: Optional[str] = None) -> AppSpec:

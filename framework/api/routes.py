@@ -358,4 +358,31 @@ def create_app(backend: Backend, tokens: Optional[dict[str, str]] = None, auth_r
         with backend.reading() as engine:
             return placement_json(engine, existing_app(engine, app_id))
 
+    api.openapi = lambda: openapi_document(api)  # type: ignore[method-assign]
     return api
+
+
+APP_BODIES = {("/v2/apps", "post"), ("/v2/apps/{app_id}", "put"), ("/v2/apps/{app_id}", "patch")}
+
+
+def openapi_document(api: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, plus the app definition schema for the routes that take one."""
+    if api.openapi_schema:
+        return api.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    from ..model import AppSpec
+
+    doc = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
+    app_schema = AppSpec.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    definitions = app_schema.pop("$defs", {})
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    components.update(definitions)
+    components["AppDefinition"] = app_schema
+    for path, item in doc.get("paths", {}).items():
+        for method, operation in item.items():
+            if (path, method) in APP_BODIES:
+                operation["requestBody"] = {"required": method != "patch", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/AppDefinition"}}}}
+    api.openapi_schema = doc
+    return doc
