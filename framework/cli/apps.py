@@ -133,5 +133,38 @@ def deployments(api: str, output: str) -> None:
     if output == "json":
         emit_json(data)
         return
-    rows = [(d["id"], ",".join(d["affectedApps"]), d["kind"], d["version"], len(d["failures"])) for d in data]
-    click.echo(table(["ID", "APPS", "KIND", "VERSION", "FAILURES"], rows) if rows else "no deployments under way")
+    rows = [(d["id"], ",".join(d["affectedApps"]), ",".join(a["action"] for a in d["currentActions"]), d["version"])
+            for d in data]
+    click.echo(table(["ID", "APPS", "ACTION", "VERSION"], rows) if rows else "no deployments under way")
+
+
+@click.command()
+@click.option("--type", "types", multiple=True, help="only these event types (repeatable)")
+@click.option("--count", type=int, default=None, help="stop after this many events")
+@API_OPTION
+@OUTPUT_OPTION
+def events(types: tuple[str, ...], count: Optional[int], api: str, output: str) -> None:
+    """Follow the event stream (Ctrl-C stops): one line per event, or JSON lines with -o json."""
+    import json
+
+    import requests
+
+    client = Client(api)
+    headers = {"Authorization": f"Bearer {client.token}"} if client.token else {}
+    seen = 0
+    with requests.get(client.base + "/v2/events", params={"event_type": list(types)} if types else None,
+                      headers=headers, stream=True, timeout=(10, None)) as resp:
+        resp.raise_for_status()
+        for line in resp.iter_lines(decode_unicode=True):
+            if not line or not line.startswith("data: "):
+                continue
+            event = json.loads(line[6:])
+            if output == "json":
+                click.echo(json.dumps(event))
+            else:
+                detail = " ".join(str(event[k]) for k in ("appId", "taskId", "taskStatus", "id", "reason")
+                                  if event.get(k))
+                click.echo(f"{event['timestamp']}  {event['eventType']:<28} {detail}")
+            seen += 1
+            if count is not None and seen >= count:
+                return

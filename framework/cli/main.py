@@ -8,7 +8,7 @@ import click
 
 from .. import __version__
 from ..errors import HalyardError, ValidationError
-from .apps import apps, deployments
+from .apps import apps, deployments, events
 from .deploy import deploy
 from .plan import plan
 from .scheduler import scheduler
@@ -26,6 +26,7 @@ cli.add_command(plan)
 cli.add_command(scheduler)
 cli.add_command(apps)
 cli.add_command(deployments)
+cli.add_command(events)
 cli.add_command(deploy)
 
 

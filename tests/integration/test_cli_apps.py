@@ -1,0 +1,63 @@
+"""`halyard apps ...`, `halyard deployments` and `halyard events` against a real scheduler."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from .harness import SchedulerProc, clean_shutdown, unique
+from .v1client import until
+
+pytestmark = pytest.mark.integration
+HALYARD = str(Path(sys.executable).parent / "halyard")
+
+
+@pytest.fixture(scope="module")
+def sched(cluster, tmp_path_factory):
+    name = unique("halyard-test")
+    s = SchedulerProc(cluster, unique("halyard-test"), name, tmp_path_factory.mktemp("cli")).start()
+    until(s.leading, 30, what="leader")
+    yield s
+    clean_shutdown(cluster, name, [s])
+
+
+def halyard(sched, *args):
+    proc = subprocess.run([HALYARD, *args], capture_output=True, text=True, timeout=60,
+                          env={"HALYARD_API": sched.url, "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_the_app_commands(sched, tmp_path):
+    definition = tmp_path / "cli.yaml"
+    definition.write_text("id: /cli/app\ncmd: sleep 3600\ncpus: 0.01\nmem: 8\ninstances: 1\n"
+                          "environments: {big: {instances: 2}}\n")
+    watcher = subprocess.Popen([HALYARD, "events", "--type", "deployment_success", "--count", "1", "-o", "json"],
+                               stdout=subprocess.PIPE, text=True, env={"HALYARD_API": sched.url})
+    try:
+        until(lambda: requests.get(sched.url + "/v1/stats", timeout=5).ok, 5)
+        assert "/cli/app: created" in halyard(sched, "apps", "create", str(definition))
+        event = json.loads(watcher.communicate(timeout=60)[0].splitlines()[0])
+        assert event["eventType"] == "deployment_success" and event["plan"]["affectedApps"] == ["/cli/app"]
+    finally:
+        watcher.kill()
+    listed = json.loads(halyard(sched, "apps", "list", "-o", "json"))
+    assert [a["id"] for a in listed] == ["/cli/app"] and listed[0]["tasksRunning"] == 1
+    assert "/cli/app: 1/1 running" in halyard(sched, "apps", "show", "cli/app")
+    assert "scaling to 3" in halyard(sched, "apps", "scale", "/cli/app", "3")
+    until(lambda: len(sched.running("/cli/app")) == 3, 60, what="3 running")
+    assert "updated" in halyard(sched, "apps", "update", str(definition), "--env", "big", "--force")
+    until(lambda: requests.get(sched.url + "/v2/apps/cli/app", timeout=5).json()["app"]["instances"] == 2, 30)
+    one = sched.running("/cli/app")[0]["id"]
+    killed = requests.delete(f"{sched.url}/v2/apps/cli/app/tasks/{one}", params={"scale": "true"}, timeout=10)
+    assert killed.status_code == 200 and killed.json()["task"]["id"] == one
+    until(lambda: one not in {t["id"] for t in sched.tasks("/cli/app")}, 30, what="the task killed")
+    assert requests.get(sched.url + "/v2/apps/cli/app", timeout=5).json()["app"]["instances"] == 1
+    assert "restarting" in halyard(sched, "apps", "restart", "/cli/app", "--force")
+    assert "ID" in halyard(sched, "deployments") or "no deployments under way" in halyard(sched, "deployments")
+    assert "destroying" in halyard(sched, "apps", "destroy", "/cli/app", "--force")
+    until(lambda: requests.get(sched.url + "/v2/apps/cli/app", timeout=5).status_code == 404, 60, what="gone")
