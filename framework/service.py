@@ -382,6 +382,26 @@ class SchedulerService:
                 "zookeeper_config": {"zk": self.config.zk, "zk_timeout": int(self.config.zk_session_timeout * 1000)},
                 "http_config": {"http_port": int(self.config.listen.rpartition(":")[2])}}
 
+    def master_url(self) -> str:
+        """The Mesos master's HTTP address (through ZooKeeper for ``zk://`` masters)."""
+        master = self.config.master
+        if not master.startswith("zk://"):
+            return master if master.startswith("http") else f"http://{master}"
+        import json
+
+        hosts, _, path = master.removeprefix("zk://").partition("/")
+        client = KazooClient(hosts=hosts, timeout=self.config.zk_session_timeout)
+        client.start(timeout=10)
+        try:
+            nodes = sorted(n for n in client.get_children("/" + path) if n.startswith("json.info_"))
+            if not nodes:
+                raise HalyardError(f"no master is announced at {master}")
+            address = json.loads(client.get(f"/{path}/{nodes[0]}")[0])["address"]
+            return f"http://{address['ip']}:{address['port']}"
+        finally:
+            client.stop()
+            client.close()
+
     def address(self) -> str:
         """Where this scheduler's API listens (its election identifier)."""
         return self.config.listen

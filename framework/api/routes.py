@@ -59,6 +59,9 @@ class Backend(Protocol):
     def subscribe(self) -> Any:
         """A queue of events from now on."""
 
+    def master_url(self) -> str:
+        """The current Mesos master's HTTP address."""
+
     def unsubscribe(self, q: Any) -> None: ...
 
 
@@ -174,6 +177,33 @@ def create_app(backend: Backend, tokens: Optional[dict[str, str]] = None, auth_r
     @api.get("/ping", response_class=PlainTextResponse)
     def ping() -> str:
         return "pong"
+
+    @api.post("/v1/plan")
+    async def dry_run(request: Request, strategy: Optional[str] = None, seed: int = 0) -> Any:
+        """Halyard's dry run: where would these apps' missing instances go on the live cluster, and
+        why would any not fit? Body: one app definition, or ``{"apps": [...]}``. Nothing changes."""
+        from ..cli.plan import fetch_master_state, requests_for
+        from ..cluster import load_cluster
+        from ..placement import Planner, StrategyRegistry
+        from ..validation import raw_apps
+
+        raw = await body_json(request)
+        specs, problems = [], []
+        for prefix, item in raw_apps(raw):
+            spec, found = app_problems(item, None, prefix)
+            problems += found
+            if spec is not None:
+                specs.append(spec)
+        if problems:
+            raise ValidationError(problems)
+        registry = StrategyRegistry.discover()
+        if strategy:
+            registry.create(strategy)
+        for spec in specs:
+            if spec.strategy is not None:
+                registry.create(spec.strategy)
+        agents = load_cluster(fetch_master_state(backend.master_url()))
+        return Planner(registry, seed).plan(agents, requests_for(specs, agents, strategy)).to_json()
 
     @api.get("/v1/stats")
     def stats() -> Any:

@@ -64,3 +64,21 @@ def test_the_leader_abdicates_and_the_standby_takes_over(pair):
     until(standby.leading, 30, what="the standby leads")
     assert not leader.leading()
     assert "/more/proxied" in [a["id"] for a in requests.get(standby.url + "/v2/apps", timeout=10).json()["apps"]]
+
+
+def test_dry_run_plan_against_the_live_cluster_changes_nothing(pair):
+    leader, standby = roles(pair)
+    body = {"apps": [sleep_app("/more/plan", 4, constraints=[["hostname", "UNIQUE"]]),
+                     sleep_app("/more/big", 1, cpus=50)]}
+    for s in (leader, standby):  # a standby answers this read itself
+        resp = requests.post(s.url + "/v1/plan", json=body, timeout=30)
+        assert resp.status_code == 200, resp.text
+        plan = resp.json()
+        placed = [p for p in plan["placements"] if p["app"] == "/more/plan"]
+        assert len(placed) == 3 and len({p["hostname"] for p in placed}) == 3
+        reasons = {u["app"]: u["reasons"] for u in plan["unplaced"]}
+        assert any("UNIQUE" in r for r in reasons["/more/plan"])
+        assert "insufficient cpus (needs 50) on 3 of 3 agents" in reasons["/more/big"]
+    assert requests.get(leader.url + "/v2/apps/more/plan", timeout=10).status_code == 404  # a dry run
+    bad = requests.post(leader.url + "/v1/plan", json={"id": "/x", "cmd": "y", "cpus": "z"}, timeout=10)
+    assert bad.status_code == 422 and bad.json()["problems"] == ["cpus: expected a number, got 'z'"]
