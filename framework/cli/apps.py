@@ -90,6 +90,14 @@ def update(file: str, env: Optional[str], force: bool, api: str) -> None:
         click.echo(f"{spec.id}: updated (deployment {result['deploymentId']})")
 
 
+def _change(api: str, app_id: str, method: str, suffix: str, doing: str, force: bool,
+            body: Optional[dict] = None) -> None:
+    """One app change through the API, reported with the deployment it started."""
+    app_id = "/" + app_id.strip("/")
+    result = _submit(Client(api), method, f"/v2/apps{app_id}{suffix}", body, force=str(force).lower())
+    click.echo(f"{app_id}: {doing} (deployment {result['deploymentId']})")
+
+
 @apps.command()
 @click.argument("app_id")
 @click.argument("instances", type=click.IntRange(min=0))
@@ -97,9 +105,7 @@ def update(file: str, env: Optional[str], force: bool, api: str) -> None:
 @API_OPTION
 def scale(app_id: str, instances: int, force: bool, api: str) -> None:
     """Set an app's instances."""
-    app_id = "/" + app_id.strip("/")
-    result = _submit(Client(api), "PUT", f"/v2/apps{app_id}", {"instances": instances}, force=str(force).lower())
-    click.echo(f"{app_id}: scaling to {instances} (deployment {result['deploymentId']})")
+    _change(api, app_id, "PUT", "", f"scaling to {instances}", force, {"instances": instances})
 
 
 @apps.command()
@@ -108,9 +114,7 @@ def scale(app_id: str, instances: int, force: bool, api: str) -> None:
 @API_OPTION
 def restart(app_id: str, force: bool, api: str) -> None:
     """Replace every task of an app (rolling, within its upgradeStrategy)."""
-    app_id = "/" + app_id.strip("/")
-    result = _submit(Client(api), "POST", f"/v2/apps{app_id}/restart", force=str(force).lower())
-    click.echo(f"{app_id}: restarting (deployment {result['deploymentId']})")
+    _change(api, app_id, "POST", "/restart", "restarting", force)
 
 
 @apps.command()
@@ -119,9 +123,7 @@ def restart(app_id: str, force: bool, api: str) -> None:
 @API_OPTION
 def destroy(app_id: str, force: bool, api: str) -> None:
     """Kill an app's tasks and remove it."""
-    app_id = "/" + app_id.strip("/")
-    result = _submit(Client(api), "DELETE", f"/v2/apps{app_id}", force=str(force).lower())
-    click.echo(f"{app_id}: destroying (deployment {result['deploymentId']})")
+    _change(api, app_id, "DELETE", "", "destroying", force)
 
 
 @click.command()

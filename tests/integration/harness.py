@@ -10,7 +10,8 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 import requests
 
@@ -160,3 +161,15 @@ def docker_container_of(cluster: dict[str, str], task_id: str) -> Optional[str]:
 def wait(seconds: float) -> None:
     """Used only to let time pass where passing time is the behaviour under test (a grace period)."""
     time.sleep(seconds)
+
+
+@contextmanager
+def leading_scheduler(cluster: dict[str, str], log_dir: Path, *extra: str) -> Iterator[SchedulerProc]:
+    """One scheduler in a fresh chroot under a fresh framework name, leading; cleaned up after."""
+    name = unique("halyard-test")
+    s = SchedulerProc(cluster, unique("halyard-test"), name, log_dir, *extra).start()
+    try:
+        until(s.leading, 30, what="leader")
+        yield s
+    finally:
+        clean_shutdown(cluster, name, [s])

@@ -9,7 +9,7 @@ import requests
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 
-from .harness import SchedulerProc, clean_shutdown, framework, mesos_tasks, sleep_app, unique
+from .harness import framework, leading_scheduler, mesos_tasks, sleep_app
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -17,11 +17,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def sched(cluster, tmp_path_factory):
-    name, chroot = unique("halyard-test"), unique("halyard-test")
-    s = SchedulerProc(cluster, chroot, name, tmp_path_factory.mktemp("api"), "--zk-auth", "halyard:s3cret").start()
-    until(s.leading, 30, what="leader")
-    yield s
-    clean_shutdown(cluster, name, [s])
+    with leading_scheduler(cluster, tmp_path_factory.mktemp("api"), "--zk-auth", "halyard:s3cret") as s:
+        yield s
 
 
 def get(s, path, **kw):

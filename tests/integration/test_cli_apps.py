@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .harness import SchedulerProc, clean_shutdown, unique
+from .harness import leading_scheduler
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -18,11 +18,8 @@ HALYARD = str(Path(sys.executable).parent / "halyard")
 
 @pytest.fixture(scope="module")
 def sched(cluster, tmp_path_factory):
-    name = unique("halyard-test")
-    s = SchedulerProc(cluster, unique("halyard-test"), name, tmp_path_factory.mktemp("cli")).start()
-    until(s.leading, 30, what="leader")
-    yield s
-    clean_shutdown(cluster, name, [s])
+    with leading_scheduler(cluster, tmp_path_factory.mktemp("cli")) as s:
+        yield s
 
 
 def halyard(sched, *args):

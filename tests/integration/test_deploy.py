@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .harness import SchedulerProc, clean_shutdown, unique
+from .harness import leading_scheduler
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -19,11 +19,8 @@ DEPLOY = str(Path(sys.executable).parent / "deploy")
 
 @pytest.fixture(scope="module")
 def sched(cluster, tmp_path_factory):
-    name = unique("halyard-test")
-    s = SchedulerProc(cluster, unique("halyard-test"), name, tmp_path_factory.mktemp("deploy")).start()
-    until(s.leading, 30, what="leader")
-    yield s
-    clean_shutdown(cluster, name, [s])
+    with leading_scheduler(cluster, tmp_path_factory.mktemp("deploy")) as s:
+        yield s
 
 
 # The image under a registry name on loopback where no registry listens: a tag that is not local

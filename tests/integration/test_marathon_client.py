@@ -8,7 +8,7 @@ import pytest
 from marathon import MarathonClient
 from marathon.models import MarathonApp
 
-from .harness import SchedulerProc, clean_shutdown, unique
+from .harness import leading_scheduler
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -21,11 +21,8 @@ if not hasattr(collections, "Iterable"):
 
 @pytest.fixture(scope="module")
 def client(cluster, tmp_path_factory):
-    name = unique("halyard-test")
-    s = SchedulerProc(cluster, unique("halyard-test"), name, tmp_path_factory.mktemp("mc")).start()
-    until(s.leading, 30, what="leader")
-    yield MarathonClient(s.url)
-    clean_shutdown(cluster, name, [s])
+    with leading_scheduler(cluster, tmp_path_factory.mktemp("mc")) as s:
+        yield MarathonClient(s.url)
 
 
 def test_marathon_python_manages_an_app(client):
