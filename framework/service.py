@@ -112,7 +112,6 @@ class SchedulerService:
         self._server: Optional[uvicorn.Server] = None
         self.offer_latencies: deque[float] = deque(maxlen=1000)  # seconds, arrival -> ACCEPT sent
         self._subscribers: list[queue.Queue] = []
-        self.started_leading: Optional[float] = None
 
     # --- Backend (for the API) ----------------------------------------------------------------
 
@@ -250,7 +249,6 @@ class SchedulerService:
                  len(engine.tasks), snapshot.framework_id or "(new)")
         with self.lock:
             self.engine, self.events = engine, events
-        self.started_leading = time.monotonic()
         self._restart_driver.clear()
         driver.start()
         try:

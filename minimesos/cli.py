@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import install  # noqa: E402
-from cluster import Cluster, Config, default_agents, restart, wait_port_free  # noqa: E402
+from cluster import Cluster, Config, default_agents, wait_port_free  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

@@ -18,10 +18,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -366,13 +364,6 @@ def _unmount_under(path: Path) -> None:
     mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
     for mount in sorted((m for m in mounts if (m + "/").startswith(prefix)), reverse=True):
         subprocess.run(["umount", "-l", mount], capture_output=True)
-
-
-def restart(proc: Proc, start, sig: int = signal.SIGTERM) -> None:
-    """Stop one component (``sig``, then SIGKILL after a grace period) and start it again."""
-    proc.stop(timeout=30, sig=sig)
-    time.sleep(0.2)
-    start()
 
 
 def wait_port_free(ip: str, port: int, timeout: float = 30) -> bool:

@@ -166,12 +166,3 @@ class Revive:
 
 
 Instruction = Union[Persist, Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive]
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A command the engine refused (no such app, ...): the API turns it into an HTTP error."""
-
-    status: int
-    message: str
-    details: Any = None

@@ -158,10 +158,6 @@ def docker_container_of(cluster: dict[str, str], task_id: str) -> Optional[str]:
     return None
 
 
-def wait(seconds: float) -> None:
-    """Used only to let time pass where passing time is the behaviour under test (a grace period)."""
-    time.sleep(seconds)
-
 
 @contextmanager
 def leading_scheduler(cluster: dict[str, str], log_dir: Path, *extra: str) -> Iterator[SchedulerProc]:
