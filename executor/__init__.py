@@ -1,4 +1,6 @@
-"""Halyard's custom Mesos executor for short-lived jobs (import package ``halyard_executor``).
+"""Halyard's own Mesos executor for short-lived jobs (import package ``halyard_executor``).
 
-Built in a later issue; the package exists so the layout and install are final.
+``runner`` runs one job's command to completion (its own process group, timeout, kill with a grace
+period then SIGKILL to the whole group) and is testable without Mesos; ``mesos`` is the pymesos
+executor around it; ``python -m halyard_executor`` is what an agent launches.
 """
