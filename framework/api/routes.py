@@ -239,7 +239,7 @@ def create_app(backend: Backend, tokens: Optional[dict[str, str]] = None, auth_r
             finally:
                 backend.unsubscribe(q)
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
+        return StreamingResponse(stream(), media_type="text/event-stream; charset=utf-8",
                                  headers={"Cache-Control": "no-cache"})
 
     @api.get("/v2/info")

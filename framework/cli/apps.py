@@ -157,6 +157,7 @@ def events(types: tuple[str, ...], count: Optional[int], api: str, output: str) 
     with requests.get(client.base + "/v2/events", params={"event_type": list(types)} if types else None,
                       headers=headers, stream=True, timeout=(10, None)) as resp:
         resp.raise_for_status()
+        resp.encoding = "utf-8"
         for line in resp.iter_lines(decode_unicode=True):
             if not line or not line.startswith("data: "):
                 continue

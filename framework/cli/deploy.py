@@ -128,7 +128,7 @@ def deploy(service: str, version: str, environment: str, services: str, timeout:
         emit_json({"status": ["succeeded", "failed", "timed out"][code], "deployment": deployment, "app": app,
                    "waitingFor": reasons})
     elif code == 0:
-        endpoints = [f"{t['host']}:{t['ports'][0]}" if t["ports"] else t["host"] for t in app.get("tasks", [])]
+        endpoints = [f"{t['host']}:{t['ports'][0]}" if t["ports"] else t["host"] for t in (app or {}).get("tasks", [])]
         click.echo(f"{spec.id} {version} is running in {environment}: {' '.join(endpoints)}")
     else:
         what = "failed" if code == 1 else f"did not finish within {timeout:g}s"
