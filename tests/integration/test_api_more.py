@@ -23,7 +23,9 @@ def pair(cluster, tmp_path_factory):
 
 def roles(pair):
     a, b = pair
-    return (a, b) if a.leading() else (b, a)
+    leader, standby = (a, b) if a.leading() else (b, a)
+    until(lambda: requests.get(standby.url + "/v2/leader", timeout=5).ok, 30, what="the standby knows the leader")
+    return leader, standby
 
 
 def test_a_standby_proxies_reads_and_writes_to_the_leader(pair):

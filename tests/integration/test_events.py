@@ -56,6 +56,7 @@ def pair(cluster, tmp_path_factory):
 
 def test_events_while_an_app_deploys_and_a_task_dies(cluster, pair):
     leader, standby = pair
+    until(lambda: requests.get(standby.url + "/v2/leader", timeout=5).ok, 30, what="the standby knows the leader")
     everything = Listener(leader.url + "/v2/events")
     updates = Listener(leader.url + "/v2/events", event_type="status_update_event")
     via_standby = Listener(standby.url + "/v2/events", event_type="deployment_success")  # redirected

@@ -84,6 +84,7 @@ def test_standby_takes_over_with_the_same_framework_and_tasks(cluster, deploymen
     until(lambda: a.leading() or b.leading(), 30, what="a leader")
     assert not (a.leading() and b.leading())
     leader, standby = (a, b) if a.leading() else (b, a)
+    until(lambda: requests.get(standby.url + "/v2/leader", timeout=5).ok, 30, what="the standby knows the leader")
     assert requests.get(standby.url + "/v2/apps", timeout=5).status_code == 200  # proxied to the leader
     assert requests.get(standby.url + "/v2/info", timeout=5).json()["elected"] is False
     assert leader.post_app(sleep_app("/ha", 3)).status_code == 201
