@@ -62,12 +62,20 @@ class ServiceConfig:
     auth_reads: bool = False                               # reads need a token too
 
 
+# kazoo gives each connection attempt session_timeout / len(hosts) to get its answer. With one
+# server, one attempt that hangs on a server still starting up (after a restart) would use up the
+# whole session: list that server a few times so that each attempt gets a quarter of it.
+SINGLE_HOST_ATTEMPTS = 4
+
+
 def parse_zk(url: str) -> tuple[str, str]:
     """``zk://h1:2181,h2:2181/chroot`` -> (kazoo hosts string with chroot, store root)."""
     rest = url.removeprefix("zk://")
     hosts, slash, chroot = rest.partition("/")
     if not hosts:
         raise ValueError(f"no ZooKeeper hosts in {url!r}")
+    if "," not in hosts:
+        hosts = ",".join([hosts] * SINGLE_HOST_ATTEMPTS)
     if slash and chroot.strip("/"):
         return f"{hosts}/{chroot.strip('/')}", ""
     return hosts, "/halyard"
@@ -107,6 +115,8 @@ class SchedulerService:
         self._lost = threading.Event()
         self._restart_driver = threading.Event()
         self._abdicate = threading.Event()
+        self._superseded = threading.Event()
+        self._deposed = False
         self._pause_contending = False
         self._election = None
         self._server: Optional[uvicorn.Server] = None
@@ -205,6 +215,11 @@ class SchedulerService:
             self._election.cancel()
         self._wake()
 
+    def _failed_over(self, message: str) -> None:
+        """pymesos' IO thread: Mesos says another scheduler took this framework over."""
+        self._superseded.set()
+        self._wake()
+
     def restart_driver(self) -> None:
         """pymesos' IO thread died: give up this leadership and contend again with a new driver."""
         self._restart_driver.set()
@@ -244,12 +259,13 @@ class SchedulerService:
         framework = framework_info(self.config.name, self.config.role, self.config.failover_timeout,
                                    snapshot.framework_id, self.config.principal, f"http://{self.config.listen}")
         driver = MesosDriver(self.config.master, framework, lambda e: events.put((time.monotonic(), e)),
-                             self.config.principal, self.config.secret)
+                             self.config.principal, self.config.secret, on_failed_over=self._failed_over)
         log.info("leading (epoch %d): %d apps, %d tasks, framework %s", self.epoch, len(engine.apps),
                  len(engine.tasks), snapshot.framework_id or "(new)")
         with self.lock:
             self.engine, self.events = engine, events
         self._restart_driver.clear()
+        self._superseded.clear()
         driver.start()
         try:
             self._serve(engine, events, driver)
@@ -257,9 +273,10 @@ class SchedulerService:
             log.warning("stepping down: %s", why)
             if self._restart_driver.is_set():
                 time.sleep(1)  # the master may still be restarting: do not spin
-            if self._abdicate.is_set():
+            if self._abdicate.is_set() or self._deposed:
                 self._abdicate.clear()
-                self._pause_contending = True
+                self._deposed = False
+                self._pause_contending = True  # let the scheduler that took over keep the lead
         finally:
             with self.lock:
                 self.engine, self.events = None, None
@@ -281,6 +298,18 @@ class SchedulerService:
                 raise _StepDown("Mesos driver failed")
             if self._abdicate.is_set():
                 raise _StepDown("abdicated")
+            if self._superseded.is_set():
+                self._superseded.clear()
+                # Fence the Mesos subscription as the store is fenced: only a newer epoch wins.
+                try:
+                    newer = self.store.current_epoch() > (self.epoch or 0)
+                except KazooException:
+                    newer = True  # cannot tell: the safe side is to let the other one lead
+                if newer:
+                    self._deposed = True
+                    raise _StepDown("a newer leader subscribed as this framework")
+                log.warning("a stale scheduler subscribed as this framework; this leader (epoch %s) takes it back",
+                            self.epoch)
             try:
                 arrived, item = events.get(timeout=max(0.0, next_tick - time.monotonic()))
             except queue.Empty:

@@ -64,8 +64,9 @@ def framework_info(name: str, role: str, failover_timeout: float, framework_id: 
 class _Callbacks(Scheduler):
     """pymesos callbacks -> events. Runs on pymesos' IO thread: enqueue only, never raise."""
 
-    def __init__(self, sink: Callable[[Event], None]):
+    def __init__(self, sink: Callable[[Event], None], on_failed_over: Callable[[str], None]):
         self._sink = sink
+        self._on_failed_over = on_failed_over
 
     def _emit(self, make: Callable[[], Event]) -> None:
         try:
@@ -97,15 +98,20 @@ class _Callbacks(Scheduler):
     def error(self, driver, message):
         log.error("Mesos error: %s", message)
         self._emit(Disconnected)
+        if "failed over" in str(message).lower():
+            # Another scheduler subscribed as this framework: it is the leader now. pymesos would
+            # re-subscribe and take the framework back; this one must step down instead.
+            self._on_failed_over(str(message))
 
 
 class MesosDriver:
     """One subscription to Mesos; ``execute`` carries out engine instructions."""
 
     def __init__(self, master: str, framework: dict[str, Any], sink: Callable[[Event], None],
-                 principal: Optional[str] = None, secret: Optional[str] = None):
+                 principal: Optional[str] = None, secret: Optional[str] = None,
+                 on_failed_over: Callable[[str], None] = lambda message: None):
         master = master.removeprefix("http://").removeprefix("https://").rstrip("/")
-        self._driver = MesosSchedulerDriver(_Callbacks(sink), framework, master, use_addict=False,
+        self._driver = MesosSchedulerDriver(_Callbacks(sink, on_failed_over), framework, master, use_addict=False,
                                             implicit_acknowledgements=False, principal=principal, secret=secret,
                                             failover=True)
 

@@ -98,6 +98,10 @@ class ZkStore:
             log.info("leader epoch %d", epoch)
             return epoch
 
+    def current_epoch(self) -> int:
+        """The leader epoch ZooKeeper holds now (the newest leader's)."""
+        return int(self.client.get(self.path("epoch"))[0] or b"0")
+
     # --- reading ------------------------------------------------------------------------------
 
     def load(self) -> Snapshot:

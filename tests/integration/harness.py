@@ -61,6 +61,13 @@ class SchedulerProc:
         except (requests.RequestException, ValueError):
             return False
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stops answering anyone, ZooKeeper included."""
+        os.kill(self.proc.pid, signal.SIGSTOP)  # type: ignore[union-attr]
+
+    def thaw(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)  # type: ignore[union-attr]
+
     def kill9(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
