@@ -92,7 +92,12 @@ class _Wake:
 
 
 class _StepDown(Exception):
-    """Leave the leader loop: stopping, session lost, or fenced."""
+    """Leave the leader loop: stopping, session lost, fenced, ...; ``pause``: seconds to wait
+    before contending again (to let another scheduler take the lead, or a master come back)."""
+
+    def __init__(self, reason: str, pause: float = 0.0):
+        super().__init__(reason)
+        self.pause = pause
 
 
 class SchedulerService:
@@ -116,8 +121,7 @@ class SchedulerService:
         self._restart_driver = threading.Event()
         self._abdicate = threading.Event()
         self._superseded = threading.Event()
-        self._deposed = False
-        self._pause_contending = False
+        self._pause_before_contending = 0.0
         self._election = None
         self._server: Optional[uvicorn.Server] = None
         self.offer_latencies: deque[float] = deque(maxlen=1000)  # seconds, arrival -> ACCEPT sent
@@ -181,9 +185,8 @@ class SchedulerService:
             self._lost.clear()
             try:
                 self._election.run(self._lead)
-                if self._pause_contending:
-                    self._pause_contending = False
-                    time.sleep(max(2.0, self.config.zk_session_timeout / 2))  # let another contender win
+                pause, self._pause_before_contending = self._pause_before_contending, 0.0
+                time.sleep(pause)
             except KazooException as exc:
                 log.warning("election interrupted: %r", exc)
             except BaseException:  # noqa: BLE001 - stay a contender whatever happened
@@ -264,19 +267,14 @@ class SchedulerService:
                  len(engine.tasks), snapshot.framework_id or "(new)")
         with self.lock:
             self.engine, self.events = engine, events
-        self._restart_driver.clear()
-        self._superseded.clear()
+        for reason in (self._restart_driver, self._abdicate, self._superseded):
+            reason.clear()
         driver.start()
         try:
             self._serve(engine, events, driver)
         except _StepDown as why:
             log.warning("stepping down: %s", why)
-            if self._restart_driver.is_set():
-                time.sleep(1)  # the master may still be restarting: do not spin
-            if self._abdicate.is_set() or self._deposed:
-                self._abdicate.clear()
-                self._deposed = False
-                self._pause_contending = True  # let the scheduler that took over keep the lead
+            self._pause_before_contending = why.pause
         finally:
             with self.lock:
                 self.engine, self.events = None, None
@@ -287,6 +285,10 @@ class SchedulerService:
             self._fail_pending(events)
             log.info("no longer leading")
 
+    def _yield_seconds(self) -> float:
+        """How long a scheduler that gave up the lead waits, so that another one takes it."""
+        return max(2.0, self.config.zk_session_timeout / 2)
+
     def _serve(self, engine: Engine, events: queue.Queue, driver: MesosDriver) -> None:
         next_tick = time.monotonic() + TICK_SECONDS
         while True:
@@ -295,9 +297,9 @@ class SchedulerService:
             if self._lost.is_set():
                 raise _StepDown("ZooKeeper session lost")
             if self._restart_driver.is_set():
-                raise _StepDown("Mesos driver failed")
+                raise _StepDown("Mesos driver failed", pause=1.0)  # the master may be restarting
             if self._abdicate.is_set():
-                raise _StepDown("abdicated")
+                raise _StepDown("abdicated", pause=self._yield_seconds())
             if self._superseded.is_set():
                 self._superseded.clear()
                 # Fence the Mesos subscription as the store is fenced: only a newer epoch wins.
@@ -306,8 +308,7 @@ class SchedulerService:
                 except KazooException:
                     newer = True  # cannot tell: the safe side is to let the other one lead
                 if newer:
-                    self._deposed = True
-                    raise _StepDown("a newer leader subscribed as this framework")
+                    raise _StepDown("a newer leader subscribed as this framework", pause=self._yield_seconds())
                 log.warning("a stale scheduler subscribed as this framework; this leader (epoch %s) takes it back",
                             self.epoch)
             try:

@@ -98,25 +98,24 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_start(action: str, proc, port: int, start) -> int:
+    """``stop``, ``start`` or ``restart`` one component on the same data (its port freed in between)."""
+    if action in ("stop", "restart"):
+        proc.stop(timeout=30)
+        wait_port_free("127.0.0.1", port)
+    if action in ("start", "restart"):
+        start()
+    return 0
+
+
 def cmd_master(args: argparse.Namespace) -> int:
     cluster = loaded()
-    proc = cluster.master()
-    if args.action in ("stop", "restart"):
-        proc.stop(timeout=30)
-        wait_port_free("127.0.0.1", cluster.config.master_port)
-    if args.action in ("start", "restart"):
-        cluster.start_master()
-    return 0
+    return _stop_start(args.action, cluster.master(), cluster.config.master_port, cluster.start_master)
 
 
 def cmd_zk(args: argparse.Namespace) -> int:
     cluster = loaded()
-    if args.action in ("stop", "restart"):
-        cluster.zk().stop(timeout=30)
-        wait_port_free("127.0.0.1", cluster.config.zk_port)
-    if args.action in ("start", "restart"):
-        cluster.start_zk()
-    return 0
+    return _stop_start(args.action, cluster.zk(), cluster.config.zk_port, cluster.start_zk)
 
 
 def main(argv: list[str] | None = None) -> int:

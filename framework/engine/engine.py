@@ -25,7 +25,7 @@ from .converge import converge
 from .messages import (Acknowledge, CancelDeployment, Decline, DeleteApp, Disconnected, Event, Instruction, Kill,
                        KillTasks, Launch, Offers, Paused, Persist, PutApp, Reconcile, Rescinded, ResetDelay,
                        RestartApp, Revive, StatusUpdate, Subscribed, Suppress, Tick)
-from .offers import agent_view, group_offers, mesos_resources, port_roles
+from .offers import agent_view, group_offers, mesos_resources
 from .records import LAUNCHING, TERMINAL, AppRecord, DeploymentRecord, Snapshot, TaskRecord, iso
 from .taskinfo import task_id_for, task_info
 
@@ -322,7 +322,7 @@ class Engine:
             app = self.apps[p.app_id]
             offers = agents[p.agent_id]
             task_id = task_id_for(app.app_id, self.new_id())
-            resources = mesos_resources(offers, p.allocation, p.ports, port_roles(offers, p.ports))
+            resources = mesos_resources(offers, p.allocation, p.ports)
             by_agent.setdefault(p.agent_id, []).append(
                 task_info(app.spec, iso(app.version), task_id, p.agent_id, p.hostname, resources, p.ports))
             record = TaskRecord(task_id=task_id, app_id=app.app_id, config_version=app.config_version,

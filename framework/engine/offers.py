@@ -29,17 +29,9 @@ class AgentOffers:
     region: Optional[str] = None
     zone: Optional[str] = None
 
-    def template(self, name: str, role: str, port: Optional[int] = None) -> Optional[dict]:
-        """An offered resource object of this name and role (containing ``port`` for ports)."""
-        for res in self.resources:
-            if res.get("name") != name or resource_role(res) != role:
-                continue
-            if port is None:
-                return res
-            for r in (res.get("ranges") or {}).get("range", []):
-                if r["begin"] <= port <= r["end"]:
-                    return res
-        return None
+    def template(self, name: str, role: str) -> Optional[dict]:
+        """An offered resource object of this name and role."""
+        return next((r for r in self.resources if r.get("name") == name and resource_role(r) == role), None)
 
 
 def group_offers(offers: Iterable[Mapping]) -> dict[str, AgentOffers]:
@@ -92,7 +84,7 @@ def agent_view(offers: AgentOffers, tasks: Iterable[TaskRecord]) -> AgentInfo:
 
 
 def mesos_resources(offers: AgentOffers, allocation: Iterable[tuple[str, str, float]],
-                    ports: Iterable[int], port_roles: Mapping[int, str]) -> list[dict]:
+                    ports: Iterable[int]) -> list[dict]:
     """The TaskInfo resources for a planned allocation, copied from the offered objects (so
     roles, reservations and allocation_info stay exactly as offered)."""
     out: list[dict] = []
@@ -101,22 +93,16 @@ def mesos_resources(offers: AgentOffers, allocation: Iterable[tuple[str, str, fl
         if template is None:  # pragma: no cover - the planner only allocates what was offered
             raise AssertionError(f"no offered {name} in role {role} on {offers.agent_id}")
         out.append({**template, "scalar": {"value": amount}})  # role fields shared: never mutated
-    by_role: dict[str, list[int]] = {}
-    for port in ports:
-        by_role.setdefault(port_roles[port], []).append(port)
-    for role, role_ports in by_role.items():
-        template = offers.template("ports", role, role_ports[0])
-        out.append({**template, "ranges": {"range": [{"begin": p, "end": p} for p in sorted(role_ports)]}})  # type: ignore[dict-item]
-    return out
-
-
-def port_roles(offers: AgentOffers, ports: Iterable[int]) -> dict[int, str]:
-    """Which role's range each port came from."""
-    found = {}
+    # Each port goes with the offered ranges resource it came from (one pass over them).
+    by_resource: dict[int, tuple[dict, list[int]]] = {}
     for port in ports:
         for res in offers.resources:
             if res.get("name") == "ports" and any(r["begin"] <= port <= r["end"]
                                                   for r in (res.get("ranges") or {}).get("range", [])):
-                found[port] = resource_role(res)
+                by_resource.setdefault(id(res), (res, []))[1].append(port)
                 break
-    return found
+        else:  # pragma: no cover - the planner only allocates offered ports
+            raise AssertionError(f"port {port} was not offered on {offers.agent_id}")
+    for template, taken in by_resource.values():
+        out.append({**template, "ranges": {"range": [{"begin": p, "end": p} for p in sorted(taken)]}})
+    return out

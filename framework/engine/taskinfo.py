@@ -85,13 +85,6 @@ def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname:
     return info
 
 
-def labels_of(status_or_task: dict) -> dict[str, str]:
-    labels = (status_or_task.get("labels") or {}).get("labels", [])
-    return {lab["key"]: lab.get("value", "") for lab in labels}
-
-
-
-
 def health_check(app: AppSpec, ports: tuple[int, ...]) -> dict[str, Any]:
     """The app's health check as a Mesos-native one, run by the executor on the agent (Marathon's
     HTTP/HTTPS/TCP checks and the MESOS_* ones alike). The task is killed, and so replaced, after
