@@ -364,6 +364,10 @@ class SchedulerService:
                 while not self.zk.connected:
                     if self._lost.is_set() or self._stop.is_set():
                         raise _StepDown("ZooKeeper session lost while writing") from exc
+                    if self._superseded.is_set():
+                        # Another scheduler took the framework and this one cannot check the
+                        # epoch now: the safe side is to let the other one lead.
+                        raise _StepDown("superseded while ZooKeeper is unreachable", pause=self._yield_seconds())
                     time.sleep(0.05)
 
     @staticmethod

@@ -123,6 +123,15 @@ class MesosDriver:
         self._driver.stop(failover=True)
 
     def execute(self, ins: Instruction) -> None:
+        """Send one call. A call that fails in transport (the subscription being re-established
+        on pymesos' IO thread, which shares the HTTP connection) is lost like a call made while
+        disconnected, which pymesos drops silently: reconciliation and kill retries cover both."""
+        try:
+            self._send(ins)
+        except Exception as exc:  # noqa: BLE001 - transport failures must not end the leadership
+            log.warning("Mesos call %s lost: %r", type(ins).__name__, exc)
+
+    def _send(self, ins: Instruction) -> None:
         d = self._driver
         if isinstance(ins, Launch):
             d.acceptOffers([{"value": i} for i in ins.offer_ids],
