@@ -307,6 +307,29 @@ class SecretEnv(Spec):
 MASKED = {"secret": True}
 
 
+def coerce_env(value: Any) -> Any:
+    """An ``env`` mapping's values as strings or :class:`SecretEnv`; problems name the key."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for key, item in value.items():
+        if isinstance(item, (str, SecretEnv)):
+            out[key] = item
+        elif isinstance(item, dict):
+            try:
+                out[key] = SecretEnv.model_validate(item)
+            except Exception as exc:  # pydantic's error: keep its first message
+                errors = getattr(exc, "errors", lambda: [{"msg": str(exc)}])()
+                problems.append(((key,), errors[0]["msg"].removeprefix("Value error, ")))
+        else:
+            problems.append(((key,), f"expected a string (quote numbers and booleans in YAML) or "
+                                     f"{{value: ..., secret: true}}, got {item!r}"))
+    if problems:
+        raise PathProblems(problems)
+    return out
+
+
 class StrategyRef(Spec):
     """Which placement strategy to use: a plugin name and the plugin's own arguments."""
 
@@ -359,25 +382,7 @@ class AppSpec(Spec):
     @field_validator("env", mode="before")
     @classmethod
     def _env_values(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        out: dict[str, Any] = {}
-        problems: list[tuple[tuple[str | int, ...], str]] = []
-        for key, item in value.items():
-            if isinstance(item, (str, SecretEnv)):
-                out[key] = item
-            elif isinstance(item, dict):
-                try:
-                    out[key] = SecretEnv.model_validate(item)
-                except Exception as exc:  # pydantic's error: keep its first message
-                    errors = getattr(exc, "errors", lambda: [{"msg": str(exc)}])()
-                    problems.append(((key,), errors[0]["msg"].removeprefix("Value error, ")))
-            else:
-                problems.append(((key,), f"expected a string (quote numbers and booleans in YAML) or "
-                                         f"{{value: ..., secret: true}}, got {item!r}"))
-        if problems:
-            raise PathProblems(problems)
-        return out
+        return coerce_env(value)
 
     @field_validator("strategy", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ import pydantic
 import yaml
 
 from .errors import Problem, ValidationError
+from .jobs.spec import JobSpec
 from .model import AppSpec, PathProblems
 
 # Marathon app fields Halyard knows but does not support: named as such, never ignored.
@@ -153,9 +154,9 @@ def _no_such_environment(env: str, envs: Mapping[str, Any], prefix: tuple[str | 
     return Problem(format_path(prefix + ("environments",)), f"no environment {env!r} (defined: {defined})")
 
 
-def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...]) -> tuple[Optional[AppSpec], list[Problem]]:
+def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...], model: type = AppSpec) -> tuple[Any, list[Problem]]:
     try:
-        return AppSpec.model_validate(data), []
+        return model.model_validate(data), []
     except pydantic.ValidationError as exc:
         return None, problems_from_pydantic(exc, prefix)
 
@@ -169,9 +170,9 @@ def _attribute(p: Problem, env: str, overlay: Mapping[str, Any], prefix: tuple[s
     return Problem(format_path(prefix + loc), f"{p.message} (with environment {env!r})", prefix + loc)
 
 
-def app_problems(raw: Any, env: Optional[str] = None,
-                 prefix: tuple[str | int, ...] = ()) -> tuple[Optional[AppSpec], list[Problem]]:
-    """Validate one raw app.
+def app_problems(raw: Any, env: Optional[str] = None, prefix: tuple[str | int, ...] = (),
+                 model: type = AppSpec) -> tuple[Any, list[Problem]]:
+    """Validate one raw app (or, with ``model=JobSpec``, one job).
 
     With ``env``: the app resolved for that environment. Without: the base definition and every
     environment it defines. A problem that an overlay causes is reported at the overlay's path
@@ -180,20 +181,21 @@ def app_problems(raw: Any, env: Optional[str] = None,
     """
     if not isinstance(raw, Mapping):
         kind = type(raw).__name__
-        return None, [Problem(format_path(prefix), f"expected an app definition (a mapping), got {kind}")]
+        what = "an app" if model is AppSpec else "a job"
+        return None, [Problem(format_path(prefix), f"expected {what} definition (a mapping), got {kind}")]
     envs, problems = _environments(raw, prefix)
     base = {k: v for k, v in raw.items() if k != "environments"}
     if env is not None:
         if env not in envs:
             return None, problems or [_no_such_environment(env, envs, prefix)]
-        spec, found = _check(deep_merge(base, envs[env]), ())
+        spec, found = _check(deep_merge(base, envs[env]), (), model)
         problems += [_attribute(p, env, envs[env], prefix) for p in found]
         return (spec if not problems else None), problems
-    spec, found = _check({**base, "environments": envs}, ())
+    spec, found = _check({**base, "environments": envs}, (), model)
     problems += [Problem(format_path(prefix + p.loc), p.message, prefix + p.loc) for p in found]
     base_keys = {(p.path, p.message) for p in found}
     for name in sorted(envs):
-        _, env_found = _check(deep_merge(base, envs[name]), ())
+        _, env_found = _check(deep_merge(base, envs[name]), (), model)
         problems += [_attribute(p, name, envs[name], prefix) for p in env_found
                      if (p.path, p.message) not in base_keys]
     return (spec if not problems else None), problems
@@ -256,3 +258,16 @@ def load_apps(path: str | Path, env: Optional[str] = None) -> list[AppSpec]:
     if problems:
         raise ValidationError(problems, str(path))
     return specs
+
+
+def parse_job(raw: Any, env: Optional[str] = None, source: Optional[str] = None) -> JobSpec:
+    """One raw job definition -> :class:`JobSpec` for ``env``, or :class:`ValidationError`."""
+    spec, problems = app_problems(raw, env, model=JobSpec)
+    if problems or spec is None:
+        raise ValidationError(problems, source)
+    return spec
+
+
+def load_job(path: str | Path, env: Optional[str] = None) -> JobSpec:
+    """The job in a definition file (YAML or JSON), resolved for ``env``."""
+    return parse_job(load_document(path), env, str(path))

@@ -19,12 +19,15 @@ from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from ..errors import ConflictError, NotFoundError
+from ..jobs.book import JobBook, JobChanges
+from ..jobs.records import RunRecord
+from ..jobs.taskinfo import ExecutorSettings, job_task_info, split_allocation
 from ..model import AppSpec
 from ..placement import PlacementRequest, Planner, StrategyRegistry
 from .converge import converge
-from .messages import (Acknowledge, CancelDeployment, Decline, DeleteApp, Disconnected, Event, Instruction, Kill,
-                       KillTasks, Launch, Offers, Paused, Persist, PutApp, Reconcile, Rescinded, ResetDelay,
-                       RestartApp, Revive, StatusUpdate, Subscribed, Suppress, Tick)
+from .messages import (Acknowledge, CancelDeployment, Decline, DeleteApp, DeleteJob, Disconnected, Event, Instruction,
+                       Kill, KillRun, KillTasks, Launch, Notify, Offers, Paused, Persist, PutApp, PutJob, Reconcile,
+                       Rescinded, ResetDelay, RestartApp, Revive, StartRun, StatusUpdate, Subscribed, Suppress, Tick)
 from .offers import agent_view, group_offers, mesos_resources
 from .records import LAUNCHING, TERMINAL, AppRecord, DeploymentRecord, Snapshot, TaskRecord, iso
 from .taskinfo import task_id_for, task_info
@@ -50,6 +53,7 @@ class EngineConfig:
     min_healthy: float = 3.0               # without health checks, a task counts for a deployment
                                            # once it has been running this long (a command that
                                            # exits at once passes through TASK_RUNNING)
+    executor: ExecutorSettings = ExecutorSettings()  # how agents start Halyard's executor (jobs)
 
 
 class Engine:
@@ -83,6 +87,7 @@ class Engine:
         self.deployments: dict[str, DeploymentRecord] = {}
         self.finished: deque[DeploymentRecord] = deque(maxlen=200)  # ended deployments, newest last
         self.outbox: list[dict] = []  # Marathon-style events, drained by the runtime after each event
+        self.jobs = JobBook(clock, new_id, self._emit)
 
     # --- loading, reading, and the only writers of apps and tasks -----------------------------
 
@@ -93,6 +98,7 @@ class Engine:
             self._set_task(task)
         self.framework_id = snapshot.framework_id
         self.deployments = dict(snapshot.deployments)
+        self.jobs.load(snapshot.jobs.values(), snapshot.runs.values())
         self._dirty = set(self.apps) | {d.app_id for d in self.deployments.values()}
         self._converge()
 
@@ -254,23 +260,31 @@ class Engine:
     @staticmethod
     def _merge_persist(out: list[Instruction], extra: Persist) -> list[Instruction]:
         """Fold ``extra`` into the first Persist (so one transaction precedes everything)."""
-        for i, ins in enumerate(out):
+        for ins in out:
             if isinstance(ins, Persist):
-                ins.apps += extra.apps
-                ins.delete_apps += extra.delete_apps
-                ins.tasks += extra.tasks
-                ins.delete_tasks += extra.delete_tasks
-                ins.deployments += extra.deployments
-                ins.delete_deployments += extra.delete_deployments
+                ins.extend(extra)
                 return out
         return [extra] + out
+
+    @staticmethod
+    def _job_writes(changes: JobChanges) -> Persist:
+        return Persist(jobs=changes.jobs, delete_jobs=changes.delete_jobs, runs=changes.runs,
+                       delete_runs=changes.delete_runs)
+
+    def _job_instructions(self, changes: JobChanges) -> list[Instruction]:
+        """A job step's writes first, then its kills and callbacks."""
+        persist = self._job_writes(changes)
+        out: list[Instruction] = [persist] if persist else []
+        out += [Kill(task_id, agent_id) for task_id, agent_id in changes.kills]
+        out += [Notify(url, body) for url, body in changes.notify]
+        return out
 
     def _wants_offers(self) -> bool:
         if self.paused:
             return False
         now = self.clock()
-        return any(n > 0 and not self.apps[a].deleting and self.apps[a].launch_after <= now
-                   for a, n in self._pending.items())
+        return self.jobs.wants_offers() or any(n > 0 and not self.apps[a].deleting and self.apps[a].launch_after <= now
+                                               for a, n in self._pending.items())
 
     # --- Mesos events -------------------------------------------------------------------------
 
@@ -285,6 +299,7 @@ class Engine:
         self.suppressed = None
         now = self.clock()
         self._reconciling = {t.task_id: t.agent_id for t in self.tasks.values() if t.state not in TERMINAL}
+        self._reconciling.update(self.jobs.launched_tasks())
         self._reconcile_interval = self.config.reconcile_first_retry
         self._reconcile_at = now + self._reconcile_interval
         self._implicit_at = now + self.config.implicit_first
@@ -311,14 +326,28 @@ class Engine:
         now = self.clock()
         requests = [PlacementRequest(self.apps[a].spec, n) for a, n in self._pending.items()
                     if n > 0 and not self.apps[a].deleting and self.apps[a].launch_after <= now]
+        executor = self.config.executor
+        runs: dict[str, RunRecord] = {}
+        for run in self.jobs.pending():
+            spec = run.spec.placement_spec(f"/halyard-jobs/{run.job_id}/{run.run_id}", executor.cpus, executor.mem)
+            runs[spec.id] = run
+            requests.append(PlacementRequest(spec, 1))
         if not requests:
             return [Decline(all_ids, self.config.refuse_seconds_idle)]
         self.offer_cycles += 1
         views = [agent_view(a, self._by_agent.get(a.agent_id, {}).values()) for a in agents.values()]
         plan = self.planner.plan(views, requests)
         persist = Persist()
+        job_changes = JobChanges()
         by_agent: dict[str, list[dict]] = {}
         for p in plan.placements:
+            if p.app_id in runs:
+                run = self.jobs.launching(runs[p.app_id], p.agent_id, p.hostname, job_changes)
+                task_part, executor_part = split_allocation(p.allocation, executor.cpus, executor.mem)
+                by_agent.setdefault(p.agent_id, []).append(job_task_info(
+                    run, p.agent_id, mesos_resources(agents[p.agent_id], task_part, ()),
+                    mesos_resources(agents[p.agent_id], executor_part, ()), executor))
+                continue
             app = self.apps[p.app_id]
             offers = agents[p.agent_id]
             task_id = task_id_for(app.app_id, self.new_id())
@@ -330,7 +359,9 @@ class Engine:
                                 staged_at=now, resources=p.resources)
             self._set_task(record)
             persist.tasks.append(record)
-        self.waiting = {u.app_id: u.reasons for u in plan.unplaced}
+        persist.extend(self._job_writes(job_changes))
+        self.waiting = {u.app_id: u.reasons for u in plan.unplaced if u.app_id not in runs}
+        self.jobs.waiting = {runs[u.app_id].run_id: u.reasons for u in plan.unplaced if u.app_id in runs}
         self._dirty.update(self.waiting)  # an app whose new tasks found no room may make room
         busy = self.config.refuse_seconds_busy
         out: list[Instruction] = [persist] if persist else []
@@ -349,6 +380,10 @@ class Engine:
         ack: list[Instruction] = [Acknowledge(status)] if "uuid" in status else []
         self._reconciling.pop(task_id, None)
         task = self.tasks.get(task_id)
+        if task is None and self.jobs.owns(task_id):
+            changes = JobChanges()
+            if self.jobs.status_update(status, changes):
+                return self._job_instructions(changes) + ack
         if task is None:
             # Not ours (any more): an orphan from a lost write or an old leader. Kill it.
             if state not in TERMINAL:
@@ -434,8 +469,12 @@ class Engine:
             self._dirty.add(deployment.app_id)  # tasks become ready by staying up: check again
             if now - deployment.started_at >= self.config.deployment_timeout:
                 self._fail_deployment(deployment, f"not done after {self.config.deployment_timeout:g}s", persist)
+        job_changes = JobChanges()
+        self.jobs.tick(job_changes, self.config.kill_retry if self.subscribed else float("inf"))
+        persist.extend(self._job_writes(job_changes))
         if persist:
             out.append(persist)
+        out += [Kill(task_id, agent_id) for task_id, agent_id in job_changes.kills]
         if not self.subscribed:
             return out
         if self._reconciling and now >= self._reconcile_at:
@@ -541,3 +580,25 @@ class Engine:
             persist.apps.append(app)
         return ([persist] if persist else []) + out
 
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def _on_PutJob(self, event: PutJob) -> list[Instruction]:
+        changes = JobChanges()
+        self.jobs.put_job(event.spec, changes)
+        return self._job_instructions(changes)
+
+    def _on_DeleteJob(self, event: DeleteJob) -> list[Instruction]:
+        changes = JobChanges()
+        self.jobs.delete_job(event.job_id, event.stop_runs, changes)
+        return self._job_instructions(changes)
+
+    def _on_StartRun(self, event: StartRun) -> list[Instruction]:
+        changes = JobChanges()
+        self.jobs.start_run(event.job_id, changes, run_id=event.run_id)
+        return self._job_instructions(changes)
+
+    def _on_KillRun(self, event: KillRun) -> list[Instruction]:
+        changes = JobChanges()
+        self.jobs.kill_run(event.job_id, event.run_id, changes)
+        return self._job_instructions(changes)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from ..jobs.records import JobRecord, RunRecord
+from ..jobs.spec import JobSpec
 from ..model import AppSpec
 from .records import AppRecord, DeploymentRecord, TaskRecord
 
@@ -98,8 +100,38 @@ class Paused:
     paused: bool
 
 
+@dataclass(frozen=True)
+class PutJob:
+    """Create or change a job definition (``spec`` is complete and valid)."""
+
+    spec: JobSpec
+
+
+@dataclass(frozen=True)
+class DeleteJob:
+    """Remove a job and its ended runs; with ``stop_runs`` its active runs are killed, else they
+    make the delete a conflict."""
+
+    job_id: str
+    stop_runs: bool = False
+
+
+@dataclass(frozen=True)
+class StartRun:
+    """Run a job now; ``run_id`` names the run (the API answers with it)."""
+
+    job_id: str
+    run_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class KillRun:
+    job_id: str
+    run_id: str
+
+
 Event = Union[Subscribed, Disconnected, Offers, Rescinded, StatusUpdate, Tick, PutApp, DeleteApp,
-              RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment]
+              RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment, PutJob, DeleteJob, StartRun, KillRun]
 
 # --- instructions -----------------------------------------------------------------------------
 
@@ -115,10 +147,22 @@ class Persist:
     framework_id: Optional[str] = None
     deployments: list[DeploymentRecord] = field(default_factory=list)
     delete_deployments: list[str] = field(default_factory=list)
+    jobs: list[JobRecord] = field(default_factory=list)
+    delete_jobs: list[str] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
+    delete_runs: list[tuple[str, str]] = field(default_factory=list)  # (job id, run id)
+
+    _LISTS = ("apps", "delete_apps", "tasks", "delete_tasks", "deployments", "delete_deployments", "jobs",
+              "delete_jobs", "runs", "delete_runs")
 
     def __bool__(self) -> bool:
-        return bool(self.apps or self.delete_apps or self.tasks or self.delete_tasks or self.framework_id
-                    or self.deployments or self.delete_deployments)
+        return bool(self.framework_id or any(getattr(self, name) for name in self._LISTS))
+
+    def extend(self, other: "Persist") -> None:
+        """Add ``other``'s writes after this one's (one transaction for both)."""
+        for name in self._LISTS:
+            getattr(self, name).extend(getattr(other, name))
+        self.framework_id = other.framework_id or self.framework_id
 
 
 @dataclass(frozen=True)
@@ -165,4 +209,12 @@ class Revive:
     pass
 
 
-Instruction = Union[Persist, Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive]
+@dataclass(frozen=True)
+class Notify:
+    """POST ``body`` (JSON) to ``url``: a job's callback. Best effort, after the Persist before it."""
+
+    url: str
+    body: dict
+
+
+Instruction = Union[Persist, Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive, Notify]

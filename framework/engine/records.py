@@ -134,3 +134,5 @@ class Snapshot:
     apps: dict[str, AppRecord] = field(default_factory=dict)
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     deployments: dict[str, DeploymentRecord] = field(default_factory=dict)
+    jobs: dict[str, Any] = field(default_factory=dict)   # job id -> JobRecord
+    runs: dict[str, Any] = field(default_factory=dict)   # run id -> RunRecord

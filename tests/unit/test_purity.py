@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 FRAMEWORK = Path(__file__).resolve().parents[2] / "framework"
-PURE = ["model.py", "validation.py", "cluster.py", "ranges.py", "errors.py", "placement", "engine"]
+PURE = ["model.py", "validation.py", "cluster.py", "ranges.py", "errors.py", "placement", "engine", "jobs"]
 FORBIDDEN = {"pymesos", "kazoo", "requests", "http", "urllib", "socket", "docker", "aiohttp",
              "httpx", "fastapi", "uvicorn", "subprocess", "addict"}
 

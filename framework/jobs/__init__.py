@@ -1,0 +1,1 @@
+"""Short-lived jobs: definitions, runs, schedules; run on Halyard's own executor."""

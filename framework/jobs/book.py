@@ -1,0 +1,320 @@
+"""Jobs and their runs: the rules, as a pure state machine driven by the engine.
+
+A run goes QUEUED -> STARTING (its task is persisted before the ACCEPT) -> RUNNING -> FINISHED,
+FAILED or KILLED. The rules:
+
+* A task that fails (TASK_FAILED, TASK_ERROR, or TASK_KILLED that Halyard did not ask for) is the
+  job's fault: the run is queued again after ``backoffSeconds * backoffFactor^(attempt-1)``
+  (at most ``maxBackoffSeconds``) while retries are left, else it FAILED.
+* A task that is lost (a lost agent, or a launch that never reached Mesos, which reconciliation
+  answers with TASK_LOST/TASK_UNKNOWN after a failover) is not: the run is relaunched, without
+  using a retry, up to ``MAX_LOST`` times.
+* A kill asked for ends the run KILLED (at once if no task was launched).
+* A scheduled job fires when its next firing time has come: one transaction holds the new run
+  and the job's next firing time, so a failover neither skips nor repeats a firing. ``FORBID``
+  skips a firing while a run of the job is active. A firing more than
+  ``startingDeadlineSeconds`` late (no leader at the time) is skipped.
+* Every terminal task state is posted to the job's ``callbackUri`` (``{time, status, task_id}``,
+  as Eremetic, plus Halyard's ``jobId``, ``runId``, ``attempt`` and ``exitCode``).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+from ..errors import ConflictError, NotFoundError
+from . import cron
+from .records import ACTIVE, FAILED, FINISHED, KILLED, QUEUED, RUNNING, STARTING, JobRecord, RunRecord
+from .spec import JobSpec
+
+MAX_LOST = 5            # relaunches after lost tasks before a run fails
+KEEP_ENDED_RUNS = 20    # ended runs kept per job (older ones are deleted)
+LOST_STATES = frozenset({"TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"})
+FAULT_STATES = frozenset({"TASK_FAILED", "TASK_ERROR", "TASK_KILLED"})
+TERMINAL_STATES = LOST_STATES | FAULT_STATES | {"TASK_FINISHED"}
+TASK_PREFIX = "job."
+_EXIT = re.compile(r"exited with status (\d+)")
+
+
+@dataclass
+class JobChanges:
+    """What one step changed: records to write and delete, callbacks to post, kills to send."""
+
+    jobs: list[JobRecord] = field(default_factory=list)
+    delete_jobs: list[str] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
+    delete_runs: list[tuple[str, str]] = field(default_factory=list)   # (job id, run id)
+    notify: list[tuple[str, dict]] = field(default_factory=list)       # (url, body)
+    kills: list[tuple[str, Optional[str]]] = field(default_factory=list)  # (task id, agent id)
+
+
+def task_id_for_run(run: RunRecord, launch: int) -> str:
+    """``job.<job id>.<run id>.<launch>``: unique per launch, and recognisably a job's."""
+    return f"{TASK_PREFIX}{run.job_id}.{run.run_id}.{launch}"
+
+
+def run_id_for(now: float, unique: str) -> str:
+    """Metronome's style: the UTC time, then a random part (``20261126142012-3f9a1c``)."""
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(now)) + "-" + unique[:6]
+
+
+def status_data(status: dict) -> dict:
+    """The executor's JSON in a status update's ``data`` (empty if absent or not ours)."""
+    raw = status.get("data")
+    if not raw:
+        return {}
+    try:
+        data = json.loads(base64.b64decode(raw))
+    except (binascii.Error, ValueError, TypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class JobBook:
+    """Every job and every kept run; the engine calls it and turns its changes into instructions."""
+
+    def __init__(self, clock: Callable[[], float], new_id: Callable[[], str],
+                 emit: Callable[..., None]):
+        self.clock, self.new_id, self.emit = clock, new_id, emit
+        self.jobs: dict[str, JobRecord] = {}
+        self.runs: dict[str, RunRecord] = {}          # run id -> run
+        self.by_task: dict[str, str] = {}             # task id -> run id (launched runs)
+        self.kill_sent: dict[str, float] = {}
+        self.waiting: dict[str, tuple[str, ...]] = {}  # run id -> why it was not placed
+
+    # --- loading and reading ------------------------------------------------------------------
+
+    def load(self, jobs: Iterable[JobRecord], runs: Iterable[RunRecord]) -> None:
+        self.jobs = {j.job_id: j for j in jobs}
+        self.runs, self.by_task = {}, {}
+        for run in runs:
+            self._set_run(run)
+
+    def job(self, job_id: str) -> JobRecord:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFoundError(f"Job '{job_id}' does not exist")
+        return job
+
+    def run(self, job_id: str, run_id: str) -> RunRecord:
+        run = self.runs.get(run_id)
+        if run is None or run.job_id != job_id:
+            raise NotFoundError(f"Run '{run_id}' of job '{job_id}' does not exist")
+        return run
+
+    def runs_of(self, job_id: str) -> list[RunRecord]:
+        """The job's kept runs, oldest first."""
+        return sorted((r for r in self.runs.values() if r.job_id == job_id), key=lambda r: (r.created_at, r.run_id))
+
+    def owns(self, task_id: str) -> bool:
+        return task_id in self.by_task or task_id.startswith(TASK_PREFIX)
+
+    def launched_tasks(self) -> list[tuple[str, Optional[str]]]:
+        """(task id, agent id) of every run whose task may be in Mesos: what reconciliation asks about."""
+        return [(r.task_id, r.agent_id) for r in self.runs.values() if r.launched]  # type: ignore[misc]
+
+    def pending(self) -> list[RunRecord]:
+        """Queued runs whose backoff is over, oldest first."""
+        now = self.clock()
+        return sorted((r for r in self.runs.values() if r.status == QUEUED and r.launch_after <= now),
+                      key=lambda r: (r.created_at, r.run_id))
+
+    def _set_run(self, run: RunRecord) -> None:
+        old = self.runs.get(run.run_id)
+        if old is not None and old.task_id and old.task_id != run.task_id:
+            self.by_task.pop(old.task_id, None)
+        self.runs[run.run_id] = run
+        if run.task_id and run.active:
+            self.by_task[run.task_id] = run.run_id
+        elif run.task_id:
+            self.by_task.pop(run.task_id, None)
+
+    def _change(self, run: RunRecord, changes: JobChanges, status: Optional[str] = None, message: str = "",
+                **fields: object) -> RunRecord:
+        """Record a run's new state; a status change goes into its history and out as an event."""
+        now = self.clock()
+        updated = run.evolve(**fields)
+        if status is not None:
+            entry = {"status": status, "time": now, "attempt": updated.attempt, "taskId": updated.task_id,
+                     "message": message}
+            updated = updated.evolve(status=status, message=message or updated.message,
+                                     history=updated.history + (entry,))
+            if status not in ACTIVE:
+                updated = updated.evolve(finished_at=now, killing=False)
+            self.emit("job_run_status_event", jobId=run.job_id, runId=run.run_id, status=status,
+                      attempt=updated.attempt, taskId=updated.task_id, exitCode=updated.exit_code, message=message)
+        self._set_run(updated)
+        changes.runs = [r for r in changes.runs if r.run_id != run.run_id] + [updated]
+        if status is not None and status not in ACTIVE:
+            self._prune(run.job_id, changes)
+        return updated
+
+    def _prune(self, job_id: str, changes: JobChanges) -> None:
+        ended = [r for r in self.runs_of(job_id) if not r.active]
+        for old in ended[:max(0, len(ended) - KEEP_ENDED_RUNS)]:
+            self._forget(old, changes)
+
+    def _forget(self, run: RunRecord, changes: JobChanges) -> None:
+        del self.runs[run.run_id]
+        if run.task_id:
+            self.by_task.pop(run.task_id, None)
+        changes.runs = [r for r in changes.runs if r.run_id != run.run_id]
+        changes.delete_runs.append((run.job_id, run.run_id))
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def put_job(self, spec: JobSpec, changes: JobChanges) -> JobRecord:
+        old = self.jobs.get(spec.id)
+        now = self.clock()
+        next_fire = self._next_fire(spec, now, old)
+        record = JobRecord(spec=spec, version=now if old is None else max(now, old.version + 0.001), next_fire=next_fire)
+        self.jobs[spec.id] = record
+        changes.jobs.append(record)
+        self.emit("job_created" if old is None else "job_updated", jobId=spec.id, job=spec.public_json())
+        return record
+
+    @staticmethod
+    def _next_fire(spec: JobSpec, now: float, old: Optional[JobRecord]) -> Optional[float]:
+        schedule = spec.schedule
+        if schedule is None or not schedule.enabled:
+            return None
+        if old is not None and old.spec.schedule is not None and old.next_fire is not None and \
+                (old.spec.schedule.cron, old.spec.schedule.timezone) == (schedule.cron, schedule.timezone):
+            return old.next_fire  # the same schedule keeps its next firing
+        return cron.next_fire(schedule.cron, schedule.timezone, now)
+
+    def delete_job(self, job_id: str, stop_runs: bool, changes: JobChanges) -> None:
+        self.job(job_id)
+        active = [r for r in self.runs_of(job_id) if r.active]
+        if active and not stop_runs:
+            raise ConflictError(f"Job '{job_id}' has {len(active)} active run(s); kill them first or use "
+                                f"'?stopCurrentJobRuns=true'")
+        for run in active:
+            self._kill(run, changes)
+        for run in self.runs_of(job_id):
+            if not run.active:
+                self._forget(run, changes)
+        del self.jobs[job_id]
+        changes.delete_jobs.append(job_id)
+        self.emit("job_deleted", jobId=job_id)
+
+    def start_run(self, job_id: str, changes: JobChanges, trigger: str = "api",
+                  run_id: Optional[str] = None) -> RunRecord:
+        job = self.job(job_id)
+        now = self.clock()
+        run = RunRecord(run_id=run_id or run_id_for(now, self.new_id()), job_id=job_id, spec=job.spec,
+                        created_at=now, trigger=trigger, status="", history=())
+        return self._change(run, changes, QUEUED, "started by the schedule" if trigger == "schedule" else "")
+
+    def kill_run(self, job_id: str, run_id: str, changes: JobChanges) -> RunRecord:
+        run = self.run(job_id, run_id)
+        if not run.active:
+            raise ConflictError(f"Run '{run_id}' of job '{job_id}' already ended ({run.status})")
+        return self._kill(run, changes)
+
+    def _kill(self, run: RunRecord, changes: JobChanges) -> RunRecord:
+        if not run.launched:
+            return self._change(run, changes, KILLED, "killed before it was launched")
+        if run.killing:
+            return run
+        changes.kills.append((run.task_id, run.agent_id))  # type: ignore[arg-type]
+        self.kill_sent[run.task_id] = self.clock()  # type: ignore[index]
+        return self._change(run, changes, killing=True)
+
+    # --- launching ----------------------------------------------------------------------------
+
+    def launching(self, run: RunRecord, agent_id: str, hostname: str, changes: JobChanges) -> RunRecord:
+        """The run's next task goes to ``agent_id``: recorded (STARTING) before its ACCEPT is sent."""
+        launch = run.launches + 1
+        task_id = task_id_for_run(run, launch)
+        self.waiting.pop(run.run_id, None)
+        return self._change(run, changes, STARTING, f"launching on {hostname}", launches=launch, task_id=task_id,
+                            agent_id=agent_id, hostname=hostname, task_state="TASK_LAUNCHING",
+                            exit_code=None, signal=None)
+
+    # --- Mesos status updates -----------------------------------------------------------------
+
+    def status_update(self, status: dict, changes: JobChanges) -> bool:
+        """Apply a status update about a job task; False if no active run owns the task."""
+        task_id = status["task_id"]["value"]
+        run_id = self.by_task.get(task_id)
+        run = self.runs.get(run_id) if run_id else None
+        if run is None or run.task_id != task_id:
+            return False
+        state = status["state"]
+        message = status.get("message", "")
+        agent_id = (status.get("agent_id") or {}).get("value") or run.agent_id
+        if state not in TERMINAL_STATES:
+            target = RUNNING if state == "TASK_RUNNING" else run.status
+            if state in ("TASK_STAGING", "TASK_STARTING"):
+                target = STARTING
+            if target == run.status and state == run.task_state:
+                return True  # a duplicate
+            self._change(run, changes, target if target != run.status else None, message,
+                         task_state=state, agent_id=agent_id)
+            return True
+        self.kill_sent.pop(task_id, None)
+        data = status_data(status)
+        exit_code = data.get("exitCode")
+        if exit_code is None and state == "TASK_FINISHED":
+            exit_code = 0
+        if exit_code is None:
+            match = _EXIT.search(message)
+            exit_code = int(match.group(1)) if match else None
+        done = dict(task_state=state, agent_id=agent_id, exit_code=exit_code, signal=data.get("signal"))
+        spec = run.spec
+        if spec.callback_uri:
+            changes.notify.append((spec.callback_uri, {
+                "time": int(self.clock()), "status": state, "task_id": task_id, "jobId": run.job_id,
+                "runId": run.run_id, "attempt": run.attempt, "exitCode": exit_code, "message": message}))
+        if state == "TASK_FINISHED":
+            self._change(run, changes, FINISHED, message or "exited with status 0", **done)
+        elif run.killing:
+            self._change(run, changes, KILLED, message or state, **done)
+        elif state in LOST_STATES and run.lost + 1 < MAX_LOST:
+            why = f"{state}{': ' + message if message else ''}; relaunching"
+            self._change(run, changes, QUEUED, why, lost=run.lost + 1, **done)
+        elif state in LOST_STATES:
+            self._change(run, changes, FAILED, f"{state}: lost {MAX_LOST} times", lost=run.lost + 1, **done)
+        elif run.attempt <= spec.retries:
+            delay = min(spec.backoff_seconds * spec.backoff_factor ** (run.attempt - 1), spec.max_backoff_seconds)
+            why = f"{message or state}; retry {run.attempt} of {spec.retries} in {delay:g}s"
+            self._change(run, changes, QUEUED, why, attempt=run.attempt + 1, launch_after=self.clock() + delay, **done)
+        else:
+            tail = f" (after {run.attempt} attempts)" if run.attempt > 1 else ""
+            self._change(run, changes, FAILED, (message or state) + tail, **done)
+        return True
+
+    # --- the clock ----------------------------------------------------------------------------
+
+    def tick(self, changes: JobChanges, kill_retry: float) -> None:
+        """Fire due schedules; resend kills that had no effect."""
+        now = self.clock()
+        for job in list(self.jobs.values()):
+            schedule = job.spec.schedule
+            if schedule is None or not schedule.enabled or job.next_fire is None or now < job.next_fire:
+                continue
+            late = now - job.next_fire
+            active = [r for r in self.runs_of(job.job_id) if r.active]
+            if late > schedule.starting_deadline_seconds:
+                self.emit("job_run_skipped", jobId=job.job_id, reason=f"missed by {late:.0f}s (startingDeadlineSeconds)")
+            elif active and schedule.concurrency_policy == "FORBID":
+                self.emit("job_run_skipped", jobId=job.job_id,
+                          reason=f"concurrencyPolicy FORBID: run {active[-1].run_id} is {active[-1].status}")
+            else:
+                self.start_run(job.job_id, changes, trigger="schedule")
+            moved = JobRecord(job.spec, job.version, cron.next_fire(schedule.cron, schedule.timezone, now))
+            self.jobs[job.job_id] = moved
+            changes.jobs.append(moved)
+        for run in self.runs.values():
+            if run.killing and run.task_id and now - self.kill_sent.get(run.task_id, 0.0) >= kill_retry:
+                changes.kills.append((run.task_id, run.agent_id))
+                self.kill_sent[run.task_id] = now
+
+    def wants_offers(self) -> bool:
+        return bool(self.pending())

@@ -1,0 +1,86 @@
+"""What the scheduler persists about jobs: one record per job and one per run, as JSON-able data."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Optional
+
+from .spec import JobSpec
+
+# A run's status (the API's contract).
+QUEUED, STARTING, RUNNING, FINISHED, FAILED, KILLED = "QUEUED", "STARTING", "RUNNING", "FINISHED", "FAILED", "KILLED"
+ACTIVE = frozenset({QUEUED, STARTING, RUNNING})
+ENDED = frozenset({FINISHED, FAILED, KILLED})
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job's definition and, for a scheduled job, when it fires next (Unix time)."""
+
+    spec: JobSpec
+    version: float
+    next_fire: Optional[float] = None
+
+    @property
+    def job_id(self) -> str:
+        return self.spec.id
+
+    def to_json(self) -> dict[str, Any]:
+        return {"spec": self.spec.to_json(), "version": self.version, "next_fire": self.next_fire}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "JobRecord":
+        return cls(spec=JobSpec.model_validate(data["spec"]), version=data["version"], next_fire=data.get("next_fire"))
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of a job, from QUEUED to FINISHED, FAILED or KILLED, across its attempts.
+
+    A run keeps the definition it started with (a job changed meanwhile does not change it).
+    ``attempt`` counts the job's own failures (retries); ``launches`` counts every task launched
+    for the run, including relaunches after a lost agent or a launch that never reached Mesos.
+    ``history`` lists every status change: ``{status, time, attempt, taskId, message}``.
+    """
+
+    run_id: str
+    job_id: str
+    spec: JobSpec
+    created_at: float
+    trigger: str = "api"              # api | schedule
+    status: str = QUEUED
+    attempt: int = 1
+    launches: int = 0
+    lost: int = 0
+    task_id: Optional[str] = None
+    agent_id: Optional[str] = None
+    hostname: Optional[str] = None
+    task_state: Optional[str] = None  # the last Mesos state of the current task
+    launch_after: float = 0.0         # a retry waits for its backoff
+    killing: bool = False
+    exit_code: Optional[int] = None
+    signal: Optional[int] = None
+    message: str = ""
+    finished_at: Optional[float] = None
+    history: tuple[dict, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def launched(self) -> bool:
+        """A task of this run may exist in Mesos (it was persisted before its ACCEPT)."""
+        return self.status in (STARTING, RUNNING) and self.task_id is not None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data["spec"] = self.spec.to_json()
+        data["history"] = list(self.history)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RunRecord":
+        return cls(**{**data, "spec": JobSpec.model_validate(data["spec"]), "history": tuple(data.get("history", ()))})
+
+    def evolve(self, **changes: Any) -> "RunRecord":
+        return replace(self, **changes)

@@ -1,0 +1,157 @@
+"""Job definitions: short-lived work run to completion on Halyard's own executor.
+
+Field names follow the app definition where the meaning is the same (``cmd``, ``args``,
+``container.docker``, ``cpus``, ``mem``, ``disk``, ``env`` with ``{value, secret: true}``,
+``fetch``, ``constraints``, ``backoffSeconds``/``backoffFactor``,
+``taskKillGracePeriodSeconds``); the job-only fields follow Metronome (``schedule`` with
+``cron``, ``timezone``, ``concurrencyPolicy``, ``startingDeadlineSeconds``) and Eremetic
+(``callbackUri``). Pure data: no I/O.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, Optional, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from ..model import (MASKED, AppSpec, Constraint, DockerParameter, FetchUri, PathProblems, SecretEnv, Spec,
+                     StrategyRef, Volume, coerce_env)
+from . import cron
+
+DEFAULT_JOB_CPUS = 1.0     # Metronome's defaults
+DEFAULT_JOB_MEM = 128.0
+_JOB_ID = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+
+
+class JobDocker(Spec):
+    """The image a job runs (the executor runs it with ``docker run``)."""
+
+    image: str = Field(min_length=1)
+    force_pull_image: bool = False
+    privileged: bool = False
+    parameters: list[DockerParameter] = Field(default_factory=list)
+
+
+class JobContainer(Spec):
+    type: Literal["DOCKER"] = "DOCKER"
+    docker: JobDocker
+    volumes: list[Volume] = Field(default_factory=list)
+
+
+class Schedule(Spec):
+    """When a job runs by itself (Metronome's schedule).
+
+    ``concurrencyPolicy``: ``ALLOW`` starts a run even while an earlier one is active;
+    ``FORBID`` skips the firing. A firing missed while no scheduler led is still run if it is at
+    most ``startingDeadlineSeconds`` late.
+    """
+
+    cron: str
+    timezone: str = "UTC"
+    concurrency_policy: Literal["ALLOW", "FORBID"] = "ALLOW"
+    starting_deadline_seconds: float = Field(900.0, gt=0)
+    enabled: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        cron.check_expression(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        cron.check_timezone(value)
+        return value
+
+
+class JobSpec(Spec):
+    """One job: what to run, with what, where it may go, and what to do when it fails or ends."""
+
+    id: str
+    description: Optional[str] = None
+    cmd: Optional[str] = None
+    args: Optional[list[str]] = None
+    container: Optional[JobContainer] = None
+    cpus: float = Field(DEFAULT_JOB_CPUS, gt=0)
+    mem: float = Field(DEFAULT_JOB_MEM, gt=0)
+    disk: float = Field(0.0, ge=0)
+    env: dict[str, Union[str, SecretEnv]] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    fetch: list[FetchUri] = Field(default_factory=list)
+    constraints: list[Constraint] = Field(default_factory=list)
+    accepted_resource_roles: Optional[list[str]] = None
+    strategy: Optional[StrategyRef] = None
+    user: Optional[str] = None
+    timeout_seconds: Optional[float] = Field(None, gt=0)
+    retries: int = Field(0, ge=0, le=100)
+    backoff_seconds: float = Field(1.0, ge=0)
+    backoff_factor: float = Field(2.0, ge=1.0)
+    max_backoff_seconds: float = Field(300.0, ge=0)
+    task_kill_grace_period_seconds: float = Field(3.0, ge=0)
+    schedule: Optional[Schedule] = None
+    callback_uri: Optional[str] = None
+    environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not isinstance(value, str) or not _JOB_ID.match(value):
+            raise ValueError("use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit "
+                             "(e.g. reports.daily)")
+        return value
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_values(cls, value: Any) -> Any:
+        return coerce_env(value)
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy_from_name(cls, value: Any) -> Any:
+        return StrategyRef.coerce(value)
+
+    @field_validator("callback_uri")
+    @classmethod
+    def _http_uri(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> "JobSpec":
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.cmd is None and self.container is None:
+            problems.append((("cmd",), "one of cmd or container.docker.image is required"))
+        if self.args is not None and self.container is None:
+            problems.append((("args",), "args needs a Docker image (container.docker.image); use cmd for commands"))
+        if self.cmd is not None and self.args is not None:
+            problems.append((("args",), "give cmd or args, not both"))
+        for i, role in enumerate(self.accepted_resource_roles or []):
+            if not role:
+                problems.append((("acceptedResourceRoles", i), "must be a non-empty role name"))
+        if problems:
+            raise PathProblems(problems)
+        return self
+
+    def env_values(self) -> dict[str, str]:
+        """The environment as the job sees it, secrets included."""
+        return {k: v.value if isinstance(v, SecretEnv) else v for k, v in self.env.items()}
+
+    def secret_names(self) -> list[str]:
+        return sorted(k for k, v in self.env.items() if isinstance(v, SecretEnv))
+
+    def public_json(self) -> dict[str, Any]:
+        """The definition as shown to people and API clients: secret values replaced by ``{secret: true}``."""
+        data = self.to_json()
+        for key in self.secret_names():
+            data["env"][key] = dict(MASKED)
+        return data
+
+    def placement_spec(self, key: str, extra_cpus: float, extra_mem: float) -> AppSpec:
+        """What the planner places for one run (under the app id ``key``): the job's resources plus
+        its executor's, no ports."""
+        return AppSpec(id=key, cmd="job", cpus=self.cpus + extra_cpus,
+                       mem=self.mem + extra_mem, disk=self.disk, constraints=self.constraints,
+                       port_definitions=[], accepted_resource_roles=self.accepted_resource_roles,
+                       strategy=self.strategy)

@@ -1,0 +1,238 @@
+"""Jobs in the pure engine: definitions, runs, retries, kills, schedules and callbacks."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from halyard.engine.messages import (Acknowledge, DeleteJob, Kill, KillRun, Launch, Notify, Offers, Persist, PutJob,
+                                     Reconcile, Revive, StartRun, StatusUpdate, Subscribed, Suppress, Tick)
+from halyard.engine.records import Snapshot
+from halyard.errors import ConflictError, NotFoundError, ValidationError
+from halyard.jobs import cron
+from halyard.jobs.taskinfo import split_allocation
+from halyard.validation import parse_job
+
+from .test_engine import kinds, make_engine, offer, status
+
+
+def job(**extra):
+    return parse_job({"id": "reports.daily", "cmd": "make-report", "cpus": 0.5, "mem": 64, **extra})
+
+
+def data(exit_code=None, signal=None):
+    return base64.b64encode(json.dumps({"exitCode": exit_code, "signal": signal}).encode()).decode()
+
+
+def launched(out):
+    return [t for ins in out if isinstance(ins, Launch) for t in ins.tasks]
+
+
+def started(engine, clock, **extra):
+    """A subscribed engine with the job defined and one run launched on S1; returns (run, task)."""
+    engine.handle(PutJob(job(**extra)))
+    engine.handle(Subscribed("F1"))
+    engine.handle(StartRun("reports.daily", "r1"))
+    out = engine.handle(Offers((offer(1),)))
+    (task,) = launched(out)
+    return engine.jobs.runs["r1"], task
+
+
+def test_job_definitions_are_validated_with_paths_and_overlays():
+    with pytest.raises(ValidationError) as err:
+        parse_job({"id": "Reports", "args": ["x"], "schedule": {"cron": "* * *", "concurrencyPolicy": "MAYBE"},
+                   "timeoutSeconds": 0, "environments": {"prod": {"retries": -1}}})
+    text = str(err.value)
+    for expected in ("id: use lowercase", "schedule.cron: expected 5 fields",
+                     "schedule.concurrencyPolicy: unknown value 'MAYBE'", "timeoutSeconds: input should be greater",
+                     "environments.prod.retries: input should be greater than or equal to 0"):
+        assert expected in text
+    with pytest.raises(ValidationError) as err:
+        parse_job({"id": "reports", "args": ["x"]})
+    assert "args: args needs a Docker image" in str(err.value) and "cmd: one of cmd" in str(err.value)
+    spec = parse_job({"id": "etl", "container": {"docker": {"image": "busybox"}}, "args": ["true"],
+                      "env": {"PW": {"value": "hunter2", "secret": True}},
+                      "environments": {"prod": {"cpus": 2, "schedule": {"cron": "0 3 * * *", "timezone": "Europe/Berlin"}}}},
+                     env="prod")
+    assert spec.cpus == 2 and spec.schedule.timezone == "Europe/Berlin" and spec.environments == {}
+    assert spec.public_json()["env"]["PW"] == {"secret": True} and spec.env_values()["PW"] == "hunter2"
+
+
+def test_a_run_is_persisted_starting_before_its_accept_and_carries_the_executor():
+    engine, clock = make_engine()
+    engine.handle(PutJob(job(env={"PW": {"value": "hunter2", "secret": True}}, timeoutSeconds=30)))
+    engine.handle(Subscribed("F1"))
+    out = engine.handle(StartRun("reports.daily", "r1"))
+    assert engine.jobs.runs["r1"].status == "QUEUED" and "Revive" in kinds(out)
+    out = engine.handle(Offers((offer(1),)))
+    assert kinds(out)[:2] == ["Persist", "Launch"]
+    (run,) = out[0].runs
+    assert run.status == "STARTING" and run.task_id == "job.reports.daily.r1.1" and run.agent_id == "S1"
+    (task,) = launched(out)
+    executor = task["executor"]
+    assert executor["executor_id"]["value"] == "halyard-executor.job.reports.daily.r1.1"
+    assert executor["command"]["value"] == "python3 -m halyard_executor"
+    amounts = {r["name"]: r["scalar"]["value"] for r in task["resources"]}
+    assert amounts == {"cpus": 0.5, "mem": 64}
+    assert {r["name"]: r["scalar"]["value"] for r in executor["resources"]} == {"cpus": 0.05, "mem": 32}
+    params = json.loads(base64.b64decode(task["data"]))
+    assert params["cmd"] == "make-report" and params["timeoutSeconds"] == 30 and params["secretEnv"] == ["PW"]
+    assert params["env"]["HALYARD_RUN_ID"] == "r1" and params["env"]["PW"] == "hunter2"
+    assert "hunter2" not in json.dumps(engine.outbox)
+
+
+def test_a_run_goes_through_its_states_and_posts_each_terminal_state_to_its_callback():
+    engine, clock = make_engine()
+    run, task = started(engine, clock, callbackUri="http://127.0.0.1:9/cb")
+    task_id = task["task_id"]["value"]
+    engine.handle(StatusUpdate(status(task_id, "TASK_STARTING", uuid="a")))
+    out = engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", uuid="b")))
+    assert kinds(out) == ["Persist", "Acknowledge", "Suppress"] or kinds(out)[:2] == ["Persist", "Acknowledge"]
+    assert engine.jobs.runs["r1"].status == "RUNNING"
+    clock.now += 5
+    out = engine.handle(StatusUpdate(status(task_id, "TASK_FINISHED", uuid="c", data=data(0))))
+    assert kinds(out)[:3] == ["Persist", "Notify", "Acknowledge"]
+    notify = out[1]
+    assert notify.url == "http://127.0.0.1:9/cb"
+    assert notify.body["status"] == "TASK_FINISHED" and notify.body["task_id"] == task_id
+    assert notify.body["time"] == int(clock.now) and notify.body["exitCode"] == 0
+    done = engine.jobs.runs["r1"]
+    assert done.status == "FINISHED" and done.exit_code == 0
+    assert [h["status"] for h in done.history] == ["QUEUED", "STARTING", "RUNNING", "FINISHED"]
+    # the same update again changes nothing
+    out = engine.handle(StatusUpdate(status(task_id, "TASK_FINISHED", uuid="c", data=data(0))))
+    assert [type(i) for i in out if not isinstance(i, (Suppress, Revive))] == [Kill, Acknowledge] or \
+        kinds(out) == ["Acknowledge"]
+
+
+def test_a_failed_run_is_retried_with_backoff_then_fails_with_its_exit_code():
+    engine, clock = make_engine()
+    run, task = started(engine, clock, retries=1, backoffSeconds=10)
+    out = engine.handle(StatusUpdate(status(task["task_id"]["value"], "TASK_FAILED", uuid="f",
+                                            message="exited with status 3", data=data(3))))
+    queued = engine.jobs.runs["r1"]
+    assert queued.status == "QUEUED" and queued.attempt == 2 and queued.exit_code == 3
+    assert "retry 1 of 1 in 10s" in queued.message
+    assert launched(engine.handle(Offers((offer(1),)))) == []  # backing off
+    clock.now += 10
+    engine.handle(Tick())
+    (task2,) = launched(engine.handle(Offers((offer(1),))))
+    assert task2["task_id"]["value"] == "job.reports.daily.r1.2"
+    engine.handle(StatusUpdate(status(task2["task_id"]["value"], "TASK_FAILED", uuid="g",
+                                      message="exited with status 3", data=data(3))))
+    failed = engine.jobs.runs["r1"]
+    assert failed.status == "FAILED" and failed.exit_code == 3 and failed.message == "exited with status 3 (after 2 attempts)"
+
+
+def test_a_lost_task_is_relaunched_without_using_a_retry():
+    engine, clock = make_engine()
+    run, task = started(engine, clock)
+    engine.handle(StatusUpdate(status(task["task_id"]["value"], "TASK_LOST", uuid="l", message="agent gone")))
+    again = engine.jobs.runs["r1"]
+    assert again.status == "QUEUED" and again.attempt == 1 and again.lost == 1
+    (task2,) = launched(engine.handle(Offers((offer(2),))))
+    assert task2["task_id"]["value"] == "job.reports.daily.r1.2"
+
+
+def test_kills_end_runs_killed_queued_at_once_launched_through_mesos():
+    engine, clock = make_engine()
+    engine.handle(PutJob(job()))
+    engine.handle(StartRun("reports.daily", "q"))
+    engine.handle(KillRun("reports.daily", "q"))
+    assert engine.jobs.runs["q"].status == "KILLED"
+    with pytest.raises(ConflictError):
+        engine.handle(KillRun("reports.daily", "q"))
+    with pytest.raises(NotFoundError):
+        engine.handle(KillRun("reports.daily", "nope"))
+    engine.handle(Subscribed("F1"))
+    engine.handle(StartRun("reports.daily", "r1"))
+    (task,) = launched(engine.handle(Offers((offer(1),))))
+    task_id = task["task_id"]["value"]
+    out = engine.handle(KillRun("reports.daily", "r1"))
+    assert kinds(out)[:2] == ["Persist", "Kill"] and out[1].task_id == task_id
+    assert engine.jobs.runs["r1"].status == "STARTING" and engine.jobs.runs["r1"].killing
+    clock.now += engine.config.kill_retry
+    assert any(isinstance(i, Kill) and i.task_id == task_id for i in engine.handle(Tick()))
+    engine.handle(StatusUpdate(status(task_id, "TASK_KILLED", uuid="k", data=data(None, 15))))
+    assert engine.jobs.runs["r1"].status == "KILLED" and engine.jobs.runs["r1"].signal == 15
+
+
+def test_a_scheduled_job_fires_on_time_and_forbid_skips_while_a_run_is_active():
+    engine, clock = make_engine()
+    clock.now = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    engine.handle(PutJob(job(schedule={"cron": "*/5 * * * *", "concurrencyPolicy": "FORBID"})))
+    first = engine.jobs.jobs["reports.daily"].next_fire
+    assert first == cron.next_fire("*/5 * * * *", "UTC", clock.now) and first > clock.now
+    clock.now = first - 1
+    engine.handle(Tick())
+    assert engine.jobs.runs == {}
+    clock.now = first
+    out = engine.handle(Tick())
+    (run,) = engine.jobs.runs.values()
+    assert run.trigger == "schedule" and run.status == "QUEUED"
+    persist = next(i for i in out if isinstance(i, Persist))
+    assert persist.runs == [run] and persist.jobs[0].next_fire == first + 300  # one transaction
+    clock.now = first + 300
+    engine.handle(Tick())
+    assert len(engine.jobs.runs) == 1  # FORBID: the first run is still queued
+    assert engine.outbox[-1]["eventType"] == "job_run_skipped"
+
+
+def test_a_firing_missed_past_its_deadline_is_skipped_and_allow_overlaps():
+    engine, clock = make_engine()
+    clock.now = 1_800_000_000.0
+    engine.handle(PutJob(job(schedule={"cron": "*/5 * * * *", "startingDeadlineSeconds": 60})))
+    first = engine.jobs.jobs["reports.daily"].next_fire
+    clock.now = first + 61
+    engine.handle(Tick())
+    assert engine.jobs.runs == {} and engine.jobs.jobs["reports.daily"].next_fire == first + 300
+    clock.now = first + 300
+    engine.handle(Tick())
+    clock.now = first + 600
+    engine.handle(Tick())
+    assert len(engine.jobs.runs) == 2  # ALLOW
+
+
+def test_after_a_failover_launched_runs_are_reconciled_and_a_launch_mesos_never_saw_is_relaunched():
+    engine, clock = make_engine()
+    run, task = started(engine, clock)
+    task_id = task["task_id"]["value"]
+    snapshot = Snapshot(framework_id="F1", jobs=dict(engine.jobs.jobs), runs=dict(engine.jobs.runs))
+    successor, clock2 = make_engine()
+    successor.load(snapshot)
+    out = successor.handle(Subscribed("F1"))
+    reconcile = next(i for i in out if isinstance(i, Reconcile))
+    assert (task_id, "S1") in reconcile.tasks
+    successor.handle(StatusUpdate(status(task_id, "TASK_LOST", uuid="")))
+    assert successor.jobs.runs["r1"].status == "QUEUED"
+    assert len(launched(successor.handle(Offers((offer(1),))))) == 1
+
+
+def test_deleting_a_job_with_active_runs_needs_stop_current_job_runs():
+    engine, clock = make_engine()
+    run, task = started(engine, clock)
+    with pytest.raises(ConflictError, match="stopCurrentJobRuns"):
+        engine.handle(DeleteJob("reports.daily"))
+    out = engine.handle(DeleteJob("reports.daily", stop_runs=True))
+    assert "Kill" in kinds(out) and "reports.daily" not in engine.jobs.jobs
+    assert out[0].delete_jobs == ["reports.daily"]
+
+
+def test_old_ended_runs_are_pruned():
+    engine, clock = make_engine()
+    engine.handle(PutJob(job()))
+    deleted = []
+    for i in range(25):
+        engine.handle(StartRun("reports.daily", f"r{i:02d}"))
+        out = engine.handle(KillRun("reports.daily", f"r{i:02d}"))
+        deleted += out[0].delete_runs
+    assert len(engine.jobs.runs_of("reports.daily")) == 20
+    assert deleted == [("reports.daily", f"r{i:02d}") for i in range(5)]
+
+
+def test_split_allocation_gives_the_executor_its_share_from_the_first_roles():
+    task, executor = split_allocation((("cpus", "web", 0.03), ("cpus", "*", 1.0), ("mem", "*", 96.0),
+                                       ("disk", "*", 10.0)), 0.05, 32)
+    assert executor == [("cpus", "web", 0.03), ("cpus", "*", 0.02), ("mem", "*", 32.0)]
+    assert task == [("cpus", "*", 0.98), ("mem", "*", 64.0), ("disk", "*", 10.0)]
