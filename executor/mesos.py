@@ -1,7 +1,9 @@
 """The Mesos side of Halyard's executor: pymesos' v1 executor driver around :class:`JobRunner`.
 
-The job's parameters arrive as JSON in ``TaskInfo.data``: ``cmd`` (a shell command) or ``argv``,
-``env``, ``secretEnv`` (names whose values are masked wherever the executor shows them),
+The job's parameters arrive as JSON in ``TaskInfo.data``: ``cmd`` (a shell command), ``argv``, or
+``docker`` (``image``, ``args`` or ``cmd``, ``forcePullImage``, ``privileged``, ``parameters``,
+``volumes``, ``name``: run with the ``docker`` CLI, the sandbox mounted at /mnt/mesos/sandbox, and
+the container removed when the job ends, whatever ended it), ``env``, ``secretEnv`` (names whose values are masked wherever the executor shows them),
 ``timeoutSeconds`` and ``killGracePeriodSeconds``. Updates: TASK_STARTING, TASK_RUNNING, then
 TASK_FINISHED, TASK_FAILED (exit status, signal or timeout in ``message``; ``data`` is JSON with
 ``exitCode``, ``signal``, ``timedOut``, ``runtimeSeconds``) or TASK_KILLED. The job's output goes to
@@ -13,6 +15,7 @@ import base64
 import json
 import logging
 import os
+import subprocess
 import threading
 import time
 from typing import Any, Optional
@@ -60,10 +63,12 @@ class JobExecutor(Executor):
         spec = job_spec(task)
         secrets = [str(v) for k, v in (spec.get("env") or {}).items() if k in set(spec.get("secretEnv") or ())]
         update(driver, task_id, "TASK_STARTING")
-        command = spec.get("argv") or spec.get("cmd") or "true"
+        sandbox = os.environ.get("MESOS_SANDBOX") or os.getcwd()
+        job_env = {k: str(v) for k, v in (spec.get("env") or {}).items()}
+        docker = spec.get("docker")
+        command = docker_argv(docker, sorted(job_env), sandbox) if docker else (spec.get("argv") or spec.get("cmd") or "true")
         timeout: Optional[float] = spec.get("timeoutSeconds")
-        runner = JobRunner(command, env={**os.environ, **{k: str(v) for k, v in (spec.get("env") or {}).items()}},
-                           cwd=os.environ.get("MESOS_SANDBOX") or os.getcwd(), timeout=timeout,
+        runner = JobRunner(command, env={**os.environ, **job_env}, cwd=sandbox, timeout=timeout,
                            grace=float(spec.get("killGracePeriodSeconds", 3.0)))
         with self.lock:
             self.runners[task_id["value"]] = runner
@@ -75,6 +80,8 @@ class JobExecutor(Executor):
         log.info("task %s: started pid %d", task_id["value"], pid)
         update(driver, task_id, "TASK_RUNNING", data={"pid": pid})
         outcome = runner.wait()
+        if docker:
+            remove_container(docker["name"])
         state = "TASK_FINISHED" if outcome.succeeded else "TASK_KILLED" if outcome.killed else "TASK_FAILED"
         message = mask(outcome.message(timeout), secrets)
         log.info("task %s: %s (%s)", task_id["value"], state, message)
@@ -82,6 +89,38 @@ class JobExecutor(Executor):
                                                   "timedOut": outcome.timed_out,
                                                   "runtimeSeconds": round(outcome.runtime, 3)})
         finish(driver, self, task_id)
+
+
+def docker_argv(docker: dict, env_names: list[str], sandbox: str) -> list[str]:
+    """``docker run`` for a job's image: host network, the sandbox mounted, env passed by name
+    (values stay out of the command line), the job's own parameters and volumes."""
+    argv = ["docker", "run", "--rm", "--name", docker["name"], "--network", "host",
+            "-v", f"{sandbox}:/mnt/mesos/sandbox", "-e", "MESOS_SANDBOX=/mnt/mesos/sandbox", "-w", "/mnt/mesos/sandbox"]
+    if docker.get("forcePullImage"):
+        argv += ["--pull", "always"]
+    if docker.get("privileged"):
+        argv.append("--privileged")
+    for volume in docker.get("volumes") or []:
+        argv += ["-v", f"{volume['hostPath']}:{volume['containerPath']}:{volume.get('mode', 'RW').lower()}"]
+    for param in docker.get("parameters") or []:
+        argv.append(f"--{param['key']}={param['value']}")
+    for name in env_names:
+        argv += ["-e", name]
+    argv.append(docker["image"])
+    if docker.get("cmd"):
+        argv += ["/bin/sh", "-c", docker["cmd"]]
+    else:
+        argv += list(docker.get("args") or [])
+    return argv
+
+
+def remove_container(name: str) -> None:
+    """The job is over: its container goes too (a killed ``docker run`` client leaves it running)."""
+    try:
+        subprocess.run(["docker", "rm", "-f", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("cannot remove container %s: %s", name, exc)
 
 
 def update(driver: Any, task_id: dict, state: str, message: str = "", data: Optional[dict] = None) -> None:

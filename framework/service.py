@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 from collections import deque
@@ -33,10 +34,15 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException
 from kazoo.retry import KazooRetry
 
+from dataclasses import replace
+
 from .api.routes import NotLeaderError, create_app
+from .callbacks import CallbackPoster
 from .engine.engine import Engine, EngineConfig
-from .engine.messages import Event, Launch, Offers, Paused, Persist, Tick
+from .engine.messages import Event, Launch, Notify, Offers, Paused, Persist, Tick
 from .errors import FencedError, HalyardError, StoreUnavailableError
+from .jobs.taskinfo import ExecutorSettings
+from .mesos.artifact import executor_artifact
 from .mesos.driver import MesosDriver, framework_info
 from .placement import StrategyRegistry
 from .store.zk import ZkStore, digest_acl
@@ -60,6 +66,8 @@ class ServiceConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     tokens: dict[str, str] = field(default_factory=dict)   # API bearer token -> "rw" | "ro"
     auth_reads: bool = False                               # reads need a token too
+    executor_uri: Optional[str] = None      # where agents fetch Halyard's executor (default: this scheduler)
+    executor_command: Optional[str] = None  # how agents run it (default: python3 <fetched file>)
 
 
 # kazoo gives each connection attempt session_timeout / len(hosts) to get its answer. With one
@@ -126,6 +134,7 @@ class SchedulerService:
         self._server: Optional[uvicorn.Server] = None
         self.offer_latencies: deque[float] = deque(maxlen=1000)  # seconds, arrival -> ACCEPT sent
         self._subscribers: list[queue.Queue] = []
+        self.callbacks = CallbackPoster()
 
     # --- Backend (for the API) ----------------------------------------------------------------
 
@@ -198,6 +207,7 @@ class SchedulerService:
             self._server.should_exit = True
         self.zk.stop()
         self.zk.close()
+        self.callbacks.close()
 
     def _ensure_chroot(self) -> None:
         base, slash, path = parse_zk(self.config.zk)[0].partition("/")
@@ -256,7 +266,7 @@ class SchedulerService:
             return
         self.epoch = self.store.become_leader()
         snapshot = self.store.load()
-        engine = Engine(self.registry, self.config.engine)
+        engine = Engine(self.registry, replace(self.config.engine, executor=self.executor_settings()))
         engine.load(snapshot)
         events: queue.Queue = queue.Queue()
         framework = framework_info(self.config.name, self.config.role, self.config.failover_timeout,
@@ -345,6 +355,8 @@ class SchedulerService:
         for ins in instructions:
             if isinstance(ins, Persist):
                 self._persist(ins)
+            elif isinstance(ins, Notify):
+                self.callbacks.post(ins.url, ins.body)
             else:
                 driver.execute(ins)
         if events:
@@ -437,6 +449,18 @@ class SchedulerService:
     def address(self) -> str:
         """Where this scheduler's API listens (its election identifier)."""
         return self.config.listen
+
+    def executor_settings(self) -> ExecutorSettings:
+        """How agents get and start Halyard's executor: by default they fetch the zipapp this
+        scheduler serves and run it with their ``python3``."""
+        uri = self.config.executor_uri
+        if uri is None:
+            host, _, port = self.config.listen.rpartition(":")
+            if host in ("", "0.0.0.0", "::", "[::]"):
+                host = socket.getfqdn()
+            uri = f"http://{host}:{port}{executor_artifact().path}"
+        command = self.config.executor_command or f"python3 {uri.rstrip('/').rsplit('/', 1)[-1]}"
+        return replace(self.config.engine.executor, command=command, uris=(uri,) if uri else ())
 
     def abdicate(self) -> bool:
         """Step down (the next contender leads); this scheduler contends again after a pause."""

@@ -187,6 +187,9 @@ class Cluster:
             env.update({"MESOS_DOCKER": shutil.which("docker", path="/usr/bin") or "docker",
                         "MESOS_DOCKER_SOCKET": self.config.docker_sock,
                         "MESOS_DOCKER_REMOVE_DELAY": env.get("MESOS_DOCKER_REMOVE_DELAY", "1mins"),
+                        # What executors and tasks on this agent reach with the docker CLI (Halyard's
+                        # executor runs job images with it), as the default socket on a real agent.
+                        "DOCKER_HOST": f"unix://{self.config.docker_sock}",
                         # One dockerd serves every agent: an agent must not stop the others' containers.
                         "MESOS_DOCKER_KILL_ORPHANS": "false"})
         argv = [self.config.launcher, "--mode=agent", f"--ip={spec.ip}", f"--port={spec.port}",

@@ -21,7 +21,9 @@ from ..engine.records import iso
 from ..errors import ConflictError, HalyardError, NotFoundError, Problem, ValidationError
 from ..model import normalize_app_id
 from ..validation import app_problems, deep_merge
+from .jobs import job_routes
 from .metrics import render as render_metrics
+from .sandbox import SandboxUnavailable
 from .views import app_json, deployment_json, invalid_json, placement_json, queue_json, task_json
 
 
@@ -91,12 +93,13 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 OPEN_PATHS = {"/ping"}
+OPEN_PREFIX = "/v1/executor/"   # the executor artifact: agents fetch it without a token
 
 
 def check_token(method: str, path: str, authorization: Optional[str], tokens: dict[str, str],
                 auth_reads: bool) -> Optional[JSONResponse]:
     """None when the request may go on; otherwise the 401/403 answer. ``tokens``: token -> rw|ro."""
-    if not tokens or path in OPEN_PATHS or (method not in WRITES and not auth_reads):
+    if not tokens or path in OPEN_PATHS or path.startswith(OPEN_PREFIX) or (method not in WRITES and not auth_reads):
         return None
     scheme, _, token = (authorization or "").partition(" ")
     grant = tokens.get(token) if scheme.lower() == "bearer" else None
@@ -155,6 +158,12 @@ def create_app(backend: Backend, tokens: Optional[dict[str, str]] = None, auth_r
             return json.loads(await request.body() or b"null")
         except ValueError as exc:
             raise ValidationError([Problem("", f"invalid JSON: {exc}")]) from None
+
+    api.include_router(job_routes(backend, body_json))
+
+    @api.exception_handler(SandboxUnavailable)
+    async def _no_sandbox(request: Request, exc: SandboxUnavailable) -> JSONResponse:
+        return _error(502, str(exc))
 
     def validated(raw: Any) -> Any:
         spec, problems = app_problems(raw)

@@ -26,7 +26,8 @@ class Client:
         self.token = os.environ.get("HALYARD_TOKEN")
 
     def request(self, method: str, path: str, json: Any = None, ok: tuple[int, ...] = (200, 201, 202, 204),
-                **params: Any) -> Any:
+                raw: bool = False, **params: Any) -> Any:
+        """The JSON answer (or, with ``raw``, the text); ApiError for any status not in ``ok``."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             resp = requests.request(method, self.base + path, json=json, params=params or None, headers=headers,
@@ -35,6 +36,8 @@ class Client:
             raise ApiError(f"cannot reach Halyard at {self.base}: {exc}") from None
         if resp.status_code not in ok:
             raise ApiError(_explain(resp))
+        if raw:
+            return resp.text
         return resp.json() if resp.content and resp.headers.get("content-type", "").startswith("application/json") else None
 
     def get(self, path: str, **params: Any) -> Any:

@@ -10,6 +10,7 @@ from .. import __version__
 from ..errors import HalyardError, ValidationError
 from .apps import apps, deployments, events
 from .deploy import deploy
+from .job import job
 from .plan import plan
 from .scheduler import scheduler
 from .validate import validate
@@ -28,6 +29,7 @@ cli.add_command(apps)
 cli.add_command(deployments)
 cli.add_command(events)
 cli.add_command(deploy)
+cli.add_command(job)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

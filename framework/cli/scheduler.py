@@ -66,11 +66,17 @@ class Duration(click.ParamType):
 @click.option("--tokens-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="API tokens, one per line: TOKEN rw|ro; with it, writes need a token")
 @click.option("--auth-reads", is_flag=True, help="reads need a token too (with --tokens-file)")
+@click.option("--executor-uri", default=None,
+              help="where agents fetch Halyard's executor for jobs (default: the zipapp this scheduler serves; "
+                   "'' for none, with --executor-command)")
+@click.option("--executor-command", default=None,
+              help="how agents start the executor (default: python3 <fetched file>)")
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal: Optional[str],
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
               zk_session_timeout: float, unreachable_grace: float, min_healthy_time: float,
-              deployment_timeout: float, tokens_file: Optional[str], auth_reads: bool, log_level: str) -> None:
+              deployment_timeout: float, tokens_file: Optional[str], auth_reads: bool, executor_uri: Optional[str],
+              executor_command: Optional[str], log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kazoo").setLevel(logging.WARNING)
@@ -80,12 +86,15 @@ def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal
     secret = open(secret_file).read().strip() if secret_file else None
     if principal and not secret:
         raise click.UsageError("--principal needs --secret-file")
+    if executor_uri == "" and not executor_command:
+        raise click.UsageError("--executor-uri '' needs --executor-command (how agents start an executor they have)")
     tokens = read_tokens(tokens_file) if tokens_file else {}
     if auth_reads and not tokens:
         raise click.UsageError("--auth-reads needs --tokens-file")
     config = ServiceConfig(tokens=tokens, auth_reads=auth_reads, master=master, zk=zk, listen=listen, name=name, role=role, principal=principal,
                            secret=secret, failover_timeout=failover_timeout, zk_auth=zk_auth,
-                           zk_session_timeout=zk_session_timeout,
+                           zk_session_timeout=zk_session_timeout, executor_uri=executor_uri,
+                           executor_command=executor_command,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
                                                deployment_timeout=deployment_timeout))
     service = SchedulerService(config)

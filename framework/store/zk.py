@@ -7,6 +7,8 @@ Layout under the root (``/halyard`` by default, inside the ``--zk`` chroot)::
     apps/<quoted app id>  AppRecord JSON
     tasks/<task id>       TaskRecord JSON
     deployments/<id>      DeploymentRecord JSON (while the deployment runs)
+    jobs/<job id>         JobRecord JSON (definition, next scheduled firing)
+    runs/<job id>:<run id>  RunRecord JSON (active runs, and the last ended ones)
     leader/               election contenders (kazoo's Election recipe)
 
 A new leader bumps ``epoch`` (a versioned set): from then on, transactions of any older leader
@@ -28,6 +30,7 @@ from kazoo.security import make_digest_acl
 
 from ..engine.messages import Persist
 from ..engine.records import AppRecord, DeploymentRecord, Snapshot, TaskRecord
+from ..jobs.records import JobRecord, RunRecord
 from ..errors import FencedError, StoreError, StoreUnavailableError
 from . import codec
 
@@ -67,12 +70,18 @@ class ZkStore:
     def deployment_path(self, deployment_id: str) -> str:
         return self.path("deployments", quote(deployment_id, safe=""))
 
+    def job_path(self, job_id: str) -> str:
+        return self.path("jobs", quote(job_id, safe=""))
+
+    def run_path(self, job_id: str, run_id: str) -> str:
+        return self.path("runs", quote(f"{job_id}:{run_id}", safe=""))
+
     @property
     def election_path(self) -> str:
         return self.path("leader")
 
     def ensure_layout(self) -> None:
-        for part in ("apps", "tasks", "deployments", "leader"):
+        for part in ("apps", "tasks", "deployments", "jobs", "runs", "leader"):
             self.client.ensure_path(self.path(part), acl=self.acl)
 
     # --- leadership ---------------------------------------------------------------------------
@@ -129,6 +138,16 @@ class ZkStore:
             if record is not None:
                 deployment = DeploymentRecord.from_json(record)
                 snap.deployments[deployment.id] = deployment
+        for name in self.client.get_children(self.path("jobs")):
+            record = self._read(self.path("jobs", name))
+            if record is not None:
+                job = JobRecord.from_json(record)
+                snap.jobs[job.job_id] = job
+        for name in self.client.get_children(self.path("runs")):
+            record = self._read(self.path("runs", name))
+            if record is not None:
+                run = RunRecord.from_json(record)
+                snap.runs[run.run_id] = run
         return snap
 
     def _read(self, path: str) -> Optional[Any]:
@@ -163,6 +182,10 @@ class ZkStore:
         ops += [("delete", self.task_path(t), None) for t in persist.delete_tasks]
         ops += [("put", self.deployment_path(d.id), codec.encode(d.to_json())) for d in persist.deployments]
         ops += [("delete", self.deployment_path(d), None) for d in persist.delete_deployments]
+        ops += [("put", self.job_path(j.job_id), codec.encode(j.to_json())) for j in persist.jobs]
+        ops += [("delete", self.job_path(j), None) for j in persist.delete_jobs]
+        ops += [("put", self.run_path(r.job_id, r.run_id), codec.encode(r.to_json())) for r in persist.runs]
+        ops += [("delete", self.run_path(j, r), None) for j, r in persist.delete_runs]
         chunk: list[tuple[str, str, Optional[bytes]]] = []
         size = 0
         for op in ops:

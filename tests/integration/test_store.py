@@ -107,3 +107,23 @@ def test_a_record_written_and_deleted_in_one_persist(zk):
     store.commit(Persist(tasks=[task_record("web.9")], delete_tasks=["web.9"]))
     snap = ZkStore(client, root).load()
     assert snap.apps == {} and snap.tasks == {}
+
+
+def test_jobs_and_runs_round_trip_one_znode_each(zk):
+    from halyard.jobs.records import JobRecord, RunRecord
+    from halyard.validation import parse_job
+
+    client, root = zk
+    store = ZkStore(client, root)
+    store.ensure_layout()
+    store.become_leader()
+    spec = parse_job({"id": "etl", "cmd": "run-etl", "env": {"PW": {"value": "s3", "secret": True}},
+                      "schedule": {"cron": "0 3 * * *", "timezone": "Europe/Berlin"}})
+    job = JobRecord(spec, version=1.0, next_fire=123.0)
+    run = RunRecord("r1", "etl", spec, created_at=1.0, status="RUNNING", task_id="job.etl.r1.1",
+                    history=({"status": "QUEUED", "time": 1.0, "attempt": 1, "taskId": None, "message": ""},))
+    store.commit(Persist(jobs=[job], runs=[run, RunRecord("r0", "etl", spec, created_at=0.5, status="FINISHED")]))
+    store.commit(Persist(delete_runs=[("etl", "r0")]))
+    snap = ZkStore(client, root).load()
+    assert snap.jobs == {"etl": job} and snap.runs == {"r1": run}
+    assert client.get_children(f"{root}/runs") == ["etl%3Ar1"]
