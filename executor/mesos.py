@@ -6,7 +6,7 @@ The job's parameters arrive as JSON in ``TaskInfo.data``: ``cmd`` (a shell comma
 the container removed when the job ends, whatever ended it), ``env``, ``secretEnv`` (names whose values are masked wherever the executor shows them),
 ``timeoutSeconds`` and ``killGracePeriodSeconds``. Updates: TASK_STARTING, TASK_RUNNING, then
 TASK_FINISHED, TASK_FAILED (exit status, signal or timeout in ``message``; ``data`` is JSON with
-``exitCode``, ``signal``, ``timedOut``, ``runtimeSeconds``) or TASK_KILLED. The job's output goes to
+``exitCode``, ``signal``, ``timedOut``, ``runtimeSeconds`` and ``executor``: its own peak RSS and CPU time) or TASK_KILLED. The job's output goes to
 the sandbox's ``stdout`` and ``stderr``; the executor's own log to ``executor.log``.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import base64
 import json
 import logging
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -87,7 +88,8 @@ class JobExecutor(Executor):
         log.info("task %s: %s (%s)", task_id["value"], state, message)
         update(driver, task_id, state, message, {"exitCode": outcome.exit_code, "signal": outcome.signal,
                                                   "timedOut": outcome.timed_out,
-                                                  "runtimeSeconds": round(outcome.runtime, 3)})
+                                                  "runtimeSeconds": round(outcome.runtime, 3),
+                                                  "executor": own_usage()})
         finish(driver, self, task_id)
 
 
@@ -121,6 +123,12 @@ def remove_container(name: str) -> None:
                        timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("cannot remove container %s: %s", name, exc)
+
+
+def own_usage() -> dict[str, float]:
+    """The executor's own overhead so far (not the job's): peak RSS and CPU seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"maxRssKb": usage.ru_maxrss, "cpuSeconds": round(usage.ru_utime + usage.ru_stime, 3)}
 
 
 def update(driver: Any, task_id: dict, state: str, message: str = "", data: Optional[dict] = None) -> None:

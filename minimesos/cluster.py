@@ -187,9 +187,12 @@ class Cluster:
             env.update({"MESOS_DOCKER": shutil.which("docker", path="/usr/bin") or "docker",
                         "MESOS_DOCKER_SOCKET": self.config.docker_sock,
                         "MESOS_DOCKER_REMOVE_DELAY": env.get("MESOS_DOCKER_REMOVE_DELAY", "1mins"),
-                        # What executors and tasks on this agent reach with the docker CLI (Halyard's
-                        # executor runs job images with it), as the default socket on a real agent.
-                        "DOCKER_HOST": f"unix://{self.config.docker_sock}",
+                        # Executors (and their tasks) get Mesos' default environment plus DOCKER_HOST:
+                        # the docker CLI there (Halyard's executor runs job images with it) reaches
+                        # this cluster's dockerd, as the default socket does on a real agent.
+                        "MESOS_EXECUTOR_ENVIRONMENT_VARIABLES": json.dumps({
+                            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                            "DOCKER_HOST": f"unix://{self.config.docker_sock}"}),
                         # One dockerd serves every agent: an agent must not stop the others' containers.
                         "MESOS_DOCKER_KILL_ORPHANS": "false"})
         argv = [self.config.launcher, "--mode=agent", f"--ip={spec.ip}", f"--port={spec.port}",

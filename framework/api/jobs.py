@@ -29,7 +29,9 @@ def run_json(run: RunRecord, waiting: tuple[str, ...] = ()) -> dict[str, Any]:
         "finishedAt": iso(run.finished_at) if run.finished_at else None,
         "history": [{"status": h["status"], "timestamp": iso(h["time"]), "attempt": h["attempt"],
                      "taskId": h["taskId"], "message": h["message"]} for h in run.history],
+        **({"executorUsage": run.executor_usage} if run.executor_usage else {}),
         **({"waiting": list(waiting)} if waiting else {}),
+
     }
 
 
@@ -134,6 +136,10 @@ def job_routes(backend: Any, body_json: Callable[[Request], Any]) -> APIRouter:
             raise NotFoundError(f"run '{run_id}' has not been launched yet: no {name}")
         text = sandbox.tail(backend.master_url(), found.agent_id, framework_id, executor_id_for(found.task_id),
                             name, max_bytes=bytes_)
+        for name_ in found.spec.secret_names():  # the job's output may print its secrets: never shown
+            value = found.spec.env_values()[name_]
+            if value:
+                text = text.replace(value, "******")
         return PlainTextResponse(sandbox.last_lines(text, lines))
 
     @router.get("/v1/jobs/{job_id}/runs/{run_id}/stdout", response_class=PlainTextResponse)

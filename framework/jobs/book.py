@@ -266,7 +266,8 @@ class JobBook:
         if exit_code is None:
             match = _EXIT.search(message)
             exit_code = int(match.group(1)) if match else None
-        done = dict(task_state=state, agent_id=agent_id, exit_code=exit_code, signal=data.get("signal"))
+        done = dict(task_state=state, agent_id=agent_id, exit_code=exit_code, signal=data.get("signal"),
+                    executor_usage=data.get("executor") if isinstance(data.get("executor"), dict) else run.executor_usage)
         spec = run.spec
         if spec.callback_uri:
             changes.notify.append((spec.callback_uri, {

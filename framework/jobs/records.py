@@ -61,6 +61,7 @@ class RunRecord:
     signal: Optional[int] = None
     message: str = ""
     finished_at: Optional[float] = None
+    executor_usage: Optional[dict] = None  # the executor's own peak RSS and CPU time, from its last update
     history: tuple[dict, ...] = ()
 
     @property

@@ -129,6 +129,9 @@ def clean_shutdown(cluster: dict[str, str], name: str, schedulers: list["Schedul
     leader = next((s for s in schedulers if s.proc and s.proc.poll() is None and s.leading()), None)
     if leader is not None:
         try:
+            for job in requests.get(leader.url + "/v1/jobs", timeout=10, headers=leader.headers).json():
+                requests.delete(leader.url + "/v1/jobs/" + job["id"], params={"stopCurrentJobRuns": "true"},
+                                timeout=30, headers=leader.headers)
             for app in requests.get(leader.url + "/v2/apps", timeout=10, headers=leader.headers).json()["apps"]:
                 requests.delete(leader.url + "/v2/apps" + app["id"], params={"force": "true"}, timeout=30,
                                 headers=leader.headers)

@@ -1,0 +1,229 @@
+"""Jobs on the real local cluster: Halyard's executor fetched from the scheduler, runs in ZooKeeper."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+from .harness import HALYARD, SchedulerProc, clean_shutdown, leading_scheduler, mesos_tasks, unique
+from .v1client import until
+
+pytestmark = pytest.mark.integration
+SMALL = {"cpus": 0.05, "mem": 16}
+ENDED = ("FINISHED", "FAILED", "KILLED")
+
+
+@pytest.fixture(scope="module")
+def sched(cluster, tmp_path_factory):
+    with leading_scheduler(cluster, tmp_path_factory.mktemp("jobs")) as s:
+        yield s
+
+
+def define(s: SchedulerProc, job: dict) -> None:
+    resp = requests.post(s.url + "/v1/jobs", json={**SMALL, **job}, timeout=30)
+    assert resp.status_code in (200, 201), resp.text
+
+
+def start(s: SchedulerProc, job_id: str) -> str:
+    resp = requests.post(s.url + f"/v1/jobs/{job_id}/runs", timeout=30)
+    assert resp.status_code == 201, resp.text
+    return resp.json()["id"]
+
+
+def run_of(s: SchedulerProc, job_id: str, run_id: str) -> dict:
+    resp = requests.get(s.url + f"/v1/jobs/{job_id}/runs/{run_id}", timeout=10)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def wait_status(s: SchedulerProc, job_id: str, run_id: str, statuses=ENDED, timeout: float = 60) -> dict:
+    return until(lambda: (r := run_of(s, job_id, run_id))["status"] in statuses and r, timeout,
+                 what=f"run {run_id} in {statuses}")
+
+
+def halyard(s: SchedulerProc, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([HALYARD, *args, "--api", s.url], capture_output=True, text=True, timeout=timeout)
+
+
+def test_job_run_wait_prints_the_output_and_exits_with_the_jobs_exit_code(sched, tmp_path):
+    (tmp_path / "ok.yaml").write_text("id: cli.ok\ncmd: 'echo line-$HALYARD_ATTEMPT; echo warn >&2'\n"
+                                      "cpus: 0.05\nmem: 16\nenvironments:\n  loud: {cmd: 'echo LOUD'}\n")
+    (tmp_path / "three.yaml").write_text("id: cli.three\ncmd: 'echo before-exit; exit 3'\ncpus: 0.05\nmem: 16\n")
+    t0 = time.monotonic()
+    ok = halyard(sched, "job", "run", str(tmp_path / "ok.yaml"), "--wait")
+    elapsed = time.monotonic() - t0
+    assert ok.returncode == 0, ok.stderr
+    assert "line-1" in ok.stdout and "warn" in ok.stderr and "FINISHED" in ok.stderr
+    loud = halyard(sched, "job", "run", str(tmp_path / "ok.yaml"), "--env", "loud", "--wait")
+    assert loud.returncode == 0 and "LOUD" in loud.stdout
+    three = halyard(sched, "job", "run", str(tmp_path / "three.yaml"), "--wait")
+    assert three.returncode == 3 and "before-exit" in three.stdout and "exited with status 3" in three.stderr
+    runs = requests.get(sched.url + "/v1/jobs/cli.three/runs", timeout=10).json()
+    assert [(r["status"], r["exitCode"]) for r in runs] == [("FAILED", 3)]
+    assert [h["status"] for h in runs[0]["history"]] == ["QUEUED", "STARTING", "RUNNING", "FAILED"]
+    listed = halyard(sched, "job", "list")
+    assert "cli.ok" in listed.stdout and "cli.three" in listed.stdout and "FAILED (3)" in listed.stdout
+    logs = halyard(sched, "job", "logs", "cli.three", runs[0]["id"])
+    assert logs.returncode == 0 and logs.stdout.strip() == "before-exit"
+    bad = halyard(sched, "job", "run", str(tmp_path / "ok.yaml"), "--env", "nope")
+    assert bad.returncode != 0 and "no environment 'nope'" in bad.stderr
+    print(f"\nFIGURE halyard job run --wait (define, run, TASK_FINISHED, output tail): {elapsed:.2f}s")
+
+
+def test_a_trivial_job_goes_from_submit_to_finished_fast_and_the_executor_is_light(sched):
+    define(sched, {"id": "trivial", "cmd": "true"})
+    times, rss, cpu = [], [], []
+    for _ in range(5):
+        run = wait_status(sched, "trivial", start(sched, "trivial"))
+        assert run["status"] == "FINISHED" and run["exitCode"] == 0
+        stamps = {h["status"]: h["timestamp"] for h in run["history"]}
+        times.append(_seconds(stamps["FINISHED"]) - _seconds(stamps["QUEUED"]))
+        rss.append(run["executorUsage"]["maxRssKb"] / 1024)
+        cpu.append(run["executorUsage"]["cpuSeconds"])
+    times.sort()
+    assert times[2] < 5.0
+    print(f"\nFIGURE trivial job submit->TASK_FINISHED median {times[2]:.2f}s (min {times[0]:.2f}, max {times[-1]:.2f}); "
+          f"executor max RSS {max(rss):.1f} MB, CPU {max(cpu):.2f}s")
+
+
+def _seconds(iso: str) -> float:
+    from datetime import datetime
+    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+
+
+def test_timeouts_kills_and_bad_definitions(sched, cluster):
+    define(sched, {"id": "slow", "cmd": "sleep 30", "timeoutSeconds": 1})
+    run = wait_status(sched, "slow", start(sched, "slow"), timeout=30)
+    assert run["status"] == "FAILED" and run["message"] == "timed out after 1s"
+
+    define(sched, {"id": "stubborn", "cmd": "trap '' TERM; echo started; sleep 60", "taskKillGracePeriodSeconds": 1})
+    run_id = start(sched, "stubborn")
+    running = wait_status(sched, "stubborn", run_id, ("RUNNING",))
+    killed = requests.delete(sched.url + f"/v1/jobs/stubborn/runs/{run_id}", timeout=10)
+    assert killed.status_code == 200
+    run = wait_status(sched, "stubborn", run_id, timeout=30)
+    assert run["status"] == "KILLED" and run["signal"] == 9  # SIGTERM ignored: SIGKILL after the grace period
+    assert running["taskId"] not in mesos_tasks(cluster, sched.name)
+    again = requests.delete(sched.url + f"/v1/jobs/stubborn/runs/{run_id}", timeout=10)
+    assert again.status_code == 409 and "already ended" in again.json()["message"]
+
+    bad = requests.post(sched.url + "/v1/jobs", json={"id": "Bad Id", "cmd": "x", "retries": -1,
+                                                       "schedule": {"cron": "every day"}}, timeout=10)
+    assert bad.status_code == 422
+    paths = {p["path"] for p in bad.json()["details"]}
+    assert {"/id", "/retries", "/schedule/cron"} <= paths
+    assert requests.get(sched.url + "/v1/jobs/Bad Id", timeout=10).status_code == 404
+    assert requests.post(sched.url + "/v1/jobs/nope/runs", timeout=10).status_code == 404
+
+
+def test_retries_succeed_on_the_second_attempt_and_the_callback_gets_every_terminal_state(sched):
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{server.server_port}/done"
+    try:
+        define(sched, {"id": "flaky", "cmd": "echo attempt $HALYARD_ATTEMPT; [ \"$HALYARD_ATTEMPT\" = 2 ]",
+                       "retries": 2, "backoffSeconds": 1, "callbackUri": hook})
+        run_id = start(sched, "flaky")
+        run = wait_status(sched, "flaky", run_id)
+        assert run["status"] == "FINISHED" and run["attempt"] == 2 and run["exitCode"] == 0
+        statuses = [h["status"] for h in run["history"]]
+        assert statuses == ["QUEUED", "STARTING", "RUNNING", "QUEUED", "STARTING", "RUNNING", "FINISHED"]
+        assert "retry 1 of 2 in 1s" in run["history"][3]["message"]
+        retried_at = _seconds(run["history"][3]["timestamp"])
+        assert _seconds(run["history"][4]["timestamp"]) - retried_at >= 0.9  # the backoff was kept
+        define(sched, {"id": "hooked", "cmd": "sleep 60", "callbackUri": hook})
+        victim = start(sched, "hooked")
+        wait_status(sched, "hooked", victim, ("RUNNING",))
+        requests.delete(sched.url + f"/v1/jobs/hooked/runs/{victim}", timeout=10)
+        wait_status(sched, "hooked", victim)
+        until(lambda: len(received) >= 3, 30, what="3 callbacks")
+        assert [(c["status"], c["runId"]) for c in received] == [
+            ("TASK_FAILED", run_id), ("TASK_FINISHED", run_id), ("TASK_KILLED", victim)]
+        assert all(set(c) >= {"time", "status", "task_id"} and isinstance(c["time"], int) for c in received)
+        assert received[0]["task_id"].endswith(".1") and received[1]["task_id"].endswith(".2")
+    finally:
+        server.shutdown()
+
+
+def test_scheduled_runs_fire_on_time_with_forbid(sched):
+    define(sched, {"id": "ticker2", "cmd": "sleep 6",
+                   "schedule": {"cron": "* * * * * */4", "concurrencyPolicy": "FORBID"}})
+    first_fire = _seconds(requests.get(sched.url + "/v1/jobs/ticker2", timeout=10).json()["nextRunAt"])
+
+    def ended():
+        runs = requests.get(sched.url + "/v1/jobs/ticker2/runs", timeout=10).json()
+        return len([r for r in runs if r["status"] in ENDED]) >= 2 and runs
+
+    runs = list(reversed(until(ended, 60, what="two scheduled runs ended")))
+    requests.delete(sched.url + "/v1/jobs/ticker2", params={"stopCurrentJobRuns": "true"}, timeout=10)
+    assert all(r["trigger"] == "schedule" for r in runs)
+    assert abs(_seconds(runs[0]["createdAt"]) - first_fire) < 1.5  # on time
+    for earlier, later in zip(runs, runs[1:]):  # FORBID: a run starts only after the one before ended
+        assert earlier["finishedAt"] is not None and _seconds(later["createdAt"]) >= _seconds(earlier["finishedAt"])
+    # the firing 4 s after the first came while it ran and was skipped; the one at 8 s ran
+    assert abs(_seconds(runs[1]["createdAt"]) - (first_fire + 8)) < 1.5
+    assert all(r["status"] == "FINISHED" for r in runs if r["status"] in ENDED)
+
+
+def test_a_docker_job_runs_its_image_and_its_secrets_stay_hidden(sched, cluster):
+    define(sched, {"id": "boxed", "container": {"docker": {"image": "local/busybox:1"}},
+                   "args": ["sh", "-c", "echo token=$TOKEN; test -d /mnt/mesos/sandbox; exit 4"],
+                   "env": {"TOKEN": {"value": "hunter2", "secret": True}}})
+    run = wait_status(sched, "boxed", start(sched, "boxed"))
+    assert run["status"] == "FAILED" and run["exitCode"] == 4
+    out = requests.get(sched.url + f"/v1/jobs/boxed/runs/{run['id']}/stdout", timeout=10).text
+    assert out.strip() == "token=******"
+    shown = requests.get(sched.url + "/v1/jobs/boxed", timeout=10).json()
+    assert shown["definition"]["env"]["TOKEN"] == {"secret": True} and "hunter2" not in json.dumps(shown)
+    docker = ["/usr/bin/docker", "-H", cluster["DOCKER_HOST"], "ps", "-aq", "--filter", f"name=halyard-{run['taskId']}"]
+    assert subprocess.run(docker, capture_output=True, text=True, check=True).stdout.strip() == ""
+
+
+def test_a_failover_in_the_middle_of_a_run_loses_nothing_and_runs_nothing_twice(cluster, tmp_path):
+    name, chroot = unique("halyard-jobs-fo"), unique("halyard-jobs-fo")
+    first = SchedulerProc(cluster, chroot, name, tmp_path).start()
+    until(first.leading, 30, what="first leader")
+    second = SchedulerProc(cluster, chroot, name, tmp_path).start()
+    try:
+        define(first, {"id": "long", "cmd": "echo begin; sleep 8; echo end"})
+        define(first, {"id": "later", "cmd": "echo later", "cpus": 500})  # cannot be placed yet: stays QUEUED
+        run_id = start(first, "long")
+        queued = start(first, "later")
+        running = wait_status(first, "long", run_id, ("RUNNING",))
+        first.kill9()
+        until(second.leading, 30, what="the standby leads")
+        assert run_of(second, "long", run_id)["status"] == "RUNNING"
+        assert run_of(second, "later", queued)["status"] == "QUEUED"
+        done = wait_status(second, "long", run_id, timeout=60)
+        assert done["status"] == "FINISHED" and done["taskId"] == running["taskId"]  # the same task, once
+        assert [h["status"] for h in done["history"]] == ["QUEUED", "STARTING", "RUNNING", "FINISHED"]
+        out = requests.get(second.url + f"/v1/jobs/long/runs/{run_id}/stdout", timeout=10).text
+        assert out.split() == ["begin", "end"]
+        fw = requests.get(cluster["MESOS_MASTER"] + "/master/frameworks", timeout=5).json()["frameworks"]
+        completed = [t["id"] for f in fw if f["name"] == name for t in f["completed_tasks"] + f["tasks"]]
+        assert [t for t in completed if ".long." in t] == [running["taskId"]]  # Mesos saw one task for the run
+        requests.put(second.url + "/v1/jobs/later", json={"id": "later", "cmd": "echo later", **SMALL}, timeout=10)
+        # the queued run keeps the definition it started with; a new run gets the new one
+        assert run_of(second, "later", queued)["status"] == "QUEUED"
+        requests.delete(second.url + f"/v1/jobs/later/runs/{queued}", timeout=10)
+        assert run_of(second, "later", queued)["status"] == "KILLED"
+    finally:
+        clean_shutdown(cluster, name, [first, second])
