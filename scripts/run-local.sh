@@ -2,9 +2,11 @@
 # `make run`: the whole framework on a real local cluster.
 #   1. minimesos/up (ZooKeeper, Mesos master + 3 agents, dockerd), unless one is running;
 #   2. halyard scheduler in the foreground (API on $HALYARD_LISTEN, default 127.0.0.1:8080);
-#   3. deploy examples/hello.yaml and print where to look.
+#   3. deploy examples/hello.yaml and print where to look;
+#   4. run the job examples/jobs/report.yaml on Halyard's executor and print its output.
 # Ctrl-C stops the scheduler and the cluster (a cluster that was already running is left up).
-# --once: exit after the app answers (used by the tests).
+# --once: exit after the app answers and the job ran (used by the tests, with HALYARD_LISTEN,
+# HALYARD_CHROOT and HALYARD_NAME set so that they do not disturb a developer's own `make run`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 once=0
@@ -20,7 +22,8 @@ if ! minimesos/status >/dev/null 2>&1; then
 fi
 set -a; . minimesos/.run/cluster.env; set +a
 
-$halyard scheduler --master "$MESOS_MASTER_ZK" --zk "$ZK/halyard" --listen "$listen" &
+$halyard scheduler --master "$MESOS_MASTER_ZK" --zk "$ZK/${HALYARD_CHROOT:-halyard}" --listen "$listen" \
+  --name "${HALYARD_NAME:-halyard}" &
 scheduler=$!
 cleanup() {
   trap '' INT TERM
@@ -65,8 +68,14 @@ Halyard is running on a local Mesos cluster.
   $app:  $(for e in $endpoints; do printf 'http://%s/ ' "$e"; done)
 EOT
 for e in $endpoints; do printf '    %s -> %s\n' "$e" "$(curl -sf "http://$e/")"; done
+
+echo
+echo "A one-off job on Halyard's own executor: halyard job run examples/jobs/report.yaml --wait"
+$halyard job run examples/jobs/report.yaml --wait --api "$api"
+echo "  (halyard job list|show|logs|kill --api $api; scheduled jobs: examples/jobs/nightly.yaml)"
 if [ "$once" = 1 ]; then
-  curl -sf -X DELETE "$api/v2/apps$app" >/dev/null
+  curl -sf -X DELETE "$api/v2/apps$app?force=true" >/dev/null
+  curl -sf -X DELETE "$api/v1/jobs/examples.report?stopCurrentJobRuns=true" >/dev/null
   gone() { ! curl -sf "$api/v2/apps$app" >/dev/null; }
   wait_for 60 "$app to be removed" gone
   exit 0
