@@ -235,3 +235,28 @@ def test_split_allocation_gives_the_executor_its_share_from_the_first_roles():
                                        ("disk", "*", 10.0)), 0.05, 32)
     assert executor == [("cpus", "web", 0.03), ("cpus", "*", 0.02), ("mem", "*", 32.0)]
     assert task == [("cpus", "*", 0.98), ("mem", "*", 64.0), ("disk", "*", 10.0)]
+
+
+def test_docker_jobs_become_a_docker_run_with_env_by_name_and_the_sandbox_mounted():
+    from halyard.jobs.taskinfo import job_params
+    from halyard.jobs.records import RunRecord
+    from halyard_executor.mesos import docker_argv
+
+    spec = parse_job({"id": "etl", "container": {"docker": {"image": "busybox", "parameters": [{"key": "user", "value": "1000"}]},
+                                                 "volumes": [{"containerPath": "/data", "hostPath": "/srv/data", "mode": "RO"}]},
+                      "args": ["run", "--fast"], "env": {"PW": {"value": "hunter2", "secret": True}}})
+    run = RunRecord("r1", "etl", spec, created_at=0.0, task_id="job.etl.r1.1")
+    params = job_params(run)
+    argv = docker_argv(params["docker"], sorted(params["env"]), "/sandbox")
+    assert argv[:4] == ["docker", "run", "--rm", "--name"] and argv[4] == "halyard-job.etl.r1.1"
+    assert "/sandbox:/mnt/mesos/sandbox" in argv and "/srv/data:/data:ro" in argv and "--user=1000" in argv
+    assert argv[-3:] == ["busybox", "run", "--fast"] and "PW" in argv and "hunter2" not in " ".join(argv)
+
+
+def test_job_run_wait_exits_with_the_jobs_code_or_128_plus_its_signal():
+    from halyard.cli.job import exit_status
+
+    assert exit_status({"status": "FINISHED", "exitCode": 0}) == 0
+    assert exit_status({"status": "FAILED", "exitCode": 3}) == 3
+    assert exit_status({"status": "KILLED", "exitCode": None, "signal": 9}) == 137
+    assert exit_status({"status": "FAILED", "exitCode": None, "signal": None}) == 1
