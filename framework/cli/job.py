@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import click
+import yaml
 
 from ..validation import load_job
 from .client import API_OPTION, ApiError, Client
 from .output import OUTPUT_OPTION, emit_json, table
+from .validate import check_strategies
 
 ENDED = ("FINISHED", "FAILED", "KILLED")
 TAIL_LINES = 20
@@ -30,7 +32,7 @@ def exit_status(run: dict) -> int:
 
 @click.group()
 def job() -> None:
-    """Short-lived jobs: define, run, list, show, kill, logs."""
+    """Short-lived jobs: validate, run, list, show, kill, logs, delete."""
 
 
 @job.command()
@@ -95,6 +97,20 @@ def print_tail(client: Client, job_id: str, run: dict, lines: int = TAIL_LINES) 
         if text:
             click.echo(f"--- {name} (last {lines} lines) ---", err=True)
             click.echo(text, nl=not text.endswith("\n"), file=sys.stdout if name == "stdout" else sys.stderr)
+
+
+@job.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--env", "environment", default=None, help="resolve this environment's overlay")
+@click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def validate_job(file: str, environment: Optional[str], output: str) -> None:
+    """Check a job definition file; print the resolved job, or list every problem with its path."""
+    spec = load_job(file, environment)
+    check_strategies([spec], file)
+    if output == "json":
+        emit_json(spec.public_json())
+    else:
+        click.echo(yaml.safe_dump(spec.public_json(), sort_keys=False).rstrip())
 
 
 @job.command("list")

@@ -21,6 +21,7 @@ from typing import Callable, Optional
 from ..errors import ConflictError, NotFoundError
 from ..jobs.book import JobBook, JobChanges
 from ..jobs.records import RunRecord
+from ..jobs.spec import JobSpec
 from ..jobs.taskinfo import ExecutorSettings, job_task_info, split_allocation
 from ..model import AppSpec
 from ..placement import PlacementRequest, Planner, StrategyRegistry
@@ -503,8 +504,14 @@ class Engine:
         self._emit("api_post_event", clientIp=None, uri=f"/v2/apps{event.spec.id}", appDefinition=event.spec.public_json())
         return [persist]
 
+    def _check_strategy(self, spec: AppSpec | JobSpec) -> None:
+        """A strategy that does not exist, or refuses its args, is bad input now, not a failed offer cycle later."""
+        if spec.strategy is not None:
+            self.planner.registry.create(spec.strategy)
+
     def _put(self, spec: AppSpec, persist: Persist, restart: bool = False, kind: Optional[str] = None,
              deployment_id: Optional[str] = None, force: bool = False) -> None:
+        self._check_strategy(spec)
         old = self.apps.get(spec.id)
         # Versions strictly increase, so tasks of an older config never pass for the new one.
         now = self.clock() if old is None else max(self.clock(), old.version + 0.001)
@@ -584,6 +591,7 @@ class Engine:
     # --- jobs ---------------------------------------------------------------------------------
 
     def _on_PutJob(self, event: PutJob) -> list[Instruction]:
+        self._check_strategy(event.spec)
         changes = JobChanges()
         self.jobs.put_job(event.spec, changes)
         return self._job_instructions(changes)

@@ -151,7 +151,10 @@ class JobBook:
         self._set_run(updated)
         changes.runs = [r for r in changes.runs if r.run_id != run.run_id] + [updated]
         if status is not None and status not in ACTIVE:
-            self._prune(run.job_id, changes)
+            if run.job_id not in self.jobs:
+                self._forget(updated, changes)  # the job was deleted while this run was being killed
+            else:
+                self._prune(run.job_id, changes)
         return updated
 
     def _prune(self, job_id: str, changes: JobChanges) -> None:
@@ -244,8 +247,8 @@ class JobBook:
         task_id = status["task_id"]["value"]
         run_id = self.by_task.get(task_id)
         run = self.runs.get(run_id) if run_id else None
-        if run is None or run.task_id != task_id:
-            return False
+        if run is None or run.task_id != task_id or not run.launched:
+            return False  # not ours, or a task already dealt with (a redelivered update)
         state = status["state"]
         message = status.get("message", "")
         agent_id = (status.get("agent_id") or {}).get("value") or run.agent_id

@@ -144,6 +144,8 @@ class JobSpec(Spec):
     def public_json(self) -> dict[str, Any]:
         """The definition as shown to people and API clients: secret values replaced by ``{secret: true}``."""
         data = self.to_json()
+        if not data.get("environments"):
+            data.pop("environments", None)
         for key in self.secret_names():
             data["env"][key] = dict(MASKED)
         return data

@@ -107,3 +107,18 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "halyard"
     proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "halyard" in proc.stdout
+
+
+def test_job_validate_resolves_environments_masks_secrets_and_names_problems(capsys, tmp_path):
+    report = str(Path(__file__).parents[2] / "examples" / "jobs" / "report.yaml")
+    code, out, _ = run(capsys, "job", "validate", report, "--env", "production")
+    job = yaml.safe_load(out)
+    assert code == 0 and job["cpus"] == 0.5 and job["env"]["API_TOKEN"] == {"secret": True}
+    assert "not-a-real-token" not in out and "environments" not in job
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: Nightly\ncmd: x\nschedule: {cron: '0 3 * *', timezone: Mars/Olympus}\n"
+                   "strategy: {name: spread, args: {width: 2}}\n")
+    code, out, err = run(capsys, "job", "validate", str(bad))
+    assert code == 1 and out == ""
+    assert "schedule.cron: expected 5 fields" in err and "schedule.timezone: unknown time zone 'Mars/Olympus'" in err
+    assert "id: use lowercase" in err

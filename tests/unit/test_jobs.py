@@ -260,3 +260,34 @@ def test_job_run_wait_exits_with_the_jobs_code_or_128_plus_its_signal():
     assert exit_status({"status": "FAILED", "exitCode": 3}) == 3
     assert exit_status({"status": "KILLED", "exitCode": None, "signal": 9}) == 137
     assert exit_status({"status": "FAILED", "exitCode": None, "signal": None}) == 1
+
+
+def test_a_redelivered_failure_does_not_use_a_second_retry():
+    engine, clock = make_engine()
+    run, task = started(engine, clock, retries=3, backoffSeconds=10)
+    failed = status(task["task_id"]["value"], "TASK_FAILED", uuid="f", message="exited with status 1", data=data(1))
+    engine.handle(StatusUpdate(failed))
+    out = engine.handle(StatusUpdate(failed))  # the acknowledgement was lost: Mesos sends it again
+    assert kinds(out) == ["Acknowledge"]
+    assert engine.jobs.runs["r1"].attempt == 2 and engine.jobs.runs["r1"].status == "QUEUED"
+
+
+def test_runs_of_a_deleted_job_are_forgotten_once_their_kill_lands():
+    engine, clock = make_engine()
+    run, task = started(engine, clock)
+    engine.handle(DeleteJob("reports.daily", stop_runs=True))
+    out = engine.handle(StatusUpdate(status(task["task_id"]["value"], "TASK_KILLED", uuid="k")))
+    assert out[0].delete_runs == [("reports.daily", "r1")] and out[0].runs == []
+    assert engine.jobs.runs == {}
+
+
+def test_an_unknown_strategy_is_refused_when_defined_not_when_offers_come():
+    from halyard.engine.messages import PutApp
+    from halyard.validation import parse_app
+
+    engine, clock = make_engine()
+    with pytest.raises(ValidationError, match="nope"):
+        engine.handle(PutJob(job(strategy="nope")))
+    with pytest.raises(ValidationError, match="nope"):
+        engine.handle(PutApp(parse_app({"id": "/web", "cmd": "x", "strategy": "nope"})))
+    assert engine.jobs.jobs == {} and engine.apps == {}
