@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
-import statistics
 import sys
 import time
 from typing import Any

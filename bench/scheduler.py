@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from tests.integration.conftest import MINIMESOS, read_env  # noqa: E402
-from tests.integration.harness import SchedulerProc, framework, sleep_app, teardown, unique  # noqa: E402
+from tests.integration.harness import SchedulerProc, sleep_app, teardown, unique  # noqa: E402
 from tests.integration.v1client import until  # noqa: E402
 
 CLUSTER = read_env(MINIMESOS / ".run" / "cluster.env")

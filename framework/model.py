@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic import field_validator, model_validator
@@ -320,7 +320,7 @@ def coerce_env(value: Any) -> Any:
             try:
                 out[key] = SecretEnv.model_validate(item)
             except Exception as exc:  # pydantic's error: keep its first message
-                errors = getattr(exc, "errors", lambda: [{"msg": str(exc)}])()
+                errors = exc.errors() if hasattr(exc, "errors") else [{"msg": str(exc)}]
                 problems.append(((key,), errors[0]["msg"].removeprefix("Value error, ")))
         else:
             problems.append(((key,), f"expected a string (quote numbers and booleans in YAML) or "
@@ -342,9 +342,45 @@ class StrategyRef(Spec):
 
 
 # ---------------------------------------------------------------------------------------------
+# What apps and jobs share
+
+class Definition(Spec):
+    """Base of app and job definitions: ``env`` values (strings or secrets) and ``strategy`` (a
+    name or ``{name, args}``), read the same way in both."""
+
+    # Each subclass declares both fields (where they sit in its JSON); these validators read them.
+    if TYPE_CHECKING:
+        env: dict[str, Union[str, SecretEnv]]
+
+    @field_validator("env", mode="before", check_fields=False)
+    @classmethod
+    def _env_values(cls, value: Any) -> Any:
+        return coerce_env(value)
+
+    @field_validator("strategy", mode="before", check_fields=False)
+    @classmethod
+    def _strategy_from_name(cls, value: Any) -> Any:
+        return StrategyRef.coerce(value)
+
+    def env_values(self) -> dict[str, str]:
+        """The environment as the task sees it, secrets included."""
+        return {k: v.value if isinstance(v, SecretEnv) else v for k, v in self.env.items()}
+
+    def secret_names(self) -> list[str]:
+        return sorted(k for k, v in self.env.items() if isinstance(v, SecretEnv))
+
+    def public_json(self) -> dict[str, Any]:
+        """The definition as shown to people and API clients: secret env values replaced by ``{secret: true}``."""
+        data = self.to_json()
+        for key in self.secret_names():
+            data["env"][key] = dict(MASKED)
+        return data
+
+
+# ---------------------------------------------------------------------------------------------
 # The app
 
-class AppSpec(Spec):
+class AppSpec(Definition):
     """One long-running app: what to run, how many, where it may go and how it is placed."""
 
     id: str
@@ -378,16 +414,6 @@ class AppSpec(Spec):
     @classmethod
     def _normalize_id(cls, value: str) -> str:
         return normalize_app_id(value)
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env_values(cls, value: Any) -> Any:
-        return coerce_env(value)
-
-    @field_validator("strategy", mode="before")
-    @classmethod
-    def _strategy_from_name(cls, value: Any) -> Any:
-        return StrategyRef.coerce(value)
 
     @model_validator(mode="after")
     def _check(self) -> "AppSpec":
@@ -433,18 +459,6 @@ class AppSpec(Spec):
     def network(self) -> str:
         """The task's network mode: HOST (also for command apps), BRIDGE, NONE or USER."""
         return self.container.network if self.container is not None else "HOST"
-
-    def env_values(self) -> dict[str, str]:
-        """The environment as the task sees it, secrets included."""
-        return {k: v.value if isinstance(v, SecretEnv) else v for k, v in self.env.items()}
-
-    def public_json(self) -> dict[str, Any]:
-        """The definition as shown to people and API clients: secret env values replaced by ``{secret: true}``."""
-        data = self.to_json()
-        for key, value in self.env.items():
-            if isinstance(value, SecretEnv):
-                data["env"][key] = dict(MASKED)
-        return data
 
     @property
     def is_docker(self) -> bool:

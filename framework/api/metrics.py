@@ -22,6 +22,8 @@ class _Collector:
             pending = sum(engine.pending(a) for a in engine.apps.values())
             apps, deployments, cycles = len(engine.apps), len(engine.deployments), engine.offer_cycles
             failed = sum(1 for d in engine.finished if d.status == "failed")
+            jobs = len(engine.jobs.jobs)
+            runs = Counter(r.status for r in engine.jobs.runs.values())
         yield GaugeMetricFamily("halyard_apps", "apps", value=apps)
         tasks = GaugeMetricFamily("halyard_tasks", "tasks by Mesos state", labels=["state"])
         for state, n in sorted(states.items()):
@@ -30,6 +32,11 @@ class _Collector:
         yield GaugeMetricFamily("halyard_pending_instances", "instances waiting to be launched", value=pending)
         yield GaugeMetricFamily("halyard_deployments", "deployments under way", value=deployments)
         yield CounterMetricFamily("halyard_deployments_failed", "deployments that failed (recent)", value=failed)
+        yield GaugeMetricFamily("halyard_jobs", "job definitions", value=jobs)
+        by_status = GaugeMetricFamily("halyard_job_runs", "kept job runs by status", labels=["status"])
+        for status in ("QUEUED", "STARTING", "RUNNING", "FINISHED", "FAILED", "KILLED"):
+            by_status.add_metric([status], runs.get(status, 0))
+        yield by_status
         yield CounterMetricFamily("halyard_offer_cycles", "offer batches that launched tasks", value=cycles)
         lat = stats["offerToAcceptMs"]
         if lat["count"]:

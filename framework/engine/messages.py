@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
 from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec

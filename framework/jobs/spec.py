@@ -14,8 +14,8 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from ..model import (MASKED, AppSpec, Constraint, DockerParameter, FetchUri, PathProblems, SecretEnv, Spec,
-                     StrategyRef, Volume, coerce_env)
+from ..model import (AppSpec, Constraint, Definition, DockerParameter, FetchUri, PathProblems, SecretEnv,
+                     Spec, StrategyRef, Volume)
 from . import cron
 
 DEFAULT_JOB_CPUS = 1.0     # Metronome's defaults
@@ -65,7 +65,7 @@ class Schedule(Spec):
         return value
 
 
-class JobSpec(Spec):
+class JobSpec(Definition):
     """One job: what to run, with what, where it may go, and what to do when it fails or ends."""
 
     id: str
@@ -101,16 +101,6 @@ class JobSpec(Spec):
                              "(e.g. reports.daily)")
         return value
 
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env_values(cls, value: Any) -> Any:
-        return coerce_env(value)
-
-    @field_validator("strategy", mode="before")
-    @classmethod
-    def _strategy_from_name(cls, value: Any) -> Any:
-        return StrategyRef.coerce(value)
-
     @field_validator("callback_uri")
     @classmethod
     def _http_uri(cls, value: Optional[str]) -> Optional[str]:
@@ -134,20 +124,11 @@ class JobSpec(Spec):
             raise PathProblems(problems)
         return self
 
-    def env_values(self) -> dict[str, str]:
-        """The environment as the job sees it, secrets included."""
-        return {k: v.value if isinstance(v, SecretEnv) else v for k, v in self.env.items()}
-
-    def secret_names(self) -> list[str]:
-        return sorted(k for k, v in self.env.items() if isinstance(v, SecretEnv))
-
     def public_json(self) -> dict[str, Any]:
-        """The definition as shown to people and API clients: secret values replaced by ``{secret: true}``."""
-        data = self.to_json()
+        """As :meth:`Definition.public_json`, without an empty ``environments``."""
+        data = super().public_json()
         if not data.get("environments"):
             data.pop("environments", None)
-        for key in self.secret_names():
-            data["env"][key] = dict(MASKED)
         return data
 
     def placement_spec(self, key: str, extra_cpus: float, extra_mem: float) -> AppSpec:

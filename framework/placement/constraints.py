@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Optional
 
 from ..model import Constraint, Operator
 from .base import OK, Filter, Scope, Status, unfit

@@ -20,8 +20,8 @@ ZooKeeper's request size limit, each chunk fenced).
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
-from urllib.parse import quote, unquote
+from typing import Any, Callable, Optional, TypeVar
+from urllib.parse import quote
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import (BadVersionError, ConnectionLoss, KazooException, NoNodeError, NodeExistsError,
@@ -35,6 +35,7 @@ from ..errors import FencedError, StoreError, StoreUnavailableError
 from . import codec
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_TXN_BYTES = 512 * 1024  # well below jute.maxbuffer (1 MB)
 
 
@@ -123,32 +124,21 @@ class ZkStore:
             self._versions[self.path("framework_id")] = stat.version
         except NoNodeError:
             pass
-        for name in self.client.get_children(self.path("apps")):
-            record = self._read(self.path("apps", name))
-            if record is not None:
-                app = AppRecord.from_json(record)
-                snap.apps[app.app_id] = app
-        for name in self.client.get_children(self.path("tasks")):
-            record = self._read(self.path("tasks", name))
-            if record is not None:
-                task = TaskRecord.from_json(record)
-                snap.tasks[task.task_id] = task
-        for name in self.client.get_children(self.path("deployments")):
-            record = self._read(self.path("deployments", name))
-            if record is not None:
-                deployment = DeploymentRecord.from_json(record)
-                snap.deployments[deployment.id] = deployment
-        for name in self.client.get_children(self.path("jobs")):
-            record = self._read(self.path("jobs", name))
-            if record is not None:
-                job = JobRecord.from_json(record)
-                snap.jobs[job.job_id] = job
-        for name in self.client.get_children(self.path("runs")):
-            record = self._read(self.path("runs", name))
-            if record is not None:
-                run = RunRecord.from_json(record)
-                snap.runs[run.run_id] = run
+        snap.apps = {a.app_id: a for a in self._records("apps", AppRecord.from_json)}
+        snap.tasks = {t.task_id: t for t in self._records("tasks", TaskRecord.from_json)}
+        snap.deployments = {d.id: d for d in self._records("deployments", DeploymentRecord.from_json)}
+        snap.jobs = {j.job_id: j for j in self._records("jobs", JobRecord.from_json)}
+        snap.runs = {r.run_id: r for r in self._records("runs", RunRecord.from_json)}
         return snap
+
+    def _records(self, part: str, from_json: Callable[[Any], T]) -> list[T]:
+        """Every record under ``part`` (a node deleted meanwhile is skipped)."""
+        out = []
+        for name in self.client.get_children(self.path(part)):
+            record = self._read(self.path(part, name))
+            if record is not None:
+                out.append(from_json(record))
+        return out
 
     def _read(self, path: str) -> Optional[Any]:
         try:

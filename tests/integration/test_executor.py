@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from .v1client import TERMINAL, V1Scheduler, scalar, until
+from .v1client import TERMINAL, V1Scheduler, scalar
 
 pytestmark = pytest.mark.integration
 

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import requests
@@ -227,3 +225,25 @@ def test_a_failover_in_the_middle_of_a_run_loses_nothing_and_runs_nothing_twice(
         assert run_of(second, "later", queued)["status"] == "KILLED"
     finally:
         clean_shutdown(cluster, name, [first, second])
+
+
+def test_run_changes_are_events_and_metrics(sched):
+    from .test_events import Listener
+
+    listener = Listener(sched.url + "/v2/events", event_type=["job_created", "job_run_status_event"])
+    try:
+        define(sched, {"id": "evented", "cmd": "exit 0", "env": {"PW": {"value": "hunter2", "secret": True}}})
+        run_id = start(sched, "evented")
+        wait_status(sched, "evented", run_id)
+        until(lambda: [e["status"] for e in listener.events if e.get("runId") == run_id][-1:] == ["FINISHED"], 30,
+              what="the FINISHED event")
+    finally:
+        listener.close()
+    created = [e for e in listener.events if e["eventType"] == "job_created" and e["jobId"] == "evented"]
+    assert len(created) == 1 and created[0]["job"]["env"]["PW"] == {"secret": True}
+    assert "hunter2" not in json.dumps(listener.events)
+    assert [e["status"] for e in listener.events if e.get("runId") == run_id] == ["QUEUED", "STARTING", "RUNNING",
+                                                                               "FINISHED"]
+    metrics = requests.get(sched.url + "/metrics", timeout=10).text
+    finished = next(line for line in metrics.splitlines() if line.startswith('halyard_job_runs{status="FINISHED"}'))
+    assert float(finished.split()[-1]) >= 1 and "halyard_jobs " in metrics

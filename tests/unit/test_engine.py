@@ -6,9 +6,9 @@ import itertools
 import pytest
 
 from halyard.engine.engine import Engine, EngineConfig
-from halyard.engine.messages import (Acknowledge, CancelDeployment, Decline, DeleteApp, Kill, KillTasks, Launch, Offers, Paused,
-                                     Persist, PutApp, Reconcile, ResetDelay, RestartApp, Revive, StatusUpdate,
-                                     Subscribed, Suppress, Tick)
+from halyard.engine.messages import (CancelDeployment, DeleteApp, Kill, KillTasks, Launch, Offers, Paused, Persist,
+                                     PutApp, Reconcile, ResetDelay, RestartApp, StatusUpdate, Subscribed, Suppress,
+                                     Tick)
 from halyard.engine.records import LAUNCHING, Snapshot, TaskRecord
 from halyard.errors import ConflictError, NotFoundError
 from halyard.placement import StrategyRegistry

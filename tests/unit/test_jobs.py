@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from halyard.engine.messages import (Acknowledge, DeleteJob, Kill, KillRun, Launch, Notify, Offers, Persist, PutJob,
-                                     Reconcile, Revive, StartRun, StatusUpdate, Subscribed, Suppress, Tick)
+from halyard.engine.messages import (DeleteJob, Kill, KillRun, Launch, Offers, Persist, PutJob, Reconcile, StartRun,
+                                     StatusUpdate, Subscribed, Tick)
 from halyard.engine.records import Snapshot
 from halyard.errors import ConflictError, NotFoundError, ValidationError
 from halyard.jobs import cron
@@ -110,6 +110,7 @@ def test_a_failed_run_is_retried_with_backoff_then_fails_with_its_exit_code():
     run, task = started(engine, clock, retries=1, backoffSeconds=10)
     out = engine.handle(StatusUpdate(status(task["task_id"]["value"], "TASK_FAILED", uuid="f",
                                             message="exited with status 3", data=data(3))))
+    assert kinds(out)[:2] == ["Persist", "Acknowledge"]  # the retry is recorded before the acknowledgement
     queued = engine.jobs.runs["r1"]
     assert queued.status == "QUEUED" and queued.attempt == 2 and queued.exit_code == 3
     assert "retry 1 of 1 in 10s" in queued.message
