@@ -471,7 +471,8 @@ class Engine:
             if now - deployment.started_at >= self.config.deployment_timeout:
                 self._fail_deployment(deployment, f"not done after {self.config.deployment_timeout:g}s", persist)
         job_changes = JobChanges()
-        self.jobs.tick(job_changes, self.config.kill_retry if self.subscribed else float("inf"))
+        self.jobs.tick(job_changes, self.config.kill_retry if self.subscribed else float("inf"),
+                       self.config.unreachable_grace)
         persist.extend(self._job_writes(job_changes))
         if persist:
             out.append(persist)

@@ -8,7 +8,9 @@ FAILED or KILLED. The rules:
   (at most ``maxBackoffSeconds``) while retries are left, else it FAILED.
 * A task that is lost (a lost agent, or a launch that never reached Mesos, which reconciliation
   answers with TASK_LOST/TASK_UNKNOWN after a failover) is not: the run is relaunched, without
-  using a retry, up to ``MAX_LOST`` times.
+  using a retry, up to ``MAX_LOST`` times. So is a task whose agent stays unreachable past the
+  grace period (it is killed there); should that agent come back with the job done, the run has
+  run twice: the price of not waiting forever on a partition.
 * A kill asked for ends the run KILLED (at once if no task was launched).
 * A scheduled job fires when its next firing time has come: one transaction holds the new run
   and the job's next firing time, so a failover neither skips nor repeats a firing. ``FORBID``
@@ -258,8 +260,9 @@ class JobBook:
                 target = STARTING
             if target == run.status and state == run.task_state:
                 return True  # a duplicate
+            since = (run.unreachable_since or self.clock()) if state == "TASK_UNREACHABLE" else None
             self._change(run, changes, target if target != run.status else None, message,
-                         task_state=state, agent_id=agent_id)
+                         task_state=state, agent_id=agent_id, unreachable_since=since)
             return True
         self.kill_sent.pop(task_id, None)
         data = status_data(status)
@@ -269,7 +272,7 @@ class JobBook:
         if exit_code is None:
             match = _EXIT.search(message)
             exit_code = int(match.group(1)) if match else None
-        done = dict(task_state=state, agent_id=agent_id, exit_code=exit_code, signal=data.get("signal"),
+        done = dict(task_state=state, agent_id=agent_id, unreachable_since=None, exit_code=exit_code, signal=data.get("signal"),
                     executor_usage=data.get("executor") if isinstance(data.get("executor"), dict) else run.executor_usage)
         spec = run.spec
         if spec.callback_uri:
@@ -296,9 +299,16 @@ class JobBook:
 
     # --- the clock ----------------------------------------------------------------------------
 
-    def tick(self, changes: JobChanges, kill_retry: float) -> None:
-        """Fire due schedules; resend kills that had no effect."""
+    def tick(self, changes: JobChanges, kill_retry: float, unreachable_grace: float) -> None:
+        """Fire due schedules; give up on tasks unreachable past the grace period; resend kills
+        that had no effect."""
         now = self.clock()
+        for run in list(self.runs.values()):
+            if run.launched and run.unreachable_since is not None and now - run.unreachable_since >= unreachable_grace:
+                # Its agent is gone (perhaps for good): kill the task there, run it elsewhere.
+                changes.kills.append((run.task_id, run.agent_id))  # type: ignore[arg-type]
+                why = f"agent {run.hostname} unreachable for {now - run.unreachable_since:.0f}s; relaunching"
+                self._change(run, changes, QUEUED, why, lost=run.lost + 1, unreachable_since=None)
         for job in list(self.jobs.values()):
             schedule = job.spec.schedule
             if schedule is None or not schedule.enabled or job.next_fire is None or now < job.next_fire:

@@ -56,6 +56,7 @@ class RunRecord:
     hostname: Optional[str] = None
     task_state: Optional[str] = None  # the last Mesos state of the current task
     launch_after: float = 0.0         # a retry waits for its backoff
+    unreachable_since: Optional[float] = None  # the current task's agent is unreachable since
     killing: bool = False
     exit_code: Optional[int] = None
     signal: Optional[int] = None

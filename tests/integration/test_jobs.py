@@ -247,3 +247,25 @@ def test_run_changes_are_events_and_metrics(sched):
     metrics = requests.get(sched.url + "/metrics", timeout=10).text
     finished = next(line for line in metrics.splitlines() if line.startswith('halyard_job_runs{status="FINISHED"}'))
     assert float(finished.split()[-1]) >= 1 and "halyard_jobs " in metrics
+
+
+def test_a_run_on_an_agent_that_goes_away_is_relaunched_elsewhere_and_the_old_task_killed(sched, cluster):
+    from .conftest import minimesos
+
+    define(sched, {"id": "stranded", "cmd": "sleep 10; echo done"})
+    run_id = start(sched, "stranded")
+    first = wait_status(sched, "stranded", run_id, ("RUNNING",))
+    agent = first["host"].rsplit(".", 1)[1]  # agent K listens on 127.0.0.K
+    try:
+        minimesos("agent", "stop", agent)
+        moved = until(lambda: (r := run_of(sched, "stranded", run_id))["taskId"] != first["taskId"]
+                      and r["status"] == "RUNNING" and r, 90, what="relaunched on another agent")
+        assert moved["host"] != first["host"] and moved["attempt"] == 1  # a lost agent uses no retry
+        assert any("unreachable" in h["message"] and h["status"] == "QUEUED" for h in moved["history"])
+    finally:
+        minimesos("agent", "start", agent)
+    done = wait_status(sched, "stranded", run_id, timeout=60)
+    assert done["status"] == "FINISHED" and done["taskId"] == moved["taskId"]
+    # the agent came back: its copy of the task is not left running
+    until(lambda: first["taskId"] not in mesos_tasks(cluster, sched.name, ("TASK_RUNNING", "TASK_UNREACHABLE")),
+          60, what="the stranded task gone")

@@ -292,3 +292,24 @@ def test_an_unknown_strategy_is_refused_when_defined_not_when_offers_come():
     with pytest.raises(ValidationError, match="nope"):
         engine.handle(PutApp(parse_app({"id": "/web", "cmd": "x", "strategy": "nope"})))
     assert engine.jobs.jobs == {} and engine.apps == {}
+
+
+def test_a_run_whose_agent_stays_unreachable_is_relaunched_elsewhere_after_the_grace_period():
+    engine, clock = make_engine(unreachable_grace=30)
+    run, task = started(engine, clock)
+    task_id = task["task_id"]["value"]
+    engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", uuid="r")))
+    engine.handle(StatusUpdate(status(task_id, "TASK_UNREACHABLE", uuid="u")))
+    clock.now += 29
+    engine.handle(Tick())
+    assert engine.jobs.runs["r1"].status == "RUNNING"
+    engine.handle(StatusUpdate(status(task_id, "TASK_UNREACHABLE", uuid="u2")))  # again: the clock keeps running
+    clock.now += 1
+    out = engine.handle(Tick())
+    assert Kill(task_id, "S1") in out
+    assert engine.jobs.runs["r1"].status == "QUEUED" and engine.jobs.runs["r1"].attempt == 1
+    (task2,) = launched(engine.handle(Offers((offer(2),))))
+    assert task2["agent_id"]["value"] == "S2"
+    # the agent comes back with the old task: it is not the run's any more, and is killed
+    out = engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", uuid="back")))
+    assert kinds(out)[:2] == ["Kill", "Acknowledge"] and engine.jobs.runs["r1"].task_id == task2["task_id"]["value"]
