@@ -25,7 +25,8 @@ def run_json(run: RunRecord, waiting: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
         "id": run.run_id, "jobId": run.job_id, "status": run.status, "exitCode": run.exit_code, "signal": run.signal,
         "message": run.message, "attempt": run.attempt, "taskId": run.task_id, "agentId": run.agent_id,
-        "host": run.hostname, "trigger": run.trigger, "createdAt": iso(run.created_at),
+        "host": run.hostname, "trigger": run.trigger,
+        "scheduledFor": iso(run.scheduled_for) if run.scheduled_for else None, "createdAt": iso(run.created_at),
         "finishedAt": iso(run.finished_at) if run.finished_at else None,
         "history": [{"status": h["status"], "timestamp": iso(h["time"]), "attempt": h["attempt"],
                      "taskId": h["taskId"], "message": h["message"]} for h in run.history],

@@ -7,7 +7,8 @@ FAILED or KILLED. The rules:
   job's fault: the run is queued again after ``backoffSeconds * backoffFactor^(attempt-1)``
   (at most ``maxBackoffSeconds``) while retries are left, else it FAILED.
 * A task that is lost (a lost agent, or a launch that never reached Mesos, which reconciliation
-  answers with TASK_LOST/TASK_UNKNOWN after a failover) is not: the run is relaunched, without
+  answers with TASK_LOST/TASK_UNKNOWN after a failover), or that the agent failed before the job
+  could run (``AGENT_REASONS``: say, the executor could not be fetched) is not: the run is relaunched, without
   using a retry, up to ``MAX_LOST`` times. So is a task whose agent stays unreachable past the
   grace period (it is killed there); should that agent come back with the job done, the run has
   run twice: the price of not waiting forever on a partition.
@@ -38,6 +39,12 @@ MAX_LOST = 5            # relaunches after lost tasks before a run fails
 KEEP_ENDED_RUNS = 20    # ended runs kept per job (older ones are deleted)
 LOST_STATES = frozenset({"TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"})
 FAULT_STATES = frozenset({"TASK_FAILED", "TASK_ERROR", "TASK_KILLED"})
+# Failures the agent reports before the job could run, or that end the executor under it: not the
+# job's own (e.g. the executor could not be fetched from a scheduler that just died).
+AGENT_REASONS = frozenset({"REASON_CONTAINER_LAUNCH_FAILED", "REASON_EXECUTOR_REGISTRATION_TIMEOUT",
+                           "REASON_EXECUTOR_REREGISTRATION_TIMEOUT", "REASON_EXECUTOR_TERMINATED",
+                           "REASON_CONTAINER_PREEMPTED", "REASON_AGENT_RESTARTED", "REASON_AGENT_REMOVED",
+                           "REASON_AGENT_DISCONNECTED", "REASON_GC_ERROR", "REASON_INVALID_OFFERS"})
 TERMINAL_STATES = LOST_STATES | FAULT_STATES | {"TASK_FINISHED"}
 TASK_PREFIX = "job."
 _EXIT = re.compile(r"exited with status (\d+)")
@@ -209,11 +216,11 @@ class JobBook:
         self.emit("job_deleted", jobId=job_id)
 
     def start_run(self, job_id: str, changes: JobChanges, trigger: str = "api",
-                  run_id: Optional[str] = None) -> RunRecord:
+                  run_id: Optional[str] = None, scheduled_for: Optional[float] = None) -> RunRecord:
         job = self.job(job_id)
         now = self.clock()
         run = RunRecord(run_id=run_id or run_id_for(now, self.new_id()), job_id=job_id, spec=job.spec,
-                        created_at=now, trigger=trigger, status="", history=())
+                        created_at=now, trigger=trigger, scheduled_for=scheduled_for, status="", history=())
         return self._change(run, changes, QUEUED, "started by the schedule" if trigger == "schedule" else "")
 
     def kill_run(self, job_id: str, run_id: str, changes: JobChanges) -> RunRecord:
@@ -283,11 +290,8 @@ class JobBook:
             self._change(run, changes, FINISHED, message or "exited with status 0", **done)
         elif run.killing:
             self._change(run, changes, KILLED, message or state, **done)
-        elif state in LOST_STATES and run.lost + 1 < MAX_LOST:
-            why = f"{state}{': ' + message if message else ''}; relaunching"
-            self._change(run, changes, QUEUED, why, lost=run.lost + 1, **done)
-        elif state in LOST_STATES:
-            self._change(run, changes, FAILED, f"{state}: lost {MAX_LOST} times", lost=run.lost + 1, **done)
+        elif state in LOST_STATES or status.get("reason") in AGENT_REASONS:
+            self._lost(run, changes, f"{state}: {message}" if message else state, done)
         elif run.attempt <= spec.retries:
             delay = min(spec.backoff_seconds * spec.backoff_factor ** (run.attempt - 1), spec.max_backoff_seconds)
             why = f"{message or state}; retry {run.attempt} of {spec.retries} in {delay:g}s"
@@ -296,6 +300,14 @@ class JobBook:
             tail = f" (after {run.attempt} attempts)" if run.attempt > 1 else ""
             self._change(run, changes, FAILED, (message or state) + tail, **done)
         return True
+
+    def _lost(self, run: RunRecord, changes: JobChanges, why: str, done: dict) -> None:
+        """The task is gone through no fault of the job: run it again (without using a retry),
+        up to MAX_LOST times."""
+        if run.lost + 1 < MAX_LOST:
+            self._change(run, changes, QUEUED, f"{why}; relaunching", lost=run.lost + 1, **done)
+        else:
+            self._change(run, changes, FAILED, f"{why} (lost {MAX_LOST} times)", lost=run.lost + 1, **done)
 
     # --- the clock ----------------------------------------------------------------------------
 
@@ -307,8 +319,8 @@ class JobBook:
             if run.launched and run.unreachable_since is not None and now - run.unreachable_since >= unreachable_grace:
                 # Its agent is gone (perhaps for good): kill the task there, run it elsewhere.
                 changes.kills.append((run.task_id, run.agent_id))  # type: ignore[arg-type]
-                why = f"agent {run.hostname} unreachable for {now - run.unreachable_since:.0f}s; relaunching"
-                self._change(run, changes, QUEUED, why, lost=run.lost + 1, unreachable_since=None)
+                why = f"agent {run.hostname} unreachable for {now - run.unreachable_since:.0f}s"
+                self._lost(run, changes, why, {"unreachable_since": None})
         for job in list(self.jobs.values()):
             schedule = job.spec.schedule
             if schedule is None or not schedule.enabled or job.next_fire is None or now < job.next_fire:
@@ -321,7 +333,7 @@ class JobBook:
                 self.emit("job_run_skipped", jobId=job.job_id,
                           reason=f"concurrencyPolicy FORBID: run {active[-1].run_id} is {active[-1].status}")
             else:
-                self.start_run(job.job_id, changes, trigger="schedule")
+                self.start_run(job.job_id, changes, trigger="schedule", scheduled_for=job.next_fire)
             moved = JobRecord(job.spec, job.version, cron.next_fire(schedule.cron, schedule.timezone, now))
             self.jobs[job.job_id] = moved
             changes.jobs.append(moved)

@@ -47,6 +47,7 @@ class RunRecord:
     spec: JobSpec
     created_at: float
     trigger: str = "api"              # api | schedule
+    scheduled_for: Optional[float] = None  # the schedule's firing time this run was started for
     status: str = QUEUED
     attempt: int = 1
     launches: int = 0

@@ -269,3 +269,38 @@ def test_a_run_on_an_agent_that_goes_away_is_relaunched_elsewhere_and_the_old_ta
     # the agent came back: its copy of the task is not left running
     until(lambda: first["taskId"] not in mesos_tasks(cluster, sched.name, ("TASK_RUNNING", "TASK_UNREACHABLE")),
           60, what="the stranded task gone")
+
+
+def test_a_schedule_across_a_failover_neither_repeats_nor_drops_a_firing(cluster, tmp_path):
+    name, chroot = unique("halyard-jobs-cron"), unique("halyard-jobs-cron")
+    first = SchedulerProc(cluster, chroot, name, tmp_path).start()
+    until(first.leading, 30, what="first leader")
+    second = SchedulerProc(cluster, chroot, name, tmp_path).start()
+    try:
+        define(first, {"id": "every6", "cmd": "true", "schedule": {"cron": "* * * * * */6"}})
+        until(lambda: len(requests.get(first.url + "/v1/jobs/every6/runs", timeout=10).json()) >= 2, 30,
+              what="two firings under the first leader")
+        first.kill9()
+        until(second.leading, 30, what="the standby leads")
+        until(lambda: len([r for r in requests.get(second.url + "/v1/jobs/every6/runs", timeout=10).json()
+                           if r["createdAt"] and _seconds(r["createdAt"]) > 0]) >= 5, 60, what="three more firings")
+        runs = list(reversed(requests.get(second.url + "/v1/jobs/every6/runs", timeout=10).json()))
+        requests.delete(second.url + "/v1/jobs/every6", params={"stopCurrentJobRuns": "true"}, timeout=10)
+        slots = [_seconds(r["scheduledFor"]) for r in runs]
+        assert len(set(slots)) == len(slots), slots  # no firing ran twice
+        gaps = [round(b - a) for a, b in zip(slots, slots[1:])]
+        # every firing ran; the failover may fold two firings that fell in it into one late run
+        assert all(g == 6 for g in gaps) or (sorted(gaps)[-1] == 12 and gaps.count(12) == 1), gaps
+        assert all(r["status"] in ("FINISHED", "QUEUED", "STARTING", "RUNNING") for r in runs), \
+            [(r["status"], r["message"], [h["status"] for h in r["history"]]) for r in runs]
+    finally:
+        clean_shutdown(cluster, name, [first, second])
+
+
+def test_an_executor_that_cannot_be_fetched_is_retried_a_few_times_then_the_run_fails(cluster, tmp_path):
+    with leading_scheduler(cluster, tmp_path, "--executor-uri", "http://127.0.0.1:9/halyard-executor.pyz") as s:
+        define(s, {"id": "unfetchable", "cmd": "true", "retries": 3})
+        run = wait_status(s, "unfetchable", start(s, "unfetchable"), timeout=90)
+        assert run["status"] == "FAILED" and run["attempt"] == 1  # not the job's fault: no retry used
+        assert run["message"].startswith("TASK_FAILED: ") and "(lost 5 times)" in run["message"]
+        assert [h["status"] for h in run["history"]].count("STARTING") == 5

@@ -313,3 +313,14 @@ def test_a_run_whose_agent_stays_unreachable_is_relaunched_elsewhere_after_the_g
     # the agent comes back with the old task: it is not the run's any more, and is killed
     out = engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", uuid="back")))
     assert kinds(out)[:2] == ["Kill", "Acknowledge"] and engine.jobs.runs["r1"].task_id == task2["task_id"]["value"]
+
+
+def test_a_launch_the_agent_could_not_carry_out_is_relaunched_without_using_a_retry():
+    engine, clock = make_engine()
+    run, task = started(engine, clock)
+    engine.handle(StatusUpdate(status(task["task_id"]["value"], "TASK_FAILED", uuid="x", source="SOURCE_AGENT",
+                                      reason="REASON_CONTAINER_LAUNCH_FAILED",
+                                      message="Failed to launch container: fetch failed")))
+    again = engine.jobs.runs["r1"]
+    assert again.status == "QUEUED" and again.attempt == 1 and again.lost == 1
+    assert again.message == "TASK_FAILED: Failed to launch container: fetch failed; relaunching"
