@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import json
 import sys
 import time
@@ -10,7 +11,7 @@ import uuid
 import pytest
 import requests
 
-from .v1client import TERMINAL, V1Scheduler, scalar
+from .v1client import TERMINAL, V1Scheduler, scalar, until
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +84,24 @@ def test_secret_env_values_are_masked_in_messages(scheduler):
                                                              "env": {"PW": "hunter2"}, "secretEnv": ["PW"]})
     status = scheduler.wait_state(task_id, TERMINAL)
     assert status["state"] == "TASK_FAILED" and "hunter2" not in status["message"] and "******" in status["message"]
+
+
+def test_shutdown_ends_the_whole_process_group_of_a_running_job(cluster):
+    s = V1Scheduler(cluster["MESOS_MASTER"], name="executor-shutdown-test")
+    try:
+        task_id = launch_job(s, s.offer_from(), {"cmd": "sleep 300 & sleep 300; wait", "killGracePeriodSeconds": 1})
+        running = s.wait_state(task_id, {"TASK_RUNNING"})
+        pid = data(running)["pid"]
+        os.kill(pid, 0)  # the job's shell runs on this machine (the local cluster)
+        group = os.getpgid(pid)
+    finally:
+        s.teardown()  # the master tells the executor to SHUT DOWN
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    until(group_gone, 30, what="the job's process group ended by SHUTDOWN")

@@ -304,3 +304,45 @@ def test_an_executor_that_cannot_be_fetched_is_retried_a_few_times_then_the_run_
         assert run["status"] == "FAILED" and run["attempt"] == 1  # not the job's fault: no retry used
         assert run["message"].startswith("TASK_FAILED: ") and "(lost 5 times)" in run["message"]
         assert [h["status"] for h in run["history"]].count("STARTING") == 5
+
+
+def test_killing_a_docker_job_stops_and_removes_its_container(sched, cluster):
+    define(sched, {"id": "boxed.sleeper", "container": {"docker": {"image": "local/busybox:1"}},
+                   "args": ["sleep", "300"], "taskKillGracePeriodSeconds": 1})
+    run_id = start(sched, "boxed.sleeper")
+    running = wait_status(sched, "boxed.sleeper", run_id, ("RUNNING",))
+    docker = ["/usr/bin/docker", "-H", cluster["DOCKER_HOST"], "ps", "-aq", "--filter",
+              f"name=halyard-{running['taskId']}"]
+    until(lambda: subprocess.run(docker, capture_output=True, text=True).stdout.strip() != "", 30,
+          what="the job's container")
+    requests.delete(sched.url + f"/v1/jobs/boxed.sleeper/runs/{run_id}", timeout=10)
+    assert wait_status(sched, "boxed.sleeper", run_id, timeout=60)["status"] == "KILLED"
+    until(lambda: subprocess.run(docker, capture_output=True, text=True).stdout.strip() == "", 30,
+          what="the container removed")
+
+
+def test_a_leader_whose_zookeeper_session_expires_mid_run_hands_over_without_a_second_launch(cluster, tmp_path):
+    name, chroot = unique("halyard-jobs-zk"), unique("halyard-jobs-zk")
+    a = SchedulerProc(cluster, chroot, name, tmp_path).start()
+    until(a.leading, 30, what="first leader")
+    b = SchedulerProc(cluster, chroot, name, tmp_path).start()
+    try:
+        define(a, {"id": "steady", "cmd": "sleep 8; echo done"})
+        run_id = start(a, "steady")
+        running = wait_status(a, "steady", run_id, ("RUNNING",))
+        a.freeze()  # past its 4 s session timeout: ZooKeeper expires the session, b takes over
+        try:
+            until(lambda: b.leading() and b.stats()["reconciling"] == 0, 60, what="b leads")
+            done = wait_status(b, "steady", run_id, timeout=60)
+        finally:
+            a.thaw()
+        until(lambda: [a.leading(), b.leading()].count(True) == 1, 60, what="one leader after the thaw")
+        leader = a if a.leading() else b
+        final = run_of(leader, "steady", run_id)
+        assert done["status"] == final["status"] == "FINISHED" and final["taskId"] == running["taskId"]
+        assert [h["status"] for h in final["history"]].count("STARTING") == 1
+        fw = requests.get(cluster["MESOS_MASTER"] + "/master/frameworks", timeout=5).json()["frameworks"]
+        launched = [t["id"] for f in fw if f["name"] == name for t in f["completed_tasks"] + f["tasks"]]
+        assert launched == [running["taskId"]]
+    finally:
+        clean_shutdown(cluster, name, [a, b])
