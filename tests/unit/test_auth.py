@@ -19,6 +19,10 @@ TOKENS = {"rw-token": "rw", "ro-token": "ro"}
     ("GET", "/v2/apps", None, True, 401),
     ("GET", "/v2/apps", "Bearer ro-token", True, None),
     ("GET", "/ping", None, True, None),
+    ("GET", "/v1/executor/0123abcd/halyard-executor.pyz", None, True, None),  # agents fetch it without a token
+    ("POST", "/v1/jobs/etl/runs", "Bearer ro-token", False, 403),
+    ("DELETE", "/v1/jobs/etl/runs/r1", None, False, 401),
+    ("GET", "/v1/jobs/etl/runs/r1/stdout", None, True, 401),
 ])
 def test_tokens(method, path, header, auth_reads, expected):
     refused = check_token(method, path, header, TOKENS, auth_reads)
