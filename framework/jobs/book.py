@@ -12,6 +12,9 @@ FAILED or KILLED. The rules:
   using a retry, up to ``MAX_LOST`` times. So is a task whose agent stays unreachable past the
   grace period (it is killed there); should that agent come back with the job done, the run has
   run twice: the price of not waiting forever on a partition.
+* A failure that only reconciliation reports (after a failover: the master's latest state, without
+  the agent's reason or the exit code) waits up to ``RECONCILED_WAIT`` for the agent's own update,
+  which the agent resends until a scheduler acknowledges it; if none comes, the task counts as lost.
 * A kill asked for ends the run KILLED (at once if no task was launched).
 * A scheduled job fires when its next firing time has come: one transaction holds the new run
   and the job's next firing time, so a failover neither skips nor repeats a firing. ``FORBID``
@@ -36,6 +39,7 @@ from .records import ACTIVE, FAILED, FINISHED, KILLED, QUEUED, RUNNING, STARTING
 from .spec import JobSpec
 
 MAX_LOST = 5            # relaunches after lost tasks before a run fails
+RECONCILED_WAIT = 60.0  # seconds to wait for an agent's own update of a failure reconciliation reported
 KEEP_ENDED_RUNS = 20    # ended runs kept per job (older ones are deleted)
 LOST_STATES = frozenset({"TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"})
 FAULT_STATES = frozenset({"TASK_FAILED", "TASK_ERROR", "TASK_KILLED"})
@@ -95,6 +99,9 @@ class JobBook:
         self.by_task: dict[str, str] = {}             # task id -> run id (launched runs)
         self.kill_sent: dict[str, float] = {}
         self.waiting: dict[str, tuple[str, ...]] = {}  # run id -> why it was not placed
+        # task id -> (first seen, status): failures known only from reconciliation, waiting for
+        # the agent's own update (see status_update)
+        self.deferred: dict[str, tuple[float, dict]] = {}
 
     # --- loading and reading ------------------------------------------------------------------
 
@@ -271,7 +278,20 @@ class JobBook:
             self._change(run, changes, target if target != run.status else None, message,
                          task_state=state, agent_id=agent_id, unreachable_since=since)
             return True
+        if status.get("reason") == "REASON_RECONCILIATION" and state in FAULT_STATES and not run.killing:
+            # The master's latest state, without the agent's reason or the executor's exit code.
+            # The agent resends its own (unacknowledged) update to this leader: wait for it.
+            self.deferred.setdefault(task_id, (self.clock(), status))
+            return True
+        self._ended(run, status, changes)
+        return True
+
+    def _ended(self, run: RunRecord, status: dict, changes: JobChanges, presumed_lost: bool = False) -> None:
+        """The run's task is over: FINISHED, KILLED, relaunched (lost), retried, or FAILED."""
+        task_id, state, message = status["task_id"]["value"], status["state"], status.get("message", "")
+        agent_id = (status.get("agent_id") or {}).get("value") or run.agent_id
         self.kill_sent.pop(task_id, None)
+        self.deferred.pop(task_id, None)
         data = status_data(status)
         exit_code = data.get("exitCode")
         if exit_code is None and state == "TASK_FINISHED":
@@ -279,8 +299,9 @@ class JobBook:
         if exit_code is None:
             match = _EXIT.search(message)
             exit_code = int(match.group(1)) if match else None
-        done = dict(task_state=state, agent_id=agent_id, unreachable_since=None, exit_code=exit_code, signal=data.get("signal"),
-                    executor_usage=data.get("executor") if isinstance(data.get("executor"), dict) else run.executor_usage)
+        usage = data.get("executor") if isinstance(data.get("executor"), dict) else run.executor_usage
+        done = dict(task_state=state, agent_id=agent_id, unreachable_since=None, exit_code=exit_code,
+                    signal=data.get("signal"), executor_usage=usage)
         spec = run.spec
         if spec.callback_uri:
             changes.notify.append((spec.callback_uri, {
@@ -290,6 +311,8 @@ class JobBook:
             self._change(run, changes, FINISHED, message or "exited with status 0", **done)
         elif run.killing:
             self._change(run, changes, KILLED, message or state, **done)
+        elif presumed_lost:
+            self._lost(run, changes, f"{state} said the master, but the agent never said why", done)
         elif state in LOST_STATES or status.get("reason") in AGENT_REASONS:
             self._lost(run, changes, f"{state}: {message}" if message else state, done)
         elif run.attempt <= spec.retries:
@@ -299,7 +322,6 @@ class JobBook:
         else:
             tail = f" (after {run.attempt} attempts)" if run.attempt > 1 else ""
             self._change(run, changes, FAILED, (message or state) + tail, **done)
-        return True
 
     def _lost(self, run: RunRecord, changes: JobChanges, why: str, done: dict) -> None:
         """The task is gone through no fault of the job: run it again (without using a retry),
@@ -312,9 +334,15 @@ class JobBook:
     # --- the clock ----------------------------------------------------------------------------
 
     def tick(self, changes: JobChanges, kill_retry: float, unreachable_grace: float) -> None:
-        """Fire due schedules; give up on tasks unreachable past the grace period; resend kills
-        that had no effect."""
+        """Fire due schedules; give up on tasks unreachable past the grace period, and on agents'
+        updates that reconciliation announced but that never came; resend kills that had no effect."""
         now = self.clock()
+        for task_id, (since, status) in list(self.deferred.items()):
+            run = self.runs.get(self.by_task.get(task_id, ""))
+            if run is None or run.task_id != task_id or not run.launched:
+                del self.deferred[task_id]
+            elif now - since >= RECONCILED_WAIT:
+                self._ended(run, status, changes, presumed_lost=True)
         for run in list(self.runs.values()):
             if run.launched and run.unreachable_since is not None and now - run.unreachable_since >= unreachable_grace:
                 # Its agent is gone (perhaps for good): kill the task there, run it elsewhere.

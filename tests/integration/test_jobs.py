@@ -346,3 +346,26 @@ def test_a_leader_whose_zookeeper_session_expires_mid_run_hands_over_without_a_s
         assert launched == [running["taskId"]]
     finally:
         clean_shutdown(cluster, name, [a, b])
+
+
+def test_a_failure_during_a_failover_keeps_its_exit_code_and_uses_the_retry_budget(cluster, tmp_path):
+    name, chroot = unique("halyard-jobs-rec"), unique("halyard-jobs-rec")
+    a = SchedulerProc(cluster, chroot, name, tmp_path).start()
+    until(a.leading, 30, what="first leader")
+    b = SchedulerProc(cluster, chroot, name, tmp_path).start()
+    try:
+        define(a, {"id": "doomed", "cmd": "sleep 2; exit 3"})
+        run_id = start(a, "doomed")
+        wait_status(a, "doomed", run_id, ("RUNNING",))
+        a.freeze()  # the job fails while no one leads: its update waits at the agent, unacknowledged
+        try:
+            until(b.leading, 60, what="b leads")
+            # b's reconciliation hears TASK_FAILED from the master without an exit code, then the
+            # agent's own update with it
+            done = wait_status(b, "doomed", run_id, timeout=90)
+        finally:
+            a.thaw()
+        assert done["status"] == "FAILED" and done["exitCode"] == 3 and done["message"] == "exited with status 3"
+        assert [h["status"] for h in done["history"]].count("STARTING") == 1  # not relaunched
+    finally:
+        clean_shutdown(cluster, name, [a, b])

@@ -324,3 +324,31 @@ def test_a_launch_the_agent_could_not_carry_out_is_relaunched_without_using_a_re
     again = engine.jobs.runs["r1"]
     assert again.status == "QUEUED" and again.attempt == 1 and again.lost == 1
     assert again.message == "TASK_FAILED: Failed to launch container: fetch failed; relaunching"
+
+
+def test_a_failure_only_reconciliation_reports_waits_for_the_agents_own_update():
+    engine, clock = make_engine()
+    run, task = started(engine, clock, retries=1)
+    task_id = task["task_id"]["value"]
+    reconciled = status(task_id, "TASK_FAILED", reason="REASON_RECONCILIATION",
+                        message="Reconciliation: Latest task state")
+    del reconciled["uuid"]  # reconciliation answers are not acknowledged
+    assert kinds(engine.handle(StatusUpdate(reconciled))) == []
+    assert engine.jobs.runs["r1"].status == "STARTING"
+    # the agent's own update comes: the executor could not be fetched, not the job's fault
+    engine.handle(StatusUpdate(status(task_id, "TASK_FAILED", uuid="own", source="SOURCE_AGENT",
+                                      reason="REASON_CONTAINER_LAUNCH_FAILED", message="Failed to fetch")))
+    assert engine.jobs.runs["r1"].status == "QUEUED" and engine.jobs.runs["r1"].attempt == 1
+    assert engine.jobs.deferred == {}
+
+    (task2,) = launched(engine.handle(Offers((offer(1),))))
+    reconciled = {**reconciled, "task_id": {"value": task2["task_id"]["value"]}}
+    engine.handle(StatusUpdate(reconciled))
+    clock.now += 59
+    engine.handle(Tick())
+    assert engine.jobs.runs["r1"].status == "STARTING"
+    clock.now += 1
+    engine.handle(Tick())  # the agent never said why: counted as lost, not as the job's failure
+    again = engine.jobs.runs["r1"]
+    assert again.status == "QUEUED" and again.attempt == 1 and again.lost == 2
+    assert "the agent never said why" in again.message
