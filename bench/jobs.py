@@ -1,11 +1,13 @@
 """Job figures on the local cluster (minimesos/up first). Not a test: prints numbers.
 
-    .venv/bin/python bench/jobs.py [--runs 20]
+    .venv/bin/python bench/jobs.py [--runs 20] [cluster] [engine]
 
-For a trivial job (``true``) run through a real scheduler and Halyard's executor, fetched as a
+cluster: for a trivial job (``true``) run through a real scheduler and Halyard's executor, fetched as a
 zipapp by the agents: seconds from ``POST /v1/jobs/{id}/runs`` to the run's FINISHED (as the
 client sees it, and from QUEUED to TASK_FINISHED in the run's own history), and the executor's
 own peak RSS and CPU time (reported by the executor in its terminal update).
+engine: the pure engine holding 1,000 scheduled jobs and 20,000 kept runs: milliseconds per clock
+tick, per status update and per new run (no cluster needed).
 """
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ from tests.integration.conftest import MINIMESOS, read_env  # noqa: E402
 from tests.integration.harness import SchedulerProc, clean_shutdown, unique  # noqa: E402
 from tests.integration.v1client import until  # noqa: E402
 
-CLUSTER = read_env(MINIMESOS / ".run" / "cluster.env")
 LOGS = Path("/tmp/halyard-bench")
 LOGS.mkdir(exist_ok=True)
 
@@ -40,18 +41,66 @@ def describe(values: list[float], unit: str) -> str:
             f"p90 {values[int(0.9 * (len(values) - 1))]:.3f}{unit}, max {values[-1]:.3f}{unit}")
 
 
+def engine_figures() -> None:
+    import itertools
+
+    from halyard.engine.engine import Engine
+    from halyard.engine.messages import StartRun, StatusUpdate, Subscribed, Tick
+    from halyard.engine.records import Snapshot
+    from halyard.jobs.records import JobRecord, RunRecord
+    from halyard.validation import parse_job
+
+    ids = (f"id{i}" for i in itertools.count())
+    engine = Engine(new_id=lambda: next(ids))
+    jobs, runs = {}, {}
+    for j in range(1000):
+        spec = parse_job({"id": f"job{j}", "cmd": "x", "schedule": {"cron": "0 3 * * *"}})
+        jobs[spec.id] = JobRecord(spec, 1.0, time.time() + 3600)
+        for r in range(20):
+            runs[f"r{j}-{r}"] = RunRecord(f"r{j}-{r}", spec.id, spec, created_at=r, status="FINISHED")
+    t0 = time.perf_counter()
+    engine.load(Snapshot(jobs=jobs, runs=runs))
+    loaded = time.perf_counter() - t0
+    engine.handle(Subscribed("F"))
+
+    def per_call(make) -> float:
+        t = time.perf_counter()
+        for i in range(200):
+            engine.handle(make(i))
+        return (time.perf_counter() - t) / 200 * 1000
+
+    tick = per_call(lambda i: Tick())
+    update = per_call(lambda i: StatusUpdate({"task_id": {"value": f"job.x.{i}"}, "state": "TASK_FINISHED"}))
+    start = per_call(lambda i: StartRun("job5", f"new{i}"))
+    print(f"engine with 1,000 jobs and 20,000 kept runs: load {loaded * 1000:.0f} ms; per tick {tick:.3f} ms, "
+          f"per status update {update:.3f} ms, per new run {start:.3f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("parts", nargs="*", help="cluster, engine (default: both)")
     args = parser.parse_args()
+    args.parts = args.parts or ["cluster", "engine"]
+    unknown = set(args.parts) - {"cluster", "engine"}
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(sorted(unknown))} (choose from cluster, engine)")
+    if "engine" in args.parts:
+        engine_figures()
+    if "cluster" in args.parts:
+        cluster_figures(args.runs)
+
+
+def cluster_figures(runs: int) -> None:
+    cluster = read_env(MINIMESOS / ".run" / "cluster.env")
     name = unique("halyard-bench-jobs")
-    s = SchedulerProc(CLUSTER, unique("halyard-bench-jobs"), name, LOGS).start()
+    s = SchedulerProc(cluster, unique("halyard-bench-jobs"), name, LOGS).start()
     try:
         until(s.leading, 30)
         requests.post(s.url + "/v1/jobs", json={"id": "trivial", "cmd": "true", "cpus": 0.05, "mem": 16},
                       timeout=10).raise_for_status()
         client, history, rss, cpu = [], [], [], []
-        for _ in range(args.runs):
+        for _ in range(runs):
             t0 = time.monotonic()
             run_id = requests.post(s.url + "/v1/jobs/trivial/runs", timeout=10).json()["id"]
             run = until(lambda: (r := requests.get(s.url + f"/v1/jobs/trivial/runs/{run_id}", timeout=10).json())
@@ -62,7 +111,7 @@ def main() -> None:
             history.append(stamps["FINISHED"] - stamps["QUEUED"])
             rss.append(run["executorUsage"]["maxRssKb"] / 1024)
             cpu.append(run["executorUsage"]["cpuSeconds"])
-        print(f"trivial job, {args.runs} runs one after another")
+        print(f"trivial job, {runs} runs one after another")
         print(f"  submit -> FINISHED seen by the client: {describe(client, 's')}")
         print(f"  QUEUED -> TASK_FINISHED in the run's history: {describe(history, 's')}")
         print(f"  executor peak RSS: {describe(rss, ' MB')}")
@@ -70,7 +119,7 @@ def main() -> None:
         from halyard.mesos.artifact import executor_artifact
         print(f"  executor zipapp served to agents: {len(executor_artifact().data) / 1024:.0f} KiB")
     finally:
-        clean_shutdown(CLUSTER, name, [s])
+        clean_shutdown(cluster, name, [s])
 
 
 if __name__ == "__main__":

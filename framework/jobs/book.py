@@ -96,6 +96,8 @@ class JobBook:
         self.clock, self.new_id, self.emit = clock, new_id, emit
         self.jobs: dict[str, JobRecord] = {}
         self.runs: dict[str, RunRecord] = {}          # run id -> run
+        self.active: dict[str, RunRecord] = {}        # run id -> run, for active runs only
+        self.by_job: dict[str, dict[str, RunRecord]] = {}  # job id -> run id -> run
         self.by_task: dict[str, str] = {}             # task id -> run id (launched runs)
         self.kill_sent: dict[str, float] = {}
         self.waiting: dict[str, tuple[str, ...]] = {}  # run id -> why it was not placed
@@ -107,7 +109,7 @@ class JobBook:
 
     def load(self, jobs: Iterable[JobRecord], runs: Iterable[RunRecord]) -> None:
         self.jobs = {j.job_id: j for j in jobs}
-        self.runs, self.by_task = {}, {}
+        self.runs, self.by_task, self.active, self.by_job = {}, {}, {}, {}
         for run in runs:
             self._set_run(run)
 
@@ -125,19 +127,19 @@ class JobBook:
 
     def runs_of(self, job_id: str) -> list[RunRecord]:
         """The job's kept runs, oldest first."""
-        return sorted((r for r in self.runs.values() if r.job_id == job_id), key=lambda r: (r.created_at, r.run_id))
+        return sorted(self.by_job.get(job_id, {}).values(), key=lambda r: (r.created_at, r.run_id))
 
     def owns(self, task_id: str) -> bool:
         return task_id in self.by_task or task_id.startswith(TASK_PREFIX)
 
     def launched_tasks(self) -> list[tuple[str, Optional[str]]]:
         """(task id, agent id) of every run whose task may be in Mesos: what reconciliation asks about."""
-        return [(r.task_id, r.agent_id) for r in self.runs.values() if r.launched]  # type: ignore[misc]
+        return [(r.task_id, r.agent_id) for r in self.active.values() if r.launched]  # type: ignore[misc]
 
     def pending(self) -> list[RunRecord]:
         """Queued runs whose backoff is over, oldest first."""
         now = self.clock()
-        return sorted((r for r in self.runs.values() if r.status == QUEUED and r.launch_after <= now),
+        return sorted((r for r in self.active.values() if r.status == QUEUED and r.launch_after <= now),
                       key=lambda r: (r.created_at, r.run_id))
 
     def _set_run(self, run: RunRecord) -> None:
@@ -145,6 +147,11 @@ class JobBook:
         if old is not None and old.task_id and old.task_id != run.task_id:
             self.by_task.pop(old.task_id, None)
         self.runs[run.run_id] = run
+        self.by_job.setdefault(run.job_id, {})[run.run_id] = run
+        if run.active:
+            self.active[run.run_id] = run
+        else:
+            self.active.pop(run.run_id, None)
         if run.task_id and run.active:
             self.by_task[run.task_id] = run.run_id
         elif run.task_id:
@@ -180,6 +187,11 @@ class JobBook:
 
     def _forget(self, run: RunRecord, changes: JobChanges) -> None:
         del self.runs[run.run_id]
+        self.active.pop(run.run_id, None)
+        runs = self.by_job.get(run.job_id, {})
+        runs.pop(run.run_id, None)
+        if not runs:
+            self.by_job.pop(run.job_id, None)
         if run.task_id:
             self.by_task.pop(run.task_id, None)
         changes.runs = [r for r in changes.runs if r.run_id != run.run_id]
@@ -343,7 +355,7 @@ class JobBook:
                 del self.deferred[task_id]
             elif now - since >= RECONCILED_WAIT:
                 self._ended(run, status, changes, presumed_lost=True)
-        for run in list(self.runs.values()):
+        for run in list(self.active.values()):
             if run.launched and run.unreachable_since is not None and now - run.unreachable_since >= unreachable_grace:
                 # Its agent is gone (perhaps for good): kill the task there, run it elsewhere.
                 changes.kills.append((run.task_id, run.agent_id))  # type: ignore[arg-type]
@@ -365,7 +377,7 @@ class JobBook:
             moved = JobRecord(job.spec, job.version, cron.next_fire(schedule.cron, schedule.timezone, now))
             self.jobs[job.job_id] = moved
             changes.jobs.append(moved)
-        for run in self.runs.values():
+        for run in self.active.values():
             if run.killing and run.task_id and now - self.kill_sent.get(run.task_id, 0.0) >= kill_retry:
                 changes.kills.append((run.task_id, run.agent_id))
                 self.kill_sent[run.task_id] = now
