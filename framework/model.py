@@ -366,6 +366,10 @@ class Definition(Spec):
         """The environment as the task sees it, secrets included."""
         return {k: v.value if isinstance(v, SecretEnv) else v for k, v in self.env.items()}
 
+    def _role_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        roles = getattr(self, "accepted_resource_roles", None) or []
+        return [(("acceptedResourceRoles", i), "must be a non-empty role name") for i, role in enumerate(roles) if not role]
+
     def secret_names(self) -> list[str]:
         return sorted(k for k, v in self.env.items() if isinstance(v, SecretEnv))
 
@@ -448,9 +452,7 @@ class AppSpec(Definition):
                 problems.append((("healthChecks", i), "needs portIndex or port: the app has no host ports"))
             if hc.port_index is not None and hc.port_index >= ports:
                 problems.append((("healthChecks", i, "portIndex"), f"the app has {ports} host port(s)"))
-        for i, role in enumerate(self.accepted_resource_roles or []):
-            if not role:
-                problems.append((("acceptedResourceRoles", i), "must be a non-empty role name"))
+        problems += self._role_problems()
         if problems:
             raise PathProblems(problems)
         return self

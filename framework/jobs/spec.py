@@ -117,9 +117,7 @@ class JobSpec(Definition):
             problems.append((("args",), "args needs a Docker image (container.docker.image); use cmd for commands"))
         if self.cmd is not None and self.args is not None:
             problems.append((("args",), "give cmd or args, not both"))
-        for i, role in enumerate(self.accepted_resource_roles or []):
-            if not role:
-                problems.append((("acceptedResourceRoles", i), "must be a non-empty role name"))
+        problems += self._role_problems()
         if problems:
             raise PathProblems(problems)
         return self

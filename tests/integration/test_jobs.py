@@ -18,6 +18,19 @@ SMALL = {"cpus": 0.05, "mem": 16}
 ENDED = ("FINISHED", "FAILED", "KILLED")
 
 
+@pytest.fixture
+def pair(cluster, tmp_path):
+    """A leader and a standby sharing a fresh chroot and framework name, and the name; cleaned up after."""
+    name, chroot = unique("halyard-jobs-pair"), unique("halyard-jobs-pair")
+    schedulers = [SchedulerProc(cluster, chroot, name, tmp_path).start()]
+    try:
+        until(schedulers[0].leading, 30, what="first leader")
+        schedulers.append(SchedulerProc(cluster, chroot, name, tmp_path).start())
+        yield schedulers[0], schedulers[1], name
+    finally:
+        clean_shutdown(cluster, name, schedulers)
+
+
 @pytest.fixture(scope="module")
 def sched(cluster, tmp_path_factory):
     with leading_scheduler(cluster, tmp_path_factory.mktemp("jobs")) as s:
@@ -195,36 +208,30 @@ def test_a_docker_job_runs_its_image_and_its_secrets_stay_hidden(sched, cluster)
     assert subprocess.run(docker, capture_output=True, text=True, check=True).stdout.strip() == ""
 
 
-def test_a_failover_in_the_middle_of_a_run_loses_nothing_and_runs_nothing_twice(cluster, tmp_path):
-    name, chroot = unique("halyard-jobs-fo"), unique("halyard-jobs-fo")
-    first = SchedulerProc(cluster, chroot, name, tmp_path).start()
-    until(first.leading, 30, what="first leader")
-    second = SchedulerProc(cluster, chroot, name, tmp_path).start()
-    try:
-        define(first, {"id": "long", "cmd": "echo begin; sleep 8; echo end"})
-        define(first, {"id": "later", "cmd": "echo later", "cpus": 500})  # cannot be placed yet: stays QUEUED
-        run_id = start(first, "long")
-        queued = start(first, "later")
-        running = wait_status(first, "long", run_id, ("RUNNING",))
-        first.kill9()
-        until(second.leading, 30, what="the standby leads")
-        assert run_of(second, "long", run_id)["status"] == "RUNNING"
-        assert run_of(second, "later", queued)["status"] == "QUEUED"
-        done = wait_status(second, "long", run_id, timeout=60)
-        assert done["status"] == "FINISHED" and done["taskId"] == running["taskId"]  # the same task, once
-        assert [h["status"] for h in done["history"]] == ["QUEUED", "STARTING", "RUNNING", "FINISHED"]
-        out = requests.get(second.url + f"/v1/jobs/long/runs/{run_id}/stdout", timeout=10).text
-        assert out.split() == ["begin", "end"]
-        fw = requests.get(cluster["MESOS_MASTER"] + "/master/frameworks", timeout=5).json()["frameworks"]
-        completed = [t["id"] for f in fw if f["name"] == name for t in f["completed_tasks"] + f["tasks"]]
-        assert [t for t in completed if ".long." in t] == [running["taskId"]]  # Mesos saw one task for the run
-        requests.put(second.url + "/v1/jobs/later", json={"id": "later", "cmd": "echo later", **SMALL}, timeout=10)
-        # the queued run keeps the definition it started with; a new run gets the new one
-        assert run_of(second, "later", queued)["status"] == "QUEUED"
-        requests.delete(second.url + f"/v1/jobs/later/runs/{queued}", timeout=10)
-        assert run_of(second, "later", queued)["status"] == "KILLED"
-    finally:
-        clean_shutdown(cluster, name, [first, second])
+def test_a_failover_in_the_middle_of_a_run_loses_nothing_and_runs_nothing_twice(cluster, pair):
+    first, second, name = pair
+    define(first, {"id": "long", "cmd": "echo begin; sleep 8; echo end"})
+    define(first, {"id": "later", "cmd": "echo later", "cpus": 500})  # cannot be placed yet: stays QUEUED
+    run_id = start(first, "long")
+    queued = start(first, "later")
+    running = wait_status(first, "long", run_id, ("RUNNING",))
+    first.kill9()
+    until(second.leading, 30, what="the standby leads")
+    assert run_of(second, "long", run_id)["status"] == "RUNNING"
+    assert run_of(second, "later", queued)["status"] == "QUEUED"
+    done = wait_status(second, "long", run_id, timeout=60)
+    assert done["status"] == "FINISHED" and done["taskId"] == running["taskId"]  # the same task, once
+    assert [h["status"] for h in done["history"]] == ["QUEUED", "STARTING", "RUNNING", "FINISHED"]
+    out = requests.get(second.url + f"/v1/jobs/long/runs/{run_id}/stdout", timeout=10).text
+    assert out.split() == ["begin", "end"]
+    fw = requests.get(cluster["MESOS_MASTER"] + "/master/frameworks", timeout=5).json()["frameworks"]
+    completed = [t["id"] for f in fw if f["name"] == name for t in f["completed_tasks"] + f["tasks"]]
+    assert [t for t in completed if ".long." in t] == [running["taskId"]]  # Mesos saw one task for the run
+    requests.put(second.url + "/v1/jobs/later", json={"id": "later", "cmd": "echo later", **SMALL}, timeout=10)
+    # the queued run keeps the definition it started with; a new run gets the new one
+    assert run_of(second, "later", queued)["status"] == "QUEUED"
+    requests.delete(second.url + f"/v1/jobs/later/runs/{queued}", timeout=10)
+    assert run_of(second, "later", queued)["status"] == "KILLED"
 
 
 def test_run_changes_are_events_and_metrics(sched):
@@ -271,30 +278,24 @@ def test_a_run_on_an_agent_that_goes_away_is_relaunched_elsewhere_and_the_old_ta
           60, what="the stranded task gone")
 
 
-def test_a_schedule_across_a_failover_neither_repeats_nor_drops_a_firing(cluster, tmp_path):
-    name, chroot = unique("halyard-jobs-cron"), unique("halyard-jobs-cron")
-    first = SchedulerProc(cluster, chroot, name, tmp_path).start()
-    until(first.leading, 30, what="first leader")
-    second = SchedulerProc(cluster, chroot, name, tmp_path).start()
-    try:
-        define(first, {"id": "every6", "cmd": "true", "schedule": {"cron": "* * * * * */6"}})
-        until(lambda: len(requests.get(first.url + "/v1/jobs/every6/runs", timeout=10).json()) >= 2, 30,
-              what="two firings under the first leader")
-        first.kill9()
-        until(second.leading, 30, what="the standby leads")
-        until(lambda: len([r for r in requests.get(second.url + "/v1/jobs/every6/runs", timeout=10).json()
-                           if r["createdAt"] and _seconds(r["createdAt"]) > 0]) >= 5, 60, what="three more firings")
-        runs = list(reversed(requests.get(second.url + "/v1/jobs/every6/runs", timeout=10).json()))
-        requests.delete(second.url + "/v1/jobs/every6", params={"stopCurrentJobRuns": "true"}, timeout=10)
-        slots = [_seconds(r["scheduledFor"]) for r in runs]
-        assert len(set(slots)) == len(slots), slots  # no firing ran twice
-        gaps = [round(b - a) for a, b in zip(slots, slots[1:])]
-        # every firing ran; the failover may fold two firings that fell in it into one late run
-        assert all(g == 6 for g in gaps) or (sorted(gaps)[-1] == 12 and gaps.count(12) == 1), gaps
-        assert all(r["status"] in ("FINISHED", "QUEUED", "STARTING", "RUNNING") for r in runs), \
-            [(r["status"], r["message"], [h["status"] for h in r["history"]]) for r in runs]
-    finally:
-        clean_shutdown(cluster, name, [first, second])
+def test_a_schedule_across_a_failover_neither_repeats_nor_drops_a_firing(cluster, pair):
+    first, second, name = pair
+    define(first, {"id": "every6", "cmd": "true", "schedule": {"cron": "* * * * * */6"}})
+    until(lambda: len(requests.get(first.url + "/v1/jobs/every6/runs", timeout=10).json()) >= 2, 30,
+          what="two firings under the first leader")
+    first.kill9()
+    until(second.leading, 30, what="the standby leads")
+    until(lambda: len([r for r in requests.get(second.url + "/v1/jobs/every6/runs", timeout=10).json()
+                       if r["createdAt"] and _seconds(r["createdAt"]) > 0]) >= 5, 60, what="three more firings")
+    runs = list(reversed(requests.get(second.url + "/v1/jobs/every6/runs", timeout=10).json()))
+    requests.delete(second.url + "/v1/jobs/every6", params={"stopCurrentJobRuns": "true"}, timeout=10)
+    slots = [_seconds(r["scheduledFor"]) for r in runs]
+    assert len(set(slots)) == len(slots), slots  # no firing ran twice
+    gaps = [round(b - a) for a, b in zip(slots, slots[1:])]
+    # every firing ran; the failover may fold two firings that fell in it into one late run
+    assert all(g == 6 for g in gaps) or (sorted(gaps)[-1] == 12 and gaps.count(12) == 1), gaps
+    assert all(r["status"] in ("FINISHED", "QUEUED", "STARTING", "RUNNING") for r in runs), \
+        [(r["status"], r["message"], [h["status"] for h in r["history"]]) for r in runs]
 
 
 def test_an_executor_that_cannot_be_fetched_is_retried_a_few_times_then_the_run_fails(cluster, tmp_path):
@@ -321,51 +322,39 @@ def test_killing_a_docker_job_stops_and_removes_its_container(sched, cluster):
           what="the container removed")
 
 
-def test_a_leader_whose_zookeeper_session_expires_mid_run_hands_over_without_a_second_launch(cluster, tmp_path):
-    name, chroot = unique("halyard-jobs-zk"), unique("halyard-jobs-zk")
-    a = SchedulerProc(cluster, chroot, name, tmp_path).start()
-    until(a.leading, 30, what="first leader")
-    b = SchedulerProc(cluster, chroot, name, tmp_path).start()
+def test_a_leader_whose_zookeeper_session_expires_mid_run_hands_over_without_a_second_launch(cluster, pair):
+    a, b, name = pair
+    define(a, {"id": "steady", "cmd": "sleep 8; echo done"})
+    run_id = start(a, "steady")
+    running = wait_status(a, "steady", run_id, ("RUNNING",))
+    a.freeze()  # past its 4 s session timeout: ZooKeeper expires the session, b takes over
     try:
-        define(a, {"id": "steady", "cmd": "sleep 8; echo done"})
-        run_id = start(a, "steady")
-        running = wait_status(a, "steady", run_id, ("RUNNING",))
-        a.freeze()  # past its 4 s session timeout: ZooKeeper expires the session, b takes over
-        try:
-            until(lambda: b.leading() and b.stats()["reconciling"] == 0, 60, what="b leads")
-            done = wait_status(b, "steady", run_id, timeout=60)
-        finally:
-            a.thaw()
-        until(lambda: [a.leading(), b.leading()].count(True) == 1, 60, what="one leader after the thaw")
-        leader = a if a.leading() else b
-        final = run_of(leader, "steady", run_id)
-        assert done["status"] == final["status"] == "FINISHED" and final["taskId"] == running["taskId"]
-        assert [h["status"] for h in final["history"]].count("STARTING") == 1
-        fw = requests.get(cluster["MESOS_MASTER"] + "/master/frameworks", timeout=5).json()["frameworks"]
-        launched = [t["id"] for f in fw if f["name"] == name for t in f["completed_tasks"] + f["tasks"]]
-        assert launched == [running["taskId"]]
+        until(lambda: b.leading() and b.stats()["reconciling"] == 0, 60, what="b leads")
+        done = wait_status(b, "steady", run_id, timeout=60)
     finally:
-        clean_shutdown(cluster, name, [a, b])
+        a.thaw()
+    until(lambda: [a.leading(), b.leading()].count(True) == 1, 60, what="one leader after the thaw")
+    leader = a if a.leading() else b
+    final = run_of(leader, "steady", run_id)
+    assert done["status"] == final["status"] == "FINISHED" and final["taskId"] == running["taskId"]
+    assert [h["status"] for h in final["history"]].count("STARTING") == 1
+    fw = requests.get(cluster["MESOS_MASTER"] + "/master/frameworks", timeout=5).json()["frameworks"]
+    launched = [t["id"] for f in fw if f["name"] == name for t in f["completed_tasks"] + f["tasks"]]
+    assert launched == [running["taskId"]]
 
 
-def test_a_failure_during_a_failover_keeps_its_exit_code_and_uses_the_retry_budget(cluster, tmp_path):
-    name, chroot = unique("halyard-jobs-rec"), unique("halyard-jobs-rec")
-    a = SchedulerProc(cluster, chroot, name, tmp_path).start()
-    until(a.leading, 30, what="first leader")
-    b = SchedulerProc(cluster, chroot, name, tmp_path).start()
+def test_a_failure_during_a_failover_keeps_its_exit_code_and_is_not_relaunched(cluster, pair):
+    a, b, name = pair
+    define(a, {"id": "doomed", "cmd": "sleep 2; exit 3"})
+    run_id = start(a, "doomed")
+    wait_status(a, "doomed", run_id, ("RUNNING",))
+    a.freeze()  # the job fails while no one leads: its update waits at the agent, unacknowledged
     try:
-        define(a, {"id": "doomed", "cmd": "sleep 2; exit 3"})
-        run_id = start(a, "doomed")
-        wait_status(a, "doomed", run_id, ("RUNNING",))
-        a.freeze()  # the job fails while no one leads: its update waits at the agent, unacknowledged
-        try:
-            until(b.leading, 60, what="b leads")
-            # b's reconciliation hears TASK_FAILED from the master without an exit code, then the
-            # agent's own update with it
-            done = wait_status(b, "doomed", run_id, timeout=90)
-        finally:
-            a.thaw()
-        assert done["status"] == "FAILED" and done["exitCode"] == 3 and done["message"] == "exited with status 3"
-        assert [h["status"] for h in done["history"]].count("STARTING") == 1  # not relaunched
+        until(b.leading, 60, what="b leads")
+        # b's reconciliation hears TASK_FAILED from the master without an exit code, then the
+        # agent's own update with it
+        done = wait_status(b, "doomed", run_id, timeout=90)
     finally:
-        clean_shutdown(cluster, name, [a, b])
+        a.thaw()
+    assert done["status"] == "FAILED" and done["exitCode"] == 3 and done["message"] == "exited with status 3"
+    assert [h["status"] for h in done["history"]].count("STARTING") == 1  # not relaunched
