@@ -83,6 +83,10 @@ def test_job_run_wait_prints_the_output_and_exits_with_the_jobs_exit_code(sched,
     assert "cli.ok" in listed.stdout and "cli.three" in listed.stdout and "FAILED (3)" in listed.stdout
     logs = halyard(sched, "job", "logs", "cli.three", runs[0]["id"])
     assert logs.returncode == 0 and logs.stdout.strip() == "before-exit"
+    shown = halyard(sched, "job", "show", "cli.three")
+    assert shown.returncode == 0 and runs[0]["id"] in shown.stdout and "exited with status 3" in shown.stdout
+    history = halyard(sched, "job", "show", "cli.three", runs[0]["id"])
+    assert [line.split()[1] for line in history.stdout.splitlines()[2:]] == ["QUEUED", "STARTING", "RUNNING", "FAILED"]
     bad = halyard(sched, "job", "run", str(tmp_path / "ok.yaml"), "--env", "nope")
     assert bad.returncode != 0 and "no environment 'nope'" in bad.stderr
     print(f"\nFIGURE halyard job run --wait (define, run, TASK_FINISHED, output tail): {elapsed:.2f}s")
@@ -117,8 +121,8 @@ def test_timeouts_kills_and_bad_definitions(sched, cluster):
     define(sched, {"id": "stubborn", "cmd": "trap '' TERM; echo started; sleep 60", "taskKillGracePeriodSeconds": 1})
     run_id = start(sched, "stubborn")
     running = wait_status(sched, "stubborn", run_id, ("RUNNING",))
-    killed = requests.delete(sched.url + f"/v1/jobs/stubborn/runs/{run_id}", timeout=10)
-    assert killed.status_code == 200
+    killed = halyard(sched, "job", "kill", "stubborn", run_id)
+    assert killed.returncode == 0 and f"run {run_id}: RUNNING (killing)" in killed.stdout
     run = wait_status(sched, "stubborn", run_id, timeout=30)
     assert run["status"] == "KILLED" and run["signal"] == 9  # SIGTERM ignored: SIGKILL after the grace period
     assert running["taskId"] not in mesos_tasks(cluster, sched.name)
@@ -334,8 +338,9 @@ def test_a_leader_whose_zookeeper_session_expires_mid_run_hands_over_without_a_s
     finally:
         a.thaw()
     until(lambda: [a.leading(), b.leading()].count(True) == 1, 60, what="one leader after the thaw")
-    leader = a if a.leading() else b
+    leader, standby = (a, b) if a.leading() else (b, a)
     final = run_of(leader, "steady", run_id)
+    assert run_of(standby, "steady", run_id) == final  # a standby answers through the leader
     assert done["status"] == final["status"] == "FINISHED" and final["taskId"] == running["taskId"]
     assert [h["status"] for h in final["history"]].count("STARTING") == 1
     fw = requests.get(cluster["MESOS_MASTER"] + "/master/frameworks", timeout=5).json()["frameworks"]
