@@ -189,7 +189,7 @@ def kill(job_id: str, run_id: str, api: str) -> None:
 @API_OPTION
 def logs(job_id: str, run_id: str, stream: str, lines: Optional[int], api: str) -> None:
     """The tail of a run's output, from its sandbox."""
-    params = {"lines": lines} if lines is not None else {}
+    params: dict[str, Any] = {"lines": lines} if lines is not None else {}
     text = Client(api).request("GET", f"/v1/jobs/{job_id}/runs/{run_id}/{stream}", raw=True, **params)
     click.echo(text, nl=not text.endswith("\n") and bool(text))
 

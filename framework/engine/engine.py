@@ -382,9 +382,9 @@ class Engine:
         self._reconciling.pop(task_id, None)
         task = self.tasks.get(task_id)
         if task is None and self.jobs.owns(task_id):
-            changes = JobChanges()
-            if self.jobs.status_update(status, changes):
-                return self._job_instructions(changes) + ack
+            job_changes = JobChanges()
+            if self.jobs.status_update(status, job_changes):
+                return self._job_instructions(job_changes) + ack
         if task is None:
             # Not ours (any more): an orphan from a lost write or an old leader. Kill it.
             if state not in TERMINAL:

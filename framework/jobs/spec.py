@@ -132,7 +132,7 @@ class JobSpec(Definition):
     def placement_spec(self, key: str, extra_cpus: float, extra_mem: float) -> AppSpec:
         """What the planner places for one run (under the app id ``key``): the job's resources plus
         its executor's, no ports."""
-        return AppSpec(id=key, cmd="job", cpus=self.cpus + extra_cpus,
-                       mem=self.mem + extra_mem, disk=self.disk, constraints=self.constraints,
-                       port_definitions=[], accepted_resource_roles=self.accepted_resource_roles,
-                       strategy=self.strategy)
+        return AppSpec.model_validate({
+            "id": key, "cmd": "job", "cpus": self.cpus + extra_cpus, "mem": self.mem + extra_mem, "disk": self.disk,
+            "constraints": self.constraints, "portDefinitions": [], "acceptedResourceRoles": self.accepted_resource_roles,
+            "strategy": self.strategy})
