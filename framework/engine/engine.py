@@ -89,6 +89,7 @@ class Engine:
         self.finished: deque[DeploymentRecord] = deque(maxlen=200)  # ended deployments, newest last
         self.outbox: list[dict] = []  # Marathon-style events, drained by the runtime after each event
         self.jobs = JobBook(clock, new_id, self._emit)
+        self._run_specs: dict[str, AppSpec] = {}
 
     # --- loading, reading, and the only writers of apps and tasks -----------------------------
 
@@ -329,10 +330,13 @@ class Engine:
                     if n > 0 and not self.apps[a].deleting and self.apps[a].launch_after <= now]
         executor = self.config.executor
         runs: dict[str, RunRecord] = {}
+        specs: dict[str, AppSpec] = {}  # what the planner places for each queued run, kept while it waits
         for run in self.jobs.pending():
-            spec = run.spec.placement_spec(f"/halyard-jobs/{run.job_id}/{run.run_id}", executor.cpus, executor.mem)
-            runs[spec.id] = run
+            spec = self._run_specs.get(run.run_id) or run.spec.placement_spec(
+                f"/halyard-jobs/{run.job_id}/{run.run_id}", executor.cpus, executor.mem)
+            specs[run.run_id], runs[spec.id] = spec, run
             requests.append(PlacementRequest(spec, 1))
+        self._run_specs = specs
         if not requests:
             return [Decline(all_ids, self.config.refuse_seconds_idle)]
         self.offer_cycles += 1
@@ -587,7 +591,6 @@ class Engine:
             self._set_app(app)
             persist.apps.append(app)
         return ([persist] if persist else []) + out
-
 
     # --- jobs ---------------------------------------------------------------------------------
 
