@@ -130,7 +130,8 @@ class JobBook:
         return sorted(self.by_job.get(job_id, {}).values(), key=lambda r: (r.created_at, r.run_id))
 
     def owns(self, task_id: str) -> bool:
-        return task_id in self.by_task or task_id.startswith(TASK_PREFIX)
+        """A job's task id (launched by this scheduler or an earlier one)."""
+        return task_id.startswith(TASK_PREFIX)
 
     def launched_tasks(self) -> list[tuple[str, Optional[str]]]:
         """(task id, agent id) of every run whose task may be in Mesos: what reconciliation asks about."""
@@ -383,4 +384,6 @@ class JobBook:
                 self.kill_sent[run.task_id] = now
 
     def wants_offers(self) -> bool:
-        return bool(self.pending())
+        """Some queued run's backoff is over (asked after every event: no sorting)."""
+        now = self.clock()
+        return any(r.status == QUEUED and r.launch_after <= now for r in self.active.values())

@@ -50,7 +50,7 @@ def job_params(run: RunRecord) -> dict[str, Any]:
                             "parameters": [{"key": p.key, "value": p.value} for p in docker.parameters],
                             "volumes": [{"containerPath": v.container_path, "hostPath": v.host_path, "mode": v.mode}
                                         for v in spec.container.volumes],
-                            "name": f"halyard-{run.task_id}".replace("/", "_")}
+                            "name": f"halyard-{run.task_id}"}
         if spec.cmd is not None:
             params["docker"]["cmd"] = spec.cmd
     else:

@@ -38,6 +38,16 @@ def _running() -> bool:
     return status.returncode == 0
 
 
+@pytest.fixture(scope="module")
+def sched(cluster, tmp_path_factory, request):
+    """One leading scheduler for a test module (fresh chroot and framework name), cleaned up after.
+    Modules that need other scheduler flags define their own ``sched``."""
+    from .harness import leading_scheduler
+
+    with leading_scheduler(cluster, tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])) as s:
+        yield s
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[dict[str, str]]:
     """The cluster's variables (MESOS_MASTER, ZK, DOCKER_HOST, MESOS_AGENTk) from cluster.env."""

@@ -143,6 +143,12 @@ def clean_shutdown(cluster: dict[str, str], name: str, schedulers: list["Schedul
     until(lambda: framework(cluster, name) is None, 30, what="framework torn down")
 
 
+def cli(s: SchedulerProc, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``halyard ARGS`` against scheduler ``s`` (through HALYARD_API); never raises on its exit code."""
+    return subprocess.run([HALYARD, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "HALYARD_API": s.url})
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 

@@ -3,28 +3,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import requests
 
-from .harness import leading_scheduler
+from .harness import HALYARD, cli
 from .v1client import until
 
 pytestmark = pytest.mark.integration
-HALYARD = str(Path(sys.executable).parent / "halyard")
-
-
-@pytest.fixture(scope="module")
-def sched(cluster, tmp_path_factory):
-    with leading_scheduler(cluster, tmp_path_factory.mktemp("cli")) as s:
-        yield s
 
 
 def halyard(sched, *args):
-    proc = subprocess.run([HALYARD, *args], capture_output=True, text=True, timeout=60,
-                          env={"HALYARD_API": sched.url, "PATH": "/usr/bin:/bin"})
+    proc = cli(sched, *args, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

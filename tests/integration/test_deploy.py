@@ -10,17 +10,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from .harness import leading_scheduler
 from .v1client import until
 
 pytestmark = pytest.mark.integration
 DEPLOY = str(Path(sys.executable).parent / "deploy")
-
-
-@pytest.fixture(scope="module")
-def sched(cluster, tmp_path_factory):
-    with leading_scheduler(cluster, tmp_path_factory.mktemp("deploy")) as s:
-        yield s
 
 
 # The image under a registry name on loopback where no registry listens: a tag that is not local

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from .harness import HALYARD, SchedulerProc, clean_shutdown, leading_scheduler, mesos_tasks, unique
+from .harness import SchedulerProc, clean_shutdown, cli, leading_scheduler, mesos_tasks, unique
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -29,12 +29,6 @@ def pair(cluster, tmp_path):
         yield schedulers[0], schedulers[1], name
     finally:
         clean_shutdown(cluster, name, schedulers)
-
-
-@pytest.fixture(scope="module")
-def sched(cluster, tmp_path_factory):
-    with leading_scheduler(cluster, tmp_path_factory.mktemp("jobs")) as s:
-        yield s
 
 
 def define(s: SchedulerProc, job: dict) -> None:
@@ -59,35 +53,31 @@ def wait_status(s: SchedulerProc, job_id: str, run_id: str, statuses=ENDED, time
                  what=f"run {run_id} in {statuses}")
 
 
-def halyard(s: SchedulerProc, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([HALYARD, *args, "--api", s.url], capture_output=True, text=True, timeout=timeout)
-
-
 def test_job_run_wait_prints_the_output_and_exits_with_the_jobs_exit_code(sched, tmp_path):
     (tmp_path / "ok.yaml").write_text("id: cli.ok\ncmd: 'echo line-$HALYARD_ATTEMPT; echo warn >&2'\n"
                                       "cpus: 0.05\nmem: 16\nenvironments:\n  loud: {cmd: 'echo LOUD'}\n")
     (tmp_path / "three.yaml").write_text("id: cli.three\ncmd: 'echo before-exit; exit 3'\ncpus: 0.05\nmem: 16\n")
     t0 = time.monotonic()
-    ok = halyard(sched, "job", "run", str(tmp_path / "ok.yaml"), "--wait")
+    ok = cli(sched, "job", "run", str(tmp_path / "ok.yaml"), "--wait")
     elapsed = time.monotonic() - t0
     assert ok.returncode == 0, ok.stderr
     assert "line-1" in ok.stdout and "warn" in ok.stderr and "FINISHED" in ok.stderr
-    loud = halyard(sched, "job", "run", str(tmp_path / "ok.yaml"), "--env", "loud", "--wait")
+    loud = cli(sched, "job", "run", str(tmp_path / "ok.yaml"), "--env", "loud", "--wait")
     assert loud.returncode == 0 and "LOUD" in loud.stdout
-    three = halyard(sched, "job", "run", str(tmp_path / "three.yaml"), "--wait")
+    three = cli(sched, "job", "run", str(tmp_path / "three.yaml"), "--wait")
     assert three.returncode == 3 and "before-exit" in three.stdout and "exited with status 3" in three.stderr
     runs = requests.get(sched.url + "/v1/jobs/cli.three/runs", timeout=10).json()
     assert [(r["status"], r["exitCode"]) for r in runs] == [("FAILED", 3)]
     assert [h["status"] for h in runs[0]["history"]] == ["QUEUED", "STARTING", "RUNNING", "FAILED"]
-    listed = halyard(sched, "job", "list")
+    listed = cli(sched, "job", "list")
     assert "cli.ok" in listed.stdout and "cli.three" in listed.stdout and "FAILED (3)" in listed.stdout
-    logs = halyard(sched, "job", "logs", "cli.three", runs[0]["id"])
+    logs = cli(sched, "job", "logs", "cli.three", runs[0]["id"])
     assert logs.returncode == 0 and logs.stdout.strip() == "before-exit"
-    shown = halyard(sched, "job", "show", "cli.three")
+    shown = cli(sched, "job", "show", "cli.three")
     assert shown.returncode == 0 and runs[0]["id"] in shown.stdout and "exited with status 3" in shown.stdout
-    history = halyard(sched, "job", "show", "cli.three", runs[0]["id"])
+    history = cli(sched, "job", "show", "cli.three", runs[0]["id"])
     assert [line.split()[1] for line in history.stdout.splitlines()[2:]] == ["QUEUED", "STARTING", "RUNNING", "FAILED"]
-    bad = halyard(sched, "job", "run", str(tmp_path / "ok.yaml"), "--env", "nope")
+    bad = cli(sched, "job", "run", str(tmp_path / "ok.yaml"), "--env", "nope")
     assert bad.returncode != 0 and "no environment 'nope'" in bad.stderr
     print(f"\nFIGURE halyard job run --wait (define, run, TASK_FINISHED, output tail): {elapsed:.2f}s")
 
@@ -121,7 +111,7 @@ def test_timeouts_kills_and_bad_definitions(sched, cluster):
     define(sched, {"id": "stubborn", "cmd": "trap '' TERM; echo started; sleep 60", "taskKillGracePeriodSeconds": 1})
     run_id = start(sched, "stubborn")
     running = wait_status(sched, "stubborn", run_id, ("RUNNING",))
-    killed = halyard(sched, "job", "kill", "stubborn", run_id)
+    killed = cli(sched, "job", "kill", "stubborn", run_id)
     assert killed.returncode == 0 and f"run {run_id}: RUNNING (killing)" in killed.stdout
     run = wait_status(sched, "stubborn", run_id, timeout=30)
     assert run["status"] == "KILLED" and run["signal"] == 9  # SIGTERM ignored: SIGKILL after the grace period

@@ -8,7 +8,6 @@ import pytest
 from marathon import MarathonClient
 from marathon.models import MarathonApp
 
-from .harness import leading_scheduler
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -20,9 +19,8 @@ if not hasattr(collections, "Iterable"):
 
 
 @pytest.fixture(scope="module")
-def client(cluster, tmp_path_factory):
-    with leading_scheduler(cluster, tmp_path_factory.mktemp("mc")) as s:
-        yield MarathonClient(s.url)
+def client(sched):
+    return MarathonClient(sched.url)
 
 
 def test_marathon_python_manages_an_app(client):
