@@ -46,7 +46,7 @@ def engine_figures() -> None:
 
     from halyard.engine.engine import Engine
     from halyard.engine.messages import StartRun, StatusUpdate, Subscribed, Tick
-    from halyard.engine.records import Snapshot
+    from halyard.engine.app_records import Snapshot
     from halyard.jobs.records import JobRecord, RunRecord
     from halyard.validation import parse_job
 

@@ -168,7 +168,7 @@ def memory() -> None:
     from kazoo.client import KazooClient
 
     from halyard.engine.messages import Persist
-    from halyard.engine.records import AppRecord, TaskRecord
+    from halyard.engine.app_records import AppRecord, TaskRecord
     from halyard.store.zk import ZkStore
     from halyard.validation import parse_app
 

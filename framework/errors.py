@@ -7,7 +7,9 @@
     │   └── DuplicatePluginError two plugins claim the same name
     ├── ClusterSourceError       a cluster description could not be read (file, master URL)
     ├── NotFoundError            a command names an app or task that does not exist
-    ├── ConflictError            a command conflicts with the current state (app being deleted, exists)
+    ├── ConflictError            a command conflicts with the current state (app being deleted, exists);
+    │                            carries the id of the deployment in the way, if one is
+    ├── NotLeaderError           this scheduler is a standby; carries where the leader listens
     └── StoreError               the state store refused or failed a write
         ├── StoreUnavailableError  no ZooKeeper connection right now: retry when it is back
         └── FencedError          a newer leader holds the store: this scheduler must step down
@@ -65,7 +67,20 @@ class NotFoundError(HalyardError):
 
 
 class ConflictError(HalyardError):
-    """A command conflicts with the current state."""
+    """A command conflicts with the current state; ``deployment_id`` names the deployment that
+    holds the app (Marathon's 409 lists it), if that is the conflict."""
+
+    def __init__(self, message: str, deployment_id: str | None = None):
+        super().__init__(message)
+        self.deployment_id = deployment_id
+
+
+class NotLeaderError(HalyardError):
+    """This scheduler is a standby; ``leader`` is where the leader's API listens (if known)."""
+
+    def __init__(self, leader: str | None):
+        self.leader = leader
+        super().__init__(f"not the leader (leader: {leader or 'unknown'})")
 
 
 class StoreError(HalyardError):

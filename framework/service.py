@@ -36,7 +36,8 @@ from kazoo.retry import KazooRetry
 
 from dataclasses import replace
 
-from .api.routes import NotLeaderError, create_app
+from .api.routes import create_app
+from .errors import NotLeaderError
 from .callbacks import CallbackPoster
 from .engine.engine import Engine, EngineConfig
 from .engine.messages import Event, Launch, Notify, Offers, Paused, Persist, Tick

@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from ..engine.engine import Engine
 from ..engine.messages import DeleteJob, KillRun, PutJob, StartRun
-from ..engine.records import iso
+from ..engine.app_records import iso
 from ..errors import NotFoundError, Problem, ValidationError
 from ..jobs.book import run_id_for
 from ..jobs.records import JobRecord, RunRecord

@@ -16,22 +16,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from .. import __version__
 from ..engine.engine import Engine
 from ..engine.messages import CancelDeployment, DeleteApp, Event, KillTasks, PutApp, ResetDelay, RestartApp
-from ..engine.records import iso
-from ..errors import ConflictError, HalyardError, NotFoundError, Problem, ValidationError
+from ..engine.app_records import iso
+from ..errors import ConflictError, NotFoundError, NotLeaderError, Problem, ValidationError
 from ..model import normalize_app_id
 from ..validation import app_problems, deep_merge
 from .jobs import job_routes
 from .metrics import render as render_metrics
 from .sandbox import SandboxUnavailable
 from .views import app_json, deployment_json, invalid_json, placement_json, queue_json, task_json
-
-
-class NotLeaderError(HalyardError):
-    """This scheduler is a standby; ``leader`` is where the leader's API listens (if known)."""
-
-    def __init__(self, leader: Optional[str]):
-        self.leader = leader
-        super().__init__(f"not the leader (leader: {leader or 'unknown'})")
 
 
 class Backend(Protocol):

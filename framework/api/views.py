@@ -5,7 +5,7 @@ import time
 from typing import Any, Optional
 
 from ..engine.engine import Engine
-from ..engine.records import AppRecord, DeploymentRecord, TaskRecord, iso
+from ..engine.app_records import AppRecord, DeploymentRecord, TaskRecord, iso
 from ..errors import Problem
 
 STATE_NAMES = {"TASK_LAUNCHING": "TASK_STAGING"}

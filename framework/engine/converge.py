@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .records import TERMINAL, AppRecord, TaskRecord
+from .app_records import TERMINAL, AppRecord, TaskRecord
 
 
 @dataclass

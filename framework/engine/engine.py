@@ -30,7 +30,7 @@ from .messages import (Acknowledge, CancelDeployment, Decline, DeleteApp, Delete
                        Kill, KillRun, KillTasks, Launch, Notify, Offers, Paused, Persist, PutApp, PutJob, Reconcile,
                        Rescinded, ResetDelay, RestartApp, Revive, StartRun, StatusUpdate, Subscribed, Suppress, Tick)
 from .offers import agent_view, group_offers, mesos_resources
-from .records import LAUNCHING, TERMINAL, AppRecord, DeploymentRecord, Snapshot, TaskRecord, iso
+from .app_records import LAUNCHING, TERMINAL, AppRecord, DeploymentRecord, Snapshot, TaskRecord, iso
 from .taskinfo import task_id_for, task_info
 
 # Terminal states that are the task's own fault (as opposed to a lost agent or a task Mesos

@@ -7,7 +7,8 @@ from typing import Optional, Union
 from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec
 from ..model import AppSpec
-from .records import AppRecord, DeploymentRecord, TaskRecord
+from .app_records import AppRecord, DeploymentRecord, TaskRecord
+from .events import DomainEvent
 
 # --- events -----------------------------------------------------------------------------------
 
@@ -210,6 +211,13 @@ class Revive:
 
 
 @dataclass(frozen=True)
+class Publish:
+    """Tell subscribers (the event stream) what happened. After the Persist before it."""
+
+    event: DomainEvent
+
+
+@dataclass(frozen=True)
 class Notify:
     """POST ``body`` (JSON) to ``url``: a job's callback. Best effort, after the Persist before it."""
 
@@ -217,4 +225,4 @@ class Notify:
     body: dict
 
 
-Instruction = Union[Persist, Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive, Notify]
+Instruction = Union[Persist, Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive, Notify, Publish]

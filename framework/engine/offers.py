@@ -6,7 +6,7 @@ from typing import Iterable, Mapping, Optional
 
 from .. import ranges as rng
 from ..cluster import SCALARS, UNRESERVED, AgentInfo, AttributeValue, Resources
-from .records import TaskRecord
+from .app_records import TaskRecord
 
 
 def resource_role(resource: Mapping) -> str:

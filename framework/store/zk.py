@@ -29,7 +29,7 @@ from kazoo.exceptions import (BadVersionError, ConnectionLoss, KazooException, N
 from kazoo.security import make_digest_acl
 
 from ..engine.messages import Persist
-from ..engine.records import AppRecord, DeploymentRecord, Snapshot, TaskRecord
+from ..engine.app_records import AppRecord, DeploymentRecord, Snapshot, TaskRecord
 from ..jobs.records import JobRecord, RunRecord
 from ..errors import FencedError, StoreError, StoreUnavailableError
 from . import codec

@@ -7,7 +7,7 @@ import pytest
 from kazoo.client import KazooClient
 
 from halyard.engine.messages import Persist
-from halyard.engine.records import AppRecord, TaskRecord
+from halyard.engine.app_records import AppRecord, TaskRecord
 from halyard.errors import FencedError
 from halyard.store import codec
 from halyard.store.zk import ZkStore

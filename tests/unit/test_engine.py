@@ -9,7 +9,7 @@ from halyard.engine.engine import Engine, EngineConfig
 from halyard.engine.messages import (CancelDeployment, DeleteApp, Kill, KillTasks, Launch, Offers, Paused, Persist,
                                      PutApp, Reconcile, ResetDelay, RestartApp, StatusUpdate, Subscribed, Suppress,
                                      Tick)
-from halyard.engine.records import LAUNCHING, Snapshot, TaskRecord
+from halyard.engine.app_records import LAUNCHING, Snapshot, TaskRecord
 from halyard.errors import ConflictError, NotFoundError
 from halyard.placement import StrategyRegistry
 from halyard.validation import parse_app

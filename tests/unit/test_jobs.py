@@ -8,7 +8,7 @@ import pytest
 
 from halyard.engine.messages import (DeleteJob, Kill, KillRun, Launch, Offers, Persist, PutJob, Reconcile, StartRun,
                                      StatusUpdate, Subscribed, Tick)
-from halyard.engine.records import Snapshot
+from halyard.engine.app_records import Snapshot
 from halyard.errors import ConflictError, NotFoundError, ValidationError
 from halyard.jobs import cron
 from halyard.jobs.taskinfo import split_allocation

@@ -1,0 +1,85 @@
+"""Domain events: what happened, as typed values. The engine returns each as a ``Publish``
+instruction; the API renders them (Marathon's event JSON lives in ``api/``, not here).
+
+Every event carries ``at``, the engine's clock when it happened.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from ..jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
+from ..model import AppSpec
+from .app_records import DeploymentRecord, TaskRecord
+
+__all__ = ["AppChanged", "AppTerminated", "DeploymentStarted", "DeploymentSucceeded", "DeploymentFailed",
+           "TaskChanged", "HealthChanged", "JobDefined", "JobDeleted", "JobRunChanged", "JobRunSkipped",
+           "DomainEvent", "deployment_of"]
+
+
+@dataclass(frozen=True)
+class AppChanged:
+    """An app was created or changed through a command (Marathon's ``api_post_event``)."""
+
+    spec: AppSpec
+    at: float
+
+
+@dataclass(frozen=True)
+class AppTerminated:
+    """A deleted app's last task is gone: the app no longer exists."""
+
+    app_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class DeploymentStarted:
+    deployment: DeploymentRecord
+    at: float
+
+
+@dataclass(frozen=True)
+class DeploymentSucceeded:
+    deployment: DeploymentRecord
+    at: float
+
+
+@dataclass(frozen=True)
+class DeploymentFailed:
+    """A deployment ended without succeeding; ``deployment.status`` says how (failed, cancelled)
+    and ``deployment.failures`` why."""
+
+    deployment: DeploymentRecord
+    at: float
+
+
+@dataclass(frozen=True)
+class TaskChanged:
+    """Mesos reported a new state for a task of an app (``task`` is the record before the change)."""
+
+    task: TaskRecord
+    state: str
+    message: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class HealthChanged:
+    """A task's health check result changed."""
+
+    task: TaskRecord
+    alive: bool
+    at: float
+
+
+DomainEvent = Union[AppChanged, AppTerminated, DeploymentStarted, DeploymentSucceeded, DeploymentFailed,
+                    TaskChanged, HealthChanged, JobDefined, JobDeleted, JobRunChanged, JobRunSkipped]
+
+
+def deployment_of(event: DomainEvent) -> Optional[DeploymentRecord]:
+    """The deployment a deployment event is about (None for other events)."""
+    if isinstance(event, (DeploymentStarted, DeploymentSucceeded, DeploymentFailed)):
+        return event.deployment
+    return None

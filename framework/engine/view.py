@@ -1,0 +1,129 @@
+"""A read-only view of the engine's state, for the API and metrics (as Marathon's TaskTracker is
+for its API): lookups and counts, never the engine's own dicts to change.
+
+Hold it only while the service's lock is held (``Backend.reading()``): the records it returns are
+frozen values and stay valid, but the view itself follows the live engine.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Optional
+
+from ..errors import NotFoundError
+from ..jobs.records import JobRecord, RunRecord
+from .app_records import AppRecord, DeploymentRecord, TaskRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Engine
+
+
+class EngineView:
+    """What the API may read of one engine."""
+
+    def __init__(self, engine: "Engine"):
+        self._engine = engine
+
+    # --- the scheduler ------------------------------------------------------------------------
+
+    @property
+    def framework_id(self) -> Optional[str]:
+        return self._engine.framework_id
+
+    def now(self) -> float:
+        """The engine's clock."""
+        return self._engine.clock()
+
+    def new_id(self) -> str:
+        """A fresh unique id from the engine's generator (for ids the API hands out)."""
+        return self._engine.new_id()
+
+    @property
+    def offer_cycles(self) -> int:
+        return self._engine.offer_cycles
+
+    def reconciling(self) -> int:
+        """Tasks that have not answered explicit reconciliation yet."""
+        return self._engine.reconciling()
+
+    # --- apps and tasks -----------------------------------------------------------------------
+
+    def apps(self) -> list[AppRecord]:
+        return list(self._engine.apps.values())
+
+    def app(self, app_id: str) -> AppRecord:
+        """The app, or NotFoundError in Marathon's words."""
+        app = self._engine.apps.get(app_id)
+        if app is None:
+            raise NotFoundError(f"App '{app_id}' does not exist")
+        return app
+
+    def find_app(self, app_id: str) -> Optional[AppRecord]:
+        return self._engine.apps.get(app_id)
+
+    def tasks(self) -> list[TaskRecord]:
+        return list(self._engine.tasks.values())
+
+    def tasks_of(self, app_id: str) -> list[TaskRecord]:
+        return self._engine.tasks_of(app_id)
+
+    def task(self, app_id: str, task_id: str) -> TaskRecord:
+        """A task of this app, or NotFoundError."""
+        task = self._engine.tasks.get(task_id)
+        if task is None or task.app_id != app_id:
+            raise NotFoundError(f"Task '{task_id}' does not exist")
+        return task
+
+    def pending(self, app: AppRecord) -> int:
+        """Instances of the app waiting to be launched."""
+        return self._engine.pending(app)
+
+    def waiting(self, app_id: str) -> tuple[str, ...]:
+        """Why the app's pending instances were not placed at the last offer cycle."""
+        return tuple(self._engine.waiting.get(app_id, ()))
+
+    # --- deployments --------------------------------------------------------------------------
+
+    def deployments(self) -> list[DeploymentRecord]:
+        """Deployments under way."""
+        return list(self._engine.deployments.values())
+
+    def deployments_of(self, app_id: str) -> list[DeploymentRecord]:
+        return [d for d in self._engine.deployments.values() if d.app_id == app_id]
+
+    def deployment(self, deployment_id: str) -> DeploymentRecord:
+        """A deployment under way or recently ended, or NotFoundError."""
+        found = self._engine.deployments.get(deployment_id) or next(
+            (d for d in reversed(self._engine.finished) if d.id == deployment_id), None)
+        if found is None:
+            raise NotFoundError(f"DeploymentPlan {deployment_id} does not exist")
+        return found
+
+    def finished(self) -> list[DeploymentRecord]:
+        """Recently ended deployments, oldest first."""
+        return list(self._engine.finished)
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def jobs(self) -> list[JobRecord]:
+        return sorted(self._engine.jobs.jobs.values(), key=lambda j: j.job_id)
+
+    def job(self, job_id: str) -> JobRecord:
+        """The job, or NotFoundError."""
+        return self._engine.jobs.job(job_id)
+
+    def has_job(self, job_id: str) -> bool:
+        return job_id in self._engine.jobs.jobs
+
+    def runs(self) -> Iterable[RunRecord]:
+        return list(self._engine.jobs.runs.values())
+
+    def runs_of(self, job_id: str) -> list[RunRecord]:
+        """The job's kept runs, oldest first."""
+        return self._engine.jobs.runs_of(job_id)
+
+    def run(self, job_id: str, run_id: str) -> RunRecord:
+        """A run of this job, or NotFoundError."""
+        return self._engine.jobs.run(job_id, run_id)
+
+    def run_waiting(self, run_id: str) -> tuple[str, ...]:
+        """Why a queued run was not placed at the last offer cycle."""
+        return tuple(self._engine.jobs.waiting.get(run_id, ()))
