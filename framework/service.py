@@ -40,9 +40,10 @@ from .api.routes import create_app
 from .errors import NotLeaderError
 from .callbacks import CallbackPoster
 from .engine.engine import Engine, EngineConfig
-from .engine.messages import Event, Launch, Notify, Offers, Paused, Persist, Tick
+from .api.event_json import marathon_event
+from .engine.messages import Event, Launch, Notify, Offers, Paused, Persist, Publish, Tick
 from .errors import FencedError, HalyardError, StoreUnavailableError
-from .jobs.taskinfo import ExecutorSettings
+from .jobs.executor import ExecutorSettings
 from .mesos.artifact import executor_artifact
 from .mesos.driver import MesosDriver, framework_info
 from .placement import StrategyRegistry
@@ -346,18 +347,18 @@ class SchedulerService:
     def _apply(self, engine: Engine, driver: MesosDriver, event: Event, arrived: Optional[float] = None) -> None:
         with self.lock:
             ended = len(engine.finished)
-            try:
-                instructions = engine.handle(event)
-            finally:
-                events, engine.outbox = engine.outbox, []
+            instructions = engine.handle(event)
             for deployment in list(engine.finished)[ended:] if len(engine.finished) > ended else ():
                 log.info("deployment %s (%s of %s) %s%s", deployment.id, deployment.kind, deployment.app_id,
                          deployment.status, f": {'; '.join(deployment.failures)}" if deployment.failures else "")
+        events = []
         for ins in instructions:
             if isinstance(ins, Persist):
                 self._persist(ins)
             elif isinstance(ins, Notify):
                 self.callbacks.post(ins.url, ins.body)
+            elif isinstance(ins, Publish):
+                events.append(marathon_event(ins.event))
             else:
                 driver.execute(ins)
         if events:

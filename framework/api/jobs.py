@@ -14,7 +14,7 @@ from ..errors import NotFoundError, Problem, ValidationError
 from ..jobs.book import run_id_for
 from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec
-from ..jobs.taskinfo import executor_id_for
+from ..jobs.executor import executor_id_for
 from ..mesos.artifact import FILE_NAME, executor_artifact
 from ..validation import app_problems
 from . import sandbox

@@ -1,22 +1,12 @@
 """What the scheduler persists: one record per app and one per task, as plain JSON-able data."""
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Optional
 
+from ..mesos_types import LAUNCHING, TERMINAL  # noqa: F401 - re-exported for the engine's parts
 from ..model import AppSpec
-
-# Mesos task states that are final: the task is gone.
-TERMINAL = frozenset({"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
-                      "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"})
-# Our own state for a task persisted before its ACCEPT was sent.
-LAUNCHING = "TASK_LAUNCHING"
-
-
-def iso(ts: float) -> str:
-    """Marathon's timestamp format: ``2026-11-26T12:00:00.000Z``."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+from ..timestamps import iso  # noqa: F401 - re-exported until the API renders its own
 
 
 @dataclass(frozen=True)

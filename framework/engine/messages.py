@@ -4,8 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
+from ..jobs.executor import ExecutorSettings
 from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec
+from ..mesos_types import Allocated, Offer, TaskStatus
 from ..model import AppSpec
 from .app_records import AppRecord, DeploymentRecord, TaskRecord
 from .events import DomainEvent
@@ -27,7 +29,7 @@ class Disconnected:
 
 @dataclass(frozen=True)
 class Offers:
-    offers: tuple[dict, ...]
+    offers: tuple[Offer, ...]
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Rescinded:
 
 @dataclass(frozen=True)
 class StatusUpdate:
-    status: dict
+    status: TaskStatus
 
 
 @dataclass(frozen=True)
@@ -167,12 +169,44 @@ class Persist:
 
 
 @dataclass(frozen=True)
+class AppTaskLaunch:
+    """One instance of an app to start: the codec renders it as a TaskInfo."""
+
+    task_id: str
+    agent_id: str
+    hostname: str
+    spec: AppSpec
+    version: float
+    resources: tuple[Allocated, ...]
+    ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class JobTaskLaunch:
+    """The current attempt of a job run to start on Halyard's executor."""
+
+    run: RunRecord
+    agent_id: str
+    resources: tuple[Allocated, ...]
+    executor_resources: tuple[Allocated, ...]
+    executor: ExecutorSettings
+
+    @property
+    def task_id(self) -> str:
+        assert self.run.task_id is not None, "a launched run has a task id"
+        return self.run.task_id
+
+
+TaskLaunch = Union[AppTaskLaunch, JobTaskLaunch]
+
+
+@dataclass(frozen=True)
 class Launch:
-    """ACCEPT these offers (all from one agent) with these TaskInfos."""
+    """ACCEPT these offers (all from one agent) with these tasks."""
 
     agent_id: str
     offer_ids: tuple[str, ...]
-    tasks: tuple[dict, ...]
+    tasks: tuple[TaskLaunch, ...]
     refuse_seconds: float
 
 
@@ -190,7 +224,11 @@ class Kill:
 
 @dataclass(frozen=True)
 class Acknowledge:
-    status: dict
+    """Acknowledge the status update ``uuid`` about ``task_id`` (after what it changed is persisted)."""
+
+    task_id: str
+    agent_id: Optional[str]
+    uuid: str
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,13 @@
-"""Offers (Mesos v1 JSON) <-> what the planner sees, and planned allocations -> Mesos resources."""
+"""Offers <-> what the planner sees, and planned allocations -> the offered resources they take."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
 from .. import ranges as rng
-from ..cluster import SCALARS, UNRESERVED, AgentInfo, AttributeValue, Resources
+from ..cluster import SCALARS, AgentInfo, AttributeValue, Resources
+from ..mesos_types import Allocated, Offer, OfferedResource
 from .app_records import TaskRecord
-
-
-def resource_role(resource: Mapping) -> str:
-    """The role whose resources these are: the last reservation's, else the (legacy) role, else ``*``."""
-    reservations = resource.get("reservations") or []
-    if reservations:
-        return reservations[-1].get("role", UNRESERVED)
-    return resource.get("role") or UNRESERVED
 
 
 @dataclass
@@ -24,35 +17,26 @@ class AgentOffers:
     agent_id: str
     hostname: str
     offer_ids: list[str] = field(default_factory=list)
-    resources: list[dict] = field(default_factory=list)
-    attributes: dict[str, AttributeValue] = field(default_factory=dict)
+    resources: list[OfferedResource] = field(default_factory=list)
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
     region: Optional[str] = None
     zone: Optional[str] = None
 
-    def template(self, name: str, role: str) -> Optional[dict]:
-        """An offered resource object of this name and role."""
-        return next((r for r in self.resources if r.get("name") == name and resource_role(r) == role), None)
+    def offered(self, name: str, role: str) -> Optional[OfferedResource]:
+        """An offered resource of this name and role."""
+        return next((r for r in self.resources if r.name == name and r.role == role), None)
 
 
-def group_offers(offers: Iterable[Mapping]) -> dict[str, AgentOffers]:
+def group_offers(offers: Iterable[Offer]) -> dict[str, AgentOffers]:
     """Offers by agent id."""
     agents: dict[str, AgentOffers] = {}
     for offer in offers:
-        agent_id = offer["agent_id"]["value"]
-        entry = agents.get(agent_id)
+        entry = agents.get(offer.agent_id)
         if entry is None:
-            fault = (offer.get("domain") or {}).get("fault_domain") or {}
-            attributes: dict[str, AttributeValue] = {}
-            for attr in offer.get("attributes") or []:
-                if attr.get("type") == "SCALAR":
-                    attributes[attr["name"]] = float(attr["scalar"]["value"])
-                elif attr.get("type") == "TEXT":
-                    attributes[attr["name"]] = str(attr["text"]["value"])
-            entry = agents[agent_id] = AgentOffers(
-                agent_id, offer["hostname"], attributes=attributes,
-                region=(fault.get("region") or {}).get("name"), zone=(fault.get("zone") or {}).get("name"))
-        entry.offer_ids.append(offer["id"]["value"])
-        entry.resources.extend(offer.get("resources") or [])
+            entry = agents[offer.agent_id] = AgentOffers(offer.agent_id, offer.hostname, attributes=offer.attributes,
+                                                         region=offer.region, zone=offer.zone)
+        entry.offer_ids.append(offer.id)
+        entry.resources.extend(offer.resources)
     return agents
 
 
@@ -61,11 +45,10 @@ def agent_view(offers: AgentOffers, tasks: Iterable[TaskRecord]) -> AgentInfo:
     scalars: dict[str, list[float]] = {}
     port_ranges: dict[str, list[tuple[int, int]]] = {}
     for res in offers.resources:
-        role = resource_role(res)
-        if res.get("name") in SCALARS and res.get("type", "SCALAR") == "SCALAR":
-            scalars.setdefault(role, [0.0] * 4)[SCALARS.index(res["name"])] += float(res["scalar"]["value"])
-        elif res.get("name") == "ports":
-            port_ranges.setdefault(role, []).extend((r["begin"], r["end"]) for r in res["ranges"]["range"])
+        if res.name in SCALARS and res.is_scalar:
+            scalars.setdefault(res.role, [0.0] * 4)[SCALARS.index(res.name)] += res.scalar
+        elif res.name == "ports":
+            port_ranges.setdefault(res.role, []).extend(res.ranges)
     available = {role: Resources(*vec) for role, vec in scalars.items()}
     ports = {role: rng.normalize(r) for role, r in port_ranges.items()}
     for role in ports:
@@ -79,30 +62,28 @@ def agent_view(offers: AgentOffers, tasks: Iterable[TaskRecord]) -> AgentInfo:
     offered = [sum(r.as_tuple()[k] for r in available.values()) for k in range(4)]
     capacity = Resources(*(o + u for o, u in zip(offered, used)))  # what we see of the agent
     return AgentInfo(id=offers.agent_id, hostname=offers.hostname, available=available, ports=ports,
-                     capacity=capacity, attributes=offers.attributes, region=offers.region, zone=offers.zone,
+                     capacity=capacity, attributes=dict(offers.attributes), region=offers.region, zone=offers.zone,
                      app_tasks=counts)
 
 
-def mesos_resources(offers: AgentOffers, allocation: Iterable[tuple[str, str, float]],
-                    ports: Iterable[int]) -> list[dict]:
-    """The TaskInfo resources for a planned allocation, copied from the offered objects (so
-    roles, reservations and allocation_info stay exactly as offered)."""
-    out: list[dict] = []
+def allocate(offers: AgentOffers, allocation: Iterable[tuple[str, str, float]],
+             ports: Iterable[int]) -> tuple[Allocated, ...]:
+    """The offered resources a planned allocation takes (so roles, reservations and allocation
+    info go back to Mesos exactly as offered)."""
+    out: list[Allocated] = []
     for name, role, amount in allocation:
-        template = offers.template(name, role)
-        if template is None:  # pragma: no cover - the planner only allocates what was offered
+        offered = offers.offered(name, role)
+        if offered is None:  # pragma: no cover - the planner only allocates what was offered
             raise AssertionError(f"no offered {name} in role {role} on {offers.agent_id}")
-        out.append({**template, "scalar": {"value": amount}})  # role fields shared: never mutated
+        out.append(Allocated(offered, amount=amount))
     # Each port goes with the offered ranges resource it came from (one pass over them).
-    by_resource: dict[int, tuple[dict, list[int]]] = {}
+    by_resource: dict[int, tuple[OfferedResource, list[int]]] = {}
     for port in ports:
         for res in offers.resources:
-            if res.get("name") == "ports" and any(r["begin"] <= port <= r["end"]
-                                                  for r in (res.get("ranges") or {}).get("range", [])):
+            if res.name == "ports" and any(begin <= port <= end for begin, end in res.ranges):
                 by_resource.setdefault(id(res), (res, []))[1].append(port)
                 break
         else:  # pragma: no cover - the planner only allocates offered ports
             raise AssertionError(f"port {port} was not offered on {offers.agent_id}")
-    for template, taken in by_resource.values():
-        out.append({**template, "ranges": {"range": [{"begin": p, "end": p} for p in sorted(taken)]}})
-    return out
+    out += [Allocated(res, ports=tuple(sorted(taken))) for res, taken in by_resource.values()]
+    return tuple(out)

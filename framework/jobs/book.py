@@ -25,8 +25,6 @@ FAILED or KILLED. The rules:
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import time
@@ -34,7 +32,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from ..errors import ConflictError, NotFoundError
+from ..mesos_types import TaskStatus
 from . import cron
+from .events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from .records import ACTIVE, FAILED, FINISHED, KILLED, QUEUED, RUNNING, STARTING, JobRecord, RunRecord
 from .spec import JobSpec
 
@@ -76,14 +76,13 @@ def run_id_for(now: float, unique: str) -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(now)) + "-" + unique[:6]
 
 
-def status_data(status: dict) -> dict:
+def status_data(status: TaskStatus) -> dict:
     """The executor's JSON in a status update's ``data`` (empty if absent or not ours)."""
-    raw = status.get("data")
-    if not raw:
+    if not status.data:
         return {}
     try:
-        data = json.loads(base64.b64decode(raw))
-    except (binascii.Error, ValueError, TypeError):
+        data = json.loads(status.data)
+    except (ValueError, TypeError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -92,7 +91,7 @@ class JobBook:
     """Every job and every kept run; the engine calls it and turns its changes into instructions."""
 
     def __init__(self, clock: Callable[[], float], new_id: Callable[[], str],
-                 emit: Callable[..., None]):
+                 emit: Callable[[object], None]):
         self.clock, self.new_id, self.emit = clock, new_id, emit
         self.jobs: dict[str, JobRecord] = {}
         self.runs: dict[str, RunRecord] = {}          # run id -> run
@@ -103,7 +102,7 @@ class JobBook:
         self.waiting: dict[str, tuple[str, ...]] = {}  # run id -> why it was not placed
         # task id -> (first seen, status): failures known only from reconciliation, waiting for
         # the agent's own update (see status_update)
-        self.deferred: dict[str, tuple[float, dict]] = {}
+        self.deferred: dict[str, tuple[float, TaskStatus]] = {}
 
     # --- loading and reading ------------------------------------------------------------------
 
@@ -170,8 +169,7 @@ class JobBook:
                                      history=updated.history + (entry,))
             if status not in ACTIVE:
                 updated = updated.evolve(finished_at=now, killing=False)
-            self.emit("job_run_status_event", jobId=run.job_id, runId=run.run_id, status=status,
-                      attempt=updated.attempt, taskId=updated.task_id, exitCode=updated.exit_code, message=message)
+            self.emit(JobRunChanged(updated, status, message, now))
         self._set_run(updated)
         changes.runs = [r for r in changes.runs if r.run_id != run.run_id] + [updated]
         if status is not None and status not in ACTIVE:
@@ -207,7 +205,7 @@ class JobBook:
         record = JobRecord(spec=spec, version=now if old is None else max(now, old.version + 0.001), next_fire=next_fire)
         self.jobs[spec.id] = record
         changes.jobs.append(record)
-        self.emit("job_created" if old is None else "job_updated", jobId=spec.id, job=spec.public_json())
+        self.emit(JobDefined(spec, old is None, now))
         return record
 
     @staticmethod
@@ -233,7 +231,7 @@ class JobBook:
                 self._forget(run, changes)
         del self.jobs[job_id]
         changes.delete_jobs.append(job_id)
-        self.emit("job_deleted", jobId=job_id)
+        self.emit(JobDeleted(job_id, self.clock()))
 
     def start_run(self, job_id: str, changes: JobChanges, trigger: str = "api",
                   run_id: Optional[str] = None, scheduled_for: Optional[float] = None) -> RunRecord:
@@ -271,16 +269,15 @@ class JobBook:
 
     # --- Mesos status updates -----------------------------------------------------------------
 
-    def status_update(self, status: dict, changes: JobChanges) -> bool:
+    def status_update(self, status: TaskStatus, changes: JobChanges) -> bool:
         """Apply a status update about a job task; False if no active run owns the task."""
-        task_id = status["task_id"]["value"]
+        task_id = status.task_id
         run_id = self.by_task.get(task_id)
         run = self.runs.get(run_id) if run_id else None
         if run is None or run.task_id != task_id or not run.launched:
             return False  # not ours, or a task already dealt with (a redelivered update)
-        state = status["state"]
-        message = status.get("message", "")
-        agent_id = (status.get("agent_id") or {}).get("value") or run.agent_id
+        state, message = status.state, status.message
+        agent_id = status.agent_id or run.agent_id
         if state not in TERMINAL_STATES:
             target = RUNNING if state == "TASK_RUNNING" else run.status
             if state in ("TASK_STAGING", "TASK_STARTING"):
@@ -291,7 +288,7 @@ class JobBook:
             self._change(run, changes, target if target != run.status else None, message,
                          task_state=state, agent_id=agent_id, unreachable_since=since)
             return True
-        if status.get("reason") == "REASON_RECONCILIATION" and state in FAULT_STATES and not run.killing:
+        if status.reason == "REASON_RECONCILIATION" and state in FAULT_STATES and not run.killing:
             # The master's latest state, without the agent's reason or the executor's exit code.
             # The agent resends its own (unacknowledged) update to this leader: wait for it.
             self.deferred.setdefault(task_id, (self.clock(), status))
@@ -299,10 +296,10 @@ class JobBook:
         self._ended(run, status, changes)
         return True
 
-    def _ended(self, run: RunRecord, status: dict, changes: JobChanges, presumed_lost: bool = False) -> None:
+    def _ended(self, run: RunRecord, status: TaskStatus, changes: JobChanges, presumed_lost: bool = False) -> None:
         """The run's task is over: FINISHED, KILLED, relaunched (lost), retried, or FAILED."""
-        task_id, state, message = status["task_id"]["value"], status["state"], status.get("message", "")
-        agent_id = (status.get("agent_id") or {}).get("value") or run.agent_id
+        task_id, state, message = status.task_id, status.state, status.message
+        agent_id = status.agent_id or run.agent_id
         self.kill_sent.pop(task_id, None)
         self.deferred.pop(task_id, None)
         data = status_data(status)
@@ -326,7 +323,7 @@ class JobBook:
             self._change(run, changes, KILLED, message or state, **done)
         elif presumed_lost:
             self._lost(run, changes, f"{state} said the master, but the agent never said why", done)
-        elif state in LOST_STATES or status.get("reason") in AGENT_REASONS:
+        elif state in LOST_STATES or status.reason in AGENT_REASONS:
             self._lost(run, changes, f"{state}: {message}" if message else state, done)
         elif run.attempt <= spec.retries:
             delay = min(spec.backoff_seconds * spec.backoff_factor ** (run.attempt - 1), spec.max_backoff_seconds)
@@ -369,10 +366,10 @@ class JobBook:
             late = now - job.next_fire
             active = [r for r in self.runs_of(job.job_id) if r.active]
             if late > schedule.starting_deadline_seconds:
-                self.emit("job_run_skipped", jobId=job.job_id, reason=f"missed by {late:.0f}s (startingDeadlineSeconds)")
+                self.emit(JobRunSkipped(job.job_id, f"missed by {late:.0f}s (startingDeadlineSeconds)", now))
             elif active and schedule.concurrency_policy == "FORBID":
-                self.emit("job_run_skipped", jobId=job.job_id,
-                          reason=f"concurrencyPolicy FORBID: run {active[-1].run_id} is {active[-1].status}")
+                self.emit(JobRunSkipped(job.job_id, f"concurrencyPolicy FORBID: run {active[-1].run_id} is "
+                                                    f"{active[-1].status}", now))
             else:
                 self.start_run(job.job_id, changes, trigger="schedule", scheduled_for=job.next_fire)
             moved = JobRecord(job.spec, job.version, cron.next_fire(schedule.cron, schedule.timezone, now))

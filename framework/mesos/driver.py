@@ -7,7 +7,6 @@ decisions happen on the service's own thread. Acknowledgements are explicit
 """
 from __future__ import annotations
 
-import copy
 import getpass
 import logging
 import signal
@@ -19,6 +18,7 @@ from pymesos import MesosSchedulerDriver, Scheduler
 
 from ..engine.messages import (Acknowledge, Decline, Disconnected, Event, Instruction, Kill, Launch, Offers,
                                Reconcile, Rescinded, Revive, StatusUpdate, Subscribed, Suppress)
+from .codec import acknowledgement, decode_offer, decode_status, task_infos
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +87,13 @@ class _Callbacks(Scheduler):
         self._emit(Disconnected)
 
     def resourceOffers(self, driver, offers):  # noqa: N802
-        self._emit(lambda: Offers(tuple(copy.deepcopy(dict(o)) for o in offers)))
+        self._emit(lambda: Offers(tuple(decode_offer(o) for o in offers)))
 
     def offerRescinded(self, driver, offer_id):  # noqa: N802
         self._emit(lambda: Rescinded(offer_id["value"]))
 
     def statusUpdate(self, driver, status):  # noqa: N802
-        self._emit(lambda: StatusUpdate(copy.deepcopy(dict(status))))
+        self._emit(lambda: StatusUpdate(decode_status(status)))
 
     def error(self, driver, message):
         log.error("Mesos error: %s", message)
@@ -135,14 +135,14 @@ class MesosDriver:
         d = self._driver
         if isinstance(ins, Launch):
             d.acceptOffers([{"value": i} for i in ins.offer_ids],
-                           [{"type": "LAUNCH", "launch": {"task_infos": list(ins.tasks)}}],
+                           [{"type": "LAUNCH", "launch": {"task_infos": task_infos(ins)}}],
                            filters={"refuse_seconds": ins.refuse_seconds})
         elif isinstance(ins, Decline):
             d.declineOffer([{"value": i} for i in ins.offer_ids], filters={"refuse_seconds": ins.refuse_seconds})
         elif isinstance(ins, Kill):
             d.killTask({"value": ins.task_id})
         elif isinstance(ins, Acknowledge):
-            d.acknowledgeStatusUpdate(ins.status)
+            d.acknowledgeStatusUpdate(acknowledgement(ins))
         elif isinstance(ins, Reconcile):
             d.reconcileTasks([{"task_id": {"value": task_id}} for task_id, _ in ins.tasks])
         elif isinstance(ins, Suppress):

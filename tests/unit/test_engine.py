@@ -6,11 +6,13 @@ import itertools
 import pytest
 
 from halyard.engine.engine import Engine, EngineConfig
+from halyard.api.event_json import marathon_event
 from halyard.engine.messages import (CancelDeployment, DeleteApp, Kill, KillTasks, Launch, Offers, Paused, Persist,
-                                     PutApp, Reconcile, ResetDelay, RestartApp, StatusUpdate, Subscribed, Suppress,
+                                     Publish, PutApp, Reconcile, ResetDelay, RestartApp, StatusUpdate, Subscribed, Suppress,
                                      Tick)
 from halyard.engine.app_records import LAUNCHING, Snapshot, TaskRecord
 from halyard.errors import ConflictError, NotFoundError
+from halyard.mesos.codec import decode_offer, decode_status, task_info
 from halyard.placement import StrategyRegistry
 from halyard.validation import parse_app
 
@@ -23,10 +25,23 @@ class Clock:
         return self.now
 
 
+class RecordingEngine(Engine):
+    """The engine, keeping every event it published (rendered as the event stream shows them)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.published = []
+
+    def handle(self, event):
+        out = super().handle(event)
+        self.published += [marathon_event(i.event) for i in out if isinstance(i, Publish)]
+        return out
+
+
 def make_engine(**config):
     clock = Clock()
     ids = (f"id{i}" for i in itertools.count())
-    engine = Engine(StrategyRegistry(), EngineConfig(**config), clock=clock, new_id=lambda: next(ids))
+    engine = RecordingEngine(StrategyRegistry(), EngineConfig(**config), clock=clock, new_id=lambda: next(ids))
     return engine, clock
 
 
@@ -35,23 +50,27 @@ def app(instances=3, **extra):
 
 
 def offer(n, agent=None, cpus=2.0, mem=1024.0, ports=(31000, 31009), zone="zone-a"):
+    """An offer as the engine gets it: decoded from Mesos' JSON by the codec."""
     agent = agent or f"S{n}"
-    return {"id": {"value": f"O{n}-{agent}"}, "agent_id": {"value": agent}, "hostname": f"127.0.0.{n}",
+    return decode_offer({"id": {"value": f"O{n}-{agent}"}, "agent_id": {"value": agent}, "hostname": f"127.0.0.{n}",
             "domain": {"fault_domain": {"region": {"name": "local"}, "zone": {"name": zone}}},
             "attributes": [{"name": "rack_id", "type": "TEXT", "text": {"value": f"rack-{n}"}}],
             "resources": [
                 {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}, "role": "*", "allocation_info": {"role": "*"}},
                 {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}, "role": "*", "allocation_info": {"role": "*"}},
                 {"name": "ports", "type": "RANGES", "ranges": {"range": [{"begin": ports[0], "end": ports[1]}]},
-                 "role": "*", "allocation_info": {"role": "*"}}]}
+                 "role": "*", "allocation_info": {"role": "*"}}]})
 
 
 def status(task_id, state, agent="S1", uuid="u1", **extra):
-    return {"task_id": {"value": task_id}, "state": state, "agent_id": {"value": agent}, "uuid": uuid, **extra}
+    """A status update as the engine gets it: decoded from Mesos' JSON by the codec."""
+    return decode_status({"task_id": {"value": task_id}, "state": state, "agent_id": {"value": agent},
+                          **({"uuid": uuid} if uuid is not None else {}), **extra})
 
 
 def kinds(instructions):
-    return [type(i).__name__ for i in instructions]
+    """The instructions' kinds, in order (events published are left out: see ``published``)."""
+    return [type(i).__name__ for i in instructions if not isinstance(i, Publish)]
 
 
 def running_engine(instances=3, **config):
@@ -59,7 +78,7 @@ def running_engine(instances=3, **config):
     engine.handle(PutApp(app(instances)))
     engine.handle(Subscribed("F1"))
     out = engine.handle(Offers((offer(1), offer(2), offer(3))))
-    launched = [t["task_id"]["value"] for ins in out if isinstance(ins, Launch) for t in ins.tasks]
+    launched = [t.task_id for ins in out if isinstance(ins, Launch) for t in ins.tasks]
     for i, task_id in enumerate(launched):
         clock.now += 1  # each starts a second after the previous one
         engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent=engine.tasks[task_id].agent_id, uuid=f"r{i}")))
@@ -77,7 +96,7 @@ def test_offers_launch_all_pending_tasks_persisted_before_the_accept():
     assert all(t.state == LAUNCHING for t in out[0].tasks)
     launches = [i for i in out if isinstance(i, Launch)]
     assert sum(len(i.tasks) for i in launches) == 4 and out.index(launches[0]) > 0
-    info = launches[0].tasks[0]
+    info = task_info(launches[0].tasks[0])
     env = {v["name"]: v["value"] for v in info["command"]["environment"]["variables"]}
     assert env["PORT0"] == env["PORT"] == "31000" and env["HALYARD_APP_ID"] == "/web"
     ports = [r for r in info["resources"] if r["name"] == "ports"][0]
@@ -107,7 +126,7 @@ def test_failed_task_is_replaced_after_a_growing_backoff_that_can_be_reset():
     clock.now += 1.01
     assert "Revive" in kinds(engine.handle(Tick())) or not engine.suppressed
     out = engine.handle(Offers((offer(1),)))
-    new_task = [t["task_id"]["value"] for i in out if isinstance(i, Launch) for t in i.tasks][0]
+    new_task = [t.task_id for i in out if isinstance(i, Launch) for t in i.tasks][0]
     engine.handle(StatusUpdate(status(new_task, "TASK_FAILED", agent="S1")))
     assert engine.apps["/web"].delay == pytest.approx(1.15)
     engine.handle(ResetDelay("/web"))
@@ -154,7 +173,7 @@ def test_scaling_keeps_tasks_but_a_config_change_replaces_them_rolling():
     out = engine.handle(PutApp(app(3, cpus=0.25), force=True))
     assert not [i for i in out if isinstance(i, Kill)]  # minimumHealthCapacity 1: keep the old ones running
     out = engine.handle(Offers((offer(1), offer(2), offer(3))))
-    fresh = [t["task_id"]["value"] for i in out if isinstance(i, Launch) for t in i.tasks]
+    fresh = [t.task_id for i in out if isinstance(i, Launch) for t in i.tasks]
     assert len(fresh) == 3  # maximumOverCapacity 1: 3 new beside 2 old
     kills = []
     for n, task_id in enumerate(fresh):
@@ -196,10 +215,9 @@ def test_reconciliation_after_subscribe_retries_then_replaces_what_mesos_does_no
     clock.now += 2.5
     retry = [i for i in engine.handle(Tick()) if isinstance(i, Reconcile)]
     assert retry and set(retry[0].tasks) == {("web.a", "S1"), ("web.b", "S2")}
-    engine.handle(StatusUpdate({"task_id": {"value": "web.a"}, "state": "TASK_RUNNING", "agent_id": {"value": "S1"},
-                                "reason": "REASON_RECONCILIATION"}))
-    out = engine.handle(StatusUpdate({"task_id": {"value": "web.b"}, "state": "TASK_LOST",
-                                      "reason": "REASON_RECONCILIATION"}))
+    engine.handle(StatusUpdate(status("web.a", "TASK_RUNNING", uuid=None, reason="REASON_RECONCILIATION")))
+    out = engine.handle(StatusUpdate(decode_status({"task_id": {"value": "web.b"}, "state": "TASK_LOST",
+                                                    "reason": "REASON_RECONCILIATION"})))
     assert out[0].delete_tasks == ["web.b"] and engine.reconciling() == 0
     assert engine.pending(engine.apps["/web"]) == 1
     clock.now += 15
@@ -281,7 +299,7 @@ def test_commands_on_missing_apps_are_not_found():
 
 def launch_all(engine, agents=(1, 2, 3)):
     out = engine.handle(Offers(tuple(offer(n) for n in agents)))
-    return [t["task_id"]["value"] for i in out if isinstance(i, Launch) for t in i.tasks]
+    return [t.task_id for i in out if isinstance(i, Launch) for t in i.tasks]
 
 
 def run(engine, clock, task_ids):
@@ -383,8 +401,8 @@ def test_tasks_lost_to_a_failover_do_not_fail_a_deployment():
     engine.handle(PutApp(app(3), deployment_id="D7"))
     engine.handle(Subscribed("F1"))
     for task_id in launch_all(engine):
-        engine.handle(StatusUpdate({"task_id": {"value": task_id}, "state": "TASK_UNKNOWN",
-                                    "reason": "REASON_RECONCILIATION"}))
+        engine.handle(StatusUpdate(decode_status({"task_id": {"value": task_id}, "state": "TASK_UNKNOWN",
+                                                 "reason": "REASON_RECONCILIATION"})))
     assert engine.deployment_of("/web").id == "D7" and engine.deployment_of("/web").failures == ()
 
 
@@ -396,7 +414,37 @@ def test_events_for_deployments_and_status_updates():
     run(engine, clock, [task_id])
     clock.now += 5
     engine.handle(Tick())
-    types = [e["eventType"] for e in engine.outbox]
+    types = [e["eventType"] for e in engine.published]
     assert types == ["deployment_info", "api_post_event", "status_update_event", "deployment_success"]
-    update = engine.outbox[2]
+    update = engine.published[2]
     assert (update["taskId"], update["taskStatus"], update["appId"]) == (task_id, "TASK_RUNNING", "/web")
+
+
+def test_kill_tasks_naming_an_unknown_task_changes_nothing_and_later_commands_still_work():
+    engine, clock, launched = running_engine(2)
+    first = launched[0]
+    with pytest.raises(NotFoundError):
+        engine.handle(KillTasks("/web", (first, "web.nope")))
+    assert not engine.tasks[first].killing  # all or nothing: the known task was not marked
+    clock.now += 1
+    assert "Kill" not in kinds(engine.handle(Tick()))
+    out = engine.handle(KillTasks("/web", (first,)))
+    assert kinds(out)[:2] == ["Persist", "Kill"] and out[0].tasks[0].killing
+
+
+def test_a_conflicting_change_names_the_deployment_in_the_way():
+    engine, _ = make_engine()
+    engine.handle(PutApp(app(1), deployment_id="D9"))
+    with pytest.raises(ConflictError) as refused:
+        engine.handle(PutApp(app(2), deployment_id="D10"))
+    assert refused.value.deployment_id == "D9"
+    assert engine.apps["/web"].spec.instances == 1 and engine.deployment_of("/web").id == "D9"
+
+
+def test_every_event_type_has_a_handler():
+    import typing
+
+    from halyard.engine.messages import Event
+
+    engine, _ = make_engine()
+    assert set(typing.get_args(Event)) == set(engine._handlers)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 
 import pytest
@@ -11,7 +12,8 @@ from halyard.engine.messages import (DeleteJob, Kill, KillRun, Launch, Offers, P
 from halyard.engine.app_records import Snapshot
 from halyard.errors import ConflictError, NotFoundError, ValidationError
 from halyard.jobs import cron
-from halyard.jobs.taskinfo import split_allocation
+from halyard.jobs.executor import split_allocation
+from halyard.mesos.codec import task_info
 from halyard.validation import parse_job
 
 from .test_engine import kinds, make_engine, offer, status
@@ -26,7 +28,8 @@ def data(exit_code=None, signal=None):
 
 
 def launched(out):
-    return [t for ins in out if isinstance(ins, Launch) for t in ins.tasks]
+    """The TaskInfos of the launches in ``out``, as the codec renders them for Mesos."""
+    return [task_info(t) for ins in out if isinstance(ins, Launch) for t in ins.tasks]
 
 
 def started(engine, clock, **extra):
@@ -79,7 +82,7 @@ def test_a_run_is_persisted_starting_before_its_accept_and_carries_the_executor(
     params = json.loads(base64.b64decode(task["data"]))
     assert params["cmd"] == "make-report" and params["timeoutSeconds"] == 30 and params["secretEnv"] == ["PW"]
     assert params["env"]["HALYARD_RUN_ID"] == "r1" and params["env"]["PW"] == "hunter2"
-    assert "hunter2" not in json.dumps(engine.outbox)
+    assert "hunter2" not in json.dumps(engine.published)
 
 
 def test_a_run_goes_through_its_states_and_posts_each_terminal_state_to_its_callback():
@@ -176,7 +179,7 @@ def test_a_scheduled_job_fires_on_time_and_forbid_skips_while_a_run_is_active():
     clock.now = first + 300
     engine.handle(Tick())
     assert len(engine.jobs.runs) == 1  # FORBID: the first run is still queued
-    assert engine.outbox[-1]["eventType"] == "job_run_skipped"
+    assert engine.published[-1]["eventType"] == "job_run_skipped"
 
 
 def test_a_firing_missed_past_its_deadline_is_skipped_and_allow_overlaps():
@@ -239,7 +242,7 @@ def test_split_allocation_gives_the_executor_its_share_from_the_first_roles():
 
 
 def test_docker_jobs_become_a_docker_run_with_env_by_name_and_the_sandbox_mounted():
-    from halyard.jobs.taskinfo import job_params
+    from halyard.mesos.job_tasks import job_params
     from halyard.jobs.records import RunRecord
     from halyard_executor.mesos import docker_argv
 
@@ -330,9 +333,8 @@ def test_a_failure_only_reconciliation_reports_waits_for_the_agents_own_update()
     engine, clock = make_engine()
     run, task = started(engine, clock, retries=1)
     task_id = task["task_id"]["value"]
-    reconciled = status(task_id, "TASK_FAILED", reason="REASON_RECONCILIATION",
+    reconciled = status(task_id, "TASK_FAILED", reason="REASON_RECONCILIATION", uuid=None,  # not acknowledged
                         message="Reconciliation: Latest task state")
-    del reconciled["uuid"]  # reconciliation answers are not acknowledged
     assert kinds(engine.handle(StatusUpdate(reconciled))) == []
     assert engine.jobs.runs["r1"].status == "STARTING"
     # the agent's own update comes: the executor could not be fetched, not the job's fault
@@ -342,7 +344,7 @@ def test_a_failure_only_reconciliation_reports_waits_for_the_agents_own_update()
     assert engine.jobs.deferred == {}
 
     (task2,) = launched(engine.handle(Offers((offer(1),))))
-    reconciled = {**reconciled, "task_id": {"value": task2["task_id"]["value"]}}
+    reconciled = dataclasses.replace(reconciled, task_id=task2["task_id"]["value"])
     engine.handle(StatusUpdate(reconciled))
     clock.now += 59
     engine.handle(Tick())

@@ -1,7 +1,8 @@
 """An app's TaskInfo: what Mesos is asked to run, for command and Docker apps."""
 from __future__ import annotations
 
-from halyard.engine.taskinfo import task_env, task_id_for, task_info
+from halyard.engine.launch import task_id_for
+from halyard.mesos.app_tasks import task_env, task_info
 from halyard.validation import parse_app
 
 RES = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}}]

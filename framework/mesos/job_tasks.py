@@ -5,32 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from typing import Any
 
-from .records import RunRecord
+from ..engine.messages import JobTaskLaunch
+from ..jobs.executor import executor_id_for
+from ..jobs.records import RunRecord
+from .resources import resources_json
 
 RUN_ID_LABEL = "HALYARD_RUN_ID"
 JOB_ID_LABEL = "HALYARD_JOB_ID"
-
-
-@dataclass(frozen=True)
-class ExecutorSettings:
-    """How agents start Halyard's executor.
-
-    ``command`` runs in the sandbox after ``uris`` are fetched into it (by default the scheduler
-    serves the executor as one zipapp file, run with the agent's ``python3``). ``cpus`` and ``mem``
-    are the executor's own share, added to each run's resources.
-    """
-
-    command: str = "python3 -m halyard_executor"
-    uris: tuple[str, ...] = ()
-    cpus: float = 0.05
-    mem: float = 32.0
-
-
-def executor_id_for(task_id: str) -> str:
-    return f"halyard-executor.{task_id}"
 
 
 def job_params(run: RunRecord) -> dict[str, Any]:
@@ -58,10 +41,10 @@ def job_params(run: RunRecord) -> dict[str, Any]:
     return params
 
 
-def job_task_info(run: RunRecord, agent_id: str, task_resources: list[dict], executor_resources: list[dict],
-                  executor: ExecutorSettings) -> dict[str, Any]:
-    """The TaskInfo (with its ExecutorInfo) that runs the current attempt of ``run``."""
-    assert run.task_id is not None, "launching() first"
+def job_task_info(launch: JobTaskLaunch) -> dict[str, Any]:
+    """The TaskInfo (with its ExecutorInfo) that runs the current attempt of a run."""
+    run, executor, agent_id = launch.run, launch.executor, launch.agent_id
+    task_id = launch.task_id
     spec = run.spec
     uris = [{"value": u, "extract": False, "executable": False, "cache": True} for u in executor.uris]
     uris += [{"value": f.uri, "extract": f.extract, "executable": f.executable, "cache": f.cache,
@@ -72,28 +55,12 @@ def job_task_info(run: RunRecord, agent_id: str, task_resources: list[dict], exe
     labels = {**spec.labels, JOB_ID_LABEL: run.job_id, RUN_ID_LABEL: run.run_id}
     return {
         "name": f"job.{run.job_id}",
-        "task_id": {"value": run.task_id},
+        "task_id": {"value": task_id},
         "agent_id": {"value": agent_id},
-        "resources": task_resources,
-        "executor": {"executor_id": {"value": executor_id_for(run.task_id)}, "type": "CUSTOM",
+        "resources": resources_json(launch.resources),
+        "executor": {"executor_id": {"value": executor_id_for(task_id)}, "type": "CUSTOM",
                      "name": f"Halyard executor for {run.job_id}", "source": "halyard",
-                     "command": command, "resources": executor_resources},
+                     "command": command, "resources": resources_json(launch.executor_resources)},
         "data": base64.b64encode(json.dumps(job_params(run)).encode()).decode(),
         "labels": {"labels": [{"key": k, "value": v} for k, v in labels.items()]},
     }
-
-
-def split_allocation(allocation: tuple[tuple[str, str, float], ...], cpus: float,
-                     mem: float) -> tuple[list[tuple[str, str, float]], list[tuple[str, str, float]]]:
-    """Split a planned allocation (job + executor) into the task's part and the executor's part."""
-    want = {"cpus": cpus, "mem": mem}
-    task: list[tuple[str, str, float]] = []
-    execu: list[tuple[str, str, float]] = []
-    for name, role, amount in allocation:
-        take = min(amount, want.get(name, 0.0))
-        if take > 0:
-            execu.append((name, role, round(take, 6)))
-            want[name] -= take
-        if amount - take > 1e-9:
-            task.append((name, role, round(amount - take, 6)))
-    return task, execu

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..engine.messages import AppTaskLaunch
 from ..model import AppSpec
+from ..timestamps import iso
+from .resources import resources_json
 
 APP_ID_LABEL = "HALYARD_APP_ID"
-
-
-def task_id_for(app_id: str, unique: str) -> str:
-    """``/shop/web`` -> ``shop_web.<unique>`` (Marathon's style: the app id, then a unique part)."""
-    return f"{'_'.join(app_id.strip('/').split('/'))}.{unique}"
 
 
 def task_env(app: AppSpec, version: str, task_id: str, hostname: str, ports: tuple[int, ...]) -> dict[str, str]:
@@ -31,6 +29,12 @@ def task_env(app: AppSpec, version: str, task_id: str, hostname: str, ports: tup
         for key, value in app.labels.items():
             env[f"MARATHON_APP_LABEL_{key.upper()}"] = value
     return env
+
+
+def app_task_info(launch: AppTaskLaunch) -> dict[str, Any]:
+    """The TaskInfo that launches one instance of an app."""
+    return task_info(launch.spec, iso(launch.version), launch.task_id, launch.agent_id, launch.hostname,
+                     resources_json(launch.resources), launch.ports)
 
 
 def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname: str,

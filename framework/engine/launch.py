@@ -1,0 +1,110 @@
+"""Offers + what is pending -> a plan -> task records (persisted first), Launch and Decline.
+
+Apps' missing instances and queued job runs are placed together in one plan. Each placed app
+instance becomes a TaskRecord in state ``TASK_LAUNCHING`` and each placed run goes STARTING;
+both are in the Persist that precedes the Launches. Offers no task uses are declined (briefly
+while something could not be placed, for long otherwise).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..jobs.book import JobBook, JobChanges
+from ..jobs.executor import ExecutorSettings, split_allocation
+from ..jobs.records import RunRecord
+from ..mesos_types import LAUNCHING, Offer
+from ..model import AppSpec
+from ..placement import PlacementRequest, Planner
+from .app_records import AppRecord, TaskRecord
+from .messages import AppTaskLaunch, Decline, Instruction, JobTaskLaunch, Launch, Persist, TaskLaunch
+from .job_steps import job_writes
+from .offers import agent_view, allocate, group_offers
+from .task_index import TaskIndex
+
+JOB_KEY_PREFIX = "/halyard-jobs"
+
+
+def task_id_for(app_id: str, unique: str) -> str:
+    """``/shop/web`` -> ``shop_web.<unique>`` (Marathon's style: the app id, then a unique part)."""
+    return f"{'_'.join(app_id.strip('/').split('/'))}.{unique}"
+
+
+@dataclass
+class LaunchOutcome:
+    """What one offer batch produced: instructions (Persist first), and why what was not placed waits."""
+
+    instructions: list[Instruction] = field(default_factory=list)
+    job_changes: JobChanges = field(default_factory=JobChanges)
+    waiting_apps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    waiting_runs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    planned: bool = False   # a plan was made (there was something to place)
+
+
+class Launcher:
+    """Turns an offer batch into launches, given what is pending."""
+
+    def __init__(self, planner: Planner, executor: ExecutorSettings, clock: Callable[[], float],
+                 new_id: Callable[[], str], refuse_busy: float, refuse_idle: float):
+        self.planner, self.executor = planner, executor
+        self.clock, self.new_id = clock, new_id
+        self.refuse_busy, self.refuse_idle = refuse_busy, refuse_idle
+        self._run_specs: dict[str, AppSpec] = {}  # what the planner places for each queued run, kept while it waits
+
+    def decline_all(self, offers: tuple[Offer, ...], refuse_seconds: float) -> list[Instruction]:
+        return [Decline(tuple(o.id for o in offers), refuse_seconds)]
+
+    def place(self, offers: tuple[Offer, ...], apps: list[tuple[AppRecord, int]], runs: list[RunRecord],
+              index: TaskIndex, jobs: JobBook) -> LaunchOutcome:
+        """Plan ``apps`` (each with its count of missing instances) and queued ``runs`` on the offers."""
+        agents = group_offers(offers)
+        outcome = LaunchOutcome()
+        requests = [PlacementRequest(app.spec, n) for app, n in apps]
+        executor = self.executor
+        by_key: dict[str, RunRecord] = {}
+        specs: dict[str, AppSpec] = {}
+        for run in runs:
+            spec = self._run_specs.get(run.run_id) or run.spec.placement_spec(
+                f"{JOB_KEY_PREFIX}/{run.job_id}/{run.run_id}", executor.cpus, executor.mem)
+            specs[run.run_id], by_key[spec.id] = spec, run
+            requests.append(PlacementRequest(spec, 1))
+        self._run_specs = specs
+        if not requests:
+            outcome.instructions = self.decline_all(offers, self.refuse_idle)
+            return outcome
+        outcome.planned = True
+        app_by_id = {app.app_id: app for app, _ in apps}
+        views = [agent_view(a, index.on_agent(a.agent_id)) for a in agents.values()]
+        plan = self.planner.plan(views, requests)
+        now = self.clock()
+        persist = Persist()
+        by_agent: dict[str, list[TaskLaunch]] = {}
+        for p in plan.placements:
+            offered = agents[p.agent_id]
+            if p.app_id in by_key:
+                run = jobs.launching(by_key[p.app_id], p.agent_id, p.hostname, outcome.job_changes)
+                task_part, executor_part = split_allocation(p.allocation, executor.cpus, executor.mem)
+                by_agent.setdefault(p.agent_id, []).append(JobTaskLaunch(
+                    run, p.agent_id, allocate(offered, task_part, ()), allocate(offered, executor_part, ()), executor))
+                continue
+            app = app_by_id[p.app_id]
+            task_id = task_id_for(app.app_id, self.new_id())
+            by_agent.setdefault(p.agent_id, []).append(AppTaskLaunch(
+                task_id, p.agent_id, p.hostname, app.spec, app.version, allocate(offered, p.allocation, p.ports), p.ports))
+            record = TaskRecord(task_id=task_id, app_id=app.app_id, config_version=app.config_version,
+                                agent_id=p.agent_id, hostname=p.hostname, ports=p.ports, state=LAUNCHING,
+                                staged_at=now, resources=p.resources)
+            index.set(record)
+            persist.tasks.append(record)
+        persist.extend(job_writes(outcome.job_changes))
+        outcome.waiting_apps = {u.app_id: u.reasons for u in plan.unplaced if u.app_id not in by_key}
+        outcome.waiting_runs = {by_key[u.app_id].run_id: u.reasons for u in plan.unplaced if u.app_id in by_key}
+        busy = self.refuse_busy
+        out: list[Instruction] = [persist] if persist else []
+        out += [Launch(agent_id, tuple(agents[agent_id].offer_ids), tuple(tasks), busy)
+                for agent_id, tasks in by_agent.items()]
+        unused = tuple(i for agent_id, a in agents.items() if agent_id not in by_agent for i in a.offer_ids)
+        if unused:
+            out.append(Decline(unused, busy if plan.unplaced else self.refuse_idle))
+        outcome.instructions = out
+        return outcome

@@ -1,0 +1,69 @@
+"""Mesos v1 JSON (as pymesos hands it over) <-> the core's typed values.
+
+Offers and status updates are parsed here, once; launches are rendered into TaskInfos here.
+Pure functions over plain data (no pymesos import), so they are tested without a master.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from ..cluster import AttributeValue
+from ..engine.messages import Acknowledge, AppTaskLaunch, Launch, TaskLaunch
+from ..mesos_types import Offer, TaskStatus
+from .app_tasks import app_task_info
+from .job_tasks import job_task_info
+from .resources import offered_resource
+
+
+def _value(field: Any) -> Any:
+    return field.get("value") if isinstance(field, Mapping) else None
+
+
+def decode_offer(offer: Mapping[str, Any]) -> Offer:
+    """An offer: its agent, resources (by role), attributes and fault domain."""
+    fault = (offer.get("domain") or {}).get("fault_domain") or {}
+    attributes: dict[str, AttributeValue] = {}
+    for attr in offer.get("attributes") or []:
+        if attr.get("type") == "SCALAR":
+            attributes[attr["name"]] = float(attr["scalar"]["value"])
+        elif attr.get("type") == "TEXT":
+            attributes[attr["name"]] = str(attr["text"]["value"])
+    return Offer(id=offer["id"]["value"], agent_id=offer["agent_id"]["value"], hostname=offer["hostname"],
+                 resources=tuple(offered_resource(r) for r in offer.get("resources") or []),
+                 attributes=MappingProxyType(attributes),
+                 region=(fault.get("region") or {}).get("name"), zone=(fault.get("zone") or {}).get("name"))
+
+
+def decode_status(status: Mapping[str, Any]) -> TaskStatus:
+    """A status update. ``data`` is base64 in v1 JSON: decoded here (undecodable data is dropped)."""
+    raw = status.get("data")
+    try:
+        data = base64.b64decode(raw) if raw else b""
+    except (binascii.Error, ValueError, TypeError):
+        data = b""
+    healthy = status.get("healthy")
+    return TaskStatus(task_id=status["task_id"]["value"], state=status["state"],
+                      agent_id=_value(status.get("agent_id")), reason=status.get("reason"),
+                      message=status.get("message", "") or "", healthy=None if healthy is None else bool(healthy),
+                      data=data, uuid=status.get("uuid"))
+
+
+def acknowledgement(ack: Acknowledge) -> dict[str, Any]:
+    """What pymesos' ``acknowledgeStatusUpdate`` reads of a status: task, agent and uuid."""
+    out: dict[str, Any] = {"task_id": {"value": ack.task_id}, "uuid": ack.uuid}
+    if ack.agent_id:
+        out["agent_id"] = {"value": ack.agent_id}
+    return out
+
+
+def task_info(task: TaskLaunch) -> dict[str, Any]:
+    """One task of a launch as a TaskInfo."""
+    return app_task_info(task) if isinstance(task, AppTaskLaunch) else job_task_info(task)
+
+
+def task_infos(launch: Launch) -> list[dict[str, Any]]:
+    """Every TaskInfo of a launch, in order."""
+    return [task_info(t) for t in launch.tasks]

@@ -1,0 +1,83 @@
+"""Mesos messages as the core sees them: frozen, typed values, parsed once at the edge.
+
+``halyard.mesos.codec`` turns the v1 JSON that pymesos hands over into these (offers, status
+updates) and renders launches back into TaskInfos. Nothing here knows JSON or pymesos.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping, Optional
+
+from .cluster import UNRESERVED, AttributeValue
+
+# Mesos task states that are final: the task is gone.
+TERMINAL = frozenset({"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
+                      "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"})
+# Halyard's own state for a task persisted before its ACCEPT was sent.
+LAUNCHING = "TASK_LAUNCHING"
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class OfferedResource:
+    """One resource of an offer: ``scalar`` for cpus/mem/disk/gpus, ``ranges`` for ports.
+
+    ``source`` is the resource exactly as offered (reservations, allocation info, ...): the
+    codec echoes it back when a task takes part of it. The core never looks inside.
+    """
+
+    name: str
+    role: str = UNRESERVED
+    scalar: float = 0.0
+    ranges: tuple[tuple[int, int], ...] = ()
+    source: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False, repr=False)
+
+    @property
+    def is_scalar(self) -> bool:
+        return not self.ranges and self.name != "ports"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One offer from one agent."""
+
+    id: str
+    agent_id: str
+    hostname: str
+    resources: tuple[OfferedResource, ...] = ()
+    attributes: Mapping[str, AttributeValue] = field(default_factory=lambda: _EMPTY)
+    region: Optional[str] = None
+    zone: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """A status update (or a reconciliation answer) about one task.
+
+    ``uuid`` is set when the update must be acknowledged; ``data`` is the executor's payload,
+    decoded from base64; ``healthy`` is None when the update carries no health check result.
+    """
+
+    task_id: str
+    state: str
+    agent_id: Optional[str] = None
+    reason: Optional[str] = None
+    message: str = ""
+    healthy: Optional[bool] = None
+    data: bytes = b""
+    uuid: Optional[str] = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+
+@dataclass(frozen=True)
+class Allocated:
+    """Part of an offered resource that a task takes: ``amount`` of a scalar, or ``ports``."""
+
+    resource: OfferedResource
+    amount: float = 0.0
+    ports: tuple[int, ...] = ()

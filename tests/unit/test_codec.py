@@ -1,0 +1,58 @@
+"""The Mesos codec: v1 JSON in, typed values out; launches rendered back exactly as offered."""
+from __future__ import annotations
+
+import base64
+import json
+
+from halyard.engine.messages import Acknowledge, AppTaskLaunch, Launch
+from halyard.engine.offers import allocate, group_offers
+from halyard.mesos.codec import acknowledgement, decode_offer, decode_status, task_infos
+from halyard.validation import parse_app
+
+RESERVED_CPUS = {"name": "cpus", "type": "SCALAR", "scalar": {"value": 1.5},
+                 "reservations": [{"type": "STATIC", "role": "web"}], "allocation_info": {"role": "web"}}
+OFFER = {"id": {"value": "O1"}, "agent_id": {"value": "S1"}, "hostname": "127.0.0.1",
+         "domain": {"fault_domain": {"region": {"name": "eu"}, "zone": {"name": "eu-1"}}},
+         "attributes": [{"name": "rack_id", "type": "TEXT", "text": {"value": "r1"}},
+                        {"name": "size", "type": "SCALAR", "scalar": {"value": 2.5}}],
+         "resources": [RESERVED_CPUS,
+                       {"name": "mem", "type": "SCALAR", "scalar": {"value": 512}, "role": "*"},
+                       {"name": "ports", "type": "RANGES", "ranges": {"range": [{"begin": 31000, "end": 31005}]}}]}
+
+
+def test_an_offer_becomes_typed_values_with_roles_attributes_and_fault_domain():
+    offer = decode_offer(OFFER)
+    assert (offer.id, offer.agent_id, offer.hostname, offer.region, offer.zone) == ("O1", "S1", "127.0.0.1", "eu", "eu-1")
+    assert dict(offer.attributes) == {"rack_id": "r1", "size": 2.5}
+    cpus, mem, ports = offer.resources
+    assert (cpus.name, cpus.role, cpus.scalar) == ("cpus", "web", 1.5)
+    assert (mem.role, mem.scalar) == ("*", 512.0)
+    assert ports.ranges == ((31000, 31005),) and ports.role == "*"
+
+
+def test_a_launch_takes_resources_exactly_as_offered():
+    offered = group_offers([decode_offer(OFFER)])["S1"]
+    taken = allocate(offered, [("cpus", "web", 0.5), ("mem", "*", 64.0)], (31002,))
+    spec = parse_app({"id": "/web", "cmd": "serve", "cpus": 0.5, "mem": 64})
+    launch = Launch("S1", ("O1",), (AppTaskLaunch("web.1", "S1", "127.0.0.1", spec, 0.0, taken, (31002,)),), 5.0)
+    (info,) = task_infos(launch)
+    cpus, mem, ports = info["resources"]
+    assert cpus == {**RESERVED_CPUS, "scalar": {"value": 0.5}}  # reservations and allocation info kept
+    assert mem["scalar"] == {"value": 64.0} and mem["role"] == "*"
+    assert ports["ranges"] == {"range": [{"begin": 31002, "end": 31002}]}
+    assert info["task_id"] == {"value": "web.1"} and info["agent_id"] == {"value": "S1"}
+    assert OFFER["resources"][0]["scalar"] == {"value": 1.5}  # the offer itself is not changed
+
+
+def test_a_status_update_is_parsed_once_with_its_data_decoded():
+    payload = {"exitCode": 3}
+    status = decode_status({"task_id": {"value": "t1"}, "state": "TASK_FAILED", "agent_id": {"value": "S1"},
+                            "reason": "REASON_COMMAND_EXECUTOR_FAILED", "message": "exit 3", "healthy": False,
+                            "uuid": "dXVpZA==", "data": base64.b64encode(json.dumps(payload).encode()).decode()})
+    assert (status.task_id, status.state, status.agent_id, status.reason) == (
+        "t1", "TASK_FAILED", "S1", "REASON_COMMAND_EXECUTOR_FAILED")
+    assert status.healthy is False and status.terminal and json.loads(status.data) == payload
+    bare = decode_status({"task_id": {"value": "t2"}, "state": "TASK_RUNNING", "data": "not base64!"})
+    assert bare.uuid is None and bare.healthy is None and bare.agent_id is None and bare.data == b""
+    assert acknowledgement(Acknowledge("t1", "S1", "dXVpZA==")) == {
+        "task_id": {"value": "t1"}, "agent_id": {"value": "S1"}, "uuid": "dXVpZA=="}
