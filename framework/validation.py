@@ -170,11 +170,22 @@ def _attribute(p: Problem, env: str, overlay: Mapping[str, Any], prefix: tuple[s
     return Problem(format_path(prefix + loc), f"{p.message} (with environment {env!r})", prefix + loc)
 
 
-def app_problems(raw: Any, env: Optional[str] = None, prefix: tuple[str | int, ...] = (),
-                 model: type = AppSpec) -> tuple[Any, list[Problem]]:
-    """Validate one raw app (or, with ``model=JobSpec``, one job).
+def app_problems(raw: Any, env: Optional[str] = None, prefix: tuple[str | int, ...] = ()
+                 ) -> tuple[Optional[AppSpec], list[Problem]]:
+    """Validate one raw app definition (see :func:`definition_problems`)."""
+    return definition_problems(raw, env, prefix, AppSpec)
 
-    With ``env``: the app resolved for that environment. Without: the base definition and every
+
+def job_problems(raw: Any, env: Optional[str] = None, prefix: tuple[str | int, ...] = ()
+                 ) -> tuple[Optional[JobSpec], list[Problem]]:
+    """Validate one raw job definition (see :func:`definition_problems`)."""
+    return definition_problems(raw, env, prefix, JobSpec)
+
+
+def definition_problems(raw: Any, env: Optional[str], prefix: tuple[str | int, ...], model: type) -> tuple[Any, list[Problem]]:
+    """Validate one raw definition of ``model`` (an app or a job).
+
+    With ``env``: the definition resolved for that environment. Without: the base definition and every
     environment it defines. A problem that an overlay causes is reported at the overlay's path
     (``environments.production.cpus``). Returns the app (``None`` if anything is wrong) and every
     problem found.
@@ -262,7 +273,7 @@ def load_apps(path: str | Path, env: Optional[str] = None) -> list[AppSpec]:
 
 def parse_job(raw: Any, env: Optional[str] = None, source: Optional[str] = None) -> JobSpec:
     """One raw job definition -> :class:`JobSpec` for ``env``, or :class:`ValidationError`."""
-    spec, problems = app_problems(raw, env, model=JobSpec)
+    spec, problems = job_problems(raw, env)
     if problems or spec is None:
         raise ValidationError(problems, source)
     return spec

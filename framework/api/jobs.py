@@ -16,7 +16,7 @@ from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec
 from ..jobs.executor import executor_id_for
 from ..mesos.artifact import FILE_NAME, executor_artifact
-from ..validation import app_problems
+from ..validation import job_problems
 from . import sandbox
 
 
@@ -49,7 +49,7 @@ def job_routes(backend: Any, body_json: Callable[[Request], Any]) -> APIRouter:
     router = APIRouter()
 
     def validated(raw: Any) -> JobSpec:
-        spec, problems = app_problems(raw, model=JobSpec)
+        spec, problems = job_problems(raw)
         if problems:
             raise ValidationError(problems)
         return spec

@@ -61,7 +61,7 @@ def framework_info(name: str, role: str, failover_timeout: float, framework_id: 
     return info
 
 
-class _Callbacks(Scheduler):
+class _PymesosScheduler(Scheduler):
     """pymesos callbacks -> events. Runs on pymesos' IO thread: enqueue only, never raise."""
 
     def __init__(self, sink: Callable[[Event], None], on_failed_over: Callable[[str], None]):
@@ -111,7 +111,7 @@ class MesosDriver:
                  principal: Optional[str] = None, secret: Optional[str] = None,
                  on_failed_over: Callable[[str], None] = lambda message: None):
         master = master.removeprefix("http://").removeprefix("https://").rstrip("/")
-        self._driver = MesosSchedulerDriver(_Callbacks(sink, on_failed_over), framework, master, use_addict=False,
+        self._driver = MesosSchedulerDriver(_PymesosScheduler(sink, on_failed_over), framework, master, use_addict=False,
                                             implicit_acknowledgements=False, principal=principal, secret=secret,
                                             failover=True)
 
