@@ -24,7 +24,7 @@ from ..jobs.records import RunRecord
 from ..jobs.spec import JobSpec
 from ..jobs.taskinfo import ExecutorSettings, job_task_info, split_allocation
 from ..model import AppSpec
-from ..placement import PlacementRequest, Planner, StrategyRegistry
+from ..placement import PlacementRequest, Planner, StrategyRegistry, Workload
 from .converge import converge
 from .messages import (Acknowledge, CancelDeployment, Decline, DeleteApp, DeleteJob, Disconnected, Event, Instruction,
                        Kill, KillRun, KillTasks, Launch, Notify, Offers, Paused, Persist, PutApp, PutJob, Reconcile,
@@ -89,7 +89,7 @@ class Engine:
         self.finished: deque[DeploymentRecord] = deque(maxlen=200)  # ended deployments, newest last
         self.outbox: list[dict] = []  # Marathon-style events, drained by the runtime after each event
         self.jobs = JobBook(clock, new_id, self._emit)
-        self._run_specs: dict[str, AppSpec] = {}
+        self._run_specs: dict[str, Workload] = {}
 
     # --- loading, reading, and the only writers of apps and tasks -----------------------------
 
@@ -326,13 +326,13 @@ class Engine:
         if not self.subscribed or self.paused:
             return [Decline(all_ids, self.config.refuse_seconds_busy)]
         now = self.clock()
-        requests = [PlacementRequest(self.apps[a].spec, n) for a, n in self._pending.items()
+        requests = [PlacementRequest(self.apps[a].spec.workload(), n) for a, n in self._pending.items()
                     if n > 0 and not self.apps[a].deleting and self.apps[a].launch_after <= now]
         executor = self.config.executor
         runs: dict[str, RunRecord] = {}
-        specs: dict[str, AppSpec] = {}  # what the planner places for each queued run, kept while it waits
+        specs: dict[str, Workload] = {}  # what the planner places for each queued run, kept while it waits
         for run in self.jobs.pending():
-            spec = self._run_specs.get(run.run_id) or run.spec.placement_spec(
+            spec = self._run_specs.get(run.run_id) or run.spec.workload(
                 f"/halyard-jobs/{run.job_id}/{run.run_id}", executor.cpus, executor.mem)
             specs[run.run_id], runs[spec.id] = spec, run
             requests.append(PlacementRequest(spec, 1))
@@ -346,7 +346,7 @@ class Engine:
         job_changes = JobChanges()
         by_agent: dict[str, list[dict]] = {}
         for p in plan.placements:
-            if p.app_id in runs:
+            if p.kind == "job":
                 run = self.jobs.launching(runs[p.app_id], p.agent_id, p.hostname, job_changes)
                 task_part, executor_part = split_allocation(p.allocation, executor.cpus, executor.mem)
                 by_agent.setdefault(p.agent_id, []).append(job_task_info(
@@ -365,8 +365,8 @@ class Engine:
             self._set_task(record)
             persist.tasks.append(record)
         persist.extend(self._job_writes(job_changes))
-        self.waiting = {u.app_id: u.reasons for u in plan.unplaced if u.app_id not in runs}
-        self.jobs.waiting = {runs[u.app_id].run_id: u.reasons for u in plan.unplaced if u.app_id in runs}
+        self.waiting = {u.app_id: u.reasons for u in plan.unplaced if u.kind != "job"}
+        self.jobs.waiting = {runs[u.app_id].run_id: u.reasons for u in plan.unplaced if u.kind == "job"}
         self._dirty.update(self.waiting)  # an app whose new tasks found no room may make room
         busy = self.config.refuse_seconds_busy
         out: list[Instruction] = [persist] if persist else []

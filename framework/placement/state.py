@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..cluster import SCALARS, UNRESERVED, AgentInfo
-from ..model import AppSpec
 from ..ranges import PortSet
+from .workload import Workload
 
 EPSILON = 1e-9
 
@@ -23,7 +23,7 @@ def format_scalar(value: float) -> str:
 
 @dataclass(frozen=True)
 class Demand:
-    """What one task of an app needs from an agent."""
+    """What one task of a workload needs from an agent; ``app_id`` is the workload's id."""
 
     app_id: str
     vector: tuple[float, float, float, float]
@@ -31,10 +31,12 @@ class Demand:
     host_ports: tuple[int, ...]
 
     @classmethod
-    def of(cls, app: AppSpec) -> "Demand":
+    def of(cls, workload: Workload) -> "Demand":
+        """The per-task demand of ``workload``, roles in the order resources are taken from them."""
         # Reserved roles first, the unreserved pool last: use what was set aside for us first.
-        roles = tuple(sorted(app.roles, key=lambda r: r == UNRESERVED))
-        return cls(app.id, (app.cpus, app.mem, app.disk, float(app.gpus)), roles, app.host_port_requests())
+        roles = tuple(sorted(workload.roles, key=lambda r: r == UNRESERVED))
+        return cls(workload.id, (workload.cpus, workload.mem, workload.disk, float(workload.gpus)), roles,
+                   workload.host_ports)
 
 
 class AgentState:

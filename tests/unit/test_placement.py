@@ -22,7 +22,7 @@ def place(agents, *apps, strategy=None, seed=0, registry=None):
     for ag in agents:
         running.update(ag.app_tasks)
     return Planner(registry or StrategyRegistry(), seed).plan(
-        agents, [PlacementRequest(a, a.instances - running[a.id], ref) for a in apps])
+        agents, [PlacementRequest(a.workload(), a.instances - running[a.id], ref) for a in apps])
 
 
 def per_agent(plan):
@@ -251,4 +251,5 @@ def test_strategy_select_random_takes_no_scorers():
 
 def test_duplicate_app_in_one_plan_is_refused():
     with pytest.raises(ValidationError):
-        Planner(StrategyRegistry()).plan([agent("a")], [PlacementRequest(app(), 1), PlacementRequest(app(), 1)])
+        Planner(StrategyRegistry()).plan([agent("a")], [PlacementRequest(app().workload(), 1),
+                                                    PlacementRequest(app().workload(), 1)])
