@@ -26,7 +26,9 @@ class ResourcesFilter(Filter):
         self._roles = demand.roles
         self._needs = [(k, need) for k, need in enumerate(demand.vector) if need > 0]
         self._parts = {k: f"{SCALARS[k]} (needs {need:g}{_UNITS[SCALARS[k]]})" for k, need in self._needs}
-        self._short: dict[tuple[int, ...], Status] = {}  # by the resources short, built when first seen
+        # The reason for each set of short resources (a bit per resource), built when first seen.
+        self._short: dict[int, Status] = {}
+        self._after = {k: self._needs[i + 1:] for i, (k, _) in enumerate(self._needs)}
         roles = ", ".join(self._roles)
         self._no_role = unfit(f"no resources in accepted role(s) {roles}")
 
@@ -42,15 +44,19 @@ class ResourcesFilter(Filter):
             free = [sum(p[k] for p in pools) for k in range(len(SCALARS))]
         for k, need in self._needs:
             if free[k] + EPSILON < need:
-                return self._refusal(free)
+                return self._refusal(free, k)
         return OK
 
-    def _refusal(self, free: Sequence[float]) -> Status:
-        """The reason naming every resource ``free`` lacks (the same object each time for the same set)."""
-        short = tuple(k for k, need in self._needs if free[k] + EPSILON < need)
+    def _refusal(self, free: Sequence[float], first: int) -> Status:
+        """The reason naming every resource ``free`` lacks, ``first`` being the first of them."""
+        short = 1 << first
+        for k, need in self._after[first]:
+            if free[k] + EPSILON < need:
+                short |= 1 << k
         status = self._short.get(short)
-        if status is None:
-            status = self._short[short] = unfit("insufficient " + ", ".join(self._parts[k] for k in short))
+        if status is None:  # in the order cpus, mem, disk, gpus
+            parts = [text for k, text in self._parts.items() if short >> k & 1]
+            status = self._short[short] = unfit("insufficient " + ", ".join(parts))
         return status
 
 

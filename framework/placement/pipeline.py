@@ -130,6 +130,9 @@ class _AppPlacer:
         # Scores that only fall: a changed agent is re-scored when it reaches the top (its stale
         # score is an upper bound), not eagerly after every placement.
         self.lazy = self.heap_mode and all(s.falls_with_use for s, _ in self.scorers)
+        # Otherwise an agent that just received a task (of any workload) is re-evaluated before
+        # this workload's next turn: the planner adds it to ``dirty``.
+        self.eager = self.heap_mode and not self.lazy
         self.recheck = [f for f in self.filters if f.scope is Scope.MONOTONE]
         self.heap: list[tuple[float, int, int]] = []
         self.dirty: set[int] = set()
@@ -180,11 +183,6 @@ class _AppPlacer:
         ctx = self.ctx
         return tuple([(name, weight, scorer.score(ctx, agent))  # type: ignore[arg-type]
                       for scorer, name, weight in self.named_scorers])
-
-    def changed(self, agent: AgentState) -> None:
-        """``agent`` just received a task (of any app): re-evaluate it before this app's next turn."""
-        if self.heap_mode and not self.lazy:
-            self.dirty.add(agent.index)
 
     def best(self, agents: list[AgentState]) -> Optional[AgentState]:
         """The agent the next task should go to, or None when no agent can take it."""
@@ -282,7 +280,9 @@ class Planner:
         agents = [AgentState(info, i) for i, info in enumerate(agents_info)]
         waiting = [_AppPlacer(i, r, self.strategy_for(r)) for i, r in enumerate(requests)]
         waiting.reverse()
-        active: list[_AppPlacer] = []
+        # The active workloads, the one furthest behind (largest share still to place) on top,
+        # ties to the one requested first: (-remaining / total, order, placer).
+        active: list[tuple[float, int, _AppPlacer]] = []
         placements: list[Placement] = []
         unplaced: list[Unplaced] = []
         while waiting or active:
@@ -290,15 +290,14 @@ class Planner:
                 placer = waiting.pop()
                 placer.activate(agents, rng)
                 if placer.remaining:
-                    active.append(placer)
+                    heapq.heappush(active, (-placer.remaining / placer.total, placer.order, placer))
             if not active:
                 break
-            # The workload furthest behind (largest share still to place) goes next.
-            placer = max(active, key=lambda p: (p.remaining / p.total, -p.order))
+            placer = active[0][2]
             agent = placer.best(agents)
             workload = placer.workload
             if agent is None:
-                active.remove(placer)
+                heapq.heappop(active)
                 unplaced.append(Unplaced(workload.id, placer.remaining, placer.explain(agents), workload.kind))
                 continue
             demand = placer.ctx.demand  # type: ignore[union-attr]
@@ -309,10 +308,13 @@ class Planner:
             placer.next_instance += 1
             placer.remaining -= 1
             placer.ctx.record(agent)  # type: ignore[union-attr]
-            if not placer.remaining:
-                active.remove(placer)
-            for other in active:
-                other.changed(agent)
+            if placer.remaining:
+                heapq.heapreplace(active, (-placer.remaining / placer.total, placer.order, placer))
+            else:
+                heapq.heappop(active)
+            for _, _, other in active:
+                if other.eager:
+                    other.dirty.add(agent.index)
         unplaced.sort(key=lambda u: ids.index(u.app_id))
         return Plan(tuple(placements), tuple(unplaced))
 
