@@ -60,8 +60,8 @@ def test_a_workload_refuses_an_unknown_kind_and_no_roles():
 
 def test_a_job_run_is_placed_as_a_job_next_to_an_app():
     run = job().workload(JOB_KEY, 0.25, 32)
-    plan = Planner(StrategyRegistry()).plan([agent("a", ports=((31000, 31000),))],
-                                            [PlacementRequest(app(instances=1).workload(), 1), PlacementRequest(run, 1)])
+    requests = [PlacementRequest(app(instances=1).workload(), 1), PlacementRequest(run, 1)]
+    plan = Planner(StrategyRegistry()).plan([agent("a", ports=((31000, 31000),))], requests)
     assert sorted((p.app_id, p.kind, p.ports) for p in plan.placements) == [
         ("/halyard-jobs/reports.daily/r1", "job", ()), ("/web", "app", (31000,))]
     (job_placement,) = [p for p in plan.placements if p.kind == "job"]
