@@ -50,7 +50,7 @@ class PlacementRequest:
     strategy: Optional[StrategyRef] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per task placed: no per-instance dict
 class Placement:
     """One task on one agent, with the resources (by role) and host ports it takes.
 
@@ -121,7 +121,9 @@ class _AppPlacer:
         self.workload = request.workload
         self.total = self.remaining = request.count
         self.filters, self.scorers = build_pipeline(request.workload, strategy)
-        self.named_scorers = [(s, s.name or type(s).__name__, w) for s, w in self.scorers]
+        # The same as bound methods (evaluate() is the planner's innermost loop), scorers named.
+        self.checks = [f.filter for f in self.filters]
+        self.rates = [(s.score, w, s.name or type(s).__name__) for s, w in self.scorers]
         # A refusal by an AGENT or MONOTONE filter is final for the rest of this plan.
         final_refusals = all(f.scope is not Scope.GLOBAL for f in self.filters)
         self.random_mode = strategy.select == "random" and final_refusals
@@ -166,23 +168,21 @@ class _AppPlacer:
     def evaluate(self, agent: AgentState) -> Optional[float]:
         """The agent's score, or None if a filter refuses it."""
         ctx = self.ctx
-        for f in self.filters:
-            if f.filter(ctx, agent).reason is not None:  # type: ignore[arg-type]
+        for check in self.checks:
+            if check(ctx, agent).reason is not None:  # type: ignore[arg-type]
                 return None
         total = 0.0
-        for scorer, weight in self.scorers:
-            value = scorer.score(ctx, agent)  # type: ignore[arg-type]
+        for rate, weight, name in self.rates:
+            value = rate(ctx, agent)  # type: ignore[arg-type]
             if not 0.0 <= value <= MAX_SCORE:
-                raise PluginError(f"scorer {scorer.name or type(scorer).__name__} returned {value!r}, "
-                                  f"outside 0..{MAX_SCORE:g}")
+                raise PluginError(f"scorer {name} returned {value!r}, outside 0..{MAX_SCORE:g}")
             total += weight * value
         return total
 
     def scores_on(self, agent: AgentState) -> tuple[ScoreContribution, ...]:
         """What each scorer gives ``agent`` now: asked once, for the agent just chosen."""
         ctx = self.ctx
-        return tuple([(name, weight, scorer.score(ctx, agent))  # type: ignore[arg-type]
-                      for scorer, name, weight in self.named_scorers])
+        return tuple([(name, weight, rate(ctx, agent)) for rate, weight, name in self.rates])  # type: ignore[arg-type]
 
     def best(self, agents: list[AgentState]) -> Optional[AgentState]:
         """The agent the next task should go to, or None when no agent can take it."""
@@ -301,7 +301,7 @@ class Planner:
                 unplaced.append(Unplaced(workload.id, placer.remaining, placer.explain(agents), workload.kind))
                 continue
             demand = placer.ctx.demand  # type: ignore[union-attr]
-            scores = placer.scores_on(agent) if placer.named_scorers else ()  # before the task lands
+            scores = placer.scores_on(agent) if placer.rates else ()  # before the task lands
             allocation, ports = agent.allocate(demand)
             placements.append(Placement(workload.id, placer.next_instance, agent.id, agent.hostname,
                                         demand.vector, ports, allocation, workload.kind, scores))
