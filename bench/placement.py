@@ -54,11 +54,11 @@ def workload(kind: str, tasks: int, mix: str = "skewed") -> list[AppSpec]:
 
 
 def run(agents: list[AgentInfo], apps: list[AppSpec], strategy: str, repeat: int) -> tuple[float, Any]:
-    requests = [PlacementRequest(a, a.instances, strategy=None) for a in apps]
+    requests = [PlacementRequest(a.workload(), a.instances, strategy=None) for a in apps]
     planner = Planner(seed=1)
     from halyard.model import StrategyRef
 
-    requests = [PlacementRequest(r.app, r.count, StrategyRef(name=strategy)) for r in requests]
+    requests = [PlacementRequest(r.workload, r.count, StrategyRef(name=strategy)) for r in requests]
     best, result = math.inf, None
     for _ in range(repeat):
         t0 = time.perf_counter()

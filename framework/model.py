@@ -20,6 +20,9 @@ from pydantic import field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .placement.workload import Workload
+
 # Marathon's defaults (AppDefinition.scala / RAML): see shared NOTES.md.
 DEFAULT_CPUS = 1.0
 DEFAULT_MEM = 128.0
@@ -491,6 +494,16 @@ class AppSpec(Definition):
             return ()
         defs = self.port_definitions if self.port_definitions is not None else [PortDefinition()]
         return tuple(d.port if self.require_ports else 0 for d in defs)
+
+    def workload(self) -> "Workload":
+        """What the planner places for this app: its tasks' resources, roles, host ports,
+        constraints and strategy, under the app id."""
+        from .placement.workload import Workload  # placement builds on this module
+
+        return Workload(id=self.id, kind="app", instances=self.instances, cpus=self.cpus, mem=self.mem,
+                        disk=self.disk, gpus=float(self.gpus), roles=self.roles,
+                        host_ports=self.host_port_requests(), constraints=tuple(self.constraints),
+                        strategy=self.strategy, labels=self.labels)
 
     def port_names(self) -> tuple[Optional[str], ...]:
         """Names of the host ports, in the order of :meth:`host_port_requests`."""

@@ -182,7 +182,8 @@ def create_app(backend: Backend, tokens: Optional[dict[str, str]] = None, auth_r
     async def dry_run(request: Request, strategy: Optional[str] = None, seed: int = 0) -> Any:
         """Halyard's dry run: where would these apps' missing instances go on the live cluster, and
         why would any not fit? Body: one app definition, or ``{"apps": [...]}``. Nothing changes."""
-        from ..cli.plan import fetch_master_state, requests_for
+        from ..cli.plan import fetch_master_state
+        from ..placement import requests_for
         from ..cluster import load_cluster
         from ..placement import Planner, StrategyRegistry
         from ..validation import raw_apps

@@ -8,8 +8,7 @@ import requests
 
 from ..cluster import AgentInfo, load_cluster
 from ..errors import ClusterSourceError
-from ..model import StrategyRef
-from ..placement import Plan, PlacementRequest, Planner, StrategyRegistry
+from ..placement import Plan, Planner, StrategyRegistry, requests_for
 from ..validation import load_apps, load_document
 from .output import OUTPUT_OPTION, emit_json, table
 from .validate import check_strategies
@@ -39,16 +38,6 @@ def read_cluster(cluster: Optional[str], master: Optional[str]) -> list[AgentInf
     if master is not None:
         return load_cluster(fetch_master_state(master), master)
     return load_cluster(load_document(cluster), cluster)  # type: ignore[arg-type]
-
-
-def requests_for(apps: list, agents: list[AgentInfo], strategy: Optional[str]) -> list[PlacementRequest]:
-    """One request per app for the instances it still lacks on the cluster."""
-    ref = StrategyRef(name=strategy) if strategy else None
-    running = {}
-    for agent in agents:
-        for app_id, n in agent.app_tasks.items():
-            running[app_id] = running.get(app_id, 0) + n
-    return [PlacementRequest(app, max(0, app.instances - running.get(app.id, 0)), ref) for app in apps]
 
 
 def render_table(result: Plan, wanted: int) -> str:

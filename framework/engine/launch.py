@@ -14,8 +14,7 @@ from ..jobs.book import JobBook, JobChanges
 from ..jobs.executor import ExecutorSettings, split_allocation
 from ..jobs.records import RunRecord
 from ..mesos_types import LAUNCHING, Offer
-from ..model import AppSpec
-from ..placement import PlacementRequest, Planner
+from ..placement import PlacementRequest, Planner, Workload
 from .app_records import AppRecord, TaskRecord
 from .messages import AppTaskLaunch, Decline, Instruction, JobTaskLaunch, Launch, Persist, TaskLaunch
 from .job_steps import job_writes
@@ -49,7 +48,7 @@ class Launcher:
         self.planner, self.executor = planner, executor
         self.clock, self.new_id = clock, new_id
         self.refuse_busy, self.refuse_idle = refuse_busy, refuse_idle
-        self._run_specs: dict[str, AppSpec] = {}  # what the planner places for each queued run, kept while it waits
+        self._run_workloads: dict[str, Workload] = {}  # what the planner places for each queued run, kept while it waits
 
     def decline_all(self, offers: tuple[Offer, ...], refuse_seconds: float) -> list[Instruction]:
         return [Decline(tuple(o.id for o in offers), refuse_seconds)]
@@ -59,16 +58,16 @@ class Launcher:
         """Plan ``apps`` (each with its count of missing instances) and queued ``runs`` on the offers."""
         agents = group_offers(offers)
         outcome = LaunchOutcome()
-        requests = [PlacementRequest(app.spec, n) for app, n in apps]
+        requests = [PlacementRequest(app.spec.workload(), n) for app, n in apps]
         executor = self.executor
         by_key: dict[str, RunRecord] = {}
-        specs: dict[str, AppSpec] = {}
+        workloads: dict[str, Workload] = {}
         for run in runs:
-            spec = self._run_specs.get(run.run_id) or run.spec.placement_spec(
+            workload = self._run_workloads.get(run.run_id) or run.spec.workload(
                 f"{JOB_KEY_PREFIX}/{run.job_id}/{run.run_id}", executor.cpus, executor.mem)
-            specs[run.run_id], by_key[spec.id] = spec, run
-            requests.append(PlacementRequest(spec, 1))
-        self._run_specs = specs
+            workloads[run.run_id], by_key[workload.id] = workload, run
+            requests.append(PlacementRequest(workload, 1))
+        self._run_workloads = workloads
         if not requests:
             outcome.instructions = self.decline_all(offers, self.refuse_idle)
             return outcome
@@ -81,7 +80,7 @@ class Launcher:
         by_agent: dict[str, list[TaskLaunch]] = {}
         for p in plan.placements:
             offered = agents[p.agent_id]
-            if p.app_id in by_key:
+            if p.kind == "job":
                 run = jobs.launching(by_key[p.app_id], p.agent_id, p.hostname, outcome.job_changes)
                 task_part, executor_part = split_allocation(p.allocation, executor.cpus, executor.mem)
                 by_agent.setdefault(p.agent_id, []).append(JobTaskLaunch(
@@ -97,8 +96,8 @@ class Launcher:
             index.set(record)
             persist.tasks.append(record)
         persist.extend(job_writes(outcome.job_changes))
-        outcome.waiting_apps = {u.app_id: u.reasons for u in plan.unplaced if u.app_id not in by_key}
-        outcome.waiting_runs = {by_key[u.app_id].run_id: u.reasons for u in plan.unplaced if u.app_id in by_key}
+        outcome.waiting_apps = {u.app_id: u.reasons for u in plan.unplaced if u.kind != "job"}
+        outcome.waiting_runs = {by_key[u.app_id].run_id: u.reasons for u in plan.unplaced if u.kind == "job"}
         busy = self.refuse_busy
         out: list[Instruction] = [persist] if persist else []
         out += [Launch(agent_id, tuple(agents[agent_id].offer_ids), tuple(tasks), busy)

@@ -14,8 +14,9 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from ..model import (AppSpec, Constraint, Definition, DockerParameter, FetchUri, PathProblems, SecretEnv,
-                     Spec, StrategyRef, Volume)
+from ..model import (Constraint, Definition, DockerParameter, FetchUri, PathProblems, SecretEnv, Spec, StrategyRef,
+                     Volume)
+from ..placement.workload import Workload
 from . import cron
 
 DEFAULT_JOB_CPUS = 1.0     # Metronome's defaults
@@ -129,10 +130,9 @@ class JobSpec(Definition):
             data.pop("environments", None)
         return data
 
-    def placement_spec(self, key: str, extra_cpus: float, extra_mem: float) -> AppSpec:
-        """What the planner places for one run (under the app id ``key``): the job's resources plus
-        its executor's, no ports."""
-        return AppSpec.model_validate({
-            "id": key, "cmd": "job", "cpus": self.cpus + extra_cpus, "mem": self.mem + extra_mem, "disk": self.disk,
-            "constraints": self.constraints, "portDefinitions": [], "acceptedResourceRoles": self.accepted_resource_roles,
-            "strategy": self.strategy})
+    def workload(self, key: str, extra_cpus: float, extra_mem: float) -> Workload:
+        """What the planner places for one run, under ``key`` (``/halyard-jobs/<job>/<run>``):
+        one task with the job's resources plus its executor's, and no host ports."""
+        return Workload(id=key, kind="job", instances=1, cpus=self.cpus + extra_cpus, mem=self.mem + extra_mem,
+                        disk=self.disk, roles=tuple(self.accepted_resource_roles or ("*",)),
+                        constraints=tuple(self.constraints), strategy=self.strategy, labels=self.labels)

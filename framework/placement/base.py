@@ -87,6 +87,8 @@ class Scorer:
         """Called once per app before any agent is scored. Default: nothing."""
 
     def score(self, ctx: "PlacementContext", agent: "AgentState") -> float:
+        """The agent's score. A function of ``ctx`` and ``agent`` only: the planner may ask again
+        (it does for the picked agent, to report each scorer's part in ``Placement.scores``)."""
         raise NotImplementedError
 
 

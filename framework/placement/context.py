@@ -1,24 +1,25 @@
-"""What a plugin may ask about the app being placed and the cluster, during one plan."""
+"""What a plugin may ask about the workload being placed and the cluster, during one plan."""
 from __future__ import annotations
 
 import random
 from typing import Callable, Optional, Sequence
 
-from ..model import AppSpec
 from .state import AgentState, Demand
+from .workload import Workload
 
 
 class PlacementContext:
-    """The app being placed, its demand, and counts of its tasks so far (existing + planned).
+    """The workload being placed (an app or a job run), its demand, and counts of its tasks so
+    far (existing + planned).
 
-    One context per app per plan. Counts per constraint field are built on first use and kept
-    current as the planner records placements.
+    One context per workload per plan. Counts per constraint field are built on first use and
+    kept current as the planner records placements. ``app_id`` is the workload's id.
     """
 
-    def __init__(self, app: AppSpec, demand: Demand, agents: Sequence[AgentState], target: int,
+    def __init__(self, workload: Workload, demand: Demand, agents: Sequence[AgentState], target: int,
                  rng: random.Random, eligible: Callable[[], list[AgentState]]):
-        self.app = app
-        self.app_id = app.id
+        self.workload = workload
+        self.app_id = workload.id
         self.demand = demand
         self.agents = agents
         self.target = target
@@ -27,12 +28,18 @@ class PlacementContext:
         self._eligible_cache: Optional[list[AgentState]] = None
         self._value_counts: dict[str, dict[str, int]] = {}
 
+    @property
+    def app(self) -> Workload:
+        """Deprecated alias of :attr:`workload` (which has the app definition's names for id,
+        instances, resources, roles, constraints, strategy and labels)."""
+        return self.workload
+
     def count_on(self, agent: AgentState) -> int:
-        """Tasks of this app on ``agent``."""
+        """Tasks of this workload on ``agent``."""
         return agent.app_counts.get(self.app_id, 0)
 
     def value_counts(self, field: str) -> dict[str, int]:
-        """Tasks of this app per value of a constraint field (only values with tasks appear)."""
+        """Tasks of this workload per value of a constraint field (only values with tasks appear)."""
         counts = self._value_counts.get(field)
         if counts is None:
             counts = {}
@@ -45,13 +52,13 @@ class PlacementContext:
         return counts
 
     def eligible_agents(self) -> list[AgentState]:
-        """Agents that pass every static filter (attributes only): where the app could ever run."""
+        """Agents that pass every static filter (attributes only): where the workload could ever run."""
         if self._eligible_cache is None:
             self._eligible_cache = self._eligible()
         return self._eligible_cache
 
     def record(self, agent: AgentState) -> None:
-        """The planner placed one task of this app on ``agent``."""
+        """The planner placed one task of this workload on ``agent``."""
         for field, counts in self._value_counts.items():
             value = agent.values.get(field)
             if value is not None:

@@ -1,6 +1,8 @@
 """Built-in filters every plan uses: roles and scalar resources, then host ports."""
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..cluster import SCALARS
 from .base import OK, Filter, Scope, Status, unfit
 from .context import PlacementContext
@@ -10,7 +12,11 @@ _UNITS = {"cpus": "", "mem": " MB", "disk": " MB", "gpus": ""}
 
 
 class ResourcesFilter(Filter):
-    """The agent has the CPUs, memory, disk and GPUs in the roles the app accepts."""
+    """The agent has the CPUs, memory, disk and GPUs in the roles the workload accepts.
+
+    A refusal names every resource the agent is short of, in one reason:
+    ``insufficient cpus (needs 2), mem (needs 4096 MB)``.
+    """
 
     name = "resources"
     scope = Scope.AGENT
@@ -19,27 +25,39 @@ class ResourcesFilter(Filter):
         demand = ctx.demand
         self._roles = demand.roles
         self._needs = [(k, need) for k, need in enumerate(demand.vector) if need > 0]
-        self._short = {k: unfit(f"insufficient {SCALARS[k]} (needs {need:g}{_UNITS[SCALARS[k]]})")
-                       for k, need in self._needs}
+        self._parts = {k: f"{SCALARS[k]} (needs {need:g}{_UNITS[SCALARS[k]]})" for k, need in self._needs}
+        # The reason for each set of short resources (a bit per resource), built when first seen.
+        self._short: dict[int, Status] = {}
+        self._after = {k: self._needs[i + 1:] for i, (k, _) in enumerate(self._needs)}
         roles = ", ".join(self._roles)
         self._no_role = unfit(f"no resources in accepted role(s) {roles}")
 
     def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
         if len(self._roles) == 1:
-            pool = agent.free.get(self._roles[0])
-            if pool is None:
+            free = agent.free.get(self._roles[0])
+            if free is None:
                 return self._no_role
-            for k, need in self._needs:
-                if pool[k] + EPSILON < need:
-                    return self._short[k]
-            return OK
-        pools = [agent.free[r] for r in self._roles if r in agent.free]
-        if not pools:
-            return self._no_role
+        else:
+            pools = [agent.free[r] for r in self._roles if r in agent.free]
+            if not pools:
+                return self._no_role
+            free = [sum(p[k] for p in pools) for k in range(len(SCALARS))]
         for k, need in self._needs:
-            if sum(p[k] for p in pools) + EPSILON < need:
-                return self._short[k]
+            if free[k] + EPSILON < need:
+                return self._refusal(free, k)
         return OK
+
+    def _refusal(self, free: Sequence[float], first: int) -> Status:
+        """The reason naming every resource ``free`` lacks, ``first`` being the first of them."""
+        short = 1 << first
+        for k, need in self._after[first]:
+            if free[k] + EPSILON < need:
+                short |= 1 << k
+        status = self._short.get(short)
+        if status is None:  # in the order cpus, mem, disk, gpus
+            parts = [text for k, text in self._parts.items() if short >> k & 1]
+            status = self._short[short] = unfit("insufficient " + ", ".join(parts))
+        return status
 
 
 class PortsFilter(Filter):

@@ -1,8 +1,10 @@
 """Planning: which agent gets each new task, and, for what cannot be placed, why.
 
-For each app the pipeline is: filters (static constraints -> resources -> ports -> stateful
-constraints -> the strategy's own) then the strategy's weighted scorers; the best-scoring agent
-that passes every filter gets the task. Pure: agents in, a :class:`Plan` out.
+What is placed is a :class:`~halyard.placement.workload.Workload`: an app's tasks or a job run's
+one task. For each workload the pipeline is: filters (static constraints -> resources -> ports ->
+stateful constraints -> the strategy's own) then the strategy's weighted scorers; the
+best-scoring agent that passes every filter gets the task, and the placement keeps what each
+scorer gave that agent. Pure: agents in, a :class:`Plan` out.
 
 Speed comes from the plugins' declared :class:`~halyard.placement.base.Scope`: when no plugin of
 an app is ``GLOBAL``, its candidate agents sit in a heap keyed by score, and a placement only
@@ -24,29 +26,38 @@ from typing import Any, Optional, Sequence
 
 from ..cluster import SCALARS, AgentInfo
 from ..errors import PluginError, Problem, ValidationError
-from ..model import DEFAULT_STRATEGY, AppSpec, StrategyRef
+from ..model import DEFAULT_STRATEGY, StrategyRef
 from .base import MAX_SCORE, Filter, Scope, Scorer, Strategy
 from .constraints import constraint_filter
 from .context import PlacementContext
 from .filters import PortsFilter, ResourcesFilter
 from .registry import StrategyRegistry
 from .state import AgentState, Demand
+from .workload import Workload, WorkloadKind
 
 DEFAULT_WINDOW = 32
+
+#: What one scorer gave the chosen agent: ``(scorer name, weight, raw score 0..100)``.
+ScoreContribution = tuple[str, float, float]
 
 
 @dataclass(frozen=True)
 class PlacementRequest:
-    """Place ``count`` more tasks of ``app``; ``strategy`` overrides the app's own choice."""
+    """Place ``count`` more tasks of ``workload``; ``strategy`` overrides the workload's own choice."""
 
-    app: AppSpec
+    workload: Workload
     count: int
     strategy: Optional[StrategyRef] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per task placed: no per-instance dict
 class Placement:
-    """One task on one agent, with the resources (by role) and host ports it takes."""
+    """One task on one agent, with the resources (by role) and host ports it takes.
+
+    ``app_id`` is the workload's id and ``kind`` whether it is an app or a job run. ``scores``
+    says why this agent: what each of the strategy's scorers gave it when it was chosen (empty
+    for ``select="random"``); ``sum(weight * score)`` is the total the planner maximised.
+    """
 
     app_id: str
     instance: int
@@ -55,20 +66,24 @@ class Placement:
     resources: tuple[float, float, float, float]
     ports: tuple[int, ...]
     allocation: tuple[tuple[str, str, float], ...] = field(default=(), compare=False)
+    kind: WorkloadKind = "app"
+    scores: tuple[ScoreContribution, ...] = field(default=(), compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"app": self.app_id, "instance": self.instance, "agent_id": self.agent_id,
                 "hostname": self.hostname, "resources": dict(zip(SCALARS, self.resources)),
-                "ports": list(self.ports)}
+                "ports": list(self.ports),
+                "scores": [{"scorer": name, "weight": weight, "score": score} for name, weight, score in self.scores]}
 
 
 @dataclass(frozen=True)
 class Unplaced:
-    """Tasks of an app that no agent could take, with reasons aggregated over agents."""
+    """Tasks of a workload that no agent could take, with reasons aggregated over agents."""
 
     app_id: str
     count: int
     reasons: tuple[str, ...]
+    kind: WorkloadKind = "app"
 
     def to_json(self) -> dict[str, Any]:
         return {"app": self.app_id, "count": self.count, "reasons": list(self.reasons)}
@@ -86,12 +101,12 @@ class Plan:
                 "unplaced": [u.to_json() for u in self.unplaced]}
 
 
-def build_pipeline(app: AppSpec, strategy: Strategy) -> tuple[list[Filter], list[tuple[Scorer, float]]]:
-    """The filters and scorers that place one app, in evaluation order."""
-    by_constraint = [constraint_filter(c) for c in app.constraints]
+def build_pipeline(workload: Workload, strategy: Strategy) -> tuple[list[Filter], list[tuple[Scorer, float]]]:
+    """The filters and scorers that place one workload, in evaluation order."""
+    by_constraint = [constraint_filter(c) for c in workload.constraints]
     filters: list[Filter] = [f for f in by_constraint if f.static]  # what the agent is: cheap, fails early
     filters.append(ResourcesFilter())  # roles, CPUs, memory, disk, GPUs
-    if app.host_port_requests():
+    if workload.host_ports:
         filters.append(PortsFilter())  # fixed host ports free, enough ports for the rest
     filters += [f for f in by_constraint if not f.static]  # UNIQUE, MAX_PER, CLUSTER, GROUP_BY
     filters += strategy.filters  # the strategy's own
@@ -99,13 +114,16 @@ def build_pipeline(app: AppSpec, strategy: Strategy) -> tuple[list[Filter], list
 
 
 class _AppPlacer:
-    """Places the tasks of one app: its pipeline, its candidate heap, why agents were refused."""
+    """Places the tasks of one workload: its pipeline, its candidate heap, why agents were refused."""
 
     def __init__(self, order: int, request: PlacementRequest, strategy: Strategy):
         self.order = order
-        self.app = request.app
+        self.workload = request.workload
         self.total = self.remaining = request.count
-        self.filters, self.scorers = build_pipeline(request.app, strategy)
+        self.filters, self.scorers = build_pipeline(request.workload, strategy)
+        # The same as bound methods (evaluate() is the planner's innermost loop), scorers named.
+        self.checks = [f.filter for f in self.filters]
+        self.rates = [(s.score, w, s.name or type(s).__name__) for s, w in self.scorers]
         # A refusal by an AGENT or MONOTONE filter is final for the rest of this plan.
         final_refusals = all(f.scope is not Scope.GLOBAL for f in self.filters)
         self.random_mode = strategy.select == "random" and final_refusals
@@ -114,6 +132,9 @@ class _AppPlacer:
         # Scores that only fall: a changed agent is re-scored when it reaches the top (its stale
         # score is an upper bound), not eagerly after every placement.
         self.lazy = self.heap_mode and all(s.falls_with_use for s, _ in self.scorers)
+        # Otherwise an agent that just received a task (of any workload) is re-evaluated before
+        # this workload's next turn: the planner adds it to ``dirty``.
+        self.eager = self.heap_mode and not self.lazy
         self.recheck = [f for f in self.filters if f.scope is Scope.MONOTONE]
         self.heap: list[tuple[float, int, int]] = []
         self.dirty: set[int] = set()
@@ -123,10 +144,11 @@ class _AppPlacer:
         self.ctx: Optional[PlacementContext] = None
 
     def activate(self, agents: list[AgentState], rng: random.Random) -> None:
-        existing = sum(a.app_counts.get(self.app.id, 0) for a in agents)
+        key = self.workload.id
+        existing = sum(a.app_counts.get(key, 0) for a in agents)
         self.next_instance = existing
         static = [f for f in self.filters if f.static]
-        ctx = PlacementContext(self.app, Demand.of(self.app), agents, existing + self.total, rng,
+        ctx = PlacementContext(self.workload, Demand.of(self.workload), agents, existing + self.total, rng,
                                lambda: [a for a in agents if all(f.filter(ctx, a).ok for f in static)])
         self.ctx = ctx
         for f in sorted(self.filters, key=lambda f: not f.static):
@@ -146,22 +168,21 @@ class _AppPlacer:
     def evaluate(self, agent: AgentState) -> Optional[float]:
         """The agent's score, or None if a filter refuses it."""
         ctx = self.ctx
-        for f in self.filters:
-            if f.filter(ctx, agent).reason is not None:  # type: ignore[arg-type]
+        for check in self.checks:
+            if check(ctx, agent).reason is not None:  # type: ignore[arg-type]
                 return None
         total = 0.0
-        for scorer, weight in self.scorers:
-            value = scorer.score(ctx, agent)  # type: ignore[arg-type]
+        for rate, weight, name in self.rates:
+            value = rate(ctx, agent)  # type: ignore[arg-type]
             if not 0.0 <= value <= MAX_SCORE:
-                raise PluginError(f"scorer {scorer.name or type(scorer).__name__} returned {value!r}, "
-                                  f"outside 0..{MAX_SCORE:g}")
+                raise PluginError(f"scorer {name} returned {value!r}, outside 0..{MAX_SCORE:g}")
             total += weight * value
         return total
 
-    def changed(self, agent: AgentState) -> None:
-        """``agent`` just received a task (of any app): re-evaluate it before this app's next turn."""
-        if self.heap_mode and not self.lazy:
-            self.dirty.add(agent.index)
+    def scores_on(self, agent: AgentState) -> tuple[ScoreContribution, ...]:
+        """What each scorer gives ``agent`` now: asked once, for the agent just chosen."""
+        ctx = self.ctx
+        return tuple([(name, weight, rate(ctx, agent)) for rate, weight, name in self.rates])  # type: ignore[arg-type]
 
     def best(self, agents: list[AgentState]) -> Optional[AgentState]:
         """The agent the next task should go to, or None when no agent can take it."""
@@ -245,20 +266,23 @@ class Planner:
         self.window = max(1, window)
 
     def strategy_for(self, request: PlacementRequest) -> Strategy:
-        ref = request.strategy or request.app.strategy or StrategyRef(name=DEFAULT_STRATEGY)
+        ref = request.strategy or request.workload.strategy or StrategyRef(name=DEFAULT_STRATEGY)
         return self.registry.create(ref)
 
     def plan(self, agents_info: Sequence[AgentInfo], requests: Sequence[PlacementRequest]) -> Plan:
         """Place every request on ``agents_info``; nothing is mutated outside this call."""
-        ids = [r.app.id for r in requests]
+        ids = [r.workload.id for r in requests]
+        kinds = {r.workload.id: r.workload.kind for r in requests}
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValidationError([Problem("apps", f"app {d} requested more than once") for d in dupes])
+            raise ValidationError([Problem("apps", f"{kinds[d]} {d} requested more than once") for d in dupes])
         rng = random.Random(self.seed)
         agents = [AgentState(info, i) for i, info in enumerate(agents_info)]
         waiting = [_AppPlacer(i, r, self.strategy_for(r)) for i, r in enumerate(requests)]
         waiting.reverse()
-        active: list[_AppPlacer] = []
+        # The active workloads, the one furthest behind (largest share still to place) on top,
+        # ties to the one requested first: (-remaining / total, order, placer).
+        active: list[tuple[float, int, _AppPlacer]] = []
         placements: list[Placement] = []
         unplaced: list[Unplaced] = []
         while waiting or active:
@@ -266,27 +290,31 @@ class Planner:
                 placer = waiting.pop()
                 placer.activate(agents, rng)
                 if placer.remaining:
-                    active.append(placer)
+                    heapq.heappush(active, (-placer.remaining / placer.total, placer.order, placer))
             if not active:
                 break
-            # The app furthest behind (largest share still to place) goes next.
-            placer = max(active, key=lambda p: (p.remaining / p.total, -p.order))
+            placer = active[0][2]
             agent = placer.best(agents)
+            workload = placer.workload
             if agent is None:
-                active.remove(placer)
-                unplaced.append(Unplaced(placer.app.id, placer.remaining, placer.explain(agents)))
+                heapq.heappop(active)
+                unplaced.append(Unplaced(workload.id, placer.remaining, placer.explain(agents), workload.kind))
                 continue
             demand = placer.ctx.demand  # type: ignore[union-attr]
+            scores = placer.scores_on(agent) if placer.rates else ()  # before the task lands
             allocation, ports = agent.allocate(demand)
-            placements.append(Placement(placer.app.id, placer.next_instance, agent.id, agent.hostname,
-                                        demand.vector, ports, allocation))
+            placements.append(Placement(workload.id, placer.next_instance, agent.id, agent.hostname,
+                                        demand.vector, ports, allocation, workload.kind, scores))
             placer.next_instance += 1
             placer.remaining -= 1
             placer.ctx.record(agent)  # type: ignore[union-attr]
-            if not placer.remaining:
-                active.remove(placer)
-            for other in active:
-                other.changed(agent)
+            if placer.remaining:
+                heapq.heapreplace(active, (-placer.remaining / placer.total, placer.order, placer))
+            else:
+                heapq.heappop(active)
+            for _, _, other in active:
+                if other.eager:
+                    other.dirty.add(agent.index)
         unplaced.sort(key=lambda u: ids.index(u.app_id))
         return Plan(tuple(placements), tuple(unplaced))
 

@@ -5,12 +5,12 @@ placement subtracts from it and bumps its ``stamp`` so cached evaluations can te
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from ..cluster import SCALARS, UNRESERVED, AgentInfo
-from ..model import AppSpec
 from ..ranges import PortSet
+from .workload import Workload
 
 EPSILON = 1e-9
 
@@ -23,18 +23,29 @@ def format_scalar(value: float) -> str:
 
 @dataclass(frozen=True)
 class Demand:
-    """What one task of an app needs from an agent."""
+    """What one task of a workload needs from an agent; ``app_id`` is the workload's id."""
 
     app_id: str
     vector: tuple[float, float, float, float]
     roles: tuple[str, ...]
     host_ports: tuple[int, ...]
+    # Derived once, for AgentState.allocate: the resources asked for, as (index, amount), and
+    # the host ports fixed ones first, so that picking the lowest free port never takes one of them.
+    needs: tuple[tuple[int, float], ...] = field(init=False, repr=False, compare=False)
+    port_order: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ports = self.host_ports
+        object.__setattr__(self, "needs", tuple((k, need) for k, need in enumerate(self.vector) if need > 0))
+        object.__setattr__(self, "port_order", tuple(sorted(range(len(ports)), key=lambda i: ports[i] == 0)))
 
     @classmethod
-    def of(cls, app: AppSpec) -> "Demand":
+    def of(cls, workload: Workload) -> "Demand":
+        """The per-task demand of ``workload``, roles in the order resources are taken from them."""
         # Reserved roles first, the unreserved pool last: use what was set aside for us first.
-        roles = tuple(sorted(app.roles, key=lambda r: r == UNRESERVED))
-        return cls(app.id, (app.cpus, app.mem, app.disk, float(app.gpus)), roles, app.host_port_requests())
+        roles = tuple(sorted(workload.roles, key=lambda r: r == UNRESERVED))
+        return cls(workload.id, (workload.cpus, workload.mem, workload.disk, float(workload.gpus)), roles,
+                   workload.host_ports)
 
 
 class AgentState:
@@ -78,22 +89,21 @@ class AgentState:
         the order of ``demand.host_ports``.
         """
         taken: list[tuple[str, str, float]] = []
-        for k, need in enumerate(demand.vector):
-            for role in demand.roles:
+        free, free_total, roles = self.free, self.free_total, demand.roles
+        for k, need in demand.needs:
+            free_total[k] = max(0.0, free_total[k] - need)
+            for role in roles:
                 if need <= EPSILON:
                     break
-                pool = self.free.get(role)
+                pool = free.get(role)
                 if pool is None or pool[k] <= EPSILON:
                     continue
                 amount = min(need, pool[k])
                 pool[k] = max(0.0, pool[k] - amount)
                 taken.append((SCALARS[k], role, amount))
                 need -= amount
-            self.free_total[k] = max(0.0, self.free_total[k] - demand.vector[k])
-        # Fixed ports first, so that picking the lowest free port never takes one of them.
         ports: list[int] = [0] * len(demand.host_ports)
-        order = sorted(range(len(demand.host_ports)), key=lambda i: demand.host_ports[i] == 0)
-        for i in order:
+        for i in demand.port_order:  # fixed ports first
             ports[i] = self._take_port(demand.host_ports[i], demand.roles)
         self.app_counts[demand.app_id] = self.app_counts.get(demand.app_id, 0) + 1
         self.stamp += 1

@@ -51,7 +51,7 @@ def test_plan_json_shape(capsys):
     assert code == 0 and set(doc) == {"placements", "unplaced"}
     assert len(doc["placements"]) == 3 and doc["unplaced"] == []
     first = doc["placements"][0]
-    assert set(first) == {"app", "instance", "agent_id", "hostname", "resources", "ports"}
+    assert set(first) == {"app", "instance", "agent_id", "hostname", "resources", "ports", "scores"}
     assert first["app"] == "/examples/hello" and set(first["resources"]) == {"cpus", "mem", "disk", "gpus"}
     assert len({p["hostname"] for p in doc["placements"]}) == 3  # UNIQUE hostname
 

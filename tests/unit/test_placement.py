@@ -1,6 +1,7 @@
 """The planner: constraints, resources, ports, roles, strategies, reasons."""
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pytest
@@ -8,8 +9,8 @@ import pytest
 from halyard.cluster import Resources
 from halyard.errors import DuplicatePluginError, PluginError, ValidationError
 from halyard.model import StrategyRef
-from halyard.placement import (OK, Filter, PlacementRequest, Planner, Scope, Scorer, Strategy,
-                               StrategyRegistry, unfit)
+from halyard.placement import (OK, AgentState, Demand, Filter, PlacementContext, PlacementRequest, Planner, Scope,
+                               Scorer, Strategy, StrategyRegistry, unfit)
 from halyard.placement.registry import BUILTINS
 
 from .builders import agent, app
@@ -22,7 +23,7 @@ def place(agents, *apps, strategy=None, seed=0, registry=None):
     for ag in agents:
         running.update(ag.app_tasks)
     return Planner(registry or StrategyRegistry(), seed).plan(
-        agents, [PlacementRequest(a, a.instances - running[a.id], ref) for a in apps])
+        agents, [PlacementRequest(a.workload(), a.instances - running[a.id], ref) for a in apps])
 
 
 def per_agent(plan):
@@ -93,6 +94,33 @@ def test_insufficient_resources_are_explained_per_resource():
     assert plan.placements == ()
     assert plan.unplaced[0].reasons == ("insufficient mem (needs 2048 MB) on 2 of 3 agents",
                                         "insufficient cpus (needs 1) on 1 of 3 agents")
+
+
+@pytest.mark.parametrize("agents, need, reasons", [
+    ([agent("a", cpus=1)], dict(cpus=2, mem=1024),
+     ("insufficient cpus (needs 2) on 1 of 1 agents",)),
+    ([agent("a", cpus=1, mem=1024)], dict(cpus=2, mem=4096),
+     ("insufficient cpus (needs 2), mem (needs 4096 MB) on 1 of 1 agents",)),
+    ([agent("a", mem=1024, disk=10)], dict(cpus=1, mem=4096, disk=100, gpus=1),
+     ("insufficient mem (needs 4096 MB), disk (needs 100 MB), gpus (needs 1) on 1 of 1 agents",)),
+    # different free amounts, the same resources short: one reason, counted over both agents
+    ([agent("a", cpus=1, mem=1024), agent("b", cpus=0.5, mem=2048)], dict(cpus=2, mem=4096),
+     ("insufficient cpus (needs 2), mem (needs 4096 MB) on 2 of 2 agents",)),
+    ([agent("a", cpus=1, mem=1024), agent("b", mem=1024), agent("c", mem=512)], dict(cpus=2, mem=4096),
+     ("insufficient mem (needs 4096 MB) on 2 of 3 agents",
+      "insufficient cpus (needs 2), mem (needs 4096 MB) on 1 of 3 agents")),
+    # several roles: what is short is the sum over the accepted roles
+    ([agent("a", cpus=1.5, mem=64, reserved={"prod": (Resources(cpus=1, mem=64), ())})],
+     dict(cpus=2, mem=256, acceptedResourceRoles=["prod", "*"]),
+     ("insufficient mem (needs 256 MB) on 1 of 1 agents",)),
+    ([agent("a", cpus=0.5, mem=64, reserved={"prod": (Resources(cpus=1, mem=64), ())})],
+     dict(cpus=2, mem=256, acceptedResourceRoles=["prod", "*"]),
+     ("insufficient cpus (needs 2), mem (needs 256 MB) on 1 of 1 agents",)),
+])
+def test_every_short_resource_is_named_in_one_reason(agents, need, reasons):
+    plan = place(agents, app(instances=1, portDefinitions=[], **need))
+    assert plan.placements == ()
+    assert plan.unplaced[0].reasons == reasons
 
 
 def test_no_agents_is_explained():
@@ -208,6 +236,90 @@ def test_a_custom_strategy_filters_with_reasons_and_scores():
     assert "odd agent on 3 of 6 agents" in plan.unplaced[0].reasons
 
 
+# --- why this agent: the picked agent's scores ------------------------------------------------
+
+class InZone(Scorer):
+    """100 in zone z1, else 0: fixed per agent."""
+
+    name = "in-z1"
+    scope = Scope.AGENT
+
+    def score(self, ctx, agent):
+        return 100.0 if agent.value("@zone") == "z1" else 0.0
+
+
+class ByIndex(Scorer):
+    """10 x the agent's number (a0 -> 0, a3 -> 30)."""
+
+    name = "by-index"
+    scope = Scope.AGENT
+
+    def score(self, ctx, agent):
+        return 10.0 * int(agent.id[1:])
+
+
+class Fewest(Scorer):
+    """100 minus 10 per task of the workload already on the agent."""
+
+    name = "fewest"
+    scope = Scope.GLOBAL  # the full-scan path
+
+    def score(self, ctx, agent):
+        return 100.0 - 10 * ctx.count_on(agent)
+
+
+ZONED = [agent("a0", zone="z1"), agent("a1", zone="z2"), agent("a2", zone="z1"), agent("a3", zone="z2")]
+TRIO = [agent("a0"), agent("a1"), agent("a2")]
+
+
+@pytest.mark.parametrize("agents, scorers, count, expected", [
+    # totals a0..a3: 1000, 10, 1020, 30 -> a2
+    (ZONED, ((InZone(), 10.0), (ByIndex(), 1.0)), 1,
+     [("a2", (("in-z1", 10.0, 100.0), ("by-index", 1.0, 20.0)), 1020.0)]),
+    # each task lowers its agent's "fewest" by 10; by-index breaks ties
+    (TRIO, ((Fewest(), 1.0), (ByIndex(), 0.01)), 4,
+     [("a2", (("fewest", 1.0, 100.0), ("by-index", 0.01, 20.0)), 100.2),
+      ("a1", (("fewest", 1.0, 100.0), ("by-index", 0.01, 10.0)), 100.1),
+      ("a0", (("fewest", 1.0, 100.0), ("by-index", 0.01, 0.0)), 100.0),
+      ("a2", (("fewest", 1.0, 90.0), ("by-index", 0.01, 20.0)), 90.2)]),
+])
+def test_a_placement_keeps_what_each_scorer_gave_the_picked_agent(agents, scorers, count, expected):
+    registry = StrategyRegistry({"why": lambda args: Strategy("why", scorers=scorers)})
+    plan = place(agents, app(instances=count, cpus=0.1, mem=1), strategy="why", registry=registry)
+    assert [(p.agent_id, p.scores) for p in plan.placements] == [(a, scores) for a, scores, _ in expected]
+    for p, (_, _, best_total) in zip(plan.placements, expected):
+        assert sum(w * s for _, w, s in p.scores) == pytest.approx(best_total)
+
+
+@pytest.mark.parametrize("strategy", ["binpack", "spread"])
+def test_the_picked_agents_scores_sum_to_the_best_total_over_the_agents(strategy):
+    """One task on agents of different fullness: the scores add up to the highest weighted total
+    that the strategy's own scorers give any agent (computed here, outside the planner)."""
+    agents = [agent("a", cpus=4, mem=4096, tasks={"/web": 1}), agent("b", cpus=2, mem=1024),
+              agent("c", cpus=8, mem=2048), agent("d", cpus=3, mem=8192)]
+    web = app(instances=2, cpus=1, mem=512)
+    (p,) = place(agents, web, strategy=strategy).placements
+    states = [AgentState(info, i) for i, info in enumerate(agents)]
+    ctx = PlacementContext(web.workload(), Demand.of(web.workload()), states, 2, random.Random(0), lambda: states)
+    scorers = StrategyRegistry().create(strategy).scorers
+    for scorer, _ in scorers:
+        scorer.prepare(ctx)
+    totals = {s.id: sum(w * scorer.score(ctx, s) for scorer, w in scorers) for s in states}
+    assert [(name, w) for name, w, _ in p.scores] == [(scorer.name, w) for scorer, w in scorers]
+    assert sum(w * s for _, w, s in p.scores) == pytest.approx(max(totals.values()))
+    assert totals[p.agent_id] == pytest.approx(max(totals.values()))
+
+
+def test_scores_are_in_the_plans_json_and_empty_for_random():
+    agents = [agent("a"), agent("b", cpus=2)]
+    binpack = place(agents, app(instances=1, cpus=1, mem=1024), strategy="binpack").to_json()
+    (only,) = binpack["placements"]
+    assert only["agent_id"] == "b"
+    assert only["scores"] == [{"scorer": "binpack", "weight": 1.0, "score": pytest.approx(37.5)}]  # (1/2 + 1/4) / 2
+    drawn = place(agents, app(instances=1), strategy="random").to_json()
+    assert drawn["placements"][0]["scores"] == []
+
+
 def test_out_of_range_score_is_a_plugin_error():
     class Bad(Scorer):
         scope = Scope.AGENT
@@ -251,4 +363,5 @@ def test_strategy_select_random_takes_no_scorers():
 
 def test_duplicate_app_in_one_plan_is_refused():
     with pytest.raises(ValidationError):
-        Planner(StrategyRegistry()).plan([agent("a")], [PlacementRequest(app(), 1), PlacementRequest(app(), 1)])
+        Planner(StrategyRegistry()).plan([agent("a")], [PlacementRequest(app().workload(), 1),
+                                                    PlacementRequest(app().workload(), 1)])

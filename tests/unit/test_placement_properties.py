@@ -154,7 +154,8 @@ def requests_for(cluster, requested, strategy):
     running = Counter()
     for a in cluster:
         running.update(a.app_tasks)
-    return [PlacementRequest(a, max(0, a.instances - running[a.id]), StrategyRef(name=strategy)) for a in requested]
+    return [PlacementRequest(a.workload(), max(0, a.instances - running[a.id]), StrategyRef(name=strategy))
+            for a in requested]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

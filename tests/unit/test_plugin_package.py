@@ -32,7 +32,9 @@ def plugin_path(tmp_path_factory):
 
 
 def _halyard(plugin_path, *argv):
-    env = {**os.environ, "PYTHONPATH": str(plugin_path)}
+    # The plugin first, then whatever path this test run has (it decides which halyard is imported).
+    path = os.pathsep.join(p for p in (str(plugin_path), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
     return subprocess.run([sys.executable, "-m", "halyard.cli.main", *argv], capture_output=True,
                           text=True, env=env, check=False)
 
