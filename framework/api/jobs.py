@@ -16,8 +16,8 @@ from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec
 from ..jobs.taskinfo import executor_id_for
 from ..mesos.artifact import FILE_NAME, executor_artifact
+from ..mesos import sandbox
 from ..validation import app_problems
-from . import sandbox
 
 
 def run_json(run: RunRecord, waiting: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -43,6 +43,14 @@ def job_json(engine: Engine, job: JobRecord) -> dict[str, Any]:
             "nextRunAt": iso(job.next_fire) if job.next_fire else None,
             "activeRuns": [r.run_id for r in runs if r.active],
             "lastRun": {"id": last.run_id, "status": last.status, "exitCode": last.exit_code} if last else None}
+
+
+def last_lines(text: str, lines: Optional[int]) -> str:
+    """The last ``lines`` lines of ``text`` (all of it for None)."""
+    if lines is None:
+        return text
+    kept = text.splitlines(keepends=True)[-lines:] if lines > 0 else []
+    return "".join(kept)
 
 
 def job_routes(backend: Any, body_json: Callable[[Request], Any]) -> APIRouter:
@@ -135,13 +143,13 @@ def job_routes(backend: Any, body_json: Callable[[Request], Any]) -> APIRouter:
             framework_id = engine.framework_id
         if found.task_id is None or found.agent_id is None or framework_id is None:
             raise NotFoundError(f"run '{run_id}' has not been launched yet: no {name}")
-        text = sandbox.tail(backend.master_url(), found.agent_id, framework_id, executor_id_for(found.task_id),
+        text = sandbox.tail(backend.master(), found.agent_id, framework_id, executor_id_for(found.task_id),
                             name, max_bytes=bytes_)
         for name_ in found.spec.secret_names():  # the job's output may print its secrets: never shown
             value = found.spec.env_values()[name_]
             if value:
                 text = text.replace(value, "******")
-        return PlainTextResponse(sandbox.last_lines(text, lines))
+        return PlainTextResponse(last_lines(text, lines))
 
     @router.get("/v1/jobs/{job_id}/runs/{run_id}/stdout", response_class=PlainTextResponse)
     def stdout(job_id: str, run_id: str, lines: Optional[int] = None, bytes: int = 65536) -> Any:  # noqa: A002

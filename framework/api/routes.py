@@ -17,12 +17,11 @@ from .. import __version__
 from ..engine.engine import Engine
 from ..engine.messages import CancelDeployment, DeleteApp, Event, KillTasks, PutApp, ResetDelay, RestartApp
 from ..engine.app_records import iso
-from ..errors import ConflictError, NotFoundError, NotLeaderError, Problem, ValidationError
+from ..errors import ConflictError, NotFoundError, NotLeaderError, Problem, UpstreamError, ValidationError
 from ..model import normalize_app_id
 from ..validation import app_problems, deep_merge
 from .jobs import job_routes
 from .metrics import render as render_metrics
-from .sandbox import SandboxUnavailable
 from .views import app_json, deployment_json, invalid_json, placement_json, queue_json, task_json
 
 
@@ -152,8 +151,8 @@ def create_app(backend: Backend, tokens: Optional[dict[str, str]] = None, auth_r
 
     api.include_router(job_routes(backend, body_json))
 
-    @api.exception_handler(SandboxUnavailable)
-    async def _no_sandbox(request: Request, exc: SandboxUnavailable) -> JSONResponse:
+    @api.exception_handler(UpstreamError)
+    async def _no_sandbox(request: Request, exc: UpstreamError) -> JSONResponse:
         return _error(502, str(exc))
 
     def validated(raw: Any) -> Any:
@@ -182,7 +181,7 @@ def create_app(backend: Backend, tokens: Optional[dict[str, str]] = None, auth_r
     async def dry_run(request: Request, strategy: Optional[str] = None, seed: int = 0) -> Any:
         """Halyard's dry run: where would these apps' missing instances go on the live cluster, and
         why would any not fit? Body: one app definition, or ``{"apps": [...]}``. Nothing changes."""
-        from ..cli.plan import fetch_master_state, requests_for
+        from ..cli.plan import requests_for
         from ..cluster import load_cluster
         from ..placement import Planner, StrategyRegistry
         from ..validation import raw_apps
@@ -202,7 +201,7 @@ def create_app(backend: Backend, tokens: Optional[dict[str, str]] = None, auth_r
         for spec in specs:
             if spec.strategy is not None:
                 registry.create(spec.strategy)
-        agents = load_cluster(fetch_master_state(backend.master_url()))
+        agents = load_cluster(backend.master().state())
         return Planner(registry, seed).plan(agents, requests_for(specs, agents, strategy)).to_json()
 
     @api.get("/v1/stats")

@@ -81,7 +81,8 @@ def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kazoo").setLevel(logging.WARNING)
     from ..mesos.driver import install_interrupt_handler
-    from ..service import SchedulerService, ServiceConfig  # imports pymesos (its SIGINT handler)
+    from ..app import SchedulerApp  # imports pymesos (its SIGINT handler)
+    from ..config import ServiceConfig
 
     secret = open(secret_file).read().strip() if secret_file else None
     if principal and not secret:
@@ -97,7 +98,7 @@ def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal
                            executor_command=executor_command,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
                                                deployment_timeout=deployment_timeout))
-    service = SchedulerService(config)
+    service = SchedulerApp(config)
     service.start_api()
     click.echo(f"halyard scheduler: API on http://{listen}, master {master}, state in {zk}", err=True)
     log = logging.getLogger("halyard")

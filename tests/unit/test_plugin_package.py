@@ -32,7 +32,8 @@ def plugin_path(tmp_path_factory):
 
 
 def _halyard(plugin_path, *argv):
-    env = {**os.environ, "PYTHONPATH": str(plugin_path)}
+    # Keep what PYTHONPATH held (a checkout's import shim, say) after the plugin's directory.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(plugin_path), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-m", "halyard.cli.main", *argv], capture_output=True,
                           text=True, env=env, check=False)
 
