@@ -7,21 +7,18 @@ HTTP API (uvicorn) and the leader loop (``service.py``) that uses them.
 from __future__ import annotations
 
 import logging
-import queue
 import socket
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Optional
+from typing import Callable, Optional
 
 import uvicorn
 
-from .api.routes import create_app
+from .api.events import EventHub
+from .api.server import create_app
 from .config import ServiceConfig
-from .engine.engine import Engine
 from .engine.messages import Event
-from .errors import NotLeaderError
 from .jobs.taskinfo import ExecutorSettings
 from .mesos.artifact import executor_artifact
 from .mesos.driver import MesosDriver, framework_info
@@ -58,7 +55,7 @@ class SchedulerApp:
         self.election = self.session.election(self.store.election_path, config.listen)
         self.master = MesosMaster(config.master)
         self.webhooks = WebhookPoster()
-        self.hub = _Step1Hub()
+        self.hub = EventHub(keepalive=config.event_keepalive)
         self.service = SchedulerService(
             config, store=self.store, session=self.session, election=self.election, drivers=self._driver,
             master=self.master, publish=self.hub.publish, notify=self.webhooks.post,
@@ -75,7 +72,7 @@ class SchedulerApp:
     def start_api(self) -> None:
         """Serve the HTTP API on its own thread (returns once it listens, or after 10 s)."""
         host, _, _ = self.config.listen.rpartition(":")
-        api = create_app(_Step1Backend(self.service, self.hub), self.config.tokens, self.config.auth_reads)
+        api = create_app(self.service, self.hub, self.config.tokens, self.config.auth_reads)
         server = uvicorn.Server(uvicorn.Config(api, host=host or "127.0.0.1", port=self.config.port,
                                                log_level="warning", access_log=False, lifespan="off"))
         self._server = server
@@ -104,66 +101,3 @@ class SchedulerApp:
     def restart_driver(self) -> None:
         """The Mesos driver's IO thread died: lead again with a new one."""
         self.service.restart_driver()
-
-
-class _Step1Hub:
-    """Temporary: the event fan-out of the old routes (replaced by ``api/events.EventHub``)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.subscribers: list[queue.Queue] = []
-
-    def publish(self, event: Any) -> None:
-        with self.lock:
-            subscribers = list(self.subscribers)
-        for subscriber in subscribers:
-            try:
-                subscriber.put_nowait(event)
-            except queue.Full:
-                pass
-
-
-class _Step1Backend:
-    """Temporary: the old routes' Backend over the new service."""
-
-    def __init__(self, service: SchedulerService, hub: _Step1Hub):
-        self.service, self.hub = service, hub
-        self.leader, self.address, self.submit = service.leader, service.address, service.submit
-        self.abdicate = service.abdicate
-
-    @contextmanager
-    def reading(self) -> Iterator[Engine]:
-        with self.service.lock:
-            if self.service.engine is not None:
-                yield self.service.engine
-                return
-        raise NotLeaderError(self.service.leader())
-
-    def stats(self) -> dict[str, Any]:
-        s = self.service.stats()
-        return {"leader": s.leader, "epoch": s.epoch, "offerCycles": s.offer_cycles, "reconciling": s.reconciling,
-                "offerToAcceptMs": {"p50": s.offer_to_accept.p50, "p99": s.offer_to_accept.p99,
-                                    "count": s.offer_to_accept.count}}
-
-    def info(self) -> dict[str, Any]:
-        i = self.service.about()
-        return {"name": i.name, "version": i.version, "leader": i.leader, "elected": i.elected,
-                "frameworkId": i.framework_id,
-                "marathon_config": {"master": i.master, "framework_name": i.name, "mesos_role": i.role,
-                                    "failover_timeout": i.failover_timeout, "mesos_user": None},
-                "zookeeper_config": {"zk": i.zk, "zk_timeout": int(i.zk_session_timeout * 1000)},
-                "http_config": {"http_port": int(i.listen.rpartition(":")[2])}}
-
-    def subscribe(self) -> queue.Queue:
-        q: queue.Queue = queue.Queue(maxsize=10000)
-        with self.hub.lock:
-            self.hub.subscribers.append(q)
-        return q
-
-    def unsubscribe(self, q: queue.Queue) -> None:
-        with self.hub.lock:
-            if q in self.hub.subscribers:
-                self.hub.subscribers.remove(q)
-
-    def master(self) -> Any:
-        return self.service.master()

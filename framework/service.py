@@ -13,8 +13,8 @@ Threads:
   changes nothing but a pause;
 * the **API's thread** reads under the engine lock (:meth:`reading`); writes become commands.
 
-Every reason to step down, from any thread, goes through one channel (:meth:`_signal`), read by
-the loop between events. A write that cannot reach ZooKeeper waits for it (nothing after it runs
+Every reason to step down, from any thread, goes through one channel (:class:`StepDownChannel`),
+read by the loop between events. A write that cannot reach ZooKeeper waits for it (nothing after it runs
 meanwhile, so no launch or acknowledgement gets ahead of its record); a write fenced by a newer
 leader ends the leadership at once.
 """
@@ -28,7 +28,7 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Protocol
+from typing import Any, Callable, Iterator, Optional, Protocol, Union
 
 from . import __version__
 from .backend import Latency, MasterReader, SchedulerInfo, SchedulerStats
@@ -70,6 +70,55 @@ class Why(enum.Enum):
     SUPERSEDED = "another scheduler subscribed as this framework"
 
 
+class StepDownChannel:
+    """The one channel for reasons to step down: any thread signals one (and wakes the leader
+    loop), the loop reads them between events."""
+
+    def __init__(self, wake: Callable[[], None]):
+        self._lock = threading.Lock()
+        self._why: set[Why] = set()
+        self._wake = wake
+
+    def signal(self, why: Why) -> None:
+        with self._lock:
+            self._why.add(why)
+        self._wake()
+
+    def __contains__(self, why: Why) -> bool:
+        with self._lock:
+            return why in self._why
+
+    def clear(self, *whys: Why) -> None:
+        with self._lock:
+            self._why.difference_update(whys)
+
+    def take(self) -> set[Why]:
+        """The reasons signalled; SUPERSEDED is handed out once per signal (it asks for a check)."""
+        with self._lock:
+            why = set(self._why)
+            self._why.discard(Why.SUPERSEDED)
+            return why
+
+
+class OfferLatencies:
+    """Offer arrival -> ACCEPT sent, over the last launches."""
+
+    def __init__(self, keep: int = 1000):
+        self._seconds: deque[float] = deque(maxlen=keep)
+
+    def record(self, seconds: float) -> None:
+        self._seconds.append(seconds)
+
+    def summary(self) -> Latency:
+        """Median and 99th percentile in milliseconds (None before the first launch)."""
+        lat = sorted(self._seconds)
+
+        def pct(p: float) -> Optional[float]:
+            return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else None
+
+        return Latency(p50=pct(0.5), p99=pct(0.99), count=len(lat))
+
+
 class _Command:
     def __init__(self, event: Event):
         self.event = event
@@ -106,9 +155,9 @@ class SchedulerService:
         self.engine: Optional[Engine] = None
         self.events: Optional[queue.Queue] = None
         self.epoch: Optional[int] = None
-        self._why: set[Why] = set()
+        self.why = StepDownChannel(self._wake)
         self._pause_before_contending = 0.0
-        self.offer_latencies: deque[float] = deque(maxlen=1000)  # seconds, arrival -> ACCEPT sent
+        self.offer_latencies = OfferLatencies()
 
     # --- Backend (for the API) ----------------------------------------------------------------
 
@@ -147,7 +196,7 @@ class SchedulerService:
         """Step down (the next contender leads); this scheduler contends again after a pause."""
         if self.engine is None:
             return False
-        self._signal(Why.ABDICATED)
+        self.why.signal(Why.ABDICATED)
         return True
 
     def master(self) -> MasterReader:
@@ -165,68 +214,55 @@ class SchedulerService:
 
     def stats(self) -> SchedulerStats:
         """Figures for benchmarks and operators."""
-        lat = sorted(self.offer_latencies)
-
-        def pct(p: float) -> Optional[float]:
-            return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else None
-
         with self.lock:
             engine = self.engine
             return SchedulerStats(leader=engine is not None, epoch=self.epoch,
                                   offer_cycles=engine.offer_cycles if engine else None,
                                   reconciling=engine.reconciling() if engine else None,
-                                  offer_to_accept=Latency(p50=pct(0.5), p99=pct(0.99), count=len(lat)))
+                                  offer_to_accept=self.offer_latencies.summary())
 
     # --- lifecycle (any thread) ---------------------------------------------------------------
 
     @property
     def stopping(self) -> bool:
-        return self._has(Why.STOPPING)
+        return Why.STOPPING in self.why
 
     def stop(self) -> None:
         """End the leadership, if any, and :meth:`run`."""
-        self._signal(Why.STOPPING)
+        self.why.signal(Why.STOPPING)
         self.election.cancel()
 
     def restart_driver(self) -> None:
         """The driver's IO thread died: give up this leadership and contend again with a new driver."""
-        self._signal(Why.DRIVER_FAILED)
+        self.why.signal(Why.DRIVER_FAILED)
 
     def session_changed(self, state: SessionState) -> None:
         """The session's thread: flags and events only."""
         log.info("ZooKeeper session %s", state.value)
         if state is SessionState.LOST:
-            self._signal(Why.SESSION_LOST)
+            self.why.signal(Why.SESSION_LOST)
         else:
             self._post(Paused(state is SessionState.SUSPENDED))
 
     def _failed_over(self, message: str) -> None:
         """The driver's IO thread: Mesos says another scheduler took this framework over."""
-        self._signal(Why.SUPERSEDED)
+        self.why.signal(Why.SUPERSEDED)
 
-    def _signal(self, why: Why) -> None:
-        """The one step-down channel: record the reason and wake the leader loop."""
-        with self.lock:
-            self._why.add(why)
-            if self.events is not None:
-                self.events.put((time.monotonic(), _Wake()))
+    def _wake(self) -> None:
+        """Have the leader loop read the step-down reasons now."""
+        self._post(_Wake())
 
-    def _has(self, why: Why) -> bool:
-        with self.lock:
-            return why in self._why
-
-    def _post(self, event: Event) -> None:
+    def _post(self, item: Union[Event, _Wake]) -> None:
         with self.lock:
             if self.events is not None:
-                self.events.put((time.monotonic(), event))
+                self.events.put((time.monotonic(), item))
 
     # --- contending ---------------------------------------------------------------------------
 
     def run(self) -> None:
         """Contend for leadership and lead when elected, until :meth:`stop`. The session is started."""
         while not self.stopping:
-            with self.lock:
-                self._why.discard(Why.SESSION_LOST)
+            self.why.clear(Why.SESSION_LOST)
             try:
                 self.election.run(self._lead)
                 pause, self._pause_before_contending = self._pause_before_contending, 0.0
@@ -246,7 +282,7 @@ class SchedulerService:
     # --- leading ------------------------------------------------------------------------------
 
     def _lead(self) -> None:
-        if self.stopping or self._has(Why.SESSION_LOST):
+        if self.stopping or Why.SESSION_LOST in self.why:
             return
         self.epoch = self.store.become_leader()
         snapshot = self.store.load()
@@ -258,7 +294,7 @@ class SchedulerService:
                  len(engine.tasks), snapshot.framework_id or "(new)")
         with self.lock:
             self.engine, self.events = engine, events
-            self._why -= {Why.DRIVER_FAILED, Why.ABDICATED, Why.SUPERSEDED}
+        self.why.clear(Why.DRIVER_FAILED, Why.ABDICATED, Why.SUPERSEDED)
         driver.start()
         try:
             self._serve(engine, events, driver)
@@ -277,9 +313,7 @@ class SchedulerService:
 
     def _check_step_down(self) -> None:
         """Raise _StepDown if a signalled reason says so."""
-        with self.lock:
-            why = set(self._why)
-            self._why.discard(Why.SUPERSEDED)
+        why = self.why.take()
         pauses = {Why.STOPPING: 0.0, Why.SESSION_LOST: 0.0, Why.DRIVER_FAILED: 1.0,  # the master may be restarting
                   Why.ABDICATED: self._yield_seconds()}
         for reason, pause in pauses.items():
@@ -349,7 +383,7 @@ class SchedulerService:
             else:
                 driver.execute(ins)
         if isinstance(event, Offers) and arrived is not None and any(isinstance(i, Launch) for i in instructions):
-            self.offer_latencies.append(time.monotonic() - arrived)
+            self.offer_latencies.record(time.monotonic() - arrived)
 
     def _persist(self, persist: Persist) -> None:
         while True:
@@ -361,9 +395,9 @@ class SchedulerService:
             except StoreUnavailableError as exc:
                 log.warning("%s; waiting for ZooKeeper", exc)
                 while not self.session.connected:
-                    if self._has(Why.SESSION_LOST) or self.stopping:
+                    if Why.SESSION_LOST in self.why or self.stopping:
                         raise _StepDown("ZooKeeper session lost while writing") from exc
-                    if self._has(Why.SUPERSEDED):
+                    if Why.SUPERSEDED in self.why:
                         # Another scheduler took the framework and this one cannot check the
                         # epoch now: the safe side is to let the other one lead.
                         raise _StepDown("superseded while ZooKeeper is unreachable", pause=self._yield_seconds())

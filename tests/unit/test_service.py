@@ -117,7 +117,9 @@ def service():
 
 
 def rendered(published):
-    return [e for e in published if isinstance(e, dict)]
+    from halyard.api.events import marathon_event
+
+    return [e if isinstance(e, dict) else marathon_event(e) for e in published]
 
 
 def test_a_command_is_persisted_then_published_and_the_driver_subscribed_with_the_stored_framework(service):
