@@ -6,7 +6,6 @@ HTTP API (uvicorn) and the leader loop (``service.py``) that uses them.
 """
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 import time
@@ -28,7 +27,6 @@ from .service import SchedulerService
 from .store.election import ZkSession
 from .webhooks import WebhookPoster
 
-log = logging.getLogger(__name__)
 API_START_SECONDS = 10.0
 
 
