@@ -151,7 +151,7 @@ def failover() -> None:
 MEMORY_PROBE = r'''
 import sys, time, json
 from kazoo.client import KazooClient
-import halyard.service  # everything a scheduler imports: pymesos, kazoo, FastAPI, uvicorn
+import halyard.app  # everything a scheduler imports: pymesos, kazoo, FastAPI, uvicorn
 from halyard.engine.engine import Engine
 from halyard.placement import StrategyRegistry
 from halyard.store.zk import ZkStore

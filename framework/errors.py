@@ -10,7 +10,8 @@
     ├── ConflictError            a command conflicts with the current state (app being deleted, exists);
     │                            carries the id of the deployment in the way, if one is
     ├── NotLeaderError           this scheduler is a standby; carries where the leader listens
-    └── StoreError               the state store refused or failed a write
+    ├── UpstreamError            a Mesos master or agent did not answer (the API answers 502)
+    └── StoreError               the state store (ZooKeeper) refused or failed an operation
         ├── StoreUnavailableError  no ZooKeeper connection right now: retry when it is back
         └── FencedError          a newer leader holds the store: this scheduler must step down
 
@@ -83,8 +84,12 @@ class NotLeaderError(HalyardError):
         super().__init__(f"not the leader (leader: {leader or 'unknown'})")
 
 
+class UpstreamError(HalyardError):
+    """A Mesos master or agent did not answer (or could not be found)."""
+
+
 class StoreError(HalyardError):
-    """The state store refused or failed a write."""
+    """The state store (ZooKeeper) refused or failed an operation."""
 
 
 class FencedError(StoreError):

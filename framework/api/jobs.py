@@ -1,23 +1,26 @@
-"""Halyard's job API (``/v1/jobs``) and the executor artifact agents fetch (``/v1/executor``)."""
+"""Halyard's job API (``/v1/jobs``: definitions, runs, their output) and the executor artifact
+agents fetch (``/v1/executor``)."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from ..engine.engine import Engine
+from ..backend import Backend
 from ..engine.messages import DeleteJob, KillRun, PutJob, StartRun
-from ..engine.app_records import iso
+from ..engine.view import EngineView
 from ..errors import NotFoundError, Problem, ValidationError
 from ..jobs.book import run_id_for
 from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec
 from ..jobs.executor import executor_id_for
 from ..mesos.artifact import FILE_NAME, executor_artifact
+from ..mesos import sandbox
 from ..validation import job_problems
-from . import sandbox
+from ..timestamps import iso
+from .inputs import body_json
 
 
 def run_json(run: RunRecord, waiting: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -36,8 +39,9 @@ def run_json(run: RunRecord, waiting: tuple[str, ...] = ()) -> dict[str, Any]:
     }
 
 
-def job_json(engine: Engine, job: JobRecord) -> dict[str, Any]:
-    runs = engine.jobs.runs_of(job.job_id)
+def job_json(view: EngineView, job: JobRecord) -> dict[str, Any]:
+    """A job: its definition, version, next scheduled run, active runs and the last run's outcome."""
+    runs = view.runs_of(job.job_id)
     last = runs[-1] if runs else None
     return {"id": job.job_id, "definition": job.spec.public_json(), "version": iso(job.version),
             "nextRunAt": iso(job.next_fire) if job.next_fire else None,
@@ -45,7 +49,15 @@ def job_json(engine: Engine, job: JobRecord) -> dict[str, Any]:
             "lastRun": {"id": last.run_id, "status": last.status, "exitCode": last.exit_code} if last else None}
 
 
-def job_routes(backend: Any, body_json: Callable[[Request], Any]) -> APIRouter:
+def last_lines(text: str, lines: Optional[int]) -> str:
+    """The last ``lines`` lines of ``text`` (all of it for None)."""
+    if lines is None:
+        return text
+    kept = text.splitlines(keepends=True)[-lines:] if lines > 0 else []
+    return "".join(kept)
+
+
+def routes(backend: Backend) -> APIRouter:
     router = APIRouter()
 
     def validated(raw: Any) -> JobSpec:
@@ -64,18 +76,18 @@ def job_routes(backend: Any, body_json: Callable[[Request], Any]) -> APIRouter:
 
     @router.get("/v1/jobs")
     def list_jobs() -> Any:
-        with backend.reading() as engine:
-            return [job_json(engine, j) for j in sorted(engine.jobs.jobs.values(), key=lambda j: j.job_id)]
+        with backend.reading() as view:
+            return [job_json(view, j) for j in view.jobs()]
 
     @router.post("/v1/jobs")
     async def define(request: Request) -> Any:
         """Create a job, or replace its definition (201 when new, 200 when replaced)."""
         spec = validated(await body_json(request))
-        with backend.reading() as engine:
-            existed = spec.id in engine.jobs.jobs
+        with backend.reading() as view:
+            existed = view.has_job(spec.id)
         backend.submit(PutJob(spec))
-        with backend.reading() as engine:
-            body = job_json(engine, engine.jobs.job(spec.id))
+        with backend.reading() as view:
+            body = job_json(view, view.job(spec.id))
         return Response(json.dumps(body), status_code=200 if existed else 201, media_type="application/json")
 
     @router.put("/v1/jobs/{job_id}")
@@ -85,17 +97,17 @@ def job_routes(backend: Any, body_json: Callable[[Request], Any]) -> APIRouter:
             raw = {**raw, "id": raw.get("id", job_id)}
             if raw["id"] != job_id:
                 raise ValidationError([Problem("id", f"does not match the URL ({job_id!r})")])
-        with backend.reading() as engine:
-            engine.jobs.job(job_id)
+        with backend.reading() as view:
+            view.job(job_id)  # 404
         spec = validated(raw)
         backend.submit(PutJob(spec))
-        with backend.reading() as engine:
-            return job_json(engine, engine.jobs.job(job_id))
+        with backend.reading() as view:
+            return job_json(view, view.job(job_id))
 
     @router.get("/v1/jobs/{job_id}")
     def show(job_id: str) -> Any:
-        with backend.reading() as engine:
-            return job_json(engine, engine.jobs.job(job_id))
+        with backend.reading() as view:
+            return job_json(view, view.job(job_id))
 
     @router.delete("/v1/jobs/{job_id}")
     def delete(job_id: str, stopCurrentJobRuns: bool = False) -> Any:  # noqa: N803 - Metronome's name
@@ -104,44 +116,44 @@ def job_routes(backend: Any, body_json: Callable[[Request], Any]) -> APIRouter:
 
     @router.post("/v1/jobs/{job_id}/runs", status_code=201)
     def start(job_id: str) -> Any:
-        with backend.reading() as engine:
-            engine.jobs.job(job_id)
-            run_id = run_id_for(engine.clock(), engine.new_id())
+        with backend.reading() as view:
+            view.job(job_id)  # 404
+            run_id = run_id_for(view.now(), view.new_id())
         backend.submit(StartRun(job_id, run_id))
-        with backend.reading() as engine:
-            return run_json(engine.jobs.run(job_id, run_id))
+        with backend.reading() as view:
+            return run_json(view.run(job_id, run_id))
 
     @router.get("/v1/jobs/{job_id}/runs")
     def runs(job_id: str) -> Any:
-        with backend.reading() as engine:
-            if job_id not in engine.jobs.jobs and not engine.jobs.runs_of(job_id):
-                engine.jobs.job(job_id)  # 404
-            return [run_json(r, engine.jobs.waiting.get(r.run_id, ())) for r in reversed(engine.jobs.runs_of(job_id))]
+        with backend.reading() as view:
+            if not view.has_job(job_id) and not view.runs_of(job_id):
+                view.job(job_id)  # 404
+            return [run_json(r, view.run_waiting(r.run_id)) for r in reversed(view.runs_of(job_id))]
 
     @router.get("/v1/jobs/{job_id}/runs/{run_id}")
     def run(job_id: str, run_id: str) -> Any:
-        with backend.reading() as engine:
-            return run_json(engine.jobs.run(job_id, run_id), engine.jobs.waiting.get(run_id, ()))
+        with backend.reading() as view:
+            return run_json(view.run(job_id, run_id), view.run_waiting(run_id))
 
     @router.delete("/v1/jobs/{job_id}/runs/{run_id}")
     def kill(job_id: str, run_id: str) -> Any:
         backend.submit(KillRun(job_id, run_id))
-        with backend.reading() as engine:
-            return run_json(engine.jobs.run(job_id, run_id))
+        with backend.reading() as view:
+            return run_json(view.run(job_id, run_id))
 
     def output(job_id: str, run_id: str, name: str, lines: Optional[int], bytes_: int) -> PlainTextResponse:
-        with backend.reading() as engine:
-            found = engine.jobs.run(job_id, run_id)
-            framework_id = engine.framework_id
+        with backend.reading() as view:
+            found = view.run(job_id, run_id)
+            framework_id = view.framework_id
         if found.task_id is None or found.agent_id is None or framework_id is None:
             raise NotFoundError(f"run '{run_id}' has not been launched yet: no {name}")
-        text = sandbox.tail(backend.master_url(), found.agent_id, framework_id, executor_id_for(found.task_id),
+        text = sandbox.tail(backend.master(), found.agent_id, framework_id, executor_id_for(found.task_id),
                             name, max_bytes=bytes_)
         for name_ in found.spec.secret_names():  # the job's output may print its secrets: never shown
             value = found.spec.env_values()[name_]
             if value:
                 text = text.replace(value, "******")
-        return PlainTextResponse(sandbox.last_lines(text, lines))
+        return PlainTextResponse(last_lines(text, lines))
 
     @router.get("/v1/jobs/{job_id}/runs/{run_id}/stdout", response_class=PlainTextResponse)
     def stdout(job_id: str, run_id: str, lines: Optional[int] = None, bytes: int = 65536) -> Any:  # noqa: A002

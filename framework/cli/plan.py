@@ -1,42 +1,23 @@
 """``halyard plan``: a dry-run placement of apps on a cluster file, a master state file or a live master."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import click
-import requests
 
 from ..cluster import AgentInfo, load_cluster
-from ..errors import ClusterSourceError
+from ..mesos.master import MesosMaster
 from ..placement import Plan, Planner, StrategyRegistry, requests_for
 from ..validation import load_apps, load_document
 from .output import OUTPUT_OPTION, emit_json, table
 from .validate import check_strategies
 
 
-def fetch_master_state(url: str, timeout: float = 10.0) -> Any:
-    """The master's ``/master/state`` (falling back to ``/state``) as parsed JSON."""
-    base = url.rstrip("/")
-    last: Optional[str] = None
-    for path in ("/master/state", "/state"):
-        try:
-            response = requests.get(base + path, timeout=timeout)
-        except requests.RequestException as exc:
-            raise ClusterSourceError(f"cannot reach the master at {base}: {exc}") from None
-        if response.status_code == 200:
-            try:
-                return response.json()
-            except ValueError:
-                raise ClusterSourceError(f"{base}{path} did not return JSON") from None
-        last = f"{base}{path} answered HTTP {response.status_code}"
-    raise ClusterSourceError(last or f"no state at {base}")
-
-
 def read_cluster(cluster: Optional[str], master: Optional[str]) -> list[AgentInfo]:
     if (cluster is None) == (master is None):
         raise click.UsageError("give exactly one of --cluster FILE or --master URL")
     if master is not None:
-        return load_cluster(fetch_master_state(master), master)
+        return load_cluster(MesosMaster(master).state(), master)
     return load_cluster(load_document(cluster), cluster)  # type: ignore[arg-type]
 
 

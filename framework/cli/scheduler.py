@@ -71,17 +71,20 @@ class Duration(click.ParamType):
                    "'' for none, with --executor-command)")
 @click.option("--executor-command", default=None,
               help="how agents start the executor (default: python3 <fetched file>)")
+@click.option("--event-keepalive", type=Duration(), default="15s", show_default=True,
+              help="how often an idle /v2/events stream gets a keep-alive comment")
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal: Optional[str],
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
               zk_session_timeout: float, unreachable_grace: float, min_healthy_time: float,
               deployment_timeout: float, tokens_file: Optional[str], auth_reads: bool, executor_uri: Optional[str],
-              executor_command: Optional[str], log_level: str) -> None:
+              executor_command: Optional[str], event_keepalive: float, log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kazoo").setLevel(logging.WARNING)
     from ..mesos.driver import install_interrupt_handler
-    from ..service import SchedulerService, ServiceConfig  # imports pymesos (its SIGINT handler)
+    from ..app import SchedulerApp  # imports pymesos (its SIGINT handler)
+    from ..config import ServiceConfig
 
     secret = open(secret_file).read().strip() if secret_file else None
     if principal and not secret:
@@ -94,28 +97,28 @@ def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal
     config = ServiceConfig(tokens=tokens, auth_reads=auth_reads, master=master, zk=zk, listen=listen, name=name, role=role, principal=principal,
                            secret=secret, failover_timeout=failover_timeout, zk_auth=zk_auth,
                            zk_session_timeout=zk_session_timeout, executor_uri=executor_uri,
-                           executor_command=executor_command,
+                           executor_command=executor_command, event_keepalive=event_keepalive,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
                                                deployment_timeout=deployment_timeout))
-    service = SchedulerService(config)
-    service.start_api()
+    process = SchedulerApp(config)
+    process.start_api()
     click.echo(f"halyard scheduler: API on http://{listen}, master {master}, state in {zk}", err=True)
     log = logging.getLogger("halyard")
     done = threading.Event()
 
     def work() -> None:
         try:
-            service.run()
+            process.run()
         finally:
             done.set()
 
     def on_driver_failure(exc: BaseException) -> None:
         log.error("Mesos driver failed: %r; re-subscribing", exc)
-        service.restart_driver()
+        process.restart_driver()
 
     def on_stop() -> None:
         log.info("stopping (tasks keep running; a scheduler started later adopts them)")
-        service.stop()
+        process.stop()
 
     install_interrupt_handler(on_driver_failure, on_stop)
     signal.signal(signal.SIGTERM, lambda *_: on_stop())

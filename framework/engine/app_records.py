@@ -6,7 +6,27 @@ from typing import Any, Optional
 
 from ..mesos_types import LAUNCHING, TERMINAL  # noqa: F401 - re-exported for the engine's parts
 from ..model import AppSpec
-from ..timestamps import iso  # noqa: F401 - re-exported until the API renders its own
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """The last task of an app that ended by itself (Marathon's ``lastTaskFailure``)."""
+
+    app_id: str
+    task_id: str
+    state: str
+    message: str
+    host: str
+    agent_id: str
+    at: float
+    version: float   # the app's version when it failed
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Optional[dict[str, Any]]) -> Optional["TaskFailure"]:
+        return cls(**data) if data else None
 
 
 @dataclass(frozen=True)
@@ -23,7 +43,7 @@ class AppRecord:
     delay: float = 0.0          # current backoff delay, seconds (0: none)
     launch_after: float = 0.0   # wall clock before which no task of the app is launched
     deleting: bool = False
-    last_failure: Optional[dict] = None
+    last_failure: Optional[TaskFailure] = None
 
     @property
     def app_id(self) -> str:
@@ -32,14 +52,14 @@ class AppRecord:
     def to_json(self) -> dict[str, Any]:
         return {"spec": self.spec.to_json(), "version": self.version, "config_version": self.config_version,
                 "delay": self.delay, "launch_after": self.launch_after, "deleting": self.deleting,
-                "last_failure": self.last_failure}
+                "last_failure": self.last_failure.to_json() if self.last_failure else None}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "AppRecord":
         return cls(spec=AppSpec.model_validate(data["spec"]), version=data["version"],
                    config_version=data["config_version"], delay=data.get("delay", 0.0),
                    launch_after=data.get("launch_after", 0.0), deleting=data.get("deleting", False),
-                   last_failure=data.get("last_failure"))
+                   last_failure=_failure(data.get("last_failure")))
 
 
 @dataclass(frozen=True)
@@ -126,3 +146,10 @@ class Snapshot:
     deployments: dict[str, DeploymentRecord] = field(default_factory=dict)
     jobs: dict[str, Any] = field(default_factory=dict)   # job id -> JobRecord
     runs: dict[str, Any] = field(default_factory=dict)   # run id -> RunRecord
+
+
+def _failure(data: Optional[dict[str, Any]]) -> Optional[TaskFailure]:
+    """A persisted failure; records written before it was typed held Marathon's JSON instead."""
+    if data and "taskId" in data:
+        return None  # an old, Marathon-shaped record: dropped (it only informs)
+    return TaskFailure.from_json(data)

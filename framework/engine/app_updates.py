@@ -12,8 +12,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from ..mesos_types import TERMINAL, TaskStatus
-from ..timestamps import iso
-from .app_records import AppRecord, TaskRecord
+from .app_records import AppRecord, TaskFailure, TaskRecord
 from .deployments import DeploymentBook
 from .events import DomainEvent, HealthChanged, TaskChanged
 from .messages import Persist
@@ -67,9 +66,8 @@ class TaskUpdates:
         app = self.apps.get(task.app_id)
         if app is None or task.killing or app.deleting:
             return persist
-        failure = {"appId": app.app_id, "host": task.hostname, "message": status.message,
-                   "state": status.state, "taskId": task.task_id, "timestamp": iso(now),
-                   "version": iso(app.version), "slaveId": task.agent_id}
+        failure = TaskFailure(app_id=app.app_id, task_id=task.task_id, state=status.state, message=status.message,
+                              host=task.hostname, agent_id=task.agent_id, at=now, version=app.version)
         app = replace(app, last_failure=failure)
         fault = status.state in APP_FAULTS
         deployment = self.deployments.of_app(app.app_id)

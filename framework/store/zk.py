@@ -19,6 +19,7 @@ ZooKeeper's request size limit, each chunk fenced).
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, Callable, Optional, TypeVar
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from urllib.parse import quote
 from kazoo.client import KazooClient
 from kazoo.exceptions import (BadVersionError, ConnectionLoss, KazooException, NoNodeError, NodeExistsError,
                               OperationTimeoutError, RolledBackError, SessionExpiredError)
+from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.security import make_digest_acl
 
 from ..engine.messages import Persist
@@ -36,7 +38,26 @@ from . import codec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 MAX_TXN_BYTES = 512 * 1024  # well below jute.maxbuffer (1 MB)
+# What kazoo raises when ZooKeeper cannot be reached right now (the same call may succeed later).
+UNAVAILABLE = (ConnectionLoss, OperationTimeoutError, SessionExpiredError, KazooTimeoutError)
+
+
+def kazoo_errors(what: str) -> Callable[[F], F]:
+    """Decorate a store operation so that what kazoo raises leaves it as Halyard's StoreError:
+    StoreUnavailableError when ZooKeeper cannot be reached now, StoreError otherwise."""
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except UNAVAILABLE as exc:
+                raise StoreUnavailableError(f"ZooKeeper unavailable: {exc!r}") from exc
+            except KazooException as exc:
+                raise StoreError(f"ZooKeeper {what} failed: {exc!r}") from exc
+        return wrapper  # type: ignore[return-value]
+    return decorate
 
 
 def digest_acl(credentials: Optional[str]) -> Optional[list]:
@@ -48,7 +69,8 @@ def digest_acl(credentials: Optional[str]) -> Optional[list]:
 
 
 class ZkStore:
-    """Apps, tasks and the framework id in ZooKeeper, written only by the current leader."""
+    """Apps, tasks and the framework id in ZooKeeper, written only by the current leader (a
+    :class:`~halyard.store.base.StateStore`). Every public operation raises StoreError, never kazoo's."""
 
     def __init__(self, client: KazooClient, root: str = "/halyard", acl: Optional[list] = None):
         self.client = client
@@ -81,12 +103,14 @@ class ZkStore:
     def election_path(self) -> str:
         return self.path("leader")
 
+    @kazoo_errors("setup")
     def ensure_layout(self) -> None:
         for part in ("apps", "tasks", "deployments", "jobs", "runs", "leader"):
             self.client.ensure_path(self.path(part), acl=self.acl)
 
     # --- leadership ---------------------------------------------------------------------------
 
+    @kazoo_errors("epoch claim")
     def become_leader(self) -> int:
         """Claim the next leader epoch; writes of earlier leaders fail from now on."""
         path = self.path("epoch")
@@ -108,12 +132,14 @@ class ZkStore:
             log.info("leader epoch %d", epoch)
             return epoch
 
+    @kazoo_errors("epoch read")
     def current_epoch(self) -> int:
         """The leader epoch ZooKeeper holds now (the newest leader's)."""
         return int(self.client.get(self.path("epoch"))[0] or b"0")
 
     # --- reading ------------------------------------------------------------------------------
 
+    @kazoo_errors("load")
     def load(self) -> Snapshot:
         self.ensure_layout()
         self._versions.clear()
@@ -148,6 +174,7 @@ class ZkStore:
         self._versions[path] = stat.version
         return codec.decode(data)
 
+    @kazoo_errors("read")
     def sizes(self) -> dict[str, int]:
         """Stored bytes per znode under apps/ and tasks/ (for figures and alerts)."""
         out = {}
@@ -159,6 +186,7 @@ class ZkStore:
 
     # --- writing ------------------------------------------------------------------------------
 
+    @kazoo_errors("transaction")
     def commit(self, persist: Persist) -> None:
         """Write one Persist: fenced by the epoch, versioned, batched in transactions."""
         if self._epoch_version is None:
@@ -203,12 +231,7 @@ class ZkStore:
             elif known is not None:
                 txn.delete(path, version=known)
                 del versions[path]
-        try:
-            results = txn.commit()
-        except (ConnectionLoss, OperationTimeoutError, SessionExpiredError) as exc:
-            raise StoreUnavailableError(f"ZooKeeper unavailable: {exc!r}") from exc
-        except KazooException as exc:
-            raise StoreError(f"ZooKeeper transaction failed: {exc!r}") from exc
+        results = txn.commit()  # what kazoo raises is translated by commit's decorator
         failure = next((r for r in results if isinstance(r, Exception) and not isinstance(r, RolledBackError)), None)
         if failure is None:
             self._versions = versions

@@ -238,6 +238,7 @@ def test_run_changes_are_events_and_metrics(sched):
         wait_status(sched, "evented", run_id)
         until(lambda: [e["status"] for e in listener.events if e.get("runId") == run_id][-1:] == ["FINISHED"], 30,
               what="the FINISHED event")
+        listener.check()
     finally:
         listener.close()
     created = [e for e in listener.events if e["eventType"] == "job_created" and e["jobId"] == "evented"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from halyard.api.routes import check_token
+from halyard.api.auth import check_token
 
 TOKENS = {"rw-token": "rw", "ro-token": "ro"}
 

@@ -6,7 +6,7 @@ import itertools
 import pytest
 
 from halyard.engine.engine import Engine, EngineConfig
-from halyard.api.event_json import marathon_event
+from halyard.api.events import marathon_event
 from halyard.engine.messages import (CancelDeployment, DeleteApp, Kill, KillTasks, Launch, Offers, Paused, Persist,
                                      Publish, PutApp, Reconcile, ResetDelay, RestartApp, StatusUpdate, Subscribed, Suppress,
                                      Tick)
@@ -121,7 +121,7 @@ def test_failed_task_is_replaced_after_a_growing_backoff_that_can_be_reset():
     out = engine.handle(StatusUpdate(status(launched[0], "TASK_FAILED", agent=agent, message="exit 1")))
     assert kinds(out)[:2] == ["Persist", "Acknowledge"]
     assert out[0].delete_tasks == [launched[0]] and engine.apps["/web"].delay == 1.0
-    assert engine.apps["/web"].last_failure["message"] == "exit 1"
+    assert engine.apps["/web"].last_failure.message == "exit 1"
     assert kinds(engine.handle(Offers((offer(1),)))) == ["Decline"]  # still backing off
     clock.now += 1.01
     assert "Revive" in kinds(engine.handle(Tick())) or not engine.suppressed
@@ -141,7 +141,7 @@ def test_many_failures_at_once_are_one_backoff_and_lost_tasks_do_not_back_off():
     clock.now += 2
     engine.handle(StatusUpdate(status(launched[2], "TASK_LOST", agent=engine.tasks[launched[2]].agent_id)))
     assert engine.apps["/web"].delay == 1.0 and engine.apps["/web"].launch_after < clock.now
-    assert engine.apps["/web"].last_failure["state"] == "TASK_LOST"
+    assert engine.apps["/web"].last_failure.state == "TASK_LOST"
 
 
 def test_backoff_is_capped_at_max_launch_delay():

@@ -1,8 +1,9 @@
 """The tail of a file in a task's sandbox, read from its agent's ``/files`` endpoints.
 
-The agent is found through the master (``/master/slaves``), the sandbox through the agent's
-virtual path ``/frameworks/<framework>/executors/<executor>/runs/latest`` (falling back to the
-executor's directory in the agent's ``/state``).
+The agent is found through the master (:meth:`MasterReader.agent_url`), the sandbox through the
+agent's virtual path ``/frameworks/<framework>/executors/<executor>/runs/latest`` (falling back to
+the executor's directory in the agent's ``/state``). An agent that does not answer is an
+:class:`~halyard.errors.UpstreamError`.
 """
 from __future__ import annotations
 
@@ -10,24 +11,10 @@ from typing import Optional
 
 import requests
 
-from ..errors import HalyardError, NotFoundError
+from ..backend import MasterReader
+from ..errors import NotFoundError, UpstreamError
 
 TIMEOUT = 5.0
-
-
-class SandboxUnavailable(HalyardError):
-    """The agent holding the sandbox did not answer."""
-
-
-def agent_url(master_url: str, agent_id: str) -> str:
-    try:
-        agents = requests.get(f"{master_url}/master/slaves", timeout=TIMEOUT).json().get("slaves", [])
-    except (requests.RequestException, ValueError) as exc:
-        raise SandboxUnavailable(f"the Mesos master at {master_url} did not answer: {exc}") from None
-    for agent in agents:
-        if agent.get("id") == agent_id:
-            return "http://" + agent["pid"].rsplit("@", 1)[1]
-    raise NotFoundError(f"agent {agent_id} is not registered with the master (its sandboxes are out of reach)")
 
 
 def _executor_directory(agent: str, framework_id: str, executor_id: str) -> Optional[str]:
@@ -41,10 +28,10 @@ def _executor_directory(agent: str, framework_id: str, executor_id: str) -> Opti
     return None
 
 
-def tail(master_url: str, agent_id: str, framework_id: str, executor_id: str, name: str,
+def tail(master: MasterReader, agent_id: str, framework_id: str, executor_id: str, name: str,
          max_bytes: int = 65536) -> str:
     """The last ``max_bytes`` of ``name`` (``stdout``, ``stderr``) in the executor's sandbox."""
-    agent = agent_url(master_url, agent_id)
+    agent = master.agent_url(agent_id)
     try:
         path = f"/frameworks/{framework_id}/executors/{executor_id}/runs/latest/{name}"
         size = requests.get(f"{agent}/files/read", params={"path": path, "offset": -1}, timeout=TIMEOUT)
@@ -64,11 +51,5 @@ def tail(master_url: str, agent_id: str, framework_id: str, executor_id: str, na
         chunk.raise_for_status()
         return chunk.json()["data"]
     except (requests.RequestException, ValueError, KeyError) as exc:
-        raise SandboxUnavailable(f"agent {agent_id} at {agent} did not answer: {exc}") from None
+        raise UpstreamError(f"agent {agent_id} at {agent} did not answer: {exc}") from None
 
-
-def last_lines(text: str, lines: Optional[int]) -> str:
-    if lines is None:
-        return text
-    kept = text.splitlines(keepends=True)[-lines:] if lines > 0 else []
-    return "".join(kept)

@@ -1,4 +1,4 @@
-"""Job callbacks: POST a run's terminal task states to the job's ``callbackUri``, off the leader loop.
+"""Job webhooks: POST a run's terminal task states to the job's ``callbackUri``, off the leader loop.
 
 Best effort, as Eremetic's: a few attempts with a short backoff; a callback that cannot be
 delivered is logged, never retried forever and never allowed to slow the scheduler.
@@ -14,10 +14,12 @@ import requests
 log = logging.getLogger(__name__)
 
 
-class CallbackPoster:
+class WebhookPoster:
+    """Delivers the engine's ``Notify`` instructions on a small thread pool."""
+
     def __init__(self, attempts: int = 3, timeout: float = 5.0, workers: int = 4):
         self.attempts, self.timeout = attempts, timeout
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="halyard-callback")
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="halyard-webhook")
         self.session = requests.Session()
 
     def post(self, url: str, body: dict) -> None:

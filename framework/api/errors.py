@@ -1,0 +1,84 @@
+"""Halyard's exceptions as HTTP answers (Marathon's bodies), and a standby forwarding to the leader.
+
+    NotLeaderError     -> the leader's answer (proxied once), or 503 naming the leader
+    NotFoundError      -> 404
+    ConflictError      -> 409, with the deployment in the way (``deployments: [{id}]``)
+    ValidationError    -> 422, Marathon's ``details`` plus Halyard's ``problems``
+    UpstreamError      -> 502 (a Mesos master or agent did not answer)
+    ClusterSourceError -> 502 (the master's state could not be read)
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import requests
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ..backend import Backend
+from ..errors import (ClusterSourceError, ConflictError, NotFoundError, NotLeaderError, Problem, UpstreamError,
+                      ValidationError)
+
+PROXIED = "x-halyard-proxied-by"
+FORWARDED = {"content-type", "authorization", "accept"}
+PROXY_TIMEOUT = 60.0
+
+
+def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
+    """Marathon's error body: ``{"message": ...}`` and any extra fields."""
+    return JSONResponse({"message": message, **extra}, status_code=status)
+
+
+def invalid_json(problems: list[Problem]) -> dict[str, Any]:
+    """Marathon's 422 body (JSON-pointer paths) with Halyard's ``path: problem`` lines alongside."""
+    details = []
+    for p in problems:
+        pointer = "/" + p.path.replace("].", "/").replace("][", "/").replace("[", "/").replace("]", "").replace(".", "/")
+        details.append({"path": pointer if p.path else "/", "errors": [p.message]})
+    return {"message": "Object is not valid", "details": details, "problems": [str(p) for p in problems]}
+
+
+def conflict_response(exc: ConflictError) -> JSONResponse:
+    """409, listing the deployment that holds the app (if that is the conflict)."""
+    deployments = [{"id": exc.deployment_id}] if exc.deployment_id else []
+    return error_response(409, str(exc), deployments=deployments)
+
+
+def install(api: FastAPI, backend: Backend) -> None:
+    """Register the handlers for Halyard's exceptions."""
+
+    async def not_leader(request: Request, exc: NotLeaderError) -> Response:
+        """A standby forwards what it cannot answer to the leader (once: no proxy loops)."""
+        if exc.leader and exc.leader != backend.address() and PROXIED not in request.headers:
+            body = await request.body()
+            headers = {**{k: v for k, v in request.headers.items() if k.lower() in FORWARDED},
+                       PROXIED: backend.address()}
+            try:
+                upstream = await run_in_threadpool(
+                    requests.request, request.method, f"http://{exc.leader}{request.url.path}",
+                    params=list(request.query_params.items()), data=body, timeout=PROXY_TIMEOUT, headers=headers)
+            except requests.RequestException as err:
+                return error_response(503, f"not the leader, and the leader at {exc.leader} did not answer: {err}",
+                                      leader=exc.leader)
+            return Response(upstream.content, status_code=upstream.status_code,
+                            media_type=upstream.headers.get("content-type"))
+        return error_response(503, str(exc), leader=exc.leader)
+
+    def simple(status: int) -> Callable[[Request, Exception], Any]:
+        async def handler(request: Request, exc: Exception) -> JSONResponse:
+            return error_response(status, str(exc))
+        return handler
+
+    async def conflict(request: Request, exc: ConflictError) -> JSONResponse:
+        return conflict_response(exc)
+
+    async def invalid(request: Request, exc: ValidationError) -> JSONResponse:
+        return JSONResponse(invalid_json(list(exc.problems)), status_code=422)
+
+    api.add_exception_handler(NotLeaderError, not_leader)  # type: ignore[arg-type]
+    api.add_exception_handler(NotFoundError, simple(404))
+    api.add_exception_handler(ConflictError, conflict)  # type: ignore[arg-type]
+    api.add_exception_handler(ValidationError, invalid)  # type: ignore[arg-type]
+    api.add_exception_handler(UpstreamError, simple(502))
+    api.add_exception_handler(ClusterSourceError, simple(502))

@@ -1,0 +1,101 @@
+"""One scheduler process, wired: configuration, the ZooKeeper session with its store and
+election, the Mesos master reader and driver factory, the webhook poster, the event hub, the
+HTTP API (uvicorn) and the leader loop (``service.py``) that uses them.
+
+``halyard scheduler`` builds a :class:`SchedulerApp` and calls :meth:`SchedulerApp.run`.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import replace
+from typing import Callable, Optional
+
+import uvicorn
+
+from .api.events import EventHub
+from .api.server import create_app
+from .config import ServiceConfig
+from .engine.messages import Event
+from .jobs.executor import ExecutorSettings
+from .mesos.artifact import executor_artifact
+from .mesos.driver import MesosDriver, framework_info
+from .mesos.master import MesosMaster
+from .placement import StrategyRegistry
+from .service import SchedulerService
+from .store.election import ZkSession
+from .webhooks import WebhookPoster
+
+API_START_SECONDS = 10.0
+
+
+def executor_settings(config: ServiceConfig) -> ExecutorSettings:
+    """How agents get and start Halyard's executor: by default they fetch the zipapp this
+    scheduler serves and run it with their ``python3``."""
+    uri = config.executor_uri
+    if uri is None:
+        host, _, port = config.listen.rpartition(":")
+        if host in ("", "0.0.0.0", "::", "[::]"):
+            host = socket.getfqdn()
+        uri = f"http://{host}:{port}{executor_artifact().path}"
+    command = config.executor_command or f"python3 {uri.rstrip('/').rsplit('/', 1)[-1]}"
+    return replace(config.engine.executor, command=command, uris=(uri,) if uri else ())
+
+
+class SchedulerApp:
+    """A scheduler process: a standby or the leader, with its HTTP API."""
+
+    def __init__(self, config: ServiceConfig, registry: Optional[StrategyRegistry] = None):
+        self.config = config
+        self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth)
+        self.store = self.session.store()
+        self.election = self.session.election(self.store.election_path, config.listen)
+        self.master = MesosMaster(config.master)
+        self.webhooks = WebhookPoster()
+        self.hub = EventHub(keepalive=config.event_keepalive)
+        self.service = SchedulerService(
+            config, store=self.store, session=self.session, election=self.election, drivers=self._driver,
+            master=self.master, publish=self.hub.publish, notify=self.webhooks.post,
+            engine_config=replace(config.engine, executor=executor_settings(config)), registry=registry)
+        self.session.add_listener(self.service.session_changed)
+        self._server: Optional[uvicorn.Server] = None
+
+    def _driver(self, framework_id: Optional[str], sink: Callable[[Event], None],
+                on_failed_over: Callable[[str], None]) -> MesosDriver:
+        c = self.config
+        framework = framework_info(c.name, c.role, c.failover_timeout, framework_id, c.principal, f"http://{c.listen}")
+        return MesosDriver(c.master, framework, sink, c.principal, c.secret, on_failed_over=on_failed_over)
+
+    def start_api(self) -> None:
+        """Serve the HTTP API on its own thread (returns once it listens, or after 10 s)."""
+        host, _, _ = self.config.listen.rpartition(":")
+        api = create_app(self.service, self.hub, self.config.tokens, self.config.auth_reads)
+        server = uvicorn.Server(uvicorn.Config(api, host=host or "127.0.0.1", port=self.config.port,
+                                               log_level="warning", access_log=False, lifespan="off"))
+        self._server = server
+        threading.Thread(target=server.run, name="halyard-api", daemon=True).start()
+        deadline = time.monotonic() + API_START_SECONDS
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def run(self) -> None:
+        """Serve the API, connect to ZooKeeper, contend and lead; return after :meth:`stop`."""
+        if self._server is None:
+            self.start_api()
+        try:
+            if self.session.start(stopping=lambda: self.service.stopping):
+                self.store.ensure_layout()
+                self.service.run()
+        finally:
+            if self._server is not None:
+                self._server.should_exit = True
+            self.session.close()
+            self.webhooks.close()
+
+    def stop(self) -> None:
+        self.service.stop()
+
+    def restart_driver(self) -> None:
+        """The Mesos driver's IO thread died: lead again with a new one."""
+        self.service.restart_driver()

@@ -1,0 +1,32 @@
+"""How one scheduler process is configured (``halyard scheduler``'s flags, as data)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .engine.engine import EngineConfig
+
+
+@dataclass
+class ServiceConfig:
+    master: str                  # http://host:port, host:port or zk://host:port/mesos
+    zk: str                      # zk://host:port[,host:port][/chroot]
+    listen: str = "127.0.0.1:8080"
+    name: str = "halyard"
+    role: str = "*"
+    principal: Optional[str] = None
+    secret: Optional[str] = None
+    failover_timeout: float = 7 * 24 * 3600.0
+    zk_auth: Optional[str] = None   # user:password for digest ACLs on Halyard's znodes
+    zk_session_timeout: float = 10.0
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    tokens: dict[str, str] = field(default_factory=dict)   # API bearer token -> "rw" | "ro"
+    auth_reads: bool = False                               # reads need a token too
+    executor_uri: Optional[str] = None      # where agents fetch Halyard's executor (default: this scheduler)
+    executor_command: Optional[str] = None  # how agents run it (default: python3 <fetched file>)
+    event_keepalive: float = 15.0           # seconds between keep-alive comments on an idle /v2/events stream
+
+    @property
+    def port(self) -> int:
+        """The API's TCP port."""
+        return int(self.listen.rpartition(":")[2])

@@ -1,0 +1,65 @@
+"""The Mesos master read over HTTP: where it is, its state, where its agents are.
+
+The one client of the master's HTTP endpoints (the subscription itself is ``driver.py``'s): the
+service's API, ``halyard plan --master`` and the sandbox reader all go through
+:class:`MesosMaster`, an implementation of :class:`halyard.backend.MasterReader`.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import requests
+
+from ..errors import ClusterSourceError, NotFoundError, UpstreamError
+
+TIMEOUT = 10.0
+
+
+class MesosMaster:
+    """A master given as ``http://host:port``, ``host:port`` or ``zk://host:port/mesos`` (then the
+    leading master is looked up in ZooKeeper at every call: it may change)."""
+
+    def __init__(self, master: str, timeout: float = TIMEOUT):
+        self.master = master
+        self.timeout = timeout
+
+    def url(self) -> str:
+        """The master's HTTP address (``http://host:port``)."""
+        master = self.master
+        if master.startswith("zk://"):
+            from ..store.masters import announced_master  # kazoo: loaded only for zk:// masters (not by the CLI)
+
+            return announced_master(master, self.timeout)
+        return (master if master.startswith(("http://", "https://")) else f"http://{master}").rstrip("/")
+
+    def state(self) -> Any:
+        """The master's ``/master/state`` (falling back to ``/state``) as parsed JSON; raises
+        ClusterSourceError when the master cannot be reached or gives no state."""
+        base = self.url()
+        last: Optional[str] = None
+        for path in ("/master/state", "/state"):
+            try:
+                response = requests.get(base + path, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise ClusterSourceError(f"cannot reach the master at {base}: {exc}") from None
+            if response.status_code == 200:
+                try:
+                    return response.json()
+                except ValueError:
+                    raise ClusterSourceError(f"{base}{path} did not return JSON") from None
+            last = f"{base}{path} answered HTTP {response.status_code}"
+        raise ClusterSourceError(last or f"no state at {base}")
+
+    def agent_url(self, agent_id: str) -> str:
+        """The HTTP address of a registered agent (``http://host:port``); UpstreamError when the
+        master does not answer, NotFoundError when it does not know the agent."""
+        base = self.url()
+        try:
+            response = requests.get(f"{base}/master/slaves", timeout=self.timeout)
+            agents = response.json().get("slaves", [])
+        except (requests.RequestException, ValueError, AttributeError) as exc:
+            raise UpstreamError(f"the Mesos master at {base} did not answer: {exc}") from None
+        for agent in agents:
+            if agent.get("id") == agent_id:
+                return "http://" + agent["pid"].rsplit("@", 1)[1]
+        raise NotFoundError(f"agent {agent_id} is not registered with the master (its sandboxes are out of reach)")

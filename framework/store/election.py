@@ -1,0 +1,130 @@
+"""The ZooKeeper session behind the store, and leader election over it (kazoo's Election recipe).
+
+:class:`ZkSession` owns the one kazoo client a scheduler uses: retries, digest auth, the
+``--zk`` chroot created if missing, and kazoo's session states translated to
+:class:`~halyard.store.base.SessionState`. :class:`ZkElection` is the recipe behind the
+:class:`~halyard.store.base.Election` protocol. What kazoo raises leaves this module as
+:class:`~halyard.errors.StoreError`.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Optional
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException
+from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.retry import KazooRetry
+
+from ..errors import StoreUnavailableError
+from .base import SessionState
+from .zk import ZkStore, digest_acl
+
+log = logging.getLogger(__name__)
+
+# kazoo gives each connection attempt session_timeout / len(hosts) to get its answer. With one
+# server, one attempt that hangs on a server still starting up (after a restart) would use up the
+# whole session: list that server a few times so that each attempt gets a quarter of it.
+SINGLE_HOST_ATTEMPTS = 4
+START_TIMEOUT = 15.0
+
+
+def parse_zk(url: str) -> tuple[str, str]:
+    """``zk://h1:2181,h2:2181/chroot`` -> (kazoo hosts string with chroot, store root)."""
+    rest = url.removeprefix("zk://")
+    hosts, slash, chroot = rest.partition("/")
+    if not hosts:
+        raise ValueError(f"no ZooKeeper hosts in {url!r}")
+    if "," not in hosts:
+        hosts = ",".join([hosts] * SINGLE_HOST_ATTEMPTS)
+    if slash and chroot.strip("/"):
+        return f"{hosts}/{chroot.strip('/')}", ""
+    return hosts, "/halyard"
+
+
+def _auth(credentials: Optional[str]) -> Optional[list[tuple[str, str]]]:
+    return [("digest", credentials)] if credentials else None
+
+
+class ZkElection:
+    """Leader election: kazoo's recipe (a lock whose holder leads), with Halyard's errors."""
+
+    def __init__(self, client: KazooClient, path: str, identifier: str):
+        self._recipe = client.Election(path, identifier)
+
+    def run(self, lead: Callable[[], None]) -> None:
+        """Wait until elected, call ``lead``, give the lead up when it returns; raises
+        StoreUnavailableError when ZooKeeper fails meanwhile."""
+        try:
+            self._recipe.run(lead)
+        except KazooException as exc:
+            raise StoreUnavailableError(f"election interrupted: {exc!r}") from exc
+
+    def cancel(self) -> None:
+        self._recipe.cancel()
+
+    def contenders(self) -> list[str]:
+        """Every contender's identifier (where its API listens), the leader first."""
+        try:
+            return list(self._recipe.contenders())
+        except KazooException as exc:
+            raise StoreUnavailableError(f"cannot read the election's contenders: {exc!r}") from exc
+
+
+class ZkSession:
+    """One scheduler's ZooKeeper connection: the store and the election live on it."""
+
+    def __init__(self, url: str, session_timeout: float = 10.0, credentials: Optional[str] = None):
+        self.url = url
+        self.session_timeout = session_timeout
+        self.credentials = credentials
+        self.hosts, self.root = parse_zk(url)
+        self.acl = digest_acl(credentials)
+        self.client = KazooClient(hosts=self.hosts, timeout=session_timeout, auth_data=_auth(credentials),
+                                  connection_retry=KazooRetry(max_tries=-1, max_delay=2),
+                                  command_retry=KazooRetry(max_tries=3, max_delay=1))
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.client.connected)
+
+    def add_listener(self, listener: Callable[[SessionState], None]) -> None:
+        """Call ``listener`` with each new session state, on kazoo's thread (it must not block)."""
+        def translated(state: str) -> None:
+            listener(SessionState(str(state)))  # returns None: kazoo keeps the listener
+        self.client.add_listener(translated)
+
+    def store(self) -> ZkStore:
+        """The state store under this session's root."""
+        return ZkStore(self.client, self.root, self.acl)
+
+    def election(self, path: str, identifier: str) -> ZkElection:
+        return ZkElection(self.client, path, identifier)
+
+    def start(self, stopping: Callable[[], bool] = lambda: False) -> bool:
+        """Connect (creating the chroot if missing), retrying until ZooKeeper answers; False if
+        ``stopping`` said so first."""
+        while not stopping():
+            try:
+                self._ensure_chroot()
+                self.client.start(timeout=START_TIMEOUT)
+                return True
+            except (KazooException, KazooTimeoutError, OSError) as exc:
+                log.warning("cannot reach ZooKeeper (%r); retrying", exc)
+        return False
+
+    def close(self) -> None:
+        self.client.stop()
+        self.client.close()
+
+    def _ensure_chroot(self) -> None:
+        base, slash, path = self.hosts.partition("/")
+        if not slash:
+            return
+        client = KazooClient(hosts=base, timeout=self.session_timeout, auth_data=_auth(self.credentials))
+        client.start(timeout=START_TIMEOUT)
+        try:
+            client.ensure_path("/" + path, acl=self.acl)
+        finally:
+            client.stop()
+            client.close()

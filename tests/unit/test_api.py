@@ -1,0 +1,155 @@
+"""The API over a fake backend (a real engine behind an EngineView): shapes and error answers,
+called in-process through ASGI (no server, no scheduler)."""
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import contextmanager
+from typing import Any, Optional
+
+import pytest
+
+from halyard.api.server import create_app
+from halyard.backend import Latency, SchedulerInfo, SchedulerStats
+from halyard.engine.engine import Engine
+from halyard.engine.view import EngineView
+from halyard.errors import ConflictError, NotLeaderError, UpstreamError
+from halyard.placement import StrategyRegistry
+
+
+def call(api: Any, method: str, path: str, body: Optional[Any] = None, query: str = "") -> tuple[int, Any]:
+    """One request through the ASGI app; (status, JSON body or text)."""
+    payload = json.dumps(body).encode() if body is not None else b""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": query.encode(),
+             "headers": [(b"content-type", b"application/json"), (b"host", b"test")],
+             "client": ("127.0.0.1", 1234), "server": ("test", 80)}
+    sent: list[dict] = []
+    received = [{"type": "http.request", "body": payload, "more_body": False}]
+
+    async def receive() -> dict:
+        return received.pop(0) if received else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(api(scope, receive, send))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    raw = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode()
+
+
+class FakeBackend:
+    """A leader with a real engine; ``refuse`` makes commands raise."""
+
+    def __init__(self) -> None:
+        self.engine = Engine(StrategyRegistry(), clock=lambda: 1_700_000_000.0)
+        self.refuse: Optional[Exception] = None
+        self.leading = True
+
+    def leader(self) -> Optional[str]:
+        return "me:8080" if self.leading else None
+
+    def address(self) -> str:
+        return "me:8080"
+
+    @contextmanager
+    def reading(self):
+        if not self.leading:
+            raise NotLeaderError(None)
+        yield EngineView(self.engine)
+
+    def submit(self, command: Any) -> None:
+        if self.refuse is not None:
+            raise self.refuse
+        self.engine.handle(command)
+
+    def stats(self) -> SchedulerStats:
+        return SchedulerStats(leader=self.leading, epoch=3, offer_cycles=7, reconciling=0,
+                              offer_to_accept=Latency(p50=1.5, p99=9.25, count=4))
+
+    def about(self) -> SchedulerInfo:
+        return SchedulerInfo(name="halyard", version="0.1.0", leader="me:8080", elected=True, framework_id="F1",
+                             master="zk://z:2181/mesos", role="*", failover_timeout=604800.0, zk="zk://z:2181/h",
+                             zk_session_timeout=10.0, listen="me:8080")
+
+    def abdicate(self) -> bool:
+        return True
+
+    def master(self) -> Any:
+        return self
+
+    def state(self) -> Any:
+        raise UpstreamError("the Mesos master at http://m:5050 did not answer")
+
+    def agent_url(self, agent_id: str) -> str:
+        raise UpstreamError("the Mesos master at http://m:5050 did not answer")
+
+
+@pytest.fixture
+def backend():
+    return FakeBackend()
+
+
+@pytest.fixture
+def api(backend):
+    return create_app(backend)
+
+
+def test_info_leader_and_stats_keep_their_json(api):
+    assert call(api, "GET", "/v2/info") == (200, {
+        "name": "halyard", "version": "0.1.0", "leader": "me:8080", "elected": True, "frameworkId": "F1",
+        "marathon_config": {"master": "zk://z:2181/mesos", "framework_name": "halyard", "mesos_role": "*",
+                            "failover_timeout": 604800.0, "mesos_user": None},
+        "zookeeper_config": {"zk": "zk://z:2181/h", "zk_timeout": 10000}, "http_config": {"http_port": 8080}})
+    assert call(api, "GET", "/v1/stats") == (200, {"leader": True, "epoch": 3, "offerCycles": 7, "reconciling": 0,
+                                                  "offerToAcceptMs": {"p50": 1.5, "p99": 9.25, "count": 4}})
+    assert call(api, "GET", "/v2/leader") == (200, {"leader": "me:8080"})
+    assert call(api, "GET", "/ping") == (200, "pong")
+
+
+def test_a_conflict_names_the_deployment_in_the_way(api, backend):
+    backend.refuse = ConflictError("App is locked by one or more deployments.", deployment_id="d-42")
+    status, body = call(api, "PUT", "/v2/apps/web", {"cmd": "x"})
+    assert status == 409 and body == {"message": "App is locked by one or more deployments.",
+                                      "deployments": [{"id": "d-42"}]}
+    backend.refuse = ConflictError("App '/web' is being deleted")
+    assert call(api, "PUT", "/v2/apps/web", {"cmd": "x"})[1]["deployments"] == []
+
+
+def test_a_master_that_does_not_answer_is_a_502(api):
+    status, body = call(api, "POST", "/v1/plan", {"id": "/x", "cmd": "y"})
+    assert status == 502 and "did not answer" in body["message"]
+
+
+def test_apps_tasks_queue_and_deployments_render_from_the_view(api, backend):
+    status, created = call(api, "POST", "/v2/apps", {"id": "/web", "cmd": "serve", "instances": 2})
+    assert status == 201 and created["id"] == "/web" and created["version"] == "2023-11-14T22:13:20.000Z"
+    assert created["tasks"] == [] and created["tasksRunning"] == 0 and len(created["deployments"]) == 1
+    assert call(api, "POST", "/v2/apps", {"id": "/web", "cmd": "serve"}) == (
+        409, {"message": "An app with id [/web] already exists."})
+    listed = call(api, "GET", "/v2/apps")[1]["apps"]
+    assert [a["id"] for a in listed] == ["/web"] and "tasks" not in listed[0]
+    assert call(api, "GET", "/v2/apps/web/tasks") == (200, {"tasks": []})
+    assert call(api, "GET", "/v2/apps/nope") == (404, {"message": "App '/nope' does not exist"})
+    queued = call(api, "GET", "/v2/queue")[1]["queue"]
+    assert queued[0]["count"] == 2 and queued[0]["app"]["id"] == "/web"
+    deployments = call(api, "GET", "/v2/deployments")[1]
+    assert deployments[0]["affectedApps"] == ["/web"] and deployments[0]["steps"][0]["actions"][0]["action"] == \
+        "StartApplication"
+    assert call(api, "GET", "/v1/apps/web/placement")[1]["pending"] == 2
+
+
+def test_a_standby_without_a_known_leader_answers_503(api, backend):
+    backend.leading = False
+    assert call(api, "GET", "/v2/apps") == (503, {"message": "not the leader (leader: unknown)", "leader": None})
+
+
+def test_invalid_input_is_a_422_with_paths(api):
+    status, body = call(api, "POST", "/v2/apps", {"id": "/x", "cmd": "y", "cpus": "z"})
+    assert status == 422 and body["problems"] == ["cpus: expected a number, got 'z'"]
+    assert body["details"] == [{"path": "/cpus", "errors": ["expected a number, got 'z'"]}]
+

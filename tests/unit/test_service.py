@@ -1,0 +1,196 @@
+"""The leader loop with a fake store, election, session and driver: lead, apply, step down."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from halyard.config import ServiceConfig
+from halyard.engine.app_records import Snapshot
+from halyard.engine.messages import Persist, PutApp, Subscribed
+from halyard.errors import FencedError, NotLeaderError, StoreUnavailableError
+from halyard.placement import StrategyRegistry
+from halyard.service import SchedulerService
+from halyard.store.base import SessionState
+from halyard.validation import parse_app
+
+
+def until(check, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+class FakeStore:
+    election_path = "/leader"
+
+    def __init__(self):
+        self.epoch = 0
+        self.commits: list[Persist] = []
+        self.fail_with: Exception | None = None
+
+    def ensure_layout(self):
+        pass
+
+    def become_leader(self):
+        self.epoch += 1
+        return self.epoch
+
+    def current_epoch(self):
+        return self.epoch
+
+    def load(self):
+        return Snapshot(framework_id="F1")
+
+    def commit(self, persist):
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.commits.append(persist)
+
+
+class FakeElection:
+    """Elects at once; counts how often it did."""
+
+    def __init__(self):
+        self.runs = 0
+        self.cancelled = threading.Event()
+
+    def run(self, lead):
+        if not self.cancelled.is_set():
+            self.runs += 1
+            lead()
+
+    def cancel(self):
+        self.cancelled.set()
+
+    def contenders(self):
+        return ["other:8080"]
+
+
+class FakeSession:
+    connected = True
+
+    def add_listener(self, listener):
+        self.listener = listener
+
+
+class FakeDriver:
+    def __init__(self, framework_id, sink, on_failed_over):
+        self.framework_id, self.sink, self.on_failed_over = framework_id, sink, on_failed_over
+        self.executed: list = []
+        self.started = self.stopped = False
+
+    def start(self):
+        self.started = True
+
+    def stop(self):
+        self.stopped = True
+
+    def execute(self, ins):
+        self.executed.append(ins)
+
+
+@pytest.fixture
+def service():
+    store, election, drivers, published = FakeStore(), FakeElection(), [], []
+
+    def make_driver(*args):
+        drivers.append(FakeDriver(*args))
+        return drivers[-1]
+
+    s = SchedulerService(ServiceConfig(master="m:5050", zk="zk://z/x", listen="me:8080", zk_session_timeout=0.1),
+                         store=store, session=FakeSession(), election=election, drivers=make_driver,
+                         master=None, publish=published.append, notify=lambda url, body: None,
+                         registry=StrategyRegistry())
+    s.fakes = store, election, drivers, published  # type: ignore[attr-defined]
+    thread = threading.Thread(target=s.run, daemon=True)
+    thread.start()
+    yield s
+    s.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def rendered(published):
+    from halyard.api.events import marathon_event
+
+    return [e if isinstance(e, dict) else marathon_event(e) for e in published]
+
+
+def test_a_command_is_persisted_then_published_and_the_driver_subscribed_with_the_stored_framework(service):
+    store, _, drivers, published = service.fakes
+    until(lambda: service.leader() == "me:8080")
+    assert drivers[0].framework_id == "F1" and drivers[0].started
+    service.submit(PutApp(parse_app({"id": "/web", "cmd": "x", "instances": 1}), deployment_id="d1"))
+    assert any(p.apps for p in store.commits)
+    assert {"deployment_info", "api_post_event"} <= {e["eventType"] for e in rendered(published)}
+    with service.reading() as view:
+        assert [a.app_id for a in view.apps()] == ["/web"] and view.framework_id == "F1"
+    stats = service.stats()
+    assert stats.leader is True and stats.epoch == 1 and stats.offer_to_accept.count == 0
+    about = service.about()
+    assert about.elected and about.framework_id == "F1" and about.leader == "me:8080"
+
+
+def test_a_fenced_write_ends_the_leadership_and_answers_the_command(service):
+    store, election, drivers, _ = service.fakes
+    until(lambda: service.engine is not None)
+    store.fail_with = FencedError("a newer leader claimed the store")
+    with pytest.raises(NotLeaderError):  # answered at once (the API forwards it to the new leader)
+        service.submit(PutApp(parse_app({"id": "/web", "cmd": "x"})))
+    until(lambda: drivers[0].stopped)
+    store.fail_with = None
+    until(lambda: len(drivers) == 2 and service.engine is not None)  # contends again, leads with a new epoch
+    assert store.epoch == 2 and election.runs >= 2
+
+
+def test_abdication_and_a_lost_session_step_down_and_a_standby_names_the_leader(service):
+    _, _, drivers, _ = service.fakes
+    until(lambda: service.engine is not None)
+    assert service.abdicate() is True
+    until(lambda: drivers[0].stopped)
+    with pytest.raises(NotLeaderError) as refused:  # pausing before it contends again
+        with service.reading():
+            pass
+    assert refused.value.leader == "other:8080" and service.abdicate() is False
+    until(lambda: len(drivers) == 2 and service.engine is not None, timeout=10)
+    service.session_changed(SessionState.LOST)
+    until(lambda: drivers[1].stopped)
+
+
+def test_a_suspended_session_pauses_launching_until_it_is_back(service):
+    until(lambda: service.engine is not None)
+    service.session_changed(SessionState.SUSPENDED)
+    until(lambda: service.engine.paused)
+    service.session_changed(SessionState.CONNECTED)
+    until(lambda: not service.engine.paused)
+
+
+def test_a_write_waits_for_zookeeper_and_a_newer_subscription_meanwhile_ends_the_leadership(service):
+    store, _, drivers, _ = service.fakes
+    until(lambda: service.engine is not None)
+    service.session.connected = False
+    store.fail_with = StoreUnavailableError("ZooKeeper unavailable")
+    outcome: list[BaseException] = []
+
+    def submit():
+        try:
+            service.submit(Subscribed("F2"))
+        except NotLeaderError as exc:
+            outcome.append(exc)
+
+    waiting = threading.Thread(target=submit, daemon=True)
+    waiting.start()
+    time.sleep(0.3)
+    assert not drivers[0].stopped and not outcome  # the write waits for ZooKeeper
+    drivers[0].on_failed_over("Framework failed over")
+    until(lambda: drivers[0].stopped)
+    waiting.join(5)
+    assert outcome and not waiting.is_alive()  # the command in flight is answered, not left to time out
+    service.session.connected = True
+    store.fail_with = None
