@@ -11,17 +11,14 @@ of :mod:`halyard.validation`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic import field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .placement.workload import Workload
 
 # Marathon's defaults (AppDefinition.scala / RAML): see shared NOTES.md.
 DEFAULT_CPUS = 1.0
@@ -347,6 +344,55 @@ class StrategyRef(Spec):
 # ---------------------------------------------------------------------------------------------
 # What apps and jobs share
 
+# --- what placement places: a demand neutral of apps and jobs ------------------------------
+
+WorkloadKind = Literal["app", "job"]
+KINDS: tuple[str, ...] = ("app", "job")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The tasks of one app or one job run, as placement sees them.
+
+    Field names match the app definition where the meaning is the same, so a plugin that read
+    ``ctx.app.cpus`` or ``ctx.app.constraints`` keeps working.
+    """
+
+    #: The key placements are reported under: an app id (``/team/web``), or for a job run
+    #: ``/halyard-jobs/<job>/<run>``. Tasks on agents are counted per this key.
+    id: str
+    kind: WorkloadKind
+    #: Desired total of tasks (existing + new): what ``GROUP_BY`` quotas and ``ctx.target`` use.
+    instances: int
+    cpus: float
+    mem: float
+    disk: float = 0.0
+    gpus: float = 0.0
+    #: Roles whose resources a task may use, as given (``("*",)``: the unreserved pool).
+    roles: tuple[str, ...] = ("*",)
+    #: One entry per host port a task needs: 0 means any port, otherwise that exact port.
+    host_ports: tuple[int, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    #: The workload's own strategy choice; a request's strategy overrides it.
+    strategy: Optional[StrategyRef] = field(default=None, hash=False)
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if not self.roles:
+            raise ValueError("roles must name at least one role")
+        # A copy, so the caller's containers cannot change the workload afterwards.
+        object.__setattr__(self, "labels", dict(self.labels))
+        object.__setattr__(self, "roles", tuple(self.roles))
+        object.__setattr__(self, "host_ports", tuple(self.host_ports))
+        object.__setattr__(self, "constraints", tuple(self.constraints))
+
+    def host_port_requests(self) -> tuple[int, ...]:
+        """Deprecated: :attr:`host_ports`, under the name :class:`~halyard.model.AppSpec` uses."""
+        return self.host_ports
+
+
 class Definition(Spec):
     """Base of app and job definitions: ``env`` values (strings or secrets) and ``strategy`` (a
     name or ``{name, args}``), read the same way in both."""
@@ -495,11 +541,9 @@ class AppSpec(Definition):
         defs = self.port_definitions if self.port_definitions is not None else [PortDefinition()]
         return tuple(d.port if self.require_ports else 0 for d in defs)
 
-    def workload(self) -> "Workload":
+    def workload(self) -> Workload:
         """What the planner places for this app: its tasks' resources, roles, host ports,
         constraints and strategy, under the app id."""
-        from .placement.workload import Workload  # placement builds on this module
-
         return Workload(id=self.id, kind="app", instances=self.instances, cpus=self.cpus, mem=self.mem,
                         disk=self.disk, gpus=float(self.gpus), roles=self.roles,
                         host_ports=self.host_port_requests(), constraints=tuple(self.constraints),
