@@ -64,7 +64,7 @@ class TaskStatus:
     state: str
     agent_id: Optional[str] = None
     reason: Optional[str] = None
-    message: str = ""
+    message: Optional[str] = None   # None: the update carries no message (keep the last one)
     healthy: Optional[bool] = None
     data: bytes = b""
     uuid: Optional[str] = None

@@ -68,6 +68,10 @@ class AppCommands:
         deployment = self.deployments.running.get(event.deployment_id)
         if deployment is None:
             raise NotFoundError(f"DeploymentPlan {event.deployment_id} does not exist")
+        if deployment.kind == "stop" and not event.force:
+            raise ConflictError(f"Deployment {deployment.id} destroys app '{deployment.app_id}', which cannot be "
+                                f"rolled back; cancel it with '?force=true' to leave the app as it is",
+                                deployment_id=deployment.id)
         persist = Persist()
         if event.force:
             self.deployments.end(deployment.app_id, "cancelled", persist)
@@ -132,8 +136,8 @@ class AppCommands:
         self.deployments.add_failure(deployment, reason)
         self.deployments.end(deployment.app_id, status, persist)
         app = self.apps.get(deployment.app_id)
-        if app is None or deployment.kind == "rollback":
-            return  # nothing to roll back to, or the rollback itself failed: leave it as it is
+        if app is None or deployment.kind in ("rollback", "stop"):
+            return  # nothing to roll back to, the rollback itself failed, or a destroy (not undone): leave it
         if deployment.previous is None:
             self.deployments.start(app.app_id, "rollback", app.spec.to_json(), rollback_id, True, persist)
             self.set_app(replace(app, deleting=True, version=self.clock()), persist)

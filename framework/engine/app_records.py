@@ -1,11 +1,12 @@
 """What the scheduler persists: one record per app and one per task, as plain JSON-able data."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Optional
 
 from ..mesos_types import LAUNCHING, TERMINAL  # noqa: F401 - re-exported for the engine's parts
 from ..model import AppSpec
+from ..timestamps import parse_iso
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,16 @@ class TaskFailure:
 
     @classmethod
     def from_json(cls, data: Optional[dict[str, Any]]) -> Optional["TaskFailure"]:
-        return cls(**data) if data else None
+        """A persisted failure; records written before it was typed held Marathon's JSON, and are
+        read as well."""
+        if not data:
+            return None
+        if "taskId" in data:
+            return cls(app_id=data.get("appId", ""), task_id=data["taskId"], state=data.get("state", ""),
+                       message=data.get("message", ""), host=data.get("host", ""), agent_id=data.get("slaveId", ""),
+                       at=parse_iso(data["timestamp"]) if data.get("timestamp") else 0.0,
+                       version=parse_iso(data["version"]) if data.get("version") else 0.0)
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ class AppRecord:
         return cls(spec=AppSpec.model_validate(data["spec"]), version=data["version"],
                    config_version=data["config_version"], delay=data.get("delay", 0.0),
                    launch_after=data.get("launch_after", 0.0), deleting=data.get("deleting", False),
-                   last_failure=_failure(data.get("last_failure")))
+                   last_failure=TaskFailure.from_json(data.get("last_failure")))
 
 
 @dataclass(frozen=True)
@@ -147,9 +157,3 @@ class Snapshot:
     jobs: dict[str, Any] = field(default_factory=dict)   # job id -> JobRecord
     runs: dict[str, Any] = field(default_factory=dict)   # run id -> RunRecord
 
-
-def _failure(data: Optional[dict[str, Any]]) -> Optional[TaskFailure]:
-    """A persisted failure; records written before it was typed held Marathon's JSON instead."""
-    if data and "taskId" in data:
-        return None  # an old, Marathon-shaped record: dropped (it only informs)
-    return TaskFailure.from_json(data)

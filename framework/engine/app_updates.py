@@ -37,12 +37,12 @@ class TaskUpdates:
     def update(self, task: TaskRecord, status: TaskStatus) -> Persist:
         """Apply ``status`` to ``task``; what to persist (empty for a duplicate)."""
         now = self.clock()
-        self.emit(TaskChanged(task, status.state, status.message, status.agent_id or task.agent_id, now))
+        self.emit(TaskChanged(task, status.state, status.message or "", status.agent_id or task.agent_id, now))
         if status.healthy is not None and status.healthy != task.healthy:
             self.emit(HealthChanged(task, status.healthy, now))
         if status.state in TERMINAL:
             return self._gone(task, status, now)
-        changes: dict[str, Any] = {"state": status.state, "message": status.message or task.message}
+        changes: dict[str, Any] = {"state": status.state, "message": task.message if status.message is None else status.message}
         if status.healthy is not None:
             changes["healthy"] = status.healthy
         if status.agent_id and status.agent_id != task.agent_id:
@@ -66,7 +66,7 @@ class TaskUpdates:
         app = self.apps.get(task.app_id)
         if app is None or task.killing or app.deleting:
             return persist
-        failure = TaskFailure(app_id=app.app_id, task_id=task.task_id, state=status.state, message=status.message,
+        failure = TaskFailure(app_id=app.app_id, task_id=task.task_id, state=status.state, message=status.message or "",
                               host=task.hostname, agent_id=task.agent_id, at=now, version=app.version)
         app = replace(app, last_failure=failure)
         fault = status.state in APP_FAULTS

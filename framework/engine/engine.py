@@ -143,7 +143,11 @@ class Engine:
     def handle(self, event: Event) -> list[Instruction]:
         """Apply one event; return what to do, in order. A refused command (NotFoundError,
         ConflictError, ValidationError, PluginError) raises and changes nothing."""
-        out = self._handlers[type(event)](event)
+        try:
+            out = self._handlers[type(event)](event)
+        except Exception:
+            self._events.clear()  # nothing happened: nothing to publish
+            raise
         out = self._finish(out)
         out += [Publish(e) for e in self._events]
         self._events.clear()

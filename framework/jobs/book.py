@@ -276,7 +276,7 @@ class JobBook:
         run = self.runs.get(run_id) if run_id else None
         if run is None or run.task_id != task_id or not run.launched:
             return False  # not ours, or a task already dealt with (a redelivered update)
-        state, message = status.state, status.message
+        state, message = status.state, status.message or ""
         agent_id = status.agent_id or run.agent_id
         if state not in TERMINAL_STATES:
             target = RUNNING if state == "TASK_RUNNING" else run.status
@@ -298,7 +298,7 @@ class JobBook:
 
     def _ended(self, run: RunRecord, status: TaskStatus, changes: JobChanges, presumed_lost: bool = False) -> None:
         """The run's task is over: FINISHED, KILLED, relaunched (lost), retried, or FAILED."""
-        task_id, state, message = status.task_id, status.state, status.message
+        task_id, state, message = status.task_id, status.state, status.message or ""
         agent_id = status.agent_id or run.agent_id
         self.kill_sent.pop(task_id, None)
         self.deferred.pop(task_id, None)

@@ -47,7 +47,7 @@ def decode_status(status: Mapping[str, Any]) -> TaskStatus:
     healthy = status.get("healthy")
     return TaskStatus(task_id=status["task_id"]["value"], state=status["state"],
                       agent_id=_value(status.get("agent_id")), reason=status.get("reason"),
-                      message=status.get("message", "") or "", healthy=None if healthy is None else bool(healthy),
+                      message=status.get("message"), healthy=None if healthy is None else bool(healthy),
                       data=data, uuid=status.get("uuid"))
 
 

@@ -87,7 +87,21 @@ class _PymesosScheduler(Scheduler):
         self._emit(Disconnected)
 
     def resourceOffers(self, driver, offers):  # noqa: N802
-        self._emit(lambda: Offers(tuple(decode_offer(o) for o in offers)))
+        decoded, unreadable = [], []
+        for offer in offers:
+            try:
+                decoded.append(decode_offer(offer))
+            except (KeyError, TypeError, ValueError):  # never seen from a real master; do not hoard it
+                log.exception("declining an offer that cannot be read: %r", offer)
+                unreadable.append(offer.get("id"))
+        ids = [i for i in unreadable if isinstance(i, dict) and "value" in i]
+        if ids:
+            try:  # pymesos' own examples answer offers from this thread; the engine never sees these
+                driver.declineOffer(ids, filters={"refuse_seconds": 5.0})
+            except Exception:  # noqa: BLE001 - an exception here would kill pymesos' IO thread
+                log.exception("declining unreadable offers failed")
+        if decoded:
+            self._emit(lambda: Offers(tuple(decoded)))
 
     def offerRescinded(self, driver, offer_id):  # noqa: N802
         self._emit(lambda: Rescinded(offer_id["value"]))

@@ -56,3 +56,19 @@ def test_a_status_update_is_parsed_once_with_its_data_decoded():
     assert bare.uuid is None and bare.healthy is None and bare.agent_id is None and bare.data == b""
     assert acknowledgement(Acknowledge("t1", "S1", "dXVpZA==")) == {
         "task_id": {"value": "t1"}, "agent_id": {"value": "S1"}, "uuid": "dXVpZA=="}
+
+
+def test_an_unreadable_offer_is_declined_and_the_readable_ones_reach_the_engine():
+    from halyard.mesos.driver import _PymesosScheduler
+
+    events, declined = [], []
+
+    class Driver:
+        def declineOffer(self, offer_ids, filters=None):  # noqa: N802 - pymesos' name
+            declined.append((offer_ids, filters))
+
+    broken = {"id": {"value": "O2"}, "agent_id": {"value": "S2"}}  # no hostname
+    _PymesosScheduler(events.append, lambda message: None).resourceOffers(Driver(), [OFFER, broken])
+    (offers,) = events
+    assert [o.id for o in offers.offers] == ["O1"]
+    assert declined == [([{"value": "O2"}], {"refuse_seconds": 5.0})]

@@ -448,3 +448,43 @@ def test_every_event_type_has_a_handler():
 
     engine, _ = make_engine()
     assert set(typing.get_args(Event)) == set(engine._handlers)
+
+
+def test_a_destroy_is_not_rolled_back_and_a_refused_cancel_changes_and_publishes_nothing():
+    engine, clock, launched = running_engine(1, deployment_timeout=30)
+    engine.handle(DeleteApp("/web", deployment_id="S1"))
+    published = len(engine.published)
+    with pytest.raises(ConflictError) as refused:
+        engine.handle(CancelDeployment("S1", rollback_id="R1"))
+    assert refused.value.deployment_id == "S1" and engine.deployment_of("/web").id == "S1"
+    clock.now += 1
+    engine.handle(Tick())
+    assert engine.published[published:] == []  # nothing of the refused cancel is published later
+    clock.now += 30  # the destroy times out (its task never reports KILLED): it fails, and is not undone
+    out = engine.handle(Tick())
+    assert engine.deployment_of("/web") is None and engine.finished[-1].status == "failed"
+    assert engine.apps["/web"].deleting and not any(isinstance(i, Launch) for i in out)
+
+
+def test_an_update_without_a_message_keeps_the_last_one_and_an_empty_one_clears_it():
+    engine, clock, launched = running_engine(1)
+    task_id = launched[0]
+    agent = engine.tasks[task_id].agent_id
+    engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent=agent, uuid="m1", message="warming up")))
+    engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent=agent, uuid="m2")))
+    assert engine.tasks[task_id].message == "warming up"
+    out = engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent=agent, uuid="m3", message="")))
+    assert engine.tasks[task_id].message == "" and kinds(out) == ["Persist", "Acknowledge"]
+
+
+def test_a_last_task_failure_persisted_in_marathons_shape_is_still_read():
+    from halyard.engine.app_records import AppRecord, TaskFailure
+    from halyard.timestamps import iso
+
+    record = AppRecord(app(1), 5.0, 5.0, last_failure=TaskFailure("/web", "web.1", "TASK_FAILED", "exit 1", "h1",
+                                                                  "S1", 1_000_000.25, 5.0))
+    assert AppRecord.from_json(record.to_json()) == record
+    old = {**record.to_json(), "last_failure": {"appId": "/web", "host": "h1", "message": "exit 1",
+                                                "state": "TASK_FAILED", "taskId": "web.1", "slaveId": "S1",
+                                                "timestamp": iso(1_000_000.25), "version": iso(5.0)}}
+    assert AppRecord.from_json(old) == record

@@ -14,7 +14,8 @@ from typing import Iterator
 
 FRAMEWORK = Path(__file__).resolve().parents[2] / "framework"
 PACKAGE = "halyard"
-PURE = ["model.py", "validation.py", "cluster.py", "ranges.py", "errors.py", "placement", "engine", "jobs"]
+PURE = ["model.py", "validation.py", "cluster.py", "ranges.py", "errors.py", "mesos_types.py", "timestamps.py",
+        "placement", "engine", "jobs"]
 FORBIDDEN = {"pymesos", "kazoo", "requests", "http", "urllib", "socket", "docker", "aiohttp",
              "httpx", "fastapi", "uvicorn", "starlette", "subprocess", "addict"}
 ABOVE_THE_CORE = ("halyard.api", "halyard.cli", "halyard.service", "halyard.app", "halyard.mesos", "halyard.store",
