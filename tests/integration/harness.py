@@ -125,17 +125,28 @@ def clean_shutdown(cluster: dict[str, str], name: str, schedulers: list["Schedul
     Tearing down a framework whose scheduler is gone while its tasks are still dying has crashed the
     Mesos 1.11 master's allocator here (a CHECK failure in recoverResources), so tasks end first.
     """
-    leader = next((s for s in schedulers if s.proc and s.proc.poll() is None and s.leading()), None)
-    if leader is not None:
+    def destroy_everything() -> bool:
+        """Through whichever scheduler leads now (leadership may be moving: then try again)."""
+        leader = next((s for s in schedulers if s.proc and s.proc.poll() is None and s.leading()), None)
+        if leader is None:
+            return False
+        jobs = requests.get(leader.url + "/v1/jobs", timeout=10, headers=leader.headers).json()
+        apps = requests.get(leader.url + "/v2/apps", timeout=10, headers=leader.headers).json()
+        if not isinstance(jobs, list) or not isinstance(apps, dict) or "apps" not in apps:
+            return False  # it stopped leading between the two calls
+        for job in jobs:
+            requests.delete(leader.url + "/v1/jobs/" + job["id"], params={"stopCurrentJobRuns": "true"},
+                            timeout=30, headers=leader.headers)
+        for app in apps["apps"]:
+            requests.delete(leader.url + "/v2/apps" + app["id"], params={"force": "true"}, timeout=30,
+                            headers=leader.headers)
+        return True
+
+    if any(s.proc and s.proc.poll() is None for s in schedulers):
         try:
-            for job in requests.get(leader.url + "/v1/jobs", timeout=10, headers=leader.headers).json():
-                requests.delete(leader.url + "/v1/jobs/" + job["id"], params={"stopCurrentJobRuns": "true"},
-                                timeout=30, headers=leader.headers)
-            for app in requests.get(leader.url + "/v2/apps", timeout=10, headers=leader.headers).json()["apps"]:
-                requests.delete(leader.url + "/v2/apps" + app["id"], params={"force": "true"}, timeout=30,
-                                headers=leader.headers)
+            until(destroy_everything, 30, what="the leader destroyed every job and app")
             until(lambda: not (framework(cluster, name) or {}).get("tasks"), 90, what="every task ended")
-        except (requests.RequestException, TimeoutError, ValueError):
+        except TimeoutError:
             pass  # fall back to the master's teardown below
     for s in schedulers:
         s.stop()
