@@ -35,6 +35,7 @@ from .backend import Latency, MasterReader, SchedulerInfo, SchedulerStats
 from .config import ServiceConfig
 from .engine.engine import Engine, EngineConfig
 from .engine.messages import Event, Instruction, Launch, Notify, Offers, Paused, Persist, Publish, Tick
+from .engine.events import deployment_of
 from .engine.view import EngineView
 from .errors import FencedError, HalyardError, NotLeaderError, StoreError, StoreUnavailableError
 from .placement import StrategyRegistry
@@ -308,7 +309,7 @@ class SchedulerService:
                 driver.stop()
             except BaseException:  # noqa: BLE001 - a failed driver must not take the scheduler down
                 log.exception("stopping the Mesos driver failed")
-            self._fail_pending(events)
+            _fail_pending(events)
             log.info("no longer leading")
 
     def _check_step_down(self) -> None:
@@ -360,15 +361,12 @@ class SchedulerService:
 
     def _apply(self, engine: Engine, driver: Driver, event: Event, arrived: Optional[float] = None) -> None:
         with self.lock:
-            ended = len(engine.finished)
             instructions = engine.handle(event)
-            for deployment in list(engine.finished)[ended:] if len(engine.finished) > ended else ():
-                log.info("deployment %s (%s of %s) %s%s", deployment.id, deployment.kind, deployment.app_id,
-                         deployment.status, f": {'; '.join(deployment.failures)}" if deployment.failures else "")
         for ins in instructions:
             if isinstance(ins, Persist):
                 self._persist(ins)
             elif isinstance(ins, Publish):
+                _log_ended_deployment(ins.event)
                 self.publish(ins.event)
             elif isinstance(ins, Notify):
                 self.notify(ins.url, ins.body)
@@ -395,12 +393,20 @@ class SchedulerService:
                         raise _StepDown("superseded while ZooKeeper is unreachable", pause=self._yield_seconds())
                     time.sleep(0.05)
 
-    @staticmethod
-    def _fail_pending(events: queue.Queue) -> None:
-        while True:
-            try:
-                _, item = events.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(item, _Command):
-                item.future.set_exception(NotLeaderError(None))
+
+def _fail_pending(events: queue.Queue) -> None:
+    """Answer the commands still queued when leadership ends: this scheduler no longer leads."""
+    while True:
+        try:
+            _, item = events.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(item, _Command):
+            item.future.set_exception(NotLeaderError(None))
+
+
+def _log_ended_deployment(event: object) -> None:
+    deployment = deployment_of(event)  # type: ignore[arg-type]
+    if deployment is not None and deployment.status != "running":
+        log.info("deployment %s (%s of %s) %s%s", deployment.id, deployment.kind, deployment.app_id,
+                 deployment.status, f": {'; '.join(deployment.failures)}" if deployment.failures else "")
