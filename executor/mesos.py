@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import os
 import resource
 import subprocess
@@ -102,6 +103,10 @@ def docker_argv(docker: dict, env_names: list[str], sandbox: str) -> list[str]:
         argv += ["--pull", "always"]
     if docker.get("privileged"):
         argv.append("--privileged")
+    if docker.get("cpus"):  # the job's resources, as limits: the container stays inside what Mesos gave it
+        argv.append(f"--cpus={docker['cpus']:g}")
+    if docker.get("mem"):
+        argv.append(f"--memory={max(6, math.ceil(docker['mem']))}m")  # docker's minimum is 6 MB
     for volume in docker.get("volumes") or []:
         argv += ["-v", f"{volume['hostPath']}:{volume['containerPath']}:{volume.get('mode', 'RW').lower()}"]
     for param in docker.get("parameters") or []:

@@ -158,7 +158,8 @@ class MesosDriver:
         elif isinstance(ins, Acknowledge):
             d.acknowledgeStatusUpdate(acknowledgement(ins))
         elif isinstance(ins, Reconcile):
-            d.reconcileTasks([{"task_id": {"value": task_id}} for task_id, _ in ins.tasks])
+            d.reconcileTasks([{"task_id": {"value": task_id}, **({"agent_id": {"value": agent_id}} if agent_id else {})}
+                              for task_id, agent_id in ins.tasks])
         elif isinstance(ins, Suppress):
             d.suppressOffers()
         elif isinstance(ins, Revive):

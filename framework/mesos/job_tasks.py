@@ -30,6 +30,7 @@ def job_params(run: RunRecord) -> dict[str, Any]:
         docker = spec.container.docker
         params["docker"] = {"image": docker.image, "forcePullImage": docker.force_pull_image,
                             "privileged": docker.privileged, "args": list(spec.args or []),
+                            "cpus": spec.cpus, "mem": spec.mem,  # the container's limits: Mesos' accounting
                             "parameters": [{"key": p.key, "value": p.value} for p in docker.parameters],
                             "volumes": [{"containerPath": v.container_path, "hostPath": v.host_path, "mode": v.mode}
                                         for v in spec.container.volumes],

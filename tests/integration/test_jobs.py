@@ -302,6 +302,17 @@ def test_an_executor_that_cannot_be_fetched_is_retried_a_few_times_then_the_run_
         assert [h["status"] for h in run["history"]].count("STARTING") == 5
 
 
+def test_a_docker_job_runs_within_its_cpus_and_mem(sched):
+    define(sched, {"id": "boxed.limits", "container": {"docker": {"image": "local/busybox:1"}}, "cpus": 0.5,
+                   "mem": 64, "args": ["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                                                   "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us"]})
+    run = wait_status(sched, "boxed.limits", start(sched, "boxed.limits"))
+    assert run["status"] == "FINISHED", run
+    limit, quota, period = requests.get(sched.url + f"/v1/jobs/boxed.limits/runs/{run['id']}/stdout",
+                                        timeout=10).text.split()
+    assert int(limit) == 64 * 1024 * 1024 and int(quota) / int(period) == 0.5
+
+
 def test_killing_a_docker_job_stops_and_removes_its_container(sched, cluster):
     define(sched, {"id": "boxed.sleeper", "container": {"docker": {"image": "local/busybox:1"}},
                    "args": ["sleep", "300"], "taskKillGracePeriodSeconds": 1})

@@ -72,3 +72,21 @@ def test_an_unreadable_offer_is_declined_and_the_readable_ones_reach_the_engine(
     (offers,) = events
     assert [o.id for o in offers.offers] == ["O1"]
     assert declined == [([{"value": "O2"}], {"refuse_seconds": 5.0})]
+
+
+def test_explicit_reconciliation_names_each_tasks_agent():
+    from halyard.engine.messages import Reconcile
+    from halyard.mesos.driver import MesosDriver
+
+    calls = []
+
+    class Pymesos:
+        def reconcileTasks(self, tasks):  # noqa: N802 - pymesos' name
+            calls.append(tasks)
+
+    driver = MesosDriver.__new__(MesosDriver)
+    driver._driver = Pymesos()
+    driver.execute(Reconcile((("web.1", "S1"), ("web.2", None))))
+    driver.execute(Reconcile(()))
+    assert calls == [[{"task_id": {"value": "web.1"}, "agent_id": {"value": "S1"}}, {"task_id": {"value": "web.2"}}],
+                     []]

@@ -255,6 +255,7 @@ def test_docker_jobs_become_a_docker_run_with_env_by_name_and_the_sandbox_mounte
     assert argv[:4] == ["docker", "run", "--rm", "--name"] and argv[4] == "halyard-job.etl.r1.1"
     assert "/sandbox:/mnt/mesos/sandbox" in argv and "/srv/data:/data:ro" in argv and "--user=1000" in argv
     assert argv[-3:] == ["busybox", "run", "--fast"] and "PW" in argv and "hunter2" not in " ".join(argv)
+    assert "--cpus=1" in argv and "--memory=128m" in argv  # the job's resources (Metronome's defaults) as limits
 
 
 def test_job_run_wait_exits_with_the_jobs_code_or_128_plus_its_signal():
