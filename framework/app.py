@@ -6,7 +6,6 @@ HTTP API (uvicorn) and the leader loop (``service.py``) that uses them.
 """
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import replace
@@ -35,10 +34,7 @@ def executor_settings(config: ServiceConfig) -> ExecutorSettings:
     scheduler serves and run it with their ``python3``."""
     uri = config.executor_uri
     if uri is None:
-        host, _, port = config.listen.rpartition(":")
-        if host in ("", "0.0.0.0", "::", "[::]"):
-            host = socket.getfqdn()
-        uri = f"http://{host}:{port}{executor_artifact().path}"
+        uri = f"http://{config.advertised}{executor_artifact().path}"
     command = config.executor_command or f"python3 {uri.rstrip('/').rsplit('/', 1)[-1]}"
     return replace(config.engine.executor, command=command, uris=(uri,) if uri else ())
 
@@ -50,7 +46,7 @@ class SchedulerApp:
         self.config = config
         self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth)
         self.store = self.session.store()
-        self.election = self.session.election(self.store.election_path, config.listen)
+        self.election = self.session.election(self.store.election_path, config.advertised)
         self.master = MesosMaster(config.master)
         self.webhooks = WebhookPoster()
         self.hub = EventHub(keepalive=config.event_keepalive)
@@ -64,7 +60,7 @@ class SchedulerApp:
     def _driver(self, framework_id: Optional[str], sink: Callable[[Event], None],
                 on_failed_over: Callable[[str], None]) -> MesosDriver:
         c = self.config
-        framework = framework_info(c.name, c.role, c.failover_timeout, framework_id, c.principal, f"http://{c.listen}")
+        framework = framework_info(c.name, c.role, c.failover_timeout, framework_id, c.principal, f"http://{c.advertised}")
         return MesosDriver(c.master, framework, sink, c.principal, c.secret, on_failed_over=on_failed_over)
 
     def start_api(self) -> None:

@@ -1,6 +1,7 @@
 """How one scheduler process is configured (``halyard scheduler``'s flags, as data)."""
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -12,6 +13,7 @@ class ServiceConfig:
     master: str                  # http://host:port, host:port or zk://host:port/mesos
     zk: str                      # zk://host:port[,host:port][/chroot]
     listen: str = "127.0.0.1:8080"
+    advertise: Optional[str] = None  # HOST:PORT others reach this scheduler at (default: from listen)
     name: str = "halyard"
     role: str = "*"
     principal: Optional[str] = None
@@ -25,6 +27,17 @@ class ServiceConfig:
     executor_uri: Optional[str] = None      # where agents fetch Halyard's executor (default: this scheduler)
     executor_command: Optional[str] = None  # how agents run it (default: python3 <fetched file>)
     event_keepalive: float = 15.0           # seconds between keep-alive comments on an idle /v2/events stream
+
+    @property
+    def advertised(self) -> str:
+        """The address a leader publishes (its election identifier) and standbys forward and
+        redirect to: ``advertise``, else ``listen`` with a wildcard host replaced by this machine's name."""
+        if self.advertise:
+            return self.advertise
+        host, _, port = self.listen.rpartition(":")
+        if host in ("", "0.0.0.0", "::", "[::]"):
+            host = socket.getfqdn()
+        return f"{host}:{port}"
 
     @property
     def port(self) -> int:

@@ -164,7 +164,7 @@ class SchedulerService:
 
     def leader(self) -> Optional[str]:
         if self.engine is not None:
-            return self.config.listen
+            return self.config.advertised
         try:
             contenders = self.election.contenders()
         except StoreError:
@@ -172,8 +172,8 @@ class SchedulerService:
         return contenders[0] if contenders else None
 
     def address(self) -> str:
-        """Where this scheduler's API listens (its election identifier)."""
-        return self.config.listen
+        """Where others reach this scheduler's API (its election identifier)."""
+        return self.config.advertised
 
     @contextmanager
     def reading(self) -> Iterator[EngineView]:

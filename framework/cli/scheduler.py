@@ -48,6 +48,9 @@ class Duration(click.ParamType):
 @click.option("--master", required=True, help="Mesos master: http://HOST:5050, HOST:PORT or zk://HOST:PORT/mesos")
 @click.option("--zk", required=True, help="ZooKeeper for state and election: zk://HOST:PORT[,HOST:PORT]/CHROOT")
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HTTP API address")
+@click.option("--advertise", default=None, metavar="HOST:PORT",
+              help="the API address a leader publishes and standbys forward to (default: --listen, a wildcard "
+                   "host replaced by this machine's name)")
 @click.option("--name", default="halyard", show_default=True, help="framework name")
 @click.option("--role", default="*", show_default=True, help="Mesos role to register with")
 @click.option("--principal", default=None, help="principal for framework authentication")
@@ -74,7 +77,7 @@ class Duration(click.ParamType):
 @click.option("--event-keepalive", type=Duration(), default="15s", show_default=True,
               help="how often an idle /v2/events stream gets a keep-alive comment")
 @click.option("--log-level", default="INFO", show_default=True)
-def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal: Optional[str],
+def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name: str, role: str, principal: Optional[str],
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
               zk_session_timeout: float, unreachable_grace: float, min_healthy_time: float,
               deployment_timeout: float, tokens_file: Optional[str], auth_reads: bool, executor_uri: Optional[str],
@@ -91,10 +94,12 @@ def scheduler(master: str, zk: str, listen: str, name: str, role: str, principal
         raise click.UsageError("--principal needs --secret-file")
     if executor_uri == "" and not executor_command:
         raise click.UsageError("--executor-uri '' needs --executor-command (how agents start an executor they have)")
+    if advertise is not None and not re.fullmatch(r"[^\s:/]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}", advertise):
+        raise click.BadParameter(f"expected HOST:PORT, got {advertise!r}", param_hint="--advertise")
     tokens = read_tokens(tokens_file) if tokens_file else {}
     if auth_reads and not tokens:
         raise click.UsageError("--auth-reads needs --tokens-file")
-    config = ServiceConfig(tokens=tokens, auth_reads=auth_reads, master=master, zk=zk, listen=listen, name=name, role=role, principal=principal,
+    config = ServiceConfig(tokens=tokens, auth_reads=auth_reads, master=master, zk=zk, listen=listen, advertise=advertise, name=name, role=role, principal=principal,
                            secret=secret, failover_timeout=failover_timeout, zk_auth=zk_auth,
                            zk_session_timeout=zk_session_timeout, executor_uri=executor_uri,
                            executor_command=executor_command, event_keepalive=event_keepalive,

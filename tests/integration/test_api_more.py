@@ -84,3 +84,23 @@ def test_dry_run_plan_against_the_live_cluster_changes_nothing(pair):
     assert requests.get(leader.url + "/v2/apps/more/plan", timeout=10).status_code == 404  # a dry run
     bad = requests.post(leader.url + "/v1/plan", json={"id": "/x", "cmd": "y", "cpus": "z"}, timeout=10)
     assert bad.status_code == 422 and bad.json()["problems"] == ["cpus: expected a number, got 'z'"]
+
+
+def test_a_leader_publishes_its_advertised_address_and_a_standby_forwards_there(cluster, tmp_path):
+    name, chroot = unique("halyard-test"), unique("halyard-test")
+    a, b = SchedulerProc(cluster, chroot, name, tmp_path), SchedulerProc(cluster, chroot, name, tmp_path)
+    for s in (a, b):
+        s.extra += ["--advertise", f"localhost:{s.port}"]  # listens on 127.0.0.1, reached as localhost
+    try:
+        a.start()
+        until(a.leading, 30, what="a leads")
+        b.start()
+        advertised = f"localhost:{a.port}"
+        until(lambda: requests.get(b.url + "/v2/leader", timeout=5).json() == {"leader": advertised}, 30,
+              what="the standby knows the leader by its advertised address")
+        assert requests.get(a.url + "/v2/info", timeout=5).json()["leader"] == advertised
+        redirect = requests.get(b.url + "/v2/events", timeout=5, allow_redirects=False, stream=True)
+        assert redirect.status_code == 307 and redirect.headers["location"].startswith(f"http://{advertised}/v2/events")
+        assert requests.get(b.url + "/v2/apps", timeout=10).json() == {"apps": []}  # forwarded to the leader
+    finally:
+        clean_shutdown(cluster, name, [a, b])

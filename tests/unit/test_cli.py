@@ -121,3 +121,23 @@ def test_job_validate_resolves_environments_masks_secrets_and_names_problems(cap
     assert code == 1 and out == ""
     assert "schedule.cron: expected 5 fields" in err and "schedule.timezone: unknown time zone 'Mars/Olympus'" in err
     assert "id: use lowercase" in err
+
+
+def test_the_advertised_address_defaults_to_listen_with_a_wildcard_host_named():
+    import socket
+
+    from halyard.config import ServiceConfig
+
+    assert ServiceConfig("m", "zk://z", listen="127.0.0.1:8080").advertised == "127.0.0.1:8080"
+    assert ServiceConfig("m", "zk://z", listen="0.0.0.0:8080").advertised == f"{socket.getfqdn()}:8080"
+    assert ServiceConfig("m", "zk://z", listen="0.0.0.0:8080", advertise="lb.example:80").advertised == "lb.example:80"
+
+
+def test_a_malformed_advertise_address_is_refused_naming_the_flag():
+    from click.testing import CliRunner
+
+    from halyard.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["scheduler", "--master", "http://m:5050", "--zk", "zk://z:2181/h",
+                                      "--advertise", "no-port"])
+    assert result.exit_code == 2 and "--advertise" in result.output and "HOST:PORT" in result.output
