@@ -135,10 +135,17 @@ class DeploymentRecord:
     previous: Optional[dict] = None
     failures: tuple[str, ...] = ()
     status: str = "running"   # running | succeeded | failed | cancelled
+    ended_at: Optional[float] = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status != "running"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["failures"] = list(self.failures)
+        if self.ended:
+            data.pop("previous")  # only a running deployment may roll back: an ended one is history
         return data
 
     @classmethod

@@ -7,6 +7,8 @@
   the engine then rolls the app back (a new app is removed).
 * One deployment per app: another change of the app is a conflict unless forced, which cancels
   the one under way.
+* Ended deployments are history: the last ``KEEP_PER_APP`` of each app (and ``KEEP_TOTAL`` in
+  all) are persisted with their result, so ``GET /v2/deployments/{id}`` answers across a failover.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from .app_records import AppRecord, DeploymentRecord, TaskRecord
 from .events import DeploymentFailed, DeploymentStarted, DeploymentSucceeded, DomainEvent
 from .messages import Persist
 
-KEEP_FINISHED = 200  # ended deployments kept for GET /v2/deployments/{id}
+KEEP_PER_APP = 100   # ended deployments kept per app (persisted) for GET /v2/deployments/{id}
+KEEP_TOTAL = 2000    # ... and in all (apps come and go)
 
 
 class DeploymentBook:
@@ -30,10 +33,23 @@ class DeploymentBook:
         self.clock, self.new_id, self.emit = clock, new_id, emit
         self.min_healthy = min_healthy
         self.running: dict[str, DeploymentRecord] = {}
-        self.finished: deque[DeploymentRecord] = deque(maxlen=KEEP_FINISHED)  # newest last
+        self._ended: dict[str, DeploymentRecord] = {}        # by id, oldest first
+        self._ended_of: dict[str, deque[str]] = {}           # app id -> ids of its ended ones, oldest first
+
+    @property
+    def finished(self) -> list[DeploymentRecord]:
+        """Ended deployments, oldest first."""
+        return list(self._ended.values())
+
+    def ended(self, deployment_id: str) -> Optional[DeploymentRecord]:
+        return self._ended.get(deployment_id)
 
     def load(self, deployments: Iterable[DeploymentRecord]) -> None:
-        self.running = {d.id: d for d in deployments}
+        records = list(deployments)
+        self.running = {d.id: d for d in records if not d.ended}
+        self._ended, self._ended_of = {}, {}
+        for d in sorted((d for d in records if d.ended), key=lambda d: (d.ended_at or d.version, d.id)):
+            self._keep(d, None)
 
     def of_app(self, app_id: str) -> Optional[DeploymentRecord]:
         return next((d for d in self.running.values() if d.app_id == app_id), None)
@@ -66,13 +82,30 @@ class DeploymentBook:
         if current is None:
             return None
         del self.running[current.id]
-        ended = replace(current, status=status)
-        self.finished.append(ended)
-        self.emit(DeploymentSucceeded(ended, self.clock()) if status == "succeeded"
-                  else DeploymentFailed(ended, self.clock()))
-        persist.delete_deployments.append(current.id)
-        persist.deployments[:] = [d for d in persist.deployments if d.id != current.id]
+        now = self.clock()
+        ended = replace(current, status=status, ended_at=now)
+        self.emit(DeploymentSucceeded(ended, now) if status == "succeeded" else DeploymentFailed(ended, now))
+        persist.deployments[:] = [d for d in persist.deployments if d.id != current.id] + [ended]
+        self._keep(ended, persist)
         return ended
+
+    def _keep(self, ended: DeploymentRecord, persist: Optional[Persist]) -> None:
+        """Remember an ended deployment; forget (and delete) the oldest beyond the bounds."""
+        self._ended[ended.id] = ended
+        ids = self._ended_of.setdefault(ended.app_id, deque())
+        ids.append(ended.id)
+        drop = [ids.popleft() for _ in range(max(0, len(ids) - KEEP_PER_APP))]
+        while len(self._ended) - len(drop) > KEEP_TOTAL:
+            oldest = next(i for i in self._ended if i not in drop)
+            self._ended_of[self._ended[oldest].app_id].remove(oldest)
+            drop.append(oldest)
+        for deployment_id in drop:
+            app_id = self._ended.pop(deployment_id).app_id
+            if not self._ended_of.get(app_id):
+                self._ended_of.pop(app_id, None)
+            if persist is not None:
+                persist.deployments[:] = [d for d in persist.deployments if d.id != deployment_id]
+                persist.delete_deployments.append(deployment_id)
 
     def add_failure(self, deployment: DeploymentRecord, why: str) -> DeploymentRecord:
         """Record one more failure of the deployment; the caller persists the result."""

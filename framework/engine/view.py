@@ -91,8 +91,7 @@ class EngineView:
 
     def deployment(self, deployment_id: str) -> DeploymentRecord:
         """A deployment under way or recently ended, or NotFoundError."""
-        found = self._engine.deployments.get(deployment_id) or next(
-            (d for d in reversed(self._engine.finished) if d.id == deployment_id), None)
+        found = self._engine.deployments.get(deployment_id) or self._engine.deployment_book.ended(deployment_id)
         if found is None:
             raise NotFoundError(f"DeploymentPlan {deployment_id} does not exist")
         return found

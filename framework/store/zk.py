@@ -6,7 +6,7 @@ Layout under the root (``/halyard`` by default, inside the ``--zk`` chroot)::
     epoch                 leader epoch; every write transaction checks its version
     apps/<quoted app id>  AppRecord JSON
     tasks/<task id>       TaskRecord JSON
-    deployments/<id>      DeploymentRecord JSON (while the deployment runs)
+    deployments/<id>      DeploymentRecord JSON (running, and the last ended ones with their result)
     jobs/<job id>         JobRecord JSON (definition, next scheduled firing)
     runs/<job id>:<run id>  RunRecord JSON (active runs, and the last ended ones)
     leader/               election contenders (kazoo's Election recipe)

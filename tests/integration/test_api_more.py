@@ -68,6 +68,19 @@ def test_the_leader_abdicates_and_the_standby_takes_over(pair):
     assert "/more/proxied" in [a["id"] for a in requests.get(standby.url + "/v2/apps", timeout=10).json()["apps"]]
 
 
+def test_an_ended_deployment_and_its_result_survive_a_failover(pair):
+    leader, standby = roles(pair)
+    created = leader.post_app(sleep_app("/more/history", 1))
+    deployment_id = created.json()["deployments"][0]["id"]
+    until(lambda: requests.get(leader.url + f"/v2/deployments/{deployment_id}", timeout=5).json().get("status")
+          == "succeeded", 60, what="the deployment succeeded")
+    assert requests.delete(leader.url + "/v2/leader", timeout=30).status_code == 200
+    until(standby.leading, 30, what="the standby leads")
+    after = requests.get(standby.url + f"/v2/deployments/{deployment_id}", timeout=10)
+    assert after.status_code == 200 and after.json()["status"] == "succeeded"
+    assert after.json()["affectedApps"] == ["/more/history"]
+
+
 def test_dry_run_plan_against_the_live_cluster_changes_nothing(pair):
     leader, standby = roles(pair)
     body = {"apps": [sleep_app("/more/plan", 4, constraints=[["hostname", "UNIQUE"]]),

@@ -488,3 +488,47 @@ def test_a_last_task_failure_persisted_in_marathons_shape_is_still_read():
                                                 "state": "TASK_FAILED", "taskId": "web.1", "slaveId": "S1",
                                                 "timestamp": iso(1_000_000.25), "version": iso(5.0)}}
     assert AppRecord.from_json(old) == record
+
+
+def persisted_deployments(instructions_seen):
+    """The deployments znodes after these Persists, as the store would hold them."""
+    held = {}
+    for persist in instructions_seen:
+        for d in persist.deployments:
+            held[d.id] = d
+        for deployment_id in persist.delete_deployments:
+            held.pop(deployment_id, None)
+    return held
+
+
+def test_ended_deployments_are_persisted_with_their_result_and_survive_a_new_leader():
+    from halyard.engine.view import EngineView
+
+    engine, clock = make_engine()
+    writes = [i for i in engine.handle(PutApp(app(1), deployment_id="D1")) if isinstance(i, Persist)]
+    engine.handle(Subscribed("F1"))
+    [task_id] = launch_all(engine, agents=(1,))
+    writes += [i for i in engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent="S1"))) if isinstance(i, Persist)]
+    clock.now += 5
+    writes += [i for i in engine.handle(Tick()) if isinstance(i, Persist)]
+    held = persisted_deployments(writes)
+    assert held["D1"].status == "succeeded" and held["D1"].ended_at == clock.now
+    successor, _ = make_engine()
+    successor.load(Snapshot(apps=dict(engine.apps), tasks=dict(engine.tasks), deployments=held))
+    assert successor.deployment_of("/web") is None  # ended: not running again
+    assert EngineView(successor).deployment("D1").status == "succeeded"
+
+
+def test_ended_deployments_are_kept_per_app_up_to_a_bound():
+    from halyard.engine import deployments
+
+    engine, clock = make_engine()
+    writes = []
+    for n in range(deployments.KEEP_PER_APP + 3):
+        clock.now += 1
+        writes += [i for i in engine.handle(PutApp(app(0, labels={"n": str(n)}), deployment_id=f"D{n}"))
+                   if isinstance(i, Persist)]
+    held = persisted_deployments(writes)
+    ended = sorted((d for d in held.values() if d.ended), key=lambda d: d.ended_at)
+    assert len(ended) == deployments.KEEP_PER_APP and ended[0].id == "D3"
+    assert [d.id for d in engine.finished][-1] == f"D{deployments.KEEP_PER_APP + 2}"
