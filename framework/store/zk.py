@@ -14,8 +14,8 @@ Layout under the root (``/halyard`` by default, inside the ``--zk`` chroot)::
 A new leader bumps ``epoch`` (a versioned set): from then on, transactions of any older leader
 fail their epoch check and raise :class:`~halyard.errors.FencedError`. Writes are versioned:
 a version conflict reloads the node's version and retries once instead of overwriting blindly.
-One :class:`~halyard.engine.messages.Persist` is one transaction (split in chunks below
-ZooKeeper's request size limit, each chunk fenced).
+One :class:`~halyard.engine.messages.Persist` is one transaction, or, when it is larger than
+ZooKeeper's request size limit, several (each fenced), written in an order recovery resolves.
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_TXN_BYTES = 512 * 1024  # well below jute.maxbuffer (1 MB)
+Op = tuple[str, str, Optional[bytes]]  # (put|delete, path, data)
 # What kazoo raises when ZooKeeper cannot be reached right now (the same call may succeed later).
 UNAVAILABLE = (ConnectionLoss, OperationTimeoutError, SessionExpiredError, KazooTimeoutError)
 
@@ -188,35 +189,57 @@ class ZkStore:
 
     @kazoo_errors("transaction")
     def commit(self, persist: Persist) -> None:
-        """Write one Persist: fenced by the epoch, versioned, batched in transactions."""
+        """Write one Persist: fenced by the epoch, versioned, in as few transactions as ZooKeeper's
+        request size allows (one, unless it is very large: thousands of task records).
+
+        Split or not, it is written in an order that recovery resolves if the scheduler dies
+        between two transactions: see :func:`write_units`. Nothing it announces (an ACCEPT, an
+        acknowledgement) is sent before the whole of it is written.
+        """
         if self._epoch_version is None:
             raise FencedError("this scheduler has not claimed leadership")
-        ops: list[tuple[str, str, Optional[bytes]]] = []
-        if persist.framework_id:
-            ops.append(("put", self.path("framework_id"), persist.framework_id.encode()))
-        ops += [("put", self.app_path(a.app_id), codec.encode(a.to_json())) for a in persist.apps]
-        ops += [("delete", self.app_path(a), None) for a in persist.delete_apps]
-        ops += [("put", self.task_path(t.task_id), codec.encode(t.to_json())) for t in persist.tasks]
-        ops += [("delete", self.task_path(t), None) for t in persist.delete_tasks]
-        ops += [("put", self.deployment_path(d.id), codec.encode(d.to_json())) for d in persist.deployments]
-        ops += [("delete", self.deployment_path(d), None) for d in persist.delete_deployments]
-        ops += [("put", self.job_path(j.job_id), codec.encode(j.to_json())) for j in persist.jobs]
-        ops += [("delete", self.job_path(j), None) for j in persist.delete_jobs]
-        ops += [("put", self.run_path(r.job_id, r.run_id), codec.encode(r.to_json())) for r in persist.runs]
-        ops += [("delete", self.run_path(j, r), None) for j, r in persist.delete_runs]
-        chunk: list[tuple[str, str, Optional[bytes]]] = []
+        chunk: list[Op] = []
         size = 0
-        for op in ops:
-            op_size = len(op[1]) + len(op[2] or b"") + 64
-            if chunk and size + op_size > MAX_TXN_BYTES:
+        for unit in self.write_units(persist):
+            unit_size = sum(len(path) + len(data or b"") + 64 for _, path, data in unit)
+            if chunk and size + unit_size > MAX_TXN_BYTES:
                 self._commit_chunk(chunk)
                 chunk, size = [], 0
-            chunk.append(op)
-            size += op_size
+            chunk += unit
+            size += unit_size
         if chunk:
             self._commit_chunk(chunk)
 
-    def _commit_chunk(self, ops: list[tuple[str, str, Optional[bytes]]], retry: bool = True) -> None:
+    def write_units(self, persist: Persist) -> list[list[Op]]:
+        """A Persist's writes as units that are never split across transactions, in this order:
+
+        1. the framework id;
+        2. each task record (one unit each): a task written without the rest is one Mesos never
+           heard of (no ACCEPT was sent), which reconciliation reports unknown and the engine
+           replaces; a task deleted without the rest is gone in Mesos already;
+        3. jobs and runs together (a scheduled firing and the job's next firing time stay in one
+           transaction, so a failover neither repeats nor skips a firing);
+        4. apps and deployments together (a change, its deployment and a rollback are one step);
+        5. deleted apps last (their tasks are deleted by then).
+        """
+        units: list[list[Op]] = []
+        if persist.framework_id:
+            units.append([("put", self.path("framework_id"), persist.framework_id.encode())])
+        units += [[("put", self.task_path(t.task_id), codec.encode(t.to_json()))] for t in persist.tasks]
+        units += [[("delete", self.task_path(t), None)] for t in persist.delete_tasks]
+        jobs: list[Op] = [("put", self.job_path(j.job_id), codec.encode(j.to_json())) for j in persist.jobs]
+        jobs += [("put", self.run_path(r.job_id, r.run_id), codec.encode(r.to_json())) for r in persist.runs]
+        jobs += [("delete", self.run_path(j, r), None) for j, r in persist.delete_runs]
+        jobs += [("delete", self.job_path(j), None) for j in persist.delete_jobs]
+        apps: list[Op] = [("put", self.app_path(a.app_id), codec.encode(a.to_json())) for a in persist.apps]
+        apps += [("put", self.deployment_path(d.id), codec.encode(d.to_json())) for d in persist.deployments]
+        apps += [("delete", self.deployment_path(d), None) for d in persist.delete_deployments]
+        units += [unit for unit in (jobs, apps) if unit]
+        if persist.delete_apps:
+            units.append([("delete", self.app_path(a), None) for a in persist.delete_apps])
+        return units
+
+    def _commit_chunk(self, ops: list[Op], retry: bool = True) -> None:
         txn = self.client.transaction()
         txn.check(self.path("epoch"), self._epoch_version)
         versions = dict(self._versions)  # as they will be after each op (a path may appear twice)
@@ -244,7 +267,7 @@ class ZkStore:
         self._refresh(ops)
         self._commit_chunk(ops, retry=False)
 
-    def _refresh(self, ops: list[tuple[str, str, Optional[bytes]]]) -> None:
+    def _refresh(self, ops: list[Op]) -> None:
         for _, path, _ in ops:
             stat = self.client.exists(path)
             if stat is None:

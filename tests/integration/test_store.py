@@ -127,3 +127,68 @@ def test_jobs_and_runs_round_trip_one_znode_each(zk):
     snap = ZkStore(client, root).load()
     assert snap.jobs == {"etl": job} and snap.runs == {"r1": run}
     assert client.get_children(f"{root}/runs") == ["etl%3Ar1"]
+
+
+class Crash(BaseException):
+    """The scheduler process dies here (nothing after it runs)."""
+
+
+def test_a_crash_between_two_transactions_of_one_persist_leaves_what_recovery_resolves(zk, monkeypatch):
+    """A launch (many task records) with a scheduled firing (the job's next firing time and its new
+    run) and a changed app with its deployment, written in several transactions; the scheduler dies
+    after the first. What a new leader loads: every app, no firing half-recorded (the job moved
+    on if and only if its run exists), and only tasks that reconciliation resolves."""
+    from halyard.engine.app_records import DeploymentRecord
+    from halyard.engine.engine import Engine
+    from halyard.engine.messages import Reconcile, StatusUpdate, Subscribed
+    from halyard.jobs.records import JobRecord, RunRecord
+    from halyard.mesos_types import TaskStatus
+    from halyard.placement import StrategyRegistry
+    from halyard.store import zk as zk_module
+    from halyard.validation import parse_job
+
+    client, root = zk
+    store = ZkStore(client, root)
+    store.ensure_layout()
+    store.become_leader()
+    spec = parse_job({"id": "etl", "cmd": "run-etl", "schedule": {"cron": "0 3 * * *"}})
+    store.commit(Persist(apps=[app_record()], jobs=[JobRecord(spec, 1.0, next_fire=100.0)]))
+    tasks = [task_record(f"web.{i:03d}").evolve(state="TASK_LAUNCHING") for i in range(40)]
+    fired = Persist(tasks=tasks, jobs=[JobRecord(spec, 1.0, next_fire=200.0)],
+                    runs=[RunRecord("r1", "etl", spec, created_at=100.0, status="QUEUED", scheduled_for=100.0)],
+                    apps=[app_record(instances=40)],
+                    deployments=[DeploymentRecord("D1", "/web", "scale", 2.0, 2.0)])
+    # Transactions just large enough for the app, the tasks, the deployment and the job's new
+    # firing time, but not its run: written in the order the Persist lists them, the firing is
+    # split across two transactions.
+    def size(path, record):
+        return len(path) + len(codec.encode(record.to_json())) + 64
+
+    monkeypatch.setattr(zk_module, "MAX_TXN_BYTES", size(store.app_path("/web"), fired.apps[0])
+                        + sum(size(store.task_path(t.task_id), t) for t in tasks)
+                        + size(store.deployment_path("D1"), fired.deployments[0])
+                        + size(store.job_path("etl"), fired.jobs[0]) + 1)
+    real, written = store._commit_chunk, []
+
+    def dies_after_the_first(ops, retry=True):
+        if written:
+            raise Crash()
+        written.append(ops)
+        real(ops, retry)
+
+    monkeypatch.setattr(store, "_commit_chunk", dies_after_the_first)
+    with pytest.raises(Crash):
+        store.commit(fired)
+    successor_store = ZkStore(client, root)
+    successor_store.become_leader()
+    snap = successor_store.load()
+    assert "/web" in snap.apps  # no lost app
+    assert (snap.jobs["etl"].next_fire == 200.0) == ("r1" in snap.runs)  # a firing is all or nothing
+    assert written and len(snap.tasks) <= 40  # the launch's ACCEPT was never sent
+    successor = Engine(StrategyRegistry(), clock=lambda: 1_000.0)
+    successor.load(snap)
+    reconcile = next(i for i in successor.handle(Subscribed("F1")) if isinstance(i, Reconcile))
+    assert {task_id for task_id, _ in reconcile.tasks} == set(snap.tasks)
+    for task_id in snap.tasks:  # Mesos never heard of them
+        successor.handle(StatusUpdate(TaskStatus(task_id, "TASK_UNKNOWN", reason="REASON_RECONCILIATION")))
+    assert successor.tasks == {} and successor.reconciling() == 0  # no orphan, nothing twice
