@@ -1,13 +1,15 @@
 """``halyard apps ...`` and ``halyard deployments``: the API from the command line."""
 from __future__ import annotations
 
-from typing import Optional
+import sys
+from typing import Callable, Optional
 
 import click
 
 from ..validation import load_apps
 from .client import API_OPTION, Client
 from .output import OUTPUT_OPTION, emit_json, table
+from .progress import follow
 
 
 @click.group()
@@ -63,58 +65,99 @@ def _submit(client: Client, method: str, path: str, body: Optional[dict] = None,
     return result
 
 
+def wait_options(command: Callable) -> Callable:
+    """``--no-wait`` and ``--timeout``: a change waits until its deployment ends, unless told not to."""
+    command = click.option("--timeout", type=float, default=300.0, show_default=True,
+                           help="seconds to wait for the deployment (it goes on after that)")(command)
+    return click.option("--no-wait", is_flag=True, help="return once the change is accepted")(command)
+
+
+def _wait(client: Client, app_id: str, deployment_id: str, no_wait: bool, timeout: float) -> int:
+    """Follow the deployment to its end (progress on stderr); 0 succeeded, 1 failed, 2 still running."""
+    if no_wait:
+        return 0
+    app = client.app(app_id) or {}
+    code, deployment, reasons = follow(client, app_id, deployment_id, app.get("instances", 0),
+                                       bool(app.get("healthChecks")), timeout, rollback_on_timeout=False)
+    if code == 0:
+        done = client.app(app_id) or {}
+        click.echo(f"{app_id}: deployment {deployment_id} succeeded ({done.get('tasksRunning', 0)}/"
+                   f"{done.get('instances', 0)} running)" if done else f"{app_id}: deployment {deployment_id} succeeded")
+        return 0
+    click.echo(f"{app_id}: deployment {deployment_id} " + ("failed; rolled back" if code == 1 else
+               f"still running after {timeout:g}s"), err=True)
+    for line in [*deployment.get("failures", ()), *(f"waiting: {r}" for r in reasons)]:
+        click.echo(f"  - {line}", err=True)
+    return code
+
+
 @apps.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--env", "env", default=None)
 @click.option("--force", is_flag=True, help="supersede a deployment under way")
+@wait_options
 @API_OPTION
-def create(file: str, env: Optional[str], force: bool, api: str) -> None:
-    """Create the app(s) of FILE."""
+def create(file: str, env: Optional[str], force: bool, no_wait: bool, timeout: float, api: str) -> None:
+    """Create the app(s) of FILE and wait until each is deployed."""
     client = Client(api)
+    started = []
     for spec in load_apps(file, env):
         result = _submit(client, "POST", "/v2/apps", spec.to_json(), force=str(force).lower())
-        click.echo(f"{spec.id}: created (deployment {result['deployments'][0]['id']})")
+        started.append((spec.id, result["deployments"][0]["id"]))
+        click.echo(f"{spec.id}: created (deployment {started[-1][1]})")
+    sys.exit(max([_wait(client, app_id, d, no_wait, timeout) for app_id, d in started], default=0))
 
 
 @apps.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--env", "env", default=None)
 @click.option("--force", is_flag=True, help="supersede a deployment under way")
+@wait_options
 @API_OPTION
-def update(file: str, env: Optional[str], force: bool, api: str) -> None:
-    """Replace (or create) the app(s) of FILE with its definition."""
+def update(file: str, env: Optional[str], force: bool, no_wait: bool, timeout: float, api: str) -> None:
+    """Replace (or create) the app(s) of FILE with its definition and wait until each is deployed."""
     client = Client(api)
+    started = []
     for spec in load_apps(file, env):
         result = _submit(client, "PUT", f"/v2/apps{spec.id}", spec.to_json(), partialUpdate="false",
                          force=str(force).lower())
-        click.echo(f"{spec.id}: updated (deployment {result['deploymentId']})")
+        started.append((spec.id, result["deploymentId"]))
+        click.echo(f"{spec.id}: updated (deployment {started[-1][1]})")
+    sys.exit(max([_wait(client, app_id, d, no_wait, timeout) for app_id, d in started], default=0))
 
 
 def _change(api: str, app_id: str, method: str, suffix: str, doing: str, force: bool,
-            body: Optional[dict] = None) -> None:
+            body: Optional[dict] = None) -> tuple[Client, str, str]:
     """One app change through the API, reported with the deployment it started."""
     app_id = "/" + app_id.strip("/")
-    result = _submit(Client(api), method, f"/v2/apps{app_id}{suffix}", body, force=str(force).lower())
+    client = Client(api)
+    result = _submit(client, method, f"/v2/apps{app_id}{suffix}", body, force=str(force).lower())
     click.echo(f"{app_id}: {doing} (deployment {result['deploymentId']})")
+    return client, app_id, result["deploymentId"]
 
 
 @apps.command()
 @click.argument("app_id")
 @click.argument("instances", type=click.IntRange(min=0))
 @click.option("--force", is_flag=True)
+@wait_options
 @API_OPTION
-def scale(app_id: str, instances: int, force: bool, api: str) -> None:
-    """Set an app's instances."""
-    _change(api, app_id, "PUT", "", f"scaling to {instances}", force, {"instances": instances})
+def scale(app_id: str, instances: int, force: bool, no_wait: bool, timeout: float, api: str) -> None:
+    """Set an app's instances and wait until the deployment ends."""
+    client, app_id, deployment_id = _change(api, app_id, "PUT", "", f"scaling to {instances}", force,
+                                            {"instances": instances})
+    sys.exit(_wait(client, app_id, deployment_id, no_wait, timeout))
 
 
 @apps.command()
 @click.argument("app_id")
 @click.option("--force", is_flag=True)
+@wait_options
 @API_OPTION
-def restart(app_id: str, force: bool, api: str) -> None:
-    """Replace every task of an app (rolling, within its upgradeStrategy)."""
-    _change(api, app_id, "POST", "/restart", "restarting", force)
+def restart(app_id: str, force: bool, no_wait: bool, timeout: float, api: str) -> None:
+    """Replace every task of an app (rolling, within its upgradeStrategy) and wait until it is done."""
+    client, app_id, deployment_id = _change(api, app_id, "POST", "/restart", "restarting", force)
+    sys.exit(_wait(client, app_id, deployment_id, no_wait, timeout))
 
 
 @apps.command()

@@ -48,3 +48,21 @@ def test_the_app_commands(sched, tmp_path):
     assert "ID" in halyard(sched, "deployments") or "no deployments under way" in halyard(sched, "deployments")
     assert "destroying" in halyard(sched, "apps", "destroy", "/cli/app", "--force")
     until(lambda: requests.get(sched.url + "/v2/apps/cli/app", timeout=5).status_code == 404, 60, what="gone")
+
+
+def test_app_changes_wait_until_their_deployment_ends_unless_told_not_to(sched, tmp_path):
+    definition = tmp_path / "wait.yaml"
+    definition.write_text("id: /cli/wait\ncmd: sleep 3600\ncpus: 0.01\nmem: 8\ninstances: 2\n")
+
+    def app():
+        return requests.get(sched.url + "/v2/apps/cli/wait", timeout=5).json()["app"]
+
+    created = halyard(sched, "apps", "create", str(definition))
+    assert "/cli/wait: created" in created and "succeeded (2/2 running)" in created
+    assert app()["tasksRunning"] == 2 and app()["deployments"] == []  # done when the command returns
+    assert "succeeded (3/3 running)" in halyard(sched, "apps", "scale", "/cli/wait", "3")
+    assert app()["tasksRunning"] == 3 and app()["deployments"] == []
+    quick = halyard(sched, "apps", "scale", "/cli/wait", "1", "--no-wait")
+    assert "scaling to 1" in quick and "succeeded" not in quick
+    halyard(sched, "apps", "destroy", "/cli/wait", "--force")
+    until(lambda: requests.get(sched.url + "/v2/apps/cli/wait", timeout=5).status_code == 404, 60, what="gone")
