@@ -1,0 +1,40 @@
+"""Health checks of command apps, run by the local cluster's command executor as Mesos runs them."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from .v1client import until
+
+pytestmark = pytest.mark.integration
+
+
+def check(path: str) -> dict:
+    return {"protocol": "MESOS_HTTP", "path": path, "portIndex": 0, "gracePeriodSeconds": 3, "intervalSeconds": 1,
+            "timeoutSeconds": 2, "delaySeconds": 0, "maxConsecutiveFailures": 2}
+
+
+def app(app_id: str, path: str) -> dict:
+    return {"id": app_id, "cmd": "exec python3 -m http.server $PORT0", "cpus": 0.05, "mem": 32, "instances": 1,
+            "healthChecks": [check(path)]}
+
+
+def test_a_command_apps_http_check_reports_healthy_and_a_failing_one_kills_its_task(sched):
+    def shown(app_id):
+        return requests.get(sched.url + "/v2/apps" + app_id, timeout=5).json()["app"]
+
+    try:
+        assert requests.post(sched.url + "/v2/apps", json=app("/health/ok", "/"), timeout=30).status_code == 201
+        assert requests.post(sched.url + "/v2/apps", json=app("/health/bad", "/nope"), timeout=30).status_code == 201
+        until(lambda: shown("/health/ok")["tasksHealthy"] == 1, 60, what="the good check passes")
+        task = shown("/health/ok")["tasks"][0]
+        assert task["healthCheckResults"] == [{"alive": True, "taskId": task["id"]}]
+        until(lambda: (shown("/health/bad").get("lastTaskFailure") or {}).get("state") == "TASK_KILLED", 60,
+              what="the failing check kills its task")
+        assert shown("/health/ok")["tasksHealthy"] == 1 and not shown("/health/ok").get("lastTaskFailure")
+    finally:
+        for app_id in ("/health/ok", "/health/bad"):
+            requests.delete(sched.url + "/v2/apps" + app_id, params={"force": "true"}, timeout=30)
+        for app_id in ("/health/ok", "/health/bad"):
+            until(lambda: requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code == 404, 60,
+                  what=f"{app_id} gone")
