@@ -2,7 +2,8 @@
 
 Rules (Marathon's, with its upgrade strategy):
 
-* tasks of the current configuration beyond ``instances`` are killed, chosen by ``killSelection``;
+* tasks of the current configuration beyond ``instances`` are killed, chosen by ``killSelection``
+  and so that every ``GROUP_BY`` constraint stays balanced (``kill_selection.py``);
 * tasks of an older configuration (after a config change or a restart) are replaced: new tasks
   are launched while the total stays within ``instances * (1 + maximumOverCapacity)``, and old
   ones are killed while at least ``instances * minimumHealthCapacity`` tasks keep running; when
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Optional
 
 from .app_records import TERMINAL, AppRecord, TaskRecord
+from .kill_selection import AgentValues, select_kills
 
 
 @dataclass
@@ -37,8 +40,10 @@ def by_kill_selection(tasks: list[TaskRecord], selection: str) -> list[TaskRecor
     return sorted(tasks, key=key)
 
 
-def converge(app: AppRecord, tasks: list[TaskRecord], stuck: bool = False) -> Decision:
-    """What to do now for ``app`` given its known ``tasks``; ``stuck``: its new tasks found no room."""
+def converge(app: AppRecord, tasks: list[TaskRecord], stuck: bool = False,
+             agent_values: Optional[AgentValues] = None) -> Decision:
+    """What to do now for ``app`` given its known ``tasks``; ``stuck``: its new tasks found no room;
+    ``agent_values``: what is known of each agent (for ``GROUP_BY`` when scaling down)."""
     present = [t for t in tasks if t.state not in TERMINAL and not t.killing]
     if app.deleting:
         return Decision(kill=present)
@@ -50,7 +55,7 @@ def converge(app: AppRecord, tasks: list[TaskRecord], stuck: bool = False) -> De
     n = app.spec.instances
     selection = app.spec.kill_selection
     if len(new) > n:
-        surplus = by_kill_selection(new, selection)[:len(new) - n]
+        surplus = select_kills(by_kill_selection(new, selection), len(new) - n, app.spec.constraints, agent_values)
         decision.kill += surplus
         new = [t for t in new if t not in surplus]
     strategy = app.spec.upgrade_strategy

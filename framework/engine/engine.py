@@ -28,6 +28,7 @@ from ..jobs.book import JobBook, JobChanges
 from ..jobs.executor import ExecutorSettings
 from ..mesos_types import TERMINAL
 from ..placement import Planner, StrategyRegistry
+from .agents import KnownAgents
 from .app_commands import AppCommands
 from .app_records import AppRecord, DeploymentRecord, Snapshot, TaskRecord
 from .app_updates import TaskUpdates
@@ -72,6 +73,7 @@ class Engine:
         registry = registry or StrategyRegistry.discover()
         self.apps: dict[str, AppRecord] = {}
         self.index = TaskIndex()
+        self.agents = KnownAgents()  # from offers: what GROUP_BY reads when scaling down
         self.framework_id: Optional[str] = None
         self.subscribed = False
         self.paused = False
@@ -180,7 +182,8 @@ class Engine:
                 self._pending.pop(app_id, None)
                 self.deployment_book.end(app_id, "succeeded", persist)
                 continue
-            decision = converge(app, self.tasks_of(app_id), stuck=app_id in self.waiting)
+            decision = converge(app, self.tasks_of(app_id), stuck=app_id in self.waiting,
+                                agent_values=self.agents.values_of)
             now = self.clock()
             for task in decision.kill:
                 marked = task.evolve(killing=True)
@@ -236,6 +239,7 @@ class Engine:
         return []
 
     def _offers(self, event: Offers) -> list[Instruction]:
+        self.agents.saw(event.offers)
         if not self.subscribed or self.paused:
             return self.launcher.decline_all(event.offers, self.config.refuse_seconds_busy)
         outcome = self.launcher.place(event.offers, self._launchable(), self.jobs.pending(), self.index, self.jobs)

@@ -24,9 +24,10 @@ class Scope(Enum):
     * ``AGENT``: the answer for agent A changes only when a task is placed on A (resources,
       per-agent counts, attributes). Filters may then only turn from pass to fail.
     * ``MONOTONE`` (filters): any placement of the app may change the answer for any agent, but
-      only from pass to fail (UNIQUE, MAX_PER, GROUP_BY quotas). Re-checked before each use.
+      only from pass to fail (UNIQUE, MAX_PER, CLUSTER without value). Re-checked before each use.
     * ``GLOBAL``: anything may change; every agent is re-evaluated for every placement. Safe,
-      and the default for plugins that do not say; slow on big clusters.
+      and the default for plugins that do not say; slow on big clusters. GROUP_BY is GLOBAL: an
+      agent it refuses passes again once the other values catch up.
     """
 
     AGENT = "agent"

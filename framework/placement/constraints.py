@@ -2,13 +2,11 @@
 
 Fields: ``hostname``/``@hostname``, ``@region``, ``@zone`` or any agent attribute. Only UNLIKE
 accepts agents that lack the field. LIKE/UNLIKE are full-match regular expressions; IS and
-CLUSTER compare scalar attributes rounded half-even to 3 decimals. GROUP_BY allows at most
-``ceil(instances / max(value, values present))`` tasks per value, where the values present are
-those of the agents the app could ever run on.
+CLUSTER compare scalar attributes rounded half-even to 3 decimals. GROUP_BY is balanced at every
+step (see :class:`GroupByFilter`), not a quota.
 """
 from __future__ import annotations
 
-import math
 import re
 
 from ..model import Constraint, Operator
@@ -135,22 +133,41 @@ class MaxPerFilter(ConstraintFilter):
 
 
 class GroupByFilter(ConstraintFilter):
-    """``[field, GROUP_BY]`` / ``[field, GROUP_BY, n]``: spread evenly over the field's values."""
+    """``[field, GROUP_BY]`` / ``[field, GROUP_BY, n]``: balanced over the field's values at every
+    step, as Marathon's ``checkGroupBy``.
 
-    scope = Scope.MONOTONE
+    A task may go to a value the app does not use yet. Once at least ``n`` values are used, it may
+    also go to a used value, but only to one with the fewest tasks. Without ``n``, ``n`` is the
+    number of values among the agents the app could ever run on (Marathon, seeing one offer at a
+    time, takes 0 and may then stack every task on one value). Tasks on agents without the field
+    are no value's.
+    """
+
+    # Not monotone: a value refused for having more tasks than the least used one passes again
+    # once the others catch up. Only GLOBAL (every agent re-evaluated after every placement) keeps
+    # the planner from dropping such an agent for the rest of the app.
+    scope = Scope.GLOBAL
 
     def prepare(self, ctx: PlacementContext) -> None:
-        present = {a.values[self.field] for a in ctx.eligible_agents() if self.field in a.values}
-        groups = max(int(self.constraint.value or 0), len(present), 1)
-        self.quota = math.ceil(ctx.target / groups)
-        self._full = self._fail(f"{self.quota} instance(s) per {self.field} value "
-                                f"({ctx.target} over {groups} values)")
+        if self.constraint.value is not None:
+            self.minimum = int(self.constraint.value)
+        else:
+            self.minimum = len({a.values[self.field] for a in ctx.eligible_agents() if self.field in a.values})
+        self._unused_first = self._fail(f"fewer than {self.minimum} {self.field} values in use: "
+                                        "the next instance goes to an unused one")
+        self._above_least = self._fail(f"more instances on this {self.field} than on the least used one")
 
     def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
         value = agent.values.get(self.field)
         if value is None:
             return self._lacks
-        return self._full if ctx.value_counts(self.field).get(value, 0) >= self.quota else OK
+        counts = ctx.value_counts(self.field)
+        count = counts.get(value)
+        if not count:
+            return OK
+        if len(counts) < self.minimum:
+            return self._unused_first
+        return self._above_least if count > ctx.least_count(self.field) else OK
 
 
 _BY_OPERATOR: dict[Operator, type[ConstraintFilter]] = {

@@ -27,6 +27,9 @@ class PlacementContext:
         self._eligible = eligible
         self._eligible_cache: Optional[list[AgentState]] = None
         self._value_counts: dict[str, dict[str, int]] = {}
+        # For least_count: per field, how many values have each count, and the least count.
+        self._levels: dict[str, dict[int, int]] = {}
+        self._least: dict[str, int] = {}
 
     @property
     def app(self) -> Workload:
@@ -51,6 +54,20 @@ class PlacementContext:
             self._value_counts[field] = counts
         return counts
 
+    def least_count(self, field: str) -> int:
+        """The fewest tasks of this workload on any value of ``field`` that has some (0 if none has).
+
+        Kept current as placements are recorded, so asking costs O(1) however many values there are.
+        """
+        levels = self._levels.get(field)
+        if levels is None:
+            levels = {}
+            for n in self.value_counts(field).values():
+                levels[n] = levels.get(n, 0) + 1
+            self._levels[field] = levels
+            self._least[field] = min(levels, default=0)
+        return self._least[field]
+
     def eligible_agents(self) -> list[AgentState]:
         """Agents that pass every static filter (attributes only): where the workload could ever run."""
         if self._eligible_cache is None:
@@ -61,5 +78,19 @@ class PlacementContext:
         """The planner placed one task of this workload on ``agent``."""
         for field, counts in self._value_counts.items():
             value = agent.values.get(field)
-            if value is not None:
-                counts[value] = counts.get(value, 0) + 1
+            if value is None:
+                continue
+            before = counts.get(value, 0)
+            counts[value] = before + 1
+            levels = self._levels.get(field)
+            if levels is None:
+                continue
+            levels[before + 1] = levels.get(before + 1, 0) + 1
+            if before == 0:  # a value used for the first time has the least count there is
+                self._least[field] = 1
+                continue
+            levels[before] -= 1
+            if not levels[before]:
+                del levels[before]
+                if before == self._least[field]:  # the last value at the least count moved up
+                    self._least[field] = before + 1

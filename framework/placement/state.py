@@ -6,9 +6,9 @@ placement subtracts from it and bumps its ``stamp`` so cached evaluations can te
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Mapping, Optional
 
-from ..cluster import SCALARS, UNRESERVED, AgentInfo
+from ..cluster import SCALARS, UNRESERVED, AgentInfo, AttributeValue
 from ..ranges import PortSet
 from .workload import Workload
 
@@ -19,6 +19,19 @@ def format_scalar(value: float) -> str:
     """A scalar attribute as constraints see it: rounded half-even to 3 decimals, no trailing zeros."""
     text = f"{round(value, 3):.3f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+def field_values(hostname: str, attributes: Mapping[str, AttributeValue], region: Optional[str] = None,
+                 zone: Optional[str] = None) -> dict[str, str]:
+    """An agent's value for each constraint field: ``hostname``/``@hostname``, ``@region``,
+    ``@zone`` and its attributes (scalars as :func:`format_scalar` writes them)."""
+    values = {k: format_scalar(v) if isinstance(v, float) else v for k, v in attributes.items()}
+    values["hostname"] = values["@hostname"] = hostname
+    if region is not None:
+        values["@region"] = region
+    if zone is not None:
+        values["@zone"] = zone
+    return values
 
 
 @dataclass(frozen=True)
@@ -65,14 +78,7 @@ class AgentState:
         self.ports: dict[str, PortSet] = {r: PortSet(p) for r, p in info.ports.items()}
         self.app_counts: dict[str, int] = dict(info.app_tasks)
         self.scalars: dict[str, float] = {k: v for k, v in info.attributes.items() if isinstance(v, float)}
-        self.values: dict[str, str] = {
-            k: format_scalar(v) if isinstance(v, float) else v for k, v in info.attributes.items()
-        }
-        self.values["hostname"] = self.values["@hostname"] = info.hostname
-        if info.region is not None:
-            self.values["@region"] = info.region
-        if info.zone is not None:
-            self.values["@zone"] = info.zone
+        self.values = field_values(info.hostname, info.attributes, info.region, info.zone)
         self.stamp = 0
 
     def value(self, field: str) -> Optional[str]:

@@ -250,6 +250,54 @@ def test_delete_kills_everything_then_forgets_the_app():
     assert "/web" not in engine.apps and out[0].delete_apps == ["/web"]
 
 
+def zone_engine(instances, constraints, running_order):
+    """An app placed on S1/S2/S3 (zones a/b/c), its tasks started agent by agent in ``running_order``."""
+    engine, clock = make_engine()
+    engine.handle(PutApp(app(instances, constraints=constraints)))
+    engine.handle(Subscribed("F1"))
+    engine.handle(Offers((offer(1, zone="zone-a"), offer(2, zone="zone-b"), offer(3, zone="zone-c"))))
+    for agent in running_order:
+        for task in [t for t in engine.tasks.values() if t.agent_id == agent]:
+            clock.now += 1
+            engine.handle(StatusUpdate(status(task.task_id, "TASK_RUNNING", agent=agent, uuid=f"r-{task.task_id}")))
+    clock.now += engine.config.min_healthy
+    engine.handle(Tick())
+    return engine, clock
+
+
+def per_agent(engine):
+    counts = {}
+    for t in engine.tasks.values():
+        if t.live:
+            counts[t.agent_id] = counts.get(t.agent_id, 0) + 1
+    return counts
+
+
+def test_scale_down_keeps_group_by_balanced_then_follows_kill_selection():
+    # 2/2/2 over three zones; S1's tasks are the youngest: youngest first alone would leave 0/2/2
+    engine, clock = zone_engine(6, [["@zone", "GROUP_BY"]], running_order=["S2", "S3", "S1"])
+    assert per_agent(engine) == {"S1": 2, "S2": 2, "S3": 2}
+    youngest = max((t for t in engine.tasks.values() if t.agent_id == "S1"), key=lambda t: t.started_at)
+    clock.now += 1
+    out = engine.handle(PutApp(app(4, constraints=[["@zone", "GROUP_BY"]])))
+    killed = [i.task_id for i in out if isinstance(i, Kill)]
+    assert len(killed) == 2 and youngest.task_id in killed  # all groups equal: the youngest of all goes first
+    assert sorted(per_agent(engine).values()) == [1, 1, 2]
+
+
+@pytest.mark.parametrize("field, expect", [
+    ("@zone", [2, 2]),         # the agents' zones are not known yet: youngest first (S1's two)
+    ("hostname", [1, 1, 2]),   # a task knows its hostname: balanced even so
+])
+def test_scale_down_by_a_new_leader_that_has_not_seen_the_agents_yet(field, expect):
+    engine, clock = zone_engine(6, [[field, "GROUP_BY"]], running_order=["S2", "S3", "S1"])
+    leader, leader_clock = make_engine()
+    leader.load(Snapshot(framework_id="F1", apps=dict(engine.apps), tasks=dict(engine.tasks)))
+    leader_clock.now = clock.now + 1
+    leader.handle(PutApp(app(4, constraints=[[field, "GROUP_BY"]])))
+    assert sorted(per_agent(leader).values()) == expect
+
+
 def test_kill_with_scale_shrinks_instances():
     engine, clock, launched = running_engine(3)
     out = engine.handle(KillTasks("/web", (launched[0],), scale=True))

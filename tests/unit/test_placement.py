@@ -41,7 +41,10 @@ RACKS = [agent("a", attrs={"rack": "r1"}, zone="z1"), agent("b", attrs={"rack": 
     ([["rack", "CLUSTER", "r2"]], 3, {"c": 3}, 0, None),
     ([["rack", "CLUSTER"]], 5, {"a": 5}, 0, None),
     ([["@zone", "GROUP_BY"]], 6, {"a": 2, "b": 2, "c": 2}, 0, None),
-    ([["@zone", "GROUP_BY", "4"]], 8, {"a": 2, "b": 2, "c": 2}, 2, "2 instance(s) per @zone value (8 over 4 values)"),
+    # Marathon's rule: no used value again until 4 values are used, and there are 3
+    ([["@zone", "GROUP_BY", "4"]], 8, {"a": 1, "b": 1, "c": 1}, 5,
+     "constraint [@zone, GROUP_BY, 4]: fewer than 4 @zone values in use: the next instance goes to an unused one "
+     "on 4 of 4 agents"),
     ([["rack", "LIKE", "r[12]"]], 3, {"a": 3}, 0, None),
     ([["rack", "LIKE", "r"]], 1, {}, 1, "constraint [rack, LIKE, r]: rack does not match r on 3 of 4 agents"),
     ([["rack", "UNLIKE", "r1"]], 2, {"c": 2}, 0, None),

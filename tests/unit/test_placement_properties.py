@@ -3,7 +3,6 @@ constraint held, every requested task either placed or explained; and the fast h
 exactly what a full re-evaluation of every agent would."""
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter, defaultdict
 
@@ -141,13 +140,20 @@ def check_plan(cluster, requested, plan):
                 new_values = {_value(a, c.field) for a in new}
                 assert new_values <= existing if existing else len(new_values) == 1, (c, values)
             if c.operator is Operator.GROUP_BY and new:
+                # Marathon's checkGroupBy at every step: an unused value, or, once at least
+                # ``minimum`` values are used, a value with the fewest tasks.
                 eligible = [a for a in cluster if all(_static_ok(a, s) for s in app.constraints
                                                       if s.operator in (Operator.LIKE, Operator.UNLIKE, Operator.IS)
                                                       or (s.operator is Operator.CLUSTER and s.value is not None))]
                 present = {_value(a, c.field) for a in eligible} - {None}
-                quota = math.ceil(app.instances / max(int(c.value or 0), len(present), 1))
-                for v in {_value(a, c.field) for a in new}:
-                    assert values[v] <= quota, (c, values, quota)
+                minimum = int(c.value) if c.value is not None else len(present)
+                counts = Counter(_value(a, c.field) for a in cluster for _ in range(a.app_tasks.get(app.id, 0)))
+                counts.pop(None, None)
+                for agent in new:
+                    v = _value(agent, c.field)
+                    if counts[v]:
+                        assert len(counts) >= minimum and counts[v] == min(counts.values()), (c, counts, v)
+                    counts[v] += 1
 
 
 def requests_for(cluster, requested, strategy):
