@@ -25,13 +25,16 @@ class Scope(Enum):
       per-agent counts, attributes). Filters may then only turn from pass to fail.
     * ``MONOTONE`` (filters): any placement of the app may change the answer for any agent, but
       only from pass to fail (UNIQUE, MAX_PER, CLUSTER without value). Re-checked before each use.
+    * ``REVERSIBLE`` (filters): as ``MONOTONE`` while the filter's :meth:`Filter.epoch` stays
+      the same; when it changes, agents the filter refused are examined again (GROUP_BY: a
+      value refused for having more tasks than the least used passes once the others catch up).
     * ``GLOBAL``: anything may change; every agent is re-evaluated for every placement. Safe,
-      and the default for plugins that do not say; slow on big clusters. GROUP_BY is GLOBAL: an
-      agent it refuses passes again once the other values catch up.
+      and the default for plugins that do not say; slow on big clusters.
     """
 
     AGENT = "agent"
     MONOTONE = "monotone"
+    REVERSIBLE = "reversible"
     GLOBAL = "global"
 
 
@@ -70,6 +73,11 @@ class Filter:
 
     def filter(self, ctx: "PlacementContext", agent: "AgentState") -> Status:
         raise NotImplementedError
+
+    def epoch(self, ctx: "PlacementContext") -> object:
+        """``REVERSIBLE`` filters: a value that changes whenever an agent refused so far may pass
+        again (between changes, refusals only grow). Default: never changes."""
+        return None
 
 
 class Scorer:

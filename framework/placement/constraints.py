@@ -144,9 +144,8 @@ class GroupByFilter(ConstraintFilter):
     """
 
     # Not monotone: a value refused for having more tasks than the least used one passes again
-    # once the others catch up. Only GLOBAL (every agent re-evaluated after every placement) keeps
-    # the planner from dropping such an agent for the rest of the app.
-    scope = Scope.GLOBAL
+    # once the others catch up, or once enough values are used: when epoch() changes.
+    scope = Scope.REVERSIBLE
 
     def prepare(self, ctx: PlacementContext) -> None:
         if self.constraint.value is not None:
@@ -156,6 +155,9 @@ class GroupByFilter(ConstraintFilter):
         self._unused_first = self._fail(f"fewer than {self.minimum} {self.field} values in use: "
                                         "the next instance goes to an unused one")
         self._above_least = self._fail(f"more instances on this {self.field} than on the least used one")
+
+    def epoch(self, ctx: PlacementContext) -> object:
+        return len(ctx.value_counts(self.field)) >= self.minimum, ctx.least_count(self.field)
 
     def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
         value = agent.values.get(self.field)

@@ -124,9 +124,15 @@ class _AppPlacer:
         # The same as bound methods (evaluate() is the planner's innermost loop), scorers named.
         self.checks = [f.filter for f in self.filters]
         self.rates = [(s.score, w, s.name or type(s).__name__) for s, w in self.scorers]
-        # A refusal by an AGENT or MONOTONE filter is final for the rest of this plan.
+        # A refusal by an AGENT or MONOTONE filter is final for the rest of this plan; by a
+        # REVERSIBLE one, until that filter's epoch changes: the agent is parked until then.
         final_refusals = all(f.scope is not Scope.GLOBAL for f in self.filters)
-        self.random_mode = strategy.select == "random" and final_refusals
+        self.reversible = [f for f in self.filters if f.scope is Scope.REVERSIBLE]
+        self.judged = [(f.filter, f.scope is Scope.REVERSIBLE) for f in self.filters]
+        # Agents refused only by REVERSIBLE filters, with their last heap entry if they had one.
+        self.parked: dict[int, Optional[tuple[float, int, int]]] = {}
+        self.epochs: object = None
+        self.random_mode = strategy.select == "random" and final_refusals and not self.reversible
         self.heap_mode = (final_refusals and not self.random_mode and strategy.select == "best"
                           and all(s.scope is Scope.AGENT for s, _ in self.scorers))
         # Scores that only fall: a changed agent is re-scored when it reaches the top (its stale
@@ -135,7 +141,7 @@ class _AppPlacer:
         # Otherwise an agent that just received a task (of any workload) is re-evaluated before
         # this workload's next turn: the planner adds it to ``dirty``.
         self.eager = self.heap_mode and not self.lazy
-        self.recheck = [f for f in self.filters if f.scope is Scope.MONOTONE]
+        self.recheck = [f for f in self.filters if f.scope in (Scope.MONOTONE, Scope.REVERSIBLE)]
         self.heap: list[tuple[float, int, int]] = []
         self.dirty: set[int] = set()
         self.candidates: list[int] = []
@@ -159,11 +165,12 @@ class _AppPlacer:
         if self.heap_mode and self.remaining:
             entries = []
             for agent in agents:
-                score = self.evaluate(agent)
+                score = self._judge(agent, None)
                 if score is not None:
                     entries.append((-score, agent.index, agent.stamp))
             heapq.heapify(entries)
             self.heap = entries
+            self.epochs = self._epochs()
 
     def evaluate(self, agent: AgentState) -> Optional[float]:
         """The agent's score, or None if a filter refuses it."""
@@ -171,6 +178,11 @@ class _AppPlacer:
         for check in self.checks:
             if check(ctx, agent).reason is not None:  # type: ignore[arg-type]
                 return None
+        return self._total(agent)
+
+    def _total(self, agent: AgentState) -> float:
+        """The weighted sum of the scorers (the agent passed every filter)."""
+        ctx = self.ctx
         total = 0.0
         for rate, weight, name in self.rates:
             value = rate(ctx, agent)  # type: ignore[arg-type]
@@ -178,6 +190,37 @@ class _AppPlacer:
                 raise PluginError(f"scorer {name} returned {value!r}, outside 0..{MAX_SCORE:g}")
             total += weight * value
         return total
+
+    def _epochs(self) -> object:
+        return tuple([f.epoch(self.ctx) for f in self.reversible])  # type: ignore[arg-type]
+
+    def _judge(self, agent: AgentState, entry: Optional[tuple[float, int, int]]) -> Optional[float]:
+        """:meth:`evaluate`, parking the agent (with ``entry``, its last heap entry) when the first
+        filter to refuse it is REVERSIBLE."""
+        if not self.reversible:
+            return self.evaluate(agent)
+        ctx = self.ctx
+        for check, reversible in self.judged:
+            if check(ctx, agent).reason is not None:  # type: ignore[arg-type]
+                if reversible:
+                    self.parked[agent.index] = entry
+                return None
+        return self._total(agent)
+
+    def _push(self, heap: list, agent: AgentState, entry: Optional[tuple[float, int, int]] = None) -> None:
+        score = self._judge(agent, entry)
+        if score is not None:
+            heapq.heappush(heap, (-score, agent.index, agent.stamp))
+
+    def _unpark(self, heap: list, agents: list[AgentState]) -> None:
+        """Parked agents back into the heap: with their last entry when it is still good (its score
+        is current, or an upper bound that a lazy placer re-scores at the top), else re-evaluated."""
+        parked, self.parked = self.parked, {}
+        for index, entry in parked.items():
+            if entry is not None and (self.lazy or entry[2] == agents[index].stamp):
+                heapq.heappush(heap, entry)
+            else:
+                self._push(heap, agents[index])
 
     def scores_on(self, agent: AgentState) -> tuple[ScoreContribution, ...]:
         """What each scorer gives ``agent`` now: asked once, for the agent just chosen."""
@@ -193,24 +236,26 @@ class _AppPlacer:
         heap, ctx = self.heap, self.ctx
         if self.dirty:
             for index in self.dirty:
-                agent = agents[index]
-                score = self.evaluate(agent)
-                if score is not None:
-                    heapq.heappush(heap, (-score, index, agent.stamp))
+                self._push(heap, agents[index])
             self.dirty.clear()
+        if self.parked:
+            epochs = self._epochs()
+            if epochs != self.epochs:  # refusals may have lifted: examine the parked agents again
+                self.epochs = epochs
+                self._unpark(heap, agents)
         while heap:
             _, index, stamp = heap[0]
             agent = agents[index]
             if stamp != agent.stamp:  # stale
-                heapq.heappop(heap)
+                entry = heapq.heappop(heap)
                 if self.lazy:  # re-score now; eager apps pushed a fresh entry when it changed
-                    score = self.evaluate(agent)
-                    if score is not None:
-                        heapq.heappush(heap, (-score, index, agent.stamp))
+                    self._push(heap, agent, entry)
                 continue
             for f in self.recheck:
                 if f.filter(ctx, agent).reason is not None:  # type: ignore[arg-type]
-                    heapq.heappop(heap)
+                    entry = heapq.heappop(heap)
+                    if f.scope is Scope.REVERSIBLE:  # a later MONOTONE refusal shows when it comes back
+                        self.parked[index] = entry
                     break
             else:
                 return agent
