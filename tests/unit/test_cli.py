@@ -121,3 +121,14 @@ def test_job_validate_resolves_environments_masks_secrets_and_names_problems(cap
     assert code == 1 and out == ""
     assert "schedule.cron: expected 5 fields" in err and "schedule.timezone: unknown time zone 'Mars/Olympus'" in err
     assert "id: use lowercase" in err
+
+
+def test_deploy_submits_min_ready_seconds_unless_the_service_sets_it():
+    from halyard.cli.deploy import DEFAULT_MIN_READY_SECONDS, with_min_ready
+    from halyard.validation import load_apps, parse_app
+
+    assert with_min_ready(parse_app({"id": "/w", "cmd": "serve"})).min_ready_seconds == DEFAULT_MIN_READY_SECONDS == 3
+    assert with_min_ready(parse_app({"id": "/w", "cmd": "serve", "minReadySeconds": 0})).min_ready_seconds == 0
+    for path in (HELLO, str(ROOT / "examples" / "services" / "hello.yaml")):
+        [spec] = load_apps(path, "production")
+        assert spec.min_ready_seconds == 3 and spec.to_json()["minReadySeconds"] == 3
