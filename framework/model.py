@@ -453,6 +453,11 @@ class AppSpec(Definition):
     accepted_resource_roles: Optional[list[str]] = None
     health_checks: list[HealthCheck] = Field(default_factory=list)
     upgrade_strategy: UpgradeStrategy = Field(default_factory=UpgradeStrategy)
+    #: Seconds a new task must have run before it counts (for a rolling upgrade and for the end of
+    #: a deployment), on top of being healthy when checked: a command that exits at once then
+    #: fails its deployment instead of passing through TASK_RUNNING. Kubernetes' name; not in
+    #: Marathon. Unset: the scheduler's ``--min-healthy-time`` (0 by default, as in Marathon).
+    min_ready_seconds: Optional[float] = Field(None, ge=0)
     backoff_seconds: float = Field(DEFAULT_BACKOFF_SECONDS, ge=0)
     backoff_factor: float = Field(DEFAULT_BACKOFF_FACTOR, ge=1.0)
     max_launch_delay_seconds: float = Field(DEFAULT_MAX_LAUNCH_DELAY_SECONDS, ge=0)

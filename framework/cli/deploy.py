@@ -3,6 +3,9 @@
 Reads ``SERVICE.yaml`` from ``--services`` (default ``./services``, or ``HALYARD_SERVICES``),
 sets the Docker image's tag to VERSION (command apps: ``{version}`` in ``cmd`` and fetch URIs is
 replaced), applies the ENVIRONMENT overlay, submits it and follows the deployment until it is done.
+A service that sets no ``minReadySeconds`` gets :data:`DEFAULT_MIN_READY_SECONDS`: a new task
+counts only after running that long, so a command that exits at once (a crash loop) fails the
+deployment instead of passing through TASK_RUNNING.
 Exit 0 on success; 1 when the deployment fails (it is rolled back; the tasks' failure messages are
 quoted); 2 when it is not done within ``--timeout`` (it is then rolled back too); 3 on bad input.
 """
@@ -19,6 +22,19 @@ from ..validation import load_apps
 from .client import API_OPTION, Client
 from .output import emit_json
 from .progress import follow
+
+
+#: ``minReadySeconds`` for a service that sets none. 3 s: long enough for a command that exits at
+#: once to be seen failing (its TASK_FAILED follows TASK_RUNNING within a second here), short
+#: enough not to slow a deployment down much (a health-checked task usually takes longer anyway).
+DEFAULT_MIN_READY_SECONDS = 3.0
+
+
+def with_min_ready(spec: AppSpec) -> AppSpec:
+    """The app with ``minReadySeconds`` set (:data:`DEFAULT_MIN_READY_SECONDS` unless it sets one)."""
+    if spec.min_ready_seconds is not None:
+        return spec
+    return AppSpec.model_validate({**spec.to_json(), "minReadySeconds": DEFAULT_MIN_READY_SECONDS})
 
 
 def with_version(spec: AppSpec, version: str) -> AppSpec:
@@ -66,7 +82,7 @@ def deploy(service: str, version: str, environment: str, services: str, timeout:
     specs = load_apps(path, environment)
     if len(specs) != 1:
         raise ValidationError([Problem("apps", f"{path} must hold one app, holds {len(specs)}")], str(path))
-    spec = with_version(specs[0], version)
+    spec = with_min_ready(with_version(specs[0], version))
     client = Client(api)
     result = client.request("PUT", f"/v2/apps{spec.id}", json=spec.to_json(), partialUpdate="false",
                             force=str(force).lower())

@@ -62,8 +62,9 @@ class Duration(click.ParamType):
 @click.option("--zk-session-timeout", type=Duration(), default="10s", show_default=True)
 @click.option("--unreachable-grace", type=Duration(), default="60s", show_default=True,
               help="how long an unreachable task counts before it is replaced")
-@click.option("--min-healthy-time", type=Duration(), default="3s", show_default=True,
-              help="how long a task without health checks must run to count for a deployment")
+@click.option("--min-healthy-time", type=Duration(), default="0s", show_default=True,
+              help="minReadySeconds of apps that set none: how long a new task must run (and be healthy, "
+                   "if checked) to count for a rolling upgrade and the end of its deployment")
 @click.option("--deployment-timeout", type=Duration(), default="10m", show_default=True,
               help="a deployment not done after this long fails and rolls back")
 @click.option("--tokens-file", type=click.Path(exists=True, dir_okay=False), default=None,

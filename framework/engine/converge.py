@@ -4,12 +4,18 @@ Rules (Marathon's, with its upgrade strategy):
 
 * tasks of the current configuration beyond ``instances`` are killed, chosen by ``killSelection``
   and so that every ``GROUP_BY`` constraint stays balanced (``kill_selection.py``);
-* tasks of an older configuration (after a config change or a restart) are replaced: new tasks
-  are launched while the total stays within ``instances * (1 + maximumOverCapacity)``, and old
-  ones are killed while at least ``instances * minimumHealthCapacity`` tasks keep running; when
-  neither rule allows progress, one old task is killed to make room;
+* tasks of an older configuration (after a config change or a restart) are replaced, gated by
+  health (Marathon's TaskReplaceActor): a new task counts only once it is up (running, healthy if
+  the app has a health check, running ``minReadySeconds``: :mod:`.readiness`), an old one while it
+  runs and has not failed its health check. An old task is killed only while at least
+  ``ceil(instances * minimumHealthCapacity)`` tasks that count or serve remain after it; those
+  that do not serve (not running yet, or unhealthy) go first, then by ``killSelection``. New tasks
+  are launched while the total, old tasks still dying included, stays within
+  ``floor(instances * (1 + maximumOverCapacity))``; when that bound equals the minimum (e.g.
+  1 and 0), one task more is allowed, as in Marathon, or no old task could ever go;
 * when the new tasks could not be placed in the last offer cycle (``stuck``: e.g. UNIQUE hostname
-  with old tasks on every host) one old task is killed to make room, one at a time;
+  with old tasks on every host) one old task is killed to make room, one at a time, each once the
+  new tasks placed so far count;
 * a task given up on (unreachable past the grace period) that comes back is killed;
 * a deleted app's tasks are all killed.
 """
@@ -21,6 +27,7 @@ from typing import Optional
 
 from .app_records import TERMINAL, AppRecord, TaskRecord
 from .kill_selection import AgentValues, select_kills
+from .readiness import Readiness
 
 
 @dataclass
@@ -40,10 +47,11 @@ def by_kill_selection(tasks: list[TaskRecord], selection: str) -> list[TaskRecor
     return sorted(tasks, key=key)
 
 
-def converge(app: AppRecord, tasks: list[TaskRecord], stuck: bool = False,
+def converge(app: AppRecord, tasks: list[TaskRecord], readiness: Readiness, stuck: bool = False,
              agent_values: Optional[AgentValues] = None) -> Decision:
-    """What to do now for ``app`` given its known ``tasks``; ``stuck``: its new tasks found no room;
-    ``agent_values``: what is known of each agent (for ``GROUP_BY`` when scaling down)."""
+    """What to do now for ``app`` given its known ``tasks``; ``readiness``: when a task counts, now;
+    ``stuck``: its new tasks found no room; ``agent_values``: what is known of each agent (for
+    ``GROUP_BY`` when scaling down)."""
     present = [t for t in tasks if t.state not in TERMINAL and not t.killing]
     if app.deleting:
         return Decision(kill=present)
@@ -58,22 +66,43 @@ def converge(app: AppRecord, tasks: list[TaskRecord], stuck: bool = False,
         surplus = select_kills(by_kill_selection(new, selection), len(new) - n, app.spec.constraints, agent_values)
         decision.kill += surplus
         new = [t for t in new if t not in surplus]
-    strategy = app.spec.upgrade_strategy
-    min_running = math.ceil(n * strategy.minimum_health_capacity)
-    max_total = n + math.floor(n * strategy.maximum_over_capacity)
-    running = sum(1 for t in new + old if t.running)
-    new_running = sum(1 for t in new if t.running)
+    decision.launch = _replace(app, new, old, _dying_old(app, tasks), readiness, stuck, decision.kill)
+    return decision
+
+
+def capacity_bounds(app: AppRecord) -> tuple[int, int]:
+    """(tasks that must count or serve, most tasks at once) while the app's tasks are replaced."""
+    n, strategy = app.spec.instances, app.spec.upgrade_strategy
+    min_healthy = math.ceil(n * strategy.minimum_health_capacity)
+    max_total = math.floor(n * (1 + strategy.maximum_over_capacity))
+    if max_total <= min_healthy:
+        max_total = min_healthy + 1  # Marathon's temporary over-capacity of one: else no old task could go
+    return min_healthy, max_total
+
+
+def _dying_old(app: AppRecord, tasks: list[TaskRecord]) -> int:
+    """Old tasks asked to stop that have not stopped yet: they still hold their place in the total."""
+    return sum(1 for t in tasks if t.killing and t.state not in TERMINAL and t.config_version != app.config_version
+               and not t.expired and t.unreachable_since is None)
+
+
+def _replace(app: AppRecord, new: list[TaskRecord], old: list[TaskRecord], dying: int, readiness: Readiness,
+             stuck: bool, kill: list[TaskRecord]) -> int:
+    """Old tasks to kill (appended to ``kill``) and how many new tasks to launch, within the bounds."""
+    n = app.spec.instances
+    min_healthy, max_total = capacity_bounds(app)
+    counted = sum(1 for t in new if readiness.counts(app, t))
+    up = counted + sum(1 for t in old if readiness.serves(t))
     kept_old = []
-    for t in by_kill_selection(old, selection):
-        if not t.running or new_running >= n or running - 1 >= min_running:
-            decision.kill.append(t)
-            running -= int(t.running)
+    for t in sorted(by_kill_selection(old, app.spec.kill_selection), key=readiness.serves):  # not serving first
+        serves = readiness.serves(t)
+        if not serves or up - 1 >= min_healthy:
+            kill.append(t)
+            up -= int(serves)
         else:
             kept_old.append(t)
-    decision.launch = max(0, min(n - len(new), max_total - len(new) - len(kept_old)))
-    making_room = any(t.killing and t.config_version != app.config_version and t.state not in TERMINAL
-                      for t in tasks)
-    if kept_old and len(new) < n and (decision.launch == 0 or stuck) and not making_room:
-        decision.kill.append(kept_old.pop(0))  # no other way forward: make room
-        decision.launch = max(0, min(n - len(new), max_total - len(new) - len(kept_old)))
-    return decision
+    # Every old task, kept or dying (killed now or before), holds its place until it is gone.
+    launch = max(0, min(n - len(new), max_total - len(new) - len(old) - dying))
+    if stuck and kept_old and launch > 0 and not dying and len(kept_old) == len(old) and counted == len(new):
+        kill.append(kept_old.pop(0))  # no other way forward: make room
+    return launch

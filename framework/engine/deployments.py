@@ -1,8 +1,9 @@
 """Deployments: one change of one app under way, until it succeeds, fails or is cancelled.
 
-* A deployment succeeds when every instance of the app's current config runs (and is healthy,
-  if the app has a health check; without one, once it has run ``min_healthy`` seconds) and
-  nothing else of the app is left (see :meth:`DeploymentBook.deployed`).
+* A deployment succeeds when every instance of the app's current config counts (runs, is healthy
+  if the app has a health check, has run ``minReadySeconds``: :mod:`.readiness`) and nothing else
+  of the app is left (see :meth:`DeploymentBook.deployed`). Without checks and
+  ``minReadySeconds``, that is as soon as the tasks run, as in Marathon.
 * It fails after ``failures_allowed`` faults of tasks of the new config, or ``timeout`` seconds;
   the engine then rolls the app back (a new app is removed).
 * One deployment per app: another change of the app is a conflict unless forced, which cancels
@@ -20,6 +21,7 @@ from ..errors import ConflictError
 from .app_records import AppRecord, DeploymentRecord, TaskRecord
 from .events import DeploymentFailed, DeploymentStarted, DeploymentSucceeded, DomainEvent
 from .messages import Persist
+from .readiness import Readiness
 
 KEEP_PER_APP = 100   # ended deployments kept per app (persisted) for GET /v2/deployments/{id}
 KEEP_TOTAL = 2000    # ... and in all (apps come and go)
@@ -28,10 +30,8 @@ KEEP_TOTAL = 2000    # ... and in all (apps come and go)
 class DeploymentBook:
     """Deployments under way (one per app) and the recently ended ones."""
 
-    def __init__(self, clock: Callable[[], float], new_id: Callable[[], str], emit: Callable[[DomainEvent], None],
-                 min_healthy: float):
+    def __init__(self, clock: Callable[[], float], new_id: Callable[[], str], emit: Callable[[DomainEvent], None]):
         self.clock, self.new_id, self.emit = clock, new_id, emit
-        self.min_healthy = min_healthy
         self.running: dict[str, DeploymentRecord] = {}
         self._ended: dict[str, DeploymentRecord] = {}        # by id, oldest first
         self._ended_of: dict[str, deque[str]] = {}           # app id -> ids of its ended ones, oldest first
@@ -113,12 +113,8 @@ class DeploymentBook:
         self.running[updated.id] = updated
         return updated
 
-    def deployed(self, app: AppRecord, tasks: list[TaskRecord], pending: int) -> bool:
-        """Every instance of the current config runs (and is healthy, if checked); nothing else."""
+    def deployed(self, app: AppRecord, tasks: list[TaskRecord], pending: int, readiness: Readiness) -> bool:
+        """Every instance of the current config counts (``readiness``); nothing else is left."""
         if any(t.killing or (t.live and t.config_version != app.config_version) for t in tasks):
             return False
-        checked = bool(app.spec.health_checks)
-        now = self.clock()
-        ready = [t for t in tasks if t.running and t.config_version == app.config_version
-                 and (t.healthy if checked else now - (t.started_at or now) >= self.min_healthy)]
-        return len(ready) == app.spec.instances and pending == 0
+        return sum(1 for t in tasks if readiness.counts(app, t)) == app.spec.instances and pending == 0

@@ -37,6 +37,7 @@ from .deployments import DeploymentBook
 from .events import AppTerminated, DomainEvent
 from .job_steps import job_instructions, job_writes
 from .launch import Launcher
+from .readiness import Readiness
 from .messages import (Acknowledge, CancelDeployment, Decline, DeleteApp, DeleteJob, Disconnected, Event,
                        Instruction, Kill, KillRun, KillTasks, Offers, Paused, Persist, Publish, PutApp, PutJob,
                        Rescinded, ResetDelay, RestartApp, Revive, StartRun, StatusUpdate, Subscribed, Suppress, Tick)
@@ -57,9 +58,8 @@ class EngineConfig:
     stable_after: float = 600.0            # a failure after running this long restarts the backoff
     deployment_failures: int = 3           # failed tasks of the new config that fail a deployment
     deployment_timeout: float = 600.0      # a deployment not done after this long fails
-    min_healthy: float = 3.0               # without health checks, a task counts for a deployment
-                                           # once it has been running this long (a command that
-                                           # exits at once passes through TASK_RUNNING)
+    min_healthy: float = 0.0               # minReadySeconds of apps that set none: how long a new
+                                           # task must run to count (see readiness.py)
     executor: ExecutorSettings = ExecutorSettings()  # how agents start Halyard's executor (jobs)
 
 
@@ -85,7 +85,7 @@ class Engine:
         emit = self._events.append
         self.reconciler = Reconciler(config.reconcile_first_retry, config.reconcile_max_retry, config.implicit_first,
                                      config.implicit_every, config.kill_retry)
-        self.deployment_book = DeploymentBook(clock, new_id, emit, config.min_healthy)
+        self.deployment_book = DeploymentBook(clock, new_id, emit)
         self.commands = AppCommands(self.apps, self.index, self.deployment_book, self.reconciler, registry, clock, emit)
         self.updates = TaskUpdates(self.apps, self.index, self.deployment_book, clock, emit, config.stable_after,
                                    config.deployment_failures, self.commands.fail_deployment)
@@ -121,7 +121,11 @@ class Engine:
         return self.index.of_app(app_id)
 
     def pending(self, app: AppRecord) -> int:
-        return converge(app, self.tasks_of(app.app_id)).launch
+        return converge(app, self.tasks_of(app.app_id), self.readiness()).launch
+
+    def readiness(self) -> Readiness:
+        """When a task counts, now (for rolling upgrades and the end of deployments)."""
+        return Readiness(self.clock(), self.config.min_healthy)
 
     def deployment_of(self, app_id: str) -> Optional[DeploymentRecord]:
         return self.deployment_book.of_app(app_id)
@@ -175,6 +179,7 @@ class Engine:
         persist = Persist()
         kills: list[Instruction] = []
         dirty = self.index.dirty
+        readiness = self.readiness()
         while dirty:
             app_id = dirty.pop()
             app = self.apps.get(app_id)
@@ -182,7 +187,7 @@ class Engine:
                 self._pending.pop(app_id, None)
                 self.deployment_book.end(app_id, "succeeded", persist)
                 continue
-            decision = converge(app, self.tasks_of(app_id), stuck=app_id in self.waiting,
+            decision = converge(app, self.tasks_of(app_id), readiness, stuck=app_id in self.waiting,
                                 agent_values=self.agents.values_of)
             now = self.clock()
             for task in decision.kill:
@@ -200,7 +205,7 @@ class Engine:
                 self._events.append(AppTerminated(app_id, now))
                 self.deployment_book.end(app_id, "succeeded", persist)
             elif not app.deleting and not decision.kill and self.deployment_book.deployed(
-                    app, self.tasks_of(app_id), self._pending.get(app_id, 0)):
+                    app, self.tasks_of(app_id), self._pending.get(app_id, 0), readiness):
                 self.deployment_book.end(app_id, "succeeded", persist)
         return persist, kills
 

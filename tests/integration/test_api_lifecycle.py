@@ -75,7 +75,9 @@ def test_a_task_gets_ports_env_labels_and_fetched_files(cluster, sched, tmp_path
 
 
 def test_scale_down_kills_the_youngest_and_destroy_removes_tasks_and_state(cluster, sched):
-    assert sched.post_app(sleep_app("/api/scale", 1)).status_code == 201
+    # minReadySeconds: the start deployment holds for 3 s after the task runs (without it, it would
+    # end as soon as the task runs, as in Marathon, and the scale below would not be a conflict).
+    assert sched.post_app(sleep_app("/api/scale", 1, minReadySeconds=3)).status_code == 201
     first = until(lambda: sched.running("/api/scale"), 60, what="first running")[0]["id"]
     assert sched.put_app("/api/scale", {"instances": 3}, force=False).status_code == 409  # still starting
     assert sched.put_app("/api/scale", {"instances": 3}).status_code == 200

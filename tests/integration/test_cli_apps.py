@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 
 import pytest
@@ -23,10 +24,14 @@ def test_the_app_commands(sched, tmp_path):
     definition = tmp_path / "cli.yaml"
     definition.write_text("id: /cli/app\ncmd: sleep 3600\ncpus: 0.01\nmem: 8\ninstances: 1\n"
                           "environments: {big: {instances: 2}}\n")
-    watcher = subprocess.Popen([HALYARD, "events", "--type", "deployment_success", "--count", "1", "-o", "json"],
-                               stdout=subprocess.PIPE, text=True, env={"HALYARD_API": sched.url})
+    watcher = subprocess.Popen([HALYARD, "events", "--type", "event_stream_attached", "--type", "deployment_success",
+                                "--count", "2", "-o", "json"], stdout=subprocess.PIPE, text=True,
+                               env={"HALYARD_API": sched.url})
     try:
-        until(lambda: requests.get(sched.url + "/v1/stats", timeout=5).ok, 5)
+        # The stream is attached before the app is created (a deployment without checks ends as soon
+        # as its task runs: a watcher still starting up would miss it).
+        assert select.select([watcher.stdout], [], [], 30)[0], "the event stream did not attach"
+        assert json.loads(watcher.stdout.readline())["eventType"] == "event_stream_attached"
         assert "/cli/app: created" in halyard(sched, "apps", "create", str(definition))
         event = json.loads(watcher.communicate(timeout=60)[0].splitlines()[0])
         assert event["eventType"] == "deployment_success" and event["plan"]["affectedApps"] == ["/cli/app"]

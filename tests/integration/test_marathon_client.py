@@ -42,3 +42,23 @@ def test_marathon_python_manages_an_app(client):
     assert client.restart_app("mc-web", force=True)["deploymentId"]
     assert client.delete_app("mc-web", force=True)["deploymentId"]
     until(lambda: client.list_apps() == [], 60, what="deleted")
+
+
+def test_an_app_without_checks_can_be_scaled_as_soon_as_its_tasks_run(client):
+    """A Marathon client's usual sequence: create, wait until tasksRunning == instances, scale at
+    once. The deployment of an app without health or readiness checks is done once its tasks run,
+    as in Marathon, so the scale is not refused with 409 (locked by a deployment)."""
+    client.create_app("mc-quick", MarathonApp(cmd="sleep 3600", cpus=0.01, mem=8, instances=2))
+    deleted = False
+    try:
+        until(lambda: client.get_app("mc-quick").tasks_running == 2, 60, interval=0.05, what="2 running")
+        result = client.scale_app("mc-quick", instances=1)  # no force: a 409 raises MarathonHttpError
+        assert result["deploymentId"]
+        until(lambda: client.get_app("mc-quick").tasks_running == 1 and not client.list_deployments(), 60,
+              what="scaled to 1, deployment ended")
+        assert client.delete_app("mc-quick")["deploymentId"]  # no force either
+        deleted = True
+    finally:
+        if not deleted:
+            client.delete_app("mc-quick", force=True)
+        until(lambda: all(a.id != "/mc-quick" for a in client.list_apps()), 60, what="deleted")

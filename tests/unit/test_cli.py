@@ -141,3 +141,14 @@ def test_a_malformed_advertise_address_is_refused_naming_the_flag():
     result = CliRunner().invoke(cli, ["scheduler", "--master", "http://m:5050", "--zk", "zk://z:2181/h",
                                       "--advertise", "no-port"])
     assert result.exit_code == 2 and "--advertise" in result.output and "HOST:PORT" in result.output
+
+
+def test_deploy_submits_min_ready_seconds_unless_the_service_sets_it():
+    from halyard.cli.deploy import DEFAULT_MIN_READY_SECONDS, with_min_ready
+    from halyard.validation import load_apps, parse_app
+
+    assert with_min_ready(parse_app({"id": "/w", "cmd": "serve"})).min_ready_seconds == DEFAULT_MIN_READY_SECONDS == 3
+    assert with_min_ready(parse_app({"id": "/w", "cmd": "serve", "minReadySeconds": 0})).min_ready_seconds == 0
+    for path in (HELLO, str(ROOT / "examples" / "services" / "hello.yaml")):
+        [spec] = load_apps(path, "production")
+        assert spec.min_ready_seconds == 3 and spec.to_json()["minReadySeconds"] == 3

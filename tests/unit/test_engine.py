@@ -357,17 +357,34 @@ def run(engine, clock, task_ids):
                                           uuid=f"run-{task_id}")))
 
 
-def test_a_deployment_ends_when_every_new_instance_runs():
+def test_a_deployment_without_checks_ends_as_soon_as_every_new_instance_runs():
     engine, clock = make_engine()
-    out = engine.handle(PutApp(app(2), deployment_id="D1"))
+    out = engine.handle(PutApp(app(2), deployment_id="D0"))
+    assert out[0].deployments[0].id == "D0"
+    engine.handle(Subscribed("F1"))
+    task_ids = launch_all(engine)
+    run(engine, clock, task_ids[:1])
+    assert engine.deployment_of("/web") is not None
+    run(engine, clock, task_ids[1:])
+    assert engine.deployment_of("/web") is None  # as in Marathon: no wait, a scale is not a conflict
+    assert engine.finished[-1].id == "D0" and engine.finished[-1].status == "succeeded"
+    engine.handle(PutApp(app(1)))  # a scale right away, without force: no ConflictError
+
+
+def test_a_deployment_ends_when_every_new_instance_runs_for_min_ready_seconds():
+    engine, clock = make_engine()
+    out = engine.handle(PutApp(app(2, minReadySeconds=3), deployment_id="D1"))
     assert out[0].deployments[0].id == "D1" and engine.deployment_of("/web").kind == "start"
     engine.handle(Subscribed("F1"))
     task_ids = launch_all(engine)
     run(engine, clock, task_ids[:1])
     assert engine.deployment_of("/web") is not None
     run(engine, clock, task_ids[1:])
-    assert engine.deployment_of("/web") is not None  # running, but not yet for min_healthy
-    clock.now += 3
+    assert engine.deployment_of("/web") is not None  # running, but not yet for minReadySeconds
+    clock.now += 2.5
+    engine.handle(Tick())
+    assert engine.deployment_of("/web") is not None  # the second has run 2.5 s
+    clock.now += 1
     engine.handle(Tick())
     assert engine.deployment_of("/web") is None
     assert engine.finished[-1].id == "D1" and engine.finished[-1].status == "succeeded"
@@ -434,7 +451,7 @@ def test_a_rolling_change_that_finds_no_room_kills_one_old_task_at_a_time():
 
 def test_tasks_that_run_only_for_a_moment_do_not_complete_a_deployment():
     engine, clock = make_engine()
-    engine.handle(PutApp(app(2), deployment_id="D6"))
+    engine.handle(PutApp(app(2, minReadySeconds=3), deployment_id="D6"))
     engine.handle(Subscribed("F1"))
     task_ids = launch_all(engine)
     run(engine, clock, task_ids)  # both pass through RUNNING...
@@ -560,7 +577,7 @@ def test_ended_deployments_are_persisted_with_their_result_and_survive_a_new_lea
     clock.now += 5
     writes += [i for i in engine.handle(Tick()) if isinstance(i, Persist)]
     held = persisted_deployments(writes)
-    assert held["D1"].status == "succeeded" and held["D1"].ended_at == clock.now
+    assert held["D1"].status == "succeeded" and held["D1"].ended_at is not None
     successor, _ = make_engine()
     successor.load(Snapshot(apps=dict(engine.apps), tasks=dict(engine.tasks), deployments=held))
     assert successor.deployment_of("/web") is None  # ended: not running again

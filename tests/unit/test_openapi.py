@@ -29,5 +29,5 @@ def test_the_app_schema_accepts_a_real_definition_and_names_the_fields():
     validator = jsonschema_rs.validator_for(schema)
     app = load_apps(HELLO)[0].to_json()
     assert validator.is_valid(app)
-    assert {"id", "cmd", "instances", "constraints", "healthChecks", "environments", "strategy"} <= \
+    assert {"id", "cmd", "instances", "constraints", "healthChecks", "environments", "strategy", "minReadySeconds"} <= \
         set(schema["properties"])
