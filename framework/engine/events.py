@@ -13,7 +13,8 @@ from ..model import AppSpec, WorkloadKind
 from .app_records import DeploymentRecord, TaskRecord
 
 __all__ = ["AppChanged", "AppTerminated", "DeploymentStarted", "DeploymentSucceeded", "DeploymentFailed",
-           "TaskChanged", "HealthChanged", "PlacementFailed", "JobDefined", "JobDeleted", "JobRunChanged", "JobRunSkipped",
+           "TaskChanged", "HealthChanged", "PlacementFailed", "JobDefined", "JobDeleted", "JobRunChanged",
+           "JobRunSkipped",
            "DomainEvent", "deployment_of"]
 
 

@@ -56,7 +56,7 @@ class Launcher:
         self.clock, self.new_id, self.emit = clock, new_id, emit
         self.refuse_busy, self.refuse_idle = refuse_busy, refuse_idle
         self._run_workloads: dict[str, Workload] = {}  # what the planner places for each queued run, kept while it waits
-        #: workload id (an app's id) -> why its strategy failed in the last plan
+        #: workload id (an app's id, a run's job key) -> why its strategy failed in the last plan
         self.failed: dict[str, str] = {}
 
     def decline_all(self, offers: tuple[Offer, ...], refuse_seconds: float) -> list[Instruction]:

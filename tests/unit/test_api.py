@@ -147,7 +147,8 @@ def test_the_dry_run_shows_a_broken_strategy_as_the_reason_not_a_500(api, backen
     assert status == 200 and [p["app"] for p in body["placements"]] == ["/ok"]
     assert [(u["app"], u["reasons"]) for u in body["unplaced"]] == [
         ("/bad", ["strategy 'raises' failed: scorer 'raises' raised RuntimeError('boom')"]),
-        ("/worse", ["strategy 'crashes' failed: strategy 'crashes' failed to start: ZeroDivisionError('division by zero')"])]
+        ("/worse", ["strategy 'crashes' failed: strategy 'crashes' failed to start: "
+                    "ZeroDivisionError('division by zero')"])]
     status, body = call(api, "POST", "/v1/plan", {"id": "/x", "cmd": "y", "strategy": "nope"})
     assert status == 422 and "unknown strategy 'nope'" in body["problems"][0]  # bad input is still refused
 

@@ -151,7 +151,8 @@ def test_plan_shows_a_broken_strategy_as_the_reason_and_places_the_other_apps(ca
     doc = json.loads(out)
     assert code == 0 and err == "" and [p["app"] for p in doc["placements"]] == ["/ok"]
     assert doc["unplaced"] == [
-        {"app": "/bad", "count": 2, "reasons": ["strategy 'raises' failed: scorer 'raises' raised RuntimeError('boom')"]},
+        {"app": "/bad", "count": 2,
+         "reasons": ["strategy 'raises' failed: scorer 'raises' raised RuntimeError('boom')"]},
         {"app": "/worse", "count": 1, "reasons": [
             "strategy 'crashes' failed: strategy 'crashes' failed to start: ZeroDivisionError('division by zero')"]}]
     code, out, _ = run(capsys, "plan", "--cluster", CLUSTER, str(apps))
