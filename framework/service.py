@@ -35,7 +35,7 @@ from .backend import Latency, MasterReader, SchedulerInfo, SchedulerStats
 from .config import ServiceConfig
 from .engine.engine import Engine, EngineConfig
 from .engine.messages import Event, Instruction, Launch, Notify, Offers, Paused, Persist, Publish, Tick
-from .engine.events import deployment_of
+from .engine.events import PlacementFailed, deployment_of
 from .engine.view import EngineView
 from .errors import FencedError, HalyardError, NotLeaderError, StoreError, StoreUnavailableError
 from .placement import StrategyRegistry
@@ -366,7 +366,7 @@ class SchedulerService:
             if isinstance(ins, Persist):
                 self._persist(ins)
             elif isinstance(ins, Publish):
-                _log_ended_deployment(ins.event)
+                _log_event(ins.event)
                 self.publish(ins.event)
             elif isinstance(ins, Notify):
                 self.notify(ins.url, ins.body)
@@ -405,7 +405,13 @@ def _fail_pending(events: queue.Queue) -> None:
             item.future.set_exception(NotLeaderError(None))
 
 
-def _log_ended_deployment(event: object) -> None:
+def _log_event(event: object) -> None:
+    """What the leader loop logs of the events it publishes: ended deployments, failed strategies
+    (the engine publishes a PlacementFailed only when the reason changes: logged once per change)."""
+    if isinstance(event, PlacementFailed):
+        what = f"app {event.id}" if event.kind == "app" else f"job {event.id} run {event.run_id}"
+        log.warning("%s cannot be placed: %s", what, event.reason)
+        return
     deployment = deployment_of(event)  # type: ignore[arg-type]
     if deployment is not None and deployment.status != "running":
         log.info("deployment %s (%s of %s) %s%s", deployment.id, deployment.kind, deployment.app_id,

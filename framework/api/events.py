@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from ..backend import Backend
 from ..engine.app_records import DeploymentRecord, TaskRecord
 from ..engine.events import (AppChanged, AppTerminated, DeploymentFailed, DeploymentStarted, DeploymentSucceeded,
-                             DomainEvent, HealthChanged, TaskChanged)
+                             DomainEvent, HealthChanged, PlacementFailed, TaskChanged)
 from ..jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from ..timestamps import iso
 
@@ -90,6 +90,13 @@ def _health_changed(event: HealthChanged) -> dict[str, Any]:
     task = event.task
     return _event("health_status_changed_event", event.at, appId=task.app_id, taskId=task.task_id,
                   instanceId=task.task_id, version=iso(task.config_version), alive=event.alive)
+
+
+@marathon_event.register
+def _placement_failed(event: PlacementFailed) -> dict[str, Any]:
+    """Halyard's own event (Marathon has none): an app's or a job run's strategy failed."""
+    ids = {"appId": event.id} if event.kind == "app" else {"jobId": event.id, "runId": event.run_id}
+    return _event("placement_failed_event", event.at, **ids, reason=event.reason)
 
 
 @marathon_event.register

@@ -32,10 +32,10 @@ def routes(backend: Backend) -> APIRouter:
             raise ValidationError(problems)
         registry = StrategyRegistry.discover()
         if strategy:
-            registry.create(strategy)
+            registry.check(strategy)
         for spec in specs:
             if spec.strategy is not None:
-                registry.create(spec.strategy)
+                registry.check(spec.strategy)  # a broken plugin: the plan says so, for the apps it fails
         agents = load_cluster(await run_in_threadpool(backend.master().state))
         return Planner(registry, seed).plan(agents, requests_for(specs, agents, strategy)).to_json()
 

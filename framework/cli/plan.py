@@ -49,10 +49,10 @@ def plan(apps: tuple[str, ...], cluster: Optional[str], master: Optional[str], e
     specs = []
     for path in apps:
         loaded = load_apps(path, env)
-        check_strategies(loaded, path, registry)
+        check_strategies(loaded, path, registry, dry_run=True)
         specs += loaded
     if strategy:
-        registry.create(strategy)
+        registry.check(strategy)
     agents = read_cluster(cluster, master)
     reqs = requests_for(specs, agents, strategy)
     result = Planner(registry, seed).plan(agents, reqs)

@@ -27,16 +27,20 @@ def validate(file: str, env: Optional[str], output: str) -> None:
         click.echo(yaml.safe_dump(docs[0] if len(docs) == 1 else {"apps": docs}, sort_keys=False).rstrip())
 
 
-def check_strategies(apps: list, source: str, registry: Optional[StrategyRegistry] = None) -> None:
-    """Every app's strategy exists and accepts its args (the plugin validates them)."""
+def check_strategies(apps: list, source: str, registry: Optional[StrategyRegistry] = None,
+                     dry_run: bool = False) -> None:
+    """Every app's strategy exists and accepts its args (the plugin validates them). A plugin
+    that fails to load or start is an error too, except in a ``dry_run`` (``halyard plan``),
+    whose plan shows it as the reason the apps using it are not placed."""
     registry = registry or StrategyRegistry.discover()
+    check = registry.check if dry_run else registry.create
     problems: list[Problem] = []
     for i, app in enumerate(apps):
         if app.strategy is None:
             continue
         prefix = f"apps[{i}]." if len(apps) > 1 else ""
         try:
-            registry.create(app.strategy)
+            check(app.strategy)
         except ValidationError as exc:
             problems += [Problem(prefix + p.path, p.message) for p in exc.problems]
     if problems:

@@ -90,7 +90,7 @@ class Engine:
         self.updates = TaskUpdates(self.apps, self.index, self.deployment_book, clock, emit, config.stable_after,
                                    config.deployment_failures, self.commands.fail_deployment)
         self.launcher = Launcher(Planner(registry, seed), config.executor, clock, new_id,
-                                 config.refuse_seconds_busy, config.refuse_seconds_idle)
+                                 config.refuse_seconds_busy, config.refuse_seconds_idle, emit)
         self.jobs = JobBook(clock, new_id, emit)
         self._handlers: dict[type, Callable[[Any], list[Instruction]]] = {
             Subscribed: self._subscribed, Disconnected: self._disconnected, Paused: self._paused,
@@ -187,8 +187,10 @@ class Engine:
                 self._pending.pop(app_id, None)
                 self.deployment_book.end(app_id, "succeeded", persist)
                 continue
-            decision = converge(app, self.tasks_of(app_id), readiness, stuck=app_id in self.waiting,
-                                agent_values=self.agents.values_of)
+            # Stuck: its new tasks found no room (not: its strategy failed; killing old tasks
+            # would not let the new ones be placed).
+            stuck = app_id in self.waiting and app_id not in self.launcher.failed
+            decision = converge(app, self.tasks_of(app_id), readiness, stuck=stuck, agent_values=self.agents.values_of)
             now = self.clock()
             for task in decision.kill:
                 marked = task.evolve(killing=True)
@@ -201,6 +203,7 @@ class Engine:
                 del self.apps[app_id]
                 self._pending.pop(app_id, None)
                 self.waiting.pop(app_id, None)
+                self.launcher.forget(app_id)
                 persist.delete_apps.append(app_id)
                 self._events.append(AppTerminated(app_id, now))
                 self.deployment_book.end(app_id, "succeeded", persist)

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from ..jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
-from ..model import AppSpec
+from ..model import AppSpec, WorkloadKind
 from .app_records import DeploymentRecord, TaskRecord
 
 __all__ = ["AppChanged", "AppTerminated", "DeploymentStarted", "DeploymentSucceeded", "DeploymentFailed",
-           "TaskChanged", "HealthChanged", "JobDefined", "JobDeleted", "JobRunChanged", "JobRunSkipped",
+           "TaskChanged", "HealthChanged", "PlacementFailed", "JobDefined", "JobDeleted", "JobRunChanged",
+           "JobRunSkipped",
            "DomainEvent", "deployment_of"]
 
 
@@ -74,8 +75,23 @@ class HealthChanged:
     at: float
 
 
+@dataclass(frozen=True)
+class PlacementFailed:
+    """The placement strategy of an app (``kind="app"``, ``id`` its id) or of a job's run
+    (``kind="job"``, ``id`` the job's id, ``run_id`` the run) failed: a plugin raised, scored
+    outside 0..100, or could not be created. Its tasks wait with ``reason``
+    (``strategy 'x' failed: <error>``). Emitted when the reason changes, not every offer cycle."""
+
+    kind: WorkloadKind
+    id: str
+    reason: str
+    at: float
+    run_id: Optional[str] = None
+
+
 DomainEvent = Union[AppChanged, AppTerminated, DeploymentStarted, DeploymentSucceeded, DeploymentFailed,
-                    TaskChanged, HealthChanged, JobDefined, JobDeleted, JobRunChanged, JobRunSkipped]
+                    TaskChanged, HealthChanged, PlacementFailed, JobDefined, JobDeleted, JobRunChanged,
+                    JobRunSkipped]
 
 
 def deployment_of(event: DomainEvent) -> Optional[DeploymentRecord]:

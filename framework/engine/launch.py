@@ -4,6 +4,11 @@ Apps' missing instances and queued job runs are placed together in one plan. Eac
 instance becomes a TaskRecord in state ``TASK_LAUNCHING`` and each placed run goes STARTING;
 both are in the Persist that precedes the Launches. Offers no task uses are declined (briefly
 while something could not be placed, for long otherwise).
+
+An app or run whose placement strategy failed (a plugin raised, scored outside 0..100, or could
+not be created) waits like any other, its reason ``strategy 'x' failed: <error>``; the planner
+placed the others. The Launcher remembers the failures of the last plan and emits
+:class:`~.events.PlacementFailed` only for a workload whose failure is new or changed.
 """
 from __future__ import annotations
 
@@ -14,8 +19,9 @@ from ..jobs.book import JobBook, JobChanges
 from ..jobs.executor import ExecutorSettings, split_allocation
 from ..jobs.records import RunRecord
 from ..mesos_types import LAUNCHING, Offer
-from ..placement import PlacementRequest, Planner, Workload
+from ..placement import PlacementRequest, Planner, Unplaced, Workload
 from .app_records import AppRecord, TaskRecord
+from .events import DomainEvent, PlacementFailed
 from .messages import AppTaskLaunch, Decline, Instruction, JobTaskLaunch, Launch, Persist, TaskLaunch
 from .job_steps import job_writes
 from .offers import agent_view, allocate, group_offers
@@ -44,11 +50,14 @@ class Launcher:
     """Turns an offer batch into launches, given what is pending."""
 
     def __init__(self, planner: Planner, executor: ExecutorSettings, clock: Callable[[], float],
-                 new_id: Callable[[], str], refuse_busy: float, refuse_idle: float):
+                 new_id: Callable[[], str], refuse_busy: float, refuse_idle: float,
+                 emit: Callable[[DomainEvent], None]):
         self.planner, self.executor = planner, executor
-        self.clock, self.new_id = clock, new_id
+        self.clock, self.new_id, self.emit = clock, new_id, emit
         self.refuse_busy, self.refuse_idle = refuse_busy, refuse_idle
         self._run_workloads: dict[str, Workload] = {}  # what the planner places for each queued run, kept while it waits
+        #: workload id (an app's id, a run's job key) -> why its strategy failed in the last plan
+        self.failed: dict[str, str] = {}
 
     def decline_all(self, offers: tuple[Offer, ...], refuse_seconds: float) -> list[Instruction]:
         return [Decline(tuple(o.id for o in offers), refuse_seconds)]
@@ -98,6 +107,7 @@ class Launcher:
         persist.extend(job_writes(outcome.job_changes))
         outcome.waiting_apps = {u.app_id: u.reasons for u in plan.unplaced if u.kind != "job"}
         outcome.waiting_runs = {by_key[u.app_id].run_id: u.reasons for u in plan.unplaced if u.kind == "job"}
+        self._report_failures(plan.unplaced, by_key, now)
         busy = self.refuse_busy
         out: list[Instruction] = [persist] if persist else []
         out += [Launch(agent_id, tuple(agents[agent_id].offer_ids), tuple(tasks), busy)
@@ -107,3 +117,24 @@ class Launcher:
             out.append(Decline(unused, busy if plan.unplaced else self.refuse_idle))
         outcome.instructions = out
         return outcome
+
+    def _report_failures(self, unplaced: tuple[Unplaced, ...], runs: dict[str, RunRecord], now: float) -> None:
+        """Emit PlacementFailed for each workload whose strategy failed, unless the last plan
+        reported the same reason for it; then remember this plan's failures."""
+        failed: dict[str, str] = {}
+        for u in unplaced:
+            if not u.failed:
+                continue
+            reason = failed[u.app_id] = u.reasons[0]
+            if self.failed.get(u.app_id) == reason:
+                continue
+            if u.kind == "job":
+                run = runs[u.app_id]
+                self.emit(PlacementFailed("job", run.job_id, reason, now, run.run_id))
+            else:
+                self.emit(PlacementFailed("app", u.app_id, reason, now))
+        self.failed = failed
+
+    def forget(self, workload_id: str) -> None:
+        """``workload_id`` is gone (a deleted app): a failure of a new one by that id is news."""
+        self.failed.pop(workload_id, None)

@@ -15,6 +15,13 @@ agent is re-evaluated for every placement.
 Several apps are placed together, interleaved in proportion to what each still needs, so that a
 binpacked agent fills with a mix of tasks in the proportions of the whole demand: CPU-heavy and
 memory-heavy apps then strand little of either resource.
+
+A broken strategy fails its own workload, not the plan: when the strategy cannot be created, or a
+plugin raises or scores outside 0..100, that workload's remaining tasks are :class:`Unplaced`
+with ``failed`` set and the one reason ``strategy 'x' failed: <error>``, and planning goes on for
+the others. Plugin code runs only before a task lands (choosing the agent, asking its scores), so
+the tasks of that workload placed before the failure stay placed, each on an agent that passed
+every filter, and nothing is half-allocated.
 """
 from __future__ import annotations
 
@@ -25,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from ..cluster import SCALARS, AgentInfo
-from ..errors import PluginError, Problem, ValidationError
+from ..errors import HalyardError, PluginError, Problem, ValidationError
 from ..model import DEFAULT_STRATEGY, StrategyRef
 from .base import MAX_SCORE, Filter, Scope, Scorer, Strategy
 from .constraints import constraint_filter
@@ -78,12 +85,17 @@ class Placement:
 
 @dataclass(frozen=True)
 class Unplaced:
-    """Tasks of a workload that no agent could take, with reasons aggregated over agents."""
+    """Tasks of a workload that no agent could take, with reasons aggregated over agents.
+
+    ``failed``: the workload's strategy failed (``reasons`` is then its one reason,
+    ``strategy 'x' failed: <error>``); otherwise no agent fits.
+    """
 
     app_id: str
     count: int
     reasons: tuple[str, ...]
     kind: WorkloadKind = "app"
+    failed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"app": self.app_id, "count": self.count, "reasons": list(self.reasons)}
@@ -116,14 +128,15 @@ def build_pipeline(workload: Workload, strategy: Strategy) -> tuple[list[Filter]
 class _AppPlacer:
     """Places the tasks of one workload: its pipeline, its candidate heap, why agents were refused."""
 
-    def __init__(self, order: int, request: PlacementRequest, strategy: Strategy):
+    def __init__(self, order: int, request: PlacementRequest, strategy_name: str, strategy: Strategy):
         self.order = order
+        self.strategy_name = strategy_name
         self.workload = request.workload
         self.total = self.remaining = request.count
         self.filters, self.scorers = build_pipeline(request.workload, strategy)
         # The same as bound methods (evaluate() is the planner's innermost loop), scorers named.
         self.checks = [f.filter for f in self.filters]
-        self.rates = [(s.score, w, s.name or type(s).__name__) for s, w in self.scorers]
+        self.rates = [(s.score, w, _name(s)) for s, w in self.scorers]
         # A refusal by an AGENT or MONOTONE filter is final for the rest of this plan; by a
         # REVERSIBLE one, until that filter's epoch changes: the agent is parked until then.
         final_refusals = all(f.scope is not Scope.GLOBAL for f in self.filters)
@@ -155,12 +168,18 @@ class _AppPlacer:
         self.next_instance = existing
         static = [f for f in self.filters if f.static]
         ctx = PlacementContext(self.workload, Demand.of(self.workload), agents, existing + self.total, rng,
-                               lambda: [a for a in agents if all(f.filter(ctx, a).ok for f in static)])
+                               lambda: [a for a in agents if self._passes(static, a)])
         self.ctx = ctx
         for f in sorted(self.filters, key=lambda f: not f.static):
-            f.prepare(ctx)
+            try:
+                f.prepare(ctx)
+            except Exception as exc:
+                raise _plugin_error("filter", _name(f), exc) from exc
         for s, _ in self.scorers:
-            s.prepare(ctx)
+            try:
+                s.prepare(ctx)
+            except Exception as exc:
+                raise _plugin_error("scorer", _name(s), exc) from exc
         self.candidates = list(range(len(agents)))
         if self.heap_mode and self.remaining:
             entries = []
@@ -173,22 +192,30 @@ class _AppPlacer:
             self.epochs = self._epochs()
 
     def evaluate(self, agent: AgentState) -> Optional[float]:
-        """The agent's score, or None if a filter refuses it."""
+        """The agent's score, or None if a filter refuses it. A plugin that raises or scores
+        outside 0..100 raises PluginError naming it."""
         ctx = self.ctx
-        for check in self.checks:
-            if check(ctx, agent).reason is not None:  # type: ignore[arg-type]
-                return None
+        try:
+            for check in self.checks:
+                if check(ctx, agent).reason is not None:  # type: ignore[arg-type]
+                    return None
+        except Exception as exc:
+            raise _plugin_error("filter", _name(getattr(check, "__self__", check)), exc) from exc
         return self._total(agent)
 
     def _total(self, agent: AgentState) -> float:
-        """The weighted sum of the scorers (the agent passed every filter)."""
+        """The weighted sum of the scorers (the agent passed every filter); PluginError naming a
+        scorer that raises or scores outside 0..100."""
         ctx = self.ctx
         total = 0.0
-        for rate, weight, name in self.rates:
-            value = rate(ctx, agent)  # type: ignore[arg-type]
-            if not 0.0 <= value <= MAX_SCORE:
-                raise PluginError(f"scorer {name} returned {value!r}, outside 0..{MAX_SCORE:g}")
-            total += weight * value
+        try:
+            for rate, weight, name in self.rates:
+                value = rate(ctx, agent)  # type: ignore[arg-type]
+                if not 0.0 <= value <= MAX_SCORE:
+                    raise _out_of_range(name, value)
+                total += weight * value
+        except Exception as exc:
+            raise _plugin_error("scorer", name, exc) from exc
         return total
 
     def _epochs(self) -> object:
@@ -200,11 +227,14 @@ class _AppPlacer:
         if not self.reversible:
             return self.evaluate(agent)
         ctx = self.ctx
-        for check, reversible in self.judged:
-            if check(ctx, agent).reason is not None:  # type: ignore[arg-type]
-                if reversible:
-                    self.parked[agent.index] = entry
-                return None
+        try:
+            for check, reversible in self.judged:
+                if check(ctx, agent).reason is not None:  # type: ignore[arg-type]
+                    if reversible:
+                        self.parked[agent.index] = entry
+                    return None
+        except Exception as exc:
+            raise _plugin_error("filter", _name(getattr(check, "__self__", check)), exc) from exc
         return self._total(agent)
 
     def _push(self, heap: list, agent: AgentState, entry: Optional[tuple[float, int, int]] = None) -> None:
@@ -223,9 +253,32 @@ class _AppPlacer:
                 self._push(heap, agents[index])
 
     def scores_on(self, agent: AgentState) -> tuple[ScoreContribution, ...]:
-        """What each scorer gives ``agent`` now: asked once, for the agent just chosen."""
-        ctx = self.ctx
-        return tuple([(name, weight, rate(ctx, agent)) for rate, weight, name in self.rates])  # type: ignore[arg-type]
+        """What each scorer gives ``agent`` now: asked once, for the agent just chosen (and
+        checked as :meth:`evaluate` checks it)."""
+        ctx, scores = self.ctx, []
+        try:
+            for rate, weight, name in self.rates:
+                value = rate(ctx, agent)  # type: ignore[arg-type]
+                if not 0.0 <= value <= MAX_SCORE:
+                    raise _out_of_range(name, value)
+                scores.append((name, weight, value))
+        except Exception as exc:
+            raise _plugin_error("scorer", name, exc) from exc
+        return tuple(scores)
+
+    def _passes(self, filters: list[Filter], agent: AgentState) -> bool:
+        """Whether ``agent`` passes every one of ``filters`` (outside the hot path: each call guarded)."""
+        for f in filters:
+            try:
+                if f.filter(self.ctx, agent).reason is not None:  # type: ignore[arg-type]
+                    return False
+            except Exception as exc:
+                raise _plugin_error("filter", _name(f), exc) from exc
+        return True
+
+    def failure(self, exc: Exception) -> Unplaced:
+        """The workload's remaining tasks, unplaced because its strategy failed with ``exc``."""
+        return strategy_failed(self.workload, self.remaining, self.strategy_name, exc)
 
     def best(self, agents: list[AgentState]) -> Optional[AgentState]:
         """The agent the next task should go to, or None when no agent can take it."""
@@ -251,14 +304,17 @@ class _AppPlacer:
                 if self.lazy:  # re-score now; eager apps pushed a fresh entry when it changed
                     self._push(heap, agent, entry)
                 continue
-            for f in self.recheck:
-                if f.filter(ctx, agent).reason is not None:  # type: ignore[arg-type]
-                    entry = heapq.heappop(heap)
-                    if f.scope is Scope.REVERSIBLE:  # a later MONOTONE refusal shows when it comes back
-                        self.parked[index] = entry
-                    break
-            else:
-                return agent
+            try:
+                for f in self.recheck:
+                    if f.filter(ctx, agent).reason is not None:  # type: ignore[arg-type]
+                        entry = heapq.heappop(heap)
+                        if f.scope is Scope.REVERSIBLE:  # a later MONOTONE refusal shows when it comes back
+                            self.parked[index] = entry
+                        break
+                else:
+                    return agent
+            except Exception as exc:
+                raise _plugin_error("filter", _name(f), exc) from exc
         return None
 
     def _scan(self, agents: list[AgentState]) -> Optional[AgentState]:
@@ -293,12 +349,41 @@ class _AppPlacer:
         if not agents:
             return ("no agents in the cluster",)
         counts: Counter[str] = Counter()
-        for agent in agents:
-            for f in self.filters:
-                reason = f.filter(self.ctx, agent).reason  # type: ignore[arg-type]
-                if reason is not None:
-                    counts[reason] += 1
+        try:
+            for agent in agents:
+                for f in self.filters:
+                    reason = f.filter(self.ctx, agent).reason  # type: ignore[arg-type]
+                    if reason is not None:
+                        counts[reason] += 1
+        except Exception as exc:
+            raise _plugin_error("filter", _name(f), exc) from exc
         return tuple(f"{reason} on {n} of {len(agents)} agents" for reason, n in counts.most_common())
+
+
+def strategy_failed(workload: Workload, count: int, strategy: str, exc: Exception) -> Unplaced:
+    """``count`` tasks of ``workload`` wait because its strategy (by name) failed with ``exc``."""
+    if isinstance(exc, ValidationError):
+        detail = "; ".join(str(p) for p in exc.problems)
+    elif isinstance(exc, HalyardError):
+        detail = str(exc)
+    else:
+        detail = repr(exc)
+    return Unplaced(workload.id, count, (f"strategy {strategy!r} failed: {detail}",), workload.kind, failed=True)
+
+
+def _name(plugin: Filter | Scorer) -> str:
+    return plugin.name or type(plugin).__name__
+
+
+def _plugin_error(role: str, name: str, exc: Exception) -> PluginError:
+    """``exc``, raised by the plugin ``name`` (a filter or scorer), as a PluginError naming it."""
+    if isinstance(exc, PluginError):  # already says which plugin and why
+        return exc
+    return PluginError(f"{role} {name!r} raised {exc!r}")
+
+
+def _out_of_range(name: str, value: Any) -> PluginError:
+    return PluginError(f"scorer {name!r} returned {value!r}, outside 0..{MAX_SCORE:g}")
 
 
 class Planner:
@@ -310,9 +395,9 @@ class Planner:
         self.seed = seed
         self.window = max(1, window)
 
-    def strategy_for(self, request: PlacementRequest) -> Strategy:
-        ref = request.strategy or request.workload.strategy or StrategyRef(name=DEFAULT_STRATEGY)
-        return self.registry.create(ref)
+    def strategy_ref(self, request: PlacementRequest) -> StrategyRef:
+        """The strategy that places ``request``: its override, else its workload's, else the default."""
+        return request.strategy or request.workload.strategy or StrategyRef(name=DEFAULT_STRATEGY)
 
     def plan(self, agents_info: Sequence[AgentInfo], requests: Sequence[PlacementRequest]) -> Plan:
         """Place every request on ``agents_info``; nothing is mutated outside this call."""
@@ -323,30 +408,49 @@ class Planner:
             raise ValidationError([Problem("apps", f"{kinds[d]} {d} requested more than once") for d in dupes])
         rng = random.Random(self.seed)
         agents = [AgentState(info, i) for i, info in enumerate(agents_info)]
-        waiting = [_AppPlacer(i, r, self.strategy_for(r)) for i, r in enumerate(requests)]
+        placements: list[Placement] = []
+        unplaced: list[Unplaced] = []
+        waiting: list[_AppPlacer] = []
+        for i, request in enumerate(requests):
+            if not request.count:
+                continue
+            ref = self.strategy_ref(request)
+            try:
+                waiting.append(_AppPlacer(i, request, ref.name, self.registry.create(ref)))
+            except Exception as exc:  # unknown (uninstalled since), bad args, a factory that crashed
+                unplaced.append(strategy_failed(request.workload, request.count, ref.name, exc))
         waiting.reverse()
         # The active workloads, the one furthest behind (largest share still to place) on top,
         # ties to the one requested first: (-remaining / total, order, placer).
         active: list[tuple[float, int, _AppPlacer]] = []
-        placements: list[Placement] = []
-        unplaced: list[Unplaced] = []
         while waiting or active:
             while waiting and len(active) < self.window:
                 placer = waiting.pop()
-                placer.activate(agents, rng)
-                if placer.remaining:
-                    heapq.heappush(active, (-placer.remaining / placer.total, placer.order, placer))
+                try:
+                    placer.activate(agents, rng)
+                except Exception as exc:  # a plugin's prepare, filter or scorer
+                    unplaced.append(placer.failure(exc))
+                    continue
+                heapq.heappush(active, (-placer.remaining / placer.total, placer.order, placer))
             if not active:
                 break
             placer = active[0][2]
-            agent = placer.best(agents)
             workload = placer.workload
+            try:  # plugin code runs here, before anything is allocated for this task
+                agent = placer.best(agents)
+                if agent is None:
+                    reasons = placer.explain(agents)
+                else:
+                    scores = placer.scores_on(agent) if placer.rates else ()  # before the task lands
+            except Exception as exc:
+                heapq.heappop(active)
+                unplaced.append(placer.failure(exc))
+                continue
             if agent is None:
                 heapq.heappop(active)
-                unplaced.append(Unplaced(workload.id, placer.remaining, placer.explain(agents), workload.kind))
+                unplaced.append(Unplaced(workload.id, placer.remaining, reasons, workload.kind))
                 continue
             demand = placer.ctx.demand  # type: ignore[union-attr]
-            scores = placer.scores_on(agent) if placer.rates else ()  # before the task lands
             allocation, ports = agent.allocate(demand)
             placements.append(Placement(workload.id, placer.next_instance, agent.id, agent.hostname,
                                         demand.vector, ports, allocation, workload.kind, scores))

@@ -56,6 +56,15 @@ class StrategyRegistry:
     def names(self) -> list[str]:
         return sorted(self._factories)
 
+    def check(self, ref: StrategyRef | str) -> None:
+        """Refuse what is the input's fault: an unknown name, args the plugin refuses (a
+        ValidationError at ``strategy``). A plugin that fails to load or start is not: a dry run
+        leaves that to the planner, which shows it as the reason its workloads are not placed."""
+        try:
+            self.create(ref)
+        except PluginError:
+            return
+
     def create(self, ref: StrategyRef | str) -> Strategy:
         """A fresh strategy for ``ref``; unknown names and bad args are ValidationErrors at ``strategy``."""
         if isinstance(ref, str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Optional
 
 import pytest
@@ -14,7 +15,10 @@ from halyard.backend import Latency, SchedulerInfo, SchedulerStats
 from halyard.engine.engine import Engine
 from halyard.engine.view import EngineView
 from halyard.errors import ConflictError, NotLeaderError, UpstreamError
-from halyard.placement import StrategyRegistry
+from halyard.placement import Scope, Scorer, Strategy, StrategyRegistry
+from halyard.placement.registry import BUILTINS
+
+MASTER_STATE = Path(__file__).parent / "data" / "master_state.json"
 
 
 def call(api: Any, method: str, path: str, body: Optional[Any] = None, query: str = "") -> tuple[int, Any]:
@@ -123,6 +127,30 @@ def test_a_conflict_names_the_deployment_in_the_way(api, backend):
 def test_a_master_that_does_not_answer_is_a_502(api):
     status, body = call(api, "POST", "/v1/plan", {"id": "/x", "cmd": "y"})
     assert status == 502 and "did not answer" in body["message"]
+
+
+class Raises(Scorer):
+    name = "raises"
+    scope = Scope.AGENT
+
+    def score(self, ctx, agent):
+        raise RuntimeError("boom")
+
+
+def test_the_dry_run_shows_a_broken_strategy_as_the_reason_not_a_500(api, backend, monkeypatch):
+    plugins = {"raises": lambda args: Strategy("raises", scorers=((Raises(), 1.0),)), "crashes": lambda args: 1 / 0}
+    monkeypatch.setattr(StrategyRegistry, "discover", classmethod(lambda cls: cls({**BUILTINS, **plugins})))
+    monkeypatch.setattr(backend, "state", lambda: json.loads(MASTER_STATE.read_text()))
+    status, body = call(api, "POST", "/v1/plan", {"apps": [
+        {"id": "/ok", "cmd": "y", "cpus": 0.1, "mem": 8}, {"id": "/bad", "cmd": "y", "strategy": "raises"},
+        {"id": "/worse", "cmd": "y", "strategy": "crashes"}]})
+    assert status == 200 and [p["app"] for p in body["placements"]] == ["/ok"]
+    assert [(u["app"], u["reasons"]) for u in body["unplaced"]] == [
+        ("/bad", ["strategy 'raises' failed: scorer 'raises' raised RuntimeError('boom')"]),
+        ("/worse", ["strategy 'crashes' failed: strategy 'crashes' failed to start: "
+                    "ZeroDivisionError('division by zero')"])]
+    status, body = call(api, "POST", "/v1/plan", {"id": "/x", "cmd": "y", "strategy": "nope"})
+    assert status == 422 and "unknown strategy 'nope'" in body["problems"][0]  # bad input is still refused
 
 
 def test_apps_tasks_queue_and_deployments_render_from_the_view(api, backend):

@@ -4,9 +4,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from halyard.cli.main import main
+from halyard.placement import Scope, Scorer, Strategy, StrategyRegistry
+from halyard.placement.registry import BUILTINS
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO = str(ROOT / "examples" / "hello.yaml")
@@ -152,3 +155,39 @@ def test_deploy_submits_min_ready_seconds_unless_the_service_sets_it():
     for path in (HELLO, str(ROOT / "examples" / "services" / "hello.yaml")):
         [spec] = load_apps(path, "production")
         assert spec.min_ready_seconds == 3 and spec.to_json()["minReadySeconds"] == 3
+
+
+class Raises(Scorer):
+    name = "raises"
+    scope = Scope.AGENT
+
+    def score(self, ctx, agent):
+        raise RuntimeError("boom")
+
+
+@pytest.fixture
+def broken_plugins(monkeypatch):
+    """Installed plugins, as discovered: ``raises`` (its scorer raises) and ``crashes`` (its factory)."""
+    plugins = {"raises": lambda args: Strategy("raises", scorers=((Raises(), 1.0),)), "crashes": lambda args: 1 / 0}
+    monkeypatch.setattr(StrategyRegistry, "discover", classmethod(lambda cls: cls({**BUILTINS, **plugins})))
+
+
+def test_plan_shows_a_broken_strategy_as_the_reason_and_places_the_other_apps(capsys, tmp_path, broken_plugins):
+    apps = tmp_path / "apps.yaml"
+    apps.write_text("apps:\n"
+                    "  - {id: ok, cmd: x, cpus: 0.1, mem: 8}\n"
+                    "  - {id: bad, cmd: x, cpus: 0.1, mem: 8, instances: 2, strategy: raises}\n"
+                    "  - {id: worse, cmd: x, cpus: 0.1, mem: 8, strategy: crashes}\n")
+    code, out, err = run(capsys, "plan", "--cluster", CLUSTER, str(apps), "-o", "json")
+    doc = json.loads(out)
+    assert code == 0 and err == "" and [p["app"] for p in doc["placements"]] == ["/ok"]
+    assert doc["unplaced"] == [
+        {"app": "/bad", "count": 2,
+         "reasons": ["strategy 'raises' failed: scorer 'raises' raised RuntimeError('boom')"]},
+        {"app": "/worse", "count": 1, "reasons": [
+            "strategy 'crashes' failed: strategy 'crashes' failed to start: ZeroDivisionError('division by zero')"]}]
+    code, out, _ = run(capsys, "plan", "--cluster", CLUSTER, str(apps))
+    assert code == 0 and "Not placed: 2 instance(s) of /bad\n  - strategy 'raises' failed: scorer 'raises'" in out
+    # validate still refuses a plugin that cannot start
+    code, _, err = run(capsys, "validate", str(apps))
+    assert code == 1 and "strategy 'crashes' failed to start" in err

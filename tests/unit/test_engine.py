@@ -7,14 +7,17 @@ import pytest
 
 from halyard.engine.engine import Engine, EngineConfig
 from halyard.api.events import marathon_event
-from halyard.engine.messages import (CancelDeployment, DeleteApp, Kill, KillTasks, Launch, Offers, Paused, Persist,
-                                     Publish, PutApp, Reconcile, ResetDelay, RestartApp, StatusUpdate, Subscribed, Suppress,
-                                     Tick)
+from halyard.engine.messages import (CancelDeployment, Decline, DeleteApp, Kill, KillTasks, Launch, Offers, Paused,
+                                     Persist, Publish, PutApp, PutJob, Reconcile, ResetDelay, RestartApp, StartRun,
+                                     StatusUpdate, Subscribed, Suppress, Tick)
 from halyard.engine.app_records import LAUNCHING, Snapshot, TaskRecord
 from halyard.errors import ConflictError, NotFoundError
 from halyard.mesos.codec import decode_offer, decode_status, task_info
-from halyard.placement import StrategyRegistry
-from halyard.validation import parse_app
+from halyard.api.queue import placement_json, queue_json
+from halyard.engine.view import EngineView
+from halyard.placement import Scope, Scorer, Strategy, StrategyRegistry
+from halyard.placement.registry import BUILTINS
+from halyard.validation import parse_app, parse_job
 
 
 class Clock:
@@ -38,10 +41,11 @@ class RecordingEngine(Engine):
         return out
 
 
-def make_engine(**config):
+def make_engine(registry=None, **config):
     clock = Clock()
     ids = (f"id{i}" for i in itertools.count())
-    engine = RecordingEngine(StrategyRegistry(), EngineConfig(**config), clock=clock, new_id=lambda: next(ids))
+    engine = RecordingEngine(registry or StrategyRegistry(), EngineConfig(**config), clock=clock,
+                             new_id=lambda: next(ids))
     return engine, clock
 
 
@@ -314,6 +318,102 @@ def test_unplaced_work_explains_itself_and_retries_soon():
     assert sum(len(i.tasks) for i in out if isinstance(i, Launch)) == 2
     assert any("UNIQUE" in r for r in engine.waiting["/web"])
     assert "Suppress" not in kinds(out)
+
+
+# --- a broken placement plugin fails its app, not the offer cycle ----------------------------
+
+class Explode(Scorer):
+    """A plugin's scorer that raises ``error`` (None: works, scores 50)."""
+
+    name = "explode"
+    scope = Scope.AGENT
+    error = RuntimeError("boom")
+
+    def score(self, ctx, agent):
+        if Explode.error is not None:
+            raise Explode.error
+        return 50.0
+
+
+@pytest.fixture
+def explode():
+    """A registry with the built-ins and ``broken`` (Explode); Explode.error restored after."""
+    yield StrategyRegistry({**BUILTINS, "broken": lambda args: Strategy("broken", scorers=((Explode(), 1.0),))})
+    Explode.error = RuntimeError("boom")
+
+
+BOOM = "strategy 'broken' failed: scorer 'explode' raised RuntimeError('boom')"
+
+
+def failures(engine):
+    return [e for e in engine.published if e["eventType"] == "placement_failed_event"]
+
+
+def test_a_broken_strategy_leaves_its_app_waiting_the_others_launched_and_the_offers_declined(explode):
+    engine, clock = make_engine(explode)
+    engine.handle(PutApp(app(2)))
+    engine.handle(PutApp(parse_app({"id": "/broken", "cmd": "x", "cpus": 0.1, "mem": 8, "instances": 2,
+                                    "strategy": "broken"})))
+    engine.handle(Subscribed("F1"))
+    out = engine.handle(Offers((offer(1), offer(2), offer(3))))  # raises nothing
+    launched = [t for i in out if isinstance(i, Launch) for t in i.tasks]
+    assert sorted(t.spec.id for t in launched) == ["/web", "/web"]  # the other app is placed
+    used = {i.agent_id for i in out if isinstance(i, Launch)}
+    (decline,) = [i for i in out if isinstance(i, Decline)]
+    assert set(decline.offer_ids) == {f"O{n}-S{n}" for n in (1, 2, 3) if f"S{n}" not in used}
+    assert decline.refuse_seconds == engine.config.refuse_seconds_busy  # something still waits: ask again soon
+    assert "Suppress" not in kinds(out)
+    assert engine.waiting == {"/broken": (BOOM,)}
+    view = EngineView(engine)
+    (queued,) = queue_json(view)["queue"]
+    assert queued["app"]["id"] == "/broken" and queued["count"] == 2 and queued["reasons"] == [BOOM]
+    assert placement_json(view, engine.apps["/broken"])["reasons"] == [BOOM]
+    assert [{k: e[k] for k in ("appId", "reason")} for e in failures(engine)] == [{"appId": "/broken", "reason": BOOM}]
+    # Next offer cycle, same failure: declined again, not reported again.
+    clock.now += 5
+    out = engine.handle(Offers((offer(1, agent="S9"),)))
+    assert kinds(out) == ["Decline"] and len(failures(engine)) == 1
+    # A different failure is news; a strategy that works again places the app.
+    Explode.error = KeyError("zone")
+    engine.handle(Offers((offer(1, agent="S9"),)))
+    assert [e["reason"] for e in failures(engine)][1:] == [
+        "strategy 'broken' failed: scorer 'explode' raised KeyError('zone')"]
+    Explode.error = None
+    out = engine.handle(Offers((offer(1, agent="S9"),)))
+    assert sorted(t.spec.id for i in out if isinstance(i, Launch) for t in i.tasks) == ["/broken", "/broken"]
+    assert engine.waiting == {} and engine.launcher.failed == {} and len(failures(engine)) == 2
+
+
+def test_a_restart_onto_a_broken_strategy_keeps_the_old_tasks(explode):
+    """Its new tasks cannot be placed, but killing old ones would not make them placeable: the
+    app is not "stuck for room", and keeps serving with its old tasks."""
+    engine, clock = make_engine(explode)
+    engine.handle(PutApp(app(3)))
+    engine.handle(Subscribed("F1"))
+    out = engine.handle(Offers((offer(1), offer(2), offer(3))))
+    for i, task in enumerate(t for ins in out if isinstance(ins, Launch) for t in ins.tasks):
+        engine.handle(StatusUpdate(status(task.task_id, "TASK_RUNNING", agent=task.agent_id, uuid=f"r{i}")))
+    clock.now += engine.config.min_healthy
+    engine.handle(Tick())
+    engine.handle(PutApp(app(3, strategy="broken")))
+    for _ in range(3):
+        clock.now += 5
+        out = engine.handle(Offers((offer(1, agent="S9"),)))
+        assert not [i for i in out if isinstance(i, (Kill, Launch))]
+    assert engine.waiting["/web"] == (BOOM,)
+    assert sum(t.state == "TASK_RUNNING" and not t.killing for t in engine.tasks.values()) == 3
+
+
+def test_a_job_run_whose_strategy_fails_waits_with_the_reason(explode):
+    engine, _ = make_engine(explode)
+    engine.handle(PutJob(parse_job({"id": "etl", "cmd": "x", "cpus": 0.1, "mem": 8, "strategy": "broken"})))
+    engine.handle(Subscribed("F1"))
+    engine.handle(StartRun("etl", "r1"))
+    out = engine.handle(Offers((offer(1),)))
+    assert kinds(out) == ["Decline"]
+    assert engine.jobs.waiting == {"r1": (BOOM,)}
+    assert [{k: e[k] for k in ("jobId", "runId", "reason")} for e in failures(engine)] == [
+        {"jobId": "etl", "runId": "r1", "reason": BOOM}]
 
 
 def test_after_resubscribing_offers_are_revived_even_if_an_earlier_leader_suppressed():

@@ -10,7 +10,7 @@ from halyard.api.events import EventHub, marathon_event
 from halyard.timestamps import iso
 from halyard.engine.app_records import DeploymentRecord, TaskRecord
 from halyard.engine.events import (AppChanged, AppTerminated, DeploymentFailed, DeploymentStarted, DeploymentSucceeded,
-                                   DomainEvent, HealthChanged, TaskChanged)
+                                   DomainEvent, HealthChanged, PlacementFailed, TaskChanged)
 from halyard.jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from halyard.jobs.records import RunRecord
 from halyard.validation import parse_app, parse_job
@@ -51,6 +51,13 @@ CASES = [
     (HealthChanged(TASK, False, AT), {"eventType": "health_status_changed_event", "timestamp": WHEN, "appId": "/web",
                                       "taskId": "web.1", "instanceId": "web.1",
                                       "version": "2023-11-14T22:13:20.000Z", "alive": False}),
+    # Halyard's own: Marathon has no event for a placement strategy that failed.
+    (PlacementFailed("app", "/web", "strategy 'x' failed: scorer 'y' raised RuntimeError('boom')", AT),
+     {"eventType": "placement_failed_event", "timestamp": WHEN, "appId": "/web",
+      "reason": "strategy 'x' failed: scorer 'y' raised RuntimeError('boom')"}),
+    (PlacementFailed("job", "etl", "strategy 'x' failed: KeyError('zone')", AT, "r1"),
+     {"eventType": "placement_failed_event", "timestamp": WHEN, "jobId": "etl", "runId": "r1",
+      "reason": "strategy 'x' failed: KeyError('zone')"}),
     (JobDefined(JOB, True, AT), {"eventType": "job_created", "timestamp": WHEN, "jobId": "etl",
                                  "job": JOB.public_json()}),
     (JobDefined(JOB, False, AT), {"eventType": "job_updated", "timestamp": WHEN, "jobId": "etl",

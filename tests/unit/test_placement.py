@@ -323,16 +323,110 @@ def test_scores_are_in_the_plans_json_and_empty_for_random():
     assert drawn["placements"][0]["scores"] == []
 
 
-def test_out_of_range_score_is_a_plugin_error():
-    class Bad(Scorer):
-        scope = Scope.AGENT
+# --- a broken strategy fails its own workload, not the plan -----------------------------------
 
-        def score(self, ctx, agent):
-            return 101.0
+class Boom(Filter, Scorer):
+    """Raises in ``where`` (prepare, filter or score) once ``after`` calls there succeeded."""
 
-    registry = StrategyRegistry({"bad": lambda args: Strategy("bad", scorers=((Bad(), 1.0),))})
-    with pytest.raises(PluginError, match="outside 0..100"):
-        place([agent("a")], app(), strategy="bad", registry=registry)
+    name = "boom"
+
+    def __init__(self, where, scope=Scope.AGENT, after=0):
+        self.where, self.scope, self.after = where, scope, after
+
+    def _maybe_raise(self, where):
+        if where == self.where:
+            if self.after <= 0:
+                raise RuntimeError(f"boom in {where}")
+            self.after -= 1
+
+    def prepare(self, ctx):
+        self._maybe_raise("prepare")
+
+    def filter(self, ctx, agent):
+        self._maybe_raise("filter")
+        return OK
+
+    def score(self, ctx, agent):
+        self._maybe_raise("score")
+        return 50.0
+
+
+class Scores(Scorer):
+    """Gives every agent ``value`` (out of range for the tests that want it so)."""
+
+    name = "fixed"
+
+    def __init__(self, value, scope=Scope.AGENT):
+        self.value, self.scope = value, scope
+
+    def score(self, ctx, agent):
+        return self.value
+
+
+def _broken_registry(**strategies):
+    return StrategyRegistry({**BUILTINS, **strategies})
+
+
+@pytest.mark.parametrize("strategy, reason", [
+    (lambda a: Strategy("x", filters=(Boom("prepare"),)), "filter 'boom' raised RuntimeError('boom in prepare')"),
+    (lambda a: Strategy("x", filters=(Boom("filter"),)), "filter 'boom' raised RuntimeError('boom in filter')"),
+    (lambda a: Strategy("x", filters=(Boom("filter", Scope.GLOBAL),)),  # the full-scan path
+     "filter 'boom' raised RuntimeError('boom in filter')"),
+    (lambda a: Strategy("x", filters=(Boom("filter", Scope.MONOTONE),)),  # re-checked at the top of the heap
+     "filter 'boom' raised RuntimeError('boom in filter')"),
+    (lambda a: Strategy("x", select="random", filters=(Boom("filter"),)),
+     "filter 'boom' raised RuntimeError('boom in filter')"),
+    (lambda a: Strategy("x", scorers=((Boom("prepare"), 1.0),)),
+     "scorer 'boom' raised RuntimeError('boom in prepare')"),
+    (lambda a: Strategy("x", scorers=((Boom("score"), 1.0),)), "scorer 'boom' raised RuntimeError('boom in score')"),
+    (lambda a: Strategy("x", scorers=((Boom("score", Scope.GLOBAL), 1.0),)),
+     "scorer 'boom' raised RuntimeError('boom in score')"),
+    (lambda a: Strategy("x", scorers=((Scores(150.0), 1.0),)), "scorer 'fixed' returned 150.0, outside 0..100"),
+    (lambda a: Strategy("x", scorers=((Scores(-1.0, Scope.GLOBAL), 1.0),)),
+     "scorer 'fixed' returned -1.0, outside 0..100"),
+    (lambda a: Strategy("x", scorers=((Scores(None), 1.0),)), "scorer 'fixed' raised TypeError("),
+    (lambda a: 1 / 0, "strategy 'x' failed to start: ZeroDivisionError('division by zero')"),
+    (lambda a: "not a strategy", "strategy 'x' returned str, not a Strategy"),
+])
+def test_a_strategy_that_fails_leaves_its_workload_unplaced_and_places_the_others(strategy, reason):
+    registry = _broken_registry(x=strategy)
+    agents = [agent(f"a{i}", cpus=2) for i in range(3)]
+    plan = place(agents, app("healthy", instances=4), app("broken", instances=2, strategy="x"), registry=registry)
+    assert [p.app_id for p in plan.placements] == ["/healthy"] * 4
+    (unplaced,) = plan.unplaced
+    assert unplaced.app_id == "/broken" and unplaced.count == 2 and unplaced.failed
+    (text,) = unplaced.reasons
+    assert text.startswith(f"strategy 'x' failed: {reason}")
+
+
+def test_a_strategy_that_no_longer_exists_leaves_its_workload_unplaced():
+    plan = place([agent("a")], app("gone", strategy="uninstalled"), app("healthy"))
+    assert [p.app_id for p in plan.placements] == ["/healthy"]
+    assert plan.unplaced[0].reasons == ("strategy 'uninstalled' failed: strategy.name: unknown strategy "
+                                        "'uninstalled' (known: binpack, random, spread)",)
+
+
+def test_a_failure_after_some_placements_keeps_them_and_leaves_the_rest_unplaced():
+    """The scorer breaks on its 5th call: the first task was placed (3 agents scored, then the
+    picked one asked again for its scores), the rest wait; the healthy app interleaved with it
+    finds every agent's resources as the placements left them."""
+    registry = _broken_registry(x=lambda a: Strategy("x", scorers=((Boom("score", Scope.GLOBAL, after=4), 1.0),)))
+    agents = [agent(f"a{i}", cpus=2, mem=1024) for i in range(3)]
+    plan = place(agents, app("broken", instances=3, cpus=1, strategy="x"), app("healthy", instances=5, cpus=1),
+                 registry=registry)
+    broken = [p for p in plan.placements if p.app_id == "/broken"]
+    assert len(broken) == 1 and broken[0].scores == (("boom", 1.0, 50.0),)
+    assert plan.unplaced[0].app_id == "/broken" and plan.unplaced[0].count == 2 and plan.unplaced[0].failed
+    assert plan.unplaced[0].reasons == ("strategy 'x' failed: scorer 'boom' raised RuntimeError('boom in score')",)
+    # 6 CPUs in all: the broken app's one task and 5 healthy ones, no agent over its 2 CPUs
+    assert len(plan.placements) == 6 and max(per_agent(plan).values()) == 2
+
+
+def test_a_failing_strategy_in_a_dry_run_is_a_reason_in_the_json():
+    registry = _broken_registry(x=lambda a: Strategy("x", scorers=((Scores(150.0), 1.0),)))
+    doc = place([agent("a")], app("broken", strategy="x"), registry=registry).to_json()
+    assert doc == {"placements": [], "unplaced": [{"app": "/broken", "count": 1, "reasons": [
+        "strategy 'x' failed: scorer 'fixed' returned 150.0, outside 0..100"]}]}
 
 
 def test_registry_rejects_duplicates_unknown_names_and_bad_args():

@@ -8,12 +8,15 @@ import pytest
 
 from halyard.config import ServiceConfig
 from halyard.engine.app_records import Snapshot
-from halyard.engine.messages import Persist, PutApp, Subscribed
+from halyard.engine.messages import Decline, Launch, Offers, Persist, PutApp, Subscribed
 from halyard.errors import FencedError, NotLeaderError, StoreUnavailableError
-from halyard.placement import StrategyRegistry
+from halyard.placement import Scope, Scorer, Strategy, StrategyRegistry
+from halyard.placement.registry import BUILTINS
 from halyard.service import SchedulerService
 from halyard.store.base import SessionState
 from halyard.validation import parse_app
+
+from .test_engine import offer
 
 
 def until(check, timeout=5.0):
@@ -96,7 +99,8 @@ class FakeDriver:
 
 
 @pytest.fixture
-def service():
+def service(request):
+    """A leading service; ``request.param`` (indirect parametrization), if given, is its strategy registry."""
     store, election, drivers, published = FakeStore(), FakeElection(), [], []
 
     def make_driver(*args):
@@ -106,7 +110,7 @@ def service():
     s = SchedulerService(ServiceConfig(master="m:5050", zk="zk://z/x", listen="me:8080", zk_session_timeout=0.1),
                          store=store, session=FakeSession(), election=election, drivers=make_driver,
                          master=None, publish=published.append, notify=lambda url, body: None,
-                         registry=StrategyRegistry())
+                         registry=getattr(request, "param", None) or StrategyRegistry())
     s.fakes = store, election, drivers, published  # type: ignore[attr-defined]
     thread = threading.Thread(target=s.run, daemon=True)
     thread.start()
@@ -194,3 +198,33 @@ def test_a_write_waits_for_zookeeper_and_a_newer_subscription_meanwhile_ends_the
     assert outcome and not waiting.is_alive()  # the command in flight is answered, not left to time out
     service.session.connected = True
     store.fail_with = None
+
+
+class Raises(Scorer):
+    name = "raises"
+    scope = Scope.AGENT
+
+    def score(self, ctx, agent):
+        raise RuntimeError("boom")
+
+
+BROKEN = StrategyRegistry({**BUILTINS, "broken": lambda args: Strategy("broken", scorers=((Raises(), 1.0),))})
+
+
+@pytest.mark.parametrize("service", [BROKEN], indirect=True)
+def test_a_broken_strategy_is_logged_once_and_the_leadership_goes_on(service, caplog):
+    store, _, drivers, _ = service.fakes
+    until(lambda: service.engine is not None)
+    service.submit(Subscribed("F1"))
+    service.submit(PutApp(parse_app({"id": "/web", "cmd": "x", "cpus": 0.1, "mem": 8})))
+    service.submit(PutApp(parse_app({"id": "/broken", "cmd": "x", "cpus": 0.1, "mem": 8, "strategy": "broken"})))
+    caplog.set_level("WARNING", logger="halyard.service")
+    for n in (1, 2, 3):  # each offer is answered: a launch (of /web) or a decline
+        drivers[0].sink(Offers((offer(n),)))
+        until(lambda: sum(isinstance(i, (Launch, Decline)) for i in drivers[0].executed) == n)
+    executed = drivers[0].executed
+    assert [t.spec.id for i in executed if isinstance(i, Launch) for t in i.tasks] == ["/web"]
+    assert [i.offer_ids for i in executed if isinstance(i, Decline)] == [("O2-S2",), ("O3-S3",)]
+    assert [r.getMessage() for r in caplog.records if "cannot be placed" in r.getMessage()] == [
+        "app /broken cannot be placed: strategy 'broken' failed: scorer 'raises' raised RuntimeError('boom')"]
+    assert len(drivers) == 1 and not drivers[0].stopped and service.stats().epoch == 1  # still leading
