@@ -9,7 +9,6 @@ from typing import Iterator
 import pytest
 import requests
 
-from .conftest import MINIMESOS, read_env
 from .harness import leading_scheduler, sleep_app
 from .v1client import until
 
@@ -21,14 +20,6 @@ REASONS = {
     RAISES: "strategy 'broken-test' failed: scorer 'explode' raised RuntimeError('broken on purpose')",
     OUT_OF_RANGE: "strategy 'broken-test' failed: scorer 'explode' returned 150.0, outside 0..100",
 }
-
-
-@pytest.fixture(scope="module")
-def cluster() -> dict[str, str]:
-    """The running shared cluster, read from its cluster.env: never started or stopped here."""
-    env = read_env(MINIMESOS / ".run" / "cluster.env")
-    requests.get(env["MESOS_MASTER"] + "/master/state", timeout=5).raise_for_status()
-    return env
 
 
 @pytest.fixture(scope="module")
