@@ -11,6 +11,7 @@ from typing import Any, Optional, Protocol
 
 from .engine.messages import Event
 from .engine.view import EngineView
+from .mesos_types import AgentSeen
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class MasterReader(Protocol):
 
     def agent_url(self, agent_id: str) -> str:
         """The HTTP address of a registered agent."""
+
+    def agents(self) -> tuple[AgentSeen, ...]:
+        """Every registered agent: what it is (attributes, fault domain)."""
 
 
 class Backend(Protocol):

@@ -81,3 +81,14 @@ class Allocated:
     resource: OfferedResource
     amount: float = 0.0
     ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class AgentSeen:
+    """What an agent is, as an offer or the master's agent list describes it."""
+
+    agent_id: str
+    hostname: str
+    attributes: Mapping[str, AttributeValue] = field(default_factory=lambda: _EMPTY)
+    region: Optional[str] = None
+    zone: Optional[str] = None

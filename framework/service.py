@@ -34,7 +34,7 @@ from . import __version__
 from .backend import Latency, MasterReader, SchedulerInfo, SchedulerStats
 from .config import ServiceConfig
 from .engine.engine import Engine, EngineConfig
-from .engine.messages import Event, Instruction, Launch, Notify, Offers, Paused, Persist, Publish, Tick
+from .engine.messages import AgentsListed, Event, Instruction, Launch, Notify, Offers, Paused, Persist, Publish, Tick
 from .engine.events import PlacementFailed, deployment_of
 from .engine.view import EngineView
 from .errors import FencedError, HalyardError, NotLeaderError, StoreError, StoreUnavailableError
@@ -253,6 +253,15 @@ class SchedulerService:
         """Have the leader loop read the step-down reasons now."""
         self._post(_Wake())
 
+    def _list_agents(self) -> None:
+        """The master's agents, for the constraints (read off the leader loop: the master may be slow)."""
+        try:
+            agents = self._master.agents()
+        except HalyardError as exc:
+            log.warning("cannot list the master's agents (%s); the constraints learn them from offers", exc)
+            return
+        self._post(AgentsListed(agents))
+
     def _post(self, item: Union[Event, _Wake]) -> None:
         with self.lock:
             if self.events is not None:
@@ -297,6 +306,8 @@ class SchedulerService:
             self.engine, self.events = engine, events
         self.why.clear(Why.DRIVER_FAILED, Why.ABDICATED, Why.SUPERSEDED)
         driver.start()
+        if self._master is not None:
+            threading.Thread(target=self._list_agents, name="halyard-agents", daemon=True).start()
         try:
             self._serve(engine, events, driver)
         except _StepDown as why:

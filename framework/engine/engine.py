@@ -38,7 +38,7 @@ from .events import AppTerminated, DomainEvent
 from .job_steps import job_instructions, job_writes
 from .launch import Launcher
 from .readiness import Readiness
-from .messages import (Acknowledge, CancelDeployment, Decline, DeleteApp, DeleteJob, Disconnected, Event,
+from .messages import (Acknowledge, AgentsListed, CancelDeployment, Decline, DeleteApp, DeleteJob, Disconnected, Event,
                        Instruction, Kill, KillRun, KillTasks, Offers, Paused, Persist, Publish, PutApp, PutJob,
                        Rescinded, ResetDelay, RestartApp, Revive, StartRun, StatusUpdate, Subscribed, Suppress, Tick)
 from .reconcile import Reconciler
@@ -94,7 +94,7 @@ class Engine:
         self.jobs = JobBook(clock, new_id, emit)
         self._handlers: dict[type, Callable[[Any], list[Instruction]]] = {
             Subscribed: self._subscribed, Disconnected: self._disconnected, Paused: self._paused,
-            Rescinded: lambda event: [], Offers: self._offers, StatusUpdate: self._status_update, Tick: self._tick,
+            Rescinded: lambda event: [], AgentsListed: self._agents_listed, Offers: self._offers, StatusUpdate: self._status_update, Tick: self._tick,
             PutApp: self.commands.put, RestartApp: self.commands.restart, DeleteApp: self.commands.delete,
             CancelDeployment: self.commands.cancel, ResetDelay: self.commands.reset_delay,
             KillTasks: self.commands.kill_tasks,
@@ -246,11 +246,16 @@ class Engine:
         self.paused = event.paused
         return []
 
+    def _agents_listed(self, event: AgentsListed) -> list[Instruction]:
+        self.agents.listed(event.agents)
+        return []
+
     def _offers(self, event: Offers) -> list[Instruction]:
         self.agents.saw(event.offers)
         if not self.subscribed or self.paused:
             return self.launcher.decline_all(event.offers, self.config.refuse_seconds_busy)
-        outcome = self.launcher.place(event.offers, self._launchable(), self.jobs.pending(), self.index, self.jobs)
+        outcome = self.launcher.place(event.offers, self._launchable(), self.jobs.pending(), self.index, self.jobs,
+                                      self.agents)
         if outcome.planned:
             self.offer_cycles += 1
             self.waiting = outcome.waiting_apps

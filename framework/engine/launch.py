@@ -13,7 +13,7 @@ placed the others. The Launcher remembers the failures of the last plan and emit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 from ..jobs.book import JobBook, JobChanges
 from ..jobs.executor import ExecutorSettings, split_allocation
@@ -25,6 +25,7 @@ from .events import DomainEvent, PlacementFailed
 from .messages import AppTaskLaunch, Decline, Instruction, JobTaskLaunch, Launch, Persist, TaskLaunch
 from .job_steps import job_writes
 from .offers import agent_view, allocate, group_offers
+from .agents import KnownAgents
 from .task_index import TaskIndex
 
 JOB_KEY_PREFIX = "/halyard-jobs"
@@ -63,7 +64,7 @@ class Launcher:
         return [Decline(tuple(o.id for o in offers), refuse_seconds)]
 
     def place(self, offers: tuple[Offer, ...], apps: list[tuple[AppRecord, int]], runs: list[RunRecord],
-              index: TaskIndex, jobs: JobBook) -> LaunchOutcome:
+              index: TaskIndex, jobs: JobBook, known: Optional[KnownAgents] = None) -> LaunchOutcome:
         """Plan ``apps`` (each with its count of missing instances) and queued ``runs`` on the offers."""
         agents = group_offers(offers)
         outcome = LaunchOutcome()
@@ -83,7 +84,11 @@ class Launcher:
         outcome.planned = True
         app_by_id = {app.app_id: app for app, _ in apps}
         views = [agent_view(a, index.on_agent(a.agent_id)) for a in agents.values()]
-        plan = self.planner.plan(views, requests)
+        # Constraints see the whole cluster: what runs on agents outside this batch (full ones are
+        # never offered) counts too. Only built when some request has constraints.
+        context = (known.elsewhere(agents, index.by_agent())
+                   if known is not None and any(r.workload.constraints for r in requests) else [])
+        plan = self.planner.plan(views, requests, context)
         now = self.clock()
         persist = Persist()
         by_agent: dict[str, list[TaskLaunch]] = {}

@@ -7,7 +7,7 @@ from typing import Optional, Union
 from ..jobs.executor import ExecutorSettings
 from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec
-from ..mesos_types import Allocated, Offer, TaskStatus
+from ..mesos_types import AgentSeen, Allocated, Offer, TaskStatus
 from ..model import AppSpec
 from .app_records import AppRecord, DeploymentRecord, TaskRecord
 from .events import DomainEvent
@@ -30,6 +30,14 @@ class Disconnected:
 @dataclass(frozen=True)
 class Offers:
     offers: tuple[Offer, ...]
+
+
+@dataclass(frozen=True)
+class AgentsListed:
+    """The master's list of agents (read when leadership starts): what each agent is, so the
+    constraints count tasks on agents that are not offered (a full agent never is)."""
+
+    agents: tuple[AgentSeen, ...]
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,7 @@ class KillRun:
     run_id: str
 
 
-Event = Union[Subscribed, Disconnected, Offers, Rescinded, StatusUpdate, Tick, PutApp, DeleteApp,
+Event = Union[Subscribed, Disconnected, Offers, AgentsListed, Rescinded, StatusUpdate, Tick, PutApp, DeleteApp,
               RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment, PutJob, DeleteJob, StartRun, KillRun]
 
 # --- instructions -----------------------------------------------------------------------------

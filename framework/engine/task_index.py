@@ -2,7 +2,7 @@
 convergence (the only writer of tasks is :class:`TaskIndex`)."""
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 
 from .app_records import TaskRecord
 
@@ -32,6 +32,10 @@ class TaskIndex:
 
     def on_agent(self, agent_id: str) -> Iterable[TaskRecord]:
         return self._by_agent.get(agent_id, {}).values()
+
+    def by_agent(self) -> Mapping[str, Iterable[TaskRecord]]:
+        """Agent id -> the tasks there (a read-only view, for placement context)."""
+        return {agent_id: tasks.values() for agent_id, tasks in self._by_agent.items() if tasks}
 
     def set(self, task: TaskRecord) -> None:
         """Add or replace a task; its app is converged again."""

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from ..cluster import AttributeValue
 from ..engine.messages import Acknowledge, AppTaskLaunch, Launch, TaskLaunch
-from ..mesos_types import Offer, TaskStatus
+from ..mesos_types import AgentSeen, Offer, TaskStatus
 from .app_tasks import app_task_info
 from .job_tasks import job_task_info
 from .resources import offered_resource
@@ -35,6 +35,25 @@ def decode_offer(offer: Mapping[str, Any]) -> Offer:
                  resources=tuple(offered_resource(r) for r in offer.get("resources") or []),
                  attributes=MappingProxyType(attributes),
                  region=(fault.get("region") or {}).get("name"), zone=(fault.get("zone") or {}).get("name"))
+
+
+def decode_agents(state: Mapping[str, Any]) -> tuple[AgentSeen, ...]:
+    """The agents of the master's ``/master/state`` or ``/master/slaves`` (operator JSON: attributes
+    as a name -> value object; ranges and sets are not constraint values and are left out)."""
+    out = []
+    for agent in state.get("slaves") or []:
+        fault = (agent.get("domain") or {}).get("fault_domain") or {}
+        attributes: dict[str, AttributeValue] = {}
+        for name, value in (agent.get("attributes") or {}).items():
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, (int, float)):
+                attributes[name] = float(value)
+            elif isinstance(value, str):
+                attributes[name] = value
+        out.append(AgentSeen(agent["id"], agent["hostname"], MappingProxyType(attributes),
+                             (fault.get("region") or {}).get("name"), (fault.get("zone") or {}).get("name")))
+    return tuple(out)
 
 
 def decode_status(status: Mapping[str, Any]) -> TaskStatus:

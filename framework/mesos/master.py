@@ -11,6 +11,8 @@ from typing import Any, Optional
 import requests
 
 from ..errors import ClusterSourceError, NotFoundError, UpstreamError
+from ..mesos_types import AgentSeen
+from .codec import decode_agents
 
 TIMEOUT = 10.0
 
@@ -49,6 +51,10 @@ class MesosMaster:
                     raise ClusterSourceError(f"{base}{path} did not return JSON") from None
             last = f"{base}{path} answered HTTP {response.status_code}"
         raise ClusterSourceError(last or f"no state at {base}")
+
+    def agents(self) -> tuple[AgentSeen, ...]:
+        """Every agent registered with the master: what it is (attributes, fault domain)."""
+        return decode_agents(self.state())
 
     def agent_url(self, agent_id: str) -> str:
         """The HTTP address of a registered agent (``http://host:port``); UpstreamError when the

@@ -162,13 +162,16 @@ class _AppPlacer:
         self.next_instance = 0
         self.ctx: Optional[PlacementContext] = None
 
-    def activate(self, agents: list[AgentState], rng: random.Random) -> None:
+    def activate(self, agents: list[AgentState], rng: random.Random, context: Sequence[AgentState] = ()) -> None:
+        """Ready to place on ``agents``; ``context``: the rest of the cluster, whose tasks count for
+        constraints (UNIQUE, MAX_PER, CLUSTER, GROUP_BY) but which takes no task now."""
         key = self.workload.id
-        existing = sum(a.app_counts.get(key, 0) for a in agents)
+        cluster = [*agents, *context] if context else agents
+        existing = sum(a.app_counts.get(key, 0) for a in cluster)
         self.next_instance = existing
         static = [f for f in self.filters if f.static]
-        ctx = PlacementContext(self.workload, Demand.of(self.workload), agents, existing + self.total, rng,
-                               lambda: [a for a in agents if self._passes(static, a)])
+        ctx = PlacementContext(self.workload, Demand.of(self.workload), cluster, existing + self.total, rng,
+                               lambda: [a for a in cluster if self._passes(static, a)])
         self.ctx = ctx
         for f in sorted(self.filters, key=lambda f: not f.static):
             try:
@@ -399,8 +402,12 @@ class Planner:
         """The strategy that places ``request``: its override, else its workload's, else the default."""
         return request.strategy or request.workload.strategy or StrategyRef(name=DEFAULT_STRATEGY)
 
-    def plan(self, agents_info: Sequence[AgentInfo], requests: Sequence[PlacementRequest]) -> Plan:
-        """Place every request on ``agents_info``; nothing is mutated outside this call."""
+    def plan(self, agents_info: Sequence[AgentInfo], requests: Sequence[PlacementRequest],
+             context: Sequence[AgentInfo] = ()) -> Plan:
+        """Place every request on ``agents_info``; nothing is mutated outside this call.
+
+        ``context``: the other agents of the cluster (not offered now): what runs there counts for
+        the constraints, so a UNIQUE or GROUP_BY sees the whole cluster, not the offer batch."""
         ids = [r.workload.id for r in requests]
         kinds = {r.workload.id: r.workload.kind for r in requests}
         dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -408,6 +415,7 @@ class Planner:
             raise ValidationError([Problem("apps", f"{kinds[d]} {d} requested more than once") for d in dupes])
         rng = random.Random(self.seed)
         agents = [AgentState(info, i) for i, info in enumerate(agents_info)]
+        others = [AgentState(info, len(agents) + i) for i, info in enumerate(context)]
         placements: list[Placement] = []
         unplaced: list[Unplaced] = []
         waiting: list[_AppPlacer] = []
@@ -427,7 +435,7 @@ class Planner:
             while waiting and len(active) < self.window:
                 placer = waiting.pop()
                 try:
-                    placer.activate(agents, rng)
+                    placer.activate(agents, rng, others)
                 except Exception as exc:  # a plugin's prepare, filter or scorer
                     unplaced.append(placer.failure(exc))
                     continue

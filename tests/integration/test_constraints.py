@@ -70,3 +70,29 @@ def test_group_by_zone_is_balanced_when_placed_and_when_scaled_down(cluster, sch
     finally:
         requests.delete(sched.url + "/v2/apps" + APP, params={"force": "true"}, timeout=10)
         until(lambda: not zone_counts(cluster, sched.name, APP), 90, what=f"{APP} gone")
+
+
+def test_unique_counts_the_task_on_a_full_agent_that_is_not_offered(cluster, sched):
+    """Two rack-1 agents (127.0.0.1 and .2); the app takes a whole agent, so the one it runs on is
+    not offered again. Scaled to 2 with [rack_id, UNIQUE], the second instance must not go to the
+    other rack-1 agent: it waits, with the reason."""
+    app_id = "/constraints/full"
+    definition = sleep_app(app_id, 1, cpus=2, mem=2020,  # all of an agent's cpus, all but 28 MB of memory
+                           constraints=[["rack_id", "UNIQUE"], ["hostname", "UNLIKE", "127.0.0.3"]])
+    try:
+        assert sched.post_app(definition).status_code == 201
+        until(lambda: len(sched.running(app_id)) == 1, 60, what="the first instance running")
+        scaled = requests.put(sched.url + "/v2/apps" + app_id, json={"instances": 2}, params={"force": "true"},
+                              timeout=30)
+        assert scaled.status_code == 200
+
+        def waiting():
+            return requests.get(sched.url + "/v1/apps" + app_id + "/placement", timeout=5).json()["reasons"]
+
+        reasons = until(lambda: waiting() or None, 30, what="the second instance waiting with a reason")
+        assert any("rack_id" in r for r in reasons), reasons
+        racks = {t["host"] for t in sched.tasks(app_id)}
+        assert len(sched.tasks(app_id)) == 1 and len(racks) == 1
+    finally:
+        requests.delete(sched.url + "/v2/apps" + app_id, params={"force": "true"}, timeout=30)
+        until(lambda: requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code == 404, 60, what="gone")

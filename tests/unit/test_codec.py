@@ -90,3 +90,15 @@ def test_explicit_reconciliation_names_each_tasks_agent():
     driver.execute(Reconcile(()))
     assert calls == [[{"task_id": {"value": "web.1"}, "agent_id": {"value": "S1"}}, {"task_id": {"value": "web.2"}}],
                      []]
+
+
+def test_the_masters_agent_list_becomes_what_the_constraints_read():
+    from halyard.mesos.codec import decode_agents
+
+    state = {"slaves": [{"id": "S1", "hostname": "127.0.0.1", "attributes": {"rack_id": "rack-1", "size": 2},
+                         "domain": {"fault_domain": {"region": {"name": "local"}, "zone": {"name": "zone-a"}}}},
+                        {"id": "S2", "hostname": "127.0.0.2"}]}
+    first, second = decode_agents(state)
+    assert (first.agent_id, first.hostname, dict(first.attributes), first.region, first.zone) == (
+        "S1", "127.0.0.1", {"rack_id": "rack-1", "size": 2.0}, "local", "zone-a")
+    assert (second.agent_id, dict(second.attributes), second.zone) == ("S2", {}, None)

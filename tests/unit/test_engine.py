@@ -697,3 +697,39 @@ def test_ended_deployments_are_kept_per_app_up_to_a_bound():
     ended = sorted((d for d in held.values() if d.ended), key=lambda d: d.ended_at)
     assert len(ended) == deployments.KEEP_PER_APP and ended[0].id == "D3"
     assert [d.id for d in engine.finished][-1] == f"D{deployments.KEEP_PER_APP + 2}"
+
+
+def test_constraints_count_tasks_on_agents_outside_the_offer_batch():
+    engine, clock = make_engine()
+    unique_rack = {"cpus": 0.6, "constraints": [["rack_id", "UNIQUE"]]}
+    engine.handle(PutApp(app(1, **unique_rack)))
+    engine.handle(Subscribed("F1"))
+    [first] = launch_all(engine, agents=(1,))  # S1, rack-1
+    engine.handle(StatusUpdate(status(first, "TASK_RUNNING", agent="S1")))
+    engine.handle(PutApp(app(2, **unique_rack), force=True))
+    # S1 is full (0.4 of its 1 cpu left): only S9, also in rack-1, is offered.
+    out = engine.handle(Offers((offer(1, agent="S9", cpus=1.0),)))
+    assert not [i for i in out if isinstance(i, Launch)] and kinds(out)[-1] == "Decline"
+    assert any("rack_id" in reason for reason in engine.waiting["/web"])
+    out = engine.handle(Offers((offer(2, cpus=1.0),)))  # rack-2
+    assert [i.agent_id for i in out if isinstance(i, Launch)] == ["S2"]
+
+
+def test_agents_the_master_lists_count_for_constraints_before_they_are_offered():
+    from halyard.engine.messages import AgentsListed
+    from halyard.mesos_types import AgentSeen
+
+    engine, clock = make_engine()
+    unique_rack = {"cpus": 0.6, "constraints": [["rack_id", "UNIQUE"]]}
+    # A new leader: a task already runs on S1 (rack-1), which is full and never offered.
+    engine.load(Snapshot(apps={}, tasks={}))
+    engine.handle(PutApp(app(1, **unique_rack)))
+    engine.handle(Subscribed("F1"))
+    [first] = launch_all(engine, agents=(1,))
+    successor, _ = make_engine()
+    successor.load(Snapshot(apps=dict(engine.apps), tasks=dict(engine.tasks)))
+    successor.handle(Subscribed("F1"))
+    successor.handle(PutApp(app(2, **unique_rack), force=True))
+    successor.handle(AgentsListed((AgentSeen("S1", "127.0.0.1", {"rack_id": "rack-1"}),)))
+    out = successor.handle(Offers((offer(1, agent="S9", cpus=1.0),)))  # rack-1 too
+    assert not [i for i in out if isinstance(i, Launch)]
