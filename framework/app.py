@@ -24,6 +24,7 @@ from .mesos.master import MesosMaster
 from .placement import StrategyRegistry
 from .service import SchedulerService
 from .store.election import ZkSession
+from .probes import HttpProbes
 from .webhooks import WebhookPoster
 
 API_START_SECONDS = 10.0
@@ -49,10 +50,12 @@ class SchedulerApp:
         self.election = self.session.election(self.store.election_path, config.advertised)
         self.master = MesosMaster(config.master)
         self.webhooks = WebhookPoster()
+        self.probes = HttpProbes()
         self.hub = EventHub(keepalive=config.event_keepalive)
         self.service = SchedulerService(
             config, store=self.store, session=self.session, election=self.election, drivers=self._driver,
             master=self.master, publish=self.hub.publish, notify=self.webhooks.post,
+            check_readiness=self.probes.check,
             engine_config=replace(config.engine, executor=executor_settings(config)), registry=registry)
         self.session.add_listener(self.service.session_changed)
         self._server: Optional[uvicorn.Server] = None
@@ -88,6 +91,7 @@ class SchedulerApp:
                 self._server.should_exit = True
             self.session.close()
             self.webhooks.close()
+            self.probes.close()
 
     def stop(self) -> None:
         self.service.stop()

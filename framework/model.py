@@ -273,6 +273,21 @@ class HealthCheck(Spec):
         return self
 
 
+class ReadinessCheck(Spec):
+    """Marathon's readiness check: the scheduler GETs ``path`` on the task's port named
+    ``portName`` every ``intervalSeconds`` until the answer's status is one of
+    ``httpStatusCodesForReady``; a deployment waits for it (after the health check, if any)."""
+
+    name: str = "readinessCheck"
+    protocol: Literal["HTTP", "HTTPS"] = "HTTP"
+    path: str = "/"
+    port_name: str = "http-api"
+    interval_seconds: float = Field(30, gt=0)
+    timeout_seconds: float = Field(10, gt=0)
+    http_status_codes_for_ready: list[int] = Field(default_factory=lambda: [200])
+    preserve_last_response: bool = False
+
+
 class UpgradeStrategy(Spec):
     """Rolling-deploy capacity bounds, as fractions of ``instances``."""
 
@@ -458,6 +473,7 @@ class AppSpec(Definition):
     #: fails its deployment instead of passing through TASK_RUNNING. Kubernetes' name; not in
     #: Marathon. Unset: the scheduler's ``--min-healthy-time`` (0 by default, as in Marathon).
     min_ready_seconds: Optional[float] = Field(None, ge=0)
+    readiness_checks: list[ReadinessCheck] = Field(default_factory=list)
     backoff_seconds: float = Field(DEFAULT_BACKOFF_SECONDS, ge=0)
     backoff_factor: float = Field(DEFAULT_BACKOFF_FACTOR, ge=1.0)
     max_launch_delay_seconds: float = Field(DEFAULT_MAX_LAUNCH_DELAY_SECONDS, ge=0)
@@ -506,10 +522,25 @@ class AppSpec(Definition):
                 problems.append((("healthChecks", i), "needs portIndex or port: the app has no host ports"))
             if hc.port_index is not None and hc.port_index >= ports:
                 problems.append((("healthChecks", i, "portIndex"), f"the app has {ports} host port(s)"))
+        if len(self.readiness_checks) > 1:
+            problems.append((("readinessChecks",), f"at most one readiness check (as Marathon), got "
+                                                   f"{len(self.readiness_checks)}"))
+        for i, rc in enumerate(self.readiness_checks):
+            if rc.port_name not in names:
+                problems.append((("readinessChecks", i, "portName"),
+                                 f"no port named {rc.port_name!r} (ports: {', '.join(names) or 'none named'})"))
         problems += self._role_problems()
         if problems:
             raise PathProblems(problems)
         return self
+
+    def readiness_port(self, ports: tuple[int, ...]) -> Optional[int]:
+        """The host port a task's readiness check goes to (its check's ``portName``), if any."""
+        if not self.readiness_checks:
+            return None
+        names = self.port_names()
+        name = self.readiness_checks[0].port_name
+        return ports[names.index(name)] if name in names and names.index(name) < len(ports) else None
 
     @property
     def network(self) -> str:

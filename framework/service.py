@@ -34,7 +34,8 @@ from . import __version__
 from .backend import Latency, MasterReader, SchedulerInfo, SchedulerStats
 from .config import ServiceConfig
 from .engine.engine import Engine, EngineConfig
-from .engine.messages import AgentsListed, Event, Instruction, Launch, Notify, Offers, Paused, Persist, Publish, Tick
+from .engine.messages import (AgentsListed, CheckReadiness, Event, Instruction, Launch, Notify, Offers, Paused, Persist,
+                              Publish, Tick)
 from .engine.events import PlacementFailed, deployment_of
 from .engine.view import EngineView
 from .errors import FencedError, HalyardError, NotLeaderError, StoreError, StoreUnavailableError
@@ -145,11 +146,12 @@ class SchedulerService:
     def __init__(self, config: ServiceConfig, *, store: StateStore, session: Session, election: Election,
                  drivers: DriverFactory, master: MasterReader, publish: Callable[[Any], None],
                  notify: Callable[[str, dict], None], engine_config: Optional[EngineConfig] = None,
+                 check_readiness: Optional[Callable[[CheckReadiness, Callable[[Event], None]], None]] = None,
                  registry: Optional[StrategyRegistry] = None):
         self.config = config
         self.store, self.session, self.election = store, session, election
         self.drivers, self._master = drivers, master
-        self.publish, self.notify = publish, notify
+        self.publish, self.notify, self.check_readiness = publish, notify, check_readiness
         self.engine_config = engine_config or config.engine
         self.registry = registry or StrategyRegistry.discover()
         self.lock = threading.RLock()
@@ -381,6 +383,9 @@ class SchedulerService:
                 self.publish(ins.event)
             elif isinstance(ins, Notify):
                 self.notify(ins.url, ins.body)
+            elif isinstance(ins, CheckReadiness):
+                if self.check_readiness is not None:
+                    self.check_readiness(ins, self._post)
             else:
                 driver.execute(ins)
         if isinstance(event, Offers) and arrived is not None and any(isinstance(i, Launch) for i in instructions):

@@ -1,9 +1,9 @@
 """Apps: ``/v2/apps`` (list, create, show, change, restart, destroy), in Marathon's shapes."""
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Optional, Union
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..backend import Backend
@@ -13,6 +13,7 @@ from ..engine.view import EngineView
 from ..errors import Problem, ValidationError
 from ..timestamps import iso
 from ..validation import deep_merge
+from .deployments import readiness_json
 from .errors import error_response
 from .inputs import body_json, new_id, path_id, validated_app
 from .tasks import task_json
@@ -27,8 +28,9 @@ def failure_json(failure: TaskFailure) -> dict[str, Any]:
             "slaveId": failure.agent_id}
 
 
-def app_json(view: EngineView, app: AppRecord, embed_tasks: bool = True) -> dict[str, Any]:
-    """An app as Marathon shows it: its definition, versions, task counts and deployments."""
+def app_json(view: EngineView, app: AppRecord, embed_tasks: bool = True, readiness: bool = False) -> dict[str, Any]:
+    """An app as Marathon shows it: its definition, versions, task counts and deployments (and, with
+    ``readiness``, its tasks' last readiness check results: ``?embed=app.readiness``)."""
     tasks = view.tasks_of(app.app_id)
     data = app.spec.public_json()
     data.pop("environments", None)
@@ -45,6 +47,8 @@ def app_json(view: EngineView, app: AppRecord, embed_tasks: bool = True) -> dict
         data["tasks"] = [task_json(t, app) for t in tasks]
     if app.last_failure:
         data["lastTaskFailure"] = failure_json(app.last_failure)
+    if readiness:
+        data["readinessCheckResults"] = [readiness_json(r) for r in view.readiness_results(app.app_id)]
     return data
 
 
@@ -60,9 +64,10 @@ def routes(backend: Backend) -> APIRouter:
         return {"version": version, "deploymentId": command.deployment_id}
 
     @router.get("/v2/apps")
-    def list_apps() -> Any:
+    def list_apps(embed: Optional[list[str]] = Query(None)) -> Any:
+        readiness = "apps.readiness" in (embed or ())
         with backend.reading() as view:
-            return {"apps": [app_json(view, a, embed_tasks=False) for a in view.apps()]}
+            return {"apps": [app_json(view, a, embed_tasks=False, readiness=readiness) for a in view.apps()]}
 
     @router.post("/v2/apps", status_code=201)
     async def create(request: Request, force: bool = False) -> Any:
@@ -83,10 +88,10 @@ def routes(backend: Backend) -> APIRouter:
         return change(RestartApp(app_id, deployment_id=new_id(), force=force), app_id)
 
     @router.get("/v2/apps/{app_id:path}")
-    def get_app(app_id: str) -> Any:
+    def get_app(app_id: str, embed: Optional[list[str]] = Query(None)) -> Any:
         app_id = path_id(app_id)
         with backend.reading() as view:
-            return {"app": app_json(view, view.app(app_id))}
+            return {"app": app_json(view, view.app(app_id), readiness="app.readiness" in (embed or ()))}
 
     @router.patch("/v2/apps/{app_id:path}")
     async def patch(app_id: str, request: Request, force: bool = False) -> Any:

@@ -91,6 +91,7 @@ class TaskRecord:
     message: str = ""
     resources: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     healthy: Optional[bool] = None        # from the executor's health check; None: no result yet
+    ready: Optional[bool] = None          # from the app's readiness check; None: no result yet
 
     @property
     def live(self) -> bool:

@@ -38,9 +38,10 @@ from .events import AppTerminated, DomainEvent
 from .job_steps import job_instructions, job_writes
 from .launch import Launcher
 from .readiness import Readiness
-from .messages import (Acknowledge, AgentsListed, CancelDeployment, Decline, DeleteApp, DeleteJob, Disconnected, Event,
+from .messages import (Acknowledge, AgentsListed, CancelDeployment, ReadinessChecked, Decline, DeleteApp, DeleteJob, Disconnected, Event,
                        Instruction, Kill, KillRun, KillTasks, Offers, Paused, Persist, Publish, PutApp, PutJob,
                        Rescinded, ResetDelay, RestartApp, Revive, StartRun, StatusUpdate, Subscribed, Suppress, Tick)
+from .readiness_checks import ReadinessProbes
 from .reconcile import Reconciler
 from .task_index import TaskIndex
 
@@ -73,6 +74,7 @@ class Engine:
         registry = registry or StrategyRegistry.discover()
         self.apps: dict[str, AppRecord] = {}
         self.index = TaskIndex()
+        self.probes = ReadinessProbes()  # readiness checks: which are due, their last results
         self.agents = KnownAgents()  # from offers: what GROUP_BY reads when scaling down
         self.framework_id: Optional[str] = None
         self.subscribed = False
@@ -94,7 +96,7 @@ class Engine:
         self.jobs = JobBook(clock, new_id, emit)
         self._handlers: dict[type, Callable[[Any], list[Instruction]]] = {
             Subscribed: self._subscribed, Disconnected: self._disconnected, Paused: self._paused,
-            Rescinded: lambda event: [], AgentsListed: self._agents_listed, Offers: self._offers, StatusUpdate: self._status_update, Tick: self._tick,
+            Rescinded: lambda event: [], AgentsListed: self._agents_listed, ReadinessChecked: self._readiness_checked, Offers: self._offers, StatusUpdate: self._status_update, Tick: self._tick,
             PutApp: self.commands.put, RestartApp: self.commands.restart, DeleteApp: self.commands.delete,
             CancelDeployment: self.commands.cancel, ResetDelay: self.commands.reset_delay,
             KillTasks: self.commands.kill_tasks,
@@ -246,6 +248,14 @@ class Engine:
         self.paused = event.paused
         return []
 
+    def _readiness_checked(self, event: ReadinessChecked) -> list[Instruction]:
+        task = self.index.get(event.task_id)
+        changed = self.probes.answered(event, task, self.apps.get(task.app_id) if task else None)
+        if changed is None:
+            return []
+        self.index.set(changed)
+        return [Persist(tasks=[changed])]
+
     def _agents_listed(self, event: AgentsListed) -> list[Instruction]:
         self.agents.listed(event.agents)
         return []
@@ -277,6 +287,7 @@ class Engine:
             return ([Kill(status.task_id, status.agent_id)] if not status.terminal else []) + ack
         if status.terminal:
             self.reconciler.forget(task.task_id)
+            self.probes.forget(task.task_id)
         persist = self.updates.update(task, status)
         return ([persist] if persist else []) + ack
 
@@ -297,7 +308,7 @@ class Engine:
         if not self.subscribed:
             return out
         killing = [(t.task_id, t.agent_id) for t in self.tasks.values() if t.killing]
-        return out + self.reconciler.tick(now, killing)
+        return out + self.reconciler.tick(now, killing) + self.probes.due(self.apps.values(), self.tasks_of, now)
 
     # --- job commands -------------------------------------------------------------------------
 

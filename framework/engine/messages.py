@@ -41,6 +41,16 @@ class AgentsListed:
 
 
 @dataclass(frozen=True)
+class ReadinessChecked:
+    """A readiness check of a task answered (``status``: the HTTP status, None if no answer)."""
+
+    task_id: str
+    ready: bool
+    status: Optional[int] = None
+    body: Optional[str] = None   # the answer's body, when the check preserves it
+
+
+@dataclass(frozen=True)
 class Rescinded:
     offer_id: str
 
@@ -141,7 +151,7 @@ class KillRun:
     run_id: str
 
 
-Event = Union[Subscribed, Disconnected, Offers, AgentsListed, Rescinded, StatusUpdate, Tick, PutApp, DeleteApp,
+Event = Union[Subscribed, Disconnected, Offers, AgentsListed, ReadinessChecked, Rescinded, StatusUpdate, Tick, PutApp, DeleteApp,
               RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment, PutJob, DeleteJob, StartRun, KillRun]
 
 # --- instructions -----------------------------------------------------------------------------
@@ -264,6 +274,17 @@ class Publish:
 
 
 @dataclass(frozen=True)
+class CheckReadiness:
+    """GET ``url``; ready if the status is one of ``ready_statuses``; answer with ReadinessChecked."""
+
+    task_id: str
+    url: str
+    timeout: float
+    ready_statuses: tuple[int, ...]
+    keep_body: bool = False
+
+
+@dataclass(frozen=True)
 class Notify:
     """POST ``body`` (JSON) to ``url``: a job's callback. Best effort, after the Persist before it."""
 
@@ -271,4 +292,5 @@ class Notify:
     body: dict
 
 
-Instruction = Union[Persist, Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive, Notify, Publish]
+Instruction = Union[Persist, Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive, Notify, Publish,
+                    CheckReadiness]

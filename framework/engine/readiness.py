@@ -5,8 +5,8 @@ A task of the app's current config **counts** once
 
 * it runs (``TASK_RUNNING``, not being killed);
 * it is healthy, when the app has a health check (no result yet is not healthy);
-* it is ready, when the app has readiness checks (Marathon's ``readinessChecks``; Halyard has
-  none yet: :func:`ready` is the place their result goes);
+* it is ready, when the app has a readiness check (Marathon's ``readinessChecks``, run by the
+  scheduler: :mod:`.readiness_checks`);
 * it has been running for ``minReadySeconds`` (Kubernetes' name), so that a command that exits at
   once, passing through ``TASK_RUNNING``, does not count. The app's own value, or else the
   scheduler-wide default (``--min-healthy-time``, 0 unless set). With 0, a task without checks
@@ -54,6 +54,6 @@ def healthy(spec: AppSpec, task: TaskRecord) -> bool:
 
 
 def ready(spec: AppSpec, task: TaskRecord) -> bool:
-    """Ready as far as the app's readiness checks say. Halyard has none yet: always. (Marathon's
-    rule, for when they come: with readiness checks, a task counts once ready *and* healthy.)"""
-    return True
+    """Ready as far as the app's readiness check says (an app without one: always). As in
+    Marathon, with both checks a task counts once healthy *and* ready."""
+    return task.ready is True if spec.readiness_checks else True

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Iterable, Optional
 from ..errors import NotFoundError
 from ..jobs.records import JobRecord, RunRecord
 from .app_records import AppRecord, DeploymentRecord, TaskRecord
+from .readiness_checks import ReadinessResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
@@ -71,6 +72,11 @@ class EngineView:
         if task is None or task.app_id != app_id:
             raise NotFoundError(f"Task '{task_id}' does not exist")
         return task
+
+    def readiness_results(self, app_id: str) -> list[ReadinessResult]:
+        """The last readiness check result of each task of the app that has one."""
+        results = self._engine.probes.results
+        return [results[t.task_id] for t in self._engine.tasks_of(app_id) if t.task_id in results]
 
     def pending(self, app: AppRecord) -> int:
         """Instances of the app waiting to be launched."""

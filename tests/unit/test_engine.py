@@ -733,3 +733,30 @@ def test_agents_the_master_lists_count_for_constraints_before_they_are_offered()
     successor.handle(AgentsListed((AgentSeen("S1", "127.0.0.1", {"rack_id": "rack-1"}),)))
     out = successor.handle(Offers((offer(1, agent="S9", cpus=1.0),)))  # rack-1 too
     assert not [i for i in out if isinstance(i, Launch)]
+
+
+def test_a_readiness_check_gates_the_deployment_and_is_asked_every_interval_until_ready():
+    from halyard.engine.messages import CheckReadiness, ReadinessChecked
+    from halyard.engine.view import EngineView
+
+    engine, clock = make_engine()
+    ready_check = {"portDefinitions": [{"port": 0, "name": "http-api"}],
+                   "readinessChecks": [{"path": "/ready", "intervalSeconds": 2, "preserveLastResponse": True}]}
+    engine.handle(PutApp(app(1, **ready_check), deployment_id="R1"))
+    engine.handle(Subscribed("F1"))
+    [task_id] = launch_all(engine, agents=(1,))
+    engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent="S1")))
+    checks = [i for i in engine.handle(Tick()) if isinstance(i, CheckReadiness)]
+    assert checks == [CheckReadiness(task_id, "http://127.0.0.1:31000/ready", 10, (200,), True)]
+    engine.handle(ReadinessChecked(task_id, False, 404, "not yet"))
+    clock.now += 1
+    assert not [i for i in engine.handle(Tick()) if isinstance(i, CheckReadiness)]  # within the interval
+    assert engine.deployment_of("/web").id == "R1"  # running, not ready: not done
+    clock.now += 1
+    assert [i.task_id for i in engine.handle(Tick()) if isinstance(i, CheckReadiness)] == [task_id]
+    out = engine.handle(ReadinessChecked(task_id, True, 200, "ok"))
+    assert out[0].tasks[0].ready is True and engine.deployment_of("/web") is None
+    [result] = EngineView(engine).readiness_results("/web")
+    assert (result.ready, result.status, result.body) == (True, 200, "ok")
+    clock.now += 5
+    assert not [i for i in engine.handle(Tick()) if isinstance(i, CheckReadiness)]  # ready: no more checks
