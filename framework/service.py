@@ -255,15 +255,6 @@ class SchedulerService:
         """Have the leader loop read the step-down reasons now."""
         self._post(_Wake())
 
-    def _list_agents(self) -> None:
-        """The master's agents, for the constraints (read off the leader loop: the master may be slow)."""
-        try:
-            agents = self._master.agents()
-        except HalyardError as exc:
-            log.warning("cannot list the master's agents (%s); the constraints learn them from offers", exc)
-            return
-        self._post(AgentsListed(agents))
-
     def _post(self, item: Union[Event, _Wake]) -> None:
         with self.lock:
             if self.events is not None:
@@ -309,7 +300,8 @@ class SchedulerService:
         self.why.clear(Why.DRIVER_FAILED, Why.ABDICATED, Why.SUPERSEDED)
         driver.start()
         if self._master is not None:
-            threading.Thread(target=self._list_agents, name="halyard-agents", daemon=True).start()
+            threading.Thread(target=_list_agents, args=(self._master, self._post), name="halyard-agents",
+                             daemon=True).start()
         try:
             self._serve(engine, events, driver)
         except _StepDown as why:
@@ -432,3 +424,13 @@ def _log_event(event: object) -> None:
     if deployment is not None and deployment.status != "running":
         log.info("deployment %s (%s of %s) %s%s", deployment.id, deployment.kind, deployment.app_id,
                  deployment.status, f": {'; '.join(deployment.failures)}" if deployment.failures else "")
+
+
+def _list_agents(master: MasterReader, post: Callable[[Event], None]) -> None:
+    """The master's agents, for the constraints (read off the leader loop: the master may be slow)."""
+    try:
+        agents = master.agents()
+    except HalyardError as exc:
+        log.warning("cannot list the master's agents (%s); the constraints learn them from offers", exc)
+        return
+    post(AgentsListed(agents))

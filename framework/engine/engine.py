@@ -35,12 +35,13 @@ from .app_updates import TaskUpdates
 from .converge import converge
 from .deployments import DeploymentBook
 from .events import AppTerminated, DomainEvent
-from .job_steps import job_instructions, job_writes
+from .job_steps import JobCommands, job_instructions, job_writes
 from .launch import Launcher
 from .readiness import Readiness
-from .messages import (Acknowledge, AgentsListed, CancelDeployment, ReadinessChecked, Decline, DeleteApp, DeleteJob, Disconnected, Event,
-                       Instruction, Kill, KillRun, KillTasks, Offers, Paused, Persist, Publish, PutApp, PutJob,
-                       Rescinded, ResetDelay, RestartApp, Revive, StartRun, StatusUpdate, Subscribed, Suppress, Tick)
+from .messages import (Acknowledge, AgentsListed, CancelDeployment, Decline, DeleteApp, DeleteJob, Disconnected,
+                       Event, Instruction, Kill, KillRun, KillTasks, Offers, Paused, Persist, Publish, PutApp,
+                       PutJob, ReadinessChecked, Rescinded, ResetDelay, RestartApp, Revive, StartRun, StatusUpdate,
+                       Subscribed, Suppress, Tick)
 from .readiness_checks import ReadinessProbes
 from .reconcile import Reconciler
 from .task_index import TaskIndex
@@ -94,13 +95,15 @@ class Engine:
         self.launcher = Launcher(Planner(registry, seed), config.executor, clock, new_id,
                                  config.refuse_seconds_busy, config.refuse_seconds_idle, emit)
         self.jobs = JobBook(clock, new_id, emit)
+        self.job_commands = JobCommands(self.jobs, self.commands.check_strategy)
         self._handlers: dict[type, Callable[[Any], list[Instruction]]] = {
             Subscribed: self._subscribed, Disconnected: self._disconnected, Paused: self._paused,
             Rescinded: lambda event: [], AgentsListed: self._agents_listed, ReadinessChecked: self._readiness_checked, Offers: self._offers, StatusUpdate: self._status_update, Tick: self._tick,
             PutApp: self.commands.put, RestartApp: self.commands.restart, DeleteApp: self.commands.delete,
             CancelDeployment: self.commands.cancel, ResetDelay: self.commands.reset_delay,
             KillTasks: self.commands.kill_tasks,
-            PutJob: self._put_job, DeleteJob: self._delete_job, StartRun: self._start_run, KillRun: self._kill_run,
+            PutJob: self.job_commands.put, DeleteJob: self.job_commands.delete, StartRun: self.job_commands.start,
+            KillRun: self.job_commands.kill,
         }
 
     # --- reading ------------------------------------------------------------------------------
@@ -309,29 +312,6 @@ class Engine:
             return out
         killing = [(t.task_id, t.agent_id) for t in self.tasks.values() if t.killing]
         return out + self.reconciler.tick(now, killing) + self.probes.due(self.apps.values(), self.tasks_of, now)
-
-    # --- job commands -------------------------------------------------------------------------
-
-    def _put_job(self, event: PutJob) -> list[Instruction]:
-        self.commands.check_strategy(event.spec)
-        changes = JobChanges()
-        self.jobs.put_job(event.spec, changes)
-        return job_instructions(changes)
-
-    def _delete_job(self, event: DeleteJob) -> list[Instruction]:
-        changes = JobChanges()
-        self.jobs.delete_job(event.job_id, event.stop_runs, changes)
-        return job_instructions(changes)
-
-    def _start_run(self, event: StartRun) -> list[Instruction]:
-        changes = JobChanges()
-        self.jobs.start_run(event.job_id, changes, run_id=event.run_id)
-        return job_instructions(changes)
-
-    def _kill_run(self, event: KillRun) -> list[Instruction]:
-        changes = JobChanges()
-        self.jobs.kill_run(event.job_id, event.run_id, changes)
-        return job_instructions(changes)
 
 
 def _merge_persist(out: list[Instruction], extra: Persist) -> list[Instruction]:

@@ -1,8 +1,10 @@
-"""A job step's changes (from :class:`~halyard.jobs.book.JobBook`) as instructions."""
+"""Job commands, and a job step's changes (from :class:`~halyard.jobs.book.JobBook`) as instructions."""
 from __future__ import annotations
 
-from ..jobs.book import JobChanges
-from .messages import Instruction, Kill, Notify, Persist
+from typing import Callable
+
+from ..jobs.book import JobBook, JobChanges
+from .messages import DeleteJob, Instruction, Kill, KillRun, Notify, Persist, PutJob, StartRun
 
 
 def job_writes(changes: JobChanges) -> Persist:
@@ -18,3 +20,32 @@ def job_instructions(changes: JobChanges) -> list[Instruction]:
     out += [Kill(task_id, agent_id) for task_id, agent_id in changes.kills]
     out += [Notify(url, body) for url, body in changes.notify]
     return out
+
+
+class JobCommands:
+    """The job commands (from the API): each a step of the JobBook, returned as instructions.
+    ``check_strategy`` refuses a strategy that does not exist before anything changes."""
+
+    def __init__(self, jobs: JobBook, check_strategy: Callable[[object], None]):
+        self.jobs, self.check_strategy = jobs, check_strategy
+
+    def put(self, event: PutJob) -> list[Instruction]:
+        self.check_strategy(event.spec)
+        changes = JobChanges()
+        self.jobs.put_job(event.spec, changes)
+        return job_instructions(changes)
+
+    def delete(self, event: DeleteJob) -> list[Instruction]:
+        changes = JobChanges()
+        self.jobs.delete_job(event.job_id, event.stop_runs, changes)
+        return job_instructions(changes)
+
+    def start(self, event: StartRun) -> list[Instruction]:
+        changes = JobChanges()
+        self.jobs.start_run(event.job_id, changes, run_id=event.run_id)
+        return job_instructions(changes)
+
+    def kill(self, event: KillRun) -> list[Instruction]:
+        changes = JobChanges()
+        self.jobs.kill_run(event.job_id, event.run_id, changes)
+        return job_instructions(changes)
