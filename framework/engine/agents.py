@@ -14,6 +14,7 @@ from ..cluster import AgentInfo, Resources
 from ..mesos_types import AgentSeen, Offer
 from ..placement.state import field_values
 from .app_records import TaskRecord
+from .offers import live_counts
 
 
 class KnownAgents:
@@ -39,10 +40,8 @@ class KnownAgents:
         skip = set(offered)
         out = []
         for agent_id in sorted((set(self._seen) | set(tasks_on)) - skip):
-            tasks = [t for t in tasks_on.get(agent_id, ()) if t.live]
-            counts: dict[str, int] = {}
-            for t in tasks:
-                counts[t.app_id] = counts.get(t.app_id, 0) + 1
+            tasks = list(tasks_on.get(agent_id, ()))
+            counts = live_counts(tasks)
             offer = self._seen.get(agent_id)
             if offer is None and not counts:
                 continue

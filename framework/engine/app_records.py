@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Optional
 
-from ..mesos_types import LAUNCHING, TERMINAL  # noqa: F401 - re-exported for the engine's parts
+from ..mesos_types import LAUNCHING, TERMINAL
 from ..model import AppSpec
 from ..timestamps import parse_iso
 

@@ -25,7 +25,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .app_records import TERMINAL, AppRecord, TaskRecord
+from ..mesos_types import TERMINAL
+from .app_records import AppRecord, TaskRecord
 from .kill_selection import AgentValues, select_kills
 from .readiness import Readiness
 

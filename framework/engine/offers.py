@@ -40,6 +40,15 @@ def group_offers(offers: Iterable[Offer]) -> dict[str, AgentOffers]:
     return agents
 
 
+def live_counts(tasks: Iterable[TaskRecord]) -> dict[str, int]:
+    """Live tasks per app id: what placement counts on an agent (``AgentInfo.app_tasks``)."""
+    counts: dict[str, int] = {}
+    for t in tasks:
+        if t.live:
+            counts[t.app_id] = counts.get(t.app_id, 0) + 1
+    return counts
+
+
 def agent_view(offers: AgentOffers, tasks: Iterable[TaskRecord]) -> AgentInfo:
     """What the planner sees of an agent: offered resources per role, our live tasks there."""
     scalars: dict[str, list[float]] = {}
@@ -53,12 +62,9 @@ def agent_view(offers: AgentOffers, tasks: Iterable[TaskRecord]) -> AgentInfo:
     ports = {role: rng.normalize(r) for role, r in port_ranges.items()}
     for role in ports:
         available.setdefault(role, Resources())
-    counts: dict[str, int] = {}
-    used = [0.0] * 4
-    for t in tasks:
-        if t.agent_id == offers.agent_id and t.live:
-            counts[t.app_id] = counts.get(t.app_id, 0) + 1
-            used = [u + r for u, r in zip(used, t.resources)]
+    here = [t for t in tasks if t.agent_id == offers.agent_id and t.live]
+    counts = live_counts(here)
+    used = [sum(t.resources[k] for t in here) for k in range(4)]
     offered = [sum(r.as_tuple()[k] for r in available.values()) for k in range(4)]
     capacity = Resources(*(o + u for o, u in zip(offered, used)))  # what we see of the agent
     return AgentInfo(id=offers.agent_id, hostname=offers.hostname, available=available, ports=ports,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from ..cluster import AttributeValue
 from ..engine.messages import Acknowledge, AppTaskLaunch, Launch, TaskLaunch
@@ -22,9 +22,15 @@ def _value(field: Any) -> Any:
     return field.get("value") if isinstance(field, Mapping) else None
 
 
+def _region_and_zone(described: Mapping[str, Any]) -> tuple[Optional[str], Optional[str]]:
+    """The region and zone names of an offer's or an agent's ``domain.fault_domain``."""
+    fault = (described.get("domain") or {}).get("fault_domain") or {}
+    return (fault.get("region") or {}).get("name"), (fault.get("zone") or {}).get("name")
+
+
 def decode_offer(offer: Mapping[str, Any]) -> Offer:
     """An offer: its agent, resources (by role), attributes and fault domain."""
-    fault = (offer.get("domain") or {}).get("fault_domain") or {}
+    region, zone = _region_and_zone(offer)
     attributes: dict[str, AttributeValue] = {}
     for attr in offer.get("attributes") or []:
         if attr.get("type") == "SCALAR":
@@ -34,7 +40,7 @@ def decode_offer(offer: Mapping[str, Any]) -> Offer:
     return Offer(id=offer["id"]["value"], agent_id=offer["agent_id"]["value"], hostname=offer["hostname"],
                  resources=tuple(offered_resource(r) for r in offer.get("resources") or []),
                  attributes=MappingProxyType(attributes),
-                 region=(fault.get("region") or {}).get("name"), zone=(fault.get("zone") or {}).get("name"))
+                 region=region, zone=zone)
 
 
 def decode_agents(state: Mapping[str, Any]) -> tuple[AgentSeen, ...]:
@@ -42,7 +48,6 @@ def decode_agents(state: Mapping[str, Any]) -> tuple[AgentSeen, ...]:
     as a name -> value object; ranges and sets are not constraint values and are left out)."""
     out = []
     for agent in state.get("slaves") or []:
-        fault = (agent.get("domain") or {}).get("fault_domain") or {}
         attributes: dict[str, AttributeValue] = {}
         for name, value in (agent.get("attributes") or {}).items():
             if isinstance(value, bool):
@@ -51,8 +56,7 @@ def decode_agents(state: Mapping[str, Any]) -> tuple[AgentSeen, ...]:
                 attributes[name] = float(value)
             elif isinstance(value, str):
                 attributes[name] = value
-        out.append(AgentSeen(agent["id"], agent["hostname"], MappingProxyType(attributes),
-                             (fault.get("region") or {}).get("name"), (fault.get("zone") or {}).get("name")))
+        out.append(AgentSeen(agent["id"], agent["hostname"], MappingProxyType(attributes), *_region_and_zone(agent)))
     return tuple(out)
 
 

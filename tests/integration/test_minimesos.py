@@ -180,7 +180,7 @@ def test_down_leaves_no_process_container_mount_or_port(tmp_path):
         s.wait_state(task, {"TASK_RUNNING"})
         assert docker_ps(cluster)
     finally:
-        s._resp.close()  # no teardown: down must clean up a busy cluster
+        s.close()  # no teardown: down must clean up a busy cluster
     pids = [json.loads(p.read_text())["pid"] for p in (run / "pids").glob("*.pid")]
     assert len(pids) == 5  # zk, dockerd, master, agent1, announcer
 

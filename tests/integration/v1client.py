@@ -62,6 +62,8 @@ class V1Scheduler:
         self._resp.raise_for_status()
         self.stream_id = self._resp.headers["Mesos-Stream-Id"]
         self._subscribed = threading.Event()
+        self._closing = False
+        self.error: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
         if not self._subscribed.wait(15):
@@ -83,8 +85,14 @@ class V1Scheduler:
                     if "uuid" in status:
                         self.call("ACKNOWLEDGE", acknowledge={"agent_id": status["agent_id"],
                                                               "task_id": status["task_id"], "uuid": status["uuid"]})
-        except Exception:  # noqa: BLE001 - the stream closes at teardown
-            pass
+        except Exception as exc:  # noqa: BLE001 - kept, and raised by the next wait (unless we closed it)
+            if not self._closing:
+                self.error = exc
+
+    def _check_reader(self) -> None:
+        """Raise what ended the event stream, if anything did (a test must not wait on a dead stream)."""
+        if self.error is not None:
+            raise RuntimeError(f"the scheduler's event stream failed: {self.error!r}") from self.error
 
     def call(self, kind: str, **payload: Any) -> None:
         body = {"type": kind, "framework_id": {"value": self.framework_id}, **payload}
@@ -97,10 +105,11 @@ class V1Scheduler:
         """The next offer (from ``hostname`` if given); other offers are declined briefly."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            self._check_reader()
             try:
-                offer = self.offers.get(timeout=max(0.1, deadline - time.monotonic()))
+                offer = self.offers.get(timeout=min(1.0, max(0.1, deadline - time.monotonic())))
             except queue.Empty:
-                break
+                continue
             if hostname is None or offer["hostname"] == hostname:
                 return offer
             self.call("DECLINE", decline={"offer_ids": [offer["id"]], "filters": {"refuse_seconds": 1}})
@@ -127,8 +136,9 @@ class V1Scheduler:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"{task_id} never reached {states}; saw {seen}")
+            self._check_reader()
             try:
-                status = self.updates.get(timeout=left)
+                status = self.updates.get(timeout=min(1.0, left))
             except queue.Empty:
                 continue
             if seen is not None:
@@ -142,7 +152,13 @@ class V1Scheduler:
     def reconcile(self, task_id: str, agent_id: dict) -> None:
         self.call("RECONCILE", reconcile={"tasks": [{"task_id": {"value": task_id}, "agent_id": agent_id}]})
 
+    def close(self) -> None:
+        """Drop the subscription (the framework stays, its tasks keep running)."""
+        self._closing = True
+        self._resp.close()
+
     def teardown(self) -> None:
+        self._closing = True
         try:
             self.call("TEARDOWN")
         finally:

@@ -10,7 +10,8 @@ from halyard.api.events import marathon_event
 from halyard.engine.messages import (CancelDeployment, Decline, DeleteApp, Kill, KillTasks, Launch, Offers, Paused,
                                      Persist, Publish, PutApp, PutJob, Reconcile, ResetDelay, RestartApp, StartRun,
                                      StatusUpdate, Subscribed, Suppress, Tick)
-from halyard.engine.app_records import LAUNCHING, Snapshot, TaskRecord
+from halyard.engine.app_records import Snapshot, TaskRecord
+from halyard.mesos_types import LAUNCHING
 from halyard.errors import ConflictError, NotFoundError
 from halyard.mesos.codec import decode_offer, decode_status, task_info
 from halyard.api.queue import placement_json, queue_json
