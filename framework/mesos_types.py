@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
-from .cluster import UNRESERVED, AttributeValue
+from .cluster import UNRESERVED, AttributeValue, Resources
 
 # Mesos task states that are final: the task is gone.
 TERMINAL = frozenset({"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
@@ -92,3 +92,6 @@ class AgentSeen:
     attributes: Mapping[str, AttributeValue] = field(default_factory=lambda: _EMPTY)
     region: Optional[str] = None
     zone: Optional[str] = None
+    #: what the agent has unused (the master's list: its resources less used and offered ones);
+    #: None when not known (an offer says only what is offered)
+    free: Optional[Resources] = None

@@ -34,8 +34,8 @@ from . import __version__
 from .backend import Latency, MasterReader, SchedulerInfo, SchedulerStats
 from .config import ServiceConfig
 from .engine.engine import Engine, EngineConfig
-from .engine.messages import (AgentsListed, CheckReadiness, Event, Instruction, Launch, Notify, Offers, Paused, Persist,
-                              Publish, Tick)
+from .engine.messages import (AgentsListed, CheckReadiness, Event, Instruction, Launch, ListAgents, Notify, Offers,
+                              Paused, Persist, Publish, Tick)
 from .engine.events import PlacementFailed, deployment_of
 from .engine.view import EngineView
 from .errors import FencedError, HalyardError, NotLeaderError, StoreError, StoreUnavailableError
@@ -299,9 +299,6 @@ class SchedulerService:
             self.engine, self.events = engine, events
         self.why.clear(Why.DRIVER_FAILED, Why.ABDICATED, Why.SUPERSEDED)
         driver.start()
-        if self._master is not None:
-            threading.Thread(target=_list_agents, args=(self._master, self._post), name="halyard-agents",
-                             daemon=True).start()
         try:
             self._serve(engine, events, driver)
         except _StepDown as why:
@@ -378,6 +375,10 @@ class SchedulerService:
             elif isinstance(ins, CheckReadiness):
                 if self.check_readiness is not None:
                     self.check_readiness(ins, self._post)
+            elif isinstance(ins, ListAgents):
+                if self._master is not None:
+                    threading.Thread(target=_list_agents, args=(self._master, self._post), name="halyard-agents",
+                                     daemon=True).start()
             else:
                 driver.execute(ins)
         if isinstance(event, Offers) and arrived is not None and any(isinstance(i, Launch) for i in instructions):
@@ -427,7 +428,8 @@ def _log_event(event: object) -> None:
 
 
 def _list_agents(master: MasterReader, post: Callable[[Event], None]) -> None:
-    """The master's agents, for the constraints (read off the leader loop: the master may be slow)."""
+    """The master's agents, for the constraints and the waiting reasons (read off the leader loop:
+    the master may be slow)."""
     try:
         agents = master.agents()
     except HalyardError as exc:

@@ -1,10 +1,12 @@
-"""What the engine knows of each agent from its offers: what it is (hostname, attributes, fault
-domain) and the values constraints read.
+"""What the engine knows of each agent, from its offers and the master's agent list: what it is
+(hostname, attributes, fault domain), the values constraints read, and what it had free.
 
 Tasks know their agent's id and hostname only; choosing which tasks to kill under ``GROUP_BY``,
 and counting an app's tasks per rack or zone when its next task is placed, needs the agent's
-zone, region and attributes too. Not persisted: after a failover an agent is known again from
-its next offer; until then its tasks count by hostname only.
+zone, region and attributes too. Not persisted: a new leader reads the master's list when it
+subscribes; until the answer comes, an agent is known from its next offer and its tasks count by
+hostname only. The master's list is the whole cluster: an agent not in it is forgotten, as is one
+Mesos reports lost.
 """
 from __future__ import annotations
 
@@ -25,14 +27,34 @@ class KnownAgents:
         self._seen: dict[str, AgentSeen] = {}  # agent id -> what the agent is
 
     def saw(self, offers: Iterable[Offer]) -> None:
-        """Remember what ``offers`` say about their agents (an agent's latest offer wins)."""
-        self.listed(AgentSeen(o.agent_id, o.hostname, o.attributes, o.region, o.zone) for o in offers)
+        """Remember what ``offers`` say about their agents (an agent's latest offer wins; what the
+        master last said it had free is kept, as an offer does not say)."""
+        for o in offers:
+            before = self._seen.get(o.agent_id)
+            self._remember(AgentSeen(o.agent_id, o.hostname, o.attributes, o.region, o.zone,
+                                     free=before.free if before is not None else None))
 
     def listed(self, agents: Iterable[AgentSeen]) -> None:
-        """Remember agents as the master (or an offer) describes them."""
+        """The master's whole agent list: remember each agent; forget the ones not in it."""
+        agents = list(agents)
+        listed = {a.agent_id for a in agents}
+        for agent_id in set(self._seen) - listed:
+            self.lost(agent_id)
         for agent in agents:
-            self._values[agent.agent_id] = field_values(agent.hostname, agent.attributes, agent.region, agent.zone)
-            self._seen[agent.agent_id] = agent
+            self._remember(agent)
+
+    def lost(self, agent_id: str) -> None:
+        """The agent left the cluster."""
+        self._values.pop(agent_id, None)
+        self._seen.pop(agent_id, None)
+
+    def _remember(self, agent: AgentSeen) -> None:
+        self._values[agent.agent_id] = field_values(agent.hostname, agent.attributes, agent.region, agent.zone)
+        self._seen[agent.agent_id] = agent
+
+    def known(self) -> list[AgentSeen]:
+        """Every known agent, by hostname then id."""
+        return sorted(self._seen.values(), key=lambda a: (a.hostname, a.agent_id))
 
     def elsewhere(self, offered: Iterable[str], tasks_on: Mapping[str, Iterable[TaskRecord]]) -> list[AgentInfo]:
         """The agents not in ``offered`` that are known or run tasks (``tasks_on``: agent id -> its

@@ -29,6 +29,7 @@ from ..jobs.executor import ExecutorSettings
 from ..mesos_types import TERMINAL
 from ..placement import Planner, StrategyRegistry
 from .agents import KnownAgents
+from .waiting import WaitingReasons, need_of
 from .app_commands import AppCommands
 from .app_records import AppRecord, DeploymentRecord, Snapshot, TaskRecord
 from .app_updates import TaskUpdates
@@ -38,7 +39,7 @@ from .events import AppTerminated, DomainEvent
 from .job_steps import JobCommands, job_instructions, job_writes
 from .launch import Launcher
 from .readiness import Readiness
-from .messages import (Acknowledge, AgentsListed, CancelDeployment, Decline, DeleteApp, DeleteJob, Disconnected,
+from .messages import (Acknowledge, AgentLost, AgentsListed, CancelDeployment, Decline, DeleteApp, DeleteJob, Disconnected,
                        Event, Instruction, Kill, KillRun, KillTasks, Offers, Paused, Persist, Publish, PutApp,
                        PutJob, ReadinessChecked, Rescinded, ResetDelay, RestartApp, Revive, StartRun, StatusUpdate,
                        Subscribed, Suppress, Tick)
@@ -60,6 +61,9 @@ class EngineConfig:
     stable_after: float = 600.0            # a failure after running this long restarts the backoff
     deployment_failures: int = 3           # failed tasks of the new config that fail a deployment
     deployment_timeout: float = 600.0      # a deployment not done after this long fails
+    no_offer_after: float = 8.0            # no offer this long while apps wait: their reasons say so
+    relist_every: float = 60.0             # read the master's agent list this often...
+    relist_waiting: float = 10.0           # ...and this often while apps wait with no offer
     min_healthy: float = 0.0               # minReadySeconds of apps that set none: how long a new
                                            # task must run to count (see readiness.py)
     executor: ExecutorSettings = ExecutorSettings()  # how agents start Halyard's executor (jobs)
@@ -81,7 +85,7 @@ class Engine:
         self.subscribed = False
         self.paused = False
         self.suppressed: Optional[bool] = None  # None: unknown, say it explicitly
-        self.waiting: dict[str, tuple[str, ...]] = {}  # app id -> why its pending tasks are not placed
+        self.wait = WaitingReasons(self.agents, config.no_offer_after, config.relist_every, config.relist_waiting)
         self.offer_cycles = 0
         self._pending: dict[str, int] = {}
         self._events: list[DomainEvent] = []
@@ -98,7 +102,9 @@ class Engine:
         self.job_commands = JobCommands(self.jobs, self.commands.check_strategy)
         self._handlers: dict[type, Callable[[Any], list[Instruction]]] = {
             Subscribed: self._subscribed, Disconnected: self._disconnected, Paused: self._paused,
-            Rescinded: lambda event: [], AgentsListed: self._agents_listed, ReadinessChecked: self._readiness_checked, Offers: self._offers, StatusUpdate: self._status_update, Tick: self._tick,
+            Rescinded: lambda event: [], AgentsListed: self._agents_listed, AgentLost: self._agent_lost,
+            ReadinessChecked: self._readiness_checked, Offers: self._offers, StatusUpdate: self._status_update,
+            Tick: self._tick,
             PutApp: self.commands.put, RestartApp: self.commands.restart, DeleteApp: self.commands.delete,
             CancelDeployment: self.commands.cancel, ResetDelay: self.commands.reset_delay,
             KillTasks: self.commands.kill_tasks,
@@ -207,7 +213,7 @@ class Engine:
             if app.deleting and not self.index.has_tasks(app_id):
                 del self.apps[app_id]
                 self._pending.pop(app_id, None)
-                self.waiting.pop(app_id, None)
+                self.wait.forget(app_id)
                 self.launcher.forget(app_id)
                 persist.delete_apps.append(app_id)
                 self._events.append(AppTerminated(app_id, now))
@@ -231,6 +237,11 @@ class Engine:
 
     # --- Mesos events -------------------------------------------------------------------------
 
+    @property
+    def waiting(self) -> dict[str, tuple[str, ...]]:
+        """App id -> why its pending tasks are not placed."""
+        return self.wait.reasons
+
     def _subscribed(self, event: Subscribed) -> list[Instruction]:
         out: list[Instruction] = []
         if event.framework_id != self.framework_id:
@@ -241,7 +252,8 @@ class Engine:
         # have suppressed): the next decision is always sent.
         self.suppressed = None
         known = [(t.task_id, t.agent_id) for t in self.tasks.values() if t.state not in TERMINAL]
-        return out + self.reconciler.start(known + self.jobs.launched_tasks(), self.clock())
+        now = self.clock()
+        return out + self.wait.subscribed(now) + self.reconciler.start(known + self.jobs.launched_tasks(), now)
 
     def _disconnected(self, event: Disconnected) -> list[Instruction]:
         self.subscribed = False
@@ -263,15 +275,23 @@ class Engine:
         self.agents.listed(event.agents)
         return []
 
+    def _agent_lost(self, event: AgentLost) -> list[Instruction]:
+        self.agents.lost(event.agent_id)
+        return []
+
     def _offers(self, event: Offers) -> list[Instruction]:
         self.agents.saw(event.offers)
+        now = self.clock()
+        self.wait.offers_came(now)
         if not self.subscribed or self.paused:
             return self.launcher.decline_all(event.offers, self.config.refuse_seconds_busy)
-        outcome = self.launcher.place(event.offers, self._launchable(), self.jobs.pending(), self.index, self.jobs,
+        launchable = self._launchable()
+        outcome = self.launcher.place(event.offers, launchable, self.jobs.pending(), self.index, self.jobs,
                                       self.agents)
         if outcome.planned:
             self.offer_cycles += 1
-            self.waiting = outcome.waiting_apps
+            self.wait.planned(outcome.waiting_apps, {app.app_id: need_of(app.spec) for app, _ in launchable},
+                              (o.agent_id for o in event.offers), now, self.launcher.failed)
             self.jobs.waiting = outcome.waiting_runs
             self.index.dirty.update(self.waiting)  # an app whose new tasks found no room may make room
         return outcome.instructions
@@ -311,6 +331,9 @@ class Engine:
         if not self.subscribed:
             return out
         killing = [(t.task_id, t.agent_id) for t in self.tasks.values() if t.killing]
+        needs = {} if self.paused else {app.app_id: need_of(app.spec) for app, _ in self._launchable()}
+        out += self.wait.tick(needs, now)
+        self.index.dirty.update(self.waiting)  # an app that found no room may make room (see _converge)
         return out + self.reconciler.tick(now, killing) + self.probes.due(self.apps.values(), self.tasks_of, now)
 
 

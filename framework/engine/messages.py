@@ -34,10 +34,19 @@ class Offers:
 
 @dataclass(frozen=True)
 class AgentsListed:
-    """The master's list of agents (read when leadership starts): what each agent is, so the
-    constraints count tasks on agents that are not offered (a full agent never is)."""
+    """The master's list of agents (asked for by :class:`ListAgents`): every agent registered, what
+    it is and what it has free, so the constraints count tasks on agents that are not offered (a
+    full agent never is) and a waiting app's reason names the agents that are full. The whole list:
+    an agent not in it has left the cluster."""
 
     agents: tuple[AgentSeen, ...]
+
+
+@dataclass(frozen=True)
+class AgentLost:
+    """Mesos says an agent is gone (a FAILURE without an executor: the agent was removed)."""
+
+    agent_id: str
 
 
 @dataclass(frozen=True)
@@ -151,8 +160,8 @@ class KillRun:
     run_id: str
 
 
-Event = Union[Subscribed, Disconnected, Offers, AgentsListed, ReadinessChecked, Rescinded, StatusUpdate, Tick, PutApp, DeleteApp,
-              RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment, PutJob, DeleteJob, StartRun, KillRun]
+Event = Union[Subscribed, Disconnected, Offers, AgentsListed, AgentLost, ReadinessChecked, Rescinded, StatusUpdate, Tick,
+              PutApp, DeleteApp, RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment, PutJob, DeleteJob, StartRun, KillRun]
 
 # --- instructions -----------------------------------------------------------------------------
 
@@ -285,6 +294,11 @@ class CheckReadiness:
 
 
 @dataclass(frozen=True)
+class ListAgents:
+    """Read the master's agent list (off the leader loop); answer with AgentsListed."""
+
+
+@dataclass(frozen=True)
 class Notify:
     """POST ``body`` (JSON) to ``url``: a job's callback. Best effort, after the Persist before it."""
 
@@ -293,4 +307,4 @@ class Notify:
 
 
 Instruction = Union[Persist, Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive, Notify, Publish,
-                    CheckReadiness]
+                    CheckReadiness, ListAgents]

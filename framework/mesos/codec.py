@@ -10,7 +10,7 @@ import binascii
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
-from ..cluster import AttributeValue
+from ..cluster import AttributeValue, Resources
 from ..engine.messages import Acknowledge, AppTaskLaunch, Launch, TaskLaunch
 from ..mesos_types import AgentSeen, Offer, TaskStatus
 from .app_tasks import app_task_info
@@ -56,8 +56,19 @@ def decode_agents(state: Mapping[str, Any]) -> tuple[AgentSeen, ...]:
                 attributes[name] = float(value)
             elif isinstance(value, str):
                 attributes[name] = value
-        out.append(AgentSeen(agent["id"], agent["hostname"], MappingProxyType(attributes), *_region_and_zone(agent)))
+        out.append(AgentSeen(agent["id"], agent["hostname"], MappingProxyType(attributes), *_region_and_zone(agent),
+                             free=_free(agent)))
     return tuple(out)
+
+
+def _free(agent: Mapping[str, Any]) -> Optional[Resources]:
+    """An agent's unused scalars: its resources less the used and the offered ones (the master's
+    operator JSON: ``resources``, ``used_resources``, ``offered_resources``)."""
+    if not isinstance(agent.get("resources"), Mapping):
+        return None
+    def scalars(name: str) -> Resources:
+        return Resources.from_mapping({k: v for k, v in (agent.get(name) or {}).items() if isinstance(v, (int, float))})
+    return scalars("resources").minus(scalars("used_resources")).minus(scalars("offered_resources"))
 
 
 def decode_status(status: Mapping[str, Any]) -> TaskStatus:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 import pymesos.process
 from pymesos import MesosSchedulerDriver, Scheduler
 
-from ..engine.messages import (Acknowledge, Decline, Disconnected, Event, Instruction, Kill, Launch, Offers,
+from ..engine.messages import (Acknowledge, AgentLost, Decline, Disconnected, Event, Instruction, Kill, Launch, Offers,
                                Reconcile, Rescinded, Revive, StatusUpdate, Subscribed, Suppress)
 from .codec import acknowledgement, decode_offer, decode_status, task_infos
 
@@ -108,6 +108,9 @@ class _PymesosScheduler(Scheduler):
 
     def statusUpdate(self, driver, status):  # noqa: N802
         self._emit(lambda: StatusUpdate(decode_status(status)))
+
+    def slaveLost(self, driver, agent_id):  # noqa: N802
+        self._emit(lambda: AgentLost(agent_id["value"]))
 
     def error(self, driver, message):
         log.error("Mesos error: %s", message)

@@ -96,3 +96,30 @@ def test_unique_counts_the_task_on_a_full_agent_that_is_not_offered(cluster, sch
     finally:
         requests.delete(sched.url + "/v2/apps" + app_id, params={"force": "true"}, timeout=30)
         until(lambda: requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code == 404, 60, what="gone")
+
+
+def test_an_app_that_gets_no_offer_says_what_it_needs_and_which_agents_are_full(cluster, sched):
+    """Every agent is taken whole by the app's first 3 instances, so the master sends no offer at
+    all. The 4th instance's reason says so, and names the full agents (from the master's list)."""
+    app_id = "/constraints/no-room"
+    hosts = sorted(a["hostname"] for a in
+                   requests.get(cluster["MESOS_MASTER"] + "/master/slaves", timeout=5).json()["slaves"])
+    try:
+        assert sched.post_app(sleep_app(app_id, len(hosts), cpus=2, mem=2020)).status_code == 201
+        until(lambda: len(sched.running(app_id)) == len(hosts), 60, what="one instance on every agent")
+        scaled = requests.put(sched.url + "/v2/apps" + app_id, json={"instances": len(hosts) + 1},
+                              params={"force": "true"}, timeout=30)
+        assert scaled.status_code == 200
+
+        def no_offer():
+            reasons = requests.get(sched.url + "/v1/apps" + app_id + "/placement", timeout=5).json()["reasons"]
+            return reasons if any(r.startswith("no offer with 2 cpus, 2020 MB mem for") for r in reasons) else None
+
+        reasons = until(no_offer, 40, what="the reason naming the full agents")
+        assert reasons[0].endswith(f"; agents {', '.join(hosts)} full"), reasons
+        queued = requests.get(sched.url + "/v2/queue", timeout=5).json()["queue"]
+        (queued_reasons,) = [q["reasons"] for q in queued if q["app"]["id"] == app_id]
+        assert queued_reasons[0].startswith("no offer with 2 cpus") and queued_reasons[0].endswith(" full")
+    finally:
+        requests.delete(sched.url + "/v2/apps" + app_id, params={"force": "true"}, timeout=30)
+        until(lambda: requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code == 404, 60, what="gone")

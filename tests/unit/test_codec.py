@@ -102,3 +102,16 @@ def test_the_masters_agent_list_becomes_what_the_constraints_read():
     assert (first.agent_id, first.hostname, dict(first.attributes), first.region, first.zone) == (
         "S1", "127.0.0.1", {"rack_id": "rack-1", "size": 2.0}, "local", "zone-a")
     assert (second.agent_id, dict(second.attributes), second.zone) == ("S2", {}, None)
+    assert first.free is None  # no resources listed: not known
+
+
+def test_an_agents_free_resources_are_its_resources_less_the_used_and_offered_ones():
+    from halyard.cluster import Resources
+    from halyard.mesos.codec import decode_agents
+
+    (agent,) = decode_agents({"slaves": [{
+        "id": "S1", "hostname": "127.0.0.1",
+        "resources": {"cpus": 2.0, "mem": 2048.0, "disk": 1000.0, "gpus": 0.0, "ports": "[31000-32000]"},
+        "used_resources": {"cpus": 1.5, "mem": 1024.0, "disk": 0.0, "gpus": 0.0, "ports": "[31000-31000]"},
+        "offered_resources": {"cpus": 0.25, "mem": 0.0, "disk": 0.0, "gpus": 0.0}}]})
+    assert agent.free == Resources(cpus=0.25, mem=1024.0, disk=1000.0)

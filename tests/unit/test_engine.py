@@ -95,7 +95,8 @@ def running_engine(instances=3, **config):
 def test_offers_launch_all_pending_tasks_persisted_before_the_accept():
     engine, _ = make_engine()
     assert kinds(engine.handle(PutApp(app(4, constraints=[["hostname", "MAX_PER", "2"]])))) == ["Persist"]
-    assert kinds(engine.handle(Subscribed("F1"))) == ["Persist", "Revive"]  # the framework id; offers wanted
+    # the framework id; the master's agent list read; offers wanted
+    assert kinds(engine.handle(Subscribed("F1"))) == ["Persist", "ListAgents", "Revive"]
     out = engine.handle(Offers((offer(1), offer(2), offer(3))))
     assert isinstance(out[0], Persist) and len(out[0].tasks) == 4
     assert all(t.state == LAUNCHING for t in out[0].tasks)
@@ -215,7 +216,8 @@ def test_reconciliation_after_subscribe_retries_then_replaces_what_mesos_does_no
     engine, clock = make_engine()
     engine.load(snap)
     out = engine.handle(Subscribed("F1"))
-    assert kinds(out) == ["Reconcile", "Suppress"] and set(out[0].tasks) == {("web.a", "S1"), ("web.b", "S2")}
+    assert kinds(out) == ["ListAgents", "Reconcile", "Suppress"]
+    assert set(out[1].tasks) == {("web.a", "S1"), ("web.b", "S2")}
     assert engine.pending(engine.apps["/web"]) == 0  # unanswered tasks still count
     clock.now += 2.5
     retry = [i for i in engine.handle(Tick()) if isinstance(i, Reconcile)]
