@@ -4,6 +4,7 @@
     NotFoundError      -> 404
     ConflictError      -> 409, with the deployment in the way (``deployments: [{id}]``)
     ValidationError    -> 422, Marathon's ``details`` plus Halyard's ``problems``
+    PluginError        -> 422 at ``strategy`` (the app's strategy plugin could not be loaded or started)
     UpstreamError      -> 502 (a Mesos master or agent did not answer)
     ClusterSourceError -> 502 (the master's state could not be read)
 """
@@ -17,8 +18,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..backend import Backend
-from ..errors import (ClusterSourceError, ConflictError, NotFoundError, NotLeaderError, Problem, UpstreamError,
-                      ValidationError)
+from ..errors import (ClusterSourceError, ConflictError, NotFoundError, NotLeaderError, PluginError, Problem,
+                      UpstreamError, ValidationError)
 
 PROXIED = "x-halyard-proxied-by"
 FORWARDED = {"content-type", "authorization", "accept"}
@@ -76,9 +77,14 @@ def install(api: FastAPI, backend: Backend) -> None:
     async def invalid(request: Request, exc: ValidationError) -> JSONResponse:
         return JSONResponse(invalid_json(list(exc.problems)), status_code=422)
 
+    async def plugin_failed(request: Request, exc: PluginError) -> JSONResponse:
+        """The definition names a strategy whose plugin cannot serve it: bad input, not a crash."""
+        return JSONResponse(invalid_json([Problem("strategy", str(exc))]), status_code=422)
+
     api.add_exception_handler(NotLeaderError, not_leader)  # type: ignore[arg-type]
     api.add_exception_handler(NotFoundError, simple(404))
     api.add_exception_handler(ConflictError, conflict)  # type: ignore[arg-type]
     api.add_exception_handler(ValidationError, invalid)  # type: ignore[arg-type]
+    api.add_exception_handler(PluginError, plugin_failed)  # type: ignore[arg-type]
     api.add_exception_handler(UpstreamError, simple(502))
     api.add_exception_handler(ClusterSourceError, simple(502))

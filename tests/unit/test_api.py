@@ -181,3 +181,13 @@ def test_invalid_input_is_a_422_with_paths(api):
     assert status == 422 and body["problems"] == ["cpus: expected a number, got 'z'"]
     assert body["details"] == [{"path": "/cpus", "errors": ["expected a number, got 'z'"]}]
 
+
+
+def test_a_strategy_whose_plugin_cannot_start_is_a_422_and_changes_nothing(api, backend):
+    backend.engine = Engine(StrategyRegistry({**BUILTINS, "crashes": lambda args: 1 / 0}),
+                            clock=lambda: 1_700_000_000.0)
+    status, body = call(api, "POST", "/v2/apps", {"id": "/worse", "cmd": "y", "strategy": "crashes"})
+    assert status == 422, body
+    assert body["details"] == [{"path": "/strategy", "errors": [
+        "strategy 'crashes' failed to start: ZeroDivisionError('division by zero')"]}]
+    assert call(api, "GET", "/v2/apps/worse")[0] == 404
