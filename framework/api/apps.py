@@ -18,6 +18,7 @@ from .app_info import app_info_json, legacy_embeds
 from .errors import error_response
 from .inputs import body_json, new_id, path_id, validated_app
 
+
 def app_json(view: EngineView, app: AppRecord, embed_tasks: bool = True, readiness: bool = False,
              embeds: Optional[AbstractSet[str]] = None) -> dict[str, Any]:
     """An app as Marathon shows it, with ``embeds`` (:mod:`.app_filters`); without them, its task
