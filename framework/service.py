@@ -161,6 +161,7 @@ class SchedulerService:
         self.why = StepDownChannel(self._wake)
         self._pause_before_contending = 0.0
         self.offer_latencies = OfferLatencies()
+        self.offer_cycles_before = 0   # offer cycles of this process's earlier terms: the count goes on from there
 
     # --- Backend (for the API) ----------------------------------------------------------------
 
@@ -291,6 +292,7 @@ class SchedulerService:
         snapshot = self.store.load()
         engine = Engine(self.registry, self.engine_config)
         engine.load(snapshot)
+        engine.offer_cycles = self.offer_cycles_before
         events: queue.Queue = queue.Queue()
         driver = self.drivers(snapshot.framework_id, lambda e: events.put((time.monotonic(), e)), self._failed_over)
         log.info("leading (epoch %d): %d apps, %d tasks, framework %s", self.epoch, len(engine.apps),
@@ -307,6 +309,7 @@ class SchedulerService:
         finally:
             with self.lock:
                 self.engine, self.events = None, None
+                self.offer_cycles_before = engine.offer_cycles
             try:
                 driver.stop()
             except BaseException:  # noqa: BLE001 - a failed driver must not take the scheduler down

@@ -1,55 +1,30 @@
 """Apps: ``/v2/apps`` (list, create, show, change, restart, destroy), in Marathon's shapes."""
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import AbstractSet, Any, Optional, Union
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..backend import Backend
-from ..engine.app_records import AppRecord, TaskFailure
+from ..engine.app_records import AppRecord
 from ..engine.messages import DeleteApp, PutApp, RestartApp
 from ..engine.view import EngineView
 from ..errors import Problem, ValidationError
 from ..timestamps import iso
 from ..validation import deep_merge
-from .deployments import readiness_json
+from .app_filters import LIST_ALWAYS, SHOW_ALWAYS, AppFilter, app_embeds
+from .app_info import app_info_json, legacy_embeds
 from .errors import error_response
 from .inputs import body_json, new_id, path_id, validated_app
-from .tasks import task_json
-
-STAGED = ("TASK_LAUNCHING", "TASK_STAGING", "TASK_STARTING")
 
 
-def failure_json(failure: TaskFailure) -> dict[str, Any]:
-    """Marathon's ``lastTaskFailure``."""
-    return {"appId": failure.app_id, "host": failure.host, "message": failure.message, "state": failure.state,
-            "taskId": failure.task_id, "timestamp": iso(failure.at), "version": iso(failure.version),
-            "slaveId": failure.agent_id}
-
-
-def app_json(view: EngineView, app: AppRecord, embed_tasks: bool = True, readiness: bool = False) -> dict[str, Any]:
-    """An app as Marathon shows it: its definition, versions, task counts and deployments (and, with
-    ``readiness``, its tasks' last readiness check results: ``?embed=app.readiness``)."""
-    tasks = view.tasks_of(app.app_id)
-    data = app.spec.public_json()
-    data.pop("environments", None)
-    data.update({
-        "version": iso(app.version),
-        "versionInfo": {"lastScalingAt": iso(app.version), "lastConfigChangeAt": iso(app.config_version)},
-        "tasksStaged": sum(1 for t in tasks if t.state in STAGED),
-        "tasksRunning": sum(1 for t in tasks if t.state == "TASK_RUNNING"),
-        "tasksHealthy": sum(1 for t in tasks if t.healthy is True and t.state == "TASK_RUNNING"),
-        "tasksUnhealthy": sum(1 for t in tasks if t.healthy is False and t.state == "TASK_RUNNING"),
-        "deployments": [{"id": d.id} for d in view.deployments_of(app.app_id)],
-    })
-    if embed_tasks:
-        data["tasks"] = [task_json(t, app) for t in tasks]
-    if app.last_failure:
-        data["lastTaskFailure"] = failure_json(app.last_failure)
-    if readiness:
-        data["readinessCheckResults"] = [readiness_json(r) for r in view.readiness_results(app.app_id)]
-    return data
+def app_json(view: EngineView, app: AppRecord, embed_tasks: bool = True, readiness: bool = False,
+             embeds: Optional[AbstractSet[str]] = None) -> dict[str, Any]:
+    """An app as Marathon shows it, with ``embeds`` (:mod:`.app_filters`); without them, its task
+    counts, deployments and last failure, and its tasks (``embed_tasks``) and readiness results
+    (``readiness``)."""
+    return app_info_json(view, app, embeds if embeds is not None else legacy_embeds(embed_tasks, readiness))
 
 
 def routes(backend: Backend) -> APIRouter:
@@ -64,10 +39,12 @@ def routes(backend: Backend) -> APIRouter:
         return {"version": version, "deploymentId": command.deployment_id}
 
     @router.get("/v2/apps")
-    def list_apps(embed: Optional[list[str]] = Query(None)) -> Any:
-        readiness = "apps.readiness" in (embed or ())
+    def list_apps(embed: Optional[list[str]] = Query(None), cmd: Optional[str] = None,
+                  id: Optional[str] = None, label: Optional[str] = None) -> Any:  # noqa: A002 - Marathon's name
+        """Marathon's ``AppsResource.index``: the apps that pass the filters, with the embeds asked for."""
+        chosen, embeds = AppFilter.parse(cmd, id, label), app_embeds(embed, LIST_ALWAYS)
         with backend.reading() as view:
-            return {"apps": [app_json(view, a, embed_tasks=False, readiness=readiness) for a in view.apps()]}
+            return {"apps": [app_json(view, a, embeds=embeds) for a in view.apps() if chosen.matches(a.spec)]}
 
     @router.post("/v2/apps", status_code=201)
     async def create(request: Request, force: bool = False) -> Any:
@@ -91,7 +68,7 @@ def routes(backend: Backend) -> APIRouter:
     def get_app(app_id: str, embed: Optional[list[str]] = Query(None)) -> Any:
         app_id = path_id(app_id)
         with backend.reading() as view:
-            return {"app": app_json(view, view.app(app_id), readiness="app.readiness" in (embed or ()))}
+            return {"app": app_json(view, view.app(app_id), embeds=app_embeds(embed, SHOW_ALWAYS))}
 
     @router.patch("/v2/apps/{app_id:path}")
     async def patch(app_id: str, request: Request, force: bool = False) -> Any:

@@ -1,14 +1,42 @@
 """This scheduler: ``/ping``, ``/v2/info``, ``/v2/leader`` (Marathon's) and ``/v1/stats`` (Halyard's)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
-from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from ..backend import Backend, SchedulerInfo, SchedulerStats
 from ..errors import NotLeaderError
 from .errors import error_response
+
+
+JSON = "application/json"
+#: what /ping can answer, in Marathon's order of preference (text first, for */* and text/*)
+PING_TYPES = ("text/plain", "text/html", JSON)
+
+
+def ping_media_type(accept: Optional[str]) -> Optional[str]:
+    """The type ``/ping`` answers with for this ``Accept`` header: the client's most preferred
+    (highest ``q``, then most specific) range that one of :data:`PING_TYPES` matches, that type
+    (the first that matches); None when the client accepts none of them."""
+    ranges = []
+    for n, part in enumerate((accept or "*/*").split(",")):
+        kind, *params = [p.strip() for p in part.split(";")]
+        q = next((p.partition("=")[2] for p in params if p.startswith("q=")), "1")
+        try:
+            quality = float(q)
+        except ValueError:
+            quality = 0.0
+        if kind and quality > 0:
+            ranges.append((-quality, kind.count("*"), n, kind.lower()))
+    for *_, kind in sorted(ranges):
+        main, _, sub = kind.partition("/")
+        for offered in PING_TYPES:
+            o_main, _, o_sub = offered.partition("/")
+            if main in ("*", o_main) and sub in ("*", o_sub):
+                return offered
+    return None
 
 
 def info_json(info: SchedulerInfo) -> dict[str, Any]:
@@ -32,9 +60,13 @@ def stats_json(stats: SchedulerStats) -> dict[str, Any]:
 def routes(backend: Backend) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/ping", response_class=PlainTextResponse)
-    def ping() -> str:
-        return "pong"
+    @router.get("/ping")
+    def ping(request: Request) -> Response:
+        """``"pong"`` as JSON when the client prefers JSON, ``pong`` as text otherwise (Marathon's)."""
+        media_type = ping_media_type(request.headers.get("accept"))
+        if media_type is None:
+            return Response(status_code=204)
+        return Response('"pong"' if media_type == JSON else "pong", media_type=media_type)
 
     @router.get("/v2/info")
     def info() -> Any:

@@ -11,6 +11,9 @@ from ..model import AppSpec
 
 APP_BODIES = {("/v2/apps", "post"), ("/v2/apps/{app_id}", "put"), ("/v2/apps/{app_id}", "patch")}
 JOB_BODIES = {("/v1/jobs", "post"), ("/v1/jobs/{job_id}", "put")}
+#: ``POST /v2/tasks/delete``'s body (Marathon's ``DeleteTasks``)
+TASK_IDS = {"type": "object", "required": ["ids"],
+            "properties": {"ids": {"type": "array", "items": {"type": "string"}}}}
 
 
 def openapi_document(api: FastAPI) -> dict[str, Any]:
@@ -31,6 +34,8 @@ def openapi_document(api: FastAPI) -> dict[str, Any]:
             if (path, method) in APP_BODIES:
                 operation["requestBody"] = {"required": method != "patch", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/AppDefinition"}}}}
+            elif (path, method) == ("/v2/tasks/delete", "post"):
+                operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": TASK_IDS}}}
             elif (path, method) in JOB_BODIES:
                 operation["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/JobDefinition"}}}}

@@ -91,6 +91,8 @@ class AppCommands:
         for task_id, task in zip(event.task_ids, tasks):  # every id first: all or nothing
             if task is None or task.app_id != app.app_id:
                 raise NotFoundError(f"Task '{task_id}' does not exist")
+        if event.scale:
+            self.deployments.check_free(app.app_id, event.force)
         persist = Persist()
         out: list[Instruction] = []
         now = self.clock()
@@ -101,9 +103,10 @@ class AppCommands:
                 self.index.set(marked)
                 persist.tasks.append(marked)
                 out.append(self.reconciler.kill(task.task_id, task.agent_id, now))
-        if event.scale:
-            spec = app.spec.model_copy(update={"instances": max(0, app.spec.instances - len(event.task_ids))})
-            self.set_app(replace(app, spec=spec, version=now), persist)
+        if event.scale:  # a scale deployment (Marathon's killAndScale): it ends once the tasks are gone
+            spec = app.spec.model_copy(update={"instances": max(0, app.spec.instances - len(set(event.task_ids)))})
+            self.deployments.start(app.app_id, "scale", app.spec.to_json(), event.deployment_id, event.force, persist)
+            self.set_app(replace(app, spec=spec, version=max(now, app.version + 0.001)), persist)
         return ([persist] if persist else []) + out
 
     # --- changing an app, and rolling back ----------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any, Optional
 from ..mesos_types import LAUNCHING, TERMINAL
 from ..model import AppSpec
 from ..timestamps import parse_iso
+from .task_health import TaskHealth
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class TaskRecord:
     resources: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     healthy: Optional[bool] = None        # from the executor's health check; None: no result yet
     ready: Optional[bool] = None          # from the app's readiness check; None: no result yet
+    health: Optional[TaskHealth] = None   # the health checks' history (Marathon's healthCheckResults)
 
     @property
     def live(self) -> bool:
@@ -113,6 +115,7 @@ class TaskRecord:
         data = dict(data)
         data["ports"] = tuple(data.get("ports", ()))
         data["resources"] = tuple(data.get("resources", (0.0, 0.0, 0.0, 0.0)))
+        data["health"] = TaskHealth.from_json(data.get("health"))
         return cls(**data)
 
     def evolve(self, **changes: Any) -> "TaskRecord":

@@ -16,6 +16,7 @@ from .app_records import AppRecord, TaskFailure, TaskRecord
 from .deployments import DeploymentBook
 from .events import DomainEvent, HealthChanged, TaskChanged
 from .messages import Persist
+from .task_health import TaskHealth, is_check_result
 from .task_index import TaskIndex
 
 # Terminal states that are the task's own fault (as opposed to a lost agent or a task Mesos
@@ -45,6 +46,10 @@ class TaskUpdates:
         changes: dict[str, Any] = {"state": status.state, "message": task.message if status.message is None else status.message}
         if status.healthy is not None:
             changes["healthy"] = status.healthy
+        if is_check_result(status.healthy, status.reason, task.healthy):
+            assert status.healthy is not None
+            cause = None if status.healthy else status.message
+            changes["health"] = (task.health or TaskHealth()).observe(status.healthy, now, cause)
         if status.agent_id and status.agent_id != task.agent_id:
             changes["agent_id"] = status.agent_id
         if status.state == "TASK_RUNNING" and task.started_at is None:

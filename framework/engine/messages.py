@@ -116,11 +116,14 @@ class ResetDelay:
 
 @dataclass(frozen=True)
 class KillTasks:
-    """Kill these tasks; with ``scale`` the app's instances shrink by as many."""
+    """Kill these tasks; with ``scale`` the app's instances shrink by as many, in a ``scale``
+    deployment named ``deployment_id`` (``force`` supersedes one under way, as for PutApp)."""
 
     app_id: str
     task_ids: tuple[str, ...]
     scale: bool = False
+    deployment_id: Optional[str] = None
+    force: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from ..errors import NotFoundError
 from ..jobs.records import JobRecord, RunRecord
 from .app_records import AppRecord, DeploymentRecord, TaskRecord
 from .readiness_checks import ReadinessResult
+from .waiting import reason_class
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
@@ -85,6 +86,13 @@ class EngineView:
     def waiting(self, app_id: str) -> tuple[str, ...]:
         """Why the app's pending instances were not placed at the last offer cycle."""
         return tuple(self._engine.waiting.get(app_id, ()))
+
+    def waiting_class(self, app: AppRecord) -> Optional[str]:
+        """Why the app's pending instances wait, as one of ``waiting.REASON_CLASSES``; None if none wait."""
+        if not self.pending(app):
+            return None
+        return reason_class(self.waiting(app.app_id), delayed=app.launch_after > self.now(),
+                            strategy_failed=app.app_id in self._engine.launcher.failed)
 
     # --- deployments --------------------------------------------------------------------------
 

@@ -23,6 +23,11 @@ from .messages import Instruction, ListAgents
 #: at most this many agents are named in one reason; the rest are counted
 NAMED = 5
 
+#: why an app's instances wait, in one word (the metrics' ``reason`` label): see :func:`reason_class`
+REASON_CLASSES = ("delayed", "strategy_failed", "no_offer", "constraint", "resources", "other")
+_RESOURCE_REASONS = ("insufficient ", "host port ", "not enough free host ports", "no resources in accepted role",
+                     "agents ")
+
 
 def need_of(spec: AppSpec) -> Resources:
     """One task's scalars of an app."""
@@ -46,6 +51,22 @@ def _fits(need: Resources, free: Resources) -> bool:
 def _names(agents: list[AgentSeen]) -> str:
     names = ", ".join(a.hostname for a in agents[:NAMED])
     return names if len(agents) <= NAMED else f"{names} and {len(agents) - NAMED} more"
+
+
+def reason_class(reasons: tuple[str, ...], delayed: bool, strategy_failed: bool) -> str:
+    """One of :data:`REASON_CLASSES` for an app whose instances wait: ``delayed`` (restart backoff),
+    ``strategy_failed``, else from its main (first) reason: ``no_offer`` (also before any plan
+    looked at it), ``constraint``, ``resources`` (short of cpus/mem/disk/gpus, ports, role, or
+    agents full) or ``other`` (a plugin's own filter)."""
+    if delayed:
+        return "delayed"
+    if strategy_failed:
+        return "strategy_failed"
+    if not reasons or reasons[0].startswith("no offer"):
+        return "no_offer"
+    if reasons[0].startswith("constraint "):
+        return "constraint"
+    return "resources" if reasons[0].startswith(_RESOURCE_REASONS) else "other"
 
 
 def describe_unoffered(need: Resources, agents: Iterable[AgentSeen]) -> Optional[str]:

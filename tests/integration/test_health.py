@@ -28,7 +28,9 @@ def test_a_command_apps_http_check_reports_healthy_and_a_failing_one_kills_its_t
         assert requests.post(sched.url + "/v2/apps", json=app("/health/bad", "/nope"), timeout=30).status_code == 201
         until(lambda: shown("/health/ok")["tasksHealthy"] == 1, 60, what="the good check passes")
         task = shown("/health/ok")["tasks"][0]
-        assert task["healthCheckResults"] == [{"alive": True, "taskId": task["id"]}]
+        (result,) = task["healthCheckResults"]
+        assert result["alive"] is True and result["consecutiveFailures"] == 0 and result["firstSuccess"]
+        assert result["lastSuccess"] and result["taskId"] == result["instanceId"] == task["id"]
         until(lambda: (shown("/health/bad").get("lastTaskFailure") or {}).get("state") == "TASK_KILLED", 60,
               what="the failing check kills its task")
         assert shown("/health/ok")["tasksHealthy"] == 1 and not shown("/health/ok").get("lastTaskFailure")

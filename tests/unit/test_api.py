@@ -21,12 +21,15 @@ from halyard.placement.registry import BUILTINS
 MASTER_STATE = Path(__file__).parent / "data" / "master_state.json"
 
 
-def call(api: Any, method: str, path: str, body: Optional[Any] = None, query: str = "") -> tuple[int, Any]:
-    """One request through the ASGI app; (status, JSON body or text)."""
+def call(api: Any, method: str, path: str, body: Optional[Any] = None, query: str = "",
+         headers: tuple[tuple[str, str], ...] = (), raw: bool = False) -> tuple[int, Any]:
+    """One request through the ASGI app; (status, JSON body or text; with ``raw``, the text and
+    its content type must match: JSON is checked to be ``application/json``)."""
     payload = json.dumps(body).encode() if body is not None else b""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
              "path": path, "raw_path": path.encode(), "root_path": "", "query_string": query.encode(),
-             "headers": [(b"content-type", b"application/json"), (b"host", b"test")],
+             "headers": [(b"content-type", b"application/json"), (b"host", b"test"),
+                         *((k.lower().encode(), v.encode()) for k, v in headers)],
              "client": ("127.0.0.1", 1234), "server": ("test", 80)}
     sent: list[dict] = []
     received = [{"type": "http.request", "body": payload, "more_body": False}]
@@ -39,11 +42,16 @@ def call(api: Any, method: str, path: str, body: Optional[Any] = None, query: st
 
     asyncio.run(api(scope, receive, send))
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    raw = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    if raw:
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        content_type = dict(start["headers"]).get(b"content-type", b"").decode()
+        assert content_type.startswith("application/json") == body.startswith(b'"'), content_type
+        return status, body.decode()
     try:
-        return status, json.loads(raw)
+        return status, json.loads(body)
     except ValueError:
-        return status, raw.decode()
+        return status, body.decode()
 
 
 class FakeBackend:
