@@ -9,7 +9,7 @@ saw is replaced at once and fails no deployment.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from ..mesos_types import TERMINAL, TaskStatus
 from .app_records import AppRecord, TaskFailure, TaskRecord
@@ -95,12 +95,35 @@ class TaskUpdates:
         self.index.dirty.add(app.app_id)
         persist.apps.append(app)
 
-    def expire_unreachable(self, now: float, grace: float) -> list[TaskRecord]:
-        """Tasks unreachable for ``grace`` seconds are given up on (and replaced)."""
-        expired = []
+    def expire_unreachable(self, now: float, grace: float) -> tuple[list[TaskRecord], list[str]]:
+        """Apply each app's ``unreachableStrategy`` to its unreachable tasks: those unreachable for
+        ``inactiveAfterSeconds`` are given up on (and replaced), those unreachable for
+        ``expungeAfterSeconds`` are forgotten (killed should they come back); ``"disabled"``: never
+        either. An app without a strategy: given up on after ``grace``, never forgotten. Returns
+        the tasks given up on and the ids of those forgotten."""
+        expired: list[TaskRecord] = []
+        expunged: list[str] = []
         for task in list(self.index.tasks.values()):
-            if task.unreachable_since is not None and not task.expired and now - task.unreachable_since >= grace:
+            if task.unreachable_since is None:
+                continue
+            inactive, expunge = self._unreachable_limits(task.app_id, grace)
+            gone_for = now - task.unreachable_since
+            if expunge is not None and gone_for >= expunge:
+                self.index.drop(task.task_id)
+                self.index.dirty.add(task.app_id)
+                expunged.append(task.task_id)
+            elif inactive is not None and gone_for >= inactive and not task.expired:
                 marked = task.evolve(expired=True)
                 self.index.set(marked)
                 expired.append(marked)
-        return expired
+        return expired, expunged
+
+    def _unreachable_limits(self, app_id: str, grace: float) -> tuple[Optional[float], Optional[float]]:
+        """(seconds until replaced, seconds until forgotten) for an app's unreachable task."""
+        app = self.apps.get(app_id)
+        strategy = app.spec.unreachable_strategy if app is not None else None
+        if strategy is None:
+            return grace, None
+        if strategy.disabled:
+            return None, None
+        return float(strategy.inactive_after_seconds or 0), float(strategy.expunge_after_seconds or 0)
