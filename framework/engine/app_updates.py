@@ -4,7 +4,8 @@ app's restart backoff and, if it belongs to a deployment's new config, that depl
 Only the task's own faults (``APP_FAULTS``) slow its restarts, and failures that arrive while the
 app already backs off do not compound (many instances failing together is one incident); after
 ``stable_after`` seconds of running the backoff starts over. A lost agent or a task Mesos never
-saw is replaced at once and fails no deployment.
+saw is replaced at once and fails no deployment; a launch its agent refuses (``TASK_DROPPED`` for
+a reason other than the master's passing ones) is the app's fault.
 """
 from __future__ import annotations
 
@@ -21,6 +22,20 @@ from .task_index import TaskIndex
 # Terminal states that are the task's own fault (as opposed to a lost agent or a task Mesos
 # never knew): these grow the app's restart backoff.
 APP_FAULTS = frozenset({"TASK_FAILED", "TASK_FINISHED", "TASK_ERROR", "TASK_KILLED"})
+# Why the master drops a launch for reasons that pass (offers no longer valid, an agent gone):
+# not the app's fault. A launch its agent refuses (TASK_DROPPED with another reason, e.g. resource
+# limits on an agent without the cgroups isolators) is, or it would be relaunched without end.
+TRANSIENT_DROPS = frozenset({"REASON_INVALID_OFFERS", "REASON_RECONCILIATION", "REASON_AGENT_REMOVED",
+                             "REASON_AGENT_UNKNOWN", "REASON_AGENT_DISCONNECTED", "REASON_AGENT_RESTARTED",
+                             "REASON_AGENT_REREGISTERED", "REASON_MASTER_DISCONNECTED", "REASON_FRAMEWORK_REMOVED",
+                             "REASON_TASK_UNKNOWN"})
+
+
+def is_fault(task: TaskRecord, status: TaskStatus) -> bool:
+    """Whether a task's end is its app's own fault (it grows the backoff, fails deployments)."""
+    if status.state == "TASK_DROPPED":
+        return task.started_at is None and status.reason is not None and status.reason not in TRANSIENT_DROPS
+    return status.state in APP_FAULTS
 
 
 class TaskUpdates:
@@ -69,7 +84,7 @@ class TaskUpdates:
         failure = TaskFailure(app_id=app.app_id, task_id=task.task_id, state=status.state, message=status.message or "",
                               host=task.hostname, agent_id=task.agent_id, at=now, version=app.version)
         app = replace(app, last_failure=failure)
-        fault = status.state in APP_FAULTS
+        fault = is_fault(task, status)
         deployment = self.deployments.of_app(app.app_id)
         if (deployment is not None and task.config_version == app.config_version and deployment.kind != "stop"
                 and fault):  # a lost agent or failover is not the new config's fault

@@ -112,3 +112,15 @@ def test_resource_limits_reach_the_container_and_definitions_round_trip(cluster,
         requests.delete(sched.url + "/v2/apps" + app_id, params={"force": "true"}, timeout=30)
         until(lambda: requests.get(sched.url + "/v2/apps" + app_id, timeout=10).status_code == 404, 60,
               what="deleted")
+
+
+def test_limits_an_agent_cannot_apply_fail_the_deployment_instead_of_relaunching_forever(sched):
+    """These agents run Mesos containers without the cgroups isolators: Mesos refuses a command
+    task with limits (TASK_DROPPED). Three refusals fail the new app's deployment, which removes it."""
+    app_id = f"/{unique('limits-cmd')}"
+    created = sched.post_app(sleep_app(app_id, 1, cpus=0.1, mem=32, resourceLimits={"cpus": 1}))
+    assert created.status_code == 201, created.text
+    deployment = created.json()["deployments"][0]["id"]
+    until(lambda: requests.get(sched.url + "/v2/apps" + app_id, timeout=10).status_code == 404, 90,
+          what="the app rolled back (removed)")
+    assert deployment not in [d["id"] for d in requests.get(sched.url + "/v2/deployments", timeout=10).json()]

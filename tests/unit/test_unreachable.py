@@ -74,3 +74,36 @@ def test_a_task_that_is_reachable_again_in_time_stays():
     engine.handle(StatusUpdate(status(task_id, "TASK_RUNNING", agent="S1", uuid="back")))
     after(engine, clock, 30)
     assert engine.tasks[task_id].live and engine.pending(engine.apps["/web"]) == 0
+
+
+def launched_once(engine, clock):
+    engine.handle(PutApp(parse_app({"id": "/web", "cmd": "serve", "cpus": 0.1, "mem": 32, "instances": 1,
+                                    "resourceLimits": {"cpus": 1}})))
+    engine.handle(Subscribed("F1"))
+    [task] = [t for i in engine.handle(Offers((offer(1),))) if isinstance(i, Launch) for t in i.tasks]
+    return task
+
+
+def test_a_launch_the_agent_refuses_backs_off_and_fails_the_deployment():
+    """resourceLimits on an agent without the cgroups isolators: Mesos drops every launch."""
+    engine, clock = make_engine()
+    refused = "CPU limits can only be set on tasks launched in Mesos containers when the agent has loaded the 'cgroups/cpu' isolator"
+    for attempt in range(3):
+        task = launched_once(engine, clock) if attempt == 0 else \
+            [t for i in engine.handle(Offers((offer(1),))) if isinstance(i, Launch) for t in i.tasks][0]
+        engine.handle(StatusUpdate(status(task.task_id, "TASK_DROPPED", agent="S1", uuid=f"d{attempt}",
+                                          reason="REASON_GC_ERROR", message=refused)))
+        if attempt < 2:
+            assert engine.apps["/web"].launch_after > clock.now  # backs off
+            clock.now = engine.apps["/web"].launch_after + 0.01
+    assert "/web" not in engine.apps  # three refusals failed the start deployment: the new app is removed
+    [failed] = [d for d in engine.finished if d.status == "failed"]
+    assert failed.kind == "start" and refused in failed.failures[-1]
+
+
+def test_a_launch_the_master_drops_for_stale_offers_is_replaced_at_once():
+    engine, clock = make_engine()
+    task = launched_once(engine, clock)
+    engine.handle(StatusUpdate(status(task.task_id, "TASK_DROPPED", agent="S1", uuid="d",
+                                      reason="REASON_INVALID_OFFERS")))
+    assert engine.apps["/web"].launch_after == 0.0 and engine.pending(engine.apps["/web"]) == 1
