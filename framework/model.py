@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, WithJsonSchema
 from pydantic import field_serializer, field_validator, model_serializer, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
@@ -302,8 +302,15 @@ class UnreachableStrategy(Spec):
     replaced (it stays known); one unreachable for ``expungeAfterSeconds`` is forgotten (killed
     should it come back). ``"disabled"``: never replaced. Defaults as Marathon's RAML: 0 and 0."""
 
-    inactive_after_seconds: Optional[int] = Field(0, ge=0)
-    expunge_after_seconds: Optional[int] = Field(0, ge=0)
+    # None (not in the JSON): "disabled".
+    inactive_after_seconds: Annotated[Optional[int], WithJsonSchema({"type": "integer", "minimum": 0, "default": 0})] \
+        = Field(0, ge=0)
+    expunge_after_seconds: Annotated[Optional[int], WithJsonSchema({"type": "integer", "minimum": 0, "default": 0})] \
+        = Field(0, ge=0)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"anyOf": [{"const": "disabled"}, handler.resolve_ref_schema(handler(schema))]}
 
     @model_validator(mode="before")
     @classmethod
@@ -336,6 +343,7 @@ class UnreachableStrategy(Spec):
 
 
 UNLIMITED = float("inf")
+_LIMIT_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0}, {"const": "unlimited"}]}
 
 
 class ResourceLimits(Spec):
@@ -343,8 +351,8 @@ class ResourceLimits(Spec):
     requests (``"unlimited"``: as much as the agent has free). Rendered as the TaskInfo's
     ``limits``; the agent's containerizer applies them (CFS quota, memory limit)."""
 
-    cpus: Optional[float] = Field(None, ge=0)
-    mem: Optional[float] = Field(None, ge=0)
+    cpus: Annotated[Optional[float], WithJsonSchema(_LIMIT_SCHEMA)] = Field(None, ge=0)
+    mem: Annotated[Optional[float], WithJsonSchema(_LIMIT_SCHEMA)] = Field(None, ge=0)
 
     @field_validator("cpus", "mem", mode="before")
     @classmethod
