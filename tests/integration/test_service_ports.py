@@ -38,10 +38,17 @@ def test_service_ports_are_unique_kept_by_updates_and_the_same_after_failover(cl
                                            port_definitions=[PortDefinition(port=0, protocol="tcp"),
                                                              PortDefinition(port=0, protocol="tcp")]))
         client.create_app(worker, MarathonApp(cmd="sleep 3600", cpus=0.01, mem=8, instances=0))  # Marathon's default port
-        ports = {web: service_ports(client, web), worker: service_ports(client, worker)}
-        every = ports[web] + ports[worker]
-        assert len(ports[web]) == 2 and len(ports[worker]) == 1
-        assert len(set(every)) == 3 and all(10000 <= p <= 20000 for p in every), ports
+        bridged = f"/{unique('sp-bridged')}"
+        assert first.post_app({"id": bridged, "cpus": 0.01, "mem": 8, "instances": 0,
+                               "container": {"type": "DOCKER", "docker": {"image": "local/busybox:1", "network": "BRIDGE"},
+                                             "portMappings": [{"containerPort": 80}, {"containerPort": 81}]}}
+                              ).status_code == 201
+        ports = {web: service_ports(client, web), worker: service_ports(client, worker),
+                 bridged: [m["servicePort"] for m in requests.get(first.url + "/v2/apps" + bridged, timeout=10)
+                           .json()["app"]["container"]["portMappings"]]}
+        every = ports[web] + ports[worker] + ports[bridged]
+        assert len(ports[web]) == 2 and len(ports[worker]) == 1 and len(ports[bridged]) == 2
+        assert len(set(every)) == 5 and all(10000 <= p <= 20000 for p in every), ports
 
         # An update that gives 0 again keeps them; the task's host port is still from the offer.
         client.update_app(web, MarathonApp(cmd="sleep 3601", port_definitions=[PortDefinition(port=0),
@@ -64,7 +71,10 @@ def test_service_ports_are_unique_kept_by_updates_and_the_same_after_failover(cl
         first.stop()
         until(second.leading, 60, what="the second scheduler leads")
         successor = MarathonClient(second.url)
-        assert {app_id: service_ports(successor, app_id) for app_id in ports} == ports
+        assert {app_id: service_ports(successor, app_id) for app_id in (web, worker)} == \
+            {web: ports[web], worker: ports[worker]}
+        assert [m["servicePort"] for m in requests.get(second.url + "/v2/apps" + bridged, timeout=10)
+                .json()["app"]["container"]["portMappings"]] == ports[bridged]
         successor.update_app(worker, MarathonApp(instances=0, cmd="sleep 3602"), force=True)
         assert service_ports(successor, worker) == ports[worker]
     finally:
