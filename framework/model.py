@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
-from pydantic import field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, WithJsonSchema
+from pydantic import field_serializer, field_validator, model_serializer, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
 
@@ -295,6 +295,79 @@ class UpgradeStrategy(Spec):
     maximum_over_capacity: float = Field(1.0, ge=0, le=1)
 
 
+# --- per-app task lifecycle: unreachable tasks, resource limits (Marathon 1.4+ / 1.10+) -------------
+
+class UnreachableStrategy(Spec):
+    """Marathon's ``unreachableStrategy``: a task unreachable for ``inactiveAfterSeconds`` is
+    replaced (it stays known); one unreachable for ``expungeAfterSeconds`` is forgotten (killed
+    should it come back). ``"disabled"``: never replaced. Defaults as Marathon's RAML: 0 and 0."""
+
+    # None (not in the JSON): "disabled".
+    inactive_after_seconds: Annotated[Optional[int], WithJsonSchema({"type": "integer", "minimum": 0, "default": 0})] \
+        = Field(0, ge=0)
+    expunge_after_seconds: Annotated[Optional[int], WithJsonSchema({"type": "integer", "minimum": 0, "default": 0})] \
+        = Field(0, ge=0)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"anyOf": [{"const": "disabled"}, handler.resolve_ref_schema(handler(schema))]}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _disabled(cls, data: Any) -> Any:
+        if data == "disabled":
+            return {"inactiveAfterSeconds": None, "expungeAfterSeconds": None}
+        if not isinstance(data, dict):
+            raise ValueError(f"expected \"disabled\" or {{inactiveAfterSeconds, expungeAfterSeconds}}, got {data!r}")
+        for key in ("inactiveAfterSeconds", "expungeAfterSeconds", "inactive_after_seconds", "expunge_after_seconds"):
+            if key in data and data[key] is None:
+                raise PathProblems([((key,), "must be a number of seconds (or give \"disabled\")")])
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> "UnreachableStrategy":
+        if not self.disabled and self.inactive_after_seconds > self.expunge_after_seconds:  # type: ignore[operator]
+            raise PathProblems([(("inactiveAfterSeconds",),
+                                 f"inactiveAfterSeconds ({self.inactive_after_seconds}) must be less than or equal "
+                                 f"to expungeAfterSeconds ({self.expunge_after_seconds})")])
+        return self
+
+    @model_serializer(mode="wrap")
+    def _render(self, handler: Any) -> Any:
+        return "disabled" if self.disabled else handler(self)
+
+    @property
+    def disabled(self) -> bool:
+        """Unreachable tasks are never replaced nor forgotten."""
+        return self.inactive_after_seconds is None
+
+
+UNLIMITED = float("inf")
+_LIMIT_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0}, {"const": "unlimited"}]}
+
+
+class ResourceLimits(Spec):
+    """Marathon's ``resourceLimits``: how much CPU and memory a task may use beyond what it
+    requests (``"unlimited"``: as much as the agent has free). Rendered as the TaskInfo's
+    ``limits``; the agent's containerizer applies them (CFS quota, memory limit)."""
+
+    cpus: Annotated[Optional[float], WithJsonSchema(_LIMIT_SCHEMA)] = Field(None, ge=0)
+    mem: Annotated[Optional[float], WithJsonSchema(_LIMIT_SCHEMA)] = Field(None, ge=0)
+
+    @field_validator("cpus", "mem", mode="before")
+    @classmethod
+    def _unlimited(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value == "unlimited":
+                return UNLIMITED
+            raise ValueError(f"must be \"unlimited\" or a number, got {value!r}")
+        return value
+
+    @field_serializer("cpus", "mem")
+    def _render(self, value: Optional[float]) -> Any:
+        return "unlimited" if value == UNLIMITED else value
+
+
 class FetchUri(Spec):
     """A URI the agent's fetcher downloads into the sandbox."""
 
@@ -481,6 +554,10 @@ class AppSpec(Definition):
     fetch: list[FetchUri] = Field(default_factory=list)
     user: Optional[str] = None
     task_kill_grace_period_seconds: Optional[float] = Field(None, ge=0)
+    # --- unreachable tasks and resource limits (see UnreachableStrategy, ResourceLimits) ---
+    #: None: the scheduler's ``--unreachable-grace`` (replaced after it, never forgotten).
+    unreachable_strategy: Optional[UnreachableStrategy] = None
+    resource_limits: Optional[ResourceLimits] = None
     strategy: Optional[StrategyRef] = None
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -504,10 +581,6 @@ class AppSpec(Definition):
             problems.append((("container", "portMappings"), f"not allowed with {network} networking; use portDefinitions"))
         if self.port_definitions and network in ("BRIDGE", "USER"):
             problems.append((("portDefinitions",), f"not allowed with {network} networking; use container.portMappings"))
-        if self.require_ports:
-            for i, pd in enumerate(self.port_definitions or []):
-                if pd.port == 0:
-                    problems.append((("portDefinitions", i, "port"), "must be a fixed port (not 0) when requirePorts is true"))
         names = [p.name for p in (self.port_definitions or mappings or []) if p.name]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -529,10 +602,21 @@ class AppSpec(Definition):
             if rc.port_name not in names:
                 problems.append((("readinessChecks", i, "portName"),
                                  f"no port named {rc.port_name!r} (ports: {', '.join(names) or 'none named'})"))
+        problems += self._limit_problems()
         problems += self._role_problems()
         if problems:
             raise PathProblems(problems)
         return self
+
+    def _limit_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """A resource limit below what the task requests (Marathon refuses it, and so does Mesos)."""
+        limits = self.resource_limits
+        if limits is None:
+            return []
+        return [(("resourceLimits", name), f"resource limit must be greater than or equal to requested {name} "
+                                           f"({request:g})")
+                for name, limit, request in (("cpus", limits.cpus, self.cpus), ("mem", limits.mem, self.mem))
+                if limit is not None and limit < request]
 
     def readiness_port(self, ports: tuple[int, ...]) -> Optional[int]:
         """The host port a task's readiness check goes to (its check's ``portName``), if any."""
@@ -596,6 +680,55 @@ class AppSpec(Definition):
             return ()
         defs = self.port_definitions if self.port_definitions is not None else [PortDefinition()]
         return tuple(d.name for d in defs)
+
+    # --- service ports (Marathon's servicePorts; the engine assigns the 0s: engine/service_ports.py) ---
+
+    def _service_port_owners(self) -> tuple[str, Optional[list[Any]]]:
+        """Where the service ports sit: ``portMappings`` (BRIDGE/USER) or ``portDefinitions``."""
+        if self.network in ("BRIDGE", "USER"):
+            return "portMappings", (self.container.mappings if self.container is not None else None) or []
+        if self.network == "NONE":
+            return "none", []
+        return "portDefinitions", self.port_definitions
+
+    def service_port_requests(self) -> tuple[int, ...]:
+        """One entry per service port: 0 asks for one from the scheduler's range, otherwise that
+        port. From ``portMappings[].servicePort`` with BRIDGE/USER networking, else from
+        ``portDefinitions[].port`` (Marathon's default when absent: one port)."""
+        kind, owners = self._service_port_owners()
+        if kind == "portMappings":
+            return tuple(m.service_port for m in owners or [])
+        if kind == "none":
+            return ()
+        return tuple(d.port for d in owners) if owners is not None else (0,)
+
+    def service_port_path(self, index: int) -> tuple[str | int, ...]:
+        """Where service port ``index`` is given, as a problem's location."""
+        if self._service_port_owners()[0] == "portMappings":
+            return ("container", "portMappings", index, "servicePort")
+        return ("portDefinitions", index, "port")
+
+    def with_service_ports(self, ports: tuple[int, ...]) -> "AppSpec":
+        """This definition with its service ports set, where Marathon keeps them: in
+        ``portDefinitions[].port`` (an absent list becomes Marathon's default port, named
+        ``default``) or ``portMappings[].servicePort``."""
+        kind, owners = self._service_port_owners()
+        if kind == "none" or not ports:
+            return self
+        if kind == "portDefinitions":
+            defs = owners if owners is not None else [PortDefinition(name="default")]
+            return self.model_copy(update={"port_definitions": [d.model_copy(update={"port": p})
+                                                                for d, p in zip(defs, ports)]})
+        container = self.container
+        assert container is not None
+        mappings = [m.model_copy(update={"service_port": p}) for m, p in zip(owners or [], ports)]
+        if container.port_mappings is not None:
+            container = container.model_copy(update={"port_mappings": mappings})
+        else:
+            assert container.docker is not None
+            container = container.model_copy(update={"docker": container.docker.model_copy(
+                update={"port_mappings": mappings})})
+        return self.model_copy(update={"container": container})
 
 
 def normalize_app_id(value: str) -> str:

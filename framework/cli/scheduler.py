@@ -11,6 +11,7 @@ from typing import Optional
 import click
 
 from ..engine.engine import EngineConfig
+from ..engine.service_ports import PortRange
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -62,6 +63,10 @@ class Duration(click.ParamType):
 @click.option("--zk-session-timeout", type=Duration(), default="10s", show_default=True)
 @click.option("--unreachable-grace", type=Duration(), default="60s", show_default=True,
               help="how long an unreachable task counts before it is replaced")
+@click.option("--local-port-min", type=click.IntRange(1, 65535), default=10000, show_default=True,
+              help="lowest service port given to apps that ask for port 0 (Marathon's --local_port_min)")
+@click.option("--local-port-max", type=click.IntRange(1, 65535), default=20000, show_default=True,
+              help="highest service port given to apps that ask for port 0 (Marathon's --local_port_max)")
 @click.option("--min-healthy-time", type=Duration(), default="0s", show_default=True,
               help="minReadySeconds of apps that set none: how long a new task must run (and be healthy, "
                    "if checked) to count for a rolling upgrade and the end of its deployment")
@@ -80,7 +85,8 @@ class Duration(click.ParamType):
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name: str, role: str, principal: Optional[str],
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
-              zk_session_timeout: float, unreachable_grace: float, min_healthy_time: float,
+              zk_session_timeout: float, unreachable_grace: float, local_port_min: int, local_port_max: int,
+              min_healthy_time: float,
               deployment_timeout: float, tokens_file: Optional[str], auth_reads: bool, executor_uri: Optional[str],
               executor_command: Optional[str], event_keepalive: float, log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
@@ -97,6 +103,9 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
         raise click.UsageError("--executor-uri '' needs --executor-command (how agents start an executor they have)")
     if advertise is not None and not re.fullmatch(r"[^\s:/]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}", advertise):
         raise click.BadParameter(f"expected HOST:PORT, got {advertise!r}", param_hint="--advertise")
+    if local_port_min > local_port_max:
+        raise click.BadParameter(f"{local_port_min} is above --local-port-max ({local_port_max})",
+                                 param_hint="--local-port-min")
     tokens = read_tokens(tokens_file) if tokens_file else {}
     if auth_reads and not tokens:
         raise click.UsageError("--auth-reads needs --tokens-file")
@@ -105,7 +114,8 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
                            zk_session_timeout=zk_session_timeout, executor_uri=executor_uri,
                            executor_command=executor_command, event_keepalive=event_keepalive,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
-                                               deployment_timeout=deployment_timeout))
+                                               deployment_timeout=deployment_timeout,
+                                               service_ports=PortRange(local_port_min, local_port_max)))
     process = SchedulerApp(config)
     process.start_api()
     click.echo(f"halyard scheduler: API on http://{listen}, master {master}, state in {zk}", err=True)

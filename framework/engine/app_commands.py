@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Optional
 
-from ..errors import ConflictError, NotFoundError
+from ..errors import ConflictError, NotFoundError, ValidationError
 from ..model import AppSpec
 from ..placement import StrategyRegistry
 from .app_records import AppRecord, DeploymentRecord
@@ -15,6 +15,7 @@ from .events import AppChanged, DomainEvent
 from .messages import (CancelDeployment, DeleteApp, Instruction, KillTasks, Persist, PutApp, ResetDelay,
                        RestartApp)
 from .reconcile import Reconciler
+from .service_ports import PortOwner, PortRange, assign_service_ports
 from .task_index import TaskIndex
 
 
@@ -23,9 +24,10 @@ class AppCommands:
 
     def __init__(self, apps: dict[str, AppRecord], index: TaskIndex, deployments: DeploymentBook,
                  reconciler: Reconciler, registry: StrategyRegistry, clock: Callable[[], float],
-                 emit: Callable[[DomainEvent], None]):
+                 emit: Callable[[DomainEvent], None], service_ports: PortRange = PortRange()):
         self.apps, self.index, self.deployments, self.reconciler = apps, index, deployments, reconciler
         self.registry, self.clock, self.emit = registry, clock, emit
+        self.service_ports = service_ports
 
     def app(self, app_id: str) -> AppRecord:
         app = self.apps.get(app_id)
@@ -49,7 +51,7 @@ class AppCommands:
     def put(self, event: PutApp) -> list[Instruction]:
         persist = Persist()
         self._put(event.spec, persist, restart=event.restart, deployment_id=event.deployment_id, force=event.force)
-        self.emit(AppChanged(event.spec, self.clock()))
+        self.emit(AppChanged(self.apps[event.spec.id].spec, self.clock()))  # with its service ports
         return [persist]
 
     def restart(self, event: RestartApp) -> list[Instruction]:
@@ -118,6 +120,8 @@ class AppCommands:
         if old is not None and old.deleting:
             raise ConflictError(f"App '{spec.id}' is being deleted")
         self.deployments.check_free(spec.id, force)
+        spec = assign_service_ports(spec, old.spec if old is not None else None, self.port_owners(spec.id),
+                                    self.service_ports, check_clashes=kind != "rollback")
         # Versions strictly increase, so tasks of an older config never pass for the new one.
         now = self.clock() if old is None else max(self.clock(), old.version + 0.001)
         if old is None:
@@ -132,6 +136,31 @@ class AppCommands:
         self.deployments.start(spec.id, kind or default_kind, old.spec.to_json() if old else None, deployment_id,
                                force, persist)
         self.set_app(record, persist)
+
+    # --- service ports ------------------------------------------------------------------------
+
+    def port_owners(self, app_id: str) -> list[PortOwner]:
+        """Every other app's service ports (an app being deleted holds them until it is gone)."""
+        return [PortOwner(a.app_id, a.service_ports, active=not a.deleting) for a in self.apps.values()
+                if a.app_id != app_id]
+
+    def assign_missing(self) -> list[AppRecord]:
+        """Give service ports to apps stored without them (by a scheduler that did not assign
+        them); the changed records, to persist. Not a change of the apps: their tasks stay. An app
+        whose ports cannot be assigned (the range is full) keeps its 0s."""
+        changed = []
+        for app_id in sorted(self.apps):
+            app = self.apps[app_id]
+            if app.deleting or 0 not in app.service_ports:
+                continue
+            try:
+                spec = assign_service_ports(app.spec, None, self.port_owners(app_id), self.service_ports,
+                                            check_clashes=False)
+            except ValidationError:
+                continue
+            self.apps[app_id] = replace(app, spec=spec)
+            changed.append(self.apps[app_id])
+        return changed
 
     def fail_deployment(self, deployment: DeploymentRecord, reason: str, persist: Persist,
                         status: str = "failed", rollback_id: Optional[str] = None) -> None:

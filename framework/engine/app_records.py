@@ -60,6 +60,12 @@ class AppRecord:
     def app_id(self) -> str:
         return self.spec.id
 
+    @property
+    def service_ports(self) -> tuple[int, ...]:
+        """The app's service ports (Marathon's ``servicePorts``), as assigned when it was put:
+        kept in its definition, so persisted with it (see ``service_ports.py``)."""
+        return self.spec.service_port_requests()
+
     def to_json(self) -> dict[str, Any]:
         return {"spec": self.spec.to_json(), "version": self.version, "config_version": self.config_version,
                 "delay": self.delay, "launch_after": self.launch_after, "deleting": self.deleting,

@@ -4,12 +4,13 @@ app's restart backoff and, if it belongs to a deployment's new config, that depl
 Only the task's own faults (``APP_FAULTS``) slow its restarts, and failures that arrive while the
 app already backs off do not compound (many instances failing together is one incident); after
 ``stable_after`` seconds of running the backoff starts over. A lost agent or a task Mesos never
-saw is replaced at once and fails no deployment.
+saw is replaced at once and fails no deployment; a launch its agent refuses (``TASK_DROPPED`` for
+a reason other than the master's passing ones) is the app's fault.
 """
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from ..mesos_types import TERMINAL, TaskStatus
 from .app_records import AppRecord, TaskFailure, TaskRecord
@@ -22,6 +23,20 @@ from .task_index import TaskIndex
 # Terminal states that are the task's own fault (as opposed to a lost agent or a task Mesos
 # never knew): these grow the app's restart backoff.
 APP_FAULTS = frozenset({"TASK_FAILED", "TASK_FINISHED", "TASK_ERROR", "TASK_KILLED"})
+# Why the master drops a launch for reasons that pass (offers no longer valid, an agent gone):
+# not the app's fault. A launch its agent refuses (TASK_DROPPED with another reason, e.g. resource
+# limits on an agent without the cgroups isolators) is, or it would be relaunched without end.
+TRANSIENT_DROPS = frozenset({"REASON_INVALID_OFFERS", "REASON_RECONCILIATION", "REASON_AGENT_REMOVED",
+                             "REASON_AGENT_UNKNOWN", "REASON_AGENT_DISCONNECTED", "REASON_AGENT_RESTARTED",
+                             "REASON_AGENT_REREGISTERED", "REASON_MASTER_DISCONNECTED", "REASON_FRAMEWORK_REMOVED",
+                             "REASON_TASK_UNKNOWN"})
+
+
+def is_fault(task: TaskRecord, status: TaskStatus) -> bool:
+    """Whether a task's end is its app's own fault (it grows the backoff, fails deployments)."""
+    if status.state == "TASK_DROPPED":
+        return task.started_at is None and status.reason is not None and status.reason not in TRANSIENT_DROPS
+    return status.state in APP_FAULTS
 
 
 class TaskUpdates:
@@ -74,7 +89,7 @@ class TaskUpdates:
         failure = TaskFailure(app_id=app.app_id, task_id=task.task_id, state=status.state, message=status.message or "",
                               host=task.hostname, agent_id=task.agent_id, at=now, version=app.version)
         app = replace(app, last_failure=failure)
-        fault = status.state in APP_FAULTS
+        fault = is_fault(task, status)
         deployment = self.deployments.of_app(app.app_id)
         if (deployment is not None and task.config_version == app.config_version and deployment.kind != "stop"
                 and fault):  # a lost agent or failover is not the new config's fault
@@ -100,12 +115,35 @@ class TaskUpdates:
         self.index.dirty.add(app.app_id)
         persist.apps.append(app)
 
-    def expire_unreachable(self, now: float, grace: float) -> list[TaskRecord]:
-        """Tasks unreachable for ``grace`` seconds are given up on (and replaced)."""
-        expired = []
+    def expire_unreachable(self, now: float, grace: float) -> tuple[list[TaskRecord], list[str]]:
+        """Apply each app's ``unreachableStrategy`` to its unreachable tasks: those unreachable for
+        ``inactiveAfterSeconds`` are given up on (and replaced), those unreachable for
+        ``expungeAfterSeconds`` are forgotten (killed should they come back); ``"disabled"``: never
+        either. An app without a strategy: given up on after ``grace``, never forgotten. Returns
+        the tasks given up on and the ids of those forgotten."""
+        expired: list[TaskRecord] = []
+        expunged: list[str] = []
         for task in list(self.index.tasks.values()):
-            if task.unreachable_since is not None and not task.expired and now - task.unreachable_since >= grace:
+            if task.unreachable_since is None:
+                continue
+            inactive, expunge = self._unreachable_limits(task.app_id, grace)
+            gone_for = now - task.unreachable_since
+            if expunge is not None and gone_for >= expunge:
+                self.index.drop(task.task_id)
+                self.index.dirty.add(task.app_id)
+                expunged.append(task.task_id)
+            elif inactive is not None and gone_for >= inactive and not task.expired:
                 marked = task.evolve(expired=True)
                 self.index.set(marked)
                 expired.append(marked)
-        return expired
+        return expired, expunged
+
+    def _unreachable_limits(self, app_id: str, grace: float) -> tuple[Optional[float], Optional[float]]:
+        """(seconds until replaced, seconds until forgotten) for an app's unreachable task."""
+        app = self.apps.get(app_id)
+        strategy = app.spec.unreachable_strategy if app is not None else None
+        if strategy is None:
+            return grace, None
+        if strategy.disabled:
+            return None, None
+        return float(strategy.inactive_after_seconds or 0), float(strategy.expunge_after_seconds or 0)

@@ -45,12 +45,15 @@ from .messages import (Acknowledge, AgentLost, AgentsListed, CancelDeployment, D
                        Subscribed, Suppress, Tick)
 from .readiness_checks import ReadinessProbes
 from .reconcile import Reconciler
+from .service_ports import PortRange
 from .task_index import TaskIndex
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     unreachable_grace: float = 60.0        # seconds an unreachable task counts before it is replaced
+                                           # (for apps without an unreachableStrategy)
+    service_ports: PortRange = PortRange()  # where service ports given as 0 come from
     refuse_seconds_idle: float = 120.0     # decline filter when nothing is pending
     refuse_seconds_busy: float = 5.0       # decline filter while work is pending
     reconcile_first_retry: float = 2.0     # explicit reconciliation: first retry, doubling...
@@ -93,7 +96,9 @@ class Engine:
         self.reconciler = Reconciler(config.reconcile_first_retry, config.reconcile_max_retry, config.implicit_first,
                                      config.implicit_every, config.kill_retry)
         self.deployment_book = DeploymentBook(clock, new_id, emit)
-        self.commands = AppCommands(self.apps, self.index, self.deployment_book, self.reconciler, registry, clock, emit)
+        self.commands = AppCommands(self.apps, self.index, self.deployment_book, self.reconciler, registry, clock, emit,
+                                    config.service_ports)
+        self._unsaved = Persist()  # what loading changed (service ports assigned), saved with the next event
         self.updates = TaskUpdates(self.apps, self.index, self.deployment_book, clock, emit, config.stable_after,
                                    config.deployment_failures, self.commands.fail_deployment)
         self.launcher = Launcher(Planner(registry, seed), config.executor, clock, new_id,
@@ -153,6 +158,7 @@ class Engine:
         self.deployment_book.load(snapshot.deployments.values())
         self.jobs.load(snapshot.jobs.values(), snapshot.runs.values())
         self.index.dirty = set(self.apps) | {d.app_id for d in self.deployments.values()}
+        self._unsaved = Persist(apps=self.commands.assign_missing())
         self._converge()  # what this finds (an app deleted meanwhile) is published with the next event
 
     # --- dispatch -----------------------------------------------------------------------------
@@ -173,6 +179,9 @@ class Engine:
     def _finish(self, out: list[Instruction]) -> list[Instruction]:
         """After every event: kill what must go, and ask for offers only while they are needed."""
         persist, kills = self._converge()
+        if self._unsaved:
+            persist.extend(self._unsaved)
+            self._unsaved = Persist()
         if persist:
             out = _merge_persist(out, persist) + kills
         if self.subscribed:
@@ -316,7 +325,11 @@ class Engine:
 
     def _tick(self, event: Tick) -> list[Instruction]:
         now = self.clock()
-        persist = Persist(tasks=self.updates.expire_unreachable(now, self.config.unreachable_grace))
+        expired, expunged = self.updates.expire_unreachable(now, self.config.unreachable_grace)
+        for task_id in expunged:
+            self.reconciler.forget(task_id)
+            self.probes.forget(task_id)
+        persist = Persist(tasks=expired, delete_tasks=expunged)
         for deployment in list(self.deployments.values()):
             self.index.dirty.add(deployment.app_id)  # tasks become ready by staying up: check again
             if now - deployment.started_at >= self.config.deployment_timeout:

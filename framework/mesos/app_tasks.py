@@ -4,11 +4,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine.messages import AppTaskLaunch
-from ..model import AppSpec
+from ..model import UNLIMITED, AppSpec
 from ..timestamps import iso
 from .resources import resources_json
 
 APP_ID_LABEL = "HALYARD_APP_ID"
+#: Marathon's ``ignoreHttp1xx`` for the executor that runs the health check: a 1xx answer leaves
+#: the task's health as it is. Mesos' own checkers have no such option (they count 1xx as a
+#: failure); the minimesos executors honour this label.
+IGNORE_1XX_LABEL = "HALYARD_HEALTH_IGNORE_HTTP1XX"
 
 
 def task_env(app: AppSpec, version: str, task_id: str, hostname: str, ports: tuple[int, ...]) -> dict[str, str]:
@@ -54,6 +58,8 @@ def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname:
     if app.user:
         command["user"] = app.user
     labels = {**app.labels, APP_ID_LABEL: app.id, "HALYARD_APP_VERSION": version}
+    if any(hc.ignore_http1xx and hc.protocol in ("HTTP", "HTTPS") for hc in app.health_checks):
+        labels[IGNORE_1XX_LABEL] = "true"
     info: dict[str, Any] = {
         "name": ".".join(reversed(app.id.strip("/").split("/"))),
         "task_id": {"value": task_id},
@@ -84,6 +90,9 @@ def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname:
                                           "mode": v.mode} for v in app.container.volumes]}  # type: ignore[union-attr]
     if app.health_checks:
         info["health_check"] = health_check(app, ports)
+    limits = resource_limits(app)
+    if limits:
+        info["limits"] = limits
     if app.task_kill_grace_period_seconds is not None:
         info["kill_policy"] = {"grace_period": {"nanoseconds": int(app.task_kill_grace_period_seconds * 1e9)}}
     return info
@@ -106,3 +115,15 @@ def health_check(app: AppSpec, ports: tuple[int, ...]) -> dict[str, Any]:
         scheme = "https" if hc.protocol in ("HTTPS", "MESOS_HTTPS") else "http"
         check.update({"type": "HTTP", "http": {"port": port, "path": hc.path or "/", "scheme": scheme}})
     return check
+
+
+def resource_limits(app: AppSpec) -> dict[str, Any]:
+    """The app's ``resourceLimits`` as the TaskInfo's ``limits`` (Mesos 1.9+): the agent's
+    containerizer applies them (for Docker: ``--cpu-quota``, ``--memory``, the request becoming
+    ``--memory-reservation``). ``unlimited`` is an infinite value, which Mesos' JSON reads from the
+    string ``"Infinity"`` (a bare ``Infinity`` is not JSON)."""
+    limits = app.resource_limits
+    if limits is None:
+        return {}
+    return {name: {"value": "Infinity" if value == UNLIMITED else value}
+            for name, value in (("cpus", limits.cpus), ("mem", limits.mem)) if value is not None}

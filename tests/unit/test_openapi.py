@@ -31,3 +31,9 @@ def test_the_app_schema_accepts_a_real_definition_and_names_the_fields():
     assert validator.is_valid(app)
     assert {"id", "cmd", "instances", "constraints", "healthChecks", "environments", "strategy", "minReadySeconds"} <= \
         set(schema["properties"])
+    for fields in ({"unreachableStrategy": "disabled", "resourceLimits": {"cpus": "unlimited", "mem": 64}},
+                   {"unreachableStrategy": {"inactiveAfterSeconds": 1, "expungeAfterSeconds": 2}}):
+        assert validator.is_valid({**app, **fields}), fields
+    for fields in ({"unreachableStrategy": "enabled"}, {"resourceLimits": {"cpus": "lots"}},
+                   {"unreachableStrategy": {"inactiveAfterSeconds": None}}):
+        assert not validator.is_valid({**app, **fields}), fields

@@ -78,3 +78,24 @@ def test_health_checks_become_mesos_native_checks():
     cmd = parse_app({"id": "/c", "cmd": "x", "healthChecks": [{"protocol": "COMMAND", "command": {"value": "true"}}]})
     assert task_info(cmd, "V", "c.1", "S1", "h", RES, (31000,))["health_check"]["command"] == {"value": "true",
                                                                                               "shell": True}
+
+
+def test_resource_limits_become_the_task_infos_limits_infinite_as_mesos_reads_it():
+    app = parse_app({"id": "/web", "cmd": "serve", "cpus": 0.5, "mem": 64,
+                     "resourceLimits": {"cpus": "unlimited", "mem": 256}})
+    info = task_info(app, "V1", "web.1", "S1", "h1", RES, (31000,))
+    assert info["limits"] == {"cpus": {"value": "Infinity"}, "mem": {"value": 256.0}}
+    assert "limits" not in task_info(parse_app({"id": "/web", "cmd": "serve"}), "V1", "web.1", "S1", "h1", RES, ())
+    only_mem = parse_app({"id": "/web", "cmd": "serve", "mem": 64, "resourceLimits": {"mem": "unlimited"}})
+    assert task_info(only_mem, "V1", "web.1", "S1", "h1", RES, ())["limits"] == {"mem": {"value": "Infinity"}}
+
+
+def test_ignore_http1xx_reaches_the_executor_as_a_task_label():
+    def labels(check):
+        app = parse_app({"id": "/web", "cmd": "serve", "healthChecks": [check]})
+        info = task_info(app, "V1", "web.1", "S1", "h1", RES, (31000,))
+        return {lab["key"]: lab["value"] for lab in info["labels"]["labels"]}
+
+    assert labels({"protocol": "HTTP", "ignoreHttp1xx": True})["HALYARD_HEALTH_IGNORE_HTTP1XX"] == "true"
+    assert "HALYARD_HEALTH_IGNORE_HTTP1XX" not in labels({"protocol": "HTTP"})
+    assert "HALYARD_HEALTH_IGNORE_HTTP1XX" not in labels({"protocol": "TCP", "ignoreHttp1xx": True})
