@@ -140,7 +140,7 @@ def test_one_app_embeds_tasks_and_its_failure_by_default_and_more_on_request(api
     assert app["taskStats"]["withLatestConfig"]["stats"]["counts"]["unhealthy"] == 1
     assert app["readinessCheckResults"] == []
     task = call(api, "GET", "/v2/tasks")[1]["tasks"][0]
-    assert task["healthCheckResults"][0]["alive"] is False and task["servicePorts"] == [0]
+    assert task["healthCheckResults"][0]["alive"] is False and task["servicePorts"] == [10000]  # Marathon's default port, assigned
 
 
 def test_kills_with_scale_answer_a_deployment(api, backend):
