@@ -14,6 +14,7 @@ from typing import Callable, Optional
 import uvicorn
 
 from .api.events import EventHub
+from .api.inputs import AppInputs
 from .api.server import create_app
 from .config import ServiceConfig
 from .engine.messages import Event
@@ -25,6 +26,7 @@ from .placement import StrategyRegistry
 from .service import SchedulerService
 from .store.election import ZkSession
 from .probes import HttpProbes
+from .secret_store import SecretStore
 from .webhooks import WebhookPoster
 
 API_START_SECONDS = 10.0
@@ -59,6 +61,7 @@ class SchedulerApp:
             engine_config=replace(config.engine, executor=executor_settings(config)), registry=registry)
         self.session.add_listener(self.service.session_changed)
         self._server: Optional[uvicorn.Server] = None
+        self.secrets = SecretStore(config.secrets_file) if config.secrets_file else None
 
     def _driver(self, framework_id: Optional[str], sink: Callable[[Event], None],
                 on_failed_over: Callable[[str], None]) -> MesosDriver:
@@ -69,7 +72,8 @@ class SchedulerApp:
     def start_api(self) -> None:
         """Serve the HTTP API on its own thread (returns once it listens, or after 10 s)."""
         host, _, _ = self.config.listen.rpartition(":")
-        api = create_app(self.service, self.hub, self.config.tokens, self.config.auth_reads)
+        api = create_app(self.service, self.hub, self.config.tokens, self.config.auth_reads,
+                         AppInputs(secrets=self.secrets, role=self.config.role))
         server = uvicorn.Server(uvicorn.Config(api, host=host or "127.0.0.1", port=self.config.port,
                                                log_level="warning", access_log=False, lifespan="off"))
         self._server = server

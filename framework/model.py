@@ -15,10 +15,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic import field_validator, model_validator
-from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
+
+from .app_parts import DOCKER_NETWORK, MASKED, AppCheck, Network, SecretEnv, SecretSource
+from .spec_base import PathProblems, Spec
+
+# PathProblems, Spec, SecretEnv and MASKED are imported from here too (their home moved).
 
 # Marathon's defaults (AppDefinition.scala / RAML): see shared NOTES.md.
 DEFAULT_CPUS = 1.0
@@ -29,30 +33,6 @@ DEFAULT_MAX_LAUNCH_DELAY_SECONDS = 300.0
 DEFAULT_STRATEGY = "binpack"
 
 _ID_SEGMENT = re.compile(r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$")
-
-
-class PathProblems(ValueError):
-    """Raised by validators to report problems at paths below the validated value.
-
-    ``items`` are ``(subpath, message)`` pairs; :mod:`halyard.validation` joins each subpath to
-    the location pydantic reports, so a problem lands at e.g. ``constraints[1][1]``.
-    """
-
-    def __init__(self, items: list[tuple[tuple[str | int, ...], str]]):
-        self.items = items
-        super().__init__("; ".join(m for _, m in items))
-
-
-class Spec(BaseModel):
-    """Base of all definition models: camelCase aliases, unknown fields refused, immutable."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
-
-    def to_json(self) -> dict[str, Any]:
-        """The definition as Marathon-style JSON (camelCase, defaults omitted where unset)."""
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,6 +97,8 @@ class Constraint:
             known = ", ".join(o.value for o in Operator)
             problems.append(((1,), f"unknown operator {op_raw!r} (known: {known})"))
             raise PathProblems(problems) from None
+        if value == "" and _VALUE_RULES.get(op) in ("none", "optional"):
+            value = None  # Marathon's exports write ["hostname", "UNIQUE", ""]
         if value is not None and not isinstance(value, str):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = str(value)
@@ -192,11 +174,28 @@ class Docker(Spec):
 
 
 class Volume(Spec):
-    """A host path mounted into the container."""
+    """A host path mounted into the container. Marathon's persistent, external and secret
+    volumes are named and refused: Halyard does not reserve disk or attach storage."""
 
     container_path: str = Field(min_length=1)
-    host_path: str = Field(min_length=1)
+    host_path: Optional[str] = Field(None, min_length=1)
     mode: Literal["RO", "RW"] = "RW"
+    persistent: Optional[dict[str, Any]] = None
+    external: Optional[dict[str, Any]] = None
+    secret: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _host_path_only(self) -> "Volume":
+        refused = {"persistent": "local persistent volumes (they need disk reservations and resident tasks)",
+                   "external": "external volumes (Docker volume drivers such as REX-Ray)",
+                   "secret": "secret volumes (give the secret as an env value)"}
+        problems = [((key,), f"not supported by Halyard: {why}") for key, why in refused.items()
+                    if getattr(self, key) is not None]
+        if not problems and self.host_path is None:
+            problems.append((("hostPath",), "required"))
+        if problems:
+            raise PathProblems(problems)
+        return self
 
 
 class Container(Spec):
@@ -213,7 +212,8 @@ class Container(Spec):
         if self.type == "DOCKER" and self.docker is None:
             problems.append((("docker",), "required when type is DOCKER"))
         if self.type == "MESOS" and self.docker is not None:
-            problems.append((("docker",), "only allowed when type is DOCKER (Halyard runs images on Docker)"))
+            problems.append((("docker",), "not supported by Halyard: images in the Mesos containerizer (UCR); "
+                                          "Halyard runs images on Docker: give type DOCKER"))
         if self.port_mappings is not None and self.docker is not None and self.docker.port_mappings is not None:
             problems.append((("portMappings",), "given both here and in docker.portMappings; use one"))
         if problems:
@@ -263,6 +263,7 @@ class HealthCheck(Spec):
     max_consecutive_failures: int = Field(3, ge=0)
     delay_seconds: float = Field(15, ge=0)
     ignore_http1xx: bool = Field(False, alias="ignoreHttp1xx")
+    ip_protocol: Optional[Literal["IPv4", "IPv6"]] = Field(None, alias="ipProtocol")
 
     @model_validator(mode="after")
     def _check(self) -> "HealthCheck":
@@ -303,23 +304,6 @@ class FetchUri(Spec):
     executable: bool = False
     cache: bool = False
     dest_path: Optional[str] = None
-
-
-class SecretEnv(Spec):
-    """An environment value that is passed to the task but never shown: ``{value: ..., secret: true}``."""
-
-    value: str
-    secret: bool = True
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_marathon_references(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("secret"), str):
-            raise ValueError("Marathon secret references are not supported: give {value: ..., secret: true}")
-        return data
-
-
-MASKED = {"secret": True}
 
 
 def coerce_env(value: Any) -> Any:
@@ -438,10 +422,11 @@ class Definition(Spec):
         return sorted(k for k, v in self.env.items() if isinstance(v, SecretEnv))
 
     def public_json(self) -> dict[str, Any]:
-        """The definition as shown to people and API clients: secret env values replaced by ``{secret: true}``."""
+        """The definition as shown to people and API clients: secret env values replaced by
+        ``{secret: true}`` (Marathon's references by ``{secret: NAME}``)."""
         data = self.to_json()
         for key in self.secret_names():
-            data["env"][key] = dict(MASKED)
+            data["env"][key] = self.env[key].public()  # type: ignore[union-attr]
         return data
 
 
@@ -460,13 +445,18 @@ class AppSpec(Definition):
     gpus: int = Field(0, ge=0)
     instances: int = Field(1, ge=0)
     container: Optional[Container] = None
+    #: Marathon 1.5's networks (one: Docker joins one network); ``container.docker.network`` is the older form.
+    networks: Optional[list[Network]] = None
     port_definitions: Optional[list[PortDefinition]] = None
     require_ports: bool = False
     env: dict[str, Union[str, SecretEnv]] = Field(default_factory=dict)
+    #: Marathon's ``secrets``: name -> ``{source}``, referred to by ``env`` values ``{secret: NAME}``.
+    secrets: dict[str, SecretSource] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     constraints: list[Constraint] = Field(default_factory=list)
     accepted_resource_roles: Optional[list[str]] = None
     health_checks: list[HealthCheck] = Field(default_factory=list)
+    check: Optional[AppCheck] = None
     upgrade_strategy: UpgradeStrategy = Field(default_factory=UpgradeStrategy)
     #: Seconds a new task must have run before it counts (for a rolling upgrade and for the end of
     #: a deployment), on top of being healthy when checked: a command that exits at once then
@@ -481,6 +471,13 @@ class AppSpec(Definition):
     fetch: list[FetchUri] = Field(default_factory=list)
     user: Optional[str] = None
     task_kill_grace_period_seconds: Optional[float] = Field(None, ge=0)
+    #: Apps to deploy before this one (absolute ids), as in Marathon's groups.
+    dependencies: list[str] = Field(default_factory=list)
+    #: Marathon's executor: only the default (``""`` or ``//cmd``) is supported.
+    executor: str = ""
+    tty: Optional[bool] = None
+    #: The Mesos role the tasks run under; the API accepts only the scheduler's own role.
+    role: Optional[str] = Field(None, min_length=1)
     strategy: Optional[StrategyRef] = None
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -488,6 +485,20 @@ class AppSpec(Definition):
     @classmethod
     def _normalize_id(cls, value: str) -> str:
         return normalize_app_id(value)
+
+    @field_validator("dependencies")
+    @classmethod
+    def _normalize_dependencies(cls, value: list[str]) -> list[str]:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        out = []
+        for i, dep in enumerate(value):
+            try:
+                out.append(normalize_app_id(dep))
+            except ValueError as exc:
+                problems.append(((i,), str(exc)))
+        if problems:
+            raise PathProblems(problems)
+        return out
 
     @model_validator(mode="after")
     def _check(self) -> "AppSpec":
@@ -529,10 +540,68 @@ class AppSpec(Definition):
             if rc.port_name not in names:
                 problems.append((("readinessChecks", i, "portName"),
                                  f"no port named {rc.port_name!r} (ports: {', '.join(names) or 'none named'})"))
-        problems += self._role_problems()
+        problems += self._role_problems() + self._marathon_problems()
         if problems:
             raise PathProblems(problems)
         return self
+
+    def _marathon_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """What Marathon 1.5+ fields ask that Halyard cannot do, or that contradicts itself."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.executor not in ("", "//cmd"):
+            problems.append((("executor",), "not supported by Halyard: custom executors (tasks run with Mesos' "
+                                            "command executor, or Docker's)"))
+        if self.networks is not None and len(self.networks) > 1:
+            problems.append((("networks",), f"not supported by Halyard: more than one network per app "
+                                            f"(Docker joins one at launch); got {len(self.networks)}"))
+        if self.networks and self.is_docker and "network" in self.container.docker.model_fields_set:  # type: ignore[union-attr]
+            problems.append((("container", "docker", "network"), "give networks or container.docker.network, not both"))
+        if self.networks and self.network != "HOST" and not self.is_docker:
+            problems.append((("networks", 0, "mode"), "not supported by Halyard: container networks for an app "
+                                                      "without a Docker image (commands run in the host's network)"))
+        if self.tty and not self.is_docker:
+            problems.append((("tty",), "not supported by Halyard: a tty for an app without a Docker image"))
+        ports = len(self.host_port_requests())
+        ref = self.check.port_ref if self.check is not None else None
+        if ref is not None and ref.port is None and (ref.port_index or 0) >= max(ports, len(self._check_ports())):
+            kind = "http" if self.check.http is not None else "tcp"  # type: ignore[union-attr]
+            problems.append((("check", kind, "portIndex"), f"the app has {ports} port(s)"))
+        for key, item in self.env.items():
+            if isinstance(item, SecretEnv) and item.reference is not None and item.reference not in self.secrets:
+                declared = ", ".join(sorted(self.secrets)) or "none"
+                problems.append((("env", key), f"no secret {item.reference!r} in secrets (declared: {declared})"))
+        if self.role is not None:
+            for i, role in enumerate(self.accepted_resource_roles or []):
+                if role not in ("*", self.role):
+                    problems.append((("acceptedResourceRoles", i), f"must be '*' or the app's role "
+                                                                   f"{self.role!r} (as in Marathon)"))
+        return problems
+
+    def _check_ports(self) -> tuple[int, ...]:
+        """The ports a Mesos check may name by ``portIndex``: container ports with container
+        networking (checks run inside the task's network), host ports otherwise."""
+        if self.network in ("BRIDGE", "USER"):
+            return tuple(m.container_port for m in (self.container.mappings if self.container else None) or [])
+        return ()
+
+    def check_port(self, ports: tuple[int, ...]) -> Optional[int]:
+        """The port the app's Mesos ``check`` connects to, given a task's host ports (None: no
+        HTTP/TCP check). With BRIDGE/USER networking it is the mapping's container port."""
+        ref = self.check.port_ref if self.check is not None else None
+        if ref is None:
+            return None
+        if ref.port is not None:
+            return ref.port
+        index = ref.port_index or 0
+        inside = self._check_ports()
+        if inside:
+            return inside[index] if index < len(inside) else None
+        return ports[index] if index < len(ports) else None
+
+    @property
+    def network_name(self) -> Optional[str]:
+        """The Docker network a USER-networked task joins (``networks[0].name``), if named."""
+        return self.networks[0].name if self.networks else None
 
     def readiness_port(self, ports: tuple[int, ...]) -> Optional[int]:
         """The host port a task's readiness check goes to (its check's ``portName``), if any."""
@@ -544,7 +613,10 @@ class AppSpec(Definition):
 
     @property
     def network(self) -> str:
-        """The task's network mode: HOST (also for command apps), BRIDGE, NONE or USER."""
+        """The task's network mode: HOST (also for command apps), BRIDGE, NONE or USER; from
+        ``networks`` when given, else from ``container.docker.network``."""
+        if self.networks:
+            return DOCKER_NETWORK[self.networks[0].mode]
         return self.container.network if self.container is not None else "HOST"
 
     @property

@@ -14,15 +14,18 @@ from fastapi import FastAPI
 from .. import __version__
 from ..backend import Backend
 from . import apps, auth, deployments, errors, events, jobs, leader, metrics, plan, queue, tasks
+from .inputs import AppInputs
 from .openapi import openapi_document
 
 
 def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: Optional[dict[str, str]] = None,
-               auth_reads: bool = False) -> FastAPI:
+               auth_reads: bool = False, app_inputs: Optional[AppInputs] = None) -> FastAPI:
     """The API over ``backend``; ``hub`` feeds ``/v2/events``; with ``tokens`` (token -> rw|ro)
-    writes, and with ``auth_reads`` reads too, need a bearer token."""
+    writes, and with ``auth_reads`` reads too, need a bearer token; ``app_inputs`` (the secret
+    store and the scheduler's role) complete app definitions."""
     api = FastAPI(title="Halyard", version=__version__,
                   description="Marathon-compatible v2 API for Halyard, plus Halyard's /v1 additions.")
+    api.state.app_inputs = app_inputs or AppInputs()
     auth.install(api, tokens or {}, auth_reads)
     errors.install(api, backend)
     # Tasks before apps: "/v2/apps/{id:path}" would also match ".../tasks".
