@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 from typing import Any, Mapping
-from urllib.parse import urlparse
 
 Problems = list[tuple[tuple[str | int, ...], str]]
 
@@ -37,7 +36,11 @@ UCR = "not supported by Halyard: images in the Mesos containerizer (UCR); Halyar
 
 def is_archive(uri: str) -> bool:
     """Whether Marathon would extract ``uri`` (its path ends like an archive)."""
-    return urlparse(uri).path.endswith(ARCHIVES)
+    path = uri.split("?", 1)[0].split("#", 1)[0]
+    if "://" in path:
+        rest = path.split("://", 1)[1]
+        path = rest[rest.index("/"):] if "/" in rest else ""
+    return path.endswith(ARCHIVES)
 
 
 def normalize_app(raw: Mapping[str, Any]) -> tuple[dict[str, Any], Problems]:
