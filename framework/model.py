@@ -169,7 +169,8 @@ class Docker(Spec):
     force_pull_image: bool = False
     privileged: bool = False
     parameters: list[DockerParameter] = Field(default_factory=list)
-    network: Literal["HOST", "BRIDGE", "NONE", "USER"] = "HOST"
+    #: The older form of ``networks`` (unset: HOST, or what ``networks`` says).
+    network: Optional[Literal["HOST", "BRIDGE", "NONE", "USER"]] = None
     port_mappings: Optional[list[PortMapping]] = None
 
 
@@ -223,7 +224,7 @@ class Container(Spec):
     @property
     def network(self) -> str:
         """HOST, BRIDGE, NONE or USER (HOST for Mesos containers)."""
-        return self.docker.network if self.docker is not None else "HOST"
+        return (self.docker.network or "HOST") if self.docker is not None else "HOST"
 
     @property
     def mappings(self) -> Optional[list[PortMapping]]:
@@ -554,7 +555,7 @@ class AppSpec(Definition):
         if self.networks is not None and len(self.networks) > 1:
             problems.append((("networks",), f"not supported by Halyard: more than one network per app "
                                             f"(Docker joins one at launch); got {len(self.networks)}"))
-        if self.networks and self.is_docker and "network" in self.container.docker.model_fields_set:  # type: ignore[union-attr]
+        if self.networks and self.is_docker and self.container.docker.network is not None:  # type: ignore[union-attr]
             problems.append((("container", "docker", "network"), "give networks or container.docker.network, not both"))
         if self.networks and self.network != "HOST" and not self.is_docker:
             problems.append((("networks", 0, "mode"), "not supported by Halyard: container networks for an app "

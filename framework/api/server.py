@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..backend import Backend
-from . import apps, auth, deployments, errors, events, jobs, leader, metrics, plan, queue, tasks
+from . import apps, auth, deployments, errors, events, jobs, leader, metrics, plan, pods, queue, tasks
 from .inputs import AppInputs
 from .openapi import openapi_document
 
@@ -31,7 +31,7 @@ def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: 
     # Tasks before apps: "/v2/apps/{id:path}" would also match ".../tasks".
     for router in (leader.routes(backend), metrics.routes(backend), plan.routes(backend),
                    events.routes(backend, hub or events.EventHub()), tasks.routes(backend), apps.routes(backend),
-                   deployments.routes(backend), queue.routes(backend), jobs.routes(backend)):
+                   deployments.routes(backend), queue.routes(backend), jobs.routes(backend), pods.routes(backend)):
         api.include_router(router)
     api.openapi = lambda: openapi_document(api)  # type: ignore[method-assign]
     return api
