@@ -18,10 +18,9 @@ from halyard.validation import SecretInputs, app_problems, parse_app
 
 from .test_api import FakeBackend, call
 
-EXAMPLES = Path("/work/shared/marathon-examples")
-if not EXAMPLES.is_dir():  # the corpus travels with the shared tree; a checkout elsewhere skips it
-    EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "marathon-examples"
-EXPORTS = Path(__file__).resolve().parents[1] / "data" / "marathon-exports"
+DATA = Path(__file__).resolve().parents[1] / "data"
+EXAMPLES = DATA / "marathon-examples"  # Marathon's own, unmodified (see its SOURCE and LICENSE)
+EXPORTS = DATA / "marathon-exports"
 #: The secret store the corpus and the exports refer to.
 STORE = {"/db/password": "hunter2", "/prod/shop/db-password": "s3cret"}
 #: Fields another change of issue 12 makes Halyard accept (unreachableStrategy, resourceLimits):
