@@ -8,7 +8,7 @@ import collections
 import collections.abc
 import copy
 import json
-import time
+import subprocess
 from datetime import datetime, timezone
 
 import pytest
@@ -18,7 +18,7 @@ from marathon import MarathonClient
 from marathon.models import MarathonApp
 
 from ..unit.test_marathon_defs import EXPORTS, REFUSED, STORE, corpus
-from .harness import leading_scheduler
+from .harness import docker_container_of, leading_scheduler, unique
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -161,3 +161,35 @@ def test_a_secret_the_store_lacks_is_a_422_naming_it(sched):
     assert resp.status_code == 422
     assert resp.json()["problems"] == ["env.PW: secret 'pw': the scheduler's secret store has no source '/not/there'"]
     assert all(a["id"] != "/defs/nosecret" for a in requests.get(sched.url + "/v2/apps", timeout=10).json()["apps"])
+
+
+@pytest.fixture
+def docker_network(cluster):
+    """A Docker network on the cluster's dockerd (made beforehand, as on real agents), removed after."""
+    docker = ["/usr/bin/docker", "-H", cluster["DOCKER_HOST"]]
+    name = "halyard-" + unique("net")
+    subprocess.run(docker + ["network", "create", "-d", "bridge", name], check=True, capture_output=True)
+    yield name
+    subprocess.run(docker + ["network", "rm", name], capture_output=True)
+
+
+def test_a_named_container_network_and_a_tty_reach_docker(sched, cluster, docker_network):
+    """``networks: [{mode: container, name}]`` joins that Docker network, and ``tty`` gives the
+    container a tty. (A ``check`` is sent to Mesos in the TaskInfo too, but this cluster's stand-in
+    executors do not run Mesos checks: that part is tested on the TaskInfo, in the unit tests.)"""
+    app_id = "/defs/networked"
+    resp = sched.post_app({"id": app_id, "cmd": "exec sleep 3600", "cpus": 0.01, "mem": 8, "tty": True,
+                           "networks": [{"mode": "container", "name": docker_network}],
+                           "container": {"type": "DOCKER", "docker": {"image": "local/busybox:1"},
+                                         "portMappings": [{"containerPort": 80, "name": "http"}]},
+                           "check": {"exec": {"command": {"shell": "true"}}}})
+    assert resp.status_code == 201, resp.text
+    try:
+        task = until(lambda: sched.running(app_id), 120, what="running")[0]
+        docker = ["/usr/bin/docker", "-H", cluster["DOCKER_HOST"]]
+        cid = until(lambda: docker_container_of(cluster, task["id"]), 30, what="its container")
+        inspect = json.loads(subprocess.run(docker + ["inspect", cid], capture_output=True, text=True, check=True).stdout)[0]
+        assert list(inspect["NetworkSettings"]["Networks"]) == [docker_network]
+        assert inspect["Config"]["Tty"] is True
+    finally:
+        delete_all(sched, [app_id])
