@@ -121,7 +121,8 @@ class SecretEnv(Spec):
 
     - Halyard's inline form ``{value: ..., secret: true}``;
     - Marathon's reference ``{secret: NAME}`` to a top-level ``secrets: {NAME: {source: ...}}``,
-      whose ``value`` the API fills in from the scheduler's secret store (``--secrets-file``).
+      whose ``value`` the API fills in from the scheduler's secret store (``--secrets-file``)
+      when the app is deployed (a definition file read by the CLI leaves it unresolved).
     """
 
     value: Optional[str] = None
@@ -132,10 +133,7 @@ class SecretEnv(Spec):
     def _has_value(self) -> "SecretEnv":
         if self.secret is False:
             raise PathProblems([(("secret",), "must be true (a secret value) or a secret's name (a reference)")])
-        if self.value is None and isinstance(self.secret, str):
-            raise PathProblems([((), f"the secret {self.secret!r} is not resolved: references are resolved "
-                                     "from the scheduler's secret store when an app is deployed")])
-        if self.value is None:
+        if self.value is None and not isinstance(self.secret, str):
             raise PathProblems([(("value",), "required: {secret: true} without a value keeps the stored value "
                                              "only when it updates an app that has a secret under this name")])
         return self

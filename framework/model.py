@@ -412,8 +412,27 @@ class Definition(Spec):
         return StrategyRef.coerce(value)
 
     def env_values(self) -> dict[str, str]:
-        """The environment as the task sees it, secrets included."""
-        return {k: v.value if isinstance(v, SecretEnv) else v for k, v in self.env.items()}
+        """The environment as the task sees it, secrets included (a secret reference only once
+        resolved, which the API does before anything is deployed)."""
+        return {k: v.value if isinstance(v, SecretEnv) else v for k, v in self.env.items()
+                if not isinstance(v, SecretEnv) or v.value is not None}
+
+    @model_validator(mode="after")
+    def _secret_references(self) -> "Definition":
+        secrets = getattr(self, "secrets", None)
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for key, item in self.env.items():
+            if not isinstance(item, SecretEnv) or item.reference is None:
+                continue
+            if secrets is None:
+                problems.append((("env", key), "secret references are for apps (with secrets); give "
+                                               "{value: ..., secret: true}"))
+            elif item.reference not in secrets:
+                declared = ", ".join(sorted(secrets)) or "none"
+                problems.append((("env", key), f"no secret {item.reference!r} in secrets (declared: {declared})"))
+        if problems:
+            raise PathProblems(problems)
+        return self
 
     def _role_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         roles = getattr(self, "accepted_resource_roles", None) or []
@@ -567,10 +586,6 @@ class AppSpec(Definition):
         if ref is not None and ref.port is None and (ref.port_index or 0) >= max(ports, len(self._check_ports())):
             kind = "http" if self.check.http is not None else "tcp"  # type: ignore[union-attr]
             problems.append((("check", kind, "portIndex"), f"the app has {ports} port(s)"))
-        for key, item in self.env.items():
-            if isinstance(item, SecretEnv) and item.reference is not None and item.reference not in self.secrets:
-                declared = ", ".join(sorted(self.secrets)) or "none"
-                problems.append((("env", key), f"no secret {item.reference!r} in secrets (declared: {declared})"))
         if self.role is not None:
             for i, role in enumerate(self.accepted_resource_roles or []):
                 if role not in ("*", self.role):

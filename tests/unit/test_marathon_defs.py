@@ -310,3 +310,20 @@ def test_a_host_check_uses_the_host_port_and_exec_runs_a_command():
     argv = parse_app({"id": "a", "cmd": "x", "check": {"exec": {"command": {"argv": ["test", "-f", "/ok"]}}}})
     assert task_info(argv, "v", "t", "a", "h", [], (31000,))["check"]["command"] == {
         "command": {"value": "test", "arguments": ["test", "-f", "/ok"], "shell": False}}
+
+
+def test_a_file_read_by_the_cli_keeps_its_references_for_the_api_to_resolve(api_with_secrets):
+    local = parse_app({**REF, "secrets": {"pw": {"source": "/db/password"}}})  # halyard validate/deploy: no store
+    assert local.to_json()["env"]["PW"] == {"secret": "pw"} and "PW" not in local.env_values()
+    api, backend = api_with_secrets
+    status, body = call(api, "POST", "/v2/apps", local.to_json())
+    assert status == 201, body
+    with backend.reading() as view:
+        assert view.app("/db").spec.env_values()["PW"] == "hunter2"
+
+
+def test_a_job_cannot_use_a_secret_reference():
+    from halyard.validation import job_problems
+    _, problems = job_problems({"id": "j", "cmd": "x", "env": {"PW": {"secret": "pw"}}})
+    assert [str(p) for p in problems] == ["env.PW: secret references are for apps (with secrets); give "
+                                          "{value: ..., secret: true}"]

@@ -87,7 +87,7 @@ def test_defaults_are_marathons():
      "container.docker.network", "unknown value 'OVERLAY'"),
     ({"args": ["a"]}, "args", "give cmd or args, not both"),
     ({"env": {"DEBUG": True}}, "env.DEBUG", "expected a string"),
-    ({"env": {"PW": {"secret": "db_pw"}}}, "env.PW", "the secret 'db_pw' is not resolved"),
+    ({"env": {"PW": {"secret": "db_pw"}}}, "env.PW", "no secret 'db_pw' in secrets (declared: none)"),
     ({"env": {"PW": {"secret": True}}}, "env.PW", "keeps the stored value only when it updates"),
     ({"killSelection": "RANDOM"}, "killSelection", "unknown value 'RANDOM'"),
     ({"healthChecks": [{"protocol": "COMMAND"}]}, "healthChecks[0].command", "required when protocol is COMMAND"),
