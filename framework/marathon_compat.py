@@ -57,6 +57,18 @@ def normalize_app(raw: Mapping[str, Any]) -> tuple[dict[str, Any], Problems]:
     return app, problems
 
 
+#: A deprecated field in an update -> the canonical fields of the stored app it replaces.
+REPLACES = {"uris": ("fetch",), "ports": ("portDefinitions",), "ipAddress": ("networks",)}
+
+
+def base_for_update(stored: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored definition an update is merged over, without what the update's deprecated
+    fields replace (an update with ``uris`` replaces ``fetch``, as in Marathon)."""
+    drop = {field for key, fields in REPLACES.items() if update.get(key) is not None for field in fields
+            if field not in update}
+    return {k: v for k, v in stored.items() if k not in drop}
+
+
 def _fetch_from_uris(app: dict[str, Any], problems: Problems) -> None:
     uris = app.pop("uris", [])
     if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):

@@ -11,6 +11,7 @@ from ..engine.app_records import AppRecord, TaskFailure
 from ..engine.messages import DeleteApp, PutApp, RestartApp
 from ..engine.view import EngineView
 from ..errors import Problem, ValidationError
+from ..marathon_compat import base_for_update
 from ..timestamps import iso
 from ..validation import deep_merge
 from .deployments import readiness_json
@@ -110,7 +111,7 @@ def routes(backend: Backend) -> APIRouter:
             raise ValidationError([Problem("id", f"does not match the path ({app_id})")])
         with backend.reading() as view:
             existing = view.find_app(app_id)
-            base = existing.spec.to_json() if existing is not None and partialUpdate else {}
+            base = base_for_update(existing.spec.to_json(), raw) if existing is not None and partialUpdate else {}
         spec = validated_app(deep_merge(base, {**raw, "id": app_id}) if base else {**raw, "id": app_id},
                              app_inputs(request), existing.spec if existing is not None else None)
         result = change(PutApp(spec, deployment_id=new_id(), force=force), app_id)

@@ -327,3 +327,14 @@ def test_a_job_cannot_use_a_secret_reference():
     _, problems = job_problems({"id": "j", "cmd": "x", "env": {"PW": {"secret": "pw"}}})
     assert [str(p) for p in problems] == ["env.PW: secret references are for apps (with secrets); give "
                                           "{value: ..., secret: true}"]
+
+
+def test_a_partial_update_with_deprecated_fields_replaces_their_canonical_ones(api_with_secrets):
+    api, backend = api_with_secrets
+    call(api, "POST", "/v2/apps", {"id": "a", "cmd": "x", "fetch": [{"uri": "http://h/a.py"}],
+                                   "portDefinitions": [{"port": 0}, {"port": 0}]})
+    status, body = call(api, "PUT", "/v2/apps/a", {"uris": ["http://h/b.tgz"], "ports": [0]}, query="force=true")
+    assert status == 200, body
+    with backend.reading() as view:
+        app = view.app("/a").spec
+    assert [(f.uri, f.extract) for f in app.fetch] == [("http://h/b.tgz", True)] and app.host_port_requests() == (0,)
