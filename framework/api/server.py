@@ -3,7 +3,7 @@ resource. Marathon's v2 paths and shapes, plus Halyard's /v1 additions.
 
 Module map: ``apps``, ``tasks``, ``deployments``, ``queue`` (and placement reasons), ``events`` (the
 SSE hub and Marathon's event JSON), ``leader`` (ping, info, leader, stats), ``metrics``, ``plan``,
-``jobs``; ``auth``, ``errors``, ``inputs``, ``timestamps`` and ``openapi`` serve them all.
+``jobs``, ``pods`` (refused); ``auth``, ``errors``, ``inputs``, ``timestamps`` and ``openapi`` serve them all.
 """
 from __future__ import annotations
 
