@@ -645,8 +645,11 @@ class AppSpec(Definition):
 
     @property
     def roles(self) -> tuple[str, ...]:
-        """Roles whose resources the app may use (Marathon's default: the unreserved ``*``)."""
-        return tuple(self.accepted_resource_roles or ("*",))
+        """Roles whose resources the app may use: ``acceptedResourceRoles``; else the unreserved
+        ``*`` and, with a ``role`` (as in Marathon 1.9+), resources reserved for that role."""
+        if self.accepted_resource_roles:
+            return tuple(self.accepted_resource_roles)
+        return ("*", self.role) if self.role not in (None, "*") else ("*",)
 
     def host_port_requests(self) -> tuple[int, ...]:
         """One entry per host port the task needs: 0 means any port, otherwise that exact port.

@@ -338,3 +338,9 @@ def test_a_partial_update_with_deprecated_fields_replaces_their_canonical_ones(a
     with backend.reading() as view:
         app = view.app("/a").spec
     assert [(f.uri, f.extract) for f in app.fetch] == [("http://h/b.tgz", True)] and app.host_port_requests() == (0,)
+
+
+def test_an_apps_role_lets_it_use_resources_reserved_for_that_role():
+    assert parse_app({"id": "a", "cmd": "x", "role": "web"}).roles == ("*", "web")
+    assert parse_app({"id": "a", "cmd": "x", "role": "web", "acceptedResourceRoles": ["web"]}).roles == ("web",)
+    assert parse_app({"id": "a", "cmd": "x", "role": "*"}).roles == ("*",)
