@@ -47,6 +47,8 @@ class SchedulerApp:
 
     def __init__(self, config: ServiceConfig, registry: Optional[StrategyRegistry] = None):
         self.config = config
+        # First: a bad secret store stops the process before it joins anything.
+        self.secrets = SecretStore(config.secrets_file) if config.secrets_file else None
         self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth)
         self.store = self.session.store()
         self.election = self.session.election(self.store.election_path, config.advertised)
@@ -61,7 +63,6 @@ class SchedulerApp:
             engine_config=replace(config.engine, executor=executor_settings(config)), registry=registry)
         self.session.add_listener(self.service.session_changed)
         self._server: Optional[uvicorn.Server] = None
-        self.secrets = SecretStore(config.secrets_file) if config.secrets_file else None
 
     def _driver(self, framework_id: Optional[str], sink: Callable[[Event], None],
                 on_failed_over: Callable[[str], None]) -> MesosDriver:
