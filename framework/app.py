@@ -14,6 +14,7 @@ from typing import Callable, Optional
 import uvicorn
 
 from .api.events import EventHub
+from .api.inputs import AppInputs
 from .api.server import create_app
 from .config import ServiceConfig
 from .engine.messages import Event
@@ -25,6 +26,7 @@ from .placement import StrategyRegistry
 from .service import SchedulerService
 from .store.election import ZkSession
 from .probes import HttpProbes
+from .secret_store import SecretStore
 from .webhooks import WebhookPoster
 
 API_START_SECONDS = 10.0
@@ -45,6 +47,8 @@ class SchedulerApp:
 
     def __init__(self, config: ServiceConfig, registry: Optional[StrategyRegistry] = None):
         self.config = config
+        # First: a bad secret store stops the process before it joins anything.
+        self.secrets = SecretStore(config.secrets_file) if config.secrets_file else None
         self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth)
         self.store = self.session.store()
         self.election = self.session.election(self.store.election_path, config.advertised)
@@ -69,7 +73,8 @@ class SchedulerApp:
     def start_api(self) -> None:
         """Serve the HTTP API on its own thread (returns once it listens, or after 10 s)."""
         host, _, _ = self.config.listen.rpartition(":")
-        api = create_app(self.service, self.hub, self.config.tokens, self.config.auth_reads)
+        api = create_app(self.service, self.hub, self.config.tokens, self.config.auth_reads,
+                         AppInputs(secrets=self.secrets, role=self.config.role))
         server = uvicorn.Server(uvicorn.Config(api, host=host or "127.0.0.1", port=self.config.port,
                                                log_level="warning", access_log=False, lifespan="off"))
         self._server = server

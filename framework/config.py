@@ -27,6 +27,7 @@ class ServiceConfig:
     executor_uri: Optional[str] = None      # where agents fetch Halyard's executor (default: this scheduler)
     executor_command: Optional[str] = None  # how agents run it (default: python3 <fetched file>)
     event_keepalive: float = 15.0           # seconds between keep-alive comments on an idle /v2/events stream
+    secrets_file: Optional[str] = None      # the secret store: source -> value (YAML/JSON), for apps' secret references
 
     @property
     def advertised(self) -> str:

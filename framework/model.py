@@ -20,6 +20,12 @@ from pydantic import field_serializer, field_validator, model_serializer, model_
 from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
 
+from .app_parts import DOCKER_NETWORK, MASKED, AppCheck, Network, SecretEnv, SecretSource
+from .app_rules import MarathonRules
+from .spec_base import PathProblems, Spec
+
+# PathProblems, Spec, SecretEnv and MASKED are imported from here too (their home moved).
+
 # Marathon's defaults (AppDefinition.scala / RAML): see shared NOTES.md.
 DEFAULT_CPUS = 1.0
 DEFAULT_MEM = 128.0
@@ -29,30 +35,6 @@ DEFAULT_MAX_LAUNCH_DELAY_SECONDS = 300.0
 DEFAULT_STRATEGY = "binpack"
 
 _ID_SEGMENT = re.compile(r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$")
-
-
-class PathProblems(ValueError):
-    """Raised by validators to report problems at paths below the validated value.
-
-    ``items`` are ``(subpath, message)`` pairs; :mod:`halyard.validation` joins each subpath to
-    the location pydantic reports, so a problem lands at e.g. ``constraints[1][1]``.
-    """
-
-    def __init__(self, items: list[tuple[tuple[str | int, ...], str]]):
-        self.items = items
-        super().__init__("; ".join(m for _, m in items))
-
-
-class Spec(BaseModel):
-    """Base of all definition models: camelCase aliases, unknown fields refused, immutable."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
-
-    def to_json(self) -> dict[str, Any]:
-        """The definition as Marathon-style JSON (camelCase, defaults omitted where unset)."""
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,6 +99,8 @@ class Constraint:
             known = ", ".join(o.value for o in Operator)
             problems.append(((1,), f"unknown operator {op_raw!r} (known: {known})"))
             raise PathProblems(problems) from None
+        if value == "" and _VALUE_RULES.get(op) in ("none", "optional"):
+            value = None  # Marathon's exports write ["hostname", "UNIQUE", ""]
         if value is not None and not isinstance(value, str):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = str(value)
@@ -187,16 +171,34 @@ class Docker(Spec):
     force_pull_image: bool = False
     privileged: bool = False
     parameters: list[DockerParameter] = Field(default_factory=list)
-    network: Literal["HOST", "BRIDGE", "NONE", "USER"] = "HOST"
+    #: The older form of ``networks`` (unset: HOST, or what ``networks`` says).
+    network: Optional[Literal["HOST", "BRIDGE", "NONE", "USER"]] = None
     port_mappings: Optional[list[PortMapping]] = None
 
 
 class Volume(Spec):
-    """A host path mounted into the container."""
+    """A host path mounted into the container. Marathon's persistent, external and secret
+    volumes are named and refused: Halyard does not reserve disk or attach storage."""
 
     container_path: str = Field(min_length=1)
-    host_path: str = Field(min_length=1)
+    host_path: Optional[str] = Field(None, min_length=1)
     mode: Literal["RO", "RW"] = "RW"
+    persistent: Optional[dict[str, Any]] = None
+    external: Optional[dict[str, Any]] = None
+    secret: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _host_path_only(self) -> "Volume":
+        refused = {"persistent": "local persistent volumes (they need disk reservations and resident tasks)",
+                   "external": "external volumes (Docker volume drivers such as REX-Ray)",
+                   "secret": "secret volumes (give the secret as an env value)"}
+        problems = [((key,), f"not supported by Halyard: {why}") for key, why in refused.items()
+                    if getattr(self, key) is not None]
+        if not problems and self.host_path is None:
+            problems.append((("hostPath",), "required"))
+        if problems:
+            raise PathProblems(problems)
+        return self
 
 
 class Container(Spec):
@@ -213,7 +215,8 @@ class Container(Spec):
         if self.type == "DOCKER" and self.docker is None:
             problems.append((("docker",), "required when type is DOCKER"))
         if self.type == "MESOS" and self.docker is not None:
-            problems.append((("docker",), "only allowed when type is DOCKER (Halyard runs images on Docker)"))
+            problems.append((("docker",), "not supported by Halyard: images in the Mesos containerizer (UCR); "
+                                          "Halyard runs images on Docker: give type DOCKER"))
         if self.port_mappings is not None and self.docker is not None and self.docker.port_mappings is not None:
             problems.append((("portMappings",), "given both here and in docker.portMappings; use one"))
         if problems:
@@ -223,7 +226,7 @@ class Container(Spec):
     @property
     def network(self) -> str:
         """HOST, BRIDGE, NONE or USER (HOST for Mesos containers)."""
-        return self.docker.network if self.docker is not None else "HOST"
+        return (self.docker.network or "HOST") if self.docker is not None else "HOST"
 
     @property
     def mappings(self) -> Optional[list[PortMapping]]:
@@ -263,6 +266,7 @@ class HealthCheck(Spec):
     max_consecutive_failures: int = Field(3, ge=0)
     delay_seconds: float = Field(15, ge=0)
     ignore_http1xx: bool = Field(False, alias="ignoreHttp1xx")
+    ip_protocol: Optional[Literal["IPv4", "IPv6"]] = Field(None, alias="ipProtocol")
 
     @model_validator(mode="after")
     def _check(self) -> "HealthCheck":
@@ -378,23 +382,6 @@ class FetchUri(Spec):
     dest_path: Optional[str] = None
 
 
-class SecretEnv(Spec):
-    """An environment value that is passed to the task but never shown: ``{value: ..., secret: true}``."""
-
-    value: str
-    secret: bool = True
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_marathon_references(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("secret"), str):
-            raise ValueError("Marathon secret references are not supported: give {value: ..., secret: true}")
-        return data
-
-
-MASKED = {"secret": True}
-
-
 def coerce_env(value: Any) -> Any:
     """An ``env`` mapping's values as strings or :class:`SecretEnv`; problems name the key."""
     if not isinstance(value, dict):
@@ -500,8 +487,27 @@ class Definition(Spec):
         return StrategyRef.coerce(value)
 
     def env_values(self) -> dict[str, str]:
-        """The environment as the task sees it, secrets included."""
-        return {k: v.value if isinstance(v, SecretEnv) else v for k, v in self.env.items()}
+        """The environment as the task sees it, secrets included (a secret reference only once
+        resolved, which the API does before anything is deployed)."""
+        return {k: v.value if isinstance(v, SecretEnv) else v for k, v in self.env.items()
+                if not isinstance(v, SecretEnv) or v.value is not None}
+
+    @model_validator(mode="after")
+    def _secret_references(self) -> "Definition":
+        secrets = getattr(self, "secrets", None)
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for key, item in self.env.items():
+            if not isinstance(item, SecretEnv) or item.reference is None:
+                continue
+            if secrets is None:
+                problems.append((("env", key), "secret references are for apps (with secrets); give "
+                                               "{value: ..., secret: true}"))
+            elif item.reference not in secrets:
+                declared = ", ".join(sorted(secrets)) or "none"
+                problems.append((("env", key), f"no secret {item.reference!r} in secrets (declared: {declared})"))
+        if problems:
+            raise PathProblems(problems)
+        return self
 
     def _role_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         roles = getattr(self, "accepted_resource_roles", None) or []
@@ -511,17 +517,18 @@ class Definition(Spec):
         return sorted(k for k, v in self.env.items() if isinstance(v, SecretEnv))
 
     def public_json(self) -> dict[str, Any]:
-        """The definition as shown to people and API clients: secret env values replaced by ``{secret: true}``."""
+        """The definition as shown to people and API clients: secret env values replaced by
+        ``{secret: true}`` (Marathon's references by ``{secret: NAME}``)."""
         data = self.to_json()
         for key in self.secret_names():
-            data["env"][key] = dict(MASKED)
+            data["env"][key] = self.env[key].public()  # type: ignore[union-attr]
         return data
 
 
 # ---------------------------------------------------------------------------------------------
 # The app
 
-class AppSpec(Definition):
+class AppSpec(MarathonRules, Definition):
     """One long-running app: what to run, how many, where it may go and how it is placed."""
 
     id: str
@@ -533,13 +540,18 @@ class AppSpec(Definition):
     gpus: int = Field(0, ge=0)
     instances: int = Field(1, ge=0)
     container: Optional[Container] = None
+    #: Marathon 1.5's networks (one: Docker joins one network); ``container.docker.network`` is the older form.
+    networks: Optional[list[Network]] = None
     port_definitions: Optional[list[PortDefinition]] = None
     require_ports: bool = False
     env: dict[str, Union[str, SecretEnv]] = Field(default_factory=dict)
+    #: Marathon's ``secrets``: name -> ``{source}``, referred to by ``env`` values ``{secret: NAME}``.
+    secrets: dict[str, SecretSource] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     constraints: list[Constraint] = Field(default_factory=list)
     accepted_resource_roles: Optional[list[str]] = None
     health_checks: list[HealthCheck] = Field(default_factory=list)
+    check: Optional[AppCheck] = None
     upgrade_strategy: UpgradeStrategy = Field(default_factory=UpgradeStrategy)
     #: Seconds a new task must have run before it counts (for a rolling upgrade and for the end of
     #: a deployment), on top of being healthy when checked: a command that exits at once then
@@ -558,6 +570,13 @@ class AppSpec(Definition):
     #: None: the scheduler's ``--unreachable-grace`` (replaced after it, never forgotten).
     unreachable_strategy: Optional[UnreachableStrategy] = None
     resource_limits: Optional[ResourceLimits] = None
+    #: Apps to deploy before this one (absolute ids), as in Marathon's groups.
+    dependencies: list[str] = Field(default_factory=list)
+    #: Marathon's executor: only the default (``""`` or ``//cmd``) is supported.
+    executor: str = ""
+    tty: Optional[bool] = None
+    #: The Mesos role the tasks run under; the API accepts only the scheduler's own role.
+    role: Optional[str] = Field(None, min_length=1)
     strategy: Optional[StrategyRef] = None
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -565,6 +584,20 @@ class AppSpec(Definition):
     @classmethod
     def _normalize_id(cls, value: str) -> str:
         return normalize_app_id(value)
+
+    @field_validator("dependencies")
+    @classmethod
+    def _normalize_dependencies(cls, value: list[str]) -> list[str]:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        out = []
+        for i, dep in enumerate(value):
+            try:
+                out.append(normalize_app_id(dep))
+            except ValueError as exc:
+                problems.append(((i,), str(exc)))
+        if problems:
+            raise PathProblems(problems)
+        return out
 
     @model_validator(mode="after")
     def _check(self) -> "AppSpec":
@@ -603,7 +636,7 @@ class AppSpec(Definition):
                 problems.append((("readinessChecks", i, "portName"),
                                  f"no port named {rc.port_name!r} (ports: {', '.join(names) or 'none named'})"))
         problems += self._limit_problems()
-        problems += self._role_problems()
+        problems += self._role_problems() + self._marathon_problems()
         if problems:
             raise PathProblems(problems)
         return self
@@ -628,7 +661,10 @@ class AppSpec(Definition):
 
     @property
     def network(self) -> str:
-        """The task's network mode: HOST (also for command apps), BRIDGE, NONE or USER."""
+        """The task's network mode: HOST (also for command apps), BRIDGE, NONE or USER; from
+        ``networks`` when given, else from ``container.docker.network``."""
+        if self.networks:
+            return DOCKER_NETWORK[self.networks[0].mode]
         return self.container.network if self.container is not None else "HOST"
 
     @property
@@ -641,8 +677,11 @@ class AppSpec(Definition):
 
     @property
     def roles(self) -> tuple[str, ...]:
-        """Roles whose resources the app may use (Marathon's default: the unreserved ``*``)."""
-        return tuple(self.accepted_resource_roles or ("*",))
+        """Roles whose resources the app may use: ``acceptedResourceRoles``; else the unreserved
+        ``*`` and, with a ``role`` (as in Marathon 1.9+), resources reserved for that role."""
+        if self.accepted_resource_roles:
+            return tuple(self.accepted_resource_roles)
+        return ("*", self.role) if self.role not in (None, "*") else ("*",)
 
     def host_port_requests(self) -> tuple[int, ...]:
         """One entry per host port the task needs: 0 means any port, otherwise that exact port.

@@ -7,6 +7,7 @@ anything else (lists included) replaces, and ``null`` removes a key.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
@@ -14,22 +15,32 @@ import pydantic
 import yaml
 
 from .errors import Problem, ValidationError
+from .app_parts import resolve_secret_refs
 from .jobs.spec import JobSpec
+from .marathon_compat import normalize_app
 from .model import AppSpec, PathProblems
 
-# Marathon app fields Halyard knows but does not support: named as such, never ignored.
+
+@dataclass(frozen=True)
+class SecretInputs:
+    """How an app's secret env values are filled in before it is validated (the API does it;
+    without one, a Marathon reference ``{secret: NAME}`` is a problem)."""
+
+    #: The scheduler's secret store (source -> value); None: it has none.
+    store: Optional[Mapping[str, str]] = None
+    #: The stored app's ``env`` (:meth:`AppSpec.to_json`), whose values ``{secret: true}`` keeps.
+    previous_env: Mapping[str, Any] = field(default_factory=dict)
+
+# Marathon app fields Halyard knows but does not support: named as such, never ignored. A
+# reason makes the message "not supported by Halyard: <reason>". (Deprecated and read-only
+# fields are converted or dropped before validation: see marathon_compat.)
 MARATHON_UNSUPPORTED = {
-    "dependencies": "", "residency": "", "secrets": "",
-    "unreachableStrategy": "", "uris": "use fetch", "storeUrls": "", "ports": "use portDefinitions",
-    "networks": "use container.docker.network", "ipAddress": "use container.docker.network",
-    "executor": "", "role": "use acceptedResourceRoles", "executorResources": "", "tty": "",
-    "check": "use healthChecks", "resourceLimits": "", "version": "read-only, drop it",
-    "versionInfo": "read-only, drop it", "tasksRunning": "read-only, drop it",
-    "tasksStaged": "read-only, drop it", "tasksHealthy": "read-only, drop it",
-    "tasksUnhealthy": "read-only, drop it", "deployments": "read-only, drop it",
-    "tasks": "read-only, drop it", "lastTaskFailure": "read-only, drop it",
-    "taskStats": "read-only, drop it", "readinessCheckResults": "read-only, drop it",
-    "docker.pullConfig": "", "docker.credential": "",
+    "residency": "resident tasks (they keep local persistent volumes on reserved resources)",
+    "storeUrls": "storeUrls (Marathon's deprecated artifact store)",
+    "executorResources": "executor resources (tasks run with the default executor's)",
+    "version": "read-only, drop it",
+    "docker.pullConfig": "pull credentials from a secret (log the agents' Docker in to the registry)",
+    "docker.credential": "registry credentials (log the agents' Docker in to the registry)",
 }
 
 
@@ -88,6 +99,8 @@ def _unknown_field_message(loc: tuple[str | int, ...]) -> str:
     key = ".".join(names[-2:]) if len(names) >= 2 and names[-2] == "docker" else (names[-1] if names else "")
     if key in MARATHON_UNSUPPORTED:
         hint = MARATHON_UNSUPPORTED[key]
+        if hint and not hint.startswith("read-only"):
+            return f"not supported by Halyard: {hint}"
         return "Marathon field not supported by Halyard" + (f" ({hint})" if hint else "")
     return "unknown field"
 
@@ -154,11 +167,22 @@ def _no_such_environment(env: str, envs: Mapping[str, Any], prefix: tuple[str | 
     return Problem(format_path(prefix + ("environments",)), f"no environment {env!r} (defined: {defined})")
 
 
-def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...], model: type = AppSpec) -> tuple[Any, list[Problem]]:
+def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...], model: type = AppSpec,
+           secrets: Optional[SecretInputs] = None) -> tuple[Any, list[Problem]]:
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    if model is AppSpec:
+        data, found = normalize_app(data)
+        if secrets is not None:
+            data, unresolved = resolve_secret_refs(data, secrets.store, secrets.previous_env)
+            found += unresolved
+    problems = [Problem(format_path(prefix + loc), msg, prefix + loc) for loc, msg in found]
+    bad = {p.loc for p in problems}
     try:
-        return model.model_validate(data), []
+        spec = model.model_validate(data)
     except pydantic.ValidationError as exc:
-        return None, problems_from_pydantic(exc, prefix)
+        # A value already named (an unresolved secret) is not named twice.
+        return None, problems + [p for p in problems_from_pydantic(exc, prefix) if p.loc not in bad]
+    return (None, problems) if problems else (spec, [])
 
 
 def _attribute(p: Problem, env: str, overlay: Mapping[str, Any], prefix: tuple[str | int, ...]) -> Problem:
@@ -170,10 +194,11 @@ def _attribute(p: Problem, env: str, overlay: Mapping[str, Any], prefix: tuple[s
     return Problem(format_path(prefix + loc), f"{p.message} (with environment {env!r})", prefix + loc)
 
 
-def app_problems(raw: Any, env: Optional[str] = None, prefix: tuple[str | int, ...] = ()
-                 ) -> tuple[Optional[AppSpec], list[Problem]]:
-    """Validate one raw app definition (see :func:`definition_problems`)."""
-    return definition_problems(raw, env, prefix, AppSpec)
+def app_problems(raw: Any, env: Optional[str] = None, prefix: tuple[str | int, ...] = (),
+                 secrets: Optional[SecretInputs] = None) -> tuple[Optional[AppSpec], list[Problem]]:
+    """Validate one raw app definition (see :func:`definition_problems`); Marathon's deprecated
+    and read-only fields are converted first, and with ``secrets`` its secret values filled in."""
+    return definition_problems(raw, env, prefix, AppSpec, secrets)
 
 
 def job_problems(raw: Any, env: Optional[str] = None, prefix: tuple[str | int, ...] = ()
@@ -182,7 +207,8 @@ def job_problems(raw: Any, env: Optional[str] = None, prefix: tuple[str | int, .
     return definition_problems(raw, env, prefix, JobSpec)
 
 
-def definition_problems(raw: Any, env: Optional[str], prefix: tuple[str | int, ...], model: type) -> tuple[Any, list[Problem]]:
+def definition_problems(raw: Any, env: Optional[str], prefix: tuple[str | int, ...], model: type,
+                        secrets: Optional[SecretInputs] = None) -> tuple[Any, list[Problem]]:
     """Validate one raw definition of ``model`` (an app or a job).
 
     With ``env``: the definition resolved for that environment. Without: the base definition and every
@@ -199,14 +225,14 @@ def definition_problems(raw: Any, env: Optional[str], prefix: tuple[str | int, .
     if env is not None:
         if env not in envs:
             return None, problems or [_no_such_environment(env, envs, prefix)]
-        spec, found = _check(deep_merge(base, envs[env]), (), model)
+        spec, found = _check(deep_merge(base, envs[env]), (), model, secrets)
         problems += [_attribute(p, env, envs[env], prefix) for p in found]
         return (spec if not problems else None), problems
-    spec, found = _check({**base, "environments": envs}, (), model)
+    spec, found = _check({**base, "environments": envs}, (), model, secrets)
     problems += [Problem(format_path(prefix + p.loc), p.message, prefix + p.loc) for p in found]
     base_keys = {(p.path, p.message) for p in found}
     for name in sorted(envs):
-        _, env_found = _check(deep_merge(base, envs[name]), (), model)
+        _, env_found = _check(deep_merge(base, envs[name]), (), model, secrets)
         problems += [_attribute(p, name, envs[name], prefix) for p in env_found
                      if (p.path, p.message) not in base_keys]
     return (spec if not problems else None), problems

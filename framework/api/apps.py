@@ -11,12 +11,13 @@ from ..engine.app_records import AppRecord
 from ..engine.messages import DeleteApp, PutApp, RestartApp
 from ..engine.view import EngineView
 from ..errors import Problem, ValidationError
+from ..marathon_compat import base_for_update
 from ..timestamps import iso
 from ..validation import deep_merge
 from .app_filters import LIST_ALWAYS, SHOW_ALWAYS, AppFilter, app_embeds
 from .app_info import app_info_json, legacy_embeds
 from .errors import error_response
-from .inputs import body_json, new_id, path_id, validated_app
+from .inputs import app_inputs, body_json, new_id, path_id, validated_app
 
 
 def app_json(view: EngineView, app: AppRecord, embed_tasks: bool = True, readiness: bool = False,
@@ -48,7 +49,7 @@ def routes(backend: Backend) -> APIRouter:
 
     @router.post("/v2/apps", status_code=201)
     async def create(request: Request, force: bool = False) -> Any:
-        spec = validated_app(await body_json(request))
+        spec = validated_app(await body_json(request), app_inputs(request))
         with backend.reading() as view:
             if view.find_app(spec.id) is not None:
                 return error_response(409, f"An app with id [{spec.id}] already exists.")
@@ -81,12 +82,15 @@ def routes(backend: Backend) -> APIRouter:
         raw = await body_json(request)
         if not isinstance(raw, dict):
             raise ValidationError([Problem("", "expected an app definition (a JSON object)")])
+        if set(raw) - {"id"} == {"version"}:  # a rollback: not supported (yet)
+            raise ValidationError([Problem("version", "Marathon field not supported by Halyard (read-only, drop it)")])
         if "id" in raw and path_id(str(raw["id"])) != app_id:
             raise ValidationError([Problem("id", f"does not match the path ({app_id})")])
         with backend.reading() as view:
             existing = view.find_app(app_id)
-            base = existing.spec.to_json() if existing is not None and partialUpdate else {}
-        spec = validated_app(deep_merge(base, {**raw, "id": app_id}) if base else {**raw, "id": app_id})
+            base = base_for_update(existing.spec.to_json(), raw) if existing is not None and partialUpdate else {}
+        spec = validated_app(deep_merge(base, {**raw, "id": app_id}) if base else {**raw, "id": app_id},
+                             app_inputs(request), existing.spec if existing is not None else None)
         result = change(PutApp(spec, deployment_id=new_id(), force=force), app_id)
         return JSONResponse(result, status_code=200 if existing is not None else 201)
 

@@ -3,13 +3,29 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
 
 from fastapi import Request
 
 from ..errors import Problem, ValidationError
 from ..model import AppSpec, normalize_app_id
-from ..validation import app_problems
+from ..validation import SecretInputs, app_problems
+
+
+@dataclass(frozen=True)
+class AppInputs:
+    """What the API needs, beyond the definition, to turn an app definition into a spec: the
+    scheduler's secret store (source -> value, read on each use; None: it has none) and the
+    Mesos role it subscribes with (an app's ``role`` must be it)."""
+
+    secrets: Optional[Mapping[str, str]] = None
+    role: str = "*"
+
+
+def app_inputs(request: Request) -> AppInputs:
+    """The :class:`AppInputs` the API was created with (``create_app``)."""
+    return getattr(request.app.state, "app_inputs", None) or AppInputs()
 
 
 async def body_json(request: Request) -> Any:
@@ -28,12 +44,20 @@ def path_id(app_id: str) -> str:
         raise ValidationError([Problem("id", str(exc))]) from None
 
 
-def validated_app(raw: Any) -> AppSpec:
-    """An app definition as a spec, or a 422 listing every problem."""
-    spec, problems = app_problems(raw)
+def validated_app(raw: Any, inputs: AppInputs = AppInputs(), previous: Optional[AppSpec] = None) -> AppSpec:
+    """An app definition as a spec, or a 422 listing every problem.
+
+    Secret references are resolved from ``inputs.secrets``; a masked ``{secret: true}`` keeps the
+    value ``previous`` (the stored app, on an update) has under that key.
+    """
+    previous_env = (previous.to_json().get("env") or {}) if previous is not None else {}
+    spec, problems = app_problems(raw, secrets=SecretInputs(inputs.secrets, previous_env))
+    if spec is not None and spec.role is not None and spec.role != inputs.role:
+        problems = [Problem("role", f"not supported by Halyard: this scheduler runs every task under its "
+                                    f"Mesos role {inputs.role!r}, not {spec.role!r}", ("role",))]
     if problems:
         raise ValidationError(problems)
-    return spec
+    return spec  # type: ignore[return-value]
 
 
 def new_id() -> str:

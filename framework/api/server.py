@@ -3,7 +3,7 @@ resource. Marathon's v2 paths and shapes, plus Halyard's /v1 additions.
 
 Module map: ``apps``, ``tasks``, ``deployments``, ``queue`` (and placement reasons), ``events`` (the
 SSE hub and Marathon's event JSON), ``leader`` (ping, info, leader, stats), ``metrics``, ``plan``,
-``jobs``; ``auth``, ``errors``, ``inputs``, ``timestamps`` and ``openapi`` serve them all.
+``jobs``, ``pods`` (refused); ``auth``, ``errors``, ``inputs``, ``timestamps`` and ``openapi`` serve them all.
 """
 from __future__ import annotations
 
@@ -13,22 +13,25 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..backend import Backend
-from . import apps, auth, deployments, errors, events, jobs, leader, metrics, plan, queue, tasks
+from . import apps, auth, deployments, errors, events, jobs, leader, metrics, plan, pods, queue, tasks
+from .inputs import AppInputs
 from .openapi import openapi_document
 
 
 def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: Optional[dict[str, str]] = None,
-               auth_reads: bool = False) -> FastAPI:
+               auth_reads: bool = False, app_inputs: Optional[AppInputs] = None) -> FastAPI:
     """The API over ``backend``; ``hub`` feeds ``/v2/events``; with ``tokens`` (token -> rw|ro)
-    writes, and with ``auth_reads`` reads too, need a bearer token."""
+    writes, and with ``auth_reads`` reads too, need a bearer token; ``app_inputs`` (the secret
+    store and the scheduler's role) complete app definitions."""
     api = FastAPI(title="Halyard", version=__version__,
                   description="Marathon-compatible v2 API for Halyard, plus Halyard's /v1 additions.")
+    api.state.app_inputs = app_inputs or AppInputs()
     auth.install(api, tokens or {}, auth_reads)
     errors.install(api, backend)
     # Tasks before apps: "/v2/apps/{id:path}" would also match ".../tasks".
     for router in (leader.routes(backend), metrics.routes(backend), plan.routes(backend),
                    events.routes(backend, hub or events.EventHub()), tasks.routes(backend), apps.routes(backend),
-                   deployments.routes(backend), queue.routes(backend), jobs.routes(backend)):
+                   deployments.routes(backend), queue.routes(backend), jobs.routes(backend), pods.routes(backend)):
         api.include_router(router)
     api.openapi = lambda: openapi_document(api)  # type: ignore[method-assign]
     return api

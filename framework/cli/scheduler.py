@@ -82,13 +82,17 @@ class Duration(click.ParamType):
               help="how agents start the executor (default: python3 <fetched file>)")
 @click.option("--event-keepalive", type=Duration(), default="15s", show_default=True,
               help="how often an idle /v2/events stream gets a keep-alive comment")
+@click.option("--secrets-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="secret store for apps' secret references: a YAML or JSON mapping of source to value "
+                   "(env {secret: NAME} with secrets: {NAME: {source: ...}}); re-read when it changes")
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name: str, role: str, principal: Optional[str],
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
               zk_session_timeout: float, unreachable_grace: float, local_port_min: int, local_port_max: int,
               min_healthy_time: float,
               deployment_timeout: float, tokens_file: Optional[str], auth_reads: bool, executor_uri: Optional[str],
-              executor_command: Optional[str], event_keepalive: float, log_level: str) -> None:
+              executor_command: Optional[str], event_keepalive: float, secrets_file: Optional[str],
+              log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kazoo").setLevel(logging.WARNING)
@@ -113,6 +117,7 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
                            secret=secret, failover_timeout=failover_timeout, zk_auth=zk_auth,
                            zk_session_timeout=zk_session_timeout, executor_uri=executor_uri,
                            executor_command=executor_command, event_keepalive=event_keepalive,
+                           secrets_file=secrets_file,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
                                                deployment_timeout=deployment_timeout,
                                                service_ports=PortRange(local_port_min, local_port_max)))

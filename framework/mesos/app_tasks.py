@@ -70,16 +70,20 @@ def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname:
     }
     if app.is_docker:
         docker = app.container.docker  # type: ignore[union-attr]
-        spec: dict[str, Any] = {"image": docker.image, "network": docker.network,
+        network = app.network
+        spec: dict[str, Any] = {"image": docker.image, "network": network,
                                 "privileged": docker.privileged, "force_pull_image": docker.force_pull_image}
-        if docker.parameters:
-            spec["parameters"] = [{"key": p.key, "value": p.value} for p in docker.parameters]
+        parameters = [{"key": p.key, "value": p.value} for p in docker.parameters]
+        if app.tty:
+            parameters.append({"key": "tty", "value": "true"})
+        if parameters:
+            spec["parameters"] = parameters
         mappings = app.container.mappings or []  # type: ignore[union-attr]
-        if docker.network in ("BRIDGE", "USER") and mappings:
+        if network in ("BRIDGE", "USER") and mappings:
             host_ports = iter(ports)
             spec["port_mappings"] = []
             for m in mappings:
-                if docker.network == "USER" and m.host_port is None:
+                if network == "USER" and m.host_port is None:
                     continue
                 for proto in m.protocol.split(","):
                     spec["port_mappings"].append({"host_port": next(host_ports) if proto == m.protocol.split(",")[0]
@@ -88,11 +92,15 @@ def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname:
         info["container"] = {"type": "DOCKER", "docker": spec,
                              "volumes": [{"container_path": v.container_path, "host_path": v.host_path,
                                           "mode": v.mode} for v in app.container.volumes]}  # type: ignore[union-attr]
+        if network == "USER" and app.network_name:
+            info["container"]["network_infos"] = [{"name": app.network_name}]
     if app.health_checks:
         info["health_check"] = health_check(app, ports)
     limits = resource_limits(app)
     if limits:
         info["limits"] = limits
+    if app.check is not None:
+        info["check"] = check_info(app, ports)
     if app.task_kill_grace_period_seconds is not None:
         info["kill_policy"] = {"grace_period": {"nanoseconds": int(app.task_kill_grace_period_seconds * 1e9)}}
     return info
@@ -114,6 +122,8 @@ def health_check(app: AppSpec, ports: tuple[int, ...]) -> dict[str, Any]:
     else:
         scheme = "https" if hc.protocol in ("HTTPS", "MESOS_HTTPS") else "http"
         check.update({"type": "HTTP", "http": {"port": port, "path": hc.path or "/", "scheme": scheme}})
+    if hc.ip_protocol == "IPv6" and check["type"] in ("HTTP", "TCP"):
+        check[check["type"].lower()]["protocol"] = "IPv6"
     return check
 
 
@@ -127,3 +137,22 @@ def resource_limits(app: AppSpec) -> dict[str, Any]:
         return {}
     return {name: {"value": "Infinity" if value == UNLIMITED else value}
             for name, value in (("cpus", limits.cpus), ("mem", limits.mem)) if value is not None}
+
+
+def check_info(app: AppSpec, ports: tuple[int, ...]) -> dict[str, Any]:
+    """The app's Marathon ``check`` as a Mesos CheckInfo: the agent runs it and reports its
+    result in the task's status; unlike a health check it never kills the task."""
+    c = app.check
+    assert c is not None
+    info: dict[str, Any] = {"delay_seconds": c.delay_seconds, "interval_seconds": c.interval_seconds,
+                            "timeout_seconds": c.timeout_seconds}
+    if c.exec_ is not None:
+        cmd = c.exec_.command
+        command = ({"value": cmd.shell, "shell": True} if cmd.shell is not None
+                   else {"value": cmd.argv[0], "arguments": list(cmd.argv), "shell": False})  # type: ignore[index]
+        info.update({"type": "COMMAND", "command": {"command": command}})
+    elif c.http is not None:
+        info.update({"type": "HTTP", "http": {"port": app.check_port(ports) or 0, "path": c.http.path}})
+    else:
+        info.update({"type": "TCP", "tcp": {"port": app.check_port(ports) or 0}})
+    return info

@@ -14,7 +14,7 @@ from typing import Iterator
 
 FRAMEWORK = Path(__file__).resolve().parents[2] / "framework"
 PACKAGE = "halyard"
-PURE = ["model.py", "validation.py", "cluster.py", "ranges.py", "errors.py", "mesos_types.py", "timestamps.py",
+PURE = ["model.py", "validation.py", "app_parts.py", "app_rules.py", "spec_base.py", "marathon_compat.py", "cluster.py", "ranges.py", "errors.py", "mesos_types.py", "timestamps.py",
         "placement", "engine", "jobs"]
 FORBIDDEN = {"pymesos", "kazoo", "requests", "http", "urllib", "socket", "docker", "aiohttp",
              "httpx", "fastapi", "uvicorn", "starlette", "subprocess", "addict"}
