@@ -17,6 +17,7 @@ from .deployments import readiness_json
 from .errors import error_response
 from .inputs import body_json, new_id, path_id, validated_app
 from .tasks import task_json
+from .versions import rollback_target
 
 STAGED = ("TASK_LAUNCHING", "TASK_STAGING", "TASK_STARTING")
 
@@ -106,10 +107,12 @@ def routes(backend: Backend) -> APIRouter:
             raise ValidationError([Problem("", "expected an app definition (a JSON object)")])
         if "id" in raw and path_id(str(raw["id"])) != app_id:
             raise ValidationError([Problem("id", f"does not match the path ({app_id})")])
+        target = rollback_target(backend, app_id, raw)  # {"version": V}: that stored version
+        raw = {k: v for k, v in raw.items() if k != "version"}
         with backend.reading() as view:
             existing = view.find_app(app_id)
             base = existing.spec.to_json() if existing is not None and partialUpdate else {}
-        spec = validated_app(deep_merge(base, {**raw, "id": app_id}) if base else {**raw, "id": app_id})
+        spec = target or validated_app(deep_merge(base, {**raw, "id": app_id}) if base else {**raw, "id": app_id})
         result = change(PutApp(spec, deployment_id=new_id(), force=force), app_id)
         return JSONResponse(result, status_code=200 if existing is not None else 201)
 

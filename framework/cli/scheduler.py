@@ -67,6 +67,9 @@ class Duration(click.ParamType):
                    "if checked) to count for a rolling upgrade and the end of its deployment")
 @click.option("--deployment-timeout", type=Duration(), default="10m", show_default=True,
               help="a deployment not done after this long fails and rolls back")
+@click.option("--max-versions", "--zk-max-versions", type=click.IntRange(min=1), default=50, show_default=True,
+              help="stored versions kept per app, for GET /v2/apps/{id}/versions and rollbacks (Marathon's "
+                   "--zk_max_versions)")
 @click.option("--tokens-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="API tokens, one per line: TOKEN rw|ro; with it, writes need a token")
 @click.option("--auth-reads", is_flag=True, help="reads need a token too (with --tokens-file)")
@@ -81,7 +84,7 @@ class Duration(click.ParamType):
 def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name: str, role: str, principal: Optional[str],
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
               zk_session_timeout: float, unreachable_grace: float, min_healthy_time: float,
-              deployment_timeout: float, tokens_file: Optional[str], auth_reads: bool, executor_uri: Optional[str],
+              deployment_timeout: float, max_versions: int, tokens_file: Optional[str], auth_reads: bool, executor_uri: Optional[str],
               executor_command: Optional[str], event_keepalive: float, log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -105,7 +108,7 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
                            zk_session_timeout=zk_session_timeout, executor_uri=executor_uri,
                            executor_command=executor_command, event_keepalive=event_keepalive,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
-                                               deployment_timeout=deployment_timeout))
+                                               deployment_timeout=deployment_timeout, max_versions=max_versions))
     process = SchedulerApp(config)
     process.start_api()
     click.echo(f"halyard scheduler: API on http://{listen}, master {master}, state in {zk}", err=True)

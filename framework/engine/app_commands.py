@@ -10,6 +10,7 @@ from ..errors import ConflictError, NotFoundError
 from ..model import AppSpec
 from ..placement import StrategyRegistry
 from .app_records import AppRecord, DeploymentRecord
+from .app_versions import VersionBook
 from .deployments import DeploymentBook
 from .events import AppChanged, DomainEvent
 from .messages import (CancelDeployment, DeleteApp, Instruction, KillTasks, Persist, PutApp, ResetDelay,
@@ -23,9 +24,10 @@ class AppCommands:
 
     def __init__(self, apps: dict[str, AppRecord], index: TaskIndex, deployments: DeploymentBook,
                  reconciler: Reconciler, registry: StrategyRegistry, clock: Callable[[], float],
-                 emit: Callable[[DomainEvent], None]):
+                 emit: Callable[[DomainEvent], None], versions: Optional[VersionBook] = None):
         self.apps, self.index, self.deployments, self.reconciler = apps, index, deployments, reconciler
         self.registry, self.clock, self.emit = registry, clock, emit
+        self.versions = versions if versions is not None else VersionBook()
 
     def app(self, app_id: str) -> AppRecord:
         app = self.apps.get(app_id)
@@ -40,9 +42,11 @@ class AppCommands:
             self.registry.create(strategy)
 
     def set_app(self, app: AppRecord, persist: Persist) -> None:
+        """The app's new desired state (and, if its version moved, a new stored version)."""
         self.apps[app.app_id] = app
         self.index.dirty.add(app.app_id)
         persist.apps.append(app)
+        self.versions.record(app, persist)
 
     # --- commands -----------------------------------------------------------------------------
 

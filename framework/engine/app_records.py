@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from ..mesos_types import LAUNCHING, TERMINAL
 from ..model import AppSpec
@@ -70,6 +70,22 @@ class AppRecord:
                    config_version=data["config_version"], delay=data.get("delay", 0.0),
                    launch_after=data.get("launch_after", 0.0), deleting=data.get("deleting", False),
                    last_failure=TaskFailure.from_json(data.get("last_failure")))
+
+
+@dataclass(frozen=True)
+class AppVersion:
+    """One stored version of an app: its definition as it was at ``version``."""
+
+    app_id: str
+    version: float
+    spec: AppSpec
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app_id": self.app_id, "version": self.version, "spec": self.spec.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "AppVersion":
+        return cls(app_id=data["app_id"], version=data["version"], spec=AppSpec.model_validate(data["spec"]))
 
 
 @dataclass(frozen=True)
@@ -164,4 +180,5 @@ class Snapshot:
     deployments: dict[str, DeploymentRecord] = field(default_factory=dict)
     jobs: dict[str, Any] = field(default_factory=dict)   # job id -> JobRecord
     runs: dict[str, Any] = field(default_factory=dict)   # run id -> RunRecord
+    app_versions: dict[str, list[float]] = field(default_factory=dict)  # app id -> its stored versions
 

@@ -33,6 +33,7 @@ from .waiting import WaitingReasons, need_of
 from .app_commands import AppCommands
 from .app_records import AppRecord, DeploymentRecord, Snapshot, TaskRecord
 from .app_updates import TaskUpdates
+from .app_versions import DEFAULT_KEEP, VersionBook
 from .converge import converge
 from .deployments import DeploymentBook
 from .events import AppTerminated, DomainEvent
@@ -64,6 +65,7 @@ class EngineConfig:
     no_offer_after: float = 8.0            # no offer this long while apps wait: their reasons say so
     relist_every: float = 60.0             # read the master's agent list this often...
     relist_waiting: float = 10.0           # ...and this often while apps wait with no offer
+    max_versions: int = DEFAULT_KEEP       # stored versions kept per app (Marathon's --zk_max_versions)
     min_healthy: float = 0.0               # minReadySeconds of apps that set none: how long a new
                                            # task must run to count (see readiness.py)
     executor: ExecutorSettings = ExecutorSettings()  # how agents start Halyard's executor (jobs)
@@ -93,7 +95,9 @@ class Engine:
         self.reconciler = Reconciler(config.reconcile_first_retry, config.reconcile_max_retry, config.implicit_first,
                                      config.implicit_every, config.kill_retry)
         self.deployment_book = DeploymentBook(clock, new_id, emit)
-        self.commands = AppCommands(self.apps, self.index, self.deployment_book, self.reconciler, registry, clock, emit)
+        self.versions = VersionBook(config.max_versions)
+        self.commands = AppCommands(self.apps, self.index, self.deployment_book, self.reconciler, registry, clock, emit,
+                                    self.versions)
         self.updates = TaskUpdates(self.apps, self.index, self.deployment_book, clock, emit, config.stable_after,
                                    config.deployment_failures, self.commands.fail_deployment)
         self.launcher = Launcher(Planner(registry, seed), config.executor, clock, new_id,
@@ -151,6 +155,7 @@ class Engine:
         self.index.load(snapshot.tasks.values())
         self.framework_id = snapshot.framework_id
         self.deployment_book.load(snapshot.deployments.values())
+        self.versions.load(snapshot.app_versions)
         self.jobs.load(snapshot.jobs.values(), snapshot.runs.values())
         self.index.dirty = set(self.apps) | {d.app_id for d in self.deployments.values()}
         self._converge()  # what this finds (an app deleted meanwhile) is published with the next event
@@ -216,6 +221,7 @@ class Engine:
                 self.wait.forget(app_id)
                 self.launcher.forget(app_id)
                 persist.delete_apps.append(app_id)
+                self.versions.forget(app_id, persist)
                 self._events.append(AppTerminated(app_id, now))
                 self.deployment_book.end(app_id, "succeeded", persist)
             elif not app.deleting and not decision.kill and self.deployment_book.deployed(

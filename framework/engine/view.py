@@ -60,6 +60,10 @@ class EngineView:
     def find_app(self, app_id: str) -> Optional[AppRecord]:
         return self._engine.apps.get(app_id)
 
+    def versions_of(self, app_id: str) -> list[float]:
+        """The app's stored versions, newest first (NotFoundError if there is no such app)."""
+        return self._engine.versions.of(self.app(app_id))
+
     def tasks(self) -> list[TaskRecord]:
         return list(self._engine.tasks.values())
 

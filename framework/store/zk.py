@@ -9,6 +9,9 @@ Layout under the root (``/halyard`` by default, inside the ``--zk`` chroot)::
     deployments/<id>      DeploymentRecord JSON (running, and the last ended ones with their result)
     jobs/<job id>         JobRecord JSON (definition, next scheduled firing)
     runs/<job id>:<run id>  RunRecord JSON (active runs, and the last ended ones)
+    versions/<quoted app id>/<version>  AppVersion JSON: the app's definition at that version (the
+                          last ``--max-versions`` of each app; the app's node stays, empty, when
+                          the app is removed)
     leader/               election contenders (kazoo's Election recipe)
 
 A new leader bumps ``epoch`` (a versioned set): from then on, transactions of any older leader
@@ -22,7 +25,7 @@ from __future__ import annotations
 import functools
 import logging
 from typing import Any, Callable, Optional, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import (BadVersionError, ConnectionLoss, KazooException, NoNodeError, NodeExistsError,
@@ -31,7 +34,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.security import make_digest_acl
 
 from ..engine.messages import Persist
-from ..engine.app_records import AppRecord, DeploymentRecord, Snapshot, TaskRecord
+from ..engine.app_records import AppRecord, AppVersion, DeploymentRecord, Snapshot, TaskRecord
 from ..jobs.records import JobRecord, RunRecord
 from ..errors import FencedError, StoreError, StoreUnavailableError
 from . import codec
@@ -94,6 +97,12 @@ class ZkStore:
     def deployment_path(self, deployment_id: str) -> str:
         return self.path("deployments", quote(deployment_id, safe=""))
 
+    def versions_path(self, app_id: str) -> str:
+        return self.path("versions", quote(app_id, safe=""))
+
+    def version_path(self, app_id: str, version: float) -> str:
+        return "/".join([self.versions_path(app_id), repr(float(version))])
+
     def job_path(self, job_id: str) -> str:
         return self.path("jobs", quote(job_id, safe=""))
 
@@ -106,7 +115,7 @@ class ZkStore:
 
     @kazoo_errors("setup")
     def ensure_layout(self) -> None:
-        for part in ("apps", "tasks", "deployments", "jobs", "runs", "leader"):
+        for part in ("apps", "tasks", "deployments", "jobs", "runs", "versions", "leader"):
             self.client.ensure_path(self.path(part), acl=self.acl)
 
     # --- leadership ---------------------------------------------------------------------------
@@ -156,7 +165,34 @@ class ZkStore:
         snap.deployments = {d.id: d for d in self._records("deployments", DeploymentRecord.from_json)}
         snap.jobs = {j.job_id: j for j in self._records("jobs", JobRecord.from_json)}
         snap.runs = {r.run_id: r for r in self._records("runs", RunRecord.from_json)}
+        snap.app_versions = self._app_versions()
         return snap
+
+    def _app_versions(self) -> dict[str, list[float]]:
+        """Each app's stored version timestamps (their definitions are read when asked for: one
+        listing per app, not one read per version)."""
+        out: dict[str, list[float]] = {}
+        for name in self.client.get_children(self.path("versions")):
+            parent = self.path("versions", name)
+            try:
+                children, stat = self.client.get_children(parent, include_data=True)
+            except NoNodeError:
+                continue
+            self._versions[parent] = stat.version
+            found = out[unquote(name)] = []
+            for child in children:
+                self._versions["/".join([parent, child])] = 0  # written once, never changed
+                found.append(float(child))
+        return out
+
+    @kazoo_errors("read")
+    def app_version(self, app_id: str, version: float) -> Optional[AppVersion]:
+        """The app's definition as stored at ``version``, if that version is kept."""
+        try:
+            data, _ = self.client.get(self.version_path(app_id, version))
+        except NoNodeError:
+            return None
+        return AppVersion.from_json(codec.decode(data))
 
     def _records(self, part: str, from_json: Callable[[Any], T]) -> list[T]:
         """Every record under ``part`` (a node deleted meanwhile is skipped)."""
@@ -219,7 +255,8 @@ class ZkStore:
            replaces; a task deleted without the rest is gone in Mesos already;
         3. jobs and runs together (a scheduled firing and the job's next firing time stay in one
            transaction, so a failover neither repeats nor skips a firing);
-        4. apps and deployments together (a change, its deployment and a rollback are one step);
+        4. apps, deployments and app versions together (a change, its deployment, its version and a
+           rollback are one step);
         5. deleted apps last (their tasks are deleted by then).
         """
         units: list[list[Op]] = []
@@ -234,10 +271,25 @@ class ZkStore:
         apps: list[Op] = [("put", self.app_path(a.app_id), codec.encode(a.to_json())) for a in persist.apps]
         apps += [("put", self.deployment_path(d.id), codec.encode(d.to_json())) for d in persist.deployments]
         apps += [("delete", self.deployment_path(d), None) for d in persist.delete_deployments]
+        apps += self._version_ops(persist)
         units += [unit for unit in (jobs, apps) if unit]
         if persist.delete_apps:
             units.append([("delete", self.app_path(a), None) for a in persist.delete_apps])
         return units
+
+    def _version_ops(self, persist: Persist) -> list[Op]:
+        """Writes of new app versions (and of each app's versions node, the first time) and
+        deletes of old ones."""
+        ops: list[Op] = []
+        parents = set()
+        for v in persist.versions:
+            parent = self.versions_path(v.app_id)
+            if parent not in self._versions and parent not in parents:
+                parents.add(parent)
+                ops.append(("put", parent, b""))
+            ops.append(("put", self.version_path(v.app_id, v.version), codec.encode(v.to_json())))
+        ops += [("delete", self.version_path(a, v), None) for a, v in persist.delete_versions]
+        return ops
 
     def _commit_chunk(self, ops: list[Op], retry: bool = True) -> None:
         txn = self.client.transaction()
