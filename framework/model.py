@@ -478,6 +478,9 @@ class AppSpec(Definition):
     backoff_factor: float = Field(DEFAULT_BACKOFF_FACTOR, ge=1.0)
     max_launch_delay_seconds: float = Field(DEFAULT_MAX_LAUNCH_DELAY_SECONDS, ge=0)
     kill_selection: Literal["YOUNGEST_FIRST", "OLDEST_FIRST"] = "YOUNGEST_FIRST"
+    #: Apps (or groups) this app needs deployed first, as in Marathon: ids absolute or relative to
+    #: the app's group. They order a deployment of several apps (see ``engine/plans.py``).
+    dependencies: list[str] = Field(default_factory=list)
     fetch: list[FetchUri] = Field(default_factory=list)
     user: Optional[str] = None
     task_kill_grace_period_seconds: Optional[float] = Field(None, ge=0)

@@ -19,7 +19,7 @@ from .model import AppSpec, PathProblems
 
 # Marathon app fields Halyard knows but does not support: named as such, never ignored.
 MARATHON_UNSUPPORTED = {
-    "dependencies": "", "residency": "", "secrets": "",
+    "residency": "", "secrets": "",
     "unreachableStrategy": "", "uris": "use fetch", "storeUrls": "", "ports": "use portDefinitions",
     "networks": "use container.docker.network", "ipAddress": "use container.docker.network",
     "executor": "", "role": "use acceptedResourceRoles", "executorResources": "", "tty": "",

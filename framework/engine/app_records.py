@@ -142,6 +142,12 @@ class DeploymentRecord:
     ``kind``: ``start`` (a new app), ``deploy`` (a config change), ``scale``, ``restart``,
     ``stop`` (destroy) or ``rollback``. ``previous`` is the app's definition before the change
     (None for a new app): what a rollback restores.
+
+    One deployment may change several apps (a group, ``PUT /v2/apps`` with a list: Marathon's
+    DeploymentPlan): then it is one record per app, all with the deployment's ``id``, each with
+    its ``step`` (0, 1, ...: the order dependencies give). A record whose step has not come is
+    ``held``: its app has its new definition, but nothing of it is launched or killed until every
+    app of the steps before it is deployed. ``key`` tells the records apart.
     """
 
     id: str
@@ -153,10 +159,18 @@ class DeploymentRecord:
     failures: tuple[str, ...] = ()
     status: str = "running"   # running | succeeded | failed | cancelled
     ended_at: Optional[float] = None
+    step: Optional[int] = None                   # None: a deployment of this app alone
+    held: bool = False                           # its step has not come yet
+    previous_config_version: Optional[float] = None  # the app's config_version before the change
 
     @property
     def ended(self) -> bool:
         return self.status != "running"
+
+    @property
+    def key(self) -> str:
+        """Unique among records (the deployment's id, with the app's for a multi-app one)."""
+        return self.id if self.step is None else f"{self.id}:{self.app_id}"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -39,8 +39,9 @@ from .deployments import DeploymentBook
 from .events import AppTerminated, DomainEvent
 from .job_steps import JobCommands, job_instructions, job_writes
 from .launch import Launcher
+from .plans import PlanCommands
 from .readiness import Readiness
-from .messages import (Acknowledge, AgentLost, AgentsListed, CancelDeployment, Decline, DeleteApp, DeleteJob, Disconnected,
+from .messages import (Acknowledge, AgentLost, AgentsListed, CancelDeployment, ChangeApps, Decline, DeleteApp, DeleteJob, Disconnected,
                        Event, Instruction, Kill, KillRun, KillTasks, Offers, Paused, Persist, Publish, PutApp,
                        PutJob, ReadinessChecked, Rescinded, ResetDelay, RestartApp, Revive, StartRun, StatusUpdate,
                        Subscribed, Suppress, Tick)
@@ -94,10 +95,11 @@ class Engine:
         emit = self._events.append
         self.reconciler = Reconciler(config.reconcile_first_retry, config.reconcile_max_retry, config.implicit_first,
                                      config.implicit_every, config.kill_retry)
-        self.deployment_book = DeploymentBook(clock, new_id, emit)
+        self.deployment_book = DeploymentBook(clock, new_id, emit, touch=lambda app_id: self.index.dirty.add(app_id))
         self.versions = VersionBook(config.max_versions)
         self.commands = AppCommands(self.apps, self.index, self.deployment_book, self.reconciler, registry, clock, emit,
                                     self.versions)
+        self.plans = PlanCommands(self.commands, clock)
         self.updates = TaskUpdates(self.apps, self.index, self.deployment_book, clock, emit, config.stable_after,
                                    config.deployment_failures, self.commands.fail_deployment)
         self.launcher = Launcher(Planner(registry, seed), config.executor, clock, new_id,
@@ -109,7 +111,7 @@ class Engine:
             Rescinded: lambda event: [], AgentsListed: self._agents_listed, AgentLost: self._agent_lost,
             ReadinessChecked: self._readiness_checked, Offers: self._offers, StatusUpdate: self._status_update,
             Tick: self._tick,
-            PutApp: self.commands.put, RestartApp: self.commands.restart, DeleteApp: self.commands.delete,
+            PutApp: self._put_app, ChangeApps: self.plans.change, RestartApp: self.commands.restart, DeleteApp: self.commands.delete,
             CancelDeployment: self.commands.cancel, ResetDelay: self.commands.reset_delay,
             KillTasks: self.commands.kill_tasks,
             PutJob: self.job_commands.put, DeleteJob: self.job_commands.delete, StartRun: self.job_commands.start,
@@ -136,7 +138,14 @@ class Engine:
         return self.index.of_app(app_id)
 
     def pending(self, app: AppRecord) -> int:
+        if self.held(app.app_id):
+            return 0
         return converge(app, self.tasks_of(app.app_id), self.readiness()).launch
+
+    def held(self, app_id: str) -> bool:
+        """The app is in a later step of a deployment of several apps: left as it is for now."""
+        deployment = self.deployment_book.of_app(app_id)
+        return deployment is not None and deployment.held
 
     def readiness(self) -> Readiness:
         """When a task counts, now (for rolling upgrades and the end of deployments)."""
@@ -203,6 +212,9 @@ class Engine:
                 self._pending.pop(app_id, None)
                 self.deployment_book.end(app_id, "succeeded", persist)
                 continue
+            if self.held(app_id):
+                self._pending[app_id] = 0  # its step has not come: launch nothing, kill nothing
+                continue
             # Stuck: its new tasks found no room (not: its strategy failed; killing old tasks
             # would not let the new ones be placed).
             stuck = app_id in self.waiting and app_id not in self.launcher.failed
@@ -240,6 +252,10 @@ class Engine:
         now = self.clock()
         return self.jobs.wants_offers() or any(n > 0 and not self.apps[a].deleting and self.apps[a].launch_after <= now
                                                for a, n in self._pending.items())
+
+    def _put_app(self, event: PutApp) -> list[Instruction]:
+        self.plans.check_dependencies(event.spec)
+        return self.commands.put(event)
 
     # --- Mesos events -------------------------------------------------------------------------
 
@@ -324,6 +340,8 @@ class Engine:
         now = self.clock()
         persist = Persist(tasks=self.updates.expire_unreachable(now, self.config.unreachable_grace))
         for deployment in list(self.deployments.values()):
+            if deployment.held or deployment.key not in self.deployments:
+                continue  # its step has not come, or it ended with another app of its deployment
             self.index.dirty.add(deployment.app_id)  # tasks become ready by staying up: check again
             if now - deployment.started_at >= self.config.deployment_timeout:
                 self.commands.fail_deployment(deployment, f"not done after {self.config.deployment_timeout:g}s",

@@ -86,6 +86,18 @@ class PutApp:
 
 
 @dataclass(frozen=True)
+class ChangeApps:
+    """Create or change the apps ``puts`` (complete, valid specs) and remove the apps ``deletes``,
+    in one deployment named ``deployment_id``, ordered by their dependencies (a group change,
+    ``PUT /v2/apps`` with a list). ``force`` supersedes deployments under way."""
+
+    puts: tuple[AppSpec, ...] = ()
+    deletes: tuple[str, ...] = ()
+    deployment_id: Optional[str] = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
 class DeleteApp:
     app_id: str
     deployment_id: Optional[str] = None
@@ -161,7 +173,7 @@ class KillRun:
 
 
 Event = Union[Subscribed, Disconnected, Offers, AgentsListed, AgentLost, ReadinessChecked, Rescinded, StatusUpdate, Tick,
-              PutApp, DeleteApp, RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment, PutJob, DeleteJob, StartRun, KillRun]
+              PutApp, ChangeApps, DeleteApp, RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment, PutJob, DeleteJob, StartRun, KillRun]
 
 # --- instructions -----------------------------------------------------------------------------
 

@@ -102,7 +102,16 @@ class EngineView:
     def deployment(self, deployment_id: str) -> DeploymentRecord:
         """A deployment under way or recently ended, or NotFoundError."""
         found = self._engine.deployments.get(deployment_id) or self._engine.deployment_book.ended(deployment_id)
+        found = found or next(iter(self._engine.deployment_book.plan(deployment_id)), None)
         if found is None:
+            raise NotFoundError(f"DeploymentPlan {deployment_id} does not exist")
+        return found
+
+    def plan(self, deployment_id: str) -> list[DeploymentRecord]:
+        """Every record of a deployment (one per app it changes), running or ended, by step; or
+        NotFoundError."""
+        found = self._engine.deployment_book.plan(deployment_id)
+        if not found:
             raise NotFoundError(f"DeploymentPlan {deployment_id} does not exist")
         return found
 

@@ -6,7 +6,8 @@ Layout under the root (``/halyard`` by default, inside the ``--zk`` chroot)::
     epoch                 leader epoch; every write transaction checks its version
     apps/<quoted app id>  AppRecord JSON
     tasks/<task id>       TaskRecord JSON
-    deployments/<id>      DeploymentRecord JSON (running, and the last ended ones with their result)
+    deployments/<key>     DeploymentRecord JSON (running, and the last ended ones with their result;
+                          ``<id>:<app id>`` for each app of a deployment of several)
     jobs/<job id>         JobRecord JSON (definition, next scheduled firing)
     runs/<job id>:<run id>  RunRecord JSON (active runs, and the last ended ones)
     versions/<quoted app id>/<version>  AppVersion JSON: the app's definition at that version (the
@@ -162,7 +163,7 @@ class ZkStore:
             pass
         snap.apps = {a.app_id: a for a in self._records("apps", AppRecord.from_json)}
         snap.tasks = {t.task_id: t for t in self._records("tasks", TaskRecord.from_json)}
-        snap.deployments = {d.id: d for d in self._records("deployments", DeploymentRecord.from_json)}
+        snap.deployments = {d.key: d for d in self._records("deployments", DeploymentRecord.from_json)}
         snap.jobs = {j.job_id: j for j in self._records("jobs", JobRecord.from_json)}
         snap.runs = {r.run_id: r for r in self._records("runs", RunRecord.from_json)}
         snap.app_versions = self._app_versions()
@@ -269,7 +270,7 @@ class ZkStore:
         jobs += [("delete", self.run_path(j, r), None) for j, r in persist.delete_runs]
         jobs += [("delete", self.job_path(j), None) for j in persist.delete_jobs]
         apps: list[Op] = [("put", self.app_path(a.app_id), codec.encode(a.to_json())) for a in persist.apps]
-        apps += [("put", self.deployment_path(d.id), codec.encode(d.to_json())) for d in persist.deployments]
+        apps += [("put", self.deployment_path(d.key), codec.encode(d.to_json())) for d in persist.deployments]
         apps += [("delete", self.deployment_path(d), None) for d in persist.delete_deployments]
         apps += self._version_ops(persist)
         units += [unit for unit in (jobs, apps) if unit]

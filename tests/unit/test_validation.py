@@ -76,7 +76,6 @@ def test_defaults_are_marathons():
     ({"cpus": "lots"}, "cpus", "expected a number, got 'lots'"),
     ({"cpus": -1}, "cpus", "greater than or equal to 0"),
     ({"instances": 1.5}, "instances", "expected a whole number"),
-    ({"dependencies": ["/db"]}, "dependencies", "Marathon field not supported by Halyard"),
     ({"ports": [0]}, "ports", "use portDefinitions"),
     ({"bogus": 1}, "bogus", "unknown field"),
     ({"container": {"type": "DOCKER", "docker": {"image": "x", "pullConfig": {}}}},
