@@ -24,17 +24,28 @@ from .events import AppChanged
 from .messages import ChangeApps, Instruction, Persist
 
 
-def resolve(dependency: str, app_id: str) -> str:
-    """A dependency of ``app_id`` as an absolute id: ``/db`` stays, ``db`` and ``../db`` are read
-    from the app's group."""
-    parts = [] if dependency.startswith("/") else app_id.strip("/").split("/")[:-1]
-    for segment in dependency.strip("/").split("/"):
+def absolute(path: str, base: str) -> str:
+    """``path`` as an absolute id: ``/db`` stays; ``db``, ``./db`` and ``../db`` are read from the
+    group ``base``."""
+    parts = [] if path.startswith("/") else [p for p in base.strip("/").split("/") if p]
+    for segment in path.strip("/").split("/"):
         if segment == "..":
             if parts:
                 parts.pop()
         elif segment not in ("", "."):
             parts.append(segment)
     return "/" + "/".join(parts)
+
+
+def parent(app_id: str) -> str:
+    """The group an app (or group) is in: ``/prod/web`` -> ``/prod``; ``/web`` -> ``/``."""
+    return "/" + "/".join(app_id.strip("/").split("/")[:-1])
+
+
+def resolve(dependency: str, app_id: str) -> str:
+    """A dependency of ``app_id`` as an absolute id: ``/db`` stays, ``db`` and ``../db`` are read
+    from the app's group."""
+    return absolute(dependency, parent(app_id))
 
 
 def depends_on(targets: Mapping[str, AppSpec]) -> dict[str, set[str]]:
