@@ -14,6 +14,7 @@ What a group update means, as in Marathon (``GroupApiService``, ``UpdateGroupStr
   included (an app of the group depends on them: Marathon's group dependencies), as app
   ``dependencies``: they order the deployment.
 * ``scaleBy`` (alone): every app under the group scaled by it (rounded up).
+* ``?dryRun=true`` on ``PUT``: the steps the update would take (``{"steps": [...]}``), nothing changed.
 
 Refused, with the reason: ``version`` (a group rollback: Halyard keeps app versions, not group
 versions; roll apps back with ``PUT /v2/apps/{id}`` ``{version}``), ``enforceRole: true`` (roles
@@ -30,7 +31,7 @@ from fastapi.responses import JSONResponse
 from ..backend import Backend
 from ..engine.app_records import AppRecord
 from ..engine.messages import ChangeApps
-from ..engine.plans import absolute, parent
+from ..engine.plans import absolute, dependency_layers, parent
 from ..engine.view import EngineView
 from ..errors import ConflictError, NotFoundError, Problem, ValidationError
 from ..model import AppSpec, normalize_app_id
@@ -84,6 +85,13 @@ def group_json(view: EngineView, gid: str, apps: list[AppRecord], embed: set[str
     if "group.pods" in embed:
         data["pods"] = []
     return data
+
+
+def dry_action(old: Optional[AppSpec], new: AppSpec) -> str:
+    """Marathon's action for an app a change creates or changes."""
+    if old is None or old.model_copy(update={"instances": new.instances}) == new:
+        return "ScaleApplication"  # a new app is started, then scaled; a scale only is a scale
+    return "RestartApplication"
 
 
 class GroupChange:
@@ -170,6 +178,22 @@ def routes(backend: Backend) -> APIRouter:
         with backend.reading() as view:
             return {a.app_id: a.spec for a in live_apps(view)}
 
+    def dry_run(gid: str, body: dict) -> list[dict[str, Any]]:
+        """The steps a group update would take (Marathon's ``?dryRun=true``), changing nothing."""
+        apps = current()
+        change = GroupChange(apps)
+        change.apply(gid, body, ())
+        if change.problems:
+            raise ValidationError(change.problems)
+        deletes = sorted(a for a in apps if under(a, gid) and a not in change.kept)
+        puts = {s.id: s for s in change.puts}
+        changed = [s.id for s in change.puts if apps.get(s.id) != s]
+        targets = {**{a: s for a, s in apps.items() if a not in deletes}, **puts}
+        steps = ([[{"action": "StopApplication", "app": a} for a in deletes]] if deletes else [])
+        for layer in dependency_layers(targets, changed):
+            steps.append([{"action": dry_action(apps.get(a), puts[a]), "app": a} for a in layer])
+        return [{"actions": actions} for actions in steps]
+
     def structural(gid: str, body: dict, force: bool) -> dict[str, Any]:
         apps = current()
         change = GroupChange(apps)
@@ -236,9 +260,9 @@ def routes(backend: Backend) -> APIRouter:
         body = await read_body(request)
         base = group_id(path)
         gid = group_id(body["id"], base) if isinstance(body.get("id"), str) else base
-        if dryRun:
-            raise ValidationError([Problem("dryRun", "not supported by Halyard: use POST /v1/plan to see placements")])
         scale = refuse_rollback_and_scale(body)
+        if dryRun and scale is None:
+            return {"steps": dry_run(gid, body)}
         if scale is None:
             return structural(gid, body, force)
         apps = current()

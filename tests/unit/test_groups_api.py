@@ -62,6 +62,13 @@ def test_a_group_update_replaces_its_apps_and_subgroups_and_delete_removes_them(
     backend, api = both
     call(api, "POST", "/v2/groups", {"id": "/g", "apps": [app("a"), app("b")], "groups": [{"id": "sub",
                                                                                           "apps": [app("c")]}]})
+    status, dry = call(api, "PUT", "/v2/groups/g", {"apps": [app("a", instances=2), app("d", dependencies=["a"])]},
+                       query="dryRun=true")
+    assert status == 200 and dry == {"steps": [
+        {"actions": [{"action": "StopApplication", "app": "/g/b"}]},
+        {"actions": [{"action": "ScaleApplication", "app": "/g/a"}]},
+        {"actions": [{"action": "ScaleApplication", "app": "/g/d"}]}]}
+    assert len(call(api, "GET", "/v2/groups/g")[1]["apps"]) == 2  # a dry run changes nothing
     status, body = call(api, "PUT", "/v2/groups/g", {"apps": [app("a", instances=2), app("d")]}, query="force=true")
     assert status == 200 and body["deploymentId"]
     ids = {a["id"]: a["instances"] for a in call(api, "GET", "/v2/apps")[1]["apps"]
