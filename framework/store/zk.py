@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 from typing import Any, Callable, Optional, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import (BadVersionError, ConnectionLoss, KazooException, NoNodeError, NodeExistsError,
@@ -39,6 +39,7 @@ from ..engine.app_records import AppRecord, AppVersion, DeploymentRecord, Snapsh
 from ..jobs.records import JobRecord, RunRecord
 from ..errors import FencedError, StoreError, StoreUnavailableError
 from . import codec
+from . import versions as app_versions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -166,34 +167,8 @@ class ZkStore:
         snap.deployments = {d.key: d for d in self._records("deployments", DeploymentRecord.from_json)}
         snap.jobs = {j.job_id: j for j in self._records("jobs", JobRecord.from_json)}
         snap.runs = {r.run_id: r for r in self._records("runs", RunRecord.from_json)}
-        snap.app_versions = self._app_versions()
+        snap.app_versions = app_versions.load(self)
         return snap
-
-    def _app_versions(self) -> dict[str, list[float]]:
-        """Each app's stored version timestamps (their definitions are read when asked for: one
-        listing per app, not one read per version)."""
-        out: dict[str, list[float]] = {}
-        for name in self.client.get_children(self.path("versions")):
-            parent = self.path("versions", name)
-            try:
-                children, stat = self.client.get_children(parent, include_data=True)
-            except NoNodeError:
-                continue
-            self._versions[parent] = stat.version
-            found = out[unquote(name)] = []
-            for child in children:
-                self._versions["/".join([parent, child])] = 0  # written once, never changed
-                found.append(float(child))
-        return out
-
-    @kazoo_errors("read")
-    def app_version(self, app_id: str, version: float) -> Optional[AppVersion]:
-        """The app's definition as stored at ``version``, if that version is kept."""
-        try:
-            data, _ = self.client.get(self.version_path(app_id, version))
-        except NoNodeError:
-            return None
-        return AppVersion.from_json(codec.decode(data))
 
     def _records(self, part: str, from_json: Callable[[Any], T]) -> list[T]:
         """Every record under ``part`` (a node deleted meanwhile is skipped)."""
@@ -211,6 +186,11 @@ class ZkStore:
             return None
         self._versions[path] = stat.version
         return codec.decode(data)
+
+    @kazoo_errors("read")
+    def app_version(self, app_id: str, version: float) -> Optional[AppVersion]:
+        """The app's definition as stored at ``version``, if that version is kept."""
+        return app_versions.read(self, app_id, version)
 
     @kazoo_errors("read")
     def sizes(self) -> dict[str, int]:
@@ -272,25 +252,11 @@ class ZkStore:
         apps: list[Op] = [("put", self.app_path(a.app_id), codec.encode(a.to_json())) for a in persist.apps]
         apps += [("put", self.deployment_path(d.key), codec.encode(d.to_json())) for d in persist.deployments]
         apps += [("delete", self.deployment_path(d), None) for d in persist.delete_deployments]
-        apps += self._version_ops(persist)
+        apps += app_versions.write_ops(self, persist)
         units += [unit for unit in (jobs, apps) if unit]
         if persist.delete_apps:
             units.append([("delete", self.app_path(a), None) for a in persist.delete_apps])
         return units
-
-    def _version_ops(self, persist: Persist) -> list[Op]:
-        """Writes of new app versions (and of each app's versions node, the first time) and
-        deletes of old ones."""
-        ops: list[Op] = []
-        parents = set()
-        for v in persist.versions:
-            parent = self.versions_path(v.app_id)
-            if parent not in self._versions and parent not in parents:
-                parents.add(parent)
-                ops.append(("put", parent, b""))
-            ops.append(("put", self.version_path(v.app_id, v.version), codec.encode(v.to_json())))
-        ops += [("delete", self.version_path(a, v), None) for a, v in persist.delete_versions]
-        return ops
 
     def _commit_chunk(self, ops: list[Op], retry: bool = True) -> None:
         txn = self.client.transaction()

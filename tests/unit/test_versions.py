@@ -72,10 +72,42 @@ def _record(app_id: str, version: float):
 
 
 class FakeClient:
-    """Enough of kazoo's client for ZkStore.write_units."""
+    """Enough of kazoo's client for ZkStore.load and write_units: znodes in a dict."""
+
+    def __init__(self, nodes: Optional[dict[str, bytes]] = None):
+        self.nodes = dict(nodes or {})
+
+    def ensure_path(self, path, acl=None):
+        self.nodes.setdefault(path, b"")
+
+    def get(self, path):
+        from kazoo.exceptions import NoNodeError
+        from kazoo.protocol.states import ZnodeStat
+        if path not in self.nodes:
+            raise NoNodeError(path)
+        return self.nodes[path], ZnodeStat(0, 0, 0, 0, 3, 0, 0, 0, len(self.nodes[path]), 0, 0)
+
+    def get_children(self, path, include_data=False):
+        children = sorted({p[len(path) + 1:].split("/")[0] for p in self.nodes if p.startswith(path + "/")})
+        return (children, self.get(path)[1]) if include_data else children
 
     def transaction(self):  # pragma: no cover - not committed here
         raise AssertionError
+
+
+def test_a_new_leader_loads_each_apps_version_timestamps_and_reads_a_definition_when_asked():
+    from halyard.store import codec
+    spec = AppSpec.model_validate({"id": "/g/web", "cmd": "serve"})
+    record = {"spec": spec.to_json(), "version": 7.5, "config_version": 7.5}
+    nodes = {"/h/apps/%2Fg%2Fweb": codec.encode(record), "/h/versions/%2Fg%2Fweb": b"",
+             "/h/versions/%2Fg%2Fweb/5.0": codec.encode({"app_id": "/g/web", "version": 5.0, "spec": spec.to_json()}),
+             "/h/versions/%2Fg%2Fweb/7.5": b"{}", "/h/versions/%2Fgone": b""}
+    store = ZkStore(FakeClient(nodes), root="/h")
+    snapshot = store.load()
+    assert set(snapshot.apps) == {"/g/web"}
+    assert {a: sorted(v) for a, v in snapshot.app_versions.items()} == {"/g/web": [5.0, 7.5], "/gone": []}
+    assert store.app_version("/g/web", 5.0).spec == spec and store.app_version("/g/web", 6.0) is None
+    assert store._versions["/h/versions/%2Fg%2Fweb/5.0"] == 0  # known: an old one can be deleted
 
 
 def test_the_store_writes_each_version_under_its_app_once_and_deletes_old_ones():
