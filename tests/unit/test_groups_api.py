@@ -121,3 +121,15 @@ def test_put_and_patch_of_a_list_of_apps_is_one_deployment(both):
     assert call(api, "PUT", "/v2/apps", {"id": "/a"})[0] == 422
     status, _ = call(api, "PUT", "/v2/apps", [app("/a", instances=1)], query="partialUpdate=false&force=true")
     assert status == 200 and call(api, "GET", "/v2/apps/a")[1]["app"]["env"] == {}  # replaced whole
+
+
+def test_a_deployment_of_several_apps_is_cancelled_by_its_id(both):
+    _, api = both
+    body = call(api, "POST", "/v2/groups", {"id": "/g", "apps": [app("a"), app("b", dependencies=["a"])]})[1]
+    plan_id = body["deploymentId"]
+    status, rollback = call(api, "DELETE", f"/v2/deployments/{plan_id}")
+    assert status == 200 and rollback["deploymentId"] != plan_id
+    shown = call(api, "GET", f"/v2/deployments/{plan_id}")[1]
+    assert shown["status"] == "cancelled" and shown["affectedApps"] == ["/g/a", "/g/b"] and shown["currentActions"] == []
+    assert plan_id not in [d["id"] for d in call(api, "GET", "/v2/deployments")[1]]
+    assert call(api, "GET", "/v2/groups/g")[0] == 404  # new apps: rolled back means removed

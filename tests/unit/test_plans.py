@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from halyard.engine.messages import CancelDeployment, ChangeApps, Launch, Offers, PutApp, StatusUpdate, Subscribed
+from halyard.engine.messages import (CancelDeployment, ChangeApps, Launch, Offers, PutApp, StatusUpdate, Subscribed,
+                                     Tick)
 from halyard.engine.plans import dependency_layers, resolve
 from halyard.errors import ConflictError, NotFoundError, ValidationError
 from halyard.validation import parse_app
@@ -136,3 +137,16 @@ def test_cancelling_a_deployment_of_several_apps_by_its_id():
     engine.handle(CancelDeployment("P1", rollback_id="R1"))
     assert engine.deployment_book.running_of("P1") == []
     assert {d.app_id for d in engine.deployments.values()} <= {"/a"}  # /a's rollback (removal), if any
+
+
+def test_a_step_that_never_ends_times_out_and_fails_the_deployment_while_held_apps_wait_without_a_clock():
+    engine, clock = make_engine(deployment_timeout=60)
+    engine.handle(Subscribed("F1"))
+    engine.handle(ChangeApps((spec("/a"), spec("/b", dependencies=["/a"])), deployment_id="P1"))
+    clock.now += 30
+    engine.handle(Tick())
+    assert engine.deployment_of("/b").held  # waiting for /a: no timeout of its own meanwhile
+    clock.now += 31
+    engine.handle(Tick())  # /a found no offer for 61 s: the whole deployment fails
+    assert [(d.app_id, d.status) for d in engine.deployment_book.plan("P1")] == [("/a", "failed"), ("/b", "failed")]
+    assert engine.deployment_book.plan("P1")[0].failures == ("not done after 60s",)
