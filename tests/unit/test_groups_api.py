@@ -103,6 +103,8 @@ def test_what_halyard_cannot_do_with_groups_is_refused_with_the_reason(both):
         status, answer = call(api, "PUT", "/v2/groups/g", body, query="force=true")
         assert status == 422 and answer["problems"][0].startswith(problem), (body, answer)
     assert call(api, "POST", "/v2/groups", {"id": "/empty"})[0] == 422
+    assert call(api, "PATCH", "/v2/groups/g", {"enforceRole": False}) == (200, {})
+    assert call(api, "PATCH", "/v2/groups/g", {"enforceRole": True})[0] == 422
     assert [a["id"] for a in call(api, "GET", "/v2/groups/g")[1]["apps"]] == ["/g/a"]  # nothing changed
 
 
