@@ -12,6 +12,7 @@ from typing import Any, Optional, Protocol
 from .engine.messages import Event
 from .engine.view import EngineView
 from .mesos_types import AgentSeen
+from .model import AppSpec
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,9 @@ class Backend(Protocol):
 
     def submit(self, command: Event) -> None:
         """Apply a command on the leader and wait until it is persisted (raises what it raised)."""
+
+    def app_version(self, app_id: str, version: float) -> Optional[AppSpec]:
+        """An app's definition as stored at ``version`` (None if that version is not kept)."""
 
     def stats(self) -> SchedulerStats: ...
 

@@ -563,6 +563,9 @@ class AppSpec(MarathonRules, Definition):
     backoff_factor: float = Field(DEFAULT_BACKOFF_FACTOR, ge=1.0)
     max_launch_delay_seconds: float = Field(DEFAULT_MAX_LAUNCH_DELAY_SECONDS, ge=0)
     kill_selection: Literal["YOUNGEST_FIRST", "OLDEST_FIRST"] = "YOUNGEST_FIRST"
+    #: Apps (or groups) this app needs deployed first, as in Marathon: ids absolute or relative to
+    #: the app's group. They order a deployment of several apps (see ``engine/plans.py``).
+    dependencies: list[str] = Field(default_factory=list)
     fetch: list[FetchUri] = Field(default_factory=list)
     user: Optional[str] = None
     task_kill_grace_period_seconds: Optional[float] = Field(None, ge=0)
@@ -570,8 +573,6 @@ class AppSpec(MarathonRules, Definition):
     #: None: the scheduler's ``--unreachable-grace`` (replaced after it, never forgotten).
     unreachable_strategy: Optional[UnreachableStrategy] = None
     resource_limits: Optional[ResourceLimits] = None
-    #: Apps to deploy before this one (absolute ids), as in Marathon's groups.
-    dependencies: list[str] = Field(default_factory=list)
     #: Marathon's executor: only the default (``""`` or ``//cmd``) is supported.
     executor: str = ""
     tty: Optional[bool] = None

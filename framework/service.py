@@ -39,6 +39,7 @@ from .engine.messages import (AgentsListed, CheckReadiness, Event, Instruction, 
 from .engine.events import PlacementFailed, deployment_of
 from .engine.view import EngineView
 from .errors import FencedError, HalyardError, NotLeaderError, StoreError, StoreUnavailableError
+from .model import AppSpec
 from .placement import StrategyRegistry
 from .store.base import Election, Session, SessionState, StateStore
 
@@ -195,6 +196,11 @@ class SchedulerService:
         pending = _Command(command)
         events.put((time.monotonic(), pending))
         pending.future.result(timeout=timeout)
+
+    def app_version(self, app_id: str, version: float) -> Optional[AppSpec]:
+        """A stored version of an app, read from the store (not held by the engine)."""
+        found = self.store.app_version(app_id, version)
+        return found.spec if found is not None else None
 
     def abdicate(self) -> bool:
         """Step down (the next contender leads); this scheduler contends again after a pause."""

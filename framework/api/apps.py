@@ -18,6 +18,7 @@ from .app_filters import LIST_ALWAYS, SHOW_ALWAYS, AppFilter, app_embeds
 from .app_info import app_info_json, legacy_embeds
 from .errors import error_response
 from .inputs import app_inputs, body_json, new_id, path_id, validated_app
+from .versions import rollback_target
 
 
 def app_json(view: EngineView, app: AppRecord, embed_tasks: bool = True, readiness: bool = False,
@@ -82,15 +83,15 @@ def routes(backend: Backend) -> APIRouter:
         raw = await body_json(request)
         if not isinstance(raw, dict):
             raise ValidationError([Problem("", "expected an app definition (a JSON object)")])
-        if set(raw) - {"id"} == {"version"}:  # a rollback: not supported (yet)
-            raise ValidationError([Problem("version", "Marathon field not supported by Halyard (read-only, drop it)")])
         if "id" in raw and path_id(str(raw["id"])) != app_id:
             raise ValidationError([Problem("id", f"does not match the path ({app_id})")])
+        target = rollback_target(backend, app_id, raw)  # {"version": V}: that stored version
+        raw = {k: v for k, v in raw.items() if k != "version"}
         with backend.reading() as view:
             existing = view.find_app(app_id)
             base = base_for_update(existing.spec.to_json(), raw) if existing is not None and partialUpdate else {}
-        spec = validated_app(deep_merge(base, {**raw, "id": app_id}) if base else {**raw, "id": app_id},
-                             app_inputs(request), existing.spec if existing is not None else None)
+        spec = target or validated_app(deep_merge(base, {**raw, "id": app_id}) if base else {**raw, "id": app_id},
+                                       app_inputs(request), existing.spec if existing is not None else None)
         result = change(PutApp(spec, deployment_id=new_id(), force=force), app_id)
         return JSONResponse(result, status_code=200 if existing is not None else 201)
 

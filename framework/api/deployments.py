@@ -1,7 +1,7 @@
 """Deployments: ``/v2/deployments`` (list, show, cancel), in Marathon's shape plus Halyard's status."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -29,16 +29,47 @@ def deployment_json(deployment: DeploymentRecord, halyard: bool = False,
                     readiness: Sequence[ReadinessResult] = ()) -> dict[str, Any]:
     """Marathon's deployment shape (exactly: strict clients build objects from every field); with
     ``halyard`` also Halyard's ``status``, ``kind`` and ``failures``."""
-    action = {"action": ACTIONS.get(deployment.kind, "RestartApplication"), "app": deployment.app_id}
+    return plan_json([deployment], lambda app_id: readiness, halyard)
+
+
+def _action(record: DeploymentRecord) -> dict[str, Any]:
+    return {"action": ACTIONS.get(record.kind, "RestartApplication"), "app": record.app_id}
+
+
+def plan_json(records: Sequence[DeploymentRecord], readiness: Callable[[str], Sequence[ReadinessResult]],
+              halyard: bool = False) -> dict[str, Any]:
+    """One deployment (the records of every app it changes, one step each or, for a deployment of
+    several apps, in the steps their dependencies gave) as Marathon's DeploymentPlan: its steps,
+    the current one (the first with an app under way) and what that step does now."""
+    first = records[0]
+    steps: dict[int, list[DeploymentRecord]] = {}
+    for record in records:
+        steps.setdefault(record.step or 0, []).append(record)
+    order = sorted(steps)
+    active = [r for r in records if r.status == "running" and not r.held]
+    current = min((r.step or 0 for r in active), default=None)
     data: dict[str, Any] = {
-        "id": deployment.id, "version": iso(deployment.version), "affectedApps": [deployment.app_id],
-        "affectedPods": [], "steps": [{"actions": [action]}],
-        "currentActions": [{**action, "readinessCheckResults": [readiness_json(r) for r in readiness]}]
-        if deployment.status == "running" else [],
-        "currentStep": 1, "totalSteps": 1}
+        "id": first.id, "version": iso(min(r.version for r in records)),
+        "affectedApps": sorted({r.app_id for r in records}), "affectedPods": [],
+        "steps": [{"actions": [_action(r) for r in steps[n]]} for n in order],
+        "currentActions": [{**_action(r), "readinessCheckResults": [readiness_json(x) for x in readiness(r.app_id)]}
+                           for r in active if (r.step or 0) == current],
+        "currentStep": order.index(current) + 1 if current is not None else len(order), "totalSteps": len(order)}
     if halyard:
-        data.update({"status": deployment.status, "kind": deployment.kind, "failures": list(deployment.failures)})
+        statuses = {r.status for r in records}
+        status = next((s for s in ("running", "failed", "cancelled") if s in statuses), "succeeded")
+        several = len(records) > 1
+        data.update({"status": status, "kind": "plan" if several else first.kind,
+                     "failures": [f"{r.app_id}: {f}" if several else f for r in records for f in r.failures]})
     return data
+
+
+def by_deployment(records: Sequence[DeploymentRecord]) -> list[list[DeploymentRecord]]:
+    """Records grouped by deployment id, in the order the deployments first appear."""
+    grouped: dict[str, list[DeploymentRecord]] = {}
+    for record in records:
+        grouped.setdefault(record.id, []).append(record)
+    return [sorted(g, key=lambda r: (r.step or 0, r.app_id)) for g in grouped.values()]
 
 
 def routes(backend: Backend) -> APIRouter:
@@ -47,14 +78,13 @@ def routes(backend: Backend) -> APIRouter:
     @router.get("/v2/deployments")
     def deployments() -> Any:
         with backend.reading() as view:
-            return [deployment_json(d, readiness=view.readiness_results(d.app_id)) for d in view.deployments()]
+            return [plan_json(plan, view.readiness_results) for plan in by_deployment(view.deployments())]
 
     @router.get("/v2/deployments/{deployment_id}")
     def deployment(deployment_id: str) -> Any:
         """Halyard's addition: a deployment, running or ended (succeeded, failed, cancelled)."""
         with backend.reading() as view:
-            found = view.deployment(deployment_id)
-            return deployment_json(found, halyard=True, readiness=view.readiness_results(found.app_id))
+            return plan_json(view.plan(deployment_id), view.readiness_results, halyard=True)
 
     @router.delete("/v2/deployments/{deployment_id}")
     def cancel_deployment(deployment_id: str, force: bool = False) -> Any:

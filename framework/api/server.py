@@ -1,7 +1,8 @@
 """The HTTP API as one FastAPI application: the token check, the error answers, and one router per
 resource. Marathon's v2 paths and shapes, plus Halyard's /v1 additions.
 
-Module map: ``apps``, ``tasks``, ``deployments``, ``queue`` (and placement reasons), ``events`` (the
+Module map: ``apps``, ``versions`` (app versions, rollback), ``app_lists`` (PUT/PATCH of a list of
+apps), ``groups``, ``tasks``, ``deployments``, ``queue`` (and placement reasons), ``events`` (the
 SSE hub and Marathon's event JSON), ``leader`` (ping, info, leader, stats), ``metrics``, ``plan``,
 ``jobs``, ``pods`` (refused); ``auth``, ``errors``, ``inputs``, ``timestamps`` and ``openapi`` serve them all.
 """
@@ -13,7 +14,8 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..backend import Backend
-from . import apps, auth, deployments, errors, events, jobs, leader, metrics, plan, pods, queue, tasks
+from . import (app_lists, apps, auth, deployments, errors, events, groups, jobs, leader, metrics, plan, pods, queue,
+               tasks, versions)
 from .inputs import AppInputs
 from .openapi import openapi_document
 
@@ -28,9 +30,10 @@ def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: 
     api.state.app_inputs = app_inputs or AppInputs()
     auth.install(api, tokens or {}, auth_reads)
     errors.install(api, backend)
-    # Tasks before apps: "/v2/apps/{id:path}" would also match ".../tasks".
+    # Tasks and versions before apps: "/v2/apps/{id:path}" would also match ".../tasks".
     for router in (leader.routes(backend), metrics.routes(backend), plan.routes(backend),
-                   events.routes(backend, hub or events.EventHub()), tasks.routes(backend), apps.routes(backend),
+                   events.routes(backend, hub or events.EventHub()), tasks.routes(backend), versions.routes(backend),
+                   app_lists.routes(backend), apps.routes(backend), groups.routes(backend),
                    deployments.routes(backend), queue.routes(backend), jobs.routes(backend), pods.routes(backend)):
         api.include_router(router)
     api.openapi = lambda: openapi_document(api)  # type: ignore[method-assign]

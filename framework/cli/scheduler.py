@@ -72,6 +72,9 @@ class Duration(click.ParamType):
                    "if checked) to count for a rolling upgrade and the end of its deployment")
 @click.option("--deployment-timeout", type=Duration(), default="10m", show_default=True,
               help="a deployment not done after this long fails and rolls back")
+@click.option("--max-versions", "--zk-max-versions", type=click.IntRange(min=1), default=50, show_default=True,
+              help="stored versions kept per app, for GET /v2/apps/{id}/versions and rollbacks (Marathon's "
+                   "--zk_max_versions)")
 @click.option("--tokens-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="API tokens, one per line: TOKEN rw|ro; with it, writes need a token")
 @click.option("--auth-reads", is_flag=True, help="reads need a token too (with --tokens-file)")
@@ -90,7 +93,7 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
               zk_session_timeout: float, unreachable_grace: float, local_port_min: int, local_port_max: int,
               min_healthy_time: float,
-              deployment_timeout: float, tokens_file: Optional[str], auth_reads: bool, executor_uri: Optional[str],
+              deployment_timeout: float, max_versions: int, tokens_file: Optional[str], auth_reads: bool, executor_uri: Optional[str],
               executor_command: Optional[str], event_keepalive: float, secrets_file: Optional[str],
               log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
@@ -119,7 +122,7 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
                            executor_command=executor_command, event_keepalive=event_keepalive,
                            secrets_file=secrets_file,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
-                                               deployment_timeout=deployment_timeout,
+                                               deployment_timeout=deployment_timeout, max_versions=max_versions,
                                                service_ports=PortRange(local_port_min, local_port_max)))
     process = SchedulerApp(config)
     process.start_api()

@@ -10,6 +10,7 @@ from ..errors import ConflictError, NotFoundError, ValidationError
 from ..model import AppSpec
 from ..placement import StrategyRegistry
 from .app_records import AppRecord, DeploymentRecord
+from .app_versions import VersionBook
 from .deployments import DeploymentBook
 from .events import AppChanged, DomainEvent
 from .messages import (CancelDeployment, DeleteApp, Instruction, KillTasks, Persist, PutApp, ResetDelay,
@@ -24,10 +25,12 @@ class AppCommands:
 
     def __init__(self, apps: dict[str, AppRecord], index: TaskIndex, deployments: DeploymentBook,
                  reconciler: Reconciler, registry: StrategyRegistry, clock: Callable[[], float],
-                 emit: Callable[[DomainEvent], None], service_ports: PortRange = PortRange()):
+                 emit: Callable[[DomainEvent], None], service_ports: PortRange = PortRange(),
+                 versions: Optional[VersionBook] = None):
         self.apps, self.index, self.deployments, self.reconciler = apps, index, deployments, reconciler
         self.registry, self.clock, self.emit = registry, clock, emit
         self.service_ports = service_ports
+        self.versions = versions if versions is not None else VersionBook()
 
     def app(self, app_id: str) -> AppRecord:
         app = self.apps.get(app_id)
@@ -42,9 +45,11 @@ class AppCommands:
             self.registry.create(strategy)
 
     def set_app(self, app: AppRecord, persist: Persist) -> None:
+        """The app's new desired state (and, if its version moved, a new stored version)."""
         self.apps[app.app_id] = app
         self.index.dirty.add(app.app_id)
         persist.apps.append(app)
+        self.versions.record(app, persist)
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -62,23 +67,30 @@ class AppCommands:
         app = self.app(event.app_id)
         self.deployments.check_free(app.app_id, event.force)
         persist = Persist()
-        self.deployments.start(app.app_id, "stop", app.spec.to_json(), event.deployment_id, event.force, persist)
-        self.set_app(replace(app, deleting=True, version=self.clock()), persist)
+        self.stop(app, persist, event.deployment_id, event.force)
         return [persist]
 
+    def stop(self, app: AppRecord, persist: Persist, deployment_id: Optional[str], force: bool,
+             step: Optional[int] = None) -> None:
+        """Destroy the app (a ``stop`` deployment; ``step`` within a deployment of several)."""
+        self.deployments.start(app.app_id, "stop", app.spec.to_json(), deployment_id, force, persist, step=step)
+        self.set_app(replace(app, deleting=True, version=self.clock()), persist)
+
     def cancel(self, event: CancelDeployment) -> list[Instruction]:
-        deployment = self.deployments.running.get(event.deployment_id)
-        if deployment is None:
+        records = self.deployments.running_of(event.deployment_id)
+        if not records:
             raise NotFoundError(f"DeploymentPlan {event.deployment_id} does not exist")
-        if deployment.kind == "stop" and not event.force:
-            raise ConflictError(f"Deployment {deployment.id} destroys app '{deployment.app_id}', which cannot be "
+        stops = [d.app_id for d in records if d.kind == "stop"]
+        if stops and not event.force:
+            raise ConflictError(f"Deployment {event.deployment_id} destroys app '{stops[0]}', which cannot be "
                                 f"rolled back; cancel it with '?force=true' to leave the app as it is",
-                                deployment_id=deployment.id)
+                                deployment_id=event.deployment_id)
         persist = Persist()
         if event.force:
-            self.deployments.end(deployment.app_id, "cancelled", persist)
+            for deployment in records:
+                self.deployments.end(deployment.app_id, "cancelled", persist, advance=False)
         else:
-            self.fail_deployment(deployment, "cancelled: rolled back", persist, status="cancelled",
+            self.fail_deployment(records[0], "cancelled: rolled back", persist, status="cancelled",
                                  rollback_id=event.rollback_id)
         return [persist]
 
@@ -114,7 +126,8 @@ class AppCommands:
     # --- changing an app, and rolling back ----------------------------------------------------
 
     def _put(self, spec: AppSpec, persist: Persist, restart: bool = False, kind: Optional[str] = None,
-             deployment_id: Optional[str] = None, force: bool = False) -> None:
+             deployment_id: Optional[str] = None, force: bool = False, step: Optional[int] = None,
+             held: bool = False) -> None:
         self.check_strategy(spec)
         old = self.apps.get(spec.id)
         if old is not None and old.deleting:
@@ -134,7 +147,8 @@ class AppCommands:
             record = replace(old, spec=spec, version=now, config_version=now, delay=0.0, launch_after=0.0)
             default_kind = "restart" if restart else "deploy"
         self.deployments.start(spec.id, kind or default_kind, old.spec.to_json() if old else None, deployment_id,
-                               force, persist)
+                               force, persist, step=step, held=held,
+                               previous_config_version=old.config_version if old else None)
         self.set_app(record, persist)
 
     # --- service ports ------------------------------------------------------------------------
@@ -164,15 +178,34 @@ class AppCommands:
 
     def fail_deployment(self, deployment: DeploymentRecord, reason: str, persist: Persist,
                         status: str = "failed", rollback_id: Optional[str] = None) -> None:
-        """End a deployment and put the app back as it was before it (a new app is removed)."""
+        """End a deployment and put its apps back as they were before it (a new app is removed).
+
+        A deployment of several apps fails as a whole: the apps whose step had not come are put
+        back as they were at once (nothing of them had changed); the others roll back in one new
+        deployment (``rollback_id``)."""
+        records = self.deployments.running_of(deployment.id) if deployment.step is not None else [deployment]
         self.deployments.add_failure(deployment, reason)
-        self.deployments.end(deployment.app_id, status, persist)
-        app = self.apps.get(deployment.app_id)
-        if app is None or deployment.kind in ("rollback", "stop"):
-            return  # nothing to roll back to, the rollback itself failed, or a destroy (not undone): leave it
-        if deployment.previous is None:
-            self.deployments.start(app.app_id, "rollback", app.spec.to_json(), rollback_id, True, persist)
-            self.set_app(replace(app, deleting=True, version=self.clock()), persist)
-        else:
-            self._put(AppSpec.model_validate(deployment.previous), persist, kind="rollback",
-                      deployment_id=rollback_id, force=True)
+        rollbacks = []
+        for record in sorted(records, key=lambda r: not r.held):  # held ones first: none is released
+            self.deployments.end(record.app_id, status, persist, advance=False)
+            app = self.apps.get(record.app_id)
+            if app is None or record.kind in ("rollback", "stop"):
+                continue  # nothing to roll back to, the rollback itself failed, or a destroy (not undone)
+            if record.held and record.previous is None:
+                self.set_app(replace(app, deleting=True, version=self.clock()), persist)  # no tasks: removed
+            elif record.held:
+                self.set_app(replace(app, spec=AppSpec.model_validate(record.previous), version=self.clock(),
+                                     config_version=record.previous_config_version or app.config_version), persist)
+            else:
+                rollbacks.append((app, record.previous))
+        if len(rollbacks) > 1:
+            rollback_id = rollback_id or self.deployments.new_id()
+        for app, previous in rollbacks:
+            step = 0 if len(rollbacks) > 1 else None
+            if previous is None:
+                self.deployments.start(app.app_id, "rollback", app.spec.to_json(), rollback_id, True, persist,
+                                       step=step)
+                self.set_app(replace(app, deleting=True, version=self.clock()), persist)
+            else:
+                self._put(AppSpec.model_validate(previous), persist, kind="rollback", deployment_id=rollback_id,
+                          force=True, step=step)

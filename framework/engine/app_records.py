@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from ..mesos_types import LAUNCHING, TERMINAL
 from ..model import AppSpec
@@ -80,6 +80,22 @@ class AppRecord:
 
 
 @dataclass(frozen=True)
+class AppVersion:
+    """One stored version of an app: its definition as it was at ``version``."""
+
+    app_id: str
+    version: float
+    spec: AppSpec
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app_id": self.app_id, "version": self.version, "spec": self.spec.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "AppVersion":
+        return cls(app_id=data["app_id"], version=data["version"], spec=AppSpec.model_validate(data["spec"]))
+
+
+@dataclass(frozen=True)
 class TaskRecord:
     """One task instance: where it runs, what Mesos last said, and what we asked of it."""
 
@@ -135,6 +151,12 @@ class DeploymentRecord:
     ``kind``: ``start`` (a new app), ``deploy`` (a config change), ``scale``, ``restart``,
     ``stop`` (destroy) or ``rollback``. ``previous`` is the app's definition before the change
     (None for a new app): what a rollback restores.
+
+    One deployment may change several apps (a group, ``PUT /v2/apps`` with a list: Marathon's
+    DeploymentPlan): then it is one record per app, all with the deployment's ``id``, each with
+    its ``step`` (0, 1, ...: the order dependencies give). A record whose step has not come is
+    ``held``: its app has its new definition, but nothing of it is launched or killed until every
+    app of the steps before it is deployed. ``key`` tells the records apart.
     """
 
     id: str
@@ -146,10 +168,18 @@ class DeploymentRecord:
     failures: tuple[str, ...] = ()
     status: str = "running"   # running | succeeded | failed | cancelled
     ended_at: Optional[float] = None
+    step: Optional[int] = None                   # None: a deployment of this app alone
+    held: bool = False                           # its step has not come yet
+    previous_config_version: Optional[float] = None  # the app's config_version before the change
 
     @property
     def ended(self) -> bool:
         return self.status != "running"
+
+    @property
+    def key(self) -> str:
+        """Unique among records (the deployment's id, with the app's for a multi-app one)."""
+        return self.id if self.step is None else f"{self.id}:{self.app_id}"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -173,4 +203,5 @@ class Snapshot:
     deployments: dict[str, DeploymentRecord] = field(default_factory=dict)
     jobs: dict[str, Any] = field(default_factory=dict)   # job id -> JobRecord
     runs: dict[str, Any] = field(default_factory=dict)   # run id -> RunRecord
+    app_versions: dict[str, list[float]] = field(default_factory=dict)  # app id -> its stored versions
 

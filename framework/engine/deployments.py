@@ -10,6 +10,10 @@
   the one under way.
 * Ended deployments are history: the last ``KEEP_PER_APP`` of each app (and ``KEEP_TOTAL`` in
   all) are persisted with their result, so ``GET /v2/deployments/{id}`` answers across a failover.
+* A deployment of several apps (a group change: Marathon's DeploymentPlan) is one record per app
+  sharing the deployment's id, each in a step; the apps of a step start when every app of the
+  steps before has succeeded (:meth:`DeploymentBook.end` releases the next step). One app failing
+  fails the whole deployment (see ``AppCommands.fail_deployment``).
 """
 from __future__ import annotations
 
@@ -30,11 +34,13 @@ KEEP_TOTAL = 2000    # ... and in all (apps come and go)
 class DeploymentBook:
     """Deployments under way (one per app) and the recently ended ones."""
 
-    def __init__(self, clock: Callable[[], float], new_id: Callable[[], str], emit: Callable[[DomainEvent], None]):
+    def __init__(self, clock: Callable[[], float], new_id: Callable[[], str], emit: Callable[[DomainEvent], None],
+                 touch: Callable[[str], None] = lambda app_id: None):
         self.clock, self.new_id, self.emit = clock, new_id, emit
-        self.running: dict[str, DeploymentRecord] = {}
-        self._ended: dict[str, DeploymentRecord] = {}        # by id, oldest first
-        self._ended_of: dict[str, deque[str]] = {}           # app id -> ids of its ended ones, oldest first
+        self.touch = touch  # an app whose step came: converge it
+        self.running: dict[str, DeploymentRecord] = {}       # by key
+        self._ended: dict[str, DeploymentRecord] = {}        # by key, oldest first
+        self._ended_of: dict[str, deque[str]] = {}           # app id -> keys of its ended ones, oldest first
 
     @property
     def finished(self) -> list[DeploymentRecord]:
@@ -44,9 +50,15 @@ class DeploymentBook:
     def ended(self, deployment_id: str) -> Optional[DeploymentRecord]:
         return self._ended.get(deployment_id)
 
+    def plan(self, deployment_id: str) -> list[DeploymentRecord]:
+        """Every record of a deployment (one per app it changes), running or ended, by step."""
+        found = [d for d in self.running.values() if d.id == deployment_id]
+        found += [d for d in self._ended.values() if d.id == deployment_id]
+        return sorted(found, key=lambda d: (d.step or 0, d.app_id))
+
     def load(self, deployments: Iterable[DeploymentRecord]) -> None:
         records = list(deployments)
-        self.running = {d.id: d for d in records if not d.ended}
+        self.running = {d.key: d for d in records if not d.ended}
         self._ended, self._ended_of = {}, {}
         for d in sorted((d for d in records if d.ended), key=lambda d: (d.ended_at or d.version, d.id)):
             self._keep(d, None)
@@ -63,37 +75,68 @@ class DeploymentBook:
                                 deployment_id=current.id)
 
     def start(self, app_id: str, kind: str, previous: Optional[dict], deployment_id: Optional[str], force: bool,
-              persist: Persist) -> DeploymentRecord:
-        """Start a deployment of ``app_id`` (cancelling the one under way if ``force``)."""
+              persist: Persist, step: Optional[int] = None, held: bool = False,
+              previous_config_version: Optional[float] = None) -> DeploymentRecord:
+        """Start a deployment of ``app_id`` (cancelling the one under way if ``force``, and with it
+        the rest of its deployment if that changed several apps); ``step`` and ``held`` for an
+        app's part of a deployment of several."""
         self.check_free(app_id, force)
-        if self.of_app(app_id) is not None:
-            self.end(app_id, "cancelled", persist)
+        current = self.of_app(app_id)
+        if current is not None:
+            for other in self.running_of(current.id):
+                self.end(other.app_id, "cancelled", persist, advance=False)
         now = self.clock()
         record = DeploymentRecord(id=deployment_id or self.new_id(), app_id=app_id, kind=kind, version=now,
-                                  started_at=now, previous=previous)
-        self.running[record.id] = record
+                                  started_at=now, previous=previous, step=step, held=held,
+                                  previous_config_version=previous_config_version)
+        self.running[record.key] = record
         persist.deployments.append(record)
-        self.emit(DeploymentStarted(record, now))
+        if not held:
+            self.emit(DeploymentStarted(record, now))
         return record
 
-    def end(self, app_id: str, status: str, persist: Persist) -> Optional[DeploymentRecord]:
-        """End the app's deployment (if any) as ``status``: succeeded, failed or cancelled."""
+    def running_of(self, deployment_id: str) -> list[DeploymentRecord]:
+        """The records of a deployment still running (held ones too), by step."""
+        return sorted((d for d in self.running.values() if d.id == deployment_id), key=lambda d: (d.step or 0, d.app_id))
+
+    def end(self, app_id: str, status: str, persist: Persist, advance: bool = True) -> Optional[DeploymentRecord]:
+        """End the app's deployment (if any) as ``status``: succeeded, failed or cancelled. With
+        ``advance``, the end of the last app of a step starts the next step of its deployment."""
         current = self.of_app(app_id)
         if current is None:
             return None
-        del self.running[current.id]
+        del self.running[current.key]
         now = self.clock()
-        ended = replace(current, status=status, ended_at=now)
+        ended = replace(current, status=status, ended_at=now, held=False)
         self.emit(DeploymentSucceeded(ended, now) if status == "succeeded" else DeploymentFailed(ended, now))
-        persist.deployments[:] = [d for d in persist.deployments if d.id != current.id] + [ended]
+        persist.deployments[:] = [d for d in persist.deployments if d.key != current.key] + [ended]
         self._keep(ended, persist)
+        if current.held:
+            self.touch(app_id)  # no longer held: its app converges to what it was given
+        if advance and current.step is not None:
+            self._next_step(current.id, persist)
         return ended
+
+    def _next_step(self, deployment_id: str, persist: Persist) -> None:
+        """When no app of a deployment is under way, release its next step's apps."""
+        left = self.running_of(deployment_id)
+        if not left or any(not d.held for d in left):
+            return
+        step = min(d.step or 0 for d in left)
+        now = self.clock()
+        for record in left:
+            if record.step == step:
+                released = replace(record, held=False, started_at=now)
+                self.running[released.key] = released
+                persist.deployments[:] = [d for d in persist.deployments if d.key != released.key] + [released]
+                self.emit(DeploymentStarted(released, now))
+                self.touch(released.app_id)
 
     def _keep(self, ended: DeploymentRecord, persist: Optional[Persist]) -> None:
         """Remember an ended deployment; forget (and delete) the oldest beyond the bounds."""
-        self._ended[ended.id] = ended
+        self._ended[ended.key] = ended
         ids = self._ended_of.setdefault(ended.app_id, deque())
-        ids.append(ended.id)
+        ids.append(ended.key)
         drop = [ids.popleft() for _ in range(max(0, len(ids) - KEEP_PER_APP))]
         while len(self._ended) - len(drop) > KEEP_TOTAL:
             oldest = next(i for i in self._ended if i not in drop)
@@ -104,13 +147,13 @@ class DeploymentBook:
             if not self._ended_of.get(app_id):
                 self._ended_of.pop(app_id, None)
             if persist is not None:
-                persist.deployments[:] = [d for d in persist.deployments if d.id != deployment_id]
+                persist.deployments[:] = [d for d in persist.deployments if d.key != deployment_id]
                 persist.delete_deployments.append(deployment_id)
 
     def add_failure(self, deployment: DeploymentRecord, why: str) -> DeploymentRecord:
         """Record one more failure of the deployment; the caller persists the result."""
         updated = replace(deployment, failures=deployment.failures + (why,))
-        self.running[updated.id] = updated
+        self.running[updated.key] = updated
         return updated
 
     def deployed(self, app: AppRecord, tasks: list[TaskRecord], pending: int, readiness: Readiness) -> bool:

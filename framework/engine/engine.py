@@ -33,13 +33,15 @@ from .waiting import WaitingReasons, need_of
 from .app_commands import AppCommands
 from .app_records import AppRecord, DeploymentRecord, Snapshot, TaskRecord
 from .app_updates import TaskUpdates
+from .app_versions import DEFAULT_KEEP, VersionBook
 from .converge import converge
 from .deployments import DeploymentBook
 from .events import AppTerminated, DomainEvent
 from .job_steps import JobCommands, job_instructions, job_writes
 from .launch import Launcher
+from .plans import PlanCommands
 from .readiness import Readiness
-from .messages import (Acknowledge, AgentLost, AgentsListed, CancelDeployment, Decline, DeleteApp, DeleteJob, Disconnected,
+from .messages import (Acknowledge, AgentLost, AgentsListed, CancelDeployment, ChangeApps, Decline, DeleteApp, DeleteJob, Disconnected,
                        Event, Instruction, Kill, KillRun, KillTasks, Offers, Paused, Persist, Publish, PutApp,
                        PutJob, ReadinessChecked, Rescinded, ResetDelay, RestartApp, Revive, StartRun, StatusUpdate,
                        Subscribed, Suppress, Tick)
@@ -67,6 +69,7 @@ class EngineConfig:
     no_offer_after: float = 8.0            # no offer this long while apps wait: their reasons say so
     relist_every: float = 60.0             # read the master's agent list this often...
     relist_waiting: float = 10.0           # ...and this often while apps wait with no offer
+    max_versions: int = DEFAULT_KEEP       # stored versions kept per app (Marathon's --zk_max_versions)
     min_healthy: float = 0.0               # minReadySeconds of apps that set none: how long a new
                                            # task must run to count (see readiness.py)
     executor: ExecutorSettings = ExecutorSettings()  # how agents start Halyard's executor (jobs)
@@ -95,9 +98,11 @@ class Engine:
         emit = self._events.append
         self.reconciler = Reconciler(config.reconcile_first_retry, config.reconcile_max_retry, config.implicit_first,
                                      config.implicit_every, config.kill_retry)
-        self.deployment_book = DeploymentBook(clock, new_id, emit)
+        self.deployment_book = DeploymentBook(clock, new_id, emit, touch=lambda app_id: self.index.dirty.add(app_id))
+        self.versions = VersionBook(config.max_versions)
         self.commands = AppCommands(self.apps, self.index, self.deployment_book, self.reconciler, registry, clock, emit,
-                                    config.service_ports)
+                                    config.service_ports, self.versions)
+        self.plans = PlanCommands(self.commands, clock)
         self._unsaved = Persist()  # what loading changed (service ports assigned), saved with the next event
         self.updates = TaskUpdates(self.apps, self.index, self.deployment_book, clock, emit, config.stable_after,
                                    config.deployment_failures, self.commands.fail_deployment)
@@ -110,7 +115,7 @@ class Engine:
             Rescinded: lambda event: [], AgentsListed: self._agents_listed, AgentLost: self._agent_lost,
             ReadinessChecked: self._readiness_checked, Offers: self._offers, StatusUpdate: self._status_update,
             Tick: self._tick,
-            PutApp: self.commands.put, RestartApp: self.commands.restart, DeleteApp: self.commands.delete,
+            PutApp: self._put_app, ChangeApps: self.plans.change, RestartApp: self.commands.restart, DeleteApp: self.commands.delete,
             CancelDeployment: self.commands.cancel, ResetDelay: self.commands.reset_delay,
             KillTasks: self.commands.kill_tasks,
             PutJob: self.job_commands.put, DeleteJob: self.job_commands.delete, StartRun: self.job_commands.start,
@@ -137,7 +142,14 @@ class Engine:
         return self.index.of_app(app_id)
 
     def pending(self, app: AppRecord) -> int:
+        if self.held(app.app_id):
+            return 0
         return converge(app, self.tasks_of(app.app_id), self.readiness()).launch
+
+    def held(self, app_id: str) -> bool:
+        """The app is in a later step of a deployment of several apps: left as it is for now."""
+        deployment = self.deployment_book.of_app(app_id)
+        return deployment is not None and deployment.held
 
     def readiness(self) -> Readiness:
         """When a task counts, now (for rolling upgrades and the end of deployments)."""
@@ -156,6 +168,7 @@ class Engine:
         self.index.load(snapshot.tasks.values())
         self.framework_id = snapshot.framework_id
         self.deployment_book.load(snapshot.deployments.values())
+        self.versions.load(snapshot.app_versions)
         self.jobs.load(snapshot.jobs.values(), snapshot.runs.values())
         self.index.dirty = set(self.apps) | {d.app_id for d in self.deployments.values()}
         self._unsaved = Persist(apps=self.commands.assign_missing())
@@ -207,6 +220,9 @@ class Engine:
                 self._pending.pop(app_id, None)
                 self.deployment_book.end(app_id, "succeeded", persist)
                 continue
+            if self.held(app_id):
+                self._pending[app_id] = 0  # its step has not come: launch nothing, kill nothing
+                continue
             # Stuck: its new tasks found no room (not: its strategy failed; killing old tasks
             # would not let the new ones be placed).
             stuck = app_id in self.waiting and app_id not in self.launcher.failed
@@ -225,6 +241,7 @@ class Engine:
                 self.wait.forget(app_id)
                 self.launcher.forget(app_id)
                 persist.delete_apps.append(app_id)
+                self.versions.forget(app_id, persist)
                 self._events.append(AppTerminated(app_id, now))
                 self.deployment_book.end(app_id, "succeeded", persist)
             elif not app.deleting and not decision.kill and self.deployment_book.deployed(
@@ -243,6 +260,10 @@ class Engine:
         now = self.clock()
         return self.jobs.wants_offers() or any(n > 0 and not self.apps[a].deleting and self.apps[a].launch_after <= now
                                                for a, n in self._pending.items())
+
+    def _put_app(self, event: PutApp) -> list[Instruction]:
+        self.plans.check_dependencies(event.spec)
+        return self.commands.put(event)
 
     # --- Mesos events -------------------------------------------------------------------------
 
@@ -331,6 +352,8 @@ class Engine:
             self.probes.forget(task_id)
         persist = Persist(tasks=expired, delete_tasks=expunged)
         for deployment in list(self.deployments.values()):
+            if deployment.held or deployment.key not in self.deployments:
+                continue  # its step has not come, or it ended with another app of its deployment
             self.index.dirty.add(deployment.app_id)  # tasks become ready by staying up: check again
             if now - deployment.started_at >= self.config.deployment_timeout:
                 self.commands.fail_deployment(deployment, f"not done after {self.config.deployment_timeout:g}s",

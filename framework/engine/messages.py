@@ -9,7 +9,7 @@ from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec
 from ..mesos_types import AgentSeen, Allocated, Offer, TaskStatus
 from ..model import AppSpec
-from .app_records import AppRecord, DeploymentRecord, TaskRecord
+from .app_records import AppRecord, AppVersion, DeploymentRecord, TaskRecord
 from .events import DomainEvent
 
 # --- events -----------------------------------------------------------------------------------
@@ -81,6 +81,18 @@ class PutApp:
 
     spec: AppSpec
     restart: bool = False
+    deployment_id: Optional[str] = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class ChangeApps:
+    """Create or change the apps ``puts`` (complete, valid specs) and remove the apps ``deletes``,
+    in one deployment named ``deployment_id``, ordered by their dependencies (a group change,
+    ``PUT /v2/apps`` with a list). ``force`` supersedes deployments under way."""
+
+    puts: tuple[AppSpec, ...] = ()
+    deletes: tuple[str, ...] = ()
     deployment_id: Optional[str] = None
     force: bool = False
 
@@ -164,7 +176,7 @@ class KillRun:
 
 
 Event = Union[Subscribed, Disconnected, Offers, AgentsListed, AgentLost, ReadinessChecked, Rescinded, StatusUpdate, Tick,
-              PutApp, DeleteApp, RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment, PutJob, DeleteJob, StartRun, KillRun]
+              PutApp, ChangeApps, DeleteApp, RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment, PutJob, DeleteJob, StartRun, KillRun]
 
 # --- instructions -----------------------------------------------------------------------------
 
@@ -184,9 +196,11 @@ class Persist:
     delete_jobs: list[str] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
     delete_runs: list[tuple[str, str]] = field(default_factory=list)  # (job id, run id)
+    versions: list[AppVersion] = field(default_factory=list)
+    delete_versions: list[tuple[str, float]] = field(default_factory=list)  # (app id, version)
 
     _LISTS = ("apps", "delete_apps", "tasks", "delete_tasks", "deployments", "delete_deployments", "jobs",
-              "delete_jobs", "runs", "delete_runs")
+              "delete_jobs", "runs", "delete_runs", "versions", "delete_versions")
 
     def __bool__(self) -> bool:
         return bool(self.framework_id or any(getattr(self, name) for name in self._LISTS))

@@ -95,6 +95,14 @@ def assign_service_ports(spec: AppSpec, old: Optional[AppSpec], others: Iterable
     return spec.with_service_ports(tuple(assigned))
 
 
+def with_earlier_ports(spec: AppSpec, old: Optional[AppSpec]) -> AppSpec:
+    """``spec`` with the 0s it shares with ``old`` as ``old``'s ports: what a change would keep, so
+    that a definition resent with 0s compares equal to the stored one (no range, no clash check)."""
+    if old is None:
+        return spec
+    return assign_service_ports(spec, old, (), PortRange(), check_clashes=False)
+
+
 def _free(reusable: list[int], ports: PortRange, used: set[int]) -> Iterator[int]:
     """The app's own earlier ports first, then the range's unused ports, lowest first."""
     yield from reusable

@@ -61,6 +61,10 @@ class EngineView:
     def find_app(self, app_id: str) -> Optional[AppRecord]:
         return self._engine.apps.get(app_id)
 
+    def versions_of(self, app_id: str) -> list[float]:
+        """The app's stored versions, newest first (NotFoundError if there is no such app)."""
+        return self._engine.versions.of(self.app(app_id))
+
     def tasks(self) -> list[TaskRecord]:
         return list(self._engine.tasks.values())
 
@@ -106,7 +110,16 @@ class EngineView:
     def deployment(self, deployment_id: str) -> DeploymentRecord:
         """A deployment under way or recently ended, or NotFoundError."""
         found = self._engine.deployments.get(deployment_id) or self._engine.deployment_book.ended(deployment_id)
+        found = found or next(iter(self._engine.deployment_book.plan(deployment_id)), None)
         if found is None:
+            raise NotFoundError(f"DeploymentPlan {deployment_id} does not exist")
+        return found
+
+    def plan(self, deployment_id: str) -> list[DeploymentRecord]:
+        """Every record of a deployment (one per app it changes), running or ended, by step; or
+        NotFoundError."""
+        found = self._engine.deployment_book.plan(deployment_id)
+        if not found:
             raise NotFoundError(f"DeploymentPlan {deployment_id} does not exist")
         return found
 

@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 import enum
-from typing import Callable, Protocol
+from typing import Callable, Optional, Protocol
 
-from ..engine.app_records import Snapshot
+from ..engine.app_records import AppVersion, Snapshot
 from ..engine.messages import Persist
 
 
@@ -41,6 +41,9 @@ class StateStore(Protocol):
 
     def commit(self, persist: Persist) -> None:
         """Write one Persist, fenced by this leader's epoch (FencedError, StoreUnavailableError)."""
+
+    def app_version(self, app_id: str, version: float) -> Optional[AppVersion]:
+        """An app's definition as stored at ``version`` (None if that version is not kept)."""
 
 
 class Election(Protocol):

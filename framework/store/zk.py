@@ -6,9 +6,13 @@ Layout under the root (``/halyard`` by default, inside the ``--zk`` chroot)::
     epoch                 leader epoch; every write transaction checks its version
     apps/<quoted app id>  AppRecord JSON
     tasks/<task id>       TaskRecord JSON
-    deployments/<id>      DeploymentRecord JSON (running, and the last ended ones with their result)
+    deployments/<key>     DeploymentRecord JSON (running, and the last ended ones with their result;
+                          ``<id>:<app id>`` for each app of a deployment of several)
     jobs/<job id>         JobRecord JSON (definition, next scheduled firing)
     runs/<job id>:<run id>  RunRecord JSON (active runs, and the last ended ones)
+    versions/<quoted app id>/<version>  AppVersion JSON: the app's definition at that version (the
+                          last ``--max-versions`` of each app; the app's node stays, empty, when
+                          the app is removed)
     leader/               election contenders (kazoo's Election recipe)
 
 A new leader bumps ``epoch`` (a versioned set): from then on, transactions of any older leader
@@ -31,10 +35,11 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.security import make_digest_acl
 
 from ..engine.messages import Persist
-from ..engine.app_records import AppRecord, DeploymentRecord, Snapshot, TaskRecord
+from ..engine.app_records import AppRecord, AppVersion, DeploymentRecord, Snapshot, TaskRecord
 from ..jobs.records import JobRecord, RunRecord
 from ..errors import FencedError, StoreError, StoreUnavailableError
 from . import codec
+from . import versions as app_versions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,6 +99,12 @@ class ZkStore:
     def deployment_path(self, deployment_id: str) -> str:
         return self.path("deployments", quote(deployment_id, safe=""))
 
+    def versions_path(self, app_id: str) -> str:
+        return self.path("versions", quote(app_id, safe=""))
+
+    def version_path(self, app_id: str, version: float) -> str:
+        return "/".join([self.versions_path(app_id), repr(float(version))])
+
     def job_path(self, job_id: str) -> str:
         return self.path("jobs", quote(job_id, safe=""))
 
@@ -106,7 +117,7 @@ class ZkStore:
 
     @kazoo_errors("setup")
     def ensure_layout(self) -> None:
-        for part in ("apps", "tasks", "deployments", "jobs", "runs", "leader"):
+        for part in ("apps", "tasks", "deployments", "jobs", "runs", "versions", "leader"):
             self.client.ensure_path(self.path(part), acl=self.acl)
 
     # --- leadership ---------------------------------------------------------------------------
@@ -153,9 +164,10 @@ class ZkStore:
             pass
         snap.apps = {a.app_id: a for a in self._records("apps", AppRecord.from_json)}
         snap.tasks = {t.task_id: t for t in self._records("tasks", TaskRecord.from_json)}
-        snap.deployments = {d.id: d for d in self._records("deployments", DeploymentRecord.from_json)}
+        snap.deployments = {d.key: d for d in self._records("deployments", DeploymentRecord.from_json)}
         snap.jobs = {j.job_id: j for j in self._records("jobs", JobRecord.from_json)}
         snap.runs = {r.run_id: r for r in self._records("runs", RunRecord.from_json)}
+        snap.app_versions = app_versions.load(self)
         return snap
 
     def _records(self, part: str, from_json: Callable[[Any], T]) -> list[T]:
@@ -174,6 +186,11 @@ class ZkStore:
             return None
         self._versions[path] = stat.version
         return codec.decode(data)
+
+    @kazoo_errors("read")
+    def app_version(self, app_id: str, version: float) -> Optional[AppVersion]:
+        """The app's definition as stored at ``version``, if that version is kept."""
+        return app_versions.read(self, app_id, version)
 
     @kazoo_errors("read")
     def sizes(self) -> dict[str, int]:
@@ -219,7 +236,8 @@ class ZkStore:
            replaces; a task deleted without the rest is gone in Mesos already;
         3. jobs and runs together (a scheduled firing and the job's next firing time stay in one
            transaction, so a failover neither repeats nor skips a firing);
-        4. apps and deployments together (a change, its deployment and a rollback are one step);
+        4. apps, deployments and app versions together (a change, its deployment, its version and a
+           rollback are one step);
         5. deleted apps last (their tasks are deleted by then).
         """
         units: list[list[Op]] = []
@@ -232,8 +250,9 @@ class ZkStore:
         jobs += [("delete", self.run_path(j, r), None) for j, r in persist.delete_runs]
         jobs += [("delete", self.job_path(j), None) for j in persist.delete_jobs]
         apps: list[Op] = [("put", self.app_path(a.app_id), codec.encode(a.to_json())) for a in persist.apps]
-        apps += [("put", self.deployment_path(d.id), codec.encode(d.to_json())) for d in persist.deployments]
+        apps += [("put", self.deployment_path(d.key), codec.encode(d.to_json())) for d in persist.deployments]
         apps += [("delete", self.deployment_path(d), None) for d in persist.delete_deployments]
+        apps += app_versions.write_ops(self, persist)
         units += [unit for unit in (jobs, apps) if unit]
         if persist.delete_apps:
             units.append([("delete", self.app_path(a), None) for a in persist.delete_apps])

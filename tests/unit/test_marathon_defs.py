@@ -265,11 +265,11 @@ def test_a_put_of_what_get_showed_keeps_secret_values(api_with_secrets):
     assert status == 422 and body["problems"][0].startswith("env.PW: required: {secret: true} without a value")
 
 
-def test_a_rollback_request_is_left_as_it_was(api_with_secrets):
+def test_a_rollback_to_a_version_the_app_never_had_is_a_404(api_with_secrets):
     api, _ = api_with_secrets
     call(api, "POST", "/v2/apps", {"id": "a", "cmd": "x"})
     status, body = call(api, "PUT", "/v2/apps/a", {"version": "2020-01-01T00:00:00.000Z"})
-    assert status == 422 and body["problems"] == ["version: Marathon field not supported by Halyard (read-only, drop it)"]
+    assert status == 404, body
 
 
 def test_pods_are_refused_with_the_reason_and_listed_as_none(api_with_secrets):

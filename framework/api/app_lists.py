@@ -1,0 +1,87 @@
+"""Several apps changed in one deployment: ``PUT`` and ``PATCH /v2/apps`` with a JSON list (what
+marathon-python's ``update_apps`` sends), and what the groups' routes share with them: an app
+definition, or an update of one, turned into a complete spec.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from fastapi import APIRouter, Request
+
+from ..backend import Backend
+from ..engine.messages import ChangeApps
+from ..engine.plans import absolute
+from ..errors import NotFoundError, Problem, ValidationError
+from ..model import AppSpec, normalize_app_id
+from ..timestamps import iso
+from ..validation import app_problems, deep_merge, format_path
+from .inputs import body_json, new_id
+from .versions import rollback_target
+
+
+def app_id_at(raw: Any, where: tuple[str | int, ...], base: str = "/") -> tuple[Optional[str], list[Problem]]:
+    """The absolute id of an app given in a list (relative ids are read from ``base``, a group)."""
+    if not isinstance(raw, dict):
+        return None, [Problem(format_path(where), f"expected an app definition (a mapping), got {type(raw).__name__}")]
+    if not isinstance(raw.get("id"), str) or not raw["id"].strip("/"):
+        return None, [Problem(format_path(where + ("id",)), "required: the app's id")]
+    try:
+        return normalize_app_id(absolute(raw["id"], base)), []
+    except ValueError as exc:
+        return None, [Problem(format_path(where + ("id",)), str(exc))]
+
+
+def spec_for(backend: Backend, raw: dict, app_id: str, where: tuple[str | int, ...], partial: bool,
+             allow_creation: bool = True) -> tuple[Optional[AppSpec], list[Problem]]:
+    """One app of a list as a complete spec: ``{id, version}`` is a rollback to that stored
+    version; with ``partial``, the fields given are merged over the app's definition (Marathon's
+    AppUpdate); otherwise they are the whole definition."""
+    target = rollback_target(backend, app_id, raw)
+    if target is not None:
+        return target, []
+    raw = {k: v for k, v in raw.items() if k != "version"}
+    with backend.reading() as view:
+        existing = view.find_app(app_id)
+    if existing is None and not allow_creation:
+        raise NotFoundError(f"App '{app_id}' does not exist")
+    merged = deep_merge(existing.spec.to_json(), {**raw, "id": app_id}) if existing and partial else {**raw, "id": app_id}
+    return app_problems(merged, None, where)
+
+
+def deployment_answer(backend: Backend, command: ChangeApps) -> dict[str, Any]:
+    """Apply a change of several apps; answer Marathon's ``{version, deploymentId}``."""
+    backend.submit(command)
+    with backend.reading() as view:
+        return {"version": iso(view.now()), "deploymentId": command.deployment_id}
+
+
+def routes(backend: Backend) -> APIRouter:
+    router = APIRouter()
+
+    async def change_many(request: Request, force: bool, partial: bool, allow_creation: bool) -> Any:
+        raw = await body_json(request)
+        if not isinstance(raw, list):
+            raise ValidationError([Problem("", "expected a list of app definitions")])
+        specs, problems = [], []
+        for i, item in enumerate(raw):
+            app_id, found = app_id_at(item, (i,))
+            if app_id is not None:
+                spec, found = spec_for(backend, item, app_id, (i,), partial, allow_creation)
+                if spec is not None:
+                    specs.append(spec)
+            problems += found
+        if problems:
+            raise ValidationError(problems)
+        return deployment_answer(backend, ChangeApps(tuple(specs), deployment_id=new_id(), force=force))
+
+    @router.put("/v2/apps")
+    async def put_apps(request: Request, force: bool = False, partialUpdate: bool = True) -> Any:  # noqa: N803
+        """Create or change each app of the list, in one deployment (Marathon's ``replaceMultiple``)."""
+        return await change_many(request, force, partialUpdate, allow_creation=True)
+
+    @router.patch("/v2/apps")
+    async def patch_apps(request: Request, force: bool = False) -> Any:
+        """Change each app of the list (each must exist), in one deployment."""
+        return await change_many(request, force, partial=True, allow_creation=False)
+
+    return router
