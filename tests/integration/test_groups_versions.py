@@ -113,7 +113,7 @@ def test_groups_through_marathon_python(client):
         group = client.get_group(gid)
         assert sorted(a.id for a in group.apps) == [f"{gid}/db", f"{gid}/web"]
         assert [g.id for g in group.groups] == [f"{gid}/jobs"] and group.groups[0].apps[0].id == f"{gid}/jobs/cron"
-        assert client.get_app(f"{gid}/web").dependencies == ["db"]
+        assert client.get_app(f"{gid}/web").dependencies == [f"{gid}/db"]  # stored absolute, as Marathon shows them
         until(lambda: all(settled(client, f"{gid}/{a}", 1) for a in ("db", "web", "jobs/cron")), 90,
               what="group deployed")
 
