@@ -127,7 +127,7 @@ class AppCommands:
             record = replace(old, spec=spec, version=now, config_version=now, delay=0.0, launch_after=0.0)
             default_kind = "restart" if restart else "deploy"
         self.deployments.start(spec.id, kind or default_kind, old.spec.to_json() if old else None, deployment_id,
-                               force, persist)
+                               force, persist, target=spec.to_json())
         self.set_app(record, persist)
 
     def fail_deployment(self, deployment: DeploymentRecord, reason: str, persist: Persist,

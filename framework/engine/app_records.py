@@ -125,7 +125,8 @@ class DeploymentRecord:
 
     ``kind``: ``start`` (a new app), ``deploy`` (a config change), ``scale``, ``restart``,
     ``stop`` (destroy) or ``rollback``. ``previous`` is the app's definition before the change
-    (None for a new app): what a rollback restores.
+    (None for a new app): what a rollback restores; ``target`` the definition it deploys (None
+    when the app goes away). Both are kept only while it runs (the event stream's plans show them).
     """
 
     id: str
@@ -135,6 +136,7 @@ class DeploymentRecord:
     started_at: float
     previous: Optional[dict] = None
     failures: tuple[str, ...] = ()
+    target: Optional[dict] = None
     status: str = "running"   # running | succeeded | failed | cancelled
     ended_at: Optional[float] = None
 
@@ -147,6 +149,7 @@ class DeploymentRecord:
         data["failures"] = list(self.failures)
         if self.ended:
             data.pop("previous")  # only a running deployment may roll back: an ended one is history
+            data.pop("target")
         return data
 
     @classmethod

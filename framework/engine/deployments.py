@@ -63,14 +63,15 @@ class DeploymentBook:
                                 deployment_id=current.id)
 
     def start(self, app_id: str, kind: str, previous: Optional[dict], deployment_id: Optional[str], force: bool,
-              persist: Persist) -> DeploymentRecord:
-        """Start a deployment of ``app_id`` (cancelling the one under way if ``force``)."""
+              persist: Persist, target: Optional[dict] = None) -> DeploymentRecord:
+        """Start a deployment of ``app_id`` from ``previous`` to ``target`` (definitions; None: no
+        app), cancelling the one under way if ``force``."""
         self.check_free(app_id, force)
         if self.of_app(app_id) is not None:
             self.end(app_id, "cancelled", persist)
         now = self.clock()
         record = DeploymentRecord(id=deployment_id or self.new_id(), app_id=app_id, kind=kind, version=now,
-                                  started_at=now, previous=previous)
+                                  started_at=now, previous=previous, target=target)
         self.running[record.id] = record
         persist.deployments.append(record)
         self.emit(DeploymentStarted(record, now))

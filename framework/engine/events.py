@@ -13,7 +13,7 @@ from ..model import AppSpec, WorkloadKind
 from .app_records import DeploymentRecord, TaskRecord
 
 __all__ = ["AppChanged", "AppTerminated", "DeploymentStarted", "DeploymentSucceeded", "DeploymentFailed",
-           "TaskChanged", "HealthChanged", "PlacementFailed", "JobDefined", "JobDeleted", "JobRunChanged",
+           "TaskChanged", "HealthChanged", "UnhealthyTaskKilled", "PlacementFailed", "JobDefined", "JobDeleted", "JobRunChanged",
            "JobRunSkipped",
            "DomainEvent", "deployment_of"]
 
@@ -57,13 +57,15 @@ class DeploymentFailed:
 
 @dataclass(frozen=True)
 class TaskChanged:
-    """Mesos reported a new state for a task of an app (``task`` is the record before the change)."""
+    """Mesos reported a state for a task of an app (``task`` is the record before the change, so
+    ``task.state != state`` says the state changed; ``reason`` is Mesos' reason, if any)."""
 
     task: TaskRecord
     state: str
     message: str
     agent_id: str
     at: float
+    reason: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,17 @@ class HealthChanged:
 
     task: TaskRecord
     alive: bool
+    at: float
+
+
+@dataclass(frozen=True)
+class UnhealthyTaskKilled:
+    """The executor killed a task because its health check failed ``maxConsecutiveFailures`` times
+    (Mesos' terminal update says ``healthy: false``); ``reason`` is the update's message."""
+
+    task: TaskRecord
+    reason: str
+    agent_id: str
     at: float
 
 
@@ -90,7 +103,7 @@ class PlacementFailed:
 
 
 DomainEvent = Union[AppChanged, AppTerminated, DeploymentStarted, DeploymentSucceeded, DeploymentFailed,
-                    TaskChanged, HealthChanged, PlacementFailed, JobDefined, JobDeleted, JobRunChanged,
+                    TaskChanged, HealthChanged, UnhealthyTaskKilled, PlacementFailed, JobDefined, JobDeleted, JobRunChanged,
                     JobRunSkipped]
 
 
