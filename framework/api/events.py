@@ -19,16 +19,17 @@ it. As in Marathon:
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from ..backend import Backend
 from ..engine.events import DomainEvent
@@ -42,6 +43,7 @@ KEEPALIVE_SECONDS = 15.0
 MAX_QUEUED = 10000    # events a stream may fall behind by before it is closed
 KEEPALIVE = ":\n\n"   # an SSE comment: clients ignore it, proxies see traffic
 PLAN_FORMATS = ("full", "light")
+POLL_SECONDS = 1.0    # how often an idle stream checks that its client is still there
 
 
 def sse(event: dict[str, Any]) -> str:
@@ -49,41 +51,66 @@ def sse(event: dict[str, Any]) -> str:
     return f"event: {event['eventType']}\ndata: {json.dumps(event)}\n\n"
 
 
+async def _always() -> bool:
+    return True
+
+
+async def _never() -> bool:
+    return False
+
+
 @dataclass(eq=False)
 class Subscription:
-    """One open stream: what it wants, and the events queued for it."""
+    """One open stream: what it wants, and the events queued for it (on the event loop that
+    serves it: any thread may :meth:`offer`)."""
 
     wanted: frozenset[str] = frozenset()
     light: bool = False
     remote_address: Optional[str] = None
     max_queued: int = MAX_QUEUED
-    queue: "queue.Queue[dict[str, Any]]" = field(init=False)
     overflowed: bool = False
-
-    def __post_init__(self) -> None:
-        self.queue = queue.Queue(maxsize=self.max_queued)
+    closed: bool = False
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
+    queue: "asyncio.Queue[Optional[dict[str, Any]]]" = field(default_factory=asyncio.Queue)
 
     def wants(self, event_type: str) -> bool:
         """The ``event_type``s asked for; without any, Marathon's types."""
         return event_type in self.wanted if self.wanted else event_type in MARATHON_TYPES
 
     def offer(self, event: dict[str, Any]) -> None:
-        """Queue ``event`` if wanted; a stream that is ``max_queued`` behind is marked to close."""
-        if self.overflowed or not self.wants(event["eventType"]):
-            return
+        """Queue ``event`` if wanted (any thread; never blocks)."""
+        if not self.overflowed and not self.closed and self.wants(event["eventType"]):
+            self._call(self._put, light_plan(event) if self.light else event)
+
+    def close(self) -> None:
+        """Wake the stream to end it."""
+        self.closed = True
+        self._call(self.queue.put_nowait, None)
+
+    def _call(self, fn: Callable[..., Any], arg: Any) -> None:
         try:
-            self.queue.put_nowait(light_plan(event) if self.light else event)
-        except queue.Full:
+            self.loop.call_soon_threadsafe(fn, arg)
+        except RuntimeError:  # the loop is closed: the server is gone
+            self.closed = True
+
+    def _put(self, event: dict[str, Any]) -> None:
+        """On the loop: a stream ``max_queued`` behind is marked to close (Marathon drops it)."""
+        if self.queue.qsize() >= self.max_queued:
             self.overflowed = True
+            self.queue.put_nowait(None)
+        else:
+            self.queue.put_nowait(event)
 
 
 class EventHub:
     """Fans every published event out to the open streams; ``keepalive``: seconds of silence
-    after which a stream gets a keep-alive comment."""
+    after which a stream gets a keep-alive comment; ``poll``: how often an idle stream checks
+    whether its client is gone."""
 
-    def __init__(self, keepalive: float = KEEPALIVE_SECONDS, max_queued: int = MAX_QUEUED):
+    def __init__(self, keepalive: float = KEEPALIVE_SECONDS, max_queued: int = MAX_QUEUED, poll: float = POLL_SECONDS):
         self.keepalive = keepalive
         self.max_queued = max_queued
+        self.poll = poll
         self._lock = threading.Lock()
         self._subscribers: list[Subscription] = []
 
@@ -105,7 +132,8 @@ class EventHub:
 
     def subscribe(self, wanted: frozenset[str] = frozenset(), light: bool = False,
                   remote_address: Optional[str] = None) -> Subscription:
-        """A new stream's subscription; ``event_stream_attached`` goes to every stream, this one too."""
+        """On the event loop that will serve it: a new stream's subscription.
+        ``event_stream_attached`` goes to every stream, this one too."""
         subscription = Subscription(frozenset(wanted), light, remote_address, self.max_queued)
         with self._lock:
             self._subscribers.append(subscription)
@@ -119,6 +147,7 @@ class EventHub:
             if subscription not in self._subscribers:
                 return
             self._subscribers.remove(subscription)
+        subscription.close()
         self._fan_out({"remoteAddress": subscription.remote_address, "eventType": "event_stream_detached",
                        "timestamp": iso(time.time())})
 
@@ -128,25 +157,36 @@ class EventHub:
         with self._lock:
             return len(self._subscribers)
 
-    def stream(self, subscription: Subscription, leading: Callable[[], bool] = lambda: True) -> Iterator[str]:
+    async def stream(self, subscription: Subscription, leading: Callable[[], Awaitable[bool]] = _always,
+                     gone: Callable[[], Awaitable[bool]] = _never) -> AsyncIterator[str]:
         """The SSE text of one stream: its events, and a keep-alive comment whenever nothing was
-        sent for ``keepalive`` seconds. Ends when this scheduler no longer leads (checked at each
-        keep-alive) or the client fell too far behind; unsubscribes when closed."""
+        sent for ``keepalive`` seconds. Ends when the client is ``gone`` (checked every ``poll``
+        seconds while idle), when this scheduler no longer is ``leading`` (checked at each
+        keep-alive), or when the client fell too far behind; unsubscribes when it ends."""
+        loop = asyncio.get_running_loop()
         try:
-            last_sent = time.monotonic()
-            while not subscription.overflowed:
+            last_sent = loop.time()
+            while True:
+                wait = min(self.poll, last_sent + self.keepalive - loop.time())
                 try:
-                    event = subscription.queue.get(timeout=max(0.0, last_sent + self.keepalive - time.monotonic()))
-                except queue.Empty:
-                    if not leading():
+                    event = await asyncio.wait_for(subscription.queue.get(), max(0.0, wait))
+                except asyncio.TimeoutError:
+                    if await gone():
+                        return
+                    if loop.time() - last_sent < self.keepalive:
+                        continue
+                    if not await leading():
                         log.info("event stream of %s closed: no longer leading", subscription.remote_address)
                         return
                     yield KEEPALIVE
                 else:
+                    if event is None:  # closed, or fell behind
+                        if subscription.overflowed:
+                            log.warning("event stream of %s closed: more than %d events behind",
+                                        subscription.remote_address, self.max_queued)
+                        return
                     yield sse(event)
-                last_sent = time.monotonic()
-            log.warning("event stream of %s closed: more than %d events behind", subscription.remote_address,
-                        self.max_queued)
+                last_sent = loop.time()
         finally:
             self.unsubscribe(subscription)
 
@@ -154,12 +194,15 @@ class EventHub:
 def routes(backend: Backend, hub: EventHub) -> APIRouter:
     router = APIRouter()
 
+    def leads() -> bool:
+        return backend.leader() == backend.address()
+
     @router.get("/v2/events")
-    def events(request: Request, event_type: Optional[list[str]] = Query(None),
-               plan_format: Optional[str] = Query(None, alias="plan-format")) -> Response:
+    async def events(request: Request, event_type: Optional[list[str]] = Query(None),
+                     plan_format: Optional[str] = Query(None, alias="plan-format")) -> Response:
         """Server-Sent Events (see the module). A standby redirects to the leader."""
-        leader, me = backend.leader(), backend.address()
-        if leader != me:
+        leader = await run_in_threadpool(backend.leader)
+        if leader != backend.address():
             if not leader:
                 return error_response(503, "no leader is known: the event stream is served by the leader",
                                       leader=None)
@@ -168,7 +211,7 @@ def routes(backend: Backend, hub: EventHub) -> APIRouter:
             raise ValidationError([Problem("plan-format", f"expected 'light' or 'full', got {plan_format!r}")])
         subscription = hub.subscribe(frozenset(event_type or ()), plan_format == "light",
                                      request.client.host if request.client else None)
-        stream = hub.stream(subscription, leading=lambda: backend.leader() == backend.address())
+        stream = hub.stream(subscription, leading=lambda: run_in_threadpool(leads), gone=request.is_disconnected)
         return StreamingResponse(stream, media_type="text/event-stream; charset=utf-8",
                                  headers={"Cache-Control": "no-cache"})
 

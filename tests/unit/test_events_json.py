@@ -178,112 +178,155 @@ def test_conditions_are_marathons(state, reason, expected):
 # --- the hub ----------------------------------------------------------------------------------
 
 
-def frames(text: str) -> tuple[str, str]:
+def scenario(body):
+    """Run an async test body on a fresh event loop, with a deadline."""
+    asyncio.run(asyncio.wait_for(body(), 10))
+
+
+async def take(stream) -> str:
+    return await asyncio.wait_for(stream.__anext__(), 3)
+
+
+def frame(text: str) -> tuple[str, str]:
     kind, data = text.rstrip("\n").split("\n")
     return kind, data
 
 
 def test_the_hub_filters_by_type_and_keeps_an_idle_stream_alive():
-    hub = EventHub(keepalive=0.05)
-    stream = hub.stream(hub.subscribe(frozenset({"app_terminated_event", "job_deleted"})))
-    assert next(stream) == KEEPALIVE and next(stream) == KEEPALIVE  # idle: keep-alive comments, still open
-    hub.publish(AppChanged(APP, AT))  # filtered out
-    hub.publish(AppTerminated("/web", AT))
-    hub.publish(JobDeleted("nightly", AT))  # Halyard's own, asked for by name
-    assert next(stream).startswith('event: app_terminated_event\ndata: {"eventType": "app_terminated_event"')
-    assert next(stream) == ('event: job_deleted\ndata: {"eventType": "job_deleted", "timestamp": "%s", '
-                            '"jobId": "nightly"}\n\n' % iso(AT))
-    assert next(stream) == KEEPALIVE
-    assert hub.streams == 1
-    stream.close()
-    assert hub.streams == 0
+    async def body():
+        hub = EventHub(keepalive=0.05, poll=0.01)
+        stream = hub.stream(hub.subscribe(frozenset({"app_terminated_event", "job_deleted"})))
+        assert await take(stream) == KEEPALIVE and await take(stream) == KEEPALIVE  # idle, still open
+        hub.publish(AppChanged(APP, AT))  # filtered out
+        hub.publish(AppTerminated("/web", AT))
+        hub.publish(JobDeleted("nightly", AT))  # Halyard's own, asked for by name
+        assert (await take(stream)).startswith('event: app_terminated_event\ndata: {"eventType": "app_terminated_event"')
+        assert await take(stream) == ('event: job_deleted\ndata: {"eventType": "job_deleted", "timestamp": "%s", '
+                                      '"jobId": "nightly"}\n\n' % iso(AT))
+        assert await take(stream) == KEEPALIVE
+        assert hub.streams == 1
+        await stream.aclose()
+        assert hub.streams == 0
+    scenario(body)
 
 
 def test_the_default_stream_carries_marathons_types_only_and_attach_detach_go_to_every_stream():
-    hub = EventHub(keepalive=0.05)
-    first = hub.stream(hub.subscribe(remote_address="10.1.1.1"))
-    assert frames(next(first))[0] == "event: event_stream_attached"  # its own
-    second = hub.subscribe(remote_address="10.2.2.2")
-    kind, data = frames(next(first))
-    assert kind == "event: event_stream_attached" and '"remoteAddress": "10.2.2.2"' in data
-    hub.publish(JobDeleted("nightly", AT))  # not Marathon's: not on a default stream
-    hub.publish(PlacementFailed("app", "/web", "boom", AT))
-    hub.publish(AppTerminated("/web", AT))
-    assert frames(next(first))[0] == "event: app_terminated_event"
-    hub.unsubscribe(second)
-    kind, data = frames(next(first))
-    assert kind == "event: event_stream_detached" and '"remoteAddress": "10.2.2.2"' in data
-    assert next(first) == KEEPALIVE
-    first.close()
+    async def body():
+        hub = EventHub(keepalive=0.05, poll=0.01)
+        first = hub.stream(hub.subscribe(remote_address="10.1.1.1"))
+        assert frame(await take(first))[0] == "event: event_stream_attached"  # its own
+        second = hub.subscribe(remote_address="10.2.2.2")
+        kind, data = frame(await take(first))
+        assert kind == "event: event_stream_attached" and '"remoteAddress": "10.2.2.2"' in data
+        hub.publish(JobDeleted("nightly", AT))  # not Marathon's: not on a default stream
+        hub.publish(PlacementFailed("app", "/web", "boom", AT))
+        hub.publish(AppTerminated("/web", AT))
+        assert frame(await take(first))[0] == "event: app_terminated_event"
+        hub.unsubscribe(second)
+        kind, data = frame(await take(first))
+        assert kind == "event: event_stream_detached" and '"remoteAddress": "10.2.2.2"' in data
+        assert await take(first) == KEEPALIVE
+        await first.aclose()
+    scenario(body)
 
 
 def test_repeated_event_types_and_the_light_plan_format():
-    hub = EventHub(keepalive=0.05)
-    light = hub.stream(hub.subscribe(frozenset({"deployment_info", "deployment_success"}), light=True))
-    full = hub.stream(hub.subscribe(frozenset({"deployment_success"})))
-    hub.publish(DeploymentStarted(DEPLOYMENT, AT))
-    hub.publish(DeploymentSucceeded(DEPLOYMENT, AT))
-    assert frames(next(light))[0] == "event: deployment_info"
-    kind, data = frames(next(light))
-    assert kind == "event: deployment_success" and '"original"' not in data and '"steps"' in data
-    kind, data = frames(next(full))
-    assert kind == "event: deployment_success" and '"original"' in data and '"target"' in data
-    light.close()
-    full.close()
+    async def body():
+        hub = EventHub(keepalive=0.05, poll=0.01)
+        light = hub.stream(hub.subscribe(frozenset({"deployment_info", "deployment_success"}), light=True))
+        full = hub.stream(hub.subscribe(frozenset({"deployment_success"})))
+        hub.publish(DeploymentStarted(DEPLOYMENT, AT))
+        hub.publish(DeploymentSucceeded(DEPLOYMENT, AT))
+        assert frame(await take(light))[0] == "event: deployment_info"
+        kind, data = frame(await take(light))
+        assert kind == "event: deployment_success" and '"original"' not in data and '"steps"' in data
+        kind, data = frame(await take(full))
+        assert kind == "event: deployment_success" and '"original"' in data and '"target"' in data
+        await light.aclose()
+        await full.aclose()
+    scenario(body)
 
 
 def test_keepalives_come_on_time_while_unwanted_events_flow():
     """A stream filtered to a rare type still gets its keep-alive although other events keep coming."""
-    hub = EventHub(keepalive=0.2)
-    stream = hub.stream(hub.subscribe(frozenset({"deployment_success"})))
-    stop = threading.Event()
+    async def body():
+        hub = EventHub(keepalive=0.2, poll=0.05)
+        stream = hub.stream(hub.subscribe(frozenset({"deployment_success"})))
+        stop = threading.Event()
 
-    def chatter():
-        while not stop.is_set():
-            hub.publish(AppTerminated("/noise", AT))
-            time.sleep(0.01)
+        def chatter():
+            while not stop.is_set():
+                hub.publish(AppTerminated("/noise", AT))
+                time.sleep(0.01)
 
-    threading.Thread(target=chatter, daemon=True).start()
-    try:
-        started = time.monotonic()
-        assert next(stream) == KEEPALIVE
-        assert time.monotonic() - started < 0.5
-    finally:
-        stop.set()
-        stream.close()
+        threading.Thread(target=chatter, daemon=True).start()
+        try:
+            started = time.monotonic()
+            assert await take(stream) == KEEPALIVE
+            assert time.monotonic() - started < 0.5
+        finally:
+            stop.set()
+            await stream.aclose()
+    scenario(body)
 
 
-def test_a_stream_ends_when_its_scheduler_stops_leading():
-    hub = EventHub(keepalive=0.02)
-    leading = [True]
-    stream = hub.stream(hub.subscribe(frozenset({"app_terminated_event"})), leading=lambda: leading[0])
-    assert next(stream) == KEEPALIVE
-    leading[0] = False
-    with pytest.raises(StopIteration):
-        next(stream)
-    assert hub.streams == 0
+def test_a_stream_ends_when_its_scheduler_stops_leading_or_its_client_is_gone():
+    async def body():
+        hub = EventHub(keepalive=0.02, poll=0.01)
+        leading, gone = [True], [False]
+
+        async def leads():
+            return leading[0]
+
+        async def left():
+            return gone[0]
+
+        stream = hub.stream(hub.subscribe(frozenset({"app_terminated_event"})), leading=leads)
+        assert await take(stream) == KEEPALIVE
+        leading[0] = False
+        with pytest.raises(StopAsyncIteration):
+            await take(stream)
+        assert hub.streams == 0
+        watcher = hub.stream(hub.subscribe(remote_address="10.3.3.3"))
+        stream = hub.stream(hub.subscribe(frozenset({"app_terminated_event"}), remote_address="10.4.4.4"), gone=left)
+        assert frame(await take(watcher))[0] == "event: event_stream_attached"
+        assert '"10.4.4.4"' in frame(await take(watcher))[1]
+        gone[0] = True
+        with pytest.raises(StopAsyncIteration):  # before any keep-alive: within a poll
+            await take(stream)
+        kind, data = frame(await take(watcher))
+        assert kind == "event: event_stream_detached" and '"10.4.4.4"' in data
+        await watcher.aclose()
+    scenario(body)
 
 
 def test_a_slow_stream_is_closed_not_the_publisher_blocked():
-    hub = EventHub(keepalive=0.05, max_queued=2)
-    stream = hub.stream(hub.subscribe())
-    publisher = threading.Thread(target=lambda: [hub.publish(AppTerminated(f"/a{i}", AT)) for i in range(5)])
-    publisher.start()
-    publisher.join(2)
-    assert not publisher.is_alive()
-    with pytest.raises(StopIteration):  # Marathon drops a consumer that falls behind
-        next(stream)
-    assert hub.streams == 0
+    async def body():
+        hub = EventHub(keepalive=0.05, poll=0.01, max_queued=2)
+        stream = hub.stream(hub.subscribe())
+        publisher = threading.Thread(target=lambda: [hub.publish(AppTerminated(f"/a{i}", AT)) for i in range(5)])
+        publisher.start()
+        publisher.join(2)
+        assert not publisher.is_alive()
+        await asyncio.sleep(0.05)  # let the loop queue what the publisher handed over
+        assert frame(await take(stream))[0] == "event: event_stream_attached"
+        assert '"/a0"' in await take(stream)
+        with pytest.raises(StopAsyncIteration):  # Marathon drops a consumer that falls behind
+            await take(stream)
+        assert hub.streams == 0
+    scenario(body)
 
 
 def test_an_event_that_cannot_be_rendered_is_logged_and_not_published(caplog):
-    hub = EventHub(keepalive=0.05)
-    stream = hub.stream(hub.subscribe())
-    assert frames(next(stream))[0] == "event: event_stream_attached"
-    hub.publish(object())  # type: ignore[arg-type]
-    assert next(stream) == KEEPALIVE
-    assert "cannot render" in caplog.text
-    stream.close()
+    async def body():
+        hub = EventHub(keepalive=0.05, poll=0.01)
+        stream = hub.stream(hub.subscribe())
+        assert frame(await take(stream))[0] == "event: event_stream_attached"
+        hub.publish(object())  # type: ignore[arg-type]
+        assert await take(stream) == KEEPALIVE
+        assert "cannot render" in caplog.text
+        await stream.aclose()
+    scenario(body)
 
 
 def test_sse_frames():
