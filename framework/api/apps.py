@@ -15,7 +15,7 @@ from ..timestamps import iso
 from ..validation import deep_merge
 from .deployments import readiness_json
 from .errors import error_response
-from .inputs import body_json, new_id, path_id, validated_app
+from .inputs import asked_by, body_json, new_id, path_id, validated_app
 from .tasks import task_json
 
 STAGED = ("TASK_LAUNCHING", "TASK_STAGING", "TASK_STARTING")
@@ -76,7 +76,7 @@ def routes(backend: Backend) -> APIRouter:
             if view.find_app(spec.id) is not None:
                 return error_response(409, f"An app with id [{spec.id}] already exists.")
         deployment_id = new_id()
-        backend.submit(PutApp(spec, deployment_id=deployment_id, force=force))
+        backend.submit(PutApp(spec, deployment_id=deployment_id, force=force, **asked_by(request)))
         with backend.reading() as view:
             data = app_json(view, view.app(spec.id))
         data["deployments"] = [{"id": deployment_id}]
@@ -110,7 +110,7 @@ def routes(backend: Backend) -> APIRouter:
             existing = view.find_app(app_id)
             base = existing.spec.to_json() if existing is not None and partialUpdate else {}
         spec = validated_app(deep_merge(base, {**raw, "id": app_id}) if base else {**raw, "id": app_id})
-        result = change(PutApp(spec, deployment_id=new_id(), force=force), app_id)
+        result = change(PutApp(spec, deployment_id=new_id(), force=force, **asked_by(request)), app_id)
         return JSONResponse(result, status_code=200 if existing is not None else 201)
 
     @router.delete("/v2/apps/{app_id:path}")

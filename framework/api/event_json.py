@@ -126,7 +126,7 @@ def light_plan(event: dict[str, Any]) -> dict[str, Any]:
 
 @marathon_events.register
 def _app_changed(event: AppChanged) -> list[dict[str, Any]]:
-    return [_event("api_post_event", event.at, clientIp=None, uri=f"/v2/apps{event.spec.id}",
+    return [_event("api_post_event", event.at, clientIp=event.client_ip, uri=event.uri or f"/v2/apps{event.spec.id}",
                    appDefinition=event.spec.public_json())]
 
 

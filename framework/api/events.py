@@ -16,6 +16,11 @@ it. As in Marathon:
   behind (Marathon drops slow consumers: losing events silently would leave a load balancer
   wrong);
 * a standby answers 307 to the leader's advertised address (503 while no leader is known).
+
+Streams are served on the API's event loop (a stream holds no worker thread): the leader loop
+hands events over with ``call_soon_threadsafe``; an idle stream wakes every ``poll`` seconds to
+see whether its client left (then ``event_stream_detached`` goes out at once) and whether this
+scheduler still leads.
 """
 from __future__ import annotations
 
@@ -43,7 +48,7 @@ KEEPALIVE_SECONDS = 15.0
 MAX_QUEUED = 10000    # events a stream may fall behind by before it is closed
 KEEPALIVE = ":\n\n"   # an SSE comment: clients ignore it, proxies see traffic
 PLAN_FORMATS = ("full", "light")
-POLL_SECONDS = 1.0    # how often an idle stream checks that its client is still there
+POLL_SECONDS = 1.0    # how often an idle stream checks that its client is there and this scheduler leads
 
 
 def sse(event: dict[str, Any]) -> str:
@@ -160,9 +165,9 @@ class EventHub:
     async def stream(self, subscription: Subscription, leading: Callable[[], Awaitable[bool]] = _always,
                      gone: Callable[[], Awaitable[bool]] = _never) -> AsyncIterator[str]:
         """The SSE text of one stream: its events, and a keep-alive comment whenever nothing was
-        sent for ``keepalive`` seconds. Ends when the client is ``gone`` (checked every ``poll``
-        seconds while idle), when this scheduler no longer is ``leading`` (checked at each
-        keep-alive), or when the client fell too far behind; unsubscribes when it ends."""
+        sent for ``keepalive`` seconds. Ends when the client is ``gone`` or this scheduler no
+        longer is ``leading`` (both checked every ``poll`` seconds while idle), or when the client
+        fell too far behind; unsubscribes when it ends."""
         loop = asyncio.get_running_loop()
         try:
             last_sent = loop.time()
@@ -173,11 +178,11 @@ class EventHub:
                 except asyncio.TimeoutError:
                     if await gone():
                         return
-                    if loop.time() - last_sent < self.keepalive:
-                        continue
                     if not await leading():
                         log.info("event stream of %s closed: no longer leading", subscription.remote_address)
                         return
+                    if loop.time() - last_sent < self.keepalive:
+                        continue
                     yield KEEPALIVE
                 else:
                     if event is None:  # closed, or fell behind

@@ -49,7 +49,7 @@ class AppCommands:
     def put(self, event: PutApp) -> list[Instruction]:
         persist = Persist()
         self._put(event.spec, persist, restart=event.restart, deployment_id=event.deployment_id, force=event.force)
-        self.emit(AppChanged(event.spec, self.clock()))
+        self.emit(AppChanged(event.spec, self.clock(), event.client_ip, event.uri))
         return [persist]
 
     def restart(self, event: RestartApp) -> list[Instruction]:

@@ -20,10 +20,13 @@ __all__ = ["AppChanged", "AppTerminated", "DeploymentStarted", "DeploymentSuccee
 
 @dataclass(frozen=True)
 class AppChanged:
-    """An app was created or changed through a command (Marathon's ``api_post_event``)."""
+    """An app was created or changed through a command (Marathon's ``api_post_event``), asked
+    by ``client_ip`` at ``uri`` (None when not known)."""
 
     spec: AppSpec
     at: float
+    client_ip: Optional[str] = None
+    uri: Optional[str] = None
 
 
 @dataclass(frozen=True)

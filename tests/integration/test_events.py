@@ -233,7 +233,9 @@ def test_marathon_python_parses_a_whole_app_life_and_raw_streams_show_marathons_
         kill = stream.of("unhealthy_task_kill_event")[0]
         assert (kill.app_id, bool(kill.task_id), bool(kill.version)) == (app_id, True, True)
         posted = stream.of("api_post_event")
-        assert [e.app_definition["id"] for e in posted][:2] == [app_id, bad_id] and posted[0].uri == "/v2/apps" + app_id
+        assert [e.app_definition["id"] for e in posted][:3] == [app_id, bad_id, app_id]
+        assert [(e.uri, e.client_ip) for e in posted][:3] == [("/v2/apps", "127.0.0.1")] * 2 + [
+            ("/v2/apps/" + app_id, "127.0.0.1")]  # created (POST), then scaled (PUT: the path as the client sent it)
 
         # The raw default stream: Marathon's frames and types only; the chosen one: two types, light plans.
         raw.check()
@@ -270,3 +272,19 @@ def test_marathon_python_parses_a_whole_app_life_and_raw_streams_show_marathons_
         until(lambda: all(requests.get(leader.url + "/v2/apps" + one, timeout=5).status_code == 404
                           for one in (app_id, bad_id)), 60, what="apps gone")
         shutil.rmtree(served, ignore_errors=True)
+
+
+def test_streams_close_when_their_scheduler_stops_leading(pair):
+    """Last in the module: the leader abdicates; its streams end (clients reconnect and are
+    redirected to the new leader), they do not stay open without events."""
+    leader, standby = pair
+    listener = Listener(leader.url + "/v2/events", event_type="app_terminated_event")
+    try:
+        assert requests.delete(leader.url + "/v2/leader", timeout=10).ok
+        until(lambda: listener.ended, 15, what="the old leader's stream closed")
+        assert listener.failure is None and listener.events == []
+        until(standby.leading, 30, what="the standby leads")
+        resp = requests.get(leader.url + "/v2/events", allow_redirects=False, timeout=5)
+        assert resp.status_code == 307 and resp.headers["location"].startswith(f"http://127.0.0.1:{standby.port}/")
+    finally:
+        listener.close()
