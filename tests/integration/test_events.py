@@ -27,7 +27,8 @@ from marathon.models import MarathonApp, MarathonHealthCheck
 from .harness import SchedulerProc, clean_shutdown, unique
 from .v1client import until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration,  # marathon-python logs with the deprecated log.warn when it reads a COMMAND check
+              pytest.mark.filterwarnings("ignore:The .warn. method is deprecated:DeprecationWarning")]
 
 if not hasattr(collections, "Iterable"):  # marathon-python 0.13 on Python 3.10+ (see test_marathon_client.py)
     collections.Iterable = collections.abc.Iterable  # type: ignore[attr-defined]
@@ -172,7 +173,7 @@ def test_marathon_python_parses_a_whole_app_life_and_raw_streams_show_marathons_
     served.chmod(0o755)
     (served / "ok").write_text("ok")
     app_id, bad_id, job_id = "/ev/web", "/ev/bad", unique("ev-job")
-    idle = Listener(leader.url + "/v2/events", event_type="group_change_success")  # never sent: idle
+    idle = Listener(leader.url + "/v2/events", event_type="pod_created_event")  # never sent (no pods): idle
     raw = Listener(leader.url + "/v2/events")
     chosen = Listener(leader.url + "/v2/events", **{"event_type": ["deployment_success", "job_created"],
                                                     "plan-format": "light"})
@@ -190,10 +191,13 @@ def test_marathon_python_parses_a_whole_app_life_and_raw_streams_show_marathons_
             cmd="exit 1", cpus=0.01, mem=8, instances=1, backoff_seconds=1,
             health_checks=[MarathonHealthCheck(protocol="COMMAND", command="true", grace_period_seconds=5,
                                                interval_seconds=5, timeout_seconds=2, max_consecutive_failures=3)]))
-        until(lambda: stream.of("deployment_success") and stream.of("health_status_changed_event"), 90,
+        def deployed(app: str) -> list:
+            return [e for e in stream.of("deployment_step_success") if e.plan.steps[0].actions[0].app == app]
+
+        until(lambda: deployed(app_id) and stream.of("health_status_changed_event"), 90,
               what="the app deployed and healthy")
         client.scale_app(app_id, instances=2)
-        until(lambda: len(stream.of("deployment_success")) >= 2, 90, what="scaled to 2")
+        until(lambda: len(deployed(app_id)) >= 2, 90, what="scaled to 2")
 
         # Unhealthy: the executor kills the tasks for their health check.
         (served / "ok").unlink()
