@@ -76,7 +76,7 @@ class Duration(click.ParamType):
 @click.option("--executor-command", default=None,
               help="how agents start the executor (default: python3 <fetched file>)")
 @click.option("--event-keepalive", type=Duration(), default="15s", show_default=True,
-              help="how often an idle /v2/events stream gets a keep-alive comment")
+              help="after how long without a byte a /v2/events stream gets a keep-alive comment")
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name: str, role: str, principal: Optional[str],
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
