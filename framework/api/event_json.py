@@ -156,7 +156,8 @@ def _deployment_failed(event: DeploymentFailed) -> list[dict[str, Any]]:
     d = event.deployment
     the_plan = plan(d)
     reason = "; ".join(d.failures) or d.status
-    step = [_event("deployment_step_failure", event.at, plan=the_plan, currentStep=_step(d))] if d.status == "failed" else []
+    step = ([_event("deployment_step_failure", event.at, plan=the_plan, currentStep=_step(d))]
+            if d.status == "failed" else [])
     return step + [_event("deployment_failed", event.at, id=d.id, plan=the_plan, reason=reason, status=d.status,
                           failures=list(d.failures))]
 

@@ -13,9 +13,8 @@ from ..model import AppSpec, WorkloadKind
 from .app_records import DeploymentRecord, TaskRecord
 
 __all__ = ["AppChanged", "AppTerminated", "DeploymentStarted", "DeploymentSucceeded", "DeploymentFailed",
-           "TaskChanged", "HealthChanged", "UnhealthyTaskKilled", "PlacementFailed", "JobDefined", "JobDeleted", "JobRunChanged",
-           "JobRunSkipped",
-           "DomainEvent", "deployment_of"]
+           "TaskChanged", "HealthChanged", "UnhealthyTaskKilled", "PlacementFailed", "JobDefined", "JobDeleted",
+           "JobRunChanged", "JobRunSkipped", "DomainEvent", "deployment_of"]
 
 
 @dataclass(frozen=True)
@@ -106,8 +105,8 @@ class PlacementFailed:
 
 
 DomainEvent = Union[AppChanged, AppTerminated, DeploymentStarted, DeploymentSucceeded, DeploymentFailed,
-                    TaskChanged, HealthChanged, UnhealthyTaskKilled, PlacementFailed, JobDefined, JobDeleted, JobRunChanged,
-                    JobRunSkipped]
+                    TaskChanged, HealthChanged, UnhealthyTaskKilled, PlacementFailed, JobDefined, JobDeleted,
+                    JobRunChanged, JobRunSkipped]
 
 
 def deployment_of(event: DomainEvent) -> Optional[DeploymentRecord]:

@@ -27,7 +27,8 @@ from marathon.models import MarathonApp, MarathonHealthCheck
 from .harness import SchedulerProc, clean_shutdown, unique
 from .v1client import until
 
-pytestmark = [pytest.mark.integration,  # marathon-python logs with the deprecated log.warn when it reads a COMMAND check
+# marathon-python logs with the deprecated log.warn when it reads a COMMAND check
+pytestmark = [pytest.mark.integration,
               pytest.mark.filterwarnings("ignore:The .warn. method is deprecated:DeprecationWarning")]
 
 if not hasattr(collections, "Iterable"):  # marathon-python 0.13 on Python 3.10+ (see test_marathon_client.py)
@@ -257,7 +258,7 @@ def test_marathon_python_parses_a_whole_app_life_and_raw_streams_show_marathons_
         other = Listener(leader.url + "/v2/events", event_type="app_terminated_event")
         until(lambda: len(raw.of("event_stream_attached")) >= 4, 10, what="attached")
         other.close()
-        detached = until(lambda: raw.of("event_stream_detached"), 10, what="detached within a poll of the client leaving")
+        detached = until(lambda: raw.of("event_stream_detached"), 10, what="detached soon after the client left")
         assert detached[0]["remoteAddress"] == "127.0.0.1"
 
         # The idle stream: still open after more than twice the keep-alive interval, never silent longer.

@@ -86,7 +86,8 @@ CASES = [
      [ev("unhealthy_task_kill_event", **KILL), ev("unhealthy_instance_kill_event", **KILL)]),
     # Halyard's own: Marathon has no event for a placement strategy that failed, nor for jobs.
     (PlacementFailed("app", "/web", "strategy 'x' failed: scorer 'y' raised RuntimeError('boom')", AT),
-     [ev("placement_failed_event", appId="/web", reason="strategy 'x' failed: scorer 'y' raised RuntimeError('boom')")]),
+     [ev("placement_failed_event", appId="/web",
+         reason="strategy 'x' failed: scorer 'y' raised RuntimeError('boom')")]),
     (PlacementFailed("job", "etl", "strategy 'x' failed: KeyError('zone')", AT, "r1"),
      [ev("placement_failed_event", jobId="etl", runId="r1", reason="strategy 'x' failed: KeyError('zone')")]),
     (JobDefined(JOB, True, AT), [ev("job_created", jobId="etl", job=JOB.public_json())]),
@@ -202,7 +203,8 @@ def test_the_hub_filters_by_type_and_keeps_an_idle_stream_alive():
         hub.publish(AppChanged(APP, AT))  # filtered out
         hub.publish(AppTerminated("/web", AT))
         hub.publish(JobDeleted("nightly", AT))  # Halyard's own, asked for by name
-        assert (await take(stream)).startswith('event: app_terminated_event\ndata: {"eventType": "app_terminated_event"')
+        assert (await take(stream)).startswith(
+            'event: app_terminated_event\ndata: {"eventType": "app_terminated_event"')
         assert await take(stream) == ('event: job_deleted\ndata: {"eventType": "job_deleted", "timestamp": "%s", '
                                       '"jobId": "nightly"}\n\n' % iso(AT))
         assert await take(stream) == KEEPALIVE
