@@ -56,6 +56,21 @@ def sse(event: dict[str, Any]) -> str:
     return f"event: {event['eventType']}\ndata: {json.dumps(event)}\n\n"
 
 
+class Frame:
+    """One published event and its SSE text, made once for all the streams that send it (with
+    its plan in full, or light)."""
+
+    def __init__(self, event: dict[str, Any]):
+        self.event = event
+        self.event_type: str = event["eventType"]
+        self._text: dict[bool, str] = {}
+
+    def text(self, light: bool) -> str:
+        if light not in self._text:
+            self._text[light] = sse(light_plan(self.event) if light else self.event)
+        return self._text[light]
+
+
 async def _always() -> bool:
     return True
 
@@ -76,16 +91,16 @@ class Subscription:
     overflowed: bool = False
     closed: bool = False
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
-    queue: "asyncio.Queue[Optional[dict[str, Any]]]" = field(default_factory=asyncio.Queue)
+    queue: "asyncio.Queue[Optional[str]]" = field(default_factory=asyncio.Queue)  # SSE text; None: end
 
     def wants(self, event_type: str) -> bool:
         """The ``event_type``s asked for; without any, Marathon's types."""
         return event_type in self.wanted if self.wanted else event_type in MARATHON_TYPES
 
-    def offer(self, event: dict[str, Any]) -> None:
-        """Queue ``event`` if wanted (any thread; never blocks)."""
-        if not self.overflowed and not self.closed and self.wants(event["eventType"]):
-            self._call(self._put, light_plan(event) if self.light else event)
+    def offer(self, frame: Frame) -> None:
+        """Queue ``frame`` if wanted (any thread; never blocks)."""
+        if not self.overflowed and not self.closed and self.wants(frame.event_type):
+            self._call(self._put, frame.text(self.light))
 
     def close(self) -> None:
         """Wake the stream to end it."""
@@ -98,13 +113,13 @@ class Subscription:
         except RuntimeError:  # the loop is closed: the server is gone
             self.closed = True
 
-    def _put(self, event: dict[str, Any]) -> None:
+    def _put(self, text: str) -> None:
         """On the loop: a stream ``max_queued`` behind is marked to close (Marathon drops it)."""
         if self.queue.qsize() >= self.max_queued:
             self.overflowed = True
             self.queue.put_nowait(None)
         else:
-            self.queue.put_nowait(event)
+            self.queue.put_nowait(text)
 
 
 class EventHub:
@@ -120,7 +135,10 @@ class EventHub:
         self._subscribers: list[Subscription] = []
 
     def publish(self, event: DomainEvent) -> None:
-        """Any thread (the leader loop): render once, queue for every stream; never blocks."""
+        """Any thread (the leader loop): render once, queue for every stream; never blocks.
+        Nothing is rendered while no stream is open."""
+        if not self.streams:
+            return
         try:
             rendered = marathon_events(event)
         except Exception:  # noqa: BLE001 - logged; a rendering bug must not end the leadership
@@ -132,8 +150,9 @@ class EventHub:
     def _fan_out(self, event: dict[str, Any]) -> None:
         with self._lock:
             subscribers = list(self._subscribers)
+        frame = Frame(event)
         for subscriber in subscribers:
-            subscriber.offer(event)
+            subscriber.offer(frame)
 
     def subscribe(self, wanted: frozenset[str] = frozenset(), light: bool = False,
                   remote_address: Optional[str] = None) -> Subscription:
@@ -174,7 +193,7 @@ class EventHub:
             while True:
                 wait = min(self.poll, last_sent + self.keepalive - loop.time())
                 try:
-                    event = await asyncio.wait_for(subscription.queue.get(), max(0.0, wait))
+                    text = await asyncio.wait_for(subscription.queue.get(), max(0.0, wait))
                 except asyncio.TimeoutError:
                     if await gone():
                         return
@@ -185,12 +204,12 @@ class EventHub:
                         continue
                     yield KEEPALIVE
                 else:
-                    if event is None:  # closed, or fell behind
+                    if text is None:  # closed, or fell behind
                         if subscription.overflowed:
                             log.warning("event stream of %s closed: more than %d events behind",
                                         subscription.remote_address, self.max_queued)
                         return
-                    yield sse(event)
+                    yield text
                 last_sent = loop.time()
         finally:
             self.unsubscribe(subscription)
