@@ -44,7 +44,7 @@ from .errors import error_response
 from .event_json import MARATHON_TYPES, light_plan, marathon_events
 
 log = logging.getLogger(__name__)
-KEEPALIVE_SECONDS = 15.0
+KEEPALIVE_SECONDS = 10.0  # as Marathon's (Jetty's EventSource heartbeat): well inside "at least every 15 s"
 MAX_QUEUED = 10000    # events a stream may fall behind by before it is closed
 KEEPALIVE = ":\n\n"   # an SSE comment: clients ignore it, proxies see traffic
 PLAN_FORMATS = ("full", "light")

@@ -75,7 +75,7 @@ class Duration(click.ParamType):
                    "'' for none, with --executor-command)")
 @click.option("--executor-command", default=None,
               help="how agents start the executor (default: python3 <fetched file>)")
-@click.option("--event-keepalive", type=Duration(), default="15s", show_default=True,
+@click.option("--event-keepalive", type=Duration(), default="10s", show_default=True,
               help="after how long without a byte a /v2/events stream gets a keep-alive comment")
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name: str, role: str, principal: Optional[str],

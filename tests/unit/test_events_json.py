@@ -3,6 +3,7 @@ marathon-python's own event classes), and the hub that feeds the event streams."
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 import typing
@@ -383,3 +384,10 @@ def test_an_unknown_plan_format_is_a_422_naming_it():
     status, body = call(create_app(Standby("me:8080"), hub), "GET", "/v2/events", query="plan-format=heavy")
     assert status == 422 and body["problems"] == ["plan-format: expected 'light' or 'full', got 'heavy'"]
     assert hub.streams == 0
+
+
+def test_a_running_deployment_keeps_its_definitions_across_a_failover_and_an_ended_one_drops_them():
+    stored = DeploymentRecord.from_json(json.loads(json.dumps(DEPLOYMENT.to_json())))
+    assert stored == DEPLOYMENT and marathon_events(DeploymentStarted(stored, AT))[0]["plan"] == PLAN
+    ended = DeploymentRecord.from_json(FAILED.to_json())
+    assert ended.previous is None and ended.target is None and ended.failures == FAILED.failures
