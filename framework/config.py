@@ -26,7 +26,8 @@ class ServiceConfig:
     auth_reads: bool = False                               # reads need a token too
     executor_uri: Optional[str] = None      # where agents fetch Halyard's executor (default: this scheduler)
     executor_command: Optional[str] = None  # how agents run it (default: python3 <fetched file>)
-    event_keepalive: float = 15.0           # seconds between keep-alive comments on an idle /v2/events stream
+    event_keepalive: float = 10.0           # seconds without a byte before a /v2/events stream gets a keep-alive
+                                            # comment (Marathon's Jetty EventSource: 10 s)
     secrets_file: Optional[str] = None      # the secret store: source -> value (YAML/JSON), for apps' secret references
 
     @property

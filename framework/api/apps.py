@@ -17,7 +17,7 @@ from ..validation import deep_merge
 from .app_filters import LIST_ALWAYS, SHOW_ALWAYS, AppFilter, app_embeds
 from .app_info import app_info_json, legacy_embeds
 from .errors import error_response
-from .inputs import app_inputs, body_json, new_id, path_id, validated_app
+from .inputs import app_inputs, asked_by, body_json, new_id, path_id, validated_app
 from .versions import rollback_target
 
 
@@ -55,7 +55,7 @@ def routes(backend: Backend) -> APIRouter:
             if view.find_app(spec.id) is not None:
                 return error_response(409, f"An app with id [{spec.id}] already exists.")
         deployment_id = new_id()
-        backend.submit(PutApp(spec, deployment_id=deployment_id, force=force))
+        backend.submit(PutApp(spec, deployment_id=deployment_id, force=force, **asked_by(request)))
         with backend.reading() as view:
             data = app_json(view, view.app(spec.id))
         data["deployments"] = [{"id": deployment_id}]
@@ -92,7 +92,7 @@ def routes(backend: Backend) -> APIRouter:
             base = base_for_update(existing.spec.to_json(), raw) if existing is not None and partialUpdate else {}
         spec = target or validated_app(deep_merge(base, {**raw, "id": app_id}) if base else {**raw, "id": app_id},
                                        app_inputs(request), existing.spec if existing is not None else None)
-        result = change(PutApp(spec, deployment_id=new_id(), force=force), app_id)
+        result = change(PutApp(spec, deployment_id=new_id(), force=force, **asked_by(request)), app_id)
         return JSONResponse(result, status_code=200 if existing is not None else 201)
 
     @router.delete("/v2/apps/{app_id:path}")

@@ -1,125 +1,54 @@
-"""The event stream: ``GET /v2/events`` (Server-Sent Events), the hub that feeds every stream, and
-Marathon's event JSON for each of Halyard's domain events.
+"""The event stream: ``GET /v2/events`` (Server-Sent Events) and the hub that feeds every stream.
 
-The leader loop publishes what happened through :meth:`EventHub.publish`: a domain event
-(``engine/events.py``, ``jobs/events.py``) is rendered here, once, by :func:`marathon_event`. An idle stream gets a keep-alive comment every ``keepalive`` seconds
-and stays open for as long as its client keeps it.
+The leader loop publishes what happened through :meth:`EventHub.publish`: a domain event is
+rendered once, as Marathon's events (``event_json.py``), and queued for every stream that wants
+it. As in Marathon:
+
+* each frame is ``event: <eventType>`` and ``data: <json>``;
+* ``event_type`` (repeatable) chooses the types; without it a stream carries Marathon's types
+  only (Halyard's own, e.g. ``job_created``, only to those who ask for them by name);
+* ``?plan-format=light`` leaves ``original`` and ``target`` out of deployment plans;
+* opening a stream publishes ``event_stream_attached`` and closing it ``event_stream_detached``
+  (with the client's ``remoteAddress``) to every stream;
+* a stream gets a keep-alive comment whenever it was sent nothing for ``keepalive`` seconds, and
+  stays open for as long as its client keeps it; it is closed when this scheduler stops leading
+  (the client reconnects, and is redirected), and when its client falls ``max_queued`` events
+  behind (Marathon drops slow consumers: losing events silently would leave a load balancer
+  wrong);
+* a standby answers 307 to the leader's advertised address (503 while no leader is known).
+
+Streams are served on the API's event loop (a stream holds no worker thread): the leader loop
+hands events over with ``call_soon_threadsafe``; an idle stream wakes every ``poll`` seconds to
+see whether its client left (then ``event_stream_detached`` goes out at once) and whether this
+scheduler still leads.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import queue
 import threading
 import time
-from functools import singledispatch
-from typing import Any, Iterator, Optional
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from ..backend import Backend
-from ..engine.app_records import DeploymentRecord, TaskRecord
-from ..engine.events import (AppChanged, AppTerminated, DeploymentFailed, DeploymentStarted, DeploymentSucceeded,
-                             DomainEvent, HealthChanged, PlacementFailed, TaskChanged)
-from ..jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
+from ..engine.events import DomainEvent
+from ..errors import Problem, ValidationError
 from ..timestamps import iso
+from .errors import error_response
+from .event_json import MARATHON_TYPES, light_plan, marathon_events
 
 log = logging.getLogger(__name__)
-KEEPALIVE_SECONDS = 15.0
-MAX_QUEUED = 10000    # events a stream may fall behind by before it loses some
+KEEPALIVE_SECONDS = 10.0  # as Marathon's (Jetty's EventSource heartbeat): well inside "at least every 15 s"
+MAX_QUEUED = 10000    # events a stream may fall behind by before it is closed
 KEEPALIVE = ":\n\n"   # an SSE comment: clients ignore it, proxies see traffic
-
-# --- Marathon's event JSON --------------------------------------------------------------------
-
-
-@singledispatch
-def marathon_event(event: object) -> dict[str, Any]:
-    """A domain event as Marathon's event JSON (``eventType``, ``timestamp``, then its fields)."""
-    raise TypeError(f"no Marathon event for {type(event).__name__}")
-
-
-def _event(event_type: str, at: float, **fields: Any) -> dict[str, Any]:
-    return {"eventType": event_type, "timestamp": iso(at), **fields}
-
-
-def _plan(deployment: DeploymentRecord) -> dict[str, Any]:
-    return {"id": deployment.id, "version": iso(deployment.version), "affectedApps": [deployment.app_id],
-            "kind": deployment.kind}
-
-
-@marathon_event.register
-def _app_changed(event: AppChanged) -> dict[str, Any]:
-    return _event("api_post_event", event.at, clientIp=None, uri=f"/v2/apps{event.spec.id}",
-                  appDefinition=event.spec.public_json())
-
-
-@marathon_event.register
-def _app_terminated(event: AppTerminated) -> dict[str, Any]:
-    return _event("app_terminated_event", event.at, appId=event.app_id)
-
-
-@marathon_event.register
-def _deployment_started(event: DeploymentStarted) -> dict[str, Any]:
-    d = event.deployment
-    return _event("deployment_info", event.at, plan=_plan(d), currentStep={"actions": [{"app": d.app_id}]})
-
-
-@marathon_event.register
-def _deployment_succeeded(event: DeploymentSucceeded) -> dict[str, Any]:
-    return _event("deployment_success", event.at, id=event.deployment.id, plan=_plan(event.deployment))
-
-
-@marathon_event.register
-def _deployment_failed(event: DeploymentFailed) -> dict[str, Any]:
-    d = event.deployment
-    return _event("deployment_failed", event.at, id=d.id, plan=_plan(d), reason=d.status, failures=list(d.failures))
-
-
-@marathon_event.register
-def _task_changed(event: TaskChanged) -> dict[str, Any]:
-    task: TaskRecord = event.task
-    return _event("status_update_event", event.at, slaveId=event.agent_id or task.agent_id, taskId=task.task_id,
-                  taskStatus=event.state, message=event.message, appId=task.app_id, host=task.hostname,
-                  ipAddresses=[{"ipAddress": task.hostname, "protocol": "IPv4"}], ports=list(task.ports),
-                  version=iso(task.config_version))
-
-
-@marathon_event.register
-def _health_changed(event: HealthChanged) -> dict[str, Any]:
-    task = event.task
-    return _event("health_status_changed_event", event.at, appId=task.app_id, taskId=task.task_id,
-                  instanceId=task.task_id, version=iso(task.config_version), alive=event.alive)
-
-
-@marathon_event.register
-def _placement_failed(event: PlacementFailed) -> dict[str, Any]:
-    """Halyard's own event (Marathon has none): an app's or a job run's strategy failed."""
-    ids = {"appId": event.id} if event.kind == "app" else {"jobId": event.id, "runId": event.run_id}
-    return _event("placement_failed_event", event.at, **ids, reason=event.reason)
-
-
-@marathon_event.register
-def _job_defined(event: JobDefined) -> dict[str, Any]:
-    return _event("job_created" if event.created else "job_updated", event.at, jobId=event.spec.id,
-                  job=event.spec.public_json())
-
-
-@marathon_event.register
-def _job_deleted(event: JobDeleted) -> dict[str, Any]:
-    return _event("job_deleted", event.at, jobId=event.job_id)
-
-
-@marathon_event.register
-def _job_run_changed(event: JobRunChanged) -> dict[str, Any]:
-    run = event.run
-    return _event("job_run_status_event", event.at, jobId=run.job_id, runId=run.run_id, status=event.status,
-                  attempt=run.attempt, taskId=run.task_id, exitCode=run.exit_code, message=event.message)
-
-
-@marathon_event.register
-def _job_run_skipped(event: JobRunSkipped) -> dict[str, Any]:
-    return _event("job_run_skipped", event.at, jobId=event.job_id, reason=event.reason)
+PLAN_FORMATS = ("full", "light")
+POLL_SECONDS = 1.0    # how often an idle stream checks that its client is there and this scheduler leads
 
 
 def sse(event: dict[str, Any]) -> str:
@@ -127,45 +56,124 @@ def sse(event: dict[str, Any]) -> str:
     return f"event: {event['eventType']}\ndata: {json.dumps(event)}\n\n"
 
 
-# --- the hub ----------------------------------------------------------------------------------
+class Frame:
+    """One published event and its SSE text, made once for all the streams that send it (with
+    its plan in full, or light)."""
+
+    def __init__(self, event: dict[str, Any]):
+        self.event = event
+        self.event_type: str = event["eventType"]
+        self._text: dict[bool, str] = {}
+
+    def text(self, light: bool) -> str:
+        if light not in self._text:
+            self._text[light] = sse(light_plan(self.event) if light else self.event)
+        return self._text[light]
+
+
+async def _always() -> bool:
+    return True
+
+
+async def _never() -> bool:
+    return False
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One open stream: what it wants, and the events queued for it (on the event loop that
+    serves it: any thread may :meth:`offer`)."""
+
+    wanted: frozenset[str] = frozenset()
+    light: bool = False
+    remote_address: Optional[str] = None
+    max_queued: int = MAX_QUEUED
+    overflowed: bool = False
+    closed: bool = False
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
+    queue: "asyncio.Queue[Optional[str]]" = field(default_factory=asyncio.Queue)  # SSE text; None: end
+
+    def wants(self, event_type: str) -> bool:
+        """The ``event_type``s asked for; without any, Marathon's types."""
+        return event_type in self.wanted if self.wanted else event_type in MARATHON_TYPES
+
+    def offer(self, frame: Frame) -> None:
+        """Queue ``frame`` if wanted (any thread; never blocks)."""
+        if not self.overflowed and not self.closed and self.wants(frame.event_type):
+            self._call(self._put, frame.text(self.light))
+
+    def close(self) -> None:
+        """Wake the stream to end it."""
+        self.closed = True
+        self._call(self.queue.put_nowait, None)
+
+    def _call(self, fn: Callable[..., Any], arg: Any) -> None:
+        try:
+            self.loop.call_soon_threadsafe(fn, arg)
+        except RuntimeError:  # the loop is closed: the server is gone
+            self.closed = True
+
+    def _put(self, text: str) -> None:
+        """On the loop: a stream ``max_queued`` behind is marked to close (Marathon drops it)."""
+        if self.queue.qsize() >= self.max_queued:
+            self.overflowed = True
+            self.queue.put_nowait(None)
+        else:
+            self.queue.put_nowait(text)
 
 
 class EventHub:
-    """Fans every published event out to the open streams; ``keepalive``: seconds between
-    keep-alive comments on an idle stream."""
+    """Fans every published event out to the open streams; ``keepalive``: seconds of silence
+    after which a stream gets a keep-alive comment; ``poll``: how often an idle stream checks
+    whether its client is gone."""
 
-    def __init__(self, keepalive: float = KEEPALIVE_SECONDS, max_queued: int = MAX_QUEUED):
+    def __init__(self, keepalive: float = KEEPALIVE_SECONDS, max_queued: int = MAX_QUEUED, poll: float = POLL_SECONDS):
         self.keepalive = keepalive
         self.max_queued = max_queued
+        self.poll = poll
         self._lock = threading.Lock()
-        self._subscribers: list[queue.Queue] = []
+        self._subscribers: list[Subscription] = []
 
     def publish(self, event: DomainEvent) -> None:
-        """Any thread (the leader loop): render once, queue for every stream; never blocks."""
+        """Any thread (the leader loop): render once, queue for every stream; never blocks.
+        Nothing is rendered while no stream is open."""
+        if not self.streams:
+            return
         try:
-            rendered = marathon_event(event)
+            rendered = marathon_events(event)
         except Exception:  # noqa: BLE001 - logged; a rendering bug must not end the leadership
             log.exception("an event the stream cannot render was not published: %r", event)
             return
+        for one in rendered:
+            self._fan_out(one)
+
+    def _fan_out(self, event: dict[str, Any]) -> None:
         with self._lock:
             subscribers = list(self._subscribers)
+        frame = Frame(event)
         for subscriber in subscribers:
-            try:
-                subscriber.put_nowait(rendered)
-            except queue.Full:  # a reader that does not keep up loses events, not the scheduler
-                pass
+            subscriber.offer(frame)
 
-    def subscribe(self) -> queue.Queue:
-        """A queue that receives every event published from now on."""
-        subscription: queue.Queue = queue.Queue(maxsize=self.max_queued)
+    def subscribe(self, wanted: frozenset[str] = frozenset(), light: bool = False,
+                  remote_address: Optional[str] = None) -> Subscription:
+        """On the event loop that will serve it: a new stream's subscription.
+        ``event_stream_attached`` goes to every stream, this one too."""
+        subscription = Subscription(frozenset(wanted), light, remote_address, self.max_queued)
         with self._lock:
             self._subscribers.append(subscription)
+        self._fan_out({"remoteAddress": remote_address, "eventType": "event_stream_attached",
+                       "timestamp": iso(time.time())})
         return subscription
 
-    def unsubscribe(self, subscription: queue.Queue) -> None:
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Close a subscription; ``event_stream_detached`` goes to the other streams."""
         with self._lock:
-            if subscription in self._subscribers:
-                self._subscribers.remove(subscription)
+            if subscription not in self._subscribers:
+                return
+            self._subscribers.remove(subscription)
+        subscription.close()
+        self._fan_out({"remoteAddress": subscription.remote_address, "eventType": "event_stream_detached",
+                       "timestamp": iso(time.time())})
 
     @property
     def streams(self) -> int:
@@ -173,42 +181,61 @@ class EventHub:
         with self._lock:
             return len(self._subscribers)
 
-    def stream(self, subscription: queue.Queue, wanted: set[str], first: Optional[dict[str, Any]] = None
-               ) -> Iterator[str]:
-        """The SSE text of one stream: ``first``, then every published event whose type is
-        ``wanted`` (all if empty), with a keep-alive comment whenever it was idle for ``keepalive``
-        seconds. Unsubscribes when closed."""
+    async def stream(self, subscription: Subscription, leading: Callable[[], Awaitable[bool]] = _always,
+                     gone: Callable[[], Awaitable[bool]] = _never) -> AsyncIterator[str]:
+        """The SSE text of one stream: its events, and a keep-alive comment whenever nothing was
+        sent for ``keepalive`` seconds. Ends when the client is ``gone`` or this scheduler no
+        longer is ``leading`` (both checked every ``poll`` seconds while idle), or when the client
+        fell too far behind; unsubscribes when it ends."""
+        loop = asyncio.get_running_loop()
         try:
-            if first is not None and (not wanted or first["eventType"] in wanted):
-                yield sse(first)
+            last_sent = loop.time()
             while True:
+                wait = min(self.poll, last_sent + self.keepalive - loop.time())
                 try:
-                    event = subscription.get(timeout=self.keepalive)
-                except queue.Empty:
+                    text = await asyncio.wait_for(subscription.queue.get(), max(0.0, wait))
+                except asyncio.TimeoutError:
+                    if await gone():
+                        return
+                    if not await leading():
+                        log.info("event stream of %s closed: no longer leading", subscription.remote_address)
+                        return
+                    if loop.time() - last_sent < self.keepalive:
+                        continue
                     yield KEEPALIVE
-                    continue
-                if not wanted or event["eventType"] in wanted:
-                    yield sse(event)
+                else:
+                    if text is None:  # closed, or fell behind
+                        if subscription.overflowed:
+                            log.warning("event stream of %s closed: more than %d events behind",
+                                        subscription.remote_address, self.max_queued)
+                        return
+                    yield text
+                last_sent = loop.time()
         finally:
             self.unsubscribe(subscription)
-
-
-# --- the route --------------------------------------------------------------------------------
 
 
 def routes(backend: Backend, hub: EventHub) -> APIRouter:
     router = APIRouter()
 
+    def leads() -> bool:
+        return backend.leader() == backend.address()
+
     @router.get("/v2/events")
-    def events(request: Request, event_type: Optional[list[str]] = Query(None)) -> Response:
-        """Server-Sent Events: ``event: TYPE`` / ``data: JSON``; ``event_type`` filters (repeatable).
-        A standby redirects to the leader."""
-        leader = backend.leader()
-        if leader and leader != backend.address():
+    async def events(request: Request, event_type: Optional[list[str]] = Query(None),
+                     plan_format: Optional[str] = Query(None, alias="plan-format")) -> Response:
+        """Server-Sent Events (see the module). A standby redirects to the leader."""
+        leader = await run_in_threadpool(backend.leader)
+        if leader != backend.address():
+            if not leader:
+                return error_response(503, "no leader is known: the event stream is served by the leader",
+                                      leader=None)
             return RedirectResponse(f"http://{leader}{request.url.path}?{request.url.query}", status_code=307)
-        attached = {"eventType": "event_stream_attached",
-                    "remoteAddress": request.client.host if request.client else None, "timestamp": iso(time.time())}
-        stream = hub.stream(hub.subscribe(), set(event_type or ()), attached)
+        if plan_format is not None and plan_format not in PLAN_FORMATS:
+            raise ValidationError([Problem("plan-format", f"expected 'light' or 'full', got {plan_format!r}")])
+        subscription = hub.subscribe(frozenset(event_type or ()), plan_format == "light",
+                                     request.client.host if request.client else None)
+        stream = hub.stream(subscription, leading=lambda: run_in_threadpool(leads), gone=request.is_disconnected)
         return StreamingResponse(stream, media_type="text/event-stream; charset=utf-8",
                                  headers={"Cache-Control": "no-cache"})
 

@@ -63,3 +63,8 @@ def validated_app(raw: Any, inputs: AppInputs = AppInputs(), previous: Optional[
 def new_id() -> str:
     """A fresh id the API hands out (deployments)."""
     return str(uuid.uuid4())
+
+
+def asked_by(request: Request) -> dict[str, Any]:
+    """Who asked, and where: ``client_ip`` and ``uri`` of a command (Marathon's ``api_post_event``)."""
+    return {"client_ip": request.client.host if request.client else None, "uri": request.url.path}

@@ -83,8 +83,8 @@ class Duration(click.ParamType):
                    "'' for none, with --executor-command)")
 @click.option("--executor-command", default=None,
               help="how agents start the executor (default: python3 <fetched file>)")
-@click.option("--event-keepalive", type=Duration(), default="15s", show_default=True,
-              help="how often an idle /v2/events stream gets a keep-alive comment")
+@click.option("--event-keepalive", type=Duration(), default="10s", show_default=True,
+              help="after how long without a byte a /v2/events stream gets a keep-alive comment")
 @click.option("--secrets-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="secret store for apps' secret references: a YAML or JSON mapping of source to value "
                    "(env {secret: NAME} with secrets: {NAME: {source: ...}}); re-read when it changes")

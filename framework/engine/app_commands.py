@@ -56,7 +56,7 @@ class AppCommands:
     def put(self, event: PutApp) -> list[Instruction]:
         persist = Persist()
         self._put(event.spec, persist, restart=event.restart, deployment_id=event.deployment_id, force=event.force)
-        self.emit(AppChanged(self.apps[event.spec.id].spec, self.clock()))  # with its service ports
+        self.emit(AppChanged(self.apps[event.spec.id].spec, self.clock(), event.client_ip, event.uri))  # with its service ports
         return [persist]
 
     def restart(self, event: RestartApp) -> list[Instruction]:
@@ -148,7 +148,7 @@ class AppCommands:
             default_kind = "restart" if restart else "deploy"
         self.deployments.start(spec.id, kind or default_kind, old.spec.to_json() if old else None, deployment_id,
                                force, persist, step=step, held=held,
-                               previous_config_version=old.config_version if old else None)
+                               previous_config_version=old.config_version if old else None, target=spec.to_json())
         self.set_app(record, persist)
 
     # --- service ports ------------------------------------------------------------------------

@@ -150,7 +150,8 @@ class DeploymentRecord:
 
     ``kind``: ``start`` (a new app), ``deploy`` (a config change), ``scale``, ``restart``,
     ``stop`` (destroy) or ``rollback``. ``previous`` is the app's definition before the change
-    (None for a new app): what a rollback restores.
+    (None for a new app): what a rollback restores; ``target`` the definition it deploys (None
+    when the app goes away). Both are kept only while it runs (the event stream's plans show them).
 
     One deployment may change several apps (a group, ``PUT /v2/apps`` with a list: Marathon's
     DeploymentPlan): then it is one record per app, all with the deployment's ``id``, each with
@@ -166,6 +167,7 @@ class DeploymentRecord:
     started_at: float
     previous: Optional[dict] = None
     failures: tuple[str, ...] = ()
+    target: Optional[dict] = None
     status: str = "running"   # running | succeeded | failed | cancelled
     ended_at: Optional[float] = None
     step: Optional[int] = None                   # None: a deployment of this app alone
@@ -186,6 +188,7 @@ class DeploymentRecord:
         data["failures"] = list(self.failures)
         if self.ended:
             data.pop("previous")  # only a running deployment may roll back: an ended one is history
+            data.pop("target")
         return data
 
     @classmethod

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from ..mesos_types import TERMINAL, TaskStatus
 from .app_records import AppRecord, TaskFailure, TaskRecord
 from .deployments import DeploymentBook
-from .events import DomainEvent, HealthChanged, TaskChanged
+from .events import DomainEvent, HealthChanged, TaskChanged, UnhealthyTaskKilled
 from .messages import Persist
 from .task_health import TaskHealth, is_check_result
 from .task_index import TaskIndex
@@ -53,9 +53,13 @@ class TaskUpdates:
     def update(self, task: TaskRecord, status: TaskStatus) -> Persist:
         """Apply ``status`` to ``task``; what to persist (empty for a duplicate)."""
         now = self.clock()
-        self.emit(TaskChanged(task, status.state, status.message or "", status.agent_id or task.agent_id, now))
+        agent_id = status.agent_id or task.agent_id
+        self.emit(TaskChanged(task, status.state, status.message or "", agent_id, now, status.reason))
         if status.healthy is not None and status.healthy != task.healthy:
             self.emit(HealthChanged(task, status.healthy, now))
+        if status.state == "TASK_KILLED" and status.healthy is False and not task.killing:
+            # Mesos' executors mark the end of a task they killed for its health check so.
+            self.emit(UnhealthyTaskKilled(task, status.message or "health check failed", agent_id, now))
         if status.state in TERMINAL:
             return self._gone(task, status, now)
         changes: dict[str, Any] = {"state": status.state, "message": task.message if status.message is None else status.message}

@@ -76,10 +76,10 @@ class DeploymentBook:
 
     def start(self, app_id: str, kind: str, previous: Optional[dict], deployment_id: Optional[str], force: bool,
               persist: Persist, step: Optional[int] = None, held: bool = False,
-              previous_config_version: Optional[float] = None) -> DeploymentRecord:
-        """Start a deployment of ``app_id`` (cancelling the one under way if ``force``, and with it
-        the rest of its deployment if that changed several apps); ``step`` and ``held`` for an
-        app's part of a deployment of several."""
+              previous_config_version: Optional[float] = None, target: Optional[dict] = None) -> DeploymentRecord:
+        """Start a deployment of ``app_id`` from ``previous`` to ``target`` (definitions; None: no
+        app), cancelling the one under way if ``force`` (and with it the rest of its deployment if
+        that changed several apps); ``step`` and ``held`` for an app's part of a deployment of several."""
         self.check_free(app_id, force)
         current = self.of_app(app_id)
         if current is not None:
@@ -88,7 +88,7 @@ class DeploymentBook:
         now = self.clock()
         record = DeploymentRecord(id=deployment_id or self.new_id(), app_id=app_id, kind=kind, version=now,
                                   started_at=now, previous=previous, step=step, held=held,
-                                  previous_config_version=previous_config_version)
+                                  previous_config_version=previous_config_version, target=target)
         self.running[record.key] = record
         persist.deployments.append(record)
         if not held:

@@ -13,17 +13,19 @@ from ..model import AppSpec, WorkloadKind
 from .app_records import DeploymentRecord, TaskRecord
 
 __all__ = ["AppChanged", "AppTerminated", "DeploymentStarted", "DeploymentSucceeded", "DeploymentFailed",
-           "TaskChanged", "HealthChanged", "PlacementFailed", "JobDefined", "JobDeleted", "JobRunChanged",
-           "JobRunSkipped",
-           "DomainEvent", "deployment_of"]
+           "TaskChanged", "HealthChanged", "UnhealthyTaskKilled", "PlacementFailed", "JobDefined", "JobDeleted",
+           "JobRunChanged", "JobRunSkipped", "DomainEvent", "deployment_of"]
 
 
 @dataclass(frozen=True)
 class AppChanged:
-    """An app was created or changed through a command (Marathon's ``api_post_event``)."""
+    """An app was created or changed through a command (Marathon's ``api_post_event``), asked
+    by ``client_ip`` at ``uri`` (None when not known)."""
 
     spec: AppSpec
     at: float
+    client_ip: Optional[str] = None
+    uri: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -57,13 +59,15 @@ class DeploymentFailed:
 
 @dataclass(frozen=True)
 class TaskChanged:
-    """Mesos reported a new state for a task of an app (``task`` is the record before the change)."""
+    """Mesos reported a state for a task of an app (``task`` is the record before the change, so
+    ``task.state != state`` says the state changed; ``reason`` is Mesos' reason, if any)."""
 
     task: TaskRecord
     state: str
     message: str
     agent_id: str
     at: float
+    reason: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,17 @@ class HealthChanged:
 
     task: TaskRecord
     alive: bool
+    at: float
+
+
+@dataclass(frozen=True)
+class UnhealthyTaskKilled:
+    """The executor killed a task because its health check failed ``maxConsecutiveFailures`` times
+    (Mesos' terminal update says ``healthy: false``); ``reason`` is the update's message."""
+
+    task: TaskRecord
+    reason: str
+    agent_id: str
     at: float
 
 
@@ -90,8 +105,8 @@ class PlacementFailed:
 
 
 DomainEvent = Union[AppChanged, AppTerminated, DeploymentStarted, DeploymentSucceeded, DeploymentFailed,
-                    TaskChanged, HealthChanged, PlacementFailed, JobDefined, JobDeleted, JobRunChanged,
-                    JobRunSkipped]
+                    TaskChanged, HealthChanged, UnhealthyTaskKilled, PlacementFailed, JobDefined, JobDeleted,
+                    JobRunChanged, JobRunSkipped]
 
 
 def deployment_of(event: DomainEvent) -> Optional[DeploymentRecord]:

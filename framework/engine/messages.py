@@ -77,12 +77,15 @@ class Tick:
 @dataclass(frozen=True)
 class PutApp:
     """Create or change an app (``spec`` is complete and valid). ``deployment_id`` names the
-    deployment the change starts; ``force`` supersedes a deployment already under way."""
+    deployment the change starts; ``force`` supersedes a deployment already under way;
+    ``client_ip`` and ``uri`` say who asked, and where (for the event stream's ``api_post_event``)."""
 
     spec: AppSpec
     restart: bool = False
     deployment_id: Optional[str] = None
     force: bool = False
+    client_ip: Optional[str] = None
+    uri: Optional[str] = None
 
 
 @dataclass(frozen=True)

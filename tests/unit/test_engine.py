@@ -6,7 +6,7 @@ import itertools
 import pytest
 
 from halyard.engine.engine import Engine, EngineConfig
-from halyard.api.events import marathon_event
+from halyard.api.event_json import marathon_events
 from halyard.engine.messages import (CancelDeployment, Decline, DeleteApp, Kill, KillTasks, Launch, Offers, Paused,
                                      Persist, Publish, PutApp, PutJob, Reconcile, ResetDelay, RestartApp, StartRun,
                                      StatusUpdate, Subscribed, Suppress, Tick)
@@ -38,7 +38,7 @@ class RecordingEngine(Engine):
 
     def handle(self, event):
         out = super().handle(event)
-        self.published += [marathon_event(i.event) for i in out if isinstance(i, Publish)]
+        self.published += [e for i in out if isinstance(i, Publish) for e in marathon_events(i.event)]
         return out
 
 
@@ -583,9 +583,13 @@ def test_events_for_deployments_and_status_updates():
     clock.now += 5
     engine.handle(Tick())
     types = [e["eventType"] for e in engine.published]
-    assert types == ["deployment_info", "api_post_event", "status_update_event", "deployment_success"]
-    update = engine.published[2]
+    assert types == ["deployment_info", "api_post_event", "status_update_event", "instance_changed_event",
+                     "deployment_step_success", "deployment_success"]
+    update, changed = engine.published[2:4]
     assert (update["taskId"], update["taskStatus"], update["appId"]) == (task_id, "TASK_RUNNING", "/web")
+    assert (changed["instanceId"], changed["condition"], changed["runSpecId"]) == (task_id, "Running", "/web")
+    plan = engine.published[-1]["plan"]
+    assert plan["original"]["apps"] == [] and [a["id"] for a in plan["target"]["apps"]] == ["/web"]
 
 
 def test_kill_tasks_naming_an_unknown_task_changes_nothing_and_later_commands_still_work():
@@ -763,3 +767,26 @@ def test_a_readiness_check_gates_the_deployment_and_is_asked_every_interval_unti
     assert (result.ready, result.status, result.body) == (True, 200, "ok")
     clock.now += 5
     assert not [i for i in engine.handle(Tick()) if isinstance(i, CheckReadiness)]  # ready: no more checks
+
+
+def test_a_task_its_executor_killed_for_its_health_check_is_an_unhealthy_kill_and_one_we_killed_is_not():
+    engine, clock, launched = running_engine(2)
+    victim, other = launched
+    engine.published.clear()
+    agent = engine.tasks[victim].agent_id
+    engine.handle(StatusUpdate(status(victim, "TASK_RUNNING", agent=agent, uuid="h1", healthy=False,
+                                      reason="REASON_TASK_HEALTH_CHECK_STATUS_UPDATED")))
+    engine.handle(StatusUpdate(status(victim, "TASK_KILLED", agent=agent, uuid="h2", healthy=False,
+                                      message="Container exited with status 143")))
+    types = [e["eventType"] for e in engine.published]
+    assert types == ["status_update_event", "health_status_changed_event", "instance_health_changed_event",
+                     "status_update_event", "instance_changed_event", "unhealthy_task_kill_event",
+                     "unhealthy_instance_kill_event"]
+    kill = engine.published[-2]
+    assert (kill["taskId"], kill["appId"], kill["slaveId"], kill["reason"]) == (
+        victim, "/web", agent, "Container exited with status 143")
+    engine.published.clear()
+    engine.handle(KillTasks("/web", (other,)))  # asked for: not the health check's doing
+    engine.handle(StatusUpdate(status(other, "TASK_KILLED", agent=engine.tasks[other].agent_id, uuid="k1",
+                                      healthy=False)))
+    assert "unhealthy_task_kill_event" not in [e["eventType"] for e in engine.published]

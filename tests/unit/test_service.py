@@ -121,9 +121,9 @@ def service(request):
 
 
 def rendered(published):
-    from halyard.api.events import marathon_event
+    from halyard.api.event_json import marathon_events
 
-    return [e if isinstance(e, dict) else marathon_event(e) for e in published]
+    return [r for e in published for r in ([e] if isinstance(e, dict) else marathon_events(e))]
 
 
 def test_a_command_is_persisted_then_published_and_the_driver_subscribed_with_the_stored_framework(service):
