@@ -34,7 +34,8 @@ def test_the_app_commands(sched, tmp_path):
         assert json.loads(watcher.stdout.readline())["eventType"] == "event_stream_attached"
         assert "/cli/app: created" in halyard(sched, "apps", "create", str(definition))
         event = json.loads(watcher.communicate(timeout=60)[0].splitlines()[0])
-        assert event["eventType"] == "deployment_success" and event["plan"]["affectedApps"] == ["/cli/app"]
+        assert event["eventType"] == "deployment_success"
+        assert [a["app"] for step in event["plan"]["steps"] for a in step["actions"]] == ["/cli/app"]  # Marathon's plan
     finally:
         watcher.kill()
     listed = json.loads(halyard(sched, "apps", "list", "-o", "json"))
