@@ -27,6 +27,8 @@ class ServiceConfig:
     executor_uri: Optional[str] = None      # where agents fetch Halyard's executor (default: this scheduler)
     executor_command: Optional[str] = None  # how agents run it (default: python3 <fetched file>)
     event_keepalive: float = 15.0           # seconds between keep-alive comments on an idle /v2/events stream
+    token_names: dict[str, str] = field(default_factory=dict)   # API bearer token -> its name (releases' "who")
+    registry_credentials: Optional[str] = None   # Docker config.json-style credentials for digest resolution
 
     @property
     def advertised(self) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 from ..engine.messages import AppTaskLaunch
 from ..model import AppSpec
 from ..timestamps import iso
+from .fetch_checks import checked_command
 from .resources import resources_json
 
 APP_ID_LABEL = "HALYARD_APP_ID"
@@ -43,7 +44,7 @@ def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname:
     env = task_env(app, version, task_id, hostname, ports)
     command: dict[str, Any] = {"environment": {"variables": [{"name": k, "value": v} for k, v in env.items()]}}
     if app.cmd is not None:
-        command.update({"value": app.cmd, "shell": True})
+        command.update({"value": checked_command(app.cmd, app.fetch), "shell": True})
     else:
         command["shell"] = False
         if app.args:

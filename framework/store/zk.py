@@ -9,6 +9,7 @@ Layout under the root (``/halyard`` by default, inside the ``--zk`` chroot)::
     deployments/<id>      DeploymentRecord JSON (running, and the last ended ones with their result)
     jobs/<job id>         JobRecord JSON (definition, next scheduled firing)
     runs/<job id>:<run id>  RunRecord JSON (active runs, and the last ended ones)
+    releases/<service>:<environment>  the last releases (``store/releases.py``)
     leader/               election contenders (kazoo's Election recipe)
 
 A new leader bumps ``epoch`` (a versioned set): from then on, transactions of any older leader
@@ -99,6 +100,12 @@ class ZkStore:
 
     def run_path(self, job_id: str, run_id: str) -> str:
         return self.path("runs", quote(f"{job_id}:{run_id}", safe=""))
+
+    @property
+    def fence_version(self) -> Optional[int]:
+        """The epoch node's version this leader claimed (None before it claims one): a write
+        checking it fails once a newer leader has claimed the store."""
+        return self._epoch_version
 
     @property
     def election_path(self) -> str:
