@@ -62,11 +62,14 @@ def read_credentials(path: Optional[str]) -> dict[str, tuple[str, str]]:
 
 def scheme_for(registry: str) -> str:
     """``http`` for loopback registries (insecure by default, as in Docker), ``https`` otherwise."""
-    host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
+    if registry.startswith("["):
+        host = registry[1:registry.find("]")]
+    else:
+        host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
     if host == "localhost":
         return "http"
     try:
-        return "http" if ipaddress.ip_address(host.strip("[]")).is_loopback else "https"
+        return "http" if ipaddress.ip_address(host).is_loopback else "https"
     except ValueError:
         return "https"
 
