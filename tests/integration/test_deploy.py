@@ -131,3 +131,25 @@ def test_bad_input_is_refused_with_exit_3(sched, services):
     assert proc.returncode == 3 and "no nope.yaml" in proc.stderr
     proc, _ = deploy(sched, services, "web", "1", "nowhere")
     assert proc.returncode == 3 and "no environment 'nowhere'" in proc.stderr
+
+
+def test_fetched_artifacts_are_recorded_with_their_version_and_checked_against_their_sha256(sched, services, tmp_path):
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    artifacts.chmod(0o755)
+    (artifacts / "app-1.txt").write_text("artifact one\n")
+    (artifacts / "app-2.txt").write_text("artifact two, tampered\n")
+    good = __import__("hashlib").sha256(b"artifact one\n").hexdigest()
+    (services / "tarball.yaml").write_text(
+        "id: /deploy/tarball\ncmd: 'cat app-{version}.txt && exec sleep 3600'\ncpus: 0.01\nmem: 8\n"
+        f"minReadySeconds: 1\nfetch: [{{uri: 'file://{artifacts}/app-{{version}}.txt#sha256:{good}'}}]\n"
+        "environments: {dev: {}}\n")
+    proc, _ = deploy(sched, services, "tarball", "1", "dev")
+    assert proc.returncode == 0, proc.stderr
+    release = requests.get(sched.url + "/v1/releases/tarball/dev", timeout=5).json()["current"]
+    assert release["fetch"] == [f"file://{artifacts}/app-1.txt#sha256:{good}"] and release["digest"] is None
+    proc, _ = deploy(sched, services, "tarball", "2", "dev", "--timeout", "60")  # app-2.txt does not match the hash
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "/dev/deploy/tarball 2 failed; rolled back." in proc.stderr and "status 97" in proc.stderr, proc.stderr
+    until(lambda: not app(sched, "/dev/deploy/tarball")["deployments"], 60, what="rolled back")
+    assert "app-1.txt" in app(sched, "/dev/deploy/tarball")["fetch"][0]["uri"]
