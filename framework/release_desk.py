@@ -17,6 +17,7 @@ deployment's end under the next leader.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -52,6 +53,7 @@ class ReleaseRequest:
     forced: bool = False                  # the promotion rule was overridden
     promoted_from: Optional[str] = None
     rollback: bool = False
+    id: Optional[str] = None              # the client's id for the release: a retry finds the first attempt's
 
 
 class ReleaseDesk:
@@ -63,6 +65,7 @@ class ReleaseDesk:
         self.token_names = dict(token_names or {})
         self.clock = clock
         self._where: dict[str, tuple[str, str]] = {}   # deployment id -> (service, environment)
+        self._releasing = threading.Lock()              # one release at a time (a retry waits for its first attempt)
 
     def who(self, token: Optional[str]) -> str:
         """The name of the API token (``anonymous`` without one)."""
@@ -73,12 +76,21 @@ class ReleaseDesk:
     # --- recording ----------------------------------------------------------------------------
 
     def release(self, req: ReleaseRequest, who: str) -> Release:
-        """Pin, record and start one release; what the app change refuses removes the record again."""
+        """Pin, record and start one release; what the app change refuses removes the record again.
+        A request whose ``id`` is recorded already (a client's retry) gets that release, unchanged."""
         with self.backend.reading():
             pass  # NotLeaderError on a standby: the API forwards the request to the leader
+        with self._releasing:
+            if req.id is not None:
+                known = next((r for r in self.store.history(req.service, req.environment) if r.id == req.id), None)
+                if known is not None:
+                    return known
+            return self._release(req, who)
+
+    def _release(self, req: ReleaseRequest, who: str) -> Release:
         spec, image, digest, pinned, seconds = self._pin(req)
         deployment_id = str(uuid.uuid4())
-        release = Release(id=str(uuid.uuid4()), service=req.service, environment=req.environment, version=req.version,
+        release = Release(id=req.id or str(uuid.uuid4()), service=req.service, environment=req.environment, version=req.version,
                           app_id=spec.id, deployment_id=deployment_id, at=self.clock(), who=who, image=image,
                           digest=digest, pinned=pinned, fetch=tuple(f.uri for f in spec.fetch), forced=req.forced,
                           promoted_from=req.promoted_from, rollback=req.rollback, resolve_seconds=seconds)

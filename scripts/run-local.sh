@@ -18,6 +18,9 @@ halyard=.venv/bin/halyard
 
 started_cluster=0
 if ! minimesos/status >/dev/null 2>&1; then
+  minimesos/registry start >/dev/null 2>&1 || true   # a running cluster that lacks only its registry
+fi
+if ! minimesos/status >/dev/null 2>&1; then
   minimesos/up
   started_cluster=1
 fi

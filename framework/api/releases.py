@@ -19,6 +19,7 @@ from .inputs import body_json
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 FLAGS = ("force", "forced", "rollback")
+RELEASE_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 
 def release_json(release: Release, is_current: bool = False) -> dict[str, Any]:
@@ -55,8 +56,10 @@ def release_request(raw: Any) -> ReleaseRequest:
         problems.append(Problem("digest", "expected sha256:<64 hexadecimal digits>"))
     if raw.get("promotedFrom") is not None and not isinstance(raw["promotedFrom"], str):
         problems.append(Problem("promotedFrom", "expected an environment name"))
+    if raw.get("id") is not None and (not isinstance(raw["id"], str) or not RELEASE_ID.match(raw["id"])):
+        problems.append(Problem("id", "expected 8 to 64 letters, digits and '-' (the client's id for the release)"))
     problems += [Problem(k, "expected true or false") for k in FLAGS if not isinstance(raw.get(k, False), bool)]
-    problems += [Problem(k, "unknown field") for k in sorted(set(raw) - {"service", "environment", "version", "app",
+    problems += [Problem(k, "unknown field") for k in sorted(set(raw) - {"service", "environment", "version", "app", "id",
                                                                           "digest", "promotedFrom", *FLAGS})]
     spec, found = app_problems(raw.get("app"), None, ("app",)) if "app" in raw else (None, [Problem("app", "required")])
     problems += found
@@ -67,7 +70,7 @@ def release_request(raw: Any) -> ReleaseRequest:
     if problems or spec is None:
         raise ValidationError(problems)
     return ReleaseRequest(raw["service"], raw["environment"], raw["version"], spec, digest, raw.get("force", False),
-                          raw.get("forced", False), raw.get("promotedFrom"), raw.get("rollback", False))
+                          raw.get("forced", False), raw.get("promotedFrom"), raw.get("rollback", False), raw.get("id"))
 
 
 def routes(desk: ReleaseDesk) -> APIRouter:
@@ -76,7 +79,8 @@ def routes(desk: ReleaseDesk) -> APIRouter:
     @router.post("/v1/releases", status_code=201)
     async def create(request: Request) -> Any:
         """Deploy a version as a release: pin its digest, record it, start its deployment.
-        201: ``{"release": ..., "deploymentId": ...}``."""
+        201: ``{"release": ..., "deploymentId": ...}``; a body whose ``id`` is recorded already
+        (a retry) answers that release and changes nothing."""
         req = release_request(await body_json(request))
         scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
         who = desk.who(token if scheme.lower() == "bearer" else None)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
@@ -22,7 +24,7 @@ from ..model import AppSpec
 from ..releases import PromotionRefusedError, Release, check_promotion
 from ..timestamps import parse_iso
 from ..validation import load_apps
-from .client import Client
+from .client import ApiError, Client
 from .output import emit_json
 from .progress import follow
 
@@ -94,6 +96,20 @@ def release_from_api(data: dict[str, Any]) -> Release:
                    resolve_seconds=data.get("resolveSeconds"))
 
 
+def post_release(client: Client, body: dict[str, Any], timeout: float, poll: float = 1.0) -> Any:
+    """``POST /v1/releases``, asked again while no leader answers (a failover): the release's id makes
+    a retry find what the first attempt recorded instead of recording it twice."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.request("POST", "/v1/releases", json=body)
+        except ApiError as exc:
+            if not exc.transient or time.monotonic() >= deadline:
+                raise
+            click.echo(f"no leader answers ({exc}); asking again", err=True)
+            time.sleep(poll)
+
+
 class Pipeline:
     """The environments of one services directory, and the Halyard each one is deployed through."""
 
@@ -144,10 +160,10 @@ class Pipeline:
         """Release ``version`` of ``service`` to ``env`` and follow it to its end; the exit code."""
         spec = self.spec(service, version, env)
         client = self.client(env)
-        body = {"service": service, "environment": env.name, "version": version, "app": spec.to_json(),
-                "digest": digest, "force": force, "forced": forced, "promotedFrom": promoted_from,
-                "rollback": rollback}
-        answer = client.request("POST", "/v1/releases", json=body)
+        body = {"id": str(uuid.uuid4()), "service": service, "environment": env.name, "version": version,
+                "app": spec.to_json(), "digest": digest, "force": force, "forced": forced,
+                "promotedFrom": promoted_from, "rollback": rollback}
+        answer = post_release(client, body, timeout)
         release, deployment_id = answer["release"], answer["deploymentId"]
         what = f"{spec.id} {version}" + (f" ({short_digest(release['digest'])})" if release["digest"] else "")
         click.echo(f"deploying {what} to {env.name}: {spec.instances} instance(s) (deployment {deployment_id})",

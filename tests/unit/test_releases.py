@@ -319,3 +319,12 @@ def test_a_new_leader_settles_releases_whose_deployment_ended_or_never_started(d
 
 def test_who_is_the_tokens_name(desk):
     assert (desk.who("tok"), desk.who(None), desk.who("other")) == ("ci-bot", "anonymous", "unnamed token")
+
+
+def test_a_retried_release_finds_the_first_attempt_and_changes_nothing(desk):
+    api = create_app(desk.backend, release_desk=desk)
+    first = call(api, "POST", "/v1/releases", body(id="client-id-0001"))[1]
+    again = call(api, "POST", "/v1/releases", body(id="client-id-0001"))
+    assert again[0] == 201 and again[1]["release"] == first["release"]
+    assert len(desk.store.history("web", "dev")) == 1 and len(desk.backend.engine.deployments) == 1
+    assert call(api, "POST", "/v1/releases", body(id="x"))[1]["problems"][0].startswith("id: expected 8 to 64")
