@@ -77,6 +77,8 @@ class Config:
         if self.docker:
             lines.append(f"DOCKER_HOST=unix://{self.docker_sock}")
         lines += [f"MESOS_AGENT{a.index}={a.url}" for a in self.agents]
+        if self.docker:
+            lines.append(registry_proc.env_line())
         return lines
 
     def save(self) -> None:
