@@ -24,6 +24,15 @@ def fetched_name(fetch: FetchUri) -> str:
     return fetch.dest_path or os.path.basename(urlparse(fetch.uri).path) or "download"
 
 
+def output_file(fetch: FetchUri) -> Optional[str]:
+    """The ``output_file`` to give Mesos' fetcher: ``destPath``, or for a URI carrying a checksum its
+    plain name (Mesos' fetcher names files after the URI as if it were a path, query and fragment
+    included; the check must find the file under the name it expects)."""
+    if fetch.dest_path:
+        return fetch.dest_path
+    return fetched_name(fetch) if uri_checksum(fetch.uri) else None
+
+
 def check_prefix(fetches: Sequence[FetchUri]) -> Optional[str]:
     """The shell that checks every fetched file carrying a sha256 (None: nothing to check)."""
     checks = []

@@ -328,3 +328,13 @@ def test_a_retried_release_finds_the_first_attempt_and_changes_nothing(desk):
     assert again[0] == 201 and again[1]["release"] == first["release"]
     assert len(desk.store.history("web", "dev")) == 1 and len(desk.backend.engine.deployments) == 1
     assert call(api, "POST", "/v1/releases", body(id="x"))[1]["problems"][0].startswith("id: expected 8 to 64")
+
+
+def test_a_checked_fetch_uri_gets_a_plain_output_file_for_mesos_fetcher():
+    from halyard.mesos.app_tasks import task_info
+    h = "cd" * 32
+    spec = parse_app({"id": "/t", "cmd": "run", "fetch": [{"uri": f"http://x/app.tgz?sha256={h}"},
+                                                         {"uri": "http://x/plain.tgz"},
+                                                         {"uri": f"http://x/b#sha256:{h}", "destPath": "b.bin"}]})
+    uris = task_info(spec, "v", "t.1", "a1", "h", [], ())["command"]["uris"]
+    assert [u.get("output_file") for u in uris] == ["app.tgz", None, "b.bin"]
