@@ -233,3 +233,23 @@ def test_deploy_refuses_a_promotion_with_exit_4_before_anything_is_sent(tmp_path
     assert sent == []
     result = CliRunner().invoke(deploy, ["web", "v2", "nowhere", "--services", str(tmp_path)])
     assert result.exit_code == 3 and "no environment 'nowhere'" in result.output
+
+
+def test_releases_prints_a_table_with_the_current_release_marked(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from halyard.cli import releases as releases_module
+
+    def shown(version, result, digest=None, **extra):
+        return {"id": f"id-{version}-{result}", "service": "hello", "environment": "dev", "version": version,
+                "appId": "/hello", "deploymentId": "d", "at": "2026-12-02T01:00:00.000Z", "who": "ci",
+                "image": "r/hello@" + digest if digest else None, "digest": digest, "pinned": bool(digest),
+                "result": result, **extra}
+    answer = {"releases": [shown("2", "failed"), shown("1", "succeeded", "sha256:" + "ab" * 32, forced=True)]}
+    monkeypatch.setattr(releases_module.Client, "get", lambda self, path, **params: answer)
+    result = CliRunner().invoke(releases_module.releases, ["hello", "--services", str(tmp_path)])
+    lines = result.output.splitlines()
+    assert result.exit_code == 0, result.output
+    assert lines[0].split() == ["VERSION", "DIGEST", "ENVIRONMENT", "WHEN", "RESULT", "CURRENT", "WHO", "NOTE"]
+    assert lines[1].split() == ["2", "-", "dev", "2026-12-02T01:00:00.000Z", "failed", "ci", "-"]
+    assert lines[2].split() == ["1", "sha256:abababababab", "dev", "2026-12-02T01:00:00.000Z", "succeeded", "*", "ci",
+                                "forced"]
