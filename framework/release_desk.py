@@ -66,6 +66,7 @@ class ReleaseDesk:
         self.clock = clock
         self._where: dict[str, tuple[str, str]] = {}   # deployment id -> (service, environment)
         self._releasing = threading.Lock()              # one release at a time (a retry waits for its first attempt)
+        self._settled = False   # True once settle() indexed every release under way: other deployments are no release's
 
     def who(self, token: Optional[str]) -> str:
         """The name of the API token (``anonymous`` without one)."""
@@ -144,7 +145,7 @@ class ReleaseDesk:
         """The leader loop saw ``deployment`` end: set the result of the release it belongs to."""
         where = self._where.pop(deployment.id, None)
         try:
-            if where is None:
+            if where is None and not self._settled:  # the index may be incomplete: look for it
                 where = next(((s, e) for (s, e), h in self.store.histories().items()
                               if any(r.deployment_id == deployment.id for r in h)), None)
             if where is not None:
@@ -161,7 +162,9 @@ class ReleaseDesk:
 
     def settle(self, deployments: Mapping[str, DeploymentRecord]) -> None:
         """A new leader, before it serves: end every release still ``deploying`` whose deployment
-        ended meanwhile, or was never started (the scheduler stopped in between)."""
+        ended meanwhile, or was never started (the scheduler stopped in between); index the ones
+        still under way, so that the end of any other deployment costs no ZooKeeper read."""
+        self._settled = False
         for (service, environment), history in self.store.histories().items():
             for r in history:
                 if r.result != DEPLOYING:
@@ -175,6 +178,7 @@ class ReleaseDesk:
                     self.store.update(service, environment, lambda h, d=d: self._ended(h, d))
                 else:
                     self._where[d.id] = (service, environment)
+        self._settled = True
 
     def histories(self, service: Optional[str] = None, environment: Optional[str] = None
                   ) -> dict[tuple[str, str], list[Release]]:

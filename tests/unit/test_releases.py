@@ -338,3 +338,14 @@ def test_a_checked_fetch_uri_gets_a_plain_output_file_for_mesos_fetcher():
                                                          {"uri": f"http://x/b#sha256:{h}", "destPath": "b.bin"}]})
     uris = task_info(spec, "v", "t.1", "a1", "h", [], ())["command"]["uris"]
     assert [u.get("output_file") for u in uris] == ["app.tgz", None, "b.bin"]
+
+
+def test_once_settled_the_end_of_a_deployment_that_is_no_release_reads_nothing(desk):
+    from halyard.engine.app_records import DeploymentRecord
+    desk.store.data[("web", "dev")] = [rel(1, "v1", "deploying", env="dev")]
+    desk.settle({"d1": DeploymentRecord("d1", "/web", "deploy", 1.0, 1.0)})
+    reads = []
+    desk.store.histories = lambda: reads.append(1) or {}
+    desk.deployment_ended(DeploymentRecord("other", "/x", "scale", 1.0, 1.0, status="succeeded", ended_at=2.0))
+    desk.deployment_ended(DeploymentRecord("d1", "/web", "deploy", 1.0, 1.0, status="failed", ended_at=3.0))
+    assert reads == [] and desk.store.history("web", "dev")[0].result == "failed"
