@@ -9,7 +9,6 @@ over plain HTTP without any flag.
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -84,7 +83,3 @@ def add_env_line(env_file: Path) -> None:
 
 def status() -> str:
     return json.dumps({"registry": ADDRESS, "answering": answering()})
-
-
-def installed() -> bool:
-    return shutil.which("docker-registry", path="/usr/bin") is not None
