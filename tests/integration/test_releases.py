@@ -148,3 +148,29 @@ def test_failover_in_the_middle_of_a_deploy_records_the_release_once(cluster, re
         print(f"\nFIGURE failover mid-deploy: release settled {time.monotonic() - t0:.1f}s after the leader died")
     finally:
         clean_shutdown(cluster, name, [a, b])
+
+
+def test_an_environment_on_another_halyard_gets_the_promoted_digest_and_names_the_token(sched, cluster, repo,
+                                                                                        tmp_path):
+    from .harness import leading_scheduler
+    tokens = tmp_path / "tokens"
+    tokens.write_text("prod-s3cret rw deployer-bot\n")
+    with leading_scheduler(cluster, tmp_path, "--tokens-file", str(tokens)) as prod:
+        services = services_dir(tmp_path, repo)
+        (services / "far.yaml").write_text((services / "svc.yaml").read_text().replace("/rel/svc", "/rel/far"))
+        (services / "environments.yaml").write_text(
+            "environments:\n  staging: {namespace: /staging}\n"
+            f"  production: {{namespace: /production, api: '{prod.url}', tokenEnv: PROD_T, promoteFrom: staging}}\n")
+        proc = subprocess.run([str(BIN / "deploy"), "far", "v2", "staging", "--services", str(services), "--api",
+                               sched.url], capture_output=True, text=True, timeout=200)
+        assert proc.returncode == 0, proc.stderr
+        env = {**os.environ, "HALYARD_SERVICES": "", "PROD_T": "prod-s3cret"}
+        proc = subprocess.run([str(BIN / "halyard"), "promote", "far", "staging", "production", "--services",
+                               str(services), "--api", sched.url], capture_output=True, text=True, timeout=200, env=env)
+        assert proc.returncode == 0, proc.stderr
+        staged = requests.get(f"{sched.url}/v1/releases/far/staging", timeout=5).json()["current"]
+        shipped = requests.get(f"{prod.url}/v1/releases/far/production", timeout=5, headers=prod.headers).json()
+        assert shipped["current"]["digest"] == staged["digest"] and shipped["current"]["who"] == "deployer-bot"
+        assert requests.get(f"{sched.url}/v1/releases?service=far&environment=production", timeout=5).json() == \
+            {"releases": []}   # the first Halyard never saw production
+        assert staged["who"] == "anonymous"
