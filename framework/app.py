@@ -17,13 +17,17 @@ from .api.events import EventHub
 from .api.inputs import AppInputs
 from .api.server import create_app
 from .config import ServiceConfig
+from .digests import RegistryResolver, read_credentials
+from .engine.events import deployment_of
 from .engine.messages import Event
 from .jobs.executor import ExecutorSettings
 from .mesos.artifact import executor_artifact
 from .mesos.driver import MesosDriver, framework_info
 from .mesos.master import MesosMaster
 from .placement import StrategyRegistry
+from .release_desk import ReleaseDesk
 from .service import SchedulerService
+from .store.releases import ZkReleaseStore
 from .store.election import ZkSession
 from .probes import HttpProbes
 from .secret_store import SecretStore
@@ -56,13 +60,25 @@ class SchedulerApp:
         self.webhooks = WebhookPoster()
         self.probes = HttpProbes()
         self.hub = EventHub(keepalive=config.event_keepalive)
+        self.releases = ZkReleaseStore(self.store)
         self.service = SchedulerService(
             config, store=self.store, session=self.session, election=self.election, drivers=self._driver,
-            master=self.master, publish=self.hub.publish, notify=self.webhooks.post,
+            master=self.master, publish=self._publish, notify=self.webhooks.post,
             check_readiness=self.probes.check,
-            engine_config=replace(config.engine, executor=executor_settings(config)), registry=registry)
+            engine_config=replace(config.engine, executor=executor_settings(config)), registry=registry,
+            on_leading=lambda snapshot: self.release_desk.settle(snapshot.deployments))
+        self.release_desk = ReleaseDesk(self.service, self.releases,
+                                        RegistryResolver(read_credentials(config.registry_credentials)),
+                                        config.token_names)
         self.session.add_listener(self.service.session_changed)
         self._server: Optional[uvicorn.Server] = None
+
+    def _publish(self, event: object) -> None:
+        """An engine event to the /v2/events subscribers; an ended deployment also ends its release."""
+        deployment = deployment_of(event)  # type: ignore[arg-type]
+        if deployment is not None and deployment.ended:
+            self.release_desk.deployment_ended(deployment)
+        self.hub.publish(event)
 
     def _driver(self, framework_id: Optional[str], sink: Callable[[Event], None],
                 on_failed_over: Callable[[str], None]) -> MesosDriver:
@@ -74,7 +90,7 @@ class SchedulerApp:
         """Serve the HTTP API on its own thread (returns once it listens, or after 10 s)."""
         host, _, _ = self.config.listen.rpartition(":")
         api = create_app(self.service, self.hub, self.config.tokens, self.config.auth_reads,
-                         AppInputs(secrets=self.secrets, role=self.config.role))
+                         AppInputs(secrets=self.secrets, role=self.config.role), self.release_desk)
         server = uvicorn.Server(uvicorn.Config(api, host=host or "127.0.0.1", port=self.config.port,
                                                log_level="warning", access_log=False, lifespan="off"))
         self._server = server

@@ -29,6 +29,8 @@ class ServiceConfig:
     event_keepalive: float = 10.0           # seconds without a byte before a /v2/events stream gets a keep-alive
                                             # comment (Marathon's Jetty EventSource: 10 s)
     secrets_file: Optional[str] = None      # the secret store: source -> value (YAML/JSON), for apps' secret references
+    token_names: dict[str, str] = field(default_factory=dict)   # API bearer token -> its name (releases' "who")
+    registry_credentials: Optional[str] = None   # Docker config.json-style credentials for digest resolution
 
     @property
     def advertised(self) -> str:

@@ -559,6 +559,9 @@ class AppSpec(MarathonRules, Definition):
     #: Marathon. Unset: the scheduler's ``--min-healthy-time`` (0 by default, as in Marathon).
     min_ready_seconds: Optional[float] = Field(None, ge=0)
     readiness_checks: list[ReadinessCheck] = Field(default_factory=list)
+    #: Halyard's: ``false`` leaves the Docker image's tag as it is when ``deploy`` releases the app
+    #: (for a registry the scheduler cannot reach); unset or ``true``: the tag is pinned to its digest.
+    pin_digest: Optional[bool] = None
     backoff_seconds: float = Field(DEFAULT_BACKOFF_SECONDS, ge=0)
     backoff_factor: float = Field(DEFAULT_BACKOFF_FACTOR, ge=1.0)
     max_launch_delay_seconds: float = Field(DEFAULT_MAX_LAUNCH_DELAY_SECONDS, ge=0)

@@ -40,6 +40,7 @@ from .engine.events import PlacementFailed, deployment_of
 from .engine.view import EngineView
 from .errors import FencedError, HalyardError, NotLeaderError, StoreError, StoreUnavailableError
 from .model import AppSpec
+from .engine.app_records import Snapshot
 from .placement import StrategyRegistry
 from .store.base import Election, Session, SessionState, StateStore
 
@@ -148,13 +149,15 @@ class SchedulerService:
                  drivers: DriverFactory, master: MasterReader, publish: Callable[[Any], None],
                  notify: Callable[[str, dict], None], engine_config: Optional[EngineConfig] = None,
                  check_readiness: Optional[Callable[[CheckReadiness, Callable[[Event], None]], None]] = None,
-                 registry: Optional[StrategyRegistry] = None):
+                 registry: Optional[StrategyRegistry] = None,
+                 on_leading: Optional[Callable[[Snapshot], None]] = None):
         self.config = config
         self.store, self.session, self.election = store, session, election
         self.drivers, self._master = drivers, master
         self.publish, self.notify, self.check_readiness = publish, notify, check_readiness
         self.engine_config = engine_config or config.engine
         self.registry = registry or StrategyRegistry.discover()
+        self.on_leading = on_leading  # called with the loaded state before a new leader serves
         self.lock = threading.RLock()
         self.engine: Optional[Engine] = None
         self.events: Optional[queue.Queue] = None
@@ -299,6 +302,11 @@ class SchedulerService:
         engine = Engine(self.registry, self.engine_config)
         engine.load(snapshot)
         engine.offer_cycles = self.offer_cycles_before
+        if self.on_leading is not None:
+            try:
+                self.on_leading(snapshot)
+            except StoreError as exc:
+                log.warning("settling the state left by the previous leader failed: %s", exc)
         events: queue.Queue = queue.Queue()
         driver = self.drivers(snapshot.framework_id, lambda e: events.put((time.monotonic(), e)), self._failed_over)
         log.info("leading (epoch %d): %d apps, %d tasks, framework %s", self.epoch, len(engine.apps),

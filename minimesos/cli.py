@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import install  # noqa: E402
 from cluster import Cluster, Config, default_agents, wait_port_free  # noqa: E402
+import registry_proc  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -118,6 +119,25 @@ def cmd_zk(args: argparse.Namespace) -> int:
     return _stop_start(args.action, cluster.zk(), cluster.config.zk_port, cluster.start_zk)
 
 
+def cmd_registry(args: argparse.Namespace) -> int:
+    """Start or stop only the local registry (the rest of a running cluster keeps running)."""
+    cluster = loaded()
+    if not cluster.config.docker:
+        raise SystemExit("this cluster runs without Docker (--no-docker): no registry")
+    if args.action == "start":
+        if not cluster.dockerd().alive():
+            raise SystemExit("dockerd is not running; start the cluster with minimesos/up")
+        cluster.start_registry()
+        registry_proc.add_env_line(run_dir() / "cluster.env")
+        print(registry_proc.env_line())
+    elif args.action == "stop":
+        cluster.registry().stop(timeout=10)
+    else:
+        print(registry_proc.status())
+        return 0 if registry_proc.answering() else 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="minimesos", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -140,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=f"stop, start or restart the {name}")
         p.add_argument("action", choices=["stop", "start", "restart"])
         p.set_defaults(func=func)
+    reg = sub.add_parser("registry", help="start, stop or check only the local Docker registry (127.0.0.1:5000)")
+    reg.add_argument("action", choices=["start", "stop", "status"])
+    reg.set_defaults(func=cmd_registry)
     args = ap.parse_args(argv)
     if getattr(args, "agents", 1) < 1 or getattr(args, "agents", 1) > 20:
         ap.error("--agents must be between 1 and 20")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Optional
 
 from procs import Proc, http_json, listening_ports, port_open, wait_for, zk_ok
+import registry_proc
 
 HERE = Path(__file__).resolve().parent
 LIBEXEC = HERE / "libexec"
@@ -76,6 +77,8 @@ class Config:
         if self.docker:
             lines.append(f"DOCKER_HOST=unix://{self.docker_sock}")
         lines += [f"MESOS_AGENT{a.index}={a.url}" for a in self.agents]
+        if self.docker:
+            lines.append(registry_proc.env_line())
         return lines
 
     def save(self) -> None:
@@ -150,6 +153,9 @@ class Cluster:
                 f"--storage-driver={os.environ.get('DOCKERD_STORAGE_DRIVER', 'overlay2')}"]
         return self._proc("dockerd", argv, dict(os.environ))
 
+    def registry(self) -> Proc:
+        return registry_proc.proc(self.run)
+
     def _mesos_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "LIBPROCESS_SSL_ENABLED"}
         env.setdefault("GLOG_v", "0")
@@ -209,7 +215,7 @@ class Cluster:
         procs += [self.agent(a.index) for a in reversed(self.config.agents)]
         procs += [self.master()]
         if self.config.docker:
-            procs.append(self.dockerd())
+            procs += [self.registry(), self.dockerd()]
         procs.append(self.zk())
         return procs  # in stopping order
 
@@ -258,6 +264,10 @@ class Cluster:
             self.docker("import", "-c", 'CMD ["/bin/sh"]', "-c", "ENV PATH=/bin", "-", IMAGE, stdin=tar.stdout)
             tar.wait()
 
+    def start_registry(self) -> None:
+        """The local registry on 127.0.0.1:5000, with ``local/busybox:1`` pushed as ``busybox:1``."""
+        registry_proc.start(self.run, self.docker)
+
     def start_master(self) -> None:
         self.master().start()
         if not wait_for(lambda: http_json(f"{self.config.master_url}/master/state"), 60):
@@ -279,6 +289,8 @@ class Cluster:
             self.start_zk()
         if self.config.docker and not self.dockerd().alive():
             self.start_dockerd()
+        if self.config.docker and not self.registry().alive():
+            self.start_registry()
         if not self.master().alive():
             self.start_master()
         for spec in self.config.agents:
@@ -316,6 +328,8 @@ class Cluster:
     def leftovers(self) -> list[str]:
         left = [f"process {p.name} (pid {p.pid})" for p in self.all_procs() if p.alive()]
         ports = {("127.0.0.1", self.config.master_port), ("127.0.0.1", self.config.zk_port)}
+        if self.config.docker:
+            ports.add((registry_proc.HOST, registry_proc.PORT))
         ports |= {(a.ip, a.port) for a in self.config.agents}
         listening = listening_ports()
         left += [f"port {ip}:{port} still listening" for ip, port in sorted(ports & listening)]
@@ -356,6 +370,8 @@ class Cluster:
             return c.zk
         if name == "dockerd":
             return f"DOCKER_HOST=unix://{c.docker_sock}"
+        if name == "registry":
+            return f"REGISTRY={registry_proc.ADDRESS}"
         if name == "announcer":
             return f"{c.zk}/mesos"
         spec = c.agents[int(name[5:]) - 1]

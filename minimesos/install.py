@@ -32,7 +32,7 @@ SO_MEMBER = "./usr/local/lib/python2.7/dist-packages/mesos/scheduler/_scheduler.
 
 BASE_PACKAGES = ["libsvn1", "libapr1", "libsasl2-2", "libcurl4", "zlib1g", "patchelf", "g++", "curl",
                  "ca-certificates", "python3", "python3-kazoo", "zookeeper", "procps"]
-DOCKER_PACKAGES = ["docker.io", "busybox-static"]
+DOCKER_PACKAGES = ["docker.io", "busybox-static", "docker-registry"]
 
 
 def cache_dir() -> Path:

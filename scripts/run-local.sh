@@ -3,6 +3,7 @@
 #   1. minimesos/up (ZooKeeper, Mesos master + 3 agents, dockerd), unless one is running;
 #   2. halyard scheduler in the foreground (API on $HALYARD_LISTEN, default 127.0.0.1:8080);
 #   3. deploy examples/hello.yaml and print where to look;
+#   3b. deploy examples/services/hello.yaml to dev as a release, pinned through the local registry;
 #   4. run the job examples/jobs/report.yaml on Halyard's executor and print its output.
 # Ctrl-C stops the scheduler and the cluster (a cluster that was already running is left up).
 # --once: exit after the app answers and the job ran (used by the tests, with HALYARD_LISTEN,
@@ -16,6 +17,9 @@ api="http://$listen"
 halyard=.venv/bin/halyard
 
 started_cluster=0
+if ! minimesos/status >/dev/null 2>&1; then
+  minimesos/registry start >/dev/null 2>&1 || true   # a running cluster that lacks only its registry
+fi
 if ! minimesos/status >/dev/null 2>&1; then
   minimesos/up
   started_cluster=1
@@ -73,10 +77,17 @@ echo
 echo "A one-off job on Halyard's own executor: halyard job run examples/jobs/report.yaml --wait"
 $halyard job run examples/jobs/report.yaml --wait --api "$api"
 echo "  (halyard job list|show|logs|kill --api $api; scheduled jobs: examples/jobs/nightly.yaml)"
+echo
+echo "One artifact through the pipeline: halyard deploy hello 1 dev --services examples/services"
+echo "  (the image's tag is pinned to its digest through the local registry, ${REGISTRY:-none})"
+$halyard deploy hello 1 dev --services examples/services --api "$api"
+$halyard releases hello dev --services examples/services --api "$api"
+echo "  (then: halyard deploy hello 1 staging; halyard promote hello staging production; halyard rollback hello ENV)"
 if [ "$once" = 1 ]; then
+  curl -sf -X DELETE "$api/v2/apps/dev/examples/hello-service?force=true" >/dev/null
   curl -sf -X DELETE "$api/v2/apps$app?force=true" >/dev/null
   curl -sf -X DELETE "$api/v1/jobs/examples.report?stopCurrentJobRuns=true" >/dev/null
-  gone() { ! curl -sf "$api/v2/apps$app" >/dev/null; }
+  gone() { ! curl -sf "$api/v2/apps$app" >/dev/null && ! curl -sf "$api/v2/apps/dev/examples/hello-service" >/dev/null; }
   wait_for 60 "$app to be removed" gone
   exit 0
 fi

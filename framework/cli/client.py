@@ -16,14 +16,23 @@ API_OPTION = click.option("--api", envvar="HALYARD_API", default=DEFAULT_API, sh
 
 
 class ApiError(HalyardError):
-    """The API refused a request or could not be reached."""
+    """The API refused a request (``status``) or could not be reached (``status`` None)."""
+
+    def __init__(self, message: str, status: Optional[int] = None):
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def transient(self) -> bool:
+        """Worth asking again: no answer, or no leader right now (a failover)."""
+        return self.status is None or self.status in (502, 503, 504)
 
 
 class Client:
-    def __init__(self, base: str, timeout: float = 30.0):
+    def __init__(self, base: str, timeout: float = 30.0, token: Optional[str] = None):
         self.base = base.rstrip("/")
         self.timeout = timeout
-        self.token = os.environ.get("HALYARD_TOKEN")
+        self.token = token if token is not None else os.environ.get("HALYARD_TOKEN")
 
     def request(self, method: str, path: str, json: Any = None, ok: tuple[int, ...] = (200, 201, 202, 204),
                 raw: bool = False, **params: Any) -> Any:
@@ -35,7 +44,7 @@ class Client:
         except requests.RequestException as exc:
             raise ApiError(f"cannot reach Halyard at {self.base}: {exc}") from None
         if resp.status_code not in ok:
-            raise ApiError(_explain(resp))
+            raise ApiError(_explain(resp), resp.status_code)
         if raw:
             return resp.text
         return resp.json() if resp.content and resp.headers.get("content-type", "").startswith("application/json") else None

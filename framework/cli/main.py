@@ -12,6 +12,7 @@ from .apps import apps, deployments, events
 from .deploy import deploy
 from .job import job
 from .plan import plan
+from .releases import promote, releases, rollback
 from .scheduler import scheduler
 from .validate import validate
 
@@ -30,6 +31,9 @@ cli.add_command(deployments)
 cli.add_command(events)
 cli.add_command(deploy)
 cli.add_command(job)
+cli.add_command(releases)
+cli.add_command(promote)
+cli.add_command(rollback)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

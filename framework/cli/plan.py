@@ -10,7 +10,7 @@ from ..mesos.master import MesosMaster
 from ..placement import Plan, Planner, StrategyRegistry, requests_for
 from ..validation import load_apps, load_document
 from .output import OUTPUT_OPTION, emit_json, table
-from .validate import check_strategies
+from .validate import check_strategies, in_environments
 
 
 def read_cluster(cluster: Optional[str], master: Optional[str]) -> list[AgentInfo]:
@@ -48,7 +48,7 @@ def plan(apps: tuple[str, ...], cluster: Optional[str], master: Optional[str], e
     registry = StrategyRegistry.discover()
     specs = []
     for path in apps:
-        loaded = load_apps(path, env)
+        loaded = in_environments(load_apps(path, env), path, env)
         check_strategies(loaded, path, registry, dry_run=True)
         specs += loaded
     if strategy:

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import click
 
-from .client import Client
+from .client import ApiError, Client
 
 
 class Progress:
@@ -42,10 +42,16 @@ def follow(client: Client, app_id: str, deployment_id: str, total: int, checked:
     deadline = time.monotonic() + timeout
     reasons: list[str] = []
     while True:
-        deployment = client.get(f"/v2/deployments/{deployment_id}")
-        app = client.app(app_id) or {"tasksRunning": 0, "tasksHealthy": 0}
-        if "id" in app:
-            reasons = client.get(f"/v1/apps{app_id}/placement")["reasons"] or reasons
+        try:
+            deployment = client.get(f"/v2/deployments/{deployment_id}")
+            app = client.app(app_id) or {"tasksRunning": 0, "tasksHealthy": 0}
+            if "id" in app:
+                reasons = client.get(f"/v1/apps{app_id}/placement")["reasons"] or reasons
+        except ApiError as exc:
+            if not exc.transient or time.monotonic() >= deadline:
+                raise
+            time.sleep(poll)  # a failover: the next leader answers soon
+            continue
         failures = len(deployment["failures"])
         progress.show(app["tasksRunning"], app["tasksHealthy"] if checked else None,
                       f"{failures} failed start(s)" if failures else "")

@@ -25,16 +25,26 @@ def parse_duration(text: str) -> float:
 
 
 def read_tokens(path: str) -> dict[str, str]:
-    """``TOKEN rw`` / ``TOKEN ro`` per line; blank lines and ``#`` comments are skipped."""
-    tokens: dict[str, str] = {}
+    """``TOKEN rw`` / ``TOKEN ro`` per line, optionally followed by the token's NAME (who a
+    release records); blank lines and ``#`` comments are skipped."""
+    return {token: grant for token, (grant, _) in _token_lines(path).items()}
+
+
+def read_token_names(path: str) -> dict[str, str]:
+    """The tokens that have a name (``TOKEN rw|ro NAME``): token -> name."""
+    return {token: name for token, (_, name) in _token_lines(path).items() if name}
+
+
+def _token_lines(path: str) -> dict[str, tuple[str, str]]:
+    tokens: dict[str, tuple[str, str]] = {}
     for number, line in enumerate(open(path).read().splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         parts = line.split()
-        if len(parts) != 2 or parts[1] not in ("rw", "ro"):
-            raise click.BadParameter(f"line {number}: expected 'TOKEN rw' or 'TOKEN ro'", param_hint="--tokens-file")
-        tokens[parts[0]] = parts[1]
+        if len(parts) not in (2, 3) or parts[1] not in ("rw", "ro"):
+            raise click.BadParameter(f"line {number}: expected 'TOKEN rw|ro [NAME]'", param_hint="--tokens-file")
+        tokens[parts[0]] = (parts[1], parts[2] if len(parts) == 3 else "")
     return tokens
 
 
@@ -76,7 +86,7 @@ class Duration(click.ParamType):
               help="stored versions kept per app, for GET /v2/apps/{id}/versions and rollbacks (Marathon's "
                    "--zk_max_versions)")
 @click.option("--tokens-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="API tokens, one per line: TOKEN rw|ro; with it, writes need a token")
+              help="API tokens, one per line: TOKEN rw|ro [NAME]; with it, writes need a token")
 @click.option("--auth-reads", is_flag=True, help="reads need a token too (with --tokens-file)")
 @click.option("--executor-uri", default=None,
               help="where agents fetch Halyard's executor for jobs (default: the zipapp this scheduler serves; "
@@ -88,6 +98,8 @@ class Duration(click.ParamType):
 @click.option("--secrets-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="secret store for apps' secret references: a YAML or JSON mapping of source to value "
                    "(env {secret: NAME} with secrets: {NAME: {source: ...}}); re-read when it changes")
+@click.option("--registry-credentials", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Docker config.json-style credentials ({auths: {HOST: {auth}}}) for resolving image digests")
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name: str, role: str, principal: Optional[str],
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
@@ -95,6 +107,7 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
               min_healthy_time: float,
               deployment_timeout: float, max_versions: int, tokens_file: Optional[str], auth_reads: bool, executor_uri: Optional[str],
               executor_command: Optional[str], event_keepalive: float, secrets_file: Optional[str],
+              registry_credentials: Optional[str],
               log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -121,6 +134,8 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
                            zk_session_timeout=zk_session_timeout, executor_uri=executor_uri,
                            executor_command=executor_command, event_keepalive=event_keepalive,
                            secrets_file=secrets_file,
+                           token_names=read_token_names(tokens_file) if tokens_file else {},
+                           registry_credentials=registry_credentials,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
                                                deployment_timeout=deployment_timeout, max_versions=max_versions,
                                                service_ports=PortRange(local_port_min, local_port_max)))

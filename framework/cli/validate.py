@@ -1,11 +1,14 @@
 """``halyard validate FILE [--env ENV]``: print the resolved app(s), or every problem with its path."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import click
 import yaml
 
+from ..environments import environments_for, in_environment
+from ..model import AppSpec
 from ..placement import StrategyRegistry
 from ..errors import Problem, ValidationError
 from ..validation import load_apps
@@ -17,14 +20,23 @@ from .output import emit_json
 @click.option("--env", "env", default=None, help="resolve this environment's overlay")
 @click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 def validate(file: str, env: Optional[str], output: str) -> None:
-    """Check an app definition file; exit 0 and print the resolved app(s), or list every problem."""
-    apps = load_apps(file, env)
+    """Check an app definition file; exit 0 and print the resolved app(s), or list every problem.
+    With ``--env``, the app ids are under the environment's namespace (``environments.yaml`` next to FILE)."""
+    apps = in_environments(load_apps(file, env), file, env)
     check_strategies(apps, file)
     docs = [a.public_json() for a in apps]
     if output == "json":
         emit_json(docs[0] if len(docs) == 1 else {"apps": docs})
     else:
         click.echo(yaml.safe_dump(docs[0] if len(docs) == 1 else {"apps": docs}, sort_keys=False).rstrip())
+
+
+def in_environments(apps: list[AppSpec], file: str, env: Optional[str]) -> list[AppSpec]:
+    """The apps as they run in ``env`` (its namespace from the environments.yaml beside ``file``, if any)."""
+    if env is None:
+        return apps
+    environment = environments_for(Path(file).parent).get(env)
+    return [in_environment(a, environment) for a in apps]
 
 
 def check_strategies(apps: list, source: str, registry: Optional[StrategyRegistry] = None,

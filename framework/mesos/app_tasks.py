@@ -6,6 +6,7 @@ from typing import Any
 from ..engine.messages import AppTaskLaunch
 from ..model import UNLIMITED, AppSpec
 from ..timestamps import iso
+from .fetch_checks import checked_command, output_file
 from .resources import resources_json
 
 APP_ID_LABEL = "HALYARD_APP_ID"
@@ -47,14 +48,14 @@ def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname:
     env = task_env(app, version, task_id, hostname, ports)
     command: dict[str, Any] = {"environment": {"variables": [{"name": k, "value": v} for k, v in env.items()]}}
     if app.cmd is not None:
-        command.update({"value": app.cmd, "shell": True})
+        command.update({"value": checked_command(app.cmd, app.fetch), "shell": True})
     else:
         command["shell"] = False
         if app.args:
             command["arguments"] = list(app.args)
     if app.fetch:
         command["uris"] = [{"value": f.uri, "extract": f.extract, "executable": f.executable, "cache": f.cache,
-                            **({"output_file": f.dest_path} if f.dest_path else {})} for f in app.fetch]
+                            **({"output_file": output_file(f)} if output_file(f) else {})} for f in app.fetch]
     if app.user:
         command["user"] = app.user
     labels = {**app.labels, APP_ID_LABEL: app.id, "HALYARD_APP_VERSION": version}

@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import enum
-from typing import Callable, Optional, Protocol
+from typing import Callable, Optional, Protocol, Sequence
 
 from ..engine.app_records import AppVersion, Snapshot
 from ..engine.messages import Persist
+from ..releases import Release
 
 
 class SessionState(enum.Enum):
@@ -67,3 +68,18 @@ class Session(Protocol):
 
     def add_listener(self, listener: Callable[[SessionState], None]) -> None:
         """Call ``listener`` (on the session's own thread: it must not block) when the state changes."""
+
+
+class ReleaseStore(Protocol):
+    """The releases of every service and environment, written by the current leader only."""
+
+    def history(self, service: str, environment: str) -> list[Release]:
+        """The releases of ``service`` in ``environment``, oldest first."""
+
+    def histories(self) -> dict[tuple[str, str], list[Release]]:
+        """Every (service, environment)'s releases, oldest first."""
+
+    def update(self, service: str, environment: str,
+               change: Callable[[list[Release]], Optional[Sequence[Release]]]) -> list[Release]:
+        """Replace the history by ``change(history)`` (None: leave it), fenced by the leader epoch
+        (FencedError) and retried on a concurrent write; the history as written."""

@@ -13,6 +13,7 @@ Layout under the root (``/halyard`` by default, inside the ``--zk`` chroot)::
     versions/<quoted app id>/<version>  AppVersion JSON: the app's definition at that version (the
                           last ``--max-versions`` of each app; the app's node stays, empty, when
                           the app is removed)
+    releases/<service>:<environment>  the last releases (``store/releases.py``)
     leader/               election contenders (kazoo's Election recipe)
 
 A new leader bumps ``epoch`` (a versioned set): from then on, transactions of any older leader
@@ -110,6 +111,12 @@ class ZkStore:
 
     def run_path(self, job_id: str, run_id: str) -> str:
         return self.path("runs", quote(f"{job_id}:{run_id}", safe=""))
+
+    @property
+    def fence_version(self) -> Optional[int]:
+        """The epoch node's version this leader claimed (None before it claims one): a write
+        checking it fails once a newer leader has claimed the store."""
+        return self._epoch_version
 
     @property
     def election_path(self) -> str:

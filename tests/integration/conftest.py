@@ -35,6 +35,9 @@ def _running() -> bool:
     if not env_file.exists():
         return False
     status = subprocess.run([str(MINIMESOS / "status")], capture_output=True, text=True)
+    if status.returncode != 0:  # a running cluster that lacks only its registry (started before it had one)
+        subprocess.run([str(MINIMESOS / "registry"), "start"], capture_output=True, text=True)
+        status = subprocess.run([str(MINIMESOS / "status")], capture_output=True, text=True)
     return status.returncode == 0
 
 

@@ -191,3 +191,65 @@ def test_plan_shows_a_broken_strategy_as_the_reason_and_places_the_other_apps(ca
     # validate still refuses a plugin that cannot start
     code, _, err = run(capsys, "validate", str(apps))
     assert code == 1 and "strategy 'crashes' failed to start" in err
+
+
+SERVICES = ROOT / "examples" / "services"
+
+
+def test_validate_and_plan_resolve_the_environments_namespace(capsys):
+    code, out, _ = run(capsys, "validate", str(SERVICES / "hello.yaml"), "--env", "production", "-o", "json")
+    assert code == 0 and json.loads(out)["id"] == "/production/examples/hello-service"
+    code, out, _ = run(capsys, "validate", str(SERVICES / "hello.yaml"))
+    assert code == 0 and yaml.safe_load(out)["id"] == "/examples/hello-service"   # no environment: no namespace
+    code, out, _ = run(capsys, "plan", "--cluster", CLUSTER, str(SERVICES / "hello.yaml"), "--env", "dev", "-o", "json")
+    assert code == 0 and json.loads(out)["placements"][0]["app"] == "/dev/examples/hello-service"
+    code, _, err = run(capsys, "validate", str(SERVICES / "hello.yaml"), "--env", "qa")
+    assert code == 1 and "no environment 'qa'" in err
+
+
+def test_an_environment_token_comes_from_its_variable_and_must_be_set(tmp_path, monkeypatch):
+    from halyard.cli.pipeline import Pipeline
+    (tmp_path / "environments.yaml").write_text("environments:\n  prod: {api: 'http://prod:8080', tokenEnv: PROD_T}\n")
+    pipeline = Pipeline(str(tmp_path), "http://default:8080")
+    monkeypatch.setenv("PROD_T", "s3cret")
+    client = pipeline.client(pipeline.env("prod"))
+    assert (client.base, client.token) == ("http://prod:8080", "s3cret")
+    monkeypatch.delenv("PROD_T")
+    with pytest.raises(Exception, match=r"\$PROD_T is not set"):
+        pipeline.client(pipeline.env("prod"))
+
+
+def test_deploy_refuses_a_promotion_with_exit_4_before_anything_is_sent(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from halyard.cli import pipeline as pipeline_module
+    from halyard.cli.deploy import deploy
+    (tmp_path / "environments.yaml").write_text("environments:\n  staging: {}\n  production: {promoteFrom: staging}\n")
+    (tmp_path / "web.yaml").write_text("id: /web\ncmd: serve\nenvironments: {staging: {}, production: {}}\n")
+    sent = []
+    monkeypatch.setattr(pipeline_module.Pipeline, "history", lambda self, service, env: [])
+    monkeypatch.setattr(pipeline_module.Client, "request", lambda self, *a, **k: sent.append(a))
+    result = CliRunner().invoke(deploy, ["web", "v2", "production", "--services", str(tmp_path)])
+    assert result.exit_code == 4 and "v2 has no successful release in staging (nothing runs in staging)" in result.output
+    assert sent == []
+    result = CliRunner().invoke(deploy, ["web", "v2", "nowhere", "--services", str(tmp_path)])
+    assert result.exit_code == 3 and "no environment 'nowhere'" in result.output
+
+
+def test_releases_prints_a_table_with_the_current_release_marked(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from halyard.cli import releases as releases_module
+
+    def shown(version, result, digest=None, **extra):
+        return {"id": f"id-{version}-{result}", "service": "hello", "environment": "dev", "version": version,
+                "appId": "/hello", "deploymentId": "d", "at": "2026-12-02T01:00:00.000Z", "who": "ci",
+                "image": "r/hello@" + digest if digest else None, "digest": digest, "pinned": bool(digest),
+                "result": result, **extra}
+    answer = {"releases": [shown("2", "failed"), shown("1", "succeeded", "sha256:" + "ab" * 32, forced=True)]}
+    monkeypatch.setattr(releases_module.Client, "get", lambda self, path, **params: answer)
+    result = CliRunner().invoke(releases_module.releases, ["hello", "--services", str(tmp_path)])
+    lines = result.output.splitlines()
+    assert result.exit_code == 0, result.output
+    assert lines[0].split() == ["VERSION", "DIGEST", "ENVIRONMENT", "WHEN", "RESULT", "CURRENT", "WHO", "NOTE"]
+    assert lines[1].split() == ["2", "-", "dev", "2026-12-02T01:00:00.000Z", "failed", "ci", "-"]
+    assert lines[2].split() == ["1", "sha256:abababababab", "dev", "2026-12-02T01:00:00.000Z", "succeeded", "*", "ci",
+                                "forced"]

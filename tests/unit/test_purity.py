@@ -15,11 +15,12 @@ from typing import Iterator
 FRAMEWORK = Path(__file__).resolve().parents[2] / "framework"
 PACKAGE = "halyard"
 PURE = ["model.py", "validation.py", "app_parts.py", "app_rules.py", "spec_base.py", "marathon_compat.py", "cluster.py", "ranges.py", "errors.py", "mesos_types.py", "timestamps.py",
+        "environments.py", "releases.py",
         "placement", "engine", "jobs"]
 FORBIDDEN = {"pymesos", "kazoo", "requests", "http", "urllib", "socket", "docker", "aiohttp",
              "httpx", "fastapi", "uvicorn", "starlette", "subprocess", "addict"}
 ABOVE_THE_CORE = ("halyard.api", "halyard.cli", "halyard.service", "halyard.app", "halyard.mesos", "halyard.store",
-                  "halyard.webhooks", "halyard.backend", "halyard.config")
+                  "halyard.webhooks", "halyard.backend", "halyard.config", "halyard.release_desk", "halyard.digests")
 
 
 def module_name(path: Path) -> str:

@@ -1,0 +1,85 @@
+"""The local Docker registry: Debian's ``docker-registry`` (the CNCF distribution registry) on
+``127.0.0.1:5000``, its storage in the run dir. ``minimesos/up`` starts it after dockerd and pushes
+``local/busybox:1`` there as ``127.0.0.1:5000/busybox:1``; ``minimesos/down`` stops it;
+``minimesos/registry start|stop|status`` does only that (a running cluster keeps running).
+
+Docker treats loopback registries as insecure by default: the private dockerd pushes and pulls
+over plain HTTP without any flag.
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+from procs import Proc, port_open, wait_for
+
+HOST, PORT = "127.0.0.1", 5000
+ADDRESS = f"{HOST}:{PORT}"
+BINARY = "/usr/bin/docker-registry"
+PUSHED = (("local/busybox:1", f"{ADDRESS}/busybox:1"),)
+
+CONFIG = """version: 0.1
+log: {{level: warn, fields: {{service: registry}}}}
+storage:
+  filesystem: {{rootdirectory: {root}}}
+  delete: {{enabled: true}}
+http: {{addr: "{address}"}}
+"""
+
+
+def proc(run: Path) -> Proc:
+    """The registry process (its config and storage under ``run/registry``)."""
+    return Proc("registry", [BINARY, "serve", str(run / "registry" / "config.yml")], {},
+                run / "logs" / "registry.log", run / "pids" / "registry.pid")
+
+
+def answering() -> bool:
+    """The registry answers its API's base endpoint (``GET /v2/`` -> 200)."""
+    try:
+        with urllib.request.urlopen(f"http://{ADDRESS}/v2/", timeout=2) as resp:
+            return resp.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def start(run: Path, docker: Callable[..., object]) -> None:
+    """Start the registry (if it is not running) and push the local images to it; ``docker``
+    runs the docker CLI against the cluster's dockerd."""
+    if not Path(BINARY).exists():
+        raise SystemExit(f"{BINARY} is missing: apt-get install docker-registry")
+    root = run / "registry"
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "config.yml").write_text(CONFIG.format(root=root / "data", address=ADDRESS))
+    p = proc(run)
+    if not p.alive():
+        if port_open(HOST, PORT):
+            raise SystemExit(f"something else listens on {ADDRESS}")
+        p.start()
+    if not wait_for(answering, 30):
+        raise SystemExit(f"the registry did not come up; see {p.log}")
+    for local, remote in PUSHED:
+        docker("tag", local, remote)
+        docker("push", remote)
+
+
+def stop(run: Path) -> None:
+    """Stop the registry (its storage is left for the next start)."""
+    proc(run).stop(timeout=10)
+
+
+def env_line() -> str:
+    return f"REGISTRY={ADDRESS}"
+
+
+def add_env_line(env_file: Path) -> None:
+    """Add ``REGISTRY=...`` to ``cluster.env`` (once)."""
+    lines = env_file.read_text().splitlines() if env_file.exists() else []
+    lines = [line for line in lines if not line.startswith("REGISTRY=")] + [env_line()]
+    env_file.write_text("\n".join(lines) + "\n")
+
+
+def status() -> str:
+    return json.dumps({"registry": ADDRESS, "answering": answering()})

@@ -1,0 +1,31 @@
+"""The local registry piece of minimesos (no process started): its config, cluster.env line and
+place in the cluster's process list."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+MINIMESOS = Path(__file__).resolve().parents[2] / "minimesos"
+sys.path.insert(0, str(MINIMESOS))
+
+import registry_proc  # noqa: E402
+from cluster import Cluster, Config, default_agents  # noqa: E402
+
+
+def test_cluster_env_names_the_registry_and_up_down_know_its_process(tmp_path):
+    config = Config(run_dir=str(tmp_path), agents=default_agents(1, 5050, "cpus:1", []))
+    assert "REGISTRY=127.0.0.1:5000" in config.env_lines()
+    assert "REGISTRY=127.0.0.1:5000" not in Config(run_dir=str(tmp_path), docker=False).env_lines()
+    names = [p.name for p in Cluster(config).all_procs()]
+    assert names.index("registry") < names.index("dockerd")  # stopped before dockerd, after the agents
+    proc = registry_proc.proc(tmp_path)
+    assert proc.argv == ["/usr/bin/docker-registry", "serve", str(tmp_path / "registry" / "config.yml")]
+
+
+def test_registry_start_adds_its_line_to_cluster_env_once(tmp_path):
+    env = tmp_path / "cluster.env"
+    env.write_text("MESOS_MASTER=http://127.0.0.1:5050\nREGISTRY=old\n")
+    registry_proc.add_env_line(env)
+    registry_proc.add_env_line(env)
+    assert env.read_text() == "MESOS_MASTER=http://127.0.0.1:5050\nREGISTRY=127.0.0.1:5000\n"
+    assert 'addr: "127.0.0.1:5000"' in registry_proc.CONFIG.format(root="/r", address=registry_proc.ADDRESS)
