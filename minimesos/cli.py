@@ -128,13 +128,14 @@ def cmd_registry(args: argparse.Namespace) -> int:
         if not cluster.dockerd().alive():
             raise SystemExit("dockerd is not running; start the cluster with minimesos/up")
         cluster.start_registry()
-        registry_proc.add_env_line(run_dir() / "cluster.env")
-        print(registry_proc.env_line())
+        port = cluster.config.registry_port
+        registry_proc.add_env_line(run_dir() / "cluster.env", port)
+        print(registry_proc.env_line(port))
     elif args.action == "stop":
         cluster.registry().stop(timeout=10)
     else:
-        print(registry_proc.status())
-        return 0 if registry_proc.answering() else 1
+        print(registry_proc.status(cluster.config.registry_port))
+        return 0 if registry_proc.answering(cluster.config.registry_port) else 1
     return 0
 
 

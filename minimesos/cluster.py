@@ -71,6 +71,11 @@ class Config:
     def docker_sock(self) -> str:
         return f"/run/minimesos-{self.master_port}/docker.sock"
 
+    @property
+    def registry_port(self) -> int:
+        """The local registry's port: 5000 beside a master on 5050 (master port - 50)."""
+        return self.master_port - 50
+
     def env_lines(self) -> list[str]:
         lines = [f"MESOS_MASTER={self.master_url}", f"ZK={self.zk}",
                  f"MESOS_MASTER_ZK={self.zk}/mesos"]
@@ -78,7 +83,7 @@ class Config:
             lines.append(f"DOCKER_HOST=unix://{self.docker_sock}")
         lines += [f"MESOS_AGENT{a.index}={a.url}" for a in self.agents]
         if self.docker:
-            lines.append(registry_proc.env_line())
+            lines.append(registry_proc.env_line(self.registry_port))
         return lines
 
     def save(self) -> None:
@@ -265,8 +270,8 @@ class Cluster:
             tar.wait()
 
     def start_registry(self) -> None:
-        """The local registry on 127.0.0.1:5000, with ``local/busybox:1`` pushed as ``busybox:1``."""
-        registry_proc.start(self.run, self.docker)
+        """The local registry on 127.0.0.1:<master port - 50>, with ``local/busybox:1`` pushed as ``busybox:1``."""
+        registry_proc.start(self.run, self.docker, self.config.registry_port)
 
     def start_master(self) -> None:
         self.master().start()
@@ -329,7 +334,7 @@ class Cluster:
         left = [f"process {p.name} (pid {p.pid})" for p in self.all_procs() if p.alive()]
         ports = {("127.0.0.1", self.config.master_port), ("127.0.0.1", self.config.zk_port)}
         if self.config.docker:
-            ports.add((registry_proc.HOST, registry_proc.PORT))
+            ports.add((registry_proc.HOST, self.config.registry_port))
         ports |= {(a.ip, a.port) for a in self.config.agents}
         listening = listening_ports()
         left += [f"port {ip}:{port} still listening" for ip, port in sorted(ports & listening)]
@@ -371,7 +376,7 @@ class Cluster:
         if name == "dockerd":
             return f"DOCKER_HOST=unix://{c.docker_sock}"
         if name == "registry":
-            return f"REGISTRY={registry_proc.ADDRESS}"
+            return registry_proc.env_line(c.registry_port)
         if name == "announcer":
             return f"{c.zk}/mesos"
         spec = c.agents[int(name[5:]) - 1]

@@ -1,5 +1,5 @@
 """The local Docker registry: Debian's ``docker-registry`` (the CNCF distribution registry) on
-``127.0.0.1:5000``, its storage in the run dir. ``minimesos/up`` starts it after dockerd and pushes
+``127.0.0.1:5000`` (a cluster on another master port P uses P - 50), its storage in the run dir. ``minimesos/up`` starts it after dockerd and pushes
 ``local/busybox:1`` there as ``127.0.0.1:5000/busybox:1``; ``minimesos/down`` stops it;
 ``minimesos/registry start|stop|status`` does only that (a running cluster keeps running).
 
@@ -16,10 +16,13 @@ from typing import Callable
 
 from procs import Proc, port_open, wait_for
 
-HOST, PORT = "127.0.0.1", 5000
-ADDRESS = f"{HOST}:{PORT}"
+HOST, PORT = "127.0.0.1", 5000   # the default cluster's (master on 5050)
 BINARY = "/usr/bin/docker-registry"
-PUSHED = (("local/busybox:1", f"{ADDRESS}/busybox:1"),)
+PUSHED = (("local/busybox:1", "busybox:1"),)   # local image -> its name in the registry
+
+
+def address(port: int = PORT) -> str:
+    return f"{HOST}:{port}"
 
 CONFIG = """version: 0.1
 log: {{level: warn, fields: {{service: registry}}}}
@@ -36,31 +39,32 @@ def proc(run: Path) -> Proc:
                 run / "logs" / "registry.log", run / "pids" / "registry.pid")
 
 
-def answering() -> bool:
+def answering(port: int = PORT) -> bool:
     """The registry answers its API's base endpoint (``GET /v2/`` -> 200)."""
     try:
-        with urllib.request.urlopen(f"http://{ADDRESS}/v2/", timeout=2) as resp:
+        with urllib.request.urlopen(f"http://{address(port)}/v2/", timeout=2) as resp:
             return resp.status == 200
     except (OSError, urllib.error.URLError):
         return False
 
 
-def start(run: Path, docker: Callable[..., object]) -> None:
+def start(run: Path, docker: Callable[..., object], port: int = PORT) -> None:
     """Start the registry (if it is not running) and push the local images to it; ``docker``
     runs the docker CLI against the cluster's dockerd."""
     if not Path(BINARY).exists():
         raise SystemExit(f"{BINARY} is missing: apt-get install docker-registry")
     root = run / "registry"
     (root / "data").mkdir(parents=True, exist_ok=True)
-    (root / "config.yml").write_text(CONFIG.format(root=root / "data", address=ADDRESS))
+    (root / "config.yml").write_text(CONFIG.format(root=root / "data", address=address(port)))
     p = proc(run)
     if not p.alive():
-        if port_open(HOST, PORT):
-            raise SystemExit(f"something else listens on {ADDRESS}")
+        if port_open(HOST, port):
+            raise SystemExit(f"something else listens on {address(port)}")
         p.start()
-    if not wait_for(answering, 30):
+    if not wait_for(lambda: answering(port), 30):
         raise SystemExit(f"the registry did not come up; see {p.log}")
-    for local, remote in PUSHED:
+    for local, name in PUSHED:
+        remote = f"{address(port)}/{name}"
         docker("tag", local, remote)
         docker("push", remote)
 
@@ -70,16 +74,16 @@ def stop(run: Path) -> None:
     proc(run).stop(timeout=10)
 
 
-def env_line() -> str:
-    return f"REGISTRY={ADDRESS}"
+def env_line(port: int = PORT) -> str:
+    return f"REGISTRY={address(port)}"
 
 
-def add_env_line(env_file: Path) -> None:
+def add_env_line(env_file: Path, port: int = PORT) -> None:
     """Add ``REGISTRY=...`` to ``cluster.env`` (once)."""
     lines = env_file.read_text().splitlines() if env_file.exists() else []
-    lines = [line for line in lines if not line.startswith("REGISTRY=")] + [env_line()]
+    lines = [line for line in lines if not line.startswith("REGISTRY=")] + [env_line(port)]
     env_file.write_text("\n".join(lines) + "\n")
 
 
-def status() -> str:
-    return json.dumps({"registry": ADDRESS, "answering": answering()})
+def status(port: int = PORT) -> str:
+    return json.dumps({"registry": address(port), "answering": answering(port)})

@@ -32,6 +32,7 @@ from ..backend import Backend
 from ..engine.app_records import AppRecord
 from ..engine.messages import ChangeApps
 from ..engine.plans import dependency_layers, parent
+from ..engine.service_ports import with_earlier_ports
 from ..engine.view import EngineView
 from ..errors import ConflictError, NotFoundError, Problem, ValidationError
 from ..model import AppSpec
@@ -86,7 +87,7 @@ def routes(backend: Backend) -> APIRouter:
             raise ValidationError(change.problems)
         deletes = sorted(a for a in apps if under(a, gid) and a not in change.kept)
         puts = {s.id: s for s in change.puts}
-        changed = [s.id for s in change.puts if apps.get(s.id) != s]
+        changed = [s.id for s in change.puts if apps.get(s.id) != with_earlier_ports(s, apps.get(s.id))]
         targets = {**{a: s for a, s in apps.items() if a not in deletes}, **puts}
         steps = ([[{"action": "StopApplication", "app": a} for a in deletes]] if deletes else [])
         for layer in dependency_layers(targets, changed):

@@ -182,7 +182,7 @@ def test_down_leaves_no_process_container_mount_or_port(tmp_path):
     finally:
         s.close()  # no teardown: down must clean up a busy cluster
     pids = [json.loads(p.read_text())["pid"] for p in (run / "pids").glob("*.pid")]
-    assert len(pids) == 5  # zk, dockerd, master, agent1, announcer
+    assert len(pids) == 6  # zk, dockerd, registry, master, agent1, announcer
 
     minimesos("down", env=env)
     assert [pid for pid in pids if _running_pid(pid)] == []
@@ -190,6 +190,6 @@ def test_down_leaves_no_process_container_mount_or_port(tmp_path):
     assert str(run) not in mounts and "/run/minimesos-15050" not in mounts
     assert _processes_mentioning(str(run)) == [] and _processes_mentioning("minimesos-15050") == []
     listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True).stdout
-    for port in ("15050", "15051", "12181"):
+    for port in ("15050", "15051", "12181", "15000"):  # 15000: its registry (master port - 50)
         assert f":{port} " not in listening, listening
     assert not os.path.exists("/run/minimesos-15050/docker.sock")

@@ -135,3 +135,12 @@ def test_a_deployment_of_several_apps_is_cancelled_by_its_id(both):
     assert shown["status"] == "cancelled" and shown["affectedApps"] == ["/g/a", "/g/b"] and shown["currentActions"] == []
     assert plan_id not in [d["id"] for d in call(api, "GET", "/v2/deployments")[1]]
     assert call(api, "GET", "/v2/groups/g")[0] == 404  # new apps: rolled back means removed
+
+
+def test_a_group_update_that_resends_its_apps_unchanged_plans_nothing(both):
+    """The stored apps have service ports assigned; the same definitions sent again with port 0
+    keep them, so nothing changes (before, every such app was planned as a restart)."""
+    backend, api = both
+    call(api, "POST", "/v2/groups", {"id": "/same", "apps": [app("a"), app("b")]})
+    status, dry = call(api, "PUT", "/v2/groups/same", {"apps": [app("a"), app("b")]}, query="dryRun=true")
+    assert status == 200 and dry == {"steps": []}
