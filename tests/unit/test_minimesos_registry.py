@@ -28,4 +28,9 @@ def test_registry_start_adds_its_line_to_cluster_env_once(tmp_path):
     registry_proc.add_env_line(env)
     registry_proc.add_env_line(env)
     assert env.read_text() == "MESOS_MASTER=http://127.0.0.1:5050\nREGISTRY=127.0.0.1:5000\n"
-    assert 'addr: "127.0.0.1:5000"' in registry_proc.CONFIG.format(root="/r", address=registry_proc.ADDRESS)
+    assert 'addr: "127.0.0.1:5000"' in registry_proc.CONFIG.format(root="/r", address=registry_proc.address())
+
+
+def test_a_cluster_on_another_master_port_has_its_registry_beside_it(tmp_path):
+    config = Config(run_dir=str(tmp_path), master_port=15050)
+    assert config.registry_port == 15000 and "REGISTRY=127.0.0.1:15000" in config.env_lines()
