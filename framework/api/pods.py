@@ -31,9 +31,12 @@ def routes(backend: Backend) -> APIRouter:
         return error_response(404, f"Pod '/{pod_id.strip('/').removesuffix('::status').removesuffix('::versions')}'"
                                    " does not exist")
 
-    @router.api_route("/v2/pods", methods=["POST", "PUT", "PATCH", "DELETE"])
-    @router.api_route("/v2/pods/{pod_id:path}", methods=["POST", "PUT", "PATCH", "DELETE"])
     def refuse(pod_id: str = "") -> Any:
         raise ValidationError([Problem("", REASON)])
+
+    for path in ("/v2/pods", "/v2/pods/{pod_id:path}"):
+        for method in ("POST", "PUT", "PATCH", "DELETE"):  # one operation id each, for the OpenAPI document
+            name = f"refuse_{method.lower()}_{'pod' if '{' in path else 'pods'}"
+            router.add_api_route(path, refuse, methods=[method], operation_id=name, name=name)
 
     return router
