@@ -24,6 +24,7 @@ from ..jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from ..model import AppSpec
 from ..timestamps import iso
 from .deployments import ACTIONS
+from .tasks import ip_addresses_json
 
 #: The event types Marathon sends (and its clients know); a stream without ``event_type`` carries
 #: only these.
@@ -173,7 +174,7 @@ def _task_changed(event: TaskChanged) -> list[dict[str, Any]]:
     agent_id = event.agent_id or task.agent_id
     update = _event("status_update_event", event.at, slaveId=agent_id, taskId=task.task_id,
                     taskStatus=event.state, message=event.message, appId=task.app_id, host=task.hostname,
-                    ipAddresses=[{"ipAddress": task.hostname, "protocol": "IPv4"}], ports=list(task.ports),
+                    ipAddresses=ip_addresses_json(event.ip_addresses, task.hostname), ports=list(task.ports),
                     version=version)
     if event.state == task.state:
         return [update]

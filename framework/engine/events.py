@@ -10,6 +10,7 @@ from typing import Optional, Union
 
 from ..jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from ..model import AppSpec, WorkloadKind
+from ..mesos_types import IpAddress
 from .app_records import DeploymentRecord, TaskRecord
 
 __all__ = ["AppChanged", "AppTerminated", "DeploymentStarted", "DeploymentSucceeded", "DeploymentFailed",
@@ -60,7 +61,8 @@ class DeploymentFailed:
 @dataclass(frozen=True)
 class TaskChanged:
     """Mesos reported a state for a task of an app (``task`` is the record before the change, so
-    ``task.state != state`` says the state changed; ``reason`` is Mesos' reason, if any)."""
+    ``task.state != state`` says the state changed; ``reason`` is Mesos' reason, if any;
+    ``ip_addresses`` the task's as Mesos reported them, this time or before: empty if never)."""
 
     task: TaskRecord
     state: str
@@ -68,6 +70,7 @@ class TaskChanged:
     agent_id: str
     at: float
     reason: Optional[str] = None
+    ip_addresses: tuple[IpAddress, ...] = ()
 
 
 @dataclass(frozen=True)
