@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from halyard.api.event_json import marathon_events
+from halyard.api.events import EventHub
 from halyard.api.server import create_app
 
 from .test_api import call
@@ -135,3 +137,25 @@ def test_a_deployment_of_several_apps_is_cancelled_by_its_id(both):
     assert shown["status"] == "cancelled" and shown["affectedApps"] == ["/g/a", "/g/b"] and shown["currentActions"] == []
     assert plan_id not in [d["id"] for d in call(api, "GET", "/v2/deployments")[1]]
     assert call(api, "GET", "/v2/groups/g")[0] == 404  # new apps: rolled back means removed
+
+
+def test_a_refused_group_change_is_a_group_change_failed_on_the_stream():
+    class Recording(EventHub):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def publish(self, event):
+            self.seen += marathon_events(event)
+
+    hub = Recording()
+    api = create_app(VersionedBackend(), hub)
+    assert call(api, "POST", "/v2/apps", app("/prod/db"))[0] == 201   # its deployment is under way
+    status, body = call(api, "PUT", "/v2/groups/prod", {"apps": [app("/prod/db", instances=2)]})
+    assert status == 409
+    assert [(e["eventType"], e["groupId"], e["reason"]) for e in hub.seen] == [
+        ("group_change_failed", "/", body["message"])]
+    status, _ = call(api, "PUT", "/v2/apps", [app("/other", dependencies=["/other2"]),
+                                               app("/other2", dependencies=["/other"])])
+    assert status == 422 and hub.seen[-1]["eventType"] == "group_change_failed" and hub.seen[-1]["groupId"] == "/"
+    assert "cyclic dependencies" in hub.seen[-1]["reason"]
