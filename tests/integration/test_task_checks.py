@@ -116,11 +116,30 @@ def test_a_mesos_check_result_and_the_addresses_mesos_reports_show_on_the_task(s
         delete_all(sched.url, [http_app, exec_app])
 
 
+def test_tasks_on_every_agent_show_the_address_mesos_reports_through_marathon_python(sched):
+    """With host networking the agent reports its own address in the task's container status."""
+    client = MarathonClient(sched.url)
+    app_id = "/" + unique("ips")
+    client.create_app(app_id, MarathonApp(cmd="sleep 3600", cpus=0.01, mem=8, instances=3, backoff_seconds=1,
+                                          constraints=[["hostname", "UNIQUE"]]))
+    try:
+        def running() -> list:
+            found = [t for t in client.list_tasks(app_id) if t.state == "TASK_RUNNING"]
+            return found if len(found) == 3 else []
+
+        tasks = until(running, 90, what="a task running on each agent")
+        assert len({t.host for t in tasks}) == 3
+        for task in tasks:
+            assert [(ip.ip_address, ip.protocol) for ip in task.ip_addresses] == [(task.host, "IPv4")]
+    finally:
+        delete_all(sched.url, [app_id])
+
+
 def test_a_group_deployment_is_one_plan_on_marathon_pythons_event_stream(sched):
     group = "/" + unique("plan")
     db, web = group + "/db", group + "/web"
+    raw = Listener(sched.url + "/v2/events")   # first: it sees marathon-python's stream attach
     stream = ClientStream(sched.url)
-    raw = Listener(sched.url + "/v2/events")
     try:
         until(lambda: len(raw.of("event_stream_attached")) >= 2, 15, what="both streams attached")
         body = {"id": group, "apps": [
@@ -131,24 +150,28 @@ def test_a_group_deployment_is_one_plan_on_marathon_pythons_event_stream(sched):
         deployment_id = created.json()["deploymentId"]
 
         def of_plan(event_type: str) -> list:
-            return [e for e in stream.of(event_type) if e.plan.id == deployment_id]
+            """marathon-python keeps the plan of deployment_info and _step_*, the id of the end."""
+            return [e for e in stream.of(event_type) if (e.plan.id if hasattr(e, "plan") else e.id) == deployment_id]
 
         until(lambda: of_plan("deployment_success"), 90, what="the group deployed")
         stream.check()
-        steps = [[a.app for a in s.actions] for s in of_plan("deployment_success")[0].plan.steps]
+        info = of_plan("deployment_info")
+        steps = [[a.app for a in s.actions] for s in info[0].plan.steps]
         assert steps == [[db], [web]]
-        assert [[a["app"] for a in e.current_step["actions"]] for e in of_plan("deployment_info")] == steps
-        assert [[a["app"] for a in e.current_step["actions"]] for e in of_plan("deployment_step_success")] == steps
+        assert [[a["app"] for a in e.current_step["actions"]] for e in info] == steps
+        assert len(of_plan("deployment_step_success")) == 2
         assert len(of_plan("deployment_success")) == 1 and not of_plan("deployment_failed")
-        info = of_plan("deployment_info")[0]
-        assert sorted(a["id"] for a in info.plan.target.groups[0]["apps"]) == [db, web]
-        changed = [e for e in stream.of("group_change_success")]
+        assert sorted(a["id"] for a in info[0].plan.target.groups[0]["apps"]) == [db, web]
+        changed = stream.of("group_change_success")
         assert changed and changed[0].group_id == "/" and changed[0].version
-        # The raw stream: the same, in order.
+        # The raw stream: the same, in order, each step's end naming its step.
         raw.check()
-        order = [e["eventType"] for e in raw.events if e.get("plan", {}).get("id") == deployment_id]
-        assert order == ["deployment_info", "deployment_step_success", "deployment_info", "deployment_step_success",
-                         "deployment_success"]
+        mine = [e for e in raw.events if e.get("plan", {}).get("id") == deployment_id]
+        assert [e["eventType"] for e in mine] == ["deployment_info", "deployment_step_success", "deployment_info",
+                                                  "deployment_step_success", "deployment_success"]
+        assert [[a["app"] for a in e["currentStep"]["actions"]] for e in mine if "currentStep" in e] == [
+            [db], [db], [web], [web]]
+        assert raw.of("group_change_success", groupId="/")
     finally:
         stream.stop()
         raw.close()
