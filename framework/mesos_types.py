@@ -53,11 +53,37 @@ class Offer:
 
 
 @dataclass(frozen=True)
+class CheckResult:
+    """The result of a task's Mesos check (a ``CheckStatusInfo``): ``kind`` is COMMAND, HTTP or TCP;
+    the field of that kind is None while the check has no result (not run yet, timed out)."""
+
+    kind: str
+    exit_code: Optional[int] = None      # COMMAND
+    status_code: Optional[int] = None    # HTTP
+    succeeded: Optional[bool] = None     # TCP
+
+    @property
+    def answered(self) -> bool:
+        """The check delivered a result (Marathon shows only such results)."""
+        return self.exit_code is not None or self.status_code is not None or self.succeeded is not None
+
+
+@dataclass(frozen=True)
+class IpAddress:
+    """One of a task's IP addresses, as Mesos reports it in the status' container network infos."""
+
+    address: str
+    protocol: str = "IPv4"   # IPv4 | IPv6
+
+
+@dataclass(frozen=True)
 class TaskStatus:
     """A status update (or a reconciliation answer) about one task.
 
     ``uuid`` is set when the update must be acknowledged; ``data`` is the executor's payload,
-    decoded from base64; ``healthy`` is None when the update carries no health check result.
+    decoded from base64; ``healthy`` is None when the update carries no health check result;
+    ``check`` is None when it carries no Mesos check status; ``ip_addresses`` are the container's
+    (empty when Mesos reports none).
     """
 
     task_id: str
@@ -68,6 +94,8 @@ class TaskStatus:
     healthy: Optional[bool] = None
     data: bytes = b""
     uuid: Optional[str] = None
+    check: Optional[CheckResult] = None
+    ip_addresses: tuple[IpAddress, ...] = ()
 
     @property
     def terminal(self) -> bool:

@@ -4,14 +4,15 @@ definition, or an update of one, turned into a complete spec.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from fastapi import APIRouter, Request
 
 from ..backend import Backend
+from ..engine.events import DomainEvent, GroupChanged
 from ..engine.messages import ChangeApps
 from ..engine.plans import absolute
-from ..errors import NotFoundError, Problem, ValidationError
+from ..errors import ConflictError, NotFoundError, Problem, ValidationError
 from ..model import AppSpec, normalize_app_id
 from ..timestamps import iso
 from ..validation import app_problems, deep_merge, format_path
@@ -48,14 +49,27 @@ def spec_for(backend: Backend, raw: dict, app_id: str, where: tuple[str | int, .
     return app_problems(merged, None, where)
 
 
-def deployment_answer(backend: Backend, command: ChangeApps) -> dict[str, Any]:
-    """Apply a change of several apps; answer Marathon's ``{version, deploymentId}``."""
-    backend.submit(command)
+Publisher = Callable[[DomainEvent], None]
+
+
+def deployment_answer(backend: Backend, command: ChangeApps, publish: Optional[Publisher] = None) -> dict[str, Any]:
+    """Apply a change of several apps; answer Marathon's ``{version, deploymentId}``. A change the
+    scheduler refuses (a conflict, an invalid plan) is Marathon's ``group_change_failed`` on the
+    event stream (``publish``), then the error."""
+    try:
+        backend.submit(command)
+    except (ConflictError, NotFoundError, ValidationError) as refused:
+        if publish is not None and command.group_id is not None:
+            with backend.reading() as view:
+                now = view.now()
+            publish(GroupChanged(command.group_id, now, now, reason=str(refused)))
+        raise
     with backend.reading() as view:
         return {"version": iso(view.now()), "deploymentId": command.deployment_id}
 
 
-def routes(backend: Backend) -> APIRouter:
+def routes(backend: Backend, publish: Optional[Publisher] = None) -> APIRouter:
+    """``PUT``/``PATCH /v2/apps`` with a list; ``publish`` puts a refused change on the event stream."""
     router = APIRouter()
 
     async def change_many(request: Request, force: bool, partial: bool, allow_creation: bool) -> Any:
@@ -72,7 +86,8 @@ def routes(backend: Backend) -> APIRouter:
             problems += found
         if problems:
             raise ValidationError(problems)
-        return deployment_answer(backend, ChangeApps(tuple(specs), deployment_id=new_id(), force=force))
+        return deployment_answer(backend, ChangeApps(tuple(specs), deployment_id=new_id(), force=force, group_id="/"),
+                                 publish)
 
     @router.put("/v2/apps")
     async def put_apps(request: Request, force: bool = False, partialUpdate: bool = True) -> Any:  # noqa: N803

@@ -8,9 +8,12 @@ carries only when asked for them by ``event_type`` (Marathon's clients refuse ty
 know).
 
 A deployment's ``plan`` has Marathon's shape: ``id``, ``version``, ``original`` and ``target``
-(the groups before and after, holding the apps the deployment changes: Halyard deploys one app at
-a time) and ``steps``; :func:`light_plan` drops ``original`` and ``target``
-(``?plan-format=light``). ``currentStep`` is a field of the event, as in Marathon.
+(the groups before and after, holding the apps the deployment changes) and ``steps``;
+:func:`light_plan` drops ``original`` and ``target`` (``?plan-format=light``). ``currentStep`` is a
+field of the event, as in Marathon. A deployment of several apps (a group change, ``PUT /v2/apps``
+with a list) is told as a whole, as Marathon tells its DeploymentPlan: a ``deployment_info`` as
+each step starts, a ``deployment_step_success`` as each ends, one ``deployment_success`` or
+``deployment_failed``, all with the whole plan; its apps' own deployment events are not shown.
 """
 from __future__ import annotations
 
@@ -19,11 +22,13 @@ from typing import Any, Optional
 
 from ..engine.app_records import DeploymentRecord, TaskRecord
 from ..engine.events import (AppChanged, AppTerminated, DeploymentFailed, DeploymentStarted, DeploymentSucceeded,
-                             HealthChanged, PlacementFailed, TaskChanged, UnhealthyTaskKilled)
+                             GroupChanged, HealthChanged, PlacementFailed, PlanEnded, PlanStepChanged, TaskChanged,
+                             UnhealthyTaskKilled)
 from ..jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from ..model import AppSpec
 from ..timestamps import iso
 from .deployments import ACTIONS
+from .tasks import ip_addresses_json
 
 #: The event types Marathon sends (and its clients know); a stream without ``event_type`` carries
 #: only these.
@@ -114,6 +119,23 @@ def plan(deployment: DeploymentRecord) -> dict[str, Any]:
             "steps": [_step(deployment)], "version": version}
 
 
+def whole_plan(records: tuple[DeploymentRecord, ...]) -> dict[str, Any]:
+    """The ``DeploymentPlan`` of a deployment of several apps: every app's before and after, one
+    step per step of its records."""
+    version = iso(min(r.version for r in records))
+    steps: dict[int, list[dict[str, Any]]] = {}
+    for r in records:
+        steps.setdefault(r.step or 0, []).extend(_step(r)["actions"])
+    return {"id": records[0].id,
+            "original": group_tree([a for r in records for a in _app(r.previous, r.version)], version),
+            "target": group_tree([a for r in records for a in _app(r.target, r.version)], version),
+            "steps": [{"actions": steps[n]} for n in sorted(steps)], "version": version}
+
+
+def _plan_step(records: tuple[DeploymentRecord, ...], step: int) -> dict[str, Any]:
+    return {"actions": [a for r in records if (r.step or 0) == step for a in _step(r)["actions"]]}
+
+
 def light_plan(event: dict[str, Any]) -> dict[str, Any]:
     """``event`` with its plan as ``?plan-format=light`` has it: no ``original``, no ``target``."""
     if event["eventType"] not in PLAN_EVENTS:
@@ -138,12 +160,16 @@ def _app_terminated(event: AppTerminated) -> list[dict[str, Any]]:
 @marathon_events.register
 def _deployment_started(event: DeploymentStarted) -> list[dict[str, Any]]:
     d = event.deployment
+    if d.step is not None:
+        return []  # a deployment of several apps: told as a whole (PlanStepChanged, PlanEnded)
     return [_event("deployment_info", event.at, plan=plan(d), currentStep=_step(d))]
 
 
 @marathon_events.register
 def _deployment_succeeded(event: DeploymentSucceeded) -> list[dict[str, Any]]:
     d = event.deployment
+    if d.step is not None:
+        return []
     the_plan = plan(d)
     return [_event("deployment_step_success", event.at, plan=the_plan, currentStep=_step(d)),
             _event("deployment_success", event.at, id=d.id, plan=the_plan)]
@@ -154,12 +180,45 @@ def _deployment_failed(event: DeploymentFailed) -> list[dict[str, Any]]:
     """Failed: the step failed, then the deployment; cancelled: the deployment only (as Marathon).
     ``reason`` says why; Halyard adds ``status`` and ``failures``."""
     d = event.deployment
+    if d.step is not None:
+        return []
     the_plan = plan(d)
     reason = "; ".join(d.failures) or d.status
     step = ([_event("deployment_step_failure", event.at, plan=the_plan, currentStep=_step(d))]
             if d.status == "failed" else [])
     return step + [_event("deployment_failed", event.at, id=d.id, plan=the_plan, reason=reason, status=d.status,
                           failures=list(d.failures))]
+
+
+PLAN_STEP_EVENTS = {"started": "deployment_info", "succeeded": "deployment_step_success",
+                    "failed": "deployment_step_failure"}
+
+
+@marathon_events.register
+def _plan_step_changed(event: PlanStepChanged) -> list[dict[str, Any]]:
+    return [_event(PLAN_STEP_EVENTS[event.outcome], event.at, plan=whole_plan(event.records),
+                   currentStep=_plan_step(event.records, event.step))]
+
+
+@marathon_events.register
+def _plan_ended(event: PlanEnded) -> list[dict[str, Any]]:
+    """The whole deployment's end; failed or cancelled: ``reason`` (and Halyard's ``status`` and
+    ``failures``) as for one app's."""
+    records = event.records
+    the_plan = whole_plan(records)
+    if event.status == "succeeded":
+        return [_event("deployment_success", event.at, id=records[0].id, plan=the_plan)]
+    failures = [f for r in records for f in r.failures]
+    return [_event("deployment_failed", event.at, id=records[0].id, plan=the_plan,
+                   reason="; ".join(failures) or event.status, status=event.status, failures=failures)]
+
+
+@marathon_events.register
+def _group_changed(event: GroupChanged) -> list[dict[str, Any]]:
+    if event.reason is None:
+        return [_event("group_change_success", event.at, groupId=event.group_id, version=iso(event.version))]
+    return [_event("group_change_failed", event.at, groupId=event.group_id, version=iso(event.version),
+                   reason=event.reason)]
 
 
 # --- tasks ------------------------------------------------------------------------------------
@@ -173,7 +232,7 @@ def _task_changed(event: TaskChanged) -> list[dict[str, Any]]:
     agent_id = event.agent_id or task.agent_id
     update = _event("status_update_event", event.at, slaveId=agent_id, taskId=task.task_id,
                     taskStatus=event.state, message=event.message, appId=task.app_id, host=task.hostname,
-                    ipAddresses=[{"ipAddress": task.hostname, "protocol": "IPv4"}], ports=list(task.ports),
+                    ipAddresses=ip_addresses_json(event.ip_addresses, task.hostname), ports=list(task.ports),
                     version=version)
     if event.state == task.state:
         return [update]

@@ -37,7 +37,7 @@ from ..engine.view import EngineView
 from ..errors import ConflictError, NotFoundError, Problem, ValidationError
 from ..model import AppSpec
 from ..timestamps import iso
-from .app_lists import deployment_answer
+from .app_lists import Publisher, deployment_answer
 from .apps import app_json
 from .group_updates import GroupChange, dry_action, group_id, under
 from .inputs import body_json, new_id
@@ -71,7 +71,9 @@ def group_json(view: EngineView, gid: str, apps: list[AppRecord], embed: set[str
     return data
 
 
-def routes(backend: Backend) -> APIRouter:
+def routes(backend: Backend, publish: Optional[Publisher] = None) -> APIRouter:
+    """The groups' routes; ``publish`` puts a refused change on the event stream. Changes name
+    the group Marathon's ``group_change_*`` events name: the parent of the request's path."""
     router = APIRouter()
 
     def current() -> dict[str, AppSpec]:
@@ -94,14 +96,15 @@ def routes(backend: Backend) -> APIRouter:
             steps.append([{"action": dry_action(apps.get(a), puts[a]), "app": a} for a in layer])
         return [{"actions": actions} for actions in steps]
 
-    def structural(gid: str, body: dict, force: bool) -> dict[str, Any]:
+    def structural(gid: str, body: dict, force: bool, path: str) -> dict[str, Any]:
         apps = current()
         change = GroupChange(apps)
         change.apply(gid, body, ())
         if change.problems:
             raise ValidationError(change.problems)
         deletes = tuple(a for a in apps if under(a, gid) and a not in change.kept)
-        return deployment_answer(backend, ChangeApps(tuple(change.puts), deletes, deployment_id=new_id(), force=force))
+        return deployment_answer(backend, ChangeApps(tuple(change.puts), deletes, deployment_id=new_id(), force=force,
+                                                     group_id=parent(path)), publish)
 
     def refuse_rollback_and_scale(body: dict) -> Optional[float]:
         """``version`` is refused; ``scaleBy`` must come alone (with ``id``): its factor."""
@@ -152,7 +155,7 @@ def routes(backend: Backend) -> APIRouter:
         if not body.get("apps") and not body.get("groups"):
             raise ValidationError([Problem("apps", "a group without apps is not kept by Halyard: its groups are "
                                                    "the tree its apps' ids imply")])
-        return JSONResponse(structural(gid, body, force), status_code=201)
+        return JSONResponse(structural(gid, body, force, base), status_code=201)
 
     @router.put("/v2/groups")
     @router.put("/v2/groups/{path:path}")
@@ -164,13 +167,14 @@ def routes(backend: Backend) -> APIRouter:
         if dryRun and scale is None:
             return {"steps": dry_run(gid, body)}
         if scale is None:
-            return structural(gid, body, force)
+            return structural(gid, body, force, base)
         apps = current()
         inside = [s for a, s in apps.items() if under(a, gid)]
         if not inside:
             raise NotFoundError(f"Group '{gid}' does not exist")
         scaled = tuple(s.model_copy(update={"instances": math.ceil(s.instances * scale)}) for s in inside)
-        return deployment_answer(backend, ChangeApps(scaled, deployment_id=new_id(), force=force))
+        return deployment_answer(backend, ChangeApps(scaled, deployment_id=new_id(), force=force,
+                                                     group_id=parent(base)), publish)
 
     @router.patch("/v2/groups/{path:path}")
     async def patch(request: Request, path: str) -> Any:
@@ -195,6 +199,7 @@ def routes(backend: Backend) -> APIRouter:
         apps = [a for a in current() if under(a, gid)]
         if not apps and gid != "/":
             raise NotFoundError(f"Group '{gid}' does not exist")
-        return deployment_answer(backend, ChangeApps((), tuple(apps), deployment_id=new_id(), force=force))
+        return deployment_answer(backend, ChangeApps((), tuple(apps), deployment_id=new_id(), force=force,
+                                                     group_id=parent(gid)), publish)
 
     return router

@@ -33,9 +33,10 @@ def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: 
     auth.install(api, tokens or {}, auth_reads)
     errors.install(api, backend)
     # Tasks and versions before apps: "/v2/apps/{id:path}" would also match ".../tasks".
+    hub = hub or events.EventHub()
     for router in (leader.routes(backend), metrics.routes(backend), plan.routes(backend),
-                   events.routes(backend, hub or events.EventHub()), tasks.routes(backend), versions.routes(backend),
-                   app_lists.routes(backend), apps.routes(backend), groups.routes(backend),
+                   events.routes(backend, hub), tasks.routes(backend), versions.routes(backend),
+                   app_lists.routes(backend, hub.publish), apps.routes(backend), groups.routes(backend, hub.publish),
                    deployments.routes(backend), queue.routes(backend), jobs.routes(backend), pods.routes(backend)):
         api.include_router(router)
     if release_desk is not None:

@@ -10,6 +10,7 @@ from ..engine.app_records import AppRecord, TaskRecord
 from ..engine.messages import KillTasks
 from ..engine.task_health import TaskHealth
 from ..errors import ConflictError, Problem, ValidationError
+from ..mesos_types import CheckResult, IpAddress
 from ..model import AppSpec
 from ..timestamps import iso
 from .inputs import body_json, new_id, path_id
@@ -45,10 +46,30 @@ def task_json(task: TaskRecord, app: Optional[AppRecord]) -> dict[str, Any]:
         "id": task.task_id, "appId": task.app_id, "host": task.hostname, "ports": list(task.ports),
         "slaveId": task.agent_id, "state": STATE_NAMES.get(task.state, task.state),
         "stagedAt": iso(task.staged_at), "startedAt": iso_or_none(task.started_at),
-        "version": iso(task.config_version), "ipAddresses": [{"ipAddress": task.hostname, "protocol": "IPv4"}],
+        "version": iso(task.config_version), "ipAddresses": ip_addresses_json(task.ip_addresses, task.hostname),
         "servicePorts": service_ports(app.spec) if app is not None else [],
         **({"healthCheckResults": [health_json(task)]} if checked else {}),
+        **({"checkResult": result} if (result := check_json(task.check)) is not None else {}),
     }
+
+
+def ip_addresses_json(ips: tuple[IpAddress, ...], hostname: str) -> list[dict[str, str]]:
+    """Marathon's ``ipAddresses``: the task's as Mesos reported them (``container_status``); the
+    host's address while Mesos has reported none."""
+    return [{"ipAddress": ip.address, "protocol": ip.protocol} for ip in ips] or \
+        [{"ipAddress": hostname, "protocol": "IPv4"}]
+
+
+def check_json(check: Optional[CheckResult]) -> Optional[dict[str, Any]]:
+    """Marathon's ``checkResult`` (its ``CheckStatus``): ``{command: {exitCode}}``, ``{http:
+    {statusCode}}`` or ``{tcp: {succeeded}}``; None while the check has delivered no result."""
+    if check is None or not check.answered:
+        return None
+    if check.exit_code is not None:
+        return {"command": {"exitCode": check.exit_code}}
+    if check.status_code is not None:
+        return {"http": {"statusCode": check.status_code}}
+    return {"tcp": {"succeeded": check.succeeded}}
 
 
 def check_scale_wipe(scale: bool, wipe: bool) -> None:

@@ -209,3 +209,6 @@ class AppCommands:
             else:
                 self._put(AppSpec.model_validate(previous), persist, kind="rollback", deployment_id=rollback_id,
                           force=True, step=step)
+        if len(rollbacks) > 1:
+            assert rollback_id is not None
+            self.deployments.begin(rollback_id)

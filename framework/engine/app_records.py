@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping, Optional
 
-from ..mesos_types import LAUNCHING, TERMINAL
+from ..mesos_types import LAUNCHING, TERMINAL, CheckResult, IpAddress
 from ..model import AppSpec
 from ..timestamps import parse_iso
 from .task_health import TaskHealth
@@ -116,6 +116,8 @@ class TaskRecord:
     healthy: Optional[bool] = None        # from the executor's health check; None: no result yet
     ready: Optional[bool] = None          # from the app's readiness check; None: no result yet
     health: Optional[TaskHealth] = None   # the health checks' history (Marathon's healthCheckResults)
+    check: Optional[CheckResult] = None   # the last result of the app's Mesos check (Marathon's checkResult)
+    ip_addresses: tuple[IpAddress, ...] = ()  # as Mesos reported them; empty: none reported (the host's)
 
     @property
     def live(self) -> bool:
@@ -130,6 +132,7 @@ class TaskRecord:
         data = asdict(self)
         data["ports"] = list(self.ports)
         data["resources"] = list(self.resources)
+        data["ip_addresses"] = [asdict(ip) for ip in self.ip_addresses]
         return data
 
     @classmethod
@@ -138,6 +141,8 @@ class TaskRecord:
         data["ports"] = tuple(data.get("ports", ()))
         data["resources"] = tuple(data.get("resources", (0.0, 0.0, 0.0, 0.0)))
         data["health"] = TaskHealth.from_json(data.get("health"))
+        data["check"] = CheckResult(**data["check"]) if data.get("check") else None
+        data["ip_addresses"] = tuple(IpAddress(**ip) for ip in data.get("ip_addresses") or ())
         return cls(**data)
 
     def evolve(self, **changes: Any) -> "TaskRecord":

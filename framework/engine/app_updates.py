@@ -54,7 +54,8 @@ class TaskUpdates:
         """Apply ``status`` to ``task``; what to persist (empty for a duplicate)."""
         now = self.clock()
         agent_id = status.agent_id or task.agent_id
-        self.emit(TaskChanged(task, status.state, status.message or "", agent_id, now, status.reason))
+        self.emit(TaskChanged(task, status.state, status.message or "", agent_id, now, status.reason,
+                              status.ip_addresses or task.ip_addresses))
         if status.healthy is not None and status.healthy != task.healthy:
             self.emit(HealthChanged(task, status.healthy, now))
         if status.state == "TASK_KILLED" and status.healthy is False and not task.killing:
@@ -71,6 +72,10 @@ class TaskUpdates:
             changes["health"] = (task.health or TaskHealth()).observe(status.healthy, now, cause)
         if status.agent_id and status.agent_id != task.agent_id:
             changes["agent_id"] = status.agent_id
+        if status.check is not None:
+            changes["check"] = status.check
+        if status.ip_addresses:
+            changes["ip_addresses"] = status.ip_addresses
         if status.state == "TASK_RUNNING" and task.started_at is None:
             changes["started_at"] = now
         if status.state == "TASK_UNREACHABLE":

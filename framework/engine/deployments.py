@@ -13,7 +13,10 @@
 * A deployment of several apps (a group change: Marathon's DeploymentPlan) is one record per app
   sharing the deployment's id, each in a step; the apps of a step start when every app of the
   steps before has succeeded (:meth:`DeploymentBook.end` releases the next step). One app failing
-  fails the whole deployment (see ``AppCommands.fail_deployment``).
+  fails the whole deployment (see ``AppCommands.fail_deployment``). Such a deployment is also
+  told as a whole (Marathon's events): :meth:`DeploymentBook.begin` and each released step emit
+  ``PlanStepChanged(started)``; a step whose apps all succeeded ``PlanStepChanged(succeeded)``;
+  the end of its last app ``PlanEnded`` (after ``PlanStepChanged(failed)`` if it failed).
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ from typing import Callable, Iterable, Optional
 
 from ..errors import ConflictError
 from .app_records import AppRecord, DeploymentRecord, TaskRecord
-from .events import DeploymentFailed, DeploymentStarted, DeploymentSucceeded, DomainEvent
+from .events import (DeploymentFailed, DeploymentStarted, DeploymentSucceeded, DomainEvent, PlanEnded,
+                     PlanStepChanged)
 from .messages import Persist
 from .readiness import Readiness
 
@@ -113,9 +117,31 @@ class DeploymentBook:
         self._keep(ended, persist)
         if current.held:
             self.touch(app_id)  # no longer held: its app converges to what it was given
+        if current.step is not None:
+            self._plan_progress(current, ended, now)
         if advance and current.step is not None:
             self._next_step(current.id, persist)
         return ended
+
+    def begin(self, deployment_id: str) -> None:
+        """A deployment of several apps has all its records: its first step starts (as a whole)."""
+        left = [d for d in self.running_of(deployment_id) if not d.held]
+        if left and left[0].step is not None:
+            self.emit(PlanStepChanged(tuple(self.plan(deployment_id)), left[0].step, "started", self.clock()))
+
+    def _plan_progress(self, current: DeploymentRecord, ended: DeploymentRecord, now: float) -> None:
+        """After an app of a deployment of several ended: its step's end, the deployment's end."""
+        left = self.running_of(current.id)
+        if ended.status == "succeeded" and not current.held and not any(d.step == current.step for d in left):
+            self.emit(PlanStepChanged(tuple(self.plan(current.id)), current.step or 0, "succeeded", now))
+        if left:
+            return
+        records = tuple(self.plan(current.id))
+        status = next((d.status for d in records if d.status != "succeeded"), "succeeded")
+        if status == "failed":
+            step = min((d.step or 0 for d in records if d.status == "failed"), default=current.step or 0)
+            self.emit(PlanStepChanged(records, step, "failed", now))
+        self.emit(PlanEnded(records, status, now))
 
     def _next_step(self, deployment_id: str, persist: Persist) -> None:
         """When no app of a deployment is under way, release its next step's apps."""
@@ -131,6 +157,7 @@ class DeploymentBook:
                 persist.deployments[:] = [d for d in persist.deployments if d.key != released.key] + [released]
                 self.emit(DeploymentStarted(released, now))
                 self.touch(released.app_id)
+        self.emit(PlanStepChanged(tuple(self.plan(deployment_id)), step, "started", now))
 
     def _keep(self, ended: DeploymentRecord, persist: Optional[Persist]) -> None:
         """Remember an ended deployment; forget (and delete) the oldest beyond the bounds."""

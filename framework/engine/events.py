@@ -10,6 +10,7 @@ from typing import Optional, Union
 
 from ..jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from ..model import AppSpec, WorkloadKind
+from ..mesos_types import IpAddress
 from .app_records import DeploymentRecord, TaskRecord
 
 __all__ = ["AppChanged", "AppTerminated", "DeploymentStarted", "DeploymentSucceeded", "DeploymentFailed",
@@ -38,6 +39,9 @@ class AppTerminated:
 
 @dataclass(frozen=True)
 class DeploymentStarted:
+    """An app's deployment started (for an app of a deployment of several: its step came; the
+    event stream shows such a deployment through :class:`PlanStepChanged` and :class:`PlanEnded`)."""
+
     deployment: DeploymentRecord
     at: float
 
@@ -58,9 +62,44 @@ class DeploymentFailed:
 
 
 @dataclass(frozen=True)
+class PlanStepChanged:
+    """A step of a deployment of several apps (Marathon's DeploymentPlan) ``started``,
+    ``succeeded`` or ``failed``. ``records`` are every app's record of the deployment, by step."""
+
+    records: tuple[DeploymentRecord, ...]
+    step: int
+    outcome: str   # started | succeeded | failed
+    at: float
+
+
+@dataclass(frozen=True)
+class PlanEnded:
+    """A deployment of several apps ended, as a whole: ``status`` succeeded, failed or cancelled
+    (the first of its apps' records that did not succeed says which)."""
+
+    records: tuple[DeploymentRecord, ...]
+    status: str
+    at: float
+
+
+@dataclass(frozen=True)
+class GroupChanged:
+    """A change of several apps (a group change, ``PUT /v2/apps`` with a list) was accepted as
+    ``version`` (Marathon's ``group_change_success``) or, with ``reason``, refused
+    (``group_change_failed``). ``group_id`` is the group Marathon names: the parent of the
+    group changed (``/`` for the root and for app lists)."""
+
+    group_id: str
+    version: float
+    at: float
+    reason: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class TaskChanged:
     """Mesos reported a state for a task of an app (``task`` is the record before the change, so
-    ``task.state != state`` says the state changed; ``reason`` is Mesos' reason, if any)."""
+    ``task.state != state`` says the state changed; ``reason`` is Mesos' reason, if any;
+    ``ip_addresses`` the task's as Mesos reported them, this time or before: empty if never)."""
 
     task: TaskRecord
     state: str
@@ -68,6 +107,7 @@ class TaskChanged:
     agent_id: str
     at: float
     reason: Optional[str] = None
+    ip_addresses: tuple[IpAddress, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,7 +145,7 @@ class PlacementFailed:
 
 
 DomainEvent = Union[AppChanged, AppTerminated, DeploymentStarted, DeploymentSucceeded, DeploymentFailed,
-                    TaskChanged, HealthChanged, UnhealthyTaskKilled, PlacementFailed, JobDefined, JobDeleted,
+                    PlanStepChanged, PlanEnded, GroupChanged, TaskChanged, HealthChanged, UnhealthyTaskKilled, PlacementFailed, JobDefined, JobDeleted,
                     JobRunChanged, JobRunSkipped]
 
 

@@ -92,12 +92,14 @@ class PutApp:
 class ChangeApps:
     """Create or change the apps ``puts`` (complete, valid specs) and remove the apps ``deletes``,
     in one deployment named ``deployment_id``, ordered by their dependencies (a group change,
-    ``PUT /v2/apps`` with a list). ``force`` supersedes deployments under way."""
+    ``PUT /v2/apps`` with a list). ``force`` supersedes deployments under way. ``group_id``: the
+    group Marathon's ``group_change_success`` names (None: no such event)."""
 
     puts: tuple[AppSpec, ...] = ()
     deletes: tuple[str, ...] = ()
     deployment_id: Optional[str] = None
     force: bool = False
+    group_id: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Callable, Collection, Mapping
 from ..errors import ConflictError, Problem, ValidationError
 from ..model import AppSpec
 from .app_commands import AppCommands
-from .events import AppChanged
+from .events import AppChanged, GroupChanged
 from .messages import ChangeApps, Instruction, Persist
 from .service_ports import with_earlier_ports
 
@@ -127,6 +127,7 @@ class PlanCommands:
         steps = ([deletes] if deletes else []) + layers
         count = sum(len(step) for step in steps)
         if count == 0:
+            self._group_changed(event)
             return []  # nothing changes: nothing to deploy
         deployment_id = event.deployment_id or c.deployments.new_id()
         persist = Persist()
@@ -138,7 +139,16 @@ class PlanCommands:
                            held=n > 0)
                 else:
                     c.stop(c.app(app_id), persist, deployment_id, event.force, step=where)
+        if count > 1:
+            c.deployments.begin(deployment_id)
         now = self.clock()
         for spec in changed:
             c.emit(AppChanged(spec, now))
+        self._group_changed(event)
         return [persist]
+
+    def _group_changed(self, event: ChangeApps) -> None:
+        """Marathon's ``group_change_success``: the change was accepted (deployed or not)."""
+        if event.group_id is not None:
+            now = self.clock()
+            self.commands.emit(GroupChanged(event.group_id, now, now))

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional
 
 from ..cluster import AttributeValue, Resources
 from ..engine.messages import Acknowledge, AppTaskLaunch, Launch, TaskLaunch
-from ..mesos_types import AgentSeen, Offer, TaskStatus
+from ..mesos_types import AgentSeen, CheckResult, IpAddress, Offer, TaskStatus
 from .app_tasks import app_task_info
 from .job_tasks import job_task_info
 from .resources import offered_resource
@@ -82,7 +82,37 @@ def decode_status(status: Mapping[str, Any]) -> TaskStatus:
     return TaskStatus(task_id=status["task_id"]["value"], state=status["state"],
                       agent_id=_value(status.get("agent_id")), reason=status.get("reason"),
                       message=status.get("message"), healthy=None if healthy is None else bool(healthy),
-                      data=data, uuid=status.get("uuid"))
+                      data=data, uuid=status.get("uuid"), check=decode_check_status(status.get("check_status")),
+                      ip_addresses=decode_ip_addresses(status.get("container_status")))
+
+
+def _optional(kind: Any, field: str, convert: Any) -> Any:
+    value = (kind or {}).get(field) if isinstance(kind, Mapping) else None
+    return None if value is None else convert(value)
+
+
+def decode_check_status(check: Any) -> Optional[CheckResult]:
+    """A ``CheckStatusInfo`` (Mesos 1.11): its type and the result of that type; unset fields (a
+    check that has not answered, or timed out) stay None. None without a check status."""
+    if not isinstance(check, Mapping):
+        return None
+    kind = check.get("type") or next((k.upper() for k in ("command", "http", "tcp") if k in check), "UNKNOWN")
+    return CheckResult(kind=str(kind), exit_code=_optional(check.get("command"), "exit_code", int),
+                       status_code=_optional(check.get("http"), "status_code", int),
+                       succeeded=_optional(check.get("tcp"), "succeeded", bool))
+
+
+def decode_ip_addresses(container_status: Any) -> tuple[IpAddress, ...]:
+    """Every ``network_infos[].ip_addresses[]`` of a ``ContainerStatus`` (protocol IPv4 unless
+    Mesos says IPv6), in order; addresses without ``ip_address`` are skipped."""
+    if not isinstance(container_status, Mapping):
+        return ()
+    out = []
+    for info in container_status.get("network_infos") or ():
+        for ip in (info or {}).get("ip_addresses") or ():
+            if isinstance(ip, Mapping) and ip.get("ip_address"):
+                out.append(IpAddress(str(ip["ip_address"]), "IPv6" if ip.get("protocol") == "IPv6" else "IPv4"))
+    return tuple(out)
 
 
 def acknowledgement(ack: Acknowledge) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from halyard.api.events import KEEPALIVE, EventHub, sse
 from halyard.api.server import create_app
 from halyard.engine.app_records import DeploymentRecord, TaskRecord
 from halyard.engine.events import (AppChanged, AppTerminated, DeploymentFailed, DeploymentStarted, DeploymentSucceeded,
-                                   DomainEvent, HealthChanged, PlacementFailed, TaskChanged, UnhealthyTaskKilled)
+                                   DomainEvent, GroupChanged, HealthChanged, PlacementFailed, PlanEnded, PlanStepChanged,
+                                   TaskChanged, UnhealthyTaskKilled)
 from halyard.jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from halyard.jobs.records import RunRecord
 from halyard.timestamps import iso
@@ -44,6 +45,16 @@ RUN = RunRecord(run_id="r1", job_id="etl", spec=JOB, created_at=AT, trigger="api
 FAILED = DeploymentRecord(**{**DEPLOYMENT.__dict__, "status": "failed", "failures": ("web.1: TASK_FAILED",)})
 CANCELLED = DeploymentRecord(**{**DEPLOYMENT.__dict__, "status": "cancelled",
                                 "failures": ("cancelled: rolled back",)})
+# A deployment of two apps: /web scales first, then /api starts.
+API = parse_app({"id": "/api", "cmd": "serve", "instances": 1})
+IN_PLAN = DeploymentRecord(**{**DEPLOYMENT.__dict__, "step": 0})
+STARTS = DeploymentRecord(id="d1", app_id="/api", kind="start", version=1_700_000_000.5, started_at=AT,
+                          target=API.to_json(), step=1, held=True)
+MULTI = (IN_PLAN, STARTS)
+WHOLE = {**PLAN, "target": {**ROOT, "apps": [{**APP.public_json(), "version": V}, {**API.public_json(), "version": V}]},
+         "steps": [STEP, {"actions": [{"action": "StartApplication", "app": "/api"}]}]}
+FAILED_PLAN = (DeploymentRecord(**{**IN_PLAN.__dict__, "status": "failed", "failures": ("web.1: TASK_FAILED",)}),
+               DeploymentRecord(**{**STARTS.__dict__, "status": "failed", "held": False}))
 UPDATE = {"slaveId": "S2", "taskId": "web.1", "taskStatus": "TASK_RUNNING", "message": "up", "appId": "/web",
           "host": "10.0.0.1", "ipAddresses": [{"ipAddress": "10.0.0.1", "protocol": "IPv4"}], "ports": [31000, 31001],
           "version": TV}
@@ -69,6 +80,20 @@ CASES = [
                                        status="failed", failures=["web.1: TASK_FAILED"])]),
     (DeploymentFailed(CANCELLED, AT), [ev("deployment_failed", id="d1", plan=PLAN, reason="cancelled: rolled back",
                                           status="cancelled", failures=["cancelled: rolled back"])]),
+    # A deployment of several apps is told as a whole: its apps' own events are not shown.
+    (DeploymentStarted(IN_PLAN, AT), []),
+    (DeploymentSucceeded(IN_PLAN, AT), []),
+    (DeploymentFailed(FAILED_PLAN[0], AT), []),
+    (PlanStepChanged(MULTI, 0, "started", AT), [ev("deployment_info", plan=WHOLE, currentStep=STEP)]),
+    (PlanStepChanged(MULTI, 1, "succeeded", AT),
+     [ev("deployment_step_success", plan=WHOLE, currentStep=WHOLE["steps"][1])]),
+    (PlanStepChanged(FAILED_PLAN, 0, "failed", AT), [ev("deployment_step_failure", plan=WHOLE, currentStep=STEP)]),
+    (PlanEnded(MULTI, "succeeded", AT), [ev("deployment_success", id="d1", plan=WHOLE)]),
+    (PlanEnded(FAILED_PLAN, "failed", AT), [ev("deployment_failed", id="d1", plan=WHOLE, reason="web.1: TASK_FAILED",
+                                               status="failed", failures=["web.1: TASK_FAILED"])]),
+    (GroupChanged("/", AT, AT), [ev("group_change_success", groupId="/", version=WHEN)]),
+    (GroupChanged("/prod", AT, AT, "App is locked by one or more deployments."),
+     [ev("group_change_failed", groupId="/prod", version=WHEN, reason="App is locked by one or more deployments.")]),
     (TaskChanged(TASK, "TASK_RUNNING", "up", "S2", AT),
      [ev("status_update_event", **UPDATE),
       ev("instance_changed_event", instanceId="web.1", condition="Running", runSpecId="/web", agentId="S2",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from halyard.api.event_json import marathon_events
+from halyard.api.events import EventHub
 from halyard.api.server import create_app
 
 from .test_api import call
@@ -144,3 +146,25 @@ def test_a_group_update_that_resends_its_apps_unchanged_plans_nothing(both):
     call(api, "POST", "/v2/groups", {"id": "/same", "apps": [app("a"), app("b")]})
     status, dry = call(api, "PUT", "/v2/groups/same", {"apps": [app("a"), app("b")]}, query="dryRun=true")
     assert status == 200 and dry == {"steps": []}
+
+
+def test_a_refused_group_change_is_a_group_change_failed_on_the_stream():
+    class Recording(EventHub):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def publish(self, event):
+            self.seen += marathon_events(event)
+
+    hub = Recording()
+    api = create_app(VersionedBackend(), hub)
+    assert call(api, "POST", "/v2/apps", app("/prod/db"))[0] == 201   # its deployment is under way
+    status, body = call(api, "PUT", "/v2/groups/prod", {"apps": [app("/prod/db", instances=2)]})
+    assert status == 409
+    assert [(e["eventType"], e["groupId"], e["reason"]) for e in hub.seen] == [
+        ("group_change_failed", "/", body["message"])]
+    status, _ = call(api, "PUT", "/v2/apps", [app("/other", dependencies=["/other2"]),
+                                               app("/other2", dependencies=["/other"])])
+    assert status == 422 and hub.seen[-1]["eventType"] == "group_change_failed" and hub.seen[-1]["groupId"] == "/"
+    assert "cyclic dependencies" in hub.seen[-1]["reason"]
