@@ -26,7 +26,6 @@ class AppsFeed:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.retry_seconds = retry_seconds
         self._stop = threading.Event()
-        self._stream: Optional[requests.Response] = None
         self._thread: Optional[threading.Thread] = None
 
     def refresh(self) -> None:
@@ -44,10 +43,9 @@ class AppsFeed:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop following (the thread is a daemon: a read blocked on the stream ends with the
+        process; closing the stream under it would wait for that read)."""
         self._stop.set()
-        stream = self._stream
-        if stream is not None:
-            stream.close()
 
     def _follow(self) -> None:
         while not self._stop.is_set():
@@ -55,7 +53,6 @@ class AppsFeed:
                 with requests.get(self.api + "/v2/events", params={"event_type": list(EVENTS)}, headers=self.headers,
                                   stream=True, timeout=(10, None)) as resp:
                     resp.raise_for_status()
-                    self._stream = resp
                     self.refresh()  # what changed before the stream was attached
                     for line in resp.iter_lines(decode_unicode=True):
                         if self._stop.is_set():

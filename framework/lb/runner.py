@@ -37,7 +37,7 @@ class LoadBalancer:
         self.applied: Optional[str] = None
         self.reloads = 0
         self._notes: list[str] = []
-        self._dirty = threading.Condition()
+        self._dirty = threading.Condition(threading.RLock())
         self._pending = False
         self._has_apps = False
 
@@ -73,7 +73,9 @@ class LoadBalancer:
 
     def step(self) -> bool:
         """Apply the wanted configuration; True when HAProxy started or reloaded."""
-        text = self.wanted()
+        with self._dirty:
+            text = self.wanted()
+            services, members = len(self.services), sum(len(m) for m in self.members.values())
         try:
             changed = self.proxy.apply(text)
         except LoadBalancerError as exc:
@@ -82,8 +84,7 @@ class LoadBalancer:
         if changed:
             self.reloads += 1
             self.applied = text
-            log.info("HAProxy serves %d service(s), %d member(s)", len(self.services),
-                     sum(len(m) for m in self.members.values()))
+            log.info("HAProxy serves %d service(s), %d member(s)", services, members)
         return changed
 
     def run(self, stop: threading.Event) -> None:
