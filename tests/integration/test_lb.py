@@ -47,6 +47,57 @@ def healthy_endpoints(api: str, app_id: str) -> dict[str, str]:
             if t["state"] == "TASK_RUNNING" and any(r.get("alive") for r in t.get("healthCheckResults", []))}
 
 
+def test_the_serverset_watcher_follows_members_with_watches(cluster):
+    """The watcher alone, on the real ZooKeeper: an app watched before its node exists, members
+    that come and go (a bad body left out), the app's node removed, an app no longer watched."""
+    from kazoo.client import KazooClient
+
+    from halyard.store.serversets import ServerSetWatcher
+
+    chroot = unique("lb-watch")
+    zk_hosts = f"{cluster['ZK'].removeprefix('zk://')}/{chroot}"
+    client = KazooClient(hosts=zk_hosts)
+    client.start(timeout=15)
+    announcer = Announcer(zk_hosts)
+    seen: dict[str, tuple] = {}
+    watcher = ServerSetWatcher(client, "/discovery", lambda app_id, members: seen.__setitem__(app_id, members))
+
+    def ports(app_id):
+        return sorted(m.service.port for m in seen.get(app_id, ()))
+
+    try:
+        watcher.watch({"/a/web", "/b"})
+        assert seen == {}
+        first = announcer.announce("/a/web", "127.0.0.2", 31001, 0)
+        until(lambda: ports("/a/web") == [31001], 10, what="the first member")
+        announcer.announce("/a/web", "127.0.0.3", 31002, 1)
+        client.create("/discovery/a/web/member_", b"{not json", sequence=True)
+        client.create("/discovery/a/web/other", b"{}")
+        until(lambda: ports("/a/web") == [31001, 31002], 10, what="the second member, the bad one left out")
+        announcer.withdraw(first)
+        until(lambda: ports("/a/web") == [31002], 10, what="a member withdrawn")
+        announcer.announce("/b", "127.0.0.1", 31003, 0)
+        until(lambda: ports("/b") == [31003], 10, what="another app's member")
+        client.delete("/discovery/a/web", recursive=True)
+        until(lambda: ports("/a/web") == [], 10, what="the app's node removed")
+        announcer.announce("/a/web", "127.0.0.2", 31004, 0)
+        until(lambda: ports("/a/web") == [31004], 10, what="the app's node back")
+        watcher.watch({"/a/web"})
+        assert seen["/b"] == ()
+        announcer.announce("/b", "127.0.0.1", 31005, 1)
+        time.sleep(0.5)
+        assert seen["/b"] == () and watcher.watched() == {"/a/web"}
+    finally:
+        announcer.close()
+        client.stop()
+        client.close()
+        root = KazooClient(hosts=cluster["ZK"].removeprefix("zk://"))
+        root.start(timeout=15)
+        root.delete("/" + chroot, recursive=True)
+        root.stop()
+        root.close()
+
+
 def test_the_lb_follows_members_written_in_zookeeper(sched, tmp_path, request):
     """Members announced by hand for a real app's tasks: traffic flows through HAProxy to them;
     reloads (a member withdrawn and announced again, ten times) fail no request; a member
