@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -43,9 +45,20 @@ def _ask(path: Path, command: str, timeout: float = 2.0) -> str:
         return ""
 
 
-def parse_show_proc(text: str) -> tuple[Optional[int], list[int]]:
-    """The master CLI's ``show proc`` -> (the master's reload count, the current workers' pids)."""
+@dataclass(frozen=True)
+class MasterView:
+    """What the master CLI's ``show proc`` says: reloads so far, how many failed (the old
+    workers then go on serving), and the pids of the workers of the current configuration."""
+
     reloads: Optional[int] = None
+    failed: int = 0
+    workers: tuple[int, ...] = ()
+
+
+def parse_show_proc(text: str) -> MasterView:
+    """The master CLI's ``show proc`` -> :class:`MasterView`."""
+    reloads: Optional[int] = None
+    failed = 0
     workers: list[int] = []
     section = "master"
     for line in text.splitlines():
@@ -57,9 +70,11 @@ def parse_show_proc(text: str) -> tuple[Optional[int], list[int]]:
             continue
         if parts[1] == "master" and parts[2].isdigit():
             reloads = int(parts[2])
+            match = re.search(r"\[failed: (\d+)\]", line)
+            failed = int(match.group(1)) if match else 0
         elif parts[1] == "worker" and section == "workers":
             workers.append(int(parts[0]))
-    return reloads, workers
+    return MasterView(reloads, failed, tuple(workers))
 
 
 class HAProxyProcess:
@@ -75,6 +90,7 @@ class HAProxyProcess:
         self.state_path = self.run_dir / "server-state"
         self.proc: Optional[subprocess.Popen] = None
         self.reloads = 0
+        self.failed = 0
         self.running_config: Optional[str] = None
 
     def check(self, text: str) -> None:
@@ -112,8 +128,9 @@ class HAProxyProcess:
         self.running_config = text
 
     def apply(self, text: str) -> bool:
-        """Start, or reload when ``text`` differs from what runs; True when it did either."""
-        if self.proc is None:
+        """Start (again, if HAProxy exited), or reload when ``text`` differs from what runs; True
+        when it did either."""
+        if self.proc is None or self.proc.poll() is not None:
             self.start(text)
             return True
         if text == self.running_config:
@@ -121,9 +138,9 @@ class HAProxyProcess:
         self.reload(text)
         return True
 
-    def workers(self) -> list[int]:
+    def workers(self) -> tuple[int, ...]:
         """The pids of the workers serving the current configuration."""
-        return parse_show_proc(_ask(self.master_socket, "show proc"))[1]
+        return parse_show_proc(_ask(self.master_socket, "show proc")).workers
 
     def stop(self) -> None:
         """Stop the master and its workers (SIGUSR1: a soft stop, then SIGKILL after 10 s)."""
@@ -148,8 +165,12 @@ class HAProxyProcess:
             if self.proc.poll() is not None:
                 raise LoadBalancerError(f"HAProxy exited with status {self.proc.returncode}; "
                                         f"see {self.run_dir / 'haproxy.log'}")
-            count, workers = parse_show_proc(_ask(self.master_socket, "show proc"))
-            if count == reloads and workers:
+            view = parse_show_proc(_ask(self.master_socket, "show proc"))
+            if view.reloads == reloads and view.failed > self.failed:
+                self.failed = view.failed
+                raise LoadBalancerError(f"HAProxy could not load the new configuration (the previous one goes on "
+                                        f"serving); see {self.run_dir / 'haproxy.log'}")
+            if view.reloads == reloads and view.workers:
                 return
             time.sleep(0.05)
         raise LoadBalancerError(f"HAProxy did not serve its configuration within {self.ready_timeout:g} s "

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from halyard.lb.haproxy import parse_show_proc
+from halyard.lb.haproxy import MasterView, parse_show_proc
 from halyard.lb.labels import PortLabels, app_groups, in_group, label_problems, port_labels
 from halyard.lb.members import Endpoint, Member, member_body, parse_member
 from halyard.lb.render import Settings, needs_reload, render
@@ -216,8 +216,9 @@ def test_the_master_cli_s_show_proc_is_read():
             "# old workers\n"
             "18255           worker          2               0d00h00m22s     2.6.12-1+deb12u4\n"
             "# programs\n")
-    assert parse_show_proc(text) == (2, [18300])
-    assert parse_show_proc("") == (None, [])
+    assert parse_show_proc(text) == MasterView(2, 0, (18300,))
+    assert parse_show_proc(text.replace("[failed: 0]", "[failed: 1]")).failed == 1
+    assert parse_show_proc("") == MasterView(None, 0, ())
 
 
 # --- the loop --------------------------------------------------------------------------------------
