@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -51,6 +53,8 @@ def lb(api: str, zk: str, discovery_path: str, zk_auth: Optional[str], groups: t
     from ..store.election import ZkSession
     from ..store.serversets import ServerSetWatcher, discovery_base
 
+    if shutil.which(binary) is None:
+        raise click.UsageError(f"{binary} not found: install HAProxy (Debian: apt-get install haproxy) or give --haproxy")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     directory = run_dir or tempfile.mkdtemp(prefix="halyard-lb-")
     settings = Settings(bind=bind, check_interval=check_interval, check_fall=check_fall, check_rise=check_rise,
@@ -66,7 +70,7 @@ def lb(api: str, zk: str, discovery_path: str, zk_auth: Optional[str], groups: t
     balancer = LoadBalancer(frozenset(groups), settings, proxy, watch=lambda ids: watcher.watch(ids),  # type: ignore[union-attr]
                             debounce=debounce)
     watcher = ServerSetWatcher(session.client, discovery_base(session.root, discovery_path), balancer.on_members)
-    feed = AppsFeed(api, balancer.on_apps)
+    feed = AppsFeed(api, balancer.on_apps, token=os.environ.get("HALYARD_TOKEN"))
     click.echo(f"halyard lb: group(s) {', '.join(groups)}, ServerSets under {watcher.base}, HAProxy in {directory}",
                err=True)
     feed.start()

@@ -273,3 +273,16 @@ def test_the_loop_applies_a_burst_of_changes_once():
         stop.set()
         loop.join(5)
     assert not loop.is_alive()
+
+
+def test_the_command_names_its_options_and_refuses_a_missing_haproxy():
+    from click.testing import CliRunner
+
+    from halyard.cli.main import cli
+
+    shown = CliRunner().invoke(cli, ["lb", "--help"])
+    assert shown.exit_code == 0
+    for option in ("--api", "--zk", "--discovery-path", "--group", "--bind", "--check-interval", "--debounce"):
+        assert option in shown.output
+    refused = CliRunner().invoke(cli, ["lb", "--zk", "zk://127.0.0.1:1/x", "--haproxy", "no-such-haproxy"])
+    assert refused.exit_code == 2 and "no-such-haproxy not found" in refused.output
