@@ -640,8 +640,8 @@ class AppSpec(MarathonRules, Definition):
             if rc.port_name not in names:
                 problems.append((("readinessChecks", i, "portName"),
                                  f"no port named {rc.port_name!r} (ports: {', '.join(names) or 'none named'})"))
-        problems += self._limit_problems()
         problems += label_problems(self.labels, len(self.service_port_requests()))
+        problems += self._limit_problems()
         problems += self._role_problems() + self._marathon_problems()
         if problems:
             raise PathProblems(problems)

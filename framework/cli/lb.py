@@ -51,7 +51,7 @@ def lb(api: str, zk: str, discovery_path: str, zk_auth: Optional[str], groups: t
     from ..lb.render import Settings
     from ..lb.runner import LoadBalancer
     from ..store.election import ZkSession
-    from ..store.serversets import ServerSetWatcher, discovery_base
+    from ..store.serverset_watch import ServerSetWatcher, discovery_base
 
     if shutil.which(binary) is None:
         raise click.UsageError(f"{binary} not found: install HAProxy (Debian: apt-get install haproxy) or give --haproxy")

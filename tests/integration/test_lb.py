@@ -52,7 +52,7 @@ def test_the_serverset_watcher_follows_members_with_watches(cluster):
     that come and go (a bad body left out), the app's node removed, an app no longer watched."""
     from kazoo.client import KazooClient
 
-    from halyard.store.serversets import ServerSetWatcher
+    from halyard.store.serverset_watch import ServerSetWatcher
 
     chroot = unique("lb-watch")
     zk_hosts = f"{cluster['ZK'].removeprefix('zk://')}/{chroot}"

@@ -14,7 +14,7 @@ from halyard.lb.members import Endpoint, Member, member_body, parse_member
 from halyard.lb.render import Settings, needs_reload, render
 from halyard.lb.runner import LoadBalancer
 from halyard.lb.services import Service, services_of
-from halyard.store.serversets import discovery_base, member_path
+from halyard.store.serverset_watch import discovery_base, member_path
 from halyard.validation import app_problems
 
 
