@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import LoadBalancerError
+from .render import needs_reload
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class HAProxyProcess:
         if self.proc is None or self.proc.poll() is not None:
             self.start(text)
             return True
-        if text == self.running_config:
+        if not needs_reload(self.running_config, text):
             return False
         self.reload(text)
         return True
