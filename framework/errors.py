@@ -11,6 +11,7 @@
     │                            carries the id of the deployment in the way, if one is
     ├── NotLeaderError           this scheduler is a standby; carries where the leader listens
     ├── UpstreamError            a Mesos master or agent did not answer (the API answers 502)
+    ├── LoadBalancerError        ``halyard lb``: HAProxy refused a configuration, or did not start or reload
     └── StoreError               the state store (ZooKeeper) refused or failed an operation
         ├── StoreUnavailableError  no ZooKeeper connection right now: retry when it is back
         └── FencedError          a newer leader holds the store: this scheduler must step down
@@ -86,6 +87,10 @@ class NotLeaderError(HalyardError):
 
 class UpstreamError(HalyardError):
     """A Mesos master or agent did not answer (or could not be found)."""
+
+
+class LoadBalancerError(HalyardError):
+    """``halyard lb``: HAProxy refused a configuration, or did not start or reload in time."""
 
 
 class StoreError(HalyardError):

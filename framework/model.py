@@ -22,6 +22,7 @@ from pydantic_core import core_schema
 
 from .app_parts import DOCKER_NETWORK, MASKED, AppCheck, Network, SecretEnv, SecretSource
 from .app_rules import MarathonRules
+from .lb.labels import label_problems
 from .spec_base import PathProblems, Spec
 
 # PathProblems, Spec, SecretEnv and MASKED are imported from here too (their home moved).
@@ -639,6 +640,7 @@ class AppSpec(MarathonRules, Definition):
             if rc.port_name not in names:
                 problems.append((("readinessChecks", i, "portName"),
                                  f"no port named {rc.port_name!r} (ports: {', '.join(names) or 'none named'})"))
+        problems += label_problems(self.labels, len(self.service_port_requests()))
         problems += self._limit_problems()
         problems += self._role_problems() + self._marathon_problems()
         if problems:

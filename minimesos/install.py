@@ -2,7 +2,7 @@
 
 * Debian packages: libmesos' runtime libraries, g++ and patchelf to prepare it, ZooKeeper (with a
   Java runtime), python3-kazoo (the master announcer), and for Docker: docker.io and a static
-  busybox to build the local image from.
+  busybox to build the local image from; and haproxy, for `halyard lb`'s integration tests.
 * The real Apache Mesos 1.11 master and agent: the PyPI package ``mesos.scheduler`` 1.11.0 ships
   ``_scheduler.so`` with all of libmesos linked in. It is fetched through pip's own configured
   index (``pip download`` refuses the artifact), checked against a pinned sha256, patched by
@@ -31,7 +31,8 @@ ARTIFACT_SHA256 = "1d376f20bca6d05ee8b90c1c123a452b28753497ccc2f1c80ea3ac94c12e8
 SO_MEMBER = "./usr/local/lib/python2.7/dist-packages/mesos/scheduler/_scheduler.so"
 
 BASE_PACKAGES = ["libsvn1", "libapr1", "libsasl2-2", "libcurl4", "zlib1g", "patchelf", "g++", "curl",
-                 "ca-certificates", "python3", "python3-kazoo", "zookeeper", "procps"]
+                 "ca-certificates", "python3", "python3-kazoo", "zookeeper", "procps",
+                 "haproxy"]  # not the cluster's: `halyard lb`'s integration tests run a real HAProxy
 DOCKER_PACKAGES = ["docker.io", "busybox-static", "docker-registry"]
 
 

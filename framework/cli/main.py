@@ -11,6 +11,7 @@ from ..errors import HalyardError, ValidationError
 from .apps import apps, deployments, events
 from .deploy import deploy
 from .job import job
+from .lb import lb
 from .plan import plan
 from .releases import promote, releases, rollback
 from .scheduler import scheduler
@@ -34,6 +35,7 @@ cli.add_command(job)
 cli.add_command(releases)
 cli.add_command(promote)
 cli.add_command(rollback)
+cli.add_command(lb)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -16,6 +16,7 @@ FRAMEWORK = Path(__file__).resolve().parents[2] / "framework"
 PACKAGE = "halyard"
 PURE = ["model.py", "validation.py", "app_parts.py", "app_rules.py", "spec_base.py", "marathon_compat.py", "cluster.py", "ranges.py", "errors.py", "mesos_types.py", "timestamps.py",
         "environments.py", "releases.py",
+        "lb/__init__.py", "lb/labels.py", "lb/members.py", "lb/services.py", "lb/render.py", "lb/runner.py",
         "placement", "engine", "jobs"]
 FORBIDDEN = {"pymesos", "kazoo", "requests", "http", "urllib", "socket", "docker", "aiohttp",
              "httpx", "fastapi", "uvicorn", "starlette", "subprocess", "addict"}

@@ -1,0 +1,66 @@
+"""The apps a load balancer serves, from Halyard's API: ``GET /v2/apps``, again after each event
+that changes an app (``/v2/events``: ``api_post_event``, ``app_terminated_event``,
+``deployment_success``), and after the event stream reconnects."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable, Optional
+
+import requests
+
+from ..errors import HalyardError
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("api_post_event", "app_terminated_event", "deployment_success")
+
+
+class AppsFeed:
+    """Calls ``on_apps(apps)`` with every app (Marathon's JSON) at start and after each change."""
+
+    def __init__(self, api: str, on_apps: Callable[[list[dict[str, Any]]], None], token: Optional[str] = None,
+                 retry_seconds: float = 1.0):
+        self.api = api.rstrip("/")
+        self.on_apps = on_apps
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.retry_seconds = retry_seconds
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def refresh(self) -> None:
+        """Read every app now and hand them over; HalyardError when the API does not answer."""
+        try:
+            resp = requests.get(self.api + "/v2/apps", headers=self.headers, timeout=10)
+            resp.raise_for_status()
+            apps = resp.json()["apps"]
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            raise HalyardError(f"cannot read the apps from {self.api}: {exc}") from None
+        self.on_apps(apps)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._follow, name="lb-apps-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following (the thread is a daemon: a read blocked on the stream ends with the
+        process; closing the stream under it would wait for that read)."""
+        self._stop.set()
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with requests.get(self.api + "/v2/events", params={"event_type": list(EVENTS)}, headers=self.headers,
+                                  stream=True, timeout=(10, None)) as resp:
+                    resp.raise_for_status()
+                    self.refresh()  # what changed before the stream was attached
+                    for line in resp.iter_lines(decode_unicode=True):
+                        if self._stop.is_set():
+                            return
+                        if line and line.startswith("data: "):
+                            self.refresh()
+            except (requests.RequestException, HalyardError, AttributeError, ValueError) as exc:
+                if self._stop.is_set():
+                    return
+                log.warning("event stream of %s: %s; reconnecting", self.api, exc)
+            self._stop.wait(self.retry_seconds)

@@ -1,0 +1,135 @@
+"""Watching ServerSets in ZooKeeper (for ``halyard lb``): kazoo watches, no polling.
+
+For each watched app, a DataWatch on ``<base>/<app id path>`` (which works while the node does not
+exist yet) starts a ChildrenWatch once it exists; each ``member_*`` child gets a DataWatch that
+reads its body when it appears or changes and drops it when it goes. Every change calls
+``on_change(app_id, members)`` with all of the app's current members, on kazoo's event thread (the
+callback must not block). kazoo re-establishes the watches after a lost session.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, Optional
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException
+
+from ..errors import StoreUnavailableError
+from ..lb.members import MEMBER_PREFIX, Member, parse_member
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[str, tuple[Member, ...]], None]
+
+
+def member_path(base: str, app_id: str) -> str:
+    """``/halyard/discovery`` + ``/examples/hello`` -> ``/halyard/discovery/examples/hello``."""
+    return base.rstrip("/") + "/" + app_id.strip("/")
+
+
+class _AppWatch:
+    """The watches of one app; ``active`` False makes every callback of it stop its watch."""
+
+    def __init__(self, owner: "ServerSetWatcher", app_id: str):
+        self.owner, self.app_id = owner, app_id
+        self.path = member_path(owner.base, app_id)
+        self.active = True
+        self.children_watched = False
+        self.members: dict[str, Member] = {}
+        self.wanted: set[str] = set()
+
+    def start(self) -> None:
+        self.owner.client.DataWatch(self.path, self._on_node)
+
+    def _on_node(self, data: Optional[bytes], stat: object) -> Optional[bool]:
+        if not self.active:
+            return False
+        with self.owner.lock:
+            if stat is None:
+                self.children_watched = False
+                self.wanted.clear()
+                changed = bool(self.members)
+                self.members.clear()
+                if changed:
+                    self._publish()
+            elif not self.children_watched:
+                self.children_watched = True
+                self.owner.client.ChildrenWatch(self.path, self._on_children)
+        return None
+
+    def _on_children(self, children: list[str]) -> Optional[bool]:
+        if not self.active:
+            return False
+        with self.owner.lock:
+            names = {c for c in children if c.startswith(MEMBER_PREFIX)}
+            new = names - self.wanted
+            gone = self.wanted - names
+            self.wanted = names
+            for name in gone:
+                self.members.pop(name, None)
+            if gone:
+                self._publish()
+        for name in sorted(new):
+            self.owner.client.DataWatch(f"{self.path}/{name}", self._member_watch(name))
+        return None
+
+    def _member_watch(self, name: str) -> Callable[[Optional[bytes], object], Optional[bool]]:
+        def on_member(data: Optional[bytes], stat: object) -> Optional[bool]:
+            if not self.active:
+                return False
+            with self.owner.lock:
+                if stat is None or name not in self.wanted:
+                    if self.members.pop(name, None) is not None:
+                        self._publish()
+                    return False  # member names are sequential: a gone one never comes back
+                try:
+                    member = parse_member(name, data or b"")
+                except ValueError as exc:
+                    log.warning("%s: member %s left out: %s", self.app_id, name, exc)
+                    if self.members.pop(name, None) is not None:
+                        self._publish()
+                    return None
+                if self.members.get(name) != member:
+                    self.members[name] = member
+                    self._publish()
+            return None
+        return on_member
+
+    def _publish(self) -> None:
+        self.owner.on_change(self.app_id, tuple(sorted(self.members.values(), key=lambda m: m.name)))
+
+
+class ServerSetWatcher:
+    """The ServerSets of a changing set of apps under ``base`` (a path on ``client``'s chroot)."""
+
+    def __init__(self, client: KazooClient, base: str, on_change: Listener):
+        self.client, self.base, self.on_change = client, base, on_change
+        self.lock = threading.RLock()
+        self._apps: dict[str, _AppWatch] = {}
+
+    def watch(self, app_ids: set[str]) -> None:
+        """Watch exactly these apps from now on (new ones start, others stop with no members)."""
+        with self.lock:
+            for app_id in sorted(set(self._apps) - app_ids):
+                self._apps.pop(app_id).active = False
+                self.on_change(app_id, ())
+            for app_id in sorted(app_ids - set(self._apps)):
+                watch = self._apps[app_id] = _AppWatch(self, app_id)
+                try:
+                    watch.start()
+                except KazooException as exc:
+                    self._apps.pop(app_id)
+                    raise StoreUnavailableError(f"cannot watch {watch.path}: {exc!r}") from exc
+
+    def watched(self) -> set[str]:
+        with self.lock:
+            return set(self._apps)
+
+
+def discovery_base(root: str, path: str) -> str:
+    """Where the ServerSets are: ``path`` under the store root (the ``--zk`` chroot, or
+    ``/halyard`` without one) when relative, as given when absolute."""
+    if path.startswith("/"):
+        return "/" + path.strip("/")
+    return f"{root.rstrip('/')}/{path.strip('/')}"
