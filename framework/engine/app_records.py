@@ -116,6 +116,7 @@ class TaskRecord:
     healthy: Optional[bool] = None        # from the executor's health check; None: no result yet
     ready: Optional[bool] = None          # from the app's readiness check; None: no result yet
     health: Optional[TaskHealth] = None   # the health checks' history (Marathon's healthCheckResults)
+    shard: Optional[int] = None           # its stable instance index (service discovery: engine/discovery.py)
 
     @property
     def live(self) -> bool:

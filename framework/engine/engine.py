@@ -36,6 +36,7 @@ from .app_updates import TaskUpdates
 from .app_versions import DEFAULT_KEEP, VersionBook
 from .converge import converge
 from .deployments import DeploymentBook
+from .discovery import Announcements
 from .events import AppTerminated, DomainEvent
 from .job_steps import JobCommands, job_instructions, job_writes
 from .launch import Launcher
@@ -73,6 +74,8 @@ class EngineConfig:
     min_healthy: float = 0.0               # minReadySeconds of apps that set none: how long a new
                                            # task must run to count (see readiness.py)
     executor: ExecutorSettings = ExecutorSettings()  # how agents start Halyard's executor (jobs)
+    discovery: bool = False                # announce healthy tasks (ServerSets; see discovery.py)
+    discovery_resync: float = 60.0         # a full SyncMembers this often (heals failed writes)
 
 
 class Engine:
@@ -86,6 +89,7 @@ class Engine:
         self.apps: dict[str, AppRecord] = {}
         self.index = TaskIndex()
         self.probes = ReadinessProbes()  # readiness checks: which are due, their last results
+        self.discovery = Announcements(config.discovery, resync_every=config.discovery_resync)
         self.agents = KnownAgents()  # from offers: what GROUP_BY reads when scaling down
         self.framework_id: Optional[str] = None
         self.subscribed = False
@@ -185,6 +189,7 @@ class Engine:
             self._events.clear()  # nothing happened: nothing to publish
             raise
         out = self._finish(out)
+        out = self._announce(out)
         out += [Publish(e) for e in self._events]
         self._events.clear()
         return out
@@ -249,6 +254,44 @@ class Engine:
                 self.deployment_book.end(app_id, "succeeded", persist)
         return persist, kills
 
+    def _announce(self, out: list[Instruction]) -> list[Instruction]:
+        """Service discovery after every event (see discovery.py): shards for new tasks (persisted
+        with the first Persist), members withdrawn before any Kill and announced, kills of announced
+        tasks held back for the app's drain delay; one SyncMembers once the reconciliation after
+        subscribing is answered, and periodically."""
+        found = self.discovery
+        if not found.enabled:
+            return out
+        now = self.clock()
+        shards = [t for app_id in self.apps for t in found.assign_shards(self.tasks_of(app_id))]
+        if shards:
+            for task in shards:
+                self.index.set(task)
+            out = _merge_persist(out, Persist(tasks=shards))
+            _drop_older_writes(out)
+        kept: list[Instruction] = []
+        for ins in out:
+            if isinstance(ins, Kill) and (task := self.index.get(ins.task_id)) is not None \
+                    and found.hold_kill(task, self.apps.get(task.app_id), now):
+                continue
+            kept.append(ins)
+        desired = found.desired(self.apps, self.tasks.values())
+        if found.sync_due(now, self.reconciler.pending()):
+            changes: list[Instruction] = [found.sync(desired, now)]
+        else:
+            changes = list(found.diff(desired))
+        if not changes:
+            return kept
+        # Before the first Kill (clients stop sending first), else after the first Persist.
+        at = next((i for i, ins in enumerate(kept) if isinstance(ins, Kill)), None)
+        if at is None:
+            at = next((i + 1 for i, ins in enumerate(kept) if isinstance(ins, Persist)), 0)
+        return kept[:at] + changes + kept[at:]
+
+    def _alive(self, task_id: str) -> bool:
+        task = self.index.get(task_id)
+        return task is not None and task.state not in TERMINAL
+
     def _launchable(self) -> list[tuple[AppRecord, int]]:
         now = self.clock()
         return [(self.apps[a], n) for a, n in self._pending.items()
@@ -278,6 +321,7 @@ class Engine:
             self.framework_id = event.framework_id
             out.append(Persist(framework_id=event.framework_id))
         self.subscribed = True
+        self.discovery.subscribed(self.clock())
         # Mesos keeps a framework's suppression across re-subscription (an earlier leader may
         # have suppressed): the next decision is always sent.
         self.suppressed = None
@@ -366,11 +410,23 @@ class Engine:
         out += [Kill(task_id, agent_id) for task_id, agent_id in changes.kills]
         if not self.subscribed:
             return out
-        killing = [(t.task_id, t.agent_id) for t in self.tasks.values() if t.killing]
+        killing = [(t.task_id, t.agent_id) for t in self.tasks.values()
+                   if t.killing and t.task_id not in self.discovery.draining]
+        out += [self.reconciler.kill(task_id, agent_id, now)
+                for task_id, agent_id in self.discovery.drained(now, self._alive)]
         needs = {} if self.paused else {app.app_id: need_of(app.spec) for app, _ in self._launchable()}
         out += self.wait.tick(needs, now)
         self.index.dirty.update(self.waiting)  # an app that found no room may make room (see _converge)
         return out + self.reconciler.tick(now, killing) + self.probes.due(self.apps.values(), self.tasks_of, now)
+
+
+def _drop_older_writes(out: list[Instruction]) -> None:
+    """In the first Persist, keep only the last record written for each task."""
+    for ins in out:
+        if isinstance(ins, Persist):
+            last = {t.task_id: t for t in ins.tasks}
+            ins.tasks = [t for t in ins.tasks if last[t.task_id] is t]
+            return
 
 
 def _merge_persist(out: list[Instruction], extra: Persist) -> list[Instruction]:
