@@ -3,8 +3,18 @@ and the instructions that announce and withdraw members (carried out by the stor
 ``store/serversets.py``; the engine's rules are in :mod:`.discovery`)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
+
+
+def dns_label(app_id: str) -> str:
+    """The app id as one DNS label, as Mesos-DNS names Marathon's tasks: the path's segments
+    last first, joined by ``-`` (``/examples/hello`` -> ``hello-examples``); characters outside
+    ``[a-z0-9-]`` become ``-``; at most 63 characters."""
+    label = "-".join(reversed([s for s in app_id.strip("/").split("/") if s])).lower()
+    label = re.sub(r"[^a-z0-9-]+", "-", label)[:63].strip("-")
+    return label or "app"
 
 
 @dataclass(frozen=True)
