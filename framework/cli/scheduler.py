@@ -115,6 +115,14 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
               registry_credentials: Optional[str], discovery_path: str, discovery_format: str, no_discovery: bool,
               log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
+    if not no_discovery:
+        from ..errors import ValidationError
+        from ..store.election import parse_zk
+        from ..store.serversets import discovery_root
+        try:
+            discovery_root(parse_zk(zk)[1], discovery_path)
+        except ValidationError as exc:
+            raise click.BadParameter(exc.problems[0].message, param_hint="--discovery-path") from None
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kazoo").setLevel(logging.WARNING)
     from ..mesos.driver import install_interrupt_handler
@@ -131,14 +139,6 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
     if local_port_min > local_port_max:
         raise click.BadParameter(f"{local_port_min} is above --local-port-max ({local_port_max})",
                                  param_hint="--local-port-min")
-    if not no_discovery:
-        from ..errors import ValidationError
-        from ..store.election import parse_zk
-        from ..store.serversets import discovery_root
-        try:
-            discovery_root(parse_zk(zk)[1], discovery_path)
-        except ValidationError as exc:
-            raise click.BadParameter(exc.problems[0].message, param_hint="--discovery-path") from None
     tokens = read_tokens(tokens_file) if tokens_file else {}
     if auth_reads and not tokens:
         raise click.UsageError("--auth-reads needs --tokens-file")

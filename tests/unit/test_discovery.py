@@ -267,3 +267,14 @@ def test_the_cli_watch_reports_announcements_withdrawals_and_reasons():
     assert [(c["change"], c["taskId"]) for c in changes(before, after)] == [
         ("withdrawn", "a"), ("announced", "b"), ("waiting", "d"), ("gone", "c")]
     assert changes(after, after) == []
+
+
+@pytest.mark.parametrize("zk, path", [("zk://z:2181/halyard", "apps"), ("zk://z:2181", "/halyard"),
+                                      ("zk://z:2181/h", "/")])
+def test_the_scheduler_refuses_a_discovery_path_in_its_state_at_start(zk, path):
+    from click.testing import CliRunner
+
+    from halyard.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["scheduler", "--master", "m:5050", "--zk", zk, "--discovery-path", path])
+    assert result.exit_code == 2 and "--discovery-path" in result.output and "state" in result.output
