@@ -161,12 +161,15 @@ class Announcements:
         self._next_sync = now + self.resync_every
         return SyncMembers(tuple(sorted(desired.values(), key=lambda m: (m.app_id, m.shard, m.task_id))))
 
-    def diff(self, desired: dict[str, Member]) -> list[Withdraw | Announce]:
-        """Withdraw what should not be announced (first), announce what should."""
+    def diff(self, desired: dict[str, Member], apps: Optional[set[str]] = None) -> list[Withdraw | Announce]:
+        """Withdraw what should not be announced (first), announce what should; ``desired`` covers
+        the ``apps`` given (None: all), the members of other apps stay."""
         if not self.synced:
             return []
         out: list[Withdraw | Announce] = []
         for task_id, member in list(self.members.items()):
+            if apps is not None and member.app_id not in apps:
+                continue
             if desired.get(task_id) != member:
                 out.append(Withdraw(member))
                 del self.members[task_id]

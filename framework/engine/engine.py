@@ -188,8 +188,9 @@ class Engine:
         except Exception:
             self._events.clear()  # nothing happened: nothing to publish
             raise
+        touched = set(self.index.dirty)  # apps that changed (the convergence below forgets them)
         out = self._finish(out)
-        out = self._announce(out)
+        out = self._announce(out, touched)
         out += [Publish(e) for e in self._events]
         self._events.clear()
         return out
@@ -254,7 +255,7 @@ class Engine:
                 self.deployment_book.end(app_id, "succeeded", persist)
         return persist, kills
 
-    def _announce(self, out: list[Instruction]) -> list[Instruction]:
+    def _announce(self, out: list[Instruction], touched: set[str]) -> list[Instruction]:
         """Service discovery after every event (see discovery.py): shards for new tasks (persisted
         with the first Persist), members withdrawn before any Kill and announced, kills of announced
         tasks held back for the app's drain delay; one SyncMembers once the reconciliation after
@@ -263,7 +264,9 @@ class Engine:
         if not found.enabled:
             return out
         now = self.clock()
-        shards = [t for app_id in self.apps for t in found.assign_shards(self.tasks_of(app_id))]
+        touched |= self.index.changed
+        self.index.changed.clear()
+        shards = [t for app_id in touched for t in found.assign_shards(self.tasks_of(app_id))]
         if shards:
             for task in shards:
                 self.index.set(task)
@@ -275,11 +278,12 @@ class Engine:
                     and found.hold_kill(task, self.apps.get(task.app_id), now):
                 continue
             kept.append(ins)
-        desired = found.desired(self.apps, self.tasks.values())
+        self.index.changed.clear()  # the shards just set: looked at already
         if found.sync_due(now, self.reconciler.pending()):
-            changes: list[Instruction] = [found.sync(desired, now)]
-        else:
-            changes = list(found.diff(desired))
+            changes: list[Instruction] = [found.sync(found.desired(self.apps, self.tasks.values()), now)]
+        else:  # only the apps that changed (the rest stays as announced)
+            tasks = [t for app_id in touched for t in self.tasks_of(app_id)]
+            changes = list(found.diff(found.desired(self.apps, tasks), touched))
         if not changes:
             return kept
         # Before the first Kill (clients stop sending first), else after the first Persist.
