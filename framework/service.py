@@ -56,7 +56,7 @@ class DiscoveryWriter(Protocol):
 
     def withdraw(self, member: Member) -> None: ...
 
-    def sync(self, members: Any) -> Any: ...
+    def sync(self, members: Any, full: bool = True) -> Any: ...
 
 
 class Driver(Protocol):
@@ -427,7 +427,7 @@ class SchedulerService:
             elif isinstance(ins, Withdraw):
                 self.discovery.withdraw(ins.member)
             else:
-                self.discovery.sync(ins.members)
+                self.discovery.sync(ins.members, ins.full)
         except StoreError as exc:
             log.warning("service discovery: %s (the next synchronisation repairs it)", exc)
 

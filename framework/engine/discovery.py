@@ -156,10 +156,11 @@ class Announcements:
 
     def sync(self, desired: dict[str, Member], now: float) -> SyncMembers:
         """The whole tree, as it should be."""
+        full = not self.synced
         self.members = dict(desired)
         self.synced = True
         self._next_sync = now + self.resync_every
-        return SyncMembers(tuple(sorted(desired.values(), key=lambda m: (m.app_id, m.shard, m.task_id))))
+        return SyncMembers(tuple(sorted(desired.values(), key=lambda m: (m.app_id, m.shard, m.task_id))), full)
 
     def diff(self, desired: dict[str, Member], apps: Optional[set[str]] = None) -> list[Withdraw | Announce]:
         """Withdraw what should not be announced (first), announce what should; ``desired`` covers

@@ -56,6 +56,9 @@ class Withdraw:
 class SyncMembers:
     """Make the discovery tree hold exactly ``members``: remove every other member (tasks gone
     while no leader looked), add the missing ones. After each (re)subscription's reconciliation,
-    and periodically (which also heals a write that failed)."""
+    and periodically (which also heals a write that failed). ``full``: read the whole tree (the
+    first after subscribing: another leader may have written meanwhile); otherwise the writer may
+    compare with what it wrote itself, unless one of its writes failed since."""
 
     members: tuple[Member, ...]
+    full: bool = True

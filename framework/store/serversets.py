@@ -94,6 +94,7 @@ class ServerSetWriter:
             raise ValidationError([Problem("--discovery-format", f"expected one of {', '.join(FORMATS)}, got {fmt!r}")])
         self.client, self.root, self.format, self.acl = client, root.rstrip("/"), fmt, acl
         self._nodes: dict[str, str] = {}   # task id -> its member node (serverset: the sequential name)
+        self._trusted = False   # _nodes is what the tree holds: every write since the last full sync succeeded
 
     # --- where and what ------------------------------------------------------------------------
 
@@ -108,9 +109,54 @@ class ServerSetWriter:
 
     # --- instructions ---------------------------------------------------------------------------
 
-    @kazoo_errors("announcing a member")
     def announce(self, member: Member) -> str:
         """Write ``member``'s node; returns its path."""
+        return self._untrusted_on_failure(self._announce, member)
+
+    def withdraw(self, member: Member) -> None:
+        """Remove ``member``'s node (found by its body if this writer did not write it)."""
+        self._untrusted_on_failure(self._withdraw, member)
+
+    def sync(self, members: Iterable[Member], full: bool = True) -> tuple[int, int]:
+        """Make the tree hold exactly ``members``; returns (added, removed). A ``full`` one, and
+        any after a failed write, reads the whole tree (members Halyard did not write, or wrote
+        under another leader, are found by their body); otherwise it compares with what this
+        writer wrote, without reading."""
+        members = list(members)
+        if self._trusted and not full:
+            return self._untrusted_on_failure(self._quick_sync, members)
+        result = self._untrusted_on_failure(self._full_sync, members)
+        self._trusted = True
+        return result
+
+    def _untrusted_on_failure(self, operation: Any, *args: Any) -> Any:
+        try:
+            return operation(*args)
+        except Exception:
+            self._trusted = False
+            raise
+
+    def _quick_sync(self, members: list[Member]) -> tuple[int, int]:
+        wanted = {m.task_id: m for m in members}
+        removed = [task_id for task_id in self._nodes if task_id not in wanted]
+        for task_id in removed:
+            self._delete(self._nodes.pop(task_id))
+        added = [m for task_id, m in wanted.items() if task_id not in self._nodes]
+        for member in added:
+            self._announce(member)
+        if added or removed:
+            log.info("discovery synchronised: %d member(s) added, %d removed", len(added), len(removed))
+        return len(added), len(removed)
+
+    @kazoo_errors("deleting a member")
+    def _delete(self, path: str) -> None:
+        try:
+            self.client.delete(path)
+        except NoNodeError:
+            pass  # already gone: what was asked
+
+    @kazoo_errors("announcing a member")
+    def _announce(self, member: Member) -> str:
         data = _encode(self.body(member))
         if self.format == "curator":
             path = f"{self.directory(member.app_id)}/{member.task_id}"
@@ -125,8 +171,7 @@ class ServerSetWriter:
         return path
 
     @kazoo_errors("withdrawing a member")
-    def withdraw(self, member: Member) -> None:
-        """Remove ``member``'s node (found by its body if this writer did not write it)."""
+    def _withdraw(self, member: Member) -> None:
         path = self._nodes.pop(member.task_id, None)
         if path is None:
             path = self._find(member)
@@ -138,8 +183,7 @@ class ServerSetWriter:
             pass  # already gone: what was asked
 
     @kazoo_errors("synchronising members")
-    def sync(self, members: Iterable[Member]) -> tuple[int, int]:
-        """Make the tree hold exactly ``members``; returns (added, removed)."""
+    def _full_sync(self, members: list[Member]) -> tuple[int, int]:
         wanted = {self._key(m): m for m in members}
         found = self._existing()
         removed = 0
@@ -157,7 +201,7 @@ class ServerSetWriter:
         added = 0
         for member in wanted.values():
             if member.task_id not in self._nodes:
-                self.announce(member)
+                self._announce(member)
                 added += 1
         if added or removed:
             log.info("discovery synchronised: %d member(s) added, %d removed", added, removed)

@@ -7,7 +7,7 @@ import collections
 import collections.abc
 import json
 import time
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 import requests
@@ -188,9 +188,47 @@ def test_the_writer_against_zookeeper(zk):
         assert (added, removed) == (1, 1)
         assert w.members("/g/a") == [serverset_body(a)] and w.members("/g/b") == [serverset_body(c)]
         assert ServerSetWriter(zk, root).sync([a, c]) == (0, 0)  # nothing to do: no flap
+        quick = ServerSetWriter(zk, root)
+        quick.sync([a, c])
+        zk.create(f"{root}/g/b/member_", b'{"stray": true}', sequence=True)
+        assert quick.sync([a], full=False) == (0, 1)  # c withdrawn; the stray is not read...
+        assert ServerSetWriter(zk, root).sync([a]) == (0, 1)  # ...until the next full one
         cur = ServerSetWriter(zk, root + "/curator", "curator")
         cur.announce(c)
         assert json.loads(zk.get(f"{root}/curator/b/t3")[0])["id"] == "t3"
         assert cur.sync([a]) == (1, 1) and zk.get_children(f"{root}/curator/a-g") == ["t1"]
     finally:
         zk.delete(root, recursive=True)
+
+
+def test_a_new_leader_repairs_the_members(cluster, zk, tmp_path):
+    """Members are persistent: they outlive their leader. What changed while no leader looked (a
+    member lost, a stray one left) is repaired by the next leader once it has reconciled."""
+    from .harness import SchedulerProc, clean_shutdown, sleep_app
+
+    name, chroot = unique("halyard-test"), unique("halyard-test")
+    first = SchedulerProc(cluster, chroot, name, tmp_path).start()
+    second = None
+    app_id = "/" + unique("disc-failover")
+    directory = f"/{chroot}/discovery/{app_id.strip('/')}"
+    try:
+        until(first.leading, 30, what="leader")
+        assert first.post_app(sleep_app(app_id, 2, portDefinitions=[{"port": 0, "name": "http"}])).status_code == 201
+        before = until(lambda: len(m := members(zk, directory)) == 2 and m, 60, what="2 members")
+        first.stop()
+        assert members(zk, directory).keys() == before.keys()  # persistent: still there without a leader
+        lost = sorted(before)[0]
+        zk.delete(f"{directory}/{lost}")
+        stray = zk.create(f"{directory}/member_", json.dumps({"serviceEndpoint": {"host": "gone", "port": 1},
+                                                              "additionalEndpoints": {}, "status": "ALIVE",
+                                                              "shard": 7}).encode(), sequence=True)
+        second = SchedulerProc(cluster, chroot, name, tmp_path).start()
+        until(second.leading, 30, what="the new leader")
+        after = until(lambda: (m := members(zk, directory)) and len(m) == 2 and stray.rsplit("/", 1)[1] not in m
+                      and m, 60, interval=0.1, what="members repaired")
+        assert sorted(json.dumps(b, sort_keys=True) for b, _ in after.values()) == \
+            sorted(json.dumps(b, sort_keys=True) for b, _ in before.values())
+        kept = sorted(before)[1]
+        assert kept in after  # the member that was right was not rewritten (no flap)
+    finally:
+        clean_shutdown(cluster, name, [s for s in (first, second) if s is not None])

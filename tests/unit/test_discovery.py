@@ -39,7 +39,7 @@ def started(spec, healthy=True, **config):
     engine, clock = make_engine(discovery=True, **config)
     engine.handle(PutApp(spec))
     out = engine.handle(Subscribed("F1"))
-    assert found(out, SyncMembers) == [SyncMembers(())]  # nothing to reconcile: synchronised at once
+    assert found(out, SyncMembers) == [SyncMembers((), full=True)]  # nothing to reconcile: synchronised at once
     for task_id in launch_all(engine):
         update(engine, task_id, "TASK_RUNNING")
         if spec.health_checks and healthy:
@@ -174,8 +174,10 @@ def test_a_new_leader_synchronises_members_after_reconciliation_only():
     [sync] = found(out, SyncMembers)
     assert {m.task_id for m in sync.members} == set(ids[1:])
     assert {m.task_id: m.shard for m in sync.members} == {t: before[t].shard for t in ids[1:]}
+    assert sync.full
     clock2.now += 61
-    assert len(found(leader.handle(Tick()), SyncMembers)) == 1  # and periodically
+    [again] = found(leader.handle(Tick()), SyncMembers)  # and periodically, from what the writer wrote
+    assert not again.full and again.members == sync.members
 
 
 def test_with_discovery_off_nothing_is_announced_and_kills_are_not_held():
