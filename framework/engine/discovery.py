@@ -35,6 +35,8 @@ from ..mesos_types import TERMINAL
 from ..model import AppSpec
 from .app_records import AppRecord, TaskRecord
 from .members import Announce, Member, SyncMembers, Withdraw
+from .messages import Instruction, Kill, Persist
+from .task_index import TaskIndex
 
 DRAIN_LABEL = "HALYARD_DRAIN_SECONDS"
 OFF = "discovery is off (--no-discovery)"
@@ -70,6 +72,33 @@ class Announcements:
         self.synced = False
         self._subscribed_at: Optional[float] = None
         self._next_sync = 0.0
+
+    # --- after every event ---------------------------------------------------------------------
+
+    def step(self, out: list[Instruction], apps: Mapping[str, AppRecord], index: TaskIndex, touched: set[str],
+             now: float, reconciling: int) -> list[Instruction]:
+        """``out`` (an event's instructions) with discovery's: shards for the new tasks of the
+        ``touched`` apps (written with the first Persist), Kills of announced tasks held back for
+        their drain delay, and Withdraws/Announces (or a SyncMembers when due) after the first
+        Persist and before the first Kill."""
+        shards = [t for app_id in touched for t in self.assign_shards(index.of_app(app_id))]
+        for task in shards:
+            index.set(task)
+        if shards:
+            out = _with_writes(out, shards)
+        kept = [ins for ins in out if not (isinstance(ins, Kill) and (task := index.get(ins.task_id)) is not None
+                                           and self.hold_kill(task, apps.get(task.app_id), now))]
+        changes: list[Instruction]
+        if self.sync_due(now, reconciling):
+            changes = [self.sync(self.desired(apps, index.tasks.values()), now)]
+        else:  # only the apps that changed (the rest stays as announced)
+            changes = list(self.diff(self.desired(apps, [t for a in touched for t in index.of_app(a)]), touched))
+        if not changes:
+            return kept
+        at = next((i for i, ins in enumerate(kept) if isinstance(ins, Kill)), None)
+        if at is None:
+            at = next((i + 1 for i, ins in enumerate(kept) if isinstance(ins, Persist)), 0)
+        return kept[:at] + changes + kept[at:]
 
     # --- the rules ----------------------------------------------------------------------------
 
@@ -222,3 +251,14 @@ class Announcements:
             drain = self.draining.get(task.task_id)
             out.append(EndpointStatus(task, None, reason, drain[1] if drain else None))
         return out
+
+
+def _with_writes(out: list[Instruction], tasks: list[TaskRecord]) -> list[Instruction]:
+    """``tasks`` written with the first Persist (replacing its older records of them), or in a new
+    Persist first."""
+    for ins in out:
+        if isinstance(ins, Persist):
+            ids = {t.task_id for t in tasks}
+            ins.tasks = [t for t in ins.tasks if t.task_id not in ids] + tasks
+            return out
+    return [Persist(tasks=tasks)] + out

@@ -256,41 +256,15 @@ class Engine:
         return persist, kills
 
     def _announce(self, out: list[Instruction], touched: set[str]) -> list[Instruction]:
-        """Service discovery after every event (see discovery.py): shards for new tasks (persisted
-        with the first Persist), members withdrawn before any Kill and announced, kills of announced
-        tasks held back for the app's drain delay; one SyncMembers once the reconciliation after
-        subscribing is answered, and periodically."""
-        found = self.discovery
-        if not found.enabled:
+        """Service discovery after every event (``discovery.py``): shards, Withdraw/Announce (or a
+        SyncMembers), kills held back for the drain delay."""
+        if not self.discovery.enabled:
             return out
-        now = self.clock()
         touched |= self.index.changed
         self.index.changed.clear()
-        shards = [t for app_id in touched for t in found.assign_shards(self.tasks_of(app_id))]
-        if shards:
-            for task in shards:
-                self.index.set(task)
-            out = _merge_persist(out, Persist(tasks=shards))
-            _drop_older_writes(out)
-        kept: list[Instruction] = []
-        for ins in out:
-            if isinstance(ins, Kill) and (task := self.index.get(ins.task_id)) is not None \
-                    and found.hold_kill(task, self.apps.get(task.app_id), now):
-                continue
-            kept.append(ins)
-        self.index.changed.clear()  # the shards just set: looked at already
-        if found.sync_due(now, self.reconciler.pending()):
-            changes: list[Instruction] = [found.sync(found.desired(self.apps, self.tasks.values()), now)]
-        else:  # only the apps that changed (the rest stays as announced)
-            tasks = [t for app_id in touched for t in self.tasks_of(app_id)]
-            changes = list(found.diff(found.desired(self.apps, tasks), touched))
-        if not changes:
-            return kept
-        # Before the first Kill (clients stop sending first), else after the first Persist.
-        at = next((i for i, ins in enumerate(kept) if isinstance(ins, Kill)), None)
-        if at is None:
-            at = next((i + 1 for i, ins in enumerate(kept) if isinstance(ins, Persist)), 0)
-        return kept[:at] + changes + kept[at:]
+        out = self.discovery.step(out, self.apps, self.index, touched, self.clock(), self.reconciler.pending())
+        self.index.changed.clear()  # the shards it set: looked at already
+        return out
 
     def _alive(self, task_id: str) -> bool:
         task = self.index.get(task_id)
@@ -422,15 +396,6 @@ class Engine:
         out += self.wait.tick(needs, now)
         self.index.dirty.update(self.waiting)  # an app that found no room may make room (see _converge)
         return out + self.reconciler.tick(now, killing) + self.probes.due(self.apps.values(), self.tasks_of, now)
-
-
-def _drop_older_writes(out: list[Instruction]) -> None:
-    """In the first Persist, keep only the last record written for each task."""
-    for ins in out:
-        if isinstance(ins, Persist):
-            last = {t.task_id: t for t in ins.tasks}
-            ins.tasks = [t for t in ins.tasks if last[t.task_id] is t]
-            return
 
 
 def _merge_persist(out: list[Instruction], extra: Persist) -> list[Instruction]:
