@@ -13,12 +13,18 @@ root, inside the ``--zk`` chroot)::
 
 Nodes are persistent (a failover does not flap every service): the leader removes them, and a
 new leader's ``sync`` removes those of tasks that went while no leader looked.
+
+Announcements are sent without waiting for their answers (ZooKeeper applies a session's requests
+in order), so the leader loop does not wait on them; a withdrawal waits for its delete (and for the
+member's own create, if still under way), so that the Kill after it reaches Mesos only once clients
+can no longer find the task.
 """
 from __future__ import annotations
 
 import json
 import logging
 import posixpath
+import threading
 from typing import Any, Iterable, Optional
 
 from kazoo.client import KazooClient
@@ -95,6 +101,9 @@ class ServerSetWriter:
         self.client, self.root, self.format, self.acl = client, root.rstrip("/"), fmt, acl
         self._nodes: dict[str, str] = {}   # task id -> its member node (serverset: the sequential name)
         self._trusted = False   # _nodes is what the tree holds: every write since the last full sync succeeded
+        self._inflight: dict[str, Any] = {}   # task id -> the async create not answered yet
+        self._lock = threading.Lock()         # _nodes and _inflight: kazoo's thread answers creates
+        self.timeout = 10.0
 
     # --- where and what ------------------------------------------------------------------------
 
@@ -109,9 +118,20 @@ class ServerSetWriter:
 
     # --- instructions ---------------------------------------------------------------------------
 
-    def announce(self, member: Member) -> str:
-        """Write ``member``'s node; returns its path."""
-        return self._untrusted_on_failure(self._announce, member)
+    def announce(self, member: Member) -> None:
+        """Write ``member``'s node (without waiting: :meth:`flush` waits)."""
+        self._untrusted_on_failure(self._announce, member)
+
+    @kazoo_errors("announcing members")
+    def flush(self) -> None:
+        """Wait until every announcement sent has been answered."""
+        with self._lock:
+            pending = list(self._inflight.values())
+        for result in pending:
+            try:
+                result.get(timeout=self.timeout)
+            except NodeExistsError:
+                pass  # a Curator instance already there: it was overwritten
 
     def withdraw(self, member: Member) -> None:
         """Remove ``member``'s node (found by its body if this writer did not write it)."""
@@ -123,6 +143,7 @@ class ServerSetWriter:
         under another leader, are found by their body); otherwise it compares with what this
         writer wrote, without reading."""
         members = list(members)
+        self.flush()
         if self._trusted and not full:
             return self._untrusted_on_failure(self._quick_sync, members)
         result = self._untrusted_on_failure(self._full_sync, members)
@@ -144,6 +165,7 @@ class ServerSetWriter:
         added = [m for task_id, m in wanted.items() if task_id not in self._nodes]
         for member in added:
             self._announce(member)
+        self.flush()
         if added or removed:
             log.info("discovery synchronised: %d member(s) added, %d removed", len(added), len(removed))
         return len(added), len(removed)
@@ -156,23 +178,48 @@ class ServerSetWriter:
             pass  # already gone: what was asked
 
     @kazoo_errors("announcing a member")
-    def _announce(self, member: Member) -> str:
+    def _announce(self, member: Member) -> None:
         data = _encode(self.body(member))
+        path: Optional[str] = None   # Curator: the instance's path (serverset: known once created)
         if self.format == "curator":
             path = f"{self.directory(member.app_id)}/{member.task_id}"
-            try:
-                self.client.create(path, data, acl=self.acl, makepath=True)
-            except NodeExistsError:
-                self.client.set(path, data)
+            result = self.client.create_async(path, data, acl=self.acl, makepath=True)
         else:
-            path = self.client.create(f"{self.directory(member.app_id)}/{MEMBER_PREFIX}", data, acl=self.acl,
-                                      sequence=True, makepath=True)
-        self._nodes[member.task_id] = path
-        return path
+            result = self.client.create_async(f"{self.directory(member.app_id)}/{MEMBER_PREFIX}", data,
+                                              acl=self.acl, sequence=True, makepath=True)
+        with self._lock:
+            self._inflight[member.task_id] = result
+        result.rawlink(lambda answered: self._created(member.task_id, data, answered, path))
+
+    def _created(self, task_id: str, data: bytes, result: Any, known: Optional[str]) -> None:
+        """kazoo's thread: an announcement was answered."""
+        with self._lock:
+            if self._inflight.get(task_id) is not result:
+                return  # withdrawn meanwhile: the withdrawal took it over
+            del self._inflight[task_id]
+        try:
+            path = result.get()
+        except NodeExistsError:  # Curator: an instance of this task is there already (written before)
+            path = known
+            self.client.set_async(path, data)
+        except Exception as exc:  # noqa: BLE001 - kazoo's thread: logged, and repaired by the next sync
+            log.warning("service discovery: announcing task %s failed (%r); the next synchronisation repairs it",
+                        task_id, exc)
+            self._trusted = False
+            return
+        with self._lock:
+            self._nodes[task_id] = path
 
     @kazoo_errors("withdrawing a member")
     def _withdraw(self, member: Member) -> None:
-        path = self._nodes.pop(member.task_id, None)
+        with self._lock:
+            result = self._inflight.pop(member.task_id, None)
+            path = self._nodes.pop(member.task_id, None)
+        if result is not None:  # its create is under way: wait for it, then delete what it made
+            try:
+                path = result.get(timeout=self.timeout)
+            except NodeExistsError:
+                path = f"{self.directory(member.app_id)}/{member.task_id}"
         if path is None:
             path = self._find(member)
         if path is None:
@@ -187,7 +234,8 @@ class ServerSetWriter:
         wanted = {self._key(m): m for m in members}
         found = self._existing()
         removed = 0
-        self._nodes = {}
+        with self._lock:
+            self._nodes = {}
         for path, key in found.items():
             member = wanted.get(key) if key is not None else None
             if member is not None and member.task_id not in self._nodes:
@@ -203,6 +251,7 @@ class ServerSetWriter:
             if member.task_id not in self._nodes:
                 self._announce(member)
                 added += 1
+        self.flush()
         if added or removed:
             log.info("discovery synchronised: %d member(s) added, %d removed", added, removed)
         return added, removed

@@ -178,9 +178,15 @@ def test_the_writer_against_zookeeper(zk):
         b = Member("/g/a", "t2", "h2", (31002,), (None,), 1, 2.0)
         c = Member("/g/b", "t3", "h3", (31003,), ("http",), 0, 3.0)
         w = ServerSetWriter(zk, root)
-        path = w.announce(a)
-        assert path.startswith(f"{root}/g/a/member_") and json.loads(zk.get(path)[0]) == serverset_body(a)
+        w.announce(a)
+        w.flush()
+        [name] = zk.get_children(f"{root}/g/a")
+        assert name.startswith("member_") and json.loads(zk.get(f"{root}/g/a/{name}")[0]) == serverset_body(a)
         w.announce(b)
+        w.withdraw(b)  # at once, its create perhaps still under way: withdrawn all the same
+        assert [m["shard"] for m in w.members("/g/a")] == [0]
+        w.announce(b)
+        w.flush()
         ServerSetWriter(zk, root).withdraw(b)  # a fresh writer (a new leader) finds it by its body
         assert [m["shard"] for m in w.members("/g/a")] == [0]
         zk.create(f"{root}/g/a/member_", b'{"stray": true}', sequence=True)  # a task gone while no leader looked
@@ -195,6 +201,7 @@ def test_the_writer_against_zookeeper(zk):
         assert ServerSetWriter(zk, root).sync([a]) == (0, 1)  # ...until the next full one
         cur = ServerSetWriter(zk, root + "/curator", "curator")
         cur.announce(c)
+        cur.flush()
         assert json.loads(zk.get(f"{root}/curator/b-g/t3")[0])["id"] == "t3"
         assert cur.sync([a]) == (1, 1) and zk.get_children(f"{root}/curator/a-g") == ["t1"]
     finally:
