@@ -71,19 +71,28 @@ class Announcements:
         self.draining: dict[str, tuple[Optional[str], float]] = {}  # task id -> (agent id, kill at)
         self.synced = False
         self._subscribed_at: Optional[float] = None
+        self._seen: dict[str, AppRecord] = {}   # the app records the last step looked at
         self._next_sync = 0.0
 
     # --- after every event ---------------------------------------------------------------------
 
-    def step(self, out: list[Instruction], apps: Mapping[str, AppRecord], index: TaskIndex, touched: set[str],
-             now: float, reconciling: int) -> list[Instruction]:
-        """``out`` (an event's instructions) with discovery's: shards for the new tasks of the
-        ``touched`` apps (written with the first Persist), Kills of announced tasks held back for
-        their drain delay, and Withdraws/Announces (or a SyncMembers when due) after the first
-        Persist and before the first Kill."""
-        shards = [t for app_id in touched for t in self.assign_shards(index.of_app(app_id))]
+    def step(self, out: list[Instruction], apps: Mapping[str, AppRecord], index: TaskIndex, now: float,
+             reconciling: int) -> list[Instruction]:
+        """``out`` (an event's instructions) with discovery's: shards for new tasks (written with
+        the first Persist), Kills of announced tasks held back for their drain delay, and
+        Withdraws/Announces (or a SyncMembers when due) after the first Persist and before the
+        first Kill. Looks only at what changed: the tasks ``index`` says changed, and every task
+        of an app whose record changed (or went)."""
+        changed_apps = {a for a, record in apps.items() if self._seen.get(a) is not record}
+        changed_apps |= self._seen.keys() - apps.keys()
+        self._seen = dict(apps)
+        changed = index.take_changed()
+        need_shards = set(changed_apps) | {t.app_id for t in map(index.get, changed)
+                                           if t is not None and t.shard is None}
+        shards = [t for app_id in need_shards for t in self.assign_shards(index.of_app(app_id))]
         for task in shards:
             index.set(task)
+        index.take_changed()  # the shards just set: looked at below
         if shards:
             out = _with_writes(out, shards)
         kept = [ins for ins in out if not (isinstance(ins, Kill) and (task := index.get(ins.task_id)) is not None
@@ -91,8 +100,11 @@ class Announcements:
         changes: list[Instruction]
         if self.sync_due(now, reconciling):
             changes = [self.sync(self.desired(apps, index.tasks.values()), now)]
-        else:  # only the apps that changed (the rest stays as announced)
-            changes = list(self.diff(self.desired(apps, [t for a in touched for t in index.of_app(a)]), touched))
+        else:
+            scope = set(changed) | {t.task_id for a in changed_apps for t in index.of_app(a)}
+            scope |= {m.task_id for m in self.members.values() if m.app_id in changed_apps} if changed_apps else set()
+            tasks = [t for t in map(index.get, scope) if t is not None]
+            changes = list(self.diff(self.desired(apps, tasks), scope))
         if not changes:
             return kept
         at = next((i for i, ins in enumerate(kept) if isinstance(ins, Kill)), None)
@@ -191,23 +203,18 @@ class Announcements:
         self._next_sync = now + self.resync_every
         return SyncMembers(tuple(sorted(desired.values(), key=lambda m: (m.app_id, m.shard, m.task_id))), full)
 
-    def diff(self, desired: dict[str, Member], apps: Optional[set[str]] = None) -> list[Withdraw | Announce]:
+    def diff(self, desired: dict[str, Member], scope: Optional[set[str]] = None) -> list[Withdraw | Announce]:
         """Withdraw what should not be announced (first), announce what should; ``desired`` covers
-        the ``apps`` given (None: all), the members of other apps stay."""
+        the task ids in ``scope`` (None: every task), the other members stay."""
         if not self.synced:
             return []
-        out: list[Withdraw | Announce] = []
-        for task_id, member in list(self.members.items()):
-            if apps is not None and member.app_id not in apps:
-                continue
-            if desired.get(task_id) != member:
-                out.append(Withdraw(member))
-                del self.members[task_id]
-        for task_id, member in desired.items():
-            if task_id not in self.members:
-                out.append(Announce(member))
-                self.members[task_id] = member
-        return out
+        ids = set(self.members) | set(desired) if scope is None else scope
+        withdraw = [self.members.pop(t) for t in ids if t in self.members and self.members[t] != desired.get(t)]
+        announce = [desired[t] for t in ids if t in desired and t not in self.members]
+        for member in announce:
+            self.members[member.task_id] = member
+        order = (lambda m: (m.app_id, m.shard, m.task_id))
+        return [Withdraw(m) for m in sorted(withdraw, key=order)] + [Announce(m) for m in sorted(announce, key=order)]
 
     # --- the drain before a kill --------------------------------------------------------------
 

@@ -188,9 +188,8 @@ class Engine:
         except Exception:
             self._events.clear()  # nothing happened: nothing to publish
             raise
-        touched = set(self.index.dirty)  # apps that changed (the convergence below forgets them)
         out = self._finish(out)
-        out = self._announce(out, touched)
+        out = self._announce(out)
         out += [Publish(e) for e in self._events]
         self._events.clear()
         return out
@@ -255,16 +254,12 @@ class Engine:
                 self.deployment_book.end(app_id, "succeeded", persist)
         return persist, kills
 
-    def _announce(self, out: list[Instruction], touched: set[str]) -> list[Instruction]:
+    def _announce(self, out: list[Instruction]) -> list[Instruction]:
         """Service discovery after every event (``discovery.py``): shards, Withdraw/Announce (or a
         SyncMembers), kills held back for the drain delay."""
         if not self.discovery.enabled:
             return out
-        touched |= self.index.changed
-        self.index.changed.clear()
-        out = self.discovery.step(out, self.apps, self.index, touched, self.clock(), self.reconciler.pending())
-        self.index.changed.clear()  # the shards it set: looked at already
-        return out
+        return self.discovery.step(out, self.apps, self.index, self.clock(), self.reconciler.pending())
 
     def _alive(self, task_id: str) -> bool:
         task = self.index.get(task_id)
