@@ -114,6 +114,7 @@ class ServerSetWriter:
         return f"{self.root}/{app_id.strip('/')}"
 
     def body(self, member: Member) -> dict[str, Any]:
+        """The member's node body in this writer's format."""
         return curator_body(member) if self.format == "curator" else serverset_body(member)
 
     # --- instructions ---------------------------------------------------------------------------
