@@ -164,6 +164,36 @@ def test_the_curator_format(curator_sched, zk):
             "sslPort": None, "serviceType": "PERMANENT"}
         assert isinstance(instance["registrationTimeUTC"], int) and instance["uriSpec"]["parts"]
         assert instance["payload"]["name"] == dns_label(app_id)
+
+        # halyard endpoints --watch prints the changes: the second instance waits, then is announced
+        import os
+        import subprocess
+
+        from .harness import HALYARD
+        watch = subprocess.Popen([HALYARD, "endpoints", app_id, "--watch", "--count", "3", "-o", "json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env={**os.environ, "HALYARD_API": s.url})
+        changes = []
+        import threading
+        guard = threading.Timer(90, watch.kill)  # a readline never blocks past the deadline
+        guard.start()
+        try:
+            first = json.loads(watch.stdout.readline())  # the state now, then the changes
+            assert first["announced"] == 1
+            assert s.put_app(app_id, {**body, "instances": 2}).ok
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any(c["change"] == "announced" for c in changes):
+                line = watch.stdout.readline()
+                if not line:
+                    break
+                changes.append(json.loads(line))
+        finally:
+            guard.cancel()
+            watch.kill()
+            watch.wait()
+        announced = [c for c in changes if c["change"] == "announced"]
+        assert announced and announced[0]["taskId"] != task["id"], changes
+        assert all(c["taskId"] == announced[0]["taskId"] for c in changes), changes
     finally:
         requests.delete(s.url + "/v2/apps" + app_id, params={"force": "true"}, timeout=30)
     until(lambda: not zk.get_children(directory), 60, what="the instance removed with the app")
