@@ -6,6 +6,9 @@ from __future__ import annotations
 import collections
 import collections.abc
 import json
+import os
+import subprocess
+import threading
 import time
 from typing import Any
 
@@ -19,7 +22,7 @@ from marathon.models.app import PortDefinition
 from halyard.engine.members import Member, dns_label
 from halyard.store.serversets import ServerSetWriter, serverset_body
 
-from .harness import cli, leading_scheduler, unique
+from .harness import HALYARD, SchedulerProc, clean_shutdown, cli, leading_scheduler, sleep_app, unique
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -166,15 +169,10 @@ def test_the_curator_format(curator_sched, zk):
         assert instance["payload"]["name"] == dns_label(app_id)
 
         # halyard endpoints --watch prints the changes: the second instance waits, then is announced
-        import os
-        import subprocess
-
-        from .harness import HALYARD
         watch = subprocess.Popen([HALYARD, "endpoints", app_id, "--watch", "--count", "3", "-o", "json"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                  env={**os.environ, "HALYARD_API": s.url})
         changes = []
-        import threading
         guard = threading.Timer(90, watch.kill)  # a readline never blocks past the deadline
         guard.start()
         try:
@@ -241,8 +239,6 @@ def test_the_writer_against_zookeeper(zk):
 def test_a_new_leader_repairs_the_members(cluster, zk, tmp_path):
     """Members are persistent: they outlive their leader. What changed while no leader looked (a
     member lost, a stray one left) is repaired by the next leader once it has reconciled."""
-    from .harness import SchedulerProc, clean_shutdown, sleep_app
-
     name, chroot = unique("halyard-test"), unique("halyard-test")
     first = SchedulerProc(cluster, chroot, name, tmp_path).start()
     second = None
