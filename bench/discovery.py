@@ -28,7 +28,7 @@ from tests.integration.v1client import until  # noqa: E402
 
 LOGS = Path("/tmp/halyard-bench")
 LOGS.mkdir(exist_ok=True)
-CHECK = {"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 5, "intervalSeconds": 1,
+CHECK = {"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 5, "delaySeconds": 0, "intervalSeconds": 1,
          "timeoutSeconds": 2, "maxConsecutiveFailures": 3}
 
 

@@ -45,15 +45,15 @@ def _change_line(c: dict[str, Any]) -> str:
     return f"{time.strftime('%H:%M:%S')}  {c['change']:<9} {c['taskId']} {where}{shard}{why}"
 
 
-def _ticks(client: Client, min_interval: float = 0.5) -> Iterator[None]:
-    """One tick per event or keep-alive of /v2/events (at most one per ``min_interval``)."""
+def _ticks(client: Client, app_id: str) -> Iterator[None]:
+    """One tick once attached to /v2/events, then one per event that names the app, and one per
+    keep-alive (so a change no event names, such as the end of a drain, shows within seconds)."""
     headers = {"Authorization": f"Bearer {client.token}"} if client.token else {}
     with requests.get(client.base + "/v2/events", headers=headers, stream=True, timeout=(10, 30)) as resp:
         resp.raise_for_status()
-        last = 0.0
-        for _ in resp.iter_lines(decode_unicode=True):
-            if time.monotonic() - last >= min_interval:
-                last = time.monotonic()
+        yield None  # attached: what changed before is read now
+        for line in resp.iter_lines(decode_unicode=True):
+            if line.startswith(":") or (line.startswith("data:") and f'"{app_id}' in line):
                 yield None
 
 
@@ -81,7 +81,7 @@ def endpoints(app_id: str, watch: bool, count: Optional[int], api: str, output: 
     seen = 0
     while True:
         try:
-            for _ in _ticks(client):
+            for _ in _ticks(client, app_id):
                 latest = client.get(path)
                 for change in changes(answer, latest):
                     click.echo(json.dumps(change) if output == "json" else _change_line(change))

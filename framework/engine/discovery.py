@@ -204,7 +204,7 @@ class Announcements:
         return SyncMembers(tuple(sorted(desired.values(), key=lambda m: (m.app_id, m.shard, m.task_id))), full)
 
     def diff(self, desired: dict[str, Member], scope: Optional[set[str]] = None) -> list[Withdraw | Announce]:
-        """Withdraw what should not be announced (first), announce what should; ``desired`` covers
+        """Announce what should be announced, withdraw what should not; ``desired`` covers
         the task ids in ``scope`` (None: every task), the other members stay."""
         if not self.synced:
             return []
@@ -214,7 +214,8 @@ class Announcements:
         for member in announce:
             self.members[member.task_id] = member
         order = (lambda m: (m.app_id, m.shard, m.task_id))
-        return [Withdraw(m) for m in sorted(withdraw, key=order)] + [Announce(m) for m in sorted(announce, key=order)]
+        # New members first: a task replacing another is announced before the other is withdrawn.
+        return [Announce(m) for m in sorted(announce, key=order)] + [Withdraw(m) for m in sorted(withdraw, key=order)]
 
     # --- the drain before a kill --------------------------------------------------------------
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 if not hasattr(collections, "Iterable"):  # marathon-python 0.13 on Python 3.10+ (see test_marathon_client.py)
     collections.Iterable = collections.abc.Iterable  # type: ignore[attr-defined]
 
-HEALTH = {"protocol": "MESOS_HTTP", "path": "/", "port_index": 0, "grace_period_seconds": 5,
+HEALTH = {"protocol": "MESOS_HTTP", "path": "/", "port_index": 0, "grace_period_seconds": 5, "delay_seconds": 0,
           "interval_seconds": 1, "timeout_seconds": 2, "max_consecutive_failures": 3}
 
 
@@ -129,6 +129,9 @@ def test_a_health_checked_apps_members_follow_health_kills_and_scale_down(sched,
                       what="the replacement announced once healthy")
         assert sorted(b["shard"] for b, _ in after.values()) == [0, 1]
         assert victim_shard in {b["shard"] for b, _ in after.values()}
+        until(lambda: victim_task not in {t["id"] for t in requests.get(f"{sched.url}/v2/apps{app_id}/tasks",
+                                                                       timeout=10).json()["tasks"]},
+              60, what="the killed task gone after its drain")
 
         # A scale-down: the surplus member goes, and its task drains before it is killed
         client.scale_app(app_id, instances=1, force=True)
@@ -265,3 +268,57 @@ def test_a_new_leader_repairs_the_members(cluster, zk, tmp_path):
         assert kept in after  # the member that was right was not rewritten (no flap)
     finally:
         clean_shutdown(cluster, name, [s for s in (first, second) if s is not None])
+
+
+def test_members_follow_the_health_gates_through_a_rolling_change(sched, zk, cluster):
+    """Through a rolling config change, ZooKeeper always holds 2 members, and an old task's member
+    is gone at least the drain delay before Mesos is asked to kill the task: a client never sees a
+    member about to be killed."""
+    app_id = "/disc/" + unique("rolling")
+    directory = f"/{sched.chroot}/discovery{app_id}"
+    app = {"id": app_id, "cmd": "exec python3 -m http.server $PORT0", "cpus": 0.05, "mem": 32, "instances": 2,
+           "portDefinitions": [{"port": 0, "name": "http"}], "labels": {"HALYARD_DRAIN_SECONDS": "1"},
+           "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 5, "delaySeconds": 0,
+                             "intervalSeconds": 1, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}],
+           "upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 1}}
+    assert sched.post_app(app).status_code == 201
+    try:
+        before = until(lambda: len(m := members(zk, directory)) == 2 and m, 90, what="2 members")
+        old = {(b["serviceEndpoint"]["host"], b["serviceEndpoint"]["port"]) for b, _ in before.values()}
+        changed = sched.put_app(app_id, {**app, "env": {"RELEASE": "2"}})
+        assert changed.ok, changed.text
+        deployment = changed.json()["deploymentId"]
+        last_seen: dict[tuple[str, int], float] = {}
+        fewest = 2
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            now = time.time()
+            seen = members(zk, directory)
+            endpoints_now = {(b["serviceEndpoint"]["host"], b["serviceEndpoint"]["port"]) for b, _ in seen.values()}
+            fewest = min(fewest, len(endpoints_now))
+            for endpoint in endpoints_now:
+                last_seen[endpoint] = now
+            running = requests.get(f"{sched.url}/v2/deployments", timeout=10).json()
+            if not any(d["id"] == deployment for d in running) and not old & endpoints_now:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the rolling change did not end within 120 s")
+        assert fewest >= 2, f"only {fewest} member(s) at one point"
+        state = requests.get(cluster["MESOS_MASTER"] + "/master/state", timeout=10).json()
+        fw = next(f for f in state["frameworks"] if f["name"] == sched.name)
+        killed = {}
+        for task in fw["completed_tasks"]:
+            ports = task.get("discovery", {}).get("ports", {}).get("ports", [])
+            stops = [s["timestamp"] for s in task["statuses"] if s["state"] in ("TASK_KILLING", "TASK_KILLED")]
+            if ports and stops:
+                host = next(a["hostname"] for a in state["slaves"] if a["id"] == task["slave_id"])
+                killed[(host, ports[0]["number"])] = min(stops)
+        assert old <= set(killed), (old, killed)
+        for endpoint in old:
+            assert last_seen[endpoint] <= killed[endpoint] - 0.8, \
+                f"{endpoint} seen {killed[endpoint] - last_seen[endpoint]:.2f}s before its kill"
+            print(f"FIGURE member-gone-before-kill {killed[endpoint] - last_seen[endpoint]:.2f}s")
+    finally:
+        requests.delete(sched.url + "/v2/apps" + app_id, params={"force": "true"}, timeout=30)
+        until(lambda: not members(zk, directory), 60, what="members removed with the app")
