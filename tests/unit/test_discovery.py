@@ -142,6 +142,8 @@ def test_a_rolling_upgrade_keeps_old_members_until_new_ones_are_healthy_and_reus
     killed = [k.task_id for k in found(out, Kill)]
     assert withdrawn and withdrawn == killed and set(killed) <= set(old)
     assert out.index(found(out, Withdraw)[0]) < out.index(found(out, Kill)[0])
+    [announce] = found(out, Announce)  # the new member first: never fewer members than before
+    assert announce.member.task_id == fresh[0] and out.index(announce) < out.index(found(out, Withdraw)[0])
     assert fresh[0] in engine.discovery.members
 
 
