@@ -29,6 +29,7 @@ from .release_desk import ReleaseDesk
 from .service import SchedulerService
 from .store.releases import ZkReleaseStore
 from .store.election import ZkSession
+from .store.serversets import ServerSetWriter, discovery_root
 from .probes import HttpProbes
 from .secret_store import SecretStore
 from .webhooks import WebhookPoster
@@ -56,6 +57,9 @@ class SchedulerApp:
         self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth)
         self.store = self.session.store()
         self.election = self.session.election(self.store.election_path, config.advertised)
+        # A discovery path that collides with the state stops the process here (ValidationError).
+        self.discovery = (ServerSetWriter(self.session.client, discovery_root(self.store.root, config.discovery_path),
+                                          config.discovery_format, self.session.acl) if config.discovery else None)
         self.master = MesosMaster(config.master)
         self.webhooks = WebhookPoster()
         self.probes = HttpProbes()
@@ -65,8 +69,9 @@ class SchedulerApp:
             config, store=self.store, session=self.session, election=self.election, drivers=self._driver,
             master=self.master, publish=self._publish, notify=self.webhooks.post,
             check_readiness=self.probes.check,
-            engine_config=replace(config.engine, executor=executor_settings(config)), registry=registry,
-            on_leading=lambda snapshot: self.release_desk.settle(snapshot.deployments))
+            engine_config=replace(config.engine, executor=executor_settings(config), discovery=config.discovery),
+            registry=registry, on_leading=lambda snapshot: self.release_desk.settle(snapshot.deployments),
+            discovery=self.discovery)
         self.release_desk = ReleaseDesk(self.service, self.releases,
                                         RegistryResolver(read_credentials(config.registry_credentials)),
                                         config.token_names)

@@ -31,6 +31,9 @@ class ServiceConfig:
     secrets_file: Optional[str] = None      # the secret store: source -> value (YAML/JSON), for apps' secret references
     token_names: dict[str, str] = field(default_factory=dict)   # API bearer token -> its name (releases' "who")
     registry_credentials: Optional[str] = None   # Docker config.json-style credentials for digest resolution
+    discovery: bool = True                  # announce healthy tasks in ZooKeeper (--no-discovery: off)
+    discovery_path: str = "discovery"       # relative to the state root (the --zk chroot), or absolute in it
+    discovery_format: str = "serverset"     # serverset (Finagle, Aurora) | curator (Curator, Spring Cloud)
 
     @property
     def advertised(self) -> str:

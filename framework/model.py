@@ -529,6 +529,14 @@ class Definition(Spec):
 # ---------------------------------------------------------------------------------------------
 # The app
 
+def _non_negative_number(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return value >= 0 and value != float("inf")
+
+
 class AppSpec(MarathonRules, Definition):
     """One long-running app: what to run, how many, where it may go and how it is placed."""
 
@@ -560,6 +568,9 @@ class AppSpec(MarathonRules, Definition):
     #: Marathon. Unset: the scheduler's ``--min-healthy-time`` (0 by default, as in Marathon).
     min_ready_seconds: Optional[float] = Field(None, ge=0)
     readiness_checks: list[ReadinessCheck] = Field(default_factory=list)
+    #: Halyard's: seconds a kill of an announced task waits after its discovery member is removed
+    #: (so clients stop sending to it first). Unset: the label ``HALYARD_DRAIN_SECONDS``, else 0.
+    drain_seconds: Optional[float] = Field(None, ge=0)
     #: Halyard's: ``false`` leaves the Docker image's tag as it is when ``deploy`` releases the app
     #: (for a registry the scheduler cannot reach); unset or ``true``: the tag is pinned to its digest.
     pin_digest: Optional[bool] = None
@@ -643,6 +654,9 @@ class AppSpec(MarathonRules, Definition):
         problems += label_problems(self.labels, len(self.service_port_requests()))
         problems += self._limit_problems()
         problems += self._role_problems() + self._marathon_problems()
+        drain = self.labels.get("HALYARD_DRAIN_SECONDS")
+        if drain is not None and not _non_negative_number(drain):
+            problems.append((("labels", "HALYARD_DRAIN_SECONDS"), f"must be a number of seconds >= 0, got {drain!r}"))
         if problems:
             raise PathProblems(problems)
         return self

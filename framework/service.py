@@ -37,6 +37,7 @@ from .engine.engine import Engine, EngineConfig
 from .engine.messages import (AgentsListed, CheckReadiness, Event, Instruction, Launch, ListAgents, Notify, Offers,
                               Paused, Persist, Publish, Tick)
 from .engine.events import PlacementFailed, deployment_of
+from .engine.members import Announce, Member, SyncMembers, Withdraw
 from .engine.view import EngineView
 from .errors import FencedError, HalyardError, NotLeaderError, StoreError, StoreUnavailableError
 from .model import AppSpec
@@ -46,6 +47,16 @@ from .store.base import Election, Session, SessionState, StateStore
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
+
+
+class DiscoveryWriter(Protocol):
+    """Where announced members go (``store/serversets.py``)."""
+
+    def announce(self, member: Member) -> Any: ...
+
+    def withdraw(self, member: Member) -> None: ...
+
+    def sync(self, members: Any, full: bool = True) -> Any: ...
 
 
 class Driver(Protocol):
@@ -150,7 +161,8 @@ class SchedulerService:
                  notify: Callable[[str, dict], None], engine_config: Optional[EngineConfig] = None,
                  check_readiness: Optional[Callable[[CheckReadiness, Callable[[Event], None]], None]] = None,
                  registry: Optional[StrategyRegistry] = None,
-                 on_leading: Optional[Callable[[Snapshot], None]] = None):
+                 on_leading: Optional[Callable[[Snapshot], None]] = None,
+                 discovery: Optional["DiscoveryWriter"] = None):
         self.config = config
         self.store, self.session, self.election = store, session, election
         self.drivers, self._master = drivers, master
@@ -158,6 +170,7 @@ class SchedulerService:
         self.engine_config = engine_config or config.engine
         self.registry = registry or StrategyRegistry.discover()
         self.on_leading = on_leading  # called with the loaded state before a new leader serves
+        self.discovery = discovery    # writes the members the engine announces (None: not written)
         self.lock = threading.RLock()
         self.engine: Optional[Engine] = None
         self.events: Optional[queue.Queue] = None
@@ -392,6 +405,8 @@ class SchedulerService:
             elif isinstance(ins, CheckReadiness):
                 if self.check_readiness is not None:
                     self.check_readiness(ins, self._post)
+            elif isinstance(ins, (Announce, Withdraw, SyncMembers)):
+                self._discover(ins)
             elif isinstance(ins, ListAgents):
                 if self._master is not None:
                     threading.Thread(target=_list_agents, args=(self._master, self._post), name="halyard-agents",
@@ -400,6 +415,21 @@ class SchedulerService:
                 driver.execute(ins)
         if isinstance(event, Offers) and arrived is not None and any(isinstance(i, Launch) for i in instructions):
             self.offer_latencies.record(time.monotonic() - arrived)
+
+    def _discover(self, ins: Union[Announce, Withdraw, SyncMembers]) -> None:
+        """Carry out a discovery instruction; a failed write is logged and healed by the engine's
+        next periodic SyncMembers (discovery never holds up the leader loop's other work)."""
+        if self.discovery is None:
+            return
+        try:
+            if isinstance(ins, Announce):
+                self.discovery.announce(ins.member)
+            elif isinstance(ins, Withdraw):
+                self.discovery.withdraw(ins.member)
+            else:
+                self.discovery.sync(ins.members, ins.full)
+        except StoreError as exc:
+            log.warning("service discovery: %s (the next synchronisation repairs it)", exc)
 
     def _persist(self, persist: Persist) -> None:
         while True:

@@ -4,7 +4,7 @@ resource. Marathon's v2 paths and shapes, plus Halyard's /v1 additions.
 Module map: ``apps``, ``versions`` (app versions, rollback), ``app_lists`` (PUT/PATCH of a list of
 apps), ``groups``, ``tasks``, ``deployments``, ``queue`` (and placement reasons), ``events`` (the
 SSE hub and Marathon's event JSON), ``leader`` (ping, info, leader, stats), ``metrics``, ``plan``,
-``jobs``, ``releases``, ``pods`` (refused); ``auth``, ``errors``, ``inputs``, ``timestamps`` and ``openapi`` serve them all.
+``jobs``, ``releases``, ``endpoints`` (service discovery), ``pods`` (refused); ``auth``, ``errors``, ``inputs``, ``timestamps`` and ``openapi`` serve them all.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from .. import __version__
 from ..backend import Backend
 from ..release_desk import ReleaseDesk
-from . import (app_lists, apps, auth, deployments, errors, events, groups, jobs, leader, metrics, plan, pods, queue,
-               releases, tasks, versions)
+from . import (app_lists, apps, auth, deployments, endpoints, errors, events, groups, jobs, leader, metrics, plan, pods,
+               queue, releases, tasks, versions)
 from .inputs import AppInputs
 from .openapi import openapi_document
 
@@ -37,7 +37,8 @@ def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: 
     for router in (leader.routes(backend), metrics.routes(backend), plan.routes(backend),
                    events.routes(backend, hub), tasks.routes(backend), versions.routes(backend),
                    app_lists.routes(backend, hub.publish), apps.routes(backend), groups.routes(backend, hub.publish),
-                   deployments.routes(backend), queue.routes(backend), jobs.routes(backend), pods.routes(backend)):
+                   deployments.routes(backend), queue.routes(backend), jobs.routes(backend), pods.routes(backend),
+                   endpoints.routes(backend)):
         api.include_router(router)
     if release_desk is not None:
         api.include_router(releases.routes(release_desk))

@@ -10,6 +10,7 @@ from .. import __version__
 from ..errors import HalyardError, ValidationError
 from .apps import apps, deployments, events
 from .deploy import deploy
+from .endpoints import endpoints
 from .job import job
 from .lb import lb
 from .plan import plan
@@ -31,6 +32,7 @@ cli.add_command(apps)
 cli.add_command(deployments)
 cli.add_command(events)
 cli.add_command(deploy)
+cli.add_command(endpoints)
 cli.add_command(job)
 cli.add_command(releases)
 cli.add_command(promote)

@@ -100,6 +100,11 @@ class Duration(click.ParamType):
                    "(env {secret: NAME} with secrets: {NAME: {source: ...}}); re-read when it changes")
 @click.option("--registry-credentials", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Docker config.json-style credentials ({auths: {HOST: {auth}}}) for resolving image digests")
+@click.option("--discovery-path", default="discovery", show_default=True,
+              help="where healthy tasks are announced: relative to the state root (the --zk chroot), or absolute in it")
+@click.option("--discovery-format", type=click.Choice(["serverset", "curator"]), default="serverset", show_default=True,
+              help="serverset: Finagle/Aurora member_ nodes; curator: Apache Curator's service discovery")
+@click.option("--no-discovery", is_flag=True, default=False, help="announce nothing in ZooKeeper")
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name: str, role: str, principal: Optional[str],
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
@@ -107,9 +112,17 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
               min_healthy_time: float,
               deployment_timeout: float, max_versions: int, tokens_file: Optional[str], auth_reads: bool, executor_uri: Optional[str],
               executor_command: Optional[str], event_keepalive: float, secrets_file: Optional[str],
-              registry_credentials: Optional[str],
+              registry_credentials: Optional[str], discovery_path: str, discovery_format: str, no_discovery: bool,
               log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
+    if not no_discovery:
+        from ..errors import ValidationError
+        from ..store.election import parse_zk
+        from ..store.serversets import discovery_root
+        try:
+            discovery_root(parse_zk(zk)[1], discovery_path)
+        except ValidationError as exc:
+            raise click.BadParameter(exc.problems[0].message, param_hint="--discovery-path") from None
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kazoo").setLevel(logging.WARNING)
     from ..mesos.driver import install_interrupt_handler
@@ -135,7 +148,8 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
                            executor_command=executor_command, event_keepalive=event_keepalive,
                            secrets_file=secrets_file,
                            token_names=read_token_names(tokens_file) if tokens_file else {},
-                           registry_credentials=registry_credentials,
+                           registry_credentials=registry_credentials, discovery=not no_discovery,
+                           discovery_path=discovery_path, discovery_format=discovery_format,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
                                                deployment_timeout=deployment_timeout, max_versions=max_versions,
                                                service_ports=PortRange(local_port_min, local_port_max)))

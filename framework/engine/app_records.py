@@ -118,6 +118,7 @@ class TaskRecord:
     health: Optional[TaskHealth] = None   # the health checks' history (Marathon's healthCheckResults)
     check: Optional[CheckResult] = None   # the last result of the app's Mesos check (Marathon's checkResult)
     ip_addresses: tuple[IpAddress, ...] = ()  # as Mesos reported them; empty: none reported (the host's)
+    shard: Optional[int] = None           # its stable instance index (service discovery: engine/discovery.py)
 
     @property
     def live(self) -> bool:

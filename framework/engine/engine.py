@@ -36,6 +36,7 @@ from .app_updates import TaskUpdates
 from .app_versions import DEFAULT_KEEP, VersionBook
 from .converge import converge
 from .deployments import DeploymentBook
+from .discovery import Announcements
 from .events import AppTerminated, DomainEvent
 from .job_steps import JobCommands, job_instructions, job_writes
 from .launch import Launcher
@@ -73,6 +74,8 @@ class EngineConfig:
     min_healthy: float = 0.0               # minReadySeconds of apps that set none: how long a new
                                            # task must run to count (see readiness.py)
     executor: ExecutorSettings = ExecutorSettings()  # how agents start Halyard's executor (jobs)
+    discovery: bool = False                # announce healthy tasks (ServerSets; see discovery.py)
+    discovery_resync: float = 60.0         # a full SyncMembers this often (heals failed writes)
 
 
 class Engine:
@@ -86,6 +89,7 @@ class Engine:
         self.apps: dict[str, AppRecord] = {}
         self.index = TaskIndex()
         self.probes = ReadinessProbes()  # readiness checks: which are due, their last results
+        self.discovery = Announcements(config.discovery, resync_every=config.discovery_resync)
         self.agents = KnownAgents()  # from offers: what GROUP_BY reads when scaling down
         self.framework_id: Optional[str] = None
         self.subscribed = False
@@ -185,6 +189,7 @@ class Engine:
             self._events.clear()  # nothing happened: nothing to publish
             raise
         out = self._finish(out)
+        out = self._announce(out)
         out += [Publish(e) for e in self._events]
         self._events.clear()
         return out
@@ -249,6 +254,17 @@ class Engine:
                 self.deployment_book.end(app_id, "succeeded", persist)
         return persist, kills
 
+    def _announce(self, out: list[Instruction]) -> list[Instruction]:
+        """Service discovery after every event (``discovery.py``): shards, Withdraw/Announce (or a
+        SyncMembers), kills held back for the drain delay."""
+        if not self.discovery.enabled:
+            return out
+        return self.discovery.step(out, self.apps, self.index, self.clock(), self.reconciler.pending())
+
+    def _alive(self, task_id: str) -> bool:
+        task = self.index.get(task_id)
+        return task is not None and task.state not in TERMINAL
+
     def _launchable(self) -> list[tuple[AppRecord, int]]:
         now = self.clock()
         return [(self.apps[a], n) for a, n in self._pending.items()
@@ -278,6 +294,7 @@ class Engine:
             self.framework_id = event.framework_id
             out.append(Persist(framework_id=event.framework_id))
         self.subscribed = True
+        self.discovery.subscribed(self.clock())
         # Mesos keeps a framework's suppression across re-subscription (an earlier leader may
         # have suppressed): the next decision is always sent.
         self.suppressed = None
@@ -366,7 +383,10 @@ class Engine:
         out += [Kill(task_id, agent_id) for task_id, agent_id in changes.kills]
         if not self.subscribed:
             return out
-        killing = [(t.task_id, t.agent_id) for t in self.tasks.values() if t.killing]
+        killing = [(t.task_id, t.agent_id) for t in self.tasks.values()
+                   if t.killing and t.task_id not in self.discovery.draining]
+        out += [self.reconciler.kill(task_id, agent_id, now)
+                for task_id, agent_id in self.discovery.drained(now, self._alive)]
         needs = {} if self.paused else {app.app_id: need_of(app.spec) for app, _ in self._launchable()}
         out += self.wait.tick(needs, now)
         self.index.dirty.update(self.waiting)  # an app that found no room may make room (see _converge)

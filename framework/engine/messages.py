@@ -11,6 +11,7 @@ from ..mesos_types import AgentSeen, Allocated, Offer, TaskStatus
 from ..model import AppSpec
 from .app_records import AppRecord, AppVersion, DeploymentRecord, TaskRecord
 from .events import DomainEvent
+from .members import Announce, SyncMembers, Withdraw
 
 # --- events -----------------------------------------------------------------------------------
 
@@ -329,4 +330,4 @@ class Notify:
 
 
 Instruction = Union[Persist, Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive, Notify, Publish,
-                    CheckReadiness, ListAgents]
+                    CheckReadiness, ListAgents, Announce, Withdraw, SyncMembers]

@@ -15,6 +15,7 @@ class TaskIndex:
         self._by_app: dict[str, dict[str, TaskRecord]] = {}
         self._by_agent: dict[str, dict[str, TaskRecord]] = {}
         self.dirty: set[str] = set()
+        self._changed: set[str] = set()   # task ids changed since service discovery last looked
 
     def load(self, tasks: Iterable[TaskRecord]) -> None:
         self.tasks, self._by_app, self._by_agent = {}, {}, {}
@@ -46,6 +47,12 @@ class TaskIndex:
         self._by_app.setdefault(task.app_id, {})[task.task_id] = task
         self._by_agent.setdefault(task.agent_id, {})[task.task_id] = task
         self.dirty.add(task.app_id)
+        self._changed.add(task.task_id)
+
+    def take_changed(self) -> set[str]:
+        """The ids of the tasks set or dropped since the last call (for service discovery)."""
+        changed, self._changed = self._changed, set()
+        return changed
 
     def drop(self, task_id: str) -> TaskRecord:
         """Forget a task that is gone; its app is converged again."""
@@ -53,4 +60,5 @@ class TaskIndex:
         self._by_app.get(task.app_id, {}).pop(task_id, None)
         self._by_agent.get(task.agent_id, {}).pop(task_id, None)
         self.dirty.add(task.app_id)
+        self._changed.add(task.task_id)
         return task

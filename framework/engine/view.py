@@ -15,6 +15,7 @@ from .readiness_checks import ReadinessResult
 from .waiting import reason_class
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .discovery import EndpointStatus
     from .engine import Engine
 
 
@@ -70,6 +71,13 @@ class EngineView:
 
     def tasks_of(self, app_id: str) -> list[TaskRecord]:
         return self._engine.tasks_of(app_id)
+
+    def endpoints(self, app_id: str) -> tuple[bool, list["EndpointStatus"]]:
+        """Service discovery for the app (NotFoundError if there is none): whether discovery is
+        on, and each task's member or why it has none."""
+        app = self.app(app_id)
+        found = self._engine.discovery
+        return found.enabled, found.status(app, self.tasks_of(app_id))
 
     def task(self, app_id: str, task_id: str) -> TaskRecord:
         """A task of this app, or NotFoundError."""

@@ -6,6 +6,7 @@ from typing import Any
 from ..engine.messages import AppTaskLaunch
 from ..model import UNLIMITED, AppSpec
 from ..timestamps import iso
+from .discovery_info import discovery_info
 from .fetch_checks import checked_command, output_file
 from .resources import resources_json
 
@@ -68,6 +69,7 @@ def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname:
         "resources": resources,
         "command": command,
         "labels": {"labels": [{"key": k, "value": v} for k, v in labels.items()]},
+        "discovery": discovery_info(app, version, ports),
     }
     if app.is_docker:
         docker = app.container.docker  # type: ignore[union-attr]
