@@ -253,3 +253,25 @@ def test_releases_prints_a_table_with_the_current_release_marked(tmp_path, monke
     assert lines[1].split() == ["2", "-", "dev", "2026-12-02T01:00:00.000Z", "failed", "ci", "-"]
     assert lines[2].split() == ["1", "sha256:abababababab", "dev", "2026-12-02T01:00:00.000Z", "succeeded", "*", "ci",
                                 "forced"]
+
+
+def test_help_lists_every_command_with_its_own_summary_without_importing_it():
+    import importlib
+
+    import click
+
+    from halyard.cli.main import COMMANDS
+
+    for name, (module, attr, summary) in COMMANDS.items():
+        command = getattr(importlib.import_module(f"halyard.cli.{module}"), attr)
+        assert isinstance(command, click.Command) and command.get_short_help_str(500) == summary, name
+
+
+def test_help_imports_neither_pydantic_nor_requests():
+    import subprocess
+    import sys
+
+    code = ("import sys; from halyard.cli.main import main; rc = main(['--help']);"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'requests', 'croniter', 'yaml')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "plan" in out and "scheduler" in out and out.strip().splitlines()[-1] == "[]"
