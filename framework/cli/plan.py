@@ -6,7 +6,6 @@ from typing import Optional
 import click
 
 from ..cluster import AgentInfo, load_cluster
-from ..mesos.master import MesosMaster
 from ..placement import Plan, Planner, StrategyRegistry, requests_for
 from ..validation import load_apps, load_document
 from .output import OUTPUT_OPTION, emit_json, table
@@ -17,6 +16,8 @@ def read_cluster(cluster: Optional[str], master: Optional[str]) -> list[AgentInf
     if (cluster is None) == (master is None):
         raise click.UsageError("give exactly one of --cluster FILE or --master URL")
     if master is not None:
+        from ..mesos.master import MesosMaster  # requests and the Mesos codec: only for --master
+
         return load_cluster(MesosMaster(master).state(), master)
     return load_cluster(load_document(cluster), cluster)  # type: ignore[arg-type]
 

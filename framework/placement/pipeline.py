@@ -410,7 +410,7 @@ class Planner:
         the constraints, so a UNIQUE or GROUP_BY sees the whole cluster, not the offer batch."""
         ids = [r.workload.id for r in requests]
         kinds = {r.workload.id: r.workload.kind for r in requests}
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
         if dupes:
             raise ValidationError([Problem("apps", f"{kinds[d]} {d} requested more than once") for d in dupes])
         rng = random.Random(self.seed)

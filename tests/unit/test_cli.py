@@ -275,3 +275,23 @@ def test_help_imports_neither_pydantic_nor_requests():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'requests', 'croniter', 'yaml')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "plan" in out and "scheduler" in out and out.strip().splitlines()[-1] == "[]"
+
+
+def test_cluster_and_app_files_read_as_yaml_safe_load_reads_them(tmp_path):
+    import json
+
+    import yaml
+
+    from halyard.errors import ValidationError
+    from halyard.validation import load_document
+
+    doc = {"agents": [{"id": "a", "hostname": "h", "resources": {"cpus": 2.5, "mem": 1024, "ports": [[1, 2]]},
+                       "attributes": {"rack": "r1", "ok": True, "none": None}}]}
+    for name, text in [("c.json", json.dumps(doc)), ("c.yaml", yaml.safe_dump(doc)),
+                       ("flow.yaml", "{agents: [{id: a, hostname: h}]}"), ("list.json", "[1, 2.5, \"x\"]")]:
+        (tmp_path / name).write_text(text)
+        assert load_document(tmp_path / name) == yaml.safe_load(text), name
+    (tmp_path / "bad.json").write_text('{"agents": [\n  {"id": "a",,}]}')
+    with pytest.raises(ValidationError) as err:
+        load_document(tmp_path / "bad.json")
+    assert "not valid YAML/JSON: line 2" in str(err.value)
