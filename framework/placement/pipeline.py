@@ -303,9 +303,12 @@ class _AppPlacer:
             _, index, stamp = heap[0]
             agent = agents[index]
             if stamp != agent.stamp:  # stale
-                entry = heapq.heappop(heap)
                 if self.lazy:  # re-score now; eager apps pushed a fresh entry when it changed
-                    self._push(heap, agent, entry)
+                    score = self._judge(agent, heap[0])
+                    if score is not None:  # one sift instead of a pop and a push
+                        heapq.heapreplace(heap, (-score, index, agent.stamp))
+                        continue
+                heapq.heappop(heap)
                 continue
             try:
                 for f in self.recheck:

@@ -13,15 +13,25 @@ class _UsageScorer(Scorer):
         d = ctx.demand.vector
         # CPU and memory always count; disk and GPUs only for apps that ask for them.
         self._dims = [(k, d[k]) for k in range(4) if k < 2 or d[k] > 0]
+        self._scale = MAX_SCORE / len(self._dims)
 
     def _mean_share(self, agent: AgentState, placed: bool) -> float:
         """100 x the mean over resources of the share in use (with the task if ``placed``)."""
         total = 0.0
         cap, free = agent.capacity, agent.free_total
-        for k, need in self._dims:
-            if cap[k] > 0:
-                total += min(1.0, (cap[k] - free[k] + (need if placed else 0.0)) / cap[k])
-        return MAX_SCORE * total / len(self._dims)
+        if placed:
+            for k, need in self._dims:
+                c = cap[k]
+                if c > 0:
+                    share = (c - free[k] + need) / c
+                    total += share if share < 1.0 else 1.0
+        else:
+            for k, _ in self._dims:
+                c = cap[k]
+                if c > 0:
+                    share = (c - free[k]) / c
+                    total += share if share < 1.0 else 1.0
+        return self._scale * total
 
 
 class BinpackScorer(_UsageScorer):
