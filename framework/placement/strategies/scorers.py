@@ -1,6 +1,8 @@
 """Scorers the built-in strategies share; a platform team's plugin may reuse them."""
 from __future__ import annotations
 
+from typing import Callable
+
 from ..base import MAX_SCORE, Scope, Scorer
 from ..context import PlacementContext
 from ..state import AgentState
@@ -34,6 +36,29 @@ class _UsageScorer(Scorer):
         return self._scale * total
 
 
+    def _compiled_share(self, placed: bool) -> Callable[[AgentState], float]:
+        """:meth:`_mean_share` as a function of the agent alone (same arithmetic, same order)."""
+        scale = self._scale
+        dims = tuple((k, need if placed else 0.0) for k, need in self._dims)
+        if len(dims) == 2:
+            (k1, n1), (k2, n2) = dims
+
+            def share_two(agent: AgentState) -> float:
+                cap, free = agent.capacity, agent.free_total
+                total = 0.0
+                c = cap[k1]
+                if c > 0:
+                    share = (c - free[k1] + n1) / c
+                    total += share if share < 1.0 else 1.0
+                c = cap[k2]
+                if c > 0:
+                    share = (c - free[k2] + n2) / c
+                    total += share if share < 1.0 else 1.0
+                return scale * total
+            return share_two
+        return lambda agent: self._mean_share(agent, placed)
+
+
 class BinpackScorer(_UsageScorer):
     """Fuller agents score higher: mean share of each resource in use once the task is placed."""
 
@@ -41,6 +66,9 @@ class BinpackScorer(_UsageScorer):
 
     def score(self, ctx: PlacementContext, agent: AgentState) -> float:
         return self._mean_share(agent, placed=True)
+
+    def compile(self, ctx: PlacementContext) -> Callable[[AgentState], float]:
+        return self._compiled_share(placed=True)
 
 
 class LeastAllocatedScorer(_UsageScorer):
@@ -52,6 +80,10 @@ class LeastAllocatedScorer(_UsageScorer):
     def score(self, ctx: PlacementContext, agent: AgentState) -> float:
         return MAX_SCORE - self._mean_share(agent, placed=False)
 
+    def compile(self, ctx: PlacementContext) -> Callable[[AgentState], float]:
+        share = self._compiled_share(placed=False)
+        return lambda agent: MAX_SCORE - share(agent)
+
 
 class SpreadScorer(Scorer):
     """Agents with fewer tasks of this app score higher (100 minus the count, floored at 0)."""
@@ -62,3 +94,7 @@ class SpreadScorer(Scorer):
 
     def score(self, ctx: PlacementContext, agent: AgentState) -> float:
         return max(0.0, MAX_SCORE - agent.app_counts.get(ctx.app_id, 0))
+
+    def compile(self, ctx: PlacementContext) -> Callable[[AgentState], float]:
+        app_id = ctx.app_id
+        return lambda agent: max(0.0, MAX_SCORE - agent.app_counts.get(app_id, 0))
