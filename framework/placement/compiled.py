@@ -26,12 +26,14 @@ class CompiledPipeline:
 
     ``evaluate(agent)``: the weighted total, or None when a filter refuses. ``judge(agent)``: the
     same, but :data:`PARK` when the first filter to refuse is REVERSIBLE. ``recheck``: the fast
-    forms of the MONOTONE and REVERSIBLE filters, each with whether it is REVERSIBLE.
+    forms of the MONOTONE and REVERSIBLE filters, each with whether it is REVERSIBLE. ``rates``:
+    each scorer's fast form as ``(fast form, weight, name)``.
     """
 
     evaluate: Callable[[AgentState], Optional[float]]
     judge: Callable[[AgentState], Optional[float]]
     recheck: tuple[tuple[Callable[[AgentState], bool], bool], ...]
+    rates: tuple[tuple[Callable[[AgentState], float], float, str], ...]
 
 
 def compile_pipeline(ctx: PlacementContext, filters: Sequence[Filter],
@@ -45,18 +47,19 @@ def compile_pipeline(ctx: PlacementContext, filters: Sequence[Filter],
         if check is None:
             return None
         checks.append((check, f.scope))
-    rates = []
+    rates, named = [], []
     for s, weight in scorers:
         compile_ = getattr(s, "compile", None)
         rate = compile_(ctx) if compile_ is not None else None
         if rate is None:
             return None
         rates.append((rate, float(weight)))
+        named.append((rate, weight, s.name or type(s).__name__))
     evaluate = _fuse(checks, rates, park=False)
     judge = _fuse(checks, rates, park=True) if any(scope is Scope.REVERSIBLE for _, scope in checks) else evaluate
     recheck = tuple((check, scope is Scope.REVERSIBLE) for check, scope in checks
                     if scope in (Scope.MONOTONE, Scope.REVERSIBLE))
-    return CompiledPipeline(evaluate, judge, recheck)
+    return CompiledPipeline(evaluate, judge, recheck, tuple(named))
 
 
 def _fuse(checks: list[tuple[Callable[[AgentState], bool], Scope]],

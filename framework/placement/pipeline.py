@@ -272,6 +272,8 @@ class _AppPlacer:
     def scores_on(self, agent: AgentState) -> tuple[ScoreContribution, ...]:
         """What each scorer gives ``agent`` now: asked once, for the agent just chosen (and
         checked as :meth:`evaluate` checks it)."""
+        if self.fast is not None:
+            return tuple([(name, weight, rate(agent)) for rate, weight, name in self.fast.rates])
         ctx, scores = self.ctx, []
         try:
             for rate, weight, name in self.rates:
