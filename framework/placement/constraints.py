@@ -186,7 +186,7 @@ class GroupByFilter(ConstraintFilter):
         return self._above_least if count > ctx.least_count(self.field) else OK
 
     def compile(self, ctx: PlacementContext) -> Callable[[AgentState], bool]:
-        field, counts, minimum, least = self.field, ctx.value_counts(self.field), self.minimum, ctx.least_count
+        field, counts, minimum, least = self.field, ctx.value_counts(self.field), self.minimum, ctx.least_counts(self.field)
 
         def balanced(agent: AgentState) -> bool:
             value = agent.values.get(field)
@@ -195,7 +195,7 @@ class GroupByFilter(ConstraintFilter):
             count = counts.get(value)
             if not count:
                 return True
-            return len(counts) >= minimum and count <= least(field)
+            return len(counts) >= minimum and count <= least[field]
         return balanced
 
 
