@@ -1,8 +1,9 @@
 """Scorers the built-in strategies share; a platform team's plugin may reuse them."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
+from ...cluster import SCALARS
 from ..base import MAX_SCORE, Scope, Scorer
 from ..context import PlacementContext
 from ..state import AgentState
@@ -11,10 +12,17 @@ from ..state import AgentState
 class _UsageScorer(Scorer):
     scope = Scope.AGENT
 
+    def __init__(self, resources: Optional[Sequence[str]] = None):
+        """``resources``: the resources weighed (names from ``cpus, mem, disk, gpus``); by default
+        CPUs and memory, and disk and GPUs for workloads that ask for them."""
+        self.resources = tuple(resources) if resources is not None else None
+
     def prepare(self, ctx: PlacementContext) -> None:
         d = ctx.demand.vector
-        # CPU and memory always count; disk and GPUs only for apps that ask for them.
-        self._dims = [(k, d[k]) for k in range(4) if k < 2 or d[k] > 0]
+        if self.resources is not None:
+            self._dims = [(k, d[k]) for k, name in enumerate(SCALARS) if name in self.resources]
+        else:  # CPU and memory always count; disk and GPUs only for apps that ask for them.
+            self._dims = [(k, d[k]) for k in range(4) if k < 2 or d[k] > 0]
         self._scale = MAX_SCORE / len(self._dims)
 
     def _mean_share(self, agent: AgentState, placed: bool) -> float:
@@ -86,15 +94,38 @@ class LeastAllocatedScorer(_UsageScorer):
 
 
 class SpreadScorer(Scorer):
-    """Agents with fewer tasks of this app score higher (100 minus the count, floored at 0)."""
+    """Agents with fewer tasks of this app score higher (100 minus the count, floored at 0).
+
+    ``by``: count per value of a constraint field instead of per agent (``hostname``, ``@zone``,
+    ``@region`` or any attribute); an agent without the field scores 0. A placement then changes
+    the score of every agent with the same value, so the scorer is ``GLOBAL`` (every agent is
+    re-scored for every placement: slower on big clusters).
+    """
 
     name = "spread"
     scope = Scope.AGENT
     falls_with_use = True
 
+    def __init__(self, by: Optional[str] = None):
+        self.by = by
+        if by is not None:
+            self.scope = Scope.GLOBAL
+
     def score(self, ctx: PlacementContext, agent: AgentState) -> float:
+        if self.by is not None:
+            value = agent.values.get(self.by)
+            if value is None:
+                return 0.0
+            return max(0.0, MAX_SCORE - ctx.value_counts(self.by).get(value, 0))
         return max(0.0, MAX_SCORE - agent.app_counts.get(ctx.app_id, 0))
 
     def compile(self, ctx: PlacementContext) -> Callable[[AgentState], float]:
+        if self.by is not None:
+            field, counts = self.by, ctx.value_counts(self.by)  # kept current by ctx.record
+
+            def by_value(agent: AgentState) -> float:
+                value = agent.values.get(field)
+                return 0.0 if value is None else max(0.0, MAX_SCORE - counts.get(value, 0))
+            return by_value
         app_id = ctx.app_id
         return lambda agent: max(0.0, MAX_SCORE - agent.app_counts.get(app_id, 0))
