@@ -101,9 +101,12 @@ class PortsFilter(Filter):
             return lambda agent: self.filter(ctx, agent).reason is None
         role, count, fixed = self._roles[0], self._count, tuple(self._fixed)
 
+        if not fixed:
+            return lambda agent: (pool := agent.ports.get(role)) is not None and pool.size >= count
+
         def free(agent: AgentState) -> bool:
             pool = agent.ports.get(role)
-            if pool is None or len(pool) < count:
+            if pool is None or pool.size < count:
                 return False
             for port in fixed:
                 if port not in pool:

@@ -44,10 +44,29 @@ class _UsageScorer(Scorer):
         return self._scale * total
 
 
-    def _compiled_share(self, placed: bool) -> Callable[[AgentState], float]:
-        """:meth:`_mean_share` as a function of the agent alone (same arithmetic, same order)."""
+    def _compiled_share(self, placed: bool, complement: bool = False) -> Callable[[AgentState], float]:
+        """:meth:`_mean_share` as a function of the agent alone (same arithmetic, same order);
+        ``complement``: ``MAX_SCORE`` minus that."""
         scale = self._scale
         dims = tuple((k, need if placed else 0.0) for k, need in self._dims)
+        if len(dims) == 2 and complement:
+            (k1, n1), (k2, n2) = dims
+
+            def free_two(agent: AgentState) -> float:
+                cap, free = agent.capacity, agent.free_total
+                total = 0.0
+                c = cap[k1]
+                if c > 0:
+                    share = (c - free[k1] + n1) / c
+                    total += share if share < 1.0 else 1.0
+                c = cap[k2]
+                if c > 0:
+                    share = (c - free[k2] + n2) / c
+                    total += share if share < 1.0 else 1.0
+                return MAX_SCORE - scale * total
+            return free_two
+        if complement:
+            return lambda agent: MAX_SCORE - self._mean_share(agent, placed)
         if len(dims) == 2:
             (k1, n1), (k2, n2) = dims
 
@@ -89,8 +108,7 @@ class LeastAllocatedScorer(_UsageScorer):
         return MAX_SCORE - self._mean_share(agent, placed=False)
 
     def compile(self, ctx: PlacementContext) -> Callable[[AgentState], float]:
-        share = self._compiled_share(placed=False)
-        return lambda agent: MAX_SCORE - share(agent)
+        return self._compiled_share(placed=False, complement=True)
 
 
 class SpreadScorer(Scorer):
@@ -128,4 +146,8 @@ class SpreadScorer(Scorer):
                 return 0.0 if value is None else max(0.0, MAX_SCORE - counts.get(value, 0))
             return by_value
         app_id = ctx.app_id
-        return lambda agent: max(0.0, MAX_SCORE - agent.app_counts.get(app_id, 0))
+
+        def per_agent(agent: AgentState) -> float:
+            n = agent.app_counts.get(app_id, 0)
+            return MAX_SCORE - n if n < MAX_SCORE else 0.0  # max(0.0, MAX_SCORE - n) without the call
+        return per_agent
