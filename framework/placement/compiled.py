@@ -65,18 +65,31 @@ def compile_pipeline(ctx: PlacementContext, filters: Sequence[Filter],
 def _fuse(checks: list[tuple[Callable[[AgentState], bool], Scope]],
           rates: list[tuple[Callable[[AgentState], float], float]], park: bool) -> Callable[[AgentState], Any]:
     """One function: each check in order (the first refusal ends it), then ``0.0 + w0 * r0(a) +
-    w1 * r1(a) ...``, summed left to right as the generic path sums. Generated from indices only."""
-    namespace: dict[str, Any] = {}
-    lines = ["def fused(agent):"]
-    for i, (check, scope) in enumerate(checks):
-        namespace[f"c{i}"] = check
-        refusal = "PARK" if park and scope is Scope.REVERSIBLE else "None"
-        lines.append(f"    if not c{i}(agent): return {refusal}")
-    terms = ["0.0"]
-    for i, (rate, weight) in enumerate(rates):
-        namespace[f"r{i}"], namespace[f"w{i}"] = rate, weight
-        terms.append(f"w{i} * r{i}(agent)")
-    lines.append("    return " + " + ".join(terms))
-    namespace["PARK"] = PARK
-    exec("\n".join(lines), namespace)  # noqa: S102 (source built from indices, no input)
-    return namespace["fused"]
+    w1 * r1(a) ...``, summed left to right as the generic path sums."""
+    refusals = tuple(park and scope is Scope.REVERSIBLE for _, scope in checks)
+    make = _maker(refusals, len(rates))
+    args: list[Any] = [check for check, _ in checks]
+    for rate, weight in rates:
+        args += [rate, weight]
+    return make(*args)
+
+
+_MAKERS: dict[tuple[tuple[bool, ...], int], Callable[..., Callable[[AgentState], Any]]] = {}
+
+
+def _maker(refusals: tuple[bool, ...], rates: int) -> Callable[..., Callable[[AgentState], Any]]:
+    """A factory of fused functions of one shape (which checks park, how many scorers), generated
+    once per shape from indices only and kept: a plan creates closures, never compiles."""
+    key = (refusals, rates)
+    make = _MAKERS.get(key)
+    if make is None:
+        params = [f"c{i}" for i in range(len(refusals))] + [f"{x}{i}" for i in range(rates) for x in ("r", "w")]
+        lines = [f"def make({', '.join(params)}):", "    def fused(agent):"]
+        for i, parks in enumerate(refusals):
+            lines.append(f"        if not c{i}(agent): return {'PARK' if parks else 'None'}")
+        lines.append("        return " + " + ".join(["0.0"] + [f"w{i} * r{i}(agent)" for i in range(rates)]))
+        lines.append("    return fused")
+        namespace: dict[str, Any] = {"PARK": PARK}
+        exec("\n".join(lines), namespace)  # noqa: S102 (source built from indices, no input)
+        make = _MAKERS[key] = namespace["make"]
+    return make
