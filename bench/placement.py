@@ -4,14 +4,19 @@
 
 Prints placements/s for binpack, spread, random, UNIQUE and GROUP_BY workloads, the agents
 binpack uses against the lower bound (max over resources of total demand / agent capacity) on
-mixed workloads, and spread's max-min tasks per agent for each app.
+mixed workloads, and spread's max-min tasks per agent for each app; then the whole-process wall
+time (best of --repeat) of `halyard plan` on a JSON cluster file of --agents agents and of
+`halyard --help` (skip them with --no-cli).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -82,12 +87,44 @@ def spread_gap(result: Any, agent_count: int) -> int:
     return max(max(c) - min(c) for c in per_app.values())
 
 
+def cluster_file(n: int) -> dict[str, Any]:
+    """A cluster file of ``n`` agents, as ``halyard plan --cluster`` reads it."""
+    return {"agents": [{"id": f"agent-{i}", "hostname": f"10.0.{i // 250}.{i % 250}",
+                        "resources": {"cpus": 16, "mem": 65536, "disk": 500000, "ports": [[31000, 32999]]},
+                        "attributes": {"rack": f"rack-{i % 40}"}, "domain": {"region": "eu", "zone": f"zone-{i % 3}"},
+                        "used": {"cpus": 1, "mem": 1024}, "tasks": [{"app": "/other"}]} for i in range(n)]}
+
+
+def cli_seconds(argv: list[str], repeat: int) -> float:
+    """Best wall time of ``halyard ARGV`` as a new process (the interpreter's start included)."""
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "halyard.cli.main", *argv], check=True, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def cli_figures(agents: int, repeat: int) -> dict[str, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path, app_path = os.path.join(tmp, "cluster.json"), os.path.join(tmp, "app.yaml")
+        with open(path, "w") as f:
+            json.dump(cluster_file(agents), f)
+        with open(app_path, "w") as f:
+            f.write("id: /bench/web\ncmd: sleep 3600\ncpus: 0.5\nmem: 1024\ninstances: 200\n")
+        return {f"halyard plan, {agents}-agent JSON cluster file (s, wall)":
+                f"{cli_seconds(['plan', app_path, '--cluster', path], repeat):.3f}",
+                "halyard --help (s, wall)": f"{cli_seconds(['--help'], repeat):.3f}"}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--agents", type=int, default=1000)
     ap.add_argument("--tasks", type=int, default=10000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-cli", action="store_true", help="skip the halyard plan / --help timings")
     args = ap.parse_args(argv)
     agents = cluster(args.agents)
     figures: dict[str, Any] = {"agents": args.agents, "tasks": args.tasks}
@@ -104,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         figures[f"binpack agents used / lower bound ({mix})"] = f"{used} / {lower_bound(apps)} = {used / lower_bound(apps):.3f}"
     _, result = run(agents, workload("plain", args.tasks), "spread", 1)
     figures["spread max-min tasks per agent (worst app)"] = spread_gap(result, args.agents)
+    if not args.no_cli:
+        figures.update(cli_figures(args.agents, args.repeat))
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

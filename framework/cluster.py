@@ -13,6 +13,7 @@ Two sources are understood, both as parsed JSON/YAML (reading files or URLs is t
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence, Union
 
@@ -199,7 +200,7 @@ def load_cluster(document: Any, source: Optional[str] = None) -> list[AgentInfo]
 
         raise ValidationError(problems_from_pydantic(exc), source) from None
     ids = [a.id for a in parsed.agents]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
     if dupes:
         raise ValidationError([Problem("agents", f"duplicate agent id(s): {', '.join(dupes)}")], source)
     return [_agent_from_file(a) for a in parsed.agents]

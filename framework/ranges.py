@@ -56,16 +56,19 @@ def count(ranges: Sequence[Range]) -> int:
 
 
 class PortSet:
-    """A mutable set of free ports, for planning. Allocation takes the lowest free ports."""
+    """A mutable set of free ports, for planning. Allocation takes the lowest free ports.
 
-    __slots__ = ("_ranges", "_count")
+    ``size``: how many ports are free (``len()``, without the call: read it, never set it).
+    """
+
+    __slots__ = ("_ranges", "size")
 
     def __init__(self, ranges: Iterable[Sequence[int]] = ()):
         self._ranges: list[list[int]] = [[b, e] for b, e in normalize(ranges)]
-        self._count = sum(e - b + 1 for b, e in self._ranges)
+        self.size = sum(e - b + 1 for b, e in self._ranges)
 
     def __len__(self) -> int:
-        return self._count
+        return self.size
 
     def __contains__(self, port: int) -> bool:
         i = bisect.bisect_right(self._ranges, [port, float("inf")]) - 1
@@ -77,7 +80,7 @@ class PortSet:
     def copy(self) -> "PortSet":
         new = PortSet()
         new._ranges = [r[:] for r in self._ranges]
-        new._count = self._count
+        new.size = self.size
         return new
 
     def take(self, port: int) -> bool:
@@ -95,7 +98,7 @@ class PortSet:
         else:
             self._ranges[i][1] = port - 1
             self._ranges.insert(i + 1, [port + 1, e])
-        self._count -= 1
+        self.size -= 1
         return True
 
     def take_lowest(self) -> Optional[int]:
@@ -108,5 +111,5 @@ class PortSet:
             del self._ranges[0]
         else:
             first[0] += 1
-        self._count -= 1
+        self.size -= 1
         return port

@@ -8,8 +8,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ..backend import Backend
 from ..cluster import load_cluster
-from ..errors import ValidationError
+from ..errors import Problem, ValidationError
+from ..model import StrategyRef
 from ..placement import Planner, StrategyRegistry, requests_for
+from ..placement.compare import compare as compare_plans, parse_names, to_json as comparison_json
 from ..validation import app_problems, raw_apps
 from .inputs import body_json
 
@@ -18,9 +20,17 @@ def routes(backend: Backend) -> APIRouter:
     router = APIRouter()
 
     @router.post("/v1/plan")
-    async def dry_run(request: Request, strategy: Optional[str] = None, seed: int = 0) -> Any:
+    async def dry_run(request: Request, strategy: Optional[str] = None, seed: int = 0,
+                      compare: Optional[str] = None) -> Any:
         """Where would these apps' missing instances go on the live cluster, and why would any not
-        fit? Body: one app definition, or ``{"apps": [...]}``. Nothing changes."""
+        fit? Body: one app definition, or ``{"apps": [...]}``. Nothing changes.
+
+        ``compare=a,b``: plan the apps under each strategy instead (each replacing the apps'
+        own), one entry per strategy: ``{"strategies": [{"strategy", "placed", "unplaced",
+        "agents_used", "lower_bound", "max_min_per_agent", "max_min_per_zone", "largest_fit":
+        {"cpus", "mem"}, "seconds"}]}``."""
+        if compare is not None and strategy:
+            raise ValidationError([Problem("compare", "give strategy or compare, not both")])
         raw = await body_json(request)
         specs, problems = [], []
         for prefix, item in raw_apps(raw):
@@ -36,7 +46,18 @@ def routes(backend: Backend) -> APIRouter:
         for spec in specs:
             if spec.strategy is not None:
                 registry.check(spec.strategy)  # a broken plugin: the plan says so, for the apps it fails
+        contenders = []
+        if compare is not None:
+            for name in parse_names(compare):
+                try:
+                    registry.check(name)
+                except ValidationError as exc:
+                    raise ValidationError([Problem("compare", f"{name}: {p.message}") for p in exc.problems]) from None
+                contenders.append((name, StrategyRef(name=name)))
         agents = load_cluster(await run_in_threadpool(backend.master().state))
+        if contenders:
+            rows = compare_plans(Planner(registry, seed), agents, requests_for(specs, agents, None), contenders)
+            return comparison_json(rows)
         return Planner(registry, seed).plan(agents, requests_for(specs, agents, strategy)).to_json()
 
     return router

@@ -20,3 +20,27 @@ def check_args(strategy: str, args: Mapping[str, Any], allowed: Mapping[str, typ
     if problems:
         raise ValidationError(problems)
     return dict(args)
+
+
+def check_resources(value: list, key: str = "resources") -> tuple[str, ...]:
+    """A non-empty list of distinct resource names from ``cpus, mem, disk, gpus``."""
+    from ..cluster import SCALARS
+
+    path = f"strategy.args.{key}"
+    if not value:
+        raise ValidationError([Problem(path, f"expected at least one of {', '.join(SCALARS)}")])
+    problems = [Problem(f"{path}[{i}]", f"unknown resource {name!r} (known: {', '.join(SCALARS)})")
+                for i, name in enumerate(value) if name not in SCALARS]
+    if not problems and len(set(value)) != len(value):
+        problems.append(Problem(path, "a resource is listed twice"))
+    if problems:
+        raise ValidationError(problems)
+    return tuple(value)
+
+
+def check_field(key: str, value: str) -> str:
+    """A constraint field: ``hostname``, ``@hostname``, ``@zone``, ``@region`` or an attribute name."""
+    if not value.strip() or (value.startswith("@") and value not in ("@hostname", "@zone", "@region")):
+        raise ValidationError([Problem(f"strategy.args.{key}", f"expected hostname, @zone, @region or an "
+                                                              f"attribute name, got {value!r}")])
+    return value

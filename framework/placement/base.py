@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import PlacementContext
@@ -74,6 +74,13 @@ class Filter:
     def filter(self, ctx: "PlacementContext", agent: "AgentState") -> Status:
         raise NotImplementedError
 
+    def compile(self, ctx: "PlacementContext") -> Optional[Callable[["AgentState"], bool]]:
+        """Optional fast form, asked once after :meth:`prepare`: a function of the agent alone that
+        is True exactly when :meth:`filter` passes it (now and after any placement), and never
+        raises. The planner uses it in its hot loop when every filter and scorer of a workload has
+        one; reasons still come from :meth:`filter`. Default: None (the planner calls :meth:`filter`)."""
+        return None
+
     def epoch(self, ctx: "PlacementContext") -> object:
         """``REVERSIBLE`` filters: a value that changes whenever an agent refused so far may pass
         again (between changes, refusals only grow). Default: never changes."""
@@ -94,6 +101,12 @@ class Scorer:
 
     def prepare(self, ctx: "PlacementContext") -> None:
         """Called once per app before any agent is scored. Default: nothing."""
+
+    def compile(self, ctx: "PlacementContext") -> Optional[Callable[["AgentState"], float]]:
+        """Optional fast form, asked once after :meth:`prepare`: a function of the agent alone that
+        returns exactly what :meth:`score` returns, always within 0..100 (it is not range-checked),
+        and never raises. Default: None (the planner calls :meth:`score`)."""
+        return None
 
     def score(self, ctx: "PlacementContext", agent: "AgentState") -> float:
         """The agent's score. A function of ``ctx`` and ``agent`` only: the planner may ask again

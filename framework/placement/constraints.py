@@ -8,6 +8,7 @@ step (see :class:`GroupByFilter`), not a quota.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from ..model import Constraint, Operator
 from .base import OK, Filter, Scope, Status, unfit
@@ -27,6 +28,11 @@ class ConstraintFilter(Filter):
 
     def _fail(self, why: str) -> Status:
         return unfit(f"{self.label}: {why}")
+
+    def compile(self, ctx: PlacementContext) -> Callable[[AgentState], bool]:
+        """Built-in constraints never raise: their fast form is :meth:`filter`'s verdict."""
+        check = self.filter
+        return lambda agent: check(ctx, agent).reason is None
 
 
 def _same(agent: AgentState, field: str, wanted: str) -> bool:
@@ -114,6 +120,14 @@ class UniqueFilter(ConstraintFilter):
             return self._lacks
         return self._taken if ctx.value_counts(self.field).get(value) else OK
 
+    def compile(self, ctx: PlacementContext) -> Callable[[AgentState], bool]:
+        field, counts = self.field, ctx.value_counts(self.field)  # kept current by ctx.record
+
+        def unique(agent: AgentState) -> bool:
+            value = agent.values.get(field)
+            return value is not None and not counts.get(value)
+        return unique
+
 
 class MaxPerFilter(ConstraintFilter):
     """``[field, MAX_PER, n]``: at most ``n`` tasks of the app per value."""
@@ -170,6 +184,19 @@ class GroupByFilter(ConstraintFilter):
         if len(counts) < self.minimum:
             return self._unused_first
         return self._above_least if count > ctx.least_count(self.field) else OK
+
+    def compile(self, ctx: PlacementContext) -> Callable[[AgentState], bool]:
+        field, counts, minimum, least = self.field, ctx.value_counts(self.field), self.minimum, ctx.least_counts(self.field)
+
+        def balanced(agent: AgentState) -> bool:
+            value = agent.values.get(field)
+            if value is None:
+                return False
+            count = counts.get(value)
+            if not count:
+                return True
+            return len(counts) >= minimum and count <= least[field]
+        return balanced
 
 
 _BY_OPERATOR: dict[Operator, type[ConstraintFilter]] = {

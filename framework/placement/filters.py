@@ -1,7 +1,7 @@
 """Built-in filters every plan uses: roles and scalar resources, then host ports."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..cluster import SCALARS
 from .base import OK, Filter, Scope, Status, unfit
@@ -31,6 +31,28 @@ class ResourcesFilter(Filter):
         self._after = {k: self._needs[i + 1:] for i, (k, _) in enumerate(self._needs)}
         roles = ", ".join(self._roles)
         self._no_role = unfit(f"no resources in accepted role(s) {roles}")
+
+    def compile(self, ctx: PlacementContext) -> Callable[[AgentState], bool]:
+        if len(self._roles) != 1:
+            return lambda agent: self.filter(ctx, agent).reason is None
+        role, needs = self._roles[0], tuple(self._needs)
+        if len(needs) == 2:  # CPUs and memory: the common case, unrolled
+            (k1, n1), (k2, n2) = needs
+
+            def fits_two(agent: AgentState) -> bool:
+                free = agent.free.get(role)
+                return free is not None and not free[k1] + EPSILON < n1 and not free[k2] + EPSILON < n2
+            return fits_two
+
+        def fits(agent: AgentState) -> bool:
+            free = agent.free.get(role)
+            if free is None:
+                return False
+            for k, need in needs:
+                if free[k] + EPSILON < need:
+                    return False
+            return True
+        return fits
 
     def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
         if len(self._roles) == 1:
@@ -73,6 +95,24 @@ class PortsFilter(Filter):
         self._count = len(wanted)
         self._missing = {p: unfit(f"host port {p} not free") for p in self._fixed}
         self._few = unfit(f"not enough free host ports (needs {self._count})")
+
+    def compile(self, ctx: PlacementContext) -> Callable[[AgentState], bool]:
+        if len(self._roles) != 1:
+            return lambda agent: self.filter(ctx, agent).reason is None
+        role, count, fixed = self._roles[0], self._count, tuple(self._fixed)
+
+        if not fixed:
+            return lambda agent: (pool := agent.ports.get(role)) is not None and pool.size >= count
+
+        def free(agent: AgentState) -> bool:
+            pool = agent.ports.get(role)
+            if pool is None or pool.size < count:
+                return False
+            for port in fixed:
+                if port not in pool:
+                    return False
+            return True
+        return free
 
     def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
         if len(self._roles) == 1:

@@ -35,6 +35,7 @@ from ..cluster import SCALARS, AgentInfo
 from ..errors import HalyardError, PluginError, Problem, ValidationError
 from ..model import DEFAULT_STRATEGY, StrategyRef
 from .base import MAX_SCORE, Filter, Scope, Scorer, Strategy
+from .compiled import PARK, CompiledPipeline, compile_pipeline
 from .constraints import constraint_filter
 from .context import PlacementContext
 from .filters import PortsFilter, ResourcesFilter
@@ -161,6 +162,7 @@ class _AppPlacer:
         self.select = strategy.select
         self.next_instance = 0
         self.ctx: Optional[PlacementContext] = None
+        self.fast: Optional[CompiledPipeline] = None
 
     def activate(self, agents: list[AgentState], rng: random.Random, context: Sequence[AgentState] = ()) -> None:
         """Ready to place on ``agents``; ``context``: the rest of the cluster, whose tasks count for
@@ -183,6 +185,12 @@ class _AppPlacer:
                 s.prepare(ctx)
             except Exception as exc:
                 raise _plugin_error("scorer", _name(s), exc) from exc
+        try:
+            self.fast = compile_pipeline(ctx, self.filters, self.scorers)
+        except Exception as exc:
+            raise _plugin_error("plugin", "compile", exc) from exc
+        if self.fast is not None:  # the built-ins' fused forms: same verdicts, no guards needed
+            self.evaluate = self.fast.evaluate  # type: ignore[method-assign]
         self.candidates = list(range(len(agents)))
         if self.heap_mode and self.remaining:
             entries = []
@@ -229,6 +237,12 @@ class _AppPlacer:
         filter to refuse it is REVERSIBLE."""
         if not self.reversible:
             return self.evaluate(agent)
+        if self.fast is not None:
+            score = self.fast.judge(agent)
+            if score == PARK:
+                self.parked[agent.index] = entry
+                return None
+            return score
         ctx = self.ctx
         try:
             for check, reversible in self.judged:
@@ -258,6 +272,8 @@ class _AppPlacer:
     def scores_on(self, agent: AgentState) -> tuple[ScoreContribution, ...]:
         """What each scorer gives ``agent`` now: asked once, for the agent just chosen (and
         checked as :meth:`evaluate` checks it)."""
+        if self.fast is not None:
+            return tuple([(name, weight, rate(agent)) for rate, weight, name in self.fast.rates])
         ctx, scores = self.ctx, []
         try:
             for rate, weight, name in self.rates:
@@ -303,9 +319,22 @@ class _AppPlacer:
             _, index, stamp = heap[0]
             agent = agents[index]
             if stamp != agent.stamp:  # stale
-                entry = heapq.heappop(heap)
                 if self.lazy:  # re-score now; eager apps pushed a fresh entry when it changed
-                    self._push(heap, agent, entry)
+                    score = self._judge(agent, heap[0])
+                    if score is not None:  # one sift instead of a pop and a push
+                        heapq.heapreplace(heap, (-score, index, agent.stamp))
+                        continue
+                heapq.heappop(heap)
+                continue
+            if self.fast is not None:
+                for check, reversible in self.fast.recheck:
+                    if not check(agent):
+                        entry = heapq.heappop(heap)
+                        if reversible:
+                            self.parked[index] = entry
+                        break
+                else:
+                    return agent
                 continue
             try:
                 for f in self.recheck:
@@ -410,7 +439,7 @@ class Planner:
         the constraints, so a UNIQUE or GROUP_BY sees the whole cluster, not the offer batch."""
         ids = [r.workload.id for r in requests]
         kinds = {r.workload.id: r.workload.kind for r in requests}
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
         if dupes:
             raise ValidationError([Problem("apps", f"{kinds[d]} {d} requested more than once") for d in dupes])
         rng = random.Random(self.seed)

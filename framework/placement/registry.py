@@ -20,13 +20,15 @@ from typing import Any, Callable, Mapping, Optional
 from ..errors import DuplicatePluginError, HalyardError, PluginError, Problem, ValidationError
 from ..model import StrategyRef
 from .base import Strategy
-from .strategies import binpack, random, spread
+from .strategies import binpack, random, spread, weighted
 
 ENTRY_POINT_GROUP = "halyard.strategies"
 Factory = Callable[[Mapping[str, Any]], Strategy]
 
 BUILTINS: dict[str, Factory] = {"binpack": binpack.create, "spread": spread.create, "random": random.create}
 _BUILTIN_TARGETS = {f"halyard.placement.strategies.{name}:create" for name in BUILTINS}
+#: Built into every registry: combines the registry's other strategies (see strategies/weighted.py).
+WEIGHTED = weighted.NAME
 
 
 class StrategyRegistry:
@@ -48,13 +50,13 @@ class StrategyRegistry:
         return registry
 
     def register(self, name: str, factory: Factory | metadata.EntryPoint) -> None:
-        if name in self._factories:
+        if name in self._factories or name == WEIGHTED:
             where = getattr(factory, "value", getattr(factory, "__module__", "?"))
             raise DuplicatePluginError(f"strategy {name!r} is registered twice (again by {where})")
         self._factories[name] = factory
 
     def names(self) -> list[str]:
-        return sorted(self._factories)
+        return sorted({*self._factories, WEIGHTED})
 
     def check(self, ref: StrategyRef | str) -> None:
         """Refuse what is the input's fault: an unknown name, args the plugin refuses (a
@@ -70,6 +72,8 @@ class StrategyRegistry:
         if isinstance(ref, str):
             ref = StrategyRef(name=ref)
         factory = self._factories.get(ref.name)
+        if factory is None and ref.name == WEIGHTED:
+            return weighted.create(dict(ref.args), self)
         if factory is None:
             known = ", ".join(self.names())
             raise ValidationError([Problem("strategy.name", f"unknown strategy {ref.name!r} (known: {known})")])

@@ -96,6 +96,19 @@ class AgentState:
         """
         taken: list[tuple[str, str, float]] = []
         free, free_total, roles = self.free, self.free_total, demand.roles
+        pool = free.get(roles[0]) if len(roles) == 1 else None
+        if pool is not None:  # one role: what the loop below does, without it
+            role = roles[0]
+            for k, need in demand.needs:
+                left = free_total[k] - need
+                free_total[k] = left if left > 0.0 else 0.0
+                if need <= EPSILON or pool[k] <= EPSILON:
+                    continue
+                amount = need if need < pool[k] else pool[k]
+                left = pool[k] - amount
+                pool[k] = left if left > 0.0 else 0.0
+                taken.append((SCALARS[k], role, amount))
+            return tuple(taken), self._finish(demand)
         for k, need in demand.needs:
             free_total[k] = max(0.0, free_total[k] - need)
             for role in roles:
@@ -108,12 +121,16 @@ class AgentState:
                 pool[k] = max(0.0, pool[k] - amount)
                 taken.append((SCALARS[k], role, amount))
                 need -= amount
+        return tuple(taken), self._finish(demand)
+
+    def _finish(self, demand: Demand) -> tuple[int, ...]:
+        """Take the task's host ports (in the order of ``demand.host_ports``) and count the task."""
         ports: list[int] = [0] * len(demand.host_ports)
         for i in demand.port_order:  # fixed ports first
             ports[i] = self._take_port(demand.host_ports[i], demand.roles)
         self.app_counts[demand.app_id] = self.app_counts.get(demand.app_id, 0) + 1
         self.stamp += 1
-        return tuple(taken), tuple(ports)
+        return tuple(ports)
 
     def _take_port(self, wanted: int, roles: tuple[str, ...]) -> int:
         for role in roles:

@@ -253,3 +253,45 @@ def test_releases_prints_a_table_with_the_current_release_marked(tmp_path, monke
     assert lines[1].split() == ["2", "-", "dev", "2026-12-02T01:00:00.000Z", "failed", "ci", "-"]
     assert lines[2].split() == ["1", "sha256:abababababab", "dev", "2026-12-02T01:00:00.000Z", "succeeded", "*", "ci",
                                 "forced"]
+
+
+def test_help_lists_every_command_with_its_own_summary_without_importing_it():
+    import importlib
+
+    import click
+
+    from halyard.cli.main import COMMANDS
+
+    for name, (module, attr, summary) in COMMANDS.items():
+        command = getattr(importlib.import_module(f"halyard.cli.{module}"), attr)
+        assert isinstance(command, click.Command) and command.get_short_help_str(500) == summary, name
+
+
+def test_help_imports_neither_pydantic_nor_requests():
+    import subprocess
+    import sys
+
+    code = ("import sys; from halyard.cli.main import main; rc = main(['--help']);"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'requests', 'croniter', 'yaml')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "plan" in out and "scheduler" in out and out.strip().splitlines()[-1] == "[]"
+
+
+def test_cluster_and_app_files_read_as_yaml_safe_load_reads_them(tmp_path):
+    import json
+
+    import yaml
+
+    from halyard.errors import ValidationError
+    from halyard.validation import load_document
+
+    doc = {"agents": [{"id": "a", "hostname": "h", "resources": {"cpus": 2.5, "mem": 1024, "ports": [[1, 2]]},
+                       "attributes": {"rack": "r1", "ok": True, "none": None}}]}
+    for name, text in [("c.json", json.dumps(doc)), ("c.yaml", yaml.safe_dump(doc)),
+                       ("flow.yaml", "{agents: [{id: a, hostname: h}]}"), ("list.json", "[1, 2.5, \"x\"]")]:
+        (tmp_path / name).write_text(text)
+        assert load_document(tmp_path / name) == yaml.safe_load(text), name
+    (tmp_path / "bad.json").write_text('{"agents": [\n  {"id": "a",,}]}')
+    with pytest.raises(ValidationError) as err:
+        load_document(tmp_path / "bad.json")
+    assert "not valid YAML/JSON: line 2" in str(err.value)

@@ -403,7 +403,7 @@ def test_a_strategy_that_no_longer_exists_leaves_its_workload_unplaced():
     plan = place([agent("a")], app("gone", strategy="uninstalled"), app("healthy"))
     assert [p.app_id for p in plan.placements] == ["/healthy"]
     assert plan.unplaced[0].reasons == ("strategy 'uninstalled' failed: strategy.name: unknown strategy "
-                                        "'uninstalled' (known: binpack, random, spread)",)
+                                        "'uninstalled' (known: binpack, random, spread, weighted)",)
 
 
 def test_a_failure_after_some_placements_keeps_them_and_leaves_the_rest_unplaced():

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..args import check_args
+from ..args import check_args, check_resources
 from ..base import Strategy
 from .scorers import BinpackScorer
 
 
 def create(args: Mapping[str, Any]) -> Strategy:
-    """No arguments."""
-    check_args("binpack", args, {})
-    return Strategy("binpack", scorers=((BinpackScorer(), 1.0),),
+    """``resources``: the resources weighed, a list from ``cpus, mem, disk, gpus`` (default: CPUs
+    and memory, and disk and GPUs for workloads that ask for them)."""
+    check_args("binpack", args, {"resources": list})
+    resources = check_resources(args["resources"]) if "resources" in args else None
+    return Strategy("binpack", scorers=((BinpackScorer(resources), 1.0),),
                     description="fill the fullest agent that fits")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..args import check_args
+from ..args import check_args, check_field
 from ..base import Strategy
 from .scorers import LeastAllocatedScorer, SpreadScorer
 
@@ -13,7 +13,10 @@ TIE_BREAK_WEIGHT = 0.009
 
 
 def create(args: Mapping[str, Any]) -> Strategy:
-    """No arguments."""
-    check_args("spread", args, {})
-    return Strategy("spread", scorers=((SpreadScorer(), 1.0), (LeastAllocatedScorer(), TIE_BREAK_WEIGHT)),
-                    description="even count per agent for the app, emptiest agent first")
+    """``by``: even count per value of this field (``hostname``, ``@zone``, ``@region`` or an
+    attribute) instead of per agent."""
+    check_args("spread", args, {"by": str})
+    by = check_field("by", args["by"]) if "by" in args else None
+    return Strategy("spread", scorers=((SpreadScorer(by), 1.0), (LeastAllocatedScorer(), TIE_BREAK_WEIGHT)),
+                    description="even count per agent for the app, emptiest agent first" if by is None
+                    else f"even count per {by} for the app, emptiest agent first")
