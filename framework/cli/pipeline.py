@@ -133,7 +133,11 @@ class Pipeline:
         specs = load_apps(path, env.name)
         if len(specs) != 1:
             raise ValidationError([Problem("apps", f"{path} must hold one app, holds {len(specs)}")], str(path))
-        return in_environment(with_min_ready(with_version(specs[0], version)), env)
+        spec = in_environment(with_min_ready(with_version(specs[0], version)), env)
+        # Named in the tasks' DiscoveryInfo (``environment``), as HALYARD_VERSION names the version.
+        data = spec.to_json()
+        data.setdefault("labels", {})["HALYARD_ENVIRONMENT"] = env.name
+        return AppSpec.model_validate(data)
 
     def history(self, service: str, env: Environment) -> list[Release]:
         """The releases of ``service`` in ``env`` (oldest first), from the environment's Halyard."""

@@ -278,8 +278,10 @@ def test_members_follow_the_health_gates_through_a_rolling_change(sched, zk, clu
     directory = f"/{sched.chroot}/discovery{app_id}"
     app = {"id": app_id, "cmd": "exec python3 -m http.server $PORT0", "cpus": 0.05, "mem": 32, "instances": 2,
            "portDefinitions": [{"port": 0, "name": "http"}], "labels": {"HALYARD_DRAIN_SECONDS": "1"},
+           # A generous timeout: one probe slow on a loaded machine rightly withdraws a member (it
+           # is unhealthy then), which is not what this test is about.
            "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 5, "delaySeconds": 0,
-                             "intervalSeconds": 1, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}],
+                             "intervalSeconds": 1, "timeoutSeconds": 10, "maxConsecutiveFailures": 3}],
            "upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 1}}
     assert sched.post_app(app).status_code == 201
     try:

@@ -219,6 +219,18 @@ def test_an_environment_token_comes_from_its_variable_and_must_be_set(tmp_path, 
         pipeline.client(pipeline.env("prod"))
 
 
+def test_a_deployed_app_is_labelled_with_its_version_and_environment(tmp_path):
+    """DiscoveryInfo names them (``version``, ``environment``) from these labels."""
+    from halyard.cli.pipeline import Pipeline
+    (tmp_path / "environments.yaml").write_text("environments:\n  dev: {namespace: /dev}\n")
+    (tmp_path / "web.yaml").write_text("id: /shop/web\ncmd: serve {version}\ncpus: 0.1\nmem: 16\nenvironments: {dev: {}}\n")
+    pipeline = Pipeline(str(tmp_path), "http://default:8080")
+    spec = pipeline.spec("web", "v7", pipeline.env("dev"))
+    assert spec.id == "/dev/shop/web" and spec.cmd == "serve v7"
+    assert {k: spec.labels[k] for k in ("HALYARD_VERSION", "HALYARD_ENVIRONMENT")} == {
+        "HALYARD_VERSION": "v7", "HALYARD_ENVIRONMENT": "dev"}
+
+
 def test_deploy_refuses_a_promotion_with_exit_4_before_anything_is_sent(tmp_path, monkeypatch):
     from click.testing import CliRunner
     from halyard.cli import pipeline as pipeline_module
