@@ -6,8 +6,6 @@ a failing check never kills the task."""
 from __future__ import annotations
 
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -25,23 +23,6 @@ def agent(tmp_path):
     fake.close()
 
 
-@pytest.fixture
-def web():
-    """A local HTTP server answering each GET with the status code in its path (/204, /503, ...)."""
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
-            self.send_response(int(self.path.strip("/")))
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def closed_port() -> int:
@@ -84,10 +65,10 @@ def test_the_command_executor_reports_each_changed_command_check_result_and_neve
 
 
 @pytest.mark.parametrize("kind", ["HTTP", "TCP-open", "TCP-closed"])
-def test_the_command_executor_reports_http_and_tcp_results(agent, web, kind):
+def test_the_command_executor_reports_http_and_tcp_results(agent, status_server, kind):
     check, expected = {
-        "HTTP": ({"type": "HTTP", "http": {"port": web, "path": "/503"}}, {"type": "HTTP", "http": {"status_code": 503}}),
-        "TCP-open": ({"type": "TCP", "tcp": {"port": web}}, {"type": "TCP", "tcp": {"succeeded": True}}),
+        "HTTP": ({"type": "HTTP", "http": {"port": status_server, "path": "/503"}}, {"type": "HTTP", "http": {"status_code": 503}}),
+        "TCP-open": ({"type": "TCP", "tcp": {"port": status_server}}, {"type": "TCP", "tcp": {"succeeded": True}}),
         "TCP-closed": ({"type": "TCP", "tcp": {"port": closed_port()}}, {"type": "TCP", "tcp": {"succeeded": False}}),
     }[kind]
     agent.start("mesos-executor", task("t-" + kind, check))
@@ -111,7 +92,7 @@ def test_a_task_without_a_check_reports_no_check_status(agent):
     assert "check_status" not in running
 
 
-def test_the_docker_executor_runs_checks_in_the_container_and_reports_them(agent, tmp_path, web):
+def test_the_docker_executor_runs_checks_in_the_container_and_reports_them(agent, tmp_path, status_server):
     docker, env = fake_docker(tmp_path)
     sandbox = tmp_path / "sandbox"
     sandbox.mkdir()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,24 +24,6 @@ def load(name, monkeypatch):
     return module
 
 
-@pytest.fixture
-def server():
-    """A local HTTP server answering each GET with the status code in its path (/102, /200, ...)."""
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
-            self.send_response(int(self.path.strip("/")))
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield httpd.server_address[1]
-    httpd.shutdown()
-
-
 @pytest.mark.parametrize("executor", ["mesos-executor", "mesos-docker-executor"])
 def test_a_1xx_answer_is_ignored_only_when_the_task_asks(executor, monkeypatch):
     module = load(executor, monkeypatch)
@@ -53,12 +33,12 @@ def test_a_1xx_answer_is_ignored_only_when_the_task_asks(executor, monkeypatch):
     assert module.http_verdict(204, None, True) is True and module.http_verdict(500, None, True) is False
 
 
-def test_the_command_executor_checks_a_real_answer(server, monkeypatch):
+def test_the_command_executor_checks_a_real_answer(status_server, monkeypatch):
     module = load("mesos-executor", monkeypatch)
-    check = {"type": "HTTP", "http": {"port": server, "path": "/102"}}
+    check = {"type": "HTTP", "http": {"port": status_server, "path": "/102"}}
     assert module.check_once(check, 5, ignore_1xx=True) is None
     assert module.check_once(check, 5) is False
-    assert module.check_once({"type": "HTTP", "http": {"port": server, "path": "/200"}}, 5, ignore_1xx=True) is True
+    assert module.check_once({"type": "HTTP", "http": {"port": status_server, "path": "/200"}}, 5, ignore_1xx=True) is True
 
 
 def test_the_docker_executor_applies_infinite_and_finite_limits(monkeypatch):

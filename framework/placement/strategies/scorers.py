@@ -49,28 +49,11 @@ class _UsageScorer(Scorer):
         ``complement``: ``MAX_SCORE`` minus that."""
         scale = self._scale
         dims = tuple((k, need if placed else 0.0) for k, need in self._dims)
-        if len(dims) == 2 and complement:
-            (k1, n1), (k2, n2) = dims
-
-            def free_two(agent: AgentState) -> float:
-                cap, free = agent.capacity, agent.free_total
-                total = 0.0
-                c = cap[k1]
-                if c > 0:
-                    share = (c - free[k1] + n1) / c
-                    total += share if share < 1.0 else 1.0
-                c = cap[k2]
-                if c > 0:
-                    share = (c - free[k2] + n2) / c
-                    total += share if share < 1.0 else 1.0
-                return MAX_SCORE - scale * total
-            return free_two
-        if complement:
-            return lambda agent: MAX_SCORE - self._mean_share(agent, placed)
         if len(dims) == 2:
             (k1, n1), (k2, n2) = dims
+            base, sign = (MAX_SCORE, -scale) if complement else (0.0, scale)
 
-            def share_two(agent: AgentState) -> float:
+            def two(agent: AgentState) -> float:
                 cap, free = agent.capacity, agent.free_total
                 total = 0.0
                 c = cap[k1]
@@ -81,8 +64,10 @@ class _UsageScorer(Scorer):
                 if c > 0:
                     share = (c - free[k2] + n2) / c
                     total += share if share < 1.0 else 1.0
-                return scale * total
-            return share_two
+                return base + sign * total
+            return two
+        if complement:
+            return lambda agent: MAX_SCORE - self._mean_share(agent, placed)
         return lambda agent: self._mean_share(agent, placed)
 
 
