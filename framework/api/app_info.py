@@ -16,6 +16,7 @@ from ..timestamps import iso
 from .app_filters import COUNTS, DEPLOYMENTS, LAST_FAILURE, READINESS, TASK_STATS, TASKS
 from .deployments import readiness_json
 from .tasks import task_json
+from .versions import version_json
 
 STAGED = ("TASK_LAUNCHING", "TASK_STAGING", "TASK_STARTING")
 
@@ -61,9 +62,7 @@ def task_stats(app: AppRecord, tasks: list[TaskRecord], now: float) -> dict[str,
 def app_info_json(view: EngineView, app: AppRecord, embeds: AbstractSet[str]) -> dict[str, Any]:
     """The app's definition, versions, and what ``embeds`` asks for."""
     tasks = view.tasks_of(app.app_id)
-    data = app.spec.public_json()
-    data.pop("environments", None)
-    data["version"] = iso(app.version)
+    data = version_json(app.spec, app.version)
     data["versionInfo"] = {"lastScalingAt": iso(app.version), "lastConfigChangeAt": iso(app.config_version)}
     if COUNTS in embeds:
         counts = task_counts(tasks)

@@ -12,6 +12,7 @@ from ..backend import Backend
 from ..engine.events import DomainEvent, GroupChanged
 from ..engine.messages import ChangeApps
 from ..engine.plans import absolute
+from ..marathon_compat import base_for_update
 from ..errors import ConflictError, NotFoundError, Problem, ValidationError
 from ..model import AppSpec, normalize_app_id
 from ..timestamps import iso
@@ -45,7 +46,10 @@ def spec_for(backend: Backend, raw: dict, app_id: str, where: tuple[str | int, .
         existing = view.find_app(app_id)
     if existing is None and not allow_creation:
         raise NotFoundError(f"App '{app_id}' does not exist")
-    merged = deep_merge(existing.spec.to_json(), {**raw, "id": app_id}) if existing and partial else {**raw, "id": app_id}
+    # The stored definition as a partial update sees it (deprecated fields replace their canonical
+    # ones), as for PUT /v2/apps/{id}.
+    merged = (deep_merge(base_for_update(existing.spec.to_json(), raw), {**raw, "id": app_id}) if existing and partial
+              else {**raw, "id": app_id})
     return app_problems(merged, None, where)
 
 

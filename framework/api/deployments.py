@@ -25,14 +25,8 @@ def readiness_json(result: ReadinessResult) -> dict[str, Any]:
     return data
 
 
-def deployment_json(deployment: DeploymentRecord, halyard: bool = False,
-                    readiness: Sequence[ReadinessResult] = ()) -> dict[str, Any]:
-    """Marathon's deployment shape (exactly: strict clients build objects from every field); with
-    ``halyard`` also Halyard's ``status``, ``kind`` and ``failures``."""
-    return plan_json([deployment], lambda app_id: readiness, halyard)
-
-
-def _action(record: DeploymentRecord) -> dict[str, Any]:
+def action_json(record: DeploymentRecord) -> dict[str, Any]:
+    """One app's action in a deployment step, as Marathon shows it."""
     return {"action": ACTIONS.get(record.kind, "RestartApplication"), "app": record.app_id}
 
 
@@ -51,8 +45,8 @@ def plan_json(records: Sequence[DeploymentRecord], readiness: Callable[[str], Se
     data: dict[str, Any] = {
         "id": first.id, "version": iso(min(r.version for r in records)),
         "affectedApps": sorted({r.app_id for r in records}), "affectedPods": [],
-        "steps": [{"actions": [_action(r) for r in steps[n]]} for n in order],
-        "currentActions": [{**_action(r), "readinessCheckResults": [readiness_json(x) for x in readiness(r.app_id)]}
+        "steps": [{"actions": [action_json(r) for r in steps[n]]} for n in order],
+        "currentActions": [{**action_json(r), "readinessCheckResults": [readiness_json(x) for x in readiness(r.app_id)]}
                            for r in active if (r.step or 0) == current],
         "currentStep": order.index(current) + 1 if current is not None else len(order), "totalSteps": len(order)}
     if halyard:

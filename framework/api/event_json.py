@@ -27,7 +27,7 @@ from ..engine.events import (AppChanged, AppTerminated, DeploymentFailed, Deploy
 from ..jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from ..model import AppSpec
 from ..timestamps import iso
-from .deployments import ACTIONS
+from .deployments import action_json
 from .tasks import ip_addresses_json
 
 #: The event types Marathon sends (and its clients know); a stream without ``event_type`` carries
@@ -107,16 +107,12 @@ def _app(definition: Optional[dict], version: float) -> list[dict[str, Any]]:
 
 
 def _step(deployment: DeploymentRecord) -> dict[str, Any]:
-    return {"actions": [{"action": ACTIONS.get(deployment.kind, "RestartApplication"), "app": deployment.app_id}]}
+    return {"actions": [action_json(deployment)]}
 
 
 def plan(deployment: DeploymentRecord) -> dict[str, Any]:
-    """Marathon's ``DeploymentPlan``: ``id``, ``original``, ``target``, ``steps``, ``version``."""
-    version = iso(deployment.version)
-    return {"id": deployment.id,
-            "original": group_tree(_app(deployment.previous, deployment.version), version),
-            "target": group_tree(_app(deployment.target, deployment.version), version),
-            "steps": [_step(deployment)], "version": version}
+    """Marathon's ``DeploymentPlan`` of one app's deployment (see :func:`whole_plan`)."""
+    return whole_plan((deployment,))
 
 
 def whole_plan(records: tuple[DeploymentRecord, ...]) -> dict[str, Any]:
@@ -125,7 +121,7 @@ def whole_plan(records: tuple[DeploymentRecord, ...]) -> dict[str, Any]:
     version = iso(min(r.version for r in records))
     steps: dict[int, list[dict[str, Any]]] = {}
     for r in records:
-        steps.setdefault(r.step or 0, []).extend(_step(r)["actions"])
+        steps.setdefault(r.step or 0, []).append(action_json(r))
     return {"id": records[0].id,
             "original": group_tree([a for r in records for a in _app(r.previous, r.version)], version),
             "target": group_tree([a for r in records for a in _app(r.target, r.version)], version),
@@ -133,7 +129,7 @@ def whole_plan(records: tuple[DeploymentRecord, ...]) -> dict[str, Any]:
 
 
 def _plan_step(records: tuple[DeploymentRecord, ...], step: int) -> dict[str, Any]:
-    return {"actions": [a for r in records if (r.step or 0) == step for a in _step(r)["actions"]]}
+    return {"actions": [action_json(r) for r in records if (r.step or 0) == step]}
 
 
 def light_plan(event: dict[str, Any]) -> dict[str, Any]:

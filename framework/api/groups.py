@@ -80,14 +80,19 @@ def routes(backend: Backend, publish: Optional[Publisher] = None) -> APIRouter:
         with backend.reading() as view:
             return {a.app_id: a.spec for a in live_apps(view)}
 
-    def dry_run(gid: str, body: dict) -> list[dict[str, Any]]:
-        """The steps a group update would take (Marathon's ``?dryRun=true``), changing nothing."""
+    def changed_by(gid: str, body: dict) -> tuple[dict[str, AppSpec], GroupChange, list[str]]:
+        """The apps now, the update applied to them (refused if it has problems), and the apps
+        it removes (by id)."""
         apps = current()
         change = GroupChange(apps)
         change.apply(gid, body, ())
         if change.problems:
             raise ValidationError(change.problems)
-        deletes = sorted(a for a in apps if under(a, gid) and a not in change.kept)
+        return apps, change, sorted(a for a in apps if under(a, gid) and a not in change.kept)
+
+    def dry_run(gid: str, body: dict) -> list[dict[str, Any]]:
+        """The steps a group update would take (Marathon's ``?dryRun=true``), changing nothing."""
+        apps, change, deletes = changed_by(gid, body)
         puts = {s.id: s for s in change.puts}
         changed = [s.id for s in change.puts if apps.get(s.id) != with_earlier_ports(s, apps.get(s.id))]
         targets = {**{a: s for a, s in apps.items() if a not in deletes}, **puts}
@@ -97,13 +102,8 @@ def routes(backend: Backend, publish: Optional[Publisher] = None) -> APIRouter:
         return [{"actions": actions} for actions in steps]
 
     def structural(gid: str, body: dict, force: bool, path: str) -> dict[str, Any]:
-        apps = current()
-        change = GroupChange(apps)
-        change.apply(gid, body, ())
-        if change.problems:
-            raise ValidationError(change.problems)
-        deletes = tuple(a for a in apps if under(a, gid) and a not in change.kept)
-        return deployment_answer(backend, ChangeApps(tuple(change.puts), deletes, deployment_id=new_id(), force=force,
+        _, change, deletes = changed_by(gid, body)
+        return deployment_answer(backend, ChangeApps(tuple(change.puts), tuple(deletes), deployment_id=new_id(), force=force,
                                                      group_id=parent(path)), publish)
 
     def refuse_rollback_and_scale(body: dict) -> Optional[float]:

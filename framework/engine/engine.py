@@ -337,8 +337,9 @@ class Engine:
                                       self.agents)
         if outcome.planned:
             self.offer_cycles += 1
-            self.wait.planned(outcome.waiting_apps, {app.app_id: need_of(app.spec) for app, _ in launchable},
-                              (o.agent_id for o in event.offers), now, self.launcher.failed)
+            needs = {app.app_id: need_of(app.spec) for app, _ in launchable if app.app_id in outcome.waiting_apps}
+            self.wait.planned(outcome.waiting_apps, needs, (o.agent_id for o in event.offers), now,
+                              self.launcher.failed)
             self.jobs.waiting = outcome.waiting_runs
             self.index.dirty.update(self.waiting)  # an app whose new tasks found no room may make room
         return outcome.instructions

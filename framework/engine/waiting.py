@@ -105,6 +105,9 @@ class WaitingReasons:
         agents) and what the known agents outside the batch are; not for the apps in ``failed``
         (their strategy failed: that is the whole reason)."""
         self._last_offer_at = now
+        if not plan_reasons:  # the usual batch: everything placed, nothing to describe
+            self.reasons = {}
+            return
         skip, failed = set(offered), set(failed)
         others = [a for a in self.agents.known() if a.agent_id not in skip]
         reasons = {}

@@ -6,26 +6,15 @@ import pytest
 
 from halyard.api.app_filters import LIST_ALWAYS, SHOW_ALWAYS, AppFilter, app_embeds, parse_label_selectors
 from halyard.api.metrics import render
-from halyard.api.server import create_app
 from halyard.engine.messages import Launch, Offers, StatusUpdate, Subscribed
 from halyard.engine.task_health import HEALTH_UPDATE_REASON
 from halyard.errors import ValidationError
 from halyard.model import AppSpec
 
-from .test_api import FakeBackend, call
+from .test_api import FakeBackend, api, backend, call  # noqa: F401 - the fixtures
 from .test_engine import offer, status
 
 NOW = "2023-11-14T22:13:20.000Z"   # FakeBackend's clock
-
-
-@pytest.fixture
-def backend():
-    return FakeBackend()
-
-
-@pytest.fixture
-def api(backend):
-    return create_app(backend)
 
 
 def launch(backend, app_id="/web", running=True, healthy=None):
