@@ -20,10 +20,9 @@ from .offers import live_counts
 
 
 class KnownAgents:
-    """Agent id -> its constraint field values, from the latest offer of that agent."""
+    """Agent id -> what it is, from its latest offer or the master's list."""
 
     def __init__(self) -> None:
-        self._values: dict[str, Mapping[str, str]] = {}
         self._seen: dict[str, AgentSeen] = {}  # agent id -> what the agent is
 
     def saw(self, offers: Iterable[Offer]) -> None:
@@ -45,11 +44,9 @@ class KnownAgents:
 
     def lost(self, agent_id: str) -> None:
         """The agent left the cluster."""
-        self._values.pop(agent_id, None)
         self._seen.pop(agent_id, None)
 
     def _remember(self, agent: AgentSeen) -> None:
-        self._values[agent.agent_id] = field_values(agent.hostname, agent.attributes, agent.region, agent.zone)
         self._seen[agent.agent_id] = agent
 
     def known(self) -> list[AgentSeen]:
@@ -75,5 +72,7 @@ class KnownAgents:
         return out
 
     def values_of(self, agent_id: str) -> Optional[Mapping[str, str]]:
-        """The agent's constraint field values, or None if no offer of it was seen."""
-        return self._values.get(agent_id)
+        """The agent's constraint field values, or None if it is not known (read when a scale-down
+        balances GROUP_BY: not worth keeping for every offer)."""
+        a = self._seen.get(agent_id)
+        return None if a is None else field_values(a.hostname, a.attributes, a.region, a.zone)

@@ -120,10 +120,15 @@ class AppCommands:
         if event.scale:  # a scale deployment (Marathon's killAndScale): it ends once the tasks are gone
             spec = app.spec.model_copy(update={"instances": max(0, app.spec.instances - len(set(event.task_ids)))})
             self.deployments.start(app.app_id, "scale", app.spec.to_json(), event.deployment_id, event.force, persist)
-            self.set_app(replace(app, spec=spec, version=max(now, app.version + 0.001)), persist)
+            self.set_app(replace(app, spec=spec, version=self._next_version(app)), persist)
         return ([persist] if persist else []) + out
 
     # --- changing an app, and rolling back ----------------------------------------------------
+
+    def _next_version(self, app: AppRecord) -> float:
+        """Now, or just after the app's version: versions strictly increase, so tasks of an older
+        config never pass for the new one."""
+        return max(self.clock(), app.version + 0.001)
 
     def _put(self, spec: AppSpec, persist: Persist, restart: bool = False, kind: Optional[str] = None,
              deployment_id: Optional[str] = None, force: bool = False, step: Optional[int] = None,
@@ -135,8 +140,7 @@ class AppCommands:
         self.deployments.check_free(spec.id, force)
         spec = assign_service_ports(spec, old.spec if old is not None else None, self.port_owners(spec.id),
                                     self.service_ports, check_clashes=kind != "rollback")
-        # Versions strictly increase, so tasks of an older config never pass for the new one.
-        now = self.clock() if old is None else max(self.clock(), old.version + 0.001)
+        now = self.clock() if old is None else self._next_version(old)
         if old is None:
             record, default_kind = AppRecord(spec=spec, version=now, config_version=now), "start"
         elif spec == old.spec and not restart:

@@ -54,7 +54,7 @@ def depends_on(targets: Mapping[str, AppSpec]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for app_id, spec in targets.items():
         found: set[str] = set()
-        for dependency in getattr(spec, "dependencies", None) or ():
+        for dependency in spec.dependencies:  # absolute (the model normalizes them)
             wanted = resolve(dependency, app_id)
             found |= {other for other in targets if other == wanted or other.startswith(wanted.rstrip("/") + "/")}
         found.discard(app_id)

@@ -103,8 +103,7 @@ class WaitingReasons:
                 offered: Iterable[str], now: float, failed: Iterable[str] = ()) -> None:
         """An offer batch was planned: each waiting app's reasons are the plan's (over the offered
         agents) and what the known agents outside the batch are; not for the apps in ``failed``
-        (their strategy failed: that is the whole reason)."""
-        self._last_offer_at = now
+        (their strategy failed: that is the whole reason). The batch's arrival is :meth:`offers_came`."""
         if not plan_reasons:  # the usual batch: everything placed, nothing to describe
             self.reasons = {}
             return

@@ -29,18 +29,11 @@ class _UsageScorer(Scorer):
         """100 x the mean over resources of the share in use (with the task if ``placed``)."""
         total = 0.0
         cap, free = agent.capacity, agent.free_total
-        if placed:
-            for k, need in self._dims:
-                c = cap[k]
-                if c > 0:
-                    share = (c - free[k] + need) / c
-                    total += share if share < 1.0 else 1.0
-        else:
-            for k, _ in self._dims:
-                c = cap[k]
-                if c > 0:
-                    share = (c - free[k]) / c
-                    total += share if share < 1.0 else 1.0
+        for k, need in self._dims:
+            c = cap[k]
+            if c > 0:
+                share = (c - free[k] + (need if placed else 0.0)) / c
+                total += share if share < 1.0 else 1.0
         return self._scale * total
 
 
