@@ -51,7 +51,8 @@ def lb(api: str, zk: str, discovery_path: str, zk_auth: Optional[str], groups: t
     from ..lb.render import Settings
     from ..lb.runner import LoadBalancer
     from ..store.election import ZkSession
-    from ..store.serverset_watch import ServerSetWatcher, discovery_base
+    from ..store.serverset_watch import ServerSetWatcher
+    from ..store.serversets import discovery_root
 
     if shutil.which(binary) is None:
         raise click.UsageError(f"{binary} not found: install HAProxy (Debian: apt-get install haproxy) or give --haproxy")
@@ -69,7 +70,7 @@ def lb(api: str, zk: str, discovery_path: str, zk_auth: Optional[str], groups: t
     watcher: Optional[ServerSetWatcher] = None
     balancer = LoadBalancer(frozenset(groups), settings, proxy, watch=lambda ids: watcher.watch(ids),  # type: ignore[union-attr]
                             debounce=debounce)
-    watcher = ServerSetWatcher(session.client, discovery_base(session.root, discovery_path), balancer.on_members)
+    watcher = ServerSetWatcher(session.client, discovery_root(session.root, discovery_path), balancer.on_members)
     feed = AppsFeed(api, balancer.on_apps, token=os.environ.get("HALYARD_TOKEN"))
     click.echo(f"halyard lb: group(s) {', '.join(groups)}, ServerSets under {watcher.base}, HAProxy in {directory}",
                err=True)

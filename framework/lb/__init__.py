@@ -2,7 +2,8 @@
 
 Pure parts: :mod:`labels` (marathon-lb's ``HAPROXY_*`` labels, also checked by app validation),
 :mod:`services` (which apps and ports an LB serves, from ``/v2/apps``), :mod:`members` (ServerSet
-member bodies), :mod:`render` (the HAProxy configuration). I/O: :mod:`haproxy` (the HAProxy
-process, graceful reloads), :mod:`runner` (the loop; ZooKeeper watches come from
-:mod:`halyard.store.serverset_watch`).
+member bodies), :mod:`render` (the HAProxy configuration), and :mod:`runner` (the loop: threads
+and a proxy behind a protocol, no I/O of its own). I/O: :mod:`haproxy` (the HAProxy process,
+graceful reloads), :mod:`apps_feed` (the API), :mod:`halyard.store.serverset_watch` (ZooKeeper
+watches).
 """

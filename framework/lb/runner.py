@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from ..errors import LoadBalancerError
 from .members import Member
@@ -34,7 +34,6 @@ class LoadBalancer:
         self.debounce = debounce
         self.services: list[Service] = []
         self.members: dict[str, tuple[Member, ...]] = {}
-        self.applied: Optional[str] = None
         self.reloads = 0
         self._notes: list[str] = []
         self._dirty = threading.Condition(threading.RLock())
@@ -83,7 +82,6 @@ class LoadBalancer:
             return False
         if changed:
             self.reloads += 1
-            self.applied = text
             log.info("HAProxy serves %d service(s), %d member(s)", services, members)
         return changed
 
@@ -93,7 +91,6 @@ class LoadBalancer:
             with self._dirty:
                 while not (self._pending and self._has_apps) and not stop.is_set():
                     self._dirty.wait(0.5)
-                self._pending = False
             if stop.is_set():
                 return
             stop.wait(self.debounce)

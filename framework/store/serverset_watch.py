@@ -125,11 +125,3 @@ class ServerSetWatcher:
     def watched(self) -> set[str]:
         with self.lock:
             return set(self._apps)
-
-
-def discovery_base(root: str, path: str) -> str:
-    """Where the ServerSets are: ``path`` under the store root (the ``--zk`` chroot, or
-    ``/halyard`` without one) when relative, as given when absolute."""
-    if path.startswith("/"):
-        return "/" + path.strip("/")
-    return f"{root.rstrip('/')}/{path.strip('/')}"

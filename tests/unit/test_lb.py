@@ -14,7 +14,8 @@ from halyard.lb.members import Endpoint, Member, member_body, parse_member
 from halyard.lb.render import Settings, needs_reload, render
 from halyard.lb.runner import LoadBalancer
 from halyard.lb.services import Service, services_of
-from halyard.store.serverset_watch import discovery_base, member_path
+from halyard.store.serverset_watch import member_path
+from halyard.store.serversets import discovery_root
 from halyard.validation import app_problems
 
 
@@ -151,9 +152,9 @@ def test_a_bad_member_body_says_what_is_wrong(body, problem):
 
 
 def test_the_discovery_path_is_under_the_chroot_unless_absolute():
-    assert discovery_base("", "discovery") == "/discovery"
-    assert discovery_base("/halyard", "discovery") == "/halyard/discovery"
-    assert discovery_base("/halyard", "/services/") == "/services"
+    assert discovery_root("", "discovery") == "/discovery"
+    assert discovery_root("/halyard", "discovery") == "/halyard/discovery"
+    assert discovery_root("/halyard", "/services/") == "/services"
     assert member_path("/halyard/discovery", "/examples/hello") == "/halyard/discovery/examples/hello"
 
 
