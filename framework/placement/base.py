@@ -135,3 +135,8 @@ class Strategy:
             raise ValueError(f"select must be 'best' or 'random', got {self.select!r}")
         if self.select == "random" and self.scorers:
             raise ValueError("a strategy with select='random' takes no scorers")
+
+
+def plugin_name(plugin: Filter | Scorer) -> str:
+    """A filter's or scorer's name in reasons and errors: its ``name``, else its class's."""
+    return plugin.name or type(plugin).__name__

@@ -26,7 +26,7 @@ from ..cluster import SCALARS, AgentInfo
 from ..model import StrategyRef
 from .constraints import constraint_filter
 from .pipeline import Plan, PlacementRequest, Planner
-from .state import AgentState
+from .state import AgentState, Demand
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def lower_bound(agents: Sequence[AgentInfo], requests: Sequence[PlacementRequest
     for r in requests:
         w = r.workload
         count = r.count + running.get(w.id, 0)
-        for k, amount in enumerate((w.cpus, w.mem, w.disk, float(w.gpus))):
+        for k, amount in enumerate(Demand.of(w).vector):
             need[k] += amount * count
     bound = 0
     for k, total in enumerate(need):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
-from .base import Filter, Scope, Scorer
+from .base import Filter, Scope, Scorer, plugin_name
 from .context import PlacementContext
 from .state import AgentState
 
@@ -54,7 +54,7 @@ def compile_pipeline(ctx: PlacementContext, filters: Sequence[Filter],
         if rate is None:
             return None
         rates.append((rate, float(weight)))
-        named.append((rate, weight, s.name or type(s).__name__))
+        named.append((rate, weight, plugin_name(s)))
     evaluate = _fuse(checks, rates, park=False)
     judge = _fuse(checks, rates, park=True) if any(scope is Scope.REVERSIBLE for _, scope in checks) else evaluate
     recheck = tuple((check, scope is Scope.REVERSIBLE) for check, scope in checks

@@ -34,7 +34,7 @@ from typing import Any, Optional, Sequence
 from ..cluster import SCALARS, AgentInfo
 from ..errors import HalyardError, PluginError, Problem, ValidationError
 from ..model import DEFAULT_STRATEGY, StrategyRef
-from .base import MAX_SCORE, Filter, Scope, Scorer, Strategy
+from .base import MAX_SCORE, Filter, Scope, Scorer, Strategy, plugin_name
 from .compiled import PARK, CompiledPipeline, compile_pipeline
 from .constraints import constraint_filter
 from .context import PlacementContext
@@ -137,7 +137,7 @@ class _AppPlacer:
         self.filters, self.scorers = build_pipeline(request.workload, strategy)
         # The same as bound methods (evaluate() is the planner's innermost loop), scorers named.
         self.checks = [f.filter for f in self.filters]
-        self.rates = [(s.score, w, _name(s)) for s, w in self.scorers]
+        self.rates = [(s.score, w, plugin_name(s)) for s, w in self.scorers]
         # A refusal by an AGENT or MONOTONE filter is final for the rest of this plan; by a
         # REVERSIBLE one, until that filter's epoch changes: the agent is parked until then.
         final_refusals = all(f.scope is not Scope.GLOBAL for f in self.filters)
@@ -179,12 +179,12 @@ class _AppPlacer:
             try:
                 f.prepare(ctx)
             except Exception as exc:
-                raise _plugin_error("filter", _name(f), exc) from exc
+                raise _plugin_error("filter", plugin_name(f), exc) from exc
         for s, _ in self.scorers:
             try:
                 s.prepare(ctx)
             except Exception as exc:
-                raise _plugin_error("scorer", _name(s), exc) from exc
+                raise _plugin_error("scorer", plugin_name(s), exc) from exc
         try:
             self.fast = compile_pipeline(ctx, self.filters, self.scorers)
         except Exception as exc:
@@ -211,7 +211,7 @@ class _AppPlacer:
                 if check(ctx, agent).reason is not None:  # type: ignore[arg-type]
                     return None
         except Exception as exc:
-            raise _plugin_error("filter", _name(getattr(check, "__self__", check)), exc) from exc
+            raise _plugin_error("filter", plugin_name(getattr(check, "__self__", check)), exc) from exc
         return self._total(agent)
 
     def _total(self, agent: AgentState) -> float:
@@ -251,7 +251,7 @@ class _AppPlacer:
                         self.parked[agent.index] = entry
                     return None
         except Exception as exc:
-            raise _plugin_error("filter", _name(getattr(check, "__self__", check)), exc) from exc
+            raise _plugin_error("filter", plugin_name(getattr(check, "__self__", check)), exc) from exc
         return self._total(agent)
 
     def _push(self, heap: list, agent: AgentState, entry: Optional[tuple[float, int, int]] = None) -> None:
@@ -292,7 +292,7 @@ class _AppPlacer:
                 if f.filter(self.ctx, agent).reason is not None:  # type: ignore[arg-type]
                     return False
             except Exception as exc:
-                raise _plugin_error("filter", _name(f), exc) from exc
+                raise _plugin_error("filter", plugin_name(f), exc) from exc
         return True
 
     def failure(self, exc: Exception) -> Unplaced:
@@ -346,7 +346,7 @@ class _AppPlacer:
                 else:
                     return agent
             except Exception as exc:
-                raise _plugin_error("filter", _name(f), exc) from exc
+                raise _plugin_error("filter", plugin_name(f), exc) from exc
         return None
 
     def _scan(self, agents: list[AgentState]) -> Optional[AgentState]:
@@ -388,7 +388,7 @@ class _AppPlacer:
                     if reason is not None:
                         counts[reason] += 1
         except Exception as exc:
-            raise _plugin_error("filter", _name(f), exc) from exc
+            raise _plugin_error("filter", plugin_name(f), exc) from exc
         return tuple(f"{reason} on {n} of {len(agents)} agents" for reason, n in counts.most_common())
 
 
@@ -401,10 +401,6 @@ def strategy_failed(workload: Workload, count: int, strategy: str, exc: Exceptio
     else:
         detail = repr(exc)
     return Unplaced(workload.id, count, (f"strategy {strategy!r} failed: {detail}",), workload.kind, failed=True)
-
-
-def _name(plugin: Filter | Scorer) -> str:
-    return plugin.name or type(plugin).__name__
 
 
 def _plugin_error(role: str, name: str, exc: Exception) -> PluginError:
