@@ -44,7 +44,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     launcher = install.ensure(docker=not args.no_docker)
     overrides = json.loads(Path(args.config).read_text()).get("agents", []) if args.config else []
     config = Config(run_dir=str(run_dir()), master_port=args.port, zk_port=args.zk_port,
-                    agents=default_agents(args.agents, args.port, args.resources, overrides),
+                    agents=default_agents(args.agents, args.port, args.resources, overrides, args.task_ports),
                     docker=not args.no_docker, launcher=str(launcher))
     Cluster(config).up()
     env = "\n".join(config.env_lines())
@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--no-docker", action="store_true", help="no dockerd; agents use the mesos containerizer only")
     up.add_argument("--port", type=int, default=5050, help="master port (agent K listens on PORT+K)")
     up.add_argument("--zk-port", type=int, default=2181)
+    up.add_argument("--task-ports", type=int, default=31000,
+                    help="first port of agent 1's task range (agent K: +1000(K-1), 1000 ports each)")
     up.add_argument("--resources", default="cpus:2;mem:2048;disk:4096",
                     help="each agent's scalar resources (its port range is added)")
     up.add_argument("--config", help="JSON {agents: [{resources, attributes, zone, region}, ...]} per agent")

@@ -100,11 +100,15 @@ class Config:
         return cls(**data)
 
 
-def default_agents(count: int, master_port: int, resources: str, overrides: list[dict]) -> list[AgentSpec]:
-    """Agent K: 127.0.0.K, port MASTER+K, ports 31000+1000(K-1).., rack_id rack-ceil(K/2), zone by K."""
+def default_agents(count: int, master_port: int, resources: str, overrides: list[dict],
+                   task_ports: int = 31000) -> list[AgentSpec]:
+    """Agent K: 127.0.0.K, port MASTER+K, ports TASK_PORTS+1000(K-1).., rack_id rack-ceil(K/2), zone by K.
+
+    A second cluster on the same loopback addresses takes another ``task_ports`` base, so that
+    host-networked tasks of the two never ask for the same address and port."""
     agents = []
     for k in range(1, count + 1):
-        base = 31000 + 1000 * (k - 1)
+        base = task_ports + 1000 * (k - 1)
         zone = f"zone-{ZONES[(k - 1) % len(ZONES)]}"
         spec = AgentSpec(index=k, ip=f"127.0.0.{k}", port=master_port + k,
                          resources=f"{resources};ports:[{base}-{base + 999}]",
