@@ -23,6 +23,7 @@ from .engine.messages import Event
 from .jobs.executor import ExecutorSettings
 from .mesos.artifact import executor_artifact
 from .mesos.driver import MesosDriver, framework_info
+from .mesos.refusal import refusal_from_failure
 from .mesos.master import MesosMaster
 from .placement import StrategyRegistry
 from .release_desk import ReleaseDesk
@@ -89,7 +90,8 @@ class SchedulerApp:
                 on_failed_over: Callable[[str], None]) -> MesosDriver:
         c = self.config
         framework = framework_info(c.name, c.role, c.failover_timeout, framework_id, c.principal, f"http://{c.advertised}")
-        return MesosDriver(c.master, framework, sink, c.principal, c.secret, on_failed_over=on_failed_over)
+        return MesosDriver(c.master, framework, sink, c.principal, c.secret, on_failed_over=on_failed_over,
+                           on_refused=self.service.fail)
 
     def start_api(self) -> None:
         """Serve the HTTP API on its own thread (returns once it listens, or after 10 s)."""
@@ -105,7 +107,9 @@ class SchedulerApp:
             time.sleep(0.05)
 
     def run(self) -> None:
-        """Serve the API, connect to ZooKeeper, contend and lead; return after :meth:`stop`."""
+        """Serve the API, connect to ZooKeeper, contend and lead; return after :meth:`stop`, or raise
+        the :class:`~halyard.errors.HalyardError` for which the service gave up (the master refused
+        this framework)."""
         if self._server is None:
             self.start_api()
         try:
@@ -118,6 +122,8 @@ class SchedulerApp:
             self.session.close()
             self.webhooks.close()
             self.probes.close()
+        if self.service.fatal is not None:
+            raise self.service.fatal
 
     def stop(self) -> None:
         self.service.stop()
@@ -125,3 +131,12 @@ class SchedulerApp:
     def restart_driver(self) -> None:
         """The Mesos driver's IO thread died: lead again with a new one."""
         self.service.restart_driver()
+
+    def driver_failed(self, exc: BaseException) -> None:
+        """The Mesos driver's IO thread died of ``exc``: a refusal by the master (credentials,
+        ACLs) ends this scheduler; anything else is retried with a new driver."""
+        refused = refusal_from_failure(exc, self.config.principal)
+        if refused is not None:
+            self.service.fail(refused)
+        else:
+            self.restart_driver()

@@ -11,6 +11,8 @@
     │                            carries the id of the deployment in the way, if one is
     ├── NotLeaderError           this scheduler is a standby; carries where the leader listens
     ├── UpstreamError            a Mesos master or agent did not answer (the API answers 502)
+    ├── FrameworkRefusedError    the Mesos master refused this framework's subscription (credentials,
+    │                            ACLs): retrying cannot help, the scheduler exits
     ├── LoadBalancerError        ``halyard lb``: HAProxy refused a configuration, or did not start or reload
     └── StoreError               the state store (ZooKeeper) refused or failed an operation
         ├── StoreUnavailableError  no ZooKeeper connection right now: retry when it is back
@@ -87,6 +89,18 @@ class NotLeaderError(HalyardError):
 
 class UpstreamError(HalyardError):
     """A Mesos master or agent did not answer (or could not be found)."""
+
+
+class FrameworkRefusedError(HalyardError):
+    """The Mesos master refused to subscribe this framework: its principal is unknown or its secret
+    wrong (HTTP 401), or the master's ACLs do not allow it (an ERROR event, or 403). The master
+    would answer every retry the same way. ``principal`` is the one sent (None: none was),
+    ``status`` the HTTP status (None: refused by an ERROR event on the subscription stream)."""
+
+    def __init__(self, message: str, principal: str | None, status: int | None = None):
+        super().__init__(message)
+        self.principal = principal
+        self.status = status
 
 
 class LoadBalancerError(HalyardError):

@@ -179,6 +179,7 @@ class SchedulerService:
         self._pause_before_contending = 0.0
         self.offer_latencies = OfferLatencies()
         self.offer_cycles_before = 0   # offer cycles of this process's earlier terms: the count goes on from there
+        self.fatal: Optional[HalyardError] = None  # why this scheduler gave up for good (see fail)
 
     # --- Backend (for the API) ----------------------------------------------------------------
 
@@ -261,6 +262,14 @@ class SchedulerService:
     def restart_driver(self) -> None:
         """The driver's IO thread died: give up this leadership and contend again with a new driver."""
         self.why.signal(Why.DRIVER_FAILED)
+
+    def fail(self, error: HalyardError) -> None:
+        """Give up for good: a failure no retry mends (the master refused this framework's
+        credentials). The leadership ends as on :meth:`stop` and :attr:`fatal` says why."""
+        if self.fatal is None:
+            log.error("giving up: %s", error)
+            self.fatal = error
+        self.stop()
 
     def session_changed(self, state: SessionState) -> None:
         """The session's thread: flags and events only."""

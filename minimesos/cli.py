@@ -35,17 +35,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     cluster = Cluster(existing) if existing else None
     if cluster and any(p.alive() for p in cluster.all_procs()):
         same = (len(existing.agents) == args.agents and existing.master_port == args.port
-                and existing.docker == (not args.no_docker) and existing.zk_port == args.zk_port)
+                and existing.docker == (not args.no_docker) and existing.zk_port == args.zk_port
+                and existing.auth == args.auth)
         if not same:
             raise SystemExit(f"a different cluster runs from {run_dir()} ({len(existing.agents)} agents, master port "
-                             f"{existing.master_port}, docker {existing.docker}); run minimesos/down first")
+                             f"{existing.master_port}, docker {existing.docker}, auth {existing.auth}); "
+                             "run minimesos/down first")
     elif cluster:
         cluster.wipe()
     launcher = install.ensure(docker=not args.no_docker)
     overrides = json.loads(Path(args.config).read_text()).get("agents", []) if args.config else []
     config = Config(run_dir=str(run_dir()), master_port=args.port, zk_port=args.zk_port,
                     agents=default_agents(args.agents, args.port, args.resources, overrides, args.task_ports),
-                    docker=not args.no_docker, launcher=str(launcher))
+                    docker=not args.no_docker, launcher=str(launcher), auth=args.auth)
     Cluster(config).up()
     env = "\n".join(config.env_lines())
     print(env)
@@ -152,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--resources", default="cpus:2;mem:2048;disk:4096",
                     help="each agent's scalar resources (its port range is added)")
     up.add_argument("--config", help="JSON {agents: [{resources, attributes, zone, region}, ...]} per agent")
+    up.add_argument("--auth", action="store_true",
+                    help="HTTP framework authentication (basic; principal 'halyard', secret generated in the run "
+                         "dir) and ACLs that let only that principal register, in role '*'")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything up started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what runs, with URLs").set_defaults(func=cmd_status)

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import auth
 from procs import Proc, http_json, listening_ports, port_open, wait_for, zk_ok
 import registry_proc
 
@@ -58,6 +59,7 @@ class Config:
     launcher: str = ""
     ping_timeout: str = "2secs"
     max_ping_timeouts: int = 3
+    auth: bool = False  # HTTP framework authentication and ACLs (auth.py)
 
     @property
     def master_url(self) -> str:
@@ -84,6 +86,8 @@ class Config:
         lines += [f"MESOS_AGENT{a.index}={a.url}" for a in self.agents]
         if self.docker:
             lines.append(registry_proc.env_line(self.registry_port))
+        if self.auth:
+            lines += auth.files(Path(self.run_dir)).env_lines()
         return lines
 
     def save(self) -> None:
@@ -180,6 +184,8 @@ class Cluster:
             "MESOS_MAX_AGENT_PING_TIMEOUTS": env.get("MESOS_MAX_AGENT_PING_TIMEOUTS", str(self.config.max_ping_timeouts)),
             "MESOS_WORK_DIR": str(self.run / "master"),
         })
+        if self.config.auth:
+            env.update(auth.files(self.run).master_env())
         argv = [self.config.launcher, "--mode=master", "--ip=127.0.0.1", f"--port={self.config.master_port}",
                 f"--work_dir={self.run / 'master'}"]
         return self._proc("master", argv, env)
@@ -278,6 +284,8 @@ class Cluster:
         registry_proc.start(self.run, self.docker, self.config.registry_port)
 
     def start_master(self) -> None:
+        if self.config.auth:
+            auth.ensure(self.run)
         self.master().start()
         if not wait_for(lambda: http_json(f"{self.config.master_url}/master/state"), 60):
             raise SystemExit(f"the master did not come up; see {self.logs / 'master.log'}")
@@ -374,7 +382,8 @@ class Cluster:
     def _where(self, name: str) -> str:
         c = self.config
         if name == "master":
-            return f"{c.master_url} (state: {c.master_url}/master/state)"
+            auth_note = f"; frameworks authenticate as {auth.PRINCIPAL}, ACLs on" if c.auth else ""
+            return f"{c.master_url} (state: {c.master_url}/master/state{auth_note})"
         if name == "zk":
             return c.zk
         if name == "dockerd":

@@ -11,6 +11,7 @@ from typing import Optional
 import click
 
 from ..engine.engine import EngineConfig
+from ..errors import HalyardError
 from ..engine.service_ports import PortRange
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -64,9 +65,11 @@ class Duration(click.ParamType):
                    "host replaced by this machine's name)")
 @click.option("--name", default="halyard", show_default=True, help="framework name")
 @click.option("--role", default="*", show_default=True, help="Mesos role to register with")
-@click.option("--principal", default=None, help="principal for framework authentication")
+@click.option("--principal", default=None,
+              help="Mesos framework authentication (HTTP basic) as this principal; a master that refuses it "
+                   "(wrong secret, unknown principal, ACLs) ends the scheduler with exit status 1")
 @click.option("--secret-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="file holding the principal's secret")
+              help="file holding the principal's secret (minimesos/up --auth: $MESOS_SECRET_FILE)")
 @click.option("--failover-timeout", type=Duration(), default="7d", show_default=True,
               help="how long Mesos keeps tasks running while no scheduler is subscribed")
 @click.option("--zk-auth", default=None, help="user:password: digest ACLs on Halyard's znodes")
@@ -123,15 +126,19 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
             discovery_root(parse_zk(zk)[1], discovery_path)
         except ValidationError as exc:
             raise click.BadParameter(exc.problems[0].message, param_hint="--discovery-path") from None
+    secret = open(secret_file).read().strip() if secret_file else None
+    if principal and secret_file is None:
+        raise click.UsageError("--principal needs --secret-file")
+    if secret_file is not None and not principal:
+        raise click.UsageError("--secret-file needs --principal (the principal whose secret it holds)")
+    if secret_file is not None and not secret:
+        raise click.BadParameter(f"{secret_file} is empty", param_hint="--secret-file")
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kazoo").setLevel(logging.WARNING)
     from ..mesos.driver import install_interrupt_handler
     from ..app import SchedulerApp  # imports pymesos (its SIGINT handler)
     from ..config import ServiceConfig
 
-    secret = open(secret_file).read().strip() if secret_file else None
-    if principal and not secret:
-        raise click.UsageError("--principal needs --secret-file")
     if executor_uri == "" and not executor_command:
         raise click.UsageError("--executor-uri '' needs --executor-command (how agents start an executor they have)")
     if advertise is not None and not re.fullmatch(r"[^\s:/]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}", advertise):
@@ -158,16 +165,19 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
     click.echo(f"halyard scheduler: API on http://{listen}, master {master}, state in {zk}", err=True)
     log = logging.getLogger("halyard")
     done = threading.Event()
+    gave_up: list[HalyardError] = []
 
     def work() -> None:
         try:
             process.run()
+        except HalyardError as exc:  # the master refused this framework: main() prints it, exit 1
+            gave_up.append(exc)
         finally:
             done.set()
 
     def on_driver_failure(exc: BaseException) -> None:
-        log.error("Mesos driver failed: %r; re-subscribing", exc)
-        process.restart_driver()
+        log.error("Mesos driver failed: %r", exc)
+        process.driver_failed(exc)
 
     def on_stop() -> None:
         log.info("stopping (tasks keep running; a scheduler started later adopts them)")
@@ -178,4 +188,6 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
     threading.Thread(target=work, name="halyard-scheduler").start()
     while not done.wait(0.5):
         pass
+    if gave_up:
+        raise gave_up[0]
     sys.exit(0)

@@ -4,6 +4,11 @@ pymesos runs every callback on its single IO thread and, if a callback raises, k
 and interrupts the main thread. So callbacks here only convert and enqueue (never raise), and all
 decisions happen on the service's own thread. Acknowledgements are explicit
 (``implicit_acknowledgements=False``): the engine acknowledges an update only after persisting it.
+
+With ``principal`` and ``secret`` every call carries HTTP basic credentials (Mesos' framework
+authentication). A master that refuses them, or whose ACLs refuse the principal, is reported once
+through ``on_refused`` (``refusal.py`` tells a refusal from a failure worth retrying); a master that
+cannot be reached is retried with pymesos' backoff, and the log says so.
 """
 from __future__ import annotations
 
@@ -16,9 +21,11 @@ from typing import Any, Callable, Optional
 import pymesos.process
 from pymesos import MesosSchedulerDriver, Scheduler
 
+from ..errors import FrameworkRefusedError
 from ..engine.messages import (Acknowledge, AgentLost, Decline, Disconnected, Event, Instruction, Kill, Launch, Offers,
                                Reconcile, Rescinded, Revive, StatusUpdate, Subscribed, Suppress)
 from .codec import acknowledgement, decode_offer, decode_status, task_infos
+from .refusal import refusal_from_error_event
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +71,13 @@ def framework_info(name: str, role: str, failover_timeout: float, framework_id: 
 class _PymesosScheduler(Scheduler):
     """pymesos callbacks -> events. Runs on pymesos' IO thread: enqueue only, never raise."""
 
-    def __init__(self, sink: Callable[[Event], None], on_failed_over: Callable[[str], None]):
+    def __init__(self, sink: Callable[[Event], None], on_failed_over: Callable[[str], None],
+                 principal: Optional[str] = None,
+                 on_refused: Callable[[FrameworkRefusedError], None] = lambda error: None):
         self._sink = sink
         self._on_failed_over = on_failed_over
+        self._principal = principal
+        self._on_refused = on_refused
 
     def _emit(self, make: Callable[[], Event]) -> None:
         try:
@@ -115,10 +126,30 @@ class _PymesosScheduler(Scheduler):
     def error(self, driver, message):
         log.error("Mesos error: %s", message)
         self._emit(Disconnected)
+        refused = refusal_from_error_event(str(message), self._principal)
+        if refused is not None:
+            # The master's ACLs refused the subscription; it would refuse every retry the same way.
+            try:
+                self._on_refused(refused)
+            except Exception:  # noqa: BLE001 - an exception here would kill pymesos' IO thread
+                log.exception("reporting the refusal failed")
+            return
         if "failed over" in str(message).lower():
             # Another scheduler subscribed as this framework: it is the leader now. pymesos would
             # re-subscribe and take the framework back; this one must step down instead.
             self._on_failed_over(str(message))
+
+
+class _SchedulerDriver(MesosSchedulerDriver):
+    """pymesos' driver, saying in Halyard's log when the master cannot be reached and how long it waits.
+
+    pymesos calls ``_backoff`` exactly when connecting to the master failed, then sleeps that long
+    (2 s, doubling, at most 15 s, with jitter) and tries again."""
+
+    def _backoff(self, num_conn_retry: int) -> float:
+        seconds = super()._backoff(num_conn_retry)
+        log.warning("master %s unreachable; retrying in %.1f s (attempt %d)", self.master, seconds, num_conn_retry + 1)
+        return seconds
 
 
 class MesosDriver:
@@ -126,11 +157,13 @@ class MesosDriver:
 
     def __init__(self, master: str, framework: dict[str, Any], sink: Callable[[Event], None],
                  principal: Optional[str] = None, secret: Optional[str] = None,
-                 on_failed_over: Callable[[str], None] = lambda message: None):
+                 on_failed_over: Callable[[str], None] = lambda message: None,
+                 on_refused: Callable[[FrameworkRefusedError], None] = lambda error: None):
         master = master.removeprefix("http://").removeprefix("https://").rstrip("/")
-        self._driver = MesosSchedulerDriver(_PymesosScheduler(sink, on_failed_over), framework, master, use_addict=False,
-                                            implicit_acknowledgements=False, principal=principal, secret=secret,
-                                            failover=True)
+        callbacks = _PymesosScheduler(sink, on_failed_over, principal, on_refused)
+        self._driver = _SchedulerDriver(callbacks, framework, master, use_addict=False,
+                                        implicit_acknowledgements=False, principal=principal, secret=secret,
+                                        failover=True)
 
     def start(self) -> None:
         self._driver.start()
