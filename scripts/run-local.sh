@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: the whole framework on a real local cluster.
 #   1. minimesos/up (ZooKeeper, Mesos master + 3 agents, dockerd), unless one is running;
+#      a running `minimesos/up --auth` cluster's principal and secret are passed to the scheduler;
 #   2. halyard scheduler in the foreground (API on $HALYARD_LISTEN, default 127.0.0.1:8080);
 #   3. deploy examples/hello.yaml and print where to look;
 #   3b. deploy examples/services/hello.yaml to dev as a release, pinned through the local registry;
@@ -24,10 +25,15 @@ if ! minimesos/status >/dev/null 2>&1; then
   minimesos/up
   started_cluster=1
 fi
+unset MESOS_PRINCIPAL MESOS_SECRET_FILE   # set below only by a cluster started with minimesos/up --auth
 set -a; . minimesos/.run/cluster.env; set +a
+credentials=()
+if [ -n "${MESOS_PRINCIPAL:-}" ]; then
+  credentials=(--principal "$MESOS_PRINCIPAL" --secret-file "$MESOS_SECRET_FILE")
+fi
 
 $halyard scheduler --master "$MESOS_MASTER_ZK" --zk "$ZK/${HALYARD_CHROOT:-halyard}" --listen "$listen" \
-  --name "${HALYARD_NAME:-halyard}" &
+  --name "${HALYARD_NAME:-halyard}" "${credentials[@]}" &
 scheduler=$!
 cleanup() {
   trap '' INT TERM

@@ -129,8 +129,8 @@ def test_a_refused_scheduler_exits_non_zero_naming_the_principal(auth_cluster, t
 def test_an_unreachable_master_is_retried_with_backoff_and_the_log_says_so(auth_cluster, tmp_path):
     closed = free_port()  # nothing listens there
     log = tmp_path / "unreachable.log"
-    argv = [HALYARD, "scheduler", "--master", f"http://127.0.0.1:{closed}", "--zk", f"{auth_cluster['ZK']}/{unique('auth')}",
-            "--listen", f"127.0.0.1:{free_port()}", "--name", unique("halyard-auth"), "--principal", "halyard",
+    argv = [HALYARD, "scheduler", "--master", f"http://127.0.0.1:{closed}",
+            "--zk", f"{auth_cluster['ZK']}/{unique('auth')}", "--listen", f"127.0.0.1:{free_port()}", "--name", unique("halyard-auth"), "--principal", "halyard",
             "--secret-file", auth_cluster["MESOS_SECRET_FILE"]]
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
