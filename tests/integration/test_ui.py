@@ -122,6 +122,12 @@ def test_cluster_view_draws_each_task_inside_the_box_of_the_agent_the_master_nam
     js(browser, "arguments[0].focus()", mark)   # keyboard: focus shows it too
     assert app_id in until(lambda: js(browser, tooltip), 5, what="the tooltip on focus")
     shots(browser, "cluster-3-tasks")
+    from selenium.webdriver.common.keys import Keys
+    mark.send_keys(Keys.ENTER)   # the focused mark opens its app from the keyboard
+    until(lambda: js(browser, "return location.hash") == f"#/apps/{quote(app_id, safe='')}", 10, what="app opened (Enter)")
+    browser.back()
+    until(lambda: len(marks(browser, app_id)) == 3, 20, what="the cluster again")
+    mark = browser.find_element("css selector", f'[data-view=cluster] [data-task-id="{next(iter(drawn))}"]')
     mark.find_element("css selector", "rect").click()
     until(lambda: js(browser, "return location.hash") == f"#/apps/{quote(app_id, safe='')}", 10, what="app opened")
     until(lambda: js(browser, "return !!document.querySelector('[data-view=app][data-ready=\"1\"]')"), 20,
