@@ -59,7 +59,7 @@ export function mount(el, ctx) {
 
   function draw() {
     const { app, placement, endpoints, versions, releases, queued } = last;
-    const { status, reason } = statusOf(app, queued);
+    const { status, reason } = statusOf(app, queued, placement);
     const write = ctx.canWrite();
     const delayed = placement && placement.delaySeconds > 0;
     const focused = document.activeElement && el.contains(document.activeElement) ? document.activeElement.dataset.action : null;

@@ -1,5 +1,5 @@
 // The apps: instances / running / healthy as a bar, status (Running, Deploying, Waiting or
-// Delayed with the reason placement gives, Suspended), image and version; filters by id, label,
+// Delayed with the reason /v1/apps/{id}/placement gives, Suspended), image and version; filters by id, label,
 // status and health. Live: re-fetched (once, debounced) when an app event arrives.
 import { escapeHtml } from "../app.js";
 
@@ -9,13 +9,15 @@ const REFRESH = new Set(["status_update_event", "health_status_changed_event", "
   "scheduler_registered_event", "scheduler_reregistered_event"]);
 export const STATUSES = ["Running", "Deploying", "Waiting", "Delayed", "Suspended"];
 
-/** An app's status from its JSON and its queue entry (if it waits). */
-export function statusOf(app, queued) {
-  if (queued && queued.delay && !queued.delay.overdue && queued.delay.timeLeftSeconds > 0) {
-    return { status: "Delayed", reason: `backing off: ${Math.ceil(queued.delay.timeLeftSeconds)} s left` +
-      (queued.reasons?.length ? `; ${queued.reasons[0]}` : "") };
+/** An app's status from its JSON, its queue entry (if it waits) and its placement answer
+ * (``/v1/apps/{id}/placement``: why it waits, and its backoff), read for waiting apps only. */
+export function statusOf(app, queued, placement) {
+  const reasons = (placement && placement.reasons) || (queued && queued.reasons) || [];
+  const delay = placement ? placement.delaySeconds : (queued && !queued.delay?.overdue ? queued.delay?.timeLeftSeconds : 0);
+  if (queued && delay > 0) {
+    return { status: "Delayed", reason: `backing off: ${Math.ceil(delay)} s left` + (reasons.length ? `; ${reasons[0]}` : "") };
   }
-  if (queued && queued.count > 0 && queued.reasons?.length) return { status: "Waiting", reason: queued.reasons.join("; ") };
+  if (queued && queued.count > 0 && reasons.length) return { status: "Waiting", reason: reasons.join("; ") };
   if ((app.deployments || []).length) return { status: "Deploying", reason: queued?.count ? `${queued.count} to launch` : "" };
   if (app.instances === 0) return { status: "Suspended", reason: "" };
   return { status: "Running", reason: "" };
@@ -78,7 +80,7 @@ export function mount(el, ctx) {
     if (saved[i.dataset.filter]) i.value = saved[i.dataset.filter];
     i.addEventListener("input", () => { remember(); draw(); });
   }
-  let apps = null, queue = new Map(), alive = true, timer = null, loading = false, again = false;
+  let apps = null, queue = new Map(), placements = new Map(), alive = true, timer = null, loading = false, again = false;
 
   function remember() {
     sessionStorage.setItem("halyard.appFilters", JSON.stringify(Object.fromEntries(inputs.map((i) => [i.dataset.filter, i.value]))));
@@ -93,8 +95,14 @@ export function mount(el, ctx) {
         ctx.api("GET", "/v2/queue").catch(() => ({ queue: [] })),
       ]);
       if (!alive) return;
+      // why each waiting app waits: its placement answer (only the apps the queue holds)
+      const waiting = (q.queue || []).map((e) => e.app.id);
+      const answers = await Promise.all(waiting.map((id) => ctx.api("GET", `/v1/apps${id.split("/").map(encodeURIComponent).join("/")}/placement`)
+        .catch(() => null)));
+      if (!alive) return;
       apps = a.apps;
       queue = new Map((q.queue || []).map((e) => [e.app.id, e]));
+      placements = new Map(waiting.map((id, i) => [id, answers[i]]));
       draw();
     } catch (err) {
       if (alive) rows.innerHTML = `<tr><td colspan="6" class="empty" role="alert">Cannot read the apps: ${escapeHtml(err.message)}</td></tr>`;
@@ -108,13 +116,13 @@ export function mount(el, ctx) {
     if (!apps) return;
     const f = Object.fromEntries(inputs.map((i) => [i.dataset.filter, i.value.trim()]));
     const shown = apps.filter((app) => {
-      const st = statusOf(app, queue.get(app.id)).status;
+      const st = statusOf(app, queue.get(app.id), placements.get(app.id)).status;
       return (!f.id || app.id.includes(f.id)) && labelsMatch(app.labels, f.label) &&
         (!f.status || st === f.status) && (!f.health || healthOf(app) === f.health);
     }).sort((x, y) => x.id.localeCompare(y.id));
     el.querySelector('[data-role="shown"]').textContent = `${shown.length} of ${apps.length}`;
     rows.innerHTML = shown.length ? shown.map((app) => {
-      const { status, reason } = statusOf(app, queue.get(app.id));
+      const { status, reason } = statusOf(app, queue.get(app.id), placements.get(app.id));
       const labels = Object.entries(app.labels || {}).map(([k, v]) => `<code>${escapeHtml(k)}=${escapeHtml(v)}</code>`).join(" ");
       return `<tr data-app-id="${escapeHtml(app.id)}" data-status="${status}" tabindex="0">
         <td><a href="#/apps/${encodeURIComponent(app.id)}">${escapeHtml(app.id)}</a></td>
