@@ -1,6 +1,6 @@
 """Who may call the API, and the record of what they changed.
 
-Bearer tokens from ``--tokens-file`` (``tokens.py``): ``rw`` may change, ``ro`` only read; a token
+Bearer tokens from ``--tokens-file`` (``Authorization: Bearer TOKEN``, or DC/OS's ``token=TOKEN``) (``tokens.py``): ``rw`` may change, ``ro`` only read; a token
 with prefixes changes only what is under them (``scopes.py``: 403 naming the prefixes). Writes
 need a token; reads too with ``--auth-reads``, and then a scoped token sees only its part
 (``read_scopes.py``). Without tokens, everyone may do everything.
@@ -30,8 +30,12 @@ FILTERED_READS = ("/v2/apps", "/v2/tasks", "/v2/deployments", "/v2/queue", "/v1/
 
 
 def bearer(authorization: Optional[str]) -> Optional[str]:
-    """The token of an ``Authorization: Bearer TOKEN`` header."""
-    scheme, _, token = (authorization or "").partition(" ")
+    """The token of an ``Authorization: Bearer TOKEN`` header, or of DC/OS's ``token=TOKEN``
+    (what marathon-python's ``auth_token`` and the DC/OS clients send)."""
+    text = (authorization or "").strip()
+    if text[:6].lower() == "token=":
+        return text[6:].strip() or None
+    scheme, _, token = text.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
@@ -82,6 +86,37 @@ def _rebuilt(response: Any, raw: bytes) -> Response:
     return Response(raw, status_code=response.status_code, headers=headers)
 
 
+def _forbidden(exc: ForbiddenError) -> JSONResponse:
+    return JSONResponse({"message": str(exc), "prefixes": list(exc.prefixes)}, status_code=403)
+
+
+def _refused(method: str, path: str, header: Optional[str], book: TokenBook,
+             auth_reads: bool) -> tuple[Optional[Grant], bool, Optional[JSONResponse]]:
+    """(the grant, whether its reads are scoped, the answer when the request may not go on)."""
+    grant, refused = authenticate(method, path, header, book, auth_reads)
+    reads_scoped = bool(auth_reads and book and grant is not None and grant.scoped)
+    if refused is None and book and grant is not None and grant.scoped and (method in WRITES or reads_scoped):
+        try:
+            check_path(path, grant, "change" if method in WRITES else "read")
+        except ForbiddenError as exc:
+            refused = _forbidden(exc)
+    return grant, reads_scoped, refused
+
+
+async def _scoped_read(path: str, response: Any, grant: Grant) -> Response:
+    """A list answer with only what ``grant`` covers (``read_scopes.filter_read``)."""
+    if "json" not in (response.headers.get("content-type") or ""):
+        return response
+    raw = await _body(response)
+    body = _json(raw)
+    if body is None:
+        return _rebuilt(response, raw)
+    try:
+        return JSONResponse(filter_read(path, body, grant), status_code=response.status_code)
+    except ForbiddenError as exc:
+        return _forbidden(exc)
+
+
 def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, audit: Optional[AuditLog] = None,
             publish: Optional[Callable[[dict[str, Any]], None]] = None,
             clock: Callable[[], float] = time.time) -> None:
@@ -89,48 +124,42 @@ def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, aud
     now, so a reload counts from the next request), limit a scoped token's reads with
     ``auth_reads``, and audit every write to ``audit`` and ``publish``."""
 
+    def record(request: Request, book: TokenBook, grant: Optional[Grant], status: int, deployment_id: Optional[str],
+               app_definition: Optional[dict[str, Any]]) -> None:
+        header = request.headers.get("authorization")
+        remote = request.headers.get(CLIENT) if PROXIED in request.headers else None
+        remote = remote or (request.client.host if request.client else None)
+        line = audit_line(clock(), who(book, header, grant), remote, request.method, request.url.path,
+                          request.url.query, status, deployment_id)
+        if audit is not None:
+            audit.write(line)
+        if publish is not None:
+            publish(audit_event(line, request.url.path, app_definition))
+
     @api.middleware("http")
     async def _auth(request: Request, call_next: Any) -> Response:
         method, path = request.method, request.url.path
         book = tokens()
-        header = request.headers.get("authorization")
-        grant, refused = authenticate(method, path, header, book, auth_reads)
-        reads_scoped = bool(auth_reads and book and grant is not None and grant.scoped)
-        if refused is None and book and grant is not None and grant.scoped and (method in WRITES or reads_scoped):
-            try:
-                check_path(path, grant, "change" if method in WRITES else "read")
-            except ForbiddenError as exc:
-                refused = JSONResponse({"message": str(exc), "prefixes": list(exc.prefixes)}, status_code=403)
-        scope = scopes.RequestScope(grant if book else None, reads_scoped)
+        grant, reads_scoped, refused = _refused(method, path, request.headers.get("authorization"), book, auth_reads)
         if refused is not None:
-            response: Response = refused
-        else:
-            reset = scopes.enter(scope)
-            try:
-                response = await call_next(request)
-            finally:
-                scopes.leave(reset)
+            if method in WRITES:
+                record(request, book, grant, refused.status_code, None, None)
+            return refused
+        scope = scopes.RequestScope(grant if book else None, reads_scoped)
+        reset = scopes.enter(scope)
+        try:
+            response = await call_next(request)
+        except Exception:
+            if method in WRITES:
+                record(request, book, grant, 500, None, scope.app_definition)
+            raise
+        finally:
+            scopes.leave(reset)
         if method in WRITES:
-            raw = await _body(response) if refused is None else bytes(response.body)
-            remote = request.headers.get(CLIENT) if PROXIED in request.headers else None
-            remote = remote or (request.client.host if request.client else None)
-            line = audit_line(clock(), who(book, header, grant), remote, method, path, request.url.query,
-                              response.status_code, deployment_id_of(response.status_code, response.headers, _json(raw)))
-            if audit is not None:
-                audit.write(line)
-            if publish is not None:
-                publish(audit_event(line, path, scope.app_definition))
-            return response if refused is not None else _rebuilt(response, raw)
-        if reads_scoped and refused is None and (path in FILTERED_READS or path.startswith(FILTERED_READS)):
-            if "json" not in (response.headers.get("content-type") or ""):
-                return response
             raw = await _body(response)
-            body = _json(raw)
-            if body is None:
-                return _rebuilt(response, raw)
-            try:
-                shown = filter_read(path, body, grant)  # type: ignore[arg-type]
-            except ForbiddenError as exc:
-                return JSONResponse({"message": str(exc), "prefixes": list(exc.prefixes)}, status_code=403)
-            return JSONResponse(shown, status_code=response.status_code)
+            record(request, book, grant, response.status_code,
+                   deployment_id_of(response.status_code, response.headers, _json(raw)), scope.app_definition)
+            return _rebuilt(response, raw)
+        if reads_scoped and (path in FILTERED_READS or path.startswith(FILTERED_READS)):
+            return await _scoped_read(path, response, grant)  # type: ignore[arg-type]
         return response

@@ -35,8 +35,8 @@ def app_id_in(path: str) -> Optional[str]:
     """The app id a single-app read names (``/v2/apps/a/b/tasks`` -> ``/a/b``), if any."""
     for prefix in ("/v2/apps/", "/v1/apps/"):
         if path.startswith(prefix):
-            match = _APP_SUFFIX.match(path[len(prefix) - 1:])
-            return match.group("id") if match else None
+            match = _APP_SUFFIX.match("/" + path[len(prefix):].lstrip("/"))
+            return match.group("id").rstrip("/") if match else None   # as the routes read it: //a/b is /a/b
     return None
 
 
@@ -48,7 +48,7 @@ def named_in(path: str) -> Optional[str]:
         return app_id
     queued = _QUEUE.match(path)
     if queued is not None:
-        return queued.group("id")
+        return "/" + queued.group("id").strip("/")
     job = _JOB.match(path)
     return job_path(job.group("id")) if job is not None else None
 

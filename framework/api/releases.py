@@ -16,6 +16,7 @@ from ..releases import Release, current
 from ..timestamps import iso
 from ..validation import app_problems
 from . import scopes
+from .auth import bearer
 from .inputs import body_json
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -85,8 +86,7 @@ def routes(desk: ReleaseDesk) -> APIRouter:
         req = release_request(await body_json(request))
         scopes.require([req.spec.id])   # a scoped token releases only its apps
         grant = scopes.current_grant()
-        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-        who = grant.name if grant is not None else desk.who(token if scheme.lower() == "bearer" else None)
+        who = grant.name if grant is not None else desk.who(bearer(request.headers.get("authorization")))
         try:
             release = await run_in_threadpool(desk.release, req, who)
         except ValidationError as exc:

@@ -2,6 +2,7 @@
 engine behind a fake backend)."""
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -242,6 +243,7 @@ def test_the_pure_read_filters():
     grant = Grant("a", "ro", ("/a/",))
     assert app_id_in("/v2/apps/a/b/tasks") == "/a/b" and app_id_in("/v2/apps/a/b/versions/2020") == "/a/b"
     assert app_id_in("/v1/apps/a/b/endpoints") == "/a/b" and app_id_in("/v2/tasks") is None
+    assert app_id_in("/v2/apps//a/b") == "/a/b"   # marathon-python's path for the id /a/b
     assert filter_read("/v2/tasks", {"tasks": [{"appId": "/a/x"}, {"appId": "/b/y"}]}, grant) == {
         "tasks": [{"appId": "/a/x"}]}
     assert filter_read("/v2/info", {"name": "halyard"}, grant) == {"name": "halyard"}
@@ -253,3 +255,27 @@ def test_the_pure_read_filters():
     assert not event_visible({"eventType": "api_post_event", "uri": "/v2/leader", "path": "/v2/leader"}, grant)
     plan = {"steps": [{"actions": [{"app": "/a/x"}, {"app": "/b/y"}]}]}
     assert not event_visible({"eventType": "deployment_info", "plan": plan}, grant)
+
+
+def test_a_write_that_crashed_is_recorded_as_a_500(world):
+    api, backend, _, log = world
+    backend.refuse = RuntimeError("boom")
+    with pytest.raises(RuntimeError):
+        call(api, "POST", "/v2/apps", app("/team-a/crash"), headers=TEAM_A)
+    (line,) = lines(log)
+    assert (line["token"], line["path"], line["status"]) == ("ci-team-a", "/v2/apps", 500)
+
+
+def test_a_scoped_stream_gets_only_its_events():
+    grant = Grant("a", "ro", ("/a/",))
+
+    async def scenario() -> list[str]:
+        hub = EventHub()
+        sub = hub.subscribe(visible=lambda e: event_visible(e, grant))
+        for app_id in ("/a/x", "/b/y"):
+            hub.publish_json({"eventType": "app_terminated_event", "timestamp": "t", "appId": app_id})
+        await asyncio.sleep(0)
+        return [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+
+    frames = asyncio.run(scenario())
+    assert any('"/a/x"' in f for f in frames) and not any('"/b/y"' in f for f in frames)
