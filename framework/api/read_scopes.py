@@ -42,10 +42,12 @@ def app_id_in(path: str) -> Optional[str]:
 
 def named_in(path: str) -> Optional[str]:
     """The app id or job path a request's path names (``/v2/apps/{id}...``, ``/v1/apps/{id}/...``,
-    ``/v2/queue/{id}/delay``, ``/v1/jobs/{id}...``), if any."""
+    ``/v2/queue/{id}/delay``, ``/v2/pods/{id}``, ``/v1/jobs/{id}...``), if any."""
     app_id = app_id_in(path)
     if app_id is not None:
         return app_id
+    if path.startswith("/v2/pods/"):   # pods are refused for everyone; a scoped token hears 403 first
+        return "/" + path[len("/v2/pods/"):].strip("/").split("::")[0]
     queued = _QUEUE.match(path)
     if queued is not None:
         return "/" + queued.group("id").strip("/")

@@ -69,10 +69,14 @@ def test_a_scoped_token_changes_its_apps_and_is_refused_the_others_naming_its_pr
     assert call(api, "POST", "/v2/apps", app("/team-b/new"), headers=TEAM_A)[0] == 403
     assert call(api, "GET", "/v2/apps/team-b/new")[0] == 404
     assert call(api, "POST", "/v2/apps", app("/team-a/new"), headers=TEAM_A)[0] == 201
+    assert call(api, "POST", "/v2/apps", app("/team-b/db"), headers=TEAM_A)[0] == 403        # not 409: it exists
+    assert call(api, "POST", "/v2/apps", {"id": "/team-b/bad", "cpus": -1}, headers=TEAM_A)[0] == 403   # not 422
     for method, path in [("DELETE", "/v2/apps/team-b/db"), ("POST", "/v2/apps/team-b/db/restart"),
-                         ("DELETE", "/v2/apps/team-b/db/tasks"), ("DELETE", "/v2/queue/team-b/db/delay")]:
+                         ("DELETE", "/v2/apps/team-b/db/tasks"), ("DELETE", "/v2/queue/team-b/db/delay"),
+                         ("PUT", "/v2/pods/team-b/p")]:
         assert call(api, method, path, headers=TEAM_A)[0] == 403, (method, path)
     assert call(api, "DELETE", "/v2/queue/team-a/web/delay", headers=TEAM_A)[0] == 204
+    assert call(api, "PUT", "/v2/pods/team-a/p", {"id": "/team-a/p"}, headers=TEAM_A)[0] == 422   # pods: nobody
 
 
 def test_every_app_of_a_list_or_group_change_must_be_in_scope(world):
@@ -104,6 +108,7 @@ def test_jobs_are_scoped_by_their_dotted_id_and_leadership_is_not_a_scoped_token
     api, _, _, _ = world
     job = {"cmd": "true", "cpus": 0.1, "mem": 32}
     assert call(api, "POST", "/v1/jobs", {**job, "id": "team-b.etl"}, headers=TEAM_A)[0] == 403
+    assert call(api, "POST", "/v1/jobs", {"id": "team-b.bad", "cpus": -1}, headers=TEAM_A)[0] == 403   # not 422
     assert call(api, "POST", "/v1/jobs", {**job, "id": "team-a.etl"}, headers=TEAM_A)[0] == 201
     assert call(api, "POST", "/v1/jobs", {**job, "id": "team-b.etl"}, headers=ADMIN)[0] == 201
     assert call(api, "POST", "/v1/jobs/team-b.etl/runs", headers=TEAM_A)[0] == 403

@@ -90,3 +90,16 @@ def test_a_bad_file_stops_the_start(tmp_path):
     path.write_text("one rw /a/ nme=x\n")
     with pytest.raises(ValidationError, match="line 1: unknown setting 'nme'"):
         TokenFile(str(path))
+
+
+def test_the_scheduler_refuses_a_bad_tokens_file_naming_the_line(tmp_path):
+    from click.testing import CliRunner
+
+    from halyard.cli.main import cli
+
+    path = tmp_path / "tokens"
+    path.write_text("fine rw\nsecret-value rw team-a/ other\n")
+    result = CliRunner().invoke(cli, ["scheduler", "--master", "http://m:5050", "--zk", "zk://z:2181/h",
+                                      "--tokens-file", str(path)])
+    assert result.exit_code == 2 and "--tokens-file" in result.output
+    assert "line 2: 'team-a/' is not an id prefix" in result.output and "secret-value" not in result.output
