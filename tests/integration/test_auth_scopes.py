@@ -30,10 +30,10 @@ def tokens_text(with_b: bool = True) -> str:
 class Events:
     """A /v2/events stream read on a thread: the frames' JSON, as they come."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, token: str):
         self.events: list[dict] = []
         self.response = requests.get(url + "/v2/events", stream=True, timeout=(5, 120),
-                                     headers={"Accept": "text/event-stream"})
+                                     headers={"Accept": "text/event-stream", "Authorization": f"Bearer {token}"})
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -56,7 +56,7 @@ def setup(cluster, tmp_path_factory):
     tokens.write_text(tokens_text())
     name = unique("halyard-test")
     s = SchedulerProc(cluster, unique("halyard-test"), name, work, "--tokens-file", str(tokens),
-                      "--audit-log", str(audit)).start()
+                      "--audit-log", str(audit), "--auth-reads").start()
     try:
         until(s.leading, 30, what="leader")
         admin = MarathonClient(s.url, auth_token=ADMIN)
@@ -73,16 +73,16 @@ def audit_lines(path: Path) -> list[dict]:
 
 def test_a_scoped_token_scales_its_app_not_another_teams_and_is_audited(setup):
     s, _, audit = setup
-    stream = Events(s.url)
+    stream = Events(s.url, ADMIN)
     try:
         until(lambda: any(e["eventType"] == "event_stream_attached" for e in stream.events), 10,
               what="the event stream attached")
         team_a = MarathonClient(s.url, auth_token=TEAM_A)
-        with pytest.raises(MarathonHttpError) as refused:
-            team_a.scale_app(f"{TOP}/b/web", instances=1)
+        with pytest.raises(MarathonHttpError) as refused:   # scale_app's PUT (its GET is refused too: --auth-reads)
+            team_a.update_app(f"{TOP}/b/web", MarathonApp(instances=1))
         assert refused.value.status_code == 403
         assert f"may change only ids under {TOP}/a/" in refused.value.error_message
-        assert MarathonClient(s.url).get_app(f"{TOP}/b/web").instances == 0   # nothing changed
+        assert MarathonClient(s.url, auth_token=ADMIN).get_app(f"{TOP}/b/web").instances == 0   # nothing changed
 
         scaled = team_a.scale_app(f"{TOP}/a/web", instances=1)
         until(lambda: [t for t in s.running(f"{TOP}/a/web")], 60, what="team a's task running")
@@ -136,3 +136,17 @@ def test_sighup_revokes_a_token_for_the_next_request_and_a_bad_file_keeps_the_ol
     resp = requests.delete(s.url + f"/v2/queue{TOP}/a/web/delay", headers={"Authorization": f"Bearer {TEAM_A}"},
                            timeout=10)
     assert resp.status_code == 204
+
+
+def test_with_auth_reads_a_scoped_token_sees_only_its_apps(setup):
+    s, _, _ = setup
+    team_a = MarathonClient(s.url, auth_token=TEAM_A)
+    assert [a.id for a in team_a.list_apps() if a.id.startswith(TOP)] == [f"{TOP}/a/web"]
+    assert {a.id for a in MarathonClient(s.url, auth_token=ADMIN).list_apps()} >= {f"{TOP}/a/web", f"{TOP}/b/web"}
+    with pytest.raises(MarathonHttpError) as refused:
+        team_a.get_app(f"{TOP}/b/web")
+    assert refused.value.status_code == 403 and f"{TOP}/a/" in refused.value.error_message
+    assert all(t.app_id.startswith(f"{TOP}/a/") for t in team_a.list_tasks())
+    with pytest.raises(MarathonHttpError) as anonymous:
+        MarathonClient(s.url).list_apps()
+    assert anonymous.value.status_code == 401
