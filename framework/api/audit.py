@@ -5,10 +5,11 @@ A line (``--audit-log FILE``: appended, flushed per line)::
 
     {"time": "2026-12-02T05:10:11.123Z", "token": "ci-team-a", "remoteAddress": "10.0.0.7",
      "method": "PUT", "path": "/v2/apps/team-a/web?force=true", "status": 200,
-     "deploymentId": "5f0c..."}
+     "deploymentId": "5f0c...", "forwardedFor": null}
 
 ``token`` is the token's name (``anonymous`` without one, ``unknown token`` for one the file
-does not hold, ``-`` when no tokens file is configured); ``deploymentId`` is there when a 2xx
+does not hold, ``-`` when no tokens file is configured); ``remoteAddress`` is the peer's address,
+and ``forwardedFor`` the client's a standby says it forwarded the request for (None otherwise); ``deploymentId`` is there when a 2xx
 answer carries one (``deploymentId``, the ``Marathon-Deployment-Id`` header, or the
 ``deployments`` an app's JSON lists). Nothing of the request's body and no header is recorded,
 so neither a token nor a secret can reach the log.
@@ -52,10 +53,11 @@ def deployment_id_of(status: int, headers: Mapping[str, str], body: Any) -> Opti
 
 
 def audit_line(at: float, token: str, remote: Optional[str], method: str, path: str, query: str, status: int,
-               deployment_id: Optional[str]) -> dict[str, Any]:
+               deployment_id: Optional[str], forwarded_for: Optional[str] = None) -> dict[str, Any]:
     """One request's audit record (the keys of a line, in order)."""
     return {"time": iso(at), "token": token, "remoteAddress": remote, "method": method,
-            "path": f"{path}?{query}" if query else path, "status": status, "deploymentId": deployment_id}
+            "path": f"{path}?{query}" if query else path, "status": status, "deploymentId": deployment_id,
+            "forwardedFor": forwarded_for}
 
 
 def audit_event(line: Mapping[str, Any], uri: str, app_definition: Optional[dict[str, Any]]) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def audit_event(line: Mapping[str, Any], uri: str, app_definition: Optional[dict
                              "clientIp": line["remoteAddress"], "uri": uri}
     if app_definition is not None:
         event["appDefinition"] = app_definition
-    event.update({k: line[k] for k in ("token", "method", "path", "status", "deploymentId")})
+    event.update({k: line[k] for k in ("token", "method", "path", "status", "deploymentId", "forwardedFor")})
     return event
 
 

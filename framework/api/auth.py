@@ -127,10 +127,10 @@ def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, aud
     def record(request: Request, book: TokenBook, grant: Optional[Grant], status: int, deployment_id: Optional[str],
                app_definition: Optional[dict[str, Any]]) -> None:
         header = request.headers.get("authorization")
-        remote = request.headers.get(CLIENT) if PROXIED in request.headers else None
-        remote = remote or (request.client.host if request.client else None)
+        remote = request.client.host if request.client else None
+        forwarded_for = request.headers.get(CLIENT) if PROXIED in request.headers else None
         line = audit_line(clock(), who(book, header, grant), remote, request.method, request.url.path,
-                          request.url.query, status, deployment_id)
+                          request.url.query, status, deployment_id, forwarded_for or None)
         if audit is not None:
             audit.write(line)
         if publish is not None:

@@ -159,7 +159,9 @@ def test_every_write_is_one_line_and_one_event_refused_ones_too(world):
     call(api, "DELETE", "/v2/apps/team-a/api", headers=(("authorization", "Bearer wrong"),))
     call(api, "GET", "/v2/apps", headers=TEAM_A)   # reads are not audited
     first, refused, unknown = lines(log)
-    assert set(first) == {"time", "token", "remoteAddress", "method", "path", "status", "deploymentId"}
+    assert set(first) == {"time", "token", "remoteAddress", "method", "path", "status", "deploymentId",
+                          "forwardedFor"}
+    assert first["forwardedFor"] is None
     assert first["time"].endswith("Z") and first["time"][10] == "T"
     assert (first["token"], first["remoteAddress"], first["method"], first["path"], first["status"]) == (
         "ci-team-a", "127.0.0.1", "POST", "/v2/apps?force=false", 201)
@@ -207,11 +209,12 @@ def test_the_deployment_an_answer_carries(status, headers, body, expected):
 def test_line_and_event_shapes():
     line = audit_line(1_800_000_000.25, "ci", "10.0.0.1", "DELETE", "/v2/apps/a", "force=true", 200, "d1")
     assert line == {"time": "2027-01-15T08:00:00.250Z", "token": "ci", "remoteAddress": "10.0.0.1",
-                    "method": "DELETE", "path": "/v2/apps/a?force=true", "status": 200, "deploymentId": "d1"}
+                    "method": "DELETE", "path": "/v2/apps/a?force=true", "status": 200, "deploymentId": "d1",
+                    "forwardedFor": None}
     assert audit_event(line, "/v2/apps/a", None) == {
         "eventType": "api_post_event", "timestamp": "2027-01-15T08:00:00.250Z", "clientIp": "10.0.0.1",
         "uri": "/v2/apps/a", "token": "ci", "method": "DELETE", "path": "/v2/apps/a?force=true", "status": 200,
-        "deploymentId": "d1"}
+        "deploymentId": "d1", "forwardedFor": None}
 
 
 # --- reads with --auth-reads -------------------------------------------------------------------
@@ -284,3 +287,11 @@ def test_a_scoped_stream_gets_only_its_events():
 
     frames = asyncio.run(scenario())
     assert any('"/a/x"' in f for f in frames) and not any('"/b/y"' in f for f in frames)
+
+
+def test_a_write_a_standby_forwarded_names_the_client_it_was_forwarded_for(world):
+    api, _, _, log = world
+    forwarded = (*TEAM_A, ("x-halyard-proxied-by", "standby:8080"), ("x-halyard-client", "10.1.2.3"))
+    assert call(api, "DELETE", "/v2/queue/team-a/web/delay", headers=forwarded)[0] == 204
+    (line,) = lines(log)
+    assert (line["remoteAddress"], line["forwardedFor"]) == ("127.0.0.1", "10.1.2.3")
