@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 import uvicorn
 
+from .api.audit import AuditLog
 from .api.events import EventHub
 from .api.inputs import AppInputs
 from .api.server import create_app
@@ -33,6 +34,7 @@ from .store.election import ZkSession
 from .store.serversets import ServerSetWriter, discovery_root
 from .probes import HttpProbes
 from .secret_store import SecretStore
+from .tokens import TokenFile
 from .webhooks import WebhookPoster
 
 API_START_SECONDS = 10.0
@@ -55,6 +57,8 @@ class SchedulerApp:
         self.config = config
         # First: a bad secret store stops the process before it joins anything.
         self.secrets = SecretStore(config.secrets_file) if config.secrets_file else None
+        self.tokens = TokenFile(config.tokens_file) if config.tokens_file else None
+        self.audit = AuditLog(config.audit_log) if config.audit_log else None
         self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth)
         self.store = self.session.store()
         self.election = self.session.election(self.store.election_path, config.advertised)
@@ -75,7 +79,7 @@ class SchedulerApp:
             discovery=self.discovery)
         self.release_desk = ReleaseDesk(self.service, self.releases,
                                         RegistryResolver(read_credentials(config.registry_credentials)),
-                                        config.token_names)
+                                        self.tokens.book.names() if self.tokens else {})
         self.session.add_listener(self.service.session_changed)
         self._server: Optional[uvicorn.Server] = None
 
@@ -96,8 +100,8 @@ class SchedulerApp:
     def start_api(self) -> None:
         """Serve the HTTP API on its own thread (returns once it listens, or after 10 s)."""
         host, _, _ = self.config.listen.rpartition(":")
-        api = create_app(self.service, self.hub, self.config.tokens, self.config.auth_reads,
-                         AppInputs(secrets=self.secrets, role=self.config.role), self.release_desk)
+        api = create_app(self.service, self.hub, self.tokens, self.config.auth_reads,
+                         AppInputs(secrets=self.secrets, role=self.config.role), self.release_desk, self.audit)
         server = uvicorn.Server(uvicorn.Config(api, host=host or "127.0.0.1", port=self.config.port,
                                                log_level="warning", access_log=False, lifespan="off"))
         self._server = server
@@ -122,11 +126,18 @@ class SchedulerApp:
             self.session.close()
             self.webhooks.close()
             self.probes.close()
+            if self.audit is not None:
+                self.audit.close()
         if self.service.fatal is not None:
             raise self.service.fatal
 
     def stop(self) -> None:
         self.service.stop()
+
+    def reload_tokens(self) -> bool:
+        """SIGHUP: re-read the tokens file (a bad one keeps the tokens in force, logged); the next
+        request sees the new tokens."""
+        return self.tokens.reload() if self.tokens is not None else False
 
     def restart_driver(self) -> None:
         """The Mesos driver's IO thread died: lead again with a new one."""

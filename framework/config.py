@@ -22,14 +22,14 @@ class ServiceConfig:
     zk_auth: Optional[str] = None   # user:password for digest ACLs on Halyard's znodes
     zk_session_timeout: float = 10.0
     engine: EngineConfig = field(default_factory=EngineConfig)
-    tokens: dict[str, str] = field(default_factory=dict)   # API bearer token -> "rw" | "ro"
-    auth_reads: bool = False                               # reads need a token too
+    tokens_file: Optional[str] = None       # API bearer tokens (tokens.py: TOKEN rw|ro [/PREFIX ...] [name=NAME]); re-read on SIGHUP
+    auth_reads: bool = False                # reads need a token too (and scoped tokens read only their part)
+    audit_log: Optional[str] = None         # every mutating API request as a JSON line, appended
     executor_uri: Optional[str] = None      # where agents fetch Halyard's executor (default: this scheduler)
     executor_command: Optional[str] = None  # how agents run it (default: python3 <fetched file>)
     event_keepalive: float = 10.0           # seconds without a byte before a /v2/events stream gets a keep-alive
                                             # comment (Marathon's Jetty EventSource: 10 s)
     secrets_file: Optional[str] = None      # the secret store: source -> value (YAML/JSON), for apps' secret references
-    token_names: dict[str, str] = field(default_factory=dict)   # API bearer token -> its name (releases' "who")
     registry_credentials: Optional[str] = None   # Docker config.json-style credentials for digest resolution
     discovery: bool = True                  # announce healthy tasks in ZooKeeper (--no-discovery: off)
     discovery_path: str = "discovery"       # relative to the state root (the --zk chroot), or absolute in it

@@ -9,6 +9,8 @@
     ├── NotFoundError            a command names an app or task that does not exist
     ├── ConflictError            a command conflicts with the current state (app being deleted, exists);
     │                            carries the id of the deployment in the way, if one is
+    ├── ForbiddenError           the request's API token may not do this (outside its prefixes);
+    │                            carries the token's prefixes (the API answers 403)
     ├── NotLeaderError           this scheduler is a standby; carries where the leader listens
     ├── UpstreamError            a Mesos master or agent did not answer (the API answers 502)
     ├── FrameworkRefusedError    the Mesos master refused this framework's subscription (credentials,
@@ -77,6 +79,15 @@ class ConflictError(HalyardError):
     def __init__(self, message: str, deployment_id: str | None = None):
         super().__init__(message)
         self.deployment_id = deployment_id
+
+
+class ForbiddenError(HalyardError):
+    """The request's API token may not do this: it changes (or, with ``--auth-reads``, reads)
+    something outside the token's ``prefixes``."""
+
+    def __init__(self, message: str, prefixes: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.prefixes = prefixes
 
 
 class NotLeaderError(HalyardError):

@@ -17,6 +17,7 @@ from ..validation import deep_merge
 from .app_filters import LIST_ALWAYS, SHOW_ALWAYS, AppFilter, app_embeds
 from .app_info import app_info_json, legacy_embeds
 from .errors import error_response
+from . import scopes
 from .inputs import app_inputs, asked_by, body_json, new_id, path_id, validated_app
 from .versions import rollback_target
 
@@ -50,7 +51,10 @@ def routes(backend: Backend) -> APIRouter:
 
     @router.post("/v2/apps", status_code=201)
     async def create(request: Request, force: bool = False) -> Any:
-        spec = validated_app(await body_json(request), app_inputs(request))
+        raw = await body_json(request)
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            scopes.require(["/" + raw["id"].strip("/")])   # a scoped token: 403 before 422 or 409
+        spec = validated_app(raw, app_inputs(request))
         with backend.reading() as view:
             if view.find_app(spec.id) is not None:
                 return error_response(409, f"An app with id [{spec.id}] already exists.")

@@ -2,6 +2,7 @@
 
     NotLeaderError     -> the leader's answer (proxied once), or 503 naming the leader
     NotFoundError      -> 404
+    ForbiddenError     -> 403, with the token's ``prefixes``
     ConflictError      -> 409, with the deployment in the way (``deployments: [{id}]``)
     ValidationError    -> 422, Marathon's ``details`` plus Halyard's ``problems``
     PluginError        -> 422 at ``strategy`` (the app's strategy plugin could not be loaded or started)
@@ -18,10 +19,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..backend import Backend
-from ..errors import (ClusterSourceError, ConflictError, NotFoundError, NotLeaderError, PluginError, Problem,
-                      UpstreamError, ValidationError)
+from ..errors import (ClusterSourceError, ConflictError, ForbiddenError, NotFoundError, NotLeaderError, PluginError,
+                      Problem, UpstreamError, ValidationError)
 
 PROXIED = "x-halyard-proxied-by"
+CLIENT = "x-halyard-client"   # whose request a standby forwards (the leader's audit records it)
 FORWARDED = {"content-type", "authorization", "accept"}
 PROXY_TIMEOUT = 60.0
 
@@ -54,7 +56,7 @@ def install(api: FastAPI, backend: Backend) -> None:
         if exc.leader and exc.leader != backend.address() and PROXIED not in request.headers:
             body = await request.body()
             headers = {**{k: v for k, v in request.headers.items() if k.lower() in FORWARDED},
-                       PROXIED: backend.address()}
+                       PROXIED: backend.address(), CLIENT: request.client.host if request.client else ""}
             try:
                 upstream = await run_in_threadpool(
                     requests.request, request.method, f"http://{exc.leader}{request.url.path}",
@@ -74,6 +76,9 @@ def install(api: FastAPI, backend: Backend) -> None:
     async def conflict(request: Request, exc: ConflictError) -> JSONResponse:
         return conflict_response(exc)
 
+    async def forbidden(request: Request, exc: ForbiddenError) -> JSONResponse:
+        return error_response(403, str(exc), prefixes=list(exc.prefixes))
+
     async def invalid(request: Request, exc: ValidationError) -> JSONResponse:
         return JSONResponse(invalid_json(list(exc.problems)), status_code=422)
 
@@ -83,6 +88,7 @@ def install(api: FastAPI, backend: Backend) -> None:
 
     api.add_exception_handler(NotLeaderError, not_leader)  # type: ignore[arg-type]
     api.add_exception_handler(NotFoundError, simple(404))
+    api.add_exception_handler(ForbiddenError, forbidden)  # type: ignore[arg-type]
     api.add_exception_handler(ConflictError, conflict)  # type: ignore[arg-type]
     api.add_exception_handler(ValidationError, invalid)  # type: ignore[arg-type]
     api.add_exception_handler(PluginError, plugin_failed)  # type: ignore[arg-type]

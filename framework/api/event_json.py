@@ -144,6 +144,8 @@ def light_plan(event: dict[str, Any]) -> dict[str, Any]:
 
 @marathon_events.register
 def _app_changed(event: AppChanged) -> list[dict[str, Any]]:
+    if event.client_ip is not None:
+        return []  # asked through the API: that request's audit record is its api_post_event (api/audit.py)
     return [_event("api_post_event", event.at, clientIp=event.client_ip, uri=event.uri or f"/v2/apps{event.spec.id}",
                    appDefinition=event.spec.public_json())]
 

@@ -44,7 +44,9 @@ from ..engine.events import DomainEvent
 from ..errors import Problem, ValidationError
 from ..timestamps import iso
 from .errors import PROXIED, error_response
+from . import scopes
 from .event_json import MARATHON_TYPES, light_plan, marathon_events
+from .read_scopes import event_visible
 
 log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 10.0  # as Marathon's (Jetty's EventSource heartbeat): well inside "at least every 15 s"
@@ -92,6 +94,7 @@ class Subscription:
     light: bool = False
     remote_address: Optional[str] = None
     max_queued: int = MAX_QUEUED
+    visible: Optional[Callable[[dict[str, Any]], bool]] = None   # a scoped token's stream: which events it may see
     overflowed: bool = False
     closed: bool = False
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
@@ -103,7 +106,8 @@ class Subscription:
 
     def offer(self, frame: Frame) -> None:
         """Queue ``frame`` if wanted (any thread; never blocks)."""
-        if not self.overflowed and not self.closed and self.wants(frame.event_type):
+        if (not self.overflowed and not self.closed and self.wants(frame.event_type)
+                and (self.visible is None or self.visible(frame.event))):
             self._call(self._put, frame.text(self.light))
 
     def close(self) -> None:
@@ -151,6 +155,11 @@ class EventHub:
         for one in rendered:
             self._fan_out(one)
 
+    def publish_json(self, event: dict[str, Any]) -> None:
+        """Any thread: an event already in Marathon's JSON (the API's audit records) to every stream."""
+        if self.streams:
+            self._fan_out(event)
+
     def _fan_out(self, event: dict[str, Any]) -> None:
         with self._lock:
             subscribers = list(self._subscribers)
@@ -159,10 +168,12 @@ class EventHub:
             subscriber.offer(frame)
 
     def subscribe(self, wanted: frozenset[str] = frozenset(), light: bool = False,
-                  remote_address: Optional[str] = None) -> Subscription:
-        """On the event loop that will serve it: a new stream's subscription.
-        ``event_stream_attached`` goes to every stream, this one too."""
-        subscription = Subscription(frozenset(wanted), light, remote_address, self.max_queued)
+                  remote_address: Optional[str] = None,
+                  visible: Optional[Callable[[dict[str, Any]], bool]] = None) -> Subscription:
+        """On the event loop that will serve it: a new stream's subscription (``visible``: which
+        events it may see, for a scoped token). ``event_stream_attached`` goes to every stream,
+        this one too."""
+        subscription = Subscription(frozenset(wanted), light, remote_address, self.max_queued, visible)
         with self._lock:
             self._subscribers.append(subscription)
         self._fan_out({"remoteAddress": remote_address, "eventType": "event_stream_attached",
@@ -273,8 +284,11 @@ def routes(backend: Backend, hub: EventHub) -> APIRouter:
             return RedirectResponse(f"http://{leader}{request.url.path}?{request.url.query}", status_code=307)
         if plan_format is not None and plan_format not in PLAN_FORMATS:
             raise ValidationError([Problem("plan-format", f"expected 'light' or 'full', got {plan_format!r}")])
+        scope = scopes.current()
+        grant = scope.grant if scope is not None and scope.reads_scoped else None
         subscription = hub.subscribe(frozenset(event_type or ()), plan_format == "light",
-                                     request.client.host if request.client else None)
+                                     request.client.host if request.client else None,
+                                     (lambda e: event_visible(e, grant)) if grant is not None else None)
         stream = hub.stream(subscription, leading=lambda: run_in_threadpool(leads), gone=request.is_disconnected)
         return StreamingResponse(stream, media_type="text/event-stream; charset=utf-8",
                                  headers={"Cache-Control": "no-cache"})

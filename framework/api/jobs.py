@@ -20,6 +20,8 @@ from ..mesos.artifact import FILE_NAME, executor_artifact
 from ..mesos import sandbox
 from ..validation import job_problems
 from ..timestamps import iso
+from ..tokens import job_path
+from . import scopes
 from .inputs import body_json
 
 
@@ -82,7 +84,10 @@ def routes(backend: Backend) -> APIRouter:
     @router.post("/v1/jobs")
     async def define(request: Request) -> Any:
         """Create a job, or replace its definition (201 when new, 200 when replaced)."""
-        spec = validated(await body_json(request))
+        raw = await body_json(request)
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            scopes.require([job_path(raw["id"])])   # a scoped token: 403 before 422
+        spec = validated(raw)
         with backend.reading() as view:
             existed = view.has_job(spec.id)
         backend.submit(PutJob(spec))

@@ -15,6 +15,8 @@ from ..release_desk import ReleaseDesk, ReleaseRequest
 from ..releases import Release, current
 from ..timestamps import iso
 from ..validation import app_problems
+from . import scopes
+from .auth import bearer
 from .inputs import body_json
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -82,8 +84,9 @@ def routes(desk: ReleaseDesk) -> APIRouter:
         201: ``{"release": ..., "deploymentId": ...}``; a body whose ``id`` is recorded already
         (a retry) answers that release and changes nothing."""
         req = release_request(await body_json(request))
-        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-        who = desk.who(token if scheme.lower() == "bearer" else None)
+        scopes.require([req.spec.id])   # a scoped token releases only its apps
+        grant = scopes.current_grant()
+        who = grant.name if grant is not None else desk.who(bearer(request.headers.get("authorization")))
         try:
             release = await run_in_threadpool(desk.release, req, who)
         except ValidationError as exc:

@@ -8,32 +8,51 @@ SSE hub and Marathon's event JSON), ``leader`` (ping, info, leader, stats), ``me
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional, Union
 
 from fastapi import FastAPI
 
 from .. import __version__
 from ..backend import Backend
 from ..release_desk import ReleaseDesk
+from ..tokens import TokenBook, TokenFile
 from . import (app_lists, apps, auth, deployments, endpoints, errors, events, groups, jobs, leader, metrics, plan, pods,
                queue, releases, tasks, ui, versions)
+from .audit import AuditLog
 from .inputs import AppInputs
 from .openapi import openapi_document
+from .scopes import ScopedBackend
+
+Tokens = Union[dict[str, str], TokenBook, TokenFile, Callable[[], TokenBook]]
 
 
-def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: Optional[dict[str, str]] = None,
+def token_source(tokens: Optional[Tokens]) -> Callable[[], TokenBook]:
+    """What the auth middleware asks for the tokens in force: a tokens file's current book (it
+    changes on reload), or fixed tokens (``{token: rw|ro}`` or a book)."""
+    if isinstance(tokens, TokenFile):
+        return lambda: tokens.book
+    if callable(tokens) and not isinstance(tokens, (dict, TokenBook)):
+        return tokens
+    book = tokens if isinstance(tokens, TokenBook) else TokenBook.of(tokens or {})
+    return lambda: book
+
+
+def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: Optional[Tokens] = None,
                auth_reads: bool = False, app_inputs: Optional[AppInputs] = None,
-               release_desk: Optional[ReleaseDesk] = None) -> FastAPI:
-    """The API over ``backend``; ``hub`` feeds ``/v2/events``; with ``tokens`` (token -> rw|ro)
-    writes, and with ``auth_reads`` reads too, need a bearer token; ``app_inputs`` (the secret
-    store and the scheduler's role) complete app definitions; ``release_desk`` serves /v1/releases."""
+               release_desk: Optional[ReleaseDesk] = None, audit: Optional[AuditLog] = None) -> FastAPI:
+    """The API over ``backend``; ``hub`` feeds ``/v2/events``; with ``tokens`` (a tokens file,
+    a book, or token -> rw|ro) writes, and with ``auth_reads`` reads too, need a bearer token, and
+    scoped tokens change (and read) only their part; ``app_inputs`` (the secret store and the
+    scheduler's role) complete app definitions; ``release_desk`` serves /v1/releases; every
+    write is audited to ``audit`` (a file) and to the event stream."""
     api = FastAPI(title="Halyard", version=__version__,
                   description="Marathon-compatible v2 API for Halyard, plus Halyard's /v1 additions.")
     api.state.app_inputs = app_inputs or AppInputs()
-    auth.install(api, tokens or {}, auth_reads)
-    errors.install(api, backend)
-    # Tasks and versions before apps: "/v2/apps/{id:path}" would also match ".../tasks".
     hub = hub or events.EventHub()
+    auth.install(api, token_source(tokens), auth_reads, audit, hub.publish_json)
+    errors.install(api, backend)
+    backend = ScopedBackend(backend)  # type: ignore[assignment]  # every command checked against the token's scope
+    # Tasks and versions before apps: "/v2/apps/{id:path}" would also match ".../tasks".
     for router in (leader.routes(backend), metrics.routes(backend), plan.routes(backend),
                    events.routes(backend, hub), tasks.routes(backend), versions.routes(backend),
                    app_lists.routes(backend, hub.publish), apps.routes(backend), groups.routes(backend, hub.publish),
@@ -42,6 +61,6 @@ def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: 
         api.include_router(router)
     if release_desk is not None:
         api.include_router(releases.routes(release_desk))
-    ui.install(api, backend, tokens or {}, auth_reads)
+    ui.install(api, backend, token_source(tokens), auth_reads)
     api.openapi = lambda: openapi_document(api)  # type: ignore[method-assign]
     return api

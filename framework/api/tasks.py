@@ -13,6 +13,7 @@ from ..errors import ConflictError, Problem, ValidationError
 from ..mesos_types import CheckResult, IpAddress
 from ..model import AppSpec
 from ..timestamps import iso
+from . import scopes
 from .inputs import body_json, new_id, path_id
 
 STATE_NAMES = {"TASK_LAUNCHING": "TASK_STAGING"}   # Halyard's own pre-ACCEPT state, as Marathon names it
@@ -133,6 +134,7 @@ def routes(backend: Backend) -> APIRouter:
                     by_app.setdefault(task.app_id, []).append(task.task_id)
             killed = [task_json(t, view.find_app(t.app_id)) for t in view.tasks() if t.task_id in ids]
             locked = next((d for app_id in by_app for d in view.deployments_of(app_id)), None)
+        scopes.require(by_app)   # a scoped token: every task's app under its prefixes, or nothing is killed
         if scale and not force and locked is not None:  # all apps or none: the engine checks one at a time
             raise ConflictError(f"App is locked by one or more deployments. Override with the option "
                                 f"'?force=true'. View details at '/v2/deployments/{locked.id}'.",

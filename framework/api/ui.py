@@ -7,7 +7,7 @@ forwards it to the leader like every other read (``errors.py``).
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
@@ -17,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from ..backend import Backend
 from ..engine.app_records import TaskRecord
 from ..mesos_types import TERMINAL
+from ..tokens import TokenBook
 from ..ui import STATIC_DIR
+from .auth import bearer
 from .tasks import STATE_NAMES
 
 UI_PATH = "/ui/"
@@ -69,15 +71,17 @@ def cluster_json(state: dict[str, Any], tasks: list[TaskRecord]) -> dict[str, An
     return {"agents": agents, "tasks": [task_json(t) for t in tasks]}
 
 
-def whoami_json(authorization: Optional[str], tokens: dict[str, str], auth_reads: bool) -> dict[str, Any]:
-    """``/v1/whoami``: whether the caller's bearer token is known and what it may do."""
-    scheme, _, token = (authorization or "").partition(" ")
-    grant = tokens.get(token) if scheme.lower() == "bearer" else None
-    return {"authenticated": grant is not None, "access": grant, "tokensRequired": bool(tokens),
-            "readsOpen": not (tokens and auth_reads)}
+def whoami_json(authorization: Optional[str], tokens: TokenBook, auth_reads: bool) -> dict[str, Any]:
+    """``/v1/whoami``: whether the caller's token is known and what it may do (``access`` rw|ro,
+    its ``name`` and, for a scoped token, the id ``prefixes`` it may change)."""
+    token = bearer(authorization)
+    grant = tokens.grant(token) if token is not None else None
+    return {"authenticated": grant is not None, "access": grant.access if grant else None,
+            "name": grant.name if grant else None, "prefixes": list(grant.prefixes) if grant else [],
+            "tokensRequired": bool(tokens), "readsOpen": not (tokens and auth_reads)}
 
 
-def routes(backend: Backend, tokens: dict[str, str], auth_reads: bool) -> APIRouter:
+def routes(backend: Backend, tokens: Callable[[], TokenBook], auth_reads: bool) -> APIRouter:
     router = APIRouter()
 
     @router.get("/", include_in_schema=False)
@@ -92,7 +96,7 @@ def routes(backend: Backend, tokens: dict[str, str], auth_reads: bool) -> APIRou
     @router.get("/v1/whoami")
     def whoami(request: Request) -> Any:
         """What the caller's token may do: ``{authenticated, access: rw|ro|null, tokensRequired, readsOpen}``."""
-        return whoami_json(request.headers.get("authorization"), tokens, auth_reads)
+        return whoami_json(request.headers.get("authorization"), tokens(), auth_reads)
 
     @router.get("/v1/cluster")
     async def cluster() -> Any:
@@ -107,7 +111,7 @@ def routes(backend: Backend, tokens: dict[str, str], auth_reads: bool) -> APIRou
     return router
 
 
-def install(api: FastAPI, backend: Backend, tokens: dict[str, str], auth_reads: bool) -> None:
-    """Mount the dashboard's files at ``/ui/`` and its routes."""
+def install(api: FastAPI, backend: Backend, tokens: Callable[[], TokenBook], auth_reads: bool) -> None:
+    """Mount the dashboard's files at ``/ui/`` and its routes (``tokens()``: the tokens in force now)."""
     api.include_router(routes(backend, tokens, auth_reads))
     api.mount(UI_PATH, StaticFiles(directory=STATIC_DIR, html=True), name="ui")

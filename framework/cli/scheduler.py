@@ -25,28 +25,16 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2) or "s"]
 
 
-def read_tokens(path: str) -> dict[str, str]:
-    """``TOKEN rw`` / ``TOKEN ro`` per line, optionally followed by the token's NAME (who a
-    release records); blank lines and ``#`` comments are skipped."""
-    return {token: grant for token, (grant, _) in _token_lines(path).items()}
+def check_tokens_file(path: str) -> int:
+    """Read the tokens file as the scheduler will (``tokens.py``); a bad one is a usage error
+    naming each line and its problem. Returns how many tokens it holds."""
+    from ..errors import ValidationError
+    from ..tokens import parse_tokens
 
-
-def read_token_names(path: str) -> dict[str, str]:
-    """The tokens that have a name (``TOKEN rw|ro NAME``): token -> name."""
-    return {token: name for token, (_, name) in _token_lines(path).items() if name}
-
-
-def _token_lines(path: str) -> dict[str, tuple[str, str]]:
-    tokens: dict[str, tuple[str, str]] = {}
-    for number, line in enumerate(open(path).read().splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.split()
-        if len(parts) not in (2, 3) or parts[1] not in ("rw", "ro"):
-            raise click.BadParameter(f"line {number}: expected 'TOKEN rw|ro [NAME]'", param_hint="--tokens-file")
-        tokens[parts[0]] = (parts[1], parts[2] if len(parts) == 3 else "")
-    return tokens
+    try:
+        return len(parse_tokens(open(path).read(), path))
+    except ValidationError as exc:
+        raise click.BadParameter("; ".join(str(p) for p in exc.problems), param_hint="--tokens-file") from None
 
 
 class Duration(click.ParamType):
@@ -89,8 +77,12 @@ class Duration(click.ParamType):
               help="stored versions kept per app, for GET /v2/apps/{id}/versions and rollbacks (Marathon's "
                    "--zk_max_versions)")
 @click.option("--tokens-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="API tokens, one per line: TOKEN rw|ro [NAME]; with it, writes need a token")
-@click.option("--auth-reads", is_flag=True, help="reads need a token too (with --tokens-file)")
+              help="API tokens, one per line: TOKEN rw|ro [/PREFIX ...] [name=NAME]; with it, writes need a token, "
+                   "and a token with prefixes changes only the apps and jobs under them; re-read on SIGHUP")
+@click.option("--auth-reads", is_flag=True,
+              help="reads need a token too (with --tokens-file), and a scoped token sees only its apps and jobs")
+@click.option("--audit-log", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="append every mutating API request (who, what, result) to this file as a JSON line")
 @click.option("--executor-uri", default=None,
               help="where agents fetch Halyard's executor for jobs (default: the zipapp this scheduler serves; "
                    "'' for none, with --executor-command)")
@@ -113,7 +105,8 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
               zk_session_timeout: float, unreachable_grace: float, local_port_min: int, local_port_max: int,
               min_healthy_time: float,
-              deployment_timeout: float, max_versions: int, tokens_file: Optional[str], auth_reads: bool, executor_uri: Optional[str],
+              deployment_timeout: float, max_versions: int, tokens_file: Optional[str], auth_reads: bool,
+              audit_log: Optional[str], executor_uri: Optional[str],
               executor_command: Optional[str], event_keepalive: float, secrets_file: Optional[str],
               registry_credentials: Optional[str], discovery_path: str, discovery_format: str, no_discovery: bool,
               log_level: str) -> None:
@@ -146,15 +139,14 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
     if local_port_min > local_port_max:
         raise click.BadParameter(f"{local_port_min} is above --local-port-max ({local_port_max})",
                                  param_hint="--local-port-min")
-    tokens = read_tokens(tokens_file) if tokens_file else {}
+    tokens = check_tokens_file(tokens_file) if tokens_file else 0
     if auth_reads and not tokens:
         raise click.UsageError("--auth-reads needs --tokens-file")
-    config = ServiceConfig(tokens=tokens, auth_reads=auth_reads, master=master, zk=zk, listen=listen, advertise=advertise, name=name, role=role, principal=principal,
+    config = ServiceConfig(tokens_file=tokens_file, auth_reads=auth_reads, audit_log=audit_log, master=master, zk=zk, listen=listen, advertise=advertise, name=name, role=role, principal=principal,
                            secret=secret, failover_timeout=failover_timeout, zk_auth=zk_auth,
                            zk_session_timeout=zk_session_timeout, executor_uri=executor_uri,
                            executor_command=executor_command, event_keepalive=event_keepalive,
                            secrets_file=secrets_file,
-                           token_names=read_token_names(tokens_file) if tokens_file else {},
                            registry_credentials=registry_credentials, discovery=not no_discovery,
                            discovery_path=discovery_path, discovery_format=discovery_format,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
@@ -185,6 +177,7 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
 
     install_interrupt_handler(on_driver_failure, on_stop)
     signal.signal(signal.SIGTERM, lambda *_: on_stop())
+    signal.signal(signal.SIGHUP, lambda *_: process.reload_tokens())
     threading.Thread(target=work, name="halyard-scheduler").start()
     while not done.wait(0.5):
         pass

@@ -239,7 +239,9 @@ def test_marathon_python_parses_a_whole_app_life_and_raw_streams_show_marathons_
         assert raw.of("health_status_changed_event", appId=app_id, alive=False)
         kill = stream.of("unhealthy_task_kill_event")[0]
         assert (kill.app_id, bool(kill.task_id), bool(kill.version)) == (app_id, True, True)
-        posted = stream.of("api_post_event")
+        # Every write is an api_post_event (its audit record); the app changes carry their appDefinition.
+        assert [e.uri for e in stream.of("api_post_event") if not hasattr(e, "app_definition")][:1] == ["/v1/jobs"]
+        posted = [e for e in stream.of("api_post_event") if hasattr(e, "app_definition")]
         assert [e.app_definition["id"] for e in posted][:3] == [app_id, bad_id, app_id]
         assert [(e.uri, e.client_ip) for e in posted][:3] == [("/v2/apps", "127.0.0.1")] * 2 + [
             ("/v2/apps/" + app_id, "127.0.0.1")]  # created (POST), then scaled (PUT: the path as the client sent it)

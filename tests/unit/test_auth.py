@@ -15,6 +15,9 @@ TOKENS = {"rw-token": "rw", "ro-token": "ro"}
     ("POST", "/v2/apps", "Bearer ro-token", False, 403),
     ("DELETE", "/v2/apps/x", "Bearer ro-token", False, 403),
     ("POST", "/v2/apps", "Bearer rw-token", False, None),
+    ("POST", "/v2/apps", "token=rw-token", False, None),     # DC/OS's scheme (marathon-python's auth_token)
+    ("POST", "/v2/apps", "token=ro-token", False, 403),
+    ("POST", "/v2/apps", "token=", False, 401),
     ("GET", "/v2/apps", None, False, None),
     ("GET", "/v2/apps", None, True, 401),
     ("GET", "/v2/apps", "Bearer ro-token", True, None),
