@@ -1,0 +1,307 @@
+"""Reading an input file (an app or job definition, a cluster file, a strategies file): bytes ->
+JSON-shaped values (dicts with string keys, lists, strings, finite numbers, booleans, null), with
+bounded time and memory, or a :class:`ValidationError` naming where and what.
+
+JSON (a document that starts with ``{`` or ``[`` and parses as JSON) is read with :mod:`json`,
+many times faster than a YAML parser; the rest with libyaml's ``CSafeLoader`` where PyYAML was
+built with it, else the pure-Python ``SafeLoader``. Either way a valid file gives what
+``yaml.safe_load`` gives for the same text, except that what no JSON document can hold is refused:
+
+* text that is not UTF-8 (or UTF-16/32 with a byte order mark); a UTF-8 BOM is skipped;
+* nesting deeper than :data:`MAX_DEPTH` lists and mappings (never a ``RecursionError``);
+* YAML aliases that would expand to more than :data:`MAX_ALIAS_NODES` nodes beyond the document's
+  own (a "billion laughs" bomb), or that refer to themselves: refused from the composed node graph,
+  before anything is expanded;
+* a key given twice in one mapping (YAML and JSON), named with its line;
+* a mapping key that is not a string (YAML ``1:``, ``yes:``, ``~:``, ``? [a]``);
+* NaN, Infinity and numbers out of a float's range (JSON ``1e309``, YAML ``.inf``), integers longer
+  than Python converts (4,300 digits), lone UTF-16 surrogates in JSON ``\\u`` escapes;
+* YAML tags without a JSON value (``!!binary``, ``!!set``, ``!!omap``, ``!!pairs``, and every
+  ``!!python/...``: the safe loader knows none); YAML timestamps stay the text they were written as;
+* an empty file, or more than one YAML document.
+"""
+from __future__ import annotations
+
+import codecs
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import yaml
+
+from .errors import Problem, ValidationError
+
+#: libyaml's safe loader where PyYAML has it (about 10x faster), else the pure-Python one.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: Lists and mappings nested deeper than this are refused.
+MAX_DEPTH = 100
+#: YAML aliases may add at most this many nodes to the document's own when expanded.
+MAX_ALIAS_NODES = 100_000
+
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
+_LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+Loc = tuple[Union[str, int], ...]
+
+
+def load_document(path: Union[str, Path]) -> Any:
+    """Read a YAML or JSON file (see the module's docstring); refused input raises
+    :class:`ValidationError` naming the file, and the line or the field."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValidationError([Problem("", f"cannot read file: {exc.strerror}")], str(path)) from None
+    try:
+        return parse_document(data)
+    except ValidationError as exc:
+        raise ValidationError(exc.problems, str(path)) from None
+
+
+def parse_document(data: Union[bytes, str]) -> Any:
+    """The JSON-shaped value of one YAML or JSON document, or :class:`ValidationError`."""
+    text = decode(data) if isinstance(data, bytes) else data.lstrip("\ufeff")
+    if text.lstrip()[:1] in ("{", "["):
+        found = _parse_json(text)
+        if found is not None:
+            return found[0]
+    return _parse_yaml(text)
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text (a BOM skipped), or UTF-16/32 text that starts with its BOM."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                raise _refused(f"not valid {codec.upper()} text after its byte order mark") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _refused(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column {column} "
+                       "(save the file as UTF-8)") from None
+
+
+def _refused(message: str, loc: Loc = ()) -> ValidationError:
+    return ValidationError([Problem(_format(loc), message, loc)])
+
+
+def _format(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+
+class _NonFinite:
+    """What JSON's ``NaN``, ``Infinity`` and ``-Infinity`` parse to, to be refused with a path."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+class _Duplicated(dict):  # type: ignore[type-arg]
+    """A JSON object that named a key twice, to be refused with a path and a line."""
+
+    duplicate: str = ""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) == len(pairs):
+        return out
+    seen: set[str] = set()
+    dup = _Duplicated(out)
+    dup.duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+    return dup
+
+
+def _parse_json(text: str) -> Optional[tuple[Any]]:
+    """``(value,)``; None when the text is not JSON (YAML flow style, or invalid: the YAML parser
+    says which and where)."""
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_NonFinite)
+    except RecursionError:
+        raise _refused(f"nested too deeply (more than {MAX_DEPTH} levels of lists and mappings)") from None
+    except ValueError:
+        return None
+    problem = _json_problem(value, bool(_LONE_SURROGATE_ESCAPE.search(text)))
+    if problem is not None:
+        loc, message = problem
+        if isinstance(message, _Duplicated):
+            message = f"duplicate key {message.duplicate!r}{_line_of_key(text, loc, message.duplicate)}"
+        raise _refused(str(message), loc)
+    return (value,)
+
+
+def _json_problem(value: Any, surrogates: bool) -> Optional[tuple[Loc, Any]]:
+    """The first thing in a parsed JSON value that a definition cannot hold, with its path."""
+    stack: list[tuple[Any, Loc]] = [(value, ())]
+    while stack:
+        node, loc = stack.pop()
+        if isinstance(node, dict):
+            if len(loc) >= MAX_DEPTH:
+                return loc[:1], f"nested too deeply (more than {MAX_DEPTH} levels of lists and mappings)"
+            if isinstance(node, _Duplicated):
+                return loc, node
+            for key, child in node.items():
+                if surrogates and _lone_surrogate(key):
+                    return loc, f"key {key!r} holds a lone UTF-16 surrogate (not valid Unicode)"
+                stack.append((child, loc + (key,)))
+        elif isinstance(node, list):
+            if len(loc) >= MAX_DEPTH:
+                return loc[:1], f"nested too deeply (more than {MAX_DEPTH} levels of lists and mappings)"
+            stack.extend((child, loc + (i,)) for i, child in enumerate(node))
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                return loc, "number out of range (not a finite number)"
+        elif isinstance(node, _NonFinite):
+            return loc, f"{node.name} is not a number JSON allows (not a finite number)"
+        elif surrogates and isinstance(node, str) and _lone_surrogate(node):
+            return loc, f"{node!r} holds a lone UTF-16 surrogate (not valid Unicode)"
+    return None
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _line_of_key(text: str, loc: Loc, key: str) -> str:
+    """`` at line N`` of the second ``key`` in the mapping at ``loc`` (JSON is YAML: read again
+    with marks, on this error path only); empty when the YAML parser reads the text otherwise."""
+    try:
+        node = yaml.compose(text, Loader=_SAFE_LOADER)
+        for part in loc:
+            node = node.value[part] if isinstance(part, int) else next(v for k, v in node.value if k.value == part)
+        lines = [k.start_mark.line + 1 for k, _ in node.value if k.value == key]
+    except (yaml.YAMLError, RecursionError, StopIteration, IndexError, AttributeError, TypeError):
+        return ""
+    return f" at line {lines[1]}" if len(lines) > 1 else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML
+
+class _Loader(_SAFE_LOADER):  # type: ignore[misc,valid-type]
+    """The safe loader, whose values are what JSON holds (see the module's docstring)."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return super().construct_yaml_int(node)  # type: ignore[no-any-return]
+        except ValueError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"integer {node.value[:20]}... has too many digits", node.start_mark) from None
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value} is not a finite number", node.start_mark)
+        return value  # type: ignore[no-any-return]
+
+    def construct_as_text(self, node: yaml.ScalarNode) -> str:
+        """A timestamp stays the text it was written as (JSON has no dates)."""
+        return str(node.value)
+
+    def refuse(self, node: yaml.Node) -> None:
+        """A YAML type no JSON value has."""
+        raise yaml.constructor.ConstructorError(
+            None, None, f"the YAML tag {node.tag} has no JSON value (remove the tag)", node.start_mark)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_as_text)
+for _tag in ("binary", "set", "omap", "pairs"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _Loader.refuse)
+
+
+def _parse_yaml(text: str) -> Any:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise _refused("empty document (the file holds no YAML or JSON value)")
+        _check_graph(node)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise _refused(f"not valid YAML/JSON: {where}{problem}") from None
+    except RecursionError:  # the pure-Python composer, past Python's recursion limit
+        raise _refused(f"nested too deeply (more than {MAX_DEPTH} levels of lists and mappings)") from None
+    finally:
+        loader.dispose()
+
+
+def _check_graph(root: yaml.Node) -> None:
+    """Refuse a composed document that is too deep, whose aliases expand too far or refer to
+    themselves, or whose mappings repeat a key or have a key that is not a string. Each node is
+    visited once (an alias is the same node object again), so a bomb costs no more than its text."""
+    size: dict[int, int] = {}  # expanded node count of each node done (capped: no huge integers)
+    depth: dict[int, int] = {}  # expanded nesting depth of each node done; -1: under way
+    unique = 0
+    stack: list[tuple[yaml.Node, Loc, Optional[list[tuple[yaml.Node, Loc]]]]] = [(root, (), None)]
+    while stack:
+        node, loc, done = stack.pop()
+        key = id(node)
+        if done is not None:
+            size[key] = min(10**12, 1 + sum(size[id(c)] for c, _ in done))
+            depth[key] = 1 + max((depth[id(c)] for c, _ in done), default=0)
+            if depth[key] > MAX_DEPTH:
+                raise _refused(f"line {node.start_mark.line + 1}: nested too deeply (more than {MAX_DEPTH} "
+                               "levels of lists and mappings)", loc[:1])
+            continue
+        if key in size:
+            continue  # an alias of a node done
+        if depth.get(key) == -1:
+            raise _refused(f"line {node.start_mark.line + 1}: an alias refers to a node that holds it "
+                           "(a recursive alias)", loc[:1])
+        unique += 1
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            size[key], depth[key] = 1, 0
+            continue
+        depth[key] = -1
+        children = _children(node, loc)
+        stack.append((node, loc, children))
+        stack.extend((c, child_loc, None) for c, child_loc in children if id(c) not in size)
+    if size[id(root)] - unique > MAX_ALIAS_NODES:
+        raise _refused(f"YAML aliases expand to more than {MAX_ALIAS_NODES} nodes beyond the document's "
+                       "own (an alias bomb?): refused, not expanded")
+
+
+def _children(node: yaml.Node, loc: Loc) -> list[tuple[yaml.Node, Loc]]:
+    if isinstance(node, yaml.SequenceNode):
+        return [(c, loc + (i,)) for i, c in enumerate(node.value)]
+    out: list[tuple[yaml.Node, Loc]] = []
+    seen: dict[str, int] = {}
+    for k, v in node.value:
+        if k.tag == _MERGE:
+            out.append((v, loc))
+            continue
+        if k.tag != _STR or not isinstance(k, yaml.ScalarNode):
+            shown = k.value if isinstance(k, yaml.ScalarNode) else k.tag.rsplit(":", 1)[-1]
+            raise _refused(f"line {k.start_mark.line + 1}: the key {shown!r} is not a string "
+                           "(quote it)", loc)
+        if k.value in seen:
+            raise _refused(f"line {k.start_mark.line + 1}: duplicate key {k.value!r} "
+                           f"(first at line {seen[k.value]})", loc)
+        seen[k.value] = k.start_mark.line + 1
+        out.append((k, loc + (k.value,)))
+        out.append((v, loc + (k.value,)))
+    return out
