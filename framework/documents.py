@@ -27,7 +27,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 import yaml
 
@@ -89,15 +89,23 @@ def decode(data: bytes) -> str:
                        "(save the file as UTF-8)") from None
 
 
-def _refused(message: str, loc: Loc = ()) -> ValidationError:
-    return ValidationError([Problem(_format(loc), message, loc)])
-
-
-def _format(loc: Loc) -> str:
+def format_path(loc: Iterable[Union[str, int]]) -> str:
+    """``('constraints', 1, 1)`` -> ``constraints[1][1]``; ``('container', 'docker')`` ->
+    ``container.docker``; a key that is empty or holds an unprintable character is quoted as JSON
+    (``labels["a\\nb"]``), so a path is always one line."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not part or not str(part).isprintable():
+            out += f"[{json.dumps(str(part))}]"
+        else:
+            out += f".{part}" if out else str(part)
     return out
+
+
+def _refused(message: str, loc: Loc = ()) -> ValidationError:
+    return ValidationError([Problem(format_path(loc), message, loc)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,9 +271,11 @@ def _check_graph(root: yaml.Node) -> None:
         if done is not None:
             size[key] = min(10**12, 1 + sum(size[id(c)] for c, _ in done))
             depth[key] = 1 + max((depth[id(c)] for c, _ in done), default=0)
-            if depth[key] > MAX_DEPTH:
-                raise _refused(f"line {node.start_mark.line + 1}: nested too deeply (more than {MAX_DEPTH} "
-                               "levels of lists and mappings)", loc[:1])
+            if depth[key] > MAX_DEPTH:  # named at its top-level field, at the line where that starts
+                deepest, deepest_loc = max(done, key=lambda child: depth[id(child[0])])
+                top, where = (node, loc) if loc else (deepest, deepest_loc)
+                raise _refused(f"line {top.start_mark.line + 1}: nested too deeply (more than {MAX_DEPTH} "
+                               "levels of lists and mappings)", where[:1])
             continue
         if key in size:
             continue  # an alias of a node done

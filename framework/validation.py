@@ -9,11 +9,11 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import pydantic
 
-from .documents import load_document
+from .documents import format_path, load_document
 from .errors import Problem, ValidationError
 from .app_parts import resolve_secret_refs
 from .jobs.spec import JobSpec
@@ -41,17 +41,6 @@ MARATHON_UNSUPPORTED = {
     "docker.pullConfig": "pull credentials from a secret (log the agents' Docker in to the registry)",
     "docker.credential": "registry credentials (log the agents' Docker in to the registry)",
 }
-
-
-def format_path(loc: Iterable[str | int]) -> str:
-    """``('constraints', 1, 1)`` -> ``constraints[1][1]``; ``('container', 'docker')`` -> ``container.docker``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 _MESSAGES = {
