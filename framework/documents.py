@@ -86,7 +86,7 @@ def decode(data: bytes) -> str:
         line = data[:exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise _refused(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column {column} "
-                       "(save the file as UTF-8)") from None
+                       "(expected UTF-8)") from None
 
 
 def format_path(loc: Iterable[Union[str, int]]) -> str:
@@ -138,18 +138,27 @@ def _parse_json(text: str) -> Optional[tuple[Any]]:
     """``(value,)``; None when the text is not JSON (YAML flow style, or invalid: the YAML parser
     says which and where)."""
     try:
-        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_NonFinite)
-    except RecursionError:
-        raise _refused(f"nested too deeply (more than {MAX_DEPTH} levels of lists and mappings)") from None
+        return (parse_json(text),)
     except ValueError:
         return None
+
+
+def parse_json(text: str, duplicate_keys: bool = False) -> Any:
+    """JSON text -> its value, refused as :func:`parse_document` refuses it (nesting, NaN and
+    Infinity, numbers out of range, lone surrogates; duplicate keys unless ``duplicate_keys``: then
+    the last one counts, as Jackson reads a Marathon request). Text that is not JSON raises
+    ``ValueError`` (``json.JSONDecodeError``)."""
+    try:
+        value = json.loads(text, object_pairs_hook=None if duplicate_keys else _pairs, parse_constant=_NonFinite)
+    except RecursionError:
+        raise _refused(f"nested too deeply (more than {MAX_DEPTH} levels of lists and mappings)") from None
     problem = _json_problem(value, bool(_LONE_SURROGATE_ESCAPE.search(text)))
     if problem is not None:
         loc, message = problem
         if isinstance(message, _Duplicated):
             message = f"duplicate key {message.duplicate!r}{_line_of_key(text, loc, message.duplicate)}"
         raise _refused(str(message), loc)
-    return (value,)
+    return value
 
 
 def _json_problem(value: Any, surrogates: bool) -> Optional[tuple[Loc, Any]]:

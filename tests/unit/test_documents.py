@@ -126,8 +126,8 @@ def test_big_but_convertible_numbers_and_negative_zero_are_read():
 # --- text ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("data, problem", [
-    (b"\x89PNG\r\n\x1a\n\x00", "not UTF-8 text: byte 0x89 at line 1, column 1 (save the file as UTF-8)"),
-    (b"id: /a\ncmd: caf\xe9\n", "not UTF-8 text: byte 0xe9 at line 2, column 9 (save the file as UTF-8)"),
+    (b"\x89PNG\r\n\x1a\n\x00", "not UTF-8 text: byte 0x89 at line 1, column 1 (expected UTF-8)"),
+    (b"id: /a\ncmd: caf\xe9\n", "not UTF-8 text: byte 0xe9 at line 2, column 9 (expected UTF-8)"),
     (b"\xff\xfe\x00\xd8", "not valid UTF-16 text after its byte order mark"),
 ])
 def test_bytes_that_are_not_text_are_refused_naming_where(data, problem):
@@ -226,3 +226,12 @@ def test_a_cluster_file_task_with_a_bad_app_id_is_refused_with_its_path():
     with pytest.raises(ValidationError) as err:
         load_cluster(doc)
     assert [p.path for p in err.value.problems] == ["agents[0].tasks[1].app"]
+
+
+def test_instances_past_marathons_32_bit_integer_is_refused():
+    # 10**400 instances were accepted; Marathon refuses more than its 32-bit integer holds
+    from halyard.validation import app_problems
+
+    assert app_problems({"id": "/a", "cmd": "x", "instances": 2**31 - 1})[1] == []
+    _, problems = app_problems({"id": "/a", "cmd": "x", "instances": 10**400})
+    assert [str(p) for p in problems] == ["instances: input should be less than or equal to 2147483647"]
