@@ -93,13 +93,40 @@ PREFIXES = [b"", b"\xef\xbb\xbf", b"---\n", b"%YAML 1.1\n---\n", b"# comment\n"]
 SUFFIXES = [b"", b"\n---\nid: /two\n", b"\n...\n", b"\x00", b"\nid: /dup\n", b"\n\xff\xfe"]
 
 
+def _nested(value: Any, depth: int, as_list: bool) -> Any:
+    for _ in range(depth):
+        value = [value] if as_list else {"k": value}
+    return value
+
+
+def _bomb(levels: int, fan: int, field: str) -> bytes:
+    lines = [f"l0: &l0 [{', '.join(['x'] * fan)}]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * fan)}]" for i in range(1, levels)]
+    return ("\n".join(lines) + f"\nid: /a\ncmd: x\n{field}: *l{levels - 1}\n").encode()
+
+
+#: Hostile texts: deep nesting around the bound, alias bombs of every size, a key twice.
+hostile = st.one_of(
+    st.builds(lambda d, as_list, v: _as_json({"id": "/a", "labels": _nested(v, d, as_list)}, True),
+              st.integers(90, 1200), st.booleans(), scalars),
+    st.builds(lambda d, as_list: ("labels:\n" + "".join(" " * i + ("- " if as_list else f"k{i}:") + "\n"
+                                                         for i in range(1, d))).encode(),
+              st.integers(90, 150), st.booleans()),
+    st.builds(_bomb, st.integers(1, 12), st.integers(1, 12), st.sampled_from(["labels", "env", "cmd", "args"])),
+    st.builds(lambda key, v: f"id: /a\n{key}: 1\ncmd: x\n{key}: {json.dumps(v)}\n".encode(),
+              st.sampled_from(["id", "cpus", "cmd", "env", "x"]), scalars.filter(lambda v: v == v)),
+    st.sampled_from(ODD_TEXT).map(lambda t: _as_json({**APP_BASE, "id": "/" + t}, False)))
+
+
 def documents(values: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
-    """``values`` written as JSON or YAML, sometimes with a BOM, a second document, junk bytes."""
+    """``values`` written as JSON or YAML, sometimes with a BOM, a second document, junk bytes;
+    or a hostile text."""
     written = st.one_of(values.map(lambda v: _as_json(v, True)), values.map(lambda v: _as_json(v, False)),
                         values.map(_as_yaml))
     return st.one_of(
         st.tuples(st.sampled_from(PREFIXES), written, st.sampled_from(SUFFIXES)).map(b"".join),
         written,
+        hostile,
         st.binary(max_size=64),
         st.tuples(written, st.integers(0, 10_000), st.binary(min_size=1, max_size=4)).map(
             lambda t: t[0][:t[1] % (len(t[0]) + 1)] + t[2] + t[0][t[1] % (len(t[0]) + 1):]))
