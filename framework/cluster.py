@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, TypeVar, Union
 
 import pydantic
 
 from . import ranges as rng
 from .errors import Problem, ValidationError
-from .mesos_state import MesosFaultDomain, MesosState, MesosTask
 from .model import Spec, normalize_app_id
+
+if TYPE_CHECKING:  # its pydantic models cost ~80 ms to build: imported when a master state is read
+    from .mesos_state import MesosState, MesosTask
 
 SCALARS = ("cpus", "mem", "disk", "gpus")
 UNRESERVED = "*"
@@ -146,7 +148,7 @@ def _agent_from_file(a: _AgentFile) -> AgentInfo:
 # ---------------------------------------------------------------------------------------------
 # A Mesos master's state
 
-def _task_app(task: MesosTask) -> Optional[str]:
+def _task_app(task: "MesosTask") -> Optional[str]:
     found = {lab.key: lab.value for lab in task.label_list()}
     for key in APP_LABELS:
         if found.get(key):
@@ -154,7 +156,7 @@ def _task_app(task: MesosTask) -> Optional[str]:
     return None
 
 
-def _agents_from_mesos(state: MesosState) -> list[AgentInfo]:
+def _agents_from_mesos(state: "MesosState") -> list[AgentInfo]:
     counts: dict[str, dict[str, int]] = {}
     for fw in state.frameworks or []:
         for task in fw.tasks or []:
@@ -172,11 +174,12 @@ def _agents_from_mesos(state: MesosState) -> list[AgentInfo]:
         ports = {UNRESERVED: rng.subtract(unreserved_res.port_ranges(), s.used_resources.port_ranges())}
         for role, res in (s.reserved_resources or {}).items():
             available[role], ports[role] = Resources.from_mapping(res.scalars()), res.port_ranges()
-        fault = (s.domain.fault_domain if s.domain else None) or MesosFaultDomain()
+        fault = s.domain.fault_domain if s.domain else None
         agents.append(AgentInfo(
             id=s.id, hostname=s.hostname, available=available, ports=ports,
             capacity=Resources.from_mapping(s.resources.scalars()), attributes=dict(s.attributes or {}),
-            region=fault.region.name if fault.region else None, zone=fault.zone.name if fault.zone else None,
+            region=fault.region.name if fault and fault.region else None,
+            zone=fault.zone.name if fault and fault.zone else None,
             app_tasks=counts.get(s.id, {}),
         ))
     return agents
@@ -185,6 +188,8 @@ def _agents_from_mesos(state: MesosState) -> list[AgentInfo]:
 def load_cluster(document: Any, source: Optional[str] = None) -> list[AgentInfo]:
     """Agents from a parsed cluster file or Mesos master state; invalid input raises ValidationError."""
     if isinstance(document, Mapping) and "slaves" in document:
+        from .mesos_state import MesosState
+
         return _agents_from_mesos(_validated(MesosState, document, source))
     if not isinstance(document, Mapping) or "agents" not in document:
         raise ValidationError([Problem("", "expected a cluster file ({agents: [...]}) or a Mesos master "
