@@ -34,15 +34,13 @@ import yaml
 from .errors import Problem, ValidationError
 
 #: libyaml's safe loader where PyYAML has it (about 10x faster), else the pure-Python one.
-_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: Lists and mappings nested deeper than this are refused.
 MAX_DEPTH = 100
 #: YAML aliases may add at most this many nodes to the document's own when expanded.
 MAX_ALIAS_NODES = 100_000
 
-_STR = "tag:yaml.org,2002:str"
-_MERGE = "tag:yaml.org,2002:merge"
 _LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
@@ -69,7 +67,9 @@ def parse_document(data: Union[bytes, str]) -> Any:
         found = _parse_json(text)
         if found is not None:
             return found[0]
-    return _parse_yaml(text)
+    from .documents_yaml import parse_yaml  # it needs this module's bounds and paths
+
+    return parse_yaml(text)
 
 
 def decode(data: bytes) -> str:
@@ -79,13 +79,13 @@ def decode(data: bytes) -> str:
             try:
                 return data.decode(codec)
             except UnicodeDecodeError:
-                raise _refused(f"not valid {codec.upper()} text after its byte order mark") from None
+                raise refused(f"not valid {codec.upper()} text after its byte order mark") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise _refused(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column {column} "
+        raise refused(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column {column} "
                        "(expected UTF-8)") from None
 
 
@@ -104,7 +104,8 @@ def format_path(loc: Iterable[Union[str, int]]) -> str:
     return out
 
 
-def _refused(message: str, loc: Loc = ()) -> ValidationError:
+def refused(message: str, loc: Loc = ()) -> ValidationError:
+    """The error that refuses a document, with one problem at ``loc``."""
     return ValidationError([Problem(format_path(loc), message, loc)])
 
 
@@ -151,13 +152,13 @@ def parse_json(text: str, duplicate_keys: bool = False) -> Any:
     try:
         value = json.loads(text, object_pairs_hook=None if duplicate_keys else _pairs, parse_constant=_NonFinite)
     except RecursionError:
-        raise _refused(f"nested too deeply (more than {MAX_DEPTH} levels of lists and mappings)") from None
+        raise refused(f"nested too deeply (more than {MAX_DEPTH} levels of lists and mappings)") from None
     problem = _json_problem(value, bool(_LONE_SURROGATE_ESCAPE.search(text)))
     if problem is not None:
         loc, message = problem
         if isinstance(message, _Duplicated):
             message = f"duplicate key {message.duplicate!r}{_line_of_key(text, loc, message.duplicate)}"
-        raise _refused(str(message), loc)
+        raise refused(str(message), loc)
     return value
 
 
@@ -201,126 +202,10 @@ def _line_of_key(text: str, loc: Loc, key: str) -> str:
     """`` at line N`` of the second ``key`` in the mapping at ``loc`` (JSON is YAML: read again
     with marks, on this error path only); empty when the YAML parser reads the text otherwise."""
     try:
-        node = yaml.compose(text, Loader=_SAFE_LOADER)
+        node = yaml.compose(text, Loader=SAFE_LOADER)
         for part in loc:
             node = node.value[part] if isinstance(part, int) else next(v for k, v in node.value if k.value == part)
         lines = [k.start_mark.line + 1 for k, _ in node.value if k.value == key]
     except (yaml.YAMLError, RecursionError, StopIteration, IndexError, AttributeError, TypeError):
         return ""
     return f" at line {lines[1]}" if len(lines) > 1 else ""
-
-
-# ---------------------------------------------------------------------------------------------
-# YAML
-
-class _Loader(_SAFE_LOADER):  # type: ignore[misc,valid-type]
-    """The safe loader, whose values are what JSON holds (see the module's docstring)."""
-
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
-        try:
-            return super().construct_yaml_int(node)  # type: ignore[no-any-return]
-        except ValueError:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"integer {node.value[:20]}... has too many digits", node.start_mark) from None
-
-    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
-        value = super().construct_yaml_float(node)
-        if not math.isfinite(value):
-            raise yaml.constructor.ConstructorError(
-                None, None, f"{node.value} is not a finite number", node.start_mark)
-        return value  # type: ignore[no-any-return]
-
-    def construct_as_text(self, node: yaml.ScalarNode) -> str:
-        """A timestamp stays the text it was written as (JSON has no dates)."""
-        return str(node.value)
-
-    def refuse(self, node: yaml.Node) -> None:
-        """A YAML type no JSON value has."""
-        raise yaml.constructor.ConstructorError(
-            None, None, f"the YAML tag {node.tag} has no JSON value (remove the tag)", node.start_mark)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
-_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_as_text)
-for _tag in ("binary", "set", "omap", "pairs"):
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _Loader.refuse)
-
-
-def _parse_yaml(text: str) -> Any:
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise _refused("empty document (the file holds no YAML or JSON value)")
-        _check_graph(node)
-        return loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise _refused(f"not valid YAML/JSON: {where}{problem}") from None
-    except RecursionError:  # the pure-Python composer, past Python's recursion limit
-        raise _refused(f"nested too deeply (more than {MAX_DEPTH} levels of lists and mappings)") from None
-    finally:
-        loader.dispose()
-
-
-def _check_graph(root: yaml.Node) -> None:
-    """Refuse a composed document that is too deep, whose aliases expand too far or refer to
-    themselves, or whose mappings repeat a key or have a key that is not a string. Each node is
-    visited once (an alias is the same node object again), so a bomb costs no more than its text."""
-    size: dict[int, int] = {}  # expanded node count of each node done (capped: no huge integers)
-    depth: dict[int, int] = {}  # expanded nesting depth of each node done; -1: under way
-    unique = 0
-    stack: list[tuple[yaml.Node, Loc, Optional[list[tuple[yaml.Node, Loc]]]]] = [(root, (), None)]
-    while stack:
-        node, loc, done = stack.pop()
-        key = id(node)
-        if done is not None:
-            size[key] = min(10**12, 1 + sum(size[id(c)] for c, _ in done))
-            depth[key] = 1 + max((depth[id(c)] for c, _ in done), default=0)
-            if depth[key] > MAX_DEPTH:  # named at its top-level field, at the line where that starts
-                deepest, deepest_loc = max(done, key=lambda child: depth[id(child[0])])
-                top, where = (node, loc) if loc else (deepest, deepest_loc)
-                raise _refused(f"line {top.start_mark.line + 1}: nested too deeply (more than {MAX_DEPTH} "
-                               "levels of lists and mappings)", where[:1])
-            continue
-        if key in size:
-            continue  # an alias of a node done
-        if depth.get(key) == -1:
-            raise _refused(f"line {node.start_mark.line + 1}: an alias refers to a node that holds it "
-                           "(a recursive alias)", loc[:1])
-        unique += 1
-        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
-            size[key], depth[key] = 1, 0
-            continue
-        depth[key] = -1
-        children = _children(node, loc)
-        stack.append((node, loc, children))
-        stack.extend((c, child_loc, None) for c, child_loc in children if id(c) not in size)
-    if size[id(root)] - unique > MAX_ALIAS_NODES:
-        raise _refused(f"YAML aliases expand to more than {MAX_ALIAS_NODES} nodes beyond the document's "
-                       "own (an alias bomb?): refused, not expanded")
-
-
-def _children(node: yaml.Node, loc: Loc) -> list[tuple[yaml.Node, Loc]]:
-    if isinstance(node, yaml.SequenceNode):
-        return [(c, loc + (i,)) for i, c in enumerate(node.value)]
-    out: list[tuple[yaml.Node, Loc]] = []
-    seen: dict[str, int] = {}
-    for k, v in node.value:
-        if k.tag == _MERGE:
-            out.append((v, loc))
-            continue
-        if k.tag != _STR or not isinstance(k, yaml.ScalarNode):
-            shown = k.value if isinstance(k, yaml.ScalarNode) else k.tag.rsplit(":", 1)[-1]
-            raise _refused(f"line {k.start_mark.line + 1}: the key {shown!r} is not a string "
-                           "(quote it)", loc)
-        if k.value in seen:
-            raise _refused(f"line {k.start_mark.line + 1}: duplicate key {k.value!r} "
-                           f"(first at line {seen[k.value]})", loc)
-        seen[k.value] = k.start_mark.line + 1
-        out.append((k, loc + (k.value,)))
-        out.append((v, loc + (k.value,)))
-    return out
