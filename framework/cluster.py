@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, TypeVar, Union
 
 import pydantic
 
@@ -23,12 +23,16 @@ from . import ranges as rng
 from .errors import Problem, ValidationError
 from .model import Spec, normalize_app_id
 
+if TYPE_CHECKING:  # its pydantic models cost ~80 ms to build: imported when a master state is read
+    from .mesos_state import MesosState, MesosTask
+
 SCALARS = ("cpus", "mem", "disk", "gpus")
 UNRESERVED = "*"
 APP_LABELS = ("HALYARD_APP_ID", "MARATHON_APP_ID")
 LIVE_TASK_STATES = {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE"}
 
 AttributeValue = Union[str, float]
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,11 @@ class _Domain(Spec):
 class _Task(Spec):
     app: str
 
+    @pydantic.field_validator("app")
+    @classmethod
+    def _app_id(cls, value: str) -> str:
+        return normalize_app_id(value)
+
 
 class _AgentFile(Spec):
     id: str = pydantic.Field(min_length=1)
@@ -128,7 +137,7 @@ def _agent_from_file(a: _AgentFile) -> AgentInfo:
         capacity = capacity + available[role]
     counts: dict[str, int] = {}
     for t in a.tasks:
-        app = normalize_app_id(t.app)
+        app = t.app
         counts[app] = counts.get(app, 0) + 1
     return AgentInfo(
         id=a.id, hostname=a.hostname, available=available, ports=ports, capacity=capacity,
@@ -139,49 +148,39 @@ def _agent_from_file(a: _AgentFile) -> AgentInfo:
 # ---------------------------------------------------------------------------------------------
 # A Mesos master's state
 
-def _mesos_resources(data: Mapping[str, Any]) -> tuple[Resources, tuple[rng.Range, ...]]:
-    ports = data.get("ports")
-    return Resources.from_mapping(data), rng.parse_mesos(ports) if isinstance(ports, str) else ()
-
-
-def _task_app(task: Mapping[str, Any]) -> Optional[str]:
-    labels = task.get("labels") or []
-    if isinstance(labels, Mapping):
-        labels = labels.get("labels", [])
-    found = {lab.get("key"): lab.get("value") for lab in labels if isinstance(lab, Mapping)}
+def _task_app(task: "MesosTask") -> Optional[str]:
+    found = {lab.key: lab.value for lab in task.label_list()}
     for key in APP_LABELS:
         if found.get(key):
             return str(found[key])
     return None
 
 
-def _agents_from_mesos(state: Mapping[str, Any]) -> list[AgentInfo]:
+def _agents_from_mesos(state: "MesosState") -> list[AgentInfo]:
     counts: dict[str, dict[str, int]] = {}
-    for fw in state.get("frameworks", []) or []:
-        for task in fw.get("tasks", []) or []:
+    for fw in state.frameworks or []:
+        for task in fw.tasks or []:
             app = _task_app(task)
-            if app and task.get("state") in LIVE_TASK_STATES:
-                per = counts.setdefault(task.get("slave_id", ""), {})
+            if app and task.state in LIVE_TASK_STATES:
+                per = counts.setdefault(task.slave_id, {})
                 per[app] = per.get(app, 0) + 1
     agents = []
-    for s in state.get("slaves", []) or []:
-        if s.get("active") is False:
+    for s in state.slaves or []:
+        if s.active is False:
             continue
-        total, total_ports = _mesos_resources(s.get("resources", {}))
-        used, used_ports = _mesos_resources(s.get("used_resources", {}))
-        unreserved, unreserved_ports = _mesos_resources(s.get("unreserved_resources", s.get("resources", {})))
-        available = {UNRESERVED: unreserved.minus(used)}
-        ports = {UNRESERVED: rng.subtract(unreserved_ports, used_ports)}
-        for role, res in (s.get("reserved_resources") or {}).items():
-            available[role], ports[role] = _mesos_resources(res)
-        fault = (s.get("domain") or {}).get("fault_domain") or {}
-        attributes = {k: (float(v) if isinstance(v, (int, float)) else str(v))
-                      for k, v in (s.get("attributes") or {}).items()}
+        unreserved_res = s.unreserved_resources or s.resources
+        used = Resources.from_mapping(s.used_resources.scalars())
+        available = {UNRESERVED: Resources.from_mapping(unreserved_res.scalars()).minus(used)}
+        ports = {UNRESERVED: rng.subtract(unreserved_res.port_ranges(), s.used_resources.port_ranges())}
+        for role, res in (s.reserved_resources or {}).items():
+            available[role], ports[role] = Resources.from_mapping(res.scalars()), res.port_ranges()
+        fault = s.domain.fault_domain if s.domain else None
         agents.append(AgentInfo(
-            id=str(s.get("id")), hostname=str(s.get("hostname")), available=available, ports=ports,
-            capacity=total, attributes=attributes,
-            region=(fault.get("region") or {}).get("name"), zone=(fault.get("zone") or {}).get("name"),
-            app_tasks=counts.get(str(s.get("id")), {}),
+            id=s.id, hostname=s.hostname, available=available, ports=ports,
+            capacity=Resources.from_mapping(s.resources.scalars()), attributes=dict(s.attributes or {}),
+            region=fault.region.name if fault and fault.region else None,
+            zone=fault.zone.name if fault and fault.zone else None,
+            app_tasks=counts.get(s.id, {}),
         ))
     return agents
 
@@ -189,21 +188,27 @@ def _agents_from_mesos(state: Mapping[str, Any]) -> list[AgentInfo]:
 def load_cluster(document: Any, source: Optional[str] = None) -> list[AgentInfo]:
     """Agents from a parsed cluster file or Mesos master state; invalid input raises ValidationError."""
     if isinstance(document, Mapping) and "slaves" in document:
-        return _agents_from_mesos(document)
+        from .mesos_state import MesosState
+
+        return _agents_from_mesos(_validated(MesosState, document, source))
     if not isinstance(document, Mapping) or "agents" not in document:
         raise ValidationError([Problem("", "expected a cluster file ({agents: [...]}) or a Mesos master "
                                            "state document (with slaves)")], source)
-    try:
-        parsed = _ClusterFile.model_validate(document)
-    except pydantic.ValidationError as exc:
-        from .validation import problems_from_pydantic
-
-        raise ValidationError(problems_from_pydantic(exc), source) from None
+    parsed = _validated(_ClusterFile, document, source)
     ids = [a.id for a in parsed.agents]
     dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
     if dupes:
         raise ValidationError([Problem("agents", f"duplicate agent id(s): {', '.join(dupes)}")], source)
     return [_agent_from_file(a) for a in parsed.agents]
+
+
+def _validated(model: type[M], document: Any, source: Optional[str]) -> M:
+    try:
+        return model.model_validate(document)
+    except pydantic.ValidationError as exc:
+        from .validation import problems_from_pydantic
+
+        raise ValidationError(problems_from_pydantic(exc), source) from None
 
 
 def cluster_to_json(agents: Sequence[AgentInfo]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any, Mapping, Optional
 
 from .errors import Problem, ValidationError
 from .model import AppSpec, normalize_app_id
-from .validation import load_document
+from .documents import load_document
 
 FILE_NAME = "environments.yaml"
 FIELDS = {"namespace", "api", "tokenEnv", "promoteFrom", "pinDigest"}

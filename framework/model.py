@@ -28,6 +28,8 @@ from .spec_base import PathProblems, Spec
 # PathProblems, Spec, SecretEnv and MASKED are imported from here too (their home moved).
 
 # Marathon's defaults (AppDefinition.scala / RAML): see shared NOTES.md.
+#: Marathon reads ``instances`` as a 32-bit integer: more is refused, as Marathon refuses it.
+INT32_MAX = 2**31 - 1
 DEFAULT_CPUS = 1.0
 DEFAULT_MEM = 128.0
 DEFAULT_BACKOFF_SECONDS = 1.0
@@ -547,7 +549,7 @@ class AppSpec(MarathonRules, Definition):
     mem: float = Field(DEFAULT_MEM, ge=0)
     disk: float = Field(0.0, ge=0)
     gpus: int = Field(0, ge=0)
-    instances: int = Field(1, ge=0)
+    instances: int = Field(1, ge=0, le=INT32_MAX)
     container: Optional[Container] = None
     #: Marathon 1.5's networks (one: Docker joins one network); ``container.docker.network`` is the older form.
     networks: Optional[list[Network]] = None

@@ -7,23 +7,18 @@ anything else (lists included) replaces, and ``null`` removes a key.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import pydantic
-import yaml
 
+from .documents import format_path, load_document
 from .errors import Problem, ValidationError
 from .app_parts import resolve_secret_refs
 from .jobs.spec import JobSpec
 from .marathon_compat import normalize_app
 from .model import AppSpec, PathProblems
-
-#: libyaml's safe loader where PyYAML has it (about 10x faster), else the pure-Python one.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 @dataclass(frozen=True)
 class SecretInputs:
@@ -46,17 +41,6 @@ MARATHON_UNSUPPORTED = {
     "docker.pullConfig": "pull credentials from a secret (log the agents' Docker in to the registry)",
     "docker.credential": "registry credentials (log the agents' Docker in to the registry)",
 }
-
-
-def format_path(loc: Iterable[str | int]) -> str:
-    """``('constraints', 1, 1)`` -> ``constraints[1][1]``; ``('container', 'docker')`` -> ``container.docker``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 _MESSAGES = {
@@ -250,42 +234,15 @@ def parse_app(raw: Any, env: Optional[str] = None, source: Optional[str] = None)
     return spec
 
 
-def load_document(path: str | Path) -> Any:
-    """Read a YAML or JSON file; a syntax error is a :class:`ValidationError` naming line and column.
-
-    JSON (a document that starts with ``{`` or ``[`` and parses as JSON) is read with :mod:`json`,
-    many times faster than a YAML parser; the rest with libyaml's ``CSafeLoader`` where PyYAML was
-    built with it, else the pure-Python ``SafeLoader``. Either way the result is what
-    ``yaml.safe_load`` gives for the same text, and a syntax error is reported by the YAML parser.
-    """
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ValidationError([Problem("", f"cannot read file: {exc.strerror}")], str(path)) from None
-    if text.lstrip()[:1] in ("{", "["):
-        try:
-            return json.loads(text)
-        except ValueError:  # YAML flow style, or not valid at all: the YAML parser says which
-            pass
-    try:
-        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ValidationError([Problem("", f"not valid YAML/JSON: {where}{problem}")], str(path)) from None
-
-
 def raw_apps(document: Any) -> list[tuple[tuple[str | int, ...], Any]]:
     """The raw apps in a document, each with its path prefix (``apps[2]`` for the third of many)."""
     if isinstance(document, Mapping) and "apps" in document and "id" not in document:
         apps = document["apps"]
         if not isinstance(apps, list):
             raise ValidationError([Problem("apps", "expected a list of app definitions")])
-        extra = sorted(set(document) - {"apps"})
+        extra = sorted(set(document) - {"apps"}, key=str)
         if extra:
-            raise ValidationError([Problem(k, "unknown field (a file with apps: holds only apps)") for k in extra])
+            raise ValidationError([Problem(str(k), "unknown field (a file with apps: holds only apps)") for k in extra])
         return [(("apps", i), app) for i, app in enumerate(apps)]
     return [((), document)]
 

@@ -1,13 +1,13 @@
 """Reading a request: its JSON body, an app id from its path, an app definition validated."""
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from fastapi import Request
 
+from ..documents import decode, parse_json
 from ..errors import Problem, ValidationError
 from ..model import AppSpec, normalize_app_id
 from ..validation import SecretInputs, app_problems
@@ -29,9 +29,13 @@ def app_inputs(request: Request) -> AppInputs:
 
 
 async def body_json(request: Request) -> Any:
-    """The body as JSON (``null`` when empty); malformed JSON is a 422."""
+    """The body as JSON (``null`` when empty); malformed JSON is a 422, and so are what
+    :func:`halyard.documents.parse_json` refuses (nesting past 100 levels, NaN and Infinity, numbers
+    out of range, lone surrogates, text that is not UTF-8), each with its path. A key given twice:
+    the last counts, as Marathon (Jackson) reads it."""
+    body = await request.body()
     try:
-        return json.loads(await request.body() or b"null")
+        return parse_json(decode(body) if body else "null", duplicate_keys=True)
     except ValueError as exc:
         raise ValidationError([Problem("", f"invalid JSON: {exc}")]) from None
 

@@ -11,7 +11,8 @@ from ..errors import Problem, ValidationError
 from ..model import StrategyRef
 from ..placement import Plan, Planner, StrategyRegistry, requests_for
 from ..placement.compare import Comparison, compare as run_comparison, parse_names, to_json as comparison_json
-from ..validation import load_apps, load_document
+from ..documents import load_document
+from ..validation import load_apps
 from .output import OUTPUT_OPTION, emit_json, table
 from .validate import check_strategies, in_environments
 

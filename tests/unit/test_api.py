@@ -23,9 +23,10 @@ MASTER_STATE = Path(__file__).parent / "data" / "master_state.json"
 
 def call(api: Any, method: str, path: str, body: Optional[Any] = None, query: str = "",
          headers: tuple[tuple[str, str], ...] = (), raw: bool = False) -> tuple[int, Any]:
-    """One request through the ASGI app; (status, JSON body or text; with ``raw``, the text and
-    its content type must match: JSON is checked to be ``application/json``)."""
-    payload = json.dumps(body).encode() if body is not None else b""
+    """One request through the ASGI app (``body`` as JSON, or bytes sent as they are); (status, JSON
+    body or text; with ``raw``, the text and its content type must match: JSON is checked to be
+    ``application/json``)."""
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
              "path": path, "raw_path": path.encode(), "root_path": "", "query_string": query.encode(),
              "headers": [(b"content-type", b"application/json"), (b"host", b"test"),
