@@ -9,6 +9,7 @@ from typing import Any
 from halyard.api.server import create_app
 from halyard.api.ui import cluster_json, whoami_json
 from halyard.engine.app_records import TaskRecord
+from halyard.tokens import TokenBook, parse_tokens
 from halyard.ui import STATIC_DIR
 
 from .test_api import MASTER_STATE, FakeBackend, call
@@ -61,17 +62,23 @@ def test_the_dashboard_is_open_when_reads_need_a_token_but_the_api_is_not():
     assert call(api, "GET", "/")[0] == 302
     assert call(api, "GET", "/v2/apps")[0] == 401
     assert call(api, "GET", "/v1/cluster")[0] == 401
-    assert call(api, "GET", "/v1/whoami") == (200, {"authenticated": False, "access": None, "tokensRequired": True,
-                                                   "readsOpen": False})
+    assert call(api, "GET", "/v1/whoami") == (200, {"authenticated": False, "access": None, "name": None,
+                                                   "prefixes": [], "tokensRequired": True, "readsOpen": False})
 
 
 def test_whoami_tells_what_a_token_may_do():
-    assert whoami_json(None, {}, False) == {"authenticated": False, "access": None, "tokensRequired": False,
-                                            "readsOpen": True}
-    assert whoami_json("Bearer ro-token", TOKENS, False)["access"] == "ro"
-    assert whoami_json("Bearer rw-token", TOKENS, False) == {"authenticated": True, "access": "rw",
-                                                            "tokensRequired": True, "readsOpen": True}
-    assert whoami_json("Bearer nope", TOKENS, False)["authenticated"] is False
+    book = TokenBook.of(TOKENS)
+    assert whoami_json(None, TokenBook.of({}), False) == {"authenticated": False, "access": None, "name": None,
+                                                          "prefixes": [], "tokensRequired": False, "readsOpen": True}
+    assert whoami_json("Bearer ro-token", book, False)["access"] == "ro"
+    assert whoami_json("Bearer rw-token", book, False) == {
+        "authenticated": True, "access": "rw", "name": book.grant("rw-token").name, "prefixes": [],
+        "tokensRequired": True, "readsOpen": True}
+    assert whoami_json("Bearer nope", book, False)["authenticated"] is False
+    scoped = parse_tokens("team-a-token rw /team-a/ name=ci-team-a\n")
+    assert whoami_json("token=team-a-token", scoped, True) == {
+        "authenticated": True, "access": "rw", "name": "ci-team-a", "prefixes": ["/team-a/"],
+        "tokensRequired": True, "readsOpen": False}
     api = create_app(FakeBackend(), tokens=TOKENS)
     assert call(api, "GET", "/v1/whoami", headers=(("Authorization", "Bearer ro-token"),))[1]["access"] == "ro"
 
