@@ -16,7 +16,7 @@ from .. import __version__
 from ..backend import Backend
 from ..release_desk import ReleaseDesk
 from . import (app_lists, apps, auth, deployments, endpoints, errors, events, groups, jobs, leader, metrics, plan, pods,
-               queue, releases, tasks, versions)
+               queue, rebalance, releases, tasks, versions)
 from .inputs import AppInputs
 from .openapi import openapi_document
 
@@ -38,7 +38,7 @@ def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: 
                    events.routes(backend, hub), tasks.routes(backend), versions.routes(backend),
                    app_lists.routes(backend, hub.publish), apps.routes(backend), groups.routes(backend, hub.publish),
                    deployments.routes(backend), queue.routes(backend), jobs.routes(backend), pods.routes(backend),
-                   endpoints.routes(backend)):
+                   endpoints.routes(backend), rebalance.routes(backend)):
         api.include_router(router)
     if release_desk is not None:
         api.include_router(releases.routes(release_desk))

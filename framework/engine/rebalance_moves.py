@@ -152,8 +152,6 @@ class MoveRunner:
                 why = f"instance {move.task_id} is gone"
             elif old.agent_id != move.from_agent:
                 why = f"instance {move.task_id} is no longer on {move.from_host}"
-            elif move.to_agent not in {a.agent_id for a in known.known()}:
-                why = f"agent {move.to_host} is gone"
             if why is None:
                 break
             queue.popleft()
