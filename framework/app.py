@@ -16,6 +16,7 @@ import uvicorn
 from .api.events import EventHub
 from .api.inputs import AppInputs
 from .api.server import create_app
+from .auto_rebalance import AutoRebalancer
 from .config import ServiceConfig
 from .digests import RegistryResolver, read_credentials
 from .engine.events import deployment_of
@@ -77,6 +78,9 @@ class SchedulerApp:
                                         config.token_names)
         self.session.add_listener(self.service.session_changed)
         self._server: Optional[uvicorn.Server] = None
+        self.auto_rebalance = (AutoRebalancer(self.service, config.rebalance_cooldown,
+                                              leading=lambda: self.service.engine is not None)
+                               if config.rebalance_on_agent_join else None)
 
     def _publish(self, event: object) -> None:
         """An engine event to the /v2/events subscribers; an ended deployment also ends its release."""
@@ -108,6 +112,8 @@ class SchedulerApp:
         """Serve the API, connect to ZooKeeper, contend and lead; return after :meth:`stop`."""
         if self._server is None:
             self.start_api()
+        if self.auto_rebalance is not None:
+            self.auto_rebalance.start()
         try:
             if self.session.start(stopping=lambda: self.service.stopping):
                 self.store.ensure_layout()
@@ -115,6 +121,8 @@ class SchedulerApp:
         finally:
             if self._server is not None:
                 self._server.should_exit = True
+            if self.auto_rebalance is not None:
+                self.auto_rebalance.stop()
             self.session.close()
             self.webhooks.close()
             self.probes.close()

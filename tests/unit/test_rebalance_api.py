@@ -98,3 +98,38 @@ def test_the_cli_prints_each_move_with_reason_and_scores(monkeypatch):
     assert "/web: 127.0.0.1 has 3, 127.0.0.3 has 0 (spread)" in result.output
     result = CliRunner().invoke(cli_main.cli, ["rebalance", "-o", "json", "--dry-run"])
     assert json.loads(result.output)["moves"][0]["scoreAfter"] == 2
+
+
+def test_the_join_trigger_waits_a_cooldown_after_a_join_and_between_runs():
+    from halyard.engine.rebalance_trigger import JoinTrigger
+
+    trigger = JoinTrigger(cooldown=60)
+    assert not trigger.observe({"S1", "S2"}, 0)          # a new leader's first look: only learns
+    assert not trigger.observe({"S1", "S2", "S3"}, 10)   # S3 joins
+    assert not trigger.observe({"S1", "S2", "S3", "S4"}, 40)  # covered by the same run
+    assert trigger.observe({"S1", "S2", "S3", "S4"}, 70) and trigger.joined == {"S3", "S4"}
+    assert not trigger.observe({"S1", "S2", "S3", "S4"}, 200)  # nothing joined since
+    assert not trigger.observe({"S1", "S2", "S4"}, 210)  # S3 down...
+    assert not trigger.observe({"S1", "S2", "S3", "S4"}, 220)  # ...and back: a join
+    assert trigger.observe({"S1", "S2", "S3", "S4"}, 280)
+    trigger.reset()
+    assert not trigger.observe({"S9"}, 1000) and not trigger.observe({"S9"}, 5000)
+
+
+def test_the_scheduler_rebalances_by_itself_a_cooldown_after_an_agent_joins(spread_backend, monkeypatch):
+    from halyard.auto_rebalance import AutoRebalancer
+
+    engine = spread_backend.engine
+    now = engine.clock() + 1000  # every instance older than the default --min-age
+    monkeypatch.setattr(engine, "clock", lambda: now)
+    auto = AutoRebalancer(spread_backend, cooldown=30, leading=lambda: True)
+    two = {"slaves": [_slave(1), _slave(2)], "frameworks": []}
+    three = {"slaves": [_slave(1), _slave(2), _slave(3)], "frameworks": []}
+    monkeypatch.setattr(spread_backend, "state", lambda: two)
+    auto.look(now)
+    monkeypatch.setattr(spread_backend, "state", lambda: three)
+    auto.look(now + 5)
+    assert engine.deployments == {}  # the cooldown
+    auto.look(now + 40)
+    (deployment,) = engine.deployments.values()
+    assert deployment.kind == "rebalance" and deployment.app_id == "/web"
