@@ -137,6 +137,8 @@ class MoveRunner:
             if old is None or old.state in TERMINAL:
                 self._done(app_id, persist)
         self.index.dirty.add(app_id)
+        if app_id not in self.active:  # the move ended: the next one (or the deployment's end) now
+            return self._next(app, readiness, known, persist, out)
         return False
 
     def _next(self, app: AppRecord, readiness: Readiness, known: KnownAgents, persist: Persist,

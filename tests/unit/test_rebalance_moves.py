@@ -92,3 +92,26 @@ def test_a_failed_new_instance_fails_the_deployment_and_the_old_stays():
     ended = engine.deployment_book.ended("R1")
     assert ended.status == "failed" and ended.moves[0].startswith("failed")
     assert engine.tasks[victim].live
+
+
+def test_the_old_instance_is_withdrawn_then_drained_before_its_kill():
+    from halyard.engine.members import Announce, Withdraw
+
+    from .test_discovery import CHECK, found, started, web
+    from .test_discovery import update as discovery_update
+
+    engine, clock = started(web(2, healthChecks=[CHECK], drainSeconds=5))
+    victim = sorted(engine.tasks)[0]
+    engine.handle(StartRebalance((("/web", "R1", (_move(engine, victim),)),)))
+    new = [t.task_id for i in engine.handle(Offers((offer(3),))) if isinstance(i, Launch) for t in i.tasks][0]
+    discovery_update(engine, new, "TASK_RUNNING")
+    out = discovery_update(engine, new, "TASK_RUNNING", healthy=True)
+    assert [a.member.task_id for a in found(out, Announce)] == [new]  # the new member first...
+    assert [w.member.task_id for w in found(out, Withdraw)] == [victim]  # ...then the old one's withdrawn
+    assert found(out, Kill) == []  # and drained before its kill
+    clock.now += 3
+    assert found(engine.handle(Tick()), Kill) == []
+    clock.now += 2.5
+    assert [k.task_id for k in found(engine.handle(Tick()), Kill)] == [victim]
+    discovery_update(engine, victim, "TASK_KILLED")
+    assert engine.deployment_book.ended("R1").status == "succeeded"
