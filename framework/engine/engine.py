@@ -210,7 +210,7 @@ class Engine:
         while they are needed."""
         moved = Persist()
         if self.rebalancer.deployment or any(d.kind == "rebalance" for d in self.deployments.values()):
-            if self.rebalancer.step(self.apps, self.readiness(), self.agents, moved, out):
+            if self.rebalancer.step(self.apps, self.readiness(), moved, out):
                 self.suppressed = None  # a Revive clears the decline filters of the move's target
             if moved:
                 out = _merge_persist(out, moved)

@@ -24,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Mapping, Optional
 
+from ..cluster import AgentInfo
 from ..mesos_types import LAUNCHING, TERMINAL, Offer
 from ..placement import PlacementRequest, Planner
 from .agents import KnownAgents
@@ -87,7 +88,7 @@ class MoveRunner:
 
     # --- after every event ----------------------------------------------------------------------
 
-    def step(self, apps: Mapping[str, AppRecord], readiness: Readiness, known: KnownAgents, persist: Persist,
+    def step(self, apps: Mapping[str, AppRecord], readiness: Readiness, persist: Persist,
              out: list[Instruction]) -> bool:
         """Advance every app's moves; kills go to ``out``. True when a move now waits for an offer
         from its target (the engine revives, clearing decline filters)."""
@@ -102,15 +103,14 @@ class MoveRunner:
             if record is None or record.id != self.deployment[app_id] or app is None:
                 self._abandon(app_id, persist, out)
                 continue
-            revive |= self._advance(app, readiness, known, persist, out)
+            revive |= self._advance(app, readiness, persist, out)
         return revive
 
-    def _advance(self, app: AppRecord, readiness: Readiness, known: KnownAgents, persist: Persist,
-                 out: list[Instruction]) -> bool:
+    def _advance(self, app: AppRecord, readiness: Readiness, persist: Persist, out: list[Instruction]) -> bool:
         app_id, now = app.app_id, self.clock()
         active = self.active.get(app_id)
         if active is None:
-            return self._next(app, readiness, known, persist, out)
+            return self._next(app, readiness, persist, out)
         move = active.move
         if active.phase == "first":
             old = self.index.get(move.task_id)
@@ -138,11 +138,10 @@ class MoveRunner:
                 self._done(app_id, persist)
         self.index.dirty.add(app_id)
         if app_id not in self.active:  # the move ended: the next one (or the deployment's end) now
-            return self._next(app, readiness, known, persist, out)
+            return self._next(app, readiness, persist, out)
         return False
 
-    def _next(self, app: AppRecord, readiness: Readiness, known: KnownAgents, persist: Persist,
-              out: list[Instruction]) -> bool:
+    def _next(self, app: AppRecord, readiness: Readiness, persist: Persist, out: list[Instruction]) -> bool:
         """Start the app's next move when every instance counts; end the deployment when none is left."""
         app_id = app.app_id
         queue = self.queues[app_id]
@@ -167,13 +166,12 @@ class MoveRunner:
         if counted < app.spec.instances or any(t.killing and t.state not in TERMINAL for t in tasks):
             return False  # not every instance up, or one still going: wait
         move = queue.popleft()
-        min_healthy, max_total = capacity_bounds(app)
+        _, max_total = capacity_bounds(app)  # the stop-first order keeps n - 1 >= the minimum
         first = app.spec.instances + 1 > max_total
-        active = self.active[app_id] = ActiveMove(move, "first" if first else "launch", self.clock(), first=first)
+        self.active[app_id] = ActiveMove(move, "first" if first else "launch", self.clock(), first=first)
         if first:
             self._stop_old(app_id, persist, out)
             return False
-        del active
         return True
 
     # --- launching on the target ----------------------------------------------------------------
@@ -218,7 +216,7 @@ class MoveRunner:
         rest = tuple(o for o in offers if o.agent_id not in used)
         return out, rest
 
-    def _without_old(self, agent, move: Move):  # type: ignore[no-untyped-def]
+    def _without_old(self, agent: AgentInfo, move: Move) -> AgentInfo:
         """The old instance counts as gone where it runs (constraints see the app after the move)."""
         if agent.id != move.from_agent or not agent.app_tasks.get(move.app_id):
             return agent

@@ -106,7 +106,9 @@ def delete(s, app_id: str) -> None:
 
 
 def healthy(s, app_id: str, n: int) -> bool:
-    app = requests.get(f"{s.url}/v2/apps{app_id}", timeout=5).json()["app"]
+    resp = requests.get(f"{s.url}/v2/apps{app_id}", timeout=5)
+    assert resp.status_code == 200, f"{resp.status_code}: {resp.text}"
+    app = resp.json()["app"]
     return app["tasksHealthy"] == n and app["tasksRunning"] == n and not app["deployments"]
 
 
