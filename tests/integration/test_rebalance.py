@@ -1,7 +1,8 @@
 """``halyard rebalance`` on a real cluster of its own (agents are stopped and started, so never the
 shared one): a spread app placed while agent 3 was down moves to 2/2/2 once it is back, health-gated
 (a probe never sees fewer than minimumHealthCapacity x instances healthy), and a second run plans
-nothing; a binpack app consolidates off a half-empty agent, and its dry run changes nothing.
+nothing; a binpack app consolidates off a half-empty agent, and its dry run changes nothing. The
+scheduler's --rebalance-on-agent-join runs when agent 3 comes back.
 """
 from __future__ import annotations
 
@@ -44,7 +45,10 @@ def private() -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def sched(private, tmp_path_factory):
-    with leading_scheduler(private, tmp_path_factory.mktemp("rebalance")) as s:
+    """With --rebalance-on-agent-join: its runs use the default --min-age (300 s), so on these young
+    instances they plan nothing; test a checks that one ran when agent 3 came back."""
+    with leading_scheduler(private, tmp_path_factory.mktemp("rebalance"), "--rebalance-on-agent-join",
+                           "--rebalance-cooldown", "2s") as s:
         yield s
 
 
@@ -122,6 +126,12 @@ def test_a_spread_app_moves_onto_a_rejoined_agent_health_gated(private, sched):
 
     minimesos("agent", "start", "3", env=ENV)
     until(lambda: agent_active(private, 3) is True, 60, what="agent 3 back")
+    until(lambda: "automatic rebalance after agent(s)" in sched.log.read_text(), 30,
+          what="the scheduler's own rebalance after agent 3 joined")
+    slaves = requests.get(private["MESOS_MASTER"] + "/master/slaves", timeout=5).json()["slaves"]
+    third = next(a["id"] for a in slaves if a["hostname"] == "127.0.0.3")
+    assert f"automatic rebalance after agent(s) {third} joined: 0 move(s), deployments none" in \
+        sched.log.read_text()  # agent 3 came back; its instances are younger than the default --min-age
     probe = HealthyProbe(sched.url, app_id)
     probe.start()
     started = time.monotonic()
