@@ -115,3 +115,20 @@ def test_the_old_instance_is_withdrawn_then_drained_before_its_kill():
     assert [k.task_id for k in found(engine.handle(Tick()), Kill)] == [victim]
     discovery_update(engine, victim, "TASK_KILLED")
     assert engine.deployment_book.ended("R1").status == "succeeded"
+
+
+def test_a_new_leader_ends_a_rebalance_it_did_not_start_as_failed_with_the_reason():
+    from halyard.engine.app_records import Snapshot
+
+    from .test_engine import make_engine
+
+    engine, clock, old, victim = _setup()
+    engine.handle(StartRebalance((("/web", "R1", (_move(engine, victim),)),)))
+    snapshot = Snapshot(framework_id="F1", apps=dict(engine.apps), tasks=dict(engine.tasks),
+                        deployments={d.key: d for d in engine.deployments.values()})
+    successor, _ = make_engine()
+    successor.load(snapshot)
+    successor.handle(Tick())
+    ended = successor.deployment_book.ended("R1")
+    assert ended.status == "failed" and ended.moves == ("moves lost with the leader that started them",)
+    assert successor.tasks[victim].live
