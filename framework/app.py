@@ -17,6 +17,7 @@ from .api.audit import AuditLog
 from .api.events import EventHub
 from .api.inputs import AppInputs
 from .api.server import create_app
+from .auto_rebalance import AutoRebalancer
 from .config import ServiceConfig
 from .digests import RegistryResolver, read_credentials
 from .engine.events import deployment_of
@@ -82,6 +83,9 @@ class SchedulerApp:
                                         self.tokens.book.names() if self.tokens else {})
         self.session.add_listener(self.service.session_changed)
         self._server: Optional[uvicorn.Server] = None
+        self.auto_rebalance = (AutoRebalancer(self.service, config.rebalance_cooldown,
+                                              leading=lambda: self.service.engine is not None)
+                               if config.rebalance_on_agent_join else None)
 
     def _publish(self, event: object) -> None:
         """An engine event to the /v2/events subscribers; an ended deployment also ends its release."""
@@ -116,6 +120,8 @@ class SchedulerApp:
         this framework)."""
         if self._server is None:
             self.start_api()
+        if self.auto_rebalance is not None:
+            self.auto_rebalance.start()
         try:
             if self.session.start(stopping=lambda: self.service.stopping):
                 self.store.ensure_layout()
@@ -123,6 +129,8 @@ class SchedulerApp:
         finally:
             if self._server is not None:
                 self._server.should_exit = True
+            if self.auto_rebalance is not None:
+                self.auto_rebalance.stop()
             self.session.close()
             self.webhooks.close()
             self.probes.close()

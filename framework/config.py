@@ -34,6 +34,8 @@ class ServiceConfig:
     discovery: bool = True                  # announce healthy tasks in ZooKeeper (--no-discovery: off)
     discovery_path: str = "discovery"       # relative to the state root (the --zk chroot), or absolute in it
     discovery_format: str = "serverset"     # serverset (Finagle, Aurora) | curator (Curator, Spring Cloud)
+    rebalance_on_agent_join: bool = False   # rebalance every app by itself when agents join (auto_rebalance.py)
+    rebalance_cooldown: float = 60.0        # ...this long after the first join, and after the last run
 
     @property
     def advertised(self) -> str:

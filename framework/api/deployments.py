@@ -14,7 +14,8 @@ from ..timestamps import iso
 from .inputs import new_id
 
 ACTIONS = {"start": "StartApplication", "deploy": "RestartApplication", "scale": "ScaleApplication",
-           "restart": "RestartApplication", "stop": "StopApplication", "rollback": "RestartApplication"}
+           "restart": "RestartApplication", "stop": "StopApplication", "rollback": "RestartApplication",
+           "rebalance": "RestartApplication"}  # a rebalance replaces instances, as a restart does
 
 
 def readiness_json(result: ReadinessResult) -> dict[str, Any]:
@@ -55,6 +56,8 @@ def plan_json(records: Sequence[DeploymentRecord], readiness: Callable[[str], Se
         several = len(records) > 1
         data.update({"status": status, "kind": "plan" if several else first.kind,
                      "failures": [f"{r.app_id}: {f}" if several else f for r in records for f in r.failures]})
+        if any(r.kind == "rebalance" for r in records):
+            data["moves"] = [m for r in records for m in r.moves]
     return data
 
 

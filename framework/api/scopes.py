@@ -13,6 +13,8 @@ ChangeApps                every app it puts and every app it removes (groups, li
 KillTasks                 the app of the tasks (``/v2/tasks/delete`` checks all apps
                           first: nothing is killed when one is outside)
 CancelDeployment          every app of the deployment
+StartRebalance            every app it moves (``POST /v1/rebalance``; a dry run changes
+                          nothing and is not checked)
 PutJob, StartRun, ...     the job, as a path (``team-a.etl`` -> ``/team-a/etl``)
 abdicate                  refused: it is the whole scheduler's
 ========================  ==========================================================
@@ -30,7 +32,7 @@ from typing import Any, Iterable, Optional
 
 from ..backend import Backend, MasterReader, SchedulerInfo, SchedulerStats
 from ..engine.messages import (CancelDeployment, ChangeApps, DeleteApp, DeleteJob, Event, KillRun, KillTasks,
-                               PutApp, PutJob, ResetDelay, RestartApp, StartRun)
+                               PutApp, PutJob, ResetDelay, RestartApp, StartRebalance, StartRun)
 from ..engine.view import EngineView
 from ..errors import ForbiddenError
 from ..model import AppSpec
@@ -100,6 +102,8 @@ def command_paths(command: Event, view: Optional[EngineView]) -> Optional[list[s
         return [job_path(command.spec.id)]
     if isinstance(command, (DeleteJob, StartRun, KillRun)):
         return [job_path(command.job_id)]
+    if isinstance(command, StartRebalance):
+        return [app_id for app_id, _, _ in command.apps]
     return None
 
 

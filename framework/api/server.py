@@ -17,7 +17,7 @@ from ..backend import Backend
 from ..release_desk import ReleaseDesk
 from ..tokens import TokenBook, TokenFile
 from . import (app_lists, apps, auth, deployments, endpoints, errors, events, groups, jobs, leader, metrics, plan, pods,
-               queue, releases, tasks, ui, versions)
+               queue, rebalance, releases, tasks, ui, versions)
 from .audit import AuditLog
 from .inputs import AppInputs
 from .openapi import openapi_document
@@ -57,7 +57,7 @@ def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: 
                    events.routes(backend, hub), tasks.routes(backend), versions.routes(backend),
                    app_lists.routes(backend, hub.publish), apps.routes(backend), groups.routes(backend, hub.publish),
                    deployments.routes(backend), queue.routes(backend), jobs.routes(backend), pods.routes(backend),
-                   endpoints.routes(backend)):
+                   endpoints.routes(backend), rebalance.routes(backend)):
         api.include_router(router)
     if release_desk is not None:
         api.include_router(releases.routes(release_desk))

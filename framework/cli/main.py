@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "job": ("job", "job", "Short-lived jobs: validate, run, list, show, kill, logs, delete."),
     "lb": ("lb", "lb", "Run HAProxy in front of the apps of --group, reloaded gracefully as their members change."),
     "plan": ("plan", "plan", "Dry run: where would the APPS' missing instances go, and why would any not fit?"),
+    "rebalance": ("rebalance", "rebalance", "Move running instances of APPS (default: every app) toward their "
+                                            "strategy's goal."),
     "promote": ("releases", "promote", "Deploy to TO exactly what runs in FROM now (its version and digest)."),
     "releases": ("releases", "releases",
                  "The releases of SERVICE (in ENVIRONMENT, or in every environment), newest first."),

@@ -100,6 +100,10 @@ class Duration(click.ParamType):
 @click.option("--discovery-format", type=click.Choice(["serverset", "curator"]), default="serverset", show_default=True,
               help="serverset: Finagle/Aurora member_ nodes; curator: Apache Curator's service discovery")
 @click.option("--no-discovery", is_flag=True, default=False, help="announce nothing in ZooKeeper")
+@click.option("--rebalance-on-agent-join", is_flag=True, default=False,
+              help="when an agent joins, rebalance every app (as halyard rebalance does) after --rebalance-cooldown")
+@click.option("--rebalance-cooldown", type=Duration(), default="60s", show_default=True,
+              help="how long after an agent joins (and after the last automatic run) to rebalance")
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name: str, role: str, principal: Optional[str],
               secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
@@ -109,7 +113,7 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
               audit_log: Optional[str], executor_uri: Optional[str],
               executor_command: Optional[str], event_keepalive: float, secrets_file: Optional[str],
               registry_credentials: Optional[str], discovery_path: str, discovery_format: str, no_discovery: bool,
-              log_level: str) -> None:
+              rebalance_on_agent_join: bool, rebalance_cooldown: float, log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
     if not no_discovery:
         from ..errors import ValidationError
@@ -149,6 +153,7 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
                            secrets_file=secrets_file,
                            registry_credentials=registry_credentials, discovery=not no_discovery,
                            discovery_path=discovery_path, discovery_format=discovery_format,
+                           rebalance_on_agent_join=rebalance_on_agent_join, rebalance_cooldown=rebalance_cooldown,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
                                                deployment_timeout=deployment_timeout, max_versions=max_versions,
                                                service_ports=PortRange(local_port_min, local_port_max)))

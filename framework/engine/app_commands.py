@@ -193,8 +193,9 @@ class AppCommands:
         for record in sorted(records, key=lambda r: not r.held):  # held ones first: none is released
             self.deployments.end(record.app_id, status, persist, advance=False)
             app = self.apps.get(record.app_id)
-            if app is None or record.kind in ("rollback", "stop"):
-                continue  # nothing to roll back to, the rollback itself failed, or a destroy (not undone)
+            if app is None or record.kind in ("rollback", "stop", "rebalance"):
+                continue  # nothing to roll back to, the rollback itself failed, a destroy (not undone),
+                # or moves (the app's definition never changed)
             if record.held and record.previous is None:
                 self.set_app(replace(app, deleting=True, version=self.clock()), persist)  # no tasks: removed
             elif record.held:

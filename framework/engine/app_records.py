@@ -155,7 +155,7 @@ class DeploymentRecord:
     """A change of one app under way: it ends, by succeeding, failing (then rolling back) or being cancelled.
 
     ``kind``: ``start`` (a new app), ``deploy`` (a config change), ``scale``, ``restart``,
-    ``stop`` (destroy) or ``rollback``. ``previous`` is the app's definition before the change
+    ``stop`` (destroy), ``rollback`` or ``rebalance`` (moves of running instances, never rolled back). ``previous`` is the app's definition before the change
     (None for a new app): what a rollback restores; ``target`` the definition it deploys (None
     when the app goes away). Both are kept only while it runs (the event stream's plans show them).
 
@@ -179,6 +179,7 @@ class DeploymentRecord:
     step: Optional[int] = None                   # None: a deployment of this app alone
     held: bool = False                           # its step has not come yet
     previous_config_version: Optional[float] = None  # the app's config_version before the change
+    moves: tuple[str, ...] = ()                  # a rebalance: what became of each move, in order
 
     @property
     def ended(self) -> bool:
@@ -192,6 +193,7 @@ class DeploymentRecord:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["failures"] = list(self.failures)
+        data["moves"] = list(self.moves)
         if self.ended:
             data.pop("previous")  # only a running deployment may roll back: an ended one is history
             data.pop("target")
@@ -199,7 +201,7 @@ class DeploymentRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "DeploymentRecord":
-        return cls(**{**data, "failures": tuple(data.get("failures", ()))})
+        return cls(**{**data, "failures": tuple(data.get("failures", ())), "moves": tuple(data.get("moves", ()))})
 
 
 @dataclass

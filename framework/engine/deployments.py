@@ -177,6 +177,15 @@ class DeploymentBook:
                 persist.deployments[:] = [d for d in persist.deployments if d.key != deployment_id]
                 persist.delete_deployments.append(deployment_id)
 
+    def note(self, record: DeploymentRecord, text: str, persist: Persist) -> DeploymentRecord:
+        """Add what became of one move to a (rebalance) deployment, and persist it."""
+        current = self.running.get(record.key, record)
+        updated = replace(current, moves=current.moves + (text,))
+        if updated.key in self.running:
+            self.running[updated.key] = updated
+        persist.deployments[:] = [d for d in persist.deployments if d.key != updated.key] + [updated]
+        return updated
+
     def add_failure(self, deployment: DeploymentRecord, why: str) -> DeploymentRecord:
         """Record one more failure of the deployment; the caller persists the result."""
         updated = replace(deployment, failures=deployment.failures + (why,))

@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from ..errors import ConflictError
 from ..jobs.book import JobBook, JobChanges
 from ..jobs.executor import ExecutorSettings
 from ..mesos_types import TERMINAL
@@ -44,8 +45,9 @@ from .plans import PlanCommands
 from .readiness import Readiness
 from .messages import (Acknowledge, AgentLost, AgentsListed, CancelDeployment, ChangeApps, Decline, DeleteApp, DeleteJob, Disconnected,
                        Event, Instruction, Kill, KillRun, KillTasks, Offers, Paused, Persist, Publish, PutApp,
-                       PutJob, ReadinessChecked, Rescinded, ResetDelay, RestartApp, Revive, StartRun, StatusUpdate,
-                       Subscribed, Suppress, Tick)
+                       PutJob, ReadinessChecked, Rescinded, ResetDelay, RestartApp, Revive, StartRebalance, StartRun,
+                       StatusUpdate, Subscribed, Suppress, Tick)
+from .rebalance_moves import MoveRunner
 from .readiness_checks import ReadinessProbes
 from .reconcile import Reconciler
 from .service_ports import PortRange
@@ -112,6 +114,8 @@ class Engine:
                                    config.deployment_failures, self.commands.fail_deployment)
         self.launcher = Launcher(Planner(registry, seed), config.executor, clock, new_id,
                                  config.refuse_seconds_busy, config.refuse_seconds_idle, emit)
+        self.rebalancer = MoveRunner(self.deployment_book, self.index, Planner(registry, seed), clock, new_id,
+                                     self.reconciler.kill)  # rebalance deployments' moves
         self.jobs = JobBook(clock, new_id, emit)
         self.job_commands = JobCommands(self.jobs, self.commands.check_strategy)
         self._handlers: dict[type, Callable[[Any], list[Instruction]]] = {
@@ -123,7 +127,7 @@ class Engine:
             CancelDeployment: self.commands.cancel, ResetDelay: self.commands.reset_delay,
             KillTasks: self.commands.kill_tasks,
             PutJob: self.job_commands.put, DeleteJob: self.job_commands.delete, StartRun: self.job_commands.start,
-            KillRun: self.job_commands.kill,
+            KillRun: self.job_commands.kill, StartRebalance: self._start_rebalance,
         }
 
     # --- reading ------------------------------------------------------------------------------
@@ -148,7 +152,14 @@ class Engine:
     def pending(self, app: AppRecord) -> int:
         if self.held(app.app_id):
             return 0
-        return converge(app, self.tasks_of(app.app_id), self.readiness()).launch
+        launch = converge(app, self._instances(app.app_id), self.readiness()).launch
+        return max(0, launch - self.rebalancer.held_launches(app.app_id))
+
+    def _instances(self, app_id: str) -> list[TaskRecord]:
+        """The app's tasks as converge sees them: without a rebalance's new instance not counted yet."""
+        extra = self.rebalancer.extra
+        tasks = self.tasks_of(app_id)
+        return [t for t in tasks if t.task_id not in extra] if extra else tasks
 
     def held(self, app_id: str) -> bool:
         """The app is in a later step of a deployment of several apps: left as it is for now."""
@@ -195,7 +206,14 @@ class Engine:
         return out
 
     def _finish(self, out: list[Instruction]) -> list[Instruction]:
-        """After every event: kill what must go, and ask for offers only while they are needed."""
+        """After every event: advance rebalance moves, kill what must go, and ask for offers only
+        while they are needed."""
+        moved = Persist()
+        if self.rebalancer.deployment or any(d.kind == "rebalance" for d in self.deployments.values()):
+            if self.rebalancer.step(self.apps, self.readiness(), moved, out):
+                self.suppressed = None  # a Revive clears the decline filters of the move's target
+            if moved:
+                out = _merge_persist(out, moved)
         persist, kills = self._converge()
         if self._unsaved:
             persist.extend(self._unsaved)
@@ -231,7 +249,7 @@ class Engine:
             # Stuck: its new tasks found no room (not: its strategy failed; killing old tasks
             # would not let the new ones be placed).
             stuck = app_id in self.waiting and app_id not in self.launcher.failed
-            decision = converge(app, self.tasks_of(app_id), readiness, stuck=stuck, agent_values=self.agents.values_of)
+            decision = converge(app, self._instances(app_id), readiness, stuck=stuck, agent_values=self.agents.values_of)
             now = self.clock()
             for task in decision.kill:
                 marked = task.evolve(killing=True)
@@ -239,7 +257,7 @@ class Engine:
                 persist.tasks.append(marked)
                 kills.append(self.reconciler.kill(task.task_id, task.agent_id, now))
             dirty.discard(app_id)  # marking tasks as killing does not change the decision
-            self._pending[app_id] = decision.launch
+            self._pending[app_id] = max(0, decision.launch - self.rebalancer.held_launches(app_id))
             if app.deleting and not self.index.has_tasks(app_id):
                 del self.apps[app_id]
                 self._pending.pop(app_id, None)
@@ -249,10 +267,15 @@ class Engine:
                 self.versions.forget(app_id, persist)
                 self._events.append(AppTerminated(app_id, now))
                 self.deployment_book.end(app_id, "succeeded", persist)
-            elif not app.deleting and not decision.kill and self.deployment_book.deployed(
+            elif not app.deleting and not decision.kill and not self._rebalancing(app_id) and self.deployment_book.deployed(
                     app, self.tasks_of(app_id), self._pending.get(app_id, 0), readiness):
                 self.deployment_book.end(app_id, "succeeded", persist)
         return persist, kills
+
+    def _rebalancing(self, app_id: str) -> bool:
+        """The app's deployment is a rebalance: its moves (``MoveRunner``) end it, not its instances."""
+        deployment = self.deployment_book.of_app(app_id)
+        return deployment is not None and deployment.kind == "rebalance"
 
     def _announce(self, out: list[Instruction]) -> list[Instruction]:
         """Service discovery after every event (``discovery.py``): shards, Withdraw/Announce (or a
@@ -274,8 +297,19 @@ class Engine:
         if self.paused:
             return False
         now = self.clock()
-        return self.jobs.wants_offers() or any(n > 0 and not self.apps[a].deleting and self.apps[a].launch_after <= now
+        return self.jobs.wants_offers() or self.rebalancer.wants_offers() or any(n > 0 and not self.apps[a].deleting and self.apps[a].launch_after <= now
                                                for a, n in self._pending.items())
+
+    def _start_rebalance(self, event: StartRebalance) -> list[Instruction]:
+        """Start one ``rebalance`` deployment per app (every app checked first: all or nothing)."""
+        for app_id, _, _ in event.apps:
+            if self.commands.app(app_id).deleting:
+                raise ConflictError(f"App '{app_id}' is being deleted")
+            self.deployment_book.check_free(app_id, False)
+        persist = Persist()
+        for app_id, deployment_id, moves in event.apps:
+            self.rebalancer.start(self.apps[app_id], moves, deployment_id, persist)
+        return [persist]
 
     def _put_app(self, event: PutApp) -> list[Instruction]:
         self.plans.check_dependencies(event.spec)
@@ -332,16 +366,22 @@ class Engine:
         self.wait.offers_came(now)
         if not self.subscribed or self.paused:
             return self.launcher.decline_all(event.offers, self.config.refuse_seconds_busy)
+        pinned = Persist()
+        moved, offers = self.rebalancer.launch(event.offers, self.apps, self.agents, pinned)
+        if not offers:
+            return ([pinned] if pinned else []) + moved
         launchable = self._launchable()
-        outcome = self.launcher.place(event.offers, launchable, self.jobs.pending(), self.index, self.jobs,
+        outcome = self.launcher.place(offers, launchable, self.jobs.pending(), self.index, self.jobs,
                                       self.agents)
         if outcome.planned:
             self.offer_cycles += 1
             needs = {app.app_id: need_of(app.spec) for app, _ in launchable if app.app_id in outcome.waiting_apps}
-            self.wait.planned(outcome.waiting_apps, needs, (o.agent_id for o in event.offers), now,
+            self.wait.planned(outcome.waiting_apps, needs, (o.agent_id for o in offers), now,
                               self.launcher.failed)
             self.jobs.waiting = outcome.waiting_runs
             self.index.dirty.update(self.waiting)  # an app whose new tasks found no room may make room
+        if pinned or moved:
+            return _merge_persist(outcome.instructions, pinned) + moved if pinned else outcome.instructions + moved
         return outcome.instructions
 
     def _status_update(self, event: StatusUpdate) -> list[Instruction]:

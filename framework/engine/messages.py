@@ -12,6 +12,7 @@ from ..model import AppSpec
 from .app_records import AppRecord, AppVersion, DeploymentRecord, TaskRecord
 from .events import DomainEvent
 from .members import Announce, SyncMembers, Withdraw
+from .rebalance import Move
 
 # --- events -----------------------------------------------------------------------------------
 
@@ -118,6 +119,15 @@ class RestartApp:
 
 
 @dataclass(frozen=True)
+class StartRebalance:
+    """Run planned moves (``engine/rebalance.py``): per app, ``(app id, deployment id, moves)``,
+    one ``rebalance`` deployment each. Refused as a whole when an app is unknown, going away or
+    in a deployment already."""
+
+    apps: tuple[tuple[str, str, tuple[Move, ...]], ...]
+
+
+@dataclass(frozen=True)
 class CancelDeployment:
     """Stop a deployment: roll the app back to its previous definition, or with ``force`` just
     forget the deployment and leave the app as it is."""
@@ -182,7 +192,7 @@ class KillRun:
 
 
 Event = Union[Subscribed, Disconnected, Offers, AgentsListed, AgentLost, ReadinessChecked, Rescinded, StatusUpdate, Tick,
-              PutApp, ChangeApps, DeleteApp, RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment, PutJob, DeleteJob, StartRun, KillRun]
+              PutApp, ChangeApps, DeleteApp, RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment, PutJob, DeleteJob, StartRun, KillRun, StartRebalance]
 
 # --- instructions -----------------------------------------------------------------------------
 

@@ -295,3 +295,11 @@ def test_a_write_a_standby_forwarded_names_the_client_it_was_forwarded_for(world
     assert call(api, "DELETE", "/v2/queue/team-a/web/delay", headers=forwarded)[0] == 204
     (line,) = lines(log)
     assert (line["remoteAddress"], line["forwardedFor"]) == ("127.0.0.1", "10.1.2.3")
+
+
+def test_a_scoped_token_may_rebalance_only_its_own_apps():
+    from halyard.api.scopes import command_paths
+    from halyard.engine.messages import StartRebalance
+
+    command = StartRebalance((("/team-a/web", "d1", ()), ("/team-b/db", "d2", ())))
+    assert command_paths(command, None) == ["/team-a/web", "/team-b/db"]

@@ -1,0 +1,280 @@
+"""Running planned moves: one ``rebalance`` deployment per app, one move at a time. Pure.
+
+A move, when the app's ``upgradeStrategy`` allows one instance more than ``instances``
+(``converge.capacity_bounds``; Marathon's defaults do):
+
+1. ``launch``: the new instance is placed on the target agent only, with that agent's next offer
+   (the placement pipeline checks it still fits; if not, the move is dropped with the reason);
+2. ``wait``: until the new instance counts (running, healthy if checked, ready, ``minReadySeconds``;
+   :mod:`.readiness`); while it waits it is not one of the app's instances for ``converge`` (no
+   surplus is killed, nothing else is launched);
+3. ``stop``: the old instance is marked killed and its ``Kill`` leaves like any other: service
+   discovery withdraws its member and holds the kill for the app's drain delay (:mod:`.discovery`);
+   the move ends when Mesos says the old one is gone.
+
+When the bounds allow no instance more, the old one is stopped first (``first``), then the new one
+launched and waited for: the app's healthy count stays at or above ``minimumHealthCapacity``.
+A move starts only while every instance of the app counts. When the deployment ends otherwise
+(cancelled, superseded, timed out) the remaining moves are dropped, and a new instance not yet
+counted is killed (the old one still serves).
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Mapping, Optional
+
+from ..cluster import AgentInfo
+from ..mesos_types import LAUNCHING, TERMINAL, Offer
+from ..placement import PlacementRequest, Planner
+from .agents import KnownAgents
+from .app_records import AppRecord, DeploymentRecord, TaskRecord
+from .converge import capacity_bounds
+from .deployments import DeploymentBook
+from .launch import task_id_for
+from .messages import AppTaskLaunch, Instruction, Kill, Launch, Persist
+from .offers import agent_view, allocate, group_offers
+from .readiness import Readiness
+from .rebalance import Move
+from .task_index import TaskIndex
+
+LAUNCH_TIMEOUT = 60.0  # seconds to wait for an offer from the target agent before the move is dropped
+
+
+@dataclass
+class ActiveMove:
+    """The move under way for one app, and its phase: first | launch | wait | stop."""
+
+    move: Move
+    phase: str
+    since: float
+    new_task: Optional[str] = None
+    first: bool = False   # the old instance stopped before the new one starts
+
+
+class MoveRunner:
+    """The moves of every rebalance deployment under way: queued and active, one per app."""
+
+    def __init__(self, book: DeploymentBook, index: TaskIndex, planner: Planner, clock: Callable[[], float],
+                 new_id: Callable[[], str], kill: Callable[[str, Optional[str], float], Kill]):
+        self.book, self.index, self.planner, self.clock, self.new_id = book, index, planner, clock, new_id
+        self.kill = kill
+        self.queues: dict[str, deque[Move]] = {}     # app id -> moves left
+        self.active: dict[str, ActiveMove] = {}      # app id -> the move under way
+        self.deployment: dict[str, str] = {}         # app id -> its rebalance deployment's id
+        self.failed: set[str] = set()                # apps whose deployment has a failed move
+        self.extra: set[str] = set()                 # new instances not counted yet: not the app's (converge)
+
+    def busy(self, app_id: str) -> bool:
+        """Moves of the app are queued or under way (its deployment is not done)."""
+        return app_id in self.deployment
+
+    def held_launches(self, app_id: str) -> int:
+        """Launches the move owns (its old instance stopped first): converge launches fewer."""
+        active = self.active.get(app_id)
+        return 1 if active is not None and active.first and active.phase in ("first", "launch") else 0
+
+    def wants_offers(self) -> bool:
+        return any(a.phase == "launch" for a in self.active.values())
+
+    def start(self, app: AppRecord, moves: Iterable[Move], deployment_id: str, persist: Persist) -> DeploymentRecord:
+        """A rebalance deployment of ``app`` with these moves (the caller checked the app is free)."""
+        spec = app.spec.to_json()
+        record = self.book.start(app.app_id, "rebalance", spec, deployment_id, False, persist, target=spec)
+        self.queues[app.app_id] = deque(moves)
+        self.deployment[app.app_id] = record.id
+        self.failed.discard(app.app_id)
+        return record
+
+    # --- after every event ----------------------------------------------------------------------
+
+    def step(self, apps: Mapping[str, AppRecord], readiness: Readiness, persist: Persist,
+             out: list[Instruction]) -> bool:
+        """Advance every app's moves; kills go to ``out``. True when a move now waits for an offer
+        from its target (the engine revives, clearing decline filters)."""
+        revive = False
+        for record in [d for d in self.book.running.values() if d.kind == "rebalance"]:
+            if self.deployment.get(record.app_id) != record.id:  # a leader before this one started it
+                self._note(record.app_id, "moves lost with the leader that started them", persist, record)
+                self.book.end(record.app_id, "failed", persist)
+        for app_id in list(self.deployment):
+            record = self.book.of_app(app_id)
+            app = apps.get(app_id)
+            if record is None or record.id != self.deployment[app_id] or app is None:
+                self._abandon(app_id, persist, out)
+                continue
+            revive |= self._advance(app, readiness, persist, out)
+        return revive
+
+    def _advance(self, app: AppRecord, readiness: Readiness, persist: Persist, out: list[Instruction]) -> bool:
+        app_id, now = app.app_id, self.clock()
+        active = self.active.get(app_id)
+        if active is None:
+            return self._next(app, readiness, persist, out)
+        move = active.move
+        if active.phase == "first":
+            old = self.index.get(move.task_id)
+            if old is None or old.state in TERMINAL:
+                active.phase, active.since = "launch", now
+                return True
+        elif active.phase == "launch" and now - active.since > LAUNCH_TIMEOUT:
+            self._drop(app_id, f"no offer from {move.to_host} in {LAUNCH_TIMEOUT:g}s", persist)
+        elif active.phase == "wait":
+            new = self.index.get(active.new_task or "")
+            if new is None or new.state in TERMINAL:
+                state = new.state if new is not None else "gone"
+                self._drop(app_id, f"new instance {active.new_task} on {move.to_host} ended ({state})", persist,
+                           failed=True)
+            elif readiness.counts(app, new):
+                self.extra.discard(new.task_id)
+                if active.first:
+                    self._done(app_id, persist)
+                else:
+                    self._stop_old(app_id, persist, out)
+                    active.phase, active.since = "stop", now
+        elif active.phase == "stop":
+            old = self.index.get(move.task_id)
+            if old is None or old.state in TERMINAL:
+                self._done(app_id, persist)
+        self.index.dirty.add(app_id)
+        if app_id not in self.active:  # the move ended: the next one (or the deployment's end) now
+            return self._next(app, readiness, persist, out)
+        return False
+
+    def _next(self, app: AppRecord, readiness: Readiness, persist: Persist, out: list[Instruction]) -> bool:
+        """Start the app's next move when every instance counts; end the deployment when none is left."""
+        app_id = app.app_id
+        queue = self.queues[app_id]
+        while queue:
+            move = queue[0]
+            old = self.index.get(move.task_id)
+            why = None
+            if old is None or not old.live:
+                why = f"instance {move.task_id} is gone"
+            elif old.agent_id != move.from_agent:
+                why = f"instance {move.task_id} is no longer on {move.from_host}"
+            if why is None:
+                break
+            queue.popleft()
+            self._note(app_id, f"dropped {move.task_id} {move.from_host} -> {move.to_host}: {why}", persist)
+        if not queue:
+            self.book.end(app_id, "failed" if app_id in self.failed else "succeeded", persist)
+            self._forget(app_id)
+            return False
+        tasks = self.index.of_app(app_id)
+        counted = sum(1 for t in tasks if readiness.counts(app, t) and not t.killing)
+        if counted < app.spec.instances or any(t.killing and t.state not in TERMINAL for t in tasks):
+            return False  # not every instance up, or one still going: wait
+        move = queue.popleft()
+        _, max_total = capacity_bounds(app)  # the stop-first order keeps n - 1 >= the minimum
+        first = app.spec.instances + 1 > max_total
+        self.active[app_id] = ActiveMove(move, "first" if first else "launch", self.clock(), first=first)
+        if first:
+            self._stop_old(app_id, persist, out)
+            return False
+        return True
+
+    # --- launching on the target ----------------------------------------------------------------
+
+    def launch(self, offers: tuple[Offer, ...], apps: Mapping[str, AppRecord], known: KnownAgents,
+               persist: Persist) -> tuple[list[Instruction], tuple[Offer, ...]]:
+        """Launch each waiting move's new instance with its target agent's offers; returns the
+        Launches and the offers left for everything else."""
+        waiting = [a for a in self.active.values() if a.phase == "launch"]
+        if not waiting:
+            return [], offers
+        agents = group_offers(offers)
+        used: set[str] = set()
+        out: list[Instruction] = []
+        for active in waiting:
+            move = active.move
+            offered = agents.get(move.to_agent)
+            app = apps.get(move.app_id)
+            if offered is None or move.to_agent in used or app is None:
+                continue
+            view = agent_view(offered, self.index.on_agent(move.to_agent))
+            context = [self._without_old(a, move) for a in known.elsewhere([move.to_agent], self.index.by_agent())]
+            plan = self.planner.plan([view], [PlacementRequest(app.spec.workload(), 1)], context)
+            if not plan.placements:
+                reasons = "; ".join(r for u in plan.unplaced for r in u.reasons)
+                self._drop(move.app_id, f"{move.to_host} no longer fits: {reasons}", persist)
+                continue
+            p = plan.placements[0]
+            used.add(move.to_agent)
+            task_id = task_id_for(app.app_id, self.new_id())
+            record = TaskRecord(task_id=task_id, app_id=app.app_id, config_version=app.config_version,
+                                agent_id=p.agent_id, hostname=p.hostname, ports=p.ports, state=LAUNCHING,
+                                staged_at=self.clock(), resources=p.resources)
+            self.index.set(record)
+            persist.tasks.append(record)
+            if not active.first:
+                self.extra.add(task_id)
+            active.phase, active.since, active.new_task = "wait", self.clock(), task_id
+            launch = AppTaskLaunch(task_id, p.agent_id, p.hostname, app.spec, app.version,
+                                   allocate(offered, p.allocation, p.ports), p.ports)
+            out.append(Launch(p.agent_id, tuple(offered.offer_ids), (launch,), 5.0))
+        rest = tuple(o for o in offers if o.agent_id not in used)
+        return out, rest
+
+    def _without_old(self, agent: AgentInfo, move: Move) -> AgentInfo:
+        """The old instance counts as gone where it runs (constraints see the app after the move)."""
+        if agent.id != move.from_agent or not agent.app_tasks.get(move.app_id):
+            return agent
+        counts = dict(agent.app_tasks)
+        counts[move.app_id] -= 1
+        return replace(agent, app_tasks=counts)
+
+    # --- endings --------------------------------------------------------------------------------
+
+    def _stop_old(self, app_id: str, persist: Persist, out: list[Instruction]) -> None:
+        move = self.active[app_id].move
+        old = self.index.get(move.task_id)
+        if old is None or old.state in TERMINAL or old.killing:
+            return
+        marked = old.evolve(killing=True)
+        self.index.set(marked)
+        persist.tasks.append(marked)
+        out.append(self.kill(old.task_id, old.agent_id, self.clock()))
+
+    def _done(self, app_id: str, persist: Persist) -> None:
+        active = self.active.pop(app_id)
+        m = active.move
+        self._note(app_id, f"moved {m.task_id} {m.from_host} -> {m.to_host} (new {active.new_task})", persist)
+
+    def _drop(self, app_id: str, why: str, persist: Persist, failed: bool = False) -> None:
+        active = self.active.pop(app_id)
+        if active.new_task:
+            self.extra.discard(active.new_task)
+        m = active.move
+        self._note(app_id, f"{'failed' if failed else 'dropped'} {m.task_id} {m.from_host} -> {m.to_host}: {why}",
+                   persist)
+        if failed:
+            self.failed.add(app_id)
+        self.index.dirty.add(app_id)
+
+    def _note(self, app_id: str, text: str, persist: Persist, record: Optional[DeploymentRecord] = None) -> None:
+        """Say what became of a move in the app's deployment (``moves``, shown by /v2/deployments)."""
+        record = record or self.book.of_app(app_id)
+        if record is not None:
+            self.book.note(record, text, persist)
+
+    def _abandon(self, app_id: str, persist: Persist, out: list[Instruction]) -> None:
+        """The deployment ended otherwise (cancelled, superseded, timed out): drop what is left;
+        a new instance that does not count yet is killed (the old one still serves)."""
+        active = self.active.get(app_id)
+        if active is not None and active.new_task in self.extra:
+            self.extra.discard(active.new_task)
+            new = self.index.get(active.new_task or "")
+            if new is not None and new.live:
+                marked = new.evolve(killing=True)
+                self.index.set(marked)
+                persist.tasks.append(marked)
+                out.append(self.kill(new.task_id, new.agent_id, self.clock()))
+        self._forget(app_id)
+        self.index.dirty.add(app_id)
+
+    def _forget(self, app_id: str) -> None:
+        self.active.pop(app_id, None)
+        self.queues.pop(app_id, None)
+        self.deployment.pop(app_id, None)
+        self.failed.discard(app_id)
