@@ -47,6 +47,12 @@ class LaunchOutcome:
     planned: bool = False   # a plan was made (there was something to place)
 
 
+#: The most app instances one offer batch launches. As Marathon's launch tokens bound a round, a
+#: huge scale-up (or a tiny-resource app with millions of instances) goes on over the next
+#: offers instead of holding the leader's loop for as long as placing it all would take.
+MAX_LAUNCHES_PER_BATCH = 1000
+
+
 class Launcher:
     """Turns an offer batch into launches, given what is pending."""
 
@@ -68,7 +74,12 @@ class Launcher:
         """Plan ``apps`` (each with its count of missing instances) and queued ``runs`` on the offers."""
         agents = group_offers(offers)
         outcome = LaunchOutcome()
-        requests = [PlacementRequest(app.spec.workload(), n) for app, n in apps]
+        requests, room = [], MAX_LAUNCHES_PER_BATCH
+        for app, n in apps:
+            if room > 0:
+                requests.append(PlacementRequest(app.spec.workload(), min(n, room)))
+            room -= n
+        capped = room < 0   # more is pending than this batch launches: offers are wanted again soon
         executor = self.executor
         by_key: dict[str, RunRecord] = {}
         workloads: dict[str, Workload] = {}
@@ -119,7 +130,7 @@ class Launcher:
                 for agent_id, tasks in by_agent.items()]
         unused = tuple(i for agent_id, a in agents.items() if agent_id not in by_agent for i in a.offer_ids)
         if unused:
-            out.append(Decline(unused, busy if plan.unplaced else self.refuse_idle))
+            out.append(Decline(unused, busy if plan.unplaced or capped else self.refuse_idle))
         outcome.instructions = out
         return outcome
 

@@ -790,3 +790,20 @@ def test_a_task_its_executor_killed_for_its_health_check_is_an_unhealthy_kill_an
     engine.handle(StatusUpdate(status(other, "TASK_KILLED", agent=engine.tasks[other].agent_id, uuid="k1",
                                       healthy=False)))
     assert "unhealthy_task_kill_event" not in [e["eventType"] for e in engine.published]
+
+
+def test_a_huge_scale_up_launches_a_bounded_batch_per_offer_round_and_goes_on():
+    """A tiny-resource app with a huge instance count does not hold the leader's loop: each offer
+    batch launches at most MAX_LAUNCHES_PER_BATCH, and the rest follows on the next offers."""
+    from halyard.engine.launch import MAX_LAUNCHES_PER_BATCH
+
+    engine, _ = make_engine()
+    engine.handle(PutApp(parse_app({"id": "/tiny", "cmd": "x", "cpus": 0.0001, "mem": 0, "instances": 2_000_000,
+                                    "portDefinitions": []})))
+    engine.handle(Subscribed("F1"))
+    launched = []
+    for n in range(2):
+        out = engine.handle(Offers((offer(1 + n, cpus=1e6, mem=1e6),)))
+        launched.append(sum(len(i.tasks) for i in out if isinstance(i, Launch)))
+        assert not any(isinstance(i, Suppress) for i in out)   # more to launch: offers still wanted
+    assert launched == [MAX_LAUNCHES_PER_BATCH, MAX_LAUNCHES_PER_BATCH]
