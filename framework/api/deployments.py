@@ -1,9 +1,10 @@
-"""Deployments: ``/v2/deployments`` (list, show, cancel), in Marathon's shape plus Halyard's status."""
+"""Deployments: ``/v2/deployments`` (list, show, cancel), in Marathon's shape plus Halyard's status,
+and ``/v1/deployments`` (Halyard's: the recent ones, ended ones too, newest first)."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from ..backend import Backend
@@ -66,6 +67,23 @@ def by_deployment(records: Sequence[DeploymentRecord]) -> list[list[DeploymentRe
     return [sorted(g, key=lambda r: (r.step or 0, r.app_id)) for g in grouped.values()]
 
 
+def recent(running: Sequence[DeploymentRecord], ended: Sequence[DeploymentRecord],
+           limit: int) -> list[list[DeploymentRecord]]:
+    """The ``limit`` most recent deployments (running or ended), newest first, each as its records."""
+    plans = by_deployment([*running, *ended])
+    plans.sort(key=lambda plan: max(r.started_at for r in plan), reverse=True)
+    return plans[:limit]
+
+
+def history_json(records: Sequence[DeploymentRecord], readiness: Callable[[str], Sequence[ReadinessResult]]
+                 ) -> dict[str, Any]:
+    """One deployment as ``/v1/deployments`` lists it: Halyard's plan (with ``status``, ``kind``,
+    ``failures``) plus when it started and, once ended, when it ended."""
+    ends = [r.ended_at for r in records]
+    return {**plan_json(records, readiness, halyard=True), "startedAt": iso(min(r.started_at for r in records)),
+            "endedAt": iso(max(e for e in ends if e is not None)) if all(e is not None for e in ends) else None}
+
+
 def routes(backend: Backend) -> APIRouter:
     router = APIRouter()
 
@@ -73,6 +91,14 @@ def routes(backend: Backend) -> APIRouter:
     def deployments() -> Any:
         with backend.reading() as view:
             return [plan_json(plan, view.readiness_results) for plan in by_deployment(view.deployments())]
+
+    @router.get("/v1/deployments")
+    def history(limit: int = Query(50, ge=1, le=500)) -> Any:
+        """Halyard's addition: the most recent deployments, running and ended (succeeded, failed,
+        cancelled, with their failures), newest first."""
+        with backend.reading() as view:
+            return [history_json(plan, view.readiness_results)
+                    for plan in recent(view.deployments(), view.finished(), limit)]
 
     @router.get("/v2/deployments/{deployment_id}")
     def deployment(deployment_id: str) -> Any:
