@@ -102,9 +102,10 @@ def routes(backend: Backend) -> APIRouter:
 
     @router.get("/v2/deployments/{deployment_id}")
     def deployment(deployment_id: str) -> Any:
-        """Halyard's addition: a deployment, running or ended (succeeded, failed, cancelled)."""
+        """Halyard's addition: a deployment, running or ended (succeeded, failed, cancelled), as
+        ``/v1/deployments`` lists it."""
         with backend.reading() as view:
-            return plan_json(view.plan(deployment_id), view.readiness_results, halyard=True)
+            return history_json(view.plan(deployment_id), view.readiness_results)
 
     @router.delete("/v2/deployments/{deployment_id}")
     def cancel_deployment(deployment_id: str, force: bool = False) -> Any:

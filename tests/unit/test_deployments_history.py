@@ -24,6 +24,7 @@ def test_a_cancelled_deployment_is_listed_with_its_failure_and_the_rollback_afte
         (rollback, "succeeded", "rollback"), (first, "cancelled", "start")]  # a new app: removed at once
     assert listed[1]["failures"] == ["cancelled: rolled back"] and listed[1]["endedAt"] == "2023-11-14T22:13:25.000Z"
     assert [d["id"] for d in call(api, "GET", "/v1/deployments", query="limit=1")[1]] == [rollback]
+    assert call(api, "GET", f"/v2/deployments/{first}")[1] == listed[1]  # one deployment, as listed
     assert call(api, "GET", "/v2/deployments")[1] == []  # Marathon's list: only the running ones
 
 
