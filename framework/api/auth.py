@@ -7,14 +7,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
-OPEN_PATHS = {"/ping"}
-OPEN_PREFIX = "/v1/executor/"   # the executor artifact: agents fetch it without a token
+OPEN_PATHS = {"/ping", "/", "/ui", "/v1/whoami"}   # the dashboard's page asks for a token itself
+OPEN_PREFIXES = ("/v1/executor/", "/ui/")   # the executor artifact (agents fetch it without a token); the dashboard's files
 
 
 def check_token(method: str, path: str, authorization: Optional[str], tokens: dict[str, str],
                 auth_reads: bool) -> Optional[JSONResponse]:
     """None when the request may go on; otherwise the 401/403 answer. ``tokens``: token -> rw|ro."""
-    if not tokens or path in OPEN_PATHS or path.startswith(OPEN_PREFIX) or (method not in WRITES and not auth_reads):
+    if not tokens or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or (method not in WRITES and not auth_reads):
         return None
     scheme, _, token = (authorization or "").partition(" ")
     grant = tokens.get(token) if scheme.lower() == "bearer" else None

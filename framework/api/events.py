@@ -15,7 +15,9 @@ it. As in Marathon:
   (the client reconnects, and is redirected), and when its client falls ``max_queued`` events
   behind (Marathon drops slow consumers: losing events silently would leave a load balancer
   wrong);
-* a standby answers 307 to the leader's advertised address (503 while no leader is known).
+* a standby answers 307 to the leader's advertised address (503 while no leader is known); a
+  client that cannot follow a redirect to another origin (the dashboard, a page served by this
+  standby) asks with ``X-Halyard-Stream: proxy``, and the standby relays the leader's stream.
 
 Streams are served on the API's event loop (a stream holds no worker thread): the leader loop
 hands events over with ``call_soon_threadsafe``; an idle stream wakes every ``poll`` seconds to
@@ -32,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
+import requests
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -40,7 +43,7 @@ from ..backend import Backend
 from ..engine.events import DomainEvent
 from ..errors import Problem, ValidationError
 from ..timestamps import iso
-from .errors import error_response
+from .errors import PROXIED, error_response
 from .event_json import MARATHON_TYPES, light_plan, marathon_events
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ KEEPALIVE_SECONDS = 10.0  # as Marathon's (Jetty's EventSource heartbeat): well 
 MAX_QUEUED = 10000    # events a stream may fall behind by before it is closed
 KEEPALIVE = ":\n\n"   # an SSE comment: clients ignore it, proxies see traffic
 PLAN_FORMATS = ("full", "light")
+PROXY_HEADER = "x-halyard-stream"   # "proxy": a standby relays the leader's stream instead of redirecting
 POLL_SECONDS = 1.0    # how often an idle stream checks that its client is there and this scheduler leads
 
 
@@ -215,6 +219,38 @@ class EventHub:
             self.unsubscribe(subscription)
 
 
+def relayed(url: str, request: Request) -> StreamingResponse:
+    """The leader's stream at ``url``, relayed to a client of this standby (its query and token
+    passed on); ends when either side goes."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "accept")}
+    headers[PROXIED] = "standby"
+
+    def open_upstream() -> Any:
+        return requests.get(url, params=list(request.query_params.items()), headers=headers, stream=True,
+                            timeout=(5, KEEPALIVE_SECONDS * 3))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            upstream = await run_in_threadpool(open_upstream)
+        except requests.RequestException as exc:
+            log.info("event stream relay to %s failed: %s", url, exc)
+            return
+        try:
+            parts = upstream.iter_content(chunk_size=None)
+            while not await request.is_disconnected():
+                chunk = await run_in_threadpool(next, parts, None)
+                if not chunk:
+                    return
+                yield chunk
+        except requests.RequestException as exc:
+            log.info("event stream relay from %s ended: %s", url, exc)
+        finally:
+            upstream.close()
+
+    return StreamingResponse(chunks(), media_type="text/event-stream; charset=utf-8",
+                             headers={"Cache-Control": "no-cache"})
+
+
 def routes(backend: Backend, hub: EventHub) -> APIRouter:
     router = APIRouter()
 
@@ -230,6 +266,8 @@ def routes(backend: Backend, hub: EventHub) -> APIRouter:
             if not leader:
                 return error_response(503, "no leader is known: the event stream is served by the leader",
                                       leader=None)
+            if request.headers.get(PROXY_HEADER, "").lower() == "proxy" and PROXIED not in request.headers:
+                return relayed(f"http://{leader}{request.url.path}", request)
             return RedirectResponse(f"http://{leader}{request.url.path}?{request.url.query}", status_code=307)
         if plan_format is not None and plan_format not in PLAN_FORMATS:
             raise ValidationError([Problem("plan-format", f"expected 'light' or 'full', got {plan_format!r}")])

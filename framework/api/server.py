@@ -4,7 +4,7 @@ resource. Marathon's v2 paths and shapes, plus Halyard's /v1 additions.
 Module map: ``apps``, ``versions`` (app versions, rollback), ``app_lists`` (PUT/PATCH of a list of
 apps), ``groups``, ``tasks``, ``deployments``, ``queue`` (and placement reasons), ``events`` (the
 SSE hub and Marathon's event JSON), ``leader`` (ping, info, leader, stats), ``metrics``, ``plan``,
-``jobs``, ``releases``, ``endpoints`` (service discovery), ``pods`` (refused); ``auth``, ``errors``, ``inputs``, ``timestamps`` and ``openapi`` serve them all.
+``jobs``, ``releases``, ``endpoints`` (service discovery), ``pods`` (refused), ``ui`` (the dashboard at /ui/, /v1/whoami, /v1/cluster); ``auth``, ``errors``, ``inputs``, ``timestamps`` and ``openapi`` serve them all.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from .. import __version__
 from ..backend import Backend
 from ..release_desk import ReleaseDesk
 from . import (app_lists, apps, auth, deployments, endpoints, errors, events, groups, jobs, leader, metrics, plan, pods,
-               queue, releases, tasks, versions)
+               queue, releases, tasks, ui, versions)
 from .inputs import AppInputs
 from .openapi import openapi_document
 
@@ -42,5 +42,6 @@ def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: 
         api.include_router(router)
     if release_desk is not None:
         api.include_router(releases.routes(release_desk))
+    ui.install(api, backend, tokens or {}, auth_reads)
     api.openapi = lambda: openapi_document(api)  # type: ignore[method-assign]
     return api

@@ -1,0 +1,113 @@
+"""The web dashboard: ``/ui/`` (the static files of :mod:`halyard.ui`), ``GET /`` -> ``/ui/``, and
+two reads it needs: ``GET /v1/whoami`` (what the caller's token may do) and ``GET /v1/cluster``
+(every agent with its tasks, for the cluster picture).
+
+A standby serves ``/ui/`` and ``/v1/whoami`` itself; ``/v1/cluster`` reads the engine, so a standby
+forwards it to the leader like every other read (``errors.py``).
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from ..backend import Backend
+from ..engine.app_records import TaskRecord
+from ..mesos_types import TERMINAL
+from ..ui import STATIC_DIR
+from .tasks import STATE_NAMES
+
+UI_PATH = "/ui/"
+
+
+def health_of(task: TaskRecord) -> str:
+    """``healthy``/``unhealthy`` from the task's last health check; ``unknown`` without one."""
+    return {True: "healthy", False: "unhealthy"}.get(task.healthy, "unknown")  # type: ignore[arg-type]
+
+
+def task_json(task: TaskRecord) -> dict[str, Any]:
+    """One task of ``/v1/cluster``: where it runs, what it takes, its state and health."""
+    cpus, mem = task.resources[0], task.resources[1]
+    return {"id": task.task_id, "appId": task.app_id, "agentId": task.agent_id, "host": task.hostname,
+            "ports": list(task.ports), "cpus": cpus, "mem": mem, "state": STATE_NAMES.get(task.state, task.state),
+            "health": health_of(task), "draining": task.killing,
+            "unreachable": task.unreachable_since is not None, "version": task.config_version}
+
+
+def _scalars(value: Any) -> dict[str, float]:
+    value = value if isinstance(value, dict) else {}
+    return {k: float(value.get(k) or 0.0) for k in ("cpus", "mem", "disk")}
+
+
+def agent_json(agent: dict[str, Any]) -> dict[str, Any]:
+    """One agent of the master's ``/master/state`` as ``/v1/cluster`` shows it."""
+    domain = ((agent.get("domain") or {}).get("fault_domain") or {})
+    attributes = agent.get("attributes") or {}
+    zone = (domain.get("zone") or {}).get("name") or attributes.get("zone")
+    rack = attributes.get("rack_id") or attributes.get("rack")
+    return {"id": agent["id"], "hostname": agent.get("hostname", ""),
+            "zone": zone if isinstance(zone, str) else None,
+            "region": (domain.get("region") or {}).get("name"),
+            "rack": rack if isinstance(rack, str) else None,
+            "reachable": bool(agent.get("active", True)) and not agent.get("deactivated", False),
+            "resources": _scalars(agent.get("resources")), "used": _scalars(agent.get("used_resources"))}
+
+
+def cluster_json(state: dict[str, Any], tasks: list[TaskRecord]) -> dict[str, Any]:
+    """``/v1/cluster``: the master's agents (and, marked unreachable, agents only our tasks still
+    name) and this framework's live tasks."""
+    agents = [agent_json(a) for a in state.get("slaves") or []]
+    known = {a["id"] for a in agents}
+    for task in tasks:
+        if task.agent_id not in known:
+            known.add(task.agent_id)
+            agents.append({"id": task.agent_id, "hostname": task.hostname, "zone": None, "region": None,
+                           "rack": None, "reachable": False, "resources": _scalars(None), "used": _scalars(None)})
+    return {"agents": agents, "tasks": [task_json(t) for t in tasks]}
+
+
+def whoami_json(authorization: Optional[str], tokens: dict[str, str], auth_reads: bool) -> dict[str, Any]:
+    """``/v1/whoami``: whether the caller's bearer token is known and what it may do."""
+    scheme, _, token = (authorization or "").partition(" ")
+    grant = tokens.get(token) if scheme.lower() == "bearer" else None
+    return {"authenticated": grant is not None, "access": grant, "tokensRequired": bool(tokens),
+            "readsOpen": not (tokens and auth_reads)}
+
+
+def routes(backend: Backend, tokens: dict[str, str], auth_reads: bool) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """The dashboard."""
+        return RedirectResponse(UI_PATH, status_code=302)
+
+    @router.get("/ui", include_in_schema=False)
+    def ui_without_slash() -> RedirectResponse:
+        return RedirectResponse(UI_PATH, status_code=302)
+
+    @router.get("/v1/whoami")
+    def whoami(request: Request) -> Any:
+        """What the caller's token may do: ``{authenticated, access: rw|ro|null, tokensRequired, readsOpen}``."""
+        return whoami_json(request.headers.get("authorization"), tokens, auth_reads)
+
+    @router.get("/v1/cluster")
+    async def cluster() -> Any:
+        """Every agent (zone, rack, resources, used, reachable) and this framework's live tasks."""
+        def tasks() -> list[TaskRecord]:
+            with backend.reading() as view:  # NotLeaderError on a standby: forwarded to the leader
+                return [t for t in view.tasks() if t.state not in TERMINAL and not t.expired]
+        live = await run_in_threadpool(tasks)
+        state = await run_in_threadpool(backend.master().state)  # ClusterSourceError: 502
+        return cluster_json(state, live)
+
+    return router
+
+
+def install(api: FastAPI, backend: Backend, tokens: dict[str, str], auth_reads: bool) -> None:
+    """Mount the dashboard's files at ``/ui/`` and its routes."""
+    api.include_router(routes(backend, tokens, auth_reads))
+    api.mount(UI_PATH, StaticFiles(directory=STATIC_DIR, html=True), name="ui")
