@@ -35,7 +35,8 @@ def plan_json(records: Sequence[DeploymentRecord], readiness: Callable[[str], Se
               halyard: bool = False) -> dict[str, Any]:
     """One deployment (the records of every app it changes, one step each or, for a deployment of
     several apps, in the steps their dependencies gave) as Marathon's DeploymentPlan: its steps,
-    the current one (the first with an app under way) and what that step does now."""
+    the current one (the first with an app under way; once ended, the step it failed or was
+    cancelled at, or the last) and what that step does now."""
     first = records[0]
     steps: dict[int, list[DeploymentRecord]] = {}
     for record in records:
@@ -43,6 +44,8 @@ def plan_json(records: Sequence[DeploymentRecord], readiness: Callable[[str], Se
     order = sorted(steps)
     active = [r for r in records if r.status == "running" and not r.held]
     current = min((r.step or 0 for r in active), default=None)
+    if current is None:  # ended: the step it ended at is the first one not all succeeded
+        current = min((r.step or 0 for r in records if r.ended and r.status != "succeeded"), default=None)
     data: dict[str, Any] = {
         "id": first.id, "version": iso(min(r.version for r in records)),
         "affectedApps": sorted({r.app_id for r in records}), "affectedPods": [],

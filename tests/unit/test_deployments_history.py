@@ -3,6 +3,7 @@ newest first (what the dashboard's Deployments view lists)."""
 from __future__ import annotations
 
 from .test_api import FakeBackend, api, backend, call  # noqa: F401 - the fixtures
+from .test_groups_api import app, both  # noqa: F401 - the fixture
 
 
 def test_a_cancelled_deployment_is_listed_with_its_failure_and_the_rollback_after_it(api, backend):
@@ -31,3 +32,15 @@ def test_a_cancelled_deployment_is_listed_with_its_failure_and_the_rollback_afte
 def test_a_bad_limit_is_a_422_naming_it(api):
     status, body = call(api, "GET", "/v1/deployments", query="limit=0")
     assert status == 422 and "limit" in str(body), body
+
+
+def test_an_ended_deployment_of_several_steps_shows_the_step_it_ended_at(both):
+    _, api = both
+    body = call(api, "POST", "/v2/groups", {"id": "/g", "apps": [app("a"), app("b", dependencies=["a"])]})[1]
+    plan_id = body["deploymentId"]
+    running = call(api, "GET", f"/v2/deployments/{plan_id}")[1]
+    assert (running["currentStep"], running["totalSteps"], running["endedAt"]) == (1, 2, None)
+    assert call(api, "DELETE", f"/v2/deployments/{plan_id}")[0] == 200
+    cancelled = call(api, "GET", f"/v2/deployments/{plan_id}")[1]
+    assert (cancelled["status"], cancelled["currentStep"], cancelled["totalSteps"]) == ("cancelled", 1, 2)
+    assert cancelled["endedAt"] is not None and cancelled["failures"] == ["/g/a: cancelled: rolled back"]

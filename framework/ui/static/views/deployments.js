@@ -63,10 +63,13 @@ export function mount(root, ctx) {
     return ordered().find((d) => rollbackAfter(d) === r) || null;
   }
 
+  /** done, current or pending while it runs; once ended, done, the status it ended with (at
+   *  currentStep: the step it failed or was cancelled at) or not-started. */
   function stepState(d, index) {
     if (d.status === "succeeded") return "done";
-    if (d.status !== "running") return index < d.currentStep - 1 ? "done" : "pending";
-    return index < d.currentStep - 1 ? "done" : index === d.currentStep - 1 ? "current" : "pending";
+    const at = d.currentStep - 1;
+    if (d.status !== "running") return index < at ? "done" : index === at ? d.status : "not-started";
+    return index < at ? "done" : index === at ? "current" : "pending";
   }
 
   function readiness(d, app) {

@@ -12,7 +12,7 @@ export function h(tag, attrs = {}, ...children) {
     else if (key === "class") node.className = value;
     else node.setAttribute(key, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -34,6 +34,7 @@ const STATES = {
   done: ["\u2714", "Done", "ok"],
   current: ["\u25B6", "Current", "busy"],          // ▶
   pending: ["\u25CB", "Pending", "wait"],          // ○
+  "not-started": ["\u25CB", "Not started", "off"],
   ready: ["\u2714", "Ready", "ok"],
   "not-ready": ["\u29D6", "Not ready", "wait"],    // ⧖
 };
@@ -119,6 +120,8 @@ const CSS = `
 .ops-steps { display:flex; flex-wrap:wrap; gap:.4em; margin:.5em 0; padding:0; list-style:none; }
 .ops-step { border:1px solid var(--ops-line); border-radius:3px; padding:.25em .5em; min-width:10em; }
 .ops-step[data-step-state="current"] { border:2px dashed var(--ops-busy); }
+.ops-step[data-step-state="failed"] { border:3px double var(--ops-bad); }
+.ops-step[data-step-state="cancelled"], .ops-step[data-step-state="not-started"] { border-style:dotted; }
 .ops-step[data-step-state="done"] { background:repeating-linear-gradient(135deg,#e8f5e9 0 6px,#fff 6px 10px); }
 .ops-step ul { margin:.2em 0 0; padding-left:1.1em; }
 .ops-progress { display:flex; align-items:center; gap:.5em; }

@@ -1,0 +1,213 @@
+"""The dashboard's Deployments and Jobs views in a real browser (Debian's chromium, headless, driven
+by Selenium) against the real local cluster and a scheduler of this module's own.
+
+* A deployment that fails (a new app whose command exits before its minReadySeconds) is shown failed, with its failure quoted
+  as the API records it, and with the rollback that followed it -- live, without a reload.
+* Rollback and Stop from the UI: Esc on the confirmation changes nothing; confirmed, Rollback
+  cancels the deployment and removes the new app (its rollback is listed), Stop cancels it and
+  leaves the app as it is.
+* Run now from the job list opens the job and shows the run's output tail; a long run's output
+  is tailed while it runs, and Kill (confirmed) kills it.
+
+Each test saves a screenshot in its tmp_path and, when the directory exists or can be made, in
+``$HALYARD_UI_SHOTS`` (default /work/notes/ui-shots).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from .harness import SchedulerProc, unique
+from .v1client import until
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
+                                 reason="needs Debian's chromium and chromium-driver")]
+SHOTS = Path(os.environ.get("HALYARD_UI_SHOTS", "/work/notes/ui-shots"))
+SMALL = {"cpus": 0.01, "mem": 8}
+NOWHERE = [["hostname", "LIKE", "no-such-host"]]  # a deployment that never ends by itself
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def shot(driver: webdriver.Chrome, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.png"
+    assert driver.save_screenshot(str(path)), name
+    try:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, SHOTS / path.name)
+    except OSError:
+        pass  # a machine without the notes directory: the test's own copy is enough
+    return path
+
+
+def script_errors(driver: webdriver.Chrome) -> list[str]:
+    """The page's script errors (an answer's HTTP status, e.g. 404 before a run has output, is not one)."""
+    return [e["message"] for e in driver.get_log("browser")
+            if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
+
+
+def open_view(driver: webdriver.Chrome, s: SchedulerProc, hash_: str, view: str) -> None:
+    driver.get(f"{s.url}/ui/{hash_}")
+    until(lambda: driver.find_element(By.CSS_SELECTOR, f'[data-view="{view}"][data-ready="1"]'), 30,
+          what=f"the {view} view drawn")
+    until(lambda: driver.find_element(By.CSS_SELECTOR, '[data-role="stream-status"]').text == "live", 30,
+          what="the event stream live")
+
+
+def css(driver: webdriver.Chrome, selector: str):
+    return driver.find_element(By.CSS_SELECTOR, selector)
+
+
+def confirm(driver: webdriver.Chrome, yes: bool) -> None:
+    """Answer the open confirmation: its Confirm button, or Esc (the keyboard's way out)."""
+    dialog = until(lambda: css(driver, '[data-role="confirm-dialog"][open]'), 10, what="the confirmation")
+    if yes:
+        dialog.find_element(By.CSS_SELECTOR, '[data-action="confirm-yes"]').click()
+    else:
+        driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    until(lambda: not css(driver, '[data-role="confirm-dialog"]').get_attribute("open"), 10,
+          what="the confirmation closed")
+
+
+def delete_app(s: SchedulerProc, app_id: str) -> None:
+    requests.delete(s.url + "/v2/apps" + app_id, params={"force": "true"}, timeout=30)
+    until(lambda: requests.get(s.url + "/v2/apps" + app_id, timeout=5).status_code == 404, 60,
+          what=f"{app_id} gone")
+
+
+def test_a_failed_deployment_shows_its_failure_quoted_and_the_rollback(sched, browser, tmp_path):
+    open_view(browser, sched, "#/deployments", "deployments")
+    app_id = "/" + unique("ui2-fails")
+    # minReadySeconds: a task that exits at once never counts, so the deployment cannot succeed
+    created = sched.post_app({"id": app_id, "cmd": "echo starting; exit 3", "instances": 1, "backoffSeconds": 0.5,
+                              "minReadySeconds": 30, **SMALL})
+    assert created.status_code == 201, created.text
+    deployment_id = created.json()["deployments"][0]["id"]
+    try:
+        row = f'li[data-deployment-id="{deployment_id}"]'
+        until(lambda: css(browser, row), 15, what="the deployment listed live")
+        failed = until(lambda: css(browser, f'{row}[data-status="failed"]'), 90, what="the deployment failed")
+        recorded = requests.get(f"{sched.url}/v2/deployments/{deployment_id}", timeout=5).json()
+        assert recorded["status"] == "failed" and len(recorded["failures"]) == 3, recorded  # 3 faults fail it
+        quoted = [q.text for q in failed.find_elements(By.CSS_SELECTOR, '[data-role="failure"]')]
+        assert quoted == recorded["failures"] and "TASK_FAILED: Command exited with status 3" in quoted[0], quoted
+        assert "Failed" in failed.find_element(By.CSS_SELECTOR, "header .ops-badge").text  # a word, not only colour
+        assert [s.get_attribute("data-step-state") for s in failed.find_elements(By.CSS_SELECTOR, ".ops-step")] == \
+            ["failed"]
+        assert [a.text for a in failed.find_elements(By.CSS_SELECTOR, "header a")] == [app_id]
+        rollback = until(lambda: failed.find_element(By.CSS_SELECTOR, '[data-role="rolled-back-by"]'), 30,
+                         what="the rollback shown")
+        rollback_id = rollback.get_attribute("data-rollback-id")
+        listed = requests.get(f"{sched.url}/v1/deployments", timeout=5).json()
+        assert next(d for d in listed if d["id"] == rollback_id)["kind"] == "rollback"
+        until(lambda: css(browser, f'li[data-deployment-id="{rollback_id}"][data-status="succeeded"]'), 60,
+              what="the rollback (the new app removed) succeeded")
+        assert not failed.find_elements(By.CSS_SELECTOR, "[data-action]")  # an ended deployment has no actions
+        shot(browser, tmp_path, "deployments-failed-and-rolled-back")
+        assert script_errors(browser) == []
+    finally:
+        if requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code != 404:
+            delete_app(sched, app_id)
+
+
+def test_rollback_and_stop_from_the_ui(sched, browser, tmp_path):
+    back, stay = "/" + unique("ui2-back"), "/" + unique("ui2-stay")
+    ids = {}
+    for app_id in (back, stay):
+        resp = sched.post_app({"id": app_id, "cmd": "sleep 3600", "instances": 1, "constraints": NOWHERE, **SMALL})
+        assert resp.status_code == 201, resp.text
+        ids[app_id] = resp.json()["deployments"][0]["id"]
+    try:
+        open_view(browser, sched, "#/deployments", "deployments")
+        row = f'li[data-deployment-id="{ids[back]}"]'
+        button = until(lambda: css(browser, f'{row}[data-status="running"] [data-action="deployment-rollback"]'), 15,
+                       what="Rollback offered")
+        assert "Step 1 of 1" in css(browser, f'{row} [data-role="progress"]').text
+        button.send_keys(Keys.ENTER)  # the keyboard's way
+        confirm(browser, yes=False)
+        assert requests.get(f"{sched.url}/v2/deployments/{ids[back]}", timeout=5).json()["status"] == "running"
+        css(browser, f'{row} [data-action="deployment-rollback"]').click()
+        confirm(browser, yes=True)
+        cancelled = until(lambda: css(browser, f'{row}[data-status="cancelled"]'), 20, what="cancelled in the UI")
+        assert [q.text for q in cancelled.find_elements(By.CSS_SELECTOR, '[data-role="failure"]')] == \
+            ["cancelled: rolled back"]
+        rollback = until(lambda: css(browser, f'li[data-deployment-id] [data-rollback-of="{ids[back]}"]'), 20,
+                         what="the rollback listed")
+        assert "Rolls back deployment" in rollback.text
+        until(lambda: requests.get(sched.url + "/v2/apps" + back, timeout=5).status_code == 404, 30,
+              what="the new app rolled back: removed")
+
+        row = f'li[data-deployment-id="{ids[stay]}"]'
+        css(browser, f'{row} [data-action="deployment-stop"]').click()
+        confirm(browser, yes=True)
+        until(lambda: css(browser, f'{row}[data-status="cancelled"]'), 20, what="stopped in the UI")
+        app = requests.get(sched.url + "/v2/apps" + stay, timeout=5).json()["app"]
+        assert app["deployments"] == [] and app["instances"] == 1  # stopped: left as it is, not rolled back
+        shot(browser, tmp_path, "deployments-rollback-and-stop")
+        assert script_errors(browser) == []
+    finally:
+        for app_id in (back, stay):
+            if requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code != 404:
+                delete_app(sched, app_id)
+
+
+def test_run_now_shows_the_output_tail_and_kill_kills_a_run(sched, browser, tmp_path):
+    echo, long = f"ui2.echo-{unique('j')[2:]}", f"ui2.long-{unique('j')[2:]}"
+    marker = unique("marker")
+    for job_id, cmd in ((echo, f"echo {marker}; echo to-stderr >&2"), (long, f"echo started-{marker}; sleep 300")):
+        resp = requests.post(sched.url + "/v1/jobs", json={"id": job_id, "cmd": cmd, "cpus": 0.05, "mem": 16},
+                             timeout=30)
+        assert resp.status_code == 201, resp.text
+
+    open_view(browser, sched, "#/jobs", "jobs")
+    row = until(lambda: css(browser, f'tr[data-job-id="{echo}"]'), 15, what="the job listed")
+    assert "on demand" in row.text and "never ran" in row.text
+    row.find_element(By.CSS_SELECTOR, '[data-action="run-now"]').click()
+    until(lambda: css(browser, f'[data-view="job"][data-job-id="{echo}"][data-ready="1"]'), 15,
+          what="the job's page opened")
+    until(lambda: marker in css(browser, '[data-role="stdout"]').text, 90, what="the run's output tail")
+    finished = until(lambda: css(browser, 'tr[data-run-id][data-status="FINISHED"]'), 60, what="the run finished")
+    assert finished.find_element(By.CSS_SELECTOR, '[data-role="exit-code"]').text == "0"
+    assert "Finished" in finished.text  # a word as well as a colour
+    assert "to-stderr" in css(browser, '[data-role="stderr"]').text
+    runs = requests.get(f"{sched.url}/v1/jobs/{echo}/runs", timeout=5).json()
+    assert [(r["id"], r["status"], r["exitCode"]) for r in runs] == [
+        (finished.get_attribute("data-run-id"), "FINISHED", 0)]
+    shot(browser, tmp_path, "job-run-now-output")
+
+    open_view(browser, sched, f"#/jobs/{long}", "job")
+    css(browser, '[data-action="run-now"]').click()
+    until(lambda: f"started-{marker}" in css(browser, '[data-role="stdout"]').text, 90,
+          what="the running run's output, tailed while it runs")
+    running = css(browser, 'tr[data-run-id][aria-selected="true"]')
+    run_id = running.get_attribute("data-run-id")
+    assert running.get_attribute("data-status") == "RUNNING"
+    running.find_element(By.CSS_SELECTOR, '[data-action="kill-run"]').click()
+    confirm(browser, yes=True)
+    until(lambda: css(browser, f'tr[data-run-id="{run_id}"][data-status="KILLED"]'), 60, what="killed in the UI")
+    assert requests.get(f"{sched.url}/v1/jobs/{long}/runs/{run_id}", timeout=5).json()["status"] == "KILLED"
+    shot(browser, tmp_path, "job-killed")
+    assert script_errors(browser) == []
