@@ -3,7 +3,8 @@
 // readiness), its failures quoted, the rollback that followed a failure, and Rollback / Stop
 // (DELETE /v2/deployments/ID, with ?force=true to stop). Live: each deployment event re-fetches
 // only that deployment (GET /v2/deployments/ID); a task or health change of an app under
-// deployment re-fetches only that app's deployment (its readiness may have changed).
+// deployment re-fetches only that app's deployment (its readiness may have changed); the whole
+// list is read again only when the event stream (re)opens.
 import {act, appLink, badge, coalescer, h, installStyle, swap, time} from "./ops_common.js";
 
 const LIMIT = 50;
@@ -164,11 +165,20 @@ export function mount(root, ctx) {
     root.dataset.ready = "1";
   }
 
-  ctx.api("GET", `/v1/deployments?limit=${LIMIT}`).then((all) => {
-    if (gone) return;
-    for (const d of all) deployments.set(d.id, d);
-    draw();
-  }, (error) => { summary.textContent = `Could not load deployments: ${error.message}`; });
+  // The whole list at first, and again whenever the event stream (re)opens: what happened
+  // while it was away (a failover, a lost connection) reached no update().
+  let loads = 0;
+  function loadAll() {
+    const mine = ++loads;
+    ctx.api("GET", `/v1/deployments?limit=${LIMIT}`).then((all) => {
+      if (gone || mine !== loads) return;
+      deployments.clear();
+      for (const d of all) deployments.set(d.id, d);
+      draw();
+    }, (error) => { if (!gone) summary.textContent = `Could not load deployments: ${error.message}`; });
+  }
+  loadAll();
+  window.addEventListener("halyard:stream-open", loadAll);
 
   return {
     update(event) {
@@ -180,6 +190,9 @@ export function mount(root, ctx) {
         for (const d of deployments.values()) if (d.status === "running" && d.affectedApps.includes(app)) refresh(d.id);
       }
     },
-    unmount() { gone = true; refresh.cancel(); root.replaceChildren(); },
+    unmount() {
+      gone = true; refresh.cancel(); window.removeEventListener("halyard:stream-open", loadAll);
+      root.replaceChildren();
+    },
   };
 }

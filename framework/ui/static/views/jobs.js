@@ -106,17 +106,27 @@ function mountList(root, ctx) {
     root.dataset.ready = "1";
   }
 
-  ctx.api("GET", "/v1/jobs").then((all) => {
-    if (gone) return;
-    for (const job of all) jobs.set(job.id, job);
-    draw();
-  }, (error) => { summary.textContent = `Could not load jobs: ${error.message}`; });
+  let loads = 0;
+  function loadAll() {  // at first, and when the event stream (re)opens (what it missed)
+    const mine = ++loads;
+    ctx.api("GET", "/v1/jobs").then((all) => {
+      if (gone || mine !== loads) return;
+      jobs.clear();
+      for (const job of all) jobs.set(job.id, job);
+      draw();
+    }, (error) => { if (!gone) summary.textContent = `Could not load jobs: ${error.message}`; });
+  }
+  loadAll();
+  window.addEventListener("halyard:stream-open", loadAll);
 
   return {
     update(event) {
       if (JOB_EVENTS.has(event.eventType) && event.jobId) refresh(event.jobId);
     },
-    unmount() { gone = true; refresh.cancel(); root.replaceChildren(); },
+    unmount() {
+      gone = true; refresh.cancel(); window.removeEventListener("halyard:stream-open", loadAll);
+      root.replaceChildren();
+    },
   };
 }
 
@@ -265,8 +275,9 @@ function mountJob(root, ctx, jobId) {
     if (ACTIVE.has(run.status)) tailTimer = setTimeout(reloadRuns, TAIL_MS);  // its status and output again
   }
 
-  reloadJob();
-  reloadRuns();
+  const reload = () => { reloadJob(); reloadRuns(); };
+  reload();
+  window.addEventListener("halyard:stream-open", reload);  // what the stream missed while away
 
   return {
     update(event) {
@@ -275,7 +286,9 @@ function mountJob(root, ctx, jobId) {
       else reloadJob();
     },
     unmount() {
-      gone = true; clearTimeout(tailTimer); reloadJob.cancel(); reloadRuns.cancel(); root.replaceChildren();
+      gone = true; clearTimeout(tailTimer); reloadJob.cancel(); reloadRuns.cancel();
+      window.removeEventListener("halyard:stream-open", reload);
+      root.replaceChildren();
       delete root.dataset.jobId;
     },
   };
