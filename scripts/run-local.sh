@@ -2,7 +2,7 @@
 # `make run`: the whole framework on a real local cluster.
 #   1. minimesos/up (ZooKeeper, Mesos master + 3 agents, dockerd), unless one is running;
 #   2. halyard scheduler in the foreground (API on $HALYARD_LISTEN, default 127.0.0.1:8080);
-#   3. deploy examples/hello.yaml and print where to look;
+#   3. print the dashboard's URL (first), deploy examples/hello.yaml and print where to look;
 #   3b. deploy examples/services/hello.yaml to dev as a release, pinned through the local registry;
 #   4. run the job examples/jobs/report.yaml on Halyard's executor and print its output.
 # Ctrl-C stops the scheduler and the cluster (a cluster that was already running is left up).
@@ -47,6 +47,7 @@ wait_for() {  # seconds, description, command...
 }
 leading() { curl -sf "$api/v2/apps"; }
 wait_for 60 "the scheduler to lead" leading
+echo "Dashboard:     $api/ui/"
 
 app=/examples/hello
 $halyard validate examples/hello.yaml -o json > /tmp/halyard-hello.$$.json
@@ -67,6 +68,7 @@ wait_for 30 "$app to answer" answers
 cat <<EOT
 
 Halyard is running on a local Mesos cluster.
+  Dashboard:     $api/ui/
   API:           $api/v2/apps   (tasks: $api/v2/apps$app/tasks, why waiting: $api/v1/apps$app/placement)
   Mesos master:  $MESOS_MASTER/master/state   (ZooKeeper: $ZK, Docker: $DOCKER_HOST)
   $app:  $(for e in $endpoints; do printf 'http://%s/ ' "$e"; done)

@@ -16,11 +16,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_run_local_deploys_the_app_runs_the_job_and_cleans_up(cluster):
     name = unique("halyard-make-run")
-    env = {**os.environ, "HALYARD_LISTEN": f"127.0.0.1:{free_port()}", "HALYARD_CHROOT": name, "HALYARD_NAME": name}
+    listen = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "HALYARD_LISTEN": listen, "HALYARD_CHROOT": name, "HALYARD_NAME": name}
     try:
         proc = subprocess.run([str(ROOT / "scripts" / "run-local.sh"), "--once"], capture_output=True, text=True,
                               timeout=300, env=env, cwd=ROOT)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        lines = proc.stdout.splitlines()  # the dashboard's URL first, once the scheduler leads
+        dashboard = f"Dashboard:     http://{listen}/ui/"
+        assert dashboard in lines and lines.index(dashboard) < lines.index("Halyard is running on a local Mesos cluster.")
         assert proc.stdout.count("-> hello from 127.0.0.") == 2  # both instances answered
         assert "report done on" in proc.stdout and "greeting: hello" in proc.stdout  # the job's own output
         assert "FINISHED (exited with status 0)" in proc.stderr
