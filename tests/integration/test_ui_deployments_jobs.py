@@ -1,12 +1,14 @@
 """The dashboard's Deployments and Jobs views in a real browser (Debian's chromium, headless, driven
 by Selenium) against the real local cluster and a scheduler of this module's own.
 
-* A deployment that fails (a new app whose command exits before its minReadySeconds) is shown failed, with its failure quoted
-  as the API records it, and with the rollback that followed it -- live, without a reload.
+* A deployment that fails (a new app whose command exits before its minReadySeconds) is shown
+  failed, with its failures quoted as the API records them, the step it failed at, and the
+  rollback that followed it -- live, without a reload.
 * Rollback and Stop from the UI: Esc on the confirmation changes nothing; confirmed, Rollback
   cancels the deployment and removes the new app (its rollback is listed), Stop cancels it and
   leaves the app as it is.
-* Run now from the job list opens the job and shows the run's output tail; a long run's output
+* The job list shows each job's schedule (cron, zone, policy) and next run. Run now from the
+  list opens the job and shows the run's output tail; a long run's output
   is tailed while it runs, and Kill (confirmed) kills it.
 
 Each test saves a screenshot in its tmp_path and, when the directory exists or can be made, in
@@ -35,6 +37,7 @@ pytestmark = [pytest.mark.integration,
                                  reason="needs Debian's chromium and chromium-driver")]
 SHOTS = Path(os.environ.get("HALYARD_UI_SHOTS", "/work/notes/ui-shots"))
 SMALL = {"cpus": 0.01, "mem": 8}
+SMALL_JOB = {"cpus": 0.05, "mem": 16}
 NOWHERE = [["hostname", "LIKE", "no-such-host"]]  # a deployment that never ends by itself
 
 
@@ -178,12 +181,19 @@ def test_run_now_shows_the_output_tail_and_kill_kills_a_run(sched, browser, tmp_
     echo, long = f"ui2.echo-{unique('j')[2:]}", f"ui2.long-{unique('j')[2:]}"
     marker = unique("marker")
     for job_id, cmd in ((echo, f"echo {marker}; echo to-stderr >&2"), (long, f"echo started-{marker}; sleep 300")):
-        resp = requests.post(sched.url + "/v1/jobs", json={"id": job_id, "cmd": cmd, "cpus": 0.05, "mem": 16},
-                             timeout=30)
+        resp = requests.post(sched.url + "/v1/jobs", json={"id": job_id, "cmd": cmd, **SMALL_JOB}, timeout=30)
         assert resp.status_code == 201, resp.text
 
+    yearly = f"ui2.yearly-{unique('j')[2:]}"  # scheduled, never due during the test
+    schedule = {"cron": "0 0 1 1 *", "timezone": "Europe/Paris", "concurrencyPolicy": "FORBID"}
+    resp = requests.post(sched.url + "/v1/jobs", json={"id": yearly, "cmd": "true", "schedule": schedule, **SMALL_JOB},
+                         timeout=30)
+    assert resp.status_code == 201, resp.text
+
     open_view(browser, sched, "#/jobs", "jobs")
-    row = until(lambda: css(browser, f'tr[data-job-id="{echo}"]'), 15, what="the job listed")
+    scheduled = until(lambda: css(browser, f'tr[data-job-id="{yearly}"]'), 15, what="the scheduled job listed")
+    assert "0 0 1 1 * (Europe/Paris), one at a time" in scheduled.text and " in " in scheduled.text  # next run
+    row = css(browser, f'tr[data-job-id="{echo}"]')
     assert "on demand" in row.text and "never ran" in row.text
     row.find_element(By.CSS_SELECTOR, '[data-action="run-now"]').click()
     until(lambda: css(browser, f'[data-view="job"][data-job-id="{echo}"][data-ready="1"]'), 15,

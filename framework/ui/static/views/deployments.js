@@ -114,7 +114,10 @@ export function mount(root, ctx) {
         ctx.toast(`Stopped deployment ${d.id}`, "info");
         refresh(d.id);
       }));
-    return h("div", {class: "ops-actions"}, rollback, stop);
+    // A destroy cannot be rolled back (the API refuses): only Stop is offered for one.
+    const destroys = d.steps.some((step) => step.actions.some((a) => a.action === "StopApplication"));
+    return h("div", {class: "ops-actions"}, destroys ? h("span", {class: "ops-muted"}, "A destroy cannot be rolled back.")
+      : rollback, stop);
   }
 
   function row(d) {
