@@ -4,6 +4,8 @@ by Selenium) against the real local cluster and a scheduler of this module's own
 * A deployment that fails (a new app whose command exits before its minReadySeconds) is shown
   failed, with its failures quoted as the API records them, the step it failed at, and the
   rollback that followed it -- live, without a reload.
+* A running deployment shows its current step and its readiness check (not ready, with the
+  answer's HTTP status) until it succeeds.
 * Rollback and Stop from the UI: Esc on the confirmation changes nothing; confirmed, Rollback
   cancels the deployment and removes the new app (its rollback is listed), Stop cancels it and
   leaves the app as it is.
@@ -134,6 +136,33 @@ def test_a_failed_deployment_shows_its_failure_quoted_and_the_rollback(sched, br
     finally:
         if requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code != 404:
             delete_app(sched, app_id)
+
+
+def test_a_running_deployment_shows_its_step_and_readiness_until_it_succeeds(sched, browser, tmp_path):
+    """The task serves 404 on /ready for a few seconds, then 200: the current step shows the
+    check not ready (with the answer's status), then the deployment succeeds, live."""
+    app_id = "/" + unique("ui2-ready")
+    resp = sched.post_app({"id": app_id, "cpus": 0.05, "mem": 32, "instances": 1,
+                           "cmd": "(sleep 8; touch ready) & exec python3 -m http.server $PORT0",
+                           "portDefinitions": [{"port": 0, "name": "http-api"}],
+                           "readinessChecks": [{"path": "/ready", "intervalSeconds": 1, "timeoutSeconds": 2,
+                                                "preserveLastResponse": True}]})
+    assert resp.status_code == 201, resp.text
+    deployment_id = resp.json()["deployments"][0]["id"]
+    try:
+        open_view(browser, sched, "#/deployments", "deployments")
+        row = f'li[data-deployment-id="{deployment_id}"]'
+        check = until(lambda: css(browser, f'{row}[data-status="running"] [data-step-state="current"] '
+                                           '.ops-readiness [data-task-id]'), 60, what="the readiness check shown")
+        assert "Not ready" in check.text and "readinessCheck" in check.text and "(HTTP 404)" in check.text, check.text
+        assert "Step 1 of 1" in css(browser, f'{row} [data-role="progress"]').text
+        shot(browser, tmp_path, "deployments-readiness")
+        until(lambda: css(browser, f'{row}[data-status="succeeded"] [data-step-state="done"]'), 60,
+              what="the deployment succeeded once ready")
+        assert not css(browser, row).find_elements(By.CSS_SELECTOR, "[data-action]")
+        assert script_errors(browser) == []
+    finally:
+        delete_app(sched, app_id)
 
 
 def test_rollback_and_stop_from_the_ui(sched, browser, tmp_path):

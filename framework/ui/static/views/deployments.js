@@ -3,11 +3,13 @@
 // readiness), its failures quoted, the rollback that followed a failure, and Rollback / Stop
 // (DELETE /v2/deployments/ID, with ?force=true to stop). Live: each deployment event re-fetches
 // only that deployment (GET /v2/deployments/ID); a task or health change of an app under
-// deployment re-fetches only that app's deployment (its readiness may have changed); the whole
+// deployment re-fetches only that app's deployment (its readiness may have changed); readiness
+// results have no event, so running deployments are also re-read every RUNNING_MS; the whole
 // list is read again only when the event stream (re)opens.
 import {act, appLink, badge, coalescer, h, installStyle, swap, time} from "./ops_common.js";
 
 const LIMIT = 50;
+const RUNNING_MS = 3000;
 const PLAN_EVENTS = new Set(["deployment_info", "deployment_success", "deployment_failed",
   "deployment_step_success", "deployment_step_failure"]);
 const TASK_EVENTS = new Set(["status_update_event", "instance_health_changed_event", "health_status_changed_event"]);
@@ -182,6 +184,11 @@ export function mount(root, ctx) {
   }
   loadAll();
   window.addEventListener("halyard:stream-open", loadAll);
+  // Readiness checks and minReadySeconds progress come with no event: the running deployments
+  // (only those, one read each) are read again every RUNNING_MS.
+  const ticker = setInterval(() => {
+    for (const d of deployments.values()) if (d.status === "running") refresh(d.id);
+  }, RUNNING_MS);
 
   return {
     update(event) {
@@ -194,7 +201,7 @@ export function mount(root, ctx) {
       }
     },
     unmount() {
-      gone = true; refresh.cancel(); window.removeEventListener("halyard:stream-open", loadAll);
+      gone = true; refresh.cancel(); clearInterval(ticker); window.removeEventListener("halyard:stream-open", loadAll);
       root.replaceChildren();
     },
   };

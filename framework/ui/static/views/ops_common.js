@@ -36,7 +36,7 @@ const STATES = {
   pending: ["\u25CB", "Pending", "wait"],          // ○
   "not-started": ["\u25CB", "Not started", "off"],
   ready: ["\u2714", "Ready", "ok"],
-  "not-ready": ["\u29D6", "Not ready", "wait"],    // ⧖
+  "not-ready": ["\u25CC", "Not ready", "wait"],    // ◌
 };
 
 /** A badge for a state: glyph + word (+ colour); data-state carries the raw state for tests. */
