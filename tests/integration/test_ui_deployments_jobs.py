@@ -237,11 +237,16 @@ def test_run_now_shows_the_output_tail_and_kill_kills_a_run(sched, browser, tmp_
         (finished.get_attribute("data-run-id"), "FINISHED", 0)]
     shot(browser, tmp_path, "job-run-now-output")
 
-    open_view(browser, sched, f"#/jobs/{long}", "job")
+    css(browser, '[data-view="job"] nav a[href="#/jobs"]').send_keys(Keys.ENTER)  # back, by keyboard
+    link = until(lambda: css(browser, f'[data-view="jobs"][data-ready="1"] tr[data-job-id="{long}"] a'), 15,
+                 what="the list again")
+    link.send_keys(Keys.ENTER)
+    until(lambda: css(browser, f'[data-view="job"][data-job-id="{long}"][data-ready="1"]'), 15,
+          what="the long job opened from the keyboard")
     css(browser, '[data-action="run-now"]').click()
     until(lambda: f"started-{marker}" in css(browser, '[data-role="stdout"]').text, 90,
           what="the running run's output, tailed while it runs")
-    running = css(browser, 'tr[data-run-id][aria-selected="true"]')
+    running = css(browser, 'tr[data-run-id][aria-current="true"]')
     run_id = running.get_attribute("data-run-id")
     assert running.get_attribute("data-status") == "RUNNING"
     running.find_element(By.CSS_SELECTOR, '[data-action="kill-run"]').click()

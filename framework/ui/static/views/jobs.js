@@ -203,7 +203,7 @@ function mountJob(root, ctx, jobId) {
   function runRow(run) {
     const active = ACTIVE.has(run.status);
     const tr = h("tr", {dataset: {runId: run.id, status: run.status}, tabindex: "0",
-      "aria-selected": run.id === selected ? "true" : "false", "aria-label": `Run ${run.id}: ${run.status}`},
+      "aria-current": run.id === selected ? "true" : "false", "aria-label": `Run ${run.id}: ${run.status}`},
       h("td", {class: "ops-id"}, run.id), h("td", {}, badge(run.status)),
       h("td", {"data-role": "exit-code"}, run.exitCode === null || run.exitCode === undefined ? "\u2014" : String(run.exitCode)),
       h("td", {}, String(run.attempt)), h("td", {}, run.trigger), h("td", {}, time(run.createdAt)),

@@ -134,7 +134,7 @@ const CSS = `
 .ops-table { border-collapse:collapse; width:100%; }
 .ops-table th, .ops-table td { text-align:left; padding:.3em .5em; border-bottom:1px solid var(--ops-line);
   vertical-align:top; }
-.ops-table tr[aria-selected="true"] { background:#e3f2fd; box-shadow:inset 4px 0 0 var(--ops-busy); }
+.ops-table tr[aria-current="true"] { background:#e3f2fd; box-shadow:inset 4px 0 0 var(--ops-busy); }
 .ops-table tr[data-run-id] { cursor:pointer; }
 .ops-output { background:#111; color:#eee; padding:.5em; max-height:22em; overflow:auto; white-space:pre-wrap;
   font-size:.85em; margin:.2em 0 .8em; }
