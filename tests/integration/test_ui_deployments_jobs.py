@@ -9,6 +9,8 @@ by Selenium) against the real local cluster and a scheduler of this module's own
 * Rollback and Stop from the UI: Esc on the confirmation changes nothing; confirmed, Rollback
   cancels the deployment and removes the new app (its rollback is listed), Stop cancels it and
   leaves the app as it is.
+* With --tokens-file: Run now without a token asks for one first (then runs); a read-only
+  token hides Run now, Kill, Rollback and Stop.
 * The job list shows each job's schedule (cron, zone, policy) and next run. Run now from the
   list opens the job and shows the run's output tail; a long run's output
   is tailed while it runs, and Kill (confirmed) kills it.
@@ -26,7 +28,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from .harness import SchedulerProc, unique
+from .harness import SchedulerProc, clean_shutdown, unique
 from .v1client import until
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -55,6 +57,20 @@ def browser() -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def token_sched(cluster, tmp_path_factory) -> Iterator[SchedulerProc]:
+    """A scheduler with --tokens-file (rw token w-ui2, ro token r-ui2): reads open, writes need a token."""
+    logs = tmp_path_factory.mktemp("ui2-tokens")
+    (logs / "tokens").write_text("w-ui2 rw\nr-ui2 ro\n")
+    name = unique("halyard-test")
+    s = SchedulerProc(cluster, unique("halyard-test"), name, logs, "--tokens-file", str(logs / "tokens")).start()
+    try:
+        until(s.leading, 30, what="leader")
+        yield s
+    finally:
+        clean_shutdown(cluster, name, [s])
 
 
 def shot(driver: webdriver.Chrome, tmp_path: Path, name: str) -> Path:
@@ -255,3 +271,46 @@ def test_run_now_shows_the_output_tail_and_kill_kills_a_run(sched, browser, tmp_
     assert requests.get(f"{sched.url}/v1/jobs/{long}/runs/{run_id}", timeout=5).json()["status"] == "KILLED"
     shot(browser, tmp_path, "job-killed")
     assert script_errors(browser) == []
+
+
+def give_token(driver: webdriver.Chrome, token: str) -> None:
+    """Type ``token`` in the shell's token dialog (already open) and press Enter."""
+    dialog = until(lambda: css(driver, '[data-role="token-dialog"][open]'), 10, what="the token dialog")
+    dialog.find_element(By.CSS_SELECTOR, '[data-role="token-input"]').send_keys(token, Keys.ENTER)
+    until(lambda: not css(driver, '[data-role="token-dialog"]').get_attribute("open"), 10, what="the dialog closed")
+
+
+def test_with_tokens_run_now_asks_for_one_and_a_read_only_token_hides_the_actions(token_sched, browser, tmp_path):
+    s = token_sched
+    job_id, app_id = f"ui2.tok-{unique('j')[2:]}", "/" + unique("ui2-tok")
+    assert requests.post(s.url + "/v1/jobs", json={"id": job_id, "cmd": "echo tok", **SMALL_JOB}, headers=s.headers,
+                         timeout=30).status_code == 201
+    resp = requests.post(s.url + "/v2/apps", json={"id": app_id, "cmd": "sleep 3600", "instances": 1,
+                                                   "constraints": NOWHERE, **SMALL}, headers=s.headers, timeout=30)
+    assert resp.status_code == 201, resp.text
+    deployment_id = resp.json()["deployments"][0]["id"]
+    browser.get(f"{s.url}/ui/#/jobs/{job_id}")
+    browser.execute_script("sessionStorage.clear()")  # this tab holds no token (the module's page held none either)
+    browser.refresh()
+    until(lambda: css(browser, f'[data-view="job"][data-job-id="{job_id}"][data-ready="1"]'), 30, what="the job view")
+    css(browser, '[data-action="run-now"]').click()  # without a token: the dialog asks for one first
+    give_token(browser, "w-ui2")
+    until(lambda: len(requests.get(f"{s.url}/v1/jobs/{job_id}/runs", timeout=5).json()) == 1, 30,
+          what="the run started once the token was given")
+    until(lambda: css(browser, '[data-view="job"][data-ready="1"] tr[data-run-id]'), 30, what="the run shown")
+
+    browser.execute_script("document.querySelector('[data-view=\"job\"]').dataset.before = '1'")
+    css(browser, 'header [data-action="token"]').click()  # the shell's token button: now a read-only one
+    give_token(browser, "r-ui2")
+    until(lambda: css(browser, 'body[data-access="ro"]'), 15, what="the shell knows the token reads only")
+    until(lambda: css(browser, '[data-view="job"]:not([data-before])[data-ready="1"] tr[data-run-id]'), 30,
+          what="the view mounted again with the read-only token")
+    assert not browser.find_elements(By.CSS_SELECTOR, '[data-action="run-now"], [data-action="kill-run"]')
+    browser.get(f"{s.url}/ui/#/deployments")
+    until(lambda: css(browser, f'[data-view="deployments"] li[data-deployment-id="{deployment_id}"]'
+                               '[data-status="running"]'), 30, what="the deployment shown")
+    assert not browser.find_elements(By.CSS_SELECTOR, '[data-view="deployments"] [data-action]')  # read-only
+    shot(browser, tmp_path, "deployments-read-only-token")
+    assert script_errors(browser) == []
+    browser.execute_script("sessionStorage.clear()")
+    requests.delete(s.url + "/v2/apps" + app_id, params={"force": "true"}, headers=s.headers, timeout=30)
