@@ -58,7 +58,7 @@ def install(api: FastAPI, backend: Backend) -> None:
             try:
                 upstream = await run_in_threadpool(
                     requests.request, request.method, f"http://{exc.leader}{request.url.path}",
-                    params=list(request.query_params.items()), data=body, timeout=PROXY_TIMEOUT, headers=headers)
+                    params=list(request.query_params.multi_items()), data=body, timeout=PROXY_TIMEOUT, headers=headers)
             except requests.RequestException as err:
                 return error_response(503, f"not the leader, and the leader at {exc.leader} did not answer: {err}",
                                       leader=exc.leader)

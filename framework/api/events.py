@@ -219,22 +219,24 @@ class EventHub:
             self.unsubscribe(subscription)
 
 
-def relayed(url: str, request: Request) -> StreamingResponse:
+async def relayed(url: str, request: Request) -> Response:
     """The leader's stream at ``url``, relayed to a client of this standby (its query and token
-    passed on); ends when either side goes."""
+    passed on; the leader's refusal, e.g. a 401, passed back); ends when either side goes. The
+    answer starts once the leader's stream is open, so nothing published after it is missed."""
     headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "accept")}
     headers[PROXIED] = "standby"
-
-    def open_upstream() -> Any:
-        return requests.get(url, params=list(request.query_params.items()), headers=headers, stream=True,
-                            timeout=(5, KEEPALIVE_SECONDS * 3))
+    try:
+        upstream = await run_in_threadpool(lambda: requests.get(
+            url, params=list(request.query_params.multi_items()), headers=headers, stream=True,
+            timeout=(5, KEEPALIVE_SECONDS * 3)))
+    except requests.RequestException as exc:
+        return error_response(503, f"not the leader, and the leader's event stream at {url} did not answer: {exc}")
+    if upstream.status_code != 200:
+        upstream.close()
+        return Response(upstream.content, status_code=upstream.status_code,
+                        media_type=upstream.headers.get("content-type"))
 
     async def chunks() -> AsyncIterator[bytes]:
-        try:
-            upstream = await run_in_threadpool(open_upstream)
-        except requests.RequestException as exc:
-            log.info("event stream relay to %s failed: %s", url, exc)
-            return
         try:
             parts = upstream.iter_content(chunk_size=None)
             while not await request.is_disconnected():
@@ -267,7 +269,7 @@ def routes(backend: Backend, hub: EventHub) -> APIRouter:
                 return error_response(503, "no leader is known: the event stream is served by the leader",
                                       leader=None)
             if request.headers.get(PROXY_HEADER, "").lower() == "proxy" and PROXIED not in request.headers:
-                return relayed(f"http://{leader}{request.url.path}", request)
+                return await relayed(f"http://{leader}{request.url.path}", request)
             return RedirectResponse(f"http://{leader}{request.url.path}?{request.url.query}", status_code=307)
         if plan_format is not None and plan_format not in PLAN_FORMATS:
             raise ValidationError([Problem("plan-format", f"expected 'light' or 'full', got {plan_format!r}")])

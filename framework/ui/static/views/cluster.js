@@ -34,6 +34,7 @@ export function mount(el, ctx) {
   let dense = stored === null ? null : stored === "1";   // null: automatic (dense from DENSE_AT agents)
   let alive = true;
   let loading = false, again = false, timer = null;
+  let cause = null;              // the first event since the last fetch started (for the trace)
   const ended = new Map();       // task id -> {task, until}
   const trace = (window.__halyardTrace = window.__halyardTrace || []);
 
@@ -42,6 +43,8 @@ export function mount(el, ctx) {
   async function load() {
     if (loading) { again = true; return; }
     loading = true;
+    const why = cause;
+    cause = null;
     try {
       const fresh = await ctx.api("GET", "/v1/cluster");
       if (!alive) return;
@@ -51,7 +54,7 @@ export function mount(el, ctx) {
         for (const t of data.tasks) if (!ids.has(t.id) && !ended.has(t.id)) ended.set(t.id, { task: t, until: now + ENDED_MS });
       }
       data = fresh;
-      render();
+      render(why);
     } catch (err) {
       if (alive) picture.innerHTML = `<p class="empty" role="alert">Cannot read the cluster: ${escapeHtml(err.message)}</p>`;
     } finally {
@@ -65,7 +68,7 @@ export function mount(el, ctx) {
     timer = setTimeout(() => { timer = null; load(); }, 80);
   }
 
-  function render() {
+  function render(why = null) {
     if (!data) return;
     const t0 = performance.now();
     const now = Date.now();
@@ -91,7 +94,9 @@ export function mount(el, ctx) {
     if (!el.dataset.ready) el.dataset.readyAt = String(Math.round(performance.now()));
     el.dataset.ready = "1";
     el.dataset.renderMs = String(Math.round(performance.now() - t0));
-    trace.push({ kind: "render", at: performance.now(), tasks: data.tasks.length });
+    // the trace: what an event brought to the screen, and when (tests and figures read it)
+    trace.push({ kind: "render", at: performance.now(), tasks: data.tasks.length, ids: data.tasks.map((t) => t.id).slice(0, 50),
+      causeAt: why ? why.at : null, causeType: why ? why.type : null });
     if (trace.length > 200) trace.splice(0, trace.length - 200);
     if (ended.size) setTimeout(() => alive && render(), 1000);
   }
@@ -146,7 +151,9 @@ export function mount(el, ctx) {
   return {
     update(event) {
       if (!REFRESH.has(event.eventType)) return;
-      trace.push({ kind: "event", type: event.eventType, at: performance.now(), taskId: event.taskId, status: event.taskStatus });
+      const entry = { kind: "event", type: event.eventType, at: performance.now(), taskId: event.taskId, status: event.taskStatus };
+      trace.push(entry);
+      if (!cause) cause = entry;
       if (event.eventType === "status_update_event" && TERMINAL.has(event.taskStatus) && data) {
         const t = data.tasks.find((x) => x.id === event.taskId);
         if (t) { ended.set(t.id, { task: t, until: Date.now() + ENDED_MS }); render(); }

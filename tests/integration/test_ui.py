@@ -1,0 +1,309 @@
+"""The dashboard in a real browser (Debian's chromium + chromedriver through Selenium, headless)
+against a real scheduler on the local cluster: the cluster picture matches the master's state,
+changes arrive live through the page's event stream, actions work from the UI, tokens are asked
+for, a read-only token hides the actions, and a standby serves the dashboard too.
+
+Each test saves a screenshot to ``$HALYARD_ARTIFACTS`` (or its tmp dir) and to /work/notes/ui-shots/
+when that directory's parent exists.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from .harness import SchedulerProc, docker_container_of, leading_scheduler, mesos_tasks, sleep_app, unique
+from .v1client import until
+
+pytestmark = pytest.mark.integration
+CHROMEDRIVER, CHROMIUM = "/usr/bin/chromedriver", "/usr/bin/chromium"
+NOTES_SHOTS = Path("/work/notes/ui-shots")
+RW, RO = "ui-rw-7c1", "ui-ro-3d9"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_window_size(1400, 900)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    where = Path(os.environ.get("HALYARD_ARTIFACTS") or tmp_path_factory.mktemp("ui-shots")) / "ui"
+    where.mkdir(parents=True, exist_ok=True)
+
+    def shoot(driver, name: str) -> Path:
+        path = where / f"{name}.png"
+        driver.save_screenshot(str(path))
+        if NOTES_SHOTS.parent.is_dir():
+            NOTES_SHOTS.mkdir(exist_ok=True)
+            shutil.copy(path, NOTES_SHOTS / path.name)
+        return path
+    return shoot
+
+
+@pytest.fixture(scope="module")
+def sched(cluster, tmp_path_factory):
+    with leading_scheduler(cluster, tmp_path_factory.mktemp("ui")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def app_id(sched):
+    """A Docker app of 3 instances (killable with docker kill), running; destroyed by a test (or after)."""
+    app = unique("/ui/web")
+    assert sched.post_app(sleep_app(app, 3, docker=True, cpus=0.1, mem=32)).status_code == 201
+    until(lambda: len(sched.running(app)) == 3, 120, what="3 tasks running")
+    yield app
+    requests.delete(sched.url + "/v2/apps" + app, params={"force": "true"}, timeout=30)
+
+
+def js(driver, script: str, *args):
+    return driver.execute_script(script, *args)
+
+
+def open_view(driver, url: str, route: str, view: str) -> None:
+    driver.get(f"{url}/ui/#{route}")
+    until(lambda: js(driver, f"return !!document.querySelector('[data-view={view}][data-ready=\"1\"]')"), 30,
+          what=f"the {view} view drawn")
+
+
+def marks(driver, app: str) -> dict[str, dict]:
+    """The cluster view's task marks of ``app``: task id -> {agent (its box), state}."""
+    return {m["task"]: m for m in js(driver, """
+        return [...document.querySelectorAll('[data-view=cluster] [data-task-id]')]
+          .filter((m) => m.dataset.appId === arguments[0])
+          .map((m) => ({task: m.dataset.taskId, state: m.dataset.state,
+                        agent: m.closest('[data-agent-id]')?.dataset.agentId}));""", app)}
+
+
+def stream_live(driver) -> bool:
+    return js(driver, "return document.querySelector('[data-role=stream-status]').dataset.live === '1'")
+
+
+def test_cluster_view_draws_each_task_inside_the_box_of_the_agent_the_master_names(sched, app_id, browser, shots):
+    open_view(browser, sched.url, "/cluster", "cluster")
+    master = mesos_tasks(sched.cluster, sched.name)
+    until(lambda: len(marks(browser, app_id)) == 3, 20, what="3 task marks")
+    drawn = marks(browser, app_id)
+    assert {t: m["agent"] for t, m in drawn.items()} == {t: master[t]["slave_id"] for t in drawn}
+    assert set(drawn) == {t for t, task in master.items()}
+    boxes = js(browser, "return [...document.querySelectorAll('[data-agent-id]')].map((b) => b.dataset.agentId)")
+    agents = requests.get(sched.cluster["MESOS_MASTER"] + "/master/slaves", timeout=10).json()["slaves"]
+    assert {a["id"] for a in agents} <= set(boxes)
+    # hover shows the app, host:port and state; the click opens the app
+    from selenium.webdriver.common.action_chains import ActionChains
+    mark = browser.find_element("css selector", f'[data-view=cluster] [data-task-id="{next(iter(drawn))}"]')
+    tooltip = "const t = document.querySelector('[data-role=tooltip]'); return t.hidden ? '' : t.textContent"
+    ActionChains(browser).move_to_element(mark.find_element("css selector", "rect")).perform()
+    tip = until(lambda: js(browser, tooltip), 10, what="the tooltip on hover")
+    task = sched.tasks(app_id)[0]
+    host_port = f"{master[mark.get_attribute('data-task-id')]['statuses'][-1]['container_status']['network_infos'][0]['ip_addresses'][0]['ip_address']}"
+    assert app_id in tip and host_port in tip and ("running" in tip or "staging" in tip), tip
+    ActionChains(browser).move_by_offset(0, 300).perform()
+    until(lambda: not js(browser, tooltip), 5, what="the tooltip hidden")
+    js(browser, "arguments[0].focus()", mark)   # keyboard: focus shows it too
+    assert app_id in until(lambda: js(browser, tooltip), 5, what="the tooltip on focus")
+    shots(browser, "cluster-3-tasks")
+    mark.find_element("css selector", "rect").click()
+    until(lambda: js(browser, "return location.hash") == f"#/apps/{quote(app_id, safe='')}", 10, what="app opened")
+    until(lambda: js(browser, "return !!document.querySelector('[data-view=app][data-ready=\"1\"]')"), 20,
+          what="the app view")
+    assert task["id"] in browser.page_source
+
+
+def test_scale_from_the_ui_shows_the_fourth_mark_live(sched, app_id, browser, shots):
+    open_view(browser, sched.url, "/cluster", "cluster")
+    cluster_window = browser.current_window_handle
+    until(lambda: stream_live(browser), 20, what="the event stream")
+    before = set(marks(browser, app_id))
+    assert len(before) == 3
+    browser.switch_to.new_window("window")
+    open_view(browser, sched.url, f"/apps/{quote(app_id, safe='')}", "app")
+    box = browser.find_element("css selector", '[data-role="scale-to"]')
+    box.clear()
+    box.send_keys("4")
+    clicked = time.monotonic()
+    browser.find_element("css selector", '[data-action="scale"]').click()
+    until(lambda: requests.get(sched.url + "/v2/apps" + app_id, timeout=5).json()["app"]["instances"] == 4, 20,
+          what="instances 4")
+    browser.close()
+    browser.switch_to.window(cluster_window)
+    until(lambda: len(marks(browser, app_id)) == 4, 60, what="the 4th mark, without a reload")
+    seen = time.monotonic() - clicked
+    new = (set(marks(browser, app_id)) - before).pop()
+    trace = js(browser, "return window.__halyardTrace")
+    drawn = next(e for e in trace if e["kind"] == "render" and new in e["ids"])
+    assert drawn["causeAt"] is not None, trace   # drawn because an event came, not by a reload or a poll
+    latency = drawn["at"] - drawn["causeAt"]
+    print(f"\nscale 3 -> 4 from the UI: event-to-screen {latency:.0f} ms ({drawn['causeType']} in, the 4th mark "
+          f"drawn); click-to-screen {seen:.1f} s (includes the Mesos offer and launch)")
+    assert js(browser, "return performance.getEntriesByType('navigation').length") == 1  # never reloaded
+    assert latency < 5000
+    shots(browser, "cluster-scaled-to-4")
+
+
+def test_a_docker_killed_task_changes_colour_then_is_replaced(sched, app_id, browser, shots):
+    open_view(browser, sched.url, "/cluster", "cluster")
+    until(lambda: len(marks(browser, app_id)) == 4 and stream_live(browser), 30, what="4 marks, stream live")
+    until(lambda: all(m["state"] != "staging" for m in marks(browser, app_id).values()), 60, what="all running")
+    victim, mark = next(iter(marks(browser, app_id).items()))
+    colour = mark["state"]
+    container = until(lambda: docker_container_of(sched.cluster, victim), 20, what="the task's container")
+    subprocess.run(["/usr/bin/docker", "-H", sched.cluster["DOCKER_HOST"], "kill", container], check=True,
+                   capture_output=True)
+    changed = until(lambda: (marks(browser, app_id).get(victim) or {}).get("state") not in (None, colour)
+                    and marks(browser, app_id)[victim]["state"], 30, what="the killed task's mark changed colour")
+    assert changed == "ended"
+    shots(browser, "cluster-task-killed")
+    until(lambda: victim not in marks(browser, app_id) and len(marks(browser, app_id)) == 4, 90,
+          what="the killed task replaced")
+    shots(browser, "cluster-task-replaced")
+
+
+def test_destroy_from_the_ui_asks_for_confirmation(sched, app_id, browser, shots):
+    open_view(browser, sched.url, f"/apps/{quote(app_id, safe='')}", "app")
+    destroy = browser.find_element("css selector", '[data-action="destroy"]')
+    destroy.click()
+    dialog = browser.find_element("css selector", '[data-role="confirm-dialog"]')
+    until(lambda: dialog.get_attribute("open") is not None, 5, what="the confirm dialog")
+    shots(browser, "app-destroy-confirm")
+    browser.find_element("css selector", '[data-action="confirm-no"]').click()
+    until(lambda: dialog.get_attribute("open") is None, 5, what="the dialog closed")
+    assert requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code == 200   # nothing happened
+    browser.find_element("css selector", '[data-action="destroy"]').click()
+    until(lambda: dialog.get_attribute("open") is not None, 5, what="the confirm dialog")
+    browser.find_element("css selector", '[data-action="confirm-yes"]').click()
+    until(lambda: js(browser, "return location.hash") == "#/apps", 20, what="back to the apps")
+    until(lambda: requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code == 404, 60, what="app gone")
+    until(lambda: js(browser, "return !!document.querySelector('[data-view=apps][data-ready=\"1\"]') && "
+                              "!document.querySelector(`tr[data-app-id=\"${arguments[0]}\"]`)", app_id), 20,
+          what="the row gone")
+    shots(browser, "apps-after-destroy")
+
+
+def test_apps_list_shows_counts_status_and_filters(sched, browser, shots):
+    waiting = unique("/ui/huge")
+    small = unique("/ui/small")
+    assert sched.post_app(sleep_app(waiting, 1, cpus=64, labels={"tier": "big"})).status_code == 201
+    assert sched.post_app(sleep_app(small, 0, labels={"tier": "small"})).status_code == 201
+    try:
+        open_view(browser, sched.url, "/apps", "apps")
+        row = f'tr[data-app-id="{waiting}"]'
+        until(lambda: js(browser, f"return document.querySelector('{row} [data-role=status]')?.textContent") == "Waiting",
+              40, what="the huge app waiting")
+        reason = js(browser, f"return document.querySelector('{row} [data-role=reason]').textContent")
+        assert "cpus" in reason, reason
+        assert js(browser, f"return document.querySelector('tr[data-app-id=\"{small}\"] [data-role=status]').textContent") == "Suspended"
+        label = browser.find_element("css selector", '[data-filter="label"]')
+        label.send_keys("tier=small")
+        ids = js(browser, "return [...document.querySelectorAll('tr[data-app-id]')].map((r) => r.dataset.appId)")
+        assert ids == [small]
+        shots(browser, "apps-filtered")
+        label.clear()
+        label.send_keys(" ")   # an input event: the filter back to none
+        open_view(browser, sched.url, f"/apps/{quote(waiting, safe='')}", "app")
+        placement = js(browser, "return document.querySelector('[data-role=placement]').textContent")
+        assert "cpus" in placement
+        assert "cpus: 64" in js(browser, "return document.querySelector('[data-role=definition]').textContent")
+        shots(browser, "app-waiting-detail")
+    finally:
+        js(browser, "sessionStorage.removeItem('halyard.appFilters')")
+        for a in (waiting, small):
+            requests.delete(sched.url + "/v2/apps" + a, params={"force": "true"}, timeout=30)
+
+
+def test_a_standby_serves_the_dashboard_and_relays_the_stream(sched, browser, tmp_path):
+    standby = SchedulerProc(sched.cluster, sched.chroot, sched.name, tmp_path).start()
+    try:
+        assert not standby.leading()
+        assert requests.get(standby.url + "/", allow_redirects=False, timeout=5).headers["location"] == "/ui/"
+        open_view(browser, standby.url, "/cluster", "cluster")
+        until(lambda: stream_live(browser), 20, what="the relayed event stream")
+        app = unique("/ui/via-standby")
+        assert sched.post_app(sleep_app(app, 0)).status_code == 201   # an event through the leader's stream
+        until(lambda: js(browser, "return (window.__halyardLastEvent || {}).type") in ("api_post_event", "deployment_info",
+                                                                                       "deployment_success"), 20,
+              what="an event through the standby")
+        assert js(browser, "return document.querySelector('[data-view=cluster]').dataset.ready") == "1"  # /v1/cluster forwarded
+        # a forwarded read keeps every value of a repeated parameter (the UI's embeds)
+        query = [("embed", "apps.counts"), ("embed", "apps.deployments")]
+        via_standby = requests.get(standby.url + "/v2/apps", params=query, timeout=10).json()["apps"]
+        direct = requests.get(sched.url + "/v2/apps", params=query, timeout=10).json()["apps"]
+        assert via_standby and sorted(via_standby[0]) == sorted(direct[0]) and "tasksRunning" in direct[0]
+        requests.delete(sched.url + "/v2/apps" + app, params={"force": "true"}, timeout=30)
+    finally:
+        standby.stop()
+
+
+@pytest.fixture(scope="module")
+def guarded(cluster, tmp_path_factory):
+    """A scheduler with --tokens-file (reads open), and an app of 0 instances on it."""
+    tokens = tmp_path_factory.mktemp("ui-tokens") / "tokens"
+    tokens.write_text(f"{RW} rw\n{RO} ro\n")
+    with leading_scheduler(cluster, tmp_path_factory.mktemp("ui-guarded"), "--tokens-file", str(tokens)) as s:
+        app = unique("/ui/guarded")
+        assert s.post_app(sleep_app(app, 0)).status_code == 201
+        yield s, app
+
+
+def token_dialog_open(driver) -> bool:
+    return js(driver, "return document.querySelector('[data-role=token-dialog]').open")
+
+
+def test_with_tokens_an_action_asks_for_one_and_works_after(guarded, browser, shots):
+    s, app = guarded
+    open_view(browser, s.url, f"/apps/{quote(app, safe='')}", "app")
+    js(browser, "sessionStorage.clear()")
+    scale = lambda n: (browser.find_element("css selector", '[data-role="scale-to"]').clear(),  # noqa: E731
+                       browser.find_element("css selector", '[data-role="scale-to"]').send_keys(str(n)),
+                       browser.find_element("css selector", '[data-action="scale"]').click())
+    scale(1)
+    until(lambda: token_dialog_open(browser), 10, what="the token dialog")
+    shots(browser, "token-dialog")
+    browser.find_element("css selector", '[data-action="token-cancel"]').click()
+    until(lambda: js(browser, "return [...document.querySelectorAll('[data-role=toast]')].some((t) => /token/.test(t.textContent))"),
+          10, what="refused without a token")
+    assert requests.get(s.url + "/v2/apps" + app, timeout=5).json()["app"]["instances"] == 0
+    scale(1)
+    until(lambda: token_dialog_open(browser), 10, what="the token dialog")
+    browser.find_element("css selector", '[data-role="token-input"]').send_keys(RW)
+    browser.find_element("css selector", '[data-action="token-save"]').click()
+    until(lambda: requests.get(s.url + "/v2/apps" + app, timeout=5).json()["app"]["instances"] == 1, 20,
+          what="scaled with the token")
+    assert js(browser, "return sessionStorage.getItem('halyard.token')") == RW
+    assert js(browser, "return localStorage.getItem('halyard.token')") is None
+
+
+def test_a_read_only_token_hides_the_actions(guarded, browser, shots):
+    s, app = guarded
+    open_view(browser, s.url, f"/apps/{quote(app, safe='')}", "app")
+    js(browser, f"sessionStorage.setItem('halyard.token', '{RO}')")
+    open_view(browser, s.url, "/cluster", "cluster")
+    browser.refresh()
+    open_view(browser, s.url, f"/apps/{quote(app, safe='')}", "app")
+    until(lambda: js(browser, "return !!document.querySelector('[data-view=app] [data-role=read-only]')"), 10,
+          what="read-only note")
+    visible = js(browser, "return [...document.querySelectorAll('[data-action]')].filter((b) => b.offsetParent !== null)"
+                          ".map((b) => b.dataset.action)")
+    assert not set(visible) & {"scale", "restart", "destroy", "reset-delay", "rollback"}, visible
+    assert "token" in visible
+    shots(browser, "app-read-only")
+    js(browser, "sessionStorage.clear()")
