@@ -240,6 +240,7 @@ def test_run_now_shows_the_output_tail_and_kill_kills_a_run(sched, browser, tmp_
     assert "0 0 1 1 * (Europe/Paris), one at a time" in scheduled.text and " in " in scheduled.text  # next run
     row = css(browser, f'tr[data-job-id="{echo}"]')
     assert "on demand" in row.text and "never ran" in row.text
+    shot(browser, tmp_path, "jobs-list")
     row.find_element(By.CSS_SELECTOR, '[data-action="run-now"]').click()
     until(lambda: css(browser, f'[data-view="job"][data-job-id="{echo}"][data-ready="1"]'), 15,
           what="the job's page opened")
