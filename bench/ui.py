@@ -1,13 +1,15 @@
 """Dashboard figures with a synthetic 1,000-agent, 10,000-task cluster. Not a test: prints numbers.
 
-    .venv/bin/python bench/ui.py [--agents 1000] [--tasks 10000] [--shots DIR] [--serve PORT]
+    .venv/bin/python bench/ui.py [--agents 1000] [--tasks 10000] [--shots DIR] [--serve]
+    .venv/bin/python bench/ui.py --hello --shots DIR    # the local cluster (minimesos/up first)
 
 A small server (no scheduler, no Mesos) serves the same API shapes the dashboard reads
 (``/v1/cluster``, ``/v2/apps``, ``/v1/whoami``, ``/v2/events``, placement and queue) and the
 dashboard's own files; headless Chromium (Debian's chromium + chromedriver, through Selenium)
 opens the cluster view in normal and in dense mode and reports, for each: the first render time
 (navigation start -> the view's ``data-ready``), the render's own time, and the JS heap
-(``Performance.getMetrics``: JSHeapUsedSize). ``--serve PORT`` only serves, for a person to look.
+(``Performance.getMetrics``: JSHeapUsedSize). ``--serve`` only serves, for a person to look. ``--hello``: a real scheduler on the local cluster
+with examples/hello.yaml deployed; screenshots of its cluster view, normal and dense, and its app.
 """
 from __future__ import annotations
 
@@ -160,6 +162,46 @@ def measure(driver: Any, url: str, dense: bool, shot: Path | None) -> dict[str, 
             "js_heap_mb": metrics.get("JSHeapUsedSize", 0) / 2**20, "dom_nodes": metrics.get("Nodes", 0)}
 
 
+def hello(shots: Path) -> None:
+    """examples/hello.yaml on a scheduler of its own on the local cluster: screenshots."""
+    import json
+    import subprocess
+    import tempfile
+
+    import requests
+
+    from tests.integration.conftest import MINIMESOS, read_env
+    from tests.integration.harness import HALYARD, leading_scheduler
+    from tests.integration.v1client import until
+
+    cluster = read_env(MINIMESOS / ".run" / "cluster.env")
+    app = json.loads(subprocess.run([HALYARD, "validate", str(ROOT / "examples" / "hello.yaml"), "-o", "json"],
+                                    capture_output=True, text=True, check=True).stdout)
+    shots.mkdir(parents=True, exist_ok=True)
+    with leading_scheduler(cluster, Path(tempfile.mkdtemp(prefix="halyard-ui-bench-"))) as s:
+        assert s.post_app(app).status_code == 201
+        until(lambda: sum(1 for t in s.tasks(app["id"]) if t.get("healthCheckResults", [{}])[0].get("alive")) == 2,
+              120, what="hello healthy")
+        driver = browser()
+        try:
+            for dense in (False, True):
+                driver.get(s.url + "/ui/#/apps")
+                driver.execute_script(f"localStorage.setItem('halyard.dense', '{1 if dense else 0}')")
+                driver.get(s.url + "/ui/#/cluster")
+                until(lambda: driver.execute_script("return document.querySelectorAll('[data-view=cluster] "
+                                                    "[data-task-id]').length") == 2, 30, what="2 marks")
+                driver.save_screenshot(str(shots / f"hello-cluster-{'dense' if dense else 'normal'}.png"))
+            driver.execute_script("localStorage.removeItem('halyard.dense')")
+            driver.get(s.url + "/ui/#/apps/" + requests.utils.quote(app["id"], safe=""))
+            until(lambda: driver.execute_script("return !!document.querySelector('[data-view=app][data-ready]')"), 30,
+                  what="the app view")
+            driver.save_screenshot(str(shots / "hello-app.png"))
+            print(f"screenshots in {shots}")
+        finally:
+            driver.quit()
+            requests.delete(s.url + "/v2/apps" + app["id"], params={"force": "true"}, timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=1000)
@@ -167,7 +209,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--serve", action="store_true", help="serve the synthetic state until Ctrl-C")
     parser.add_argument("--shots", type=Path, default=None, help="save a screenshot per mode here")
+    parser.add_argument("--hello", action="store_true", help="screenshots of examples/hello.yaml on the local cluster")
     args = parser.parse_args()
+    if args.hello:
+        hello(args.shots or Path("/tmp/halyard-ui-shots"))
+        return
     from tests.integration.harness import free_port  # noqa: E402 (the repository root is on sys.path)
 
     port = args.port or free_port()

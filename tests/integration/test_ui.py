@@ -307,3 +307,51 @@ def test_a_read_only_token_hides_the_actions(guarded, browser, shots):
     assert "token" in visible
     shots(browser, "app-read-only")
     js(browser, "sessionStorage.clear()")
+
+
+def test_rollback_and_restart_from_the_app_view(sched, browser, shots):
+    app = unique("/ui/versions")
+    assert sched.post_app(sleep_app(app, 0, cmd="sleep 100")).status_code == 201
+    until(lambda: not requests.get(sched.url + "/v2/deployments", timeout=5).json(), 30, what="created")
+    assert sched.put_app(app, {"cmd": "sleep 200"}).status_code == 200
+    until(lambda: len(requests.get(sched.url + f"/v2/apps{app}/versions", timeout=5).json()["versions"]) == 2, 30,
+          what="2 versions")
+    try:
+        open_view(browser, sched.url, f"/apps/{quote(app, safe='')}", "app")
+        until(lambda: js(browser, "return document.querySelectorAll('[data-action=rollback]').length") == 1, 20,
+              what="a rollback button for the older version")
+        browser.find_element("css selector", '[data-action="rollback"]').click()
+        until(lambda: js(browser, "return document.querySelector('[data-role=confirm-dialog]').open"), 5,
+              what="the confirm dialog")
+        browser.find_element("css selector", '[data-action="confirm-yes"]').click()
+        until(lambda: requests.get(sched.url + "/v2/apps" + app, timeout=5).json()["app"]["cmd"] == "sleep 100", 30,
+              what="rolled back to the first definition")
+        until(lambda: "sleep 100" in js(browser, "return document.querySelector('[data-role=definition]').textContent"),
+              20, what="the definition shown live")
+        versions = len(requests.get(sched.url + f"/v2/apps{app}/versions", timeout=5).json()["versions"])
+        browser.find_element("css selector", '[data-action="restart"]').click()
+        until(lambda: len(requests.get(sched.url + f"/v2/apps{app}/versions", timeout=5).json()["versions"]) > versions
+              or js(browser, "return [...document.querySelectorAll('[data-role=toast]')].some((t) => /Restart: done/.test(t.textContent))"),
+              20, what="restarted")
+        shots(browser, "app-rolled-back")
+    finally:
+        requests.delete(sched.url + "/v2/apps" + app, params={"force": "true"}, timeout=30)
+
+
+def test_reset_delay_shows_when_delayed_and_relaunches_at_once(sched, browser, shots):
+    app = unique("/ui/crashing")
+    assert sched.post_app(sleep_app(app, 1, cmd="exit 1", backoffSeconds=120, maxLaunchDelaySeconds=600)).status_code == 201
+    first = until(lambda: (requests.get(sched.url + "/v2/apps" + app, timeout=5).json()["app"].get("lastTaskFailure")
+                           or {}).get("taskId"), 60, what="a first failure")
+    try:
+        open_view(browser, sched.url, f"/apps/{quote(app, safe='')}", "app")
+        until(lambda: js(browser, "return !!document.querySelector('[data-action=reset-delay]')"), 20,
+              what="the Reset delay button")
+        assert js(browser, "return document.querySelector('[data-view=app] [data-role=status]').textContent") == "Delayed"
+        shots(browser, "app-delayed")
+        browser.find_element("css selector", '[data-action="reset-delay"]').click()
+        # without the reset, the next launch would wait 120 s
+        until(lambda: (requests.get(sched.url + "/v2/apps" + app, timeout=5).json()["app"].get("lastTaskFailure")
+                       or {}).get("taskId") not in (None, first), 60, what="relaunched (and failed) at once")
+    finally:
+        requests.delete(sched.url + "/v2/apps" + app, params={"force": "true"}, timeout=30)

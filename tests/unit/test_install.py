@@ -18,6 +18,11 @@ def test_pip_install_dot_into_a_fresh_venv(tmp_path):
     check = subprocess.run([str(py), "-c", "import pymesos, http_parser.parser, kazoo, halyard.placement; "
                             "print(http_parser.parser.HttpParser)"], capture_output=True, text=True)
     assert check.returncode == 0 and "HttpParser" in check.stdout, check.stderr
+    ui = subprocess.run([str(py), "-c", "from halyard.ui import STATIC_DIR as d; "
+                         "print(all((d / f).is_file() for f in ('index.html', 'style.css', 'app.js', 'yaml.js', "
+                         "'views/cluster.js', 'views/apps.js', 'views/app.js', 'views/task_states.js')))"],
+                        capture_output=True, text=True, cwd=tmp_path)
+    assert ui.stdout.strip() == "True", ui.stderr  # the dashboard's files are package data
     version = subprocess.run([str(env_dir / "bin" / "halyard"), "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and "0.1.0" in version.stdout
     assert sys.version_info >= (3, 10)

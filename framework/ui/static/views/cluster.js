@@ -86,7 +86,7 @@ export function mount(el, ctx) {
     picture.innerHTML = svg;
     denseButton.setAttribute("aria-pressed", String(isDense()));
     const counts = {};
-    for (const t of data.tasks) counts[categoryOf(t)] = (counts[categoryOf(t)] || 0) + 1;
+    for (const t of tasks) counts[categoryOf(t)] = (counts[categoryOf(t)] || 0) + 1;
     const unreachable = data.agents.filter((a) => !a.reachable).length;
     el.querySelector('[data-role="summary"]').textContent =
       `${data.agents.length} agents${unreachable ? ` (${unreachable} unreachable)` : ""}, ${data.tasks.length} tasks` +
@@ -231,24 +231,32 @@ function agentBox(a, tasks, x, y, w, h, opts) {
 }
 
 function normalSvg(agents, byAgent, width) {
-  const W = 230, H = 58, GAP = 10, LEFT = 8;
+  const W = 230, H = 58, GAP = 10, LEFT = 8, ZGAP = 24;
   const opts = { names: true, pad: 8, barH: 13, gap: 5 };
-  const perRow = Math.max(1, Math.floor((width - LEFT * 2 + GAP) / (W + GAP)));
-  let y = 8, body = "";
-  for (const [zone, racks] of groups(agents)) {
-    body += `<text x="${LEFT}" y="${y + 14}" font-size="13" font-weight="600" fill="#1d2330">${escapeHtml(zone)}</text>`;
-    y += 22;
+  const maxPerRow = Math.max(1, Math.floor((width - LEFT * 2 + GAP) / (W + GAP)));
+  // each zone is a block (its racks one under the other); blocks flow left to right, wrapping
+  const blocks = groups(agents).map(([zone, racks]) => {
+    const perRow = Math.min(maxPerRow, Math.max(...[...racks.values()].map((l) => l.length)));
+    const bw = perRow * (W + GAP) - GAP;
+    let y = 22, body = `<text x="0" y="14" font-size="13" font-weight="600" fill="#1d2330">${escapeHtml(zone)}</text>`;
     for (const [rack, list] of racks) {
-      if (rack) { body += `<text x="${LEFT + 4}" y="${y + 11}" font-size="11" fill="#5b6578">${escapeHtml(rack)}</text>`; y += 15; }
+      if (rack) { body += `<text x="4" y="${y + 11}" font-size="11" fill="#5b6578">${escapeHtml(rack)}</text>`; y += 15; }
       list.forEach((a, i) => {
         const col = i % perRow, row = Math.floor(i / perRow);
-        body += agentBox(a, byAgent.get(a.id) || [], LEFT + col * (W + GAP), y + row * (H + GAP), W, H, opts);
+        body += agentBox(a, byAgent.get(a.id) || [], col * (W + GAP), y + row * (H + GAP), W, H, opts);
       });
       y += Math.ceil(list.length / perRow) * (H + GAP);
     }
-    y += 6;
+    return { zone, body, w: bw, h: y };
+  });
+  let x = LEFT, y = 8, rowH = 0, out = "";
+  for (const b of blocks) {
+    if (x > LEFT && x + b.w > width - LEFT) { x = LEFT; y += rowH + 8; rowH = 0; }
+    out += `<g class="zone" data-zone="${escapeHtml(b.zone)}" transform="translate(${x},${y})">${b.body}</g>`;
+    x += b.w + ZGAP;
+    rowH = Math.max(rowH, b.h);
   }
-  return `<svg class="cluster-svg" data-mode="normal" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" role="img" aria-label="Cluster: agents by zone, tasks by state">${patternDefs()}${body}</svg>`;
+  return `<svg class="cluster-svg" data-mode="normal" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y + rowH + 4}" role="img" aria-label="Cluster: agents by zone, tasks by state">${patternDefs()}${out}</svg>`;
 }
 
 function denseSvg(agents, byAgent, width) {
