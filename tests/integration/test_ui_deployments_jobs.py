@@ -102,6 +102,22 @@ def css(driver: webdriver.Chrome, selector: str):
     return driver.find_element(By.CSS_SELECTOR, selector)
 
 
+def read(driver: webdriver.Chrome, selector: str, what: str, fn=lambda e: e.text, timeout: float = 15) -> list:
+    """``fn`` of every element matching ``selector`` (at least one), read again when a redraw
+    replaced them meanwhile (a stale element)."""
+    return until(lambda: [fn(e) for e in driver.find_elements(By.CSS_SELECTOR, selector)] or None, timeout,
+                 what=what)
+
+
+def press(driver: webdriver.Chrome, selector: str, what: str, key: str = "") -> None:
+    """Click the element (or press ``key`` on it), found again if a redraw replaced it meanwhile."""
+    def once() -> bool:
+        element = css(driver, selector)
+        element.send_keys(key) if key else element.click()
+        return True
+    until(once, 15, what=what)
+
+
 def confirm(driver: webdriver.Chrome, yes: bool) -> None:
     """Answer the open confirmation: its Confirm button, or Esc (the keyboard's way out)."""
     dialog = until(lambda: css(driver, '[data-role="confirm-dialog"][open]'), 10, what="the confirmation")
@@ -130,23 +146,23 @@ def test_a_failed_deployment_shows_its_failure_quoted_and_the_rollback(sched, br
     try:
         row = f'li[data-deployment-id="{deployment_id}"]'
         until(lambda: css(browser, row), 15, what="the deployment listed live")
-        failed = until(lambda: css(browser, f'{row}[data-status="failed"]'), 90, what="the deployment failed")
+        failed = f'{row}[data-status="failed"]'
+        until(lambda: css(browser, failed), 90, what="the deployment failed")
         recorded = requests.get(f"{sched.url}/v2/deployments/{deployment_id}", timeout=5).json()
         assert recorded["status"] == "failed" and len(recorded["failures"]) == 3, recorded  # 3 faults fail it
-        quoted = [q.text for q in failed.find_elements(By.CSS_SELECTOR, '[data-role="failure"]')]
+        quoted = read(browser, f'{failed} [data-role="failure"]', "the failures quoted")
         assert quoted == recorded["failures"] and "TASK_FAILED: Command exited with status 3" in quoted[0], quoted
-        assert "Failed" in failed.find_element(By.CSS_SELECTOR, "header .ops-badge").text  # a word, not only colour
-        assert [s.get_attribute("data-step-state") for s in failed.find_elements(By.CSS_SELECTOR, ".ops-step")] == \
+        assert "Failed" in read(browser, f"{failed} header .ops-badge", "its badge")[0]  # a word, not only colour
+        assert read(browser, f"{failed} .ops-step", "its step", lambda e: e.get_attribute("data-step-state")) == \
             ["failed"]
-        assert [a.text for a in failed.find_elements(By.CSS_SELECTOR, "header a")] == [app_id]
-        rollback = until(lambda: failed.find_element(By.CSS_SELECTOR, '[data-role="rolled-back-by"]'), 30,
-                         what="the rollback shown")
-        rollback_id = rollback.get_attribute("data-rollback-id")
+        assert read(browser, f"{failed} header a", "its app") == [app_id]
+        [rollback_id] = read(browser, f'{failed} [data-role="rolled-back-by"]', "the rollback shown",
+                             lambda e: e.get_attribute("data-rollback-id"), timeout=30)
         listed = requests.get(f"{sched.url}/v1/deployments", timeout=5).json()
         assert next(d for d in listed if d["id"] == rollback_id)["kind"] == "rollback"
         until(lambda: css(browser, f'li[data-deployment-id="{rollback_id}"][data-status="succeeded"]'), 60,
               what="the rollback (the new app removed) succeeded")
-        assert not failed.find_elements(By.CSS_SELECTOR, "[data-action]")  # an ended deployment has no actions
+        assert not browser.find_elements(By.CSS_SELECTOR, f"{failed} [data-action]")  # ended: no actions
         shot(browser, tmp_path, "deployments-failed-and-rolled-back")
         assert script_errors(browser) == []
     finally:
@@ -168,14 +184,14 @@ def test_a_running_deployment_shows_its_step_and_readiness_until_it_succeeds(sch
     try:
         open_view(browser, sched, "#/deployments", "deployments")
         row = f'li[data-deployment-id="{deployment_id}"]'
-        check = until(lambda: css(browser, f'{row}[data-status="running"] [data-step-state="current"] '
-                                           '.ops-readiness [data-task-id]'), 60, what="the readiness check shown")
-        assert "Not ready" in check.text and "readinessCheck" in check.text and "(HTTP 404)" in check.text, check.text
-        assert "Step 1 of 1" in css(browser, f'{row} [data-role="progress"]').text
+        [check] = read(browser, f'{row}[data-status="running"] [data-step-state="current"] .ops-readiness '
+                                '[data-task-id]', "the readiness check shown", timeout=60)
+        assert "Not ready" in check and "readinessCheck" in check and "(HTTP 404)" in check, check
+        assert read(browser, f'{row} [data-role="progress"]', "its progress") == ["Step 1 of 1"]
         shot(browser, tmp_path, "deployments-readiness")
         until(lambda: css(browser, f'{row}[data-status="succeeded"] [data-step-state="done"]'), 60,
               what="the deployment succeeded once ready")
-        assert not css(browser, row).find_elements(By.CSS_SELECTOR, "[data-action]")
+        assert not browser.find_elements(By.CSS_SELECTOR, f"{row} [data-action]")
         assert script_errors(browser) == []
     finally:
         delete_app(sched, app_id)
@@ -191,25 +207,24 @@ def test_rollback_and_stop_from_the_ui(sched, browser, tmp_path):
     try:
         open_view(browser, sched, "#/deployments", "deployments")
         row = f'li[data-deployment-id="{ids[back]}"]'
-        button = until(lambda: css(browser, f'{row}[data-status="running"] [data-action="deployment-rollback"]'), 15,
-                       what="Rollback offered")
-        assert "Step 1 of 1" in css(browser, f'{row} [data-role="progress"]').text
-        button.send_keys(Keys.ENTER)  # the keyboard's way
+        assert read(browser, f'{row} [data-role="progress"]', "its progress") == ["Step 1 of 1"]
+        press(browser, f'{row}[data-status="running"] [data-action="deployment-rollback"]', "Rollback, by keyboard",
+              Keys.ENTER)
         confirm(browser, yes=False)
         assert requests.get(f"{sched.url}/v2/deployments/{ids[back]}", timeout=5).json()["status"] == "running"
-        css(browser, f'{row} [data-action="deployment-rollback"]').click()
+        press(browser, f'{row} [data-action="deployment-rollback"]', "Rollback")
         confirm(browser, yes=True)
-        cancelled = until(lambda: css(browser, f'{row}[data-status="cancelled"]'), 20, what="cancelled in the UI")
-        assert [q.text for q in cancelled.find_elements(By.CSS_SELECTOR, '[data-role="failure"]')] == \
+        until(lambda: css(browser, f'{row}[data-status="cancelled"]'), 20, what="cancelled in the UI")
+        assert read(browser, f'{row}[data-status="cancelled"] [data-role="failure"]', "why") == \
             ["cancelled: rolled back"]
-        rollback = until(lambda: css(browser, f'li[data-deployment-id] [data-rollback-of="{ids[back]}"]'), 20,
-                         what="the rollback listed")
-        assert "Rolls back deployment" in rollback.text
+        rollback = read(browser, f'li[data-deployment-id] [data-rollback-of="{ids[back]}"]', "the rollback listed",
+                        timeout=20)
+        assert "Rolls back deployment" in rollback[0]
         until(lambda: requests.get(sched.url + "/v2/apps" + back, timeout=5).status_code == 404, 30,
               what="the new app rolled back: removed")
 
         row = f'li[data-deployment-id="{ids[stay]}"]'
-        css(browser, f'{row} [data-action="deployment-stop"]').click()
+        press(browser, f'{row} [data-action="deployment-stop"]', "Stop")
         confirm(browser, yes=True)
         until(lambda: css(browser, f'{row}[data-status="cancelled"]'), 20, what="stopped in the UI")
         app = requests.get(sched.url + "/v2/apps" + stay, timeout=5).json()["app"]
@@ -236,37 +251,35 @@ def test_run_now_shows_the_output_tail_and_kill_kills_a_run(sched, browser, tmp_
     assert resp.status_code == 201, resp.text
 
     open_view(browser, sched, "#/jobs", "jobs")
-    scheduled = until(lambda: css(browser, f'tr[data-job-id="{yearly}"]'), 15, what="the scheduled job listed")
-    assert "0 0 1 1 * (Europe/Paris), one at a time" in scheduled.text and " in " in scheduled.text  # next run
-    row = css(browser, f'tr[data-job-id="{echo}"]')
-    assert "on demand" in row.text and "never ran" in row.text
+    [scheduled] = read(browser, f'tr[data-job-id="{yearly}"]', "the scheduled job listed")
+    assert "0 0 1 1 * (Europe/Paris), one at a time" in scheduled and " in " in scheduled  # its next run
+    [row] = read(browser, f'tr[data-job-id="{echo}"]', "the job listed")
+    assert "on demand" in row and "never ran" in row
     shot(browser, tmp_path, "jobs-list")
-    row.find_element(By.CSS_SELECTOR, '[data-action="run-now"]').click()
+    press(browser, f'tr[data-job-id="{echo}"] [data-action="run-now"]', "Run now")
     until(lambda: css(browser, f'[data-view="job"][data-job-id="{echo}"][data-ready="1"]'), 15,
           what="the job's page opened")
     until(lambda: marker in css(browser, '[data-role="stdout"]').text, 90, what="the run's output tail")
-    finished = until(lambda: css(browser, 'tr[data-run-id][data-status="FINISHED"]'), 60, what="the run finished")
-    assert finished.find_element(By.CSS_SELECTOR, '[data-role="exit-code"]').text == "0"
-    assert "Finished" in finished.text  # a word as well as a colour
-    assert "to-stderr" in css(browser, '[data-role="stderr"]').text
+    finished = 'tr[data-run-id][data-status="FINISHED"]'
+    [run_id] = read(browser, finished, "the run finished", lambda e: e.get_attribute("data-run-id"), timeout=60)
+    assert read(browser, f'{finished} [data-role="exit-code"]', "its exit code") == ["0"]
+    assert "Finished" in read(browser, finished, "its row")[0]  # a word as well as a colour
+    until(lambda: "to-stderr" in css(browser, '[data-role="stderr"]').text, 15, what="its stderr tail")
     runs = requests.get(f"{sched.url}/v1/jobs/{echo}/runs", timeout=5).json()
-    assert [(r["id"], r["status"], r["exitCode"]) for r in runs] == [
-        (finished.get_attribute("data-run-id"), "FINISHED", 0)]
+    assert [(r["id"], r["status"], r["exitCode"]) for r in runs] == [(run_id, "FINISHED", 0)]
     shot(browser, tmp_path, "job-run-now-output")
 
-    css(browser, '[data-view="job"] nav a[href="#/jobs"]').send_keys(Keys.ENTER)  # back, by keyboard
-    link = until(lambda: css(browser, f'[data-view="jobs"][data-ready="1"] tr[data-job-id="{long}"] a'), 15,
-                 what="the list again")
-    link.send_keys(Keys.ENTER)
+    press(browser, '[data-view="job"] nav a[href="#/jobs"]', "back to the list, by keyboard", Keys.ENTER)
+    press(browser, f'[data-view="jobs"][data-ready="1"] tr[data-job-id="{long}"] a', "the job, by keyboard",
+          Keys.ENTER)
     until(lambda: css(browser, f'[data-view="job"][data-job-id="{long}"][data-ready="1"]'), 15,
           what="the long job opened from the keyboard")
-    css(browser, '[data-action="run-now"]').click()
+    press(browser, '[data-view="job"] [data-action="run-now"]', "Run now")
     until(lambda: f"started-{marker}" in css(browser, '[data-role="stdout"]').text, 90,
           what="the running run's output, tailed while it runs")
-    running = css(browser, 'tr[data-run-id][aria-current="true"]')
-    run_id = running.get_attribute("data-run-id")
-    assert running.get_attribute("data-status") == "RUNNING"
-    running.find_element(By.CSS_SELECTOR, '[data-action="kill-run"]').click()
+    running = 'tr[data-run-id][aria-current="true"][data-status="RUNNING"]'
+    [run_id] = read(browser, running, "the run shown, running", lambda e: e.get_attribute("data-run-id"))
+    press(browser, f'{running} [data-action="kill-run"]', "Kill")
     confirm(browser, yes=True)
     until(lambda: css(browser, f'tr[data-run-id="{run_id}"][data-status="KILLED"]'), 60, what="killed in the UI")
     assert requests.get(f"{sched.url}/v1/jobs/{long}/runs/{run_id}", timeout=5).json()["status"] == "KILLED"
@@ -294,14 +307,14 @@ def test_with_tokens_run_now_asks_for_one_and_a_read_only_token_hides_the_action
     browser.execute_script("sessionStorage.clear()")  # this tab holds no token (the module's page held none either)
     browser.refresh()
     until(lambda: css(browser, f'[data-view="job"][data-job-id="{job_id}"][data-ready="1"]'), 30, what="the job view")
-    css(browser, '[data-action="run-now"]').click()  # without a token: the dialog asks for one first
+    press(browser, '[data-action="run-now"]', "Run now")  # without a token: the dialog asks for one first
     give_token(browser, "w-ui2")
     until(lambda: len(requests.get(f"{s.url}/v1/jobs/{job_id}/runs", timeout=5).json()) == 1, 30,
           what="the run started once the token was given")
     until(lambda: css(browser, '[data-view="job"][data-ready="1"] tr[data-run-id]'), 30, what="the run shown")
 
     browser.execute_script("document.querySelector('[data-view=\"job\"]').dataset.before = '1'")
-    css(browser, 'header [data-action="token"]').click()  # the shell's token button: now a read-only one
+    press(browser, 'header [data-action="token"]', "the token button")  # the shell's: now a read-only token
     give_token(browser, "r-ui2")
     until(lambda: css(browser, 'body[data-access="ro"]'), 15, what="the shell knows the token reads only")
     until(lambda: css(browser, '[data-view="job"]:not([data-before])[data-ready="1"] tr[data-run-id]'), 30,

@@ -6,7 +6,7 @@
 // deployment re-fetches only that app's deployment (its readiness may have changed); readiness
 // results have no event, so running deployments are also re-read every RUNNING_MS; the whole
 // list is read again only when the event stream (re)opens.
-import {act, appLink, badge, coalescer, h, installStyle, swap, time} from "./ops_common.js";
+import {act, appLink, badge, coalescer, h, installStyle, placeRows, retime, time} from "./ops_common.js";
 
 const LIMIT = 50;
 const RUNNING_MS = 3000;
@@ -22,7 +22,7 @@ export function mount(root, ctx) {
   root.dataset.view = "deployments";
   const deployments = new Map();   // id -> deployment (GET /v1/deployments' shape)
   const rollbackOf = new Map();    // rollback deployment id -> the id it rolled back (from our own DELETEs)
-  const rows = new Map();          // id -> its <li>
+  const rows = new Map();          // id -> {node: its <li>, key: what it shows}
   let gone = false;
 
   const summary = h("p", {class: "ops-muted", "aria-live": "polite", "data-role": "summary"}, "Loading\u2026");
@@ -153,20 +153,11 @@ export function mount(root, ctx) {
     const running = all.filter((d) => d.status === "running").length;
     summary.textContent = `${running} running, ${all.length - running} ended (the last ${LIMIT} are kept here)`;
     if (!all.length) summary.textContent = "No deployments yet.";
-    const wanted = new Set(all.map((d) => d.id));
-    for (const [id, node] of rows) if (!wanted.has(id)) { node.remove(); rows.delete(id); }
-    let previous = null;
-    for (const d of all) {
-      const fresh = row(d);
-      const old = rows.get(d.id);
-      if (old && old.outerHTML !== fresh.outerHTML) swap(old, fresh);
-      const node = old && old.outerHTML === fresh.outerHTML ? old : fresh;
-      rows.set(d.id, node);
-      const place = previous ? previous.nextSibling : list.firstChild;
-      if (place !== node) list.insertBefore(node, place);
-      previous = node;
-    }
-    while (list.children.length > LIMIT) { const last = list.lastElementChild; rows.delete(last.dataset.deploymentId); last.remove(); }
+    placeRows(list, rows, all.slice(0, LIMIT), (d) => d.id, (d) => {
+      const after = rollbackAfter(d);
+      const before = rolledBack(d);
+      return JSON.stringify([d, after && [after.id, after.status], before && before.id, ctx.canWrite()]);
+    }, row);
     root.dataset.ready = "1";
   }
 
@@ -188,6 +179,7 @@ export function mount(root, ctx) {
   // (only those, one read each) are read again every RUNNING_MS.
   const ticker = setInterval(() => {
     for (const d of deployments.values()) if (d.status === "running") refresh(d.id);
+    retime(list);
   }, RUNNING_MS);
 
   return {

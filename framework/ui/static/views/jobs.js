@@ -3,10 +3,11 @@
 // status and exit code, Run now (POST /v1/jobs/ID/runs) and Kill (DELETE /v1/jobs/ID/runs/RUN),
 // and the output tail of the selected run (GET .../stdout|stderr?bytes=4096), re-read every
 // TAIL_MS (with the runs) while that run is active. Live: job events re-fetch only the job (or its runs) they name.
-import {act, badge, coalescer, h, installStyle, swap, time} from "./ops_common.js";
+import {act, badge, coalescer, h, installStyle, placeRows, retime, time} from "./ops_common.js";
 
 const TAIL_BYTES = 4096;
 const TAIL_MS = 2000;
+const RETIME_MS = 5000;  // relative times ("12 s ago") shown again, in place
 const ACTIVE = new Set(["QUEUED", "STARTING", "RUNNING"]);
 const JOB_EVENTS = new Set(["job_created", "job_updated", "job_deleted", "job_run_status_event", "job_run_skipped"]);
 
@@ -89,20 +90,7 @@ function mountList(root, ctx) {
     if (gone) return;
     const all = [...jobs.values()].sort((a, b) => a.id.localeCompare(b.id));
     summary.textContent = all.length ? `${all.length} job${all.length === 1 ? "" : "s"}` : "No jobs defined.";
-    const wanted = new Set(all.map((j) => j.id));
-    for (const [jobId, node] of rows) if (!wanted.has(jobId)) { node.remove(); rows.delete(jobId); }
-    let previous = null;
-    for (const job of all) {
-      const fresh = row(job);
-      const old = rows.get(job.id);
-      const same = old && old.outerHTML === fresh.outerHTML;
-      if (old && !same) swap(old, fresh);
-      const node = same ? old : fresh;
-      rows.set(job.id, node);
-      const place = previous ? previous.nextSibling : body.firstChild;
-      if (place !== node) body.insertBefore(node, place);
-      previous = node;
-    }
+    placeRows(body, rows, all, (job) => job.id, (job) => JSON.stringify([job, ctx.canWrite()]), row);
     root.dataset.ready = "1";
   }
 
@@ -118,13 +106,14 @@ function mountList(root, ctx) {
   }
   loadAll();
   window.addEventListener("halyard:stream-open", loadAll);
+  const ticker = setInterval(() => retime(body), RETIME_MS);
 
   return {
     update(event) {
       if (JOB_EVENTS.has(event.eventType) && event.jobId) refresh(event.jobId);
     },
     unmount() {
-      gone = true; refresh.cancel(); window.removeEventListener("halyard:stream-open", loadAll);
+      gone = true; refresh.cancel(); clearInterval(ticker); window.removeEventListener("halyard:stream-open", loadAll);
       root.replaceChildren();
     },
   };
@@ -140,6 +129,7 @@ function mountJob(root, ctx, jobId) {
   let tailTimer = null;
   let gone = false;
   let tailing = 0;         // a counter: an older tail's answer never overwrites a newer one
+  const runRows = new Map();  // run id -> {node, key}
 
   const heading = h("h1", {}, "Job ", h("code", {}, jobId));
   const actions = h("div", {class: "ops-actions"});
@@ -232,16 +222,8 @@ function mountJob(root, ctx, jobId) {
     if (gone) return;
     summary.textContent = runs.length ? `${runs.length} run${runs.length === 1 ? "" : "s"}, `
       + `${runs.filter((r) => ACTIVE.has(r.status)).length} active` : "No runs yet.";
-    const focusedRun = document.activeElement && document.activeElement.closest
-      && document.activeElement.closest("tr[data-run-id]");
-    const focusId = focusedRun && runBody.contains(focusedRun) ? focusedRun.dataset.runId : null;
-    const focusAction = focusId && document.activeElement.dataset ? document.activeElement.dataset.action : null;
-    runBody.replaceChildren(...runs.map(runRow));
-    if (focusId) {
-      const tr = runBody.querySelector(`tr[data-run-id="${CSS.escape(focusId)}"]`);
-      const again = tr && focusAction ? tr.querySelector(`[data-action="${focusAction}"]`) : null;
-      (again || tr)?.focus();
-    }
+    placeRows(runBody, runRows, runs, (run) => run.id,
+      (run) => JSON.stringify([run, run.id === selected, ctx.canWrite()]), runRow);
     const run = runs.find((r) => r.id === selected);
     outputTitle.textContent = run ? `Output of run ${run.id} (last ${TAIL_BYTES / 1024} KB)` : "Output";
     outputTitle.dataset.runId = run ? run.id : "";
@@ -278,6 +260,7 @@ function mountJob(root, ctx, jobId) {
   const reload = () => { reloadJob(); reloadRuns(); };
   reload();
   window.addEventListener("halyard:stream-open", reload);  // what the stream missed while away
+  const ticker = setInterval(() => { retime(runBody); retime(definition); }, RETIME_MS);
 
   return {
     update(event) {
@@ -286,7 +269,7 @@ function mountJob(root, ctx, jobId) {
       else reloadJob();
     },
     unmount() {
-      gone = true; clearTimeout(tailTimer); reloadJob.cancel(); reloadRuns.cancel();
+      gone = true; clearTimeout(tailTimer); clearInterval(ticker); reloadJob.cancel(); reloadRuns.cancel();
       window.removeEventListener("halyard:stream-open", reload);
       root.replaceChildren();
       delete root.dataset.jobId;

@@ -97,6 +97,35 @@ export function swap(old, fresh) {
   (again || (fresh.tabIndex >= 0 ? fresh : null))?.focus();
 }
 
+/** Show each <time datetime> under `root` relative to now again (no redraw of its row). */
+export function retime(root) {
+  for (const node of root.querySelectorAll("time[datetime]")) node.textContent = when(node.getAttribute("datetime"));
+}
+
+/** Put `items` in `container` in order, one row each, kept in `rows` (id -> {node, key}): a row
+ *  is drawn again (`render(item)`) only when its `keyOf(item)` changed, so that focus and the
+ *  elements themselves survive unrelated redraws; rows of items gone are removed. */
+export function placeRows(container, rows, items, idOf, keyOf, render) {
+  const wanted = new Set(items.map(idOf));
+  for (const [id, entry] of rows) if (!wanted.has(id)) { entry.node.remove(); rows.delete(id); }
+  let previous = null;
+  for (const item of items) {
+    const id = idOf(item);
+    const key = keyOf(item);
+    let entry = rows.get(id);
+    if (!entry || entry.key !== key) {
+      const fresh = render(item);
+      if (entry) swap(entry.node, fresh);
+      entry = {node: fresh, key};
+      rows.set(id, entry);
+    }
+    const place = previous ? previous.nextSibling : container.firstChild;
+    if (place !== entry.node) container.insertBefore(entry.node, place);
+    previous = entry.node;
+  }
+  retime(container);
+}
+
 /** An app's link in the dashboard (#/apps/<id>, the id URL-encoded with its leading slash). */
 export function appLink(appId) {
   return h("a", {href: `#/apps/${encodeURIComponent(appId)}`, class: "ops-app"}, appId);
