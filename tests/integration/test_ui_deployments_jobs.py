@@ -303,28 +303,31 @@ def test_with_tokens_run_now_asks_for_one_and_a_read_only_token_hides_the_action
                                                    "constraints": NOWHERE, **SMALL}, headers=s.headers, timeout=30)
     assert resp.status_code == 201, resp.text
     deployment_id = resp.json()["deployments"][0]["id"]
-    browser.get(f"{s.url}/ui/#/jobs/{job_id}")
-    browser.execute_script("sessionStorage.clear()")  # this tab holds no token (the module's page held none either)
-    browser.refresh()
-    until(lambda: css(browser, f'[data-view="job"][data-job-id="{job_id}"][data-ready="1"]'), 30, what="the job view")
-    press(browser, '[data-action="run-now"]', "Run now")  # without a token: the dialog asks for one first
-    give_token(browser, "w-ui2")
-    until(lambda: len(requests.get(f"{s.url}/v1/jobs/{job_id}/runs", timeout=5).json()) == 1, 30,
-          what="the run started once the token was given")
-    until(lambda: css(browser, '[data-view="job"][data-ready="1"] tr[data-run-id]'), 30, what="the run shown")
+    try:
+        browser.get(f"{s.url}/ui/#/jobs/{job_id}")
+        browser.execute_script("sessionStorage.clear()")  # this tab holds no token
+        browser.refresh()
+        until(lambda: css(browser, f'[data-view="job"][data-job-id="{job_id}"][data-ready="1"]'), 30,
+              what="the job view")
+        press(browser, '[data-action="run-now"]', "Run now")  # without a token: the dialog asks for one first
+        give_token(browser, "w-ui2")
+        until(lambda: len(requests.get(f"{s.url}/v1/jobs/{job_id}/runs", timeout=5).json()) == 1, 30,
+              what="the run started once the token was given")
+        until(lambda: css(browser, '[data-view="job"][data-ready="1"] tr[data-run-id]'), 30, what="the run shown")
 
-    browser.execute_script("document.querySelector('[data-view=\"job\"]').dataset.before = '1'")
-    press(browser, 'header [data-action="token"]', "the token button")  # the shell's: now a read-only token
-    give_token(browser, "r-ui2")
-    until(lambda: css(browser, 'body[data-access="ro"]'), 15, what="the shell knows the token reads only")
-    until(lambda: css(browser, '[data-view="job"]:not([data-before])[data-ready="1"] tr[data-run-id]'), 30,
-          what="the view mounted again with the read-only token")
-    assert not browser.find_elements(By.CSS_SELECTOR, '[data-action="run-now"], [data-action="kill-run"]')
-    browser.get(f"{s.url}/ui/#/deployments")
-    until(lambda: css(browser, f'[data-view="deployments"] li[data-deployment-id="{deployment_id}"]'
-                               '[data-status="running"]'), 30, what="the deployment shown")
-    assert not browser.find_elements(By.CSS_SELECTOR, '[data-view="deployments"] [data-action]')  # read-only
-    shot(browser, tmp_path, "deployments-read-only-token")
-    assert script_errors(browser) == []
-    browser.execute_script("sessionStorage.clear()")
-    requests.delete(s.url + "/v2/apps" + app_id, params={"force": "true"}, headers=s.headers, timeout=30)
+        browser.execute_script("document.querySelector('[data-view=\"job\"]').dataset.before = '1'")
+        press(browser, 'header [data-action="token"]', "the token button")  # the shell's: now a read-only token
+        give_token(browser, "r-ui2")
+        until(lambda: css(browser, 'body[data-access="ro"]'), 15, what="the shell knows the token reads only")
+        until(lambda: css(browser, '[data-view="job"]:not([data-before])[data-ready="1"] tr[data-run-id]'), 30,
+              what="the view mounted again with the read-only token")
+        assert not browser.find_elements(By.CSS_SELECTOR, '[data-action="run-now"], [data-action="kill-run"]')
+        browser.get(f"{s.url}/ui/#/deployments")
+        until(lambda: css(browser, f'[data-view="deployments"] li[data-deployment-id="{deployment_id}"]'
+                                   '[data-status="running"]'), 30, what="the deployment shown")
+        assert not browser.find_elements(By.CSS_SELECTOR, '[data-view="deployments"] [data-action]')  # read-only
+        shot(browser, tmp_path, "deployments-read-only-token")
+        assert script_errors(browser) == []
+    finally:
+        browser.execute_script("sessionStorage.clear()")
+        requests.delete(s.url + "/v2/apps" + app_id, params={"force": "true"}, headers=s.headers, timeout=30)
