@@ -1,9 +1,10 @@
-"""Deployments: ``/v2/deployments`` (list, show, cancel), in Marathon's shape plus Halyard's status."""
+"""Deployments: ``/v2/deployments`` (list, show, cancel), in Marathon's shape plus Halyard's status,
+and ``/v1/deployments`` (Halyard's: the recent ones, ended ones too, newest first)."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from ..backend import Backend
@@ -35,7 +36,8 @@ def plan_json(records: Sequence[DeploymentRecord], readiness: Callable[[str], Se
               halyard: bool = False) -> dict[str, Any]:
     """One deployment (the records of every app it changes, one step each or, for a deployment of
     several apps, in the steps their dependencies gave) as Marathon's DeploymentPlan: its steps,
-    the current one (the first with an app under way) and what that step does now."""
+    the current one (the first with an app under way; once ended, the step it failed or was
+    cancelled at, or the last) and what that step does now."""
     first = records[0]
     steps: dict[int, list[DeploymentRecord]] = {}
     for record in records:
@@ -43,6 +45,8 @@ def plan_json(records: Sequence[DeploymentRecord], readiness: Callable[[str], Se
     order = sorted(steps)
     active = [r for r in records if r.status == "running" and not r.held]
     current = min((r.step or 0 for r in active), default=None)
+    if current is None:  # ended: the step it ended at is the first one not all succeeded
+        current = min((r.step or 0 for r in records if r.ended and r.status != "succeeded"), default=None)
     data: dict[str, Any] = {
         "id": first.id, "version": iso(min(r.version for r in records)),
         "affectedApps": sorted({r.app_id for r in records}), "affectedPods": [],
@@ -69,6 +73,23 @@ def by_deployment(records: Sequence[DeploymentRecord]) -> list[list[DeploymentRe
     return [sorted(g, key=lambda r: (r.step or 0, r.app_id)) for g in grouped.values()]
 
 
+def recent(running: Sequence[DeploymentRecord], ended: Sequence[DeploymentRecord],
+           limit: int) -> list[list[DeploymentRecord]]:
+    """The ``limit`` most recent deployments (running or ended), newest first, each as its records."""
+    plans = by_deployment([*running, *ended])
+    plans.sort(key=lambda plan: max(r.started_at for r in plan), reverse=True)
+    return plans[:limit]
+
+
+def history_json(records: Sequence[DeploymentRecord], readiness: Callable[[str], Sequence[ReadinessResult]]
+                 ) -> dict[str, Any]:
+    """One deployment as ``/v1/deployments`` lists it: Halyard's plan (with ``status``, ``kind``,
+    ``failures``) plus when it started and, once ended, when it ended."""
+    ends = [r.ended_at for r in records]
+    return {**plan_json(records, readiness, halyard=True), "startedAt": iso(min(r.started_at for r in records)),
+            "endedAt": iso(max(e for e in ends if e is not None)) if all(e is not None for e in ends) else None}
+
+
 def routes(backend: Backend) -> APIRouter:
     router = APIRouter()
 
@@ -77,11 +98,20 @@ def routes(backend: Backend) -> APIRouter:
         with backend.reading() as view:
             return [plan_json(plan, view.readiness_results) for plan in by_deployment(view.deployments())]
 
+    @router.get("/v1/deployments")
+    def history(limit: int = Query(50, ge=1, le=500)) -> Any:
+        """Halyard's addition: the most recent deployments, running and ended (succeeded, failed,
+        cancelled, with their failures), newest first."""
+        with backend.reading() as view:
+            return [history_json(plan, view.readiness_results)
+                    for plan in recent(view.deployments(), view.finished(), limit)]
+
     @router.get("/v2/deployments/{deployment_id}")
     def deployment(deployment_id: str) -> Any:
-        """Halyard's addition: a deployment, running or ended (succeeded, failed, cancelled)."""
+        """Halyard's addition: a deployment, running or ended (succeeded, failed, cancelled), as
+        ``/v1/deployments`` lists it."""
         with backend.reading() as view:
-            return plan_json(view.plan(deployment_id), view.readiness_results, halyard=True)
+            return history_json(view.plan(deployment_id), view.readiness_results)
 
     @router.delete("/v2/deployments/{deployment_id}")
     def cancel_deployment(deployment_id: str, force: bool = False) -> Any:
