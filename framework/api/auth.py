@@ -26,7 +26,8 @@ from .read_scopes import check_path, filter_read
 
 OPEN_PATHS = {"/ping", "/", "/ui", "/v1/whoami"}   # the dashboard's page asks for a token itself
 OPEN_PREFIXES = ("/v1/executor/", "/ui/")   # the executor artifact (agents fetch it without a token); the dashboard's files
-FILTERED_READS = ("/v2/apps", "/v2/tasks", "/v2/deployments", "/v2/queue", "/v1/jobs", "/v2/groups")
+FILTERED_READS = ("/v2/apps", "/v2/tasks", "/v2/deployments", "/v2/queue", "/v1/jobs", "/v2/groups",
+                  "/v1/deployments", "/v1/cluster")
 
 
 def bearer(authorization: Optional[str]) -> Optional[str]:

@@ -9,11 +9,13 @@ read                               what a scoped token gets
 ...]``, ``/v1/apps/{id}/...``
 ``/v2/tasks``                      the tasks of those apps
 ``/v2/groups[/{id}]``              the tree with only those apps (groups left empty dropped)
-``/v2/deployments``                the deployments whose every app is under its prefixes
+``/v2/deployments``,               the deployments whose every app is under its prefixes
+``/v1/deployments``
 ``/v2/deployments/{id}``           that deployment, or 403
 ``/v2/queue``                      the queued apps under its prefixes
 ``/v1/jobs``, ``/v1/jobs/{id}..``  the jobs under its prefixes (``team-a.etl`` is ``/team-a/etl``)
 ``/v2/events``                     events that name an app or job outside are left out
+``/v1/cluster``                    every agent, and only the tasks of those apps
 =================================  ============================================================
 
 Everything else (``/v2/info``, ``/v2/leader``, ``/metrics``, ``/v1/releases``, ...) is shown whole.
@@ -80,7 +82,7 @@ def filter_read(path: str, body: Any, grant: Grant) -> Any:
         return {**body, "apps": [a for a in body["apps"] if grant.covers(a.get("id", ""))]}
     if path == "/v2/tasks" and isinstance(body, dict) and isinstance(body.get("tasks"), list):
         return {**body, "tasks": [t for t in body["tasks"] if grant.covers(t.get("appId", ""))]}
-    if path == "/v2/deployments" and isinstance(body, list):
+    if path in ("/v2/deployments", "/v1/deployments") and isinstance(body, list):
         return [d for d in body if _deployment_ok(grant)(d)]
     if path.startswith("/v2/deployments/") and isinstance(body, dict) and "affectedApps" in body:
         if not _deployment_ok(grant)(body):
@@ -89,6 +91,8 @@ def filter_read(path: str, body: Any, grant: Grant) -> Any:
     if path == "/v2/queue" and isinstance(body, dict) and isinstance(body.get("queue"), list):
         return {**body, "queue": [q for q in body["queue"]
                                   if grant.covers(((q.get("app") or q.get("pod") or {}).get("id", "")))]}
+    if path == "/v1/cluster" and isinstance(body, dict) and isinstance(body.get("tasks"), list):
+        return {**body, "tasks": [t for t in body["tasks"] if grant.covers(t.get("appId", ""))]}
     if path == "/v1/jobs" and isinstance(body, list):
         return [j for j in body if isinstance(j, dict) and grant.covers(job_path(str(j.get("id", ""))))]
     if (path == "/v2/groups" or path.startswith("/v2/groups/")) and isinstance(body, dict) and "apps" in body:

@@ -255,6 +255,11 @@ def test_the_pure_read_filters():
     assert filter_read("/v2/tasks", {"tasks": [{"appId": "/a/x"}, {"appId": "/b/y"}]}, grant) == {
         "tasks": [{"appId": "/a/x"}]}
     assert filter_read("/v2/info", {"name": "halyard"}, grant) == {"name": "halyard"}
+    cluster = {"agents": [{"id": "S1"}], "tasks": [{"id": "t1", "appId": "/a/x"}, {"id": "t2", "appId": "/b/y"}]}
+    assert filter_read("/v1/cluster", cluster, grant) == {"agents": [{"id": "S1"}],
+                                                          "tasks": [{"id": "t1", "appId": "/a/x"}]}
+    history = [{"id": "d1", "affectedApps": ["/a/x"]}, {"id": "d2", "affectedApps": ["/a/x", "/b/y"]}]
+    assert [d["id"] for d in filter_read("/v1/deployments", history, grant)] == ["d1"]
     assert event_visible({"eventType": "status_update_event", "appId": "/a/x"}, grant)
     assert not event_visible({"eventType": "status_update_event", "appId": "/b/x"}, grant)
     assert not event_visible({"eventType": "job_created", "jobId": "b.etl"}, grant)
