@@ -115,11 +115,16 @@ def routes(backend: Backend) -> APIRouter:
 
     @router.delete("/v2/deployments/{deployment_id}")
     def cancel_deployment(deployment_id: str, force: bool = False) -> Any:
-        rollback_id = None if force else new_id()
+        """Marathon's cancel: roll back (200, the rollback's id), or with ``force`` just stop
+        (202). A rebalance is never rolled back (its apps' definitions never changed): cancelling
+        it stops its moves and answers with its own id."""
+        with backend.reading() as view:
+            moves_only = all(r.kind == "rebalance" for r in view.plan(deployment_id))
+        rollback_id = None if force or moves_only else new_id()
         backend.submit(CancelDeployment(deployment_id, force=force, rollback_id=rollback_id))
         if force:
             return Response(status_code=202)
         with backend.reading() as view:
-            return {"deploymentId": rollback_id, "version": iso(view.now())}
+            return {"deploymentId": rollback_id or deployment_id, "version": iso(view.now())}
 
     return router
