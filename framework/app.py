@@ -79,8 +79,7 @@ class SchedulerApp:
             registry=registry, on_leading=lambda snapshot: self.release_desk.settle(snapshot.deployments),
             discovery=self.discovery)
         self.release_desk = ReleaseDesk(self.service, self.releases,
-                                        RegistryResolver(read_credentials(config.registry_credentials)),
-                                        self.tokens.book.names() if self.tokens else {})
+                                        RegistryResolver(read_credentials(config.registry_credentials)))
         self.session.add_listener(self.service.session_changed)
         self._server: Optional[uvicorn.Server] = None
         self.auto_rebalance = (AutoRebalancer(self.service, config.rebalance_cooldown,
