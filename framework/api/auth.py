@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from ..errors import ForbiddenError
 from ..tokens import Grant, TokenBook
 from . import scopes
-from .errors import CLIENT, PROXIED
+from .errors import CLIENT, PROXIED, forbidden_response
 from .audit import ANONYMOUS, NO_TOKENS, UNKNOWN, WRITES, AuditLog, audit_event, audit_line, deployment_id_of
 from .read_scopes import check_path, filter_read
 
@@ -87,10 +87,6 @@ def _rebuilt(response: Any, raw: bytes) -> Response:
     return Response(raw, status_code=response.status_code, headers=headers)
 
 
-def _forbidden(exc: ForbiddenError) -> JSONResponse:
-    return JSONResponse({"message": str(exc), "prefixes": list(exc.prefixes)}, status_code=403)
-
-
 def _refused(method: str, path: str, header: Optional[str], book: TokenBook,
              auth_reads: bool) -> tuple[Optional[Grant], bool, Optional[JSONResponse]]:
     """(the grant, whether its reads are scoped, the answer when the request may not go on)."""
@@ -100,7 +96,7 @@ def _refused(method: str, path: str, header: Optional[str], book: TokenBook,
         try:
             check_path(path, grant, "change" if method in WRITES else "read")
         except ForbiddenError as exc:
-            refused = _forbidden(exc)
+            refused = forbidden_response(exc)
     return grant, reads_scoped, refused
 
 
@@ -115,7 +111,7 @@ async def _scoped_read(path: str, response: Any, grant: Grant) -> Response:
     try:
         return JSONResponse(filter_read(path, body, grant), status_code=response.status_code)
     except ForbiddenError as exc:
-        return _forbidden(exc)
+        return forbidden_response(exc)
 
 
 def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, audit: Optional[AuditLog] = None,
