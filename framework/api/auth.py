@@ -42,14 +42,15 @@ def bearer(authorization: Optional[str]) -> Optional[str]:
 
 def check_token(method: str, path: str, authorization: Optional[str], tokens: TokenBook | dict[str, str],
                 auth_reads: bool) -> Optional[JSONResponse]:
-    """None when the request may go on; otherwise the 401/403 answer."""
-    return authenticate(method, path, authorization, tokens, auth_reads)[1]
+    """None when the request may go on; otherwise the 401/403 answer (``tokens`` may be a plain
+    ``{token: "rw"|"ro"}``)."""
+    book = tokens if isinstance(tokens, TokenBook) else TokenBook.of(tokens)
+    return authenticate(method, path, authorization, book, auth_reads)[1]
 
 
-def authenticate(method: str, path: str, authorization: Optional[str], tokens: TokenBook | dict[str, str],
+def authenticate(method: str, path: str, authorization: Optional[str], book: TokenBook,
                  auth_reads: bool) -> tuple[Optional[Grant], Optional[JSONResponse]]:
     """(the token's grant, if it has a known one; the 401/403 answer when the request may not go on)."""
-    book = tokens if isinstance(tokens, TokenBook) else TokenBook.of(tokens)
     token = bearer(authorization)
     grant = book.grant(token) if token is not None else None
     if not book or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or (method not in WRITES and not auth_reads):
@@ -91,8 +92,8 @@ def _refused(method: str, path: str, header: Optional[str], book: TokenBook,
              auth_reads: bool) -> tuple[Optional[Grant], bool, Optional[JSONResponse]]:
     """(the grant, whether its reads are scoped, the answer when the request may not go on)."""
     grant, refused = authenticate(method, path, header, book, auth_reads)
-    reads_scoped = bool(auth_reads and book and grant is not None and grant.scoped)
-    if refused is None and book and grant is not None and grant.scoped and (method in WRITES or reads_scoped):
+    reads_scoped = bool(auth_reads and grant is not None and grant.scoped)
+    if refused is None and grant is not None and grant.scoped and (method in WRITES or reads_scoped):
         try:
             check_path(path, grant, "change" if method in WRITES else "read")
         except ForbiddenError as exc:
@@ -142,7 +143,7 @@ def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, aud
             if method in WRITES:
                 record(request, book, grant, refused.status_code, None, None)
             return refused
-        scope = scopes.RequestScope(grant if book else None, reads_scoped)
+        scope = scopes.RequestScope(grant, reads_scoped)
         reset = scopes.enter(scope)
         try:
             response = await call_next(request)
