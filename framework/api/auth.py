@@ -26,8 +26,10 @@ from .read_scopes import check_path, filter_read
 
 OPEN_PATHS = {"/ping", "/", "/ui", "/v1/whoami"}   # the dashboard's page asks for a token itself
 OPEN_PREFIXES = ("/v1/executor/", "/ui/")   # the executor artifact (agents fetch it without a token); the dashboard's files
-FILTERED_READS = ("/v2/apps", "/v2/tasks", "/v2/deployments", "/v2/queue", "/v1/jobs", "/v2/groups",
-                  "/v1/deployments", "/v1/cluster")
+# the reads read_scopes.filter_read limits (a single app or job outside the scope is refused before, by check_path)
+FILTERED = {"/v2/apps", "/v2/tasks", "/v2/deployments", "/v1/deployments", "/v2/queue", "/v1/jobs", "/v2/groups",
+            "/v1/cluster"}
+FILTERED_PREFIXES = ("/v2/deployments/", "/v2/groups/")
 
 
 def bearer(authorization: Optional[str]) -> Optional[str]:
@@ -158,6 +160,6 @@ def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, aud
             record(request, book, grant, response.status_code,
                    deployment_id_of(response.status_code, response.headers, _json(raw)), scope.app_definition)
             return _rebuilt(response, raw)
-        if reads_scoped and (path in FILTERED_READS or path.startswith(FILTERED_READS)):
+        if reads_scoped and (path in FILTERED or path.startswith(FILTERED_PREFIXES)):
             return await _scoped_read(path, response, grant)  # type: ignore[arg-type]
         return response
