@@ -187,6 +187,7 @@ class Engine:
         self.jobs.load(snapshot.jobs.values(), snapshot.runs.values())
         self.index.dirty = set(self.apps) | {d.app_id for d in self.deployments.values()}
         self._unsaved = Persist(apps=self.commands.assign_missing())
+        self.rebalancer.end_orphans(self._unsaved)  # a rebalance's moves do not outlive its leader
         self._converge()  # what this finds (an app deleted meanwhile) is published with the next event
 
     # --- dispatch -----------------------------------------------------------------------------
@@ -209,7 +210,7 @@ class Engine:
         """After every event: advance rebalance moves, kill what must go, and ask for offers only
         while they are needed."""
         moved = Persist()
-        if self.rebalancer.deployment or any(d.kind == "rebalance" for d in self.deployments.values()):
+        if self.rebalancer.deployment:
             if self.rebalancer.step(self.apps, self.readiness(), moved, out):
                 self.suppressed = None  # a Revive clears the decline filters of the move's target
             if moved:

@@ -86,6 +86,14 @@ class MoveRunner:
         self.failed.discard(app.app_id)
         return record
 
+    def end_orphans(self, persist: Persist) -> None:
+        """End, as failed, the rebalance deployments a leader before this one started (their moves
+        lived in its memory only). Called once, after the state is loaded."""
+        for record in [d for d in self.book.running.values() if d.kind == "rebalance"]:
+            if self.deployment.get(record.app_id) != record.id:
+                self._note(record.app_id, "moves lost with the leader that started them", persist, record)
+                self.book.end(record.app_id, "failed", persist)
+
     # --- after every event ----------------------------------------------------------------------
 
     def step(self, apps: Mapping[str, AppRecord], readiness: Readiness, persist: Persist,
@@ -93,10 +101,6 @@ class MoveRunner:
         """Advance every app's moves; kills go to ``out``. True when a move now waits for an offer
         from its target (the engine revives, clearing decline filters)."""
         revive = False
-        for record in [d for d in self.book.running.values() if d.kind == "rebalance"]:
-            if self.deployment.get(record.app_id) != record.id:  # a leader before this one started it
-                self._note(record.app_id, "moves lost with the leader that started them", persist, record)
-                self.book.end(record.app_id, "failed", persist)
         for app_id in list(self.deployment):
             record = self.book.of_app(app_id)
             app = apps.get(app_id)
