@@ -131,6 +131,7 @@ class MoveRunner:
                            failed=True)
             elif readiness.counts(app, new):
                 self.extra.discard(new.task_id)
+                self.index.dirty.add(app_id)   # the new instance is now one of the app's for converge
                 if active.first:
                     self._done(app_id, persist)
                 else:
@@ -140,7 +141,6 @@ class MoveRunner:
             old = self.index.get(move.task_id)
             if old is None or old.state in TERMINAL:
                 self._done(app_id, persist)
-        self.index.dirty.add(app_id)
         if app_id not in self.active:  # the move ended: the next one (or the deployment's end) now
             return self._next(app, readiness, persist, out)
         return False
@@ -244,6 +244,7 @@ class MoveRunner:
         active = self.active.pop(app_id)
         m = active.move
         self._note(app_id, f"moved {m.task_id} {m.from_host} -> {m.to_host} (new {active.new_task})", persist)
+        self.index.dirty.add(app_id)
 
     def _drop(self, app_id: str, why: str, persist: Persist, failed: bool = False) -> None:
         active = self.active.pop(app_id)
