@@ -115,7 +115,7 @@ class Engine:
         self.launcher = Launcher(Planner(registry, seed), config.executor, clock, new_id,
                                  config.refuse_seconds_busy, config.refuse_seconds_idle, emit)
         self.rebalancer = MoveRunner(self.deployment_book, self.index, Planner(registry, seed), clock, new_id,
-                                     self.reconciler.kill)  # rebalance deployments' moves
+                                     self.reconciler.kill, config.refuse_seconds_busy)  # rebalance deployments' moves
         self.jobs = JobBook(clock, new_id, emit)
         self.job_commands = JobCommands(self.jobs, self.commands.check_strategy)
         self._handlers: dict[type, Callable[[Any], list[Instruction]]] = {

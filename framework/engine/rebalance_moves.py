@@ -25,15 +25,15 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Mapping, Optional
 
 from ..cluster import AgentInfo
-from ..mesos_types import LAUNCHING, TERMINAL, Offer
+from ..mesos_types import TERMINAL, Offer
 from ..placement import PlacementRequest, Planner
 from .agents import KnownAgents
-from .app_records import AppRecord, DeploymentRecord, TaskRecord
+from .app_records import AppRecord, DeploymentRecord
 from .converge import capacity_bounds
 from .deployments import DeploymentBook
-from .launch import task_id_for
-from .messages import AppTaskLaunch, Instruction, Kill, Launch, Persist
-from .offers import agent_view, allocate, group_offers
+from .launch import app_task, task_id_for
+from .messages import Instruction, Kill, Launch, Persist
+from .offers import agent_view, group_offers
 from .readiness import Readiness
 from .rebalance import Move
 from .task_index import TaskIndex
@@ -56,9 +56,10 @@ class MoveRunner:
     """The moves of every rebalance deployment under way: queued and active, one per app."""
 
     def __init__(self, book: DeploymentBook, index: TaskIndex, planner: Planner, clock: Callable[[], float],
-                 new_id: Callable[[], str], kill: Callable[[str, Optional[str], float], Kill]):
+                 new_id: Callable[[], str], kill: Callable[[str, Optional[str], float], Kill], refuse_busy: float):
         self.book, self.index, self.planner, self.clock, self.new_id = book, index, planner, clock, new_id
         self.kill = kill
+        self.refuse_busy = refuse_busy   # the decline filter of a launch's unused resources (work is pending)
         self.queues: dict[str, deque[Move]] = {}     # app id -> moves left
         self.active: dict[str, ActiveMove] = {}      # app id -> the move under way
         self.deployment: dict[str, str] = {}         # app id -> its rebalance deployment's id
@@ -203,20 +204,15 @@ class MoveRunner:
                 reasons = "; ".join(r for u in plan.unplaced for r in u.reasons)
                 self._drop(move.app_id, f"{move.to_host} no longer fits: {reasons}", persist)
                 continue
-            p = plan.placements[0]
             used.add(move.to_agent)
             task_id = task_id_for(app.app_id, self.new_id())
-            record = TaskRecord(task_id=task_id, app_id=app.app_id, config_version=app.config_version,
-                                agent_id=p.agent_id, hostname=p.hostname, ports=p.ports, state=LAUNCHING,
-                                staged_at=self.clock(), resources=p.resources)
+            launch, record = app_task(app, plan.placements[0], offered, task_id, self.clock())
             self.index.set(record)
             persist.tasks.append(record)
             if not active.first:
                 self.extra.add(task_id)
             active.phase, active.since, active.new_task = "wait", self.clock(), task_id
-            launch = AppTaskLaunch(task_id, p.agent_id, p.hostname, app.spec, app.version,
-                                   allocate(offered, p.allocation, p.ports), p.ports)
-            out.append(Launch(p.agent_id, tuple(offered.offer_ids), (launch,), 5.0))
+            out.append(Launch(record.agent_id, tuple(offered.offer_ids), (launch,), self.refuse_busy))
         rest = tuple(o for o in offers if o.agent_id not in used)
         return out, rest
 
