@@ -66,10 +66,6 @@ class MoveRunner:
         self.failed: set[str] = set()                # apps whose deployment has a failed move
         self.extra: set[str] = set()                 # new instances not counted yet: not the app's (converge)
 
-    def busy(self, app_id: str) -> bool:
-        """Moves of the app are queued or under way (its deployment is not done)."""
-        return app_id in self.deployment
-
     def held_launches(self, app_id: str) -> int:
         """Launches the move owns (its old instance stopped first): converge launches fewer."""
         active = self.active.get(app_id)
