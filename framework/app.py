@@ -79,8 +79,7 @@ class SchedulerApp:
             registry=registry, on_leading=lambda snapshot: self.release_desk.settle(snapshot.deployments),
             discovery=self.discovery)
         self.release_desk = ReleaseDesk(self.service, self.releases,
-                                        RegistryResolver(read_credentials(config.registry_credentials)),
-                                        self.tokens.book.names() if self.tokens else {})
+                                        RegistryResolver(read_credentials(config.registry_credentials)))
         self.session.add_listener(self.service.session_changed)
         self._server: Optional[uvicorn.Server] = None
         self.auto_rebalance = (AutoRebalancer(self.service, config.rebalance_cooldown,
@@ -147,10 +146,6 @@ class SchedulerApp:
         request sees the new tokens."""
         return self.tokens.reload() if self.tokens is not None else False
 
-    def restart_driver(self) -> None:
-        """The Mesos driver's IO thread died: lead again with a new one."""
-        self.service.restart_driver()
-
     def driver_failed(self, exc: BaseException) -> None:
         """The Mesos driver's IO thread died of ``exc``: a refusal by the master (credentials,
         ACLs) ends this scheduler; anything else is retried with a new driver."""
@@ -158,4 +153,4 @@ class SchedulerApp:
         if refused is not None:
             self.service.fail(refused)
         else:
-            self.restart_driver()
+            self.service.restart_driver()

@@ -49,11 +49,11 @@ class AutoRebalancer:
 
     def look(self, now: float) -> None:
         """One look at the master; a rebalance when one is due."""
-        active = [a.id for a in load_cluster(self.backend.master().state())]
-        if not self.trigger.observe(active, now):
+        agents = load_cluster(self.backend.master().state())
+        if not self.trigger.observe([a.id for a in agents], now):
             return
         joined = ", ".join(sorted(self.trigger.joined)) or "?"
         self.trigger.joined = set()
-        plan, ids = rebalance(self.backend, None, False, None, self.min_age, lambda: str(uuid.uuid4()))
+        plan, ids = rebalance(self.backend, None, False, None, self.min_age, lambda: str(uuid.uuid4()), agents)
         log.info("automatic rebalance after agent(s) %s joined: %d move(s), deployments %s", joined,
                  len(plan.moves), ", ".join(f"{app} {i}" for app, i in ids.items()) or "none")

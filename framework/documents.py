@@ -64,9 +64,10 @@ def parse_document(data: Union[bytes, str]) -> Any:
     """The JSON-shaped value of one YAML or JSON document, or :class:`ValidationError`."""
     text = decode(data) if isinstance(data, bytes) else data.lstrip("\ufeff")
     if text.lstrip()[:1] in ("{", "["):
-        found = _parse_json(text)
-        if found is not None:
-            return found[0]
+        try:
+            return parse_json(text)
+        except ValueError:
+            pass   # not JSON: YAML flow style, or invalid (the YAML parser says which and where)
     from .documents_yaml import parse_yaml  # it needs this module's bounds and paths
 
     return parse_yaml(text)
@@ -133,15 +134,6 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     dup = _Duplicated(out)
     dup.duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
     return dup
-
-
-def _parse_json(text: str) -> Optional[tuple[Any]]:
-    """``(value,)``; None when the text is not JSON (YAML flow style, or invalid: the YAML parser
-    says which and where)."""
-    try:
-        return (parse_json(text),)
-    except ValueError:
-        return None
 
 
 def parse_json(text: str, duplicate_keys: bool = False) -> Any:

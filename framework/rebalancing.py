@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, Optional, Sequence
 
 from .backend import Backend
-from .cluster import load_cluster
+from .cluster import AgentInfo, load_cluster
 from .engine.messages import StartRebalance
 from .engine.rebalance import Move, RebalanceApp, RebalancePlan, RebalancePlanner
 from .engine.rebalance_state import RunningTask
@@ -40,10 +40,13 @@ def rebalance_apps(view: EngineView, wanted: Optional[Sequence[str]]) -> list[Re
 
 
 def rebalance(backend: Backend, wanted: Optional[Sequence[str]], dry_run: bool, max_moves: Optional[int],
-              min_age: float, new_id: Callable[[], str]) -> tuple[RebalancePlan, dict[str, str]]:
-    """Plan on the live cluster and, unless ``dry_run``, start one ``rebalance`` deployment per
-    app with moves: the plan, and the deployments' ids by app."""
-    agents = load_cluster(backend.master().state())
+              min_age: float, new_id: Callable[[], str],
+              agents: Optional[Sequence[AgentInfo]] = None) -> tuple[RebalancePlan, dict[str, str]]:
+    """Plan on the live cluster (``agents``, when the caller has just read them from the master)
+    and, unless ``dry_run``, start one ``rebalance`` deployment per app with moves: the plan, and
+    the deployments' ids by app."""
+    if agents is None:
+        agents = load_cluster(backend.master().state())
     with backend.reading() as view:
         apps = rebalance_apps(view, wanted)
         now = view.now()

@@ -71,10 +71,6 @@ class TokenBook:
     def grant(self, token: str) -> Optional[Grant]:
         return self._grants.get(token)
 
-    def names(self) -> dict[str, str]:
-        """token -> name (for the release desk's ``who``)."""
-        return {token: g.name for token, g in self._grants.items()}
-
     def __bool__(self) -> bool:
         return bool(self._grants)
 

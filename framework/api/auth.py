@@ -20,14 +20,16 @@ from fastapi.responses import JSONResponse, Response
 from ..errors import ForbiddenError
 from ..tokens import Grant, TokenBook
 from . import scopes
-from .errors import CLIENT, PROXIED
+from .errors import CLIENT, PROXIED, forbidden_response
 from .audit import ANONYMOUS, NO_TOKENS, UNKNOWN, WRITES, AuditLog, audit_event, audit_line, deployment_id_of
 from .read_scopes import check_path, filter_read
 
 OPEN_PATHS = {"/ping", "/", "/ui", "/v1/whoami"}   # the dashboard's page asks for a token itself
 OPEN_PREFIXES = ("/v1/executor/", "/ui/")   # the executor artifact (agents fetch it without a token); the dashboard's files
-FILTERED_READS = ("/v2/apps", "/v2/tasks", "/v2/deployments", "/v2/queue", "/v1/jobs", "/v2/groups",
-                  "/v1/deployments", "/v1/cluster")
+# the reads read_scopes.filter_read limits (a single app or job outside the scope is refused before, by check_path)
+FILTERED = {"/v2/apps", "/v2/tasks", "/v2/deployments", "/v1/deployments", "/v2/queue", "/v1/jobs", "/v2/groups",
+            "/v1/cluster"}
+FILTERED_PREFIXES = ("/v2/deployments/", "/v2/groups/")
 
 
 def bearer(authorization: Optional[str]) -> Optional[str]:
@@ -42,14 +44,15 @@ def bearer(authorization: Optional[str]) -> Optional[str]:
 
 def check_token(method: str, path: str, authorization: Optional[str], tokens: TokenBook | dict[str, str],
                 auth_reads: bool) -> Optional[JSONResponse]:
-    """None when the request may go on; otherwise the 401/403 answer."""
-    return authenticate(method, path, authorization, tokens, auth_reads)[1]
+    """None when the request may go on; otherwise the 401/403 answer (``tokens`` may be a plain
+    ``{token: "rw"|"ro"}``)."""
+    book = tokens if isinstance(tokens, TokenBook) else TokenBook.of(tokens)
+    return authenticate(method, path, authorization, book, auth_reads)[1]
 
 
-def authenticate(method: str, path: str, authorization: Optional[str], tokens: TokenBook | dict[str, str],
+def authenticate(method: str, path: str, authorization: Optional[str], book: TokenBook,
                  auth_reads: bool) -> tuple[Optional[Grant], Optional[JSONResponse]]:
     """(the token's grant, if it has a known one; the 401/403 answer when the request may not go on)."""
-    book = tokens if isinstance(tokens, TokenBook) else TokenBook.of(tokens)
     token = bearer(authorization)
     grant = book.grant(token) if token is not None else None
     if not book or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or (method not in WRITES and not auth_reads):
@@ -87,20 +90,16 @@ def _rebuilt(response: Any, raw: bytes) -> Response:
     return Response(raw, status_code=response.status_code, headers=headers)
 
 
-def _forbidden(exc: ForbiddenError) -> JSONResponse:
-    return JSONResponse({"message": str(exc), "prefixes": list(exc.prefixes)}, status_code=403)
-
-
 def _refused(method: str, path: str, header: Optional[str], book: TokenBook,
              auth_reads: bool) -> tuple[Optional[Grant], bool, Optional[JSONResponse]]:
     """(the grant, whether its reads are scoped, the answer when the request may not go on)."""
     grant, refused = authenticate(method, path, header, book, auth_reads)
-    reads_scoped = bool(auth_reads and book and grant is not None and grant.scoped)
-    if refused is None and book and grant is not None and grant.scoped and (method in WRITES or reads_scoped):
+    reads_scoped = bool(auth_reads and grant is not None and grant.scoped)
+    if refused is None and grant is not None and grant.scoped and (method in WRITES or reads_scoped):
         try:
             check_path(path, grant, "change" if method in WRITES else "read")
         except ForbiddenError as exc:
-            refused = _forbidden(exc)
+            refused = forbidden_response(exc)
     return grant, reads_scoped, refused
 
 
@@ -115,7 +114,7 @@ async def _scoped_read(path: str, response: Any, grant: Grant) -> Response:
     try:
         return JSONResponse(filter_read(path, body, grant), status_code=response.status_code)
     except ForbiddenError as exc:
-        return _forbidden(exc)
+        return forbidden_response(exc)
 
 
 def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, audit: Optional[AuditLog] = None,
@@ -146,7 +145,7 @@ def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, aud
             if method in WRITES:
                 record(request, book, grant, refused.status_code, None, None)
             return refused
-        scope = scopes.RequestScope(grant if book else None, reads_scoped)
+        scope = scopes.RequestScope(grant, reads_scoped)
         reset = scopes.enter(scope)
         try:
             response = await call_next(request)
@@ -161,6 +160,6 @@ def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, aud
             record(request, book, grant, response.status_code,
                    deployment_id_of(response.status_code, response.headers, _json(raw)), scope.app_definition)
             return _rebuilt(response, raw)
-        if reads_scoped and (path in FILTERED_READS or path.startswith(FILTERED_READS)):
+        if reads_scoped and (path in FILTERED or path.startswith(FILTERED_PREFIXES)):
             return await _scoped_read(path, response, grant)  # type: ignore[arg-type]
         return response

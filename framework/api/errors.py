@@ -48,6 +48,11 @@ def conflict_response(exc: ConflictError) -> JSONResponse:
     return error_response(409, str(exc), deployments=deployments)
 
 
+def forbidden_response(exc: ForbiddenError) -> JSONResponse:
+    """403, with the prefixes of the token that was refused."""
+    return error_response(403, str(exc), prefixes=list(exc.prefixes))
+
+
 def install(api: FastAPI, backend: Backend) -> None:
     """Register the handlers for Halyard's exceptions."""
 
@@ -77,7 +82,7 @@ def install(api: FastAPI, backend: Backend) -> None:
         return conflict_response(exc)
 
     async def forbidden(request: Request, exc: ForbiddenError) -> JSONResponse:
-        return error_response(403, str(exc), prefixes=list(exc.prefixes))
+        return forbidden_response(exc)
 
     async def invalid(request: Request, exc: ValidationError) -> JSONResponse:
         return JSONResponse(invalid_json(list(exc.problems)), status_code=422)

@@ -135,9 +135,7 @@ class ScopedBackend:
             if paths is None:
                 raise ForbiddenError(f"token '{grant.name}' is scoped to {' '.join(grant.prefixes)}: "
                                      f"{type(command).__name__} is not for scoped tokens", grant.prefixes)
-            outside = grant.outside(paths)
-            if outside:
-                raise refusal(grant, outside)
+            require(paths)
         self._backend.submit(command)
         if scope is not None and isinstance(command, PutApp):
             scope.app_definition = self._stored(command.spec)

@@ -29,10 +29,10 @@ def check_tokens_file(path: str) -> int:
     """Read the tokens file as the scheduler will (``tokens.py``); a bad one is a usage error
     naming each line and its problem. Returns how many tokens it holds."""
     from ..errors import ValidationError
-    from ..tokens import parse_tokens
+    from ..tokens import TokenFile
 
     try:
-        return len(parse_tokens(open(path).read(), path))
+        return len(TokenFile(path).book)
     except ValidationError as exc:
         raise click.BadParameter("; ".join(str(p) for p in exc.problems), param_hint="--tokens-file") from None
 

@@ -115,7 +115,7 @@ class Engine:
         self.launcher = Launcher(Planner(registry, seed), config.executor, clock, new_id,
                                  config.refuse_seconds_busy, config.refuse_seconds_idle, emit)
         self.rebalancer = MoveRunner(self.deployment_book, self.index, Planner(registry, seed), clock, new_id,
-                                     self.reconciler.kill)  # rebalance deployments' moves
+                                     self.reconciler.kill, config.refuse_seconds_busy)  # rebalance deployments' moves
         self.jobs = JobBook(clock, new_id, emit)
         self.job_commands = JobCommands(self.jobs, self.commands.check_strategy)
         self._handlers: dict[type, Callable[[Any], list[Instruction]]] = {
@@ -152,8 +152,11 @@ class Engine:
     def pending(self, app: AppRecord) -> int:
         if self.held(app.app_id):
             return 0
-        launch = converge(app, self._instances(app.app_id), self.readiness()).launch
-        return max(0, launch - self.rebalancer.held_launches(app.app_id))
+        return self._launches(app.app_id, converge(app, self._instances(app.app_id), self.readiness()).launch)
+
+    def _launches(self, app_id: str, launch: int) -> int:
+        """What the app launches of converge's ``launch``: fewer by what a rebalance move holds."""
+        return max(0, launch - self.rebalancer.held_launches(app_id))
 
     def _instances(self, app_id: str) -> list[TaskRecord]:
         """The app's tasks as converge sees them: without a rebalance's new instance not counted yet."""
@@ -187,6 +190,7 @@ class Engine:
         self.jobs.load(snapshot.jobs.values(), snapshot.runs.values())
         self.index.dirty = set(self.apps) | {d.app_id for d in self.deployments.values()}
         self._unsaved = Persist(apps=self.commands.assign_missing())
+        self.rebalancer.end_orphans(self._unsaved)  # a rebalance's moves do not outlive its leader
         self._converge()  # what this finds (an app deleted meanwhile) is published with the next event
 
     # --- dispatch -----------------------------------------------------------------------------
@@ -209,7 +213,7 @@ class Engine:
         """After every event: advance rebalance moves, kill what must go, and ask for offers only
         while they are needed."""
         moved = Persist()
-        if self.rebalancer.deployment or any(d.kind == "rebalance" for d in self.deployments.values()):
+        if self.rebalancer.deployment:
             if self.rebalancer.step(self.apps, self.readiness(), moved, out):
                 self.suppressed = None  # a Revive clears the decline filters of the move's target
             if moved:
@@ -257,7 +261,7 @@ class Engine:
                 persist.tasks.append(marked)
                 kills.append(self.reconciler.kill(task.task_id, task.agent_id, now))
             dirty.discard(app_id)  # marking tasks as killing does not change the decision
-            self._pending[app_id] = max(0, decision.launch - self.rebalancer.held_launches(app_id))
+            self._pending[app_id] = self._launches(app_id, decision.launch)
             if app.deleting and not self.index.has_tasks(app_id):
                 del self.apps[app_id]
                 self._pending.pop(app_id, None)
@@ -380,9 +384,8 @@ class Engine:
                               self.launcher.failed)
             self.jobs.waiting = outcome.waiting_runs
             self.index.dirty.update(self.waiting)  # an app whose new tasks found no room may make room
-        if pinned or moved:
-            return _merge_persist(outcome.instructions, pinned) + moved if pinned else outcome.instructions + moved
-        return outcome.instructions
+        out = _merge_persist(outcome.instructions, pinned) if pinned else outcome.instructions
+        return out + moved
 
     def _status_update(self, event: StatusUpdate) -> list[Instruction]:
         status = event.status

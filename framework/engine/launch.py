@@ -19,12 +19,12 @@ from ..jobs.book import JobBook, JobChanges
 from ..jobs.executor import ExecutorSettings, split_allocation
 from ..jobs.records import RunRecord
 from ..mesos_types import LAUNCHING, Offer
-from ..placement import PlacementRequest, Planner, Unplaced, Workload
+from ..placement import Placement, PlacementRequest, Planner, Unplaced, Workload
 from .app_records import AppRecord, TaskRecord
 from .events import DomainEvent, PlacementFailed
 from .messages import AppTaskLaunch, Decline, Instruction, JobTaskLaunch, Launch, Persist, TaskLaunch
 from .job_steps import job_writes
-from .offers import agent_view, allocate, group_offers
+from .offers import AgentOffers, agent_view, allocate, group_offers
 from .agents import KnownAgents
 from .task_index import TaskIndex
 
@@ -34,6 +34,17 @@ JOB_KEY_PREFIX = "/halyard-jobs"
 def task_id_for(app_id: str, unique: str) -> str:
     """``/shop/web`` -> ``shop_web.<unique>`` (Marathon's style: the app id, then a unique part)."""
     return f"{'_'.join(app_id.strip('/').split('/'))}.{unique}"
+
+
+def app_task(app: AppRecord, p: Placement, offered: AgentOffers, task_id: str,
+             now: float) -> tuple[AppTaskLaunch, TaskRecord]:
+    """One placed instance of ``app``: what the agent launches with ``offered``, and its record
+    (``TASK_LAUNCHING``, persisted before the launch)."""
+    launch = AppTaskLaunch(task_id, p.agent_id, p.hostname, app.spec, app.version,
+                           allocate(offered, p.allocation, p.ports), p.ports)
+    record = TaskRecord(task_id=task_id, app_id=app.app_id, config_version=app.config_version, agent_id=p.agent_id,
+                        hostname=p.hostname, ports=p.ports, state=LAUNCHING, staged_at=now, resources=p.resources)
+    return launch, record
 
 
 @dataclass
@@ -112,12 +123,8 @@ class Launcher:
                     run, p.agent_id, allocate(offered, task_part, ()), allocate(offered, executor_part, ()), executor))
                 continue
             app = app_by_id[p.app_id]
-            task_id = task_id_for(app.app_id, self.new_id())
-            by_agent.setdefault(p.agent_id, []).append(AppTaskLaunch(
-                task_id, p.agent_id, p.hostname, app.spec, app.version, allocate(offered, p.allocation, p.ports), p.ports))
-            record = TaskRecord(task_id=task_id, app_id=app.app_id, config_version=app.config_version,
-                                agent_id=p.agent_id, hostname=p.hostname, ports=p.ports, state=LAUNCHING,
-                                staged_at=now, resources=p.resources)
+            launch, record = app_task(app, p, offered, task_id_for(app.app_id, self.new_id()), now)
+            by_agent.setdefault(p.agent_id, []).append(launch)
             index.set(record)
             persist.tasks.append(record)
         persist.extend(job_writes(outcome.job_changes))

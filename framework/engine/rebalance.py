@@ -30,7 +30,7 @@ from ..placement import Placement, PlacementRequest, Planner
 from ..placement.constraints import constraint_filter
 from ..placement.context import PlacementContext
 from ..placement.state import AgentState, Demand
-from .rebalance_state import RunningTask, WorkingCluster, imbalance
+from .rebalance_state import RunningTask, WorkingCluster, imbalance, total_imbalance
 
 REBALANCE_LABEL = "halyard.rebalance"
 DEFAULT_MIN_AGE = 300.0   # seconds an instance must have run before it may move
@@ -208,9 +208,10 @@ class RebalancePlanner:
 
     def spread_score(self, w: Workload, cluster: WorkingCluster, eligible: Sequence[str], by: str) -> int:
         """Imbalance per ``by`` value over the eligible agents, plus per zone when they are in several."""
-        return sum(imbalance(list(g.values())) for g in self._groups(w, cluster, eligible, by))
+        return total_imbalance(self._groups(w, cluster, eligible, by))
 
     def _groups(self, w: Workload, cluster: WorkingCluster, eligible: Sequence[str], by: str) -> list[dict[str, int]]:
+        """The app's instances per ``by`` value, and per zone when the eligible agents are in several."""
         fields = [by]
         zones = {cluster.agents[a].zone for a in eligible} - {None}
         if by in ("hostname", "@hostname") and len(zones) > 1:
@@ -229,7 +230,8 @@ class RebalancePlanner:
         eligible = self._eligible(w, cluster)
         moves: list[Move] = []
         while True:
-            score = self.spread_score(w, cluster, eligible, by)
+            groups = self._groups(w, cluster, eligible, by)   # once per step: every option's score reads them
+            score = total_imbalance(groups)
             if score == 0:
                 return moves
             options = []
@@ -240,7 +242,7 @@ class RebalancePlanner:
                 for dst in eligible:
                     if dst == src or cluster.count(w.id, dst) >= cluster.count(w.id, src) and by == "hostname":
                         continue
-                    after = self._score_if(w, cluster, eligible, by, src, dst)
+                    after = self._score_if(groups, cluster, by, src, dst)
                     if score - after >= self.threshold:
                         options.append((after, -cluster.count(w.id, src), cluster.count(w.id, dst),
                                         cluster.agents[src].hostname, cluster.agents[dst].hostname, src, dst, task))
@@ -251,8 +253,8 @@ class RebalancePlanner:
                 reason = (f"{w.id}: {src_host} has {cluster.count(w.id, src)}, "
                           f"{dst_host} has {cluster.count(w.id, dst)}")
                 zone_src, zone_dst = cluster.agents[src].zone, cluster.agents[dst].zone
-                if len(self._groups(w, cluster, eligible, by)) > 1 and zone_src != zone_dst:
-                    zones = self._groups(w, cluster, eligible, by)[1]
+                if len(groups) > 1 and zone_src != zone_dst:
+                    zones = groups[1]
                     reason += f"; zone {zone_src} has {zones.get(zone_src or '', 0)}, zone {zone_dst} has " \
                               f"{zones.get(zone_dst or '', 0)}"
                 moves.append(self._move(w, task, p, cluster, reason + " (spread)", "spread", score, after))
@@ -260,11 +262,11 @@ class RebalancePlanner:
             else:
                 return moves
 
-    def _score_if(self, w: Workload, cluster: WorkingCluster, eligible: Sequence[str], by: str, src: str,
-                  dst: str) -> int:
-        """The spread score if one instance moved from ``src`` to ``dst``."""
+    @staticmethod
+    def _score_if(groups: list[dict[str, int]], cluster: WorkingCluster, by: str, src: str, dst: str) -> int:
+        """The spread score of ``groups`` (:meth:`_groups`) if one instance moved from ``src`` to ``dst``."""
         total = 0
-        for counts, name in zip(self._groups(w, cluster, eligible, by), (by, "@zone")):
+        for counts, name in zip(groups, (by, "@zone")):
             counts = dict(counts)
             a, b = cluster.values(src).get(name), cluster.values(dst).get(name)
             if a is not None and b is not None:

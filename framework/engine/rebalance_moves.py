@@ -25,15 +25,15 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Mapping, Optional
 
 from ..cluster import AgentInfo
-from ..mesos_types import LAUNCHING, TERMINAL, Offer
+from ..mesos_types import TERMINAL, Offer
 from ..placement import PlacementRequest, Planner
 from .agents import KnownAgents
-from .app_records import AppRecord, DeploymentRecord, TaskRecord
+from .app_records import AppRecord, DeploymentRecord
 from .converge import capacity_bounds
 from .deployments import DeploymentBook
-from .launch import task_id_for
-from .messages import AppTaskLaunch, Instruction, Kill, Launch, Persist
-from .offers import agent_view, allocate, group_offers
+from .launch import app_task, task_id_for
+from .messages import Instruction, Kill, Launch, Persist
+from .offers import agent_view, group_offers
 from .readiness import Readiness
 from .rebalance import Move
 from .task_index import TaskIndex
@@ -56,18 +56,15 @@ class MoveRunner:
     """The moves of every rebalance deployment under way: queued and active, one per app."""
 
     def __init__(self, book: DeploymentBook, index: TaskIndex, planner: Planner, clock: Callable[[], float],
-                 new_id: Callable[[], str], kill: Callable[[str, Optional[str], float], Kill]):
+                 new_id: Callable[[], str], kill: Callable[[str, Optional[str], float], Kill], refuse_busy: float):
         self.book, self.index, self.planner, self.clock, self.new_id = book, index, planner, clock, new_id
         self.kill = kill
+        self.refuse_busy = refuse_busy   # the decline filter of a launch's unused resources (work is pending)
         self.queues: dict[str, deque[Move]] = {}     # app id -> moves left
         self.active: dict[str, ActiveMove] = {}      # app id -> the move under way
         self.deployment: dict[str, str] = {}         # app id -> its rebalance deployment's id
         self.failed: set[str] = set()                # apps whose deployment has a failed move
         self.extra: set[str] = set()                 # new instances not counted yet: not the app's (converge)
-
-    def busy(self, app_id: str) -> bool:
-        """Moves of the app are queued or under way (its deployment is not done)."""
-        return app_id in self.deployment
 
     def held_launches(self, app_id: str) -> int:
         """Launches the move owns (its old instance stopped first): converge launches fewer."""
@@ -86,6 +83,14 @@ class MoveRunner:
         self.failed.discard(app.app_id)
         return record
 
+    def end_orphans(self, persist: Persist) -> None:
+        """End, as failed, the rebalance deployments a leader before this one started (their moves
+        lived in its memory only). Called once, after the state is loaded."""
+        for record in [d for d in self.book.running.values() if d.kind == "rebalance"]:
+            if self.deployment.get(record.app_id) != record.id:
+                self._note(record.app_id, "moves lost with the leader that started them", persist, record)
+                self.book.end(record.app_id, "failed", persist)
+
     # --- after every event ----------------------------------------------------------------------
 
     def step(self, apps: Mapping[str, AppRecord], readiness: Readiness, persist: Persist,
@@ -93,10 +98,6 @@ class MoveRunner:
         """Advance every app's moves; kills go to ``out``. True when a move now waits for an offer
         from its target (the engine revives, clearing decline filters)."""
         revive = False
-        for record in [d for d in self.book.running.values() if d.kind == "rebalance"]:
-            if self.deployment.get(record.app_id) != record.id:  # a leader before this one started it
-                self._note(record.app_id, "moves lost with the leader that started them", persist, record)
-                self.book.end(record.app_id, "failed", persist)
         for app_id in list(self.deployment):
             record = self.book.of_app(app_id)
             app = apps.get(app_id)
@@ -127,6 +128,7 @@ class MoveRunner:
                            failed=True)
             elif readiness.counts(app, new):
                 self.extra.discard(new.task_id)
+                self.index.dirty.add(app_id)   # the new instance is now one of the app's for converge
                 if active.first:
                     self._done(app_id, persist)
                 else:
@@ -136,7 +138,6 @@ class MoveRunner:
             old = self.index.get(move.task_id)
             if old is None or old.state in TERMINAL:
                 self._done(app_id, persist)
-        self.index.dirty.add(app_id)
         if app_id not in self.active:  # the move ended: the next one (or the deployment's end) now
             return self._next(app, readiness, persist, out)
         return False
@@ -199,20 +200,15 @@ class MoveRunner:
                 reasons = "; ".join(r for u in plan.unplaced for r in u.reasons)
                 self._drop(move.app_id, f"{move.to_host} no longer fits: {reasons}", persist)
                 continue
-            p = plan.placements[0]
             used.add(move.to_agent)
             task_id = task_id_for(app.app_id, self.new_id())
-            record = TaskRecord(task_id=task_id, app_id=app.app_id, config_version=app.config_version,
-                                agent_id=p.agent_id, hostname=p.hostname, ports=p.ports, state=LAUNCHING,
-                                staged_at=self.clock(), resources=p.resources)
+            launch, record = app_task(app, plan.placements[0], offered, task_id, self.clock())
             self.index.set(record)
             persist.tasks.append(record)
             if not active.first:
                 self.extra.add(task_id)
             active.phase, active.since, active.new_task = "wait", self.clock(), task_id
-            launch = AppTaskLaunch(task_id, p.agent_id, p.hostname, app.spec, app.version,
-                                   allocate(offered, p.allocation, p.ports), p.ports)
-            out.append(Launch(p.agent_id, tuple(offered.offer_ids), (launch,), 5.0))
+            out.append(Launch(record.agent_id, tuple(offered.offer_ids), (launch,), self.refuse_busy))
         rest = tuple(o for o in offers if o.agent_id not in used)
         return out, rest
 
@@ -240,6 +236,7 @@ class MoveRunner:
         active = self.active.pop(app_id)
         m = active.move
         self._note(app_id, f"moved {m.task_id} {m.from_host} -> {m.to_host} (new {active.new_task})", persist)
+        self.index.dirty.add(app_id)
 
     def _drop(self, app_id: str, why: str, persist: Persist, failed: bool = False) -> None:
         active = self.active.pop(app_id)

@@ -42,6 +42,11 @@ def imbalance(counts: Sequence[int]) -> int:
     return sum(max(0, c - high) + max(0, low - c) for c in counts)
 
 
+def total_imbalance(groups: Sequence[Mapping[str, int]]) -> int:
+    """The :func:`imbalance` of each group's counts (instances per value), summed."""
+    return sum(imbalance(list(g.values())) for g in groups)
+
+
 class WorkingCluster:
     """Agents by id, changed as moves are planned (frozen AgentInfos replaced, never mutated)."""
 

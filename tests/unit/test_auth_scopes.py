@@ -308,3 +308,15 @@ def test_a_scoped_token_may_rebalance_only_its_own_apps():
 
     command = StartRebalance((("/team-a/web", "d1", ()), ("/team-b/db", "d2", ())))
     assert command_paths(command, None) == ["/team-a/web", "/team-b/db"]
+
+
+def test_only_the_reads_filter_read_limits_are_decoded_again(closed, monkeypatch):
+    from halyard.api import auth
+
+    seen: list[str] = []
+    real = auth.filter_read
+    monkeypatch.setattr(auth, "filter_read", lambda path, body, grant: seen.append(path) or real(path, body, grant))
+    for path in ("/v2/apps/team-a/web", "/v2/apps/team-a/web/tasks", "/v1/jobs/team-a.etl", "/v2/info",
+                 "/v2/apps", "/v2/groups/team-a"):
+        assert call(closed, "GET", path, headers=VIEW_A)[0] == 200, path
+    assert seen == ["/v2/apps", "/v2/groups/team-a"]

@@ -134,3 +134,20 @@ def test_the_scheduler_rebalances_by_itself_a_cooldown_after_an_agent_joins(spre
     auto.look(now + 40)
     (deployment,) = engine.deployments.values()
     assert deployment.kind == "rebalance" and deployment.app_id == "/web"
+
+
+def test_a_due_automatic_rebalance_plans_on_the_agents_its_look_read(spread_backend, monkeypatch):
+    from halyard.auto_rebalance import AutoRebalancer
+
+    engine = spread_backend.engine
+    now = engine.clock() + 1000
+    monkeypatch.setattr(engine, "clock", lambda: now)
+    auto = AutoRebalancer(spread_backend, cooldown=30, leading=lambda: True)
+    reads: list[int] = []
+    states = iter([{"slaves": [_slave(1), _slave(2)], "frameworks": []}] +
+                  [{"slaves": [_slave(1), _slave(2), _slave(3)], "frameworks": []}] * 2)
+    monkeypatch.setattr(spread_backend, "state", lambda: reads.append(1) or next(states))
+    auto.look(now)
+    auto.look(now + 5)
+    auto.look(now + 40)   # due: one read of the master's state, not two
+    assert len(reads) == 3 and len(engine.deployments) == 1

@@ -1,7 +1,8 @@
 """Running rebalance moves (engine/rebalance_moves.py): events in, instructions out."""
 from __future__ import annotations
 
-from halyard.engine.messages import CancelDeployment, Kill, Launch, Offers, Revive, StartRebalance, StatusUpdate, Tick
+from halyard.engine.messages import (CancelDeployment, Kill, Launch, Offers, Persist, Revive, StartRebalance, StatusUpdate,
+                                     Tick)
 from halyard.engine.rebalance import Move
 
 from .test_engine import offer, status
@@ -128,7 +129,8 @@ def test_a_new_leader_ends_a_rebalance_it_did_not_start_as_failed_with_the_reaso
                         deployments={d.key: d for d in engine.deployments.values()})
     successor, _ = make_engine()
     successor.load(snapshot)
-    successor.handle(Tick())
+    out = successor.handle(Tick())
     ended = successor.deployment_book.ended("R1")
     assert ended.status == "failed" and ended.moves == ("moves lost with the leader that started them",)
+    assert [d for p in out if isinstance(p, Persist) for d in p.deployments] == [ended]   # saved with the first event
     assert successor.tasks[victim].live

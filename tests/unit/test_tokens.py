@@ -103,3 +103,15 @@ def test_the_scheduler_refuses_a_bad_tokens_file_naming_the_line(tmp_path):
                                       "--tokens-file", str(path)])
     assert result.exit_code == 2 and "--tokens-file" in result.output
     assert "line 2: 'team-a/' is not an id prefix" in result.output and "secret-value" not in result.output
+
+
+def test_an_unreadable_tokens_file_is_a_usage_error_not_a_crash(tmp_path):
+    import click
+
+    from halyard.cli.scheduler import check_tokens_file
+
+    with pytest.raises(click.BadParameter, match="cannot read it: No such file or directory"):
+        check_tokens_file(str(tmp_path / "gone"))
+    path = tmp_path / "tokens"
+    path.write_text("one rw\ntwo ro /a/\n")
+    assert check_tokens_file(str(path)) == 2

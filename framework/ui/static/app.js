@@ -271,6 +271,34 @@ export function escapeHtml(text) {
   return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 
+/** An app id as a URL path (`/a b/c` -> `/a%20b/c`): each segment encoded, the slashes kept. */
+export function appPath(id) {
+  return id.split("/").map(encodeURIComponent).join("/");
+}
+
+/** A view's reads: `run()` loads now, `schedule()` loads `ms` after its first call (the calls
+ *  meanwhile join it), a load asked for while one runs runs once more after it, and `stop()`
+ *  (the view unmounted) ends it all; `alive` is false from then on (check it after each await). */
+export function reloader(load, ms) {
+  let alive = true, timer = null, loading = false, again = false;
+  async function run() {
+    if (loading) { again = true; return; }
+    loading = true;
+    try {
+      await load();
+    } finally {
+      loading = false;
+      if (again && alive) { again = false; run(); }
+    }
+  }
+  return {
+    run,
+    schedule() { if (!timer && alive) timer = setTimeout(() => { timer = null; run(); }, ms); },
+    stop() { alive = false; clearTimeout(timer); timer = null; },
+    get alive() { return alive; },
+  };
+}
+
 // ---- start ------------------------------------------------------------------------------------
 
 async function start() {

@@ -1,7 +1,7 @@
 // One app: tasks (host:port links, health), the last failure, why instances wait (placement),
 // service discovery's endpoints, versions and releases per environment, the definition as YAML;
 // actions Scale, Restart, Destroy (confirmed), Reset delay (when delayed), Rollback to a version.
-import { escapeHtml } from "../app.js";
+import { appPath, escapeHtml, reloader } from "../app.js";
 import { toYaml } from "../yaml.js";
 import { barHtml, imageOf, statusOf } from "./apps.js";
 import { STATES, categoryOf } from "./task_states.js";
@@ -17,15 +17,14 @@ function taskHealth(task) {
 
 export function mount(el, ctx) {
   const id = ctx.route.params.id;
-  const enc = id.split("/").map(encodeURIComponent).join("/");   // keeps the slashes of the path
+  const enc = appPath(id);
   el.dataset.view = "app";
   el.dataset.appId = id;
   el.innerHTML = `<p class="empty">Loading ${escapeHtml(id)}…</p>`;
-  let alive = true, timer = null, loading = false, again = false, last = null;
+  let last = null;
+  const reload = reloader(load, 150);
 
   async function load() {
-    if (loading) { again = true; return; }
-    loading = true;
     try {
       const get = (path, fallback) => ctx.api("GET", path).catch((err) => {
         if (fallback !== undefined && err.status !== 401) return fallback;
@@ -37,13 +36,13 @@ export function mount(el, ctx) {
         get(`/v2/apps${enc}/versions`, { versions: [] }), get("/v1/releases", { releases: [] }),
         get("/v2/queue", { queue: [] }),
       ]);
-      if (!alive) return;
+      if (!reload.alive) return;
       last = { app: appBody.app, placement, endpoints, versions: versions.versions || [],
         releases: (releases.releases || []).filter((r) => r.appId === id),
         queued: (queue.queue || []).find((q) => q.app.id === id) };
       draw();
     } catch (err) {
-      if (!alive) return;
+      if (!reload.alive) return;
       if (err.status === 404) {
         el.innerHTML = `<h1>${escapeHtml(id)}</h1><p class="empty" data-role="gone">There is no app ${escapeHtml(id)} (any more). <a href="#/apps">All apps</a></p>`;
         el.dataset.ready = "1";
@@ -51,9 +50,6 @@ export function mount(el, ctx) {
       } else {
         ctx.toast(`Cannot read ${id}: ${err.message}`, "error");
       }
-    } finally {
-      loading = false;
-      if (again && alive) { again = false; load(); }
     }
   }
 
@@ -134,7 +130,7 @@ export function mount(el, ctx) {
       }
     }
     ctx.toast(`${label}: done`, "ok");
-    load();
+    reload.run();
   }
 
   el.addEventListener("click", async (e) => {
@@ -177,15 +173,14 @@ export function mount(el, ctx) {
     if (e.key === "Enter" && e.target.dataset.role === "scale-to") { e.preventDefault(); el.querySelector('[data-action="scale"]').click(); }
   });
 
-  load();
+  reload.run();
   return {
     update(event) {
       const about = event.appId || event.id;
       const mine = about === id || (event.plan && JSON.stringify(event.plan.steps || []).includes(`"${id}"`)) ||
         (event.eventType || "").startsWith("deployment_") || event.eventType === "api_post_event";
-      if (!mine || timer) return;
-      timer = setTimeout(() => { timer = null; load(); }, 150);
+      if (mine) reload.schedule();
     },
-    unmount() { alive = false; clearTimeout(timer); },
+    unmount() { reload.stop(); },
   };
 }

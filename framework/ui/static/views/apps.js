@@ -1,7 +1,7 @@
 // The apps: instances / running / healthy as a bar, status (Running, Deploying, Waiting or
 // Delayed with the reason /v1/apps/{id}/placement gives, Suspended), image and version; filters by id, label,
 // status and health. Live: re-fetched (once, debounced) when an app event arrives.
-import { escapeHtml } from "../app.js";
+import { appPath, escapeHtml, reloader } from "../app.js";
 
 const REFRESH = new Set(["status_update_event", "health_status_changed_event", "instance_health_changed_event",
   "app_terminated_event", "api_post_event", "deployment_info", "deployment_success", "deployment_failed",
@@ -80,35 +80,31 @@ export function mount(el, ctx) {
     if (saved[i.dataset.filter]) i.value = saved[i.dataset.filter];
     i.addEventListener("input", () => { remember(); draw(); });
   }
-  let apps = null, queue = new Map(), placements = new Map(), alive = true, timer = null, loading = false, again = false;
+  let apps = null, queue = new Map(), placements = new Map();
+  const reload = reloader(load, 150);
 
   function remember() {
     sessionStorage.setItem("halyard.appFilters", JSON.stringify(Object.fromEntries(inputs.map((i) => [i.dataset.filter, i.value]))));
   }
 
   async function load() {
-    if (loading) { again = true; return; }
-    loading = true;
     try {
       const [a, q] = await Promise.all([
         ctx.api("GET", "/v2/apps?embed=apps.counts&embed=apps.deployments"),
         ctx.api("GET", "/v2/queue").catch(() => ({ queue: [] })),
       ]);
-      if (!alive) return;
+      if (!reload.alive) return;
       // why each waiting app waits: its placement answer (only the apps the queue holds)
       const waiting = (q.queue || []).map((e) => e.app.id);
-      const answers = await Promise.all(waiting.map((id) => ctx.api("GET", `/v1/apps${id.split("/").map(encodeURIComponent).join("/")}/placement`)
+      const answers = await Promise.all(waiting.map((id) => ctx.api("GET", `/v1/apps${appPath(id)}/placement`)
         .catch(() => null)));
-      if (!alive) return;
+      if (!reload.alive) return;
       apps = a.apps;
       queue = new Map((q.queue || []).map((e) => [e.app.id, e]));
       placements = new Map(waiting.map((id, i) => [id, answers[i]]));
       draw();
     } catch (err) {
-      if (alive) rows.innerHTML = `<tr><td colspan="6" class="empty" role="alert">Cannot read the apps: ${escapeHtml(err.message)}</td></tr>`;
-    } finally {
-      loading = false;
-      if (again && alive) { again = false; load(); }
+      if (reload.alive) rows.innerHTML = `<tr><td colspan="6" class="empty" role="alert">Cannot read the apps: ${escapeHtml(err.message)}</td></tr>`;
     }
   }
 
@@ -144,12 +140,11 @@ export function mount(el, ctx) {
     if (row && e.key === "Enter" && e.target === row) ctx.go(`#/apps/${encodeURIComponent(row.dataset.appId)}`);
   });
 
-  load();
+  reload.run();
   return {
     update(event) {
-      if (!REFRESH.has(event.eventType) || timer) return;
-      timer = setTimeout(() => { timer = null; load(); }, 150);
+      if (REFRESH.has(event.eventType)) reload.schedule();
     },
-    unmount() { alive = false; clearTimeout(timer); },
+    unmount() { reload.stop(); },
   };
 }

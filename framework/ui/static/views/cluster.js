@@ -2,7 +2,7 @@
 // agent (cpus, mem), one segment per task in proportion to what it takes. A task's state and
 // health are told by colour AND pattern; unreachable agents have a dashed red frame and a mark.
 // Dense mode (no names, boxes sized to the screen) keeps 1,000 agents on one screen.
-import { escapeHtml } from "../app.js";
+import { escapeHtml, reloader } from "../app.js";
 import { ORDER, STATES, categoryOf, legendHtml, patternDefs } from "./task_states.js";
 
 const REFRESH = new Set(["status_update_event", "health_status_changed_event", "instance_health_changed_event",
@@ -32,8 +32,7 @@ export function mount(el, ctx) {
   let data = null;
   const stored = localStorage.getItem("halyard.dense");
   let dense = stored === null ? null : stored === "1";   // null: automatic (dense from DENSE_AT agents)
-  let alive = true;
-  let loading = false, again = false, timer = null;
+  const reload = reloader(load, 80);
   let cause = null;              // the first event since the last fetch started (for the trace)
   const ended = new Map();       // task id -> {task, until}
   const trace = (window.__halyardTrace = window.__halyardTrace || []);
@@ -41,13 +40,11 @@ export function mount(el, ctx) {
   function isDense() { return dense ?? (data ? data.agents.length >= DENSE_AT : false); }
 
   async function load() {
-    if (loading) { again = true; return; }
-    loading = true;
     const why = cause;
     cause = null;
     try {
       const fresh = await ctx.api("GET", "/v1/cluster");
-      if (!alive) return;
+      if (!reload.alive) return;
       // tasks that left since the last answer: drawn as ended for a while
       if (data) {
         const now = Date.now(), ids = new Set(fresh.tasks.map((t) => t.id));
@@ -56,16 +53,8 @@ export function mount(el, ctx) {
       data = fresh;
       render(why);
     } catch (err) {
-      if (alive) picture.innerHTML = `<p class="empty" role="alert">Cannot read the cluster: ${escapeHtml(err.message)}</p>`;
-    } finally {
-      loading = false;
-      if (again && alive) { again = false; load(); }
+      if (reload.alive) picture.innerHTML = `<p class="empty" role="alert">Cannot read the cluster: ${escapeHtml(err.message)}</p>`;
     }
-  }
-
-  function schedule() {
-    if (timer) return;
-    timer = setTimeout(() => { timer = null; load(); }, 80);
   }
 
   function render(why = null) {
@@ -98,7 +87,7 @@ export function mount(el, ctx) {
     trace.push({ kind: "render", at: performance.now(), tasks: data.tasks.length, ids: data.tasks.map((t) => t.id).slice(0, 50),
       causeAt: why ? why.at : null, causeType: why ? why.type : null });
     if (trace.length > 200) trace.splice(0, trace.length - 200);
-    if (ended.size) setTimeout(() => alive && render(), 1000);
+    if (ended.size) setTimeout(() => reload.alive && render(), 1000);
   }
 
   // --- interaction ---------------------------------------------------------------------------
@@ -147,7 +136,7 @@ export function mount(el, ctx) {
   const onResize = () => { if (data) render(); };
   window.addEventListener("resize", onResize);
 
-  load();
+  reload.run();
   return {
     update(event) {
       if (!REFRESH.has(event.eventType)) return;
@@ -158,9 +147,9 @@ export function mount(el, ctx) {
         const t = data.tasks.find((x) => x.id === event.taskId);
         if (t) { ended.set(t.id, { task: t, until: Date.now() + ENDED_MS }); render(); }
       }
-      schedule();
+      reload.schedule();
     },
-    unmount() { alive = false; clearTimeout(timer); window.removeEventListener("resize", onResize); },
+    unmount() { reload.stop(); window.removeEventListener("resize", onResize); },
   };
 }
 
