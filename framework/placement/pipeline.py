@@ -38,6 +38,7 @@ from .base import MAX_SCORE, Filter, Scope, Scorer, Strategy, plugin_name
 from .compiled import PARK, CompiledPipeline, compile_pipeline
 from .constraints import constraint_filter
 from .context import PlacementContext
+from .fast_heap import HeapKernel, heap_kernel
 from .filters import PortsFilter, ResourcesFilter
 from .registry import StrategyRegistry
 from .state import AgentState, Demand
@@ -82,6 +83,28 @@ class Placement:
                 "hostname": self.hostname, "resources": dict(zip(SCALARS, self.resources)),
                 "ports": list(self.ports),
                 "scores": [{"scorer": name, "weight": weight, "score": score} for name, weight, score in self.scores]}
+
+
+def _placement_factory() -> Any:
+    """``Placement(*fields)`` for the planner's loop: the same object, each slot set through its
+    descriptor once (a frozen dataclass's ``__init__`` looks up ``object.__setattr__`` per field:
+    twice the cost, at one Placement per task placed)."""
+    sets = [getattr(Placement, name).__set__ for name in Placement.__dataclass_fields__]
+    assert len(sets) == 9
+    s0, s1, s2, s3, s4, s5, s6, s7, s8 = sets
+    new = object.__new__
+
+    def make(app_id: str, instance: int, agent_id: str, hostname: str, resources: tuple[float, ...],
+             ports: tuple[int, ...], allocation: tuple[tuple[str, str, float], ...], kind: WorkloadKind,
+             scores: tuple[ScoreContribution, ...]) -> Placement:
+        p = new(Placement)
+        s0(p, app_id), s1(p, instance), s2(p, agent_id), s3(p, hostname), s4(p, resources)
+        s5(p, ports), s6(p, allocation), s7(p, kind), s8(p, scores)
+        return p
+    return make
+
+
+_new_placement = _placement_factory()
 
 
 @dataclass(frozen=True)
@@ -129,8 +152,10 @@ def build_pipeline(workload: Workload, strategy: Strategy) -> tuple[list[Filter]
 class _AppPlacer:
     """Places the tasks of one workload: its pipeline, its candidate heap, why agents were refused."""
 
-    def __init__(self, order: int, request: PlacementRequest, strategy_name: str, strategy: Strategy):
+    def __init__(self, order: int, request: PlacementRequest, strategy_name: str, strategy: Strategy,
+                 kernels: bool = True):
         self.order = order
+        self.kernels = kernels and not strategy.filters
         self.strategy_name = strategy_name
         self.workload = request.workload
         self.total = self.remaining = request.count
@@ -163,6 +188,7 @@ class _AppPlacer:
         self.next_instance = 0
         self.ctx: Optional[PlacementContext] = None
         self.fast: Optional[CompiledPipeline] = None
+        self.kernel: Optional[HeapKernel] = None
 
     def activate(self, agents: list[AgentState], rng: random.Random, context: Sequence[AgentState] = ()) -> None:
         """Ready to place on ``agents``; ``context``: the rest of the cluster, whose tasks count for
@@ -192,6 +218,16 @@ class _AppPlacer:
         if self.fast is not None:  # the built-ins' fused forms: same verdicts, no guards needed
             self.evaluate = self.fast.evaluate  # type: ignore[method-assign]
         self.candidates = list(range(len(agents)))
+        if self.heap_mode and self.remaining and self.fast is not None and self.kernels:
+            try:
+                self.kernel = heap_kernel(ctx, agents, self.filters, self.scorers, self.lazy)
+            except Exception as exc:
+                raise _plugin_error("plugin", "compile", exc) from exc
+            if self.kernel is not None:  # the built-ins' heaps: same choices, less work per placement
+                self.dirty = self.kernel.dirty
+                self.best = self.kernel.best  # type: ignore[method-assign]
+                self.scores_on = self.kernel.scores_on  # type: ignore[method-assign]
+                return
         if self.heap_mode and self.remaining:
             entries = []
             for agent in agents:
@@ -418,10 +454,13 @@ class Planner:
     """Plans placements with strategies from ``registry``; ``seed`` makes random choices reproducible."""
 
     def __init__(self, registry: Optional[StrategyRegistry] = None, seed: int = 0,
-                 window: int = DEFAULT_WINDOW):
+                 window: int = DEFAULT_WINDOW, fast: bool = True):
+        """``fast=False``: never the built-ins' heap kernels (:mod:`fast_heap`), only the generic
+        path (the same choices; for tests that compare the two)."""
         self.registry = registry if registry is not None else StrategyRegistry.discover()
         self.seed = seed
         self.window = max(1, window)
+        self.fast = fast
 
     def strategy_ref(self, request: PlacementRequest) -> StrategyRef:
         """The strategy that places ``request``: its override, else its workload's, else the default."""
@@ -449,22 +488,27 @@ class Planner:
                 continue
             ref = self.strategy_ref(request)
             try:
-                waiting.append(_AppPlacer(i, request, ref.name, self.registry.create(ref)))
+                waiting.append(_AppPlacer(i, request, ref.name, self.registry.create(ref), self.fast))
             except Exception as exc:  # unknown (uninstalled since), bad args, a factory that crashed
                 unplaced.append(strategy_failed(request.workload, request.count, ref.name, exc))
         waiting.reverse()
         # The active workloads, the one furthest behind (largest share still to place) on top,
         # ties to the one requested first: (-remaining / total, order, placer).
         active: list[tuple[float, int, _AppPlacer]] = []
+        # The ``dirty`` sets of the active eager placers: each placement adds its agent to them.
+        dirty_sets: list[set[int]] = []
+        new_placement = _new_placement
         while waiting or active:
-            while waiting and len(active) < self.window:
-                placer = waiting.pop()
-                try:
-                    placer.activate(agents, rng, others)
-                except Exception as exc:  # a plugin's prepare, filter or scorer
-                    unplaced.append(placer.failure(exc))
-                    continue
-                heapq.heappush(active, (-placer.remaining / placer.total, placer.order, placer))
+            if waiting and len(active) < self.window:
+                while waiting and len(active) < self.window:
+                    placer = waiting.pop()
+                    try:
+                        placer.activate(agents, rng, others)
+                    except Exception as exc:  # a plugin's prepare, filter or scorer
+                        unplaced.append(placer.failure(exc))
+                        continue
+                    heapq.heappush(active, (-placer.remaining / placer.total, placer.order, placer))
+                dirty_sets = [other.dirty for _, _, other in active if other.eager]
             if not active:
                 break
             placer = active[0][2]
@@ -477,16 +521,18 @@ class Planner:
                     scores = placer.scores_on(agent) if placer.rates else ()  # before the task lands
             except Exception as exc:
                 heapq.heappop(active)
+                dirty_sets = [other.dirty for _, _, other in active if other.eager]
                 unplaced.append(placer.failure(exc))
                 continue
             if agent is None:
                 heapq.heappop(active)
+                dirty_sets = [other.dirty for _, _, other in active if other.eager]
                 unplaced.append(Unplaced(workload.id, placer.remaining, reasons, workload.kind))
                 continue
             demand = placer.ctx.demand  # type: ignore[union-attr]
             allocation, ports = agent.allocate(demand)
-            placements.append(Placement(workload.id, placer.next_instance, agent.id, agent.hostname,
-                                        demand.vector, ports, allocation, workload.kind, scores))
+            placements.append(new_placement(workload.id, placer.next_instance, agent.id, agent.hostname,
+                                            demand.vector, ports, allocation, workload.kind, scores))
             placer.next_instance += 1
             placer.remaining -= 1
             placer.ctx.record(agent)  # type: ignore[union-attr]
@@ -494,9 +540,10 @@ class Planner:
                 heapq.heapreplace(active, (-placer.remaining / placer.total, placer.order, placer))
             else:
                 heapq.heappop(active)
-            for _, _, other in active:
-                if other.eager:
-                    other.dirty.add(agent.index)
+                dirty_sets = [other.dirty for _, _, other in active if other.eager]
+            index = agent.index
+            for dirty in dirty_sets:
+                dirty.add(index)
         unplaced.sort(key=lambda u: ids.index(u.app_id))
         return Plan(tuple(placements), tuple(unplaced))
 

@@ -46,11 +46,13 @@ class Demand:
     # the host ports fixed ones first, so that picking the lowest free port never takes one of them.
     needs: tuple[tuple[int, float], ...] = field(init=False, repr=False, compare=False)
     port_order: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    one_any_port: bool = field(init=False, repr=False, compare=False)  # host_ports == (0,)
 
     def __post_init__(self) -> None:
         ports = self.host_ports
         object.__setattr__(self, "needs", tuple((k, need) for k, need in enumerate(self.vector) if need > 0))
         object.__setattr__(self, "port_order", tuple(sorted(range(len(ports)), key=lambda i: ports[i] == 0)))
+        object.__setattr__(self, "one_any_port", ports == (0,))
 
     @classmethod
     def of(cls, workload: Workload) -> "Demand":
@@ -108,6 +110,13 @@ class AgentState:
                 left = pool[k] - amount
                 pool[k] = left if left > 0.0 else 0.0
                 taken.append((SCALARS[k], role, amount))
+            if demand.one_any_port:  # one host port, any number: _finish unrolled
+                port = self.ports[role].take_lowest() if role in self.ports else None
+                if port is not None:
+                    counts, app_id = self.app_counts, demand.app_id
+                    counts[app_id] = counts.get(app_id, 0) + 1
+                    self.stamp += 1
+                    return tuple(taken), (port,)
             return tuple(taken), self._finish(demand)
         for k, need in demand.needs:
             free_total[k] = max(0.0, free_total[k] - need)
