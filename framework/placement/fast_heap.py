@@ -28,6 +28,8 @@ from typing import Any, Callable, Optional, Sequence
 from .base import MAX_SCORE, Filter, Scope, Scorer, plugin_name
 from .constraints import ClusterFilter, GroupByFilter, IsFilter, LikeFilter, MaxPerFilter, UniqueFilter
 from .context import PlacementContext
+from .fast_shared import SharedScores
+from .fast_spread import spread_forms
 from .filters import PortsFilter, ResourcesFilter
 from .state import AgentState
 from .strategies.scorers import BinpackScorer, LeastAllocatedScorer, SpreadScorer
@@ -42,38 +44,39 @@ Entry = tuple[float, int, int]  # (-score, agent index, agent stamp when scored)
 
 
 class HeapKernel:
-    """The candidate heaps of one workload and the generated functions that keep them.
+    """The candidate heaps of one workload and the functions that keep them.
 
     ``best(agents)`` is the generic ``_AppPlacer.best`` for this workload, ``scores_on(agent)`` its
-    ``scores_on`` (each scorer's ``(name, weight, score)``); ``dirty`` is the set
-    the planner fills with agents that received a task (eager kernels: binpack's score rises with
-    use, so a changed agent gets a fresh entry before the next choice).
+    ``scores_on`` (each scorer's ``(name, weight, score)``). An eager kernel (binpack's score
+    rises with use) gives each agent that received a task since its last turn (``landed``, the
+    plan's list of them) a fresh entry before choosing.
     """
 
-    def __init__(self, ctx: PlacementContext, agents: Sequence[AgentState], lazy: bool,
-                 parts: list[tuple[str, float, tuple[Any, ...], str]], checks: list[Callable[[AgentState], bool]],
-                 rechecks: list[Callable[[AgentState], bool]], static: list[Callable[[AgentState], bool]], group_by: Optional[GroupByFilter]):
+    def __init__(self, ctx: PlacementContext, agents: Sequence[AgentState], forms: dict[str, Callable[..., Any]],
+                 checks: tuple[Callable[[AgentState], bool], ...], static: list[Callable[[AgentState], bool]],
+                 group_by: Optional[GroupByFilter], landed: list[int]):
         self.ctx = ctx
-        self.lazy = lazy
-        self.dirty: set[int] = set()
         self.group_by = group_by
-        checks_t = tuple(checks)
-        score, self.scores_on, self._top, self._push = _kernel_functions(parts, lazy, agents, checks_t, tuple(rechecks))
+        self.scores_on = forms["scores_on"]
+        self._top, self._push, self._placed = forms["top"], forms.get("push"), forms.get("placed")
+        self._landed, self._seen = landed, len(landed)
+        self._last: Optional[int] = None
+        entry = forms["entry"]
         field = group_by.field if group_by is not None else None
-        heaps: dict[Optional[str], list[Entry]] = {}
-        self._heap_of: dict[int, list[Entry]] = {}
+        heaps: dict[Optional[str], list[Any]] = {}
+        self._heap_of: dict[int, list[Any]] = {}
         for agent in agents:
-            if not all(check(agent) for check in static):
+            if static and not all(check(agent) for check in static):
                 continue
             value = agent.values.get(field) if field is not None else None
             if field is not None and value is None:
                 continue  # GROUP_BY refuses an agent without the field, for good
-            if not all(check(agent) for check in checks_t):
+            if not all(check(agent) for check in checks):
                 continue  # AGENT and MONOTONE refusals are final
             heap = heaps.get(value)
             if heap is None:
                 heap = heaps[value] = []
-            heap.append((-score(agent), agent.index, agent.stamp))
+            heap.append(entry(agent))
             self._heap_of[agent.index] = heap
         for heap in heaps.values():
             heapq.heapify(heap)
@@ -82,20 +85,27 @@ class HeapKernel:
 
     def best(self, agents: list[AgentState]) -> Optional[AgentState]:
         """The agent the next task should go to, or None when no agent can take it."""
-        if self.dirty:
-            self._push(self.dirty, self._heap_of)
+        if self._last is not None and self._placed is not None:  # the planner placed our last choice
+            self._placed(self._last)
+        if self._push is not None and len(self._landed) > self._seen:
+            self._push(set(self._landed[self._seen:]), self._heap_of)
+            self._seen = len(self._landed)
         if self.group_by is None:
             heap = self._single
             entry = self._top(heap) if heap else None
-            return None if entry is None else agents[entry[1]]
-        best: Optional[Entry] = None
-        top = self._top
-        for heap in self._allowed():
-            if heap:
-                entry = top(heap)
-                if entry is not None and (best is None or entry < best):
-                    best = entry
-        return None if best is None else agents[best[1]]
+        else:
+            entry = None
+            top = self._top
+            for heap in self._allowed():
+                if heap:
+                    found = top(heap)
+                    if found is not None and (entry is None or found < entry):
+                        entry = found
+        if entry is None:
+            self._last = None
+            return None
+        self._last = entry[1]
+        return agents[entry[1]]
 
     def _allowed(self) -> list[list[Entry]]:
         """The heaps of the values GROUP_BY accepts now (as :meth:`GroupByFilter.filter` decides)."""
@@ -108,7 +118,8 @@ class HeapKernel:
 
 
 def heap_kernel(ctx: PlacementContext, agents: Sequence[AgentState], filters: Sequence[Filter],
-                scorers: Sequence[tuple[Scorer, float]], lazy: bool) -> Optional[HeapKernel]:
+                scorers: Sequence[tuple[Scorer, float]], lazy: bool,
+                shared: SharedScores) -> Optional[HeapKernel]:
     """The fast form of a heap-mode workload whose plugins are all built-ins this module knows,
     else None (the generic path). Call after every plugin's ``prepare``."""
     group_by: Optional[GroupByFilter] = None
@@ -132,6 +143,10 @@ def heap_kernel(ctx: PlacementContext, agents: Sequence[AgentState], filters: Se
         kind = type(s)
         if kind is SpreadScorer and s.by is None:  # type: ignore[attr-defined]
             parts.append(("spread", weight, (ctx.app_id,), plugin_name(s)))
+        elif kind is LeastAllocatedScorer:  # the plan's table, by agent index
+            rate = s.compile(ctx)
+            table = shared.least(tuple(k for k, _ in s.dims), rate)  # type: ignore[attr-defined]
+            parts.append(("table", weight, (table,), plugin_name(s)))
         elif kind in (BinpackScorer, LeastAllocatedScorer):
             dims = s.dims  # type: ignore[attr-defined]
             parts.append(("binpack" if kind is BinpackScorer else "least", weight,
@@ -142,7 +157,18 @@ def heap_kernel(ctx: PlacementContext, agents: Sequence[AgentState], filters: Se
         field = group_by.field
         if len({a.values.get(field) for a in agents}) > MAX_GROUPS:
             return None
-    return HeapKernel(ctx, agents, lazy, parts, checks, rechecks, static, group_by)
+    checks_t = tuple(checks)
+    if lazy and [kind for kind, *_ in parts] == ["spread", "table"]:
+        (_, w0, _, name0), (_, w1, (table,), name1) = parts
+        forms = spread_forms(agents, ctx.app_id, float(w0), float(w1), table, checks_t,
+                             ((name0, w0), (name1, w1)), heapq.heappop, heapq.heapreplace)
+    else:
+        score, scores_on, top, push = _kernel_functions(parts, lazy, agents, checks_t, tuple(rechecks))
+        forms = {"entry": lambda agent: (-score(agent), agent.index, agent.stamp), "top": top,
+                 "scores_on": scores_on}
+        if not lazy:
+            forms["push"] = push
+    return HeapKernel(ctx, agents, forms, checks_t, static, group_by, shared.landed)
 
 
 def _kernel_functions(parts: list[tuple[str, float, tuple[Any, ...], str]], lazy: bool, agents: Sequence[AgentState],
@@ -165,7 +191,7 @@ def _kernel_functions(parts: list[tuple[str, float, tuple[Any, ...], str]], lazy
     args: list[Any] = []
     for kind, weight, extra, _ in parts:
         weight = float(weight)
-        if kind == "spread":
+        if kind in ("spread", "table"):
             args += [weight, *extra]
         else:  # least-allocated's ``needs`` are 0.0: its share is of what is in use before the task
             scale, *dims = extra
@@ -184,6 +210,10 @@ def _generate(lazy: bool, shape: tuple[tuple[str, int], ...]) -> Callable[..., t
     params, body = [], []
     for i, (kind, n) in enumerate(shape):
         params.append(f"w{i}")
+        if kind == "table":
+            params.append(f"table{i}")
+            body.append(f"s{i} = table{i}[index]")
+            continue
         if kind == "spread":
             params.append(f"app{i}")
             body += [f"n = agent.app_counts.get(app{i}, 0)", f"s{i} = MAX - n if n < MAX else 0.0"]
@@ -203,8 +233,8 @@ def _generate(lazy: bool, shape: tuple[tuple[str, int], ...]) -> Callable[..., t
     named = ", ".join(f"(name{i}, weight{i}, s{i})" for i in range(len(shape)))
     params += [f"{x}{i}" for i in range(len(shape)) for x in ("name", "weight")]
     src = [f"def make(agents, checks, rechecks, heappop, heapreplace, heappush, {', '.join(params)}):",
-           "    def score(agent):", *block(8), "        return total",
-           "    def parts(agent):", *block(8), f"        return ({named},)",
+           "    def score(agent):", "        index = agent.index", *block(8), "        return total",
+           "    def parts(agent):", "        index = agent.index", *block(8), f"        return ({named},)",
            "    def top(heap):",
            "        while heap:",
            "            entry = heap[0]",
@@ -236,7 +266,6 @@ def _generate(lazy: bool, shape: tuple[tuple[str, int], ...]) -> Callable[..., t
             "            else:",
             *block(16),
             "                heappush(heap, (-total, index, agent.stamp))",
-            "        dirty.clear()",
             "    return score, parts, top, push"]
     namespace: dict[str, Any] = {"MAX": MAX_SCORE}
     exec("\n".join(src), namespace)  # noqa: S102 (source built from the shape only, no input)

@@ -39,6 +39,7 @@ from .compiled import PARK, CompiledPipeline, compile_pipeline
 from .constraints import constraint_filter
 from .context import PlacementContext
 from .fast_heap import HeapKernel, heap_kernel
+from .fast_shared import SharedScores
 from .filters import PortsFilter, ResourcesFilter
 from .registry import StrategyRegistry
 from .state import AgentState, Demand
@@ -190,9 +191,11 @@ class _AppPlacer:
         self.fast: Optional[CompiledPipeline] = None
         self.kernel: Optional[HeapKernel] = None
 
-    def activate(self, agents: list[AgentState], rng: random.Random, context: Sequence[AgentState] = ()) -> None:
+    def activate(self, agents: list[AgentState], rng: random.Random, context: Sequence[AgentState] = (),
+                 shared: Optional[SharedScores] = None) -> None:
         """Ready to place on ``agents``; ``context``: the rest of the cluster, whose tasks count for
-        constraints (UNIQUE, MAX_PER, CLUSTER, GROUP_BY) but which takes no task now."""
+        constraints (UNIQUE, MAX_PER, CLUSTER, GROUP_BY) but which takes no task now; ``shared``:
+        the plan's scores that every workload shares (the planner keeps them current)."""
         key = self.workload.id
         cluster = [*agents, *context] if context else agents
         existing = sum(a.app_counts.get(key, 0) for a in cluster)
@@ -218,13 +221,13 @@ class _AppPlacer:
         if self.fast is not None:  # the built-ins' fused forms: same verdicts, no guards needed
             self.evaluate = self.fast.evaluate  # type: ignore[method-assign]
         self.candidates = list(range(len(agents)))
-        if self.heap_mode and self.remaining and self.fast is not None and self.kernels:
+        if self.heap_mode and self.remaining and self.fast is not None and self.kernels and shared is not None:
             try:
-                self.kernel = heap_kernel(ctx, agents, self.filters, self.scorers, self.lazy)
+                self.kernel = heap_kernel(ctx, agents, self.filters, self.scorers, self.lazy, shared)
             except Exception as exc:
                 raise _plugin_error("plugin", "compile", exc) from exc
             if self.kernel is not None:  # the built-ins' heaps: same choices, less work per placement
-                self.dirty = self.kernel.dirty
+                self.eager = False  # the kernel reads the plan's landed list itself
                 self.best = self.kernel.best  # type: ignore[method-assign]
                 self.scores_on = self.kernel.scores_on  # type: ignore[method-assign]
                 return
@@ -498,12 +501,14 @@ class Planner:
         # The ``dirty`` sets of the active eager placers: each placement adds its agent to them.
         dirty_sets: list[set[int]] = []
         new_placement = _new_placement
+        shared = SharedScores(agents)
+        landed = shared.landed
         while waiting or active:
             if waiting and len(active) < self.window:
                 while waiting and len(active) < self.window:
                     placer = waiting.pop()
                     try:
-                        placer.activate(agents, rng, others)
+                        placer.activate(agents, rng, others, shared)
                     except Exception as exc:  # a plugin's prepare, filter or scorer
                         unplaced.append(placer.failure(exc))
                         continue
@@ -531,6 +536,9 @@ class Planner:
                 continue
             demand = placer.ctx.demand  # type: ignore[union-attr]
             allocation, ports = agent.allocate(demand)
+            landed.append(agent.index)
+            if shared.tables:
+                shared.placed(agent)
             placements.append(new_placement(workload.id, placer.next_instance, agent.id, agent.hostname,
                                             demand.vector, ports, allocation, workload.kind, scores))
             placer.next_instance += 1

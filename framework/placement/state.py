@@ -47,12 +47,14 @@ class Demand:
     needs: tuple[tuple[int, float], ...] = field(init=False, repr=False, compare=False)
     port_order: tuple[int, ...] = field(init=False, repr=False, compare=False)
     one_any_port: bool = field(init=False, repr=False, compare=False)  # host_ports == (0,)
+    named_needs: tuple[tuple[int, float, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ports = self.host_ports
         object.__setattr__(self, "needs", tuple((k, need) for k, need in enumerate(self.vector) if need > 0))
         object.__setattr__(self, "port_order", tuple(sorted(range(len(ports)), key=lambda i: ports[i] == 0)))
         object.__setattr__(self, "one_any_port", ports == (0,))
+        object.__setattr__(self, "named_needs", tuple((k, need, SCALARS[k]) for k, need in self.needs))
 
     @classmethod
     def of(cls, workload: Workload) -> "Demand":
@@ -101,15 +103,17 @@ class AgentState:
         pool = free.get(roles[0]) if len(roles) == 1 else None
         if pool is not None:  # one role: what the loop below does, without it
             role = roles[0]
-            for k, need in demand.needs:
+            for k, need, name in demand.named_needs:
                 left = free_total[k] - need
                 free_total[k] = left if left > 0.0 else 0.0
-                if need <= EPSILON or pool[k] <= EPSILON:
-                    continue
-                amount = need if need < pool[k] else pool[k]
-                left = pool[k] - amount
-                pool[k] = left if left > 0.0 else 0.0
-                taken.append((SCALARS[k], role, amount))
+                if need > EPSILON:
+                    have = pool[k]
+                    if have > need:
+                        pool[k] = have - need
+                        taken.append((name, role, need))
+                    elif have > EPSILON:  # all that is left
+                        pool[k] = 0.0
+                        taken.append((name, role, have))
             if demand.one_any_port:  # one host port, any number: _finish unrolled
                 port = self.ports[role].take_lowest() if role in self.ports else None
                 if port is not None:
