@@ -25,23 +25,23 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
     """``entry(agent)``: the agent's heap entry now; ``top(heap)``: the best current entry that
     passes ``checks`` (every refusal final), or None; ``placed(index)``: this workload placed a
     task there; ``scores_on(agent)``: each scorer's ``(name, weight, score)``."""
-    own: list[float] = [0.0] * len(agents)
+    own: list[float] = [0.0] * len(agents)  # 0.0 + w0 * spread score
+    raw: list[float] = [0.0] * len(agents)  # the spread score
     (name0, weight0), (name1, weight1) = names
 
-    def spread(agent: AgentState) -> float:
-        n = agent.app_counts.get(app_id, 0)
-        return MAX_SCORE - n if n < MAX_SCORE else 0.0
+    def placed(index: int) -> None:
+        n = agents[index].app_counts.get(app_id, 0)
+        raw[index] = score = MAX_SCORE - n if n < MAX_SCORE else 0.0
+        own[index] = 0.0 + w0 * score
 
     def entry(agent: AgentState) -> SpreadEntry:
         index = agent.index
-        own[index] = base = 0.0 + w0 * spread(agent)
-        return (-(base + w1 * table[index]), index)
-
-    def placed(index: int) -> None:
-        own[index] = 0.0 + w0 * spread(agents[index])
+        placed(index)
+        return (-(own[index] + w1 * table[index]), index)
 
     def scores_on(agent: AgentState) -> tuple[tuple[str, Any, float], ...]:
-        return ((name0, weight0, spread(agent)), (name1, weight1, table[agent.index]))
+        index = agent.index
+        return ((name0, weight0, raw[index]), (name1, weight1, table[index]))
 
     def top(heap: list[SpreadEntry]) -> Optional[SpreadEntry]:
         while heap:
