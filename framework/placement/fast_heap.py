@@ -61,23 +61,31 @@ class HeapKernel:
         self._top, self._push, self._placed = forms["top"], forms.get("push"), forms.get("placed")
         self._landed, self._seen = landed, len(landed)
         self._last: Optional[int] = None
-        entry = forms["entry"]
+        entries = forms["entries"]
+        # A lazy top() runs every check on the entry it returns: checking each agent here too
+        # would only keep refused agents out of the heap sooner.
+        build_checks = "push" in forms
         field = group_by.field if group_by is not None else None
-        heaps: dict[Optional[str], list[Any]] = {}
-        self._heap_of: dict[int, list[Any]] = {}
-        for agent in agents:
+        members: dict[Optional[str], list[AgentState]] = {}
+        if not static and field is None and not build_checks:
+            members[None] = list(agents)
+        for agent in agents if not members else ():
             if static and not all(check(agent) for check in static):
                 continue
             value = agent.values.get(field) if field is not None else None
             if field is not None and value is None:
                 continue  # GROUP_BY refuses an agent without the field, for good
-            if not all(check(agent) for check in checks):
+            if build_checks and not all(check(agent) for check in checks):
                 continue  # AGENT and MONOTONE refusals are final
-            heap = heaps.get(value)
-            if heap is None:
-                heap = heaps[value] = []
-            heap.append(entry(agent))
-            self._heap_of[agent.index] = heap
+            group = members.get(value)
+            if group is None:
+                group = members[value] = []
+            group.append(agent)
+        heaps = {value: entries(group) for value, group in members.items()}
+        self._heap_of: dict[int, list[Any]] = {}
+        if build_checks:  # eager: push() finds an agent's heap
+            for value, group in members.items():
+                self._heap_of.update(dict.fromkeys([agent.index for agent in group], heaps[value]))
         for heap in heaps.values():
             heapq.heapify(heap)
         self._groups = list(heaps.items())
@@ -164,8 +172,8 @@ def heap_kernel(ctx: PlacementContext, agents: Sequence[AgentState], filters: Se
                              ((name0, w0), (name1, w1)), heapq.heappop, heapq.heapreplace)
     else:
         score, scores_on, top, push = _kernel_functions(parts, lazy, agents, checks_t, tuple(rechecks))
-        forms = {"entry": lambda agent: (-score(agent), agent.index, agent.stamp), "top": top,
-                 "scores_on": scores_on}
+        forms = {"entries": lambda group: [(-score(agent), agent.index, agent.stamp) for agent in group],
+                 "top": top, "scores_on": scores_on}
         if not lazy:
             forms["push"] = push
     return HeapKernel(ctx, agents, forms, checks_t, static, group_by, shared.landed)

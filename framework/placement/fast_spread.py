@@ -22,7 +22,7 @@ SpreadEntry = tuple[float, int]  # (-total, agent index)
 def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float, table: list[float],
                  checks: tuple[Callable[[AgentState], bool], ...], names: tuple[tuple[str, Any], tuple[str, Any]],
                  heappop: Callable[..., Any], heapreplace: Callable[..., Any]) -> dict[str, Callable[..., Any]]:
-    """``entry(agent)``: the agent's heap entry now; ``top(heap)``: the best current entry that
+    """``entries(agents)``: their heap entries now; ``top(heap)``: the best current entry that
     passes ``checks`` (every refusal final), or None; ``placed(index)``: this workload placed a
     task there; ``scores_on(agent)``: each scorer's ``(name, weight, score)``."""
     own: list[float] = [0.0] * len(agents)  # 0.0 + w0 * spread score
@@ -34,10 +34,15 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
         raw[index] = score = MAX_SCORE - n if n < MAX_SCORE else 0.0
         own[index] = 0.0 + w0 * score
 
-    def entry(agent: AgentState) -> SpreadEntry:
-        index = agent.index
-        placed(index)
-        return (-(own[index] + w1 * table[index]), index)
+    def entries(group: list[AgentState]) -> list[SpreadEntry]:
+        out = []
+        for agent in group:
+            index = agent.index
+            n = agent.app_counts.get(app_id, 0)
+            raw[index] = score = MAX_SCORE - n if n < MAX_SCORE else 0.0
+            own[index] = base = 0.0 + w0 * score
+            out.append((-(base + w1 * table[index]), index))
+        return out
 
     def scores_on(agent: AgentState) -> tuple[tuple[str, Any, float], ...]:
         index = agent.index
@@ -60,4 +65,4 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
                 return entry
         return None
 
-    return {"entry": entry, "top": top, "placed": placed, "scores_on": scores_on}
+    return {"entries": entries, "top": top, "placed": placed, "scores_on": scores_on}
