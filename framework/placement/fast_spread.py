@@ -51,9 +51,9 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
     def top(heap: list[SpreadEntry]) -> Optional[SpreadEntry]:
         while heap:
             entry = heap[0]
-            index = entry[1]
+            stored, index = entry
             key = -(own[index] + w1 * table[index])
-            if key != entry[0]:  # the total fell since: sift it down and look again
+            if key != stored:  # the total fell since: sift it down and look again
                 heapreplace(heap, (key, index))
                 continue
             agent = agents[index]
