@@ -6,10 +6,14 @@ and ``least-allocated`` scorers, :func:`heap_kernel` gives the planner a :class:
 that chooses exactly the agent the generic heap path chooses (the same scores, summed in the
 same order, the same ties to the lowest agent index) with less work per placement:
 
-* a stale heap entry is re-scored by arithmetic written into one generated function (the
-  scorers' fast forms, inlined), not through the fused filter-and-score call; the filters run
-  only on the entry that reaches the top, where every refusal is final (AGENT and MONOTONE
-  filters), so the answer is the same;
+* scores are computed by arithmetic written into one generated function (the scorers' fast
+  forms, inlined), not through the fused filter-and-score call. Lazy (scores only fall: spread):
+  a stale entry is re-scored when it reaches the top, and the filters run only on the current
+  entry at the top, where every refusal is final (AGENT and MONOTONE filters), so the answer is
+  the same; spread's own form is in :mod:`fast_spread`. Eager (binpack's score rises with use):
+  each agent that received a task since the workload's last turn (the plan's ``landed`` list)
+  gets a fresh entry if it passes the filters, and the MONOTONE ones are checked again at the
+  top, as the generic path does;
 * static constraints (IS, LIKE, UNLIKE, CLUSTER with a value) are applied once, when the heaps
   are built;
 * a GROUP_BY constraint (the one REVERSIBLE built-in) splits the candidates into one heap per

@@ -10,7 +10,8 @@ Speed comes from the plugins' declared :class:`~halyard.placement.base.Scope`: w
 an app is ``GLOBAL``, its candidate agents sit in a heap keyed by score, and a placement only
 re-evaluates the agent that received the task (stale entries are recognised by the agent's
 ``stamp``; ``MONOTONE`` filters are re-checked when an agent reaches the top). Otherwise every
-agent is re-evaluated for every placement.
+agent is re-evaluated for every placement. When every plugin of such an app is a built-in,
+:mod:`~halyard.placement.fast_heap` keeps its heaps instead, with the same choices.
 
 Several apps are placed together, interleaved in proportion to what each still needs, so that a
 binpacked agent fills with a mix of tasks in the proportions of the whole demand: CPU-heavy and
@@ -29,10 +30,9 @@ import gc
 import heapq
 import random
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from ..cluster import SCALARS, AgentInfo
+from ..cluster import AgentInfo
 from ..errors import HalyardError, PluginError, Problem, ValidationError
 from ..model import DEFAULT_STRATEGY, StrategyRef
 from .base import MAX_SCORE, Filter, Scope, Scorer, Strategy, plugin_name
@@ -42,102 +42,13 @@ from .context import PlacementContext
 from .fast_heap import HeapKernel, heap_kernel
 from .fast_shared import SharedScores
 from .filters import PortsFilter, ResourcesFilter
+from .outcome import (Placement, PlacementRequest, Plan, ScoreContribution, Unplaced,  # noqa: F401 (re-exported)
+                      new_placement)
 from .registry import StrategyRegistry
 from .state import AgentState, Demand
-from .workload import Workload, WorkloadKind
+from .workload import Workload
 
 DEFAULT_WINDOW = 32
-
-#: What one scorer gave the chosen agent: ``(scorer name, weight, raw score 0..100)``.
-ScoreContribution = tuple[str, float, float]
-
-
-@dataclass(frozen=True)
-class PlacementRequest:
-    """Place ``count`` more tasks of ``workload``; ``strategy`` overrides the workload's own choice."""
-
-    workload: Workload
-    count: int
-    strategy: Optional[StrategyRef] = None
-
-
-@dataclass(frozen=True, slots=True)  # one per task placed: no per-instance dict
-class Placement:
-    """One task on one agent, with the resources (by role) and host ports it takes.
-
-    ``app_id`` is the workload's id and ``kind`` whether it is an app or a job run. ``scores``
-    says why this agent: what each of the strategy's scorers gave it when it was chosen (empty
-    for ``select="random"``); ``sum(weight * score)`` is the total the planner maximised.
-    """
-
-    app_id: str
-    instance: int
-    agent_id: str
-    hostname: str
-    resources: tuple[float, float, float, float]
-    ports: tuple[int, ...]
-    allocation: tuple[tuple[str, str, float], ...] = field(default=(), compare=False)
-    kind: WorkloadKind = "app"
-    scores: tuple[ScoreContribution, ...] = field(default=(), compare=False)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"app": self.app_id, "instance": self.instance, "agent_id": self.agent_id,
-                "hostname": self.hostname, "resources": dict(zip(SCALARS, self.resources)),
-                "ports": list(self.ports),
-                "scores": [{"scorer": name, "weight": weight, "score": score} for name, weight, score in self.scores]}
-
-
-def _placement_factory() -> Any:
-    """``Placement(*fields)`` for the planner's loop: the same object, each slot set through its
-    descriptor once (a frozen dataclass's ``__init__`` looks up ``object.__setattr__`` per field:
-    twice the cost, at one Placement per task placed)."""
-    sets = [getattr(Placement, name).__set__ for name in Placement.__dataclass_fields__]
-    assert len(sets) == 9
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = sets
-    new = object.__new__
-
-    def make(app_id: str, instance: int, agent_id: str, hostname: str, resources: tuple[float, ...],
-             ports: tuple[int, ...], allocation: tuple[tuple[str, str, float], ...], kind: WorkloadKind,
-             scores: tuple[ScoreContribution, ...]) -> Placement:
-        p = new(Placement)
-        s0(p, app_id), s1(p, instance), s2(p, agent_id), s3(p, hostname), s4(p, resources)
-        s5(p, ports), s6(p, allocation), s7(p, kind), s8(p, scores)
-        return p
-    return make
-
-
-_new_placement = _placement_factory()
-
-
-@dataclass(frozen=True)
-class Unplaced:
-    """Tasks of a workload that no agent could take, with reasons aggregated over agents.
-
-    ``failed``: the workload's strategy failed (``reasons`` is then its one reason,
-    ``strategy 'x' failed: <error>``); otherwise no agent fits.
-    """
-
-    app_id: str
-    count: int
-    reasons: tuple[str, ...]
-    kind: WorkloadKind = "app"
-    failed: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {"app": self.app_id, "count": self.count, "reasons": list(self.reasons)}
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The outcome of planning: placements, and what could not be placed and why."""
-
-    placements: tuple[Placement, ...]
-    unplaced: tuple[Unplaced, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"placements": [p.to_json() for p in self.placements],
-                "unplaced": [u.to_json() for u in self.unplaced]}
-
 
 def build_pipeline(workload: Workload, strategy: Strategy) -> tuple[list[Filter], list[tuple[Scorer, float]]]:
     """The filters and scorers that place one workload, in evaluation order."""
@@ -516,7 +427,6 @@ class Planner:
         active: list[tuple[float, int, _AppPlacer]] = []
         # The ``dirty`` sets of the active eager placers: each placement adds its agent to them.
         dirty_sets: list[set[int]] = []
-        new_placement = _new_placement
         shared = SharedScores(agents)
         landed = shared.landed
         while waiting or active:
