@@ -35,6 +35,10 @@ class SharedScores:
 
     def placed(self, agent: AgentState) -> None:
         """A task landed on ``agent``: its scores in every table, again."""
+        if len(self.tables) == 1:  # the usual plan: one set of resources weighed
+            table, rate = self.tables[0]
+            table[agent.index] = rate(agent)
+            return
         index = agent.index
         for table, rate in self.tables:
             table[index] = rate(agent)

@@ -115,7 +115,8 @@ class AgentState:
                         pool[k] = 0.0
                         taken.append((name, role, have))
             if demand.one_any_port:  # one host port, any number: _finish unrolled
-                port = self.ports[role].take_lowest() if role in self.ports else None
+                ports_pool = self.ports.get(role)
+                port = ports_pool.take_lowest() if ports_pool is not None else None
                 if port is not None:
                     counts, app_id = self.app_counts, demand.app_id
                     counts[app_id] = counts.get(app_id, 0) + 1
