@@ -25,14 +25,15 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
     """``entries(agents)``: their heap entries now; ``top(heap)``: the best current entry that
     passes ``checks`` (every refusal final), or None; ``placed(index)``: this workload placed a
     task there; ``scores_on(agent)``: each scorer's ``(name, weight, score)``."""
-    own: list[float] = [0.0] * len(agents)  # 0.0 + w0 * spread score
+    # -(0.0 + w0 * spread score): negation is exact, and -(a + b) rounds as (-a) - b does
+    minus_own: list[float] = [0.0] * len(agents)
     raw: list[float] = [0.0] * len(agents)  # the spread score
     (name0, weight0), (name1, weight1) = names
 
     def placed(index: int) -> None:
         n = agents[index].app_counts.get(app_id, 0)
         raw[index] = score = MAX_SCORE - n if n < MAX_SCORE else 0.0
-        own[index] = 0.0 + w0 * score
+        minus_own[index] = -(0.0 + w0 * score)
 
     def entries(group: list[AgentState]) -> list[SpreadEntry]:
         out = []
@@ -40,8 +41,8 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
             index = agent.index
             n = agent.app_counts.get(app_id, 0)
             raw[index] = score = MAX_SCORE - n if n < MAX_SCORE else 0.0
-            own[index] = base = 0.0 + w0 * score
-            out.append((-(base + w1 * table[index]), index))
+            minus_own[index] = base = -(0.0 + w0 * score)
+            out.append((base - w1 * table[index], index))
         return out
 
     def scores_on(agent: AgentState) -> tuple[tuple[str, Any, float], ...]:
@@ -50,9 +51,8 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
 
     def top(heap: list[SpreadEntry]) -> Optional[SpreadEntry]:
         while heap:
-            entry = heap[0]
-            stored, index = entry
-            key = -(own[index] + w1 * table[index])
+            stored, index = heap[0]
+            key = minus_own[index] - w1 * table[index]  # -(own + w1 * table), bit for bit
             if key != stored:  # the total fell since: sift it down and look again
                 heapreplace(heap, (key, index))
                 continue
@@ -62,7 +62,7 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
                     heappop(heap)
                     break
             else:
-                return entry
+                return heap[0]
         return None
 
     return {"entries": entries, "top": top, "placed": placed, "scores_on": scores_on}

@@ -48,6 +48,7 @@ class Demand:
     port_order: tuple[int, ...] = field(init=False, repr=False, compare=False)
     one_any_port: bool = field(init=False, repr=False, compare=False)  # host_ports == (0,)
     named_needs: tuple[tuple[int, float, str], ...] = field(init=False, repr=False, compare=False)
+    role: Optional[str] = field(init=False, repr=False, compare=False)  # the one role, if one
 
     def __post_init__(self) -> None:
         ports = self.host_ports
@@ -55,6 +56,7 @@ class Demand:
         object.__setattr__(self, "port_order", tuple(sorted(range(len(ports)), key=lambda i: ports[i] == 0)))
         object.__setattr__(self, "one_any_port", ports == (0,))
         object.__setattr__(self, "named_needs", tuple((k, need, SCALARS[k]) for k, need in self.needs))
+        object.__setattr__(self, "role", self.roles[0] if len(self.roles) == 1 else None)
 
     @classmethod
     def of(cls, workload: Workload) -> "Demand":
@@ -99,10 +101,9 @@ class AgentState:
         the order of ``demand.host_ports``.
         """
         taken: list[tuple[str, str, float]] = []
-        free, free_total, roles = self.free, self.free_total, demand.roles
-        pool = free.get(roles[0]) if len(roles) == 1 else None
+        free, free_total, roles, role = self.free, self.free_total, demand.roles, demand.role
+        pool = free.get(role) if role is not None else None
         if pool is not None:  # one role: what the loop below does, without it
-            role = roles[0]
             for k, need, name in demand.named_needs:
                 left = free_total[k] - need
                 free_total[k] = left if left > 0.0 else 0.0
