@@ -82,6 +82,8 @@ class PlacementContext:
 
     def record(self, agent: AgentState) -> None:
         """The planner placed one task of this workload on ``agent``."""
+        if not self._value_counts:
+            return
         for field, counts in self._value_counts.items():
             value = agent.values.get(field)
             if value is None:

@@ -10,7 +10,8 @@ Speed comes from the plugins' declared :class:`~halyard.placement.base.Scope`: w
 an app is ``GLOBAL``, its candidate agents sit in a heap keyed by score, and a placement only
 re-evaluates the agent that received the task (stale entries are recognised by the agent's
 ``stamp``; ``MONOTONE`` filters are re-checked when an agent reaches the top). Otherwise every
-agent is re-evaluated for every placement.
+agent is re-evaluated for every placement. When every plugin of such an app is a built-in,
+:mod:`~halyard.placement.fast_heap` keeps its heaps instead, with the same choices.
 
 Several apps are placed together, interleaved in proportion to what each still needs, so that a
 binpacked agent fills with a mix of tasks in the proportions of the whole demand: CPU-heavy and
@@ -25,94 +26,29 @@ every filter, and nothing is half-allocated.
 """
 from __future__ import annotations
 
+import gc
 import heapq
 import random
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from ..cluster import SCALARS, AgentInfo
+from ..cluster import AgentInfo
 from ..errors import HalyardError, PluginError, Problem, ValidationError
 from ..model import DEFAULT_STRATEGY, StrategyRef
 from .base import MAX_SCORE, Filter, Scope, Scorer, Strategy, plugin_name
 from .compiled import PARK, CompiledPipeline, compile_pipeline
 from .constraints import constraint_filter
 from .context import PlacementContext
+from .fast_heap import HeapKernel, heap_kernel
+from .fast_shared import SharedScores
 from .filters import PortsFilter, ResourcesFilter
+from .outcome import (Placement, PlacementRequest, Plan, ScoreContribution, Unplaced,  # noqa: F401 (re-exported)
+                      new_placement)
 from .registry import StrategyRegistry
 from .state import AgentState, Demand
-from .workload import Workload, WorkloadKind
+from .workload import Workload
 
 DEFAULT_WINDOW = 32
-
-#: What one scorer gave the chosen agent: ``(scorer name, weight, raw score 0..100)``.
-ScoreContribution = tuple[str, float, float]
-
-
-@dataclass(frozen=True)
-class PlacementRequest:
-    """Place ``count`` more tasks of ``workload``; ``strategy`` overrides the workload's own choice."""
-
-    workload: Workload
-    count: int
-    strategy: Optional[StrategyRef] = None
-
-
-@dataclass(frozen=True, slots=True)  # one per task placed: no per-instance dict
-class Placement:
-    """One task on one agent, with the resources (by role) and host ports it takes.
-
-    ``app_id`` is the workload's id and ``kind`` whether it is an app or a job run. ``scores``
-    says why this agent: what each of the strategy's scorers gave it when it was chosen (empty
-    for ``select="random"``); ``sum(weight * score)`` is the total the planner maximised.
-    """
-
-    app_id: str
-    instance: int
-    agent_id: str
-    hostname: str
-    resources: tuple[float, float, float, float]
-    ports: tuple[int, ...]
-    allocation: tuple[tuple[str, str, float], ...] = field(default=(), compare=False)
-    kind: WorkloadKind = "app"
-    scores: tuple[ScoreContribution, ...] = field(default=(), compare=False)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"app": self.app_id, "instance": self.instance, "agent_id": self.agent_id,
-                "hostname": self.hostname, "resources": dict(zip(SCALARS, self.resources)),
-                "ports": list(self.ports),
-                "scores": [{"scorer": name, "weight": weight, "score": score} for name, weight, score in self.scores]}
-
-
-@dataclass(frozen=True)
-class Unplaced:
-    """Tasks of a workload that no agent could take, with reasons aggregated over agents.
-
-    ``failed``: the workload's strategy failed (``reasons`` is then its one reason,
-    ``strategy 'x' failed: <error>``); otherwise no agent fits.
-    """
-
-    app_id: str
-    count: int
-    reasons: tuple[str, ...]
-    kind: WorkloadKind = "app"
-    failed: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {"app": self.app_id, "count": self.count, "reasons": list(self.reasons)}
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The outcome of planning: placements, and what could not be placed and why."""
-
-    placements: tuple[Placement, ...]
-    unplaced: tuple[Unplaced, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"placements": [p.to_json() for p in self.placements],
-                "unplaced": [u.to_json() for u in self.unplaced]}
-
 
 def build_pipeline(workload: Workload, strategy: Strategy) -> tuple[list[Filter], list[tuple[Scorer, float]]]:
     """The filters and scorers that place one workload, in evaluation order."""
@@ -129,8 +65,10 @@ def build_pipeline(workload: Workload, strategy: Strategy) -> tuple[list[Filter]
 class _AppPlacer:
     """Places the tasks of one workload: its pipeline, its candidate heap, why agents were refused."""
 
-    def __init__(self, order: int, request: PlacementRequest, strategy_name: str, strategy: Strategy):
+    def __init__(self, order: int, request: PlacementRequest, strategy_name: str, strategy: Strategy,
+                 kernels: bool = True):
         self.order = order
+        self.kernels = kernels and not strategy.filters
         self.strategy_name = strategy_name
         self.workload = request.workload
         self.total = self.remaining = request.count
@@ -163,10 +101,13 @@ class _AppPlacer:
         self.next_instance = 0
         self.ctx: Optional[PlacementContext] = None
         self.fast: Optional[CompiledPipeline] = None
+        self.kernel: Optional[HeapKernel] = None
 
-    def activate(self, agents: list[AgentState], rng: random.Random, context: Sequence[AgentState] = ()) -> None:
+    def activate(self, agents: list[AgentState], rng: random.Random, context: Sequence[AgentState] = (),
+                 shared: Optional[SharedScores] = None) -> None:
         """Ready to place on ``agents``; ``context``: the rest of the cluster, whose tasks count for
-        constraints (UNIQUE, MAX_PER, CLUSTER, GROUP_BY) but which takes no task now."""
+        constraints (UNIQUE, MAX_PER, CLUSTER, GROUP_BY) but which takes no task now; ``shared``:
+        the plan's scores that every workload shares (the planner keeps them current)."""
         key = self.workload.id
         cluster = [*agents, *context] if context else agents
         existing = sum(a.app_counts.get(key, 0) for a in cluster)
@@ -192,6 +133,16 @@ class _AppPlacer:
         if self.fast is not None:  # the built-ins' fused forms: same verdicts, no guards needed
             self.evaluate = self.fast.evaluate  # type: ignore[method-assign]
         self.candidates = list(range(len(agents)))
+        if self.heap_mode and self.remaining and self.fast is not None and self.kernels and shared is not None:
+            try:
+                self.kernel = heap_kernel(ctx, agents, self.filters, self.scorers, self.lazy, shared)
+            except Exception as exc:
+                raise _plugin_error("plugin", "compile", exc) from exc
+            if self.kernel is not None:  # the built-ins' heaps: same choices, less work per placement
+                self.eager = False  # the kernel reads the plan's landed list itself
+                self.best = self.kernel.best  # type: ignore[method-assign]
+                self.scores_on = self.kernel.scores_on  # type: ignore[method-assign]
+                return
         if self.heap_mode and self.remaining:
             entries = []
             for agent in agents:
@@ -418,10 +369,13 @@ class Planner:
     """Plans placements with strategies from ``registry``; ``seed`` makes random choices reproducible."""
 
     def __init__(self, registry: Optional[StrategyRegistry] = None, seed: int = 0,
-                 window: int = DEFAULT_WINDOW):
+                 window: int = DEFAULT_WINDOW, fast: bool = True):
+        """``fast=False``: never the built-ins' heap kernels (:mod:`fast_heap`), only the generic
+        path (the same choices; for tests that compare the two)."""
         self.registry = registry if registry is not None else StrategyRegistry.discover()
         self.seed = seed
         self.window = max(1, window)
+        self.fast = fast
 
     def strategy_ref(self, request: PlacementRequest) -> StrategyRef:
         """The strategy that places ``request``: its override, else its workload's, else the default."""
@@ -432,7 +386,22 @@ class Planner:
         """Place every request on ``agents_info``; nothing is mutated outside this call.
 
         ``context``: the other agents of the cluster (not offered now): what runs there counts for
-        the constraints, so a UNIQUE or GROUP_BY sees the whole cluster, not the offer batch."""
+        the constraints, so a UNIQUE or GROUP_BY sees the whole cluster, not the offer batch.
+
+        The cycle collector is paused while planning (and resumed after, if it ran before): a plan
+        allocates a few small tuples per candidate it examines, and the collector, triggered every
+        700 of them, spent about a fifth of a large plan walking the placements made so far."""
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            return self._plan(agents_info, requests, context)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _plan(self, agents_info: Sequence[AgentInfo], requests: Sequence[PlacementRequest],
+              context: Sequence[AgentInfo]) -> Plan:
         ids = [r.workload.id for r in requests]
         kinds = {r.workload.id: r.workload.kind for r in requests}
         dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
@@ -449,22 +418,28 @@ class Planner:
                 continue
             ref = self.strategy_ref(request)
             try:
-                waiting.append(_AppPlacer(i, request, ref.name, self.registry.create(ref)))
+                waiting.append(_AppPlacer(i, request, ref.name, self.registry.create(ref), self.fast))
             except Exception as exc:  # unknown (uninstalled since), bad args, a factory that crashed
                 unplaced.append(strategy_failed(request.workload, request.count, ref.name, exc))
         waiting.reverse()
         # The active workloads, the one furthest behind (largest share still to place) on top,
         # ties to the one requested first: (-remaining / total, order, placer).
         active: list[tuple[float, int, _AppPlacer]] = []
+        # The ``dirty`` sets of the active eager placers: each placement adds its agent to them.
+        dirty_sets: list[set[int]] = []
+        shared = SharedScores(agents)
+        landed = shared.landed
         while waiting or active:
-            while waiting and len(active) < self.window:
-                placer = waiting.pop()
-                try:
-                    placer.activate(agents, rng, others)
-                except Exception as exc:  # a plugin's prepare, filter or scorer
-                    unplaced.append(placer.failure(exc))
-                    continue
-                heapq.heappush(active, (-placer.remaining / placer.total, placer.order, placer))
+            if waiting and len(active) < self.window:
+                while waiting and len(active) < self.window:
+                    placer = waiting.pop()
+                    try:
+                        placer.activate(agents, rng, others, shared)
+                    except Exception as exc:  # a plugin's prepare, filter or scorer
+                        unplaced.append(placer.failure(exc))
+                        continue
+                    heapq.heappush(active, (-placer.remaining / placer.total, placer.order, placer))
+                dirty_sets = [other.dirty for _, _, other in active if other.eager]
             if not active:
                 break
             placer = active[0][2]
@@ -477,26 +452,34 @@ class Planner:
                     scores = placer.scores_on(agent) if placer.rates else ()  # before the task lands
             except Exception as exc:
                 heapq.heappop(active)
+                dirty_sets = [other.dirty for _, _, other in active if other.eager]
                 unplaced.append(placer.failure(exc))
                 continue
             if agent is None:
                 heapq.heappop(active)
+                dirty_sets = [other.dirty for _, _, other in active if other.eager]
                 unplaced.append(Unplaced(workload.id, placer.remaining, reasons, workload.kind))
                 continue
-            demand = placer.ctx.demand  # type: ignore[union-attr]
+            ctx = placer.ctx
+            demand = ctx.demand  # type: ignore[union-attr]
             allocation, ports = agent.allocate(demand)
-            placements.append(Placement(workload.id, placer.next_instance, agent.id, agent.hostname,
-                                        demand.vector, ports, allocation, workload.kind, scores))
-            placer.next_instance += 1
-            placer.remaining -= 1
-            placer.ctx.record(agent)  # type: ignore[union-attr]
-            if placer.remaining:
-                heapq.heapreplace(active, (-placer.remaining / placer.total, placer.order, placer))
+            index = agent.index
+            landed.append(index)
+            if shared.tables:
+                shared.placed(agent)
+            instance = placer.next_instance
+            placements.append(new_placement(workload.id, instance, agent.id, agent.hostname,
+                                            demand.vector, ports, allocation, workload.kind, scores))
+            placer.next_instance = instance + 1
+            placer.remaining = remaining = placer.remaining - 1
+            ctx.record(agent)  # type: ignore[union-attr]
+            if remaining:
+                heapq.heapreplace(active, (-remaining / placer.total, placer.order, placer))
             else:
                 heapq.heappop(active)
-            for _, _, other in active:
-                if other.eager:
-                    other.dirty.add(agent.index)
+                dirty_sets = [other.dirty for _, _, other in active if other.eager]
+            for dirty in dirty_sets:
+                dirty.add(index)
         unplaced.sort(key=lambda u: ids.index(u.app_id))
         return Plan(tuple(placements), tuple(unplaced))
 

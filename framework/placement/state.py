@@ -46,11 +46,17 @@ class Demand:
     # the host ports fixed ones first, so that picking the lowest free port never takes one of them.
     needs: tuple[tuple[int, float], ...] = field(init=False, repr=False, compare=False)
     port_order: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    one_any_port: bool = field(init=False, repr=False, compare=False)  # host_ports == (0,)
+    named_needs: tuple[tuple[int, float, str], ...] = field(init=False, repr=False, compare=False)
+    role: Optional[str] = field(init=False, repr=False, compare=False)  # the one role, if one
 
     def __post_init__(self) -> None:
         ports = self.host_ports
         object.__setattr__(self, "needs", tuple((k, need) for k, need in enumerate(self.vector) if need > 0))
         object.__setattr__(self, "port_order", tuple(sorted(range(len(ports)), key=lambda i: ports[i] == 0)))
+        object.__setattr__(self, "one_any_port", ports == (0,))
+        object.__setattr__(self, "named_needs", tuple((k, need, SCALARS[k]) for k, need in self.needs))
+        object.__setattr__(self, "role", self.roles[0] if len(self.roles) == 1 else None)
 
     @classmethod
     def of(cls, workload: Workload) -> "Demand":
@@ -95,19 +101,28 @@ class AgentState:
         the order of ``demand.host_ports``.
         """
         taken: list[tuple[str, str, float]] = []
-        free, free_total, roles = self.free, self.free_total, demand.roles
-        pool = free.get(roles[0]) if len(roles) == 1 else None
+        free, free_total, roles, role = self.free, self.free_total, demand.roles, demand.role
+        pool = free.get(role) if role is not None else None
         if pool is not None:  # one role: what the loop below does, without it
-            role = roles[0]
-            for k, need in demand.needs:
+            for k, need, name in demand.named_needs:
                 left = free_total[k] - need
                 free_total[k] = left if left > 0.0 else 0.0
-                if need <= EPSILON or pool[k] <= EPSILON:
-                    continue
-                amount = need if need < pool[k] else pool[k]
-                left = pool[k] - amount
-                pool[k] = left if left > 0.0 else 0.0
-                taken.append((SCALARS[k], role, amount))
+                if need > EPSILON:
+                    have = pool[k]
+                    if have > need:
+                        pool[k] = have - need
+                        taken.append((name, role, need))
+                    elif have > EPSILON:  # all that is left
+                        pool[k] = 0.0
+                        taken.append((name, role, have))
+            if demand.one_any_port:  # one host port, any number: _finish unrolled
+                ports_pool = self.ports.get(role)
+                port = ports_pool.take_lowest() if ports_pool is not None else None
+                if port is not None:
+                    counts, app_id = self.app_counts, demand.app_id
+                    counts[app_id] = counts.get(app_id, 0) + 1
+                    self.stamp += 1
+                    return tuple(taken), (port,)
             return tuple(taken), self._finish(demand)
         for k, need in demand.needs:
             free_total[k] = max(0.0, free_total[k] - need)

@@ -25,6 +25,15 @@ class _UsageScorer(Scorer):
             self._dims = [(k, d[k]) for k in range(4) if k < 2 or d[k] > 0]
         self._scale = MAX_SCORE / len(self._dims)
 
+    @property
+    def dims(self) -> tuple[tuple[int, float], ...]:
+        """After :meth:`prepare`: the resources weighed, as ``(index in SCALARS, the task's need)``."""
+        return tuple(self._dims)
+
+    @property
+    def scale(self) -> float:
+        """After :meth:`prepare`: 100 / the number of resources weighed."""
+        return self._scale
     def _mean_share(self, agent: AgentState, placed: bool) -> float:
         """100 x the mean over resources of the share in use (with the task if ``placed``)."""
         total = 0.0
