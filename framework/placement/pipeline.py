@@ -365,6 +365,27 @@ def _out_of_range(name: str, value: Any) -> PluginError:
     return PluginError(f"scorer {name!r} returned {value!r}, outside 0..{MAX_SCORE:g}")
 
 
+#: The most tasks one plan places: a definition with tiny resources and a huge instance count
+#: (``instances`` may be up to 2^31 - 1) would otherwise take time and memory without bound. The
+#: rest is reported unplaced with the reason; the engine asks far fewer per offer batch.
+MAX_PLACEMENTS = 100_000
+
+
+def bounded(requests: Sequence[PlacementRequest]) -> tuple[list[PlacementRequest], tuple[Unplaced, ...]]:
+    """``requests`` cut to :data:`MAX_PLACEMENTS` tasks in all, and what was cut as unplaced."""
+    kept: list[PlacementRequest] = []
+    over: list[Unplaced] = []
+    room = MAX_PLACEMENTS
+    for r in requests:
+        take = max(0, min(r.count, room))
+        room -= take
+        kept.append(r if take == r.count else PlacementRequest(r.workload, take, r.strategy))
+        if take < r.count:
+            over.append(Unplaced(r.workload.id, r.count - take,
+                                 (f"not planned: a plan places at most {MAX_PLACEMENTS} tasks",), r.workload.kind))
+    return kept, tuple(over)
+
+
 class Planner:
     """Plans placements with strategies from ``registry``; ``seed`` makes random choices reproducible."""
 
@@ -391,14 +412,16 @@ class Planner:
         The cycle collector is paused while planning (and resumed after, if it ran before): a plan
         allocates a few small tuples per candidate it examines, and the collector, triggered every
         700 of them, spent about a fifth of a large plan walking the placements made so far."""
+        requests, over = bounded(requests)
         paused = gc.isenabled()
         if paused:
             gc.disable()
         try:
-            return self._plan(agents_info, requests, context)
+            plan = self._plan(agents_info, requests, context)
         finally:
             if paused:
                 gc.enable()
+        return Plan(plan.placements, plan.unplaced + over) if over else plan
 
     def _plan(self, agents_info: Sequence[AgentInfo], requests: Sequence[PlacementRequest],
               context: Sequence[AgentInfo]) -> Plan:

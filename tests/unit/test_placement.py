@@ -462,3 +462,18 @@ def test_duplicate_app_in_one_plan_is_refused():
     with pytest.raises(ValidationError):
         Planner(StrategyRegistry()).plan([agent("a")], [PlacementRequest(app().workload(), 1),
                                                     PlacementRequest(app().workload(), 1)])
+
+
+def test_a_plan_places_a_bounded_number_of_tasks_and_says_why_the_rest_waits(monkeypatch):
+    """A tiny app with a huge instance count is not planned without bound (issue 17's fuzzing
+    found ``instances: 2147483647, cpus: 1e-10`` running for minutes): the rest is unplaced, with
+    the reason, and requests after the limit are not planned at all."""
+    from halyard.placement import pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_PLACEMENTS", 50)
+    tiny = app("tiny", instances=2_147_483_647, cpus=1e-10, mem=0, portDefinitions=[])
+    other = app("other", instances=3, cpus=0.1, mem=1)
+    plan = place([agent("a", cpus=1000, mem=1000)], tiny, other)
+    assert len(plan.placements) == 50 and {p.app_id for p in plan.placements} == {tiny.id}
+    assert {(u.app_id, u.count) for u in plan.unplaced} == {(tiny.id, 2_147_483_647 - 50), (other.id, 3)}
+    assert all(u.reasons == ("not planned: a plan places at most 50 tasks",) for u in plan.unplaced)
