@@ -1,0 +1,194 @@
+"""The soak's faults: one function per kind, each returning when its fault is over (what it
+stopped is running again). Picked at random (seeded) by the runner."""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import requests
+
+from .observe import Api, Responses
+from .procs import UNREACHABLE_GRACE, ZK_SESSION_TIMEOUT, Cluster, SchedulerProc, wait_for
+
+log = logging.getLogger("soak")
+PROXIED = "x-halyard-proxied-by"   # a scheduler given this header answers itself (never forwards)
+MASTER_UNREACHABLE_AFTER = 3 * 2.0  # minimesos' master: 3 missed pings 2 s apart
+BIG_SCALE = 16
+
+
+@dataclass
+class Context:
+    cluster: Cluster
+    schedulers: list[SchedulerProc]
+    api: Api
+    responses: Responses
+    rng: random.Random
+    agents: int
+    zk_epoch: Callable[[], Optional[int]]
+    violations: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def violation(self, text: str) -> None:
+        with self.lock:
+            self.violations.append(text)
+        log.error("VIOLATION %s", text)
+
+    def leader(self, timeout: float = 60) -> SchedulerProc:
+        """The scheduler that leads with the newest epoch (waits for one)."""
+        def find() -> Optional[SchedulerProc]:
+            claims = []
+            for s in self.schedulers:
+                if s.alive and not s.frozen:
+                    stats = s.stats()
+                    if stats and stats.get("leader"):
+                        claims.append((stats.get("epoch") or 0, s))
+            return max(claims, key=lambda c: c[0])[1] if claims else None
+        return wait_for(find, timeout, "a leader", every=0.3)
+
+    def restart(self, s: SchedulerProc, after: float) -> None:
+        time.sleep(after)
+        if not s.alive:
+            s.start()
+
+
+def leader_kill9(ctx: Context) -> str:
+    s = ctx.leader()
+    s.kill9()
+    ctx.restart(s, ctx.rng.uniform(2, 5))
+    return f"scheduler {s.index}"
+
+
+def leader_freeze(ctx: Context) -> str:
+    """SIGSTOP past the ZooKeeper session timeout, SIGCONT; the deposed leader must not write."""
+    s = ctx.leader()
+    s.freeze()
+    time.sleep(ZK_SESSION_TIMEOUT + ctx.rng.uniform(3, 6))
+    s.thaw()
+    probes = 0
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:   # while it may still think it leads, try to write through it
+        stats = s.stats(timeout=2)
+        if not stats or not stats.get("leader"):
+            break
+        probes += 1
+        try:
+            resp = requests.put(s.url + "/v2/apps/soak/big", params={"force": "true"},
+                                json={"labels": {"fence-probe": str(time.time())}},
+                                headers={PROXIED: "soak-fence-probe"}, timeout=10)
+        except requests.RequestException:
+            continue
+        if resp.status_code != 503:   # 503: refused as it should be (fenced, or no longer leading)
+            ctx.responses.add(resp.status_code, f"fence probe via scheduler {s.index}")
+        if resp.status_code < 300:
+            mine, newest = (s.stats() or {}).get("epoch"), ctx.zk_epoch()
+            if mine is None or newest is None or mine < newest:
+                ctx.violation(f"deposed leader (scheduler {s.index}, epoch {stats.get('epoch')}) accepted a write "
+                              f"({resp.status_code}) while ZooKeeper's epoch is {newest}")
+            break
+        time.sleep(0.2)
+    return f"scheduler {s.index}, {probes} fence probes"
+
+
+def zk_restart(ctx: Context) -> str:
+    ctx.cluster.run("zk", "restart")
+    return "zookeeper"
+
+
+def master_restart(ctx: Context) -> str:
+    ctx.cluster.run("master", "restart")
+    return "master"
+
+
+def agent_restart(ctx: Context) -> str:
+    k = ctx.rng.randint(1, ctx.agents)
+    ctx.cluster.run("agent", "restart", str(k))
+    return f"agent {k}"
+
+
+def agent_stop(ctx: Context) -> str:
+    """Down past the master's unreachable timeout and Halyard's grace: its tasks are replaced."""
+    k = ctx.rng.randint(1, ctx.agents)
+    ctx.cluster.run("agent", "stop", str(k))
+    time.sleep(MASTER_UNREACHABLE_AFTER + UNREACHABLE_GRACE + ctx.rng.uniform(6, 10))
+    ctx.cluster.run("agent", "start", str(k))
+    return f"agent {k}"
+
+
+def docker_kill(ctx: Context) -> str:
+    names = ctx.cluster.docker("ps", "--format", "{{.ID}} {{.Names}}").stdout.split("\n")
+    ids = [line.split()[0] for line in names if line.strip() and "mesos-" in line]
+    if not ids:
+        return "no task container"
+    cid = ctx.rng.choice(sorted(ids))
+    ctx.cluster.docker("kill", cid)
+    return f"container {cid[:12]}"
+
+
+def api_hammer(ctx: Context, threads: int = 6, requests_each: int = 150, seconds: float = 8.0) -> str:
+    """Bounded load on one scheduler's API, over loopback."""
+    s = ctx.rng.choice([p for p in ctx.schedulers if p.alive and not p.frozen])
+    stop = time.monotonic() + seconds
+    counts = {"sent": 0}
+
+    def hammer() -> None:
+        session = requests.Session()
+        for n in range(requests_each):
+            if time.monotonic() > stop:
+                return
+            path = ("/v2/apps", "/v2/tasks", "/v2/deployments", "/v1/jobs")[n % 4]
+            try:
+                resp = session.get(s.url + path, timeout=10)
+            except requests.RequestException:
+                continue
+            counts["sent"] += 1
+            ctx.responses.add(resp.status_code, f"hammer GET {path} via scheduler {s.index}")
+
+    workers = [threading.Thread(target=hammer, daemon=True) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(seconds + 15)
+    return f"scheduler {s.index}, {counts['sent']} requests"
+
+
+def kill_in_transaction(ctx: Context) -> str:
+    """A large scale (up, or down again) of the big app, and the leader killed while it is written."""
+    s = ctx.leader()
+    app = s.url + "/v2/apps/soak/big"
+    try:
+        current = requests.get(app, timeout=10).json()["app"]["instances"]
+    except (requests.RequestException, ValueError, KeyError):
+        current = 0
+    target = 0 if current else BIG_SCALE
+
+    def scale() -> None:
+        try:
+            resp = requests.put(app, params={"force": "true"}, json={"instances": target}, timeout=20)
+            ctx.responses.add(resp.status_code, f"big scale via scheduler {s.index}")
+        except requests.RequestException:
+            pass
+
+    worker = threading.Thread(target=scale, daemon=True)
+    worker.start()
+    time.sleep(ctx.rng.uniform(0.05, 1.5))
+    s.kill9()
+    worker.join(25)
+    ctx.restart(s, ctx.rng.uniform(2, 4))
+    return f"scheduler {s.index}, /soak/big {current} -> {target}"
+
+
+KINDS: dict[str, Callable[[Context], str]] = {
+    "leader-kill9": leader_kill9,
+    "leader-freeze": leader_freeze,
+    "zk-restart": zk_restart,
+    "master-restart": master_restart,
+    "agent-restart": agent_restart,
+    "agent-stop": agent_stop,
+    "docker-kill": docker_kill,
+    "api-hammer": api_hammer,
+    "kill-in-txn": kill_in_transaction,
+}
