@@ -81,6 +81,8 @@ def leader_freeze(ctx: Context) -> str:
                                 headers={PROXIED: "soak-fence-probe"}, timeout=10)
         except requests.RequestException:
             continue
+        log.info("fence probe via deposed scheduler %d (epoch %s): %d %s", s.index, stats.get("epoch"),
+                 resp.status_code, resp.text[:200])
         if resp.status_code != 503:   # 503: refused as it should be (fenced, or no longer leading)
             ctx.responses.add(resp.status_code, f"fence probe via scheduler {s.index}")
         if resp.status_code < 300:

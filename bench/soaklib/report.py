@@ -54,6 +54,8 @@ def table(data: dict[str, Any]) -> str:
                      f"{k['violations']:>10}")
     lines.append(f"{'(continuous)':<16} {'':>5} {'':>8} {'':>8} {len(data['general_violations']):>10}")
     lines.append(f"time without a leader: {data['leaderless_seconds']:.1f}s")
+    if "checked" in data:
+        lines.append("checked: " + ", ".join(f"{v} {k}" for k, v in data["checked"].items()))
     for f in data["fault_log"]:
         for v in f["violations"]:
             lines.append(f"VIOLATION [{f['kind']} @{f['started']:.0f}] {v}")

@@ -195,6 +195,7 @@ class Soak:
         runs = self.ctx.api.json(f"/v1/jobs/{CRON_JOB}/runs") or []
         for run in runs:
             run["scheduledFor"] = epoch_seconds(run["scheduledFor"]) if run.get("scheduledFor") else None
+        self.cron_checked = len(runs)
         if self.workload.cron_defined_at is not None:  # type: ignore[union-attr]
             self._general(cron_problems(runs, self.workload.cron_defined_at + 1, now - 90))  # type: ignore[union-attr]
         self.events.stopping.set()  # type: ignore[union-attr]
@@ -202,6 +203,7 @@ class Soak:
         if self.events.current is not None:  # type: ignore[union-attr]
             connected.append((self.events.current, now))  # type: ignore[union-attr]
         running_at = {t: at for t, at in self.sampler.running_at.items() if at >= self.t0 and at < now - 5}  # type: ignore[union-attr]
+        self.event_checked = len([t for t in running_at if not t.startswith("job.")])
         self._general(missed_events(running_at, self.events.seen_running, connected))  # type: ignore[union-attr]
         self.leaderless = leaderless_intervals(self.sampler.samples)  # type: ignore[union-attr]
         self._general(server_errors(self.responses.all(), self.leaderless))
@@ -226,7 +228,13 @@ class Soak:
 
     def result(self) -> dict[str, Any]:
         leaderless = sum(b - a for a, b in getattr(self, "leaderless", []))
-        extra = {"seed": self.args.seed, "minutes": self.args.minutes, "schedulers": self.args.schedulers,
+        checked = {"samples": len(self.sampler.samples) if self.sampler else 0,
+                   "task starts against the event stream": getattr(self, "event_checked", 0),
+                   "events": self.events.events if self.events else 0,
+                   "API answers": len(self.responses.all()),
+                   "cron runs": getattr(self, "cron_checked", 0),
+                   "workload actions": sum(self.workload.actions.values()) if self.workload else 0}
+        extra = {"checked": checked, "seed": self.args.seed, "minutes": self.args.minutes, "schedulers": self.args.schedulers,
                  "workload_actions": dict(self.workload.actions) if self.workload else {},
                  "events_seen": self.events.events if self.events else 0,
                  "api_answers": len(self.responses.all()), "work_dir": str(self.work)}
