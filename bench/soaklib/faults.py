@@ -105,10 +105,33 @@ def master_restart(ctx: Context) -> str:
     return "master"
 
 
+def _agent_tasks(ctx: Context, k: int) -> dict[str, str]:
+    """Task id -> state of every task the master knows on agent ``k`` (127.0.0.K), ended ones too."""
+    state = requests.get(ctx.cluster.master + "/master/state", timeout=10).json()
+    agent = next((a["id"] for a in state["slaves"] if a["hostname"] == f"127.0.0.{k}"), None)
+    return {t["id"]: t["state"] for fw in state["frameworks"] for t in fw["tasks"] + fw["completed_tasks"]
+            if t["slave_id"] == agent}
+
+
 def agent_restart(ctx: Context) -> str:
+    """The agent's process crashes and restarts: its running tasks are recovered (killed only
+    when Halyard asks: the workload may have)."""
     k = ctx.rng.randint(1, ctx.agents)
+    before = [t for t, st in _agent_tasks(ctx, k).items() if st == "TASK_RUNNING"]
     ctx.cluster.run("agent", "restart", str(k))
-    return f"agent {k}"
+
+    def reregistered() -> bool:
+        slaves = requests.get(ctx.cluster.master + "/master/slaves", timeout=5).json()["slaves"]
+        return any(a["hostname"] == f"127.0.0.{k}" and a["active"] for a in slaves)
+    wait_for(reregistered, 60, f"agent {k} registered again")
+    time.sleep(3)
+    after = _agent_tasks(ctx, k)
+    lost = {t: after.get(t, "gone") for t in before
+            if after.get(t, "gone") not in ("TASK_RUNNING", "TASK_KILLING", "TASK_KILLED", "TASK_FINISHED")}
+    if lost:
+        ctx.violation(f"agent {k} restart did not recover {len(lost)} of {len(before)} tasks: "
+                      + ", ".join(f"{t} {st}" for t, st in sorted(lost.items())[:5]))
+    return f"agent {k}, {len(before)} tasks"
 
 
 def agent_stop(ctx: Context) -> str:

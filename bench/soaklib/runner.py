@@ -101,9 +101,10 @@ class Soak:
         s = self.sampler.latest() if self.sampler else None
         return s.zk_epoch if s else None
 
-    def settle(self, since: float, bound: float) -> tuple[Optional[float], list[str]]:
-        """Waits until the invariants hold (a fresh sample with nothing unsettled and nothing lost);
-        (seconds from ``since``, []) or (None, what still did not hold after ``bound``)."""
+    def settle(self, since: float, bound: float, idle: bool = False) -> tuple[Optional[float], list[str]]:
+        """Waits until the invariants hold (a fresh sample with nothing unsettled and nothing lost;
+        with ``idle``, no deployment running either: every deployment ended); (seconds from
+        ``since``, []) or (None, what still did not hold after ``bound``)."""
         deadline = time.time() + bound
         problems: list[str] = ["no sample yet"]
         seen: Optional[float] = None
@@ -114,6 +115,8 @@ class Soak:
                 continue
             seen = sample.t
             problems = unsettled(sample)
+            if idle and not problems and self.sampler.deployments:  # type: ignore[union-attr]
+                problems = [f"deployment {d} still running" for d in sorted(self.sampler.deployments)]  # type: ignore[union-attr]
             if problems and int(sample.t) % 10 == 0:
                 log.info("not settled: %s", "; ".join(problems[:5]))
             if not problems:
@@ -188,7 +191,7 @@ class Soak:
         """The workload stops; everything settles; the end-of-run checks."""
         self.workload.stopping.set()  # type: ignore[union-attr]
         self.workload.join(60)  # type: ignore[union-attr]
-        recovered, problems = self.settle(time.time(), SETTLE_BOUND + 30)
+        recovered, problems = self.settle(time.time(), SETTLE_BOUND + 60, idle=True)
         if recovered is None:
             self._general(["not settled at the end: " + "; ".join(problems[:8])])
         now = time.time()
