@@ -47,7 +47,8 @@ class Sample:
     """One second's reading. ``None`` for a part that could not be read then."""
 
     t: float
-    master: Optional[dict[str, str]] = None        # task id -> Mesos state, of the framework's non-terminal tasks
+    master: Optional[dict[str, str]] = None        # task id -> Mesos state, of the framework's non-terminal
+    #                                                tasks (unreachable ones too)
     leaders: dict[int, Optional[int]] = field(default_factory=dict)  # scheduler index -> epoch, of those leading
     zk_epoch: Optional[int] = None
     apps: Optional[dict[str, AppState]] = None
@@ -169,13 +170,13 @@ def unsettled(sample: Sample) -> list[str]:
             problems.append(f"{app_id}: {app.instances} instances, {running_mesos} running in Mesos, "
                             f"{live_halyard} live in Halyard")
     for task_id, state in sorted(sample.master.items()):
-        if task_id.startswith(JOB_TASK_PREFIX):
+        if task_id.startswith(JOB_TASK_PREFIX) or state == "TASK_UNREACHABLE":   # none can be killed until it is back
             continue
         if task_id not in sample.tasks:
             owner = app_of_task(task_id, app_ids) or "no app"
             problems.append(f"orphan in Mesos: {task_id} ({state}, {owner}) unknown to Halyard")
     for task_id, task in sorted(sample.tasks.items()):
-        if task.live and task_id not in sample.master and task.state not in ("TASK_UNREACHABLE", "LAUNCHING"):
+        if task.live and task_id not in sample.master:
             problems.append(f"unknown to Mesos: {task_id} ({task.app_id}, {task.state}) live in Halyard")
     return problems
 

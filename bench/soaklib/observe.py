@@ -146,6 +146,8 @@ class Sampler(threading.Thread):
                         break
                 if task["state"] in ACTIVE:
                     tasks[task["id"]] = task["state"]
+            for task in fw.get("unreachable_tasks", []):
+                tasks[task["id"]] = "TASK_UNREACHABLE"
         return tasks
 
     def read(self) -> Sample:

@@ -151,3 +151,11 @@ def test_the_table_ends_with_the_summary_line_and_counts_violations_per_kind():
     assert text.splitlines()[-1] == "soak: 3 faults, 2 violations"
     assert "VIOLATION epoch went back" in text and "time without a leader: 3.2s" in text
     assert percentile([], 50) is None and percentile([1, 2, 3, 4], 50) == 2
+
+
+def test_a_launching_task_mesos_never_got_is_unsettled_and_an_unreachable_one_is_no_orphan():
+    tasks = {**live("shop_web.a"), "shop_web.b": TaskState(WEB, "TASK_LAUNCHING", True)}
+    problems = unsettled(sample(0, running("shop_web.a"), instances=1, deploying=True, tasks=tasks))
+    assert problems == ["unknown to Mesos: shop_web.b (/shop/web, TASK_LAUNCHING) live in Halyard"]
+    master = {**running("shop_web.a"), "shop_web.old": "TASK_UNREACHABLE"}
+    assert unsettled(sample(0, master, instances=1, tasks=live("shop_web.a"))) == []
