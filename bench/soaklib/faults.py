@@ -63,36 +63,42 @@ def leader_kill9(ctx: Context) -> str:
 
 
 def leader_freeze(ctx: Context) -> str:
-    """SIGSTOP past the ZooKeeper session timeout, SIGCONT; the deposed leader must not write."""
+    """SIGSTOP past the ZooKeeper session timeout, SIGCONT: the deposed leader wakes up. A write
+    is waiting for it in its socket backlog when it wakes (sent with the proxied-by header, so it
+    answers itself instead of forwarding): a 2xx answer while it still holds its old epoch is a
+    write accepted by a deposed leader."""
     s = ctx.leader()
+    old_epoch = (s.stats() or {}).get("epoch")
     s.freeze()
     time.sleep(ZK_SESSION_TIMEOUT + ctx.rng.uniform(3, 6))
-    s.thaw()
-    probes = 0
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:   # while it may still think it leads, try to write through it
-        stats = s.stats(timeout=2)
-        if not stats or not stats.get("leader"):
-            break
-        probes += 1
+    answer: dict[str, Any] = {}
+
+    def probe() -> None:
         try:
-            resp = requests.put(s.url + "/v2/apps/soak/big", params={"force": "true"},
-                                json={"labels": {"fence-probe": str(time.time())}},
-                                headers={PROXIED: "soak-fence-probe"}, timeout=10)
-        except requests.RequestException:
-            continue
-        log.info("fence probe via deposed scheduler %d (epoch %s): %d %s", s.index, stats.get("epoch"),
-                 resp.status_code, resp.text[:200])
-        if resp.status_code != 503:   # 503: refused as it should be (fenced, or no longer leading)
-            ctx.responses.add(resp.status_code, f"fence probe via scheduler {s.index}")
-        if resp.status_code < 300:
-            mine, newest = (s.stats() or {}).get("epoch"), ctx.zk_epoch()
-            if mine is None or newest is None or mine < newest:
-                ctx.violation(f"deposed leader (scheduler {s.index}, epoch {stats.get('epoch')}) accepted a write "
-                              f"({resp.status_code}) while ZooKeeper's epoch is {newest}")
-            break
-        time.sleep(0.2)
-    return f"scheduler {s.index}, {probes} fence probes"
+            answer["resp"] = requests.put(s.url + "/v2/apps/soak/big", params={"force": "true"},
+                                          json={"labels": {"fence-probe": str(time.time())}},
+                                          headers={PROXIED: "soak-fence-probe"}, timeout=30)
+        except requests.RequestException as exc:
+            answer["error"] = repr(exc)
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    time.sleep(0.3)   # connected (the kernel accepts into the backlog) before the process wakes
+    s.thaw()
+    worker.join(40)
+    resp = answer.get("resp")
+    if resp is None:
+        return f"scheduler {s.index} (epoch {old_epoch}), probe: {answer.get('error')}"
+    log.info("fence probe via deposed scheduler %d (epoch %s): %d %s", s.index, old_epoch, resp.status_code,
+             resp.text[:200])
+    if resp.status_code != 503:   # 503: refused as it should be (fenced, or no longer leading)
+        ctx.responses.add(resp.status_code, f"fence probe via scheduler {s.index}")
+    if resp.status_code < 300:
+        now_epoch = (s.stats() or {}).get("epoch")
+        if now_epoch is None or old_epoch is None or now_epoch <= old_epoch:
+            ctx.violation(f"deposed leader (scheduler {s.index}, epoch {old_epoch}) accepted a write "
+                          f"({resp.status_code}) after waking; ZooKeeper's epoch is {ctx.zk_epoch()}")
+    return f"scheduler {s.index} (epoch {old_epoch}), probe answered {resp.status_code}"
 
 
 def zk_restart(ctx: Context) -> str:

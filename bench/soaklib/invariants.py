@@ -211,9 +211,12 @@ def stuck_deployments(running: dict[str, float], now: float, bound: float) -> li
 
 
 def leaderless_intervals(samples: list[Sample]) -> list[tuple[float, float]]:
-    """When no scheduler led (or ZooKeeper, where leadership lives, could not be read), as [start, end)."""
+    """When no scheduler led (or ZooKeeper, where leadership lives, could not be read), as [start, end).
+    A change of leader between two readings counts as leaderless from the one to the other: the
+    old leader stepped down, and the new one was elected, somewhere in between."""
     intervals: list[tuple[float, float]] = []
     start: Optional[float] = None
+    previous: Optional[Sample] = None
     for s in samples:
         without = not s.leaders or s.zk_epoch is None
         if without and start is None:
@@ -221,6 +224,10 @@ def leaderless_intervals(samples: list[Sample]) -> list[tuple[float, float]]:
         elif not without and start is not None:
             intervals.append((start, s.t))
             start = None
+        elif not without and previous is not None and previous.leaders and \
+                max(previous.leaders.items(), key=lambda c: c[1] or 0) != max(s.leaders.items(), key=lambda c: c[1] or 0):
+            intervals.append((previous.t, s.t))
+        previous = s
     if start is not None and samples:
         intervals.append((start, samples[-1].t + 1))
     return intervals

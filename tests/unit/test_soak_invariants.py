@@ -133,6 +133,14 @@ def test_5xx_other_than_503_while_leaderless_are_violations():
     assert server_errors(answers, leaderless) == ["503 from b at 25.0 while a leader existed", "500 from c at 11.0"]
 
 
+def test_a_change_of_leader_between_two_readings_is_leaderless_in_between():
+    samples = [Sample(0, {}, {0: 1}, 1), Sample(1, {}, {0: 1}, 1), Sample(2, {}, {1: 2}, 2), Sample(3, {}, {1: 2}, 2),
+               Sample(40, {}, {1: 2}, 2)]
+    leaderless = leaderless_intervals(samples)
+    assert leaderless == [(1, 2)]
+    assert server_errors([(1.5, 503, "a"), (39.0, 503, "b")], leaderless) == ["503 from b at 39.0 while a leader existed"]
+
+
 def test_the_event_stream_must_show_every_running_task_while_connected():
     running_at = {"shop_web.a": 10.0, "shop_web.b": 50.0, "shop_web.c": 12.0, "job.x.1.1": 11.0}
     problems = missed_events(running_at, seen={"shop_web.a"}, connected=[(0.0, 40.0)])
