@@ -28,7 +28,7 @@ def _left_behind(needle: str) -> list[str]:
             stat = (proc / "stat").read_text()
         except OSError:
             continue
-        if needle in cmdline and stat[stat.rindex(")") + 2] != "Z":
+        if needle in cmdline and stat[stat.rindex(")") + 2] != "Z" and proc.name != str(os.getpid()):
             found.append(f"{proc.name}: {cmdline[:160]}")
     return found
 
