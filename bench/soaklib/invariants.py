@@ -40,6 +40,7 @@ class TaskState:
     app_id: str
     state: str
     live: bool                # counts towards the app (not terminal, not being killed, not given up on)
+    note: str = ""            # for the log: killing, expired, agent
 
 
 @dataclass

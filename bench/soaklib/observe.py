@@ -106,7 +106,9 @@ class ZkReader:
             tasks = {}
             for _, data in self._children("tasks"):
                 task = TaskRecord.from_json(data)
-                tasks[task.task_id] = TaskState(task.app_id, task.state, task.live)
+                note = f"agent {task.agent_id[-3:]}" + (" killing" if task.killing else "") + \
+                    (" expired" if task.expired else "") + (f" cv {task.config_version:.3f}")
+                tasks[task.task_id] = TaskState(task.app_id, task.state, task.live, note)
             return epoch, apps, tasks, running
         except (KazooException, ValueError, KeyError) as exc:
             log.debug("ZooKeeper read failed: %r", exc)

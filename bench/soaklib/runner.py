@@ -67,7 +67,15 @@ class Soak:
         capacity, leaders = CapacityWatch(), LeaderWatch()
 
         def listener(sample: Sample) -> None:
-            self._general(capacity.feed(sample) + leaders.feed(sample))
+            over = capacity.feed(sample)
+            for problem in over:   # what each side thought, for the report
+                app_id = problem.split()[3]
+                prefix = "_".join(app_id.strip("/").split("/")) + "."
+                log.error("over capacity detail %s: Mesos %s; Halyard %s; app %s; leaders %s", app_id,
+                          {t: s for t, s in (sample.master or {}).items() if t.startswith(prefix)},
+                          {t: (s.state, s.live, s.note) for t, s in (sample.tasks or {}).items() if s.app_id == app_id},
+                          (sample.apps or {}).get(app_id), sample.leaders)
+            self._general(over + leaders.feed(sample))
             if self.sampler is not None:
                 self._general([p for p in stuck_deployments(self.sampler.deployments, sample.t, DEPLOYMENT_BOUND)
                                if p not in " ".join(self.general)])
