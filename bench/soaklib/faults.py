@@ -176,7 +176,8 @@ def api_hammer(ctx: Context, threads: int = 6, requests_each: int = 150, seconds
             except requests.RequestException:
                 continue
             counts["sent"] += 1
-            ctx.responses.add(resp.status_code, f"hammer GET {path} via scheduler {s.index}")
+            ctx.responses.add(resp.status_code, f"hammer GET {path} via scheduler {s.index}"
+                              + (f": {resp.text[:160]!r}" if resp.status_code >= 500 else ""))
 
     workers = [threading.Thread(target=hammer, daemon=True) for _ in range(threads)]
     for w in workers:

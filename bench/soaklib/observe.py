@@ -55,7 +55,10 @@ class Api:
                 resp = requests.request(method, s.url + path, timeout=timeout, **kw)
             except requests.RequestException:
                 continue
-            self.responses.add(resp.status_code, f"{method} {path} via scheduler {s.index}")
+            what = f"{method} {path} via scheduler {s.index}"
+            if resp.status_code >= 500:   # the answer's own words, for the report
+                what += f": {resp.text[:160]!r}"
+            self.responses.add(resp.status_code, what)
             return resp
         return None
 
