@@ -94,7 +94,7 @@ class SchedulerApp:
         self.hub.publish(event)
 
     def _driver(self, framework_id: Optional[str], sink: Callable[[Event], None],
-                on_failed_over: Callable[[str], None]) -> MesosDriver:
+                on_failed_over: Callable[[str], bool]) -> MesosDriver:
         c = self.config
         framework = framework_info(c.name, c.role, c.failover_timeout, framework_id, c.principal, f"http://{c.advertised}")
         return MesosDriver(c.master, framework, sink, c.principal, c.secret, on_failed_over=on_failed_over,

@@ -72,7 +72,7 @@ class Driver(Protocol):
 
 
 #: (framework id or None for a new framework, sink for Mesos events, on_failed_over) -> a driver, not started.
-DriverFactory = Callable[[Optional[str], Callable[[Event], None], Callable[[str], None]], Driver]
+DriverFactory = Callable[[Optional[str], Callable[[Event], None], Callable[[str], bool]], Driver]
 
 
 class Why(enum.Enum):
@@ -279,9 +279,15 @@ class SchedulerService:
         else:
             self._post(Paused(state is SessionState.SUSPENDED))
 
-    def _failed_over(self, message: str) -> None:
-        """The driver's IO thread: Mesos says another scheduler took this framework over."""
+    def _failed_over(self, message: str) -> bool:
+        """The driver's IO thread: Mesos says another scheduler took this framework over. Whether
+        to keep the subscription (re-subscribe): only while this scheduler's epoch is the newest
+        (a deposed leader that wakes up must not take the framework back)."""
         self.why.signal(Why.SUPERSEDED)
+        try:
+            return self.store.current_epoch() <= (self.epoch or 0)
+        except StoreError:
+            return False  # cannot tell: the safe side is to let the other one lead
 
     def _wake(self) -> None:
         """Have the leader loop read the step-down reasons now."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -328,6 +329,12 @@ class Cluster:
             if proc.name == "dockerd":
                 self._remove_containers()
             proc.stop(timeout=30)
+        for pid in self.strays():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        wait_for(lambda: not self.strays(), 10)
         if self.config.docker:
             sock_dir = Path(self.config.docker_sock).parent
             _unmount_under(sock_dir)
@@ -342,8 +349,27 @@ class Cluster:
         if ids:
             self.docker("rm", "-f", *ids, check=False)
 
+    def strays(self) -> list[int]:
+        """Live processes working in this run dir that no agent owns any more: executors (and
+        their tasks) an agent recovered after ``agent restart`` are re-parented to init, so
+        stopping the agents does not reach them."""
+        run, found = str(self.run.resolve()), []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                cwd = os.readlink(entry / "cwd")
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if stat[stat.rindex(")") + 2] != "Z" and (run + "/" in cmdline or cwd.startswith(run + "/")):
+                found.append(int(entry.name))
+        return found
+
     def leftovers(self) -> list[str]:
         left = [f"process {p.name} (pid {p.pid})" for p in self.all_procs() if p.alive()]
+        left += [f"process {pid} working in {self.run}" for pid in self.strays()]
         ports = {("127.0.0.1", self.config.master_port), ("127.0.0.1", self.config.zk_port)}
         if self.config.docker:
             ports.add((registry_proc.HOST, self.config.registry_port))

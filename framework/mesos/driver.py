@@ -71,7 +71,7 @@ def framework_info(name: str, role: str, failover_timeout: float, framework_id: 
 class _PymesosScheduler(Scheduler):
     """pymesos callbacks -> events. Runs on pymesos' IO thread: enqueue only, never raise."""
 
-    def __init__(self, sink: Callable[[Event], None], on_failed_over: Callable[[str], None],
+    def __init__(self, sink: Callable[[Event], None], on_failed_over: Callable[[str], bool],
                  principal: Optional[str] = None,
                  on_refused: Callable[[FrameworkRefusedError], None] = lambda error: None):
         self._sink = sink
@@ -135,9 +135,18 @@ class _PymesosScheduler(Scheduler):
                 log.exception("reporting the refusal failed")
             return
         if "failed over" in str(message).lower():
-            # Another scheduler subscribed as this framework: it is the leader now. pymesos would
-            # re-subscribe and take the framework back; this one must step down instead.
-            self._on_failed_over(str(message))
+            # Another scheduler subscribed as this framework. pymesos would re-subscribe at once
+            # (on this thread, right after this callback) and take the framework back: unless
+            # this scheduler still leads with the newest epoch, stop the driver here first, so
+            # that a deposed leader waking up never steals the subscription from the leader.
+            try:
+                keep = self._on_failed_over(str(message))
+            except Exception:  # noqa: BLE001 - an exception here would kill pymesos' IO thread
+                log.exception("deciding whether to keep the subscription failed")
+                keep = False
+            if not keep:
+                log.warning("not re-subscribing: another scheduler leads this framework")
+                driver.stop(failover=True)
 
 
 class _SchedulerDriver(MesosSchedulerDriver):
@@ -157,7 +166,7 @@ class MesosDriver:
 
     def __init__(self, master: str, framework: dict[str, Any], sink: Callable[[Event], None],
                  principal: Optional[str] = None, secret: Optional[str] = None,
-                 on_failed_over: Callable[[str], None] = lambda message: None,
+                 on_failed_over: Callable[[str], bool] = lambda message: True,
                  on_refused: Callable[[FrameworkRefusedError], None] = lambda error: None):
         master = master.removeprefix("http://").removeprefix("https://").rstrip("/")
         callbacks = _PymesosScheduler(sink, on_failed_over, principal, on_refused)

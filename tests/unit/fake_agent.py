@@ -30,6 +30,7 @@ class FakeAgent:
         self.tmp = tmp
         self.events: "queue.Queue[Optional[dict[str, Any]]]" = queue.Queue()
         self.statuses: list[dict[str, Any]] = []
+        self.subscribes: list[dict[str, Any]] = []   # each SUBSCRIBE's body (its unacknowledged tasks and updates)
         self.changed = threading.Condition()
         self.proc: Optional[subprocess.Popen] = None
         agent = self
@@ -38,6 +39,9 @@ class FakeAgent:
             def do_POST(self):  # noqa: N802 - http.server's name
                 call = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if call["type"] == "SUBSCRIBE":
+                    with agent.changed:
+                        agent.subscribes.append(call["subscribe"])
+                        agent.changed.notify_all()
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.end_headers()
@@ -84,6 +88,14 @@ class FakeAgent:
                        "MESOS_HTTP_COMMAND_EXECUTOR": "true", **(env or {})}
         self.proc = subprocess.Popen([sys.executable, str(LIBEXEC / executor), *argv], env=environment,
                                      cwd=sandbox, stdout=subprocess.DEVNULL, stderr=open(self.tmp / "stderr", "wb"))
+
+    def restart(self) -> None:
+        """The agent process dies (its event stream ends) and comes back: the next SUBSCRIBE is answered."""
+        self.events.put(None)
+        self.events.put({"type": "SUBSCRIBED", "subscribed": {
+            "agent_info": {"id": {"value": AGENT_ID}, "hostname": "127.0.0.1"},
+            "framework_info": {"capabilities": [{"type": "TASK_KILLING_STATE"}]},
+            "executor_info": {"executor_id": {"value": EXECUTOR}}}})
 
     def kill(self, task_id: str) -> None:
         self.events.put({"type": "KILL", "kill": {"task_id": {"value": task_id}}})

@@ -65,7 +65,7 @@ def test_the_adapter_reports_an_acl_refusal_once_and_not_as_a_fail_over():
     from halyard.mesos.driver import _PymesosScheduler
 
     events, refusals, failovers = [], [], []
-    callbacks = _PymesosScheduler(events.append, failovers.append, "halyard", refusals.append)
+    callbacks = _PymesosScheduler(events.append, lambda m: failovers.append(m) or True, "halyard", refusals.append)
     callbacks.error(None, "Not authorized to register framework  with roles { web }")
     callbacks.error(None, "Framework failed over")
     assert [r.principal for r in refusals] == ["halyard"] and failovers == ["Framework failed over"]

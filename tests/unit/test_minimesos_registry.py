@@ -34,3 +34,23 @@ def test_registry_start_adds_its_line_to_cluster_env_once(tmp_path):
 def test_a_cluster_on_another_master_port_has_its_registry_beside_it(tmp_path):
     config = Config(run_dir=str(tmp_path), master_port=15050)
     assert config.registry_port == 15000 and "REGISTRY=127.0.0.1:15000" in config.env_lines()
+
+
+def test_down_finds_and_stops_executors_no_agent_owns_any_more(tmp_path):
+    """Found by the chaos soak: an executor an agent recovered after `agent restart` is
+    re-parented to init, so stopping the agents left it (and its task) running after `down`."""
+    import subprocess
+
+    config = Config(run_dir=str(tmp_path), agents=default_agents(1, 5050, "cpus:1", []), docker=False)
+    cluster = Cluster(config)
+    sandbox = Path(cluster.run) / "agent1" / "sandbox"
+    sandbox.mkdir(parents=True)
+    stray = subprocess.Popen(["sleep", "60"], cwd=sandbox)   # as a recovered executor's task works in its sandbox
+    try:
+        assert cluster.strays() == [stray.pid]
+        assert f"process {stray.pid} working in {cluster.run}" in cluster.leftovers()
+        left = cluster.down()   # (ports of the shared cluster on the default ports may be listening: not ours)
+        assert not [line for line in left if "process" in line] and stray.wait(10) == -9
+    finally:
+        if stray.poll() is None:
+            stray.kill()

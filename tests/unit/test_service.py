@@ -228,3 +228,32 @@ def test_a_broken_strategy_is_logged_once_and_the_leadership_goes_on(service, ca
     assert [r.getMessage() for r in caplog.records if "cannot be placed" in r.getMessage()] == [
         "app /broken cannot be placed: strategy 'broken' failed: scorer 'raises' raised RuntimeError('boom')"]
     assert len(drivers) == 1 and not drivers[0].stopped and service.stats().epoch == 1  # still leading
+
+
+def test_a_failed_over_leader_keeps_its_subscription_only_while_its_epoch_is_the_newest(service):
+    """Found by the chaos soak (leader SIGSTOPped past its session, then SIGCONT): the deposed
+    leader's driver re-subscribed on waking and took the framework from the leader for a moment."""
+    store, _, drivers, _ = service.fakes
+    until(lambda: service.engine is not None)
+    assert drivers[0].on_failed_over("Framework failed over") is True    # a stale one subscribed: take it back
+    store.epoch += 1                                                      # a newer leader was elected meanwhile
+    assert drivers[0].on_failed_over("Framework failed over") is False   # deposed: never re-subscribe
+    until(lambda: drivers[0].stopped)
+
+
+def test_the_drivers_io_thread_stops_pymesos_before_it_re_subscribes_when_told_not_to_keep_it():
+    from halyard.mesos.driver import _PymesosScheduler
+
+    class PymesosDriver:
+        stopped_with = None
+
+        def stop(self, failover=False):
+            self.stopped_with = failover
+
+    for keep, stopped in ((True, None), (False, True)):
+        events, pymesos = [], PymesosDriver()
+        _PymesosScheduler(events.append, lambda message: keep).error(pymesos, "Framework failed over")
+        assert pymesos.stopped_with is stopped   # stop(failover=True): no teardown, tasks keep running
+    pymesos = PymesosDriver()
+    _PymesosScheduler(events.append, lambda message: True).error(pymesos, "some other error")
+    assert pymesos.stopped_with is None

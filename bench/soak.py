@@ -1,0 +1,36 @@
+"""Chaos soak: a private 5-agent cluster, N Halyard schedulers, a workload, faults and invariants.
+
+    python bench/soak.py [--minutes 10] [--schedulers 3] [--seed N] [--json]
+
+Prints a table per fault kind (count, recovery time p50/p99, violations); the last line is
+``soak: N faults, M violations``; exits non-zero on any violation. The parts are in
+bench/soaklib/ (see its package docstring).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from soaklib.runner import main  # noqa: E402
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=10, help="how long faults are injected")
+    ap.add_argument("--schedulers", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", action="store_true", help="the result as JSON (the last line stays the summary)")
+    ap.add_argument("--agents", type=int, default=5)
+    ap.add_argument("--port", type=int, default=15450, help="the private master's port (agents on the next ones)")
+    ap.add_argument("--zk-port", type=int, default=12581)
+    ap.add_argument("--task-ports", type=int, default=50000)
+    ap.add_argument("--work-dir", default=None, help="logs and the cluster's run dir (default: a new temp dir)")
+    ap.add_argument("--keep", action="store_true", help="keep the cluster's run dir even without violations")
+    return ap.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse(sys.argv[1:])))

@@ -1,0 +1,175 @@
+"""Processes the soak owns: its private minimesos cluster and N ``halyard scheduler`` processes.
+
+The ideas are those of tests/integration/harness.py's SchedulerProc (one process per scheduler,
+its own log, SIGKILL/SIGSTOP/SIGCONT by pid), written here so that bench/ never imports tests/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMESOS = ROOT / "minimesos"
+HALYARD = str(Path(sys.executable).parent / "halyard")
+ZK_SESSION_TIMEOUT = 4.0     # seconds (--zk-session-timeout of every scheduler)
+UNREACHABLE_GRACE = 2.0      # seconds (--unreachable-grace)
+
+
+def wait_for(fn: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
+    """Call ``fn`` until it returns something truthy (exceptions count as not yet); TimeoutError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Optional[BaseException] = None
+    while time.monotonic() < deadline:
+        try:
+            value = fn()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline, reported then
+            last = exc
+        time.sleep(every)
+    raise TimeoutError(f"{what}: not within {timeout:g}s" + (f" (last error {last!r})" if last else ""))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """A private minimesos cluster in ``run_dir`` (``up`` and ``down`` with MINIMESOS_RUN_DIR)."""
+
+    def __init__(self, run_dir: Path, agents: int, port: int, zk_port: int, task_ports: int,
+                 master_env: Optional[dict[str, str]] = None):
+        self.run_dir, self.agents = run_dir, agents
+        self.port, self.zk_port, self.task_ports = port, zk_port, task_ports
+        self.master_env = master_env or {}
+        self.env: dict[str, str] = {}
+
+    def _cmd(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        env = {**os.environ, "MINIMESOS_RUN_DIR": str(self.run_dir), **self.master_env}
+        return subprocess.run([str(MINIMESOS / args[0]), *args[1:]], capture_output=True, text=True,
+                              timeout=timeout, env=env)
+
+    def run(self, *args: str, timeout: float = 300) -> None:
+        """A minimesos command on this cluster (``agent stop 3``, ``zk restart``...); RuntimeError when it fails."""
+        proc = self._cmd(*args, timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"minimesos {' '.join(args)} failed ({proc.returncode}): {proc.stdout[-2000:]}"
+                               f"{proc.stderr[-2000:]}")
+
+    def up(self) -> dict[str, str]:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run("up", "--agents", str(self.agents), "--port", str(self.port), "--zk-port", str(self.zk_port),
+                 "--task-ports", str(self.task_ports), timeout=900)
+        self.env = dict(line.split("=", 1) for line in (self.run_dir / "cluster.env").read_text().splitlines()
+                        if "=" in line)
+        return self.env
+
+    def down(self) -> Optional[str]:
+        """Stops everything ``up`` started; what went wrong, or None."""
+        proc = self._cmd("down", timeout=300)
+        return None if proc.returncode == 0 else (proc.stdout + proc.stderr)[-2000:]
+
+    @property
+    def master(self) -> str:
+        return self.env["MESOS_MASTER"]
+
+    @property
+    def zk_hosts(self) -> str:
+        return self.env["ZK"].removeprefix("zk://")
+
+    def docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(["docker", "-H", self.env["DOCKER_HOST"], *args], capture_output=True, text=True,
+                              timeout=timeout)
+
+
+class SchedulerProc:
+    """One ``halyard scheduler``; several share the chroot (one leads)."""
+
+    def __init__(self, cluster: Cluster, chroot: str, name: str, log_dir: Path, index: int):
+        self.cluster, self.chroot, self.name, self.index = cluster, chroot, name, index
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log_dir / f"scheduler-{index}.log"
+        self.proc: Optional[subprocess.Popen] = None
+        self.frozen = False
+        self.starts = 0
+
+    def start(self, wait: float = 60) -> "SchedulerProc":
+        argv = [HALYARD, "scheduler", "--master", self.cluster.master,
+                "--zk", f"{self.cluster.env['ZK']}/{self.chroot}", "--listen", f"127.0.0.1:{self.port}",
+                "--name", self.name, "--unreachable-grace", f"{UNREACHABLE_GRACE:g}s",
+                "--zk-session-timeout", f"{ZK_SESSION_TIMEOUT:g}s", "--no-discovery"]
+        with open(self.log, "ab") as out:
+            out.write(f"\n=== soak: start {time.strftime('%H:%M:%S')} ===\n".encode())
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.frozen = False
+        self.starts += 1
+        wait_for(lambda: requests.get(self.url + "/ping", timeout=1).ok, wait, f"scheduler {self.index} API")
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stats(self, timeout: float = 2) -> Optional[dict[str, Any]]:
+        try:
+            resp = requests.get(self.url + "/v1/stats", timeout=timeout)
+            return resp.json() if resp.ok else None
+        except (requests.RequestException, ValueError):
+            return None
+
+    def signal(self, sig: int) -> None:
+        if self.alive:
+            os.kill(self.proc.pid, sig)  # type: ignore[union-attr]
+
+    def freeze(self) -> None:
+        self.signal(signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        self.signal(signal.SIGCONT)
+        self.frozen = False
+
+    def kill9(self) -> None:
+        if self.alive:
+            self.signal(signal.SIGCONT)
+            os.kill(self.proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
+            self.proc.wait(10)  # type: ignore[union-attr]
+        self.frozen = False
+
+    def stop(self) -> None:
+        if self.alive:
+            self.thaw()
+            self.proc.terminate()  # type: ignore[union-attr]
+            try:
+                self.proc.wait(20)  # type: ignore[union-attr]
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+def framework_of(master: str, name: str) -> Optional[dict]:
+    """The master's (only) active framework called ``name``, from /master/state."""
+    state = requests.get(master + "/master/state", timeout=5).json()
+    found = [f for f in state.get("frameworks", []) if f["name"] == name]
+    return found[0] if found else None
+
+
+def task_container(cluster: Cluster, task_id: str) -> Optional[str]:
+    """The Docker container running ``task_id`` (by its MESOS_TASK_ID environment)."""
+    ids = cluster.docker("ps", "-q").stdout.split()
+    for cid in ids:
+        env = cluster.docker("inspect", "--format", "{{json .Config.Env}}", cid).stdout
+        if env.strip() and f"MESOS_TASK_ID={task_id}" in json.loads(env):
+            return cid
+    return None

@@ -1,0 +1,284 @@
+"""The soak run: a private cluster, N schedulers, the workload, the faults and the checks at once;
+everything it started is stopped at the end, also on failure or Ctrl-C."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+from . import faults as fault_kinds
+from .invariants import (CapacityWatch, LeaderWatch, Sample, cron_problems, leaderless_intervals, lost_objects,
+                         missed_events, server_errors, stuck_deployments, unsettled)
+from .observe import Api, EventSubscriber, Responses, Sampler, ZkReader
+from .procs import ZK_SESSION_TIMEOUT, Cluster, SchedulerProc, wait_for
+from .report import FaultRecord, summary, table
+from .workload import CRON_JOB, Workload
+
+log = logging.getLogger("soak")
+RECONCILIATION = 15.0                                  # seconds a new leader takes to reconcile, at most
+SETTLE_BOUND = ZK_SESSION_TIMEOUT + RECONCILIATION + 30.0
+DEPLOYMENT_BOUND = 240.0                               # every deployment ends within this
+OVERLAP = 0.2                                          # chance that a second fault overlaps the first
+
+
+def epoch_seconds(iso: str) -> float:
+    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+class Soak:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="halyard-soak-"))
+        self.cluster = Cluster(self.work / "run", args.agents, args.port, args.zk_port, args.task_ports)
+        tag = uuid.uuid4().hex[:6]
+        self.name, self.chroot = f"halyard-soak-{tag}", f"soak-{tag}"
+        self.schedulers: list[SchedulerProc] = []
+        self.responses = Responses()
+        self.general: list[str] = []
+        self.faults: list[FaultRecord] = []
+        self.zk: Optional[ZkReader] = None
+        self.sampler: Optional[Sampler] = None
+        self.events: Optional[EventSubscriber] = None
+        self.workload: Optional[Workload] = None
+        self.lock = threading.Lock()
+        self.t0 = time.time()
+
+    # --- violations outside faults --------------------------------------------------------------
+
+    def _general(self, problems: list[str]) -> None:
+        with self.lock:
+            for p in problems:
+                stamp = f"[{time.time() - self.t0:.0f}s] {p}"
+                self.general.append(stamp)
+                log.error("VIOLATION %s", stamp)
+
+    def _watch(self) -> Any:
+        capacity, leaders = CapacityWatch(), LeaderWatch()
+
+        def listener(sample: Sample) -> None:
+            over = capacity.feed(sample)
+            for problem in over:   # what each side thought, for the report
+                app_id = problem.split()[3]
+                prefix = "_".join(app_id.strip("/").split("/")) + "."
+                log.error("over capacity detail %s: Mesos %s; Halyard %s; app %s; leaders %s", app_id,
+                          {t: s for t, s in (sample.master or {}).items() if t.startswith(prefix)},
+                          {t: (s.state, s.live, s.note) for t, s in (sample.tasks or {}).items() if s.app_id == app_id},
+                          (sample.apps or {}).get(app_id), sample.leaders)
+            self._general(over + leaders.feed(sample))
+            if self.sampler is not None:
+                self._general([p for p in stuck_deployments(self.sampler.deployments, sample.t, DEPLOYMENT_BOUND)
+                               if p not in " ".join(self.general)])
+        return listener
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        log.info("cluster up in %s", self.cluster.run_dir)
+        self.cluster.up()
+        for i in range(self.args.schedulers):
+            self.schedulers.append(SchedulerProc(self.cluster, self.chroot, self.name, self.work, i).start())
+        api = Api(self.schedulers, self.responses, random.Random(self.rng.random()))
+        self.ctx = fault_kinds.Context(self.cluster, self.schedulers, api, self.responses,
+                                       random.Random(self.rng.random()), self.args.agents, self._zk_epoch)
+        self.ctx.leader(90)
+        self.zk = ZkReader(self.cluster, self.chroot)
+        self.sampler = Sampler(self.cluster, self.name, self.schedulers, self.zk)
+        self.sampler.listeners.append(self._watch())
+        self.sampler.start()
+        self.events = EventSubscriber(self.schedulers)
+        self.events.start()
+        self.workload = Workload(api, random.Random(self.rng.random()))
+        self.workload.setup()
+        recovered, problems = self.settle(time.time(), 240)
+        if recovered is None:
+            raise RuntimeError("the workload's apps are not running before the first fault: " + "; ".join(problems))
+        self.workload.start()
+
+    def _zk_epoch(self) -> Optional[int]:
+        s = self.sampler.latest() if self.sampler else None
+        return s.zk_epoch if s else None
+
+    def settle(self, since: float, bound: float, idle: bool = False) -> tuple[Optional[float], list[str]]:
+        """Waits until the invariants hold (a fresh sample with nothing unsettled and nothing lost;
+        with ``idle``, no deployment running either: every deployment ended); (seconds from
+        ``since``, []) or (None, what still did not hold after ``bound``)."""
+        deadline = time.time() + bound
+        problems: list[str] = ["no sample yet"]
+        seen: Optional[float] = None
+        while time.time() < deadline:
+            time.sleep(1)
+            sample = self.sampler.latest()  # type: ignore[union-attr]
+            if sample is None or sample.t == seen:
+                continue
+            seen = sample.t
+            problems = unsettled(sample)
+            if idle and not problems and self.sampler.deployments:  # type: ignore[union-attr]
+                problems = [f"deployment {d} still running" for d in sorted(self.sampler.deployments)]  # type: ignore[union-attr]
+            if problems and int(sample.t) % 10 == 0:
+                log.info("not settled: %s", "; ".join(problems[:5]))
+            if not problems:
+                problems = self.lost()
+            if not problems:
+                return sample.t - since, []
+        return None, problems
+
+    def lost(self) -> list[str]:
+        before = self.workload.expected_apps()  # type: ignore[union-attr]
+        apps = self.ctx.api.json("/v2/apps")
+        jobs = self.ctx.api.json("/v1/jobs")
+        if not isinstance(apps, dict) or not isinstance(jobs, list):
+            return ["the apps or jobs cannot be listed"]
+        expected = before & self.workload.expected_apps()  # type: ignore[union-attr]
+        return (lost_objects(expected, [a["id"] for a in apps["apps"]], "app")
+                + lost_objects(self.workload.jobs, [j["id"] for j in jobs], "job"))  # type: ignore[union-attr]
+
+    def inject(self, kinds: list[str]) -> list[FaultRecord]:
+        records = [FaultRecord(kind, time.time()) for kind in kinds]
+
+        def one(record: FaultRecord) -> None:
+            try:
+                record.detail = fault_kinds.KINDS[record.kind](self.ctx)
+            except Exception as exc:  # noqa: BLE001 - a fault that could not be injected is reported
+                record.detail = f"injection failed: {exc!r}"
+                log.exception("fault %s", record.kind)
+            record.ended = time.time()
+
+        threads = []
+        for n, record in enumerate(records):
+            if n:
+                time.sleep(self.ctx.rng.uniform(0.5, 4))
+                record.started = time.time()
+            t = threading.Thread(target=one, args=(record,), daemon=True)
+            t.start()
+            threads.append(t)
+        for t in threads:
+            t.join(300)
+        return records
+
+    def fault_loop(self) -> None:
+        end = time.time() + self.args.minutes * 60
+        names = sorted(fault_kinds.KINDS)
+        while time.time() < end:
+            first = self.ctx.rng.choice(names)
+            kinds = [first]
+            if self.ctx.rng.random() < OVERLAP:
+                kinds.append(self.ctx.rng.choice([k for k in names if k != first]))
+            started = time.time()
+            log.info("fault %s", " + ".join(kinds))
+            records = self.inject(kinds)
+            self.faults.extend(records)
+            for r in records:
+                with self.ctx.lock:
+                    r.violations.extend(self.ctx.violations)
+                    self.ctx.violations.clear()
+            recovered, problems = self.settle(min(r.started for r in records), SETTLE_BOUND)
+            for r in records:
+                if recovered is None:
+                    r.violations.append(f"not settled {SETTLE_BOUND:.0f}s after the fault ended: "
+                                        + "; ".join(problems[:6]))
+                else:
+                    r.recovered = recovered + records[0].started - r.started
+                log.info("fault %s (%s): %s", r.kind, r.detail,
+                         f"recovered in {r.recovered:.1f}s" if r.recovered is not None else "NOT RECOVERED")
+            pause = started + self.ctx.rng.uniform(10, 30) - time.time()
+            if pause > 0 and time.time() + pause < end:
+                time.sleep(pause)
+
+    def finish(self) -> None:
+        """The workload stops; everything settles; the end-of-run checks."""
+        self.workload.stopping.set()  # type: ignore[union-attr]
+        self.workload.join(60)  # type: ignore[union-attr]
+        recovered, problems = self.settle(time.time(), SETTLE_BOUND + 60, idle=True)
+        if recovered is None:
+            self._general(["not settled at the end: " + "; ".join(problems[:8])])
+        now = time.time()
+        runs = self.ctx.api.json(f"/v1/jobs/{CRON_JOB}/runs") or []
+        for run in runs:
+            run["scheduledFor"] = epoch_seconds(run["scheduledFor"]) if run.get("scheduledFor") else None
+        self.cron_checked = len(runs)
+        if self.workload.cron_defined_at is not None:  # type: ignore[union-attr]
+            self._general(cron_problems(runs, self.workload.cron_defined_at + 1, now - 90))  # type: ignore[union-attr]
+        self.events.stopping.set()  # type: ignore[union-attr]
+        connected = list(self.events.connected)  # type: ignore[union-attr]
+        if self.events.current is not None:  # type: ignore[union-attr]
+            connected.append((self.events.current, now))  # type: ignore[union-attr]
+        running_at = {t: at for t, at in self.sampler.running_at.items() if at >= self.t0 and at < now - 5}  # type: ignore[union-attr]
+        self.event_checked = len([t for t in running_at if not t.startswith("job.")])
+        self._general(missed_events(running_at, self.events.seen_running, connected))  # type: ignore[union-attr]
+        self.leaderless = leaderless_intervals(self.sampler.samples)  # type: ignore[union-attr]
+        self._general(server_errors(self.responses.all(), self.leaderless))
+
+    def stop(self) -> None:
+        for part in (self.workload, self.events, self.sampler):
+            if part is not None:
+                part.stopping.set()
+        for s in self.schedulers:
+            try:
+                s.kill9()
+            except Exception:  # noqa: BLE001 - the cluster goes down regardless
+                log.exception("stopping scheduler %d", s.index)
+        if self.zk is not None:
+            try:
+                self.zk.close()
+            except Exception:  # noqa: BLE001
+                pass
+        problem = self.cluster.down()
+        if problem:
+            log.error("minimesos down: %s", problem)
+
+    def result(self) -> dict[str, Any]:
+        leaderless = sum(b - a for a, b in getattr(self, "leaderless", []))
+        checked = {"samples": len(self.sampler.samples) if self.sampler else 0,
+                   "task starts against the event stream": getattr(self, "event_checked", 0),
+                   "events": self.events.events if self.events else 0,
+                   "API answers": len(self.responses.all()),
+                   "cron runs": getattr(self, "cron_checked", 0),
+                   "workload actions": sum(self.workload.actions.values()) if self.workload else 0}
+        extra = {"checked": checked, "seed": self.args.seed, "minutes": self.args.minutes, "schedulers": self.args.schedulers,
+                 "workload_actions": dict(self.workload.actions) if self.workload else {},
+                 "events_seen": self.events.events if self.events else 0,
+                 "api_answers": len(self.responses.all()), "work_dir": str(self.work)}
+        return summary(self.faults, self.general, leaderless, extra)
+
+
+def main(args: argparse.Namespace) -> int:
+    soak = Soak(args)
+    soak.work.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+                        handlers=[logging.FileHandler(soak.work / "soak.log"), logging.StreamHandler()])
+    logging.getLogger("kazoo").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, terminate)
+    failed: Optional[str] = None
+    try:
+        soak.start()
+        soak.fault_loop()
+        soak.finish()
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - reported as a violation, then cleaned up
+        log.exception("soak failed")
+        failed = f"the soak itself failed: {exc!r}"
+    finally:
+        soak.stop()
+    if failed:
+        soak.general.append(failed)
+    data = soak.result()
+    print(json.dumps(data, indent=1) if args.json else table(data))
+    if args.json:
+        print(f"soak: {data['faults']} faults, {data['violations']} violations")
+    if not args.keep and not data["violations"]:
+        shutil.rmtree(soak.work / "run", ignore_errors=True)
+    return 1 if data["violations"] else 0

@@ -1,0 +1,169 @@
+"""The chaos soak's pure checks (bench/soaklib/invariants.py, report.py) on recorded snapshots."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from soaklib.invariants import (AppState, CapacityWatch, LeaderWatch, Sample, TaskState,  # noqa: E402
+                                cron_problems, leaderless_intervals, lost_objects, missed_events,
+                                server_errors, stuck_deployments, unsettled)
+from soaklib.report import FaultRecord, percentile, summary, table  # noqa: E402
+
+WEB = "/shop/web"
+
+
+def running(*ids: str) -> dict[str, str]:
+    return {i: "TASK_RUNNING" for i in ids}
+
+
+def live(*ids: str, app: str = WEB) -> dict[str, TaskState]:
+    return {i: TaskState(app, "TASK_RUNNING", True) for i in ids}
+
+
+def sample(t: float, master: dict, instances: int = 2, tasks: dict | None = None, max_over: float = 0.0,
+           leaders: dict | None = None, deploying: bool = False) -> Sample:
+    return Sample(t, master, {0: 1} if leaders is None else leaders, 1,
+                  {WEB: AppState(instances, max_over, deploying)}, tasks if tasks is not None else {})
+
+
+# --- over-capacity ----------------------------------------------------------------------------
+
+def test_over_capacity_is_reported_once_it_lasts_past_the_tolerance():
+    watch = CapacityWatch(tolerance=5, window=3)
+    three = running("shop_web.a", "shop_web.b", "shop_web.c")
+    problems = []
+    for t in range(0, 12):
+        problems += watch.feed(sample(float(t), three, instances=2, max_over=0.0))
+    assert len(problems) == 1 and "over capacity: /shop/web has 3 running tasks in Mesos, bound 2" in problems[0]
+
+
+def test_over_capacity_allows_max_over_and_a_scale_down_within_its_window():
+    watch = CapacityWatch(tolerance=2, window=10)
+    three = running("shop_web.a", "shop_web.b", "shop_web.c")
+    assert [p for t in range(5) for p in watch.feed(sample(float(t), three, instances=2, max_over=0.5))] == []
+    watch = CapacityWatch(tolerance=2, window=10)
+    watch.feed(sample(0.0, three, instances=3))
+    assert [p for t in range(1, 8) for p in watch.feed(sample(float(t), three, instances=1))] == []  # killing
+
+
+def test_over_capacity_counts_only_running_tasks_of_that_app():
+    watch = CapacityWatch(tolerance=0, window=0)
+    master = {"shop_web.a": "TASK_RUNNING", "shop_web.b": "TASK_KILLING", "shop_webx.c": "TASK_RUNNING"}
+    assert watch.feed(sample(0.0, master, instances=1)) == []
+    assert watch.feed(sample(1.0, master, instances=1)) == []
+
+
+# --- settled: exact instances, orphans ------------------------------------------------------------
+
+def test_settled_when_mesos_and_halyard_agree_on_exactly_the_instances():
+    assert unsettled(sample(0, running("shop_web.a", "shop_web.b"), tasks=live("shop_web.a", "shop_web.b"))) == []
+
+
+def test_an_orphan_in_mesos_is_detected():
+    problems = unsettled(sample(0, running("shop_web.a", "shop_web.b", "shop_web.z"),
+                                tasks=live("shop_web.a", "shop_web.b")))
+    assert any("orphan in Mesos: shop_web.z" in p for p in problems)
+    assert any("3 running in Mesos" in p for p in problems)
+
+
+def test_a_task_halyard_counts_that_mesos_does_not_know_is_detected():
+    problems = unsettled(sample(0, running("shop_web.a"), tasks=live("shop_web.a", "shop_web.b")))
+    assert any("unknown to Mesos: shop_web.b" in p for p in problems)
+
+
+def test_a_deploying_app_is_not_held_to_its_count_but_orphans_still_count():
+    s = sample(0, running("shop_web.a", "shop_web.b", "shop_web.c"), instances=1, deploying=True,
+               tasks=live("shop_web.a", "shop_web.b"))
+    assert unsettled(s) == ["orphan in Mesos: shop_web.c (TASK_RUNNING, /shop/web) unknown to Halyard"]
+
+
+def test_job_tasks_are_not_orphans_and_nothing_is_settled_without_a_leader_or_a_reading():
+    s = sample(0, {**running("shop_web.a", "shop_web.b"), "job.x.1.1": "TASK_RUNNING"},
+               tasks=live("shop_web.a", "shop_web.b"))
+    assert unsettled(s) == []
+    assert unsettled(sample(0, {}, leaders={})) == ["no leader"]
+    assert unsettled(Sample(0, None)) == ["the master's state cannot be read"]
+    assert unsettled(Sample(0, {}, {0: 1})) == ["ZooKeeper cannot be read"]
+
+
+# --- leadership -------------------------------------------------------------------------------
+
+def test_epochs_grow_and_a_deposed_leader_is_stale_not_a_violation():
+    watch = LeaderWatch()
+    assert watch.feed(Sample(0, {}, {0: 1}, 1)) == []
+    assert watch.feed(Sample(1, {}, {1: 2}, 2)) == []
+    assert watch.feed(Sample(2, {}, {0: 1, 1: 2}, 2)) == []       # scheduler 0 wakes up, still thinks it leads
+    assert watch.stale(Sample(2, {}, {0: 1, 1: 2}, 2)) == [0]
+
+
+def test_two_leaders_with_one_epoch_an_epoch_going_back_and_a_new_leader_with_an_old_epoch_are_violations():
+    watch = LeaderWatch()
+    watch.feed(Sample(0, {}, {0: 3}, 3))
+    assert any("same epoch 3" in p for p in watch.feed(Sample(1, {}, {0: 3, 1: 3}, 3)))
+    assert any("epoch went back" in p for p in watch.feed(Sample(2, {}, {0: 3}, 2)))
+    assert any("starts leading with epoch 2 < 3" in p for p in watch.feed(Sample(3, {}, {2: 2}, 3)))
+
+
+# --- cron, lost objects, deployments, 5xx, events --------------------------------------------------
+
+def test_cron_double_firing_and_missed_firing_are_detected():
+    runs = [{"id": "r1", "trigger": "schedule", "scheduledFor": 120.0},
+            {"id": "r2", "trigger": "schedule", "scheduledFor": 180.0},
+            {"id": "r3", "trigger": "schedule", "scheduledFor": 180.0},   # doubled across a failover
+            {"id": "r4", "trigger": "api", "scheduledFor": None}]
+    problems = cron_problems(runs, first_fire=61, last_fire=250)
+    assert "cron firing at 180 ran 2 times: ['r2', 'r3']" in problems
+    assert "cron firing at 240 never ran" in problems and len(problems) == 2
+    assert cron_problems(runs[:2], first_fire=61, last_fire=200) == []
+
+
+def test_lost_objects_and_stuck_deployments():
+    assert lost_objects({"/a", "/b"}, ["/a", "/c"], "app") == ["app lost: /b"]
+    assert stuck_deployments({"d1": 0.0, "d2": 90.0}, now=100.0, bound=60) == ["deployment d1 has run for 100s (> 60s)"]
+
+
+def test_5xx_other_than_503_while_leaderless_are_violations():
+    samples = [Sample(0, {}, {0: 1}, 1), Sample(10, {}, {}, 1), Sample(11, {}, {}, None), Sample(12, {}, {1: 2}, 2),
+               Sample(30, {}, {1: 2}, 2)]
+    leaderless = leaderless_intervals(samples)
+    assert leaderless == [(10, 12)]
+    answers = [(11.0, 503, "a"), (25.0, 503, "b"), (11.0, 500, "c"), (5.0, 200, "d")]
+    assert server_errors(answers, leaderless) == ["503 from b at 25.0 while a leader existed", "500 from c at 11.0"]
+
+
+def test_a_change_of_leader_between_two_readings_is_leaderless_in_between():
+    samples = [Sample(0, {}, {0: 1}, 1), Sample(1, {}, {0: 1}, 1), Sample(2, {}, {1: 2}, 2), Sample(3, {}, {1: 2}, 2),
+               Sample(40, {}, {1: 2}, 2)]
+    leaderless = leaderless_intervals(samples)
+    assert leaderless == [(1, 2)]
+    assert server_errors([(1.5, 503, "a"), (39.0, 503, "b")], leaderless) == ["503 from b at 39.0 while a leader existed"]
+
+
+def test_the_event_stream_must_show_every_running_task_while_connected():
+    running_at = {"shop_web.a": 10.0, "shop_web.b": 50.0, "shop_web.c": 12.0, "job.x.1.1": 11.0}
+    problems = missed_events(running_at, seen={"shop_web.a"}, connected=[(0.0, 40.0)])
+    assert problems == ["event stream missed TASK_RUNNING of shop_web.c (at 12.0)"]   # b: not connected then
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+def test_the_table_ends_with_the_summary_line_and_counts_violations_per_kind():
+    faults = [FaultRecord("zk-restart", 0, 1, "zk", recovered=5.0), FaultRecord("zk-restart", 20, 21, "zk", recovered=9.0),
+              FaultRecord("agent-stop", 40, 50, "agent 2", recovered=None, violations=["not settled"])]
+    data = summary(faults, ["epoch went back"], leaderless_seconds=3.25)
+    assert data["kinds"]["zk-restart"] == {"count": 2, "recovery_p50": 5.0, "recovery_p99": 9.0, "violations": 0}
+    assert data["kinds"]["agent-stop"]["violations"] == 1 and data["violations"] == 2
+    text = table(data)
+    assert text.splitlines()[-1] == "soak: 3 faults, 2 violations"
+    assert "VIOLATION epoch went back" in text and "time without a leader: 3.2s" in text
+    assert percentile([], 50) is None and percentile([1, 2, 3, 4], 50) == 2
+
+
+def test_a_launching_task_mesos_never_got_is_unsettled_and_an_unreachable_one_is_no_orphan():
+    tasks = {**live("shop_web.a"), "shop_web.b": TaskState(WEB, "TASK_LAUNCHING", True)}
+    problems = unsettled(sample(0, running("shop_web.a"), instances=1, deploying=True, tasks=tasks))
+    assert problems == ["unknown to Mesos: shop_web.b (/shop/web, TASK_LAUNCHING) live in Halyard"]
+    master = {**running("shop_web.a"), "shop_web.old": "TASK_UNREACHABLE"}
+    assert unsettled(sample(0, master, instances=1, tasks=live("shop_web.a"))) == []
