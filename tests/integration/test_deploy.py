@@ -37,7 +37,7 @@ def services(tmp_path, image):
     (tmp_path / "web.yaml").write_text((Path(__file__).parents[2] / "examples" / "services" / "hello.yaml")
                                        .read_text().replace("/examples/hello-service", "/deploy/web")
                                        .replace("image: 127.0.0.1:5000/busybox", f"image: {image}")
-                                       + "  staging: {instances: 1}\n  qa: {instances: 1}\n")
+                                       + "  qa: {instances: 1}\n")  # staging is in the example already
     (tmp_path / "crasher.yaml").write_text("id: /deploy/crasher\ncmd: 'echo doomed; exit 7'\ncpus: 0.01\nmem: 8\n"
                                            "instances: 2\nenvironments: {dev: {}}\n")
     (tmp_path / "huge.yaml").write_text("id: /deploy/huge\ncmd: sleep 3600\ncpus: 100\nmem: 8\n"
