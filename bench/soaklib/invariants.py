@@ -31,6 +31,7 @@ class AppState:
     max_over: float = 1.0     # upgradeStrategy.maximumOverCapacity
     deploying: bool = False   # a deployment of it is running
     deleting: bool = False
+    min_health: float = 1.0   # upgradeStrategy.minimumHealthCapacity
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,16 @@ def app_of_task(task_id: str, app_ids: Iterable[str]) -> Optional[str]:
     return next((a for a in app_ids if task_prefix(a) == prefix), None)
 
 
-def capacity_bound(instances: int, max_over: float) -> int:
-    return instances + math.ceil(instances * max_over)
+def capacity_bound(instances: int, max_over: float, min_health: float = 1.0) -> int:
+    """The most tasks of an app at once: ``instances x (1 + maximumOverCapacity)``, plus
+    Marathon's temporary over-capacity of one when that bound leaves no room to replace a task
+    without going under ``minimumHealthCapacity`` (its TaskReplaceActor: "make sure at least one
+    task can be started to get the ball rolling"; Halyard's ``engine/converge.capacity_bounds``)."""
+    if instances <= 0:
+        return 0
+    bound = instances + math.ceil(instances * max_over)
+    min_healthy = math.ceil(instances * min_health)
+    return max(bound, min_healthy + 1) if math.floor(instances * (1 + max_over)) <= min_healthy else bound
 
 
 class CapacityWatch:
@@ -77,7 +86,7 @@ class CapacityWatch:
 
     def __init__(self, tolerance: float = 15.0, window: float = 20.0):
         self.tolerance, self.window = tolerance, window
-        self.history: dict[str, list[tuple[float, int, float]]] = {}   # app -> [(t, instances, max_over)]
+        self.history: dict[str, list[tuple[float, int, float, float]]] = {}   # app -> [(t, instances, max_over, min_health)]
         self.over_since: dict[str, float] = {}
         self.reported: set[str] = set()
 
@@ -85,7 +94,7 @@ class CapacityWatch:
         if sample.master is None or sample.apps is None:
             return []
         for app_id, app in sample.apps.items():
-            self.history.setdefault(app_id, []).append((sample.t, app.instances, app.max_over))
+            self.history.setdefault(app_id, []).append((sample.t, app.instances, app.max_over, app.min_health))
         for app_id in list(self.history):
             self.history[app_id] = [h for h in self.history[app_id] if h[0] >= sample.t - self.window]
         running: dict[str, int] = {}
@@ -97,7 +106,7 @@ class CapacityWatch:
         problems = []
         for app_id in known:
             history = self.history[app_id]
-            bound = max((capacity_bound(n, over) for _, n, over in history), default=0)
+            bound = max((capacity_bound(n, over, health) for _, n, over, health in history), default=0)
             if running.get(app_id, 0) > bound:
                 since = self.over_since.setdefault(app_id, sample.t)
                 key = f"{app_id}@{since:.0f}"
@@ -234,15 +243,18 @@ def leaderless_intervals(samples: list[Sample]) -> list[tuple[float, float]]:
     return intervals
 
 
-def server_errors(responses: list[tuple[float, int, str]], leaderless: list[tuple[float, float]],
+def server_errors(responses: list[tuple], leaderless: list[tuple[float, float]],
                   slack: float = 5.0) -> list[str]:
-    """5xx answers (time, status, what) other than 503 while no leader existed (``slack``
-    seconds either side: the reading is once a second and a failover is noticed late)."""
+    """5xx answers (answered at, status, what[, sent at]) other than a 503 to a request that was
+    under way while no leader existed (``slack`` seconds either side: the reading is once a
+    second and a failover is noticed late). A request sent while leaderless and answered later
+    (it waited at a frozen leader, then was refused) is such a request."""
     problems = []
-    for t, status, what in responses:
+    for t, status, what, *rest in responses:
         if status < 500:
             continue
-        if status == 503 and any(a - slack <= t <= b + slack for a, b in leaderless):
+        sent = rest[0] if rest and rest[0] is not None else t
+        if status == 503 and any(sent - slack <= b and a <= t + slack for a, b in leaderless):
             continue
         problems.append(f"{status} from {what} at {t:.1f}" + (" while a leader existed" if status == 503 else ""))
     return problems

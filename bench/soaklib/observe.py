@@ -28,13 +28,14 @@ class Responses:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.items: list[tuple[float, int, str]] = []
+        self.items: list[tuple[float, int, str, Optional[float]]] = []
 
-    def add(self, status: int, what: str) -> None:
+    def add(self, status: int, what: str, sent: Optional[float] = None) -> None:
+        """An answer, now; ``sent``: when its request was sent."""
         with self.lock:
-            self.items.append((time.time(), status, what))
+            self.items.append((time.time(), status, what, sent))
 
-    def all(self) -> list[tuple[float, int, str]]:
+    def all(self) -> list[tuple[float, int, str, Optional[float]]]:
         with self.lock:
             return list(self.items)
 
@@ -51,6 +52,7 @@ class Api:
         candidates = [s for s in self.schedulers if s.alive and not s.frozen]
         self.rng.shuffle(candidates)
         for s in candidates:
+            sent = time.time()
             try:
                 resp = requests.request(method, s.url + path, timeout=timeout, **kw)
             except requests.RequestException:
@@ -58,7 +60,7 @@ class Api:
             what = f"{method} {path} via scheduler {s.index}"
             if resp.status_code >= 500:   # the answer's own words, for the report
                 what += f": {resp.text[:160]!r}"
-            self.responses.add(resp.status_code, what)
+            self.responses.add(resp.status_code, what, sent)
             return resp
         return None
 
@@ -104,8 +106,10 @@ class ZkReader:
             apps = {}
             for _, data in self._children("apps"):
                 record = AppRecord.from_json(data)
-                apps[record.app_id] = AppState(record.spec.instances, record.spec.upgrade_strategy.maximum_over_capacity,
-                                               record.app_id in deploying, record.deleting)
+                strategy = record.spec.upgrade_strategy
+                apps[record.app_id] = AppState(record.spec.instances, strategy.maximum_over_capacity,
+                                               record.app_id in deploying, record.deleting,
+                                               strategy.minimum_health_capacity)
             tasks = {}
             for _, data in self._children("tasks"):
                 task = TaskRecord.from_json(data)
@@ -201,8 +205,22 @@ class EventSubscriber(threading.Thread):
         self.stopping = threading.Event()
         self.events = 0
         self.current: Optional[float] = None   # since when the open stream is connected
+        self._open: Optional[tuple[SchedulerProc, Any]] = None   # the scheduler streaming now, its response
+        self._cut_at: Optional[float] = None   # when the stream's scheduler froze (the stream cut for it)
+
+    def _watch_frozen(self) -> None:
+        """A stream from a scheduler that is frozen (SIGSTOP) delivers nothing until it wakes, and
+        Marathon's event bus replays nothing: the subscriber counts as disconnected from the
+        moment its scheduler froze (as a client's keep-alive timeout would find, later), and
+        reconnects to the leader."""
+        while not self.stopping.wait(0.1):
+            open_ = self._open
+            if open_ is not None and open_[0].frozen:
+                self._cut_at = open_[0].frozen_at
+                open_[1].close()
 
     def run(self) -> None:
+        threading.Thread(target=self._watch_frozen, daemon=True, name="events-frozen").start()
         n = 0
         while not self.stopping.is_set():
             live = [s for s in self.schedulers if s.alive and not s.frozen]
@@ -219,17 +237,21 @@ class EventSubscriber(threading.Thread):
                         self.stopping.wait(0.5)
                         continue
                     start = self.current = time.time()
+                    self._cut_at = None
+                    self._open = (s, resp)
                     for line in resp.iter_lines(decode_unicode=True):
                         if self.stopping.is_set():
                             break
                         if line and line.startswith("data:"):
                             self._event(line[5:].strip())
-            except (requests.RequestException, ValueError):
-                pass
+            except (requests.RequestException, ValueError, AttributeError):
+                pass   # AttributeError: the response closed under iter_lines by _watch_frozen
             finally:
+                self._open = None
                 if start is not None:
                     self.current = None
-                    self.connected.append((start, time.time()))
+                    end, self._cut_at = (self._cut_at or time.time()), None
+                    self.connected.append((start, max(start, end)))
             self.stopping.wait(0.2)
 
     def _event(self, data: str) -> None:

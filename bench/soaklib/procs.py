@@ -103,6 +103,7 @@ class SchedulerProc:
         self.log = log_dir / f"scheduler-{index}.log"
         self.proc: Optional[subprocess.Popen] = None
         self.frozen = False
+        self.frozen_at: Optional[float] = None   # when it was last frozen
         self.starts = 0
 
     def start(self, wait: float = 60) -> "SchedulerProc":
@@ -134,6 +135,7 @@ class SchedulerProc:
             os.kill(self.proc.pid, sig)  # type: ignore[union-attr]
 
     def freeze(self) -> None:
+        self.frozen_at = time.time()
         self.signal(signal.SIGSTOP)
         self.frozen = True
 

@@ -32,6 +32,15 @@ TRANSIENT_DROPS = frozenset({"REASON_INVALID_OFFERS", "REASON_RECONCILIATION", "
                              "REASON_TASK_UNKNOWN"})
 
 
+# A TASK_LOST for these reasons may come back (Marathon's TaskConditionMapping: "Unreachable"):
+# after a master failover the master can answer reconciliation with TASK_LOST for a task whose agent
+# has not re-registered with it yet (MESOS-6250), and a disconnected or removed agent's tasks may
+# still run. Such a task is handled as TASK_UNREACHABLE: replaced after the unreachable grace, and
+# taken back (or killed, once given up on) when it reports again; not replaced at once.
+MIGHT_COME_BACK = frozenset({"REASON_RECONCILIATION", "REASON_AGENT_DISCONNECTED", "REASON_SLAVE_DISCONNECTED",
+                             "REASON_AGENT_REMOVED", "REASON_SLAVE_REMOVED"})
+
+
 def is_fault(task: TaskRecord, status: TaskStatus) -> bool:
     """Whether a task's end is its app's own fault (it grows the backoff, fails deployments)."""
     if status.state == "TASK_DROPPED":
@@ -56,6 +65,8 @@ class TaskUpdates:
         agent_id = status.agent_id or task.agent_id
         self.emit(TaskChanged(task, status.state, status.message or "", agent_id, now, status.reason,
                               status.ip_addresses or task.ip_addresses))
+        if status.state == "TASK_LOST" and status.reason in MIGHT_COME_BACK:
+            status = replace(status, state="TASK_UNREACHABLE")
         if status.healthy is not None and status.healthy != task.healthy:
             self.emit(HealthChanged(task, status.healthy, now))
         if status.state == "TASK_KILLED" and status.healthy is False and not task.killing:

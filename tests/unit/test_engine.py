@@ -223,12 +223,39 @@ def test_reconciliation_after_subscribe_retries_then_replaces_what_mesos_does_no
     retry = [i for i in engine.handle(Tick()) if isinstance(i, Reconcile)]
     assert retry and set(retry[0].tasks) == {("web.a", "S1"), ("web.b", "S2")}
     engine.handle(StatusUpdate(status("web.a", "TASK_RUNNING", uuid=None, reason="REASON_RECONCILIATION")))
-    out = engine.handle(StatusUpdate(decode_status({"task_id": {"value": "web.b"}, "state": "TASK_LOST",
+    out = engine.handle(StatusUpdate(decode_status({"task_id": {"value": "web.b"}, "state": "TASK_UNKNOWN",
                                                     "reason": "REASON_RECONCILIATION"})))
     assert out[0].delete_tasks == ["web.b"] and engine.reconciling() == 0
     assert engine.pending(engine.apps["/web"]) == 1
     clock.now += 15
     assert Reconcile(()) in engine.handle(Tick())  # implicit reconciliation
+
+
+def test_a_task_lost_to_reconciliation_may_come_back_so_it_waits_the_unreachable_grace():
+    """After a master failover the master may answer TASK_LOST (REASON_RECONCILIATION) for a task
+    whose agent has not re-registered yet (MESOS-6250): as Marathon, Halyard handles it as
+    unreachable, not as gone, so it is not replaced at once (a replacement would run beside it:
+    over capacity, or two on one agent under UNIQUE); a report of it running takes it back."""
+    engine, clock = make_engine(unreachable_grace=30.0)
+    engine.handle(PutApp(app(1)))
+    snap = Snapshot(framework_id="F1", apps=dict(engine.apps), tasks={
+        "web.a": TaskRecord("web.a", "/web", engine.apps["/web"].config_version, "S1", "127.0.0.1", (31000,),
+                            state="TASK_RUNNING", staged_at=clock.now, started_at=clock.now)})
+    engine, clock = make_engine(unreachable_grace=30.0)
+    engine.load(snap)
+    engine.handle(Subscribed("F1"))
+    lost = decode_status({"task_id": {"value": "web.a"}, "state": "TASK_LOST", "reason": "REASON_RECONCILIATION"})
+    out = engine.handle(StatusUpdate(lost))
+    assert not any(getattr(i, "delete_tasks", None) for i in out)
+    assert engine.tasks["web.a"].state == "TASK_UNREACHABLE" and engine.pending(engine.apps["/web"]) == 0
+    clock.now += 10
+    engine.handle(Tick())
+    engine.handle(StatusUpdate(status("web.a", "TASK_RUNNING", uuid=None, reason="REASON_RECONCILIATION")))
+    assert engine.tasks["web.a"].state == "TASK_RUNNING" and engine.tasks["web.a"].unreachable_since is None
+    engine.handle(StatusUpdate(lost))   # lost again, and this time it stays away past the grace
+    clock.now += 31
+    engine.handle(Tick())
+    assert engine.pending(engine.apps["/web"]) == 1
 
 
 def test_unreachable_task_is_replaced_after_the_grace_period_and_killed_if_it_returns():

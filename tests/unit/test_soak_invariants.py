@@ -23,9 +23,10 @@ def live(*ids: str, app: str = WEB) -> dict[str, TaskState]:
 
 
 def sample(t: float, master: dict, instances: int = 2, tasks: dict | None = None, max_over: float = 0.0,
-           leaders: dict | None = None, deploying: bool = False) -> Sample:
+           leaders: dict | None = None, deploying: bool = False, min_health: float = 0.5) -> Sample:
     return Sample(t, master, {0: 1} if leaders is None else leaders, 1,
-                  {WEB: AppState(instances, max_over, deploying)}, tasks if tasks is not None else {})
+                  {WEB: AppState(instances, max_over, deploying, min_health=min_health)},
+                  tasks if tasks is not None else {})
 
 
 # --- over-capacity ----------------------------------------------------------------------------
@@ -37,6 +38,21 @@ def test_over_capacity_is_reported_once_it_lasts_past_the_tolerance():
     for t in range(0, 12):
         problems += watch.feed(sample(float(t), three, instances=2, max_over=0.0))
     assert len(problems) == 1 and "over capacity: /shop/web has 3 running tasks in Mesos, bound 2" in problems[0]
+
+
+def test_over_capacity_allows_marathons_one_extra_task_when_no_old_one_may_go_first():
+    """instances 1, minimumHealthCapacity 1, maximumOverCapacity 0: a replacement starts the new
+    task before the old one goes (Marathon's TaskReplaceActor does the same): 2 is within bounds,
+    3 is not."""
+    watch = CapacityWatch(tolerance=2, window=3)
+    two = running("shop_web.a", "shop_web.b")
+    assert [p for t in range(8) for p in watch.feed(sample(float(t), two, instances=1, min_health=1.0))] == []
+    watch = CapacityWatch(tolerance=2, window=3)
+    three = running("shop_web.a", "shop_web.b", "shop_web.c")
+    problems = [p for t in range(8) for p in watch.feed(sample(float(t), three, instances=1, min_health=1.0))]
+    assert len(problems) == 1 and "bound 2" in problems[0]
+    watch = CapacityWatch(tolerance=2, window=3)   # minimumHealthCapacity 0: the old one may go first
+    assert len([p for t in range(8) for p in watch.feed(sample(float(t), two, instances=1, min_health=0.0))]) == 1
 
 
 def test_over_capacity_allows_max_over_and_a_scale_down_within_its_window():
@@ -131,6 +147,9 @@ def test_5xx_other_than_503_while_leaderless_are_violations():
     assert leaderless == [(10, 12)]
     answers = [(11.0, 503, "a"), (25.0, 503, "b"), (11.0, 500, "c"), (5.0, 200, "d")]
     assert server_errors(answers, leaderless) == ["503 from b at 25.0 while a leader existed", "500 from c at 11.0"]
+    # sent while leaderless (it waited at a frozen leader), refused after a new leader came: allowed
+    assert server_errors([(25.0, 503, "e", 11.0), (25.0, 503, "f", 24.0)], leaderless) == [
+        "503 from f at 25.0 while a leader existed"]
 
 
 def test_a_change_of_leader_between_two_readings_is_leaderless_in_between():
