@@ -28,8 +28,8 @@ OPEN_PATHS = {"/ping", "/", "/ui", "/v1/whoami"}   # the dashboard's page asks f
 OPEN_PREFIXES = ("/v1/executor/", "/ui/")   # the executor artifact (agents fetch it without a token); the dashboard's files
 # the reads read_scopes.filter_read limits (a single app or job outside the scope is refused before, by check_path)
 FILTERED = {"/v2/apps", "/v2/tasks", "/v2/deployments", "/v1/deployments", "/v2/queue", "/v1/jobs", "/v2/groups",
-            "/v1/cluster"}
-FILTERED_PREFIXES = ("/v2/deployments/", "/v2/groups/")
+            "/v1/cluster", "/v1/releases"}
+FILTERED_PREFIXES = ("/v2/deployments/", "/v2/groups/", "/v1/releases/")
 
 
 def bearer(authorization: Optional[str]) -> Optional[str]:

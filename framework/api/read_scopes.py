@@ -16,9 +16,10 @@ read                               what a scoped token gets
 ``/v1/jobs``, ``/v1/jobs/{id}..``  the jobs under its prefixes (``team-a.etl`` is ``/team-a/etl``)
 ``/v2/events``                     events that name an app or job outside are left out
 ``/v1/cluster``                    every agent, and only the tasks of those apps
+``/v1/releases[/{svc}/{env}]``     the releases whose app is under its prefixes
 =================================  ============================================================
 
-Everything else (``/v2/info``, ``/v2/leader``, ``/metrics``, ``/v1/releases``, ...) is shown whole.
+Everything else (``/v2/info``, ``/v2/leader``, ``/metrics``, ...) is shown whole.
 """
 from __future__ import annotations
 
@@ -93,6 +94,13 @@ def filter_read(path: str, body: Any, grant: Grant) -> Any:
                                   if grant.covers(((q.get("app") or q.get("pod") or {}).get("id", "")))]}
     if path == "/v1/cluster" and isinstance(body, dict) and isinstance(body.get("tasks"), list):
         return {**body, "tasks": [t for t in body["tasks"] if grant.covers(t.get("appId", ""))]}
+    if (path == "/v1/releases" or path.startswith("/v1/releases/")) and isinstance(body, dict) \
+            and isinstance(body.get("releases"), list):
+        mine = [r for r in body["releases"] if isinstance(r, dict) and grant.covers(r.get("appId", ""))]
+        current = body.get("current")
+        if isinstance(current, dict) and not grant.covers(current.get("appId", "")):
+            return {**body, "current": None, "releases": mine}
+        return {**body, "releases": mine}
     if path == "/v1/jobs" and isinstance(body, list):
         return [j for j in body if isinstance(j, dict) and grant.covers(job_path(str(j.get("id", ""))))]
     if (path == "/v2/groups" or path.startswith("/v2/groups/")) and isinstance(body, dict) and "apps" in body:

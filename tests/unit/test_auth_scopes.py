@@ -260,6 +260,11 @@ def test_the_pure_read_filters():
                                                           "tasks": [{"id": "t1", "appId": "/a/x"}]}
     history = [{"id": "d1", "affectedApps": ["/a/x"]}, {"id": "d2", "affectedApps": ["/a/x", "/b/y"]}]
     assert [d["id"] for d in filter_read("/v1/deployments", history, grant)] == ["d1"]
+    releases = {"releases": [{"id": "r1", "appId": "/a/web"}, {"id": "r2", "appId": "/b/web"}]}
+    assert filter_read("/v1/releases", releases, grant) == {"releases": [{"id": "r1", "appId": "/a/web"}]}
+    one = {"service": "web", "environment": "b", "current": {"id": "r2", "appId": "/b/web"},
+           "releases": [{"id": "r2", "appId": "/b/web"}]}
+    assert filter_read("/v1/releases/web/b", one, grant) == {**one, "current": None, "releases": []}
     assert event_visible({"eventType": "status_update_event", "appId": "/a/x"}, grant)
     assert not event_visible({"eventType": "status_update_event", "appId": "/b/x"}, grant)
     assert not event_visible({"eventType": "job_created", "jobId": "b.etl"}, grant)
