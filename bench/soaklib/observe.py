@@ -238,7 +238,9 @@ class EventSubscriber(threading.Thread):
                         continue
                     start = self.current = time.time()
                     self._cut_at = None
-                    self._open = (s, resp)
+                    # a standby answers with a redirect to the leader: the stream is the leader's
+                    serving = next((x for x in self.schedulers if resp.url.startswith(x.url + "/")), s)
+                    self._open = (serving, resp)
                     for line in resp.iter_lines(decode_unicode=True):
                         if self.stopping.is_set():
                             break
