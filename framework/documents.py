@@ -27,24 +27,17 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Optional, Union
 
 import yaml
 
+from .document_bounds import MAX_ALIAS_NODES, MAX_DEPTH, SAFE_LOADER, Loc, format_path, refused  # noqa: F401 (re-exported)
+from .documents_yaml import parse_yaml
 from .errors import Problem, ValidationError
-
-#: libyaml's safe loader where PyYAML has it (about 10x faster), else the pure-Python one.
-SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-#: Lists and mappings nested deeper than this are refused.
-MAX_DEPTH = 100
-#: YAML aliases may add at most this many nodes to the document's own when expanded.
-MAX_ALIAS_NODES = 100_000
 
 _LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-Loc = tuple[Union[str, int], ...]
 
 
 def load_document(path: Union[str, Path]) -> Any:
@@ -68,8 +61,6 @@ def parse_document(data: Union[bytes, str]) -> Any:
             return parse_json(text)
         except ValueError:
             pass   # not JSON: YAML flow style, or invalid (the YAML parser says which and where)
-    from .documents_yaml import parse_yaml  # it needs this module's bounds and paths
-
     return parse_yaml(text)
 
 
@@ -88,26 +79,6 @@ def decode(data: bytes) -> str:
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise refused(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column {column} "
                        "(expected UTF-8)") from None
-
-
-def format_path(loc: Iterable[Union[str, int]]) -> str:
-    """``('constraints', 1, 1)`` -> ``constraints[1][1]``; ``('container', 'docker')`` ->
-    ``container.docker``; a key that is empty or holds an unprintable character is quoted as JSON
-    (``labels["a\\nb"]``), so a path is always one line."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not part or not str(part).isprintable():
-            out += f"[{json.dumps(str(part))}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def refused(message: str, loc: Loc = ()) -> ValidationError:
-    """The error that refuses a document, with one problem at ``loc``."""
-    return ValidationError([Problem(format_path(loc), message, loc)])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import yaml
 
-from .documents import MAX_ALIAS_NODES, MAX_DEPTH, SAFE_LOADER, Loc, refused
+from .document_bounds import MAX_ALIAS_NODES, MAX_DEPTH, SAFE_LOADER, Loc, refused
 
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
