@@ -22,14 +22,10 @@ from ..tokens import Grant, TokenBook
 from . import scopes
 from .errors import CLIENT, PROXIED, forbidden_response
 from .audit import ANONYMOUS, NO_TOKENS, UNKNOWN, WRITES, AuditLog, audit_event, audit_line, deployment_id_of
-from .read_scopes import check_path, filter_read
+from .read_scopes import check_path, filter_read, filtered
 
 OPEN_PATHS = {"/ping", "/", "/ui", "/v1/whoami"}   # the dashboard's page asks for a token itself
 OPEN_PREFIXES = ("/v1/executor/", "/ui/")   # the executor artifact (agents fetch it without a token); the dashboard's files
-# the reads read_scopes.filter_read limits (a single app or job outside the scope is refused before, by check_path)
-FILTERED = {"/v2/apps", "/v2/tasks", "/v2/deployments", "/v1/deployments", "/v2/queue", "/v1/jobs", "/v2/groups",
-            "/v1/cluster", "/v1/releases"}
-FILTERED_PREFIXES = ("/v2/deployments/", "/v2/groups/", "/v1/releases/")
 
 
 def bearer(authorization: Optional[str]) -> Optional[str]:
@@ -119,10 +115,15 @@ async def _scoped_read(path: str, response: Any, grant: Grant) -> Response:
 
 def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, audit: Optional[AuditLog] = None,
             publish: Optional[Callable[[dict[str, Any]], None]] = None,
-            clock: Callable[[], float] = time.time) -> None:
+            clock: Callable[[], float] = time.time, listening: Callable[[], bool] = lambda: True) -> None:
     """Check every request's token before it reaches a route (``tokens()``: the tokens in force
     now, so a reload counts from the next request), limit a scoped token's reads with
-    ``auth_reads``, and audit every write to ``audit`` and ``publish``."""
+    ``auth_reads``, and audit every write to ``audit`` and ``publish`` (``listening()``: whether
+    ``publish`` has anyone to tell now; with no audit file and no one listening, a write's answer is
+    passed on as it is, not read again for its deployment id)."""
+
+    def audited() -> bool:
+        return audit is not None or (publish is not None and listening())
 
     def record(request: Request, book: TokenBook, grant: Optional[Grant], status: int, deployment_id: Optional[str],
                app_definition: Optional[dict[str, Any]]) -> None:
@@ -155,11 +156,11 @@ def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, aud
             raise
         finally:
             scopes.leave(reset)
-        if method in WRITES:
+        if method in WRITES and audited():
             raw = await _body(response)
             record(request, book, grant, response.status_code,
                    deployment_id_of(response.status_code, response.headers, _json(raw)), scope.app_definition)
             return _rebuilt(response, raw)
-        if reads_scoped and (path in FILTERED or path.startswith(FILTERED_PREFIXES)):
+        if reads_scoped and filtered(path):
             return await _scoped_read(path, response, grant)  # type: ignore[arg-type]
         return response

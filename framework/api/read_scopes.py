@@ -76,6 +76,18 @@ def _prune_group(group: dict[str, Any], grant: Grant) -> dict[str, Any]:
     return {**group, "apps": apps, "groups": [g for g in groups if g["apps"] or g["groups"]]}
 
 
+#: The reads :func:`filter_read` limits (a single app or job outside the scope is refused before,
+#: by :func:`check_path`).
+FILTERED = {"/v2/apps", "/v2/tasks", "/v2/deployments", "/v1/deployments", "/v2/queue", "/v1/jobs", "/v2/groups",
+            "/v1/cluster", "/v1/releases"}
+FILTERED_PREFIXES = ("/v2/deployments/", "/v2/groups/", "/v1/releases/")
+
+
+def filtered(path: str) -> bool:
+    """Whether :func:`filter_read` limits the answer to a read of ``path``."""
+    return path in FILTERED or path.startswith(FILTERED_PREFIXES)
+
+
 def filter_read(path: str, body: Any, grant: Grant) -> Any:
     """A list answer with only what ``grant`` covers; a single deployment outside is a 403
     (ForbiddenError); other answers unchanged."""

@@ -49,7 +49,7 @@ def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: 
                   description="Marathon-compatible v2 API for Halyard, plus Halyard's /v1 additions.")
     api.state.app_inputs = app_inputs or AppInputs()
     hub = hub or events.EventHub()
-    auth.install(api, token_source(tokens), auth_reads, audit, hub.publish_json)
+    auth.install(api, token_source(tokens), auth_reads, audit, hub.publish_json, listening=lambda: hub.streams > 0)
     errors.install(api, backend)
     backend = ScopedBackend(backend)  # type: ignore[assignment]  # every command checked against the token's scope
     # Tasks and versions before apps: "/v2/apps/{id:path}" would also match ".../tasks".
