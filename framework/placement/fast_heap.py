@@ -173,9 +173,9 @@ def heap_kernel(ctx: PlacementContext, agents: Sequence[AgentState], filters: Se
             rate = s.compile(ctx)
             table = shared.least(tuple(k for k, _ in s.dims), rate)  # type: ignore[attr-defined]
             parts.append(("table", weight, (table,), plugin_name(s)))
-        elif kind in (BinpackScorer, LeastAllocatedScorer):
+        elif kind is BinpackScorer:
             dims = s.dims  # type: ignore[attr-defined]
-            parts.append(("binpack" if kind is BinpackScorer else "least", weight,
+            parts.append(("binpack", weight,
                           (s.scale, *[x for k, need in dims for x in (k, need)]), plugin_name(s)))  # type: ignore[attr-defined]
         else:
             return None
@@ -219,10 +219,8 @@ def _kernel_functions(parts: list[tuple[str, float, tuple[Any, ...], str]], lazy
         weight = float(weight)
         if kind in ("spread", "table"):
             args += [weight, *extra]
-        else:  # least-allocated's ``needs`` are 0.0: its share is of what is in use before the task
+        else:   # binpack
             scale, *dims = extra
-            if kind == "least":
-                dims = [x if i % 2 == 0 else 0.0 for i, x in enumerate(dims)]
             args += [weight, scale, *dims]
     for kind, weight, extra, name in parts:
         args += [name, weight]
@@ -250,7 +248,7 @@ def _generate(lazy: bool, shape: tuple[tuple[str, int], ...]) -> Callable[..., t
             params += [f"k{i}_{d}", f"n{i}_{d}"]
             body += [f"c = cap[k{i}_{d}]", "if c > 0:", f"    share = (c - free[k{i}_{d}] + n{i}_{d}) / c",
                      "    t += share if share < 1.0 else 1.0"]
-        body.append(f"s{i} = scale{i} * t" if kind == "binpack" else f"s{i} = MAX - scale{i} * t")
+        body.append(f"s{i} = scale{i} * t")
     body.append("total = " + " + ".join(["0.0"] + [f"w{i} * s{i}" for i in range(len(shape))]))
 
     def block(indent: int) -> list[str]:
