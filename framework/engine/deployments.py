@@ -193,7 +193,11 @@ class DeploymentBook:
         return updated
 
     def deployed(self, app: AppRecord, tasks: list[TaskRecord], pending: int, readiness: Readiness) -> bool:
-        """Every instance of the current config counts (``readiness``); nothing else is left."""
+        """Every instance of the current config counts (``readiness``); nothing else is left. A
+        rebalance is never done by its instances: its moves (``MoveRunner``) end it."""
+        deployment = self.of_app(app.app_id)
+        if deployment is not None and deployment.kind == "rebalance":
+            return False
         if any(t.killing or (t.live and t.config_version != app.config_version) for t in tasks):
             return False
         return sum(1 for t in tasks if readiness.counts(app, t)) == app.spec.instances and pending == 0

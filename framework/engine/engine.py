@@ -271,20 +271,16 @@ class Engine:
                 self.versions.forget(app_id, persist)
                 self._events.append(AppTerminated(app_id, now))
                 self.deployment_book.end(app_id, "succeeded", persist)
-            elif not app.deleting and not decision.kill and not self._rebalancing(app_id) and self.deployment_book.deployed(
+            elif not app.deleting and not decision.kill and self.deployment_book.deployed(
                     app, self.tasks_of(app_id), self._pending.get(app_id, 0), readiness):
                 self.deployment_book.end(app_id, "succeeded", persist)
         return persist, kills
-
-    def _rebalancing(self, app_id: str) -> bool:
-        """The app's deployment is a rebalance: its moves (``MoveRunner``) end it, not its instances."""
-        deployment = self.deployment_book.of_app(app_id)
-        return deployment is not None and deployment.kind == "rebalance"
 
     def _announce(self, out: list[Instruction]) -> list[Instruction]:
         """Service discovery after every event (``discovery.py``): shards, Withdraw/Announce (or a
         SyncMembers), kills held back for the drain delay."""
         if not self.discovery.enabled:
+            self.index.take_changed()   # nobody reads them: the set of changed tasks would only grow
             return out
         return self.discovery.step(out, self.apps, self.index, self.clock(), self.reconciler.pending())
 
