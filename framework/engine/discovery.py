@@ -167,7 +167,7 @@ class Announcements:
     def assign_shards(tasks: list[TaskRecord]) -> list[TaskRecord]:
         """One app's live tasks without a shard, each given the smallest index no other live task
         of its config holds (returned as changed records)."""
-        live = [t for t in tasks if t.state not in TERMINAL and not t.killing and not t.expired]
+        live = [t for t in tasks if t.live]
         changed: list[TaskRecord] = []
         held: dict[float, set[int]] = {}
         for t in live:
