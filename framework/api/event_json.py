@@ -20,6 +20,7 @@ from __future__ import annotations
 from functools import singledispatch
 from typing import Any, Optional
 
+from ..engine.app_updates import MIGHT_COME_BACK
 from ..engine.app_records import DeploymentRecord, TaskRecord
 from ..engine.events import (AppChanged, AppTerminated, DeploymentFailed, DeploymentStarted, DeploymentSucceeded,
                              GroupChanged, HealthChanged, PlacementFailed, PlanEnded, PlanStepChanged, TaskChanged,
@@ -52,13 +53,12 @@ CONDITIONS = {"TASK_STAGING": "Staging", "TASK_STARTING": "Starting", "TASK_RUNN
               "TASK_KILLED": "Killed", "TASK_ERROR": "Error", "TASK_DROPPED": "Dropped",
               "TASK_UNREACHABLE": "Unreachable", "TASK_GONE": "Gone", "TASK_GONE_BY_OPERATOR": "Gone",
               "TASK_UNKNOWN": "Unknown"}
-LOST_UNREACHABLE = frozenset({"REASON_RECONCILIATION", "REASON_SLAVE_DISCONNECTED", "REASON_SLAVE_REMOVED"})
 
 
 def condition(state: str, reason: Optional[str]) -> str:
     """Marathon's instance condition for a Mesos task state (and reason, for ``TASK_LOST``)."""
     if state == "TASK_LOST":
-        if reason in LOST_UNREACHABLE:
+        if reason in MIGHT_COME_BACK:   # the engine handles it as unreachable too
             return "Unreachable"
         return "Unknown" if reason == "REASON_TASK_UNKNOWN" else "Gone"
     return CONDITIONS.get(state, "Unknown")
