@@ -730,17 +730,20 @@ class AppSpec(MarathonRules, Definition):
                         host_ports=self.host_port_requests(), constraints=tuple(self.constraints),
                         strategy=self.strategy, labels=self.labels)
 
+    def host_port_specs(self) -> list[Union[PortMapping, PortDefinition]]:
+        """The port mapping or definition behind each host port, in the order of
+        :meth:`host_port_requests` (BRIDGE: every mapping; USER: those with a host port; NONE:
+        none; otherwise the port definitions, one by default)."""
+        if self.network in ("BRIDGE", "USER"):
+            mappings = (self.container.mappings if self.container else None) or []
+            return [m for m in mappings if self.network == "BRIDGE" or m.host_port is not None]
+        if self.network == "NONE":
+            return []
+        return list(self.port_definitions if self.port_definitions is not None else [PortDefinition()])
+
     def port_names(self) -> tuple[Optional[str], ...]:
         """Names of the host ports, in the order of :meth:`host_port_requests`."""
-        if self.network == "BRIDGE":
-            return tuple(m.name for m in (self.container.mappings if self.container else None) or [])
-        if self.network == "USER":
-            return tuple(m.name for m in (self.container.mappings if self.container else None) or []
-                         if m.host_port is not None)
-        if self.network == "NONE":
-            return ()
-        defs = self.port_definitions if self.port_definitions is not None else [PortDefinition()]
-        return tuple(d.name for d in defs)
+        return tuple(p.name for p in self.host_port_specs())
 
     # --- service ports (Marathon's servicePorts; the engine assigns the 0s: engine/service_ports.py) ---
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..engine.members import dns_label
-from ..model import AppSpec, PortDefinition
+from ..model import AppSpec
 
 ENVIRONMENT_LABEL = "HALYARD_ENVIRONMENT"
 VERSION_LABEL = "HALYARD_VERSION"
@@ -15,14 +15,7 @@ VERSION_LABEL = "HALYARD_VERSION"
 
 def _port_parts(app: AppSpec) -> list[tuple[Optional[str], str, dict[str, str]]]:
     """(name, protocol, labels) of each host port, in the order of ``host_port_requests``."""
-    network = app.network
-    if network in ("BRIDGE", "USER"):
-        mappings = (app.container.mappings if app.container is not None else None) or []
-        return [(m.name, m.protocol, m.labels) for m in mappings if network == "BRIDGE" or m.host_port is not None]
-    if network == "NONE":
-        return []
-    defs = app.port_definitions if app.port_definitions is not None else [PortDefinition()]
-    return [(d.name, d.protocol, d.labels) for d in defs]
+    return [(p.name, p.protocol, p.labels) for p in app.host_port_specs()]
 
 
 def discovery_info(app: AppSpec, version: str, ports: tuple[int, ...]) -> dict[str, Any]:
