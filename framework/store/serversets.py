@@ -32,14 +32,12 @@ from kazoo.exceptions import NoNodeError, NodeExistsError
 
 from ..engine.members import Member, dns_label
 from ..errors import Problem, ValidationError
-from .zk import kazoo_errors
+from ..lb.members import MEMBER_PREFIX
+from .serverset_watch import member_path
+from .zk import STATE_NODES, kazoo_errors
 
 log = logging.getLogger(__name__)
 FORMATS = ("serverset", "curator")
-MEMBER_PREFIX = "member_"
-#: The state store's own nodes under its root (``zk.py``): a discovery path may not be one of them.
-STATE_NODES = ("framework_id", "epoch", "apps", "tasks", "deployments", "jobs", "runs", "versions", "releases",
-               "leader")
 SPRING_INSTANCE = "org.springframework.cloud.zookeeper.discovery.ZookeeperInstance"
 
 
@@ -111,7 +109,7 @@ class ServerSetWriter:
         """The node holding an app's members."""
         if self.format == "curator":
             return f"{self.root}/{dns_label(app_id)}"
-        return f"{self.root}/{app_id.strip('/')}"
+        return member_path(self.root, app_id)
 
     def body(self, member: Member) -> dict[str, Any]:
         """The member's node body in this writer's format."""

@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_TXN_BYTES = 512 * 1024  # well below jute.maxbuffer (1 MB)
+#: The nodes ``ensure_layout`` creates under the root.
+LAYOUT_NODES = ("apps", "tasks", "deployments", "jobs", "runs", "versions", "leader")
+#: Every node of the state store under its root: a discovery path may not be one of them.
+STATE_NODES = ("framework_id", "epoch", "releases", *LAYOUT_NODES)
 Op = tuple[str, str, Optional[bytes]]  # (put|delete, path, data)
 # What kazoo raises when ZooKeeper cannot be reached right now (the same call may succeed later).
 UNAVAILABLE = (ConnectionLoss, OperationTimeoutError, SessionExpiredError, KazooTimeoutError)
@@ -124,7 +128,7 @@ class ZkStore:
 
     @kazoo_errors("setup")
     def ensure_layout(self) -> None:
-        for part in ("apps", "tasks", "deployments", "jobs", "runs", "versions", "leader"):
+        for part in LAYOUT_NODES:
             self.client.ensure_path(self.path(part), acl=self.acl)
 
     # --- leadership ---------------------------------------------------------------------------
