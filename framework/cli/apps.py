@@ -192,15 +192,9 @@ def events(types: tuple[str, ...], count: Optional[int], api: str, output: str) 
     """Follow the event stream (Ctrl-C stops): one line per event, or JSON lines with -o json."""
     import json
 
-    import requests
-
     client = Client(api)
-    headers = {"Authorization": f"Bearer {client.token}"} if client.token else {}
     seen = 0
-    with requests.get(client.base + "/v2/events", params={"event_type": list(types)} if types else None,
-                      headers=headers, stream=True, timeout=(10, None)) as resp:
-        resp.raise_for_status()
-        resp.encoding = "utf-8"
+    with client.events({"event_type": list(types)} if types else None) as resp:
         for line in resp.iter_lines(decode_unicode=True):
             if not line or not line.startswith("data: "):
                 continue

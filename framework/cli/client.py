@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 import click
 import requests
@@ -34,12 +35,26 @@ class Client:
         self.timeout = timeout
         self.token = token if token is not None else os.environ.get("HALYARD_TOKEN")
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The bearer token's header, when there is a token."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    @contextmanager
+    def events(self, params: Optional[dict[str, Any]] = None, read_timeout: Optional[float] = None
+               ) -> Iterator[requests.Response]:
+        """The open ``/v2/events`` stream (UTF-8 text; an HTTPError if it was refused)."""
+        with requests.get(self.base + "/v2/events", params=params, headers=self.headers, stream=True,
+                          timeout=(10, read_timeout)) as resp:
+            resp.raise_for_status()
+            resp.encoding = "utf-8"
+            yield resp
+
     def request(self, method: str, path: str, json: Any = None, ok: tuple[int, ...] = (200, 201, 202, 204),
                 raw: bool = False, **params: Any) -> Any:
         """The JSON answer (or, with ``raw``, the text); ApiError for any status not in ``ok``."""
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            resp = requests.request(method, self.base + path, json=json, params=params or None, headers=headers,
+            resp = requests.request(method, self.base + path, json=json, params=params or None, headers=self.headers,
                                     timeout=self.timeout)
         except requests.RequestException as exc:
             raise ApiError(f"cannot reach Halyard at {self.base}: {exc}") from None

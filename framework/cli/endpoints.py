@@ -48,9 +48,7 @@ def _change_line(c: dict[str, Any]) -> str:
 def _ticks(client: Client, app_id: str) -> Iterator[None]:
     """One tick once attached to /v2/events, then one per event that names the app, and one per
     keep-alive (so a change no event names, such as the end of a drain, shows within seconds)."""
-    headers = {"Authorization": f"Bearer {client.token}"} if client.token else {}
-    with requests.get(client.base + "/v2/events", headers=headers, stream=True, timeout=(10, 30)) as resp:
-        resp.raise_for_status()
+    with client.events(read_timeout=30) as resp:
         yield None  # attached: what changed before is read now
         for line in resp.iter_lines(decode_unicode=True):
             if line.startswith(":") or (line.startswith("data:") and f'"{app_id}' in line):
