@@ -195,3 +195,27 @@ def leading_scheduler(cluster: dict[str, str], log_dir: Path, *extra: str) -> It
         yield s
     finally:
         clean_shutdown(cluster, name, [s])
+
+
+def running_pid(pid: int) -> bool:
+    """True while the process exists and has not finished (a zombie awaiting its reaper has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def processes_mentioning(needle: str) -> list[str]:
+    """Live processes other than this one whose command line mentions ``needle``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or proc.name == str(os.getpid()):
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if needle in cmdline and running_pid(int(proc.name)):
+            found.append(f"{proc.name}: {cmdline[:160]}")
+    return found

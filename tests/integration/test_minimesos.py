@@ -12,6 +12,7 @@ import requests
 from kazoo.client import KazooClient
 
 from .conftest import MINIMESOS, minimesos, read_env
+from .harness import processes_mentioning, running_pid
 from .v1client import TERMINAL, V1Scheduler, until
 
 pytestmark = pytest.mark.integration
@@ -146,29 +147,6 @@ def test_master_restart_keeps_its_registry_and_is_announced_again(cluster):
     until(lambda: _announced(zk_hosts)["id"] == new, 30, what="new master announced")
 
 
-def _running_pid(pid: int) -> bool:
-    """True while the process exists and has not finished (a zombie awaiting its reaper has)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
-
-
-def _processes_mentioning(needle: str) -> list[str]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if needle in cmdline and _running_pid(int(proc.name)):
-            found.append(f"{proc.name}: {cmdline[:120]}")
-    return found
-
-
 def test_down_leaves_no_process_container_mount_or_port(tmp_path):
     run = tmp_path / "run"
     env = {"MINIMESOS_RUN_DIR": str(run)}
@@ -189,10 +167,10 @@ def test_down_leaves_no_process_container_mount_or_port(tmp_path):
     assert len(pids) == 6  # zk, dockerd, registry, master, agent1, announcer
 
     minimesos("down", env=env)
-    assert [pid for pid in pids if _running_pid(pid)] == []
+    assert [pid for pid in pids if running_pid(pid)] == []
     mounts = Path("/proc/mounts").read_text()
     assert str(run) not in mounts and "/run/minimesos-15050" not in mounts
-    assert _processes_mentioning(str(run)) == [] and _processes_mentioning("minimesos-15050") == []
+    assert processes_mentioning(str(run)) == [] and processes_mentioning("minimesos-15050") == []
     listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True).stdout
     for port in ("15050", "15051", "12181", "15000"):  # 15000: its registry (master port - 50)
         assert f":{port} " not in listening, listening

@@ -12,25 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from .harness import processes_mentioning
+
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 15450   # the soak's private cluster (its default ports): never the shared one's
-
-
-def _left_behind(needle: str) -> list[str]:
-    """Live processes (not zombies awaiting their reaper) whose command line mentions ``needle``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            stat = (proc / "stat").read_text()
-        except OSError:
-            continue
-        if needle in cmdline and stat[stat.rindex(")") + 2] != "Z" and proc.name != str(os.getpid()):
-            found.append(f"{proc.name}: {cmdline[:160]}")
-    return found
 
 
 def _listening(port: int) -> bool:
@@ -65,6 +51,6 @@ def test_a_three_minute_soak_with_seed_7_finds_no_violation(tmp_path):
     print("\n" + "\n".join(line for line in out.splitlines() if not re.match(r"^\d{4}-", line)))
     assert not _listening(PORT) and not _listening(12581)
     deadline = time.monotonic() + 30   # executors the agents' shutdown signalled may take a moment
-    while _left_behind(str(work)) and time.monotonic() < deadline:
+    while processes_mentioning(str(work)) and time.monotonic() < deadline:
         time.sleep(1)
-    assert _left_behind(str(work)) == []
+    assert processes_mentioning(str(work)) == []
