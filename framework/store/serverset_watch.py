@@ -2,9 +2,12 @@
 
 For each watched app, a DataWatch on ``<base>/<app id path>`` (which works while the node does not
 exist yet) starts a ChildrenWatch once it exists; each ``member_*`` child gets a DataWatch that
-reads its body when it appears or changes and drops it when it goes. Every change calls
-``on_change(app_id, members)`` with all of the app's current members, on kazoo's event thread (the
-callback must not block). kazoo re-establishes the watches after a lost session.
+reads its body when it appears or changes and drops it when it goes. The app's node may be deleted
+and created again faster than the DataWatch reads it (kazoo then reports only the new node), so a
+node is known by its creation zxid: a new one starts a new generation of watches, and the callbacks
+of an older generation stop their watch and change nothing (member names restart in a new node).
+Every change calls ``on_change(app_id, members)`` with all of the app's current members, on kazoo's
+event thread (the callback must not block). kazoo re-establishes the watches after a lost session.
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ class _AppWatch:
         self.owner, self.app_id = owner, app_id
         self.path = member_path(owner.base, app_id)
         self.active = True
-        self.children_watched = False
+        self.generation: Optional[int] = None  # czxid of the node the ChildrenWatch is on
         self.members: dict[str, Member] = {}
         self.wanted: set[str] = set()
 
@@ -46,43 +49,49 @@ class _AppWatch:
         if not self.active:
             return False
         with self.owner.lock:
-            if stat is None:
-                self.children_watched = False
-                self.wanted.clear()
-                changed = bool(self.members)
-                self.members.clear()
-                if changed:
-                    self._publish()
-            elif not self.children_watched:
-                self.children_watched = True
-                self.owner.client.ChildrenWatch(self.path, self._on_children)
-        return None
-
-    def _on_children(self, children: list[str]) -> Optional[bool]:
-        if not self.active:
-            return False
-        with self.owner.lock:
-            names = {c for c in children if c.startswith(MEMBER_PREFIX)}
-            new = names - self.wanted
-            gone = self.wanted - names
-            self.wanted = names
-            for name in gone:
-                self.members.pop(name, None)
-            if gone:
+            created = None if stat is None else stat.czxid
+            if created == self.generation:
+                return None
+            self.generation = created
+            self.wanted.clear()
+            changed = bool(self.members)
+            self.members.clear()
+            if changed:
                 self._publish()
-        for name in sorted(new):
-            self.owner.client.DataWatch(f"{self.path}/{name}", self._member_watch(name))
+            if created is not None:
+                self.owner.client.ChildrenWatch(self.path, self._children_watch(created))
         return None
 
-    def _member_watch(self, name: str) -> Callable[[Optional[bytes], object], Optional[bool]]:
-        def on_member(data: Optional[bytes], stat: object) -> Optional[bool]:
-            if not self.active:
-                return False
+    def _current(self, generation: int) -> bool:
+        return self.active and self.generation == generation
+
+    def _children_watch(self, generation: int) -> Callable[[list[str]], Optional[bool]]:
+        def on_children(children: list[str]) -> Optional[bool]:
             with self.owner.lock:
+                if not self._current(generation):
+                    return False
+                names = {c for c in children if c.startswith(MEMBER_PREFIX)}
+                new = names - self.wanted
+                gone = self.wanted - names
+                self.wanted = names
+                for name in gone:
+                    self.members.pop(name, None)
+                if gone:
+                    self._publish()
+            for name in sorted(new):
+                self.owner.client.DataWatch(f"{self.path}/{name}", self._member_watch(generation, name))
+            return None
+        return on_children
+
+    def _member_watch(self, generation: int, name: str) -> Callable[[Optional[bytes], object], Optional[bool]]:
+        def on_member(data: Optional[bytes], stat: object) -> Optional[bool]:
+            with self.owner.lock:
+                if not self._current(generation):
+                    return False
                 if stat is None or name not in self.wanted:
                     if self.members.pop(name, None) is not None:
                         self._publish()
-                    return False  # member names are sequential: a gone one never comes back
+                    return False  # within one node, member names are sequential: a gone one never comes back
                 try:
                     member = parse_member(name, data or b"")
                 except ValueError as exc:
