@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Optional
 import auth
 from procs import Proc, http_json, listening_ports, port_open, wait_for, zk_ok
 import registry_proc
+import reserved_ports
 
 HERE = Path(__file__).resolve().parent
 LIBEXEC = HERE / "libexec"
@@ -311,6 +313,9 @@ class Cluster:
             self.start_registry()
         if not self.master().alive():
             self.start_master()
+        problem = reserved_ports.reserve(self.task_ports())
+        if problem:
+            print(f"warning: {problem}", file=sys.stderr)
         for spec in self.config.agents:
             if not self.agent(spec.index).alive():
                 self.start_agent(spec.index, wait=False)
@@ -341,6 +346,10 @@ class Cluster:
             _unmount_under(self.run / "docker")
             shutil.rmtree(sock_dir, ignore_errors=True)
         return self.leftovers()
+
+    def task_ports(self) -> set[int]:
+        """Every port the agents offer to tasks."""
+        return reserved_ports.task_port_ranges(a.resources for a in self.config.agents)
 
     def _remove_containers(self) -> None:
         if not self.dockerd().alive():

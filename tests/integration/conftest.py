@@ -17,6 +17,20 @@ ROOT = Path(__file__).resolve().parents[2]
 MINIMESOS = ROOT / "minimesos"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed integration test's report carries the log tails of the schedulers running when it
+    failed (the newest three), so that a failure on CI says what the scheduler saw."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.when == "call":
+        from .harness import STARTED
+
+        live = [s for s in STARTED if s.proc is not None and s.proc.poll() is None][-3:]
+        for s in live:
+            report.sections.append((f"scheduler {s.name} at {s.url}: log tail", s.log_tail(80)))
+
+
 def minimesos(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run a minimesos command; fail the test with its output if it fails."""
     proc = subprocess.run([str(MINIMESOS / args[0]), *args[1:]], capture_output=True, text=True,

@@ -25,6 +25,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+STARTED: list["SchedulerProc"] = []  # every scheduler started in this session, newest last
+
+
 class SchedulerProc:
     """One scheduler process; several may share a ``chroot`` (one leads)."""
 
@@ -48,8 +51,16 @@ class SchedulerProc:
                 "--name", self.name, "--unreachable-grace", "2s", "--zk-session-timeout", "4s", *self.extra]
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        STARTED.append(self)
         until(lambda: requests.get(self.url + "/ping", timeout=1).ok, 30, what=f"scheduler {self.port} API")
         return self
+
+    def log_tail(self, lines: int) -> str:
+        """The last ``lines`` lines of this scheduler's log (for a failed test's report)."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError as exc:
+            return f"(no log: {exc})"
 
     def stats(self) -> dict[str, Any]:
         return requests.get(self.url + "/v1/stats", timeout=5, headers=self.headers).json()

@@ -46,6 +46,8 @@ def test_agents_register_with_distinct_hostnames_port_ranges_and_attributes(clus
     assert set(agents) == {"127.0.0.1", "127.0.0.2", "127.0.0.3"}
     ranges = {h: s["resources"]["ports"] for h, s in agents.items()}
     assert ranges == {"127.0.0.1": "[31000-31999]", "127.0.0.2": "[32000-32999]", "127.0.0.3": "[33000-33999]"}
+    reserved = Path("/proc/sys/net/ipv4/ip_local_reserved_ports").read_text()
+    assert "31000-33999" in reserved, reserved  # the kernel lends none of them to outgoing connections
     assert {s["attributes"]["rack_id"] for s in agents.values()} == {"rack-1", "rack-2"}
     zones = {s["domain"]["fault_domain"]["zone"]["name"] for s in agents.values()}
     assert zones == {"zone-a", "zone-b", "zone-c"}

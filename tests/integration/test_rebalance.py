@@ -7,6 +7,7 @@ scheduler's --rebalance-on-agent-join runs when agent 3 comes back.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import threading
 import time
@@ -50,6 +51,19 @@ def sched(private, tmp_path_factory):
     with leading_scheduler(private, tmp_path_factory.mktemp("rebalance"), "--rebalance-on-agent-join",
                            "--rebalance-cooldown", "2s") as s:
         yield s
+
+
+@pytest.fixture
+def made(sched) -> Iterator[list[str]]:
+    """The apps a test makes (appended as it posts them), deleted after it, also when it fails (so a
+    failure leaves the next test the cluster's room)."""
+    apps: list[str] = []
+    yield apps
+    for app_id in apps:
+        requests.delete(f"{sched.url}/v2/apps{app_id}", params={"force": "true"}, timeout=30)
+    for app_id in apps:
+        until(lambda: requests.get(f"{sched.url}/v2/apps{app_id}", timeout=5).status_code == 404, 60,
+              what=f"{app_id} gone")
 
 
 def agent_active(cluster: dict[str, str], k: int) -> Optional[bool]:
@@ -104,6 +118,16 @@ def web(app_id: str, instances: int) -> dict:
                               "intervalSeconds": 1, "timeoutSeconds": 2, "maxConsecutiveFailures": 3}]}
 
 
+def sandbox_tails(answer_text: str) -> str:
+    """The stderr tails of the tasks a failed rebalance names (the agents' sandboxes in RUN_DIR)."""
+    ids = set(re.findall(r"[\w-]+\.[0-9a-f]{32}", answer_text))
+    tails = []
+    for task_id in sorted(ids):
+        for path in Path(RUN_DIR).glob(f"agent*/slaves/*/frameworks/*/executors/{task_id}/runs/latest/std*"):
+            tails.append(f"--- {path}:\n" + path.read_text(errors="replace")[-1500:])
+    return "\n".join(tails) or "(no sandbox found)"
+
+
 def delete(s, app_id: str) -> None:
     requests.delete(f"{s.url}/v2/apps{app_id}", params={"force": "true"}, timeout=30).raise_for_status()
     until(lambda: requests.get(f"{s.url}/v2/apps{app_id}", timeout=5).status_code == 404, 60, what=f"{app_id} gone")
@@ -116,10 +140,11 @@ def healthy(s, app_id: str, n: int) -> bool:
     return app["tasksHealthy"] == n and app["tasksRunning"] == n and not app["deployments"]
 
 
-def test_a_spread_app_moves_onto_a_rejoined_agent_health_gated(private, sched):
+def test_a_spread_app_moves_onto_a_rejoined_agent_health_gated(private, sched, made):
     minimesos("agent", "stop", "3", env=ENV)
     until(lambda: agent_active(private, 3) is not True, 60, what="agent 3 inactive")
     app_id = unique("/spread")
+    made.append(app_id)
     assert sched.post_app(web(app_id, 6)).status_code == 201
     until(lambda: healthy(sched, app_id, 6), 90, what="6 healthy instances")
     assert sorted(per_host(private, sched.name, app_id).values()) == [3, 3]
@@ -142,7 +167,7 @@ def test_a_spread_app_moves_onto_a_rejoined_agent_health_gated(private, sched):
         probe.stop()
     MEASURED["rebalance_seconds"] = time.monotonic() - started
     MEASURED["lowest_healthy"] = min(probe.counts)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr + sandbox_tails(done.stdout)
     answer = json.loads(done.stdout)
     assert len(answer["moves"]) == 2 and answer["result"] == "succeeded"
     assert all(m["toHost"] == "127.0.0.3" and m["reason"].endswith("(spread)") for m in answer["moves"])
@@ -155,15 +180,16 @@ def test_a_spread_app_moves_onto_a_rejoined_agent_health_gated(private, sched):
     assert again.returncode == 0 and json.loads(again.stdout)["moves"] == [], again.stdout
     print(f"\nrebalance of 6 instances (2 moves): {MEASURED['rebalance_seconds']:.1f}s, "
           f"lowest healthy seen {MEASURED['lowest_healthy']} of 6 ({len(probe.counts)} probes)")
-    delete(sched, app_id)
 
 
-def test_a_binpack_app_consolidates_off_a_half_empty_agent_and_its_dry_run_changes_nothing(private, sched):
+def test_a_binpack_app_consolidates_off_a_half_empty_agent_and_its_dry_run_changes_nothing(private, sched, made):
     blocker = unique("/blocker")
+    made.append(blocker)
     assert sched.post_app({"id": blocker, "cmd": "sleep 3600", "cpus": 1.8, "mem": 16, "instances": 1,
                            "constraints": [["hostname", "IS", "127.0.0.1"]]}).status_code == 201
     until(lambda: len(sched.running(blocker)) == 1, 60, what="blocker running on 127.0.0.1")
     pack = unique("/pack")
+    made.append(pack)
     assert sched.post_app({"id": pack, "cmd": "sleep 3600", "cpus": 0.15, "mem": 16, "instances": 3,
                            "strategy": "binpack", "backoffSeconds": 1}).status_code == 201
     until(lambda: len(sched.running(pack)) == 3, 60, what="3 packed instances")
@@ -185,4 +211,3 @@ def test_a_binpack_app_consolidates_off_a_half_empty_agent_and_its_dry_run_chang
           and sum(per_host(private, sched.name, pack).values()) == 3, 30, what="fewer agents in use")
     again = cli(sched, "rebalance", pack, "--dry-run", "--min-age", "0", "-o", "json")
     assert json.loads(again.stdout)["moves"] == []
-    delete(sched, pack)
