@@ -94,20 +94,8 @@ class HeapKernel:
             heapq.heapify(heap)
         self._groups = list(heaps.items())
         self._single = heaps.get(None, []) if field is None else []
-        if field is None and self._push is None and self._placed is not None:
-            self.best = self._best_lazy  # type: ignore[method-assign]
-
-    def _best_lazy(self, agents: list[AgentState]) -> Optional[AgentState]:
-        """:meth:`best` for one heap, lazy, with a ``placed`` form (spread): the same steps."""
-        last = self._last
-        if last is not None:  # the planner placed our last choice
-            self._placed(last)  # type: ignore[misc]
-        entry = self._top(self._single)
-        if entry is None:
-            self._last = None
-            return None
-        self._last = index = entry[1]
-        return agents[index]
+        if field is None and self._push is None and "best_of" in forms:
+            self.best = forms["best_of"](self._single)  # type: ignore[method-assign]
 
     def best(self, agents: list[AgentState]) -> Optional[AgentState]:
         """The agent the next task should go to, or None when no agent can take it."""

@@ -24,7 +24,9 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
                  heappop: Callable[..., Any], heapreplace: Callable[..., Any]) -> dict[str, Callable[..., Any]]:
     """``entries(agents)``: their heap entries now; ``top(heap)``: the best current entry that
     passes ``checks`` (every refusal final), or None; ``placed(index)``: this workload placed a
-    task there; ``scores_on(agent)``: each scorer's ``(name, weight, score)``."""
+    task there; ``scores_on(agent)``: each scorer's ``(name, weight, score)``; ``best_of(heap)``:
+    for a workload with one heap, its whole ``best(agents)`` (``placed`` for the last choice, which
+    the planner placed, then ``top``) as one function: the planner calls it once per task."""
     # -(0.0 + w0 * spread score): negation is exact, and -(a + b) rounds as (-a) - b does
     minus_own: list[float] = [0.0] * len(agents)
     raw: list[float] = [0.0] * len(agents)  # the spread score
@@ -65,4 +67,32 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
                 return heap[0]
         return None
 
-    return {"entries": entries, "top": top, "placed": placed, "scores_on": scores_on}
+    def best_of(heap: list[SpreadEntry]) -> Callable[[Sequence[AgentState]], Optional[AgentState]]:
+        last = -1
+
+        def best(_agents: Sequence[AgentState]) -> Optional[AgentState]:
+            nonlocal last
+            if last >= 0:  # placed(last), inline; its entry is still the heap's top: re-sift it now
+                n = agents[last].app_counts.get(app_id, 0)
+                raw[last] = score = MAX_SCORE - n if n < MAX_SCORE else 0.0
+                minus_own[last] = own = -(0.0 + w0 * score)
+                heapreplace(heap, (own - w1 * table[last], last))
+            while heap:  # top(heap), inline
+                stored, index = heap[0]
+                key = minus_own[index] - w1 * table[index]
+                if key != stored:
+                    heapreplace(heap, (key, index))
+                    continue
+                agent = agents[index]
+                for check in checks:
+                    if not check(agent):
+                        heappop(heap)
+                        break
+                else:
+                    last = index
+                    return agent
+            last = -1
+            return None
+        return best
+
+    return {"entries": entries, "top": top, "placed": placed, "scores_on": scores_on, "best_of": best_of}
