@@ -313,9 +313,14 @@ class Cluster:
             self.start_registry()
         if not self.master().alive():
             self.start_master()
-        problem = reserved_ports.reserve(self.task_ports())
+        task_ports = self.task_ports()
+        problem = reserved_ports.reserve(task_ports)
         if problem:
             print(f"warning: {problem}", file=sys.stderr)
+        taken = reserved_ports.held(task_ports)
+        if taken:
+            print(f"warning: task ports held by other sockets now (a task given one fails): "
+                  f"{reserved_ports.render(set(taken))}", file=sys.stderr)
         for spec in self.config.agents:
             if not self.agent(spec.index).alive():
                 self.start_agent(spec.index, wait=False)

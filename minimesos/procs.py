@@ -10,7 +10,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable, Iterator, Mapping, Optional, Sequence
 
 
 def start_time(pid: int) -> Optional[int]:
@@ -123,9 +123,8 @@ def zk_ok(host: str, port: int) -> bool:
         return s.recv(16) == b"imok"
 
 
-def listening_ports() -> set[tuple[str, int]]:
-    """Every TCP (address, port) in LISTEN state on this machine."""
-    found = set()
+def tcp_sockets() -> Iterator[tuple[str, int, str]]:
+    """Every TCP socket on this machine as (local address, local port, state in hex: 0A LISTEN)."""
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -133,12 +132,14 @@ def listening_ports() -> set[tuple[str, int]]:
             continue
         for line in lines:
             parts = line.split()
-            if parts[3] != "0A":
-                continue
             addr, port = parts[1].split(":")
             if len(addr) == 8:
                 ip = ".".join(str(int(addr[i:i + 2], 16)) for i in (6, 4, 2, 0))
             else:
                 ip = "::"
-            found.add((ip, int(port, 16)))
-    return found
+            yield ip, int(port, 16), parts[3]
+
+
+def listening_ports() -> set[tuple[str, int]]:
+    """Every TCP (address, port) in LISTEN state on this machine."""
+    return {(ip, port) for ip, port, state in tcp_sockets() if state == "0A"}

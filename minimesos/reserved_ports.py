@@ -8,13 +8,16 @@ retry on that agent fails the same way. As Mesos' docs advise for the ``ports`` 
 adds the agents' ranges to ``net.ipv4.ip_local_reserved_ports`` (which the kernel also applies to
 IPv6). ``down`` leaves them reserved: clusters on other run dirs may share a range (the reservation
 only keeps the kernel from lending those ports out), and the next ``up`` finds them in place.
-Without the right to write it (a container without privileges), ``up`` says so and goes on.
+Without the right to write it (a container without privileges), ``up`` says so and goes on. A
+reservation does not reach a socket that holds a port already: ``up`` names those ports.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 from typing import Iterable
+
+from procs import tcp_sockets
 
 SYSCTL = Path("/proc/sys/net/ipv4/ip_local_reserved_ports")
 
@@ -67,3 +70,8 @@ def reserve(ports: set[int], sysctl: Path = SYSCTL) -> str:
     except OSError as exc:
         return f"cannot read {sysctl} ({exc.strerror}); a task may find its port taken"
     return "" if ports <= current else _write(current | ports, sysctl)
+
+
+def held(ports: set[int]) -> list[int]:
+    """Which of ``ports`` a TCP socket holds now (listening or connected, any address)."""
+    return sorted({port for _, port, _ in tcp_sockets()} & ports)

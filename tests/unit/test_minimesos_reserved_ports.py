@@ -32,3 +32,14 @@ def test_reserve_merges_with_what_is_reserved(tmp_path):
 def test_without_the_sysctl_up_is_told_why(tmp_path):
     problem = reserved_ports.reserve({31000}, tmp_path / "missing")
     assert problem.startswith("cannot read") and "missing" in problem
+
+
+def test_a_port_a_socket_holds_is_named():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert reserved_ports.held({port, 1}) == [port]
+    assert reserved_ports.held({1}) == []
