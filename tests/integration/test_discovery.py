@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
 from marathon import MarathonClient
 from marathon.models import MarathonApp, MarathonHealthCheck
 from marathon.models.app import PortDefinition
@@ -44,16 +45,22 @@ def zk(cluster):
 
 
 def members(zk: KazooClient, directory: str) -> dict[str, tuple[dict, Any]]:
-    """Member node name -> (body, stat)."""
-    out = {}
-    for name in (zk.get_children(directory) if zk.exists(directory) else []):
-        if name.startswith("member_"):
-            try:
-                data, stat = zk.get(f"{directory}/{name}")
-            except Exception:  # noqa: BLE001 - removed between the two reads
-                continue
-            out[name] = (json.loads(data), stat)
-    return out
+    """Member node name -> (body, stat), as one moment saw them: a member removed between the
+    listing and its read makes the listing be taken again (else a withdrawal right after an
+    announcement the listing missed would look like one member too few)."""
+    for _ in range(20):
+        out, vanished = {}, False
+        for name in (zk.get_children(directory) if zk.exists(directory) else []):
+            if name.startswith("member_"):
+                try:
+                    data, stat = zk.get(f"{directory}/{name}")
+                except NoNodeError:
+                    vanished = True
+                    break
+                out[name] = (json.loads(data), stat)
+        if not vanished:
+            return out
+    raise AssertionError(f"{directory}: members kept changing under 20 listings")
 
 
 def endpoints(s, app_id: str) -> dict:
