@@ -294,10 +294,32 @@ class Cluster:
             raise SystemExit(f"the master did not come up; see {self.logs / 'master.log'}")
 
     def start_agent(self, k: int, wait: bool = True) -> None:
-        self.agent(k).start()
-        ip = self.config.agents[k - 1].ip
-        if wait and not wait_for(lambda: ip in self.registered_agents(), 60):
-            raise SystemExit(f"agent {k} did not register; see {self.logs / f'agent{k}.log'}")
+        """Start agent ``k``; with ``wait``, return once the master has it registered.
+
+        An agent that recovers Docker containers lists them (``docker ps``) and then inspects each:
+        a container removed in between (its executor was just stopped with the agent) makes the
+        agent exit with "Failed to perform recovery". That container is gone for good then, so the
+        agent is started again (at most 3 times)."""
+        proc, ip = self.agent(k), self.config.agents[k - 1].ip
+        log = self.logs / f"agent{k}.log"
+        for attempt in range(1, 4):
+            offset = log.stat().st_size if log.exists() else 0
+            proc.start()
+            if not wait:
+                return
+            wait_for(lambda: ip in self.registered_agents() or not proc.alive(), 60)
+            if ip in self.registered_agents():
+                return
+            if proc.alive():
+                break
+            with open(log, "rb") as f:
+                f.seek(offset)
+                why = [line for line in f.read().decode(errors="replace").splitlines() if "EXIT with status" in line]
+            if not any("Failed to perform recovery" in line for line in why) or attempt == 3:
+                raise SystemExit(f"agent {k} exited: {why[-1] if why else 'no reason logged'}; see {log}")
+            print(f"agent {k} failed its recovery (attempt {attempt}), starting it again: {why[-1][:300]}",
+                  file=sys.stderr)
+        raise SystemExit(f"agent {k} did not register; see {log}")
 
     def start_announcer(self) -> None:
         self.announcer().start()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 MINIMESOS = Path(__file__).resolve().parents[2] / "minimesos"
 sys.path.insert(0, str(MINIMESOS))
 
@@ -54,3 +56,37 @@ def test_down_finds_and_stops_executors_no_agent_owns_any_more(tmp_path):
     finally:
         if stray.poll() is None:
             stray.kill()
+
+
+def test_an_agent_whose_recovery_failed_is_started_again(tmp_path, monkeypatch):
+    """Mesos' Docker recovery lists containers, then inspects each: one removed in between makes the
+    agent exit ("Failed to perform recovery"); `agent start` starts it again, and says so. Any other
+    exit is reported with the agent's own reason. (A script stands in for the agent.)"""
+    starts = tmp_path / "starts"
+    launcher = tmp_path / "agent.sh"
+    launcher.write_text("#!/bin/sh\necho x >> %s\nif [ $(wc -l < %s) -eq 1 ]; then\n"
+                        "  echo 'E1202 slave.cpp:8355] EXIT with status 1: Failed to perform recovery: Docker ps batch failed'\n"
+                        "  exit 1\nfi\nexec sleep 30\n" % (starts, starts))
+    launcher.chmod(0o755)
+    config = Config(run_dir=str(tmp_path / "run"), agents=default_agents(1, 5050, "cpus:1", []), docker=False,
+                    launcher=str(launcher))
+    cluster = Cluster(config)
+    monkeypatch.setattr(Cluster, "registered_agents",
+                        lambda self: {"127.0.0.1": {}} if cluster.agent(1).alive() and starts.exists()
+                        and len(starts.read_text().split()) == 2 else {})
+    try:
+        cluster.start_agent(1)
+        assert len(starts.read_text().split()) == 2
+    finally:
+        cluster.agent(1).stop(timeout=5)
+
+
+def test_an_agent_that_exits_for_another_reason_is_not_started_again(tmp_path, monkeypatch):
+    launcher = tmp_path / "agent.sh"
+    launcher.write_text("#!/bin/sh\necho 'E1202 slave.cpp:1] EXIT with status 1: bad flag'\nexit 1\n")
+    launcher.chmod(0o755)
+    config = Config(run_dir=str(tmp_path / "run"), agents=default_agents(1, 5050, "cpus:1", []), docker=False,
+                    launcher=str(launcher))
+    monkeypatch.setattr(Cluster, "registered_agents", lambda self: {})
+    with pytest.raises(SystemExit, match="agent 1 exited: .*bad flag"):
+        Cluster(config).start_agent(1)
