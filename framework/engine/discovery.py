@@ -71,21 +71,18 @@ class Announcements:
         self.draining: dict[str, tuple[Optional[str], float]] = {}  # task id -> (agent id, kill at)
         self.synced = False
         self._subscribed_at: Optional[float] = None
-        self._seen: dict[str, AppRecord] = {}   # the app records the last step looked at
         self._next_sync = 0.0
 
     # --- after every event ---------------------------------------------------------------------
 
-    def step(self, out: list[Instruction], apps: Mapping[str, AppRecord], index: TaskIndex, now: float,
-             reconciling: int) -> list[Instruction]:
+    def step(self, out: list[Instruction], apps: Mapping[str, AppRecord], changed_apps: set[str], index: TaskIndex,
+             now: float, reconciling: int) -> list[Instruction]:
         """``out`` (an event's instructions) with discovery's: shards for new tasks (written with
         the first Persist), Kills of announced tasks held back for their drain delay, and
         Withdraws/Announces (or a SyncMembers when due) after the first Persist and before the
         first Kill. Looks only at what changed: the tasks ``index`` says changed, and every task
-        of an app whose record changed (or went)."""
-        changed_apps = {a for a, record in apps.items() if self._seen.get(a) is not record}
-        changed_apps |= self._seen.keys() - apps.keys()
-        self._seen = dict(apps)
+        of the apps in ``changed_apps`` (their records set or removed since the last step: the
+        engine's :class:`~.app_table.AppTable` notes them)."""
         changed = index.take_changed()
         need_shards = set(changed_apps) | {t.app_id for t in map(index.get, changed)
                                            if t is not None and t.shard is None}

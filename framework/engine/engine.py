@@ -33,6 +33,7 @@ from .agents import KnownAgents
 from .waiting import WaitingReasons, need_of
 from .app_commands import AppCommands
 from .app_records import AppRecord, DeploymentRecord, Snapshot, TaskRecord
+from .app_table import AppTable
 from .app_updates import TaskUpdates
 from .app_versions import DEFAULT_KEEP, VersionBook
 from .converge import converge
@@ -88,7 +89,7 @@ class Engine:
                  seed: int = 0):
         self.config, self.clock, self.new_id = config, clock, new_id
         registry = registry or StrategyRegistry.discover()
-        self.apps: dict[str, AppRecord] = {}
+        self.apps = AppTable()
         self.index = TaskIndex()
         self.probes = ReadinessProbes()  # readiness checks: which are due, their last results
         self.discovery = Announcements(config.discovery, resync_every=config.discovery_resync)
@@ -282,7 +283,8 @@ class Engine:
         if not self.discovery.enabled:
             self.index.take_changed()   # nobody reads them: the set of changed tasks would only grow
             return out
-        return self.discovery.step(out, self.apps, self.index, self.clock(), self.reconciler.pending())
+        return self.discovery.step(out, self.apps, self.apps.take_changed(), self.index, self.clock(),
+                                   self.reconciler.pending())
 
     def _alive(self, task_id: str) -> bool:
         task = self.index.get(task_id)

@@ -25,8 +25,8 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
     """``entries(agents)``: their heap entries now; ``top(heap)``: the best current entry that
     passes ``checks`` (every refusal final), or None; ``placed(index)``: this workload placed a
     task there; ``scores_on(agent)``: each scorer's ``(name, weight, score)``; ``best_of(heap)``:
-    for a workload with one heap, its whole ``best(agents)`` (``placed`` for the last choice, which
-    the planner placed, then ``top``) as one function: the planner calls it once per task."""
+    for a workload with one heap, its whole ``best(agents)``: the last choice, which the planner
+    placed, is re-scored and re-sifted at once (its entry is still the top), then ``top``."""
     # -(0.0 + w0 * spread score): negation is exact, and -(a + b) rounds as (-a) - b does
     minus_own: list[float] = [0.0] * len(agents)
     raw: list[float] = [0.0] * len(agents)  # the spread score
@@ -77,22 +77,12 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
                 raw[last] = score = MAX_SCORE - n if n < MAX_SCORE else 0.0
                 minus_own[last] = own = -(0.0 + w0 * score)
                 heapreplace(heap, (own - w1 * table[last], last))
-            while heap:  # top(heap), inline
-                stored, index = heap[0]
-                key = minus_own[index] - w1 * table[index]
-                if key != stored:
-                    heapreplace(heap, (key, index))
-                    continue
-                agent = agents[index]
-                for check in checks:
-                    if not check(agent):
-                        heappop(heap)
-                        break
-                else:
-                    last = index
-                    return agent
-            last = -1
-            return None
+            entry = top(heap)
+            if entry is None:
+                last = -1
+                return None
+            last = entry[1]
+            return agents[last]
         return best
 
     return {"entries": entries, "top": top, "placed": placed, "scores_on": scores_on, "best_of": best_of}
