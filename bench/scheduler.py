@@ -216,7 +216,7 @@ def memory() -> None:
 def constrained() -> None:
     from halyard.engine.app_records import AppRecord, Snapshot, TaskRecord
     from halyard.engine.engine import Engine
-    from halyard.engine.messages import AgentsListed, Launch, Offers, PutApp, Subscribed
+    from halyard.engine.messages import AgentsListed, Launch, Offers, Subscribed
     from halyard.mesos.codec import decode_offer, task_infos
     from halyard.mesos_types import AgentSeen
     from halyard.placement import StrategyRegistry

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, WithJsonSchema
+from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler, WithJsonSchema
 from pydantic import field_serializer, field_validator, model_serializer, model_validator
-from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
 
-from .app_parts import DOCKER_NETWORK, MASKED, AppCheck, Network, SecretEnv, SecretSource
+from .app_parts import DOCKER_NETWORK, AppCheck, Network, SecretEnv, SecretSource
 from .app_rules import MarathonRules
 from .lb.labels import label_problems
 from .spec_base import PathProblems, Spec

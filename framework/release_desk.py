@@ -27,7 +27,7 @@ from .backend import Backend
 from .digests import RegistryResolver
 from .engine.app_records import DeploymentRecord
 from .engine.messages import PutApp
-from .errors import ConflictError, HalyardError, NotFoundError, PluginError, StoreError, ValidationError
+from .errors import ConflictError, NotFoundError, PluginError, StoreError, ValidationError
 from .images import parse_image
 from .model import AppSpec
 from .releases import DEPLOYING, Release, ended, record

@@ -20,7 +20,7 @@ from . import faults as fault_kinds
 from .invariants import (CapacityWatch, LeaderWatch, Sample, cron_problems, leaderless_intervals, lost_objects,
                          missed_events, server_errors, stuck_deployments, unsettled)
 from .observe import Api, EventSubscriber, Responses, Sampler, ZkReader
-from .procs import ZK_SESSION_TIMEOUT, Cluster, SchedulerProc, wait_for
+from .procs import ZK_SESSION_TIMEOUT, Cluster, SchedulerProc
 from .report import FaultRecord, summary, table
 from .workload import CRON_JOB, Workload
 

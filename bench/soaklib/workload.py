@@ -90,7 +90,7 @@ class Workload(threading.Thread):
         retry = {"id": RETRY_JOB, "cmd": '[ "$HALYARD_ATTEMPT" -ge 2 ]', "cpus": 0.01, "mem": 16, "retries": 3,
                  "backoffSeconds": 1}
         for job in (cron, retry):
-            resp = self._must("POST", "/v1/jobs", json=job)
+            self._must("POST", "/v1/jobs", json=job)
             self.jobs.add(job["id"])
             if job is cron:
                 self.cron_defined_at = time.time()

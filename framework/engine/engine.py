@@ -44,7 +44,7 @@ from .job_steps import JobCommands, job_instructions, job_writes
 from .launch import Launcher
 from .plans import PlanCommands
 from .readiness import Readiness
-from .messages import (Acknowledge, AgentLost, AgentsListed, CancelDeployment, ChangeApps, Decline, DeleteApp, DeleteJob, Disconnected,
+from .messages import (Acknowledge, AgentLost, AgentsListed, CancelDeployment, ChangeApps, DeleteApp, DeleteJob, Disconnected,
                        Event, Instruction, Kill, KillRun, KillTasks, Offers, Paused, Persist, Publish, PutApp,
                        PutJob, ReadinessChecked, Rescinded, ResetDelay, RestartApp, Revive, StartRebalance, StartRun,
                        StatusUpdate, Subscribed, Suppress, Tick)

@@ -50,10 +50,10 @@ Entry = tuple[float, int, int]  # (-score, agent index, agent stamp when scored)
 class HeapKernel:
     """The candidate heaps of one workload and the functions that keep them.
 
-    ``best(agents)`` is the generic ``_AppPlacer.best`` for this workload, ``scores_on(agent)`` its
-    ``scores_on`` (each scorer's ``(name, weight, score)``). An eager kernel (binpack's score
-    rises with use) gives each agent that received a task since its last turn (``landed``, the
-    plan's list of them) a fresh entry before choosing.
+    ``best(agents)`` is the generic ``WorkloadPlacer.best`` (:mod:`placer`) for this workload,
+    ``scores_on(agent)`` its ``scores_on`` (each scorer's ``(name, weight, score)``). An eager
+    kernel (binpack's score rises with use) gives each agent that received a task since its last
+    turn (``landed``, the plan's list of them) a fresh entry before choosing.
     """
 
     def __init__(self, ctx: PlacementContext, agents: Sequence[AgentState], forms: dict[str, Callable[..., Any]],

@@ -117,8 +117,8 @@ def test_an_app_that_gets_no_offer_says_what_it_needs_and_which_agents_are_full(
 
         until(no_offer, 40, what="the reason saying no offer came")
         # The master's agent list is read again while the app waits: then the agents are named full.
-        reasons = until(lambda: (r := no_offer()) and r[0].endswith(f"; agents {', '.join(hosts)} full") and r,
-                        30, what="the reason naming the full agents")
+        until(lambda: (r := no_offer()) and r[0].endswith(f"; agents {', '.join(hosts)} full") and r,
+              30, what="the reason naming the full agents")
         queued = requests.get(sched.url + "/v2/queue", timeout=5).json()["queue"]
         (queued_reasons,) = [q["reasons"] for q in queued if q["app"]["id"] == app_id]
         assert queued_reasons[0].startswith("no offer with 2 cpus") and queued_reasons[0].endswith(" full")

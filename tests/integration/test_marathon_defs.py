@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import collections
 import collections.abc
-import copy
 import json
 import subprocess
 from datetime import datetime, timezone

@@ -8,7 +8,7 @@ import pytest
 
 from halyard.engine.app_records import AppRecord, TaskRecord
 from halyard.engine.converge import capacity_bounds, converge
-from halyard.engine.messages import Kill, Launch, PutApp, StatusUpdate, Subscribed, Tick
+from halyard.engine.messages import Kill, PutApp, StatusUpdate, Subscribed, Tick
 from halyard.engine.readiness import Readiness
 
 from .test_engine import app, launch_all, make_engine, status

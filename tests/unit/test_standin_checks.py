@@ -96,7 +96,7 @@ def test_the_docker_executor_runs_checks_in_the_container_and_reports_them(agent
     docker, env = fake_docker(tmp_path)
     sandbox = tmp_path / "sandbox"
     sandbox.mkdir()
-    flags = (f"--container=mesos-c1", f"--docker={docker}", f"--docker_socket={tmp_path}/docker.sock",
+    flags = ("--container=mesos-c1", f"--docker={docker}", f"--docker_socket={tmp_path}/docker.sock",
              f"--sandbox_directory={sandbox}", "--mapped_directory=/mnt/mesos/sandbox", f"--launcher_dir={LIBEXEC}",
              "--stop_timeout=1secs")
     docker_task = task("t-docker", command_check("exit 3"),
