@@ -14,7 +14,8 @@ from typing import Iterator
 
 FRAMEWORK = Path(__file__).resolve().parents[2] / "framework"
 PACKAGE = "halyard"
-PURE = ["model.py", "validation.py", "app_parts.py", "app_rules.py", "spec_base.py", "marathon_compat.py", "cluster.py", "ranges.py", "errors.py", "mesos_types.py", "timestamps.py",
+PURE = ["model.py", "validation.py", "app_parts.py", "app_rules.py", "app_constraints.py", "app_container.py",
+        "app_checks.py", "app_lifecycle.py", "spec_base.py", "marathon_compat.py", "cluster.py", "ranges.py", "errors.py", "mesos_types.py", "timestamps.py",
         "environments.py", "releases.py",
         "lb/__init__.py", "lb/labels.py", "lb/members.py", "lb/services.py", "lb/render.py", "lb/runner.py",
         "placement", "engine", "jobs"]
