@@ -90,7 +90,7 @@ def test_the_kernels_are_used_for_the_builtins_and_not_for_what_they_do_not_cove
         kernel = real(*args, **kwargs)
         made.append(kernel is not None)
         return kernel
-    monkeypatch.setattr("halyard.placement.pipeline.heap_kernel", spy)
+    monkeypatch.setattr("halyard.placement.placer.heap_kernel", spy)
     cluster = [AgentInfo(id=f"a{i}", hostname=f"h{i}", available={"*": Resources(cpus=4, mem=4096)},
                          ports={"*": ((31000, 31010),)}, capacity=Resources(cpus=4, mem=4096), zone=f"z{i % 3}")
                for i in range(6)]
