@@ -7,6 +7,8 @@ from typing import Iterator
 
 import pytest
 
+from .fake_agent import FakeAgent
+
 
 @pytest.fixture
 def status_server() -> Iterator[int]:
@@ -26,3 +28,11 @@ def status_server() -> Iterator[int]:
     yield httpd.server_address[1]
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def agent(tmp_path) -> Iterator[FakeAgent]:
+    """A stand-in Mesos agent for the stand-in executors (``fake_agent.FakeAgent``), closed after."""
+    fake = FakeAgent(tmp_path)
+    yield fake
+    fake.close()

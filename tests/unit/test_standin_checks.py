@@ -16,15 +16,6 @@ UPDATED = "REASON_TASK_CHECK_STATUS_UPDATED"
 FAST = {"delay_seconds": 0.0, "interval_seconds": 0.2, "timeout_seconds": 5.0}
 
 
-@pytest.fixture
-def agent(tmp_path):
-    fake = FakeAgent(tmp_path)
-    yield fake
-    fake.close()
-
-
-
-
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,17 +8,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from .fake_agent import FakeAgent
-
-
-@pytest.fixture
-def agent(tmp_path):
-    fake = FakeAgent(tmp_path)
-    yield fake
-    fake.close()
-
 
 def sleeper() -> dict:
     return {"task_id": {"value": "t1"}, "name": "t1", "agent_id": {"value": "S-1"},
