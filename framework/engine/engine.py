@@ -280,11 +280,11 @@ class Engine:
     def _announce(self, out: list[Instruction]) -> list[Instruction]:
         """Service discovery after every event (``discovery.py``): shards, Withdraw/Announce (or a
         SyncMembers), kills held back for the drain delay."""
+        changed_apps = self.apps.take_changed()  # taken either way: nobody else reads them
         if not self.discovery.enabled:
             self.index.take_changed()   # nobody reads them: the set of changed tasks would only grow
             return out
-        return self.discovery.step(out, self.apps, self.apps.take_changed(), self.index, self.clock(),
-                                   self.reconciler.pending())
+        return self.discovery.step(out, self.apps, changed_apps, self.index, self.clock(), self.reconciler.pending())
 
     def _alive(self, task_id: str) -> bool:
         task = self.index.get(task_id)

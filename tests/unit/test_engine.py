@@ -834,3 +834,10 @@ def test_a_huge_scale_up_launches_a_bounded_batch_per_offer_round_and_goes_on():
         launched.append(sum(len(i.tasks) for i in out if isinstance(i, Launch)))
         assert not any(isinstance(i, Suppress) for i in out)   # more to launch: offers still wanted
     assert launched == [MAX_LAUNCHES_PER_BATCH, MAX_LAUNCHES_PER_BATCH]
+
+
+def test_with_discovery_off_no_change_set_grows():
+    """Nobody reads the changed apps and tasks then: each event's are dropped, not kept for good."""
+    engine, _, _ = running_engine(discovery=False)
+    engine.handle(PutApp(app(2)))
+    assert engine.apps.take_changed() == set() and engine.index.take_changed() == set()
