@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Optional
 
 import auth
-from procs import Proc, http_json, listening_ports, port_open, wait_for, zk_ok
+from procs import Proc, http_json, listening_ports, port_open, start_time, wait_for, zk_ok
 import registry_proc
 import reserved_ports
 
@@ -396,10 +396,9 @@ class Cluster:
             try:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                 cwd = os.readlink(entry / "cwd")
-                stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if stat[stat.rindex(")") + 2] != "Z" and (run + "/" in cmdline or cwd.startswith(run + "/")):
+            if (run + "/" in cmdline or cwd.startswith(run + "/")) and start_time(int(entry.name)) is not None:
                 found.append(int(entry.name))
         return found
 

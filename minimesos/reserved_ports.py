@@ -27,10 +27,7 @@ def task_port_ranges(resources: Iterable[str]) -> set[int]:
     ports: set[int] = set()
     for text in resources:
         for body in re.findall(r"ports(?:\([^)]*\))?:\[([^\]]*)\]", text):
-            for part in body.split(","):
-                low, _, high = part.strip().partition("-")
-                if low:
-                    ports.update(range(int(low), int(high or low) + 1))
+            ports |= parse(body)
     return ports
 
 
