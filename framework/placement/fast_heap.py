@@ -203,14 +203,9 @@ def _kernel_functions(parts: list[tuple[str, float, tuple[Any, ...], str]], lazy
     if make is None:
         make = _MAKERS[shape] = _generate(*shape)
     args: list[Any] = []
-    for kind, weight, extra, _ in parts:
-        weight = float(weight)
-        if kind in ("spread", "table"):
-            args += [weight, *extra]
-        else:   # binpack
-            scale, *dims = extra
-            args += [weight, scale, *dims]
-    for kind, weight, extra, name in parts:
+    for _, weight, extra, _ in parts:  # spread: (app,), table: (table,), binpack: (scale, k0, n0, ...)
+        args += [float(weight), *extra]
+    for _, weight, _, name in parts:
         args += [name, weight]
     return make(agents, checks, rechecks, heapq.heappop, heapq.heapreplace, heapq.heappush, *args)
 

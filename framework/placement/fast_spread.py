@@ -41,10 +41,8 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
         out = []
         for agent in group:
             index = agent.index
-            n = agent.app_counts.get(app_id, 0)
-            raw[index] = score = MAX_SCORE - n if n < MAX_SCORE else 0.0
-            minus_own[index] = base = -(0.0 + w0 * score)
-            out.append((base - w1 * table[index], index))
+            placed(index)
+            out.append((minus_own[index] - w1 * table[index], index))
         return out
 
     def scores_on(agent: AgentState) -> tuple[tuple[str, Any, float], ...]:
