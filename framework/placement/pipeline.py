@@ -128,21 +128,17 @@ class Planner:
         # The active workloads, the one furthest behind (largest share still to place) on top,
         # ties to the one requested first: (-remaining / total, order, placer).
         active: list[tuple[float, int, WorkloadPlacer]] = []
-        # The ``dirty`` sets of the active eager placers: each placement adds its agent to them.
-        dirty_sets: list[set[int]] = []
         shared = SharedScores(agents)
         landed = shared.landed
         while waiting or active:
-            if waiting and len(active) < self.window:
-                while waiting and len(active) < self.window:
-                    placer = waiting.pop()
-                    try:
-                        placer.activate(agents, rng, others, shared)
-                    except Exception as exc:  # a plugin's prepare, filter or scorer
-                        unplaced.append(placer.failure(exc))
-                        continue
-                    heapq.heappush(active, (-placer.remaining / placer.total, placer.order, placer))
-                dirty_sets = [other.dirty for _, _, other in active if other.eager]
+            while waiting and len(active) < self.window:
+                placer = waiting.pop()
+                try:
+                    placer.activate(agents, rng, others, shared)
+                except Exception as exc:  # a plugin's prepare, filter or scorer
+                    unplaced.append(placer.failure(exc))
+                    continue
+                heapq.heappush(active, (-placer.remaining / placer.total, placer.order, placer))
             if not active:
                 break
             placer = active[0][2]
@@ -155,12 +151,10 @@ class Planner:
                     scores = placer.scores_on(agent) if placer.rates else ()  # before the task lands
             except Exception as exc:
                 heapq.heappop(active)
-                dirty_sets = [other.dirty for _, _, other in active if other.eager]
                 unplaced.append(placer.failure(exc))
                 continue
             if agent is None:
                 heapq.heappop(active)
-                dirty_sets = [other.dirty for _, _, other in active if other.eager]
                 unplaced.append(Unplaced(workload.id, placer.remaining, reasons, workload.kind))
                 continue
             ctx = placer.ctx
@@ -180,9 +174,6 @@ class Planner:
                 heapq.heapreplace(active, (-remaining / placer.total, placer.order, placer))
             else:
                 heapq.heappop(active)
-                dirty_sets = [other.dirty for _, _, other in active if other.eager]
-            for dirty in dirty_sets:
-                dirty.add(index)
         unplaced.sort(key=lambda u: ids.index(u.app_id))
         return Plan(tuple(placements), tuple(unplaced))
 

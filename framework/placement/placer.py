@@ -70,11 +70,13 @@ class WorkloadPlacer:
         # score is an upper bound), not eagerly after every placement.
         self.lazy = self.heap_mode and all(s.falls_with_use for s, _ in self.scorers)
         # Otherwise an agent that just received a task (of any workload) is re-evaluated before
-        # this workload's next turn: the planner adds it to ``dirty``.
+        # this workload's next turn: those since its last turn are the tail of the plan's
+        # ``landed`` list (SharedScores.landed) from ``_seen`` on.
         self.eager = self.heap_mode and not self.lazy
         self.recheck = [f for f in self.filters if f.scope in (Scope.MONOTONE, Scope.REVERSIBLE)]
         self.heap: list[tuple[float, int, int]] = []
-        self.dirty: set[int] = set()
+        self._landed: list[int] = []
+        self._seen = 0
         self.candidates: list[int] = []
         self.select = strategy.select
         self.next_instance = 0
@@ -112,13 +114,14 @@ class WorkloadPlacer:
         if self.fast is not None:  # the built-ins' fused forms: same verdicts, no guards needed
             self.evaluate = self.fast.evaluate  # type: ignore[method-assign]
         self.candidates = list(range(len(agents)))
+        if shared is not None:
+            self._landed, self._seen = shared.landed, len(shared.landed)
         if self.heap_mode and self.remaining and self.fast is not None and self.kernels and shared is not None:
             try:
                 self.kernel = heap_kernel(ctx, agents, self.filters, self.scorers, self.lazy, shared)
             except Exception as exc:
                 raise _plugin_error("plugin", "compile", exc) from exc
             if self.kernel is not None:  # the built-ins' heaps: same choices, less work per placement
-                self.eager = False  # the kernel reads the plan's landed list itself
                 self.best = self.kernel.best  # type: ignore[method-assign]
                 self.scores_on = self.kernel.scores_on  # type: ignore[method-assign]
                 return
@@ -236,10 +239,10 @@ class WorkloadPlacer:
         if not self.heap_mode:
             return self._scan(agents)
         heap, ctx = self.heap, self.ctx
-        if self.dirty:
-            for index in self.dirty:
+        if self.eager and len(self._landed) > self._seen:  # agents that received a task since our last turn
+            for index in set(self._landed[self._seen:]):
                 self._push(heap, agents[index])
-            self.dirty.clear()
+            self._seen = len(self._landed)
         if self.parked:
             epochs = self._epochs()
             if epochs != self.epochs:  # refusals may have lifted: examine the parked agents again
