@@ -11,11 +11,13 @@ from typing import Any, Callable, Optional
 
 import requests
 
+from halyard.api.errors import PROXIED  # a scheduler given this header answers itself (never forwards)
+
 from .observe import Api, Responses
 from .procs import UNREACHABLE_GRACE, ZK_SESSION_TIMEOUT, Cluster, SchedulerProc, wait_for
+from .workload import BIG_APP
 
 log = logging.getLogger("soak")
-PROXIED = "x-halyard-proxied-by"   # a scheduler given this header answers itself (never forwards)
 MASTER_UNREACHABLE_AFTER = 3 * 2.0  # minimesos' master: 3 missed pings 2 s apart
 BIG_SCALE = 16
 
@@ -75,7 +77,7 @@ def leader_freeze(ctx: Context) -> str:
 
     def probe() -> None:
         try:
-            answer["resp"] = requests.put(s.url + "/v2/apps/soak/big", params={"force": "true"},
+            answer["resp"] = requests.put(s.url + "/v2/apps" + BIG_APP, params={"force": "true"},
                                           json={"labels": {"fence-probe": str(time.time())}},
                                           headers={PROXIED: "soak-fence-probe"}, timeout=30)
         except requests.RequestException as exc:
@@ -190,7 +192,7 @@ def api_hammer(ctx: Context, threads: int = 6, requests_each: int = 150, seconds
 def kill_in_transaction(ctx: Context) -> str:
     """A large scale (up, or down again) of the big app, and the leader killed while it is written."""
     s = ctx.leader()
-    app = s.url + "/v2/apps/soak/big"
+    app = s.url + "/v2/apps" + BIG_APP
     try:
         current = requests.get(app, timeout=10).json()["app"]["instances"]
     except (requests.RequestException, ValueError, KeyError):
@@ -210,7 +212,7 @@ def kill_in_transaction(ctx: Context) -> str:
     s.kill9()
     worker.join(25)
     ctx.restart(s, ctx.rng.uniform(2, 4))
-    return f"scheduler {s.index}, /soak/big {current} -> {target}"
+    return f"scheduler {s.index}, {BIG_APP} {current} -> {target}"
 
 
 KINDS: dict[str, Callable[[Context], str]] = {

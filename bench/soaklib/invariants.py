@@ -214,10 +214,15 @@ def lost_objects(expected: Iterable[str], present: Iterable[str], kind: str) -> 
     return [f"{kind} lost: {name}" for name in missing]
 
 
-def stuck_deployments(running: dict[str, float], now: float, bound: float) -> list[str]:
-    """Deployments (id -> start time) running for longer than ``bound`` seconds."""
-    return [f"deployment {d} has run for {now - t:.0f}s (> {bound:.0f}s)" for d, t in sorted(running.items())
-            if now - t > bound]
+def stuck_deployments(running: dict[str, float], now: float, bound: float,
+                      said: Optional[set[str]] = None) -> list[str]:
+    """Deployments (id -> start time) running for longer than ``bound`` seconds; with ``said``, only
+    those not in it, which are added to it (a stuck deployment is reported once, not every sample)."""
+    stuck = [(d, t) for d, t in sorted(running.items())
+             if now - t > bound and (said is None or d not in said)]
+    if said is not None:
+        said.update(d for d, _ in stuck)
+    return [f"deployment {d} has run for {now - t:.0f}s (> {bound:.0f}s)" for d, t in stuck]
 
 
 def leaderless_intervals(samples: list[Sample]) -> list[tuple[float, float]]:

@@ -5,7 +5,6 @@ its own log, SIGKILL/SIGSTOP/SIGCONT by pid), written here so that bench/ never 
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -48,15 +47,13 @@ def free_port() -> int:
 class Cluster:
     """A private minimesos cluster in ``run_dir`` (``up`` and ``down`` with MINIMESOS_RUN_DIR)."""
 
-    def __init__(self, run_dir: Path, agents: int, port: int, zk_port: int, task_ports: int,
-                 master_env: Optional[dict[str, str]] = None):
+    def __init__(self, run_dir: Path, agents: int, port: int, zk_port: int, task_ports: int):
         self.run_dir, self.agents = run_dir, agents
         self.port, self.zk_port, self.task_ports = port, zk_port, task_ports
-        self.master_env = master_env or {}
         self.env: dict[str, str] = {}
 
     def _cmd(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        env = {**os.environ, "MINIMESOS_RUN_DIR": str(self.run_dir), **self.master_env}
+        env = {**os.environ, "MINIMESOS_RUN_DIR": str(self.run_dir)}
         return subprocess.run([str(MINIMESOS / args[0]), *args[1:]], capture_output=True, text=True,
                               timeout=timeout, env=env)
 
@@ -104,7 +101,6 @@ class SchedulerProc:
         self.proc: Optional[subprocess.Popen] = None
         self.frozen = False
         self.frozen_at: Optional[float] = None   # when it was last frozen
-        self.starts = 0
 
     def start(self, wait: float = 60) -> "SchedulerProc":
         argv = [HALYARD, "scheduler", "--master", self.cluster.master,
@@ -115,7 +111,6 @@ class SchedulerProc:
             out.write(f"\n=== soak: start {time.strftime('%H:%M:%S')} ===\n".encode())
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.frozen = False
-        self.starts += 1
         wait_for(lambda: requests.get(self.url + "/ping", timeout=1).ok, wait, f"scheduler {self.index} API")
         return self
 
@@ -158,20 +153,3 @@ class SchedulerProc:
                 self.proc.wait(20)  # type: ignore[union-attr]
             except subprocess.TimeoutExpired:
                 self.kill9()
-
-
-def framework_of(master: str, name: str) -> Optional[dict]:
-    """The master's (only) active framework called ``name``, from /master/state."""
-    state = requests.get(master + "/master/state", timeout=5).json()
-    found = [f for f in state.get("frameworks", []) if f["name"] == name]
-    return found[0] if found else None
-
-
-def task_container(cluster: Cluster, task_id: str) -> Optional[str]:
-    """The Docker container running ``task_id`` (by its MESOS_TASK_ID environment)."""
-    ids = cluster.docker("ps", "-q").stdout.split()
-    for cid in ids:
-        env = cluster.docker("inspect", "--format", "{{json .Config.Env}}", cid).stdout
-        if env.strip() and f"MESOS_TASK_ID={task_id}" in json.loads(env):
-            return cid
-    return None

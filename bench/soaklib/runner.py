@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import faults as fault_kinds
-from .invariants import (CapacityWatch, LeaderWatch, Sample, cron_problems, leaderless_intervals, lost_objects,
-                         missed_events, server_errors, stuck_deployments, unsettled)
+from .invariants import (JOB_TASK_PREFIX, CapacityWatch, LeaderWatch, Sample, cron_problems, leaderless_intervals,
+                         lost_objects, missed_events, server_errors, stuck_deployments, task_prefix, unsettled)
 from .observe import Api, EventSubscriber, Responses, Sampler, ZkReader
 from .procs import ZK_SESSION_TIMEOUT, Cluster, SchedulerProc
 from .report import FaultRecord, summary, table
@@ -53,6 +53,10 @@ class Soak:
         self.workload: Optional[Workload] = None
         self.lock = threading.Lock()
         self.t0 = time.time()
+        # Figures for the report, set by finish():
+        self.leaderless: list[tuple[float, float]] = []
+        self.event_checked = 0
+        self.cron_checked = 0
 
     # --- violations outside faults --------------------------------------------------------------
 
@@ -65,20 +69,20 @@ class Soak:
 
     def _watch(self) -> Any:
         capacity, leaders = CapacityWatch(), LeaderWatch()
+        reported: set[str] = set()   # stuck deployments already said
 
         def listener(sample: Sample) -> None:
             over = capacity.feed(sample)
             for problem in over:   # what each side thought, for the report
                 app_id = problem.split()[3]
-                prefix = "_".join(app_id.strip("/").split("/")) + "."
+                prefix = task_prefix(app_id) + "."
                 log.error("over capacity detail %s: Mesos %s; Halyard %s; app %s; leaders %s", app_id,
                           {t: s for t, s in (sample.master or {}).items() if t.startswith(prefix)},
                           {t: (s.state, s.live, s.note) for t, s in (sample.tasks or {}).items() if s.app_id == app_id},
                           (sample.apps or {}).get(app_id), sample.leaders)
             self._general(over + leaders.feed(sample))
             if self.sampler is not None:
-                self._general([p for p in stuck_deployments(self.sampler.deployments, sample.t, DEPLOYMENT_BOUND)
-                               if p not in " ".join(self.general)])
+                self._general(stuck_deployments(self.sampler.deployments, sample.t, DEPLOYMENT_BOUND, reported))
         return listener
 
     # --- steps --------------------------------------------------------------------------------
@@ -214,7 +218,7 @@ class Soak:
         if self.events.current is not None:  # type: ignore[union-attr]
             connected.append((self.events.current, now))  # type: ignore[union-attr]
         running_at = {t: at for t, at in self.sampler.running_at.items() if at >= self.t0 and at < now - 5}  # type: ignore[union-attr]
-        self.event_checked = len([t for t in running_at if not t.startswith("job.")])
+        self.event_checked = len([t for t in running_at if not t.startswith(JOB_TASK_PREFIX)])
         self._general(missed_events(running_at, self.events.seen_running, connected))  # type: ignore[union-attr]
         self.leaderless = leaderless_intervals(self.sampler.samples)  # type: ignore[union-attr]
         self._general(server_errors(self.responses.all(), self.leaderless))
@@ -238,12 +242,12 @@ class Soak:
             log.error("minimesos down: %s", problem)
 
     def result(self) -> dict[str, Any]:
-        leaderless = sum(b - a for a, b in getattr(self, "leaderless", []))
+        leaderless = sum(b - a for a, b in self.leaderless)
         checked = {"samples": len(self.sampler.samples) if self.sampler else 0,
-                   "task starts against the event stream": getattr(self, "event_checked", 0),
+                   "task starts against the event stream": self.event_checked,
                    "events": self.events.events if self.events else 0,
                    "API answers": len(self.responses.all()),
-                   "cron runs": getattr(self, "cron_checked", 0),
+                   "cron runs": self.cron_checked,
                    "workload actions": sum(self.workload.actions.values()) if self.workload else 0}
         extra = {"checked": checked, "seed": self.args.seed, "minutes": self.args.minutes, "schedulers": self.args.schedulers,
                  "workload_actions": dict(self.workload.actions) if self.workload else {},

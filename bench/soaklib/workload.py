@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .observe import Api
 
@@ -74,7 +74,6 @@ class Workload(threading.Thread):
         self.jobs: set[str] = set()
         self.gen = 0
         self.stopping = threading.Event()
-        self.paused = threading.Event()
         self.actions: dict[str, int] = {}
         self.cron_defined_at: Optional[float] = None
         self.lock = threading.Lock()
@@ -119,8 +118,6 @@ class Workload(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.wait(self.rng.uniform(*self.pace)):
-            if self.paused.is_set():
-                continue
             try:
                 self.step()
             except Exception:  # noqa: BLE001 - the workload goes on; the checker judges the outcome
@@ -170,6 +167,3 @@ class Workload(threading.Thread):
         with self.lock:
             return set(self.present) - self.uncertain
 
-    def toggle_big(self, count: int, via: Callable[..., Any]) -> Any:
-        """Scale the big app to ``count`` through ``via`` (a request function)."""
-        return via("PUT", f"/v2/apps{BIG_APP}", params={"force": "true"}, json={"instances": count})

@@ -138,6 +138,9 @@ def test_cron_double_firing_and_missed_firing_are_detected():
 def test_lost_objects_and_stuck_deployments():
     assert lost_objects({"/a", "/b"}, ["/a", "/c"], "app") == ["app lost: /b"]
     assert stuck_deployments({"d1": 0.0, "d2": 90.0}, now=100.0, bound=60) == ["deployment d1 has run for 100s (> 60s)"]
+    said: set[str] = set()
+    assert len(stuck_deployments({"d1": 0.0}, now=100.0, bound=60, said=said)) == 1
+    assert stuck_deployments({"d1": 0.0}, now=101.0, bound=60, said=said) == []  # said once, not every sample
 
 
 def test_5xx_other_than_503_while_leaderless_are_violations():
