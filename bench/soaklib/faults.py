@@ -14,7 +14,9 @@ import requests
 from halyard.api.errors import PROXIED  # a scheduler given this header answers itself (never forwards)
 
 from .observe import Api, Responses
-from .procs import UNREACHABLE_GRACE, ZK_SESSION_TIMEOUT, Cluster, SchedulerProc, wait_for
+from tests.integration.v1client import until
+
+from .procs import UNREACHABLE_GRACE, ZK_SESSION_TIMEOUT, Cluster, SchedulerProc
 from .workload import BIG_APP
 
 log = logging.getLogger("soak")
@@ -49,7 +51,7 @@ class Context:
                     if stats and stats.get("leader"):
                         claims.append((stats.get("epoch") or 0, s))
             return max(claims, key=lambda c: c[0])[1] if claims else None
-        return wait_for(find, timeout, "a leader", every=0.3)
+        return until(find, timeout, interval=0.3, what="a leader")
 
     def restart(self, s: SchedulerProc, after: float) -> None:
         time.sleep(after)
@@ -131,7 +133,7 @@ def agent_restart(ctx: Context) -> str:
     def reregistered() -> bool:
         slaves = requests.get(ctx.cluster.master + "/master/slaves", timeout=5).json()["slaves"]
         return any(a["hostname"] == f"127.0.0.{k}" and a["active"] for a in slaves)
-    wait_for(reregistered, 60, f"agent {k} registered again")
+    until(reregistered, 60, interval=0.5, what=f"agent {k} registered again")
     time.sleep(3)
     after = _agent_tasks(ctx, k)
     lost = {t: after.get(t, "gone") for t in before

@@ -1,47 +1,31 @@
 """Processes the soak owns: its private minimesos cluster and N ``halyard scheduler`` processes.
 
 The ideas are those of tests/integration/harness.py's SchedulerProc (one process per scheduler,
-its own log, SIGKILL/SIGSTOP/SIGCONT by pid), written here so that bench/ never imports tests/.
+its own log, SIGKILL/SIGSTOP/SIGCONT by pid), with the soak's own flags and start wait; the small
+helpers (a free port, waiting on a condition, reading cluster.env) are the test harness's own, as
+the other benches use them.
 """
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import requests
+
+from tests.integration.conftest import read_env
+from tests.integration.harness import free_port
+from tests.integration.v1client import until
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMESOS = ROOT / "minimesos"
 HALYARD = str(Path(sys.executable).parent / "halyard")
 ZK_SESSION_TIMEOUT = 4.0     # seconds (--zk-session-timeout of every scheduler)
 UNREACHABLE_GRACE = 2.0      # seconds (--unreachable-grace)
-
-
-def wait_for(fn: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
-    """Call ``fn`` until it returns something truthy (exceptions count as not yet); TimeoutError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Optional[BaseException] = None
-    while time.monotonic() < deadline:
-        try:
-            value = fn()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline, reported then
-            last = exc
-        time.sleep(every)
-    raise TimeoutError(f"{what}: not within {timeout:g}s" + (f" (last error {last!r})" if last else ""))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:
@@ -68,8 +52,7 @@ class Cluster:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.run("up", "--agents", str(self.agents), "--port", str(self.port), "--zk-port", str(self.zk_port),
                  "--task-ports", str(self.task_ports), timeout=900)
-        self.env = dict(line.split("=", 1) for line in (self.run_dir / "cluster.env").read_text().splitlines()
-                        if "=" in line)
+        self.env = read_env(self.run_dir / "cluster.env")
         return self.env
 
     def down(self) -> Optional[str]:
@@ -111,7 +94,8 @@ class SchedulerProc:
             out.write(f"\n=== soak: start {time.strftime('%H:%M:%S')} ===\n".encode())
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.frozen = False
-        wait_for(lambda: requests.get(self.url + "/ping", timeout=1).ok, wait, f"scheduler {self.index} API")
+        until(lambda: requests.get(self.url + "/ping", timeout=1).ok, wait, interval=0.5,
+              what=f"scheduler {self.index} API")
         return self
 
     @property

@@ -116,15 +116,15 @@ def routes(backend: Backend) -> APIRouter:
     @router.delete("/v2/deployments/{deployment_id}")
     def cancel_deployment(deployment_id: str, force: bool = False) -> Any:
         """Marathon's cancel: roll back (200, the rollback's id), or with ``force`` just stop
-        (202). A rebalance is never rolled back (its apps' definitions never changed): cancelling
-        it stops its moves and answers with its own id."""
-        with backend.reading() as view:
-            moves_only = all(r.kind == "rebalance" for r in view.plan(deployment_id))
-        rollback_id = None if force or moves_only else new_id()
+        (202). The engine decides whether there is anything to roll back (not for a rollback nor
+        a rebalance: ``NOT_ROLLED_BACK``); when it started no rollback, the answer carries the
+        cancelled deployment's own id."""
+        rollback_id = None if force else new_id()
         backend.submit(CancelDeployment(deployment_id, force=force, rollback_id=rollback_id))
         if force:
             return Response(status_code=202)
         with backend.reading() as view:
-            return {"deploymentId": rollback_id or deployment_id, "version": iso(view.now())}
+            started = view.deployment_known(rollback_id)  # type: ignore[arg-type]
+            return {"deploymentId": rollback_id if started else deployment_id, "version": iso(view.now())}
 
     return router

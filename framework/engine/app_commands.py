@@ -11,7 +11,7 @@ from ..model import AppSpec
 from ..placement import StrategyRegistry
 from .app_records import AppRecord, DeploymentRecord
 from .app_versions import VersionBook
-from .deployments import DeploymentBook
+from .deployments import NOT_ROLLED_BACK, DeploymentBook
 from .events import AppChanged, DomainEvent
 from .messages import (CancelDeployment, DeleteApp, Instruction, KillTasks, Persist, PutApp, ResetDelay,
                        RestartApp)
@@ -193,7 +193,7 @@ class AppCommands:
         for record in sorted(records, key=lambda r: not r.held):  # held ones first: none is released
             self.deployments.end(record.app_id, status, persist, advance=False)
             app = self.apps.get(record.app_id)
-            if app is None or record.kind in ("rollback", "stop", "rebalance"):
+            if app is None or record.kind in NOT_ROLLED_BACK:
                 continue  # nothing to roll back to, the rollback itself failed, a destroy (not undone),
                 # or moves (the app's definition never changed)
             if record.held and record.previous is None:

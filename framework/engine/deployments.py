@@ -31,6 +31,9 @@ from .events import (DeploymentFailed, DeploymentStarted, DeploymentSucceeded, D
 from .messages import Persist
 from .readiness import Readiness
 
+#: Kinds of deployment that a cancel or a failure does not roll back: a rollback (it is the undoing),
+#: a destroy (never undone), a rebalance (its app's definition never changed).
+NOT_ROLLED_BACK = frozenset({"rollback", "stop", "rebalance"})
 KEEP_PER_APP = 100   # ended deployments kept per app (persisted) for GET /v2/deployments/{id}
 KEEP_TOTAL = 2000    # ... and in all (apps come and go)
 

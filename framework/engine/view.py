@@ -131,6 +131,10 @@ class EngineView:
             raise NotFoundError(f"DeploymentPlan {deployment_id} does not exist")
         return found
 
+    def deployment_known(self, deployment_id: str) -> bool:
+        """Whether a deployment of that id ever started (running or ended)."""
+        return bool(self._engine.deployment_book.plan(deployment_id))
+
     def finished(self) -> list[DeploymentRecord]:
         """Recently ended deployments, oldest first."""
         return list(self._engine.finished)

@@ -44,3 +44,20 @@ def test_an_ended_deployment_of_several_steps_shows_the_step_it_ended_at(both):
     cancelled = call(api, "GET", f"/v2/deployments/{plan_id}")[1]
     assert (cancelled["status"], cancelled["currentStep"], cancelled["totalSteps"]) == ("cancelled", 1, 2)
     assert cancelled["endedAt"] is not None and cancelled["failures"] == ["/g/a: cancelled: rolled back"]
+
+
+def test_cancelling_a_rollback_answers_its_own_id_for_nothing_rolls_it_back(api, backend):
+    """The engine does not undo a rollback (nor a rebalance): the cancel's answer names the
+    rollback itself, not a second rollback that never exists."""
+    assert call(api, "POST", "/v2/apps", {"id": "/web", "cmd": "serve", "instances": 1})[0] == 201
+    status, changed = call(api, "PUT", "/v2/apps/web", {"id": "/web", "cmd": "serve --v2", "instances": 1},
+                           query="force=true")
+    assert status == 200
+    status, answer = call(api, "DELETE", f"/v2/deployments/{changed['deploymentId']}")
+    assert status == 200
+    rollback = answer["deploymentId"]
+    assert (rollback, "running", "rollback") in [(d["id"], d["status"], d["kind"])
+                                                 for d in call(api, "GET", "/v1/deployments")[1]]
+    status, again = call(api, "DELETE", f"/v2/deployments/{rollback}")
+    assert status == 200 and again["deploymentId"] == rollback, again
+    assert call(api, "GET", f"/v2/deployments/{rollback}")[0] == 200
