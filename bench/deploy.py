@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from halyard.digests import RegistryResolver  # noqa: E402
-from halyard.images import parse_image  # noqa: E402
+from halyard.releases.digests import RegistryResolver  # noqa: E402
+from halyard.releases.images import parse_image  # noqa: E402
 from tests.integration.conftest import MINIMESOS, read_env  # noqa: E402
 from tests.integration.harness import SchedulerProc, clean_shutdown, unique  # noqa: E402
 from tests.integration.v1client import until  # noqa: E402

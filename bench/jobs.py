@@ -44,12 +44,12 @@ def describe(values: list[float], unit: str) -> str:
 def engine_figures() -> None:
     import itertools
 
+    from halyard.cluster.mesos_types import TaskStatus
+    from halyard.engine.app_records import Snapshot
     from halyard.engine.engine import Engine
     from halyard.engine.messages import StartRun, StatusUpdate, Subscribed, Tick
-    from halyard.engine.app_records import Snapshot
     from halyard.jobs.records import JobRecord, RunRecord
-    from halyard.mesos_types import TaskStatus
-    from halyard.validation import parse_job
+    from halyard.spec.validation import parse_job
 
     ids = (f"id{i}" for i in itertools.count())
     engine = Engine(new_id=lambda: next(ids))

@@ -20,9 +20,9 @@ import tempfile
 import time
 from typing import Any
 
-from halyard.cluster import AgentInfo, Resources
-from halyard.model import AppSpec
+from halyard.cluster.agents import AgentInfo, Resources
 from halyard.placement import PlacementRequest, Planner
+from halyard.spec.app import AppSpec
 
 CAPACITY = Resources(cpus=16, mem=65536, disk=500_000)
 
@@ -61,7 +61,7 @@ def workload(kind: str, tasks: int, mix: str = "skewed") -> list[AppSpec]:
 def run(agents: list[AgentInfo], apps: list[AppSpec], strategy: str, repeat: int) -> tuple[float, Any]:
     requests = [PlacementRequest(a.workload(), a.instances, strategy=None) for a in apps]
     planner = Planner(seed=1)
-    from halyard.model import StrategyRef
+    from halyard.spec.app import StrategyRef
 
     requests = [PlacementRequest(r.workload, r.count, StrategyRef(name=strategy)) for r in requests]
     best, result = math.inf, None

@@ -87,8 +87,8 @@ def offers() -> None:
     from halyard.engine.messages import Launch, Offers, Persist, PutApp, Subscribed
     from halyard.mesos.codec import decode_offer, task_infos
     from halyard.placement import StrategyRegistry
+    from halyard.spec.validation import parse_app
     from halyard.store.zk import ZkStore
-    from halyard.validation import parse_app
 
     zk = KazooClient(hosts=CLUSTER["ZK"].removeprefix("zk://"), timeout=10)
     zk.start()
@@ -156,7 +156,7 @@ def failover() -> None:
 MEMORY_PROBE = r'''
 import sys, time, json
 from kazoo.client import KazooClient
-import halyard.app  # everything a scheduler imports: pymesos, kazoo, FastAPI, uvicorn
+import halyard.runtime.wiring  # everything a scheduler imports: pymesos, kazoo, FastAPI, uvicorn
 from halyard.engine.engine import Engine
 from halyard.placement import StrategyRegistry
 from halyard.store.zk import ZkStore
@@ -176,10 +176,10 @@ print(json.dumps({"before": before, "after": rss(), "tasks": len(snap.tasks), "a
 def memory() -> None:
     from kazoo.client import KazooClient
 
-    from halyard.engine.messages import Persist
     from halyard.engine.app_records import AppRecord, TaskRecord
+    from halyard.engine.messages import Persist
+    from halyard.spec.validation import parse_app
     from halyard.store.zk import ZkStore
-    from halyard.validation import parse_app
 
     hosts = CLUSTER["ZK"].removeprefix("zk://")
     root = f"/bench-{uuid.uuid4().hex[:8]}"
@@ -214,13 +214,13 @@ def memory() -> None:
 
 
 def constrained() -> None:
+    from halyard.cluster.mesos_types import AgentSeen
     from halyard.engine.app_records import AppRecord, Snapshot, TaskRecord
     from halyard.engine.engine import Engine
     from halyard.engine.messages import AgentsListed, Launch, Offers, Subscribed
     from halyard.mesos.codec import decode_offer, task_infos
-    from halyard.mesos_types import AgentSeen
     from halyard.placement import StrategyRegistry
-    from halyard.validation import parse_app
+    from halyard.spec.validation import parse_app
 
     agents = [AgentSeen(f"S{i}", f"10.0.{i // 250}.{i % 250}", {"rack_id": f"rack-{i % 10}"}, "local", f"zone-{i % 5}")
               for i in range(1000)]

@@ -20,7 +20,7 @@ import resource
 import subprocess
 import threading
 import time
-from typing import Any, Optional
+from typing import Any
 
 from pymesos import Executor, MesosExecutorDriver, encode_data
 
@@ -69,7 +69,7 @@ class JobExecutor(Executor):
         job_env = {k: str(v) for k, v in (spec.get("env") or {}).items()}
         docker = spec.get("docker")
         command = docker_argv(docker, sorted(job_env), sandbox) if docker else (spec.get("argv") or spec.get("cmd") or "true")
-        timeout: Optional[float] = spec.get("timeoutSeconds")
+        timeout: float | None = spec.get("timeoutSeconds")
         runner = JobRunner(command, env={**os.environ, **job_env}, cwd=sandbox, timeout=timeout,
                            grace=float(spec.get("killGracePeriodSeconds", 3.0)))
         with self.lock:
@@ -136,7 +136,7 @@ def own_usage() -> dict[str, float]:
     return {"maxRssKb": usage.ru_maxrss, "cpuSeconds": round(usage.ru_utime + usage.ru_stime, 3)}
 
 
-def update(driver: Any, task_id: dict, state: str, message: str = "", data: Optional[dict] = None) -> None:
+def update(driver: Any, task_id: dict, state: str, message: str = "", data: dict | None = None) -> None:
     status: dict[str, Any] = {"task_id": task_id, "state": state}
     if message:
         status["message"] = message

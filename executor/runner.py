@@ -6,16 +6,16 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence, Union
 
 
 @dataclass(frozen=True)
 class Outcome:
     """How a job ended: its exit code or the signal that ended it, and why, if we ended it."""
 
-    exit_code: Optional[int]
-    signal: Optional[int]
+    exit_code: int | None
+    signal: int | None
     timed_out: bool = False
     killed: bool = False
     runtime: float = 0.0
@@ -24,7 +24,7 @@ class Outcome:
     def succeeded(self) -> bool:
         return self.exit_code == 0 and not self.timed_out and not self.killed
 
-    def message(self, timeout: Optional[float] = None) -> str:
+    def message(self, timeout: float | None = None) -> str:
         if self.timed_out:
             return f"timed out after {timeout:g}s" if timeout else "timed out"
         if self.killed:
@@ -37,13 +37,13 @@ class Outcome:
 class JobRunner:
     """One job's process. ``start``, then ``wait``; ``kill`` may come from another thread."""
 
-    def __init__(self, command: Union[str, Sequence[str]], env: Optional[Mapping[str, str]] = None,
-                 cwd: Optional[str] = None, timeout: Optional[float] = None, grace: float = 3.0,
-                 stdout: Optional[str] = None, stderr: Optional[str] = None):
+    def __init__(self, command: str | Sequence[str], env: Mapping[str, str] | None = None,
+                 cwd: str | None = None, timeout: float | None = None, grace: float = 3.0,
+                 stdout: str | None = None, stderr: str | None = None):
         self.command, self.env, self.cwd = command, dict(env or {}), cwd
         self.timeout, self.grace = timeout, grace
         self.stdout_path, self.stderr_path = stdout, stderr
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self._killed = self._timed_out = False
         self._started = 0.0
         self._lock = threading.Lock()
@@ -79,13 +79,13 @@ class JobRunner:
             return Outcome(None, -code, timed_out, killed and not timed_out, runtime)
         return Outcome(code, None, timed_out, killed and not timed_out, runtime)
 
-    def kill(self, grace: Optional[float] = None) -> None:
+    def kill(self, grace: float | None = None) -> None:
         """SIGTERM to the process group, SIGKILL after the grace period (from any thread)."""
         with self._lock:
             self._killed = True
         self._terminate(grace)
 
-    def _terminate(self, grace: Optional[float] = None) -> None:
+    def _terminate(self, grace: float | None = None) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         self._signal_group(signal.SIGTERM)

@@ -12,10 +12,9 @@ from typing import Any, Callable, Optional
 import requests
 
 from halyard.api.errors import PROXIED  # a scheduler given this header answers itself (never forwards)
-
-from .observe import Api, Responses
 from tests.integration.v1client import until
 
+from .observe import Api, Responses
 from .procs import UNREACHABLE_GRACE, ZK_SESSION_TIMEOUT, Cluster, SchedulerProc
 from .workload import BIG_APP
 

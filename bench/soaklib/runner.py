@@ -17,8 +17,20 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import faults as fault_kinds
-from .invariants import (JOB_TASK_PREFIX, CapacityWatch, LeaderWatch, Sample, cron_problems, leaderless_intervals,
-                         lost_objects, missed_events, server_errors, stuck_deployments, task_prefix, unsettled)
+from .invariants import (
+    JOB_TASK_PREFIX,
+    CapacityWatch,
+    LeaderWatch,
+    Sample,
+    cron_problems,
+    leaderless_intervals,
+    lost_objects,
+    missed_events,
+    server_errors,
+    stuck_deployments,
+    task_prefix,
+    unsettled,
+)
 from .observe import Api, EventSubscriber, Responses, Sampler, ZkReader
 from .procs import ZK_SESSION_TIMEOUT, Cluster, SchedulerProc
 from .report import FaultRecord, summary, table

@@ -15,11 +15,12 @@ too. Unknown ones are ignored, as Marathon ignores them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import AbstractSet, Iterable, Optional
+from typing import AbstractSet
 
 from ..errors import Problem, ValidationError
-from ..model import AppSpec
+from ..spec.app import AppSpec
 
 TASKS, COUNTS, DEPLOYMENTS, READINESS, LAST_FAILURE, TASK_STATS = (
     "tasks", "counts", "deployments", "readiness", "lastTaskFailure", "taskStats")
@@ -33,7 +34,7 @@ LIST_ALWAYS = frozenset({COUNTS, DEPLOYMENTS})
 SHOW_ALWAYS = frozenset({COUNTS, TASKS, LAST_FAILURE, DEPLOYMENTS})
 
 
-def app_embeds(values: Optional[Iterable[str]], always: AbstractSet[str] = frozenset()) -> frozenset[str]:
+def app_embeds(values: Iterable[str] | None, always: AbstractSet[str] = frozenset()) -> frozenset[str]:
     """The embeds asked for by ``embed=`` query values, plus ``always``."""
     chosen = set(always)
     for value in values or ():
@@ -138,12 +139,12 @@ def _set(tokens: list[tuple[str, str]], i: int, what: str) -> tuple[int, tuple[s
 class AppFilter:
     """``GET /v2/apps``' ``cmd``, ``id`` and ``label`` filters (None: not given)."""
 
-    cmd: Optional[str] = None
-    id: Optional[str] = None
+    cmd: str | None = None
+    id: str | None = None
     labels: tuple[LabelSelector, ...] = ()
 
     @classmethod
-    def parse(cls, cmd: Optional[str], app_id: Optional[str], label: Optional[str]) -> "AppFilter":
+    def parse(cls, cmd: str | None, app_id: str | None, label: str | None) -> AppFilter:
         return cls(cmd=cmd, id=app_id, labels=parse_label_selectors(label) if label is not None else ())
 
     def matches(self, spec: AppSpec) -> bool:

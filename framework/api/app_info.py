@@ -8,7 +8,8 @@ which breaks that client.
 """
 from __future__ import annotations
 
-from typing import AbstractSet, Any, Callable
+from collections.abc import Callable
+from typing import AbstractSet, Any
 
 from ..engine.app_records import AppRecord, TaskFailure, TaskRecord
 from ..engine.view import EngineView

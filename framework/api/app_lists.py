@@ -4,24 +4,25 @@ definition, or an update of one, turned into a complete spec.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ..backend import Backend
-from ..engine.events import DomainEvent, GroupChanged
+from ..engine.deployment_plans import absolute
+from ..engine.domain_events import DomainEvent, GroupChanged
 from ..engine.messages import ChangeApps
-from ..engine.plans import absolute
-from ..marathon_compat import base_for_update
 from ..errors import ConflictError, NotFoundError, Problem, ValidationError
-from ..model import AppSpec, normalize_app_id
+from ..runtime.backend import Backend
+from ..spec.app import AppSpec, normalize_app_id
+from ..spec.marathon_compat import base_for_update
+from ..spec.validation import app_problems, deep_merge, format_path
 from ..timestamps import iso
-from ..validation import app_problems, deep_merge, format_path
 from .inputs import body_json, new_id
 from .versions import rollback_target
 
 
-def app_id_at(raw: Any, where: tuple[str | int, ...], base: str = "/") -> tuple[Optional[str], list[Problem]]:
+def app_id_at(raw: Any, where: tuple[str | int, ...], base: str = "/") -> tuple[str | None, list[Problem]]:
     """The absolute id of an app given in a list (relative ids are read from ``base``, a group)."""
     if not isinstance(raw, dict):
         return None, [Problem(format_path(where), f"expected an app definition (a mapping), got {type(raw).__name__}")]
@@ -34,7 +35,7 @@ def app_id_at(raw: Any, where: tuple[str | int, ...], base: str = "/") -> tuple[
 
 
 def spec_for(backend: Backend, raw: dict, app_id: str, where: tuple[str | int, ...], partial: bool,
-             allow_creation: bool = True) -> tuple[Optional[AppSpec], list[Problem]]:
+             allow_creation: bool = True) -> tuple[AppSpec | None, list[Problem]]:
     """One app of a list as a complete spec: ``{id, version}`` is a rollback to that stored
     version; with ``partial``, the fields given are merged over the app's definition (Marathon's
     AppUpdate); otherwise they are the whole definition."""
@@ -56,7 +57,7 @@ def spec_for(backend: Backend, raw: dict, app_id: str, where: tuple[str | int, .
 Publisher = Callable[[DomainEvent], None]
 
 
-def deployment_answer(backend: Backend, command: ChangeApps, publish: Optional[Publisher] = None) -> dict[str, Any]:
+def deployment_answer(backend: Backend, command: ChangeApps, publish: Publisher | None = None) -> dict[str, Any]:
     """Apply a change of several apps; answer Marathon's ``{version, deploymentId}``. A change the
     scheduler refuses (a conflict, an invalid plan) is Marathon's ``group_change_failed`` on the
     event stream (``publish``), then the error."""
@@ -72,7 +73,7 @@ def deployment_answer(backend: Backend, command: ChangeApps, publish: Optional[P
         return {"version": iso(view.now()), "deploymentId": command.deployment_id}
 
 
-def routes(backend: Backend, publish: Optional[Publisher] = None) -> APIRouter:
+def routes(backend: Backend, publish: Publisher | None = None) -> APIRouter:
     """``PUT``/``PATCH /v2/apps`` with a list; ``publish`` puts a refused change on the event stream."""
     router = APIRouter()
 

@@ -1,29 +1,29 @@
 """Apps: ``/v2/apps`` (list, create, show, change, restart, destroy), in Marathon's shapes."""
 from __future__ import annotations
 
-from typing import AbstractSet, Any, Optional, Union
+from typing import AbstractSet, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from ..backend import Backend
 from ..engine.app_records import AppRecord
 from ..engine.messages import DeleteApp, PutApp, RestartApp
 from ..engine.view import EngineView
 from ..errors import Problem, ValidationError
-from ..marathon_compat import base_for_update
+from ..runtime.backend import Backend
+from ..spec.marathon_compat import base_for_update
+from ..spec.validation import deep_merge
 from ..timestamps import iso
-from ..validation import deep_merge
+from . import scopes
 from .app_filters import LIST_ALWAYS, SHOW_ALWAYS, AppFilter, app_embeds
 from .app_info import app_info_json, legacy_embeds
 from .errors import error_response
-from . import scopes
 from .inputs import app_inputs, asked_by, body_json, new_id, path_id, validated_app
 from .versions import rollback_target
 
 
 def app_json(view: EngineView, app: AppRecord, embed_tasks: bool = True, readiness: bool = False,
-             embeds: Optional[AbstractSet[str]] = None) -> dict[str, Any]:
+             embeds: AbstractSet[str] | None = None) -> dict[str, Any]:
     """An app as Marathon shows it, with ``embeds`` (:mod:`.app_filters`); without them, its task
     counts, deployments and last failure, and its tasks (``embed_tasks``) and readiness results
     (``readiness``)."""
@@ -33,7 +33,7 @@ def app_json(view: EngineView, app: AppRecord, embed_tasks: bool = True, readine
 def routes(backend: Backend) -> APIRouter:
     router = APIRouter()
 
-    def change(command: Union[PutApp, DeleteApp, RestartApp], app_id: str) -> dict[str, Any]:
+    def change(command: PutApp | DeleteApp | RestartApp, app_id: str) -> dict[str, Any]:
         """Apply a change that starts a deployment; answer Marathon's ``{version, deploymentId}``."""
         backend.submit(command)
         with backend.reading() as view:
@@ -42,8 +42,8 @@ def routes(backend: Backend) -> APIRouter:
         return {"version": version, "deploymentId": command.deployment_id}
 
     @router.get("/v2/apps")
-    def list_apps(embed: Optional[list[str]] = Query(None), cmd: Optional[str] = None,
-                  id: Optional[str] = None, label: Optional[str] = None) -> Any:  # noqa: A002 - Marathon's name
+    def list_apps(embed: list[str] | None = Query(None), cmd: str | None = None,
+                  id: str | None = None, label: str | None = None) -> Any:  # noqa: A002 - Marathon's name
         """Marathon's ``AppsResource.index``: the apps that pass the filters, with the embeds asked for."""
         chosen, embeds = AppFilter.parse(cmd, id, label), app_embeds(embed, LIST_ALWAYS)
         with backend.reading() as view:
@@ -71,7 +71,7 @@ def routes(backend: Backend) -> APIRouter:
         return change(RestartApp(app_id, deployment_id=new_id(), force=force), app_id)
 
     @router.get("/v2/apps/{app_id:path}")
-    def get_app(app_id: str, embed: Optional[list[str]] = Query(None)) -> Any:
+    def get_app(app_id: str, embed: list[str] | None = Query(None)) -> Any:
         app_id = path_id(app_id)
         with backend.reading() as view:
             return {"app": app_json(view, view.app(app_id), embeds=app_embeds(embed, SHOW_ALWAYS))}

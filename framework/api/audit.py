@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ..timestamps import iso
 
@@ -35,7 +36,7 @@ ANONYMOUS = "anonymous"
 UNKNOWN = "unknown token"
 
 
-def deployment_id_of(status: int, headers: Mapping[str, str], body: Any) -> Optional[str]:
+def deployment_id_of(status: int, headers: Mapping[str, str], body: Any) -> str | None:
     """The deployment a 2xx answer started (or names), if it carries one."""
     if not 200 <= status < 300:
         return None
@@ -52,15 +53,15 @@ def deployment_id_of(status: int, headers: Mapping[str, str], body: Any) -> Opti
     return None
 
 
-def audit_line(at: float, token: str, remote: Optional[str], method: str, path: str, query: str, status: int,
-               deployment_id: Optional[str], forwarded_for: Optional[str] = None) -> dict[str, Any]:
+def audit_line(at: float, token: str, remote: str | None, method: str, path: str, query: str, status: int,
+               deployment_id: str | None, forwarded_for: str | None = None) -> dict[str, Any]:
     """One request's audit record (the keys of a line, in order)."""
     return {"time": iso(at), "token": token, "remoteAddress": remote, "method": method,
             "path": f"{path}?{query}" if query else path, "status": status, "deploymentId": deployment_id,
             "forwardedFor": forwarded_for}
 
 
-def audit_event(line: Mapping[str, Any], uri: str, app_definition: Optional[dict[str, Any]]) -> dict[str, Any]:
+def audit_event(line: Mapping[str, Any], uri: str, app_definition: dict[str, Any] | None) -> dict[str, Any]:
     """The record as an ``api_post_event`` (Marathon's fields, then ours)."""
     event: dict[str, Any] = {"eventType": "api_post_event", "timestamp": line["time"],
                              "clientIp": line["remoteAddress"], "uri": uri}

@@ -12,23 +12,24 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..errors import ForbiddenError
-from ..tokens import Grant, TokenBook
 from . import scopes
-from .errors import CLIENT, PROXIED, forbidden_response
 from .audit import ANONYMOUS, NO_TOKENS, UNKNOWN, WRITES, AuditLog, audit_event, audit_line, deployment_id_of
+from .errors import CLIENT, PROXIED, forbidden_response
 from .read_scopes import check_path, filter_read, filtered
+from .tokens import Grant, TokenBook
 
 OPEN_PATHS = {"/ping", "/", "/ui", "/v1/whoami"}   # the dashboard's page asks for a token itself
 OPEN_PREFIXES = ("/v1/executor/", "/ui/")   # the executor artifact (agents fetch it without a token); the dashboard's files
 
 
-def bearer(authorization: Optional[str]) -> Optional[str]:
+def bearer(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer TOKEN`` header, or of DC/OS's ``token=TOKEN``
     (what marathon-python's ``auth_token`` and the DC/OS clients send)."""
     text = (authorization or "").strip()
@@ -38,16 +39,16 @@ def bearer(authorization: Optional[str]) -> Optional[str]:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def check_token(method: str, path: str, authorization: Optional[str], tokens: TokenBook | dict[str, str],
-                auth_reads: bool) -> Optional[JSONResponse]:
+def check_token(method: str, path: str, authorization: str | None, tokens: TokenBook | dict[str, str],
+                auth_reads: bool) -> JSONResponse | None:
     """None when the request may go on; otherwise the 401/403 answer (``tokens`` may be a plain
     ``{token: "rw"|"ro"}``)."""
     book = tokens if isinstance(tokens, TokenBook) else TokenBook.of(tokens)
     return authenticate(method, path, authorization, book, auth_reads)[1]
 
 
-def authenticate(method: str, path: str, authorization: Optional[str], book: TokenBook,
-                 auth_reads: bool) -> tuple[Optional[Grant], Optional[JSONResponse]]:
+def authenticate(method: str, path: str, authorization: str | None, book: TokenBook,
+                 auth_reads: bool) -> tuple[Grant | None, JSONResponse | None]:
     """(the token's grant, if it has a known one; the 401/403 answer when the request may not go on)."""
     token = bearer(authorization)
     grant = book.grant(token) if token is not None else None
@@ -61,7 +62,7 @@ def authenticate(method: str, path: str, authorization: Optional[str], book: Tok
     return grant, None
 
 
-def who(book: TokenBook, authorization: Optional[str], grant: Optional[Grant]) -> str:
+def who(book: TokenBook, authorization: str | None, grant: Grant | None) -> str:
     """The audit's ``token``: the grant's name, or why there is none."""
     if grant is not None:
         return grant.name
@@ -86,8 +87,8 @@ def _rebuilt(response: Any, raw: bytes) -> Response:
     return Response(raw, status_code=response.status_code, headers=headers)
 
 
-def _refused(method: str, path: str, header: Optional[str], book: TokenBook,
-             auth_reads: bool) -> tuple[Optional[Grant], bool, Optional[JSONResponse]]:
+def _refused(method: str, path: str, header: str | None, book: TokenBook,
+             auth_reads: bool) -> tuple[Grant | None, bool, JSONResponse | None]:
     """(the grant, whether its reads are scoped, the answer when the request may not go on)."""
     grant, refused = authenticate(method, path, header, book, auth_reads)
     reads_scoped = bool(auth_reads and grant is not None and grant.scoped)
@@ -113,8 +114,8 @@ async def _scoped_read(path: str, response: Any, grant: Grant) -> Response:
         return forbidden_response(exc)
 
 
-def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, audit: Optional[AuditLog] = None,
-            publish: Optional[Callable[[dict[str, Any]], None]] = None,
+def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, audit: AuditLog | None = None,
+            publish: Callable[[dict[str, Any]], None] | None = None,
             clock: Callable[[], float] = time.time, listening: Callable[[], bool] = lambda: True) -> None:
     """Check every request's token before it reaches a route (``tokens()``: the tokens in force
     now, so a reload counts from the next request), limit a scoped token's reads with
@@ -125,8 +126,8 @@ def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, aud
     def audited() -> bool:
         return audit is not None or (publish is not None and listening())
 
-    def record(request: Request, book: TokenBook, grant: Optional[Grant], status: int, deployment_id: Optional[str],
-               app_definition: Optional[dict[str, Any]]) -> None:
+    def record(request: Request, book: TokenBook, grant: Grant | None, status: int, deployment_id: str | None,
+               app_definition: dict[str, Any] | None) -> None:
         header = request.headers.get("authorization")
         remote = request.client.host if request.client else None
         forwarded_for = request.headers.get(CLIENT) if PROXIED in request.headers else None

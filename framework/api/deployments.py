@@ -2,15 +2,16 @@
 and ``/v1/deployments`` (Halyard's: the recent ones, ended ones too, newest first)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from ..backend import Backend
 from ..engine.app_records import DeploymentRecord
 from ..engine.messages import CancelDeployment
 from ..engine.readiness_checks import ReadinessResult
+from ..runtime.backend import Backend
 from ..timestamps import iso
 from .inputs import new_id
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ..backend import Backend
 from ..engine.discovery import EndpointStatus
+from ..runtime.backend import Backend
 from ..timestamps import iso
 from .inputs import path_id
 

@@ -11,16 +11,26 @@
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import requests
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..backend import Backend
-from ..errors import (ClusterSourceError, ConflictError, ForbiddenError, NotFoundError, NotLeaderError, PluginError,
-                      Problem, UpstreamError, ValidationError)
+from ..errors import (
+    ClusterSourceError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    NotLeaderError,
+    PluginError,
+    Problem,
+    UpstreamError,
+    ValidationError,
+)
+from ..runtime.backend import Backend
 
 PROXIED = "x-halyard-proxied-by"
 CLIENT = "x-halyard-client"   # whose request a standby forwards (the leader's audit records it)

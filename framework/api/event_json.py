@@ -18,15 +18,26 @@ each step starts, a ``deployment_step_success`` as each ends, one ``deployment_s
 from __future__ import annotations
 
 from functools import singledispatch
-from typing import Any, Optional
+from typing import Any
 
-from ..engine.app_updates import MIGHT_COME_BACK
 from ..engine.app_records import DeploymentRecord, TaskRecord
-from ..engine.events import (AppChanged, AppTerminated, DeploymentFailed, DeploymentStarted, DeploymentSucceeded,
-                             GroupChanged, HealthChanged, PlacementFailed, PlanEnded, PlanStepChanged, TaskChanged,
-                             UnhealthyTaskKilled)
-from ..jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
-from ..model import AppSpec
+from ..engine.domain_events import (
+    AppChanged,
+    AppTerminated,
+    DeploymentFailed,
+    DeploymentStarted,
+    DeploymentSucceeded,
+    GroupChanged,
+    HealthChanged,
+    PlacementFailed,
+    PlanEnded,
+    PlanStepChanged,
+    TaskChanged,
+    UnhealthyTaskKilled,
+)
+from ..engine.task_updates import MIGHT_COME_BACK
+from ..jobs.domain_events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
+from ..spec.app import AppSpec
 from ..timestamps import iso
 from .deployments import action_json
 from .tasks import ip_addresses_json
@@ -55,7 +66,7 @@ CONDITIONS = {"TASK_STAGING": "Staging", "TASK_STARTING": "Starting", "TASK_RUNN
               "TASK_UNKNOWN": "Unknown"}
 
 
-def condition(state: str, reason: Optional[str]) -> str:
+def condition(state: str, reason: str | None) -> str:
     """Marathon's instance condition for a Mesos task state (and reason, for ``TASK_LOST``)."""
     if state == "TASK_LOST":
         if reason in MIGHT_COME_BACK:   # the engine handles it as unreachable too
@@ -99,7 +110,7 @@ def _group(group_id: str, version: str) -> dict[str, Any]:
     return {"id": group_id, "apps": [], "groups": [], "pods": [], "dependencies": [], "version": version}
 
 
-def _app(definition: Optional[dict], version: float) -> list[dict[str, Any]]:
+def _app(definition: dict | None, version: float) -> list[dict[str, Any]]:
     """A stored definition as the group's app (secrets masked), or none."""
     if definition is None:
         return []

@@ -2,13 +2,14 @@
 group ids and paths it uses; see :mod:`halyard.api.groups` for what an update means."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
-from ..engine.plans import absolute, parent
-from ..errors import Problem, ValidationError
+from ..engine.deployment_plans import absolute, parent
 from ..engine.service_ports import with_earlier_ports
-from ..model import AppSpec, normalize_app_id
-from ..validation import app_problems, format_path
+from ..errors import Problem, ValidationError
+from ..spec.app import AppSpec, normalize_app_id
+from ..spec.validation import app_problems, format_path
 from .app_lists import app_id_at
 
 FIELDS = {"id", "apps", "groups", "dependencies", "enforceRole", "scaleBy", "version", "pods"}
@@ -29,7 +30,7 @@ def under(app_id: str, group: str) -> bool:
     return group == "/" or app_id.startswith(group + "/")
 
 
-def dry_action(old: Optional[AppSpec], new: AppSpec) -> str:
+def dry_action(old: AppSpec | None, new: AppSpec) -> str:
     """Marathon's action for an app a change creates or changes (service ports given as 0 are the
     app's earlier ones, as the change will assign them)."""
     new = with_earlier_ports(new, old)

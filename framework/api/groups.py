@@ -23,19 +23,19 @@ are not enforced) and ``pods``.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from ..backend import Backend
 from ..engine.app_records import AppRecord
+from ..engine.deployment_plans import dependency_layers, parent
 from ..engine.messages import ChangeApps
-from ..engine.plans import dependency_layers, parent
 from ..engine.service_ports import with_earlier_ports
 from ..engine.view import EngineView
 from ..errors import ConflictError, NotFoundError, Problem, ValidationError
-from ..model import AppSpec
+from ..runtime.backend import Backend
+from ..spec.app import AppSpec
 from ..timestamps import iso
 from .app_lists import Publisher, deployment_answer
 from .apps import app_json
@@ -71,7 +71,7 @@ def group_json(view: EngineView, gid: str, apps: list[AppRecord], embed: set[str
     return data
 
 
-def routes(backend: Backend, publish: Optional[Publisher] = None) -> APIRouter:
+def routes(backend: Backend, publish: Publisher | None = None) -> APIRouter:
     """The groups' routes; ``publish`` puts a refused change on the event stream. Changes name
     the group Marathon's ``group_change_*`` events name: the parent of the request's path."""
     router = APIRouter()
@@ -106,7 +106,7 @@ def routes(backend: Backend, publish: Optional[Publisher] = None) -> APIRouter:
         return deployment_answer(backend, ChangeApps(tuple(change.puts), tuple(deletes), deployment_id=new_id(), force=force,
                                                      group_id=parent(path)), publish)
 
-    def refuse_rollback_and_scale(body: dict) -> Optional[float]:
+    def refuse_rollback_and_scale(body: dict) -> float | None:
         """``version`` is refused; ``scaleBy`` must come alone (with ``id``): its factor."""
         if "version" in body:
             raise ValidationError([Problem("version", "group versions are not kept by Halyard (its apps' versions "
@@ -127,12 +127,12 @@ def routes(backend: Backend, publish: Optional[Publisher] = None) -> APIRouter:
         return raw
 
     @router.get("/v2/groups")
-    def root(embed: Optional[list[str]] = Query(None)) -> Any:
+    def root(embed: list[str] | None = Query(None)) -> Any:
         with backend.reading() as view:
             return group_json(view, "/", live_apps(view), set(embed or ()))
 
     @router.get("/v2/groups/{gid:path}")
-    def show(gid: str, embed: Optional[list[str]] = Query(None)) -> Any:
+    def show(gid: str, embed: list[str] | None = Query(None)) -> Any:
         gid = group_id(gid)
         with backend.reading() as view:
             apps = live_apps(view)

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from fastapi import Request
 
-from ..documents import decode, parse_json
+from ..documents.reader import decode, parse_json
 from ..errors import Problem, ValidationError
-from ..model import AppSpec, normalize_app_id
-from ..validation import SecretInputs, app_problems
+from ..spec.app import AppSpec, normalize_app_id
+from ..spec.validation import SecretInputs, app_problems
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class AppInputs:
     scheduler's secret store (source -> value, read on each use; None: it has none) and the
     Mesos role it subscribes with (an app's ``role`` must be it)."""
 
-    secrets: Optional[Mapping[str, str]] = None
+    secrets: Mapping[str, str] | None = None
     role: str = "*"
 
 
@@ -30,7 +31,7 @@ def app_inputs(request: Request) -> AppInputs:
 
 async def body_json(request: Request) -> Any:
     """The body as JSON (``null`` when empty); malformed JSON is a 422, and so are what
-    :func:`halyard.documents.parse_json` refuses (nesting past 100 levels, NaN and Infinity, numbers
+    :func:`halyard.documents.reader.parse_json` refuses (nesting past 100 levels, NaN and Infinity, numbers
     out of range, lone surrogates, text that is not UTF-8), each with its path. A key given twice:
     the last counts, as Marathon (Jackson) reads it."""
     body = await request.body()
@@ -48,7 +49,7 @@ def path_id(app_id: str) -> str:
         raise ValidationError([Problem("id", str(exc))]) from None
 
 
-def validated_app(raw: Any, inputs: AppInputs = AppInputs(), previous: Optional[AppSpec] = None) -> AppSpec:
+def validated_app(raw: Any, inputs: AppInputs = AppInputs(), previous: AppSpec | None = None) -> AppSpec:
     """An app definition as a spec, or a 422 listing every problem.
 
     Secret references are resolved from ``inputs.secrets``; a masked ``{secret: true}`` keeps the

@@ -3,26 +3,26 @@ agents fetch (``/v1/executor``)."""
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from ..backend import Backend
 from ..engine.messages import DeleteJob, KillRun, PutJob, StartRun
 from ..engine.view import EngineView
 from ..errors import NotFoundError, Problem, ValidationError
 from ..jobs.book import run_id_for
+from ..jobs.executor import executor_id_for
 from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec
-from ..jobs.executor import executor_id_for
-from ..mesos.artifact import FILE_NAME, executor_artifact
 from ..mesos import sandbox
-from ..validation import job_problems
+from ..mesos.artifact import FILE_NAME, executor_artifact
+from ..runtime.backend import Backend
+from ..spec.validation import job_problems
 from ..timestamps import iso
-from ..tokens import job_path
 from . import scopes
 from .inputs import body_json
+from .tokens import job_path
 
 
 def run_json(run: RunRecord, waiting: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def job_json(view: EngineView, job: JobRecord) -> dict[str, Any]:
             "lastRun": {"id": last.run_id, "status": last.status, "exitCode": last.exit_code} if last else None}
 
 
-def last_lines(text: str, lines: Optional[int]) -> str:
+def last_lines(text: str, lines: int | None) -> str:
     """The last ``lines`` lines of ``text`` (all of it for None)."""
     if lines is None:
         return text
@@ -146,7 +146,7 @@ def routes(backend: Backend) -> APIRouter:
         with backend.reading() as view:
             return run_json(view.run(job_id, run_id))
 
-    def output(job_id: str, run_id: str, name: str, lines: Optional[int], bytes_: int) -> PlainTextResponse:
+    def output(job_id: str, run_id: str, name: str, lines: int | None, bytes_: int) -> PlainTextResponse:
         with backend.reading() as view:
             found = view.run(job_id, run_id)
             framework_id = view.framework_id
@@ -161,12 +161,12 @@ def routes(backend: Backend) -> APIRouter:
         return PlainTextResponse(last_lines(text, lines))
 
     @router.get("/v1/jobs/{job_id}/runs/{run_id}/stdout", response_class=PlainTextResponse)
-    def stdout(job_id: str, run_id: str, lines: Optional[int] = None, bytes: int = 65536) -> Any:  # noqa: A002
+    def stdout(job_id: str, run_id: str, lines: int | None = None, bytes: int = 65536) -> Any:  # noqa: A002
         """The tail of the current attempt's standard output (``lines``: only the last lines)."""
         return output(job_id, run_id, "stdout", lines, bytes)
 
     @router.get("/v1/jobs/{job_id}/runs/{run_id}/stderr", response_class=PlainTextResponse)
-    def stderr(job_id: str, run_id: str, lines: Optional[int] = None, bytes: int = 65536) -> Any:  # noqa: A002
+    def stderr(job_id: str, run_id: str, lines: int | None = None, bytes: int = 65536) -> Any:  # noqa: A002
         return output(job_id, run_id, "stderr", lines, bytes)
 
     return router

@@ -1,22 +1,21 @@
 """This scheduler: ``/ping``, ``/v2/info``, ``/v2/leader`` (Marathon's) and ``/v1/stats`` (Halyard's)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ..backend import Backend, SchedulerInfo, SchedulerStats
 from ..errors import NotLeaderError
+from ..runtime.backend import Backend, SchedulerInfo, SchedulerStats
 from .errors import error_response
-
 
 JSON = "application/json"
 #: what /ping can answer, in Marathon's order of preference (text first, for */* and text/*)
 PING_TYPES = ("text/plain", "text/html", JSON)
 
 
-def ping_media_type(accept: Optional[str]) -> Optional[str]:
+def ping_media_type(accept: str | None) -> str | None:
     """The type ``/ping`` answers with for this ``Accept`` header: the client's most preferred
     (highest ``q``, then most specific) range that one of :data:`PING_TYPES` matches, that type
     (the first that matches); None when the client accepts none of them."""

@@ -7,18 +7,18 @@ state that may shrink are gauges (``halyard_deployments_failed_kept``).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..backend import Backend
 from ..engine.app_records import AppRecord
 from ..engine.view import EngineView
 from ..engine.waiting import REASON_CLASSES
+from ..runtime.backend import Backend
 
 RUN_STATUSES = ("QUEUED", "STARTING", "RUNNING", "FINISHED", "FAILED", "KILLED")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -33,7 +33,7 @@ class AppFigures:
     running: int
     healthy: int
     waiting: int
-    reason: Optional[str]   # why they wait (waiting.REASON_CLASSES); None when none do
+    reason: str | None   # why they wait (waiting.REASON_CLASSES); None when none do
 
 
 def app_figures(view: EngineView, app: AppRecord) -> AppFigures:

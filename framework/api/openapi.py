@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from ..jobs.spec import JobSpec
-from ..model import AppSpec
+from ..spec.app import AppSpec
 
 APP_BODIES = {("/v2/apps", "post"), ("/v2/apps/{app_id}", "put"), ("/v2/apps/{app_id}", "patch")}
 JOB_BODIES = {("/v1/jobs", "post"), ("/v1/jobs/{job_id}", "put")}

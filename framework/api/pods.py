@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ..backend import Backend
 from ..errors import Problem, ValidationError
+from ..runtime.backend import Backend
 from .errors import error_response
 
 REASON = ("not supported by Halyard: pods (containers sharing a network and volumes need Mesos task groups); "

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from ..backend import Backend
 from ..engine.app_records import AppRecord
 from ..engine.messages import ResetDelay
 from ..engine.view import EngineView
+from ..runtime.backend import Backend
 from .apps import app_json
 from .inputs import path_id
 

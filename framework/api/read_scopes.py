@@ -24,17 +24,18 @@ Everything else (``/v2/info``, ``/v2/leader``, ``/metrics``, ...) is shown whole
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
-from ..tokens import Grant, job_path
 from .scopes import refusal
+from .tokens import Grant, job_path
 
 _APP_SUFFIX = re.compile(r"^(?P<id>/.+?)(?:/tasks(?:/[^/]+)?|/versions(?:/[^/]+)?|/restart|/endpoints|/placement)?$")
 _QUEUE = re.compile(r"^/v2/queue(?P<id>/.+)/delay$")
 _JOB = re.compile(r"^/v1/jobs/(?P<id>[^/]+)(?:/.*)?$")
 
 
-def app_id_in(path: str) -> Optional[str]:
+def app_id_in(path: str) -> str | None:
     """The app id a single-app read names (``/v2/apps/a/b/tasks`` -> ``/a/b``), if any."""
     for prefix in ("/v2/apps/", "/v1/apps/"):
         if path.startswith(prefix):
@@ -43,7 +44,7 @@ def app_id_in(path: str) -> Optional[str]:
     return None
 
 
-def named_in(path: str) -> Optional[str]:
+def named_in(path: str) -> str | None:
     """The app id or job path a request's path names (``/v2/apps/{id}...``, ``/v1/apps/{id}/...``,
     ``/v2/queue/{id}/delay``, ``/v2/pods/{id}``, ``/v1/jobs/{id}...``), if any."""
     app_id = app_id_in(path)
@@ -103,7 +104,7 @@ def filter_read(path: str, body: Any, grant: Grant) -> Any:
         return body
     if path == "/v2/queue" and isinstance(body, dict) and isinstance(body.get("queue"), list):
         return {**body, "queue": [q for q in body["queue"]
-                                  if grant.covers(((q.get("app") or q.get("pod") or {}).get("id", "")))]}
+                                  if grant.covers((q.get("app") or q.get("pod") or {}).get("id", ""))]}
     if path == "/v1/cluster" and isinstance(body, dict) and isinstance(body.get("tasks"), list):
         return {**body, "tasks": [t for t in body["tasks"] if grant.covers(t.get("appId", ""))]}
     if (path == "/v1/releases" or path.startswith("/v1/releases/")) and isinstance(body, dict) \

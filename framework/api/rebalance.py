@@ -10,20 +10,20 @@ scoreBefore, scoreAfter}], "skipped": [{app, reason}], "deploymentIds": [...], "
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from ..backend import Backend
-from ..engine.rebalance import DEFAULT_MIN_AGE, RebalancePlan
 from ..errors import Problem, ValidationError
-from ..model import normalize_app_id
-from ..rebalancing import rebalance
+from ..rebalance.planner import DEFAULT_MIN_AGE, RebalancePlan
+from ..runtime.backend import Backend
+from ..runtime.rebalancing import rebalance
+from ..spec.app import normalize_app_id
 from .inputs import body_json, new_id
 
 
-def parse_request(raw: Any) -> tuple[Optional[list[str]], bool, Optional[int], float]:
+def parse_request(raw: Any) -> tuple[list[str] | None, bool, int | None, float]:
     """(apps or None for all, dryRun, maxMoves, minAge) from a request body, or a 422 naming each bad field."""
     if raw is None:
         raw = {}
@@ -32,7 +32,7 @@ def parse_request(raw: Any) -> tuple[Optional[list[str]], bool, Optional[int], f
     problems: list[Problem] = []
     unknown = sorted(set(raw) - {"apps", "dryRun", "maxMoves", "minAge"})
     problems += [Problem(k, "unknown field (expected apps, dryRun, maxMoves, minAge)") for k in unknown]
-    apps: Optional[list[str]] = None
+    apps: list[str] | None = None
     if raw.get("apps") is not None:
         if not isinstance(raw["apps"], list):
             problems.append(Problem("apps", "must be a list of app ids"))

@@ -3,18 +3,18 @@ send it), ``GET /v1/releases[?service=&environment=]`` and ``GET /v1/releases/{s
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import Problem, ValidationError
-from ..images import is_digest, uri_checksum_problem
-from ..release_desk import ReleaseDesk, ReleaseRequest
-from ..releases import Release, current
+from ..releases.desk import ReleaseDesk, ReleaseRequest
+from ..releases.images import is_digest, uri_checksum_problem
+from ..releases.records import Release, current
+from ..spec.validation import app_problems
 from ..timestamps import iso
-from ..validation import app_problems
 from . import scopes
 from .auth import bearer
 from .inputs import body_json
@@ -96,7 +96,7 @@ def routes(desk: ReleaseDesk) -> APIRouter:
                             status_code=201)
 
     @router.get("/v1/releases")
-    def list_releases(service: Optional[str] = None, environment: Optional[str] = None) -> Any:
+    def list_releases(service: str | None = None, environment: str | None = None) -> Any:
         """Every release (newest first within each service and environment), filtered."""
         out: list[dict[str, Any]] = []
         for _, history in sorted(desk.histories(service, environment).items()):

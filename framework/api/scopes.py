@@ -25,30 +25,44 @@ checked.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any
 
-from ..backend import Backend, MasterReader, SchedulerInfo, SchedulerStats
-from ..engine.messages import (CancelDeployment, ChangeApps, DeleteApp, DeleteJob, Event, KillRun, KillTasks,
-                               PutApp, PutJob, ResetDelay, RestartApp, StartRebalance, StartRun)
+from ..engine.messages import (
+    CancelDeployment,
+    ChangeApps,
+    DeleteApp,
+    DeleteJob,
+    Event,
+    KillRun,
+    KillTasks,
+    PutApp,
+    PutJob,
+    ResetDelay,
+    RestartApp,
+    StartRebalance,
+    StartRun,
+)
 from ..engine.view import EngineView
 from ..errors import ForbiddenError
-from ..model import AppSpec
-from ..tokens import Grant, job_path
+from ..runtime.backend import Backend, MasterReader, SchedulerInfo, SchedulerStats
+from ..spec.app import AppSpec
+from .tokens import Grant, job_path
 
 
 @dataclass
 class RequestScope:
     """One request's token (None: no tokens configured) and what the audit wants to know of it."""
 
-    grant: Optional[Grant]
+    grant: Grant | None
     reads_scoped: bool = False                          # --auth-reads and a scoped token: reads are limited too
-    app_definition: Optional[dict[str, Any]] = None   # the one app a PutApp put (its api_post_event)
+    app_definition: dict[str, Any] | None = None   # the one app a PutApp put (its api_post_event)
 
 
-_current: ContextVar[Optional[RequestScope]] = ContextVar("halyard_request_scope", default=None)
+_current: ContextVar[RequestScope | None] = ContextVar("halyard_request_scope", default=None)
 
 
 def enter(scope: RequestScope) -> Any:
@@ -60,11 +74,11 @@ def leave(reset: Any) -> None:
     _current.reset(reset)
 
 
-def current() -> Optional[RequestScope]:
+def current() -> RequestScope | None:
     return _current.get()
 
 
-def current_grant() -> Optional[Grant]:
+def current_grant() -> Grant | None:
     scope = _current.get()
     return scope.grant if scope is not None else None
 
@@ -78,7 +92,7 @@ def refusal(grant: Grant, outside: list[str], verb: str = "change") -> Forbidden
 
 def require(paths: Iterable[str], verb: str = "change") -> None:
     """Raise ForbiddenError unless the current request's token covers every id in ``paths``
-    (app ids; job ids given as :func:`~halyard.tokens.job_path`)."""
+    (app ids; job ids given as :func:`~halyard.api.tokens.job_path`)."""
     grant = current_grant()
     if grant is None or not grant.scoped:
         return
@@ -87,7 +101,7 @@ def require(paths: Iterable[str], verb: str = "change") -> None:
         raise refusal(grant, outside, verb)
 
 
-def command_paths(command: Event, view: Optional[EngineView]) -> Optional[list[str]]:
+def command_paths(command: Event, view: EngineView | None) -> list[str] | None:
     """The ids (app ids, job paths) a command changes; None for a command the API never sends
     (a scoped token is then refused). ``view`` is read for a deployment's apps."""
     if isinstance(command, PutApp):
@@ -114,7 +128,7 @@ class ScopedBackend:
     def __init__(self, backend: Backend):
         self._backend = backend
 
-    def leader(self) -> Optional[str]:
+    def leader(self) -> str | None:
         return self._backend.leader()
 
     def address(self) -> str:
@@ -146,7 +160,7 @@ class ScopedBackend:
             app = view.find_app(spec.id)
         return (app.spec if app is not None else spec).public_json()
 
-    def app_version(self, app_id: str, version: float) -> Optional[AppSpec]:
+    def app_version(self, app_id: str, version: float) -> AppSpec | None:
         return self._backend.app_version(app_id, version)
 
     def stats(self) -> SchedulerStats:

@@ -2,31 +2,51 @@
 resource. Marathon's v2 paths and shapes, plus Halyard's /v1 additions.
 
 Module map: ``apps``, ``versions`` (app versions, rollback), ``app_lists`` (PUT/PATCH of a list of
-apps), ``groups``, ``tasks``, ``deployments``, ``queue`` (and placement reasons), ``events`` (the
-SSE hub and Marathon's event JSON), ``leader`` (ping, info, leader, stats), ``metrics``, ``plan``,
+apps), ``groups``, ``tasks``, ``deployments``, ``queue`` (and placement reasons), ``event_stream`` (the
+SSE hub and Marathon's event JSON), ``leader`` (ping, info, leader, stats), ``metrics``, ``placement_plan``,
 ``jobs``, ``releases``, ``endpoints`` (service discovery), ``pods`` (refused), ``ui`` (the dashboard at /ui/, /v1/whoami, /v1/cluster); ``auth``, ``errors``, ``inputs``, ``timestamps`` and ``openapi`` serve them all.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+from collections.abc import Callable
+from typing import Union
 
 from fastapi import FastAPI
 
 from .. import __version__
-from ..backend import Backend
-from ..release_desk import ReleaseDesk
-from ..tokens import TokenBook, TokenFile
-from . import (app_lists, apps, auth, deployments, endpoints, errors, events, groups, jobs, leader, metrics, plan, pods,
-               queue, rebalance, releases, tasks, ui, versions)
+from ..releases.desk import ReleaseDesk
+from ..runtime.backend import Backend
+from . import (
+    app_lists,
+    apps,
+    auth,
+    deployments,
+    endpoints,
+    errors,
+    event_stream,
+    groups,
+    jobs,
+    leader,
+    metrics,
+    placement_plan,
+    pods,
+    queue,
+    rebalance,
+    releases,
+    tasks,
+    ui,
+    versions,
+)
 from .audit import AuditLog
 from .inputs import AppInputs
 from .openapi import openapi_document
 from .scopes import ScopedBackend
+from .tokens import TokenBook, TokenFile
 
 Tokens = Union[dict[str, str], TokenBook, TokenFile, Callable[[], TokenBook]]
 
 
-def token_source(tokens: Optional[Tokens]) -> Callable[[], TokenBook]:
+def token_source(tokens: Tokens | None) -> Callable[[], TokenBook]:
     """What the auth middleware asks for the tokens in force: a tokens file's current book (it
     changes on reload), or fixed tokens (``{token: rw|ro}`` or a book)."""
     if isinstance(tokens, TokenFile):
@@ -37,9 +57,9 @@ def token_source(tokens: Optional[Tokens]) -> Callable[[], TokenBook]:
     return lambda: book
 
 
-def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: Optional[Tokens] = None,
-               auth_reads: bool = False, app_inputs: Optional[AppInputs] = None,
-               release_desk: Optional[ReleaseDesk] = None, audit: Optional[AuditLog] = None) -> FastAPI:
+def create_app(backend: Backend, hub: event_stream.EventHub | None = None, tokens: Tokens | None = None,
+               auth_reads: bool = False, app_inputs: AppInputs | None = None,
+               release_desk: ReleaseDesk | None = None, audit: AuditLog | None = None) -> FastAPI:
     """The API over ``backend``; ``hub`` feeds ``/v2/events``; with ``tokens`` (a tokens file,
     a book, or token -> rw|ro) writes, and with ``auth_reads`` reads too, need a bearer token, and
     scoped tokens change (and read) only their part; ``app_inputs`` (the secret store and the
@@ -48,13 +68,13 @@ def create_app(backend: Backend, hub: Optional[events.EventHub] = None, tokens: 
     api = FastAPI(title="Halyard", version=__version__,
                   description="Marathon-compatible v2 API for Halyard, plus Halyard's /v1 additions.")
     api.state.app_inputs = app_inputs or AppInputs()
-    hub = hub or events.EventHub()
+    hub = hub or event_stream.EventHub()
     auth.install(api, token_source(tokens), auth_reads, audit, hub.publish_json, listening=lambda: hub.streams > 0)
     errors.install(api, backend)
     backend = ScopedBackend(backend)  # type: ignore[assignment]  # every command checked against the token's scope
     # Tasks and versions before apps: "/v2/apps/{id:path}" would also match ".../tasks".
-    for router in (leader.routes(backend), metrics.routes(backend), plan.routes(backend),
-                   events.routes(backend, hub), tasks.routes(backend), versions.routes(backend),
+    for router in (leader.routes(backend), metrics.routes(backend), placement_plan.routes(backend),
+                   event_stream.routes(backend, hub), tasks.routes(backend), versions.routes(backend),
                    app_lists.routes(backend, hub.publish), apps.routes(backend), groups.routes(backend, hub.publish),
                    deployments.routes(backend), queue.routes(backend), jobs.routes(backend), pods.routes(backend),
                    endpoints.routes(backend), rebalance.routes(backend)):

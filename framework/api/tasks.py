@@ -1,17 +1,17 @@
 """Tasks: ``/v2/tasks`` and an app's ``/v2/apps/{id}/tasks`` (list, kill), in Marathon's shapes."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ..backend import Backend
+from ..cluster.mesos_types import CheckResult, IpAddress
 from ..engine.app_records import AppRecord, TaskRecord
 from ..engine.messages import KillTasks
 from ..engine.task_health import TaskHealth
 from ..errors import ConflictError, Problem, ValidationError
-from ..mesos_types import CheckResult, IpAddress
-from ..model import AppSpec
+from ..runtime.backend import Backend
+from ..spec.app import AppSpec
 from ..timestamps import iso
 from . import scopes
 from .inputs import body_json, new_id, path_id
@@ -39,7 +39,7 @@ def health_json(task: TaskRecord) -> dict[str, Any]:
             "taskId": task.task_id, "instanceId": task.task_id}
 
 
-def task_json(task: TaskRecord, app: Optional[AppRecord]) -> dict[str, Any]:
+def task_json(task: TaskRecord, app: AppRecord | None) -> dict[str, Any]:
     """A task as Marathon shows it (with its health check results, if the app has checks and one
     answered). One task per instance: its instance id is its task id."""
     checked = app is not None and app.spec.health_checks and (task.health is not None or task.healthy is not None)
@@ -61,7 +61,7 @@ def ip_addresses_json(ips: tuple[IpAddress, ...], hostname: str) -> list[dict[st
         [{"ipAddress": hostname, "protocol": "IPv4"}]
 
 
-def check_json(check: Optional[CheckResult]) -> Optional[dict[str, Any]]:
+def check_json(check: CheckResult | None) -> dict[str, Any] | None:
     """Marathon's ``checkResult`` (its ``CheckStatus``): ``{command: {exitCode}}``, ``{http:
     {statusCode}}`` or ``{tcp: {succeeded}}``; None while the check has delivered no result."""
     if check is None or not check.answered:
@@ -88,7 +88,7 @@ def task_ids_of(body: Any) -> set[str]:
     return set(ids)
 
 
-def iso_or_none(at: Optional[float]) -> Optional[str]:
+def iso_or_none(at: float | None) -> str | None:
     return iso(at) if at is not None else None
 
 
@@ -97,7 +97,7 @@ def routes(backend: Backend) -> APIRouter:
     router = APIRouter()
 
     @router.get("/v2/tasks")
-    def all_tasks(status: Optional[str] = None) -> Any:
+    def all_tasks(status: str | None = None) -> Any:
         with backend.reading() as view:
             return {"tasks": [task_json(t, view.find_app(t.app_id)) for t in view.tasks()
                               if status is None or t.state in STATUS_FILTERS.get(status, {status})]}
@@ -109,7 +109,7 @@ def routes(backend: Backend) -> APIRouter:
             app = view.app(app_id)
             return {"tasks": [task_json(t, app) for t in view.tasks_of(app_id)]}
 
-    def kill(app_id: str, task_ids: tuple[str, ...], scale: bool, force: bool) -> Optional[dict[str, Any]]:
+    def kill(app_id: str, task_ids: tuple[str, ...], scale: bool, force: bool) -> dict[str, Any] | None:
         """Kill tasks of one app; with ``scale``, Marathon's ``{version, deploymentId}`` of the scale
         deployment that shrinks the app by as many."""
         deployment_id = new_id() if scale else None
@@ -148,7 +148,7 @@ def routes(backend: Backend) -> APIRouter:
         return {"tasks": killed}
 
     @router.delete("/v2/apps/{app_id:path}/tasks")
-    def kill_tasks(app_id: str, host: Optional[str] = None, scale: bool = False, force: bool = False,
+    def kill_tasks(app_id: str, host: str | None = None, scale: bool = False, force: bool = False,
                    wipe: bool = False) -> Any:
         check_scale_wipe(scale, wipe)
         app_id = path_id(app_id)

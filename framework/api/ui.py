@@ -7,20 +7,21 @@ forwards it to the leader like every other read (``errors.py``).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from ..backend import Backend
+from ..cluster.mesos_types import TERMINAL
 from ..engine.app_records import TaskRecord
-from ..mesos_types import TERMINAL
-from ..tokens import TokenBook
+from ..runtime.backend import Backend
 from ..ui import STATIC_DIR
 from .auth import bearer
 from .tasks import STATE_NAMES
+from .tokens import TokenBook
 
 UI_PATH = "/ui/"
 
@@ -71,7 +72,7 @@ def cluster_json(state: dict[str, Any], tasks: list[TaskRecord]) -> dict[str, An
     return {"agents": agents, "tasks": [task_json(t) for t in tasks]}
 
 
-def whoami_json(authorization: Optional[str], tokens: TokenBook, auth_reads: bool) -> dict[str, Any]:
+def whoami_json(authorization: str | None, tokens: TokenBook, auth_reads: bool) -> dict[str, Any]:
     """``/v1/whoami``: whether the caller's token is known and what it may do (``access`` rw|ro,
     its ``name`` and, for a scoped token, the id ``prefixes`` it may change)."""
     token = bearer(authorization)

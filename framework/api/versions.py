@@ -7,14 +7,15 @@ A version is the timestamp of a change of the app (Marathon's ``version``); see
 from __future__ import annotations
 
 import datetime
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import APIRouter
 
-from ..backend import Backend
 from ..engine.view import EngineView
 from ..errors import NotFoundError, Problem, ValidationError
-from ..model import AppSpec
+from ..runtime.backend import Backend
+from ..spec.app import AppSpec
 from ..timestamps import iso, parse_iso
 from .inputs import path_id
 
@@ -22,7 +23,7 @@ from .inputs import path_id
 ROLLBACK_FIELDS = {"id", "version"}
 
 
-def parse_version(text: str) -> Optional[float]:
+def parse_version(text: str) -> float | None:
     """A version as clients send it back (``2026-12-02T02:03:04.123Z``, or another ISO 8601 form);
     None if it is not a timestamp."""
     try:
@@ -69,7 +70,7 @@ def version_json(spec: AppSpec, version: float) -> dict[str, Any]:
     return data
 
 
-def rollback_target(backend: Backend, app_id: str, raw: Mapping[str, Any]) -> Optional[AppSpec]:
+def rollback_target(backend: Backend, app_id: str, raw: Mapping[str, Any]) -> AppSpec | None:
     """What a ``PUT /v2/apps/{id}`` body that holds ``version`` asks for.
 
     * ``{"version": V}`` (with at most ``id``): a rollback to the stored version V: its definition.

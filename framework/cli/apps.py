@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import sys
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import click
 
-from ..validation import load_apps
+from ..spec.validation import load_apps
 from .client import API_OPTION, Client
 from .output import OUTPUT_OPTION, emit_json, table
 from .progress import follow
@@ -60,7 +60,7 @@ def show(app_id: str, api: str, output: str) -> None:
         click.echo(f"last failure: {f['taskId']} {f['state']} on {f['host']}: {f['message']}")
 
 
-def _submit(client: Client, method: str, path: str, body: Optional[dict] = None, **params) -> dict:
+def _submit(client: Client, method: str, path: str, body: dict | None = None, **params) -> dict:
     result = client.request(method, path, json=body, **params) or {}
     return result
 
@@ -97,7 +97,7 @@ def _wait(client: Client, app_id: str, deployment_id: str, no_wait: bool, timeou
 @click.option("--force", is_flag=True, help="supersede a deployment under way")
 @wait_options
 @API_OPTION
-def create(file: str, env: Optional[str], force: bool, no_wait: bool, timeout: float, api: str) -> None:
+def create(file: str, env: str | None, force: bool, no_wait: bool, timeout: float, api: str) -> None:
     """Create the app(s) of FILE and wait until each is deployed."""
     client = Client(api)
     started = []
@@ -114,7 +114,7 @@ def create(file: str, env: Optional[str], force: bool, no_wait: bool, timeout: f
 @click.option("--force", is_flag=True, help="supersede a deployment under way")
 @wait_options
 @API_OPTION
-def update(file: str, env: Optional[str], force: bool, no_wait: bool, timeout: float, api: str) -> None:
+def update(file: str, env: str | None, force: bool, no_wait: bool, timeout: float, api: str) -> None:
     """Replace (or create) the app(s) of FILE with its definition and wait until each is deployed."""
     client = Client(api)
     started = []
@@ -127,7 +127,7 @@ def update(file: str, env: Optional[str], force: bool, no_wait: bool, timeout: f
 
 
 def _change(api: str, app_id: str, method: str, suffix: str, doing: str, force: bool,
-            body: Optional[dict] = None) -> tuple[Client, str, str]:
+            body: dict | None = None) -> tuple[Client, str, str]:
     """One app change through the API, reported with the deployment it started."""
     app_id = "/" + app_id.strip("/")
     client = Client(api)
@@ -188,7 +188,7 @@ def deployments(api: str, output: str) -> None:
 @click.option("--count", type=int, default=None, help="stop after this many events")
 @API_OPTION
 @OUTPUT_OPTION
-def events(types: tuple[str, ...], count: Optional[int], api: str, output: str) -> None:
+def events(types: tuple[str, ...], count: int | None, api: str, output: str) -> None:
     """Follow the event stream (Ctrl-C stops): one line per event, or JSON lines with -o json."""
     import json
 

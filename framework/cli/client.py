@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import click
 import requests
@@ -19,7 +20,7 @@ API_OPTION = click.option("--api", envvar="HALYARD_API", default=DEFAULT_API, sh
 class ApiError(HalyardError):
     """The API refused a request (``status``) or could not be reached (``status`` None)."""
 
-    def __init__(self, message: str, status: Optional[int] = None):
+    def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
 
@@ -30,7 +31,7 @@ class ApiError(HalyardError):
 
 
 class Client:
-    def __init__(self, base: str, timeout: float = 30.0, token: Optional[str] = None):
+    def __init__(self, base: str, timeout: float = 30.0, token: str | None = None):
         self.base = base.rstrip("/")
         self.timeout = timeout
         self.token = token if token is not None else os.environ.get("HALYARD_TOKEN")
@@ -41,7 +42,7 @@ class Client:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     @contextmanager
-    def events(self, params: Optional[dict[str, Any]] = None, read_timeout: Optional[float] = None
+    def events(self, params: dict[str, Any] | None = None, read_timeout: float | None = None
                ) -> Iterator[requests.Response]:
         """The open ``/v2/events`` stream (UTF-8 text; an HTTPError if it was refused)."""
         with requests.get(self.base + "/v2/events", params=params, headers=self.headers, stream=True,
@@ -67,7 +68,7 @@ class Client:
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, **params)
 
-    def app(self, app_id: str) -> Optional[dict]:
+    def app(self, app_id: str) -> dict | None:
         try:
             return self.get(f"/v2/apps{app_id}")["app"]
         except ApiError as exc:

@@ -23,8 +23,7 @@ import sys
 import click
 
 from .client import API_OPTION
-from .pipeline import (DEFAULT_MIN_READY_SECONDS, SERVICES_OPTION, Pipeline, exit_codes, service_file,  # noqa: F401
-                       with_min_ready, with_version)
+from .pipeline import DEFAULT_MIN_READY_SECONDS, SERVICES_OPTION, Pipeline, exit_codes, service_file, with_min_ready, with_version  # noqa: F401
 
 
 @click.command()

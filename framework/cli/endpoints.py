@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import click
 import requests
@@ -61,7 +62,7 @@ def _ticks(client: Client, app_id: str) -> Iterator[None]:
 @click.option("--count", type=int, default=None, help="with --watch: stop after this many changes")
 @API_OPTION
 @OUTPUT_OPTION
-def endpoints(app_id: str, watch: bool, count: Optional[int], api: str, output: str) -> None:
+def endpoints(app_id: str, watch: bool, count: int | None, api: str, output: str) -> None:
     """What service discovery announces of APP_ID, and why each other task is not announced."""
     client = Client(api)
     app_id = "/" + app_id.strip("/")

@@ -4,12 +4,12 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import click
 import yaml
 
-from ..validation import load_job
+from ..spec.validation import load_job
 from .client import API_OPTION, ApiError, Client
 from .output import OUTPUT_OPTION, emit_json, table
 from .validate import check_strategies
@@ -41,7 +41,7 @@ def job() -> None:
 @click.option("--wait", is_flag=True, help="follow the run; print its output tail; exit with its exit code")
 @click.option("--timeout", type=float, default=None, help="with --wait: stop waiting after this many seconds (exit 124)")
 @API_OPTION
-def run(file_or_id: str, environment: Optional[str], wait: bool, timeout: Optional[float], api: str) -> None:
+def run(file_or_id: str, environment: str | None, wait: bool, timeout: float | None, api: str) -> None:
     """Define the job in FILE (YAML or JSON) and run it now; or run the defined job FILE_OR_ID."""
     client = Client(api)
     if Path(file_or_id).exists():
@@ -68,7 +68,7 @@ def run(file_or_id: str, environment: Optional[str], wait: bool, timeout: Option
     sys.exit(exit_status(ended))
 
 
-def follow(client: Client, job_id: str, run_id: str, timeout: Optional[float]) -> Optional[dict]:
+def follow(client: Client, job_id: str, run_id: str, timeout: float | None) -> dict | None:
     """Print each status change until the run ends; None if ``timeout`` passes first."""
     deadline = None if timeout is None else time.monotonic() + timeout
     shown = 0
@@ -103,7 +103,7 @@ def print_tail(client: Client, job_id: str, run: dict, lines: int = TAIL_LINES) 
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--env", "environment", default=None, help="resolve this environment's overlay")
 @click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
-def validate_job(file: str, environment: Optional[str], output: str) -> None:
+def validate_job(file: str, environment: str | None, output: str) -> None:
     """Check a job definition file; print the resolved job, or list every problem with its path."""
     spec = load_job(file, environment)
     check_strategies([spec], file)
@@ -127,7 +127,7 @@ def list_jobs(api: str, output: str) -> None:
     click.echo(table(["ID", "SCHEDULE", "NEXT RUN", "ACTIVE", "LAST RUN"], rows))
 
 
-def _last(last: Optional[dict]) -> str:
+def _last(last: dict | None) -> str:
     if not last:
         return "-"
     return f"{last['id']} {last['status']}" + (f" ({last['exitCode']})" if last.get("exitCode") is not None else "")
@@ -138,7 +138,7 @@ def _last(last: Optional[dict]) -> str:
 @click.argument("run_id", required=False)
 @API_OPTION
 @OUTPUT_OPTION
-def show(job_id: str, run_id: Optional[str], api: str, output: str) -> None:
+def show(job_id: str, run_id: str | None, api: str, output: str) -> None:
     """A job and its runs; or, with RUN_ID, one run and its history."""
     client = Client(api)
     if run_id:
@@ -187,7 +187,7 @@ def kill(job_id: str, run_id: str, api: str) -> None:
 @click.option("--stdout", "stream", flag_value="stdout", default=True, help="standard output (the default)")
 @click.option("--lines", type=int, default=None, help="only the last N lines")
 @API_OPTION
-def logs(job_id: str, run_id: str, stream: str, lines: Optional[int], api: str) -> None:
+def logs(job_id: str, run_id: str, stream: str, lines: int | None, api: str) -> None:
     """The tail of a run's output, from its sandbox."""
     params: dict[str, Any] = {"lines": lines} if lines is not None else {}
     text = Client(api).request("GET", f"/v1/jobs/{job_id}/runs/{run_id}/{stream}", raw=True, **params)

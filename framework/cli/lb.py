@@ -7,7 +7,6 @@ import shutil
 import signal
 import tempfile
 import threading
-from typing import Optional
 
 import click
 
@@ -37,8 +36,8 @@ from .scheduler import Duration
               help="passed checks before HAProxy takes a member back")
 @click.option("--debounce", type=Duration(), default="100ms", show_default=True,
               help="quiet time after a change before HAProxy is reloaded (a burst of changes is one reload)")
-def lb(api: str, zk: str, discovery_path: str, zk_auth: Optional[str], groups: tuple[str, ...], bind: str,
-       run_dir: Optional[str], binary: str, check_interval: float, check_fall: int, check_rise: int,
+def lb(api: str, zk: str, discovery_path: str, zk_auth: str | None, groups: tuple[str, ...], bind: str,
+       run_dir: str | None, binary: str, check_interval: float, check_fall: int, check_rise: int,
        debounce: float) -> None:
     """Run HAProxy in front of the apps of --group, reloaded gracefully as their members change.
 
@@ -67,7 +66,7 @@ def lb(api: str, zk: str, discovery_path: str, zk_auth: Optional[str], groups: t
     if not session.start(stopping=stop.is_set):
         return
     proxy = HAProxyProcess(directory, binary)
-    watcher: Optional[ServerSetWatcher] = None
+    watcher: ServerSetWatcher | None = None
     balancer = LoadBalancer(frozenset(groups), settings, proxy, watch=lambda ids: watcher.watch(ids),  # type: ignore[union-attr]
                             debounce=debounce)
     watcher = ServerSetWatcher(session.client, discovery_root(session.root, discovery_path), balancer.on_members)

@@ -1,12 +1,11 @@
 """Entry point of the ``halyard`` command."""
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import click
-
-import importlib
 
 from .. import __version__
 from ..errors import HalyardError, ValidationError
@@ -46,7 +45,7 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMANDS, *self.commands})
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             module, attr, _ = COMMANDS[cmd_name]
             self.add_command(getattr(importlib.import_module(f"{__package__}.{module}"), attr), cmd_name)
@@ -75,7 +74,7 @@ def cli() -> None:
     """Halyard: long-running apps and short-lived jobs on Apache Mesos."""
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; Halyard's own errors become a message on stderr and exit status 1."""
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="halyard", standalone_mode=False)

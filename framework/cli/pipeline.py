@@ -12,18 +12,20 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from ..environments import Environment, environments_for, in_environment
 from ..errors import HalyardError, Problem, ValidationError
-from ..images import short_digest, with_version as image_with_version
-from ..model import AppSpec
-from ..releases import PromotionRefusedError, Release, check_promotion
+from ..releases.environments import Environment, environments_for, in_environment
+from ..releases.images import short_digest
+from ..releases.images import with_version as image_with_version
+from ..releases.records import PromotionRefusedError, Release, check_promotion
+from ..spec.app import AppSpec
+from ..spec.validation import load_apps
 from ..timestamps import parse_iso
-from ..validation import load_apps
 from .client import ApiError, Client
 from .output import emit_json
 from .progress import follow
@@ -144,7 +146,7 @@ class Pipeline:
         body = self.client(env).get(f"/v1/releases/{service}/{env.name}")
         return [release_from_api(r) for r in reversed(body["releases"])]
 
-    def promotion(self, service: str, version: str, env: Environment, force: bool) -> tuple[Optional[Release], bool]:
+    def promotion(self, service: str, version: str, env: Environment, force: bool) -> tuple[Release | None, bool]:
         """(the release in ``env.promoteFrom`` that allows ``version`` here, forced?). Without a
         promotion rule: (None, False). Refused: PromotionRefusedError, unless ``force``."""
         if env.promote_from is None:
@@ -158,8 +160,8 @@ class Pipeline:
             click.echo(f"warning: {exc}; deploying anyway (--force), and the release records it", err=True)
             return None, True
 
-    def ship(self, service: str, version: str, env: Environment, *, digest: Optional[str] = None,
-             force: bool = False, forced: bool = False, promoted_from: Optional[str] = None,
+    def ship(self, service: str, version: str, env: Environment, *, digest: str | None = None,
+             force: bool = False, forced: bool = False, promoted_from: str | None = None,
              rollback: bool = False, timeout: float = 120.0, output: str = "table") -> int:
         """Release ``version`` of ``service`` to ``env`` and follow it to its end; the exit code."""
         spec = self.spec(service, version, env)

@@ -1,23 +1,25 @@
 """``halyard plan``: a dry-run placement of apps on a cluster file, a master state file or a live master."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import click
 import pydantic
 
-from ..cluster import AgentInfo, load_cluster
+from ..cluster.agents import AgentInfo, load_cluster
+from ..documents.reader import load_document
 from ..errors import Problem, ValidationError
-from ..model import StrategyRef
 from ..placement import Plan, Planner, StrategyRegistry, requests_for
-from ..placement.compare import Comparison, compare as run_comparison, parse_names, to_json as comparison_json
-from ..documents import load_document
-from ..validation import load_apps
+from ..placement.compare import Comparison, parse_names
+from ..placement.compare import compare as run_comparison
+from ..placement.compare import to_json as comparison_json
+from ..spec.app import StrategyRef
+from ..spec.validation import load_apps
 from .output import OUTPUT_OPTION, emit_json, table
 from .validate import check_strategies, in_environments
 
 
-def read_cluster(cluster: Optional[str], master: Optional[str]) -> list[AgentInfo]:
+def read_cluster(cluster: str | None, master: str | None) -> list[AgentInfo]:
     if (cluster is None) == (master is None):
         raise click.UsageError("give exactly one of --cluster FILE or --master URL")
     if master is not None:
@@ -39,7 +41,7 @@ def render_table(result: Plan, wanted: int) -> str:
     return "\n".join(out)
 
 
-def compare_strategies(compare: str, strategies_file: Optional[str],
+def compare_strategies(compare: str, strategies_file: str | None,
                        registry: StrategyRegistry) -> list[tuple[str, StrategyRef]]:
     """The ``--compare`` names, each resolved from ``--strategies FILE`` when the file names it
     (``NAME: strategy`` per entry, a strategy as an app's ``strategy`` field takes it), else the
@@ -91,8 +93,8 @@ def render_comparison(rows: list[Comparison]) -> str:
 @click.option("--strategies", "strategies_file", type=click.Path(dir_okay=False), default=None,
               help="with --compare: a file of NAME: strategy entries ({name, args}), usable by NAME")
 @OUTPUT_OPTION
-def plan(apps: tuple[str, ...], cluster: Optional[str], master: Optional[str], env: Optional[str],
-         strategy: Optional[str], seed: int, compare: Optional[str], strategies_file: Optional[str],
+def plan(apps: tuple[str, ...], cluster: str | None, master: str | None, env: str | None,
+         strategy: str | None, seed: int, compare: str | None, strategies_file: str | None,
          output: str) -> None:
     """Dry run: where would the APPS' missing instances go, and why would any not fit?"""
     if compare is not None and strategy is not None:

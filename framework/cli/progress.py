@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
 import click
 
@@ -16,7 +16,7 @@ class Progress:
     def __init__(self, total: int, tty: bool):
         self.total, self.tty, self.last = total, tty, None
 
-    def show(self, running: int, healthy: Optional[int], note: str) -> None:
+    def show(self, running: int, healthy: int | None, note: str) -> None:
         text = f"{running}/{self.total} running" + (f", {healthy} healthy" if healthy is not None else "")
         if note:
             text += f" ({note})"

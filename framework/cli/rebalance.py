@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
 import click
 
@@ -54,7 +54,7 @@ def wait_for(client: Client, ids: list[str], timeout: float, poll: float = 0.5) 
               help="with --wait: give up after this many seconds (exit 2)")
 @OUTPUT_OPTION
 @API_OPTION
-def rebalance(apps: tuple[str, ...], dry_run: bool, max_moves: Optional[int], min_age: Optional[float], wait: bool,
+def rebalance(apps: tuple[str, ...], dry_run: bool, max_moves: int | None, min_age: float | None, wait: bool,
               timeout: float, output: str, api: str) -> None:
     """Move running instances of APPS (default: every app) toward their strategy's goal."""
     client = Client(api)

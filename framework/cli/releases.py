@@ -3,12 +3,11 @@ SERVICE ENV [--to VERSION]``: which version ran where, and moving it along (see 
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import click
 
-from ..images import short_digest
-from ..releases import NothingToRollBackError, current, rollback_target
+from ..releases.images import short_digest
+from ..releases.records import NothingToRollBackError, current, rollback_target
 from ..timestamps import iso
 from .client import API_OPTION, Client
 from .output import OUTPUT_OPTION, emit_json, table
@@ -24,7 +23,7 @@ HEADERS = ["VERSION", "DIGEST", "ENVIRONMENT", "WHEN", "RESULT", "CURRENT", "WHO
 @OUTPUT_OPTION
 @API_OPTION
 @exit_codes
-def releases(service: str, environment: Optional[str], services: str, output: str, api: str) -> None:
+def releases(service: str, environment: str | None, services: str, output: str, api: str) -> None:
     """The releases of SERVICE (in ENVIRONMENT, or in every environment), newest first."""
     pipeline = Pipeline(services, api)
     if environment is not None:
@@ -94,7 +93,7 @@ def promote(service: str, source: str, target: str, services: str, timeout: floa
 @OUTPUT_OPTION
 @API_OPTION
 @exit_codes
-def rollback(service: str, environment: str, version: Optional[str], services: str, timeout: float, output: str,
+def rollback(service: str, environment: str, version: str | None, services: str, timeout: float, output: str,
              api: str) -> None:
     """Return SERVICE in ENVIRONMENT to its previous successful release (or VERSION's), with its recorded digest."""
     pipeline = Pipeline(services, api)

@@ -6,13 +6,12 @@ import re
 import signal
 import sys
 import threading
-from typing import Optional
 
 import click
 
 from ..engine.engine import EngineConfig
-from ..errors import HalyardError
 from ..engine.service_ports import PortRange
+from ..errors import HalyardError
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -28,8 +27,8 @@ def parse_duration(text: str) -> float:
 def check_tokens_file(path: str) -> int:
     """Read the tokens file as the scheduler will (``tokens.py``); a bad one is a usage error
     naming each line and its problem. Returns how many tokens it holds."""
+    from ..api.tokens import TokenFile
     from ..errors import ValidationError
-    from ..tokens import TokenFile
 
     try:
         return len(TokenFile(path).book)
@@ -105,14 +104,14 @@ class Duration(click.ParamType):
 @click.option("--rebalance-cooldown", type=Duration(), default="60s", show_default=True,
               help="how long after an agent joins (and after the last automatic run) to rebalance")
 @click.option("--log-level", default="INFO", show_default=True)
-def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name: str, role: str, principal: Optional[str],
-              secret_file: Optional[str], failover_timeout: float, zk_auth: Optional[str],
+def scheduler(master: str, zk: str, listen: str, advertise: str | None, name: str, role: str, principal: str | None,
+              secret_file: str | None, failover_timeout: float, zk_auth: str | None,
               zk_session_timeout: float, unreachable_grace: float, local_port_min: int, local_port_max: int,
               min_healthy_time: float,
-              deployment_timeout: float, max_versions: int, tokens_file: Optional[str], auth_reads: bool,
-              audit_log: Optional[str], executor_uri: Optional[str],
-              executor_command: Optional[str], event_keepalive: float, secrets_file: Optional[str],
-              registry_credentials: Optional[str], discovery_path: str, discovery_format: str, no_discovery: bool,
+              deployment_timeout: float, max_versions: int, tokens_file: str | None, auth_reads: bool,
+              audit_log: str | None, executor_uri: str | None,
+              executor_command: str | None, event_keepalive: float, secrets_file: str | None,
+              registry_credentials: str | None, discovery_path: str, discovery_format: str, no_discovery: bool,
               rebalance_on_agent_join: bool, rebalance_cooldown: float, log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
     if not no_discovery:
@@ -133,8 +132,8 @@ def scheduler(master: str, zk: str, listen: str, advertise: Optional[str], name:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kazoo").setLevel(logging.WARNING)
     from ..mesos.driver import install_interrupt_handler
-    from ..app import SchedulerApp  # imports pymesos (its SIGINT handler)
-    from ..config import ServiceConfig
+    from ..runtime.config import ServiceConfig
+    from ..runtime.wiring import SchedulerApp  # imports pymesos (its SIGINT handler)
 
     if executor_uri == "" and not executor_command:
         raise click.UsageError("--executor-uri '' needs --executor-command (how agents start an executor they have)")

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import click
 import yaml
 
-from ..environments import environments_for, in_environment
-from ..model import AppSpec
-from ..placement import StrategyRegistry
 from ..errors import Problem, ValidationError
-from ..validation import load_apps
+from ..placement import StrategyRegistry
+from ..releases.environments import environments_for, in_environment
+from ..spec.app import AppSpec
+from ..spec.validation import load_apps
 from .output import emit_json
 
 
@@ -19,7 +18,7 @@ from .output import emit_json
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--env", "env", default=None, help="resolve this environment's overlay")
 @click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
-def validate(file: str, env: Optional[str], output: str) -> None:
+def validate(file: str, env: str | None, output: str) -> None:
     """Check an app definition file; exit 0 and print the resolved app(s), or list every problem.
     With ``--env``, the app ids are under the environment's namespace (``environments.yaml`` next to FILE)."""
     apps = in_environments(load_apps(file, env), file, env)
@@ -31,7 +30,7 @@ def validate(file: str, env: Optional[str], output: str) -> None:
         click.echo(yaml.safe_dump(docs[0] if len(docs) == 1 else {"apps": docs}, sort_keys=False).rstrip())
 
 
-def in_environments(apps: list[AppSpec], file: str, env: Optional[str]) -> list[AppSpec]:
+def in_environments(apps: list[AppSpec], file: str, env: str | None) -> list[AppSpec]:
     """The apps as they run in ``env`` (its namespace from the environments.yaml beside ``file``, if any)."""
     if env is None:
         return apps
@@ -39,7 +38,7 @@ def in_environments(apps: list[AppSpec], file: str, env: Optional[str]) -> list[
     return [in_environment(a, environment) for a in apps]
 
 
-def check_strategies(apps: list, source: str, registry: Optional[StrategyRegistry] = None,
+def check_strategies(apps: list, source: str, registry: StrategyRegistry | None = None,
                      dry_run: bool = False) -> None:
     """Every app's strategy exists and accepts its args (the plugin validates them). A plugin
     that fails to load or start is an error too, except in a ``dry_run`` (``halyard plan``),

@@ -10,10 +10,10 @@ Mesos reports lost.
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
 
-from ..cluster import AgentInfo, Resources
-from ..mesos_types import AgentSeen, Offer
+from ..cluster.agents import AgentInfo, Resources
+from ..cluster.mesos_types import AgentSeen, Offer
 from ..placement.state import field_values
 from .app_records import TaskRecord
 from .offers import live_counts
@@ -71,7 +71,7 @@ class KnownAgents:
                                  zone=offer.zone if offer is not None else None, app_tasks=counts))
         return out
 
-    def values_of(self, agent_id: str) -> Optional[Mapping[str, str]]:
+    def values_of(self, agent_id: str) -> Mapping[str, str] | None:
         """The agent's constraint field values, or None if it is not known (read when a scale-down
         balances GROUP_BY: not worth keeping for every offer)."""
         a = self._seen.get(agent_id)

@@ -3,18 +3,17 @@ reset a backoff, kill tasks. Each command checks every id it names, and every co
 it changes anything: a refused command changes nothing."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable, Optional
 
 from ..errors import ConflictError, NotFoundError, ValidationError
-from ..model import AppSpec
 from ..placement import StrategyRegistry
+from ..spec.app import AppSpec
 from .app_records import AppRecord, DeploymentRecord
 from .app_versions import VersionBook
 from .deployments import NOT_ROLLED_BACK, DeploymentBook
-from .events import AppChanged, DomainEvent
-from .messages import (CancelDeployment, DeleteApp, Instruction, KillTasks, Persist, PutApp, ResetDelay,
-                       RestartApp)
+from .domain_events import AppChanged, DomainEvent
+from .messages import CancelDeployment, DeleteApp, Instruction, KillTasks, Persist, PutApp, ResetDelay, RestartApp
 from .reconcile import Reconciler
 from .service_ports import PortOwner, PortRange, assign_service_ports
 from .task_index import TaskIndex
@@ -26,7 +25,7 @@ class AppCommands:
     def __init__(self, apps: dict[str, AppRecord], index: TaskIndex, deployments: DeploymentBook,
                  reconciler: Reconciler, registry: StrategyRegistry, clock: Callable[[], float],
                  emit: Callable[[DomainEvent], None], service_ports: PortRange = PortRange(),
-                 versions: Optional[VersionBook] = None):
+                 versions: VersionBook | None = None):
         self.apps, self.index, self.deployments, self.reconciler = apps, index, deployments, reconciler
         self.registry, self.clock, self.emit = registry, clock, emit
         self.service_ports = service_ports
@@ -70,8 +69,8 @@ class AppCommands:
         self.stop(app, persist, event.deployment_id, event.force)
         return [persist]
 
-    def stop(self, app: AppRecord, persist: Persist, deployment_id: Optional[str], force: bool,
-             step: Optional[int] = None) -> None:
+    def stop(self, app: AppRecord, persist: Persist, deployment_id: str | None, force: bool,
+             step: int | None = None) -> None:
         """Destroy the app (a ``stop`` deployment; ``step`` within a deployment of several)."""
         self.deployments.start(app.app_id, "stop", app.spec.to_json(), deployment_id, force, persist, step=step)
         self.set_app(replace(app, deleting=True, version=self.clock()), persist)
@@ -130,8 +129,8 @@ class AppCommands:
         config never pass for the new one."""
         return max(self.clock(), app.version + 0.001)
 
-    def _put(self, spec: AppSpec, persist: Persist, restart: bool = False, kind: Optional[str] = None,
-             deployment_id: Optional[str] = None, force: bool = False, step: Optional[int] = None,
+    def _put(self, spec: AppSpec, persist: Persist, restart: bool = False, kind: str | None = None,
+             deployment_id: str | None = None, force: bool = False, step: int | None = None,
              held: bool = False) -> None:
         self.check_strategy(spec)
         old = self.apps.get(spec.id)
@@ -181,7 +180,7 @@ class AppCommands:
         return changed
 
     def fail_deployment(self, deployment: DeploymentRecord, reason: str, persist: Persist,
-                        status: str = "failed", rollback_id: Optional[str] = None) -> None:
+                        status: str = "failed", rollback_id: str | None = None) -> None:
         """End a deployment and put its apps back as they were before it (a new app is removed).
 
         A deployment of several apps fails as a whole: the apps whose step had not come are put

@@ -1,11 +1,12 @@
 """What the scheduler persists: one record per app and one per task, as plain JSON-able data."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Mapping, Optional
+from typing import Any
 
-from ..mesos_types import LAUNCHING, TERMINAL, CheckResult, IpAddress
-from ..model import AppSpec
+from ..cluster.mesos_types import LAUNCHING, TERMINAL, CheckResult, IpAddress
+from ..spec.app import AppSpec
 from ..timestamps import parse_iso
 from .task_health import TaskHealth
 
@@ -27,7 +28,7 @@ class TaskFailure:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: Optional[dict[str, Any]]) -> Optional["TaskFailure"]:
+    def from_json(cls, data: dict[str, Any] | None) -> TaskFailure | None:
         """A persisted failure; records written before it was typed held Marathon's JSON, and are
         read as well."""
         if not data:
@@ -54,7 +55,7 @@ class AppRecord:
     delay: float = 0.0          # current backoff delay, seconds (0: none)
     launch_after: float = 0.0   # wall clock before which no task of the app is launched
     deleting: bool = False
-    last_failure: Optional[TaskFailure] = None
+    last_failure: TaskFailure | None = None
 
     @property
     def app_id(self) -> str:
@@ -72,7 +73,7 @@ class AppRecord:
                 "last_failure": self.last_failure.to_json() if self.last_failure else None}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "AppRecord":
+    def from_json(cls, data: dict[str, Any]) -> AppRecord:
         return cls(spec=AppSpec.model_validate(data["spec"]), version=data["version"],
                    config_version=data["config_version"], delay=data.get("delay", 0.0),
                    launch_after=data.get("launch_after", 0.0), deleting=data.get("deleting", False),
@@ -91,7 +92,7 @@ class AppVersion:
         return {"app_id": self.app_id, "version": self.version, "spec": self.spec.to_json()}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "AppVersion":
+    def from_json(cls, data: Mapping[str, Any]) -> AppVersion:
         return cls(app_id=data["app_id"], version=data["version"], spec=AppSpec.model_validate(data["spec"]))
 
 
@@ -107,18 +108,18 @@ class TaskRecord:
     ports: tuple[int, ...]
     state: str = LAUNCHING
     staged_at: float = 0.0
-    started_at: Optional[float] = None
+    started_at: float | None = None
     killing: bool = False                 # we asked Mesos to kill it
-    unreachable_since: Optional[float] = None
+    unreachable_since: float | None = None
     expired: bool = False                 # unreachable past the grace period: replaced
     message: str = ""
     resources: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-    healthy: Optional[bool] = None        # from the executor's health check; None: no result yet
-    ready: Optional[bool] = None          # from the app's readiness check; None: no result yet
-    health: Optional[TaskHealth] = None   # the health checks' history (Marathon's healthCheckResults)
-    check: Optional[CheckResult] = None   # the last result of the app's Mesos check (Marathon's checkResult)
+    healthy: bool | None = None        # from the executor's health check; None: no result yet
+    ready: bool | None = None          # from the app's readiness check; None: no result yet
+    health: TaskHealth | None = None   # the health checks' history (Marathon's healthCheckResults)
+    check: CheckResult | None = None   # the last result of the app's Mesos check (Marathon's checkResult)
     ip_addresses: tuple[IpAddress, ...] = ()  # as Mesos reported them; empty: none reported (the host's)
-    shard: Optional[int] = None           # its stable instance index (service discovery: engine/discovery.py)
+    shard: int | None = None           # its stable instance index (service discovery: engine/discovery.py)
 
     @property
     def live(self) -> bool:
@@ -137,7 +138,7 @@ class TaskRecord:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "TaskRecord":
+    def from_json(cls, data: dict[str, Any]) -> TaskRecord:
         data = dict(data)
         data["ports"] = tuple(data.get("ports", ()))
         data["resources"] = tuple(data.get("resources", (0.0, 0.0, 0.0, 0.0)))
@@ -146,7 +147,7 @@ class TaskRecord:
         data["ip_addresses"] = tuple(IpAddress(**ip) for ip in data.get("ip_addresses") or ())
         return cls(**data)
 
-    def evolve(self, **changes: Any) -> "TaskRecord":
+    def evolve(self, **changes: Any) -> TaskRecord:
         return replace(self, **changes)
 
 
@@ -171,14 +172,14 @@ class DeploymentRecord:
     kind: str
     version: float
     started_at: float
-    previous: Optional[dict] = None
+    previous: dict | None = None
     failures: tuple[str, ...] = ()
-    target: Optional[dict] = None
+    target: dict | None = None
     status: str = "running"   # running | succeeded | failed | cancelled
-    ended_at: Optional[float] = None
-    step: Optional[int] = None                   # None: a deployment of this app alone
+    ended_at: float | None = None
+    step: int | None = None                   # None: a deployment of this app alone
     held: bool = False                           # its step has not come yet
-    previous_config_version: Optional[float] = None  # the app's config_version before the change
+    previous_config_version: float | None = None  # the app's config_version before the change
     moves: tuple[str, ...] = ()                  # a rebalance: what became of each move, in order
 
     @property
@@ -200,7 +201,7 @@ class DeploymentRecord:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "DeploymentRecord":
+    def from_json(cls, data: dict[str, Any]) -> DeploymentRecord:
         return cls(**{**data, "failures": tuple(data.get("failures", ())), "moves": tuple(data.get("moves", ()))})
 
 
@@ -208,7 +209,7 @@ class DeploymentRecord:
 class Snapshot:
     """Everything the store holds: loaded by a new leader."""
 
-    framework_id: Optional[str] = None
+    framework_id: str | None = None
     apps: dict[str, AppRecord] = field(default_factory=dict)
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     deployments: dict[str, DeploymentRecord] = field(default_factory=dict)

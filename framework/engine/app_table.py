@@ -5,7 +5,7 @@ id; :meth:`AppTable.take_changed` hands the ids over and starts afresh. Pure: no
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Union
+from collections.abc import Iterable, Mapping
 
 from .app_records import AppRecord
 
@@ -29,7 +29,7 @@ class AppTable(dict[str, AppRecord]):
         self._changed.update(self)
         super().clear()
 
-    def update(self, records: Union[Mapping[str, AppRecord], Iterable[tuple[str, AppRecord]]] = (),  # type: ignore[override]
+    def update(self, records: Mapping[str, AppRecord] | Iterable[tuple[str, AppRecord]] = (),  # type: ignore[override]
                **more: AppRecord) -> None:
         for app_id, record in dict(records, **more).items():
             self[app_id] = record

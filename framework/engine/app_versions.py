@@ -12,7 +12,7 @@ rollback to one of them.
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from .app_records import AppRecord, AppVersion
 from .messages import Persist

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
-from ..mesos_types import TERMINAL
+from ..cluster.mesos_types import TERMINAL
 from .app_records import AppRecord, TaskRecord
 from .kill_selection import AgentValues, select_kills
 from .readiness import Readiness
@@ -49,7 +48,7 @@ def by_kill_selection(tasks: list[TaskRecord], selection: str) -> list[TaskRecor
 
 
 def converge(app: AppRecord, tasks: list[TaskRecord], readiness: Readiness, stuck: bool = False,
-             agent_values: Optional[AgentValues] = None) -> Decision:
+             agent_values: AgentValues | None = None) -> Decision:
     """What to do now for ``app`` given its known ``tasks``; ``readiness``: when a task counts, now;
     ``stuck``: its new tasks found no room; ``agent_values``: what is known of each agent (for
     ``GROUP_BY`` when scaling down)."""

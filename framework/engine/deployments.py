@@ -21,13 +21,12 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Callable, Iterable, Optional
 
 from ..errors import ConflictError
 from .app_records import AppRecord, DeploymentRecord, TaskRecord
-from .events import (DeploymentFailed, DeploymentStarted, DeploymentSucceeded, DomainEvent, PlanEnded,
-                     PlanStepChanged)
+from .domain_events import DeploymentFailed, DeploymentStarted, DeploymentSucceeded, DomainEvent, PlanEnded, PlanStepChanged
 from .messages import Persist
 from .readiness import Readiness
 
@@ -54,7 +53,7 @@ class DeploymentBook:
         """Ended deployments, oldest first."""
         return list(self._ended.values())
 
-    def ended(self, deployment_id: str) -> Optional[DeploymentRecord]:
+    def ended(self, deployment_id: str) -> DeploymentRecord | None:
         return self._ended.get(deployment_id)
 
     def plan(self, deployment_id: str) -> list[DeploymentRecord]:
@@ -70,7 +69,7 @@ class DeploymentBook:
         for d in sorted((d for d in records if d.ended), key=lambda d: (d.ended_at or d.version, d.id)):
             self._keep(d, None)
 
-    def of_app(self, app_id: str) -> Optional[DeploymentRecord]:
+    def of_app(self, app_id: str) -> DeploymentRecord | None:
         return next((d for d in self.running.values() if d.app_id == app_id), None)
 
     def check_free(self, app_id: str, force: bool) -> None:
@@ -81,9 +80,9 @@ class DeploymentBook:
                                 f"'?force=true'. View details at '/v2/deployments/{current.id}'.",
                                 deployment_id=current.id)
 
-    def start(self, app_id: str, kind: str, previous: Optional[dict], deployment_id: Optional[str], force: bool,
-              persist: Persist, step: Optional[int] = None, held: bool = False,
-              previous_config_version: Optional[float] = None, target: Optional[dict] = None) -> DeploymentRecord:
+    def start(self, app_id: str, kind: str, previous: dict | None, deployment_id: str | None, force: bool,
+              persist: Persist, step: int | None = None, held: bool = False,
+              previous_config_version: float | None = None, target: dict | None = None) -> DeploymentRecord:
         """Start a deployment of ``app_id`` from ``previous`` to ``target`` (definitions; None: no
         app), cancelling the one under way if ``force`` (and with it the rest of its deployment if
         that changed several apps); ``step`` and ``held`` for an app's part of a deployment of several."""
@@ -106,7 +105,7 @@ class DeploymentBook:
         """The records of a deployment still running (held ones too), by step."""
         return sorted((d for d in self.running.values() if d.id == deployment_id), key=lambda d: (d.step or 0, d.app_id))
 
-    def end(self, app_id: str, status: str, persist: Persist, advance: bool = True) -> Optional[DeploymentRecord]:
+    def end(self, app_id: str, status: str, persist: Persist, advance: bool = True) -> DeploymentRecord | None:
         """End the app's deployment (if any) as ``status``: succeeded, failed or cancelled. With
         ``advance``, the end of the last app of a step starts the next step of its deployment."""
         current = self.of_app(app_id)
@@ -162,7 +161,7 @@ class DeploymentBook:
                 self.touch(released.app_id)
         self.emit(PlanStepChanged(tuple(self.plan(deployment_id)), step, "started", now))
 
-    def _keep(self, ended: DeploymentRecord, persist: Optional[Persist]) -> None:
+    def _keep(self, ended: DeploymentRecord, persist: Persist | None) -> None:
         """Remember an ended deployment; forget (and delete) the oldest beyond the bounds."""
         self._ended[ended.key] = ended
         ids = self._ended_of.setdefault(ended.app_id, deque())

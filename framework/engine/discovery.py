@@ -28,11 +28,11 @@ the missing ones. Every ``resync_every`` seconds it sends another (this heals a 
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Optional
 
-from ..mesos_types import TERMINAL
-from ..model import AppSpec
+from ..cluster.mesos_types import TERMINAL
+from ..spec.app import AppSpec
 from .app_records import AppRecord, TaskRecord
 from .members import Announce, Member, SyncMembers, Withdraw
 from .messages import Instruction, Kill, Persist
@@ -56,9 +56,9 @@ class EndpointStatus:
     """One task as discovery sees it: announced (``member``), or why not (``reason``)."""
 
     task: TaskRecord
-    member: Optional[Member]
-    reason: Optional[str]
-    drain_until: Optional[float] = None
+    member: Member | None
+    reason: str | None
+    drain_until: float | None = None
 
 
 class Announcements:
@@ -68,9 +68,9 @@ class Announcements:
         self.enabled = enabled
         self.sync_after, self.resync_every = sync_after, resync_every
         self.members: dict[str, Member] = {}                     # task id -> announced member
-        self.draining: dict[str, tuple[Optional[str], float]] = {}  # task id -> (agent id, kill at)
+        self.draining: dict[str, tuple[str | None, float]] = {}  # task id -> (agent id, kill at)
         self.synced = False
-        self._subscribed_at: Optional[float] = None
+        self._subscribed_at: float | None = None
         self._next_sync = 0.0
 
     # --- after every event ---------------------------------------------------------------------
@@ -111,7 +111,7 @@ class Announcements:
 
     # --- the rules ----------------------------------------------------------------------------
 
-    def reason(self, app: Optional[AppRecord], task: TaskRecord) -> Optional[str]:
+    def reason(self, app: AppRecord | None, task: TaskRecord) -> str | None:
         """Why ``task`` is not to be announced now; None: it is."""
         if app is None:
             return "its app is gone"
@@ -200,7 +200,7 @@ class Announcements:
         self._next_sync = now + self.resync_every
         return SyncMembers(tuple(sorted(desired.values(), key=lambda m: (m.app_id, m.shard, m.task_id))), full)
 
-    def diff(self, desired: dict[str, Member], scope: Optional[set[str]] = None) -> list[Withdraw | Announce]:
+    def diff(self, desired: dict[str, Member], scope: set[str] | None = None) -> list[Withdraw | Announce]:
         """Announce what should be announced, withdraw what should not; ``desired`` covers
         the task ids in ``scope`` (None: every task), the other members stay."""
         if not self.synced:
@@ -216,7 +216,7 @@ class Announcements:
 
     # --- the drain before a kill --------------------------------------------------------------
 
-    def hold_kill(self, task: TaskRecord, app: Optional[AppRecord], now: float) -> bool:
+    def hold_kill(self, task: TaskRecord, app: AppRecord | None, now: float) -> bool:
         """Should a Kill of ``task`` wait (its member is withdrawn now; it is killed at
         ``now + drain``)? Only an announced task of an app with a drain delay waits."""
         if not self.enabled or app is None or task.task_id not in self.members:
@@ -227,7 +227,7 @@ class Announcements:
         self.draining.setdefault(task.task_id, (task.agent_id, now + drain))
         return True
 
-    def drained(self, now: float, alive: Callable[[str], bool]) -> list[tuple[str, Optional[str]]]:
+    def drained(self, now: float, alive: Callable[[str], bool]) -> list[tuple[str, str | None]]:
         """(task id, agent id) of the tasks whose drain is over: kill them now. Tasks that ended
         meanwhile are forgotten."""
         due = []
@@ -248,7 +248,7 @@ class Announcements:
                 out.append(EndpointStatus(task, member, None))
                 continue
             if not self.enabled:
-                reason: Optional[str] = OFF
+                reason: str | None = OFF
             elif not self.synced:
                 reason = self.reason(app, task) or "waiting for the reconciliation after subscribing"
             else:

@@ -21,38 +21,67 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
+from ..cluster.mesos_types import TERMINAL
 from ..errors import ConflictError
 from ..jobs.book import JobBook, JobChanges
 from ..jobs.executor import ExecutorSettings
-from ..mesos_types import TERMINAL
 from ..placement import Planner, StrategyRegistry
 from .agents import KnownAgents
-from .waiting import WaitingReasons, need_of
 from .app_commands import AppCommands
 from .app_records import AppRecord, DeploymentRecord, Snapshot, TaskRecord
 from .app_table import AppTable
-from .app_updates import TaskUpdates
 from .app_versions import DEFAULT_KEEP, VersionBook
 from .converge import converge
+from .deployment_plans import PlanCommands
 from .deployments import DeploymentBook
 from .discovery import Announcements
-from .events import AppTerminated, DomainEvent
+from .domain_events import AppTerminated, DomainEvent
 from .job_steps import JobCommands, job_instructions, job_writes
 from .launch import Launcher
-from .plans import PlanCommands
+from .messages import (
+    Acknowledge,
+    AgentLost,
+    AgentsListed,
+    CancelDeployment,
+    ChangeApps,
+    DeleteApp,
+    DeleteJob,
+    Disconnected,
+    Event,
+    Instruction,
+    Kill,
+    KillRun,
+    KillTasks,
+    Offers,
+    Paused,
+    Persist,
+    Publish,
+    PutApp,
+    PutJob,
+    ReadinessChecked,
+    Rescinded,
+    ResetDelay,
+    RestartApp,
+    Revive,
+    StartRebalance,
+    StartRun,
+    StatusUpdate,
+    Subscribed,
+    Suppress,
+    Tick,
+)
 from .readiness import Readiness
-from .messages import (Acknowledge, AgentLost, AgentsListed, CancelDeployment, ChangeApps, DeleteApp, DeleteJob, Disconnected,
-                       Event, Instruction, Kill, KillRun, KillTasks, Offers, Paused, Persist, Publish, PutApp,
-                       PutJob, ReadinessChecked, Rescinded, ResetDelay, RestartApp, Revive, StartRebalance, StartRun,
-                       StatusUpdate, Subscribed, Suppress, Tick)
-from .rebalance_moves import MoveRunner
 from .readiness_checks import ReadinessProbes
+from .rebalance_moves import MoveRunner
 from .reconcile import Reconciler
 from .service_ports import PortRange
 from .task_index import TaskIndex
+from .task_updates import TaskUpdates
+from .waiting import WaitingReasons, need_of
 
 
 @dataclass(frozen=True)
@@ -84,7 +113,7 @@ class EngineConfig:
 class Engine:
     """Desired state (apps, jobs), known actual state (tasks, runs), and the rules that join them."""
 
-    def __init__(self, registry: Optional[StrategyRegistry] = None, config: EngineConfig = EngineConfig(),
+    def __init__(self, registry: StrategyRegistry | None = None, config: EngineConfig = EngineConfig(),
                  clock: Callable[[], float] = time.time, new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
                  seed: int = 0):
         self.config, self.clock, self.new_id = config, clock, new_id
@@ -94,10 +123,10 @@ class Engine:
         self.probes = ReadinessProbes()  # readiness checks: which are due, their last results
         self.discovery = Announcements(config.discovery, resync_every=config.discovery_resync)
         self.agents = KnownAgents()  # from offers: what GROUP_BY reads when scaling down
-        self.framework_id: Optional[str] = None
+        self.framework_id: str | None = None
         self.subscribed = False
         self.paused = False
-        self.suppressed: Optional[bool] = None  # None: unknown, say it explicitly
+        self.suppressed: bool | None = None  # None: unknown, say it explicitly
         self.wait = WaitingReasons(self.agents, config.no_offer_after, config.relist_every, config.relist_waiting)
         self.offer_cycles = 0
         self._pending: dict[str, int] = {}
@@ -174,7 +203,7 @@ class Engine:
         """When a task counts, now (for rolling upgrades and the end of deployments)."""
         return Readiness(self.clock(), self.config.min_healthy)
 
-    def deployment_of(self, app_id: str) -> Optional[DeploymentRecord]:
+    def deployment_of(self, app_id: str) -> DeploymentRecord | None:
         return self.deployment_book.of_app(app_id)
 
     def reconciling(self) -> int:

@@ -1,7 +1,7 @@
 """Job commands, and a job step's changes (from :class:`~halyard.jobs.book.JobBook`) as instructions."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..jobs.book import JobBook, JobChanges
 from .messages import DeleteJob, Instruction, Kill, KillRun, Notify, Persist, PutJob, StartRun

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from typing import Callable, Mapping, Optional, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from ..model import Constraint, Operator
+from ..spec.app import Constraint, Operator
 from .app_records import TaskRecord
 
 #: An agent id -> its constraint field values (``halyard.placement.state.field_values``), or
 #: None when the engine has not seen the agent.
-AgentValues = Callable[[str], Optional[Mapping[str, str]]]
+AgentValues = Callable[[str], Mapping[str, str] | None]
 
 _UNKNOWN = object()
 
@@ -35,7 +35,7 @@ def _value(task: TaskRecord, field: str, agent_values: AgentValues) -> object:
 
 
 def select_kills(ordered: list[TaskRecord], count: int, constraints: Sequence[Constraint],
-                 agent_values: Optional[AgentValues] = None) -> list[TaskRecord]:
+                 agent_values: AgentValues | None = None) -> list[TaskRecord]:
     """The ``count`` tasks to kill among ``ordered`` (in ``killSelection`` order): from the largest
     ``GROUP_BY`` groups first, then the first in that order."""
     lookup: AgentValues = agent_values or (lambda agent_id: None)

@@ -12,20 +12,20 @@ placed the others. The Launcher remembers the failures of the last plan and emit
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
+from ..cluster.mesos_types import LAUNCHING, Offer
 from ..jobs.book import JobBook, JobChanges
 from ..jobs.executor import ExecutorSettings, split_allocation
 from ..jobs.records import RunRecord
-from ..mesos_types import LAUNCHING, Offer
 from ..placement import Placement, PlacementRequest, Planner, Unplaced, Workload
-from .app_records import AppRecord, TaskRecord
-from .events import DomainEvent, PlacementFailed
-from .messages import AppTaskLaunch, Decline, Instruction, JobTaskLaunch, Launch, Persist, TaskLaunch
-from .job_steps import job_writes
-from .offers import AgentOffers, agent_view, allocate, group_offers
 from .agents import KnownAgents
+from .app_records import AppRecord, TaskRecord
+from .domain_events import DomainEvent, PlacementFailed
+from .job_steps import job_writes
+from .messages import AppTaskLaunch, Decline, Instruction, JobTaskLaunch, Launch, Persist, TaskLaunch
+from .offers import AgentOffers, agent_view, allocate, group_offers
 from .task_index import TaskIndex
 
 JOB_KEY_PREFIX = "/halyard-jobs"
@@ -81,7 +81,7 @@ class Launcher:
         return [Decline(tuple(o.id for o in offers), refuse_seconds)]
 
     def place(self, offers: tuple[Offer, ...], apps: list[tuple[AppRecord, int]], runs: list[RunRecord],
-              index: TaskIndex, jobs: JobBook, known: Optional[KnownAgents] = None) -> LaunchOutcome:
+              index: TaskIndex, jobs: JobBook, known: KnownAgents | None = None) -> LaunchOutcome:
         """Plan ``apps`` (each with its count of missing instances) and queued ``runs`` on the offers."""
         agents = group_offers(offers)
         outcome = LaunchOutcome()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 
 def dns_label(app_id: str) -> str:
@@ -28,7 +27,7 @@ class Member:
     task_id: str
     host: str
     ports: tuple[int, ...]
-    port_names: tuple[Optional[str], ...]
+    port_names: tuple[str | None, ...]
     shard: int
     since: float = 0.0
 

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Union
 
+from ..cluster.mesos_types import AgentSeen, Allocated, Offer, TaskStatus
 from ..jobs.executor import ExecutorSettings
 from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec
-from ..mesos_types import AgentSeen, Allocated, Offer, TaskStatus
-from ..model import AppSpec
+from ..rebalance.planner import Move
+from ..spec.app import AppSpec
 from .app_records import AppRecord, AppVersion, DeploymentRecord, TaskRecord
-from .events import DomainEvent
+from .domain_events import DomainEvent
 from .members import Announce, SyncMembers, Withdraw
-from .rebalance import Move
 
 # --- events -----------------------------------------------------------------------------------
 
@@ -57,8 +57,8 @@ class ReadinessChecked:
 
     task_id: str
     ready: bool
-    status: Optional[int] = None
-    body: Optional[str] = None   # the answer's body, when the check preserves it
+    status: int | None = None
+    body: str | None = None   # the answer's body, when the check preserves it
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,10 @@ class PutApp:
 
     spec: AppSpec
     restart: bool = False
-    deployment_id: Optional[str] = None
+    deployment_id: str | None = None
     force: bool = False
-    client_ip: Optional[str] = None
-    uri: Optional[str] = None
+    client_ip: str | None = None
+    uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,22 +99,22 @@ class ChangeApps:
 
     puts: tuple[AppSpec, ...] = ()
     deletes: tuple[str, ...] = ()
-    deployment_id: Optional[str] = None
+    deployment_id: str | None = None
     force: bool = False
-    group_id: Optional[str] = None
+    group_id: str | None = None
 
 
 @dataclass(frozen=True)
 class DeleteApp:
     app_id: str
-    deployment_id: Optional[str] = None
+    deployment_id: str | None = None
     force: bool = False
 
 
 @dataclass(frozen=True)
 class RestartApp:
     app_id: str
-    deployment_id: Optional[str] = None
+    deployment_id: str | None = None
     force: bool = False
 
 
@@ -134,7 +134,7 @@ class CancelDeployment:
 
     deployment_id: str
     force: bool = False
-    rollback_id: Optional[str] = None
+    rollback_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class KillTasks:
     app_id: str
     task_ids: tuple[str, ...]
     scale: bool = False
-    deployment_id: Optional[str] = None
+    deployment_id: str | None = None
     force: bool = False
 
 
@@ -182,7 +182,7 @@ class StartRun:
     """Run a job now; ``run_id`` names the run (the API answers with it)."""
 
     job_id: str
-    run_id: Optional[str] = None
+    run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ class Persist:
     delete_apps: list[str] = field(default_factory=list)
     tasks: list[TaskRecord] = field(default_factory=list)
     delete_tasks: list[str] = field(default_factory=list)
-    framework_id: Optional[str] = None
+    framework_id: str | None = None
     deployments: list[DeploymentRecord] = field(default_factory=list)
     delete_deployments: list[str] = field(default_factory=list)
     jobs: list[JobRecord] = field(default_factory=list)
@@ -221,7 +221,7 @@ class Persist:
     def __bool__(self) -> bool:
         return bool(self.framework_id or any(getattr(self, name) for name in self._LISTS))
 
-    def extend(self, other: "Persist") -> None:
+    def extend(self, other: Persist) -> None:
         """Add ``other``'s writes after this one's (one transaction for both)."""
         for name in self._LISTS:
             getattr(self, name).extend(getattr(other, name))
@@ -279,7 +279,7 @@ class Decline:
 @dataclass(frozen=True)
 class Kill:
     task_id: str
-    agent_id: Optional[str]
+    agent_id: str | None
 
 
 @dataclass(frozen=True)
@@ -287,7 +287,7 @@ class Acknowledge:
     """Acknowledge the status update ``uuid`` about ``task_id`` (after what it changed is persisted)."""
 
     task_id: str
-    agent_id: Optional[str]
+    agent_id: str | None
     uuid: str
 
 
@@ -295,7 +295,7 @@ class Acknowledge:
 class Reconcile:
     """Explicit for the listed ``(task_id, agent_id)``; implicit (all tasks) when empty."""
 
-    tasks: tuple[tuple[str, Optional[str]], ...] = ()
+    tasks: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """Offers <-> what the planner sees, and planned allocations -> the offered resources they take."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional
 
-from .. import ranges as rng
-from ..cluster import SCALARS, AgentInfo, AttributeValue, Resources
-from ..mesos_types import Allocated, Offer, OfferedResource
+from ..cluster import ranges as rng
+from ..cluster.agents import SCALARS, AgentInfo, AttributeValue, Resources
+from ..cluster.mesos_types import Allocated, Offer, OfferedResource
 from .app_records import TaskRecord
 
 
@@ -19,10 +19,10 @@ class AgentOffers:
     offer_ids: list[str] = field(default_factory=list)
     resources: list[OfferedResource] = field(default_factory=list)
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
-    region: Optional[str] = None
-    zone: Optional[str] = None
+    region: str | None = None
+    zone: str | None = None
 
-    def offered(self, name: str, role: str) -> Optional[OfferedResource]:
+    def offered(self, name: str, role: str) -> OfferedResource | None:
         """An offered resource of this name and role."""
         return next((r for r in self.resources if r.name == name and r.role == role), None)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model import AppSpec
+from ..spec.app import AppSpec
 from .app_records import AppRecord, TaskRecord
 
 

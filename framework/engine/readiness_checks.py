@@ -7,8 +7,8 @@ kept for the API (``?embed=app.readiness``); whether a task is ready is on its r
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional
 
 from .app_records import AppRecord, TaskRecord
 from .messages import CheckReadiness, ReadinessChecked
@@ -22,8 +22,8 @@ class ReadinessResult:
     name: str
     task_id: str
     ready: bool
-    status: Optional[int]
-    body: Optional[str]
+    status: int | None
+    body: str | None
 
 
 class ReadinessProbes:
@@ -55,8 +55,8 @@ class ReadinessProbes:
                 self._next[task.task_id] = now + check.interval_seconds
         return out
 
-    def answered(self, event: ReadinessChecked, task: Optional[TaskRecord], app: Optional[AppRecord]
-                 ) -> Optional[TaskRecord]:
+    def answered(self, event: ReadinessChecked, task: TaskRecord | None, app: AppRecord | None
+                 ) -> TaskRecord | None:
         """Record an answer; the task's record if its readiness changed (to persist), else None."""
         if task is None or app is None or not app.spec.readiness_checks:
             self.forget(event.task_id)

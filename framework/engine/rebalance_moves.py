@@ -21,12 +21,13 @@ counted is killed (the old one still serves).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Mapping, Optional
 
-from ..cluster import AgentInfo
-from ..mesos_types import TERMINAL, Offer
+from ..cluster.agents import AgentInfo
+from ..cluster.mesos_types import TERMINAL, Offer
 from ..placement import PlacementRequest, Planner
+from ..rebalance.planner import Move
 from .agents import KnownAgents
 from .app_records import AppRecord, DeploymentRecord
 from .converge import capacity_bounds
@@ -35,7 +36,6 @@ from .launch import app_task, task_id_for
 from .messages import Instruction, Kill, Launch, Persist
 from .offers import agent_view, group_offers
 from .readiness import Readiness
-from .rebalance import Move
 from .task_index import TaskIndex
 
 LAUNCH_TIMEOUT = 60.0  # seconds to wait for an offer from the target agent before the move is dropped
@@ -48,7 +48,7 @@ class ActiveMove:
     move: Move
     phase: str
     since: float
-    new_task: Optional[str] = None
+    new_task: str | None = None
     first: bool = False   # the old instance stopped before the new one starts
 
 
@@ -56,7 +56,7 @@ class MoveRunner:
     """The moves of every rebalance deployment under way: queued and active, one per app."""
 
     def __init__(self, book: DeploymentBook, index: TaskIndex, planner: Planner, clock: Callable[[], float],
-                 new_id: Callable[[], str], kill: Callable[[str, Optional[str], float], Kill], refuse_busy: float):
+                 new_id: Callable[[], str], kill: Callable[[str, str | None, float], Kill], refuse_busy: float):
         self.book, self.index, self.planner, self.clock, self.new_id = book, index, planner, clock, new_id
         self.kill = kill
         self.refuse_busy = refuse_busy   # the decline filter of a launch's unused resources (work is pending)
@@ -249,7 +249,7 @@ class MoveRunner:
             self.failed.add(app_id)
         self.index.dirty.add(app_id)
 
-    def _note(self, app_id: str, text: str, persist: Persist, record: Optional[DeploymentRecord] = None) -> None:
+    def _note(self, app_id: str, text: str, persist: Persist, record: DeploymentRecord | None = None) -> None:
         """Say what became of a move in the app's deployment (``moves``, shown by /v2/deployments)."""
         record = record or self.book.of_app(app_id)
         if record is not None:

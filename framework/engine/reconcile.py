@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from .messages import Instruction, Kill, Reconcile
 
@@ -22,13 +22,13 @@ class Reconciler:
         self.first_retry, self.max_retry = first_retry, max_retry
         self.implicit_first, self.implicit_every = implicit_first, implicit_every
         self.kill_retry = kill_retry
-        self._waiting: dict[str, Optional[str]] = {}   # task id -> agent id, not answered yet
+        self._waiting: dict[str, str | None] = {}   # task id -> agent id, not answered yet
         self._at = 0.0
         self._interval = first_retry
-        self._implicit_at: Optional[float] = None
+        self._implicit_at: float | None = None
         self._kill_sent: dict[str, float] = {}
 
-    def start(self, tasks: Iterable[tuple[str, Optional[str]]], now: float) -> list[Instruction]:
+    def start(self, tasks: Iterable[tuple[str, str | None]], now: float) -> list[Instruction]:
         """(Re)subscribed: ask about every known task now, and schedule the retries."""
         self._waiting = dict(tasks)
         self._interval = self.first_retry
@@ -44,7 +44,7 @@ class Reconciler:
         """How many tasks have not answered explicit reconciliation yet."""
         return len(self._waiting)
 
-    def kill(self, task_id: str, agent_id: Optional[str], now: float) -> Kill:
+    def kill(self, task_id: str, agent_id: str | None, now: float) -> Kill:
         """Send a KILL (and remember when, to retry it)."""
         self._kill_sent[task_id] = now
         return Kill(task_id, agent_id)
@@ -53,7 +53,7 @@ class Reconciler:
         """The task is gone: no kill to retry."""
         self._kill_sent.pop(task_id, None)
 
-    def tick(self, now: float, killing: Iterable[tuple[str, Optional[str]]]) -> list[Instruction]:
+    def tick(self, now: float, killing: Iterable[tuple[str, str | None]]) -> list[Instruction]:
         """Retries that are due: explicit, implicit, and kills of the ``killing`` tasks."""
         out: list[Instruction] = []
         if self._waiting and now >= self._at:

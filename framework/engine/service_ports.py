@@ -14,12 +14,12 @@ is changed, so a refusal (a clash, an exhausted range) changes nothing.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Optional
 
 from ..errors import Problem, ValidationError
-from ..model import AppSpec
-from ..validation import format_path
+from ..spec.app import AppSpec
+from ..spec.validation import format_path
 
 DEFAULT_RANGE = (10000, 20000)
 
@@ -52,7 +52,7 @@ class PortOwner:
     active: bool = True
 
 
-def assign_service_ports(spec: AppSpec, old: Optional[AppSpec], others: Iterable[PortOwner],
+def assign_service_ports(spec: AppSpec, old: AppSpec | None, others: Iterable[PortOwner],
                          ports: PortRange, check_clashes: bool = True) -> AppSpec:
     """``spec`` with every service port assigned (0s replaced), or :class:`ValidationError`.
 
@@ -95,7 +95,7 @@ def assign_service_ports(spec: AppSpec, old: Optional[AppSpec], others: Iterable
     return spec.with_service_ports(tuple(assigned))
 
 
-def with_earlier_ports(spec: AppSpec, old: Optional[AppSpec]) -> AppSpec:
+def with_earlier_ports(spec: AppSpec, old: AppSpec | None) -> AppSpec:
     """``spec`` with the 0s it shares with ``old`` as ``old``'s ports: what a change would keep, so
     that a definition resent with 0s compares equal to the stored one (no range, no clash check)."""
     if old is None:

@@ -2,7 +2,7 @@
 convergence (the only writer of tasks is :class:`TaskIndex`)."""
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
 
 from .app_records import TaskRecord
 
@@ -22,7 +22,7 @@ class TaskIndex:
         for task in tasks:
             self.set(task)
 
-    def get(self, task_id: str) -> Optional[TaskRecord]:
+    def get(self, task_id: str) -> TaskRecord | None:
         return self.tasks.get(task_id)
 
     def of_app(self, app_id: str) -> list[TaskRecord]:

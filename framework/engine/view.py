@@ -6,7 +6,8 @@ frozen values and stay valid, but the view itself follows the live engine.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Optional
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ..errors import NotFoundError
 from ..jobs.records import JobRecord, RunRecord
@@ -22,13 +23,13 @@ if TYPE_CHECKING:  # pragma: no cover
 class EngineView:
     """What the API may read of one engine."""
 
-    def __init__(self, engine: "Engine"):
+    def __init__(self, engine: Engine):
         self._engine = engine
 
     # --- the scheduler ------------------------------------------------------------------------
 
     @property
-    def framework_id(self) -> Optional[str]:
+    def framework_id(self) -> str | None:
         return self._engine.framework_id
 
     def now(self) -> float:
@@ -59,7 +60,7 @@ class EngineView:
             raise NotFoundError(f"App '{app_id}' does not exist")
         return app
 
-    def find_app(self, app_id: str) -> Optional[AppRecord]:
+    def find_app(self, app_id: str) -> AppRecord | None:
         return self._engine.apps.get(app_id)
 
     def versions_of(self, app_id: str) -> list[float]:
@@ -72,7 +73,7 @@ class EngineView:
     def tasks_of(self, app_id: str) -> list[TaskRecord]:
         return self._engine.tasks_of(app_id)
 
-    def endpoints(self, app_id: str) -> tuple[bool, list["EndpointStatus"]]:
+    def endpoints(self, app_id: str) -> tuple[bool, list[EndpointStatus]]:
         """Service discovery for the app (NotFoundError if there is none): whether discovery is
         on, and each task's member or why it has none."""
         app = self.app(app_id)
@@ -99,7 +100,7 @@ class EngineView:
         """Why the app's pending instances were not placed at the last offer cycle."""
         return tuple(self._engine.waiting.get(app_id, ()))
 
-    def waiting_class(self, app: AppRecord) -> Optional[str]:
+    def waiting_class(self, app: AppRecord) -> str | None:
         """Why the app's pending instances wait, as one of ``waiting.REASON_CLASSES``; None if none wait."""
         if not self.pending(app):
             return None

@@ -12,11 +12,11 @@ apps wait (so "full" is what the master says now).
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
 
-from ..cluster import Resources
-from ..mesos_types import AgentSeen
-from ..model import AppSpec
+from ..cluster.agents import Resources
+from ..cluster.mesos_types import AgentSeen
+from ..spec.app import AppSpec
 from .agents import KnownAgents
 from .messages import Instruction, ListAgents
 
@@ -69,7 +69,7 @@ def reason_class(reasons: tuple[str, ...], delayed: bool, strategy_failed: bool)
     return "resources" if reasons[0].startswith(_RESOURCE_REASONS) else "other"
 
 
-def describe_unoffered(need: Resources, agents: Iterable[AgentSeen]) -> Optional[str]:
+def describe_unoffered(need: Resources, agents: Iterable[AgentSeen]) -> str | None:
     """What the agents that made no offer are, for a task needing ``need``: full (what the master
     said they have free does not fit), or silent (they may have room; no offer came from them)."""
     full, silent = [], []
@@ -90,8 +90,8 @@ class WaitingReasons:
         self.agents = agents
         self.no_offer_after, self.relist_every, self.relist_waiting = no_offer_after, relist_every, relist_waiting
         self.reasons: dict[str, tuple[str, ...]] = {}
-        self._last_offer_at: Optional[float] = None
-        self._listed_at: Optional[float] = None
+        self._last_offer_at: float | None = None
+        self._listed_at: float | None = None
 
     def subscribed(self, now: float) -> list[Instruction]:
         """The framework (re)subscribed: offers are counted from now; read the agent list."""

@@ -28,13 +28,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
 
+from ..cluster.mesos_types import TaskStatus
 from ..errors import ConflictError, NotFoundError
-from ..mesos_types import TaskStatus
 from . import cron
-from .events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
+from .domain_events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from .records import ACTIVE, FAILED, FINISHED, KILLED, QUEUED, RUNNING, STARTING, JobRecord, RunRecord
 from .spec import JobSpec
 
@@ -63,7 +63,7 @@ class JobChanges:
     runs: list[RunRecord] = field(default_factory=list)
     delete_runs: list[tuple[str, str]] = field(default_factory=list)   # (job id, run id)
     notify: list[tuple[str, dict]] = field(default_factory=list)       # (url, body)
-    kills: list[tuple[str, Optional[str]]] = field(default_factory=list)  # (task id, agent id)
+    kills: list[tuple[str, str | None]] = field(default_factory=list)  # (task id, agent id)
 
 
 def task_id_for_run(run: RunRecord, launch: int) -> str:
@@ -132,7 +132,7 @@ class JobBook:
         """A job's task id (launched by this scheduler or an earlier one)."""
         return task_id.startswith(TASK_PREFIX)
 
-    def launched_tasks(self) -> list[tuple[str, Optional[str]]]:
+    def launched_tasks(self) -> list[tuple[str, str | None]]:
         """(task id, agent id) of every run whose task may be in Mesos: what reconciliation asks about."""
         return [(r.task_id, r.agent_id) for r in self.active.values() if r.launched]  # type: ignore[misc]
 
@@ -157,7 +157,7 @@ class JobBook:
         elif run.task_id:
             self.by_task.pop(run.task_id, None)
 
-    def _change(self, run: RunRecord, changes: JobChanges, status: Optional[str] = None, message: str = "",
+    def _change(self, run: RunRecord, changes: JobChanges, status: str | None = None, message: str = "",
                 **fields: object) -> RunRecord:
         """Record a run's new state; a status change goes into its history and out as an event."""
         now = self.clock()
@@ -209,7 +209,7 @@ class JobBook:
         return record
 
     @staticmethod
-    def _next_fire(spec: JobSpec, now: float, old: Optional[JobRecord]) -> Optional[float]:
+    def _next_fire(spec: JobSpec, now: float, old: JobRecord | None) -> float | None:
         schedule = spec.schedule
         if schedule is None or not schedule.enabled:
             return None
@@ -234,7 +234,7 @@ class JobBook:
         self.emit(JobDeleted(job_id, self.clock()))
 
     def start_run(self, job_id: str, changes: JobChanges, trigger: str = "api",
-                  run_id: Optional[str] = None, scheduled_for: Optional[float] = None) -> RunRecord:
+                  run_id: str | None = None, scheduled_for: float | None = None) -> RunRecord:
         job = self.job(job_id)
         now = self.clock()
         run = RunRecord(run_id=run_id or run_id_for(now, self.new_id()), job_id=job_id, spec=job.spec,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Optional
+from typing import Any
 
 from .spec import JobSpec
 
@@ -18,7 +18,7 @@ class JobRecord:
 
     spec: JobSpec
     version: float
-    next_fire: Optional[float] = None
+    next_fire: float | None = None
 
     @property
     def job_id(self) -> str:
@@ -28,7 +28,7 @@ class JobRecord:
         return {"spec": self.spec.to_json(), "version": self.version, "next_fire": self.next_fire}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "JobRecord":
+    def from_json(cls, data: dict[str, Any]) -> JobRecord:
         return cls(spec=JobSpec.model_validate(data["spec"]), version=data["version"], next_fire=data.get("next_fire"))
 
 
@@ -47,23 +47,23 @@ class RunRecord:
     spec: JobSpec
     created_at: float
     trigger: str = "api"              # api | schedule
-    scheduled_for: Optional[float] = None  # the schedule's firing time this run was started for
+    scheduled_for: float | None = None  # the schedule's firing time this run was started for
     status: str = QUEUED
     attempt: int = 1
     launches: int = 0
     lost: int = 0
-    task_id: Optional[str] = None
-    agent_id: Optional[str] = None
-    hostname: Optional[str] = None
-    task_state: Optional[str] = None  # the last Mesos state of the current task
+    task_id: str | None = None
+    agent_id: str | None = None
+    hostname: str | None = None
+    task_state: str | None = None  # the last Mesos state of the current task
     launch_after: float = 0.0         # a retry waits for its backoff
-    unreachable_since: Optional[float] = None  # the current task's agent is unreachable since
+    unreachable_since: float | None = None  # the current task's agent is unreachable since
     killing: bool = False
-    exit_code: Optional[int] = None
-    signal: Optional[int] = None
+    exit_code: int | None = None
+    signal: int | None = None
     message: str = ""
-    finished_at: Optional[float] = None
-    executor_usage: Optional[dict] = None  # the executor's own peak RSS and CPU time, from its last update
+    finished_at: float | None = None
+    executor_usage: dict | None = None  # the executor's own peak RSS and CPU time, from its last update
     history: tuple[dict, ...] = ()
 
     @property
@@ -82,8 +82,8 @@ class RunRecord:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "RunRecord":
+    def from_json(cls, data: dict[str, Any]) -> RunRecord:
         return cls(**{**data, "spec": JobSpec.model_validate(data["spec"]), "history": tuple(data.get("history", ()))})
 
-    def evolve(self, **changes: Any) -> "RunRecord":
+    def evolve(self, **changes: Any) -> RunRecord:
         return replace(self, **changes)

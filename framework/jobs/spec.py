@@ -10,13 +10,12 @@ Field names follow the app definition where the meaning is the same (``cmd``, ``
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..model import (Constraint, Definition, DockerParameter, FetchUri, PathProblems, SecretEnv, Spec, StrategyRef,
-                     Volume)
 from ..placement.workload import Workload
+from ..spec.app import Constraint, Definition, DockerParameter, FetchUri, PathProblems, SecretEnv, Spec, StrategyRef, Volume
 from . import cron
 
 DEFAULT_JOB_CPUS = 1.0     # Metronome's defaults
@@ -70,28 +69,28 @@ class JobSpec(Definition):
     """One job: what to run, with what, where it may go, and what to do when it fails or ends."""
 
     id: str
-    description: Optional[str] = None
-    cmd: Optional[str] = None
-    args: Optional[list[str]] = None
-    container: Optional[JobContainer] = None
+    description: str | None = None
+    cmd: str | None = None
+    args: list[str] | None = None
+    container: JobContainer | None = None
     cpus: float = Field(DEFAULT_JOB_CPUS, gt=0)
     mem: float = Field(DEFAULT_JOB_MEM, gt=0)
     disk: float = Field(0.0, ge=0)
-    env: dict[str, Union[str, SecretEnv]] = Field(default_factory=dict)
+    env: dict[str, str | SecretEnv] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     fetch: list[FetchUri] = Field(default_factory=list)
     constraints: list[Constraint] = Field(default_factory=list)
-    accepted_resource_roles: Optional[list[str]] = None
-    strategy: Optional[StrategyRef] = None
-    user: Optional[str] = None
-    timeout_seconds: Optional[float] = Field(None, gt=0)
+    accepted_resource_roles: list[str] | None = None
+    strategy: StrategyRef | None = None
+    user: str | None = None
+    timeout_seconds: float | None = Field(None, gt=0)
     retries: int = Field(0, ge=0, le=100)
     backoff_seconds: float = Field(1.0, ge=0)
     backoff_factor: float = Field(2.0, ge=1.0)
     max_backoff_seconds: float = Field(300.0, ge=0)
     task_kill_grace_period_seconds: float = Field(3.0, ge=0)
-    schedule: Optional[Schedule] = None
-    callback_uri: Optional[str] = None
+    schedule: Schedule | None = None
+    callback_uri: str | None = None
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("id")
@@ -104,13 +103,13 @@ class JobSpec(Definition):
 
     @field_validator("callback_uri")
     @classmethod
-    def _http_uri(cls, value: Optional[str]) -> Optional[str]:
+    def _http_uri(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value
 
     @model_validator(mode="after")
-    def _check(self) -> "JobSpec":
+    def _check(self) -> JobSpec:
         problems: list[tuple[tuple[str | int, ...], str]] = []
         if self.cmd is None and self.container is None:
             problems.append((("cmd",), "one of cmd or container.docker.image is required"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import requests
 
@@ -19,14 +20,14 @@ EVENTS = ("api_post_event", "app_terminated_event", "deployment_success")
 class AppsFeed:
     """Calls ``on_apps(apps)`` with every app (Marathon's JSON) at start and after each change."""
 
-    def __init__(self, api: str, on_apps: Callable[[list[dict[str, Any]]], None], token: Optional[str] = None,
+    def __init__(self, api: str, on_apps: Callable[[list[dict[str, Any]]], None], token: str | None = None,
                  retry_seconds: float = 1.0):
         self.api = api.rstrip("/")
         self.on_apps = on_apps
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.retry_seconds = retry_seconds
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     def refresh(self) -> None:
         """Read every app now and hand them over; HalyardError when the API does not answer."""

@@ -18,7 +18,6 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from ..errors import LoadBalancerError
 from .render import needs_reload
@@ -51,14 +50,14 @@ class MasterView:
     """What the master CLI's ``show proc`` says: reloads so far, how many failed (the old
     workers then go on serving), and the pids of the workers of the current configuration."""
 
-    reloads: Optional[int] = None
+    reloads: int | None = None
     failed: int = 0
     workers: tuple[int, ...] = ()
 
 
 def parse_show_proc(text: str) -> MasterView:
     """The master CLI's ``show proc`` -> :class:`MasterView`."""
-    reloads: Optional[int] = None
+    reloads: int | None = None
     failed = 0
     workers: list[int] = []
     section = "master"
@@ -89,10 +88,10 @@ class HAProxyProcess:
         self.master_socket = self.run_dir / "master.sock"
         self.stats_socket = self.run_dir / "haproxy.sock"
         self.state_path = self.run_dir / "server-state"
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self.reloads = 0
         self.failed = 0
-        self.running_config: Optional[str] = None
+        self.running_config: str | None = None
 
     def check(self, text: str) -> None:
         """Raise LoadBalancerError with HAProxy's own words when it would refuse ``text``."""

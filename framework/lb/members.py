@@ -12,8 +12,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 MEMBER_PREFIX = "member_"
 ALIVE = "ALIVE"
@@ -33,13 +34,13 @@ class Member:
     service: Endpoint
     additional: Mapping[str, Endpoint] = field(default_factory=dict, hash=False)
     status: str = ALIVE
-    shard: Optional[int] = None
+    shard: int | None = None
 
     @property
     def alive(self) -> bool:
         return self.status == ALIVE
 
-    def endpoint(self, index: int, port_name: Optional[str]) -> Optional[Endpoint]:
+    def endpoint(self, index: int, port_name: str | None) -> Endpoint | None:
         """Where the app's port ``index`` (named ``port_name``) is: the service endpoint for the
         first port, a named additional endpoint for the others (None: not announced)."""
         if index == 0:
@@ -73,7 +74,7 @@ def parse_member(name: str, body: bytes) -> Member:
                   status=str(raw.get("status", ALIVE)), shard=shard if isinstance(shard, int) else None)
 
 
-def member_body(host: str, port: int, shard: int, additional: Optional[Mapping[str, tuple[str, int]]] = None,
+def member_body(host: str, port: int, shard: int, additional: Mapping[str, tuple[str, int]] | None = None,
                 status: str = ALIVE) -> bytes:
     """A member body in the format above (for tests and tools that announce by hand)."""
     return json.dumps({"serviceEndpoint": {"host": host, "port": port},

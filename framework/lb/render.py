@@ -11,8 +11,8 @@ and needs no reload (:func:`needs_reload`).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
 
 from .members import Member
 from .services import Service
@@ -29,7 +29,7 @@ class Settings:
     check_fall: int = 2
     check_rise: int = 2
     #: Directory of the stats socket and the server state file (None: neither is written).
-    run_dir: Optional[str] = None
+    run_dir: str | None = None
     hard_stop_after: float = 30.0
     timeout_connect: float = 2.0
     timeout_client: float = 60.0
@@ -81,6 +81,6 @@ def render(services: Sequence[Service], members: Mapping[str, Sequence[Member]],
     return "\n".join(lines) + "\n"
 
 
-def needs_reload(running: Optional[str], wanted: str) -> bool:
+def needs_reload(running: str | None, wanted: str) -> bool:
     """Reload when nothing runs yet or the configuration changed; never for the same text."""
     return running != wanted

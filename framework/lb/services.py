@@ -9,10 +9,11 @@ Pure: no I/O.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
-from .labels import app_groups, in_group, port_labels
+from ..spec.lb_labels import app_groups, in_group, port_labels
 
 HTTP_CHECKS = ("HTTP", "MESOS_HTTP")
 
@@ -25,9 +26,9 @@ class Service:
     index: int
     frontend_port: int
     mode: str
-    port_name: Optional[str] = None
+    port_name: str | None = None
     #: The path of the app's HTTP health check of this port: HAProxy checks it too (else TCP connects).
-    check_path: Optional[str] = None
+    check_path: str | None = None
 
     @property
     def name(self) -> str:
@@ -45,7 +46,7 @@ def _ports(app: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [{"servicePort": m.get("servicePort"), "name": m.get("name")} for m in mappings]
 
 
-def _http_check(app: Mapping[str, Any], index: int) -> Optional[str]:
+def _http_check(app: Mapping[str, Any], index: int) -> str | None:
     for check in app.get("healthChecks") or []:
         if check.get("protocol") in HTTP_CHECKS and (check.get("portIndex") or 0) == index and check.get("port") is None:
             return str(check.get("path") or "/")

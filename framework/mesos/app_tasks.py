@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine.messages import AppTaskLaunch
-from ..model import UNLIMITED, AppSpec
+from ..spec.app import UNLIMITED, AppSpec
 from ..timestamps import iso
 from .discovery_info import discovery_info
 from .fetch_checks import checked_command, output_file

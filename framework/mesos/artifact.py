@@ -15,7 +15,6 @@ import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 FILE_NAME = "halyard-executor.pyz"
 PACKAGES = ("halyard_executor", "pymesos", "addict", "http_parser")
@@ -62,7 +61,7 @@ def build() -> Artifact:
     return Artifact(data, hashlib.sha256(data).hexdigest())
 
 
-_cached: Optional[Artifact] = None
+_cached: Artifact | None = None
 _lock = threading.Lock()
 
 

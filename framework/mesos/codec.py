@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Mapping, Optional
+from typing import Any
 
-from ..cluster import AttributeValue, Resources
+from ..cluster.agents import AttributeValue, Resources
+from ..cluster.mesos_types import AgentSeen, CheckResult, IpAddress, Offer, TaskStatus
 from ..engine.messages import Acknowledge, AppTaskLaunch, Launch, TaskLaunch
-from ..mesos_types import AgentSeen, CheckResult, IpAddress, Offer, TaskStatus
 from .app_tasks import app_task_info
 from .job_tasks import job_task_info
 from .resources import offered_resource
@@ -22,7 +23,7 @@ def _value(field: Any) -> Any:
     return field.get("value") if isinstance(field, Mapping) else None
 
 
-def _region_and_zone(described: Mapping[str, Any]) -> tuple[Optional[str], Optional[str]]:
+def _region_and_zone(described: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """The region and zone names of an offer's or an agent's ``domain.fault_domain``."""
     fault = (described.get("domain") or {}).get("fault_domain") or {}
     return (fault.get("region") or {}).get("name"), (fault.get("zone") or {}).get("name")
@@ -61,7 +62,7 @@ def decode_agents(state: Mapping[str, Any]) -> tuple[AgentSeen, ...]:
     return tuple(out)
 
 
-def _free(agent: Mapping[str, Any]) -> Optional[Resources]:
+def _free(agent: Mapping[str, Any]) -> Resources | None:
     """An agent's unused scalars: its resources less the used and the offered ones (the master's
     operator JSON: ``resources``, ``used_resources``, ``offered_resources``)."""
     if not isinstance(agent.get("resources"), Mapping):
@@ -91,7 +92,7 @@ def _optional(kind: Any, field: str, convert: Any) -> Any:
     return None if value is None else convert(value)
 
 
-def decode_check_status(check: Any) -> Optional[CheckResult]:
+def decode_check_status(check: Any) -> CheckResult | None:
     """A ``CheckStatusInfo`` (Mesos 1.11): its type and the result of that type; unset fields (a
     check that has not answered, or timed out) stay None. None without a check status."""
     if not isinstance(check, Mapping):

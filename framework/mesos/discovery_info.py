@@ -4,16 +4,16 @@ master's state find about it. Fields as in mesos.proto: ``visibility``, ``name``
 and ``labels``."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ..engine.members import dns_label
-from ..model import AppSpec
+from ..spec.app import AppSpec
 
 ENVIRONMENT_LABEL = "HALYARD_ENVIRONMENT"
 VERSION_LABEL = "HALYARD_VERSION"
 
 
-def _port_parts(app: AppSpec) -> list[tuple[Optional[str], str, dict[str, str]]]:
+def _port_parts(app: AppSpec) -> list[tuple[str | None, str, dict[str, str]]]:
     """(name, protocol, labels) of each host port, in the order of ``host_port_requests``."""
     return [(p.name, p.protocol, p.labels) for p in app.host_port_specs()]
 

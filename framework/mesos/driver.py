@@ -16,14 +16,30 @@ import getpass
 import logging
 import signal
 import socket
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import pymesos.process
 from pymesos import MesosSchedulerDriver, Scheduler
 
+from ..engine.messages import (
+    Acknowledge,
+    AgentLost,
+    Decline,
+    Disconnected,
+    Event,
+    Instruction,
+    Kill,
+    Launch,
+    Offers,
+    Reconcile,
+    Rescinded,
+    Revive,
+    StatusUpdate,
+    Subscribed,
+    Suppress,
+)
 from ..errors import FrameworkRefusedError
-from ..engine.messages import (Acknowledge, AgentLost, Decline, Disconnected, Event, Instruction, Kill, Launch, Offers,
-                               Reconcile, Rescinded, Revive, StatusUpdate, Subscribed, Suppress)
 from .codec import acknowledgement, decode_offer, decode_status, task_infos
 from .refusal import refusal_from_error_event
 
@@ -50,8 +66,8 @@ def install_interrupt_handler(on_driver_failure: Callable[[BaseException], None]
     signal.signal(signal.SIGINT, handler)
 
 
-def framework_info(name: str, role: str, failover_timeout: float, framework_id: Optional[str],
-                   principal: Optional[str], webui_url: Optional[str]) -> dict[str, Any]:
+def framework_info(name: str, role: str, failover_timeout: float, framework_id: str | None,
+                   principal: str | None, webui_url: str | None) -> dict[str, Any]:
     """FrameworkInfo: checkpointing on (tasks survive agent restarts), a long failover timeout,
     and the capabilities whose semantics the engine implements."""
     info: dict[str, Any] = {
@@ -72,7 +88,7 @@ class _PymesosScheduler(Scheduler):
     """pymesos callbacks -> events. Runs on pymesos' IO thread: enqueue only, never raise."""
 
     def __init__(self, sink: Callable[[Event], None], on_failed_over: Callable[[str], bool],
-                 principal: Optional[str] = None,
+                 principal: str | None = None,
                  on_refused: Callable[[FrameworkRefusedError], None] = lambda error: None):
         self._sink = sink
         self._on_failed_over = on_failed_over
@@ -165,7 +181,7 @@ class MesosDriver:
     """One subscription to Mesos; ``execute`` carries out engine instructions."""
 
     def __init__(self, master: str, framework: dict[str, Any], sink: Callable[[Event], None],
-                 principal: Optional[str] = None, secret: Optional[str] = None,
+                 principal: str | None = None, secret: str | None = None,
                  on_failed_over: Callable[[str], bool] = lambda message: True,
                  on_refused: Callable[[FrameworkRefusedError], None] = lambda error: None):
         master = master.removeprefix("http://").removeprefix("https://").rstrip("/")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import shlex
-from typing import Optional, Sequence
+from collections.abc import Sequence
 from urllib.parse import urlparse
 
-from ..images import uri_checksum
-from ..model import FetchUri
+from ..releases.images import uri_checksum
+from ..spec.app import FetchUri
 
 MISMATCH_EXIT = 97
 
@@ -24,7 +24,7 @@ def fetched_name(fetch: FetchUri) -> str:
     return fetch.dest_path or os.path.basename(urlparse(fetch.uri).path) or "download"
 
 
-def output_file(fetch: FetchUri) -> Optional[str]:
+def output_file(fetch: FetchUri) -> str | None:
     """The ``output_file`` to give Mesos' fetcher: ``destPath``, or for a URI carrying a checksum its
     plain name (Mesos' fetcher names files after the URI as if it were a path, query and fragment
     included; the check must find the file under the name it expects)."""
@@ -33,7 +33,7 @@ def output_file(fetch: FetchUri) -> Optional[str]:
     return fetched_name(fetch) if uri_checksum(fetch.uri) else None
 
 
-def check_prefix(fetches: Sequence[FetchUri]) -> Optional[str]:
+def check_prefix(fetches: Sequence[FetchUri]) -> str | None:
     """The shell that checks every fetched file carrying a sha256 (None: nothing to check)."""
     checks = []
     for fetch in fetches:

@@ -2,16 +2,16 @@
 
 The one client of the master's HTTP endpoints (the subscription itself is ``driver.py``'s): the
 service's API, ``halyard plan --master`` and the sandbox reader all go through
-:class:`MesosMaster`, an implementation of :class:`halyard.backend.MasterReader`.
+:class:`MesosMaster`, an implementation of :class:`halyard.runtime.backend.MasterReader`.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import requests
 
+from ..cluster.mesos_types import AgentSeen
 from ..errors import ClusterSourceError, NotFoundError, UpstreamError
-from ..mesos_types import AgentSeen
 from .codec import decode_agents
 
 TIMEOUT = 10.0
@@ -38,7 +38,7 @@ class MesosMaster:
         """The master's ``/master/state`` (falling back to ``/state``) as parsed JSON; raises
         ClusterSourceError when the master cannot be reached or gives no state."""
         base = self.url()
-        last: Optional[str] = None
+        last: str | None = None
         for path in ("/master/state", "/state"):
             try:
                 response = requests.get(base + path, timeout=self.timeout)

@@ -17,7 +17,6 @@ Pure functions of the text pymesos gives, so they are unit tested without a mast
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from ..errors import FrameworkRefusedError
 
@@ -29,7 +28,7 @@ REFUSING_STATUSES = frozenset({400, 401, 403})
 _NOT_AUTHORIZED = ("Not authorized to",)
 
 
-def _who(principal: Optional[str]) -> str:
+def _who(principal: str | None) -> str:
     return f"framework principal {principal!r}" if principal else "a framework without a principal"
 
 
@@ -42,7 +41,7 @@ def _detail(body: str) -> str:
     return text
 
 
-def refusal_from_failure(exc: BaseException, principal: Optional[str]) -> Optional[FrameworkRefusedError]:
+def refusal_from_failure(exc: BaseException, principal: str | None) -> FrameworkRefusedError | None:
     """The refusal that ended pymesos' IO thread with ``exc``, or None if ``exc`` is no refusal."""
     match = _HTTP_FAILURE.match(str(exc))
     if not match or int(match.group(1)) not in REFUSING_STATUSES:
@@ -59,7 +58,7 @@ def refusal_from_failure(exc: BaseException, principal: Optional[str]) -> Option
     return FrameworkRefusedError(f"the master refused {_who(principal)}: {why} ({status})", principal, status)
 
 
-def refusal_from_error_event(message: str, principal: Optional[str]) -> Optional[FrameworkRefusedError]:
+def refusal_from_error_event(message: str, principal: str | None) -> FrameworkRefusedError | None:
     """The refusal an ERROR event on the subscription stream says, or None if it says something else."""
     text = str(message).strip()
     if not text.startswith(_NOT_AUTHORIZED):

@@ -1,11 +1,12 @@
 """Resources between Mesos' v1 JSON and the core's typed values."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from ..cluster import UNRESERVED
-from ..mesos_types import Allocated, OfferedResource
+from ..cluster.agents import UNRESERVED
+from ..cluster.mesos_types import Allocated, OfferedResource
 
 
 def resource_role(resource: Mapping[str, Any]) -> str:

@@ -7,17 +7,15 @@ the executor's directory in the agent's ``/state``). An agent that does not answ
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import requests
 
-from ..backend import MasterReader
 from ..errors import NotFoundError, UpstreamError
+from ..runtime.backend import MasterReader
 
 TIMEOUT = 5.0
 
 
-def _executor_directory(agent: str, framework_id: str, executor_id: str) -> Optional[str]:
+def _executor_directory(agent: str, framework_id: str, executor_id: str) -> str | None:
     state = requests.get(f"{agent}/state", timeout=TIMEOUT).json()
     for framework in state.get("frameworks", []) + state.get("completed_frameworks", []):
         if framework.get("id") != framework_id:

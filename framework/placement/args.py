@@ -1,7 +1,8 @@
 """Helpers for strategy factories that validate their own arguments."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import Problem, ValidationError
 
@@ -24,7 +25,7 @@ def check_args(strategy: str, args: Mapping[str, Any], allowed: Mapping[str, typ
 
 def check_resources(value: list, key: str = "resources") -> tuple[str, ...]:
     """A non-empty list of distinct resource names from ``cpus, mem, disk, gpus``."""
-    from ..cluster import SCALARS
+    from ..cluster.agents import SCALARS
 
     path = f"strategy.args.{key}"
     if not value:

@@ -7,9 +7,10 @@ reason a person can act on. Reasons are aggregated over agents, so keep agent-sp
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import PlacementContext
@@ -42,7 +43,7 @@ class Scope(Enum):
 class Status:
     """A filter's verdict: ``reason`` is None when the agent passes."""
 
-    reason: Optional[str] = None
+    reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -68,20 +69,20 @@ class Filter:
     scope: Scope = Scope.GLOBAL
     static: bool = False
 
-    def prepare(self, ctx: "PlacementContext") -> None:
+    def prepare(self, ctx: PlacementContext) -> None:
         """Called once per app before any agent is filtered. Default: nothing."""
 
-    def filter(self, ctx: "PlacementContext", agent: "AgentState") -> Status:
+    def filter(self, ctx: PlacementContext, agent: AgentState) -> Status:
         raise NotImplementedError
 
-    def compile(self, ctx: "PlacementContext") -> Optional[Callable[["AgentState"], bool]]:
+    def compile(self, ctx: PlacementContext) -> Callable[[AgentState], bool] | None:
         """Optional fast form, asked once after :meth:`prepare`: a function of the agent alone that
         is True exactly when :meth:`filter` passes it (now and after any placement), and never
         raises. The planner uses it in its hot loop when every filter and scorer of a workload has
         one; reasons still come from :meth:`filter`. Default: None (the planner calls :meth:`filter`)."""
         return None
 
-    def epoch(self, ctx: "PlacementContext") -> object:
+    def epoch(self, ctx: PlacementContext) -> object:
         """``REVERSIBLE`` filters: a value that changes whenever an agent refused so far may pass
         again (between changes, refusals only grow). Default: never changes."""
         return None
@@ -99,16 +100,16 @@ class Scorer:
     scope: Scope = Scope.GLOBAL
     falls_with_use: bool = False
 
-    def prepare(self, ctx: "PlacementContext") -> None:
+    def prepare(self, ctx: PlacementContext) -> None:
         """Called once per app before any agent is scored. Default: nothing."""
 
-    def compile(self, ctx: "PlacementContext") -> Optional[Callable[["AgentState"], float]]:
+    def compile(self, ctx: PlacementContext) -> Callable[[AgentState], float] | None:
         """Optional fast form, asked once after :meth:`prepare`: a function of the agent alone that
         returns exactly what :meth:`score` returns, always within 0..100 (it is not range-checked),
         and never raises. Default: None (the planner calls :meth:`score`)."""
         return None
 
-    def score(self, ctx: "PlacementContext", agent: "AgentState") -> float:
+    def score(self, ctx: PlacementContext, agent: AgentState) -> float:
         """The agent's score. A function of ``ctx`` and ``agent`` only: the planner may ask again
         (it does for the picked agent, to report each scorer's part in ``Placement.scores``)."""
         raise NotImplementedError

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
-from ..cluster import SCALARS, AgentInfo
-from ..model import StrategyRef
+from ..cluster.agents import SCALARS, AgentInfo
+from ..spec.app import StrategyRef
 from .constraints import constraint_filter
-from .pipeline import Plan, PlacementRequest, Planner
+from .pipeline import PlacementRequest, Plan, Planner
 from .state import AgentState, Demand
 
 
@@ -134,7 +135,7 @@ def largest_fit(agents: Sequence[AgentInfo], used: Mapping[str, Sequence[float]]
         return (0.0, 0.0)
     top_cpus = max(a.capacity.cpus for a in agents) or 1.0
     top_mem = max(a.capacity.mem for a in agents) or 1.0
-    best: Optional[tuple[float, float, float]] = None
+    best: tuple[float, float, float] | None = None
     for a in agents:
         taken = used.get(a.id, (0.0, 0.0))
         cpus = max(0.0, sum(r.cpus for r in a.available.values()) - taken[0])

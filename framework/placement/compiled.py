@@ -9,8 +9,9 @@ methods. A workload with any plugin lacking a fast form keeps the guarded generi
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 from .base import Filter, Scope, Scorer, plugin_name
 from .context import PlacementContext
@@ -30,14 +31,14 @@ class CompiledPipeline:
     each scorer's fast form as ``(fast form, weight, name)``.
     """
 
-    evaluate: Callable[[AgentState], Optional[float]]
-    judge: Callable[[AgentState], Optional[float]]
+    evaluate: Callable[[AgentState], float | None]
+    judge: Callable[[AgentState], float | None]
     recheck: tuple[tuple[Callable[[AgentState], bool], bool], ...]
     rates: tuple[tuple[Callable[[AgentState], float], float, str], ...]
 
 
 def compile_pipeline(ctx: PlacementContext, filters: Sequence[Filter],
-                     scorers: Sequence[tuple[Scorer, float]]) -> Optional[CompiledPipeline]:
+                     scorers: Sequence[tuple[Scorer, float]]) -> CompiledPipeline | None:
     """The fused pipeline, or None when a filter or scorer has no fast form. A plugin's
     ``compile`` that raises propagates (the planner reports it as that plugin's failure)."""
     checks = []

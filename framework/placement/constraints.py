@@ -8,9 +8,9 @@ step (see :class:`GroupByFilter`), not a quota.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
-from ..model import Constraint, Operator
+from ..spec.app import Constraint, Operator
 from .base import OK, Filter, Scope, Status, unfit
 from .context import PlacementContext
 from .state import AgentState, format_scalar

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 from .state import AgentState, Demand
 from .workload import Workload
@@ -25,7 +25,7 @@ class PlacementContext:
         self.target = target
         self.rng = rng
         self._eligible = eligible
-        self._eligible_cache: Optional[list[AgentState]] = None
+        self._eligible_cache: list[AgentState] | None = None
         self._value_counts: dict[str, dict[str, int]] = {}
         # For least_count: per field, how many values have each count, and the least count.
         self._levels: dict[str, dict[int, int]] = {}

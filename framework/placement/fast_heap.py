@@ -27,7 +27,8 @@ over many values) keeps the generic path. Pure: no I/O.
 from __future__ import annotations
 
 import heapq
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .base import MAX_SCORE, Filter, Scope, Scorer, plugin_name
 from .constraints import ClusterFilter, GroupByFilter, IsFilter, LikeFilter, MaxPerFilter, UniqueFilter
@@ -58,19 +59,19 @@ class HeapKernel:
 
     def __init__(self, ctx: PlacementContext, agents: Sequence[AgentState], forms: dict[str, Callable[..., Any]],
                  checks: tuple[Callable[[AgentState], bool], ...], static: list[Callable[[AgentState], bool]],
-                 group_by: Optional[GroupByFilter], landed: list[int]):
+                 group_by: GroupByFilter | None, landed: list[int]):
         self.ctx = ctx
         self.group_by = group_by
         self.scores_on = forms["scores_on"]
         self._top, self._push, self._placed = forms["top"], forms.get("push"), forms.get("placed")
         self._landed, self._seen = landed, len(landed)
-        self._last: Optional[int] = None
+        self._last: int | None = None
         entries = forms["entries"]
         # A lazy top() runs every check on the entry it returns: checking each agent here too
         # would only keep refused agents out of the heap sooner.
         build_checks = "push" in forms
         field = group_by.field if group_by is not None else None
-        members: dict[Optional[str], list[AgentState]] = {}
+        members: dict[str | None, list[AgentState]] = {}
         if not static and field is None and not build_checks:
             members[None] = list(agents)
         for agent in agents if not members else ():
@@ -97,7 +98,7 @@ class HeapKernel:
         if field is None and self._push is None and "best_of" in forms:
             self.best = forms["best_of"](self._single)  # type: ignore[method-assign]
 
-    def best(self, agents: list[AgentState]) -> Optional[AgentState]:
+    def best(self, agents: list[AgentState]) -> AgentState | None:
         """The agent the next task should go to, or None when no agent can take it."""
         if self._last is not None and self._placed is not None:  # the planner placed our last choice
             self._placed(self._last)
@@ -133,10 +134,10 @@ class HeapKernel:
 
 def heap_kernel(ctx: PlacementContext, agents: Sequence[AgentState], filters: Sequence[Filter],
                 scorers: Sequence[tuple[Scorer, float]], lazy: bool,
-                shared: SharedScores) -> Optional[HeapKernel]:
+                shared: SharedScores) -> HeapKernel | None:
     """The fast form of a heap-mode workload whose plugins are all built-ins this module knows,
     else None (the generic path). Call after every plugin's ``prepare``."""
-    group_by: Optional[GroupByFilter] = None
+    group_by: GroupByFilter | None = None
     checks, rechecks, static = [], [], []
     for f in filters:
         if type(f) not in _FILTERS:

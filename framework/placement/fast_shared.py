@@ -7,7 +7,7 @@ the score again for every workload that finds the agent changed. Pure: no I/O.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .state import AgentState
 

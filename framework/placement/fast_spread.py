@@ -11,7 +11,8 @@ same order, as the generic path: the same choices. Pure: no I/O.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .base import MAX_SCORE
 from .state import AgentState
@@ -49,7 +50,7 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
         index = agent.index
         return ((name0, weight0, raw[index]), (name1, weight1, table[index]))
 
-    def top(heap: list[SpreadEntry]) -> Optional[SpreadEntry]:
+    def top(heap: list[SpreadEntry]) -> SpreadEntry | None:
         while heap:
             stored, index = heap[0]
             key = minus_own[index] - w1 * table[index]  # -(own + w1 * table), bit for bit
@@ -65,10 +66,10 @@ def spread_forms(agents: Sequence[AgentState], app_id: str, w0: float, w1: float
                 return heap[0]
         return None
 
-    def best_of(heap: list[SpreadEntry]) -> Callable[[Sequence[AgentState]], Optional[AgentState]]:
+    def best_of(heap: list[SpreadEntry]) -> Callable[[Sequence[AgentState]], AgentState | None]:
         last = -1
 
-        def best(_agents: Sequence[AgentState]) -> Optional[AgentState]:
+        def best(_agents: Sequence[AgentState]) -> AgentState | None:
             nonlocal last
             if last >= 0:  # placed(last), inline; its entry is still the heap's top: re-sift it now
                 n = agents[last].app_counts.get(app_id, 0)

@@ -1,9 +1,9 @@
 """Built-in filters every plan uses: roles and scalar resources, then host ports."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from ..cluster import SCALARS
+from ..cluster.agents import SCALARS
 from .base import OK, Filter, Scope, Status, unfit
 from .context import PlacementContext
 from .state import EPSILON, AgentState

@@ -6,10 +6,10 @@ strategies and the API's renderings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
-from ..cluster import SCALARS
-from ..model import StrategyRef
+from ..cluster.agents import SCALARS
+from ..spec.app import StrategyRef
 from .workload import Workload, WorkloadKind
 
 #: What one scorer gave the chosen agent: ``(scorer name, weight, raw score 0..100)``.
@@ -22,7 +22,7 @@ class PlacementRequest:
 
     workload: Workload
     count: int
-    strategy: Optional[StrategyRef] = None
+    strategy: StrategyRef | None = None
 
 
 @dataclass(frozen=True, slots=True)  # one per task placed: no per-instance dict

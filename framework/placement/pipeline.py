@@ -30,14 +30,13 @@ import gc
 import heapq
 import random
 from collections import Counter
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-from ..cluster import AgentInfo
+from ..cluster.agents import AgentInfo
 from ..errors import Problem, ValidationError
-from ..model import DEFAULT_STRATEGY, StrategyRef
+from ..spec.app import DEFAULT_STRATEGY, StrategyRef
 from .fast_shared import SharedScores
-from .outcome import (Placement, PlacementRequest, Plan, ScoreContribution, Unplaced,  # noqa: F401 (re-exported)
-                      new_placement)
+from .outcome import Placement, PlacementRequest, Plan, ScoreContribution, Unplaced, new_placement  # noqa: F401 (re-exported)
 from .placer import WorkloadPlacer, build_pipeline, strategy_failed  # noqa: F401 (build_pipeline re-exported)
 from .registry import StrategyRegistry
 from .state import AgentState
@@ -69,7 +68,7 @@ def bounded(requests: Sequence[PlacementRequest]) -> tuple[list[PlacementRequest
 class Planner:
     """Plans placements with strategies from ``registry``; ``seed`` makes random choices reproducible."""
 
-    def __init__(self, registry: Optional[StrategyRegistry] = None, seed: int = 0,
+    def __init__(self, registry: StrategyRegistry | None = None, seed: int = 0,
                  window: int = DEFAULT_WINDOW, fast: bool = True):
         """``fast=False``: never the built-ins' heap kernels (:mod:`fast_heap`), only the generic
         path (the same choices; for tests that compare the two)."""
@@ -179,6 +178,6 @@ class Planner:
 
 
 def plan(agents: Sequence[AgentInfo], requests: Sequence[PlacementRequest], *, seed: int = 0,
-         registry: Optional[StrategyRegistry] = None) -> Plan:
+         registry: StrategyRegistry | None = None) -> Plan:
     """Convenience wrapper: ``Planner(registry, seed).plan(agents, requests)``."""
     return Planner(registry, seed).plan(agents, requests)

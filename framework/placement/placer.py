@@ -14,7 +14,8 @@ from __future__ import annotations
 import heapq
 import random
 from collections import Counter
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..errors import HalyardError, PluginError, ValidationError
 from .base import MAX_SCORE, Filter, Scope, Scorer, Strategy, plugin_name
@@ -61,7 +62,7 @@ class WorkloadPlacer:
         self.reversible = [f for f in self.filters if f.scope is Scope.REVERSIBLE]
         self.judged = [(f.filter, f.scope is Scope.REVERSIBLE) for f in self.filters]
         # Agents refused only by REVERSIBLE filters, with their last heap entry if they had one.
-        self.parked: dict[int, Optional[tuple[float, int, int]]] = {}
+        self.parked: dict[int, tuple[float, int, int] | None] = {}
         self.epochs: object = None
         self.random_mode = strategy.select == "random" and final_refusals and not self.reversible
         self.heap_mode = (final_refusals and not self.random_mode and strategy.select == "best"
@@ -80,12 +81,12 @@ class WorkloadPlacer:
         self.candidates: list[int] = []
         self.select = strategy.select
         self.next_instance = 0
-        self.ctx: Optional[PlacementContext] = None
-        self.fast: Optional[CompiledPipeline] = None
-        self.kernel: Optional[HeapKernel] = None
+        self.ctx: PlacementContext | None = None
+        self.fast: CompiledPipeline | None = None
+        self.kernel: HeapKernel | None = None
 
     def activate(self, agents: list[AgentState], rng: random.Random, context: Sequence[AgentState] = (),
-                 shared: Optional[SharedScores] = None) -> None:
+                 shared: SharedScores | None = None) -> None:
         """Ready to place on ``agents``; ``context``: the rest of the cluster, whose tasks count for
         constraints (UNIQUE, MAX_PER, CLUSTER, GROUP_BY) but which takes no task now; ``shared``:
         the plan's scores that every workload shares (the planner keeps them current)."""
@@ -135,7 +136,7 @@ class WorkloadPlacer:
             self.heap = entries
             self.epochs = self._epochs()
 
-    def evaluate(self, agent: AgentState) -> Optional[float]:
+    def evaluate(self, agent: AgentState) -> float | None:
         """The agent's score, or None if a filter refuses it. A plugin that raises or scores
         outside 0..100 raises PluginError naming it."""
         ctx = self.ctx
@@ -165,7 +166,7 @@ class WorkloadPlacer:
     def _epochs(self) -> object:
         return tuple([f.epoch(self.ctx) for f in self.reversible])  # type: ignore[arg-type]
 
-    def _judge(self, agent: AgentState, entry: Optional[tuple[float, int, int]]) -> Optional[float]:
+    def _judge(self, agent: AgentState, entry: tuple[float, int, int] | None) -> float | None:
         """:meth:`evaluate`, parking the agent (with ``entry``, its last heap entry) when the first
         filter to refuse it is REVERSIBLE."""
         if not self.reversible:
@@ -187,7 +188,7 @@ class WorkloadPlacer:
             raise _plugin_error("filter", plugin_name(getattr(check, "__self__", check)), exc) from exc
         return self._total(agent)
 
-    def _push(self, heap: list, agent: AgentState, entry: Optional[tuple[float, int, int]] = None) -> None:
+    def _push(self, heap: list, agent: AgentState, entry: tuple[float, int, int] | None = None) -> None:
         score = self._judge(agent, entry)
         if score is not None:
             heapq.heappush(heap, (-score, agent.index, agent.stamp))
@@ -232,7 +233,7 @@ class WorkloadPlacer:
         """The workload's remaining tasks, unplaced because its strategy failed with ``exc``."""
         return strategy_failed(self.workload, self.remaining, self.strategy_name, exc)
 
-    def best(self, agents: list[AgentState]) -> Optional[AgentState]:
+    def best(self, agents: list[AgentState]) -> AgentState | None:
         """The agent the next task should go to, or None when no agent can take it."""
         if self.random_mode:
             return self._random(agents)
@@ -282,7 +283,7 @@ class WorkloadPlacer:
                 raise _plugin_error("filter", plugin_name(f), exc) from exc
         return None
 
-    def _scan(self, agents: list[AgentState]) -> Optional[AgentState]:
+    def _scan(self, agents: list[AgentState]) -> AgentState | None:
         """Evaluate every agent; the first with the highest score wins (random: any that passes)."""
         passing = []
         best, best_score = None, -1.0
@@ -297,7 +298,7 @@ class WorkloadPlacer:
             return self.ctx.rng.choice(passing)  # type: ignore[union-attr]
         return best
 
-    def _random(self, agents: list[AgentState]) -> Optional[AgentState]:
+    def _random(self, agents: list[AgentState]) -> AgentState | None:
         """Uniform among agents that pass: draw, check, and drop refused agents for good."""
         candidates, rng = self.candidates, self.ctx.rng  # type: ignore[union-attr]
         while candidates:

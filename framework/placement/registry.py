@@ -14,11 +14,12 @@ per-app state from ``prepare`` on themselves.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from importlib import metadata
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from ..errors import DuplicatePluginError, HalyardError, PluginError, Problem, ValidationError
-from ..model import StrategyRef
+from ..spec.app import StrategyRef
 from .base import Strategy
 from .strategies import binpack, random, spread, weighted
 
@@ -34,13 +35,13 @@ WEIGHTED = weighted.NAME
 class StrategyRegistry:
     """Strategy factories by name. Registering a name twice is an error."""
 
-    def __init__(self, factories: Optional[Mapping[str, Factory]] = None):
+    def __init__(self, factories: Mapping[str, Factory] | None = None):
         self._factories: dict[str, Factory | metadata.EntryPoint] = {}
         for name, factory in (factories if factories is not None else BUILTINS).items():
             self.register(name, factory)
 
     @classmethod
-    def discover(cls) -> "StrategyRegistry":
+    def discover(cls) -> StrategyRegistry:
         """The built-ins plus every installed plugin (loaded when first used)."""
         registry = cls()
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):

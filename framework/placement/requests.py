@@ -2,22 +2,23 @@
 ``POST /v1/plan``). Pure: specs and agents in, requests out."""
 from __future__ import annotations
 
-from typing import Iterable, Optional, Protocol, Sequence, Union
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
-from ..cluster import AgentInfo
-from ..model import StrategyRef
+from ..cluster.agents import AgentInfo
+from ..spec.app import StrategyRef
 from .pipeline import PlacementRequest
 from .workload import Workload
 
 
 class HasWorkload(Protocol):
-    """Anything the planner can place: an :class:`~halyard.model.AppSpec`, for one."""
+    """Anything the planner can place: an :class:`~halyard.spec.app.AppSpec`, for one."""
 
     def workload(self) -> Workload: ...
 
 
-def requests_for(specs: Iterable[Union[Workload, HasWorkload]], agents: Sequence[AgentInfo],
-                 strategy: Optional[str]) -> list[PlacementRequest]:
+def requests_for(specs: Iterable[Workload | HasWorkload], agents: Sequence[AgentInfo],
+                 strategy: str | None) -> list[PlacementRequest]:
     """One request per spec for the instances it still lacks on ``agents`` (never fewer than 0);
     ``strategy``, when given, overrides every spec's own."""
     ref = StrategyRef(name=strategy) if strategy else None

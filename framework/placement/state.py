@@ -1,15 +1,15 @@
 """Mutable per-plan agent state and the task demand it is checked against.
 
-An :class:`AgentState` is a working copy of an :class:`~halyard.cluster.AgentInfo`: each
+An :class:`AgentState` is a working copy of an :class:`~halyard.cluster.agents.AgentInfo`: each
 placement subtracts from it and bumps its ``stamp`` so cached evaluations can tell they are stale.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
 
-from ..cluster import SCALARS, UNRESERVED, AgentInfo, AttributeValue
-from ..ranges import PortSet
+from ..cluster.agents import SCALARS, UNRESERVED, AgentInfo, AttributeValue
+from ..cluster.ranges import PortSet
 from .workload import Workload
 
 EPSILON = 1e-9
@@ -21,8 +21,8 @@ def format_scalar(value: float) -> str:
     return text or "0"
 
 
-def field_values(hostname: str, attributes: Mapping[str, AttributeValue], region: Optional[str] = None,
-                 zone: Optional[str] = None) -> dict[str, str]:
+def field_values(hostname: str, attributes: Mapping[str, AttributeValue], region: str | None = None,
+                 zone: str | None = None) -> dict[str, str]:
     """An agent's value for each constraint field: ``hostname``/``@hostname``, ``@region``,
     ``@zone`` and its attributes (scalars as :func:`format_scalar` writes them)."""
     values = {k: format_scalar(v) if isinstance(v, float) else v for k, v in attributes.items()}
@@ -48,7 +48,7 @@ class Demand:
     port_order: tuple[int, ...] = field(init=False, repr=False, compare=False)
     one_any_port: bool = field(init=False, repr=False, compare=False)  # host_ports == (0,)
     named_needs: tuple[tuple[int, float, str], ...] = field(init=False, repr=False, compare=False)
-    role: Optional[str] = field(init=False, repr=False, compare=False)  # the one role, if one
+    role: str | None = field(init=False, repr=False, compare=False)  # the one role, if one
 
     def __post_init__(self) -> None:
         ports = self.host_ports
@@ -59,7 +59,7 @@ class Demand:
         object.__setattr__(self, "role", self.roles[0] if len(self.roles) == 1 else None)
 
     @classmethod
-    def of(cls, workload: Workload) -> "Demand":
+    def of(cls, workload: Workload) -> Demand:
         """The per-task demand of ``workload``, roles in the order resources are taken from them."""
         # Reserved roles first, the unreserved pool last: use what was set aside for us first.
         roles = tuple(sorted(workload.roles, key=lambda r: r == UNRESERVED))
@@ -87,7 +87,7 @@ class AgentState:
         self.values = field_values(info.hostname, info.attributes, info.region, info.zone)
         self.stamp = 0
 
-    def value(self, field: str) -> Optional[str]:
+    def value(self, field: str) -> str | None:
         """The agent's value for a constraint field (``hostname``, ``@zone``, an attribute)."""
         return self.values.get(field)
 

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import enum
-from typing import Callable, Optional, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from ..engine.app_records import AppVersion, Snapshot
 from ..engine.messages import Persist
-from ..releases import Release
+from ..releases.records import Release
 
 
 class SessionState(enum.Enum):
@@ -43,7 +44,7 @@ class StateStore(Protocol):
     def commit(self, persist: Persist) -> None:
         """Write one Persist, fenced by this leader's epoch (FencedError, StoreUnavailableError)."""
 
-    def app_version(self, app_id: str, version: float) -> Optional[AppVersion]:
+    def app_version(self, app_id: str, version: float) -> AppVersion | None:
         """An app's definition as stored at ``version`` (None if that version is not kept)."""
 
 
@@ -80,6 +81,6 @@ class ReleaseStore(Protocol):
         """Every (service, environment)'s releases, oldest first."""
 
     def update(self, service: str, environment: str,
-               change: Callable[[list[Release]], Optional[Sequence[Release]]]) -> list[Release]:
+               change: Callable[[list[Release]], Sequence[Release] | None]) -> list[Release]:
         """Replace the history by ``change(history)`` (None: leave it), fenced by the leader epoch
         (FencedError) and retried on a concurrent write; the history as written."""

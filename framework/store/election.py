@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
@@ -42,7 +42,7 @@ def parse_zk(url: str) -> tuple[str, str]:
     return hosts, "/halyard"
 
 
-def _auth(credentials: Optional[str]) -> Optional[list[tuple[str, str]]]:
+def _auth(credentials: str | None) -> list[tuple[str, str]] | None:
     return [("digest", credentials)] if credentials else None
 
 
@@ -74,7 +74,7 @@ class ZkElection:
 class ZkSession:
     """One scheduler's ZooKeeper connection: the store and the election live on it."""
 
-    def __init__(self, url: str, session_timeout: float = 10.0, credentials: Optional[str] = None):
+    def __init__(self, url: str, session_timeout: float = 10.0, credentials: str | None = None):
         self.url = url
         self.session_timeout = session_timeout
         self.credentials = credentials

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
@@ -34,18 +34,18 @@ def member_path(base: str, app_id: str) -> str:
 class _AppWatch:
     """The watches of one app; ``active`` False makes every callback of it stop its watch."""
 
-    def __init__(self, owner: "ServerSetWatcher", app_id: str):
+    def __init__(self, owner: ServerSetWatcher, app_id: str):
         self.owner, self.app_id = owner, app_id
         self.path = member_path(owner.base, app_id)
         self.active = True
-        self.generation: Optional[int] = None  # czxid of the node the ChildrenWatch is on
+        self.generation: int | None = None  # czxid of the node the ChildrenWatch is on
         self.members: dict[str, Member] = {}
         self.wanted: set[str] = set()
 
     def start(self) -> None:
         self.owner.client.DataWatch(self.path, self._on_node)
 
-    def _on_node(self, data: Optional[bytes], stat: object) -> Optional[bool]:
+    def _on_node(self, data: bytes | None, stat: object) -> bool | None:
         if not self.active:
             return False
         with self.owner.lock:
@@ -65,8 +65,8 @@ class _AppWatch:
     def _current(self, generation: int) -> bool:
         return self.active and self.generation == generation
 
-    def _children_watch(self, generation: int) -> Callable[[list[str]], Optional[bool]]:
-        def on_children(children: list[str]) -> Optional[bool]:
+    def _children_watch(self, generation: int) -> Callable[[list[str]], bool | None]:
+        def on_children(children: list[str]) -> bool | None:
             with self.owner.lock:
                 if not self._current(generation):
                     return False
@@ -83,8 +83,8 @@ class _AppWatch:
             return None
         return on_children
 
-    def _member_watch(self, generation: int, name: str) -> Callable[[Optional[bytes], object], Optional[bool]]:
-        def on_member(data: Optional[bytes], stat: object) -> Optional[bool]:
+    def _member_watch(self, generation: int, name: str) -> Callable[[bytes | None, object], bool | None]:
+        def on_member(data: bytes | None, stat: object) -> bool | None:
             with self.owner.lock:
                 if not self._current(generation):
                     return False

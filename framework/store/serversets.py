@@ -25,10 +25,11 @@ import json
 import logging
 import posixpath
 import threading
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import NoNodeError, NodeExistsError
+from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from ..engine.members import Member, dns_label
 from ..errors import Problem, ValidationError
@@ -93,7 +94,7 @@ class ServerSetWriter:
     """Members under ``root`` (already resolved by :func:`discovery_root`) in ``fmt``. Every
     public operation raises StoreError, never kazoo's."""
 
-    def __init__(self, client: KazooClient, root: str, fmt: str = "serverset", acl: Optional[list] = None):
+    def __init__(self, client: KazooClient, root: str, fmt: str = "serverset", acl: list | None = None):
         if fmt not in FORMATS:
             raise ValidationError([Problem("--discovery-format", f"expected one of {', '.join(FORMATS)}, got {fmt!r}")])
         self.client, self.root, self.format, self.acl = client, root.rstrip("/"), fmt, acl
@@ -179,7 +180,7 @@ class ServerSetWriter:
     @kazoo_errors("announcing a member")
     def _announce(self, member: Member) -> None:
         data = _encode(self.body(member))
-        path: Optional[str] = None   # Curator: the instance's path (serverset: known once created)
+        path: str | None = None   # Curator: the instance's path (serverset: known once created)
         if self.format == "curator":
             path = f"{self.directory(member.app_id)}/{member.task_id}"
             result = self.client.create_async(path, data, acl=self.acl, makepath=True)
@@ -190,7 +191,7 @@ class ServerSetWriter:
             self._inflight[member.task_id] = result
         result.rawlink(lambda answered: self._created(member.task_id, data, answered, path))
 
-    def _created(self, task_id: str, data: bytes, result: Any, known: Optional[str]) -> None:
+    def _created(self, task_id: str, data: bytes, result: Any, known: str | None) -> None:
         """kazoo's thread: an announcement was answered."""
         with self._lock:
             if self._inflight.get(task_id) is not result:
@@ -260,9 +261,9 @@ class ServerSetWriter:
     def _key(self, member: Member) -> tuple[str, bytes]:
         return self.directory(member.app_id), _encode(self.body(member))
 
-    def _existing(self) -> dict[str, Optional[tuple[str, bytes]]]:
+    def _existing(self) -> dict[str, tuple[str, bytes] | None]:
         """Every member node under the root -> (its directory, its body re-encoded) or None if unreadable."""
-        out: dict[str, Optional[tuple[str, bytes]]] = {}
+        out: dict[str, tuple[str, bytes] | None] = {}
         if not self.client.exists(self.root):
             return out
         if self.format == "curator":
@@ -282,7 +283,7 @@ class ServerSetWriter:
                     stack.append(path)
         return out
 
-    def _read_key(self, directory: str, path: str) -> Optional[tuple[str, bytes]]:
+    def _read_key(self, directory: str, path: str) -> tuple[str, bytes] | None:
         try:
             data, _ = self.client.get(path)
             return directory, _encode(json.loads(data))
@@ -291,7 +292,7 @@ class ServerSetWriter:
         except ValueError:
             return None  # not a member Halyard wrote: removed by sync
 
-    def _find(self, member: Member) -> Optional[str]:
+    def _find(self, member: Member) -> str | None:
         directory, data = self._key(member)
         try:
             names = self.client.get_children(directory)

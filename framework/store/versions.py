@@ -8,7 +8,7 @@ reuses it).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from kazoo.exceptions import NoNodeError
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .zk import Op, ZkStore
 
 
-def load(store: "ZkStore") -> dict[str, list[float]]:
+def load(store: ZkStore) -> dict[str, list[float]]:
     """Each app's stored version timestamps (their definitions are read when asked for: one listing
     per app, not one read per version); their znodes' versions are remembered for deletes."""
     out: dict[str, list[float]] = {}
@@ -39,7 +39,7 @@ def load(store: "ZkStore") -> dict[str, list[float]]:
     return out
 
 
-def read(store: "ZkStore", app_id: str, version: float) -> Optional[AppVersion]:
+def read(store: ZkStore, app_id: str, version: float) -> AppVersion | None:
     """The app's definition at ``version``, if it is stored."""
     try:
         data, _ = store.client.get(store.version_path(app_id, version))
@@ -48,7 +48,7 @@ def read(store: "ZkStore", app_id: str, version: float) -> Optional[AppVersion]:
     return AppVersion.from_json(codec.decode(data))
 
 
-def write_ops(store: "ZkStore", persist: Persist) -> list["Op"]:
+def write_ops(store: ZkStore, persist: Persist) -> list[Op]:
     """Writes of new app versions (and of each app's node, the first time) and deletes of old ones."""
     ops: list[Op] = []
     parents = set()

@@ -26,19 +26,28 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import (BadVersionError, ConnectionLoss, KazooException, NoNodeError, NodeExistsError,
-                              OperationTimeoutError, RolledBackError, SessionExpiredError)
+from kazoo.exceptions import (
+    BadVersionError,
+    ConnectionLoss,
+    KazooException,
+    NodeExistsError,
+    NoNodeError,
+    OperationTimeoutError,
+    RolledBackError,
+    SessionExpiredError,
+)
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.security import make_digest_acl
 
-from ..engine.messages import Persist
 from ..engine.app_records import AppRecord, AppVersion, DeploymentRecord, Snapshot, TaskRecord
-from ..jobs.records import JobRecord, RunRecord
+from ..engine.messages import Persist
 from ..errors import FencedError, StoreError, StoreUnavailableError
+from ..jobs.records import JobRecord, RunRecord
 from . import codec
 from . import versions as app_versions
 
@@ -50,7 +59,7 @@ MAX_TXN_BYTES = 512 * 1024  # well below jute.maxbuffer (1 MB)
 LAYOUT_NODES = ("apps", "tasks", "deployments", "jobs", "runs", "versions", "leader")
 #: Every node of the state store under its root: a discovery path may not be one of them.
 STATE_NODES = ("framework_id", "epoch", "releases", *LAYOUT_NODES)
-Op = tuple[str, str, Optional[bytes]]  # (put|delete, path, data)
+Op = tuple[str, str, bytes | None]  # (put|delete, path, data)
 # What kazoo raises when ZooKeeper cannot be reached right now (the same call may succeed later).
 UNAVAILABLE = (ConnectionLoss, OperationTimeoutError, SessionExpiredError, KazooTimeoutError)
 
@@ -71,7 +80,7 @@ def kazoo_errors(what: str) -> Callable[[F], F]:
     return decorate
 
 
-def digest_acl(credentials: Optional[str]) -> Optional[list]:
+def digest_acl(credentials: str | None) -> list | None:
     """``user:password`` -> an ACL giving that digest identity every permission."""
     if not credentials:
         return None
@@ -83,11 +92,11 @@ class ZkStore:
     """Apps, tasks and the framework id in ZooKeeper, written only by the current leader (a
     :class:`~halyard.store.base.StateStore`). Every public operation raises StoreError, never kazoo's."""
 
-    def __init__(self, client: KazooClient, root: str = "/halyard", acl: Optional[list] = None):
+    def __init__(self, client: KazooClient, root: str = "/halyard", acl: list | None = None):
         self.client = client
         self.root = root.rstrip("/")  # "": the root of the client's chroot
         self.acl = acl
-        self._epoch_version: Optional[int] = None
+        self._epoch_version: int | None = None
         self._versions: dict[str, int] = {}
 
     # --- paths --------------------------------------------------------------------------------
@@ -117,7 +126,7 @@ class ZkStore:
         return self.path("runs", quote(f"{job_id}:{run_id}", safe=""))
 
     @property
-    def fence_version(self) -> Optional[int]:
+    def fence_version(self) -> int | None:
         """The epoch node's version this leader claimed (None before it claims one): a write
         checking it fails once a newer leader has claimed the store."""
         return self._epoch_version
@@ -190,7 +199,7 @@ class ZkStore:
                 out.append(from_json(record))
         return out
 
-    def _read(self, path: str) -> Optional[Any]:
+    def _read(self, path: str) -> Any | None:
         try:
             data, stat = self.client.get(path)
         except NoNodeError:
@@ -199,7 +208,7 @@ class ZkStore:
         return codec.decode(data)
 
     @kazoo_errors("read")
-    def app_version(self, app_id: str, version: float) -> Optional[AppVersion]:
+    def app_version(self, app_id: str, version: float) -> AppVersion | None:
         """The app's definition as stored at ``version``, if that version is kept."""
         return app_versions.read(self, app_id, version)
 

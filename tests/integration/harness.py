@@ -8,8 +8,8 @@ import socket
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import requests

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import free_port, framework, teardown, unique
+from .harness import framework, free_port, teardown, unique
 from .v1client import until
 
 pytestmark = pytest.mark.integration

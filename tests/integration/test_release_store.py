@@ -5,8 +5,8 @@ import pytest
 from kazoo.client import KazooClient
 
 from halyard.errors import FencedError
-from halyard.releases import Release, ended, record
-from halyard.store.releases import ZkReleaseStore
+from halyard.releases.records import Release, ended, record
+from halyard.store.release_store import ZkReleaseStore
 from halyard.store.zk import ZkStore
 
 from .harness import unique

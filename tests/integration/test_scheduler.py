@@ -8,8 +8,7 @@ import pytest
 import requests
 
 from .conftest import minimesos
-from .harness import (SchedulerProc, clean_shutdown, docker_container_of, framework, mesos_tasks, sleep_app, teardown,
-                      unique)
+from .harness import SchedulerProc, clean_shutdown, docker_container_of, framework, mesos_tasks, sleep_app, teardown, unique
 from .v1client import until
 
 pytestmark = pytest.mark.integration

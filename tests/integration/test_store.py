@@ -6,12 +6,12 @@ import uuid
 import pytest
 from kazoo.client import KazooClient
 
-from halyard.engine.messages import Persist
 from halyard.engine.app_records import AppRecord, TaskRecord
+from halyard.engine.messages import Persist
 from halyard.errors import FencedError
+from halyard.spec.validation import parse_app
 from halyard.store import codec
 from halyard.store.zk import ZkStore
-from halyard.validation import parse_app
 
 pytestmark = pytest.mark.integration
 
@@ -111,7 +111,7 @@ def test_a_record_written_and_deleted_in_one_persist(zk):
 
 def test_jobs_and_runs_round_trip_one_znode_each(zk):
     from halyard.jobs.records import JobRecord, RunRecord
-    from halyard.validation import parse_job
+    from halyard.spec.validation import parse_job
 
     client, root = zk
     store = ZkStore(client, root)
@@ -138,14 +138,14 @@ def test_a_crash_between_two_transactions_of_one_persist_leaves_what_recovery_re
     run) and a changed app with its deployment, written in several transactions; the scheduler dies
     after the first. What a new leader loads: every app, no firing half-recorded (the job moved
     on if and only if its run exists), and only tasks that reconciliation resolves."""
+    from halyard.cluster.mesos_types import TaskStatus
     from halyard.engine.app_records import DeploymentRecord
     from halyard.engine.engine import Engine
     from halyard.engine.messages import Reconcile, StatusUpdate, Subscribed
     from halyard.jobs.records import JobRecord, RunRecord
-    from halyard.mesos_types import TaskStatus
     from halyard.placement import StrategyRegistry
+    from halyard.spec.validation import parse_job
     from halyard.store import zk as zk_module
-    from halyard.validation import parse_job
 
     client, root = zk
     store = ZkStore(client, root)

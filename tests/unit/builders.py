@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from halyard.cluster import AgentInfo, Resources
-from halyard.model import AppSpec
+from halyard.cluster.agents import AgentInfo, Resources
+from halyard.spec.app import AppSpec
 
 
 def agent(id: str, cpus: float = 4, mem: float = 4096, disk: float = 10000, gpus: float = 0,

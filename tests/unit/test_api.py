@@ -11,12 +11,12 @@ from typing import Any, Optional
 import pytest
 
 from halyard.api.server import create_app
-from halyard.backend import Latency, SchedulerInfo, SchedulerStats
 from halyard.engine.engine import Engine
 from halyard.engine.view import EngineView
 from halyard.errors import ConflictError, NotLeaderError, UpstreamError
 from halyard.placement import Scope, Scorer, Strategy, StrategyRegistry
 from halyard.placement.registry import BUILTINS
+from halyard.runtime.backend import Latency, SchedulerInfo, SchedulerStats
 
 MASTER_STATE = Path(__file__).parent / "data" / "master_state.json"
 

@@ -9,7 +9,7 @@ from halyard.api.metrics import render
 from halyard.engine.messages import Launch, Offers, StatusUpdate, Subscribed
 from halyard.engine.task_health import HEALTH_UPDATE_REASON
 from halyard.errors import ValidationError
-from halyard.model import AppSpec
+from halyard.spec.app import AppSpec
 
 from .test_api import FakeBackend, api, backend, call  # noqa: F401 - the fixtures
 from .test_engine import offer, status

@@ -5,7 +5,7 @@ import pytest
 
 from halyard.engine.app_records import AppRecord
 from halyard.engine.app_table import AppTable
-from halyard.model import AppSpec
+from halyard.spec.app import AppSpec
 
 
 def record(app_id: str) -> AppRecord:

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from halyard.api.audit import AuditLog, audit_event, audit_line, deployment_id_of
-from halyard.api.events import EventHub
+from halyard.api.event_stream import EventHub
 from halyard.api.read_scopes import app_id_in, event_visible, filter_read
 from halyard.api.scopes import command_paths
 from halyard.api.server import create_app
+from halyard.api.tokens import Grant, parse_tokens
 from halyard.engine.messages import ChangeApps, DeleteJob, KillTasks, Paused, PutApp
-from halyard.model import AppSpec
-from halyard.tokens import Grant, parse_tokens
+from halyard.spec.app import AppSpec
 
 from .test_api import FakeBackend, call
 

@@ -129,7 +129,7 @@ def test_job_validate_resolves_environments_masks_secrets_and_names_problems(cap
 def test_the_advertised_address_defaults_to_listen_with_a_wildcard_host_named():
     import socket
 
-    from halyard.config import ServiceConfig
+    from halyard.runtime.config import ServiceConfig
 
     assert ServiceConfig("m", "zk://z", listen="127.0.0.1:8080").advertised == "127.0.0.1:8080"
     assert ServiceConfig("m", "zk://z", listen="0.0.0.0:8080").advertised == f"{socket.getfqdn()}:8080"
@@ -148,7 +148,7 @@ def test_a_malformed_advertise_address_is_refused_naming_the_flag():
 
 def test_deploy_submits_min_ready_seconds_unless_the_service_sets_it():
     from halyard.cli.deploy import DEFAULT_MIN_READY_SECONDS, with_min_ready
-    from halyard.validation import load_apps, parse_app
+    from halyard.spec.validation import load_apps, parse_app
 
     assert with_min_ready(parse_app({"id": "/w", "cmd": "serve"})).min_ready_seconds == DEFAULT_MIN_READY_SECONDS == 3
     assert with_min_ready(parse_app({"id": "/w", "cmd": "serve", "minReadySeconds": 0})).min_ready_seconds == 0
@@ -233,6 +233,7 @@ def test_a_deployed_app_is_labelled_with_its_version_and_environment(tmp_path):
 
 def test_deploy_refuses_a_promotion_with_exit_4_before_anything_is_sent(tmp_path, monkeypatch):
     from click.testing import CliRunner
+
     from halyard.cli import pipeline as pipeline_module
     from halyard.cli.deploy import deploy
     (tmp_path / "environments.yaml").write_text("environments:\n  staging: {}\n  production: {promoteFrom: staging}\n")
@@ -249,6 +250,7 @@ def test_deploy_refuses_a_promotion_with_exit_4_before_anything_is_sent(tmp_path
 
 def test_releases_prints_a_table_with_the_current_release_marked(tmp_path, monkeypatch):
     from click.testing import CliRunner
+
     from halyard.cli import releases as releases_module
 
     def shown(version, result, digest=None, **extra):
@@ -295,7 +297,7 @@ def test_cluster_and_app_files_read_as_yaml_safe_load_reads_them(tmp_path):
     import yaml
 
     from halyard.errors import ValidationError
-    from halyard.validation import load_document
+    from halyard.spec.validation import load_document
 
     doc = {"agents": [{"id": "a", "hostname": "h", "resources": {"cpus": 2.5, "mem": 1024, "ports": [[1, 2]]},
                        "attributes": {"rack": "r1", "ok": True, "none": None}}]}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from halyard.cluster import Resources, cluster_to_json, load_cluster
+from halyard.cluster.agents import Resources, cluster_to_json, load_cluster
+from halyard.cluster.ranges import PortSet, normalize, parse_mesos, subtract
 from halyard.errors import ValidationError
-from halyard.ranges import PortSet, normalize, parse_mesos, subtract
 
 STATE = json.loads((Path(__file__).parent / "data" / "master_state.json").read_text())
 

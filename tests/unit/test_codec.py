@@ -7,7 +7,7 @@ import json
 from halyard.engine.messages import Acknowledge, AppTaskLaunch, Launch
 from halyard.engine.offers import allocate, group_offers
 from halyard.mesos.codec import acknowledgement, decode_offer, decode_status, task_infos
-from halyard.validation import parse_app
+from halyard.spec.validation import parse_app
 
 RESERVED_CPUS = {"name": "cpus", "type": "SCALAR", "scalar": {"value": 1.5},
                  "reservations": [{"type": "STATIC", "role": "web"}], "allocation_info": {"role": "web"}}
@@ -106,7 +106,7 @@ def test_the_masters_agent_list_becomes_what_the_constraints_read():
 
 
 def test_an_agents_free_resources_are_its_resources_less_the_used_and_offered_ones():
-    from halyard.cluster import Resources
+    from halyard.cluster.agents import Resources
     from halyard.mesos.codec import decode_agents
 
     (agent,) = decode_agents({"slaves": [{

@@ -8,11 +8,11 @@ import pytest
 
 from halyard.engine.app_records import Snapshot
 from halyard.engine.members import Announce, Member, SyncMembers, Withdraw, dns_label
-from halyard.engine.messages import Kill, Persist, PutApp, StatusUpdate, Subscribed, Tick, KillTasks
+from halyard.engine.messages import Kill, KillTasks, Persist, PutApp, StatusUpdate, Subscribed, Tick
 from halyard.errors import ValidationError
 from halyard.mesos.app_tasks import task_info
+from halyard.spec.validation import parse_app
 from halyard.store.serversets import curator_body, discovery_root, serverset_body
-from halyard.validation import parse_app
 
 from .test_engine import app, launch_all, make_engine, status
 

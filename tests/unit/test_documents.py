@@ -1,4 +1,4 @@
-"""Reading input files (``halyard.documents``): each crash the fuzzer found, as a focused test, and
+"""Reading input files (``halyard.documents.reader``): each crash the fuzzer found, as a focused test, and
 the bounds (depth, alias expansion) with the inputs that probe them."""
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import tracemalloc
 import pytest
 import yaml
 
-from halyard.cluster import load_cluster
-from halyard.documents import MAX_ALIAS_NODES, MAX_DEPTH, parse_document
+from halyard.cluster.agents import load_cluster
+from halyard.documents.reader import MAX_ALIAS_NODES, MAX_DEPTH, parse_document
 from halyard.errors import ValidationError
-from halyard.validation import raw_apps
+from halyard.spec.validation import raw_apps
 
 
 def refused(data) -> list[str]:
@@ -230,7 +230,7 @@ def test_a_cluster_file_task_with_a_bad_app_id_is_refused_with_its_path():
 
 def test_instances_past_marathons_32_bit_integer_is_refused():
     # 10**400 instances were accepted; Marathon refuses more than its 32-bit integer holds
-    from halyard.validation import app_problems
+    from halyard.spec.validation import app_problems
 
     assert app_problems({"id": "/a", "cmd": "x", "instances": 2**31 - 1})[1] == []
     _, problems = app_problems({"id": "/a", "cmd": "x", "instances": 10**400})

@@ -5,20 +5,39 @@ import itertools
 
 import pytest
 
-from halyard.engine.engine import Engine, EngineConfig
 from halyard.api.event_json import marathon_events
-from halyard.engine.messages import (CancelDeployment, Decline, DeleteApp, Kill, KillTasks, Launch, Offers, Paused,
-                                     Persist, Publish, PutApp, PutJob, Reconcile, ResetDelay, RestartApp, StartRun,
-                                     StatusUpdate, Subscribed, Suppress, Tick)
+from halyard.api.queue import placement_json, queue_json
+from halyard.cluster.mesos_types import LAUNCHING
 from halyard.engine.app_records import Snapshot, TaskRecord
-from halyard.mesos_types import LAUNCHING
+from halyard.engine.engine import Engine, EngineConfig
+from halyard.engine.messages import (
+    CancelDeployment,
+    Decline,
+    DeleteApp,
+    Kill,
+    KillTasks,
+    Launch,
+    Offers,
+    Paused,
+    Persist,
+    Publish,
+    PutApp,
+    PutJob,
+    Reconcile,
+    ResetDelay,
+    RestartApp,
+    StartRun,
+    StatusUpdate,
+    Subscribed,
+    Suppress,
+    Tick,
+)
+from halyard.engine.view import EngineView
 from halyard.errors import ConflictError, NotFoundError
 from halyard.mesos.codec import decode_offer, decode_status, task_info
-from halyard.api.queue import placement_json, queue_json
-from halyard.engine.view import EngineView
 from halyard.placement import Scope, Scorer, Strategy, StrategyRegistry
 from halyard.placement.registry import BUILTINS
-from halyard.validation import parse_app, parse_job
+from halyard.spec.validation import parse_app, parse_job
 
 
 class Clock:
@@ -750,8 +769,8 @@ def test_constraints_count_tasks_on_agents_outside_the_offer_batch():
 
 
 def test_agents_the_master_lists_count_for_constraints_before_they_are_offered():
+    from halyard.cluster.mesos_types import AgentSeen
     from halyard.engine.messages import AgentsListed
-    from halyard.mesos_types import AgentSeen
 
     engine, clock = make_engine()
     unique_rack = {"cpus": 0.6, "constraints": [["rack_id", "UNIQUE"]]}

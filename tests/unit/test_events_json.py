@@ -12,16 +12,28 @@ import pytest
 from marathon.models.events import EventFactory
 
 from halyard.api.event_json import MARATHON_TYPES, condition, group_tree, light_plan, marathon_events
-from halyard.api.events import KEEPALIVE, EventHub, sse
+from halyard.api.event_stream import KEEPALIVE, EventHub, sse
 from halyard.api.server import create_app
 from halyard.engine.app_records import DeploymentRecord, TaskRecord
-from halyard.engine.events import (AppChanged, AppTerminated, DeploymentFailed, DeploymentStarted, DeploymentSucceeded,
-                                   DomainEvent, GroupChanged, HealthChanged, PlacementFailed, PlanEnded, PlanStepChanged,
-                                   TaskChanged, UnhealthyTaskKilled)
-from halyard.jobs.events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
+from halyard.engine.domain_events import (
+    AppChanged,
+    AppTerminated,
+    DeploymentFailed,
+    DeploymentStarted,
+    DeploymentSucceeded,
+    DomainEvent,
+    GroupChanged,
+    HealthChanged,
+    PlacementFailed,
+    PlanEnded,
+    PlanStepChanged,
+    TaskChanged,
+    UnhealthyTaskKilled,
+)
+from halyard.jobs.domain_events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from halyard.jobs.records import RunRecord
+from halyard.spec.validation import parse_app, parse_job
 from halyard.timestamps import iso
-from halyard.validation import parse_app, parse_job
 
 from .test_api import call
 

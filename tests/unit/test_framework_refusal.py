@@ -9,11 +9,11 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from halyard.config import ServiceConfig
 from halyard.errors import FrameworkRefusedError, HalyardError
 from halyard.mesos.refusal import refusal_from_error_event, refusal_from_failure
 from halyard.placement import StrategyRegistry
-from halyard.service import SchedulerService
+from halyard.runtime.config import ServiceConfig
+from halyard.runtime.service import SchedulerService
 
 from .test_service import FakeDriver, FakeElection, FakeSession, FakeStore, until
 
@@ -103,7 +103,7 @@ def test_a_service_that_fails_stops_leading_and_keeps_the_first_reason():
 
 
 def test_a_refused_driver_failure_ends_the_app_and_another_one_restarts_the_driver():
-    from halyard.app import SchedulerApp
+    from halyard.runtime.wiring import SchedulerApp
 
     calls = []
 

@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from halyard.cli.main import main
 from halyard.jobs.spec import JobSpec
-from halyard.model import AppSpec
+from halyard.spec.app import AppSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "examples" / "hello.yaml"

@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from halyard.model import Constraint, StrategyRef
 from halyard.placement import AgentState, Demand, PlacementContext, PlacementRequest, Planner, StrategyRegistry
 from halyard.placement.constraints import constraint_filter
+from halyard.spec.app import Constraint, StrategyRef
 
 from .builders import agent, app
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from halyard.api.event_json import marathon_events
-from halyard.api.events import EventHub
+from halyard.api.event_stream import EventHub
 from halyard.api.server import create_app
 
 from .test_api import call

@@ -7,14 +7,26 @@ import json
 
 import pytest
 
-from halyard.engine.messages import (DeleteJob, Kill, KillRun, Launch, Offers, Persist, PutJob, Reconcile, StartRun,
-                                     StatusUpdate, Subscribed, Tick)
 from halyard.engine.app_records import Snapshot
+from halyard.engine.messages import (
+    DeleteJob,
+    Kill,
+    KillRun,
+    Launch,
+    Offers,
+    Persist,
+    PutJob,
+    Reconcile,
+    StartRun,
+    StatusUpdate,
+    Subscribed,
+    Tick,
+)
 from halyard.errors import ConflictError, NotFoundError, ValidationError
 from halyard.jobs import cron
 from halyard.jobs.executor import split_allocation
 from halyard.mesos.codec import task_info
-from halyard.validation import parse_job
+from halyard.spec.validation import parse_job
 
 from .test_engine import kinds, make_engine, offer, status
 
@@ -242,8 +254,8 @@ def test_split_allocation_gives_the_executor_its_share_from_the_first_roles():
 
 
 def test_docker_jobs_become_a_docker_run_with_env_by_name_and_the_sandbox_mounted():
-    from halyard.mesos.job_tasks import job_params
     from halyard.jobs.records import RunRecord
+    from halyard.mesos.job_tasks import job_params
     from halyard_executor.mesos import docker_argv
 
     spec = parse_job({"id": "etl", "container": {"docker": {"image": "busybox", "parameters": [{"key": "user", "value": "1000"}]},
@@ -288,7 +300,7 @@ def test_runs_of_a_deleted_job_are_forgotten_once_their_kill_lands():
 
 def test_an_unknown_strategy_is_refused_when_defined_not_when_offers_come():
     from halyard.engine.messages import PutApp
-    from halyard.validation import parse_app
+    from halyard.spec.validation import parse_app
 
     engine, clock = make_engine()
     with pytest.raises(ValidationError, match="nope"):

@@ -9,7 +9,7 @@ import pytest
 from halyard.engine.app_records import TaskRecord
 from halyard.engine.converge import by_kill_selection
 from halyard.engine.kill_selection import select_kills
-from halyard.model import Constraint, Operator
+from halyard.spec.app import Constraint, Operator
 
 
 def task(n: int, agent_id: str, started: float, hostname: str = "") -> TaskRecord:

@@ -10,11 +10,11 @@ import pytest
 
 from halyard.api.inputs import AppInputs
 from halyard.api.server import create_app
-from halyard.marathon_compat import is_archive, normalize_app
-from halyard.mesos.app_tasks import task_info
-from halyard.secret_store import SecretStore, parse_secrets
 from halyard.errors import ValidationError
-from halyard.validation import SecretInputs, app_problems, parse_app
+from halyard.mesos.app_tasks import task_info
+from halyard.runtime.secret_store import SecretStore, parse_secrets
+from halyard.spec.marathon_compat import is_archive, normalize_app
+from halyard.spec.validation import SecretInputs, app_problems, parse_app
 
 from .test_api import FakeBackend, call
 
@@ -319,7 +319,7 @@ def test_a_file_read_by_the_cli_keeps_its_references_for_the_api_to_resolve(api_
 
 
 def test_a_job_cannot_use_a_secret_reference():
-    from halyard.validation import job_problems
+    from halyard.spec.validation import job_problems
     _, problems = job_problems({"id": "j", "cmd": "x", "env": {"PW": {"secret": "pw"}}})
     assert [str(p) for p in problems] == ["env.PW: secret references are for apps (with secrets); give "
                                           "{value: ..., secret: true}"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import jsonschema_rs
 
 from halyard.api.server import create_app
-from halyard.validation import load_apps
+from halyard.spec.validation import load_apps
 
 from .test_cli import HELLO
 

@@ -6,12 +6,24 @@ from collections import Counter
 
 import pytest
 
-from halyard.cluster import Resources
+from halyard.cluster.agents import Resources
 from halyard.errors import DuplicatePluginError, PluginError, ValidationError
-from halyard.model import StrategyRef
-from halyard.placement import (OK, AgentState, Demand, Filter, PlacementContext, PlacementRequest, Planner, Scope,
-                               Scorer, Strategy, StrategyRegistry, unfit)
+from halyard.placement import (
+    OK,
+    AgentState,
+    Demand,
+    Filter,
+    PlacementContext,
+    PlacementRequest,
+    Planner,
+    Scope,
+    Scorer,
+    Strategy,
+    StrategyRegistry,
+    unfit,
+)
 from halyard.placement.registry import BUILTINS
+from halyard.spec.app import StrategyRef
 
 from .builders import agent, app
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from halyard.cluster import AgentInfo, Resources
-from halyard.model import AppSpec, StrategyRef
+from halyard.cluster.agents import AgentInfo, Resources
 from halyard.placement import PlacementRequest, Planner, StrategyRegistry, fast_heap
+from halyard.spec.app import AppSpec, StrategyRef
 
 from .test_placement_properties import check_plan, requests_for
 

@@ -9,12 +9,12 @@ from collections import Counter, defaultdict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from halyard.cluster import SCALARS, AgentInfo, Resources
-from halyard.model import AppSpec, Operator, StrategyRef
+from halyard.cluster.agents import SCALARS, AgentInfo, Resources
 from halyard.placement import PlacementRequest, Planner, Scope, Strategy, StrategyRegistry
 from halyard.placement.registry import BUILTINS
 from halyard.placement.state import format_scalar
 from halyard.placement.strategies.scorers import BinpackScorer, LeastAllocatedScorer, SpreadScorer
+from halyard.spec.app import AppSpec, Operator, StrategyRef
 
 EPS = 1e-6
 RACKS = ["r1", "r2", "r3"]

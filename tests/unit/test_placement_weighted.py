@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 
 from halyard.errors import ValidationError
-from halyard.model import StrategyRef
-from halyard.placement import PlacementRequest, Planner, Scorer, Scope, Strategy, StrategyRegistry
+from halyard.placement import PlacementRequest, Planner, Scope, Scorer, Strategy, StrategyRegistry
 from halyard.placement.registry import BUILTINS
+from halyard.spec.app import StrategyRef
 
 from .builders import agent, app
 
@@ -115,9 +115,10 @@ def test_binpack_weighs_only_the_resources_it_is_given():
 
 
 def test_fast_forms_agree_with_filter_and_score():
+    import random
+
     from halyard.placement import AgentState, Demand, PlacementContext
     from halyard.placement.pipeline import build_pipeline
-    import random
 
     infos = [agent(f"a{i}", cpus=2 + i % 3, mem=1024 * (1 + i % 4), zone=f"z{i % 3}", attrs={"rack": f"r{i % 2}"},
                    tasks={"/w": i % 3}) for i in range(12)]

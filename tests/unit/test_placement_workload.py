@@ -6,11 +6,22 @@ import pytest
 
 from halyard.engine.messages import Offers, PutJob, StartRun, Subscribed
 from halyard.errors import ValidationError
-from halyard.model import Constraint, Operator, StrategyRef
-from halyard.placement import (OK, Filter, PlacementRequest, Planner, Scope, Scorer, Strategy, StrategyRegistry,
-                               Workload, requests_for, unfit)
+from halyard.placement import (
+    OK,
+    Filter,
+    PlacementRequest,
+    Planner,
+    Scope,
+    Scorer,
+    Strategy,
+    StrategyRegistry,
+    Workload,
+    requests_for,
+    unfit,
+)
 from halyard.placement.registry import BUILTINS
-from halyard.validation import parse_job
+from halyard.spec.app import Constraint, Operator, StrategyRef
+from halyard.spec.validation import parse_job
 
 from .builders import agent, app
 from .test_engine import make_engine, offer

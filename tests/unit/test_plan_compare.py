@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from halyard.cli.main import main
-from halyard.model import StrategyRef
 from halyard.placement import PlacementRequest, Planner, StrategyRegistry
 from halyard.placement.compare import compare, lower_bound
+from halyard.spec.app import StrategyRef
 
 from .builders import agent, app
 
@@ -95,8 +95,9 @@ def test_cli_compare_refuses_bad_input(tmp_path, capsys, argv, message):
 
 
 def test_api_compare(monkeypatch):
-    from .test_api import MASTER_STATE, FakeBackend, call
     from halyard.api.server import create_app
+
+    from .test_api import MASTER_STATE, FakeBackend, call
 
     backend = FakeBackend()
     monkeypatch.setattr(backend, "state", lambda: json.loads(MASTER_STATE.read_text()))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from halyard.engine.messages import (CancelDeployment, ChangeApps, Launch, Offers, PutApp, StatusUpdate, Subscribed,
-                                     Tick)
-from halyard.engine.plans import dependency_layers, resolve
+from halyard.engine.deployment_plans import dependency_layers, resolve
+from halyard.engine.messages import CancelDeployment, ChangeApps, Launch, Offers, PutApp, StatusUpdate, Subscribed, Tick
 from halyard.errors import ConflictError, NotFoundError, ValidationError
-from halyard.validation import parse_app
+from halyard.spec.validation import parse_app
 
 from .test_engine import make_engine, offer, status
 

@@ -6,11 +6,11 @@ from typing import Optional
 
 import pytest
 
-from halyard.cluster import AgentInfo
-from halyard.engine.rebalance import RebalanceApp, RebalancePlanner
-from halyard.engine.rebalance_state import RunningTask, imbalance
-from halyard.model import Workload
+from halyard.cluster.agents import AgentInfo
 from halyard.placement import Planner, StrategyRegistry
+from halyard.rebalance.planner import RebalanceApp, RebalancePlanner
+from halyard.rebalance.state import RunningTask, imbalance
+from halyard.spec.app import Workload
 
 from .builders import agent, app
 

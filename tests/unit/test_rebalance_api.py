@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from halyard.api.server import create_app
 from halyard.engine.messages import Launch, Offers, PutApp, StatusUpdate, Subscribed
-from halyard.model import AppSpec
+from halyard.spec.app import AppSpec
 
 from .test_api import FakeBackend, call
 from .test_engine import offer, status
@@ -102,7 +102,7 @@ def test_the_cli_prints_each_move_with_reason_and_scores(monkeypatch):
 
 
 def test_the_join_trigger_waits_a_cooldown_after_a_join_and_between_runs():
-    from halyard.engine.rebalance_trigger import JoinTrigger
+    from halyard.rebalance.trigger import JoinTrigger
 
     trigger = JoinTrigger(cooldown=60)
     assert not trigger.observe({"S1", "S2"}, 0)          # a new leader's first look: only learns
@@ -118,7 +118,7 @@ def test_the_join_trigger_waits_a_cooldown_after_a_join_and_between_runs():
 
 
 def test_the_scheduler_rebalances_by_itself_a_cooldown_after_an_agent_joins(spread_backend, monkeypatch):
-    from halyard.auto_rebalance import AutoRebalancer
+    from halyard.runtime.auto_rebalance import AutoRebalancer
 
     engine = spread_backend.engine
     now = engine.clock() + 1000  # every instance older than the default --min-age
@@ -137,7 +137,7 @@ def test_the_scheduler_rebalances_by_itself_a_cooldown_after_an_agent_joins(spre
 
 
 def test_a_due_automatic_rebalance_plans_on_the_agents_its_look_read(spread_backend, monkeypatch):
-    from halyard.auto_rebalance import AutoRebalancer
+    from halyard.runtime.auto_rebalance import AutoRebalancer
 
     engine = spread_backend.engine
     now = engine.clock() + 1000

@@ -1,9 +1,8 @@
 """Running rebalance moves (engine/rebalance_moves.py): events in, instructions out."""
 from __future__ import annotations
 
-from halyard.engine.messages import (CancelDeployment, Kill, Launch, Offers, Persist, Revive, StartRebalance, StatusUpdate,
-                                     Tick)
-from halyard.engine.rebalance import Move
+from halyard.engine.messages import CancelDeployment, Kill, Launch, Offers, Persist, Revive, StartRebalance, StatusUpdate, Tick
+from halyard.rebalance.planner import Move
 
 from .test_engine import offer, status
 from .test_rolling_upgrade import checked_app, healthy_app, serving, update

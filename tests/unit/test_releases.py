@@ -9,16 +9,24 @@ from typing import Any, Optional
 import pytest
 
 from halyard.api.server import create_app
-from halyard.digests import ACCEPT, RegistryResolver, RegistryUnreachableError, read_credentials, scheme_for
-from halyard.environments import Environment, environments_for, in_environment, parse_environments
 from halyard.errors import ConflictError, ValidationError
-from halyard.images import is_digest, parse_image, short_digest, uri_checksum, uri_checksum_problem, with_version
-from halyard.model import FetchUri
 from halyard.mesos.fetch_checks import MISMATCH_EXIT, checked_command
-from halyard.release_desk import ReleaseDesk, ReleaseRequest
-from halyard.releases import (NothingToRollBackError, PromotionRefusedError, Release, check_promotion, current, ended,
-                              record, rollback_target)
-from halyard.validation import parse_app
+from halyard.releases.desk import ReleaseDesk, ReleaseRequest
+from halyard.releases.digests import ACCEPT, RegistryResolver, RegistryUnreachableError, read_credentials, scheme_for
+from halyard.releases.environments import Environment, environments_for, in_environment, parse_environments
+from halyard.releases.images import is_digest, parse_image, short_digest, uri_checksum, uri_checksum_problem, with_version
+from halyard.releases.records import (
+    NothingToRollBackError,
+    PromotionRefusedError,
+    Release,
+    check_promotion,
+    current,
+    ended,
+    record,
+    rollback_target,
+)
+from halyard.spec.app import FetchUri
+from halyard.spec.validation import parse_app
 
 from .test_api import FakeBackend, call
 

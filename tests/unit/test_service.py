@@ -6,15 +6,15 @@ import time
 
 import pytest
 
-from halyard.config import ServiceConfig
 from halyard.engine.app_records import Snapshot
 from halyard.engine.messages import Decline, Launch, Offers, Persist, PutApp, Subscribed
 from halyard.errors import FencedError, NotLeaderError, StoreUnavailableError
 from halyard.placement import Scope, Scorer, Strategy, StrategyRegistry
 from halyard.placement.registry import BUILTINS
-from halyard.service import SchedulerService
+from halyard.runtime.config import ServiceConfig
+from halyard.runtime.service import SchedulerService
+from halyard.spec.validation import parse_app
 from halyard.store.base import SessionState
-from halyard.validation import parse_app
 
 from .test_engine import offer
 
@@ -218,7 +218,7 @@ def test_a_broken_strategy_is_logged_once_and_the_leadership_goes_on(service, ca
     service.submit(Subscribed("F1"))
     service.submit(PutApp(parse_app({"id": "/web", "cmd": "x", "cpus": 0.1, "mem": 8})))
     service.submit(PutApp(parse_app({"id": "/broken", "cmd": "x", "cpus": 0.1, "mem": 8, "strategy": "broken"})))
-    caplog.set_level("WARNING", logger="halyard.service")
+    caplog.set_level("WARNING", logger="halyard.runtime.service")
     for n in (1, 2, 3):  # each offer is answered: a launch (of /web) or a decline
         drivers[0].sink(Offers((offer(n),)))
         until(lambda: sum(isinstance(i, (Launch, Decline)) for i in drivers[0].executed) == n)

@@ -10,7 +10,7 @@ from halyard.engine.messages import DeleteApp, Launch, Offers, Persist, PutApp, 
 from halyard.engine.service_ports import PortOwner, PortRange, assign_service_ports
 from halyard.errors import ValidationError
 from halyard.mesos.codec import task_info
-from halyard.validation import parse_app
+from halyard.spec.validation import parse_app
 
 from .test_engine import make_engine, offer, status
 

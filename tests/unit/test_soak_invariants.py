@@ -6,9 +6,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from soaklib.invariants import (AppState, CapacityWatch, LeaderWatch, Sample, TaskState,  # noqa: E402
-                                cron_problems, leaderless_intervals, lost_objects, missed_events,
-                                server_errors, stuck_deployments, unsettled)
+from soaklib.invariants import (  # noqa: E402
+    AppState,
+    CapacityWatch,
+    LeaderWatch,
+    Sample,
+    TaskState,
+    cron_problems,
+    leaderless_intervals,
+    lost_objects,
+    missed_events,
+    server_errors,
+    stuck_deployments,
+    unsettled,
+)
 from soaklib.report import FaultRecord, percentile, summary, table  # noqa: E402
 
 WEB = "/shop/web"

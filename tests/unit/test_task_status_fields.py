@@ -7,11 +7,11 @@ import pytest
 
 from halyard.api.event_json import marathon_events
 from halyard.api.tasks import check_json, ip_addresses_json, task_json
+from halyard.cluster.mesos_types import CheckResult, IpAddress
 from halyard.engine.app_records import TaskRecord
-from halyard.engine.events import TaskChanged
+from halyard.engine.domain_events import TaskChanged
 from halyard.engine.messages import Persist, Publish, StatusUpdate
 from halyard.mesos.codec import decode_check_status, decode_ip_addresses
-from halyard.mesos_types import CheckResult, IpAddress
 
 from .test_engine import running_engine, status
 

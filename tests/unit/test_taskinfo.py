@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from halyard.engine.launch import task_id_for
 from halyard.mesos.app_tasks import task_env, task_info
-from halyard.validation import parse_app
+from halyard.spec.validation import parse_app
 
 RES = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}}]
 

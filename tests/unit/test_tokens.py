@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
+from halyard.api.tokens import Grant, TokenFile, default_name, job_path, parse_tokens
 from halyard.errors import ValidationError
-from halyard.tokens import Grant, TokenFile, default_name, job_path, parse_tokens
 
 
 def test_lines_old_and_new():
@@ -77,7 +77,7 @@ def test_reload_takes_new_tokens_and_keeps_the_old_ones_when_the_file_is_bad(tmp
     assert held.reload() is True
     assert held.book.grant("two") is None and held.book.grant("one") is not None
     path.write_text("one rw\nthree rx\n")     # a typo: the tokens in force stay
-    with caplog.at_level(logging.ERROR, logger="halyard.tokens"):
+    with caplog.at_level(logging.ERROR, logger="halyard.api.tokens"):
         assert held.reload() is False
     assert held.book.grant("one") is not None and held.book.grant("three") is None
     assert "line 2: expected 'rw' or 'ro'" in caplog.text and "three" not in caplog.text

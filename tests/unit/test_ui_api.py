@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from halyard.api.server import create_app
+from halyard.api.tokens import TokenBook, parse_tokens
 from halyard.api.ui import cluster_json, whoami_json
 from halyard.engine.app_records import TaskRecord
-from halyard.tokens import TokenBook, parse_tokens
 from halyard.ui import STATIC_DIR
 
 from .test_api import MASTER_STATE, FakeBackend, call

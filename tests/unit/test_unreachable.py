@@ -4,7 +4,7 @@ one keep the scheduler's --unreachable-grace."""
 from __future__ import annotations
 
 from halyard.engine.messages import Kill, Launch, Offers, Persist, PutApp, StatusUpdate, Subscribed, Tick
-from halyard.validation import parse_app
+from halyard.spec.validation import parse_app
 
 from .test_engine import make_engine, offer, status
 

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from halyard.errors import ValidationError
-from halyard.model import AppSpec, Constraint, Operator
-from halyard.validation import app_problems, deep_merge, format_path, load_apps, parse_app
+from halyard.spec.app import AppSpec, Constraint, Operator
+from halyard.spec.validation import app_problems, deep_merge, format_path, load_apps, parse_app
 
 # A definition as Marathon's API documents and returns it (minus read-only fields).
 MARATHON_APP = {

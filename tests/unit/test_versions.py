@@ -9,7 +9,7 @@ import pytest
 from halyard.api.server import create_app
 from halyard.engine.app_records import Snapshot
 from halyard.engine.messages import DeleteApp, KillTasks, Persist, PutApp, RestartApp
-from halyard.model import AppSpec
+from halyard.spec.app import AppSpec
 from halyard.store.zk import ZkStore
 from halyard.timestamps import iso
 

@@ -2,9 +2,9 @@
 that sends no offer at all (issue 11, item 1)."""
 from __future__ import annotations
 
-from halyard.cluster import Resources
+from halyard.cluster.agents import Resources
+from halyard.cluster.mesos_types import AgentSeen
 from halyard.engine.messages import AgentLost, AgentsListed, ListAgents, Offers, PutApp, Subscribed, Tick
-from halyard.mesos_types import AgentSeen
 
 from .test_engine import app, make_engine, offer
 

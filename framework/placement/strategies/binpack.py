@@ -1,7 +1,8 @@
 """``binpack``: fill the fullest agent that fits, keeping empty agents free for big tasks."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..args import check_args, check_resources
 from ..base import Strategy

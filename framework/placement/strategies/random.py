@@ -1,7 +1,8 @@
 """``random``: a uniformly random agent among those that fit; reproducible with the plan's seed."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..args import check_args
 from ..base import Strategy

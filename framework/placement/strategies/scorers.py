@@ -1,9 +1,9 @@
 """Scorers the built-in strategies share; a platform team's plugin may reuse them."""
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
-from ...cluster import SCALARS
+from ...cluster.agents import SCALARS
 from ..base import MAX_SCORE, Scope, Scorer
 from ..context import PlacementContext
 from ..state import AgentState
@@ -12,7 +12,7 @@ from ..state import AgentState
 class _UsageScorer(Scorer):
     scope = Scope.AGENT
 
-    def __init__(self, resources: Optional[Sequence[str]] = None):
+    def __init__(self, resources: Sequence[str] | None = None):
         """``resources``: the resources weighed (names from ``cpus, mem, disk, gpus``); by default
         CPUs and memory, and disk and GPUs for workloads that ask for them."""
         self.resources = tuple(resources) if resources is not None else None
@@ -111,7 +111,7 @@ class SpreadScorer(Scorer):
     scope = Scope.AGENT
     falls_with_use = True
 
-    def __init__(self, by: Optional[str] = None):
+    def __init__(self, by: str | None = None):
         self.by = by
         if by is not None:
             self.scope = Scope.GLOBAL

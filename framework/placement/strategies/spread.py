@@ -1,7 +1,8 @@
 """``spread``: even count of the app's tasks per agent; among equals, the emptiest agent."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..args import check_args, check_field
 from ..base import Strategy

@@ -13,10 +13,11 @@ multiplied by the entry's, and every entry's own filters. ``random`` (it has no 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ...errors import Problem, ValidationError
-from ...model import StrategyRef
+from ...spec.app import StrategyRef
 from ..args import check_args
 from ..base import Filter, Scorer, Strategy
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 NAME = "weighted"
 
 
-def create(args: Mapping[str, Any], registry: "StrategyRegistry") -> Strategy:
+def create(args: Mapping[str, Any], registry: StrategyRegistry) -> Strategy:
     """``scorers``: a non-empty list of ``{name, weight, ...args}`` (strategies by name from ``registry``)."""
     check_args(NAME, args, {"scorers": list})
     entries = args.get("scorers")

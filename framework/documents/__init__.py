@@ -1,0 +1,1 @@
+"""Reading input documents (YAML or JSON) into JSON-shaped values, within bounds."""

@@ -1,0 +1,1 @@
+"""Environments, releases and their rules, image references and digests, and the scheduler's release desk."""

@@ -1,0 +1,156 @@
+"""One scheduler process, wired: configuration, the ZooKeeper session with its store and
+election, the Mesos master reader and driver factory, the webhook poster, the event hub, the
+HTTP API (uvicorn) and the leader loop (``service.py``) that uses them.
+
+``halyard scheduler`` builds a :class:`SchedulerApp` and calls :meth:`SchedulerApp.run`.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import uvicorn
+
+from ..api.audit import AuditLog
+from ..api.event_stream import EventHub
+from ..api.inputs import AppInputs
+from ..api.server import create_app
+from ..api.tokens import TokenFile
+from ..engine.domain_events import deployment_of
+from ..engine.messages import Event
+from ..jobs.executor import ExecutorSettings
+from ..mesos.artifact import executor_artifact
+from ..mesos.driver import MesosDriver, framework_info
+from ..mesos.master import MesosMaster
+from ..mesos.refusal import refusal_from_failure
+from ..placement import StrategyRegistry
+from ..releases.desk import ReleaseDesk
+from ..releases.digests import RegistryResolver, read_credentials
+from ..store.election import ZkSession
+from ..store.release_store import ZkReleaseStore
+from ..store.serversets import ServerSetWriter, discovery_root
+from .auto_rebalance import AutoRebalancer
+from .config import ServiceConfig
+from .probes import HttpProbes
+from .secret_store import SecretStore
+from .service import SchedulerService
+from .webhooks import WebhookPoster
+
+API_START_SECONDS = 10.0
+
+
+def executor_settings(config: ServiceConfig) -> ExecutorSettings:
+    """How agents get and start Halyard's executor: by default they fetch the zipapp this
+    scheduler serves and run it with their ``python3``."""
+    uri = config.executor_uri
+    if uri is None:
+        uri = f"http://{config.advertised}{executor_artifact().path}"
+    command = config.executor_command or f"python3 {uri.rstrip('/').rsplit('/', 1)[-1]}"
+    return replace(config.engine.executor, command=command, uris=(uri,) if uri else ())
+
+
+class SchedulerApp:
+    """A scheduler process: a standby or the leader, with its HTTP API."""
+
+    def __init__(self, config: ServiceConfig, registry: StrategyRegistry | None = None):
+        self.config = config
+        # First: a bad secret store stops the process before it joins anything.
+        self.secrets = SecretStore(config.secrets_file) if config.secrets_file else None
+        self.tokens = TokenFile(config.tokens_file) if config.tokens_file else None
+        self.audit = AuditLog(config.audit_log) if config.audit_log else None
+        self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth)
+        self.store = self.session.store()
+        self.election = self.session.election(self.store.election_path, config.advertised)
+        # A discovery path that collides with the state stops the process here (ValidationError).
+        self.discovery = (ServerSetWriter(self.session.client, discovery_root(self.store.root, config.discovery_path),
+                                          config.discovery_format, self.session.acl) if config.discovery else None)
+        self.master = MesosMaster(config.master)
+        self.webhooks = WebhookPoster()
+        self.probes = HttpProbes()
+        self.hub = EventHub(keepalive=config.event_keepalive)
+        self.releases = ZkReleaseStore(self.store)
+        self.service = SchedulerService(
+            config, store=self.store, session=self.session, election=self.election, drivers=self._driver,
+            master=self.master, publish=self._publish, notify=self.webhooks.post,
+            check_readiness=self.probes.check,
+            engine_config=replace(config.engine, executor=executor_settings(config), discovery=config.discovery),
+            registry=registry, on_leading=lambda snapshot: self.release_desk.settle(snapshot.deployments),
+            discovery=self.discovery)
+        self.release_desk = ReleaseDesk(self.service, self.releases,
+                                        RegistryResolver(read_credentials(config.registry_credentials)))
+        self.session.add_listener(self.service.session_changed)
+        self._server: uvicorn.Server | None = None
+        self.auto_rebalance = (AutoRebalancer(self.service, config.rebalance_cooldown,
+                                              leading=lambda: self.service.engine is not None)
+                               if config.rebalance_on_agent_join else None)
+
+    def _publish(self, event: object) -> None:
+        """An engine event to the /v2/events subscribers; an ended deployment also ends its release."""
+        deployment = deployment_of(event)  # type: ignore[arg-type]
+        if deployment is not None and deployment.ended:
+            self.release_desk.deployment_ended(deployment)
+        self.hub.publish(event)
+
+    def _driver(self, framework_id: str | None, sink: Callable[[Event], None],
+                on_failed_over: Callable[[str], bool]) -> MesosDriver:
+        c = self.config
+        framework = framework_info(c.name, c.role, c.failover_timeout, framework_id, c.principal, f"http://{c.advertised}")
+        return MesosDriver(c.master, framework, sink, c.principal, c.secret, on_failed_over=on_failed_over,
+                           on_refused=self.service.fail)
+
+    def start_api(self) -> None:
+        """Serve the HTTP API on its own thread (returns once it listens, or after 10 s)."""
+        host, _, _ = self.config.listen.rpartition(":")
+        api = create_app(self.service, self.hub, self.tokens, self.config.auth_reads,
+                         AppInputs(secrets=self.secrets, role=self.config.role), self.release_desk, self.audit)
+        server = uvicorn.Server(uvicorn.Config(api, host=host or "127.0.0.1", port=self.config.port,
+                                               log_level="warning", access_log=False, lifespan="off"))
+        self._server = server
+        threading.Thread(target=server.run, name="halyard-api", daemon=True).start()
+        deadline = time.monotonic() + API_START_SECONDS
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def run(self) -> None:
+        """Serve the API, connect to ZooKeeper, contend and lead; return after :meth:`stop`, or raise
+        the :class:`~halyard.errors.HalyardError` for which the service gave up (the master refused
+        this framework)."""
+        if self._server is None:
+            self.start_api()
+        if self.auto_rebalance is not None:
+            self.auto_rebalance.start()
+        try:
+            if self.session.start(stopping=lambda: self.service.stopping):
+                self.store.ensure_layout()
+                self.service.run()
+        finally:
+            if self._server is not None:
+                self._server.should_exit = True
+            if self.auto_rebalance is not None:
+                self.auto_rebalance.stop()
+            self.session.close()
+            self.webhooks.close()
+            self.probes.close()
+            if self.audit is not None:
+                self.audit.close()
+        if self.service.fatal is not None:
+            raise self.service.fatal
+
+    def stop(self) -> None:
+        self.service.stop()
+
+    def reload_tokens(self) -> bool:
+        """SIGHUP: re-read the tokens file (a bad one keeps the tokens in force, logged); the next
+        request sees the new tokens."""
+        return self.tokens.reload() if self.tokens is not None else False
+
+    def driver_failed(self, exc: BaseException) -> None:
+        """The Mesos driver's IO thread died of ``exc``: a refusal by the master (credentials,
+        ACLs) ends this scheduler; anything else is retried with a new driver."""
+        refused = refusal_from_failure(exc, self.config.principal)
+        if refused is not None:
+            self.service.fail(refused)
+        else:
+            self.service.restart_driver()
