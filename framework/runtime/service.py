@@ -1,5 +1,5 @@
 """The leader loop: contend for leadership; while leading, subscribe to Mesos and apply the
-engine's instructions one event at a time; step down. The wiring is ``app.py``'s.
+engine's instructions one event at a time; step down. The wiring is ``wiring.py``'s.
 
 Threads:
 
@@ -13,21 +13,18 @@ Threads:
   changes nothing but a pause;
 * the **API's thread** reads under the engine lock (:meth:`reading`); writes become commands.
 
-Every reason to step down, from any thread, goes through one channel (:class:`StepDownChannel`),
-read by the loop between events. A write that cannot reach ZooKeeper waits for it (nothing after it runs
-meanwhile, so no launch or acknowledgement gets ahead of its record); a write fenced by a newer
-leader ends the leadership at once.
+Every reason to step down, from any thread, goes through one channel (``signals.py``), read by
+the loop between events; ``step_down.py`` decides on them. A write that cannot reach ZooKeeper
+waits for it (nothing after it runs meanwhile, so no launch or acknowledgement gets ahead of its
+record); a write fenced by a newer leader ends the leadership at once.
 """
 from __future__ import annotations
 
-import enum
 import logging
-import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -57,6 +54,8 @@ from ..spec.app import AppSpec
 from ..store.base import Election, Session, SessionState, StateStore
 from .backend import Latency, MasterReader, SchedulerInfo, SchedulerStats
 from .config import ServiceConfig
+from .signals import Command, Inbox, StepDownChannel, Wake, Why
+from .step_down import StepDown, StepDownRules, yield_seconds
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
@@ -88,46 +87,6 @@ class Driver(Protocol):
 DriverFactory = Callable[[str | None, Callable[[Event], None], Callable[[str], bool]], Driver]
 
 
-class Why(enum.Enum):
-    """Why the leader loop should step down (or, for SUPERSEDED, check whether it must)."""
-
-    STOPPING = "stopping"
-    SESSION_LOST = "ZooKeeper session lost"
-    DRIVER_FAILED = "Mesos driver failed"
-    ABDICATED = "abdicated"
-    SUPERSEDED = "another scheduler subscribed as this framework"
-
-
-class StepDownChannel:
-    """The one channel for reasons to step down: any thread signals one (and wakes the leader
-    loop), the loop reads them between events."""
-
-    def __init__(self, wake: Callable[[], None]):
-        self._lock = threading.Lock()
-        self._why: set[Why] = set()
-        self._wake = wake
-
-    def signal(self, why: Why) -> None:
-        with self._lock:
-            self._why.add(why)
-        self._wake()
-
-    def __contains__(self, why: Why) -> bool:
-        with self._lock:
-            return why in self._why
-
-    def clear(self, *whys: Why) -> None:
-        with self._lock:
-            self._why.difference_update(whys)
-
-    def take(self) -> set[Why]:
-        """The reasons signalled; SUPERSEDED is handed out once per signal (it asks for a check)."""
-        with self._lock:
-            why = set(self._why)
-            self._why.discard(Why.SUPERSEDED)
-            return why
-
-
 class OfferLatencies:
     """Offer arrival -> ACCEPT sent, over the last launches."""
 
@@ -145,25 +104,6 @@ class OfferLatencies:
             return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else None
 
         return Latency(p50=pct(0.5), p99=pct(0.99), count=len(lat))
-
-
-class _Command:
-    def __init__(self, event: Event):
-        self.event = event
-        self.future: Future = Future()
-
-
-class _Wake:
-    """Wakes the leader loop to read the step-down reasons."""
-
-
-class _StepDown(Exception):
-    """Leave the leader loop; ``pause``: seconds to wait before contending again (to let another
-    scheduler take the lead, or a master come back)."""
-
-    def __init__(self, reason: str, pause: float = 0.0):
-        super().__init__(reason)
-        self.pause = pause
 
 
 class SchedulerService:
@@ -186,9 +126,10 @@ class SchedulerService:
         self.discovery = discovery    # writes the members the engine announces (None: not written)
         self.lock = threading.RLock()
         self.engine: Engine | None = None
-        self.events: queue.Queue | None = None
+        self.events: Inbox | None = None
         self.epoch: int | None = None
         self.why = StepDownChannel(self._wake)
+        self.rules = StepDownRules(self.why, store, session, yield_seconds(config.zk_session_timeout))
         self._pause_before_contending = 0.0
         self.offer_latencies = OfferLatencies()
         self.offer_cycles_before = 0   # offer cycles of this process's earlier terms: the count goes on from there
@@ -223,9 +164,7 @@ class SchedulerService:
             events = self.events
         if events is None:
             raise NotLeaderError(self.leader())
-        pending = _Command(command)
-        events.put((time.monotonic(), pending))
-        pending.future.result(timeout=timeout)
+        events.ask(command, timeout)
 
     def app_version(self, app_id: str, version: float) -> AppSpec | None:
         """A stored version of an app, read from the store (not held by the engine)."""
@@ -292,24 +231,14 @@ class SchedulerService:
         else:
             self._post(Paused(state is SessionState.SUSPENDED))
 
-    def _failed_over(self, message: str) -> bool:
-        """The driver's IO thread: Mesos says another scheduler took this framework over. Whether
-        to keep the subscription (re-subscribe): only while this scheduler's epoch is the newest
-        (a deposed leader that wakes up must not take the framework back)."""
-        self.why.signal(Why.SUPERSEDED)
-        try:
-            return self.store.current_epoch() <= (self.epoch or 0)
-        except StoreError:
-            return False  # cannot tell: the safe side is to let the other one lead
-
     def _wake(self) -> None:
         """Have the leader loop read the step-down reasons now."""
-        self._post(_Wake())
+        self._post(Wake())
 
-    def _post(self, item: Event | _Wake) -> None:
+    def _post(self, item: Event | Wake) -> None:
         with self.lock:
             if self.events is not None:
-                self.events.put((time.monotonic(), item))
+                self.events.post(item)
 
     # --- contending ---------------------------------------------------------------------------
 
@@ -329,10 +258,6 @@ class SchedulerService:
             while not self.stopping and not self.session.connected:
                 time.sleep(0.1)
 
-    def _yield_seconds(self) -> float:
-        """How long a scheduler that gave up the lead waits, so that another one takes it."""
-        return max(2.0, self.config.zk_session_timeout / 2)
-
     # --- leading ------------------------------------------------------------------------------
 
     def _lead(self) -> None:
@@ -348,8 +273,8 @@ class SchedulerService:
                 self.on_leading(snapshot)
             except StoreError as exc:
                 log.warning("settling the state left by the previous leader failed: %s", exc)
-        events: queue.Queue = queue.Queue()
-        driver = self.drivers(snapshot.framework_id, lambda e: events.put((time.monotonic(), e)), self._failed_over)
+        events = Inbox()
+        driver = self.drivers(snapshot.framework_id, events.post, lambda message: self.rules.keep_subscription(self.epoch))
         log.info("leading (epoch %d): %d apps, %d tasks, framework %s", self.epoch, len(engine.apps),
                  len(engine.tasks), snapshot.framework_id or "(new)")
         with self.lock:
@@ -358,7 +283,7 @@ class SchedulerService:
         driver.start()
         try:
             self._serve(engine, events, driver)
-        except _StepDown as why:
+        except StepDown as why:
             log.warning("stepping down: %s", why)
             self._pause_before_contending = why.pause
         finally:
@@ -369,49 +294,27 @@ class SchedulerService:
                 driver.stop()
             except BaseException:  # noqa: BLE001 - a failed driver must not take the scheduler down
                 log.exception("stopping the Mesos driver failed")
-            _fail_pending(events)
+            events.fail_pending()
             log.info("no longer leading")
 
-    def _check_step_down(self) -> None:
-        """Raise _StepDown if a signalled reason says so."""
-        why = self.why.take()
-        pauses = {Why.STOPPING: 0.0, Why.SESSION_LOST: 0.0, Why.DRIVER_FAILED: 1.0,  # the master may be restarting
-                  Why.ABDICATED: self._yield_seconds()}
-        for reason, pause in pauses.items():
-            if reason in why:
-                raise _StepDown(reason.value, pause)
-        if Why.SUPERSEDED in why:
-            # Fence the Mesos subscription as the store is fenced: only a newer epoch wins.
-            try:
-                newer = self.store.current_epoch() > (self.epoch or 0)
-            except StoreError:
-                newer = True  # cannot tell: the safe side is to let the other one lead
-            if newer:
-                raise _StepDown("a newer leader subscribed as this framework", pause=self._yield_seconds())
-            log.warning("a stale scheduler subscribed as this framework; this leader (epoch %s) takes it back",
-                        self.epoch)
-
-    def _serve(self, engine: Engine, events: queue.Queue, driver: Driver) -> None:
+    def _serve(self, engine: Engine, events: Inbox, driver: Driver) -> None:
         next_tick = time.monotonic() + TICK_SECONDS
         while True:
-            self._check_step_down()
-            try:
-                arrived, item = events.get(timeout=max(0.0, next_tick - time.monotonic()))
-            except queue.Empty:
-                arrived, item = None, None
+            self.rules.check(self.epoch)
+            arrived, item = events.next(timeout=max(0.0, next_tick - time.monotonic()))
             if time.monotonic() >= next_tick:
                 self._apply(engine, driver, Tick())
                 next_tick = time.monotonic() + TICK_SECONDS
-            if item is None or isinstance(item, _Wake):
+            if item is None or isinstance(item, Wake):
                 continue
-            if isinstance(item, _Command):
+            if isinstance(item, Command):
                 try:
                     self._apply(engine, driver, item.event)
                 except HalyardError as exc:
                     item.future.set_exception(exc)
                     if isinstance(exc, FencedError):
-                        raise _StepDown(str(exc)) from exc
-                except _StepDown:
+                        raise self.rules.fenced(exc) from exc
+                except StepDown:
                     item.future.set_exception(NotLeaderError(None))  # not left to time out
                     raise
                 else:
@@ -465,28 +368,9 @@ class SchedulerService:
                 self.store.commit(persist)
                 return
             except FencedError as exc:
-                raise _StepDown(str(exc)) from exc
+                raise self.rules.fenced(exc) from exc
             except StoreUnavailableError as exc:
-                log.warning("%s; waiting for ZooKeeper", exc)
-                while not self.session.connected:
-                    if Why.SESSION_LOST in self.why or self.stopping:
-                        raise _StepDown("ZooKeeper session lost while writing") from exc
-                    if Why.SUPERSEDED in self.why:
-                        # Another scheduler took the framework and this one cannot check the
-                        # epoch now: the safe side is to let the other one lead.
-                        raise _StepDown("superseded while ZooKeeper is unreachable", pause=self._yield_seconds())
-                    time.sleep(0.05)
-
-
-def _fail_pending(events: queue.Queue) -> None:
-    """Answer the commands still queued when leadership ends: this scheduler no longer leads."""
-    while True:
-        try:
-            _, item = events.get_nowait()
-        except queue.Empty:
-            return
-        if isinstance(item, _Command):
-            item.future.set_exception(NotLeaderError(None))
+                self.rules.wait_for_store(exc)
 
 
 def _log_event(event: object) -> None:

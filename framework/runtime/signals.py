@@ -1,0 +1,114 @@
+"""The signals between the scheduler's threads and its leader loop.
+
+* :class:`StepDownChannel`: the reasons to step down (:class:`Why`), signalled by any thread (the
+  API's, the session's, the driver's IO thread, a signal handler) and read by the leader loop
+  between events; signalling wakes the loop.
+* :class:`Inbox`: the leader loop's queue for one term of leadership: Mesos events (from the
+  driver's IO thread), API commands (with a future the loop answers), events posted back by the
+  workers off the loop (readiness checks, agent listings) and wake-ups, each stamped with its arrival.
+
+What the loop decides on these signals is ``step_down.py``'s.
+"""
+from __future__ import annotations
+
+import enum
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from ..engine.messages import Event
+from ..errors import NotLeaderError
+
+
+class Why(enum.Enum):
+    """Why the leader loop should step down (or, for SUPERSEDED, check whether it must)."""
+
+    STOPPING = "stopping"
+    SESSION_LOST = "ZooKeeper session lost"
+    DRIVER_FAILED = "Mesos driver failed"
+    ABDICATED = "abdicated"
+    SUPERSEDED = "another scheduler subscribed as this framework"
+
+
+class StepDownChannel:
+    """The one channel for reasons to step down: any thread signals one (and wakes the leader
+    loop), the loop reads them between events."""
+
+    def __init__(self, wake: Callable[[], None]):
+        self._lock = threading.Lock()
+        self._why: set[Why] = set()
+        self._wake = wake
+
+    def signal(self, why: Why) -> None:
+        """Add a reason and wake the leader loop."""
+        with self._lock:
+            self._why.add(why)
+        self._wake()
+
+    def __contains__(self, why: Why) -> bool:
+        with self._lock:
+            return why in self._why
+
+    def clear(self, *whys: Why) -> None:
+        """Forget these reasons (a new term or a new session begins)."""
+        with self._lock:
+            self._why.difference_update(whys)
+
+    def take(self) -> set[Why]:
+        """The reasons signalled; SUPERSEDED is handed out once per signal (it asks for a check)."""
+        with self._lock:
+            why = set(self._why)
+            self._why.discard(Why.SUPERSEDED)
+            return why
+
+
+class Command:
+    """An API command for the leader loop, with the future the loop answers."""
+
+    def __init__(self, event: Event):
+        self.event = event
+        self.future: Future[None] = Future()
+
+
+class Wake:
+    """Wakes the leader loop to read the step-down reasons."""
+
+
+#: what the leader loop takes from its inbox
+Item = Event | Command | Wake
+
+
+class Inbox:
+    """The leader loop's queue for one term of leadership; every thread may put, the loop takes."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[float, Item]] = queue.Queue()
+
+    def post(self, item: Event | Wake) -> None:
+        """Queue an event (or a wake-up) for the loop; returns at once."""
+        self._queue.put((time.monotonic(), item))
+
+    def ask(self, event: Event, timeout: float) -> None:
+        """Queue a command and wait until the loop has applied it (raises what it raised)."""
+        command = Command(event)
+        self._queue.put((time.monotonic(), command))
+        command.future.result(timeout=timeout)
+
+    def next(self, timeout: float) -> tuple[float | None, Item | None]:
+        """The next item and when it arrived; ``(None, None)`` if none came within ``timeout``."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None, None
+
+    def fail_pending(self) -> None:
+        """Answer the commands still queued when the term ends: this scheduler no longer leads."""
+        while True:
+            try:
+                _, item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, Command):
+                item.future.set_exception(NotLeaderError(None))

@@ -1,0 +1,88 @@
+"""When a leader must give up the lead, and how long it waits before contending again.
+
+The reasons arrive through ``signals.py``'s :class:`~halyard.runtime.signals.StepDownChannel`
+(stopping, the ZooKeeper session lost, the Mesos driver failed, an abdication, another scheduler
+subscribed as this framework); a write fenced by a newer leader and a write that waits for
+ZooKeeper meanwhile are decided here too. A decision to step down is a :class:`StepDown` raised
+on the leader loop, which ends the term. A master that refuses this framework ends the scheduler
+for good: :meth:`SchedulerService.fail <halyard.runtime.service.SchedulerService.fail>` signals
+STOPPING.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from ..errors import FencedError, StoreError, StoreUnavailableError
+from ..store.base import Session, StateStore
+from .signals import StepDownChannel, Why
+
+log = logging.getLogger(__name__)
+
+
+class StepDown(Exception):
+    """Leave the leader loop; ``pause``: seconds to wait before contending again (to let another
+    scheduler take the lead, or a master come back)."""
+
+    def __init__(self, reason: str, pause: float = 0.0):
+        super().__init__(reason)
+        self.pause = pause
+
+
+def yield_seconds(zk_session_timeout: float) -> float:
+    """How long a scheduler that gave up the lead waits, so that another one takes it."""
+    return max(2.0, zk_session_timeout / 2)
+
+
+class StepDownRules:
+    """The leader's decisions on the reasons signalled through ``why``, for the term whose epoch
+    it is asked with (a newer epoch in the store means a newer leader)."""
+
+    def __init__(self, why: StepDownChannel, store: StateStore, session: Session, yield_seconds: float):
+        self.why, self.store, self.session = why, store, session
+        self.yield_seconds = yield_seconds
+
+    def check(self, epoch: int | None) -> None:
+        """Between events: raise :class:`StepDown` if a signalled reason says so."""
+        why = self.why.take()
+        pauses = {Why.STOPPING: 0.0, Why.SESSION_LOST: 0.0, Why.DRIVER_FAILED: 1.0,  # the master may be restarting
+                  Why.ABDICATED: self.yield_seconds}
+        for reason, pause in pauses.items():
+            if reason in why:
+                raise StepDown(reason.value, pause)
+        if Why.SUPERSEDED in why:
+            # Fence the Mesos subscription as the store is fenced: only a newer epoch wins.
+            if self._newer_than(epoch):
+                raise StepDown("a newer leader subscribed as this framework", pause=self.yield_seconds)
+            log.warning("a stale scheduler subscribed as this framework; this leader (epoch %s) takes it back", epoch)
+
+    def keep_subscription(self, epoch: int | None) -> bool:
+        """The driver's IO thread: Mesos says another scheduler took this framework over. Whether
+        to keep the subscription (re-subscribe): only while this scheduler's epoch is the newest
+        (a deposed leader that wakes up must not take the framework back). The loop checks too."""
+        self.why.signal(Why.SUPERSEDED)
+        return not self._newer_than(epoch)
+
+    def _newer_than(self, epoch: int | None) -> bool:
+        try:
+            return self.store.current_epoch() > (epoch or 0)
+        except StoreError:
+            return True  # cannot tell: the safe side is to let the other one lead
+
+    @staticmethod
+    def fenced(exc: FencedError) -> StepDown:
+        """A write fenced by a newer leader ends the leadership at once."""
+        return StepDown(str(exc))
+
+    def wait_for_store(self, exc: StoreUnavailableError) -> None:
+        """A write cannot reach ZooKeeper: wait until the session is back (nothing after the write
+        runs meanwhile), or raise :class:`StepDown` if the leadership ends while waiting."""
+        log.warning("%s; waiting for ZooKeeper", exc)
+        while not self.session.connected:
+            if Why.SESSION_LOST in self.why or Why.STOPPING in self.why:
+                raise StepDown("ZooKeeper session lost while writing") from exc
+            if Why.SUPERSEDED in self.why:
+                # Another scheduler took the framework and this one cannot check the
+                # epoch now: the safe side is to let the other one lead.
+                raise StepDown("superseded while ZooKeeper is unreachable", pause=self.yield_seconds) from exc
+            time.sleep(0.05)
