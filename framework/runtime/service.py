@@ -11,7 +11,7 @@ Threads:
   CONNECTED resumes, LOST ends the leadership (the subscription is closed; tasks keep running)
   and the loop contends again with a new session. An outage shorter than the session timeout
   changes nothing but a pause;
-* the **API's thread** reads under the engine lock (:meth:`reading`); writes become commands.
+* the **API's thread** reads under the engine lock and submits commands (``scheduler_backend.py``).
 
 Every reason to step down, from any thread, goes through one channel (``signals.py``), read by
 the loop between events; ``step_down.py`` decides on them. A write that cannot reach ZooKeeper
@@ -23,12 +23,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from .. import __version__
 from ..engine.app_records import Snapshot
 from ..engine.domain_events import PlacementFailed, deployment_of
 from ..engine.engine import Engine, EngineConfig
@@ -47,14 +44,13 @@ from ..engine.messages import (
     Publish,
     Tick,
 )
-from ..engine.view import EngineView
 from ..errors import FencedError, HalyardError, NotLeaderError, StoreError, StoreUnavailableError
 from ..placement import StrategyRegistry
-from ..spec.app import AppSpec
 from ..store.base import Election, Session, SessionState, StateStore
-from .backend import Latency, MasterReader, SchedulerInfo, SchedulerStats
+from .backend import MasterReader
 from .config import ServiceConfig
-from .signals import Command, Inbox, StepDownChannel, Wake, Why
+from .scheduler_backend import SchedulerBackend
+from .signals import Command, Inbox, Wake, Why
 from .step_down import StepDown, StepDownRules, yield_seconds
 
 log = logging.getLogger(__name__)
@@ -87,27 +83,9 @@ class Driver(Protocol):
 DriverFactory = Callable[[str | None, Callable[[Event], None], Callable[[str], bool]], Driver]
 
 
-class OfferLatencies:
-    """Offer arrival -> ACCEPT sent, over the last launches."""
-
-    def __init__(self, keep: int = 1000):
-        self._seconds: deque[float] = deque(maxlen=keep)
-
-    def record(self, seconds: float) -> None:
-        self._seconds.append(seconds)
-
-    def summary(self) -> Latency:
-        """Median and 99th percentile in milliseconds (None before the first launch)."""
-        lat = sorted(self._seconds)
-
-        def pct(p: float) -> float | None:
-            return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else None
-
-        return Latency(p50=pct(0.5), p99=pct(0.99), count=len(lat))
-
-
-class SchedulerService:
-    """One Halyard scheduler: a standby, or the leader. Implements :class:`halyard.runtime.backend.Backend`."""
+class SchedulerService(SchedulerBackend):
+    """One Halyard scheduler: a standby, or the leader. Contends, leads and serves; what the API
+    calls (:class:`halyard.runtime.backend.Backend`) is its base's."""
 
     def __init__(self, config: ServiceConfig, *, store: StateStore, session: Session, election: Election,
                  drivers: DriverFactory, master: MasterReader, publish: Callable[[Any], None],
@@ -116,94 +94,23 @@ class SchedulerService:
                  registry: StrategyRegistry | None = None,
                  on_leading: Callable[[Snapshot], None] | None = None,
                  discovery: DiscoveryWriter | None = None):
-        self.config = config
-        self.store, self.session, self.election = store, session, election
-        self.drivers, self._master = drivers, master
+        super().__init__(config, store=store, election=election, master=master)
+        self.session, self.drivers = session, drivers
         self.publish, self.notify, self.check_readiness = publish, notify, check_readiness
         self.engine_config = engine_config or config.engine
         self.registry = registry or StrategyRegistry.discover()
         self.on_leading = on_leading  # called with the loaded state before a new leader serves
         self.discovery = discovery    # writes the members the engine announces (None: not written)
-        self.lock = threading.RLock()
-        self.engine: Engine | None = None
-        self.events: Inbox | None = None
-        self.epoch: int | None = None
-        self.why = StepDownChannel(self._wake)
         self.rules = StepDownRules(self.why, store, session, yield_seconds(config.zk_session_timeout))
         self._pause_before_contending = 0.0
-        self.offer_latencies = OfferLatencies()
         self.offer_cycles_before = 0   # offer cycles of this process's earlier terms: the count goes on from there
         self.fatal: HalyardError | None = None  # why this scheduler gave up for good (see fail)
-
-    # --- Backend (for the API) ----------------------------------------------------------------
-
-    def leader(self) -> str | None:
-        if self.engine is not None:
-            return self.config.advertised
-        try:
-            contenders = self.election.contenders()
-        except StoreError:
-            return None
-        return contenders[0] if contenders else None
-
-    def address(self) -> str:
-        """Where others reach this scheduler's API (its election identifier)."""
-        return self.config.advertised
-
-    @contextmanager
-    def reading(self) -> Iterator[EngineView]:
-        with self.lock:
-            engine = self.engine
-            if engine is not None:
-                yield EngineView(engine)
-                return
-        raise NotLeaderError(self.leader())
-
-    def submit(self, command: Event, timeout: float = 60.0) -> None:
-        with self.lock:
-            events = self.events
-        if events is None:
-            raise NotLeaderError(self.leader())
-        events.ask(command, timeout)
-
-    def app_version(self, app_id: str, version: float) -> AppSpec | None:
-        """A stored version of an app, read from the store (not held by the engine)."""
-        found = self.store.app_version(app_id, version)
-        return found.spec if found is not None else None
-
-    def abdicate(self) -> bool:
-        """Step down (the next contender leads); this scheduler contends again after a pause."""
-        if self.engine is None:
-            return False
-        self.why.signal(Why.ABDICATED)
-        return True
-
-    def master(self) -> MasterReader:
-        return self._master
-
-    def about(self) -> SchedulerInfo:
-        with self.lock:
-            engine = self.engine
-            framework_id = engine.framework_id if engine else None
-        c = self.config
-        return SchedulerInfo(name=c.name, version=__version__, leader=self.leader(), elected=engine is not None,
-                             framework_id=framework_id, master=c.master, role=c.role,
-                             failover_timeout=c.failover_timeout, zk=c.zk, zk_session_timeout=c.zk_session_timeout,
-                             listen=c.listen)
-
-    def stats(self) -> SchedulerStats:
-        """Figures for benchmarks and operators."""
-        with self.lock:
-            engine = self.engine
-            return SchedulerStats(leader=engine is not None, epoch=self.epoch,
-                                  offer_cycles=engine.offer_cycles if engine else None,
-                                  reconciling=engine.reconciling() if engine else None,
-                                  offer_to_accept=self.offer_latencies.summary())
 
     # --- lifecycle (any thread) ---------------------------------------------------------------
 
     @property
     def stopping(self) -> bool:
+        """:meth:`stop` was called (or :meth:`fail`)."""
         return Why.STOPPING in self.why
 
     def stop(self) -> None:
@@ -224,21 +131,12 @@ class SchedulerService:
         self.stop()
 
     def session_changed(self, state: SessionState) -> None:
-        """The session's thread: flags and events only."""
+        """The session's thread: signals and events only."""
         log.info("ZooKeeper session %s", state.value)
         if state is SessionState.LOST:
             self.why.signal(Why.SESSION_LOST)
         else:
-            self._post(Paused(state is SessionState.SUSPENDED))
-
-    def _wake(self) -> None:
-        """Have the leader loop read the step-down reasons now."""
-        self._post(Wake())
-
-    def _post(self, item: Event | Wake) -> None:
-        with self.lock:
-            if self.events is not None:
-                self.events.post(item)
+            self.post(Paused(state is SessionState.SUSPENDED))
 
     # --- contending ---------------------------------------------------------------------------
 
@@ -335,12 +233,12 @@ class SchedulerService:
                 self.notify(ins.url, ins.body)
             elif isinstance(ins, CheckReadiness):
                 if self.check_readiness is not None:
-                    self.check_readiness(ins, self._post)
+                    self.check_readiness(ins, self.post)
             elif isinstance(ins, (Announce, Withdraw, SyncMembers)):
                 self._discover(ins)
             elif isinstance(ins, ListAgents):
                 if self._master is not None:
-                    threading.Thread(target=_list_agents, args=(self._master, self._post), name="halyard-agents",
+                    threading.Thread(target=_list_agents, args=(self._master, self.post), name="halyard-agents",
                                      daemon=True).start()
             else:
                 driver.execute(ins)
