@@ -4,19 +4,19 @@ engine's instructions one event at a time; step down. The wiring is ``wiring.py`
 Threads:
 
 * the **leader loop** (``run``'s thread) contends for leadership; while it leads it owns the
-  engine, the store writes and the Mesos driver, and handles one event at a time: Mesos events
-  (from the driver's IO thread, via a queue), API commands (with a future to answer), a 1 s tick;
+  engine, the store writes and the Mesos driver, and handles one event at a time from its inbox
+  (``signals.py``): Mesos events (from the driver's IO thread), API commands (with a future to
+  answer), answers from workers off the loop, and a 1 s tick;
 * the **driver's IO thread** only enqueues;
-* the **session's thread** (ZooKeeper) only sets flags and enqueues: SUSPENDED pauses launching,
+* the **session's thread** (ZooKeeper) only signals and enqueues: SUSPENDED pauses launching,
   CONNECTED resumes, LOST ends the leadership (the subscription is closed; tasks keep running)
   and the loop contends again with a new session. An outage shorter than the session timeout
   changes nothing but a pause;
 * the **API's thread** reads under the engine lock and submits commands (``scheduler_backend.py``).
 
-Every reason to step down, from any thread, goes through one channel (``signals.py``), read by
-the loop between events; ``step_down.py`` decides on them. A write that cannot reach ZooKeeper
-waits for it (nothing after it runs meanwhile, so no launch or acknowledgement gets ahead of its
-record); a write fenced by a newer leader ends the leadership at once.
+Every reason to step down, from any thread, goes through one channel, read by the loop between
+events; ``step_down.py`` decides on them. The instructions are carried out by ``instructions.py``'s
+handlers.
 """
 from __future__ import annotations
 
@@ -24,31 +24,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
 
 from ..engine.app_records import Snapshot
-from ..engine.domain_events import PlacementFailed, deployment_of
+from ..engine.domain_events import DomainEvent
 from ..engine.engine import Engine, EngineConfig
-from ..engine.members import Announce, Member, SyncMembers, Withdraw
-from ..engine.messages import (
-    AgentsListed,
-    CheckReadiness,
-    Event,
-    Instruction,
-    Launch,
-    ListAgents,
-    Notify,
-    Offers,
-    Paused,
-    Persist,
-    Publish,
-    Tick,
-)
-from ..errors import FencedError, HalyardError, NotLeaderError, StoreError, StoreUnavailableError
+from ..engine.messages import AgentsListed, CheckReadiness, Event, Launch, ListAgents, Offers, Paused, Tick
+from ..errors import FencedError, HalyardError, NotLeaderError, StoreError
 from ..placement import StrategyRegistry
 from ..store.base import Election, Session, SessionState, StateStore
 from .backend import MasterReader
 from .config import ServiceConfig
+from .instructions import DiscoveryWriter, Driver, InstructionHandlers, Outlets
 from .scheduler_backend import SchedulerBackend
 from .signals import Command, Inbox, Wake, Why
 from .step_down import StepDown, StepDownRules, yield_seconds
@@ -56,39 +42,19 @@ from .step_down import StepDown, StepDownRules, yield_seconds
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 
-
-class DiscoveryWriter(Protocol):
-    """Where announced members go (``store/serversets.py``)."""
-
-    def announce(self, member: Member) -> Any: ...
-
-    def withdraw(self, member: Member) -> None: ...
-
-    def sync(self, members: Any, full: bool = True) -> Any: ...
-
-
-class Driver(Protocol):
-    """One subscription to Mesos (``mesos/driver.py``)."""
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None:
-        """Close the subscription; tasks keep running."""
-
-    def execute(self, ins: Instruction) -> None:
-        """Carry out one Mesos instruction (launch, decline, kill, acknowledge, ...)."""
-
-
 #: (framework id or None for a new framework, sink for Mesos events, on_failed_over) -> a driver, not started.
 DriverFactory = Callable[[str | None, Callable[[Event], None], Callable[[str], bool]], Driver]
 
 
 class SchedulerService(SchedulerBackend):
     """One Halyard scheduler: a standby, or the leader. Contends, leads and serves; what the API
-    calls (:class:`halyard.runtime.backend.Backend`) is its base's."""
+    calls (:class:`halyard.runtime.backend.Backend`) is its base's.
+
+    ``check_readiness`` hands an instruction to a worker off the leader loop (None: not carried out); ``on_leading`` is called with the loaded state before a new leader
+    serves; ``discovery`` writes the members the engine announces (None: not written)."""
 
     def __init__(self, config: ServiceConfig, *, store: StateStore, session: Session, election: Election,
-                 drivers: DriverFactory, master: MasterReader, publish: Callable[[Any], None],
+                 drivers: DriverFactory, master: MasterReader, publish: Callable[[DomainEvent], None],
                  notify: Callable[[str, dict], None], engine_config: EngineConfig | None = None,
                  check_readiness: Callable[[CheckReadiness, Callable[[Event], None]], None] | None = None,
                  registry: StrategyRegistry | None = None,
@@ -96,11 +62,11 @@ class SchedulerService(SchedulerBackend):
                  discovery: DiscoveryWriter | None = None):
         super().__init__(config, store=store, election=election, master=master)
         self.session, self.drivers = session, drivers
-        self.publish, self.notify, self.check_readiness = publish, notify, check_readiness
+        self.outlets = Outlets(publish=publish, notify=notify, check_readiness=check_readiness, list_agents=self._list_agents if master is not None else None,
+                               discovery=discovery)
         self.engine_config = engine_config or config.engine
         self.registry = registry or StrategyRegistry.discover()
-        self.on_leading = on_leading  # called with the loaded state before a new leader serves
-        self.discovery = discovery    # writes the members the engine announces (None: not written)
+        self.on_leading = on_leading
         self.rules = StepDownRules(self.why, store, session, yield_seconds(config.zk_session_timeout))
         self._pause_before_contending = 0.0
         self.offer_cycles_before = 0   # offer cycles of this process's earlier terms: the count goes on from there
@@ -137,6 +103,9 @@ class SchedulerService(SchedulerBackend):
             self.why.signal(Why.SESSION_LOST)
         else:
             self.post(Paused(state is SessionState.SUSPENDED))
+
+    def _list_agents(self, ins: ListAgents, post: Callable[[Event], None]) -> None:
+        threading.Thread(target=_list_agents, args=(self._master, post), name="halyard-agents", daemon=True).start()
 
     # --- contending ---------------------------------------------------------------------------
 
@@ -180,7 +149,7 @@ class SchedulerService(SchedulerBackend):
         self.why.clear(Why.DRIVER_FAILED, Why.ABDICATED, Why.SUPERSEDED)
         driver.start()
         try:
-            self._serve(engine, events, driver)
+            self._serve(engine, events, InstructionHandlers(self.outlets, self.store, self.rules, driver, self.post))
         except StepDown as why:
             log.warning("stepping down: %s", why)
             self._pause_before_contending = why.pause
@@ -195,93 +164,43 @@ class SchedulerService(SchedulerBackend):
             events.fail_pending()
             log.info("no longer leading")
 
-    def _serve(self, engine: Engine, events: Inbox, driver: Driver) -> None:
+    # --- serving ------------------------------------------------------------------------------
+
+    def _serve(self, engine: Engine, events: Inbox, handlers: InstructionHandlers) -> None:
         next_tick = time.monotonic() + TICK_SECONDS
         while True:
             self.rules.check(self.epoch)
             arrived, item = events.next(timeout=max(0.0, next_tick - time.monotonic()))
             if time.monotonic() >= next_tick:
-                self._apply(engine, driver, Tick())
+                self._apply(engine, handlers, Tick())
                 next_tick = time.monotonic() + TICK_SECONDS
             if item is None or isinstance(item, Wake):
                 continue
             if isinstance(item, Command):
-                try:
-                    self._apply(engine, driver, item.event)
-                except HalyardError as exc:
-                    item.future.set_exception(exc)
-                    if isinstance(exc, FencedError):
-                        raise self.rules.fenced(exc) from exc
-                except StepDown:
-                    item.future.set_exception(NotLeaderError(None))  # not left to time out
-                    raise
-                else:
-                    item.future.set_result(None)
+                self._answer(engine, handlers, item)
                 continue
-            self._apply(engine, driver, item, arrived)
+            self._apply(engine, handlers, item, arrived)
 
-    def _apply(self, engine: Engine, driver: Driver, event: Event, arrived: float | None = None) -> None:
+    def _answer(self, engine: Engine, handlers: InstructionHandlers, command: Command) -> None:
+        """Apply an API command and answer its future (a fenced write also ends the term)."""
+        try:
+            self._apply(engine, handlers, command.event)
+        except HalyardError as exc:
+            command.future.set_exception(exc)
+            if isinstance(exc, FencedError):
+                raise self.rules.fenced(exc) from exc
+        except StepDown:
+            command.future.set_exception(NotLeaderError(None))  # not left to time out
+            raise
+        else:
+            command.future.set_result(None)
+
+    def _apply(self, engine: Engine, handlers: InstructionHandlers, event: Event, arrived: float | None = None) -> None:
         with self.lock:
             instructions = engine.handle(event)
-        for ins in instructions:
-            if isinstance(ins, Persist):
-                self._persist(ins)
-            elif isinstance(ins, Publish):
-                _log_event(ins.event)
-                self.publish(ins.event)
-            elif isinstance(ins, Notify):
-                self.notify(ins.url, ins.body)
-            elif isinstance(ins, CheckReadiness):
-                if self.check_readiness is not None:
-                    self.check_readiness(ins, self.post)
-            elif isinstance(ins, (Announce, Withdraw, SyncMembers)):
-                self._discover(ins)
-            elif isinstance(ins, ListAgents):
-                if self._master is not None:
-                    threading.Thread(target=_list_agents, args=(self._master, self.post), name="halyard-agents",
-                                     daemon=True).start()
-            else:
-                driver.execute(ins)
+        handlers.carry_out(instructions)
         if isinstance(event, Offers) and arrived is not None and any(isinstance(i, Launch) for i in instructions):
             self.offer_latencies.record(time.monotonic() - arrived)
-
-    def _discover(self, ins: Announce | Withdraw | SyncMembers) -> None:
-        """Carry out a discovery instruction; a failed write is logged and healed by the engine's
-        next periodic SyncMembers (discovery never holds up the leader loop's other work)."""
-        if self.discovery is None:
-            return
-        try:
-            if isinstance(ins, Announce):
-                self.discovery.announce(ins.member)
-            elif isinstance(ins, Withdraw):
-                self.discovery.withdraw(ins.member)
-            else:
-                self.discovery.sync(ins.members, ins.full)
-        except StoreError as exc:
-            log.warning("service discovery: %s (the next synchronisation repairs it)", exc)
-
-    def _persist(self, persist: Persist) -> None:
-        while True:
-            try:
-                self.store.commit(persist)
-                return
-            except FencedError as exc:
-                raise self.rules.fenced(exc) from exc
-            except StoreUnavailableError as exc:
-                self.rules.wait_for_store(exc)
-
-
-def _log_event(event: object) -> None:
-    """What the leader loop logs of the events it publishes: ended deployments, failed strategies
-    (the engine publishes a PlacementFailed only when the reason changes: logged once per change)."""
-    if isinstance(event, PlacementFailed):
-        what = f"app {event.id}" if event.kind == "app" else f"job {event.id} run {event.run_id}"
-        log.warning("%s cannot be placed: %s", what, event.reason)
-        return
-    deployment = deployment_of(event)  # type: ignore[arg-type]
-    if deployment is not None and deployment.status != "running":
-        log.info("deployment %s (%s of %s) %s%s", deployment.id, deployment.kind, deployment.app_id,
-                 deployment.status, f": {'; '.join(deployment.failures)}" if deployment.failures else "")
 
 
 def _list_agents(master: MasterReader, post: Callable[[Event], None]) -> None:
