@@ -21,14 +21,13 @@ handlers.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
 from ..engine.app_records import Snapshot
 from ..engine.domain_events import DomainEvent
 from ..engine.engine import Engine, EngineConfig
-from ..engine.messages import AgentsListed, CheckReadiness, Event, Launch, ListAgents, Offers, Paused, Tick
+from ..engine.messages import CheckReadiness, Event, Launch, ListAgents, Offers, Paused, Tick
 from ..errors import FencedError, HalyardError, NotLeaderError, StoreError
 from ..placement import StrategyRegistry
 from ..store.base import Election, Session, SessionState, StateStore
@@ -50,19 +49,21 @@ class SchedulerService(SchedulerBackend):
     """One Halyard scheduler: a standby, or the leader. Contends, leads and serves; what the API
     calls (:class:`halyard.runtime.backend.Backend`) is its base's.
 
-    ``check_readiness`` hands an instruction to a worker off the leader loop (None: not carried out); ``on_leading`` is called with the loaded state before a new leader
+    ``check_readiness`` and ``list_agents`` hand an instruction to a worker off the leader loop
+    (None: not carried out); ``on_leading`` is called with the loaded state before a new leader
     serves; ``discovery`` writes the members the engine announces (None: not written)."""
 
     def __init__(self, config: ServiceConfig, *, store: StateStore, session: Session, election: Election,
                  drivers: DriverFactory, master: MasterReader, publish: Callable[[DomainEvent], None],
                  notify: Callable[[str, dict], None], engine_config: EngineConfig | None = None,
                  check_readiness: Callable[[CheckReadiness, Callable[[Event], None]], None] | None = None,
+                 list_agents: Callable[[ListAgents, Callable[[Event], None]], None] | None = None,
                  registry: StrategyRegistry | None = None,
                  on_leading: Callable[[Snapshot], None] | None = None,
                  discovery: DiscoveryWriter | None = None):
         super().__init__(config, store=store, election=election, master=master)
         self.session, self.drivers = session, drivers
-        self.outlets = Outlets(publish=publish, notify=notify, check_readiness=check_readiness, list_agents=self._list_agents if master is not None else None,
+        self.outlets = Outlets(publish=publish, notify=notify, check_readiness=check_readiness, list_agents=list_agents,
                                discovery=discovery)
         self.engine_config = engine_config or config.engine
         self.registry = registry or StrategyRegistry.discover()
@@ -103,9 +104,6 @@ class SchedulerService(SchedulerBackend):
             self.why.signal(Why.SESSION_LOST)
         else:
             self.post(Paused(state is SessionState.SUSPENDED))
-
-    def _list_agents(self, ins: ListAgents, post: Callable[[Event], None]) -> None:
-        threading.Thread(target=_list_agents, args=(self._master, post), name="halyard-agents", daemon=True).start()
 
     # --- contending ---------------------------------------------------------------------------
 
@@ -201,14 +199,3 @@ class SchedulerService(SchedulerBackend):
         handlers.carry_out(instructions)
         if isinstance(event, Offers) and arrived is not None and any(isinstance(i, Launch) for i in instructions):
             self.offer_latencies.record(time.monotonic() - arrived)
-
-
-def _list_agents(master: MasterReader, post: Callable[[Event], None]) -> None:
-    """The master's agents, for the constraints and the waiting reasons (read off the leader loop:
-    the master may be slow)."""
-    try:
-        agents = master.agents()
-    except HalyardError as exc:
-        log.warning("cannot list the master's agents (%s); the constraints learn them from offers", exc)
-        return
-    post(AgentsListed(agents))

@@ -1,6 +1,7 @@
 """One scheduler process, wired: configuration, the ZooKeeper session with its store and
-election, the Mesos master reader and driver factory, the webhook poster, the event hub, the
-HTTP API (uvicorn) and the leader loop (``service.py``) that uses them.
+election, the Mesos master reader and driver factory, the webhook poster, the readiness checks'
+pool (which also lists the master's agents), the event hub, the HTTP API (uvicorn) and the leader
+loop (``service.py``) that uses them.
 
 ``halyard scheduler`` builds a :class:`SchedulerApp` and calls :meth:`SchedulerApp.run`.
 """
@@ -31,6 +32,7 @@ from ..releases.digests import RegistryResolver, read_credentials
 from ..store.election import ZkSession
 from ..store.release_store import ZkReleaseStore
 from ..store.serversets import ServerSetWriter, discovery_root
+from .agent_listing import AgentLister
 from .auto_rebalance import AutoRebalancer
 from .config import ServiceConfig
 from .probes import HttpProbes
@@ -74,7 +76,7 @@ class SchedulerApp:
         self.service = SchedulerService(
             config, store=self.store, session=self.session, election=self.election, drivers=self._driver,
             master=self.master, publish=self._publish, notify=self.webhooks.post,
-            check_readiness=self.probes.check,
+            check_readiness=self.probes.check, list_agents=AgentLister(self.master, self.probes.pool).list,
             engine_config=replace(config.engine, executor=executor_settings(config), discovery=config.discovery),
             registry=registry, on_leading=lambda snapshot: self.release_desk.settle(snapshot.deployments),
             discovery=self.discovery)
