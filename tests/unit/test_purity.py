@@ -30,6 +30,9 @@ IO = {"pymesos", "kazoo", "requests", "http", "urllib", "socket", "docker", "aio
 # What the API may import of the engine: the read side (view), the commands (messages), what happened
 # (domain events) and the records the view hands out.
 API_SEES_OF_ENGINE = ("view", "messages", "domain_events", "app_records")
+# The leader loop's modules in runtime/: given the store, the session, the Mesos driver and the master,
+# they import none of them (the API reaches them only through runtime/backend.py's protocol).
+LEADER_LOOP = ("service", "scheduler_backend", "signals", "step_down", "instructions", "agent_listing")
 
 
 def module_name(root: Path, path: Path) -> str:
@@ -107,11 +110,11 @@ def api_reaches_the_engine_through_its_view(root: Path) -> list[str]:
     seen = tuple(f"engine.{m}" for m in API_SEES_OF_ENGINE)
     return sorted({f"{module_name(root, p)} imports {m}" for p in in_packages(root, "api") for m in imports(root, p)
                    if (within(m, "engine") and m != f"{PACKAGE}.engine" and not within(m, *seen))
-                   or within(m, "cli", "runtime.wiring", "runtime.service", "runtime.leader")})
+                   or within(m, "cli", "runtime.wiring", *(f"runtime.{stem}" for stem in LEADER_LOOP))})
 
 
 def the_leader_loop_reaches_mesos_and_zookeeper_only_through_what_it_is_given(root: Path) -> list[str]:
-    loop = [p for p in in_packages(root, "runtime") if p.stem in ("service", "leader", "instructions", "step_down")]
+    loop = [p for p in in_packages(root, "runtime") if p.stem in LEADER_LOOP]
     return offenders(root, loop, {"pymesos", "kazoo", "requests", "fastapi", "uvicorn"}, ("api", "cli", "mesos"))
 
 
@@ -125,6 +128,11 @@ RULES: list[Callable[[Path], list[str]]] = [
 def test_the_import_resolver_resolves_relative_imports():
     found = set(imports(FRAMEWORK, FRAMEWORK / "api" / "server.py"))
     assert {"halyard", "halyard.runtime.backend", "halyard.api.apps", "halyard.api.openapi.openapi_document"} <= found
+
+
+def test_the_leader_loop_modules_named_exist():
+    """A module of the leader loop renamed must be renamed here too, or the rules stop reading it."""
+    assert {stem for stem in LEADER_LOOP if not (FRAMEWORK / "runtime" / f"{stem}.py").exists()} == set()
 
 
 def test_every_package_is_in_a_layer():
@@ -157,8 +165,14 @@ PLANTED = [
      "halyard.api.apps imports halyard.engine.converge"),
     (api_reaches_the_engine_through_its_view, "api/tasks.py", "from ..runtime import service",
      "halyard.api.tasks imports halyard.runtime.service"),
+    (api_reaches_the_engine_through_its_view, "api/leader.py", "from ..runtime.scheduler_backend import OfferLatencies",
+     "halyard.api.leader imports halyard.runtime.scheduler_backend"),
     (the_leader_loop_reaches_mesos_and_zookeeper_only_through_what_it_is_given, "runtime/service.py",
      "from ..mesos import driver", "halyard.runtime.service imports halyard.mesos"),
+    (the_leader_loop_reaches_mesos_and_zookeeper_only_through_what_it_is_given, "runtime/instructions.py",
+     "import requests", "halyard.runtime.instructions imports requests"),
+    (the_leader_loop_reaches_mesos_and_zookeeper_only_through_what_it_is_given, "runtime/agent_listing.py",
+     "from ..mesos.master import MesosMaster", "halyard.runtime.agent_listing imports halyard.mesos.master"),
 ]
 
 
