@@ -1,7 +1,7 @@
 """What the HTTP API needs from the scheduler process, as a protocol with typed answers.
 
-The service (``service.py``, wired in ``app.py``) implements it; ``api/`` renders its answers as
-JSON. Neither imports the other: both import this module.
+The scheduler (``scheduler_backend.py``, wired in ``wiring.py``) implements it; ``api/`` renders
+its answers as JSON. Neither imports the other: both import this module.
 """
 from __future__ import annotations
 

@@ -42,8 +42,11 @@ log = logging.getLogger(__name__)
 #: the instructions that are calls to Mesos, carried out by the driver
 MESOS_CALLS: tuple[type, ...] = (Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive)
 
-#: the instruction and where its answer (an event) goes
-OffLoop = Callable[[Any, Callable[[Event], None]], None]
+#: where a worker off the leader loop posts its answer
+Sink = Callable[[Event], None]
+#: hand an instruction to a worker off the leader loop, whose answer goes to the sink; returns at once
+ReadinessChecker = Callable[[CheckReadiness, Sink], None]
+AgentListing = Callable[[ListAgents, Sink], None]
 
 
 class Driver(Protocol):
@@ -77,8 +80,8 @@ class Outlets:
 
     publish: Callable[[DomainEvent], None]
     notify: Callable[[str, dict], None]
-    check_readiness: Callable[[CheckReadiness, Callable[[Event], None]], None] | None = None
-    list_agents: Callable[[ListAgents, Callable[[Event], None]], None] | None = None
+    check_readiness: ReadinessChecker | None = None
+    list_agents: AgentListing | None = None
     discovery: DiscoveryWriter | None = None
 
 
@@ -86,8 +89,7 @@ class InstructionHandlers:
     """The handlers of one term of leadership: its driver, the store, the outlets; answers from
     workers off the loop go to ``post``."""
 
-    def __init__(self, outlets: Outlets, store: StateStore, rules: StepDownRules, driver: Driver,
-                 post: Callable[[Event], None]):
+    def __init__(self, outlets: Outlets, store: StateStore, rules: StepDownRules, driver: Driver, post: Sink):
         self.outlets, self.store, self.rules, self.post = outlets, store, rules, post
         self.handlers: dict[type, Callable[[Any], None]] = {
             Persist: self._persist, Publish: self._publish, Notify: self._notify,
@@ -118,7 +120,7 @@ class InstructionHandlers:
     def _notify(self, ins: Notify) -> None:
         self.outlets.notify(ins.url, ins.body)
 
-    def _off_loop(self, start: OffLoop | None) -> Callable[[Any], None]:
+    def _off_loop(self, start: Callable[[Any, Sink], None] | None) -> Callable[[Any], None]:
         """A handler that hands the instruction to ``start`` (a worker answers with an event)."""
         if start is None:
             return lambda ins: None

@@ -27,13 +27,13 @@ from collections.abc import Callable
 from ..engine.app_records import Snapshot
 from ..engine.domain_events import DomainEvent
 from ..engine.engine import Engine, EngineConfig
-from ..engine.messages import CheckReadiness, Event, Launch, ListAgents, Offers, Paused, Tick
+from ..engine.messages import Event, Launch, Offers, Paused, Tick
 from ..errors import FencedError, HalyardError, NotLeaderError, StoreError
 from ..placement import StrategyRegistry
 from ..store.base import Election, Session, SessionState, StateStore
 from .backend import MasterReader
 from .config import ServiceConfig
-from .instructions import DiscoveryWriter, Driver, InstructionHandlers, Outlets
+from .instructions import AgentListing, DiscoveryWriter, Driver, InstructionHandlers, Outlets, ReadinessChecker, Sink
 from .scheduler_backend import SchedulerBackend
 from .signals import Command, Inbox, Wake, Why
 from .step_down import StepDown, StepDownRules, yield_seconds
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 
 #: (framework id or None for a new framework, sink for Mesos events, on_failed_over) -> a driver, not started.
-DriverFactory = Callable[[str | None, Callable[[Event], None], Callable[[str], bool]], Driver]
+DriverFactory = Callable[[str | None, Sink, Callable[[str], bool]], Driver]
 
 
 class SchedulerService(SchedulerBackend):
@@ -56,8 +56,7 @@ class SchedulerService(SchedulerBackend):
     def __init__(self, config: ServiceConfig, *, store: StateStore, session: Session, election: Election,
                  drivers: DriverFactory, master: MasterReader, publish: Callable[[DomainEvent], None],
                  notify: Callable[[str, dict], None], engine_config: EngineConfig | None = None,
-                 check_readiness: Callable[[CheckReadiness, Callable[[Event], None]], None] | None = None,
-                 list_agents: Callable[[ListAgents, Callable[[Event], None]], None] | None = None,
+                 check_readiness: ReadinessChecker | None = None, list_agents: AgentListing | None = None,
                  registry: StrategyRegistry | None = None,
                  on_leading: Callable[[Snapshot], None] | None = None,
                  discovery: DiscoveryWriter | None = None):
