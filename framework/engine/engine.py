@@ -293,18 +293,20 @@ class Engine:
             dirty.discard(app_id)  # marking tasks as killing does not change the decision
             self._pending[app_id] = self._launches(app_id, decision.launch)
             if app.deleting and not self.index.has_tasks(app_id):
-                del self.apps[app_id]
-                self._pending.pop(app_id, None)
-                self.wait.forget(app_id)
-                self.launcher.forget(app_id)
-                persist.delete_apps.append(app_id)
-                self.versions.forget(app_id, persist)
-                self._events.append(AppTerminated(app_id, now))
-                self.deployment_book.end(app_id, "succeeded", persist)
+                self._teardown(app_id, persist, now)
             elif not app.deleting and not decision.kill and self.deployment_book.deployed(
                     app, self.tasks_of(app_id), self._pending.get(app_id, 0), readiness):
                 self.deployment_book.end(app_id, "succeeded", persist)
         return persist, kills
+
+    def _teardown(self, app_id: str, persist: Persist, now: float) -> None:
+        """The deleted app has no task left: it has terminated, and every part that remembers
+        apps forgets it (the last, its deployment: the stop ends, as succeeded)."""
+        self._events.append(AppTerminated(app_id, now))
+        self._pending.pop(app_id, None)
+        for part in (self.apps, self.index, self.wait, self.launcher, self.versions, self.rebalancer,
+                     self.deployment_book):
+            part.forget(app_id, persist)
 
     def _announce(self, out: list[Instruction]) -> list[Instruction]:
         """Service discovery after every event (``discovery.py``): shards, Withdraw/Announce (or a

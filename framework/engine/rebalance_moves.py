@@ -160,7 +160,7 @@ class MoveRunner:
             self._note(app_id, f"dropped {move.task_id} {move.from_host} -> {move.to_host}: {why}", persist)
         if not queue:
             self.book.end(app_id, "failed" if app_id in self.failed else "succeeded", persist)
-            self._forget(app_id)
+            self._clear(app_id)
             return False
         tasks = self.index.of_app(app_id)
         counted = sum(1 for t in tasks if readiness.counts(app, t) and not t.killing)
@@ -267,10 +267,17 @@ class MoveRunner:
                 self.index.set(marked)
                 persist.tasks.append(marked)
                 out.append(self.kill(new.task_id, new.agent_id, self.clock()))
-        self._forget(app_id)
+        self._clear(app_id)
         self.index.dirty.add(app_id)
 
-    def _forget(self, app_id: str) -> None:
+    def forget(self, app_id: str, persist: Persist) -> None:
+        """The app is gone (its tasks with it): drop its moves."""
+        active = self.active.get(app_id)
+        if active is not None and active.new_task:
+            self.extra.discard(active.new_task)
+        self._clear(app_id)
+
+    def _clear(self, app_id: str) -> None:
         self.active.pop(app_id, None)
         self.queues.pop(app_id, None)
         self.deployment.pop(app_id, None)
