@@ -137,7 +137,8 @@ class Engine:
         self.deployment_book = DeploymentBook(clock, new_id, emit, touch=lambda app_id: self.index.dirty.add(app_id))
         self.versions = VersionBook(config.max_versions)
         self.commands = AppCommands(self.apps, self.index, self.deployment_book, self.reconciler, registry, clock, emit,
-                                    config.service_ports, self.versions)
+                                    config.service_ports, self.versions,
+                                    check_dependencies=lambda spec: self.plans.check_dependencies(spec))
         self.plans = PlanCommands(self.commands, clock)
         self._unsaved = Persist()  # what loading changed (service ports assigned), saved with the next event
         self.updates = TaskUpdates(self.apps, self.index, self.deployment_book, clock, emit, config.stable_after,
@@ -153,7 +154,7 @@ class Engine:
             Rescinded: lambda event: [], AgentsListed: self._agents_listed, AgentLost: self._agent_lost,
             ReadinessChecked: self._readiness_checked, Offers: self._offers, StatusUpdate: self._status_update,
             Tick: self._tick,
-            PutApp: self._put_app, ChangeApps: self.plans.change, RestartApp: self.commands.restart, DeleteApp: self.commands.delete,
+            PutApp: self.commands.put, ChangeApps: self.plans.change, RestartApp: self.commands.restart, DeleteApp: self.commands.delete,
             CancelDeployment: self.commands.cancel, ResetDelay: self.commands.reset_delay,
             KillTasks: self.commands.kill_tasks,
             PutJob: self.job_commands.put, DeleteJob: self.job_commands.delete, StartRun: self.job_commands.start,
@@ -343,10 +344,6 @@ class Engine:
         for app_id, deployment_id, moves in event.apps:
             self.rebalancer.start(self.apps[app_id], moves, deployment_id, persist)
         return [persist]
-
-    def _put_app(self, event: PutApp) -> list[Instruction]:
-        self.plans.check_dependencies(event.spec)
-        return self.commands.put(event)
 
     # --- Mesos events -------------------------------------------------------------------------
 
