@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..cluster.mesos_types import TERMINAL
-from ..errors import ConflictError
 from ..jobs.book import JobBook, JobChanges
 from ..jobs.executor import ExecutorSettings
 from ..placement import Planner, StrategyRegistry
@@ -76,6 +75,7 @@ from .messages import (
 )
 from .readiness import Readiness
 from .readiness_checks import ReadinessProbes
+from .rebalance_launch import MoveLauncher
 from .rebalance_moves import MoveRunner
 from .reconcile import Reconciler
 from .service_ports import PortRange
@@ -145,8 +145,10 @@ class Engine:
                                    config.deployment_failures, self.commands.fail_deployment)
         self.launcher = Launcher(Planner(registry, seed), config.executor, clock, new_id,
                                  config.refuse_seconds_busy, config.refuse_seconds_idle, emit)
-        self.rebalancer = MoveRunner(self.deployment_book, self.index, Planner(registry, seed), clock, new_id,
-                                     self.reconciler.kill, config.refuse_seconds_busy)  # rebalance deployments' moves
+        self.rebalancer = MoveRunner(self.deployment_book, self.index, clock, self.reconciler.kill,
+                                     self.commands.app)  # rebalance deployments' moves
+        self.move_launcher = MoveLauncher(self.rebalancer, self.index, Planner(registry, seed), clock, new_id,
+                                          config.refuse_seconds_busy)  # their new instances, on their targets
         self.jobs = JobBook(clock, new_id, emit)
         self.job_commands = JobCommands(self.jobs, self.commands.check_strategy)
         self._handlers: dict[type, Callable[[Any], list[Instruction]]] = {
@@ -158,7 +160,7 @@ class Engine:
             CancelDeployment: self.commands.cancel, ResetDelay: self.commands.reset_delay,
             KillTasks: self.commands.kill_tasks,
             PutJob: self.job_commands.put, DeleteJob: self.job_commands.delete, StartRun: self.job_commands.start,
-            KillRun: self.job_commands.kill, StartRebalance: self._start_rebalance,
+            KillRun: self.job_commands.kill, StartRebalance: self.rebalancer.start,
         }
 
     # --- reading ------------------------------------------------------------------------------
@@ -334,17 +336,6 @@ class Engine:
         return self.jobs.wants_offers() or self.rebalancer.wants_offers() or any(n > 0 and not self.apps[a].deleting and self.apps[a].launch_after <= now
                                                for a, n in self._pending.items())
 
-    def _start_rebalance(self, event: StartRebalance) -> list[Instruction]:
-        """Start one ``rebalance`` deployment per app (every app checked first: all or nothing)."""
-        for app_id, _, _ in event.apps:
-            if self.commands.app(app_id).deleting:
-                raise ConflictError(f"App '{app_id}' is being deleted")
-            self.deployment_book.check_free(app_id, False)
-        persist = Persist()
-        for app_id, deployment_id, moves in event.apps:
-            self.rebalancer.start(self.apps[app_id], moves, deployment_id, persist)
-        return [persist]
-
     # --- Mesos events -------------------------------------------------------------------------
 
     @property
@@ -397,7 +388,7 @@ class Engine:
         if not self.subscribed or self.paused:
             return self.launcher.decline_all(event.offers, self.config.refuse_seconds_busy)
         pinned = Persist()
-        moved, offers = self.rebalancer.launch(event.offers, self.apps, self.agents, pinned)
+        moved, offers = self.move_launcher.launch(event.offers, self.apps, self.agents, pinned)
         if not offers:
             return ([pinned] if pinned else []) + moved
         launchable = self._launchable()
