@@ -258,7 +258,7 @@ class SchedulerService:
             engine = self.engine
             return SchedulerStats(leader=engine is not None, epoch=self.epoch,
                                   offer_cycles=engine.offer_cycles if engine else None,
-                                  reconciling=engine.reconciling() if engine else None,
+                                  reconciling=EngineView(engine).reconciling() if engine else None,
                                   offer_to_accept=self.offer_latencies.summary())
 
     # --- lifecycle (any thread) ---------------------------------------------------------------
@@ -351,7 +351,7 @@ class SchedulerService:
         events: queue.Queue = queue.Queue()
         driver = self.drivers(snapshot.framework_id, lambda e: events.put((time.monotonic(), e)), self._failed_over)
         log.info("leading (epoch %d): %d apps, %d tasks, framework %s", self.epoch, len(engine.apps),
-                 len(engine.tasks), snapshot.framework_id or "(new)")
+                 len(snapshot.tasks), snapshot.framework_id or "(new)")
         with self.lock:
             self.engine, self.events = engine, events
         self.why.clear(Why.DRIVER_FAILED, Why.ABDICATED, Why.SUPERSEDED)
