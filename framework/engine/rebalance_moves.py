@@ -76,7 +76,7 @@ class MoveRunner:
 
     def start(self, event: StartRebalance) -> list[Instruction]:
         """Start one ``rebalance`` deployment per app, with its moves. Every app is checked first (an
-        unknown one is a NotFoundError; one being deleted or deployed a ConflictError): all or nothing."""
+        unknown one is a NotFoundError; one being deleted, or deploying, a ConflictError): all or nothing."""
         for app_id, _, _ in event.apps:
             if self.app(app_id).deleting:
                 raise ConflictError(f"App '{app_id}' is being deleted")
@@ -138,7 +138,7 @@ class MoveRunner:
             if new is None or new.state in TERMINAL:
                 state = new.state if new is not None else "gone"
                 self.drop(app_id, f"new instance {active.new_task} on {move.to_host} ended ({state})", persist,
-                           failed=True)
+                          failed=True)
             elif readiness.counts(app, new):
                 self.extra.discard(new.task_id)
                 self.index.dirty.add(app_id)   # the new instance is now one of the app's for converge
