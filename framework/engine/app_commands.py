@@ -20,16 +20,20 @@ from .task_index import TaskIndex
 
 
 class AppCommands:
-    """The desired state's writers: each command returns what to persist and send."""
+    """The desired state's writers: each command returns what to persist and send.
+
+    ``check_dependencies`` refuses a put that would close a cycle of dependencies (the graph is
+    ``deployment_plans.py``'s, whose ``PlanCommands`` is built over these commands)."""
 
     def __init__(self, apps: dict[str, AppRecord], index: TaskIndex, deployments: DeploymentBook,
                  reconciler: Reconciler, registry: StrategyRegistry, clock: Callable[[], float],
                  emit: Callable[[DomainEvent], None], service_ports: PortRange = PortRange(),
-                 versions: VersionBook | None = None):
+                 versions: VersionBook | None = None, check_dependencies: Callable[[AppSpec], None] = lambda spec: None):
         self.apps, self.index, self.deployments, self.reconciler = apps, index, deployments, reconciler
         self.registry, self.clock, self.emit = registry, clock, emit
         self.service_ports = service_ports
         self.versions = versions if versions is not None else VersionBook()
+        self.check_dependencies = check_dependencies
 
     def app(self, app_id: str) -> AppRecord:
         app = self.apps.get(app_id)
@@ -53,14 +57,19 @@ class AppCommands:
     # --- commands -----------------------------------------------------------------------------
 
     def put(self, event: PutApp) -> list[Instruction]:
+        """Create or change one app (refused if that closes a cycle of dependencies)."""
+        self.check_dependencies(event.spec)
+        return self._change(event)
+
+    def _change(self, event: PutApp) -> list[Instruction]:
         persist = Persist()
         self._put(event.spec, persist, restart=event.restart, deployment_id=event.deployment_id, force=event.force)
         self.emit(AppChanged(self.apps[event.spec.id].spec, self.clock(), event.client_ip, event.uri))  # with its service ports
         return [persist]
 
     def restart(self, event: RestartApp) -> list[Instruction]:
-        return self.put(PutApp(self.app(event.app_id).spec, restart=True, deployment_id=event.deployment_id,
-                               force=event.force))
+        return self._change(PutApp(self.app(event.app_id).spec, restart=True, deployment_id=event.deployment_id,
+                                   force=event.force))
 
     def delete(self, event: DeleteApp) -> list[Instruction]:
         app = self.app(event.app_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from .app_records import AppRecord
+from .messages import Persist
 
 
 class AppTable(dict[str, AppRecord]):
@@ -34,14 +35,19 @@ class AppTable(dict[str, AppRecord]):
         for app_id, record in dict(records, **more).items():
             self[app_id] = record
 
-    def pop(self, *args: object) -> AppRecord:  # type: ignore[override]
+    def pop(self, *args: object) -> AppRecord:
         raise TypeError("AppTable.pop: use del (the write is noted)")
 
-    def setdefault(self, *args: object) -> AppRecord:  # type: ignore[override]
+    def setdefault(self, *args: object) -> AppRecord:
         raise TypeError("AppTable.setdefault: set the record (the write is noted)")
 
-    def popitem(self) -> tuple[str, AppRecord]:  # type: ignore[override]
+    def popitem(self) -> tuple[str, AppRecord]:
         raise TypeError("AppTable.popitem: use del (the write is noted)")
+
+    def forget(self, app_id: str, persist: Persist) -> None:
+        """The app is gone: remove it, here and from the store."""
+        del self[app_id]
+        persist.delete_apps.append(app_id)
 
     def take_changed(self) -> set[str]:
         """The ids set or removed since the last call (an id may be set again to the same record)."""

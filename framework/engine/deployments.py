@@ -125,6 +125,11 @@ class DeploymentBook:
             self._next_step(current.id, persist)
         return ended
 
+    def forget(self, app_id: str, persist: Persist) -> None:
+        """The app is gone: its deployment under way (the stop that removed it) has succeeded. Its
+        ended deployments stay in the history."""
+        self.end(app_id, "succeeded", persist)
+
     def begin(self, deployment_id: str) -> None:
         """A deployment of several apps has all its records: its first step starts (as a whole)."""
         left = [d for d in self.running_of(deployment_id) if not d.held]

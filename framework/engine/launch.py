@@ -158,6 +158,6 @@ class Launcher:
                 self.emit(PlacementFailed("app", u.app_id, reason, now))
         self.failed = failed
 
-    def forget(self, workload_id: str) -> None:
-        """``workload_id`` is gone (a deleted app): a failure of a new one by that id is news."""
-        self.failed.pop(workload_id, None)
+    def forget(self, app_id: str, persist: Persist) -> None:
+        """The app is gone: a failure of a new one by that id is news."""
+        self.failed.pop(app_id, None)

@@ -4,7 +4,8 @@ A move, when the app's ``upgradeStrategy`` allows one instance more than ``insta
 (``converge.capacity_bounds``; Marathon's defaults do):
 
 1. ``launch``: the new instance is placed on the target agent only, with that agent's next offer
-   (the placement pipeline checks it still fits; if not, the move is dropped with the reason);
+   (:mod:`.rebalance_launch`: the placement pipeline checks it still fits; if not, the move is
+   dropped with the reason);
 2. ``wait``: until the new instance counts (running, healthy if checked, ready, ``minReadySeconds``;
    :mod:`.readiness`); while it waits it is not one of the app's instances for ``converge`` (no
    surplus is killed, nothing else is launched);
@@ -21,20 +22,16 @@ counted is killed (the old one still serves).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from ..cluster.agents import AgentInfo
-from ..cluster.mesos_types import TERMINAL, Offer
-from ..placement import PlacementRequest, Planner
+from ..cluster.mesos_types import TERMINAL
+from ..errors import ConflictError
 from ..rebalance.planner import Move
-from .agents import KnownAgents
-from .app_records import AppRecord, DeploymentRecord
+from .app_records import AppRecord, DeploymentRecord, TaskRecord
 from .converge import capacity_bounds
 from .deployments import DeploymentBook
-from .launch import app_task, task_id_for
-from .messages import Instruction, Kill, Launch, Persist
-from .offers import agent_view, group_offers
+from .messages import Instruction, Kill, Persist, StartRebalance
 from .readiness import Readiness
 from .task_index import TaskIndex
 
@@ -55,11 +52,10 @@ class ActiveMove:
 class MoveRunner:
     """The moves of every rebalance deployment under way: queued and active, one per app."""
 
-    def __init__(self, book: DeploymentBook, index: TaskIndex, planner: Planner, clock: Callable[[], float],
-                 new_id: Callable[[], str], kill: Callable[[str, str | None, float], Kill], refuse_busy: float):
-        self.book, self.index, self.planner, self.clock, self.new_id = book, index, planner, clock, new_id
-        self.kill = kill
-        self.refuse_busy = refuse_busy   # the decline filter of a launch's unused resources (work is pending)
+    def __init__(self, book: DeploymentBook, index: TaskIndex, clock: Callable[[], float],
+                 kill: Callable[[str, str | None, float], Kill], app: Callable[[str], AppRecord]):
+        self.book, self.index, self.clock, self.kill = book, index, clock, kill
+        self.app = app  # the app of an id, or NotFoundError
         self.queues: dict[str, deque[Move]] = {}     # app id -> moves left
         self.active: dict[str, ActiveMove] = {}      # app id -> the move under way
         self.deployment: dict[str, str] = {}         # app id -> its rebalance deployment's id
@@ -71,17 +67,34 @@ class MoveRunner:
         active = self.active.get(app_id)
         return 1 if active is not None and active.first and active.phase in ("first", "launch") else 0
 
-    def wants_offers(self) -> bool:
-        return any(a.phase == "launch" for a in self.active.values())
+    def waiting_for_offers(self) -> list[ActiveMove]:
+        """The moves whose new instance waits for an offer from its target."""
+        return [a for a in self.active.values() if a.phase == "launch"]
 
-    def start(self, app: AppRecord, moves: Iterable[Move], deployment_id: str, persist: Persist) -> DeploymentRecord:
-        """A rebalance deployment of ``app`` with these moves (the caller checked the app is free)."""
-        spec = app.spec.to_json()
-        record = self.book.start(app.app_id, "rebalance", spec, deployment_id, False, persist, target=spec)
-        self.queues[app.app_id] = deque(moves)
-        self.deployment[app.app_id] = record.id
-        self.failed.discard(app.app_id)
-        return record
+    def wants_offers(self) -> bool:
+        return bool(self.waiting_for_offers())
+
+    def start(self, event: StartRebalance) -> list[Instruction]:
+        """Start one ``rebalance`` deployment per app, with its moves. Every app is checked first (an
+        unknown one is a NotFoundError; one being deleted, or deploying, a ConflictError): all or nothing."""
+        for app_id, _, _ in event.apps:
+            if self.app(app_id).deleting:
+                raise ConflictError(f"App '{app_id}' is being deleted")
+            self.book.check_free(app_id, False)
+        persist = Persist()
+        for app_id, deployment_id, moves in event.apps:
+            spec = self.app(app_id).spec.to_json()
+            record = self.book.start(app_id, "rebalance", spec, deployment_id, False, persist, target=spec)
+            self.queues[app_id] = deque(moves)
+            self.deployment[app_id] = record.id
+            self.failed.discard(app_id)
+        return [persist]
+
+    def launched(self, active: ActiveMove, task_id: str) -> None:
+        """The move's new instance was launched (:mod:`.rebalance_launch`): it waits until it counts."""
+        if not active.first:
+            self.extra.add(task_id)
+        active.phase, active.since, active.new_task = "wait", self.clock(), task_id
 
     def end_orphans(self, persist: Persist) -> None:
         """End, as failed, the rebalance deployments a leader before this one started (their moves
@@ -119,13 +132,13 @@ class MoveRunner:
                 active.phase, active.since = "launch", now
                 return True
         elif active.phase == "launch" and now - active.since > LAUNCH_TIMEOUT:
-            self._drop(app_id, f"no offer from {move.to_host} in {LAUNCH_TIMEOUT:g}s", persist)
+            self.drop(app_id, f"no offer from {move.to_host} in {LAUNCH_TIMEOUT:g}s", persist)
         elif active.phase == "wait":
             new = self.index.get(active.new_task or "")
             if new is None or new.state in TERMINAL:
                 state = new.state if new is not None else "gone"
-                self._drop(app_id, f"new instance {active.new_task} on {move.to_host} ended ({state})", persist,
-                           failed=True)
+                self.drop(app_id, f"new instance {active.new_task} on {move.to_host} ended ({state})", persist,
+                          failed=True)
             elif readiness.counts(app, new):
                 self.extra.discard(new.task_id)
                 self.index.dirty.add(app_id)   # the new instance is now one of the app's for converge
@@ -160,7 +173,7 @@ class MoveRunner:
             self._note(app_id, f"dropped {move.task_id} {move.from_host} -> {move.to_host}: {why}", persist)
         if not queue:
             self.book.end(app_id, "failed" if app_id in self.failed else "succeeded", persist)
-            self._forget(app_id)
+            self.forget(app_id, persist)
             return False
         tasks = self.index.of_app(app_id)
         counted = sum(1 for t in tasks if readiness.counts(app, t) and not t.killing)
@@ -175,62 +188,18 @@ class MoveRunner:
             return False
         return True
 
-    # --- launching on the target ----------------------------------------------------------------
-
-    def launch(self, offers: tuple[Offer, ...], apps: Mapping[str, AppRecord], known: KnownAgents,
-               persist: Persist) -> tuple[list[Instruction], tuple[Offer, ...]]:
-        """Launch each waiting move's new instance with its target agent's offers; returns the
-        Launches and the offers left for everything else."""
-        waiting = [a for a in self.active.values() if a.phase == "launch"]
-        if not waiting:
-            return [], offers
-        agents = group_offers(offers)
-        used: set[str] = set()
-        out: list[Instruction] = []
-        for active in waiting:
-            move = active.move
-            offered = agents.get(move.to_agent)
-            app = apps.get(move.app_id)
-            if offered is None or move.to_agent in used or app is None:
-                continue
-            view = agent_view(offered, self.index.on_agent(move.to_agent))
-            context = [self._without_old(a, move) for a in known.elsewhere([move.to_agent], self.index.by_agent())]
-            plan = self.planner.plan([view], [PlacementRequest(app.spec.workload(), 1)], context)
-            if not plan.placements:
-                reasons = "; ".join(r for u in plan.unplaced for r in u.reasons)
-                self._drop(move.app_id, f"{move.to_host} no longer fits: {reasons}", persist)
-                continue
-            used.add(move.to_agent)
-            task_id = task_id_for(app.app_id, self.new_id())
-            launch, record = app_task(app, plan.placements[0], offered, task_id, self.clock())
-            self.index.set(record)
-            persist.tasks.append(record)
-            if not active.first:
-                self.extra.add(task_id)
-            active.phase, active.since, active.new_task = "wait", self.clock(), task_id
-            out.append(Launch(record.agent_id, tuple(offered.offer_ids), (launch,), self.refuse_busy))
-        rest = tuple(o for o in offers if o.agent_id not in used)
-        return out, rest
-
-    def _without_old(self, agent: AgentInfo, move: Move) -> AgentInfo:
-        """The old instance counts as gone where it runs (constraints see the app after the move)."""
-        if agent.id != move.from_agent or not agent.app_tasks.get(move.app_id):
-            return agent
-        counts = dict(agent.app_tasks)
-        counts[move.app_id] -= 1
-        return replace(agent, app_tasks=counts)
-
     # --- endings --------------------------------------------------------------------------------
 
     def _stop_old(self, app_id: str, persist: Persist, out: list[Instruction]) -> None:
-        move = self.active[app_id].move
-        old = self.index.get(move.task_id)
-        if old is None or old.state in TERMINAL or old.killing:
-            return
-        marked = old.evolve(killing=True)
+        old = self.index.get(self.active[app_id].move.task_id)
+        if old is not None and old.state not in TERMINAL and not old.killing:
+            self._kill(old, persist, out)
+
+    def _kill(self, task: TaskRecord, persist: Persist, out: list[Instruction]) -> None:
+        marked = task.evolve(killing=True)
         self.index.set(marked)
         persist.tasks.append(marked)
-        out.append(self.kill(old.task_id, old.agent_id, self.clock()))
+        out.append(self.kill(task.task_id, task.agent_id, self.clock()))
 
     def _done(self, app_id: str, persist: Persist) -> None:
         active = self.active.pop(app_id)
@@ -238,7 +207,8 @@ class MoveRunner:
         self._note(app_id, f"moved {m.task_id} {m.from_host} -> {m.to_host} (new {active.new_task})", persist)
         self.index.dirty.add(app_id)
 
-    def _drop(self, app_id: str, why: str, persist: Persist, failed: bool = False) -> None:
+    def drop(self, app_id: str, why: str, persist: Persist, failed: bool = False) -> None:
+        """End the app's move under way, saying ``why`` in its deployment."""
         active = self.active.pop(app_id)
         if active.new_task:
             self.extra.discard(active.new_task)
@@ -263,15 +233,15 @@ class MoveRunner:
             self.extra.discard(active.new_task)
             new = self.index.get(active.new_task or "")
             if new is not None and new.live:
-                marked = new.evolve(killing=True)
-                self.index.set(marked)
-                persist.tasks.append(marked)
-                out.append(self.kill(new.task_id, new.agent_id, self.clock()))
-        self._forget(app_id)
+                self._kill(new, persist, out)
+        self.forget(app_id, persist)
         self.index.dirty.add(app_id)
 
-    def _forget(self, app_id: str) -> None:
-        self.active.pop(app_id, None)
+    def forget(self, app_id: str, persist: Persist) -> None:
+        """The app's moves are over (or the app is gone): drop what is left of them."""
+        active = self.active.pop(app_id, None)
+        if active is not None and active.new_task:
+            self.extra.discard(active.new_task)
         self.queues.pop(app_id, None)
         self.deployment.pop(app_id, None)
         self.failed.discard(app_id)

@@ -2,9 +2,11 @@
 convergence (the only writer of tasks is :class:`TaskIndex`)."""
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping
 
 from .app_records import TaskRecord
+from .messages import Persist
 
 
 class TaskIndex:
@@ -31,6 +33,11 @@ class TaskIndex:
     def has_tasks(self, app_id: str) -> bool:
         return bool(self._by_app.get(app_id))
 
+    def forget(self, app_id: str, persist: Persist) -> None:
+        """The app is gone (none of its tasks is left): drop its entry."""
+        if not self._by_app.get(app_id):
+            self._by_app.pop(app_id, None)
+
     def on_agent(self, agent_id: str) -> Iterable[TaskRecord]:
         return self._by_agent.get(agent_id, {}).values()
 
@@ -49,7 +56,7 @@ class TaskIndex:
         self.dirty.add(task.app_id)
         self._changed.add(task.task_id)
 
-    def take_changed(self) -> set[str]:
+    def take_changed(self) -> builtins.set[str]:  # ``set`` in this class is the method
         """The ids of the tasks set or dropped since the last call (for service discovery)."""
         changed, self._changed = self._changed, set()
         return changed

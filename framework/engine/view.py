@@ -46,7 +46,7 @@ class EngineView:
 
     def reconciling(self) -> int:
         """Tasks that have not answered explicit reconciliation yet."""
-        return self._engine.reconciling()
+        return self._engine.reconciler.pending()
 
     # --- apps and tasks -----------------------------------------------------------------------
 
@@ -68,10 +68,10 @@ class EngineView:
         return self._engine.versions.of(self.app(app_id))
 
     def tasks(self) -> list[TaskRecord]:
-        return list(self._engine.tasks.values())
+        return list(self._engine.index.tasks.values())
 
     def tasks_of(self, app_id: str) -> list[TaskRecord]:
-        return self._engine.tasks_of(app_id)
+        return self._engine.index.of_app(app_id)
 
     def endpoints(self, app_id: str) -> tuple[bool, list[EndpointStatus]]:
         """Service discovery for the app (NotFoundError if there is none): whether discovery is
@@ -82,7 +82,7 @@ class EngineView:
 
     def task(self, app_id: str, task_id: str) -> TaskRecord:
         """A task of this app, or NotFoundError."""
-        task = self._engine.tasks.get(task_id)
+        task = self._engine.index.get(task_id)
         if task is None or task.app_id != app_id:
             raise NotFoundError(f"Task '{task_id}' does not exist")
         return task
@@ -90,15 +90,15 @@ class EngineView:
     def readiness_results(self, app_id: str) -> list[ReadinessResult]:
         """The last readiness check result of each task of the app that has one."""
         results = self._engine.probes.results
-        return [results[t.task_id] for t in self._engine.tasks_of(app_id) if t.task_id in results]
+        return [results[t.task_id] for t in self.tasks_of(app_id) if t.task_id in results]
 
     def pending(self, app: AppRecord) -> int:
         """Instances of the app waiting to be launched."""
-        return self._engine.pending(app)
+        return self._engine.convergence.pending(app)
 
     def waiting(self, app_id: str) -> tuple[str, ...]:
         """Why the app's pending instances were not placed at the last offer cycle."""
-        return tuple(self._engine.waiting.get(app_id, ()))
+        return tuple(self._engine.wait.reasons.get(app_id, ()))
 
     def waiting_class(self, app: AppRecord) -> str | None:
         """Why the app's pending instances wait, as one of ``waiting.REASON_CLASSES``; None if none wait."""
@@ -111,15 +111,19 @@ class EngineView:
 
     def deployments(self) -> list[DeploymentRecord]:
         """Deployments under way."""
-        return list(self._engine.deployments.values())
+        return list(self._engine.deployment_book.running.values())
 
     def deployments_of(self, app_id: str) -> list[DeploymentRecord]:
-        return [d for d in self._engine.deployments.values() if d.app_id == app_id]
+        return [d for d in self.deployments() if d.app_id == app_id]
+
+    def deployment_of(self, app_id: str) -> DeploymentRecord | None:
+        """The app's deployment under way, if any."""
+        return self._engine.deployment_book.of_app(app_id)
 
     def deployment(self, deployment_id: str) -> DeploymentRecord:
         """A deployment under way or recently ended, or NotFoundError."""
-        found = self._engine.deployments.get(deployment_id) or self._engine.deployment_book.ended(deployment_id)
-        found = found or next(iter(self._engine.deployment_book.plan(deployment_id)), None)
+        book = self._engine.deployment_book
+        found = book.running.get(deployment_id) or book.ended(deployment_id) or next(iter(book.plan(deployment_id)), None)
         if found is None:
             raise NotFoundError(f"DeploymentPlan {deployment_id} does not exist")
         return found
@@ -138,7 +142,7 @@ class EngineView:
 
     def finished(self) -> list[DeploymentRecord]:
         """Recently ended deployments, oldest first."""
-        return list(self._engine.finished)
+        return self._engine.deployment_book.finished
 
     # --- jobs ---------------------------------------------------------------------------------
 

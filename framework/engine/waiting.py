@@ -18,7 +18,7 @@ from ..cluster.agents import Resources
 from ..cluster.mesos_types import AgentSeen
 from ..spec.app import AppSpec
 from .agents import KnownAgents
-from .messages import Instruction, ListAgents
+from .messages import Instruction, ListAgents, Persist
 
 #: at most this many agents are named in one reason; the rest are counted
 NAMED = 5
@@ -72,7 +72,8 @@ def reason_class(reasons: tuple[str, ...], delayed: bool, strategy_failed: bool)
 def describe_unoffered(need: Resources, agents: Iterable[AgentSeen]) -> str | None:
     """What the agents that made no offer are, for a task needing ``need``: full (what the master
     said they have free does not fit), or silent (they may have room; no offer came from them)."""
-    full, silent = [], []
+    full: list[AgentSeen] = []
+    silent: list[AgentSeen] = []
     for agent in agents:
         (full if agent.free is not None and not _fits(need, agent.free) else silent).append(agent)
     parts = []
@@ -141,5 +142,6 @@ class WaitingReasons:
             return [ListAgents()]
         return []
 
-    def forget(self, app_id: str) -> None:
+    def forget(self, app_id: str, persist: Persist) -> None:
+        """The app is gone: no reason of it is kept."""
         self.reasons.pop(app_id, None)

@@ -129,5 +129,5 @@ class SchedulerBackend:
             engine = self.engine
             return SchedulerStats(leader=engine is not None, epoch=self.epoch,
                                   offer_cycles=engine.offer_cycles if engine else None,
-                                  reconciling=engine.reconciling() if engine else None,
+                                  reconciling=EngineView(engine).reconciling() if engine else None,
                                   offer_to_accept=self.offer_latencies.summary())

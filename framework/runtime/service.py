@@ -140,7 +140,7 @@ class SchedulerService(SchedulerBackend):
         events = Inbox()
         driver = self.drivers(snapshot.framework_id, events.post, lambda message: self.rules.keep_subscription(self.epoch))
         log.info("leading (epoch %d): %d apps, %d tasks, framework %s", self.epoch, len(engine.apps),
-                 len(engine.tasks), snapshot.framework_id or "(new)")
+                 len(snapshot.tasks), snapshot.framework_id or "(new)")
         with self.lock:
             self.engine, self.events = engine, events
         self.why.clear(Why.DRIVER_FAILED, Why.ABDICATED, Why.SUPERSEDED)

@@ -140,12 +140,13 @@ def test_a_crash_between_two_transactions_of_one_persist_leaves_what_recovery_re
     on if and only if its run exists), and only tasks that reconciliation resolves."""
     from halyard.cluster.mesos_types import TaskStatus
     from halyard.engine.app_records import DeploymentRecord
-    from halyard.engine.engine import Engine
     from halyard.engine.messages import Reconcile, StatusUpdate, Subscribed
     from halyard.jobs.records import JobRecord, RunRecord
     from halyard.placement import StrategyRegistry
     from halyard.spec.validation import parse_job
     from halyard.store import zk as zk_module
+
+    from ..engine_harness import EngineHarness
 
     client, root = zk
     store = ZkStore(client, root)
@@ -185,7 +186,7 @@ def test_a_crash_between_two_transactions_of_one_persist_leaves_what_recovery_re
     assert "/web" in snap.apps  # no lost app
     assert (snap.jobs["etl"].next_fire == 200.0) == ("r1" in snap.runs)  # a firing is all or nothing
     assert written and len(snap.tasks) <= 40  # the launch's ACCEPT was never sent
-    successor = Engine(StrategyRegistry(), clock=lambda: 1_000.0)
+    successor = EngineHarness(StrategyRegistry(), clock=lambda: 1_000.0)
     successor.load(snap)
     reconcile = next(i for i in successor.handle(Subscribed("F1")) if isinstance(i, Reconcile))
     assert {task_id for task_id, _ in reconcile.tasks} == set(snap.tasks)

@@ -18,6 +18,8 @@ from halyard.placement import Scope, Scorer, Strategy, StrategyRegistry
 from halyard.placement.registry import BUILTINS
 from halyard.runtime.backend import Latency, SchedulerInfo, SchedulerStats
 
+from ..engine_harness import EngineHarness
+
 MASTER_STATE = Path(__file__).parent / "data" / "master_state.json"
 
 
@@ -59,7 +61,7 @@ class FakeBackend:
     """A leader with a real engine; ``refuse`` makes commands raise."""
 
     def __init__(self) -> None:
-        self.engine = Engine(StrategyRegistry(), clock=lambda: 1_700_000_000.0)
+        self.engine = EngineHarness(StrategyRegistry(), clock=lambda: 1_700_000_000.0)
         self.refuse: Optional[Exception] = None
         self.leading = True
 

@@ -9,7 +9,7 @@ from halyard.api.event_json import marathon_events
 from halyard.api.queue import placement_json, queue_json
 from halyard.cluster.mesos_types import LAUNCHING
 from halyard.engine.app_records import Snapshot, TaskRecord
-from halyard.engine.engine import Engine, EngineConfig
+from halyard.engine.engine import EngineConfig
 from halyard.engine.messages import (
     CancelDeployment,
     Decline,
@@ -39,6 +39,8 @@ from halyard.placement import Scope, Scorer, Strategy, StrategyRegistry
 from halyard.placement.registry import BUILTINS
 from halyard.spec.validation import parse_app, parse_job
 
+from ..engine_harness import EngineHarness
+
 
 class Clock:
     def __init__(self):
@@ -48,7 +50,7 @@ class Clock:
         return self.now
 
 
-class RecordingEngine(Engine):
+class RecordingEngine(EngineHarness):
     """The engine, keeping every event it published (rendered as the event stream shows them)."""
 
     def __init__(self, *args, **kwargs):

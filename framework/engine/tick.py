@@ -1,0 +1,68 @@
+"""What the clock's tick does: everything that happens because time passed. Pure.
+
+Unreachable tasks expire (replaced, then forgotten), deployments that took too long fail, jobs
+fire and their kills are retried; and while subscribed: kills held for a drain are sent, waiting
+reasons and the agent list are refreshed, reconciliation and kills are retried, readiness checks
+fall due.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..cluster.mesos_types import TERMINAL
+from ..jobs.book import JobChanges
+from .job_steps import job_writes
+from .messages import Instruction, Kill, Persist, Tick
+from .waiting import need_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Engine
+
+
+class TickHandler:
+    """The handler of :class:`~.messages.Tick`, over the engine's parts."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def tick(self, event: Tick) -> list[Instruction]:
+        """The clock moved on: what is due now."""
+        e = self.engine
+        now = e.clock()
+        persist = self._expire(now)
+        changes = JobChanges()
+        e.jobs.tick(changes, e.config.kill_retry if e.subscribed else float("inf"), e.config.unreachable_grace)
+        persist.extend(job_writes(changes))
+        out: list[Instruction] = [persist] if persist else []
+        out += [Kill(task_id, agent_id) for task_id, agent_id in changes.kills]
+        if not e.subscribed:
+            return out
+        killing = [(t.task_id, t.agent_id) for t in e.index.tasks.values()
+                   if t.killing and t.task_id not in e.discovery.draining]
+        out += [e.reconciler.kill(task_id, agent_id, now) for task_id, agent_id in e.discovery.drained(now, self._alive)]
+        needs = {} if e.paused else {app.app_id: need_of(app.spec) for app, _ in e.convergence.launchable()}
+        out += e.wait.tick(needs, now)
+        e.index.dirty.update(e.wait.reasons)  # an app that found no room may make room (see convergence)
+        return out + e.reconciler.tick(now, killing) + e.probes.due(e.apps.values(), e.index.of_app, now)
+
+    def _expire(self, now: float) -> Persist:
+        """Unreachable tasks past their grace expire (or are forgotten); deployments not done in
+        time fail. What to persist of both."""
+        e = self.engine
+        expired, expunged = e.updates.expire_unreachable(now, e.config.unreachable_grace)
+        for task_id in expunged:
+            e.reconciler.forget(task_id)
+            e.probes.forget(task_id)
+        persist = Persist(tasks=expired, delete_tasks=expunged)
+        timeout = e.config.deployment_timeout
+        for deployment in list(e.deployment_book.running.values()):
+            if deployment.held or deployment.key not in e.deployment_book.running:
+                continue  # its step has not come, or it ended with another app of its deployment
+            e.index.dirty.add(deployment.app_id)  # tasks become ready by staying up: check again
+            if now - deployment.started_at >= timeout:
+                e.commands.fail_deployment(deployment, f"not done after {timeout:g}s", persist)
+        return persist
+
+    def _alive(self, task_id: str) -> bool:
+        task = self.engine.index.get(task_id)
+        return task is not None and task.state not in TERMINAL
