@@ -9,7 +9,6 @@ SSE hub and Marathon's event JSON), ``leader`` (ping, info, leader, stats), ``me
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
 
 from fastapi import FastAPI
 
@@ -43,7 +42,7 @@ from .openapi import openapi_document
 from .scopes import ScopedBackend
 from .tokens import TokenBook, TokenFile
 
-Tokens = Union[dict[str, str], TokenBook, TokenFile, Callable[[], TokenBook]]
+Tokens = dict[str, str] | TokenBook | TokenFile | Callable[[], TokenBook]
 
 
 def token_source(tokens: Tokens | None) -> Callable[[], TokenBook]:
