@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from ..cluster.mesos_types import TaskStatus
 from ..errors import ConflictError, NotFoundError
 from . import cron
-from .domain_events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
+from .domain_events import JobDefined, JobDeleted, JobEvent, JobRunChanged, JobRunSkipped
 from .records import ACTIVE, FAILED, FINISHED, KILLED, QUEUED, RUNNING, STARTING, JobRecord, RunRecord
 from .spec import JobSpec
 
@@ -91,7 +91,7 @@ class JobBook:
     """Every job and every kept run; the engine calls it and turns its changes into instructions."""
 
     def __init__(self, clock: Callable[[], float], new_id: Callable[[], str],
-                 emit: Callable[[object], None]):
+                 emit: Callable[[JobEvent], None]):
         self.clock, self.new_id, self.emit = clock, new_id, emit
         self.jobs: dict[str, JobRecord] = {}
         self.runs: dict[str, RunRecord] = {}          # run id -> run

@@ -18,7 +18,7 @@ from ..api.event_stream import EventHub
 from ..api.inputs import AppInputs
 from ..api.server import create_app
 from ..api.tokens import TokenFile
-from ..engine.domain_events import deployment_of
+from ..engine.domain_events import DomainEvent, deployment_of
 from ..engine.messages import Event
 from ..jobs.executor import ExecutorSettings
 from ..mesos.artifact import executor_artifact
@@ -86,9 +86,9 @@ class SchedulerApp:
                                               leading=lambda: self.service.engine is not None)
                                if config.rebalance_on_agent_join else None)
 
-    def _publish(self, event: object) -> None:
+    def _publish(self, event: DomainEvent) -> None:
         """An engine event to the /v2/events subscribers; an ended deployment also ends its release."""
-        deployment = deployment_of(event)  # type: ignore[arg-type]
+        deployment = deployment_of(event)
         if deployment is not None and deployment.ended:
             self.release_desk.deployment_ended(deployment)
         self.hub.publish(event)
