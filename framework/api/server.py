@@ -70,7 +70,7 @@ def create_app(backend: Backend, hub: event_stream.EventHub | None = None, token
     hub = hub or event_stream.EventHub()
     auth.install(api, token_source(tokens), auth_reads, audit, hub.publish_json, listening=lambda: hub.streams > 0)
     errors.install(api, backend)
-    backend = ScopedBackend(backend)  # type: ignore[assignment]  # every command checked against the token's scope
+    backend = ScopedBackend(backend)  # every command checked against the token's scope
     # Tasks and versions before apps: "/v2/apps/{id:path}" would also match ".../tasks".
     for router in (leader.routes(backend), metrics.routes(backend), placement_plan.routes(backend),
                    event_stream.routes(backend, hub), tasks.routes(backend), versions.routes(backend),

@@ -91,7 +91,7 @@ class _NonFinite:
         self.name = name
 
 
-class _Duplicated(dict):  # type: ignore[type-arg]
+class _Duplicated(dict):
     """A JSON object that named a key twice, to be refused with a path and a line."""
 
     duplicate: str = ""

@@ -34,13 +34,13 @@ class AppTable(dict[str, AppRecord]):
         for app_id, record in dict(records, **more).items():
             self[app_id] = record
 
-    def pop(self, *args: object) -> AppRecord:  # type: ignore[override]
+    def pop(self, *args: object) -> AppRecord:
         raise TypeError("AppTable.pop: use del (the write is noted)")
 
-    def setdefault(self, *args: object) -> AppRecord:  # type: ignore[override]
+    def setdefault(self, *args: object) -> AppRecord:
         raise TypeError("AppTable.setdefault: set the record (the write is noted)")
 
-    def popitem(self) -> tuple[str, AppRecord]:  # type: ignore[override]
+    def popitem(self) -> tuple[str, AppRecord]:
         raise TypeError("AppTable.popitem: use del (the write is noted)")
 
     def take_changed(self) -> set[str]:
