@@ -162,8 +162,8 @@ class Definition(Spec):
     def env_values(self) -> dict[str, str]:
         """The environment as the task sees it, secrets included (a secret reference only once
         resolved, which the API does before anything is deployed)."""
-        return {k: v.value if isinstance(v, SecretEnv) else v for k, v in self.env.items()
-                if not isinstance(v, SecretEnv) or v.value is not None}
+        values = ((k, v.value if isinstance(v, SecretEnv) else v) for k, v in self.env.items())
+        return {k: value for k, value in values if value is not None}
 
     @model_validator(mode="after")
     def _secret_references(self) -> Definition:

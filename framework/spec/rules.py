@@ -24,8 +24,10 @@ class MarathonRules:
         check: AppCheck | None
         role: str | None
         accepted_resource_roles: list[str] | None
-        network: str
-        is_docker: bool
+        @property
+        def network(self) -> str: ...
+        @property
+        def is_docker(self) -> bool: ...
 
         def host_port_requests(self) -> tuple[int, ...]: ...
 
