@@ -14,11 +14,11 @@ from __future__ import annotations
 import heapq
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import HalyardError, PluginError, ValidationError
-from .base import MAX_SCORE, Filter, Scope, Scorer, Strategy, plugin_name
+from .base import MAX_SCORE, Filter, Scope, Scorer, Status, Strategy, plugin_name
 from .compiled import PARK, CompiledPipeline, compile_pipeline
 from .constraints import constraint_filter
 from .context import PlacementContext
@@ -54,7 +54,7 @@ class WorkloadPlacer:
         self.total = self.remaining = request.count
         self.filters, self.scorers = build_pipeline(request.workload, strategy)
         # The same as bound methods (evaluate() is the planner's innermost loop), scorers named.
-        self.checks = [f.filter for f in self.filters]
+        self.checks: list[Callable[[PlacementContext, AgentState], Status]] = [f.filter for f in self.filters]
         self.rates = [(s.score, w, plugin_name(s)) for s, w in self.scorers]
         # A refusal by an AGENT or MONOTONE filter is final for the rest of this plan; by a
         # REVERSIBLE one, until that filter's epoch changes: the agent is parked until then.
@@ -113,7 +113,7 @@ class WorkloadPlacer:
         except Exception as exc:
             raise _plugin_error("plugin", "compile", exc) from exc
         if self.fast is not None:  # the built-ins' fused forms: same verdicts, no guards needed
-            self.evaluate = self.fast.evaluate  # type: ignore[method-assign]
+            self.evaluate = self.fast.evaluate  # type: ignore[method-assign,assignment]  # mypy compares with the unbound def
         self.candidates = list(range(len(agents)))
         if shared is not None:
             self._landed, self._seen = shared.landed, len(shared.landed)
@@ -145,8 +145,13 @@ class WorkloadPlacer:
                 if check(ctx, agent).reason is not None:  # type: ignore[arg-type]
                     return None
         except Exception as exc:
-            raise _plugin_error("filter", plugin_name(getattr(check, "__self__", check)), exc) from exc
+            raise _plugin_error("filter", self._filter_name(check), exc) from exc
         return self._total(agent)
+
+    def _filter_name(self, check: Callable[[PlacementContext, AgentState], Status]) -> str:
+        """The name of the filter whose ``filter`` is ``check`` (a bound method compares equal to
+        its filter's; a static one has no ``__self__`` to find the filter by)."""
+        return plugin_name(self.filters[self.checks.index(check)])
 
     def _total(self, agent: AgentState) -> float:
         """The weighted sum of the scorers (the agent passed every filter); PluginError naming a
@@ -185,7 +190,7 @@ class WorkloadPlacer:
                         self.parked[agent.index] = entry
                     return None
         except Exception as exc:
-            raise _plugin_error("filter", plugin_name(getattr(check, "__self__", check)), exc) from exc
+            raise _plugin_error("filter", self._filter_name(check), exc) from exc
         return self._total(agent)
 
     def _push(self, heap: list, agent: AgentState, entry: tuple[float, int, int] | None = None) -> None:
