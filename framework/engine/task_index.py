@@ -2,6 +2,7 @@
 convergence (the only writer of tasks is :class:`TaskIndex`)."""
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping
 
 from .app_records import TaskRecord
@@ -49,7 +50,7 @@ class TaskIndex:
         self.dirty.add(task.app_id)
         self._changed.add(task.task_id)
 
-    def take_changed(self) -> set[str]:
+    def take_changed(self) -> builtins.set[str]:  # in the class, `set` is the method above
         """The ids of the tasks set or dropped since the last call (for service discovery)."""
         changed, self._changed = self._changed, set()
         return changed

@@ -72,7 +72,8 @@ def reason_class(reasons: tuple[str, ...], delayed: bool, strategy_failed: bool)
 def describe_unoffered(need: Resources, agents: Iterable[AgentSeen]) -> str | None:
     """What the agents that made no offer are, for a task needing ``need``: full (what the master
     said they have free does not fit), or silent (they may have room; no offer came from them)."""
-    full, silent = [], []
+    full: list[AgentSeen] = []
+    silent: list[AgentSeen] = []
     for agent in agents:
         (full if agent.free is not None and not _fits(need, agent.free) else silent).append(agent)
     parts = []

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 
 from ..engine.app_records import DeploymentRecord
 from ..engine.messages import PutApp
@@ -160,6 +161,10 @@ class ReleaseDesk:
         return ended(history, deployment.id, deployment.status, deployment.failures,
                      deployment.ended_at or self.clock())
 
+    def _never_started(self, history: list[Release], deployment_id: str) -> list[Release]:
+        return ended(history, deployment_id, "failed", ("the scheduler stopped before the deployment started",),
+                     self.clock())
+
     def settle(self, deployments: Mapping[str, DeploymentRecord]) -> None:
         """A new leader, before it serves: end every release still ``deploying`` whose deployment
         ended meanwhile, or was never started (the scheduler stopped in between); index the ones
@@ -171,11 +176,9 @@ class ReleaseDesk:
                     continue
                 d = deployments.get(r.deployment_id)
                 if d is None:
-                    self.store.update(service, environment, lambda h, r=r: ended(
-                        h, r.deployment_id, "failed", ("the scheduler stopped before the deployment started",),
-                        self.clock()))
+                    self.store.update(service, environment, partial(self._never_started, deployment_id=r.deployment_id))
                 elif d.ended:
-                    self.store.update(service, environment, lambda h, d=d: self._ended(h, d))
+                    self.store.update(service, environment, partial(self._ended, deployment=d))
                 else:
                     self._where[d.id] = (service, environment)
         self._settled = True
