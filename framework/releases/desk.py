@@ -127,7 +127,7 @@ class ReleaseDesk:
         ref = parse_image(spec.image)
         seconds = None
         if req.digest is not None:
-            digest: str | None = req.digest
+            digest: str = req.digest
         elif ref.digest is not None:
             digest = ref.digest
         elif spec.pin_digest is False:
@@ -135,7 +135,7 @@ class ReleaseDesk:
         else:
             resolved = self.resolver.resolve(ref)
             digest, seconds = resolved.digest, resolved.seconds
-        image = ref.pinned(digest)  # type: ignore[arg-type]
+        image = ref.pinned(digest)
         data = spec.to_json()
         data["container"]["docker"]["image"] = image
         return AppSpec.model_validate(data), image, digest, True, seconds
