@@ -81,5 +81,5 @@ def create_app(backend: Backend, hub: event_stream.EventHub | None = None, token
     if release_desk is not None:
         api.include_router(releases.routes(release_desk))
     ui.install(api, backend, token_source(tokens), auth_reads)
-    api.openapi = lambda: openapi_document(api)  # type: ignore[method-assign]
+    api.openapi = lambda: openapi_document(api)  # type: ignore[method-assign]  # FastAPI's way to give the schema
     return api

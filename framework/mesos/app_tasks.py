@@ -120,7 +120,8 @@ def health_check(app: AppSpec, ports: tuple[int, ...]) -> dict[str, Any]:
                              "timeout_seconds": hc.timeout_seconds, "consecutive_failures": hc.max_consecutive_failures,
                              "grace_period_seconds": hc.grace_period_seconds}
     if hc.protocol == "COMMAND":
-        check.update({"type": "COMMAND", "command": {"value": hc.command.value, "shell": True}})  # type: ignore[union-attr]
+        command = hc.command.value  # type: ignore[union-attr]  # COMMAND: validated to have one
+        check.update({"type": "COMMAND", "command": {"value": command, "shell": True}})
     elif hc.protocol in ("TCP", "MESOS_TCP"):
         check.update({"type": "TCP", "tcp": {"port": port}})
     else:

@@ -96,7 +96,7 @@ class HeapKernel:
         self._groups = [(value, heap) for value, heap in heaps.items() if value is not None]  # by GROUP_BY value
         self._single = heaps.get(None, []) if field is None else []
         if field is None and self._push is None and "best_of" in forms:
-            self.best = forms["best_of"](self._single)  # type: ignore[method-assign]
+            self.best = forms["best_of"](self._single)  # type: ignore[method-assign]  # this instance's fast form
 
     def best(self, agents: list[AgentState]) -> AgentState | None:
         """The agent the next task should go to, or None when no agent can take it."""
@@ -125,10 +125,10 @@ class HeapKernel:
     def _allowed(self) -> list[list[Entry]]:
         """The heaps of the values GROUP_BY accepts now (as :meth:`GroupByFilter.filter` decides)."""
         gb, ctx = self.group_by, self.ctx
-        counts = ctx.value_counts(gb.field)  # type: ignore[union-attr]
-        if len(counts) < gb.minimum:  # type: ignore[union-attr]
+        counts = ctx.value_counts(gb.field)  # type: ignore[union-attr]  # only GROUP_BY has groups
+        if len(counts) < gb.minimum:  # type: ignore[union-attr]  # only GROUP_BY has groups
             return [heap for value, heap in self._groups if not counts.get(value)]
-        least = ctx.least_count(gb.field)  # type: ignore[union-attr]
+        least = ctx.least_count(gb.field)  # type: ignore[union-attr]  # only GROUP_BY has groups
         return [heap for value, heap in self._groups if counts.get(value, 0) <= least]
 
 

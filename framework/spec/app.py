@@ -194,7 +194,7 @@ class Definition(Spec):
         ``{secret: true}`` (Marathon's references by ``{secret: NAME}``)."""
         data = self.to_json()
         for key in self.secret_names():
-            data["env"][key] = self.env[key].public()  # type: ignore[union-attr]
+            data["env"][key] = self.env[key].public()  # type: ignore[union-attr]  # a secret name: a SecretEnv
         return data
 
 
@@ -365,7 +365,7 @@ class AppSpec(MarathonRules, Definition):
 
     @property
     def image(self) -> str | None:
-        return self.container.docker.image if self.is_docker else None  # type: ignore[union-attr]
+        return self.container.docker.image if self.is_docker else None  # type: ignore[union-attr]  # is_docker
 
     @property
     def roles(self) -> tuple[str, ...]:

@@ -76,7 +76,7 @@ def kazoo_errors(what: str) -> Callable[[F], F]:
                 raise StoreUnavailableError(f"ZooKeeper unavailable: {exc!r}") from exc
             except KazooException as exc:
                 raise StoreError(f"ZooKeeper {what} failed: {exc!r}") from exc
-        return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]  # the same signature as func
     return decorate
 
 
