@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test unit bench clean
+.PHONY: install run lint test unit bench clean
 
 install: $(STAMP)
 
@@ -21,7 +21,13 @@ $(STAMP): setup.cfg setup.py pyproject.toml build-support/http-parser-wheel.sh
 run: install
 	scripts/run-local.sh
 
-test: install
+# ruff (pyflakes, import order, pyupgrade) and mypy over framework/ and executor/; their settings
+# are in pyproject.toml. `make test` runs them first.
+lint: install
+	$(VENV)/bin/ruff check framework executor
+	$(VENV)/bin/mypy
+
+test: install lint
 	$(PY) -m pytest -ra tests
 
 unit: install

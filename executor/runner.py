@@ -96,7 +96,7 @@ class JobRunner:
 
     def _signal_group(self, sig: int) -> None:
         try:
-            os.killpg(self.proc.pid, sig)  # type: ignore[union-attr]
+            os.killpg(self.proc.pid, sig)  # type: ignore[union-attr]  # called once the process runs
         except ProcessLookupError:
             pass
 

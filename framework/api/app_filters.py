@@ -15,9 +15,8 @@ too. Unknown ones are ignored, as Marathon ignores them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
-from typing import AbstractSet
 
 from ..errors import Problem, ValidationError
 from ..spec.app import AppSpec
@@ -34,7 +33,7 @@ LIST_ALWAYS = frozenset({COUNTS, DEPLOYMENTS})
 SHOW_ALWAYS = frozenset({COUNTS, TASKS, LAST_FAILURE, DEPLOYMENTS})
 
 
-def app_embeds(values: Iterable[str] | None, always: AbstractSet[str] = frozenset()) -> frozenset[str]:
+def app_embeds(values: Iterable[str] | None, always: Set[str] = frozenset()) -> frozenset[str]:
     """The embeds asked for by ``embed=`` query values, plus ``always``."""
     chosen = set(always)
     for value in values or ():

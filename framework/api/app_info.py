@@ -8,8 +8,8 @@ which breaks that client.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import AbstractSet, Any
+from collections.abc import Callable, Set
+from typing import Any
 
 from ..engine.app_records import AppRecord, TaskFailure, TaskRecord
 from ..engine.view import EngineView
@@ -60,7 +60,7 @@ def task_stats(app: AppRecord, tasks: list[TaskRecord], now: float) -> dict[str,
     return out
 
 
-def app_info_json(view: EngineView, app: AppRecord, embeds: AbstractSet[str]) -> dict[str, Any]:
+def app_info_json(view: EngineView, app: AppRecord, embeds: Set[str]) -> dict[str, Any]:
     """The app's definition, versions, and what ``embeds`` asks for."""
     tasks = view.tasks_of(app.app_id)
     data = version_json(app.spec, app.version)

@@ -1,7 +1,8 @@
 """Apps: ``/v2/apps`` (list, create, show, change, restart, destroy), in Marathon's shapes."""
 from __future__ import annotations
 
-from typing import AbstractSet, Any
+from collections.abc import Set
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -23,7 +24,7 @@ from .versions import rollback_target
 
 
 def app_json(view: EngineView, app: AppRecord, embed_tasks: bool = True, readiness: bool = False,
-             embeds: AbstractSet[str] | None = None) -> dict[str, Any]:
+             embeds: Set[str] | None = None) -> dict[str, Any]:
     """An app as Marathon shows it, with ``embeds`` (:mod:`.app_filters`); without them, its task
     counts, deployments and last failure, and its tasks (``embed_tasks``) and readiness results
     (``readiness``)."""

@@ -163,5 +163,5 @@ def install(api: FastAPI, tokens: Callable[[], TokenBook], auth_reads: bool, aud
                    deployment_id_of(response.status_code, response.headers, _json(raw)), scope.app_definition)
             return _rebuilt(response, raw)
         if reads_scoped and filtered(path):
-            return await _scoped_read(path, response, grant)  # type: ignore[arg-type]
+            return await _scoped_read(path, response, grant)  # type: ignore[arg-type]  # reads are scoped for a grant only
         return response

@@ -122,10 +122,10 @@ def routes(backend: Backend) -> APIRouter:
         cancelled deployment's own id."""
         rollback_id = None if force else new_id()
         backend.submit(CancelDeployment(deployment_id, force=force, rollback_id=rollback_id))
-        if force:
+        if rollback_id is None:  # forced
             return Response(status_code=202)
         with backend.reading() as view:
-            started = view.deployment_known(rollback_id)  # type: ignore[arg-type]
+            started = view.deployment_known(rollback_id)
             return {"deploymentId": rollback_id if started else deployment_id, "version": iso(view.now())}
 
     return router

@@ -101,11 +101,11 @@ def install(api: FastAPI, backend: Backend) -> None:
         """The definition names a strategy whose plugin cannot serve it: bad input, not a crash."""
         return JSONResponse(invalid_json([Problem("strategy", str(exc))]), status_code=422)
 
-    api.add_exception_handler(NotLeaderError, not_leader)  # type: ignore[arg-type]
+    api.add_exception_handler(NotLeaderError, not_leader)  # type: ignore[arg-type]  # Starlette: any Exception
     api.add_exception_handler(NotFoundError, simple(404))
-    api.add_exception_handler(ForbiddenError, forbidden)  # type: ignore[arg-type]
-    api.add_exception_handler(ConflictError, conflict)  # type: ignore[arg-type]
-    api.add_exception_handler(ValidationError, invalid)  # type: ignore[arg-type]
-    api.add_exception_handler(PluginError, plugin_failed)  # type: ignore[arg-type]
+    api.add_exception_handler(ForbiddenError, forbidden)  # type: ignore[arg-type]  # Starlette: any Exception
+    api.add_exception_handler(ConflictError, conflict)  # type: ignore[arg-type]  # Starlette: any Exception
+    api.add_exception_handler(ValidationError, invalid)  # type: ignore[arg-type]  # Starlette: any Exception
+    api.add_exception_handler(PluginError, plugin_failed)  # type: ignore[arg-type]  # Starlette: any Exception
     api.add_exception_handler(UpstreamError, simple(502))
     api.add_exception_handler(ClusterSourceError, simple(502))

@@ -60,9 +60,9 @@ def validated_app(raw: Any, inputs: AppInputs = AppInputs(), previous: AppSpec |
     if spec is not None and spec.role is not None and spec.role != inputs.role:
         problems = [Problem("role", f"not supported by Halyard: this scheduler runs every task under its "
                                     f"Mesos role {inputs.role!r}, not {spec.role!r}", ("role",))]
-    if problems:
+    if problems or spec is None:
         raise ValidationError(problems)
-    return spec  # type: ignore[return-value]
+    return spec
 
 
 def new_id() -> str:

@@ -64,7 +64,7 @@ def routes(backend: Backend) -> APIRouter:
 
     def validated(raw: Any) -> JobSpec:
         spec, problems = job_problems(raw)
-        if problems:
+        if problems or spec is None:
             raise ValidationError(problems)
         return spec
 

@@ -108,7 +108,7 @@ class _Collector:
 
 def render(backend: Backend) -> bytes:
     registry = CollectorRegistry()
-    registry.register(_Collector(backend))  # type: ignore[arg-type]
+    registry.register(_Collector(backend))
     return generate_latest(registry)
 
 

@@ -9,7 +9,6 @@ SSE hub and Marathon's event JSON), ``leader`` (ping, info, leader, stats), ``me
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
 
 from fastapi import FastAPI
 
@@ -43,7 +42,7 @@ from .openapi import openapi_document
 from .scopes import ScopedBackend
 from .tokens import TokenBook, TokenFile
 
-Tokens = Union[dict[str, str], TokenBook, TokenFile, Callable[[], TokenBook]]
+Tokens = dict[str, str] | TokenBook | TokenFile | Callable[[], TokenBook]
 
 
 def token_source(tokens: Tokens | None) -> Callable[[], TokenBook]:
@@ -71,7 +70,7 @@ def create_app(backend: Backend, hub: event_stream.EventHub | None = None, token
     hub = hub or event_stream.EventHub()
     auth.install(api, token_source(tokens), auth_reads, audit, hub.publish_json, listening=lambda: hub.streams > 0)
     errors.install(api, backend)
-    backend = ScopedBackend(backend)  # type: ignore[assignment]  # every command checked against the token's scope
+    backend = ScopedBackend(backend)  # every command checked against the token's scope
     # Tasks and versions before apps: "/v2/apps/{id:path}" would also match ".../tasks".
     for router in (leader.routes(backend), metrics.routes(backend), placement_plan.routes(backend),
                    event_stream.routes(backend, hub), tasks.routes(backend), versions.routes(backend),
@@ -82,5 +81,5 @@ def create_app(backend: Backend, hub: event_stream.EventHub | None = None, token
     if release_desk is not None:
         api.include_router(releases.routes(release_desk))
     ui.install(api, backend, token_source(tokens), auth_reads)
-    api.openapi = lambda: openapi_document(api)  # type: ignore[method-assign]
+    api.openapi = lambda: openapi_document(api)  # type: ignore[method-assign]  # FastAPI's way to give the schema
     return api

@@ -28,7 +28,7 @@ UI_PATH = "/ui/"
 
 def health_of(task: TaskRecord) -> str:
     """``healthy``/``unhealthy`` from the task's last health check; ``unknown`` without one."""
-    return {True: "healthy", False: "unhealthy"}.get(task.healthy, "unknown")  # type: ignore[arg-type]
+    return "unknown" if task.healthy is None else "healthy" if task.healthy else "unhealthy"
 
 
 def task_json(task: TaskRecord) -> dict[str, Any]:

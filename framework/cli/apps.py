@@ -195,7 +195,7 @@ def events(types: tuple[str, ...], count: int | None, api: str, output: str) -> 
     client = Client(api)
     seen = 0
     with client.events({"event_type": list(types)} if types else None) as resp:
-        for line in resp.iter_lines(decode_unicode=True):
+        for line in client.lines(resp):
             if not line or not line.startswith("data: "):
                 continue
             event = json.loads(line[6:])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import click
 import requests
@@ -50,6 +50,11 @@ class Client:
             resp.raise_for_status()
             resp.encoding = "utf-8"
             yield resp
+
+    @staticmethod
+    def lines(resp: requests.Response) -> Iterator[str]:
+        """The lines of a stream :meth:`events` opened, as text (it set the encoding)."""
+        return cast(Iterator[str], resp.iter_lines(decode_unicode=True))
 
     def request(self, method: str, path: str, json: Any = None, ok: tuple[int, ...] = (200, 201, 202, 204),
                 raw: bool = False, **params: Any) -> Any:

@@ -51,7 +51,7 @@ def _ticks(client: Client, app_id: str) -> Iterator[None]:
     keep-alive (so a change no event names, such as the end of a drain, shows within seconds)."""
     with client.events(read_timeout=30) as resp:
         yield None  # attached: what changed before is read now
-        for line in resp.iter_lines(decode_unicode=True):
+        for line in client.lines(resp):
             if line.startswith(":") or (line.startswith("data:") and f'"{app_id}' in line):
                 yield None
 

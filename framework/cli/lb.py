@@ -67,7 +67,8 @@ def lb(api: str, zk: str, discovery_path: str, zk_auth: str | None, groups: tupl
         return
     proxy = HAProxyProcess(directory, binary)
     watcher: ServerSetWatcher | None = None
-    balancer = LoadBalancer(frozenset(groups), settings, proxy, watch=lambda ids: watcher.watch(ids),  # type: ignore[union-attr]
+    balancer = LoadBalancer(frozenset(groups), settings, proxy,
+                            watch=lambda ids: watcher.watch(ids),  # type: ignore[union-attr]  # set below, before a watch
                             debounce=debounce)
     watcher = ServerSetWatcher(session.client, discovery_root(session.root, discovery_path), balancer.on_members)
     feed = AppsFeed(api, balancer.on_apps, token=os.environ.get("HALYARD_TOKEN"))

@@ -26,7 +26,7 @@ def read_cluster(cluster: str | None, master: str | None) -> list[AgentInfo]:
         from ..mesos.master import MesosMaster  # requests and the Mesos codec: only for --master
 
         return load_cluster(MesosMaster(master).state(), master)
-    return load_cluster(load_document(cluster), cluster)  # type: ignore[arg-type]
+    return load_cluster(load_document(cluster), cluster)  # type: ignore[arg-type]  # --cluster: one of the two is given
 
 
 def render_table(result: Plan, wanted: int) -> str:

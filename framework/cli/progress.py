@@ -14,7 +14,8 @@ class Progress:
     """A progress bar on a terminal, plain lines (on change) otherwise."""
 
     def __init__(self, total: int, tty: bool):
-        self.total, self.tty, self.last = total, tty, None
+        self.total, self.tty = total, tty
+        self.last: str | None = None
 
     def show(self, running: int, healthy: int | None, note: str) -> None:
         text = f"{running}/{self.total} running" + (f", {healthy} healthy" if healthy is not None else "")

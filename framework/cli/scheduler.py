@@ -39,7 +39,7 @@ def check_tokens_file(path: str) -> int:
 class Duration(click.ParamType):
     name = "duration"
 
-    def convert(self, value, param, ctx):  # type: ignore[override]
+    def convert(self, value, param, ctx):
         return value if isinstance(value, float) else parse_duration(str(value))
 
 

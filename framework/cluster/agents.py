@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
 
@@ -32,7 +32,7 @@ UNRESERVED = "*"
 APP_LABELS = ("HALYARD_APP_ID", "MARATHON_APP_ID")
 LIVE_TASK_STATES = {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE"}
 
-AttributeValue = Union[str, float]
+AttributeValue = str | float
 M = TypeVar("M", bound=pydantic.BaseModel)
 
 

@@ -25,7 +25,7 @@ def normalize(ranges: Iterable[Sequence[int]]) -> tuple[Range, ...]:
 
 def parse_mesos(text: str) -> tuple[Range, ...]:
     """Parse the master's JSON rendering ``"[31000-31999, 32000-32000]"``."""
-    body = _MESOS_RANGES.match(text or "").group(1)  # type: ignore[union-attr]
+    body = _MESOS_RANGES.match(text or "").group(1)  # type: ignore[union-attr]  # the pattern matches any text
     if not body:
         return ()
     pairs = []

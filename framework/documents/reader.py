@@ -91,7 +91,7 @@ class _NonFinite:
         self.name = name
 
 
-class _Duplicated(dict):  # type: ignore[type-arg]
+class _Duplicated(dict):
     """A JSON object that named a key twice, to be refused with a path and a line."""
 
     duplicate: str = ""
@@ -103,7 +103,11 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         return out
     seen: set[str] = set()
     dup = _Duplicated(out)
-    dup.duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+    for key, _ in pairs:
+        if key in seen:
+            dup.duplicate = key   # the first key named twice
+            break
+        seen.add(key)
     return dup
 
 

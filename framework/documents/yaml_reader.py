@@ -14,12 +14,12 @@ _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-class _Loader(SAFE_LOADER):  # type: ignore[misc,valid-type]
+class _Loader(SAFE_LOADER):
     """The safe loader, whose values are what JSON holds (see the module's docstring)."""
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         try:
-            return super().construct_yaml_int(node)  # type: ignore[no-any-return]
+            return super().construct_yaml_int(node)
         except ValueError:
             raise yaml.constructor.ConstructorError(
                 None, None, f"integer {node.value[:20]}... has too many digits", node.start_mark) from None
@@ -29,7 +29,7 @@ class _Loader(SAFE_LOADER):  # type: ignore[misc,valid-type]
         if not math.isfinite(value):
             raise yaml.constructor.ConstructorError(
                 None, None, f"{node.value} is not a finite number", node.start_mark)
-        return value  # type: ignore[no-any-return]
+        return value
 
     def construct_as_text(self, node: yaml.ScalarNode) -> str:
         """A timestamp stays the text it was written as (JSON has no dates)."""

@@ -30,8 +30,8 @@ class AppTable(dict[str, AppRecord]):
         self._changed.update(self)
         super().clear()
 
-    def update(self, records: Mapping[str, AppRecord] | Iterable[tuple[str, AppRecord]] = (),  # type: ignore[override]
-               **more: AppRecord) -> None:
+    def update(  # type: ignore[override]  # dict.update's overloads, as one signature
+            self, records: Mapping[str, AppRecord] | Iterable[tuple[str, AppRecord]] = (), **more: AppRecord) -> None:
         for app_id, record in dict(records, **more).items():
             self[app_id] = record
 

@@ -6,7 +6,6 @@ Every event carries ``at``, the engine's clock when it happened.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from ..cluster.mesos_types import IpAddress
 from ..jobs.domain_events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
@@ -144,9 +143,9 @@ class PlacementFailed:
     run_id: str | None = None
 
 
-DomainEvent = Union[AppChanged, AppTerminated, DeploymentStarted, DeploymentSucceeded, DeploymentFailed,
-                    PlanStepChanged, PlanEnded, GroupChanged, TaskChanged, HealthChanged, UnhealthyTaskKilled, PlacementFailed, JobDefined, JobDeleted,
-                    JobRunChanged, JobRunSkipped]
+DomainEvent = (AppChanged | AppTerminated | DeploymentStarted | DeploymentSucceeded | DeploymentFailed | PlanStepChanged | PlanEnded
+               | GroupChanged | TaskChanged | HealthChanged | UnhealthyTaskKilled | PlacementFailed | JobDefined | JobDeleted
+               | JobRunChanged | JobRunSkipped)
 
 
 def deployment_of(event: DomainEvent) -> DeploymentRecord | None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from ..cluster.mesos_types import AgentSeen, Allocated, Offer, TaskStatus
 from ..jobs.executor import ExecutorSettings
@@ -191,8 +190,9 @@ class KillRun:
     run_id: str
 
 
-Event = Union[Subscribed, Disconnected, Offers, AgentsListed, AgentLost, ReadinessChecked, Rescinded, StatusUpdate, Tick,
-              PutApp, ChangeApps, DeleteApp, RestartApp, ResetDelay, KillTasks, Paused, CancelDeployment, PutJob, DeleteJob, StartRun, KillRun, StartRebalance]
+Event = (Subscribed | Disconnected | Offers | AgentsListed | AgentLost | ReadinessChecked | Rescinded | StatusUpdate | Tick
+         | PutApp | ChangeApps | DeleteApp | RestartApp | ResetDelay | KillTasks | Paused | CancelDeployment | PutJob | DeleteJob
+         | StartRun | KillRun | StartRebalance)
 
 # --- instructions -----------------------------------------------------------------------------
 
@@ -257,7 +257,7 @@ class JobTaskLaunch:
         return self.run.task_id
 
 
-TaskLaunch = Union[AppTaskLaunch, JobTaskLaunch]
+TaskLaunch = AppTaskLaunch | JobTaskLaunch
 
 
 @dataclass(frozen=True)
@@ -339,5 +339,5 @@ class Notify:
     body: dict
 
 
-Instruction = Union[Persist, Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive, Notify, Publish,
-                    CheckReadiness, ListAgents, Announce, Withdraw, SyncMembers]
+Instruction = (Persist | Launch | Decline | Kill | Acknowledge | Reconcile | Suppress | Revive | Notify | Publish
+               | CheckReadiness | ListAgents | Announce | Withdraw | SyncMembers)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from ..cluster.mesos_types import TaskStatus
 from ..errors import ConflictError, NotFoundError
 from . import cron
-from .domain_events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
+from .domain_events import JobDefined, JobDeleted, JobEvent, JobRunChanged, JobRunSkipped
 from .records import ACTIVE, FAILED, FINISHED, KILLED, QUEUED, RUNNING, STARTING, JobRecord, RunRecord
 from .spec import JobSpec
 
@@ -91,7 +91,7 @@ class JobBook:
     """Every job and every kept run; the engine calls it and turns its changes into instructions."""
 
     def __init__(self, clock: Callable[[], float], new_id: Callable[[], str],
-                 emit: Callable[[object], None]):
+                 emit: Callable[[JobEvent], None]):
         self.clock, self.new_id, self.emit = clock, new_id, emit
         self.jobs: dict[str, JobRecord] = {}
         self.runs: dict[str, RunRecord] = {}          # run id -> run
@@ -134,7 +134,8 @@ class JobBook:
 
     def launched_tasks(self) -> list[tuple[str, str | None]]:
         """(task id, agent id) of every run whose task may be in Mesos: what reconciliation asks about."""
-        return [(r.task_id, r.agent_id) for r in self.active.values() if r.launched]  # type: ignore[misc]
+        return [(r.task_id, r.agent_id)  # type: ignore[misc]  # launched: it has a task id
+                for r in self.active.values() if r.launched]
 
     def pending(self) -> list[RunRecord]:
         """Queued runs whose backoff is over, oldest first."""
@@ -252,8 +253,8 @@ class JobBook:
             return self._change(run, changes, KILLED, "killed before it was launched")
         if run.killing:
             return run
-        changes.kills.append((run.task_id, run.agent_id))  # type: ignore[arg-type]
-        self.kill_sent[run.task_id] = self.clock()  # type: ignore[index]
+        changes.kills.append((run.task_id, run.agent_id))  # type: ignore[arg-type]  # launched: it has a task id
+        self.kill_sent[run.task_id] = self.clock()  # type: ignore[index]  # launched: it has a task id
         return self._change(run, changes, killing=True)
 
     # --- launching ----------------------------------------------------------------------------
@@ -356,7 +357,7 @@ class JobBook:
         for run in list(self.active.values()):
             if run.launched and run.unreachable_since is not None and now - run.unreachable_since >= unreachable_grace:
                 # Its agent is gone (perhaps for good): kill the task there, run it elsewhere.
-                changes.kills.append((run.task_id, run.agent_id))  # type: ignore[arg-type]
+                changes.kills.append((run.task_id, run.agent_id))  # type: ignore[arg-type]  # launched: it has a task id
                 why = f"agent {run.hostname} unreachable for {now - run.unreachable_since:.0f}s"
                 self._lost(run, changes, why, {"unreachable_since": None})
         for job in list(self.jobs.values()):

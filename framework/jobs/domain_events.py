@@ -39,3 +39,6 @@ class JobRunSkipped:
     job_id: str
     reason: str
     at: float
+
+
+JobEvent = JobDefined | JobDeleted | JobRunChanged | JobRunSkipped

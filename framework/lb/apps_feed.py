@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import requests
 
@@ -54,8 +54,11 @@ class AppsFeed:
                 with requests.get(self.api + "/v2/events", params={"event_type": list(EVENTS)}, headers=self.headers,
                                   stream=True, timeout=(10, None)) as resp:
                     resp.raise_for_status()
+                    # An event stream is UTF-8 whatever its headers say; without an encoding, requests
+                    # hands over bytes when the response names no text type (no Content-Type).
+                    resp.encoding = "utf-8"
                     self.refresh()  # what changed before the stream was attached
-                    for line in resp.iter_lines(decode_unicode=True):
+                    for line in cast(Iterator[str], resp.iter_lines(decode_unicode=True)):  # text: encoding set
                         if self._stop.is_set():
                             return
                         if line and line.startswith("data: "):

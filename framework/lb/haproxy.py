@@ -35,7 +35,7 @@ def _ask(path: Path, command: str, timeout: float = 2.0) -> str:
             sock.connect(str(path))
             sock.sendall(command.encode() + b"\n")
             sock.shutdown(socket.SHUT_WR)
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 chunk = sock.recv(65536)
                 if not chunk:

@@ -71,8 +71,9 @@ def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname:
         "labels": {"labels": [{"key": k, "value": v} for k, v in labels.items()]},
         "discovery": discovery_info(app, version, ports),
     }
-    if app.is_docker:
-        docker = app.container.docker  # type: ignore[union-attr]
+    container = app.container
+    docker = container.docker if container is not None else None
+    if container is not None and docker is not None:  # app.is_docker
         network = app.network
         spec: dict[str, Any] = {"image": docker.image, "network": network,
                                 "privileged": docker.privileged, "force_pull_image": docker.force_pull_image}
@@ -81,7 +82,7 @@ def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname:
             parameters.append({"key": "tty", "value": "true"})
         if parameters:
             spec["parameters"] = parameters
-        mappings = app.container.mappings or []  # type: ignore[union-attr]
+        mappings = container.mappings or []
         if network in ("BRIDGE", "USER") and mappings:
             host_ports = iter(ports)
             spec["port_mappings"] = []
@@ -94,7 +95,7 @@ def task_info(app: AppSpec, version: str, task_id: str, agent_id: str, hostname:
                                                   "container_port": m.container_port, "protocol": proto})
         info["container"] = {"type": "DOCKER", "docker": spec,
                              "volumes": [{"container_path": v.container_path, "host_path": v.host_path,
-                                          "mode": v.mode} for v in app.container.volumes]}  # type: ignore[union-attr]
+                                          "mode": v.mode} for v in container.volumes]}
         if network == "USER" and app.network_name:
             info["container"]["network_infos"] = [{"name": app.network_name}]
     if app.health_checks:
@@ -119,7 +120,8 @@ def health_check(app: AppSpec, ports: tuple[int, ...]) -> dict[str, Any]:
                              "timeout_seconds": hc.timeout_seconds, "consecutive_failures": hc.max_consecutive_failures,
                              "grace_period_seconds": hc.grace_period_seconds}
     if hc.protocol == "COMMAND":
-        check.update({"type": "COMMAND", "command": {"value": hc.command.value, "shell": True}})  # type: ignore[union-attr]
+        command = hc.command.value  # type: ignore[union-attr]  # COMMAND: validated to have one
+        check.update({"type": "COMMAND", "command": {"value": command, "shell": True}})
     elif hc.protocol in ("TCP", "MESOS_TCP"):
         check.update({"type": "TCP", "tcp": {"port": port}})
     else:
@@ -151,8 +153,12 @@ def check_info(app: AppSpec, ports: tuple[int, ...]) -> dict[str, Any]:
                             "timeout_seconds": c.timeout_seconds}
     if c.exec_ is not None:
         cmd = c.exec_.command
-        command = ({"value": cmd.shell, "shell": True} if cmd.shell is not None
-                   else {"value": cmd.argv[0], "arguments": list(cmd.argv), "shell": False})  # type: ignore[index]
+        command: dict[str, Any]
+        if cmd.shell is not None:
+            command = {"value": cmd.shell, "shell": True}
+        else:
+            assert cmd.argv is not None  # a command has shell or argv (the model checks it)
+            command = {"value": cmd.argv[0], "arguments": list(cmd.argv), "shell": False}
         info.update({"type": "COMMAND", "command": {"command": command}})
     elif c.http is not None:
         info.update({"type": "HTTP", "http": {"port": app.check_port(ports) or 0, "path": c.http.path}})

@@ -15,7 +15,8 @@ def check_args(strategy: str, args: Mapping[str, Any], allowed: Mapping[str, typ
             known = ", ".join(sorted(allowed)) or "none"
             problems.append(Problem(f"strategy.args.{key}", f"unknown argument for {strategy} (known: {known})"))
         elif not isinstance(value, allowed[key]) or isinstance(value, bool) and allowed[key] is not bool:
-            kinds = allowed[key] if isinstance(allowed[key], tuple) else (allowed[key],)
+            expected = allowed[key]
+            kinds = expected if isinstance(expected, tuple) else (expected,)
             names = " or ".join(t.__name__ for t in kinds)
             problems.append(Problem(f"strategy.args.{key}", f"expected {names}, got {value!r}"))
     if problems:

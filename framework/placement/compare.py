@@ -154,7 +154,7 @@ def _eligible(agents: Sequence[AgentInfo], request: PlacementRequest) -> list[Ag
     out = []
     for i, info in enumerate(agents):
         state = AgentState(info, i)
-        if all(f.filter(None, state).reason is None for f in static):  # type: ignore[arg-type]
+        if all(f.filter(None, state).reason is None for f in static):  # type: ignore[arg-type]  # static filters read no context
             out.append(info)
     return out
 

@@ -93,10 +93,10 @@ class HeapKernel:
                 self._heap_of.update(dict.fromkeys([agent.index for agent in group], heaps[value]))
         for heap in heaps.values():
             heapq.heapify(heap)
-        self._groups = list(heaps.items())
+        self._groups = [(value, heap) for value, heap in heaps.items() if value is not None]  # by GROUP_BY value
         self._single = heaps.get(None, []) if field is None else []
         if field is None and self._push is None and "best_of" in forms:
-            self.best = forms["best_of"](self._single)  # type: ignore[method-assign]
+            self.best = forms["best_of"](self._single)  # type: ignore[method-assign]  # this instance's fast form
 
     def best(self, agents: list[AgentState]) -> AgentState | None:
         """The agent the next task should go to, or None when no agent can take it."""
@@ -125,10 +125,10 @@ class HeapKernel:
     def _allowed(self) -> list[list[Entry]]:
         """The heaps of the values GROUP_BY accepts now (as :meth:`GroupByFilter.filter` decides)."""
         gb, ctx = self.group_by, self.ctx
-        counts = ctx.value_counts(gb.field)  # type: ignore[union-attr]
-        if len(counts) < gb.minimum:  # type: ignore[union-attr]
+        counts = ctx.value_counts(gb.field)  # type: ignore[union-attr]  # only GROUP_BY has groups
+        if len(counts) < gb.minimum:  # type: ignore[union-attr]  # only GROUP_BY has groups
             return [heap for value, heap in self._groups if not counts.get(value)]
-        least = ctx.least_count(gb.field)  # type: ignore[union-attr]
+        least = ctx.least_count(gb.field)  # type: ignore[union-attr]  # only GROUP_BY has groups
         return [heap for value, heap in self._groups if counts.get(value, 0) <= least]
 
 
@@ -138,7 +138,9 @@ def heap_kernel(ctx: PlacementContext, agents: Sequence[AgentState], filters: Se
     """The fast form of a heap-mode workload whose plugins are all built-ins this module knows,
     else None (the generic path). Call after every plugin's ``prepare``."""
     group_by: GroupByFilter | None = None
-    checks, rechecks, static = [], [], []
+    checks: list[Callable[[AgentState], bool]] = []
+    rechecks: list[Callable[[AgentState], bool]] = []
+    static: list[Callable[[AgentState], bool]] = []
     for f in filters:
         if type(f) not in _FILTERS:
             return None
@@ -153,19 +155,18 @@ def heap_kernel(ctx: PlacementContext, agents: Sequence[AgentState], filters: Se
         (static if f.static else checks).append(check)
         if f.scope is Scope.MONOTONE:
             rechecks.append(check)
-    parts = []
+    parts: list[tuple[str, float, tuple[Any, ...], str]] = []  # (kind, weight, its arguments, plugin name)
     for s, weight in scorers:
-        kind = type(s)
-        if kind is SpreadScorer and s.by is None:  # type: ignore[attr-defined]
+        if type(s) is SpreadScorer and s.by is None:
             parts.append(("spread", weight, (ctx.app_id,), plugin_name(s)))
-        elif kind is LeastAllocatedScorer:  # the plan's table, by agent index
+        elif type(s) is LeastAllocatedScorer:  # the plan's table, by agent index
             rate = s.compile(ctx)
-            table = shared.least(tuple(k for k, _ in s.dims), rate)  # type: ignore[attr-defined]
+            table = shared.least(tuple(k for k, _ in s.dims), rate)
             parts.append(("table", weight, (table,), plugin_name(s)))
-        elif kind is BinpackScorer:
-            dims = s.dims  # type: ignore[attr-defined]
+        elif type(s) is BinpackScorer:
+            dims = s.dims
             parts.append(("binpack", weight,
-                          (s.scale, *[x for k, need in dims for x in (k, need)]), plugin_name(s)))  # type: ignore[attr-defined]
+                          (s.scale, *[x for k, need in dims for x in (k, need)]), plugin_name(s)))
         else:
             return None
     if group_by is not None:

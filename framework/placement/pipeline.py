@@ -157,7 +157,7 @@ class Planner:
                 unplaced.append(Unplaced(workload.id, placer.remaining, reasons, workload.kind))
                 continue
             ctx = placer.ctx
-            demand = ctx.demand  # type: ignore[union-attr]
+            demand = ctx.demand  # type: ignore[union-attr]  # activated: ctx is set
             allocation, ports = agent.allocate(demand)
             index = agent.index
             landed.append(index)
@@ -168,7 +168,7 @@ class Planner:
                                             demand.vector, ports, allocation, workload.kind, scores))
             placer.next_instance = instance + 1
             placer.remaining = remaining = placer.remaining - 1
-            ctx.record(agent)  # type: ignore[union-attr]
+            ctx.record(agent)  # type: ignore[union-attr]  # activated: ctx is set
             if remaining:
                 heapq.heapreplace(active, (-remaining / placer.total, placer.order, placer))
             else:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import heapq
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import HalyardError, PluginError, ValidationError
-from .base import MAX_SCORE, Filter, Scope, Scorer, Strategy, plugin_name
+from .base import MAX_SCORE, Filter, Scope, Scorer, Status, Strategy, plugin_name
 from .compiled import PARK, CompiledPipeline, compile_pipeline
 from .constraints import constraint_filter
 from .context import PlacementContext
@@ -54,7 +54,7 @@ class WorkloadPlacer:
         self.total = self.remaining = request.count
         self.filters, self.scorers = build_pipeline(request.workload, strategy)
         # The same as bound methods (evaluate() is the planner's innermost loop), scorers named.
-        self.checks = [f.filter for f in self.filters]
+        self.checks: list[Callable[[PlacementContext, AgentState], Status]] = [f.filter for f in self.filters]
         self.rates = [(s.score, w, plugin_name(s)) for s, w in self.scorers]
         # A refusal by an AGENT or MONOTONE filter is final for the rest of this plan; by a
         # REVERSIBLE one, until that filter's epoch changes: the agent is parked until then.
@@ -113,7 +113,7 @@ class WorkloadPlacer:
         except Exception as exc:
             raise _plugin_error("plugin", "compile", exc) from exc
         if self.fast is not None:  # the built-ins' fused forms: same verdicts, no guards needed
-            self.evaluate = self.fast.evaluate  # type: ignore[method-assign]
+            self.evaluate = self.fast.evaluate  # type: ignore[method-assign,assignment]  # mypy compares with the unbound def
         self.candidates = list(range(len(agents)))
         if shared is not None:
             self._landed, self._seen = shared.landed, len(shared.landed)
@@ -123,8 +123,8 @@ class WorkloadPlacer:
             except Exception as exc:
                 raise _plugin_error("plugin", "compile", exc) from exc
             if self.kernel is not None:  # the built-ins' heaps: same choices, less work per placement
-                self.best = self.kernel.best  # type: ignore[method-assign]
-                self.scores_on = self.kernel.scores_on  # type: ignore[method-assign]
+                self.best = self.kernel.best  # type: ignore[method-assign]  # this instance's fast form
+                self.scores_on = self.kernel.scores_on  # type: ignore[method-assign]  # this instance's fast form
                 return
         if self.heap_mode and self.remaining:
             entries = []
@@ -142,11 +142,16 @@ class WorkloadPlacer:
         ctx = self.ctx
         try:
             for check in self.checks:
-                if check(ctx, agent).reason is not None:  # type: ignore[arg-type]
+                if check(ctx, agent).reason is not None:  # type: ignore[arg-type]  # activated: ctx is set
                     return None
         except Exception as exc:
-            raise _plugin_error("filter", plugin_name(getattr(check, "__self__", check)), exc) from exc
+            raise _plugin_error("filter", self._filter_name(check), exc) from exc
         return self._total(agent)
+
+    def _filter_name(self, check: Callable[[PlacementContext, AgentState], Status]) -> str:
+        """The name of the filter whose ``filter`` is ``check`` (a bound method compares equal to
+        its filter's; a static one has no ``__self__`` to find the filter by)."""
+        return plugin_name(self.filters[self.checks.index(check)])
 
     def _total(self, agent: AgentState) -> float:
         """The weighted sum of the scorers (the agent passed every filter); PluginError naming a
@@ -155,7 +160,7 @@ class WorkloadPlacer:
         total = 0.0
         try:
             for rate, weight, name in self.rates:
-                value = rate(ctx, agent)  # type: ignore[arg-type]
+                value = rate(ctx, agent)  # type: ignore[arg-type]  # activated: ctx is set
                 if not 0.0 <= value <= MAX_SCORE:
                     raise _out_of_range(name, value)
                 total += weight * value
@@ -164,7 +169,7 @@ class WorkloadPlacer:
         return total
 
     def _epochs(self) -> object:
-        return tuple([f.epoch(self.ctx) for f in self.reversible])  # type: ignore[arg-type]
+        return tuple([f.epoch(self.ctx) for f in self.reversible])  # type: ignore[arg-type]  # activated: ctx is set
 
     def _judge(self, agent: AgentState, entry: tuple[float, int, int] | None) -> float | None:
         """:meth:`evaluate`, parking the agent (with ``entry``, its last heap entry) when the first
@@ -180,12 +185,12 @@ class WorkloadPlacer:
         ctx = self.ctx
         try:
             for check, reversible in self.judged:
-                if check(ctx, agent).reason is not None:  # type: ignore[arg-type]
+                if check(ctx, agent).reason is not None:  # type: ignore[arg-type]  # activated: ctx is set
                     if reversible:
                         self.parked[agent.index] = entry
                     return None
         except Exception as exc:
-            raise _plugin_error("filter", plugin_name(getattr(check, "__self__", check)), exc) from exc
+            raise _plugin_error("filter", self._filter_name(check), exc) from exc
         return self._total(agent)
 
     def _push(self, heap: list, agent: AgentState, entry: tuple[float, int, int] | None = None) -> None:
@@ -211,7 +216,7 @@ class WorkloadPlacer:
         ctx, scores = self.ctx, []
         try:
             for rate, weight, name in self.rates:
-                value = rate(ctx, agent)  # type: ignore[arg-type]
+                value = rate(ctx, agent)  # type: ignore[arg-type]  # activated: ctx is set
                 if not 0.0 <= value <= MAX_SCORE:
                     raise _out_of_range(name, value)
                 scores.append((name, weight, value))
@@ -223,7 +228,7 @@ class WorkloadPlacer:
         """Whether ``agent`` passes every one of ``filters`` (outside the hot path: each call guarded)."""
         for f in filters:
             try:
-                if f.filter(self.ctx, agent).reason is not None:  # type: ignore[arg-type]
+                if f.filter(self.ctx, agent).reason is not None:  # type: ignore[arg-type]  # activated: ctx is set
                     return False
             except Exception as exc:
                 raise _plugin_error("filter", plugin_name(f), exc) from exc
@@ -272,7 +277,7 @@ class WorkloadPlacer:
                 continue
             try:
                 for f in self.recheck:
-                    if f.filter(ctx, agent).reason is not None:  # type: ignore[arg-type]
+                    if f.filter(ctx, agent).reason is not None:  # type: ignore[arg-type]  # activated: ctx is set
                         entry = heapq.heappop(heap)
                         if f.scope is Scope.REVERSIBLE:  # a later MONOTONE refusal shows when it comes back
                             self.parked[index] = entry
@@ -295,12 +300,12 @@ class WorkloadPlacer:
             if score > best_score:
                 best, best_score = agent, score
         if self.select == "random" and passing:
-            return self.ctx.rng.choice(passing)  # type: ignore[union-attr]
+            return self.ctx.rng.choice(passing)  # type: ignore[union-attr]  # activated: ctx is set
         return best
 
     def _random(self, agents: list[AgentState]) -> AgentState | None:
         """Uniform among agents that pass: draw, check, and drop refused agents for good."""
-        candidates, rng = self.candidates, self.ctx.rng  # type: ignore[union-attr]
+        candidates, rng = self.candidates, self.ctx.rng  # type: ignore[union-attr]  # activated: ctx is set
         while candidates:
             i = rng.randrange(len(candidates))
             agent = agents[candidates[i]]
@@ -318,7 +323,7 @@ class WorkloadPlacer:
         try:
             for agent in agents:
                 for f in self.filters:
-                    reason = f.filter(self.ctx, agent).reason  # type: ignore[arg-type]
+                    reason = f.filter(self.ctx, agent).reason  # type: ignore[arg-type]  # activated: ctx is set
                     if reason is not None:
                         counts[reason] += 1
         except Exception as exc:

@@ -103,7 +103,7 @@ class AgentState:
         taken: list[tuple[str, str, float]] = []
         free, free_total, roles, role = self.free, self.free_total, demand.roles, demand.role
         pool = free.get(role) if role is not None else None
-        if pool is not None:  # one role: what the loop below does, without it
+        if role is not None and pool is not None:  # one role: what the loop below does, without it
             for k, need, name in demand.named_needs:
                 left = free_total[k] - need
                 free_total[k] = left if left > 0.0 else 0.0

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 
 from ..engine.app_records import DeploymentRecord
 from ..engine.messages import PutApp
@@ -126,7 +127,7 @@ class ReleaseDesk:
         ref = parse_image(spec.image)
         seconds = None
         if req.digest is not None:
-            digest: str | None = req.digest
+            digest: str = req.digest
         elif ref.digest is not None:
             digest = ref.digest
         elif spec.pin_digest is False:
@@ -134,7 +135,7 @@ class ReleaseDesk:
         else:
             resolved = self.resolver.resolve(ref)
             digest, seconds = resolved.digest, resolved.seconds
-        image = ref.pinned(digest)  # type: ignore[arg-type]
+        image = ref.pinned(digest)
         data = spec.to_json()
         data["container"]["docker"]["image"] = image
         return AppSpec.model_validate(data), image, digest, True, seconds
@@ -160,6 +161,10 @@ class ReleaseDesk:
         return ended(history, deployment.id, deployment.status, deployment.failures,
                      deployment.ended_at or self.clock())
 
+    def _never_started(self, history: list[Release], deployment_id: str) -> list[Release]:
+        return ended(history, deployment_id, "failed", ("the scheduler stopped before the deployment started",),
+                     self.clock())
+
     def settle(self, deployments: Mapping[str, DeploymentRecord]) -> None:
         """A new leader, before it serves: end every release still ``deploying`` whose deployment
         ended meanwhile, or was never started (the scheduler stopped in between); index the ones
@@ -171,11 +176,9 @@ class ReleaseDesk:
                     continue
                 d = deployments.get(r.deployment_id)
                 if d is None:
-                    self.store.update(service, environment, lambda h, r=r: ended(
-                        h, r.deployment_id, "failed", ("the scheduler stopped before the deployment started",),
-                        self.clock()))
+                    self.store.update(service, environment, partial(self._never_started, deployment_id=r.deployment_id))
                 elif d.ended:
-                    self.store.update(service, environment, lambda h, d=d: self._ended(h, d))
+                    self.store.update(service, environment, partial(self._ended, deployment=d))
                 else:
                     self._where[d.id] = (service, environment)
         self._settled = True

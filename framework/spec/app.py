@@ -162,8 +162,8 @@ class Definition(Spec):
     def env_values(self) -> dict[str, str]:
         """The environment as the task sees it, secrets included (a secret reference only once
         resolved, which the API does before anything is deployed)."""
-        return {k: v.value if isinstance(v, SecretEnv) else v for k, v in self.env.items()
-                if not isinstance(v, SecretEnv) or v.value is not None}
+        values = ((k, v.value if isinstance(v, SecretEnv) else v) for k, v in self.env.items())
+        return {k: value for k, value in values if value is not None}
 
     @model_validator(mode="after")
     def _secret_references(self) -> Definition:
@@ -194,7 +194,7 @@ class Definition(Spec):
         ``{secret: true}`` (Marathon's references by ``{secret: NAME}``)."""
         data = self.to_json()
         for key in self.secret_names():
-            data["env"][key] = self.env[key].public()  # type: ignore[union-attr]
+            data["env"][key] = self.env[key].public()  # type: ignore[union-attr]  # a secret name: a SecretEnv
         return data
 
 
@@ -365,7 +365,7 @@ class AppSpec(MarathonRules, Definition):
 
     @property
     def image(self) -> str | None:
-        return self.container.docker.image if self.is_docker else None  # type: ignore[union-attr]
+        return self.container.docker.image if self.is_docker else None  # type: ignore[union-attr]  # is_docker
 
     @property
     def roles(self) -> tuple[str, ...]:

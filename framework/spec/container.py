@@ -57,8 +57,8 @@ class Volume(Spec):
         refused = {"persistent": "local persistent volumes (they need disk reservations and resident tasks)",
                    "external": "external volumes (Docker volume drivers such as REX-Ray)",
                    "secret": "secret volumes (give the secret as an env value)"}
-        problems = [((key,), f"not supported by Halyard: {why}") for key, why in refused.items()
-                    if getattr(self, key) is not None]
+        problems: list[tuple[tuple[str | int, ...], str]] = [
+            ((key,), f"not supported by Halyard: {why}") for key, why in refused.items() if getattr(self, key) is not None]
         if not problems and self.host_path is None:
             problems.append((("hostPath",), "required"))
         if problems:

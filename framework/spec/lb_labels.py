@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 GROUP_LABEL = "HAPROXY_GROUP"
 MODES = ("http", "tcp")
@@ -56,7 +57,7 @@ def _port_value(value: str) -> int | None:
 def port_labels(labels: Mapping[str, str]) -> dict[int, PortLabels]:
     """Per-port labels by port index. Values that are not valid are left out (validation refuses
     them on input; see :func:`label_problems`)."""
-    found: dict[int, dict[str, object]] = {}
+    found: dict[int, dict[str, Any]] = {}   # index -> PortLabels' arguments
     for key, value in labels.items():
         match = _PORT_LABEL.match(key)
         if not match:
@@ -69,7 +70,7 @@ def port_labels(labels: Mapping[str, str]) -> dict[int, PortLabels]:
             entry["mode"] = value.strip().lower()
         elif kind == "GROUP":
             entry["groups"] = parse_groups(value)
-    return {i: PortLabels(index=i, **kw) for i, kw in sorted(found.items())}  # type: ignore[arg-type]
+    return {i: PortLabels(index=i, **kw) for i, kw in sorted(found.items())}
 
 
 def label_problems(labels: Mapping[str, str], port_count: int) -> list[tuple[tuple[str | int, ...], str]]:

@@ -57,7 +57,8 @@ class UnreachableStrategy(Spec):
 
     @model_validator(mode="after")
     def _check(self) -> UnreachableStrategy:
-        if not self.disabled and self.inactive_after_seconds > self.expunge_after_seconds:  # type: ignore[operator]
+        inactive, expunge = self.inactive_after_seconds, self.expunge_after_seconds  # None: disabled
+        if inactive is not None and expunge is not None and inactive > expunge:
             raise PathProblems([(("inactiveAfterSeconds",),
                                  f"inactiveAfterSeconds ({self.inactive_after_seconds}) must be less than or equal "
                                  f"to expungeAfterSeconds ({self.expunge_after_seconds})")])

@@ -121,9 +121,9 @@ def _networks_from_ip_address(app: dict[str, Any], problems: Problems) -> None:
     container = app.get("container")
     if container is None:
         container = app["container"] = {"type": "MESOS"}
-    if not isinstance(container, Mapping):
+    if not isinstance(container, dict):  # JSON's objects, deep-copied: changed in place
         return  # the model names the problem
-    docker = container.get("docker") if isinstance(container.get("docker"), Mapping) else None
+    docker = container.get("docker") if isinstance(container.get("docker"), dict) else None
     network = docker.pop("network", None) if docker is not None else None
     labels = ip.get("labels") or {}
     name = ip.get("networkName")
@@ -153,10 +153,10 @@ def _networks_from_ip_address(app: dict[str, Any], problems: Problems) -> None:
 
 def _container(app: dict[str, Any], problems: Problems) -> None:
     container = app.get("container")
-    if not isinstance(container, Mapping):
+    if not isinstance(container, dict):  # JSON's objects, deep-copied: changed in place
         return
     docker = container.get("docker")
-    if isinstance(docker, Mapping):
+    if isinstance(docker, dict):
         docker.pop("requirePorts", None)  # not a Marathon field; Marathon ignores it
         if container.get("type") == "MESOS" and "image" in docker:
             problems.append((("container", "docker"), UCR))

@@ -167,7 +167,9 @@ def resolve_secret_refs(raw: Mapping[str, Any], store: Mapping[str, str] | None,
     env = raw.get("env")
     if not isinstance(env, Mapping):
         return dict(raw), []
-    secrets = raw.get("secrets") if isinstance(raw.get("secrets"), Mapping) else {}
+    secrets = raw.get("secrets")
+    if not isinstance(secrets, Mapping):
+        secrets = {}
     previous_env = previous_env or {}
     problems: list[tuple[tuple[str | int, ...], str]] = []
     out: dict[str, Any] = {}

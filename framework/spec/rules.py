@@ -24,8 +24,10 @@ class MarathonRules:
         check: AppCheck | None
         role: str | None
         accepted_resource_roles: list[str] | None
-        network: str
-        is_docker: bool
+        @property
+        def network(self) -> str: ...
+        @property
+        def is_docker(self) -> bool: ...
 
         def host_port_requests(self) -> tuple[int, ...]: ...
 
@@ -38,7 +40,8 @@ class MarathonRules:
         if self.networks is not None and len(self.networks) > 1:
             problems.append((("networks",), f"not supported by Halyard: more than one network per app "
                                             f"(Docker joins one at launch); got {len(self.networks)}"))
-        if self.networks and self.is_docker and self.container.docker.network is not None:  # type: ignore[union-attr]
+        docker = self.container.docker if self.container is not None else None
+        if self.networks and docker is not None and docker.network is not None:
             problems.append((("container", "docker", "network"), "give networks or container.docker.network, not both"))
         if self.networks and self.network != "HOST" and not self.is_docker:
             problems.append((("networks", 0, "mode"), "not supported by Halyard: container networks for an app "
@@ -48,7 +51,7 @@ class MarathonRules:
         ports = len(self.host_port_requests())
         ref = self.check.port_ref if self.check is not None else None
         if ref is not None and ref.port is None and (ref.port_index or 0) >= max(ports, len(self._check_ports())):
-            kind = "http" if self.check.http is not None else "tcp"  # type: ignore[union-attr]
+            kind = "http" if self.check.http is not None else "tcp"  # type: ignore[union-attr]  # ref: the check's
             problems.append((("check", kind, "portIndex"), f"the app has {ports} port(s)"))
         if self.role is not None:
             for i, role in enumerate(self.accepted_resource_roles or []):

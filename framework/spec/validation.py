@@ -157,7 +157,7 @@ def _no_such_environment(env: str, envs: Mapping[str, Any], prefix: tuple[str | 
     return Problem(format_path(prefix + ("environments",)), f"no environment {env!r} (defined: {defined})")
 
 
-def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...], model: type = AppSpec,
+def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...], model: type[pydantic.BaseModel] = AppSpec,
            secrets: SecretInputs | None = None) -> tuple[Any, list[Problem]]:
     found: list[tuple[tuple[str | int, ...], str]] = []
     if model is AppSpec:
@@ -197,7 +197,7 @@ def job_problems(raw: Any, env: str | None = None, prefix: tuple[str | int, ...]
     return definition_problems(raw, env, prefix, JobSpec)
 
 
-def definition_problems(raw: Any, env: str | None, prefix: tuple[str | int, ...], model: type,
+def definition_problems(raw: Any, env: str | None, prefix: tuple[str | int, ...], model: type[pydantic.BaseModel],
                         secrets: SecretInputs | None = None) -> tuple[Any, list[Problem]]:
     """Validate one raw definition of ``model`` (an app or a job).
 

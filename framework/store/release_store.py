@@ -26,7 +26,7 @@ class ZkReleaseStore:
         self.store = store
 
     @property
-    def _client(self):  # type: ignore[no-untyped-def]
+    def _client(self):
         return self.store.client
 
     def node(self, service: str, environment: str) -> str:

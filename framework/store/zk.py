@@ -76,7 +76,7 @@ def kazoo_errors(what: str) -> Callable[[F], F]:
                 raise StoreUnavailableError(f"ZooKeeper unavailable: {exc!r}") from exc
             except KazooException as exc:
                 raise StoreError(f"ZooKeeper {what} failed: {exc!r}") from exc
-        return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]  # the same signature as func
     return decorate
 
 
@@ -284,12 +284,13 @@ class ZkStore:
         versions = dict(self._versions)  # as they will be after each op (a path may appear twice)
         for kind, path, data in ops:
             known = versions.get(path)
-            if kind == "put" and known is None:
-                txn.create(path, data, acl=self.acl)
-                versions[path] = 0
-            elif kind == "put":
-                txn.set_data(path, data, version=known)
-                versions[path] = known + 1
+            if kind == "put":
+                if known is None:
+                    txn.create(path, data, acl=self.acl)
+                    versions[path] = 0
+                else:
+                    txn.set_data(path, data, version=known)
+                    versions[path] = known + 1
             elif known is not None:
                 txn.delete(path, version=known)
                 del versions[path]

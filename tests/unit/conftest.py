@@ -7,7 +7,11 @@ from typing import Iterator
 
 import pytest
 
+from halyard.api.server import create_app
+
 from .fake_agent import FakeAgent
+from .test_api import FakeBackend
+from .test_versions import VersionedBackend
 
 
 @pytest.fixture
@@ -28,6 +32,25 @@ def status_server() -> Iterator[int]:
     yield httpd.server_address[1]
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    """The API's fake backend (``test_api.FakeBackend``: a real engine behind an EngineView)."""
+    return FakeBackend()
+
+
+@pytest.fixture
+def api(backend):
+    """The API over ``backend``, called in-process with ``test_api.call``."""
+    return create_app(backend)
+
+
+@pytest.fixture
+def both():
+    """A versioned backend (``test_versions.VersionedBackend``) and the API over it."""
+    backend = VersionedBackend()
+    return backend, create_app(backend)
 
 
 @pytest.fixture

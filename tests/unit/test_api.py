@@ -8,9 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
-import pytest
-
-from halyard.api.server import create_app
 from halyard.engine.engine import Engine
 from halyard.engine.view import EngineView
 from halyard.errors import ConflictError, NotLeaderError, UpstreamError
@@ -102,16 +99,6 @@ class FakeBackend:
 
     def agent_url(self, agent_id: str) -> str:
         raise UpstreamError("the Mesos master at http://m:5050 did not answer")
-
-
-@pytest.fixture
-def backend():
-    return FakeBackend()
-
-
-@pytest.fixture
-def api(backend):
-    return create_app(backend)
 
 
 def test_info_leader_and_stats_keep_their_json(api):

@@ -11,7 +11,7 @@ from halyard.engine.task_health import HEALTH_UPDATE_REASON
 from halyard.errors import ValidationError
 from halyard.spec.app import AppSpec
 
-from .test_api import FakeBackend, api, backend, call  # noqa: F401 - the fixtures
+from .test_api import call
 from .test_engine import offer, status
 
 NOW = "2023-11-14T22:13:20.000Z"   # FakeBackend's clock

@@ -2,8 +2,8 @@
 newest first (what the dashboard's Deployments view lists)."""
 from __future__ import annotations
 
-from .test_api import FakeBackend, api, backend, call  # noqa: F401 - the fixtures
-from .test_groups_api import app, both  # noqa: F401 - the fixture
+from .test_api import call
+from .test_groups_api import app
 
 
 def test_a_cancelled_deployment_is_listed_with_its_failure_and_the_rollback_after_it(api, backend):

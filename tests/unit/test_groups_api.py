@@ -2,20 +2,12 @@
 imply, group changes as one deployment, and what is refused with a reason."""
 from __future__ import annotations
 
-import pytest
-
 from halyard.api.event_json import marathon_events
 from halyard.api.event_stream import EventHub
 from halyard.api.server import create_app
 
 from .test_api import call
 from .test_versions import VersionedBackend
-
-
-@pytest.fixture
-def both():
-    backend = VersionedBackend()
-    return backend, create_app(backend)
 
 
 def app(app_id, **extra):

@@ -286,3 +286,43 @@ def test_the_command_names_its_options_and_refuses_a_missing_haproxy():
         assert option in shown.output
     refused = CliRunner().invoke(cli, ["lb", "--zk", "zk://127.0.0.1:1/x", "--haproxy", "no-such-haproxy"])
     assert refused.exit_code == 2 and "no-such-haproxy not found" in refused.output
+
+
+def test_the_apps_feed_reads_again_after_an_event_of_a_stream_that_names_no_content_type():
+    """An event stream is UTF-8 whatever its headers say: one without a Content-Type (which
+    requests would hand over as bytes) still makes the feed read the apps again."""
+    import queue
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from halyard.lb.apps_feed import AppsFeed
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            if self.path.startswith("/v2/apps"):
+                body = b'{"apps": []}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            self.send_response(200)   # the stream: no Content-Type
+            self.end_headers()
+            self.wfile.write(b'event: api_post_event\ndata: {"eventType": "api_post_event"}\n\n')  # then closed
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    reads: queue.Queue[list] = queue.Queue()
+    feed = AppsFeed(f"http://127.0.0.1:{httpd.server_address[1]}", reads.put, retry_seconds=30)
+    feed.start()
+    try:
+        reads.get(timeout=10)   # once attached
+        reads.get(timeout=10)   # after the event
+    finally:
+        feed.stop()
+        httpd.shutdown()
+        httpd.server_close()

@@ -363,6 +363,17 @@ class Boom(Filter, Scorer):
         return 50.0
 
 
+class StaticBoom(Filter):
+    """A filter whose ``filter`` is a static method (no ``__self__`` to find the plugin by)."""
+
+    name = "static-boom"
+    scope = Scope.AGENT
+
+    @staticmethod
+    def filter(ctx, agent):
+        raise RuntimeError("boom in a static filter")
+
+
 class Scores(Scorer):
     """Gives every agent ``value`` (out of range for the tests that want it so)."""
 
@@ -388,6 +399,10 @@ def _broken_registry(**strategies):
      "filter 'boom' raised RuntimeError('boom in filter')"),
     (lambda a: Strategy("x", select="random", filters=(Boom("filter"),)),
      "filter 'boom' raised RuntimeError('boom in filter')"),
+    (lambda a: Strategy("x", filters=(StaticBoom(),)),
+     "filter 'static-boom' raised RuntimeError('boom in a static filter')"),
+    (lambda a: Strategy("x", filters=(Boom("nowhere", Scope.REVERSIBLE), StaticBoom())),  # the judged path
+     "filter 'static-boom' raised RuntimeError('boom in a static filter')"),
     (lambda a: Strategy("x", scorers=((Boom("prepare"), 1.0),)),
      "scorer 'boom' raised RuntimeError('boom in prepare')"),
     (lambda a: Strategy("x", scorers=((Boom("score"), 1.0),)), "scorer 'boom' raised RuntimeError('boom in score')"),
