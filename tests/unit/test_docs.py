@@ -17,6 +17,9 @@ fenced code blocks and in inline code spans) is checked against what it names:
 Every file an inline code span names (``engine/launch.py``, ``views/cluster.js``, ``examples/hello.yaml``)
 is in the repository: a module renamed or moved cannot leave its old name in the docs.
 
+Every relative link (``[text](page.md#heading)``) leads to a file that exists, and to a heading
+of it.
+
 Every endpoint (``METHOD /path``, methods joined by ``|`` or ``/``) any of those pages names is in
 the API's OpenAPI document, and every endpoint of that document is named in docs/api.md. Every
 option of ``halyard scheduler`` is in a command line of docs/scheduler.md, and every command and
@@ -364,6 +367,39 @@ def file_problems(text: str) -> list[str]:
     return problems
 
 
+# --- links -------------------------------------------------------------------------------------
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def anchor(heading: str) -> str:
+    """A heading's anchor as GitHub makes it: lowercase, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    return {anchor(line.lstrip("#")) for fenced, run in blocks(page.read_text()) if not fenced
+            for _, line in run if re.match(r"#{1,6} ", line)}
+
+
+def link_problems(page: Path, text: str | None = None) -> list[str]:
+    """Every relative link of a page whose file, or heading, is not there."""
+    text = page.read_text() if text is None else text
+    problems = []
+    for fenced, run in blocks(text):
+        for number, line in ([] if fenced else run):
+            for target in LINK.findall(line):
+                if re.match(r"[a-z]+:", target):
+                    continue  # http:, https:, mailto:
+                path, _, heading = target.partition("#")
+                linked = (page.parent / path).resolve() if path else page
+                if not linked.exists():
+                    problems.append(f"line {number}: {target}: no such file")
+                elif heading and linked.suffix == ".md" and heading not in anchors(linked):
+                    problems.append(f"line {number}: {target}: no such heading")
+    return problems
+
+
 # --- the pages ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -379,6 +415,11 @@ def test_every_endpoint_named_is_in_the_openapi_document(page):
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_file_named_exists(page):
     assert file_problems(page.read_text()) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_link_leads_somewhere(page):
+    assert link_problems(page) == []
 
 
 def test_the_api_page_names_every_endpoint_the_api_serves():
@@ -487,3 +528,11 @@ def test_a_file_that_moved_is_caught():
             "`engine/app_updates.py` (now task_updates.py) and `model.py`\n")
     assert file_problems(text) == ["line 2: engine/app_updates.py: no such file in the repository",
                                    "line 2: model.py: no such file in the repository"]
+
+
+def test_a_broken_link_is_caught():
+    page = ROOT / "docs" / "api.md"
+    text = ("[ok](scheduler.md#deployments-that-end), [here](#events), [web](https://example.org/x.md),\n"
+            "[gone](placement.md#no-such-part) and [moved](engine.md)\n")
+    assert link_problems(page, text) == ["line 2: placement.md#no-such-part: no such heading",
+                                         "line 2: engine.md: no such file"]
