@@ -18,7 +18,8 @@ Every file an inline code span names (``engine/launch.py``, ``views/cluster.js``
 is in the repository: a module renamed or moved cannot leave its old name in the docs.
 
 Every relative link (``[text](page.md#heading)``) leads to a file that exists, and to a heading
-of it.
+of it. In docs/architecture.md, the map, every class (``Launcher``), method (``Engine.handle``)
+and function (``decode_offer``) an inline code span names is defined in ``framework/``.
 
 Every endpoint (``METHOD /path``, methods joined by ``|`` or ``/``) any of those pages names is in
 the API's OpenAPI document, and every endpoint of that document is named in docs/api.md. Every
@@ -33,6 +34,7 @@ ignored; a line ending in ``\\`` goes on. A standalone ``|`` is an alternative t
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import shlex
 import subprocess
@@ -400,6 +402,59 @@ def link_problems(page: Path, text: str | None = None) -> list[str]:
     return problems
 
 
+# --- the names the map gives -------------------------------------------------------------------
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+FRAMEWORK = ROOT / "framework"
+CLASS_NAME = re.compile(r"([A-Z][a-z0-9]\w*)(?:\.(\w+))?(?:\(.*\))?")
+FUNCTION_NAME = re.compile(r"(_?[a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?:\(.*\))?")
+#: Names the map gives that are not Halyard's code: Marathon's and Mesos' own, the executor's package.
+FOREIGN_NAMES = {"AppNormalization", "DiscoveryInfo", "check_status", "halyard_executor"}
+
+
+@cache
+def definitions() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """framework/'s classes (each with what its body defines) and every function and method name."""
+    classes: dict[str, set[str]] = {}
+    functions: set[str] = set()
+    for path in FRAMEWORK.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                body = classes.setdefault(node.name, set())
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        body.add(item.name)
+                    elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                        body.add(item.target.id)
+                    elif isinstance(item, ast.Assign):
+                        body |= {t.id for t in item.targets if isinstance(t, ast.Name)}
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                functions.add(node.name)
+    return {name: frozenset(body) for name, body in classes.items()}, frozenset(functions)
+
+
+def name_problems(text: str) -> list[str]:
+    """Every class, ``Class.member`` or function an inline code span names that framework/ does not
+    define (Marathon's event types and :data:`FOREIGN_NAMES` aside)."""
+    from halyard.api.event_json import MARATHON_TYPES
+
+    classes, functions = definitions()
+    problems = []
+    for number, span in inline_spans(text):
+        if match := CLASS_NAME.fullmatch(span):
+            name, member = match.groups()
+            if name in FOREIGN_NAMES:
+                continue
+            if name not in classes:
+                problems.append(f"line {number}: {span}: no class {name} in framework/")
+            elif member and member not in classes[name]:
+                problems.append(f"line {number}: {span}: {name} has no {member}")
+        elif (match := FUNCTION_NAME.fullmatch(span)) and match.group(1) not in FOREIGN_NAMES | MARATHON_TYPES:
+            if match.group(1) not in functions:
+                problems.append(f"line {number}: {span}: no function {match.group(1)} in framework/")
+    return problems
+
+
 # --- the pages ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -420,6 +475,10 @@ def test_every_file_named_exists(page):
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_link_leads_somewhere(page):
     assert link_problems(page) == []
+
+
+def test_the_map_names_classes_methods_and_functions_that_exist():
+    assert name_problems(ARCHITECTURE.read_text()) == []
 
 
 def test_the_api_page_names_every_endpoint_the_api_serves():
@@ -536,3 +595,11 @@ def test_a_broken_link_is_caught():
             "[gone](placement.md#no-such-part) and [moved](engine.md)\n")
     assert link_problems(page, text) == ["line 2: placement.md#no-such-part: no such heading",
                                          "line 2: engine.md: no such file"]
+
+
+def test_a_name_the_map_gives_that_moved_is_caught():
+    text = ("`Engine.handle`, `Launcher`, `decode_offer`, `Offers(...)`, `status_update_event`, `AppNormalization`;\n"
+            "`Engine.converge_all`, `SchedulerStep`, `app_updates_of`\n")
+    assert name_problems(text) == ["line 2: Engine.converge_all: Engine has no converge_all",
+                                   "line 2: SchedulerStep: no class SchedulerStep in framework/",
+                                   "line 2: app_updates_of: no function app_updates_of in framework/"]
