@@ -19,7 +19,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 
 from ..errors import StoreUnavailableError
-from ..lb.members import MEMBER_PREFIX, Member, parse_member
+from .serverset_format import MEMBER_PREFIX, Member, parse_member
 
 log = logging.getLogger(__name__)
 

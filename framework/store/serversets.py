@@ -33,7 +33,7 @@ from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from ..engine.members import Member, dns_label
 from ..errors import Problem, ValidationError
-from ..lb.members import MEMBER_PREFIX
+from .serverset_format import MEMBER_PREFIX
 from .serverset_watch import member_path
 from .zk import STATE_NODES, kazoo_errors
 
