@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine.deployment_plans import absolute, parent
 from ..engine.service_ports import with_earlier_ports
 from ..errors import Problem, ValidationError
 from ..spec.app import AppSpec, normalize_app_id
+from ..spec.paths import absolute, parent
 from ..spec.validation import app_problems, format_path
 from .app_lists import app_id_at
 

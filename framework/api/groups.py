@@ -29,13 +29,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..engine.app_records import AppRecord
-from ..engine.deployment_plans import dependency_layers, parent
+from ..engine.deployment_plans import dependency_layers
 from ..engine.messages import ChangeApps
 from ..engine.service_ports import with_earlier_ports
 from ..engine.view import EngineView
 from ..errors import ConflictError, NotFoundError, Problem, ValidationError
 from ..runtime.backend import Backend
 from ..spec.app import AppSpec
+from ..spec.paths import parent
 from ..timestamps import iso
 from .app_lists import Publisher, deployment_answer
 from .apps import app_json

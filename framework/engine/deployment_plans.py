@@ -19,28 +19,11 @@ from collections.abc import Callable, Collection, Mapping
 
 from ..errors import ConflictError, Problem, ValidationError
 from ..spec.app import AppSpec
+from ..spec.paths import absolute, parent
 from .app_commands import AppCommands
 from .domain_events import AppChanged, GroupChanged
 from .messages import ChangeApps, Instruction, Persist
 from .service_ports import with_earlier_ports
-
-
-def absolute(path: str, base: str) -> str:
-    """``path`` as an absolute id: ``/db`` stays; ``db``, ``./db`` and ``../db`` are read from the
-    group ``base``."""
-    parts = [] if path.startswith("/") else [p for p in base.strip("/").split("/") if p]
-    for segment in path.strip("/").split("/"):
-        if segment == "..":
-            if parts:
-                parts.pop()
-        elif segment not in ("", "."):
-            parts.append(segment)
-    return "/" + "/".join(parts)
-
-
-def parent(app_id: str) -> str:
-    """The group an app (or group) is in: ``/prod/web`` -> ``/prod``; ``/web`` -> ``/``."""
-    return "/" + "/".join(app_id.strip("/").split("/")[:-1])
 
 
 def resolve(dependency: str, app_id: str) -> str:
