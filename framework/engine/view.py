@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 from ..errors import NotFoundError
 from ..jobs.records import JobRecord, RunRecord
 from .app_records import AppRecord, DeploymentRecord, TaskRecord
+from .discovery import EndpointStatus  # with ReadinessResult: values the view hands out, the API's through it
 from .readiness_checks import ReadinessResult
 from .waiting import reason_class
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .discovery import EndpointStatus
     from .engine import Engine
 
 
