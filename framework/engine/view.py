@@ -16,7 +16,7 @@ from .app_records import AppRecord, DeploymentRecord, TaskRecord
 from .deployment_plans import StepAction, deployment_steps
 from .discovery import EndpointStatus  # with ReadinessResult: values the view hands out, the API's through it
 from .readiness_checks import ReadinessResult
-from .waiting import reason_class
+from .waiting import REASON_CLASSES, reason_class
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
@@ -169,7 +169,7 @@ class EngineView:
         """Why a queued run was not placed at the last offer cycle."""
         return tuple(self._engine.jobs.waiting.get(run_id, ()))
 
-    # --- what the engine would do (dry runs) ---------------------------------------------------
+    # --- what the engine would do (dry runs, metrics' classes) -------------------------------
 
     def deployment_steps(self, puts: Sequence[AppSpec], deletes: Collection[str] = ()) -> list[list[StepAction]]:
         """The steps the engine would deploy a change of several apps in (a ``ChangeApps`` of
@@ -177,3 +177,8 @@ class EngineView:
         would refuse the change, but for what depends on more than the apps (a deployment under
         way, an unknown placement strategy). A dry run changes nothing."""
         return deployment_steps(self._engine.apps, puts, deletes)
+
+    @staticmethod
+    def waiting_classes() -> tuple[str, ...]:
+        """Every answer :meth:`waiting_class` may give (the metrics show each, 0 when none wait so)."""
+        return REASON_CLASSES
