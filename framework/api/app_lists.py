@@ -9,13 +9,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ..engine.deployment_plans import absolute
 from ..engine.domain_events import DomainEvent, GroupChanged
 from ..engine.messages import ChangeApps
 from ..errors import ConflictError, NotFoundError, Problem, ValidationError
 from ..runtime.backend import Backend
 from ..spec.app import AppSpec, normalize_app_id
 from ..spec.marathon_compat import base_for_update
+from ..spec.paths import absolute
 from ..spec.validation import app_problems, deep_merge, format_path
 from ..timestamps import iso
 from .inputs import body_json, new_id

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from ..engine.app_records import DeploymentRecord
 from ..engine.messages import CancelDeployment
-from ..engine.readiness_checks import ReadinessResult
+from ..engine.view import ReadinessResult
 from ..runtime.backend import Backend
 from ..timestamps import iso
 from .inputs import new_id

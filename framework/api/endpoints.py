@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ..engine.discovery import EndpointStatus
+from ..engine.view import EndpointStatus
 from ..runtime.backend import Backend
 from ..timestamps import iso
 from .inputs import path_id

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..engine.app_records import DeploymentRecord, TaskRecord
 from ..engine.domain_events import (
+    MIGHT_COME_BACK,
     AppChanged,
     AppTerminated,
     DeploymentFailed,
@@ -35,7 +36,6 @@ from ..engine.domain_events import (
     TaskChanged,
     UnhealthyTaskKilled,
 )
-from ..engine.task_updates import MIGHT_COME_BACK
 from ..jobs.domain_events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from ..spec.app import AppSpec
 from ..timestamps import iso

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine.deployment_plans import absolute, parent
-from ..engine.service_ports import with_earlier_ports
 from ..errors import Problem, ValidationError
 from ..spec.app import AppSpec, normalize_app_id
+from ..spec.paths import absolute, parent
 from ..spec.validation import app_problems, format_path
 from .app_lists import app_id_at
 
@@ -28,15 +27,6 @@ def group_id(text: str, base: str = "/") -> str:
 def under(app_id: str, group: str) -> bool:
     """The app is in the group or below it."""
     return group == "/" or app_id.startswith(group + "/")
-
-
-def dry_action(old: AppSpec | None, new: AppSpec) -> str:
-    """Marathon's action for an app a change creates or changes (service ports given as 0 are the
-    app's earlier ones, as the change will assign them)."""
-    new = with_earlier_ports(new, old)
-    if old is None or old.model_copy(update={"instances": new.instances}) == new:
-        return "ScaleApplication"  # a new app is started, then scaled; a scale only is a scale
-    return "RestartApplication"
 
 
 class GroupChange:

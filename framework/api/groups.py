@@ -29,20 +29,23 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..engine.app_records import AppRecord
-from ..engine.deployment_plans import dependency_layers, parent
 from ..engine.messages import ChangeApps
-from ..engine.service_ports import with_earlier_ports
 from ..engine.view import EngineView
 from ..errors import ConflictError, NotFoundError, Problem, ValidationError
 from ..runtime.backend import Backend
 from ..spec.app import AppSpec
+from ..spec.paths import parent
 from ..timestamps import iso
 from .app_lists import Publisher, deployment_answer
 from .apps import app_json
-from .group_updates import GroupChange, dry_action, group_id, under
+from .deployments import ACTIONS
+from .group_updates import GroupChange, group_id, under
 from .inputs import body_json, new_id
 
 EMBED_ALL = {"group.apps", "group.groups", "group.pods"}
+#: A dry run's action for each kind of deployment, as Marathon's dry run names them: a new app is
+#: shown scaled (it is started, then scaled), a config change restarted.
+DRY_RUN_ACTIONS = {**ACTIONS, "start": "ScaleApplication"}
 
 
 def live_apps(view: EngineView) -> list[AppRecord]:
@@ -80,29 +83,26 @@ def routes(backend: Backend, publish: Publisher | None = None) -> APIRouter:
         with backend.reading() as view:
             return {a.app_id: a.spec for a in live_apps(view)}
 
-    def changed_by(gid: str, body: dict) -> tuple[dict[str, AppSpec], GroupChange, list[str]]:
-        """The apps now, the update applied to them (refused if it has problems), and the apps
-        it removes (by id)."""
+    def changed_by(gid: str, body: dict) -> tuple[GroupChange, list[str]]:
+        """The update applied to the apps now (refused if it has problems), and the apps it
+        removes (by id)."""
         apps = current()
         change = GroupChange(apps)
         change.apply(gid, body, ())
         if change.problems:
             raise ValidationError(change.problems)
-        return apps, change, sorted(a for a in apps if under(a, gid) and a not in change.kept)
+        return change, sorted(a for a in apps if under(a, gid) and a not in change.kept)
 
     def dry_run(gid: str, body: dict) -> list[dict[str, Any]]:
-        """The steps a group update would take (Marathon's ``?dryRun=true``), changing nothing."""
-        apps, change, deletes = changed_by(gid, body)
-        puts = {s.id: s for s in change.puts}
-        changed = [s.id for s in change.puts if apps.get(s.id) != with_earlier_ports(s, apps.get(s.id))]
-        targets = {**{a: s for a, s in apps.items() if a not in deletes}, **puts}
-        steps = ([[{"action": "StopApplication", "app": a} for a in deletes]] if deletes else [])
-        for layer in dependency_layers(targets, changed):
-            steps.append([{"action": dry_action(apps.get(a), puts[a]), "app": a} for a in layer])
-        return [{"actions": actions} for actions in steps]
+        """The steps a group update would take (Marathon's ``?dryRun=true``), changing nothing:
+        the steps the engine would deploy the change in, computed by the engine's own function."""
+        change, deletes = changed_by(gid, body)
+        with backend.reading() as view:
+            steps = view.deployment_steps(change.puts, deletes)
+        return [{"actions": [{"action": DRY_RUN_ACTIONS[a.kind], "app": a.app_id} for a in step]} for step in steps]
 
     def structural(gid: str, body: dict, force: bool, path: str) -> dict[str, Any]:
-        _, change, deletes = changed_by(gid, body)
+        change, deletes = changed_by(gid, body)
         return deployment_answer(backend, ChangeApps(tuple(change.puts), tuple(deletes), deployment_id=new_id(), force=force,
                                                      group_id=parent(path)), publish)
 

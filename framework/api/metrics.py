@@ -17,7 +17,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from ..engine.app_records import AppRecord
 from ..engine.view import EngineView
-from ..engine.waiting import REASON_CLASSES
 from ..runtime.backend import Backend
 
 RUN_STATUSES = ("QUEUED", "STARTING", "RUNNING", "FINISHED", "FAILED", "KILLED")
@@ -33,7 +32,7 @@ class AppFigures:
     running: int
     healthy: int
     waiting: int
-    reason: str | None   # why they wait (waiting.REASON_CLASSES); None when none do
+    reason: str | None   # why they wait (EngineView.waiting_classes()); None when none do
 
 
 def app_figures(view: EngineView, app: AppRecord) -> AppFigures:
@@ -54,7 +53,7 @@ def app_gauges(figures: list[AppFigures]) -> Iterator[Metric]:
         gauges["instances"].add_metric([f.app_id], f.instances)
         gauges["running"].add_metric([f.app_id], f.running)
         gauges["healthy"].add_metric([f.app_id], f.healthy)
-        for reason in REASON_CLASSES:
+        for reason in EngineView.waiting_classes():
             waiting.add_metric([f.app_id, reason], f.waiting if reason == f.reason else 0)
     yield from gauges.values()
     yield waiting

@@ -6,9 +6,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ..cluster.mesos_types import CheckResult, IpAddress
-from ..engine.app_records import AppRecord, TaskRecord
+from ..engine.app_records import AppRecord, TaskHealth, TaskRecord
 from ..engine.messages import KillTasks
-from ..engine.task_health import TaskHealth
 from ..errors import ConflictError, Problem, ValidationError
 from ..runtime.backend import Backend
 from ..spec.app import AppSpec

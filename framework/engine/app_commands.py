@@ -19,6 +19,20 @@ from .service_ports import PortOwner, PortRange, assign_service_ports
 from .task_index import TaskIndex
 
 
+def change_kind(old: AppSpec | None, new: AppSpec, restart: bool = False) -> str:
+    """What changing an app's definition from ``old`` (None: a new app) to ``new`` is, as the kind
+    of its deployment: ``start`` (a new app), ``restart`` (asked for), ``scale`` (only
+    ``instances`` changes: the tasks stay), else ``deploy`` (a config change replaces the tasks; a
+    change to the same definition is a ``deploy`` that is done at once)."""
+    if old is None:
+        return "start"
+    if restart:
+        return "restart"
+    if new != old and new.model_copy(update={"instances": old.instances}) == old:
+        return "scale"
+    return "deploy"
+
+
 class AppCommands:
     """The desired state's writers: each command returns what to persist and send.
 
@@ -149,15 +163,15 @@ class AppCommands:
         spec = assign_service_ports(spec, old.spec if old is not None else None, self.port_owners(spec.id),
                                     self.service_ports, check_clashes=kind != "rollback")
         now = self.clock() if old is None else self._next_version(old)
+        default_kind = change_kind(old.spec if old is not None else None, spec, restart)
         if old is None:
-            record, default_kind = AppRecord(spec=spec, version=now, config_version=now), "start"
+            record = AppRecord(spec=spec, version=now, config_version=now)
         elif spec == old.spec and not restart:
-            record, default_kind = old, "deploy"  # nothing changes: a deployment that is done at once
-        elif spec.model_copy(update={"instances": old.spec.instances}) == old.spec and not restart:
-            record, default_kind = replace(old, spec=spec, version=now), "scale"  # tasks stay
+            record = old  # nothing changes: a deployment that is done at once
+        elif default_kind == "scale":
+            record = replace(old, spec=spec, version=now)  # tasks stay
         else:
             record = replace(old, spec=spec, version=now, config_version=now, delay=0.0, launch_after=0.0)
-            default_kind = "restart" if restart else "deploy"
         self.deployments.start(spec.id, kind or default_kind, old.spec.to_json() if old else None, deployment_id,
                                force, persist, step=step, held=held,
                                previous_config_version=old.config_version if old else None, target=spec.to_json())

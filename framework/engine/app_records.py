@@ -8,7 +8,7 @@ from typing import Any
 from ..cluster.mesos_types import LAUNCHING, TERMINAL, CheckResult, IpAddress
 from ..spec.app import AppSpec
 from ..timestamps import parse_iso
-from .task_health import TaskHealth
+from .task_health import TaskHealth  # the type of TaskRecord.health: exported with the records
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,8 @@ class Announcements:
         index.take_changed()  # the shards just set: looked at below
         if shards:
             out = _with_writes(out, shards)
-        kept = [ins for ins in out if not (isinstance(ins, Kill) and (task := index.get(ins.task_id)) is not None
-                                           and self.hold_kill(task, apps.get(task.app_id), now))]
+        kept = [ins for ins in out if not (isinstance(ins, Kill) and (killed := index.get(ins.task_id)) is not None
+                                           and self.hold_kill(killed, apps.get(killed.app_id), now))]
         changes: list[Instruction]
         if self.sync_due(now, reconciling):
             changes = [self.sync(self.desired(apps, index.tasks.values()), now)]

@@ -16,7 +16,7 @@ from typing import Any
 from ..cluster.mesos_types import TERMINAL, TaskStatus
 from .app_records import AppRecord, TaskFailure, TaskRecord
 from .deployments import DeploymentBook
-from .domain_events import DomainEvent, HealthChanged, TaskChanged, UnhealthyTaskKilled
+from .domain_events import MIGHT_COME_BACK, DomainEvent, HealthChanged, TaskChanged, UnhealthyTaskKilled
 from .messages import Persist
 from .task_health import TaskHealth, is_check_result
 from .task_index import TaskIndex
@@ -31,15 +31,6 @@ TRANSIENT_DROPS = frozenset({"REASON_INVALID_OFFERS", "REASON_RECONCILIATION", "
                              "REASON_AGENT_UNKNOWN", "REASON_AGENT_DISCONNECTED", "REASON_AGENT_RESTARTED",
                              "REASON_AGENT_REREGISTERED", "REASON_MASTER_DISCONNECTED", "REASON_FRAMEWORK_REMOVED",
                              "REASON_TASK_UNKNOWN"})
-
-
-# A TASK_LOST for these reasons may come back (Marathon's TaskConditionMapping: "Unreachable"):
-# after a master failover the master can answer reconciliation with TASK_LOST for a task whose agent
-# has not re-registered with it yet (MESOS-6250), and a disconnected or removed agent's tasks may
-# still run. Such a task is handled as TASK_UNREACHABLE: replaced after the unreachable grace, and
-# taken back (or killed, once given up on) when it reports again; not replaced at once.
-MIGHT_COME_BACK = frozenset({"REASON_RECONCILIATION", "REASON_AGENT_DISCONNECTED", "REASON_SLAVE_DISCONNECTED",
-                             "REASON_AGENT_REMOVED", "REASON_SLAVE_REMOVED"})
 
 
 def is_fault(task: TaskRecord, status: TaskStatus) -> bool:

@@ -6,17 +6,19 @@ frozen values and stay valid, but the view itself follows the live engine.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import NotFoundError
 from ..jobs.records import JobRecord, RunRecord
+from ..spec.app import AppSpec
 from .app_records import AppRecord, DeploymentRecord, TaskRecord
+from .deployment_plans import StepAction, deployment_steps
+from .discovery import EndpointStatus  # with ReadinessResult: values the view hands out, the API's through it
 from .readiness_checks import ReadinessResult
-from .waiting import reason_class
+from .waiting import REASON_CLASSES, reason_class
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .discovery import EndpointStatus
     from .engine import Engine
 
 
@@ -170,3 +172,17 @@ class EngineView:
     def run_waiting(self, run_id: str) -> tuple[str, ...]:
         """Why a queued run was not placed at the last offer cycle."""
         return tuple(self._engine.jobs.waiting.get(run_id, ()))
+
+    # --- what the engine would do (dry runs, metrics' classes) -------------------------------
+
+    def deployment_steps(self, puts: Sequence[AppSpec], deletes: Collection[str] = ()) -> list[list[StepAction]]:
+        """The steps the engine would deploy a change of several apps in (a ``ChangeApps`` of
+        ``puts`` and ``deletes``), by the function it deploys them by; refused as the engine
+        would refuse the change, but for what depends on more than the apps (a deployment under
+        way, an unknown placement strategy). A dry run changes nothing."""
+        return deployment_steps(self._engine.apps, puts, deletes)
+
+    @staticmethod
+    def waiting_classes() -> tuple[str, ...]:
+        """Every answer :meth:`waiting_class` may give (the metrics show each, 0 when none wait so)."""
+        return REASON_CLASSES

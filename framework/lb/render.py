@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .members import Member
+from ..store.serverset_format import Member
 from .services import Service
 
 

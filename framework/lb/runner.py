@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..errors import LoadBalancerError
-from .members import Member
+from ..store.serverset_format import Member
 from .render import Settings, render
 from .services import Service, services_of
 

@@ -17,18 +17,14 @@ from collections.abc import Callable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
+from kazoo.protocol.states import ZnodeStat
 
 from ..errors import StoreUnavailableError
-from ..lb.members import MEMBER_PREFIX, Member, parse_member
+from .serverset_format import MEMBER_PREFIX, Member, member_path, parse_member
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str, tuple[Member, ...]], None]
-
-
-def member_path(base: str, app_id: str) -> str:
-    """``/halyard/discovery`` + ``/examples/hello`` -> ``/halyard/discovery/examples/hello``."""
-    return base.rstrip("/") + "/" + app_id.strip("/")
 
 
 class _AppWatch:
@@ -45,7 +41,7 @@ class _AppWatch:
     def start(self) -> None:
         self.owner.client.DataWatch(self.path, self._on_node)
 
-    def _on_node(self, data: bytes | None, stat: object) -> bool | None:
+    def _on_node(self, data: bytes | None, stat: ZnodeStat | None) -> bool | None:
         if not self.active:
             return False
         with self.owner.lock:
@@ -83,8 +79,8 @@ class _AppWatch:
             return None
         return on_children
 
-    def _member_watch(self, generation: int, name: str) -> Callable[[bytes | None, object], bool | None]:
-        def on_member(data: bytes | None, stat: object) -> bool | None:
+    def _member_watch(self, generation: int, name: str) -> Callable[[bytes | None, ZnodeStat | None], bool | None]:
+        def on_member(data: bytes | None, stat: ZnodeStat | None) -> bool | None:
             with self.owner.lock:
                 if not self._current(generation):
                     return False

@@ -2,14 +2,8 @@
 format) or as Apache Curator's service discovery. The leader carries out the engine's
 :class:`~halyard.engine.members.Announce`, ``Withdraw`` and ``SyncMembers`` instructions here.
 
-Layouts under the discovery path (``--discovery-path``, default ``discovery`` under the state
-root, inside the ``--zk`` chroot)::
-
-    serverset  <path>/<app id path>/member_0000000012   {"serviceEndpoint": {"host", "port"},
-               "additionalEndpoints": {"<port name>": {"host", "port"}}, "status": "ALIVE", "shard": N}
-    curator    <path>/<service name>/<task id>          Curator's ServiceInstance JSON (name, id, address,
-               port, sslPort, payload, registrationTimeUTC, serviceType, uriSpec), the payload in
-               Spring Cloud Zookeeper's shape; the service name is the app id as a DNS label
+Where members go and what their bodies hold (ServerSets, Curator's instances) is
+:mod:`.serverset_format`'s: this module writes and removes them.
 
 Nodes are persistent (a failover does not flap every service): the leader removes them, and a
 new leader's ``sync`` removes those of tasks that went while no leader looked.
@@ -31,15 +25,13 @@ from typing import Any
 from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
-from ..engine.members import Member, dns_label
+from ..engine.members import Member
 from ..errors import Problem, ValidationError
-from ..lb.members import MEMBER_PREFIX
-from .serverset_watch import member_path
+from . import serverset_format
+from .serverset_format import FORMATS, MEMBER_PREFIX, canonical, encode
 from .zk import STATE_NODES, kazoo_errors
 
 log = logging.getLogger(__name__)
-FORMATS = ("serverset", "curator")
-SPRING_INSTANCE = "org.springframework.cloud.zookeeper.discovery.ZookeeperInstance"
 
 
 def discovery_root(state_root: str, path: str) -> str:
@@ -64,32 +56,6 @@ def discovery_root(state_root: str, path: str) -> str:
     return resolved
 
 
-def serverset_body(member: Member) -> dict[str, Any]:
-    """Aurora's member JSON."""
-    host = member.host
-    return {"serviceEndpoint": {"host": host, "port": member.ports[0]},
-            "additionalEndpoints": {name: {"host": host, "port": port} for name, port in member.named_ports.items()},
-            "status": "ALIVE", "shard": member.shard}
-
-
-def curator_body(member: Member) -> dict[str, Any]:
-    """Curator's ServiceInstance JSON (a PERMANENT instance: written and removed by the leader)."""
-    name = dns_label(member.app_id)
-    metadata = {"appId": member.app_id, "taskId": member.task_id, "shard": str(member.shard),
-                **{f"port.{n}": str(p) for n, p in member.named_ports.items()}}
-    return {"name": name, "id": member.task_id, "address": member.host, "port": member.ports[0], "sslPort": None,
-            "payload": {"@class": SPRING_INSTANCE, "id": member.task_id, "name": name, "metadata": metadata},
-            "registrationTimeUTC": int(member.since * 1000), "serviceType": "PERMANENT",
-            "uriSpec": {"parts": [{"value": "scheme", "variable": True}, {"value": "://", "variable": False},
-                                  {"value": "address", "variable": True}, {"value": ":", "variable": False},
-                                  {"value": "port", "variable": True}]},
-            "enabled": True}
-
-
-def _encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-
-
 class ServerSetWriter:
     """Members under ``root`` (already resolved by :func:`discovery_root`) in ``fmt``. Every
     public operation raises StoreError, never kazoo's."""
@@ -108,13 +74,11 @@ class ServerSetWriter:
 
     def directory(self, app_id: str) -> str:
         """The node holding an app's members."""
-        if self.format == "curator":
-            return f"{self.root}/{dns_label(app_id)}"
-        return member_path(self.root, app_id)
+        return serverset_format.directory(self.root, app_id, self.format)
 
     def body(self, member: Member) -> dict[str, Any]:
         """The member's node body in this writer's format."""
-        return curator_body(member) if self.format == "curator" else serverset_body(member)
+        return serverset_format.body(member, self.format)
 
     # --- instructions ---------------------------------------------------------------------------
 
@@ -179,7 +143,7 @@ class ServerSetWriter:
 
     @kazoo_errors("announcing a member")
     def _announce(self, member: Member) -> None:
-        data = _encode(self.body(member))
+        data = encode(self.body(member))
         path: str | None = None   # Curator: the instance's path (serverset: known once created)
         if self.format == "curator":
             path = f"{self.directory(member.app_id)}/{member.task_id}"
@@ -194,14 +158,15 @@ class ServerSetWriter:
     def _created(self, task_id: str, data: bytes, result: Any, known: str | None) -> None:
         """kazoo's thread: an announcement was answered."""
         with self._lock:
-            if self._inflight.get(task_id) is not result:
+            if task_id not in self._inflight or self._inflight[task_id] is not result:
                 return  # withdrawn meanwhile: the withdrawal took it over
             del self._inflight[task_id]
         try:
             path = result.get()
         except NodeExistsError:  # Curator: an instance of this task is there already (written before)
-            path = known
-            self.client.set_async(path, data)
+            path = known  # only a Curator create names its node: a sequential one never collides
+            if path is not None:
+                self.client.set_async(path, data)
         except Exception as exc:  # noqa: BLE001 - kazoo's thread: logged, and repaired by the next sync
             log.warning("service discovery: announcing task %s failed (%r); the next synchronisation repairs it",
                         task_id, exc)
@@ -259,7 +224,7 @@ class ServerSetWriter:
     # --- reading what is there -----------------------------------------------------------------
 
     def _key(self, member: Member) -> tuple[str, bytes]:
-        return self.directory(member.app_id), _encode(self.body(member))
+        return self.directory(member.app_id), encode(self.body(member))
 
     def _existing(self) -> dict[str, tuple[str, bytes] | None]:
         """Every member node under the root -> (its directory, its body re-encoded) or None if unreadable."""
@@ -286,7 +251,7 @@ class ServerSetWriter:
     def _read_key(self, directory: str, path: str) -> tuple[str, bytes] | None:
         try:
             data, _ = self.client.get(path)
-            return directory, _encode(json.loads(data))
+            return directory, canonical(data)
         except NoNodeError:
             return None
         except ValueError:

@@ -16,6 +16,8 @@ from typing import Optional
 
 from kazoo.client import KazooClient
 
+from halyard.store.serverset_format import MEMBER_PREFIX, member_body, member_path
+
 from .harness import HALYARD
 from .v1client import until
 
@@ -75,20 +77,18 @@ class Announcer:
         self.base = base
 
     def announce(self, app_id: str, host: str, port: int, shard: int) -> str:
-        body = {"serviceEndpoint": {"host": host, "port": port}, "additionalEndpoints": {}, "status": "ALIVE",
-                "shard": shard}
-        return self.client.create(f"{self.base}{app_id}/member_", json.dumps(body).encode(), sequence=True,
-                                  makepath=True)
+        return self.client.create(f"{member_path(self.base, app_id)}/{MEMBER_PREFIX}", member_body(host, port, shard),
+                                  sequence=True, makepath=True)
 
     def withdraw(self, path: str) -> None:
         self.client.delete(path)
 
     def members(self, app_id: str) -> dict[str, dict]:
-        path = f"{self.base}{app_id}"
+        path = member_path(self.base, app_id)
         if not self.client.exists(path):
             return {}
         return {name: json.loads(self.client.get(f"{path}/{name}")[0])
-                for name in self.client.get_children(path) if name.startswith("member_")}
+                for name in self.client.get_children(path) if name.startswith(MEMBER_PREFIX)}
 
     def close(self) -> None:
         if self.client.exists(self.base):

@@ -21,7 +21,8 @@ from marathon.models import MarathonApp, MarathonHealthCheck
 from marathon.models.app import PortDefinition
 
 from halyard.engine.members import Member, dns_label
-from halyard.store.serversets import ServerSetWriter, serverset_body
+from halyard.store.serverset_format import MEMBER_PREFIX, member_body, serverset_body
+from halyard.store.serversets import ServerSetWriter
 
 from .harness import HALYARD, SchedulerProc, clean_shutdown, cli, leading_scheduler, sleep_app, unique
 from .v1client import until
@@ -262,9 +263,7 @@ def test_a_new_leader_repairs_the_members(cluster, zk, tmp_path):
         assert members(zk, directory).keys() == before.keys()  # persistent: still there without a leader
         lost = sorted(before)[0]
         zk.delete(f"{directory}/{lost}")
-        stray = zk.create(f"{directory}/member_", json.dumps({"serviceEndpoint": {"host": "gone", "port": 1},
-                                                              "additionalEndpoints": {}, "status": "ALIVE",
-                                                              "shard": 7}).encode(), sequence=True)
+        stray = zk.create(f"{directory}/{MEMBER_PREFIX}", member_body("gone", 1, 7), sequence=True)
         second = SchedulerProc(cluster, chroot, name, tmp_path).start()
         until(second.leading, 30, what="the new leader")
         after = until(lambda: (m := members(zk, directory)) and len(m) == 2 and stray.rsplit("/", 1)[1] not in m

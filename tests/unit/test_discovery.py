@@ -12,7 +12,8 @@ from halyard.engine.messages import Kill, KillTasks, Persist, PutApp, StatusUpda
 from halyard.errors import ValidationError
 from halyard.mesos.app_tasks import task_info
 from halyard.spec.validation import parse_app
-from halyard.store.serversets import curator_body, discovery_root, serverset_body
+from halyard.store.serverset_format import curator_body, serverset_body
+from halyard.store.serversets import discovery_root
 
 from .test_engine import app, launch_all, make_engine, status
 

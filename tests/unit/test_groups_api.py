@@ -160,3 +160,33 @@ def test_a_refused_group_change_is_a_group_change_failed_on_the_stream():
                                                app("/other2", dependencies=["/other"])])
     assert status == 422 and hub.seen[-1]["eventType"] == "group_change_failed" and hub.seen[-1]["groupId"] == "/"
     assert "cyclic dependencies" in hub.seen[-1]["reason"]
+
+
+@pytest.mark.parametrize("update", [
+    {"apps": [app("db"), app("web", dependencies=["db"]), app("api", dependencies=["web"])]},   # dependencies
+    {"apps": [app("a", env={"V": "2"}), app("n", dependencies=["a"])]},                          # removals first
+    {"apps": [app("a", instances=3), app("b")]},                                                 # a scale only
+    {"groups": [{"id": "sub", "apps": [app("c"), app("d", dependencies=["c"])]}]},              # a subgroup
+])
+def test_a_group_update_deploys_the_steps_its_dry_run_promised(both, update):
+    _, api = both
+    call(api, "POST", "/v2/groups", {"id": "/g", "apps": [app("a"), app("b")], "groups": [{"id": "sub",
+                                                                                          "apps": [app("c")]}]})
+    status, dry = call(api, "PUT", "/v2/groups/g", update, query="dryRun=true")
+    assert status == 200 and dry["steps"]
+    status, body = call(api, "PUT", "/v2/groups/g", update, query="force=true")
+    assert status == 200
+    shown = call(api, "GET", f"/v2/deployments/{body['deploymentId']}")[1]
+    # Marathon's dry run shows a new app as scaled (started, then scaled); the deployment as started
+    done = [[{**a, "action": "ScaleApplication" if a["action"] == "StartApplication" else a["action"]}
+             for a in step["actions"]] for step in shown["steps"]]
+    assert [step["actions"] for step in dry["steps"]] == done
+
+
+def test_a_dry_run_is_refused_as_the_change_would_be(both):
+    _, api = both
+    call(api, "POST", "/v2/groups", {"id": "/g", "apps": [app("a", dependencies=["b"]), app("b")]})
+    update = {"apps": [app("a", dependencies=["b"]), app("b", dependencies=["a"])]}
+    dry = call(api, "PUT", "/v2/groups/g", update, query="dryRun=true")
+    assert dry == call(api, "PUT", "/v2/groups/g", update, query="force=true")
+    assert dry[0] == 422 and dry[1]["problems"] == ["dependencies: cyclic dependencies: /g/a -> /g/b -> /g/a"]

@@ -9,13 +9,12 @@ import threading
 import pytest
 
 from halyard.lb.haproxy import MasterView, parse_show_proc
-from halyard.lb.members import Endpoint, Member, member_body, parse_member
 from halyard.lb.render import Settings, needs_reload, render
 from halyard.lb.runner import LoadBalancer
 from halyard.lb.services import Service, services_of
 from halyard.spec.lb_labels import PortLabels, app_groups, in_group, label_problems, port_labels
 from halyard.spec.validation import app_problems
-from halyard.store.serverset_watch import member_path
+from halyard.store.serverset_format import Endpoint, Member, member_body, member_path, parse_member
 from halyard.store.serversets import discovery_root
 
 # --- labels --------------------------------------------------------------------------------------

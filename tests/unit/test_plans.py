@@ -6,6 +6,7 @@ import pytest
 
 from halyard.engine.deployment_plans import dependency_layers, resolve
 from halyard.engine.messages import CancelDeployment, ChangeApps, Launch, Offers, PutApp, StatusUpdate, Subscribed, Tick
+from halyard.engine.view import EngineView
 from halyard.errors import ConflictError, NotFoundError, ValidationError
 from halyard.spec.validation import parse_app
 
@@ -149,3 +150,74 @@ def test_a_step_that_never_ends_times_out_and_fails_the_deployment_while_held_ap
     engine.handle(Tick())  # /a found no offer for 61 s: the whole deployment fails
     assert [(d.app_id, d.status) for d in engine.deployment_book.plan("P1")] == [("/a", "failed"), ("/b", "failed")]
     assert engine.deployment_book.plan("P1")[0].failures == ("not done after 60s",)
+
+
+# --- what a dry run promises is what the engine then does ------------------------------------------
+
+def engine_with(*specs):
+    """An engine holding ``specs``, with no deployment under way."""
+    engine, _ = make_engine()
+    if specs:
+        engine.handle(ChangeApps(specs, deployment_id="P0", force=True))
+        engine.handle(CancelDeployment("P0", force=True))
+    return engine
+
+
+def promised_and_done(engine, puts, deletes=()):
+    """The steps the view promises for a change, and those of the deployment the engine then made
+    (app id and kind by step; a deployment of one app is its step 0)."""
+    promised = [[(a.app_id, a.kind) for a in step] for step in EngineView(engine).deployment_steps(puts, deletes)]
+    out = engine.handle(ChangeApps(puts, deletes, deployment_id="P1", force=True))
+    steps = {}
+    for record in (engine.deployment_book.plan("P1") if out else []):
+        steps.setdefault(record.step or 0, []).append((record.app_id, record.kind))
+    return promised, [sorted(steps[n]) for n in sorted(steps)]
+
+
+@pytest.mark.parametrize("before, puts, deletes, expected", [
+    pytest.param((), (spec("/g/db"), spec("/g/cache"), spec("/g/web", dependencies=["db"]),
+                      spec("/g/api", dependencies=["web", "cache"])), (),
+                 [[("/g/cache", "start"), ("/g/db", "start")], [("/g/web", "start")], [("/g/api", "start")]],
+                 id="dependencies"),
+    pytest.param((spec("/g/a"), spec("/g/b"), spec("/g/old")),
+                 (spec("/g/a"), spec("/g/b", env={"V": "2"}), spec("/g/new", dependencies=["b"])), ("/g/old",),
+                 [[("/g/old", "stop")], [("/g/b", "deploy")], [("/g/new", "start")]], id="removals first"),
+    pytest.param((spec("/g/a"), spec("/g/b")), (spec("/g/a", 3), spec("/g/b")), (), [[("/g/a", "scale")]],
+                 id="scale only"),
+    pytest.param((spec("/g/db"),), (spec("/g/db"), spec("/g/web", dependencies=["/g/db"])), (),
+                 [[("/g/web", "start")]], id="on an app left as it is"),
+    pytest.param((spec("/g/a"), spec("/g/b")), (spec("/g/a"), spec("/g/b")), (), [], id="nothing to do"),
+    pytest.param((spec("/g/a"), spec("/g/b")), (), ("/g/a", "/g/b"), [[("/g/a", "stop"), ("/g/b", "stop")]],
+                 id="a group removed"),
+])
+def test_the_dry_run_s_steps_are_the_deployment_the_engine_makes(before, puts, deletes, expected):
+    promised, done = promised_and_done(engine_with(*before), puts, deletes)
+    assert promised == done == expected
+
+
+@pytest.mark.parametrize("before, puts, refusal", [
+    ((), (spec("/a", dependencies=["/b"]), spec("/b", dependencies=["/a"])), ValidationError),
+    ((spec("/a", dependencies=["/b"]),), (spec("/b", dependencies=["/a"]), spec("/c")), ValidationError),
+    ((), (spec("/x"), spec("/x", 2)), ValidationError),
+])
+def test_a_change_the_engine_refuses_is_refused_by_the_dry_run_the_same_way(before, puts, refusal):
+    engine = engine_with(*before)
+    with pytest.raises(refusal) as promised:
+        EngineView(engine).deployment_steps(puts)
+    with pytest.raises(refusal) as done:
+        engine.handle(ChangeApps(puts, force=True))
+    assert [str(p) for p in promised.value.problems] == [str(p) for p in done.value.problems]
+
+
+def test_a_dry_run_does_not_promise_a_change_of_an_app_being_deleted():
+    engine, clock = make_engine()
+    engine.handle(Subscribed("F1"))
+    engine.handle(PutApp(spec("/g/a"), deployment_id="D0"))
+    run(engine, clock, launched(engine.handle(Offers((offer(1),)))))
+    engine.handle(ChangeApps((), ("/g/a",), deployment_id="P2"))
+    assert engine.apps["/g/a"].deleting  # until its task is gone
+    with pytest.raises(ConflictError) as promised:
+        EngineView(engine).deployment_steps((spec("/g/a", 2),))
+    with pytest.raises(ConflictError) as done:
+        engine.handle(ChangeApps((spec("/g/a", 2),), force=True))
+    assert str(promised.value) == str(done.value) == "App '/g/a' is being deleted"

@@ -142,12 +142,7 @@ def test_every_package_is_in_a_layer():
     assert packages | modules <= set(CORE) | set(ABOVE_THE_CORE)
 
 
-# Issue 22 moves these arrows (ServerSet members out of lb/, the API's engine reads into the view).
-PENDING = {only_lb_and_cli_import_lb, api_reaches_the_engine_through_its_view}
-
-
-@pytest.mark.parametrize("rule", [pytest.param(r, marks=pytest.mark.xfail(strict=True, reason="issue 22 under way"))
-                                  if r in PENDING else r for r in RULES], ids=lambda r: r.__name__)
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.__name__)
 def test_the_tree_keeps_the_rule(rule):
     assert rule(FRAMEWORK) == []
 

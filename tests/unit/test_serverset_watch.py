@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Callable
 
-from halyard.lb.members import member_body
+from halyard.store.serverset_format import member_body
 from halyard.store.serverset_watch import ServerSetWatcher
 
 
