@@ -13,7 +13,7 @@ from ..spec.app import AppSpec, WorkloadKind
 from .app_records import DeploymentRecord, TaskRecord
 
 __all__ = ["AppChanged", "AppTerminated", "DeploymentStarted", "DeploymentSucceeded", "DeploymentFailed",
-           "TaskChanged", "HealthChanged", "UnhealthyTaskKilled", "PlacementFailed", "JobDefined", "JobDeleted",
+           "MIGHT_COME_BACK", "TaskChanged", "HealthChanged", "UnhealthyTaskKilled", "PlacementFailed", "JobDefined", "JobDeleted",
            "JobRunChanged", "JobRunSkipped", "DomainEvent", "deployment_of"]
 
 
@@ -94,6 +94,16 @@ class GroupChanged:
     reason: str | None = None
 
 
+#: A ``TaskChanged`` to TASK_LOST for one of these reasons is of a task that may come back (Marathon's
+#: TaskConditionMapping: "Unreachable"): after a master failover the master can answer reconciliation
+#: with TASK_LOST for a task whose agent has not re-registered with it yet (MESOS-6250), and a
+#: disconnected or removed agent's tasks may still run. The engine handles such a task as
+#: TASK_UNREACHABLE: replaced after the unreachable grace, and taken back (or killed, once given up
+#: on) when it reports again; not replaced at once. The API shows it as Marathon's "Unreachable".
+MIGHT_COME_BACK = frozenset({"REASON_RECONCILIATION", "REASON_AGENT_DISCONNECTED", "REASON_SLAVE_DISCONNECTED",
+                             "REASON_AGENT_REMOVED", "REASON_SLAVE_REMOVED"})
+
+
 @dataclass(frozen=True)
 class TaskChanged:
     """Mesos reported a state for a task of an app (``task`` is the record before the change, so
@@ -143,9 +153,9 @@ class PlacementFailed:
     run_id: str | None = None
 
 
-DomainEvent = (AppChanged | AppTerminated | DeploymentStarted | DeploymentSucceeded | DeploymentFailed | PlanStepChanged | PlanEnded
-               | GroupChanged | TaskChanged | HealthChanged | UnhealthyTaskKilled | PlacementFailed | JobDefined | JobDeleted
-               | JobRunChanged | JobRunSkipped)
+DomainEvent = (AppChanged | AppTerminated | DeploymentStarted | DeploymentSucceeded | DeploymentFailed | PlanStepChanged
+               | PlanEnded | GroupChanged | TaskChanged | HealthChanged | UnhealthyTaskKilled | PlacementFailed | JobDefined
+               | JobDeleted | JobRunChanged | JobRunSkipped)
 
 
 def deployment_of(event: DomainEvent) -> DeploymentRecord | None:
