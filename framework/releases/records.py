@@ -1,6 +1,6 @@
 """Releases: every ``deploy`` of a service's version to an environment, what it ran and how it
 ended; and the rules over them (the promotion rule, what a rollback returns to). Pure: the
-scheduler records releases (``release_desk.py``), ZooKeeper keeps them (``store/releases.py``).
+scheduler records releases (``releases/desk.py``), ZooKeeper keeps them (``store/release_store.py``).
 
 A release's ``result`` follows its deployment: ``deploying`` until the deployment ends, then
 ``succeeded``, ``failed`` or ``cancelled``. What an environment runs now is its newest succeeded release.

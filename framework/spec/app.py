@@ -251,7 +251,7 @@ class AppSpec(MarathonRules, Definition):
     max_launch_delay_seconds: float = Field(DEFAULT_MAX_LAUNCH_DELAY_SECONDS, ge=0)
     kill_selection: Literal["YOUNGEST_FIRST", "OLDEST_FIRST"] = "YOUNGEST_FIRST"
     #: Apps (or groups) this app needs deployed first, as in Marathon: ids absolute or relative to
-    #: the app's group. They order a deployment of several apps (see ``engine/plans.py``).
+    #: the app's group. They order a deployment of several apps (see ``engine/deployment_plans.py``).
     dependencies: list[str] = Field(default_factory=list)
     fetch: list[FetchUri] = Field(default_factory=list)
     user: str | None = None
