@@ -2,6 +2,7 @@
 newest first (what the dashboard's Deployments view lists)."""
 from __future__ import annotations
 
+
 from .test_api import call
 from .test_groups_api import app
 

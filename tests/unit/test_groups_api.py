@@ -2,6 +2,8 @@
 imply, group changes as one deployment, and what is refused with a reason."""
 from __future__ import annotations
 
+import pytest
+
 from halyard.api.event_json import marathon_events
 from halyard.api.event_stream import EventHub
 from halyard.api.server import create_app
