@@ -441,7 +441,31 @@ class Cluster:
     def start_announcer(self) -> None:
         self.announcer().start()
 
+    def planned_ports(self) -> dict[tuple[str, int], str]:
+        """Every (address, port) a member listens on, by member name."""
+        c = self.config
+        ports = {("127.0.0.1", port): self.master_name(k)
+                 for k, port in enumerate(members.master_ports(c.master_port, c.masters), start=1)}
+        ports |= {("127.0.0.1", port): self.zk_name(s.index) for s in c.zk_servers for port in s.ports(c.zookeepers > 1)}
+        ports |= {(a.ip, a.port): f"agent{a.index}" for a in c.agents}
+        if c.docker:
+            ports[(registry_proc.HOST, c.registry_port)] = "registry"
+        return ports
+
+    def busy_ports(self) -> list[str]:
+        """Ports of members that are not running but that something else listens on (another
+        cluster on the same ports): starting there would fail, or talk to that other server."""
+        listening = listening_ports()
+        anywhere = {port for ip, port in listening if ip in ("0.0.0.0", "::")}  # IPv6 sockets show as "::"
+        running = {p.name for p in self.all_procs() if p.alive()}
+        return [f"{ip}:{port} ({name})" for (ip, port), name in sorted(self.planned_ports().items())
+                if name not in running and ((ip, port) in listening or port in anywhere)]
+
     def up(self) -> None:
+        busy = self.busy_ports()
+        if busy:
+            raise SystemExit(f"ports in use by something else: {', '.join(busy)}; choose others (--port, --zk-port) "
+                             "or stop what listens there")
         self.run.mkdir(parents=True, exist_ok=True)
         self.config.save()
         # In an ensemble the servers are started together: none serves before a quorum runs.
@@ -529,12 +553,7 @@ class Cluster:
     def leftovers(self) -> list[str]:
         left = [f"process {p.name} (pid {p.pid})" for p in self.all_procs() if p.alive()]
         left += [f"process {pid} working in {self.run}" for pid in self.strays()]
-        ports = {("127.0.0.1", port) for port in members.master_ports(self.config.master_port, self.config.masters)}
-        ports |= {("127.0.0.1", port) for server in self.config.zk_servers
-                  for port in server.ports(self.config.zookeepers > 1)}
-        if self.config.docker:
-            ports.add((registry_proc.HOST, self.config.registry_port))
-        ports |= {(a.ip, a.port) for a in self.config.agents}
+        ports = set(self.planned_ports())
         listening = listening_ports()
         left += [f"port {ip}:{port} still listening" for ip, port in sorted(ports & listening)]
         return left
