@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import install  # noqa: E402
 from cluster import Cluster, Config, default_agents, wait_port_free  # noqa: E402
+import members  # noqa: E402
 import registry_proc  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -36,18 +37,20 @@ def cmd_up(args: argparse.Namespace) -> int:
     if cluster and any(p.alive() for p in cluster.all_procs()):
         same = (len(existing.agents) == args.agents and existing.master_port == args.port
                 and existing.docker == (not args.no_docker) and existing.zk_port == args.zk_port
-                and existing.auth == args.auth)
+                and existing.auth == args.auth and existing.masters == args.masters
+                and existing.zookeepers == args.zookeepers)
         if not same:
-            raise SystemExit(f"a different cluster runs from {run_dir()} ({len(existing.agents)} agents, master port "
-                             f"{existing.master_port}, docker {existing.docker}, auth {existing.auth}); "
-                             "run minimesos/down first")
+            raise SystemExit(f"a different cluster runs from {run_dir()} ({len(existing.agents)} agents, "
+                             f"{existing.masters} master(s) from port {existing.master_port}, {existing.zookeepers} "
+                             f"ZooKeeper(s), docker {existing.docker}, auth {existing.auth}); run minimesos/down first")
     elif cluster:
         cluster.wipe()
     launcher = install.ensure(docker=not args.no_docker)
     overrides = json.loads(Path(args.config).read_text()).get("agents", []) if args.config else []
     config = Config(run_dir=str(run_dir()), master_port=args.port, zk_port=args.zk_port,
                     agents=default_agents(args.agents, args.port, args.resources, overrides, args.task_ports),
-                    docker=not args.no_docker, launcher=str(launcher), auth=args.auth)
+                    docker=not args.no_docker, launcher=str(launcher), auth=args.auth,
+                    masters=args.masters, zookeepers=args.zookeepers)
     Cluster(config).up()
     env = "\n".join(config.env_lines())
     print(env)
@@ -101,24 +104,70 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stop_start(action: str, proc, port: int, start) -> int:
-    """``stop``, ``start`` or ``restart`` one component on the same data (its port freed in between)."""
-    if action in ("stop", "restart"):
-        proc.stop(timeout=30)
-        wait_port_free("127.0.0.1", port)
-    if action in ("start", "restart"):
-        start()
+def _members(action: str, given: str | None, count: int, what: str, alive, leader) -> list[int]:
+    """The members a command acts on: K if given; else the only one; else, for ``start``, every
+    stopped one, and for the other actions the leading one."""
+    try:
+        k = members.parse_member(given, count, what)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    if k is not None:
+        return [k]
+    if count == 1:
+        return [1]
+    if action == "start":
+        return [i for i in range(1, count + 1) if not alive(i)]
+    lead = leader()
+    if lead is None:
+        raise SystemExit(f"no leading {what} now; name one: minimesos/{what if what == 'master' else 'zk'} "
+                         f"{action} K (1..{count})")
+    return [lead]
+
+
+def _act(action: str, which: list[int], proc, port, start) -> int:
+    """``stop``, ``kill``, ``start`` or ``restart`` members on their same data (ports freed in between).
+    ``kill`` is SIGKILL: a crash, with nothing closed (ZooKeeper keeps a master's session, and so its
+    leadership, until the session times out)."""
+    if action in ("stop", "restart", "kill"):
+        for k in which:
+            proc(k).stop(timeout=5, sig=signal.SIGKILL) if action == "kill" else proc(k).stop(timeout=30)
+        for k in which:
+            for p in port(k):
+                wait_port_free("127.0.0.1", p)
+    if action in ("start", "restart") and which:
+        start(which)
+    return 0
+
+
+def _leader(number: int | None, what: str) -> int:
+    if number is None:
+        print(f"no leading {what}", file=sys.stderr)
+        return 1
+    print(number)
     return 0
 
 
 def cmd_master(args: argparse.Namespace) -> int:
     cluster = loaded()
-    return _stop_start(args.action, cluster.master(), cluster.config.master_port, cluster.start_master)
+    c = cluster.config
+    if args.action == "leader":
+        return _leader(cluster.leading_master(), "master")
+    which = _members(args.action, args.k, c.masters, "master", lambda k: cluster.master(k).alive(),
+                     cluster.leading_master)
+    ports = members.master_ports(c.master_port, c.masters)
+    return _act(args.action, which, cluster.master, lambda k: [ports[k - 1]], cluster.start_masters)
 
 
 def cmd_zk(args: argparse.Namespace) -> int:
     cluster = loaded()
-    return _stop_start(args.action, cluster.zk(), cluster.config.zk_port, cluster.start_zk)
+    c = cluster.config
+    if args.action == "leader":
+        return _leader(cluster.leading_zk(), "ZooKeeper server")
+    which = _members(args.action, args.k, c.zookeepers, "zookeeper", lambda i: cluster.zk(i).alive(),
+                     cluster.leading_zk)
+    servers = c.zk_servers
+    return _act(args.action, which, cluster.zk, lambda i: sorted(servers[i - 1].ports(c.zookeepers > 1)),
+                cluster.start_zks)
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
@@ -154,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--resources", default="cpus:2;mem:2048;disk:4096",
                     help="each agent's scalar resources (its port range is added)")
     up.add_argument("--config", help="JSON {agents: [{resources, attributes, zone, region}, ...]} per agent")
+    up.add_argument("--masters", type=int, default=1,
+                    help="masters elected through ZooKeeper, with a replicated-log registry (quorum: a majority); "
+                         "master K listens on PORT+100(K-1)")
+    up.add_argument("--zookeepers", type=int, default=1,
+                    help="ZooKeeper servers (an ensemble when > 1); server I serves clients on ZK_PORT+I-1")
     up.add_argument("--auth", action="store_true",
                     help="HTTP framework authentication (basic; principal 'halyard', secret generated in the run "
                          "dir) and ACLs that let only that principal register, in role '*'")
@@ -164,9 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     agent.add_argument("action", choices=["stop", "start", "restart"])
     agent.add_argument("k", type=int)
     agent.set_defaults(func=cmd_agent)
-    for name, func in (("master", cmd_master), ("zk", cmd_zk)):
-        p = sub.add_parser(name, help=f"stop, start or restart the {name}")
-        p.add_argument("action", choices=["stop", "start", "restart"])
+    for name, func, what in (("master", cmd_master, "master"), ("zk", cmd_zk, "ZooKeeper server")):
+        p = sub.add_parser(name, help=f"stop, start, restart or kill (SIGKILL) a {what}, or print the leader's number")
+        p.add_argument("action", choices=["stop", "start", "restart", "kill", "leader"])
+        p.add_argument("k", nargs="?", help=f"the {what}'s number (default: the only one, or the leading one; "
+                                            "start: every stopped one)")
         p.set_defaults(func=func)
     reg = sub.add_parser("registry", help="start, stop or check only the local Docker registry (127.0.0.1:5000)")
     reg.add_argument("action", choices=["start", "stop", "status"])
@@ -174,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if getattr(args, "agents", 1) < 1 or getattr(args, "agents", 1) > 20:
         ap.error("--agents must be between 1 and 20")
+    for flag in ("masters", "zookeepers"):
+        if not 1 <= getattr(args, flag, 1) <= 7:
+            ap.error(f"--{flag} must be between 1 and 7")
+    if getattr(args, "action", None) == "leader" and getattr(args, "k", None) is not None:
+        ap.error("leader takes no number")
     return args.func(args)
 
 

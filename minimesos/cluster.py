@@ -10,6 +10,11 @@ an announcer publishes the master's MasterInfo there as a real master does (ephe
 ``json.info_*`` nodes) and follows master restarts. The master's registry is the replicated log in
 its work dir, so its state survives ``master restart``.
 
+With ``masters > 1`` or ``zookeepers > 1`` (HA) there is no announcer: a ZooKeeper ensemble
+(``zkI``), masters that are real mesos-masters elected through ZooKeeper at ``/mesos`` with a
+replicated-log registry of quorum ``masters//2+1`` (``masterK``), and agents that find the leader
+through ZooKeeper (see the launcher and ``members.py`` for ports).
+
 Everything lives in the run dir (default ``minimesos/.run``): ``cluster.json`` (configuration),
 ``cluster.env`` (shell variables), ``pids/``, ``logs/`` and the work dirs.
 """
@@ -22,11 +27,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import auth
+import members
 from procs import Proc, http_json, listening_ports, port_open, start_time, wait_for, zk_ok
 import registry_proc
 import reserved_ports
@@ -63,14 +71,38 @@ class Config:
     ping_timeout: str = "2secs"
     max_ping_timeouts: int = 3
     auth: bool = False  # HTTP framework authentication and ACLs (auth.py)
+    masters: int = 1
+    zookeepers: int = 1
+    # HA only: the masters' and agents' ZooKeeper session (Mesos' default is 10secs). A leader
+    # killed with SIGKILL keeps its znode, and so its leadership, until its session expires.
+    zk_session_timeout: str = "5secs"
+
+    @property
+    def ha(self) -> bool:
+        """Masters elected through ZooKeeper (mesos-master's way) rather than today's one master."""
+        return self.masters > 1 or self.zookeepers > 1
 
     @property
     def master_url(self) -> str:
         return f"http://127.0.0.1:{self.master_port}"
 
     @property
+    def master_urls(self) -> list[str]:
+        """Master K's URL at index K-1."""
+        return [f"http://127.0.0.1:{p}" for p in members.master_ports(self.master_port, self.masters)]
+
+    @property
+    def zk_servers(self) -> list[members.ZkServer]:
+        return members.zk_servers(self.zk_port, self.zookeepers)
+
+    @property
     def zk(self) -> str:
-        return f"zk://127.0.0.1:{self.zk_port}"
+        return f"zk://{members.zk_hosts(self.zk_servers)}"
+
+    @property
+    def mesos_master(self) -> str:
+        """What frameworks are given: the master's URL, or in HA the zk:// URL they detect it with."""
+        return f"{self.zk}/mesos" if self.ha else self.master_url
 
     @property
     def docker_sock(self) -> str:
@@ -82,8 +114,11 @@ class Config:
         return self.master_port - 50
 
     def env_lines(self) -> list[str]:
-        lines = [f"MESOS_MASTER={self.master_url}", f"ZK={self.zk}",
+        lines = [f"MESOS_MASTER={self.mesos_master}", f"ZK={self.zk}",
                  f"MESOS_MASTER_ZK={self.zk}/mesos"]
+        if self.ha:
+            lines += [f"MASTERS={','.join(self.master_urls)}",
+                      f"ZOOKEEPERS={members.zk_hosts(self.zk_servers)}"]
         if self.docker:
             lines.append(f"DOCKER_HOST=unix://{self.docker_sock}")
         lines += [f"MESOS_AGENT{a.index}={a.url}" for a in self.agents]
@@ -146,20 +181,27 @@ class Cluster:
     def _proc(self, name: str, argv: list[str], env: dict[str, str], cwd: Optional[Path] = None) -> Proc:
         return Proc(name, argv, env, self.logs / f"{name}.log", self.pids / f"{name}.pid", cwd)
 
-    def zk(self) -> Proc:
-        data = self.run / "zk"
+    def zk_name(self, i: int) -> str:
+        return "zk" if self.config.zookeepers == 1 else f"zk{i}"
+
+    def zk(self, i: int = 1) -> Proc:
+        """ZooKeeper server I (the only one is ``zk``, in ``run/zk``; in an ensemble ``zkI``)."""
+        name = self.zk_name(i)
+        servers = self.config.zk_servers
+        data = self.run / name
         cfg = data / "zoo.cfg"
         if not cfg.exists():
             (data / "data").mkdir(parents=True, exist_ok=True)
-            cfg.write_text("\n".join([
-                "tickTime=1000", "initLimit=10", "syncLimit=5", f"dataDir={data / 'data'}",
-                f"clientPort={self.config.zk_port}", "clientPortAddress=127.0.0.1",
-                "admin.enableServer=false", "4lw.commands.whitelist=ruok,stat,srvr,mntr,cons",
-                "maxClientCnxns=0", "minSessionTimeout=2000", "maxSessionTimeout=60000", ""]))
+            if len(servers) > 1:
+                (data / "data" / "myid").write_text(f"{i}\n")
+            cfg.write_text(members.zoo_cfg(servers[i - 1], servers, data / "data"))
         argv = ["java", "-Xmx256m", "-XX:+UseSerialGC", f"-Dzookeeper.log.dir={self.logs}",
                 "-Dzookeeper.root.logger=INFO,CONSOLE", "-cp", "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar",
                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg)]
-        return self._proc("zk", argv, dict(os.environ))
+        return self._proc(name, argv, dict(os.environ))
+
+    def zks(self) -> list[Proc]:
+        return [self.zk(i) for i in range(1, self.config.zookeepers + 1)]
 
     def dockerd(self) -> Proc:
         sock_dir = Path(self.config.docker_sock).parent
@@ -177,7 +219,14 @@ class Cluster:
         env.setdefault("GLOG_v", "0")
         return env
 
-    def master(self) -> Proc:
+    def master_name(self, k: int) -> str:
+        return "master" if self.config.masters == 1 else f"master{k}"
+
+    def master(self, k: int = 1) -> Proc:
+        """Master K (the only one is ``master``, in ``run/master``; in HA ``masterK``)."""
+        name = self.master_name(k)
+        port = members.master_ports(self.config.master_port, self.config.masters)[k - 1]
+        work = self.run / name
         env = self._mesos_env()
         env.update({
             "MESOS_HOSTNAME": "127.0.0.1",
@@ -185,13 +234,19 @@ class Cluster:
             "MESOS_REGISTRY": env.get("MESOS_REGISTRY", "replicated_log"),
             "MESOS_AGENT_PING_TIMEOUT": env.get("MESOS_AGENT_PING_TIMEOUT", self.config.ping_timeout),
             "MESOS_MAX_AGENT_PING_TIMEOUTS": env.get("MESOS_MAX_AGENT_PING_TIMEOUTS", str(self.config.max_ping_timeouts)),
-            "MESOS_WORK_DIR": str(self.run / "master"),
+            "MESOS_WORK_DIR": str(work),
         })
         if self.config.auth:
             env.update(auth.files(self.run).master_env())
-        argv = [self.config.launcher, "--mode=master", "--ip=127.0.0.1", f"--port={self.config.master_port}",
-                f"--work_dir={self.run / 'master'}"]
-        return self._proc("master", argv, env)
+        argv = [self.config.launcher, "--mode=master", "--ip=127.0.0.1", f"--port={port}", f"--work_dir={work}"]
+        if self.config.ha:
+            env["MESOS_REGISTRY"] = "replicated_log"
+            env.setdefault("MESOS_ZK_SESSION_TIMEOUT", self.config.zk_session_timeout)
+            argv += [f"--zk={self.config.mesos_master}", f"--quorum={members.quorum(self.config.masters)}"]
+        return self._proc(name, argv, env)
+
+    def masters(self) -> list[Proc]:
+        return [self.master(k) for k in range(1, self.config.masters + 1)]
 
     def agent(self, k: int) -> Proc:
         spec = self.config.agents[k - 1]
@@ -219,8 +274,12 @@ class Cluster:
                             "DOCKER_HOST": f"unix://{self.config.docker_sock}"}),
                         # One dockerd serves every agent: an agent must not stop the others' containers.
                         "MESOS_DOCKER_KILL_ORPHANS": "false"})
+        master = f"127.0.0.1:{self.config.master_port}"
+        if self.config.ha:  # the leader, as ZooKeeper names it
+            master = self.config.mesos_master
+            env.setdefault("MESOS_ZK_SESSION_TIMEOUT", self.config.zk_session_timeout)
         argv = [self.config.launcher, "--mode=agent", f"--ip={spec.ip}", f"--port={spec.port}",
-                f"--master=127.0.0.1:{self.config.master_port}", f"--work_dir={self.run / f'agent{k}'}"]
+                f"--master={master}", f"--work_dir={self.run / f'agent{k}'}"]
         return self._proc(f"agent{k}", argv, env)
 
     def announcer(self) -> Proc:
@@ -229,30 +288,70 @@ class Cluster:
         return self._proc("announcer", argv, dict(os.environ))
 
     def all_procs(self) -> list[Proc]:
-        procs = [self.announcer()]
+        procs = [] if self.config.ha else [self.announcer()]
         procs += [self.agent(a.index) for a in reversed(self.config.agents)]
-        procs += [self.master()]
+        procs += list(reversed(self.masters()))
         if self.config.docker:
             procs += [self.registry(), self.dockerd()]
-        procs.append(self.zk())
+        procs += list(reversed(self.zks()))
         return procs  # in stopping order
 
     # --- readiness ----------------------------------------------------------------------------
 
     def registered_agents(self) -> dict[str, dict]:
-        """Active agents by hostname, from the master."""
-        slaves = http_json(f"{self.config.master_url}/master/slaves")["slaves"]  # type: ignore[index]
+        """Active agents by hostname, from the (leading) master."""
+        url = self.config.master_url
+        if self.config.ha:
+            leader = self.leading_master()
+            if leader is None:
+                raise RuntimeError("no leading master")
+            url = self.config.master_urls[leader - 1]
+        slaves = http_json(f"{url}/master/slaves")["slaves"]  # type: ignore[index]
         return {s["hostname"]: s for s in slaves if s.get("active")}
+
+    # --- who leads ----------------------------------------------------------------------------
+
+    def leading_master(self) -> Optional[int]:
+        """The number of the master that leads: the one whose own ``/master/state`` (200, not a
+        redirect) names itself as ``leader``. None while there is none."""
+        if not self.config.ha:
+            return 1 if master_state(self.config.master_url) else None
+        for k, url in enumerate(self.config.master_urls, start=1):
+            if not self.master(k).alive():
+                continue
+            state = master_state(url)
+            if state and state.get("leader") == state.get("pid") and state.get("elected_time"):
+                return k
+        return None
+
+    def zk_modes(self) -> dict[int, Optional[str]]:
+        return members.zk_modes(self.config.zk_servers)
+
+    def leading_zk(self) -> Optional[int]:
+        return members.zk_leader(self.zk_modes())
 
     def docker(self, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
         cli = shutil.which("docker", path="/usr/bin") or "docker"
         return subprocess.run([cli, "-H", f"unix://{self.config.docker_sock}", *args], check=check,
                               capture_output=True, text=True, **kw)
 
-    def start_zk(self) -> None:
-        self.zk().start()
-        if not wait_for(lambda: zk_ok("127.0.0.1", self.config.zk_port), 60):
-            raise SystemExit(f"ZooKeeper did not come up; see {self.logs / 'zk.log'}")
+    def start_zk(self, i: int = 1) -> None:
+        """Start ZooKeeper server I; return once it serves (in an ensemble: once it is the
+        leader or a follower, which needs a quorum of servers up)."""
+        self.start_zks([i])
+
+    def start_zks(self, which: list[int]) -> None:
+        for i in which:
+            self.zk(i).start()
+        if not self.config.ha or self.config.zookeepers == 1:
+            port = self.config.zk_servers[0].client_port
+            if not wait_for(lambda: zk_ok("127.0.0.1", port), 60):
+                raise SystemExit(f"ZooKeeper did not come up; see {self.logs / (self.zk_name(1) + '.log')}")
+            return
+        if not wait_for(lambda: all(self.zk_modes()[i] for i in which), 60):
+            modes = self.zk_modes()
+            raise SystemExit(f"ZooKeeper servers {[i for i in which if not modes[i]]} do not serve (a quorum of "
+                             f"{self.config.zookeepers // 2 + 1} must run); see {self.logs}")
 
     def start_dockerd(self) -> None:
         Path(self.config.docker_sock).parent.mkdir(parents=True, exist_ok=True)
@@ -286,12 +385,30 @@ class Cluster:
         """The local registry on 127.0.0.1:<master port - 50>, with ``local/busybox:1`` pushed as ``busybox:1``."""
         registry_proc.start(self.run, self.docker, self.config.registry_port)
 
-    def start_master(self) -> None:
+    def start_master(self, k: int = 1) -> None:
+        """Start master K; return once it answers (in HA: once its HTTP server answers, whether
+        it leads or redirects to the leader)."""
+        self.start_masters([k])
+
+    def start_masters(self, which: list[int]) -> None:
         if self.config.auth:
             auth.ensure(self.run)
-        self.master().start()
-        if not wait_for(lambda: http_json(f"{self.config.master_url}/master/state"), 60):
-            raise SystemExit(f"the master did not come up; see {self.logs / 'master.log'}")
+        for k in which:
+            self.master(k).start()
+        if not self.config.ha:
+            if not wait_for(lambda: http_json(f"{self.config.master_url}/master/state"), 60):
+                raise SystemExit(f"the master did not come up; see {self.logs / 'master.log'}")
+            return
+        for k in which:
+            url = self.config.master_urls[k - 1]
+            if not wait_for(lambda: master_answers(url) or not self.master(k).alive(), 60) or not self.master(k).alive():
+                raise SystemExit(f"master {k} did not come up; see {self.logs / (self.master_name(k) + '.log')}")
+
+    def wait_leader(self, timeout: float = 60) -> int:
+        """The leading master's number, once there is one."""
+        if not wait_for(lambda: self.leading_master(), timeout):
+            raise SystemExit(f"no master was elected within {timeout:.0f}s; see {self.logs}")
+        return self.leading_master() or 0
 
     def start_agent(self, k: int, wait: bool = True) -> None:
         """Start agent ``k``; with ``wait``, return once the master has it registered.
@@ -324,17 +441,48 @@ class Cluster:
     def start_announcer(self) -> None:
         self.announcer().start()
 
+    def planned_ports(self) -> dict[tuple[str, int], str]:
+        """Every (address, port) a member listens on, by member name."""
+        c = self.config
+        ports = {("127.0.0.1", port): self.master_name(k)
+                 for k, port in enumerate(members.master_ports(c.master_port, c.masters), start=1)}
+        ports |= {("127.0.0.1", port): self.zk_name(s.index) for s in c.zk_servers for port in s.ports(c.zookeepers > 1)}
+        ports |= {(a.ip, a.port): f"agent{a.index}" for a in c.agents}
+        if c.docker:
+            ports[(registry_proc.HOST, c.registry_port)] = "registry"
+        return ports
+
+    def busy_ports(self) -> list[str]:
+        """Ports of members that are not running but that something else listens on (another
+        cluster on the same ports): starting there would fail, or talk to that other server."""
+        listening = listening_ports()
+        anywhere = {port for ip, port in listening if ip in ("0.0.0.0", "::")}  # IPv6 sockets show as "::"
+        running = {p.name for p in self.all_procs() if p.alive()}
+        return [f"{ip}:{port} ({name})" for (ip, port), name in sorted(self.planned_ports().items())
+                if name not in running and ((ip, port) in listening or port in anywhere)]
+
     def up(self) -> None:
+        busy = self.busy_ports()
+        if busy:
+            raise SystemExit(f"ports in use by something else: {', '.join(busy)}; choose others (--port, --zk-port) "
+                             "or stop what listens there")
         self.run.mkdir(parents=True, exist_ok=True)
         self.config.save()
-        if not self.zk().alive():
-            self.start_zk()
+        # In an ensemble the servers are started together: none serves before a quorum runs.
+        stopped_zks = [i for i in range(1, self.config.zookeepers + 1) if not self.zk(i).alive()]
+        if stopped_zks:
+            self.start_zks(stopped_zks)
         if self.config.docker and not self.dockerd().alive():
             self.start_dockerd()
         if self.config.docker and not self.registry().alive():
             self.start_registry()
-        if not self.master().alive():
-            self.start_master()
+        # So are the masters: the replicated log initializes itself only when every replica is
+        # there (Mesos' --log_auto_initialize) and recovers only with a quorum.
+        stopped_masters = [k for k in range(1, self.config.masters + 1) if not self.master(k).alive()]
+        if stopped_masters:
+            self.start_masters(stopped_masters)
+        if self.config.ha:
+            self.wait_leader()
         task_ports = self.task_ports()
         problem = reserved_ports.reserve(task_ports)
         if problem:
@@ -350,7 +498,7 @@ class Cluster:
         if not wait_for(lambda: want <= set(self.registered_agents()), 90):
             missing = sorted(want - set(self.registered_agents()))
             raise SystemExit(f"agents {missing} did not register; see {self.logs}")
-        if not self.announcer().alive():
+        if not self.config.ha and not self.announcer().alive():
             self.start_announcer()
 
     # --- teardown -----------------------------------------------------------------------------
@@ -405,10 +553,7 @@ class Cluster:
     def leftovers(self) -> list[str]:
         left = [f"process {p.name} (pid {p.pid})" for p in self.all_procs() if p.alive()]
         left += [f"process {pid} working in {self.run}" for pid in self.strays()]
-        ports = {("127.0.0.1", self.config.master_port), ("127.0.0.1", self.config.zk_port)}
-        if self.config.docker:
-            ports.add((registry_proc.HOST, self.config.registry_port))
-        ports |= {(a.ip, a.port) for a in self.config.agents}
+        ports = set(self.planned_ports())
         listening = listening_ports()
         left += [f"port {ip}:{port} still listening" for ip, port in sorted(ports & listening)]
         return left
@@ -429,6 +574,8 @@ class Cluster:
     # --- status -------------------------------------------------------------------------------
 
     def status(self) -> list[str]:
+        if self.config.ha:
+            return self._ha_status()
         lines = []
         for proc in reversed(self.all_procs()):
             state = f"running (pid {proc.pid})" if proc.alive() else "stopped"
@@ -440,13 +587,42 @@ class Cluster:
             lines.append("registered agents: unknown (master not answering)")
         return lines
 
+    def _ha_status(self) -> list[str]:
+        """Every member, ZooKeeper's mode of each server and its quorum, which master leads."""
+        lines = []
+        modes = self.zk_modes()
+        leader = self.leading_master()
+        for proc in reversed(self.all_procs()):
+            state = f"running (pid {proc.pid})" if proc.alive() else "stopped"
+            role = ""
+            if proc.name.startswith("zk"):
+                i = int(proc.name[2:] or 1)
+                role = modes.get(i) or ("not serving" if proc.alive() else "")
+            elif proc.name.startswith("master"):
+                k = int(proc.name[6:] or 1)
+                role = "LEADING" if k == leader else ("standby" if proc.alive() else "")
+            lines.append(f"{proc.name:<10} {state:<22} {self._where(proc.name)}{'  ' + role if role else ''}")
+            if proc.name == self.zk_name(self.config.zookeepers):
+                lines.append(f"zookeeper  {members.quorum_state(modes)}")
+        lines.append("leading master: " + (f"master{leader} {self.config.master_urls[leader - 1]} "
+                                           f"(elected through {self.config.mesos_master})" if leader else "NONE"))
+        try:
+            registered = self.registered_agents()
+            lines.append(f"registered agents: {', '.join(sorted(registered)) or 'none'}")
+        except Exception:  # noqa: BLE001 - no leader: say so
+            lines.append("registered agents: unknown (no leading master answering)")
+        return lines
+
     def _where(self, name: str) -> str:
         c = self.config
-        if name == "master":
+        if name.startswith("master"):
             auth_note = f"; frameworks authenticate as {auth.PRINCIPAL}, ACLs on" if c.auth else ""
-            return f"{c.master_url} (state: {c.master_url}/master/state{auth_note})"
-        if name == "zk":
+            url = c.master_urls[int(name[6:] or 1) - 1]
+            return f"{url} (state: {url}/master/state{auth_note})"
+        if name == "zk" and not c.ha:
             return c.zk
+        if name.startswith("zk"):
+            return f"zk://{c.zk_servers[int(name[2:] or 1) - 1].address}"
         if name == "dockerd":
             return f"DOCKER_HOST=unix://{c.docker_sock}"
         if name == "registry":
@@ -469,3 +645,33 @@ def _unmount_under(path: Path) -> None:
 
 def wait_port_free(ip: str, port: int, timeout: float = 30) -> bool:
     return wait_for(lambda: not port_open(ip, port), timeout)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003 - urllib's signature
+        return None
+
+
+_NO_REDIRECT = urllib.request.build_opener(_NoRedirect)
+
+
+def master_state(url: str) -> Optional[dict]:
+    """This master's own ``/master/state`` (None when it redirects to another, i.e. does not lead,
+    or does not answer)."""
+    try:
+        with _NO_REDIRECT.open(f"{url}/master/state", timeout=2) as resp:
+            return json.load(resp) if resp.status == 200 else None
+    except (OSError, ValueError):
+        return None
+
+
+def master_answers(url: str) -> bool:
+    """Whether a master's HTTP server answers at all (a standby answers 307, the leader 200, a
+    master that knows no leader yet 503)."""
+    try:
+        with _NO_REDIRECT.open(f"{url}/master/redirect", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False

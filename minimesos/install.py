@@ -137,17 +137,19 @@ def libmesos(cache: Path, tgz: Path) -> Path:
 
 
 def launcher(cache: Path) -> Path:
-    """The launcher binary, rebuilt when its source changes."""
+    """The launcher binary, named by its source's hash: a checkout with another launcher source
+    (another branch, another worktree) builds its own beside it and never overwrites a binary that a
+    running cluster executes."""
     src = NATIVE / "mesos-local-launcher.cpp"
-    binary = cache / "bin" / "mesos-local-launcher"
-    stamp = cache / "bin" / ".stamp"
-    if binary.exists() and stamp.exists() and stamp.read_text() == _sha256(src):
+    binary = cache / "bin" / f"mesos-local-launcher-{_sha256(src)[:16]}"
+    if binary.exists():
         return binary
     log("building mesos-local-launcher")
     binary.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["g++", "-std=c++14", "-O1", "-Wall", "-rdynamic", "-o", str(binary), str(src), "-ldl", "-pthread"],
+    part = binary.with_name(f"{binary.name}.{os.getpid()}.part")
+    subprocess.run(["g++", "-std=c++14", "-O1", "-Wall", "-rdynamic", "-o", str(part), str(src), "-ldl", "-pthread"],
                    check=True)
-    stamp.write_text(_sha256(src))
+    os.replace(part, binary)
     return binary
 
 
