@@ -60,9 +60,9 @@ MINIMESOS = ROOT / "minimesos"
 
 #: Endpoints the pages name that are not Halyard's (the registry's API that digest pinning calls).
 FOREIGN = {("HEAD", "/v2/<name>/manifests/<tag>")}
-#: Files the pages name that are not the repository's (Docker's credentials file, whose format
-#: ``--registry-credentials`` reads).
-FOREIGN_FILES = {"config.json"}
+#: Files the pages name that are not the repository's: Docker's credentials file (whose format
+#: ``--registry-credentials`` reads), ZooKeeper's config in the run dir, Mesos' own source.
+FOREIGN_FILES = {"config.json", "zoo.cfg", "src/master/main.cpp"}
 
 # --- reading the pages --------------------------------------------------------------------------
 
