@@ -4,13 +4,22 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test unit bench clean
+.PHONY: install run test unit bench clean system-packages test-packages
 
 install: $(STAMP)
 
+# Debian packages, installed when missing (as root, or with a passwordless sudo; otherwise the
+# script names them and stops): what building the venv and `make run` need, and for `make test`
+# what the tests use besides. minimesos/up installs the local cluster's own.
+system-packages:
+	@build-support/system-packages.sh run
+
+test-packages:
+	@build-support/system-packages.sh test
+
 # A virtualenv with Halyard (editable) and its test tools. pymesos' dependency http-parser does
 # not build on CPython >= 3.11 as published; setup.py builds a working wheel first (see there).
-$(STAMP): setup.cfg setup.py pyproject.toml build-support/http-parser-wheel.sh
+$(STAMP): setup.cfg setup.py pyproject.toml build-support/http-parser-wheel.sh | system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
@@ -21,7 +30,7 @@ $(STAMP): setup.cfg setup.py pyproject.toml build-support/http-parser-wheel.sh
 run: install
 	scripts/run-local.sh
 
-test: install
+test: test-packages install
 	$(PY) -m pytest -ra tests
 
 unit: install
