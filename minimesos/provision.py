@@ -208,7 +208,7 @@ def start(services: list[Service], prefix: Path) -> None:
     log(f"started {' '.join(names)}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="provision.py", description=__doc__.splitlines()[0])
     ap.add_argument("role", choices=["master", "agent"])
     ap.add_argument("--ip", required=True, help="this machine's address, which the other nodes reach")
@@ -223,11 +223,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--zone", default="zone-a", help="the fault domain's zone")
     ap.add_argument("--no-docker", dest="docker", action="store_false", help="agent: the Mesos containerizer only")
     ap.add_argument("--prefix", default="/opt/halyard-mesos", type=Path)
+    return ap
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = parser()
     args = ap.parse_args(argv)
     if args.role == "agent" and not args.master:
         ap.error("an agent needs --master IP:PORT")
     if args.port is None:
         args.port = 5050 if args.role == "master" else 5051
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     log(f"{args.role} {args.ip}:{args.port}")
     install.apt_install(packages(args.role, args.docker))
     launcher = install_mesos(args.prefix)

@@ -190,3 +190,12 @@ def test_ci_runs_the_readme_s_commands_only():
     assert commands[:2] == ["set -euo pipefail", 'cd "$(dirname "$0")/.."']
     assert all(line.startswith("make ") for line in commands[2:]) and "make test" in commands
     assert "apt-get" not in text
+
+
+def test_the_provisioning_test_has_its_own_target_which_ci_runs_too():
+    test, provision = _make_dry_run("test"), _make_dry_run("test-provision")
+    assert any("pytest" in line and "--ignore=tests/provision" in line for line in test)
+    assert any("system-packages.sh provision" in line for line in provision)
+    assert any("pytest" in line and line.rstrip().endswith("tests/provision") for line in provision)
+    commands = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.startswith("make ")]
+    assert commands == ["make test", "make test-provision"]
