@@ -57,8 +57,10 @@ fi
 # shellcheck disable=SC2086
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' $wanted 2>/dev/null | awk '$NF == "installed" {print $1}' || true)
 missing=""
+nl=$'\n'
+# No `printf ... | grep -q` here: under pipefail, grep's early exit can fail the pipe.
 for p in $wanted; do
-  printf '%s\n' "$installed" | grep -qx -- "$p" || missing="$missing $p"
+  case "$nl$installed$nl" in *"$nl$p$nl"*) ;; *) missing="$missing $p" ;; esac
 done
 missing=${missing# }
 [ -n "$missing" ] || exit 0
