@@ -9,7 +9,7 @@
 # Run as root, from the repository (the Vagrantfile syncs it to /halyard). Idempotent.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-if ! dpkg-query -W -f='${Status}\n' python3 2>/dev/null | grep -q ' installed$'; then
+if [ "$(dpkg-query -W -f='${Status}' python3 2>/dev/null || true)" != "install ok installed" ]; then
   echo "[provision] installing Debian packages: python3"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
