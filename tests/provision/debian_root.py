@@ -20,8 +20,9 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any
 
 MIRROR = os.environ.get("HALYARD_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 SUITE = "bookworm"
@@ -33,7 +34,7 @@ def cache_dir() -> Path:
     return base / "halyard" / "provision"
 
 
-def wait_until(check: Callable[[], object], timeout: float, what: str, interval: float = 0.5) -> object:
+def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
     """Poll ``check`` until it returns something truthy; AssertionError naming ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
@@ -141,7 +142,7 @@ class DebianRoot:
         policy.write_text("#!/bin/sh\nexit 101\n")
         policy.chmod(0o755)
 
-    def _argv(self, cmd: Sequence[str], netns: Optional[str], binds: Sequence[tuple[Path, str, bool]],
+    def _argv(self, cmd: Sequence[str], netns: str | None, binds: Sequence[tuple[Path, str, bool]],
               env: dict[str, str]) -> list[str]:
         r = shlex.quote(str(self.path))
         setup = [f"mount -t proc proc {r}/proc",
@@ -161,8 +162,8 @@ class DebianRoot:
             argv = ["nsenter", f"--net=/run/netns/{netns}", "--", *argv]
         return argv
 
-    def run(self, cmd: Sequence[str], netns: Optional[str] = None, binds: Sequence[tuple[Path, str, bool]] = (),
-            env: Optional[dict[str, str]] = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    def run(self, cmd: Sequence[str], netns: str | None = None, binds: Sequence[tuple[Path, str, bool]] = (),
+            env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
         """Run ``cmd`` to its end in the root; output captured."""
         proc = subprocess.Popen(self._argv(cmd, netns, binds, env or {}), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -175,8 +176,8 @@ class DebianRoot:
             raise AssertionError(f"{' '.join(cmd)} did not finish in {timeout:.0f}s:\n{out[-3000:]}\n{err[-3000:]}")
         return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
-    def start(self, name: str, cmd: Sequence[str], netns: Optional[str] = None,
-              env: Optional[dict[str, str]] = None) -> subprocess.Popen:
+    def start(self, name: str, cmd: Sequence[str], netns: str | None = None,
+              env: dict[str, str] | None = None) -> subprocess.Popen:
         """Start a daemon in the root; its output goes to ``logs/NAME.log``."""
         with open(self.logs / f"{name}.log", "ab") as log:
             proc = subprocess.Popen(self._argv(cmd, netns, (), env or {}), stdout=log, stderr=subprocess.STDOUT,
@@ -212,7 +213,7 @@ class DebianRoot:
         except AssertionError:
             pass
 
-    def close(self, network: Optional[Network] = None) -> list[str]:
+    def close(self, network: Network | None = None) -> list[str]:
         """Stop everything, unmount, remove; what could not be cleaned."""
         self.stop()
         if network is not None:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,7 +96,7 @@ def provision(root: DebianRoot, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
-def http_json(root: DebianRoot, netns: str, url: str) -> object:
+def http_json(root: DebianRoot, netns: str, url: str) -> Any:
     """GET ``url`` from inside a namespace (the root's curl), parsed; None when it does not answer."""
     done = root.run(["curl", "-sf", "--max-time", "3", url], netns=netns, timeout=30)
     return json.loads(done.stdout) if done.returncode == 0 and done.stdout else None
