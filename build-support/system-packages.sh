@@ -21,8 +21,9 @@ RUN="make gcc g++ libc6-dev python3 python3-dev python3-venv python3-pip ca-cert
 # (ps, pgrep), tzdata (jobs' time zones), haproxy (`halyard lb`), chromium and chromium-driver
 # (the dashboard's browser tests).
 TEST="ruby iproute2 procps tzdata haproxy chromium chromium-driver"
-# tests/provision/: a Debian 12 root filesystem (debootstrap) and network namespaces (ip).
-PROVISION="debootstrap iproute2 util-linux tar gzip"
+# tests/provision/: a Debian 12 root filesystem (debootstrap, with Debian's keys to check it), network
+# namespaces (ip) and each command's own mount namespace (unshare, nsenter).
+PROVISION="debootstrap debian-archive-keyring iproute2 util-linux tar"
 
 me=${0##*/}
 
