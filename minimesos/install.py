@@ -30,9 +30,14 @@ ARTIFACT_VERSION = "1.11.0.linux-x86_64"
 ARTIFACT_SHA256 = "1d376f20bca6d05ee8b90c1c123a452b28753497ccc2f1c80ea3ac94c12e8f6e"
 SO_MEMBER = "./usr/local/lib/python2.7/dist-packages/mesos/scheduler/_scheduler.so"
 
-BASE_PACKAGES = ["libsvn1", "libapr1", "libsasl2-2", "libcurl4", "zlib1g", "patchelf", "g++", "curl",
-                 "ca-certificates", "python3", "python3-kazoo", "zookeeper", "procps",
-                 "haproxy"]  # not the cluster's: `halyard lb`'s integration tests run a real HAProxy
+# A Mesos node (libmesos' runtime libraries, g++ and patchelf to prepare it, python3 for the
+# executors), ZooKeeper and the master's announcer, Docker: also what minimesos/provision.py
+# installs on a VM, by role.
+MESOS_PACKAGES = ["libsvn1", "libapr1", "libsasl2-2", "libcurl4", "zlib1g", "patchelf", "g++", "curl",
+                  "ca-certificates", "python3", "procps"]
+ZK_PACKAGES = ["zookeeper", "python3-kazoo"]
+BASE_PACKAGES = MESOS_PACKAGES + ZK_PACKAGES + [
+    "haproxy"]  # not the cluster's: `halyard lb`'s integration tests run a real HAProxy
 DOCKER_PACKAGES = ["docker.io", "busybox-static", "docker-registry"]
 
 
@@ -54,7 +59,11 @@ def _sha256(path: Path) -> str:
 
 
 def apt_packages(docker: bool) -> None:
-    wanted = BASE_PACKAGES + (DOCKER_PACKAGES if docker else [])
+    apt_install(BASE_PACKAGES + (DOCKER_PACKAGES if docker else []))
+
+
+def apt_install(wanted: list[str]) -> None:
+    """apt-get install those of ``wanted`` that are missing (and pip for this python3, which fetches libmesos)."""
     missing = [p for p in wanted
                if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode != 0]
     if subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode != 0:

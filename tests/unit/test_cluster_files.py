@@ -18,7 +18,7 @@ def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail(f"{name} is not installed (.ci/run must install it)")
+            pytest.fail(f"{name} is not installed (`make test` must install it: build-support/system-packages.sh)")
         pytest.skip(f"{name} not installed")
     return path
 
