@@ -108,10 +108,10 @@ def test_a_run_goes_through_its_states_and_posts_each_terminal_state_to_its_call
     clock.now += 5
     out = engine.handle(StatusUpdate(status(task_id, "TASK_FINISHED", uuid="c", data=data(0))))
     assert kinds(out)[:3] == ["Persist", "Notify", "Acknowledge"]
-    notify = out[1]
-    assert notify.url == "http://127.0.0.1:9/cb"
-    assert notify.body["status"] == "TASK_FINISHED" and notify.body["task_id"] == task_id
-    assert notify.body["time"] == int(clock.now) and notify.body["exitCode"] == 0
+    notice = out[1].notice
+    assert notice.url == "http://127.0.0.1:9/cb" and not notice.every_state
+    assert notice.state == "TASK_FINISHED" and notice.task_id == task_id
+    assert notice.at == clock.now and notice.exit_code == 0 and notice.job_id == "reports.daily"
     done = engine.jobs.runs["r1"]
     assert done.status == "FINISHED" and done.exit_code == 0
     assert [h["status"] for h in done.history] == ["QUEUED", "STARTING", "RUNNING", "FINISHED"]
