@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Problem
 
-Check = Callable[[Any, str, list[Problem]], None]
+
+@dataclass(frozen=True)
+class Check:
+    """A check of a JSON value (``check(value, path, problems)`` appends what is wrong) and the JSON
+    schema that says the same (for the OpenAPI document)."""
+
+    run: Callable[[Any, str, list[Problem]], None]
+    schema: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, value: Any, path: str, problems: list[Problem]) -> None:
+        self.run(value, path, problems)
 
 
 def problem(problems: list[Problem], path: str, message: str) -> None:
@@ -22,7 +33,7 @@ def string(min_length: int = 0) -> Check:
             problem(problems, path, f"expected a string, got {_kind(value)}")
         elif len(value) < min_length:
             problem(problems, path, f"must have at least {min_length} character(s)")
-    return check
+    return Check(check, {"type": "string", **({"minLength": min_length} if min_length else {})})
 
 
 def number(minimum: float | None = None, integer: bool = False) -> Check:
@@ -34,19 +45,22 @@ def number(minimum: float | None = None, integer: bool = False) -> Check:
             problem(problems, path, "expected a finite number")
         elif minimum is not None and value < minimum:
             problem(problems, path, f"is less than {minimum:g}")
-    return check
+    return Check(check, {"type": "integer" if integer else "number", **({"minimum": minimum} if minimum is not None else {})})
 
 
-def boolean(value: Any, path: str, problems: list[Problem]) -> None:
+def _boolean(value: Any, path: str, problems: list[Problem]) -> None:
     if not isinstance(value, bool):
         problem(problems, path, f"expected true or false, got {_kind(value)}")
+
+
+boolean = Check(_boolean, {"type": "boolean"})
 
 
 def enum(*names: str) -> Check:
     def check(value: Any, path: str, problems: list[Problem]) -> None:
         if value not in names:
             problem(problems, path, f"{value!r} is not one of {', '.join(names)}")
-    return check
+    return Check(check, {"type": "string", "enum": list(names)})
 
 
 def array(item: Check) -> Check:
@@ -56,7 +70,7 @@ def array(item: Check) -> Check:
             return
         for i, element in enumerate(value):
             item(element, f"{path}/{i}", problems)
-    return check
+    return Check(check, {"type": "array", "items": item.schema})
 
 
 def mapping(item: Check) -> Check:
@@ -66,7 +80,7 @@ def mapping(item: Check) -> Check:
             return
         for key, element in value.items():
             item(element, f"{path}/{key}", problems)
-    return check
+    return Check(check, {"type": "object", "additionalProperties": item.schema})
 
 
 def obj(fields: Mapping[str, Check], required: tuple[str, ...] = (), closed: bool = True) -> Check:
@@ -82,7 +96,12 @@ def obj(fields: Mapping[str, Check], required: tuple[str, ...] = (), closed: boo
                 fields[name](element, f"{path}/{name}", problems)
             elif closed:
                 problem(problems, f"{path}/{name}", "unknown field")
-    return check
+    schema: dict[str, Any] = {"type": "object", "properties": {name: f.schema for name, f in fields.items()}}
+    if required:
+        schema["required"] = list(required)
+    if closed:
+        schema["additionalProperties"] = False
+    return Check(check, schema)
 
 
 def _kind(value: Any) -> str:

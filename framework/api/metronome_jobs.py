@@ -61,6 +61,10 @@ def _env_value(value: Any, path: str, problems: list[Problem]) -> None:
     problem(problems, path, 'expected a string or {"secret": NAME}')
 
 
+ENV_VALUE = Check(_env_value, {"oneOf": [{"type": "string"}, {
+    "type": "object", "required": ["secret"], "properties": {"secret": {"type": "string"}}, "additionalProperties": False}]})
+
+
 SCHEDULE = obj({
     "id": string(1), "cron": string(), "timezone": string(), "startingDeadlineSeconds": number(60, integer=True),
     "concurrencyPolicy": enum(*_CONCURRENCY), "enabled": boolean,
@@ -69,7 +73,7 @@ SCHEDULE = obj({
 
 RUN = obj({
     "cpus": number(0.01), "mem": number(32), "disk": number(0), "gpus": number(0, integer=True),
-    "cmd": string(1), "args": array(string()), "user": string(), "env": mapping(_env_value),
+    "cmd": string(1), "args": array(string()), "user": string(), "env": mapping(ENV_VALUE),
     "placement": obj({"constraints": array(obj(
         {"attribute": string(), "operator": enum("IS", "EQ", "LIKE", "UNLIKE"), "value": string()},
         required=("attribute", "operator")))}),
@@ -79,7 +83,7 @@ RUN = obj({
     "docker": obj({"image": string(), "forcePullImage": boolean, "privileged": boolean,
                        "parameters": array(obj({"key": string(), "value": string()}, required=("key", "value")))},
                       required=("image",)),
-    "ucr": obj({}, closed=False),
+    "ucr": obj({}, closed=False),   # refused with its reason, once read
     "volumes": array(obj({"containerPath": string(1), "hostPath": string(1), "mode": enum("RO", "RW"),
                               "secret": string(1)}, required=("containerPath",))),
     "restart": obj({"policy": enum("NEVER", "ON_FAILURE"), "activeDeadlineSeconds": number(integer=True)},
