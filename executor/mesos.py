@@ -95,9 +95,9 @@ class JobExecutor(Executor):
 
 
 def docker_argv(docker: dict, env_names: list[str], sandbox: str) -> list[str]:
-    """``docker run`` for a job's image: host network, the sandbox mounted, env passed by name
+    """``docker run`` for a job's image: its network (the host's by default), the sandbox mounted, env passed by name
     (values stay out of the command line), the job's own parameters and volumes."""
-    argv = ["docker", "run", "--rm", "--name", docker["name"], "--network", "host",
+    argv = ["docker", "run", "--rm", "--name", docker["name"], "--network", docker.get("network") or "host",
             "-v", f"{sandbox}:/mnt/mesos/sandbox", "-e", "MESOS_SANDBOX=/mnt/mesos/sandbox", "-w", "/mnt/mesos/sandbox"]
     if docker.get("forcePullImage"):
         argv += ["--pull", "always"]

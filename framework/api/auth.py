@@ -1,6 +1,7 @@
 """Who may call the API, and the record of what they changed.
 
-Bearer tokens from ``--tokens-file`` (``Authorization: Bearer TOKEN``, or DC/OS's ``token=TOKEN``) (``tokens.py``): ``rw`` may change, ``ro`` only read; a token
+Bearer tokens from ``--tokens-file`` (``Authorization: Bearer TOKEN``, DC/OS's ``token=TOKEN``, or the
+password of HTTP Basic credentials, for clients that can send only those) (``tokens.py``): ``rw`` may change, ``ro`` only read; a token
 with prefixes changes only what is under them (``scopes.py``: 403 naming the prefixes). Writes
 need a token; reads too with ``--auth-reads``, and then a scoped token sees only its part
 (``read_scopes.py``). Without tokens, everyone may do everything.
@@ -10,6 +11,7 @@ Every mutating request, refused ones included, is audited (``audit.py``): a line
 """
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable
@@ -30,12 +32,20 @@ OPEN_PREFIXES = ("/v1/executor/", "/ui/")   # the executor artifact (agents fetc
 
 
 def bearer(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer TOKEN`` header, or of DC/OS's ``token=TOKEN``
-    (what marathon-python's ``auth_token`` and the DC/OS clients send)."""
+    """The token of an ``Authorization: Bearer TOKEN`` header, of DC/OS's ``token=TOKEN`` (what
+    marathon-python's ``auth_token`` and the DC/OS clients send), or the password of HTTP Basic
+    credentials (``Basic base64(NAME:TOKEN)``, any name): what a client that sends no header of its
+    own sends when its URL carries them (``http://eremetic:TOKEN@host:8080``, Eremetic's clients)."""
     text = (authorization or "").strip()
     if text[:6].lower() == "token=":
         return text[6:].strip() or None
     scheme, _, token = text.partition(" ")
+    if scheme.lower() == "basic" and token.strip():
+        try:
+            _, _, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return password or None
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 

@@ -1,4 +1,5 @@
-"""The OpenAPI document: FastAPI's, plus the app and job definition schemas for the routes that take one."""
+"""The OpenAPI document: FastAPI's, plus the app and job definition schemas (Halyard's, Metronome's
+JobSpec and ScheduleSpec, Eremetic's request) for the routes that take one."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,9 +9,11 @@ from fastapi.openapi.utils import get_openapi
 
 from ..jobs.spec import JobSpec
 from ..spec.app import AppSpec
+from . import eremetic, metronome_jobs
 
 APP_BODIES = {("/v2/apps", "post"), ("/v2/apps/{app_id}", "put"), ("/v2/apps/{app_id}", "patch")}
 JOB_BODIES = {("/v1/jobs", "post"), ("/v1/jobs/{job_id}", "put")}
+SCHEDULE_BODIES = {("/v1/jobs/{job_id}/schedules", "post"), ("/v1/jobs/{job_id}/schedules/{schedule_id}", "put")}
 #: ``POST /v2/tasks/delete``'s body (Marathon's ``DeleteTasks``)
 TASK_IDS = {"type": "object", "required": ["ids"],
             "properties": {"ids": {"type": "array", "items": {"type": "string"}}}}
@@ -29,6 +32,9 @@ def openapi_document(api: FastAPI) -> dict[str, Any]:
     job_schema = JobSpec.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
     components.update(job_schema.pop("$defs", {}))
     components["JobDefinition"] = job_schema
+    components["MetronomeJobSpec"] = metronome_jobs.JOB.schema
+    components["MetronomeScheduleSpec"] = metronome_jobs.SCHEDULE.schema
+    components["EremeticRequest"] = eremetic.REQUEST.schema
     for path, item in doc.get("paths", {}).items():
         for method, operation in item.items():
             if (path, method) in APP_BODIES:
@@ -36,8 +42,14 @@ def openapi_document(api: FastAPI) -> dict[str, Any]:
                     "schema": {"$ref": "#/components/schemas/AppDefinition"}}}}
             elif (path, method) == ("/v2/tasks/delete", "post"):
                 operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": TASK_IDS}}}
-            elif (path, method) in JOB_BODIES:
+            elif (path, method) in JOB_BODIES:   # Metronome's JobSpec, or Halyard's flat definition
+                operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"anyOf": [
+                    {"$ref": "#/components/schemas/MetronomeJobSpec"}, {"$ref": "#/components/schemas/JobDefinition"}]}}}}
+            elif (path, method) in SCHEDULE_BODIES:
                 operation["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/JobDefinition"}}}}
+                    "schema": {"$ref": "#/components/schemas/MetronomeScheduleSpec"}}}}
+            elif (path, method) == ("/api/v1/task", "post"):   # read whatever its Content-Type
+                operation["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/EremeticRequest"}}}}
     api.openapi_schema = doc
     return doc

@@ -14,6 +14,7 @@ read                               what a scoped token gets
 ``/v2/deployments/{id}``           that deployment, or 403
 ``/v2/queue``                      the queued apps under its prefixes
 ``/v1/jobs``, ``/v1/jobs/{id}..``  the jobs under its prefixes (``team-a.etl`` is ``/team-a/etl``)
+``/api/v1/task[/{id}..]``          Eremetic's tasks likewise (they are jobs ``eremetic-task.<uuid>``)
 ``/v2/events``                     events that name an app or job outside are left out
 ``/v1/cluster``                    every agent, and only the tasks of those apps
 ``/v1/releases[/{svc}/{env}]``     the releases whose app is under its prefixes
@@ -33,6 +34,7 @@ from .tokens import Grant, job_path
 _APP_SUFFIX = re.compile(r"^(?P<id>/.+?)(?:/tasks(?:/[^/]+)?|/versions(?:/[^/]+)?|/restart|/endpoints|/placement)?$")
 _QUEUE = re.compile(r"^/v2/queue(?P<id>/.+)/delay$")
 _JOB = re.compile(r"^/v1/jobs/(?P<id>[^/]+)(?:/.*)?$")
+_TASK = re.compile(r"^/api/v1/task/(?P<id>[^/]+)(?:/.*)?$")   # Eremetic's tasks are jobs
 
 
 def app_id_in(path: str) -> str | None:
@@ -55,7 +57,7 @@ def named_in(path: str) -> str | None:
     queued = _QUEUE.match(path)
     if queued is not None:
         return "/" + queued.group("id").strip("/")
-    job = _JOB.match(path)
+    job = _JOB.match(path) or _TASK.match(path)
     return job_path(job.group("id")) if job is not None else None
 
 
@@ -80,7 +82,7 @@ def _prune_group(group: dict[str, Any], grant: Grant) -> dict[str, Any]:
 #: The reads :func:`filter_read` limits (a single app or job outside the scope is refused before,
 #: by :func:`check_path`).
 FILTERED = {"/v2/apps", "/v2/tasks", "/v2/deployments", "/v1/deployments", "/v2/queue", "/v1/jobs", "/v2/groups",
-            "/v1/cluster", "/v1/releases"}
+            "/v1/cluster", "/v1/releases", "/api/v1/task"}
 FILTERED_PREFIXES = ("/v2/deployments/", "/v2/groups/", "/v1/releases/")
 
 
@@ -114,7 +116,7 @@ def filter_read(path: str, body: Any, grant: Grant) -> Any:
         if isinstance(current, dict) and not grant.covers(current.get("appId", "")):
             return {**body, "current": None, "releases": mine}
         return {**body, "releases": mine}
-    if path == "/v1/jobs" and isinstance(body, list):
+    if path in ("/v1/jobs", "/api/v1/task") and isinstance(body, list):
         return [j for j in body if isinstance(j, dict) and grant.covers(job_path(str(j.get("id", ""))))]
     if (path == "/v2/groups" or path.startswith("/v2/groups/")) and isinstance(body, dict) and "apps" in body:
         return _prune_group(body, grant)

@@ -4,7 +4,8 @@ resource. Marathon's v2 paths and shapes, plus Halyard's /v1 additions.
 Module map: ``apps``, ``versions`` (app versions, rollback), ``app_lists`` (PUT/PATCH of a list of
 apps), ``groups``, ``tasks``, ``deployments``, ``queue`` (and placement reasons), ``event_stream`` (the
 SSE hub and Marathon's event JSON), ``leader`` (ping, info, leader, stats), ``metrics``, ``placement_plan``,
-``jobs``, ``releases``, ``endpoints`` (service discovery), ``pods`` (refused), ``ui`` (the dashboard at /ui/, /v1/whoami, /v1/cluster); ``auth``, ``errors``, ``inputs``, ``timestamps`` and ``openapi`` serve them all.
+``jobs`` (Metronome's shapes in ``metronome_jobs`` and ``metronome_runs``), ``eremetic`` (Eremetic's
+``/api/v1/task``), ``releases``, ``endpoints`` (service discovery), ``pods`` (refused), ``ui`` (the dashboard at /ui/, /v1/whoami, /v1/cluster); ``auth``, ``errors``, ``inputs``, ``timestamps`` and ``openapi`` serve them all.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from . import (
     auth,
     deployments,
     endpoints,
+    eremetic,
     errors,
     event_stream,
     groups,
@@ -75,7 +77,8 @@ def create_app(backend: Backend, hub: event_stream.EventHub | None = None, token
     for router in (leader.routes(backend), metrics.routes(backend), placement_plan.routes(backend),
                    event_stream.routes(backend, hub), tasks.routes(backend), versions.routes(backend),
                    app_lists.routes(backend, hub.publish), apps.routes(backend), groups.routes(backend, hub.publish),
-                   deployments.routes(backend), queue.routes(backend), jobs.routes(backend), pods.routes(backend),
+                   deployments.routes(backend), queue.routes(backend), jobs.routes(backend), eremetic.routes(backend),
+                   pods.routes(backend),
                    endpoints.routes(backend), rebalance.routes(backend)):
         api.include_router(router)
     if release_desk is not None:

@@ -16,6 +16,12 @@ from .validate import check_strategies
 
 ENDED = ("FINISHED", "FAILED", "KILLED")
 TAIL_LINES = 20
+HALYARD = "halyard"   # ?embed=halyard: Halyard's own view of jobs and runs, beside Metronome's shapes
+
+
+def own(answer: Any) -> Any:
+    """Halyard's view (``halyard``) of a job or run, or of each in a list."""
+    return [item["halyard"] for item in answer] if isinstance(answer, list) else answer["halyard"]
 
 
 def exit_status(run: dict) -> int:
@@ -52,14 +58,15 @@ def run(file_or_id: str, environment: str | None, wait: bool, timeout: float | N
         raise click.UsageError(f"--env needs a job file; {file_or_id!r} is not a file")
     else:
         job_id = file_or_id
-    started = client.request("POST", f"/v1/jobs/{job_id}/runs")
+    started = own(client.request("POST", f"/v1/jobs/{job_id}/runs", embed=HALYARD))
     click.echo(f"run {started['id']} of job {job_id}: {started['status']}", err=True)
     if not wait:
         click.echo(started["id"])
         return
     ended = follow(client, job_id, started["id"], timeout)
     if ended is None:
-        click.echo(f"still {client.get(f'/v1/jobs/{job_id}/runs/' + started['id'])['status']} after {timeout:g}s; "
+        click.echo(f"still {own(client.get(f'/v1/jobs/{job_id}/runs/' + started['id'], embed=HALYARD))['status']} after "
+                   f"{timeout:g}s; "
                    f"it keeps running (halyard job kill {job_id} {started['id']})", err=True)
         sys.exit(124)
     print_tail(client, job_id, ended)
@@ -73,7 +80,7 @@ def follow(client: Client, job_id: str, run_id: str, timeout: float | None) -> d
     deadline = None if timeout is None else time.monotonic() + timeout
     shown = 0
     while True:
-        current = client.get(f"/v1/jobs/{job_id}/runs/{run_id}")
+        current = own(client.get(f"/v1/jobs/{job_id}/runs/{run_id}", embed=HALYARD))
         for entry in current["history"][shown:]:
             click.echo(f"  {entry['timestamp']} {entry['status']:<9} attempt {entry['attempt']}"
                        + (f"  {entry['message']}" if entry["message"] else ""), err=True)
@@ -118,7 +125,7 @@ def validate_job(file: str, environment: str | None, output: str) -> None:
 @OUTPUT_OPTION
 def list_jobs(api: str, output: str) -> None:
     """Every job: schedule, next run, active runs, last run."""
-    data = Client(api).get("/v1/jobs")
+    data = own(Client(api).get("/v1/jobs", embed=HALYARD))
     if output == "json":
         emit_json(data)
         return
@@ -142,7 +149,7 @@ def show(job_id: str, run_id: str | None, api: str, output: str) -> None:
     """A job and its runs; or, with RUN_ID, one run and its history."""
     client = Client(api)
     if run_id:
-        data: Any = client.get(f"/v1/jobs/{job_id}/runs/{run_id}")
+        data: Any = own(client.get(f"/v1/jobs/{job_id}/runs/{run_id}", embed=HALYARD))
         if output == "json":
             emit_json(data)
             return
@@ -154,7 +161,8 @@ def show(job_id: str, run_id: str | None, api: str, output: str) -> None:
         for reason in data.get("waiting", []):
             click.echo(f"  waiting: {reason}")
         return
-    data = {"job": client.get(f"/v1/jobs/{job_id}"), "runs": client.get(f"/v1/jobs/{job_id}/runs")}
+    data = {"job": own(client.get(f"/v1/jobs/{job_id}", embed=HALYARD)),
+            "runs": own(client.get(f"/v1/jobs/{job_id}/runs", embed=HALYARD))}
     if output == "json":
         emit_json(data)
         return
@@ -176,7 +184,7 @@ def show(job_id: str, run_id: str | None, api: str, output: str) -> None:
 @API_OPTION
 def kill(job_id: str, run_id: str, api: str) -> None:
     """Kill a run (its task gets SIGTERM, then SIGKILL after the grace period)."""
-    data = Client(api).request("DELETE", f"/v1/jobs/{job_id}/runs/{run_id}")
+    data = own(Client(api).request("DELETE", f"/v1/jobs/{job_id}/runs/{run_id}", embed=HALYARD))
     click.echo(f"run {run_id}: {data['status']}" + (" (killing)" if data["status"] not in ENDED else ""))
 
 

@@ -18,7 +18,7 @@ def job_instructions(changes: JobChanges) -> list[Instruction]:
     persist = job_writes(changes)
     out: list[Instruction] = [persist] if persist else []
     out += [Kill(task_id, agent_id) for task_id, agent_id in changes.kills]
-    out += [Notify(url, body) for url, body in changes.notify]
+    out += [Notify(notice) for notice in changes.notify]
     return out
 
 
@@ -33,6 +33,8 @@ class JobCommands:
         self.check_strategy(event.spec)
         changes = JobChanges()
         self.jobs.put_job(event.spec, changes)
+        if event.run_id is not None:
+            self.jobs.start_run(event.spec.id, changes, run_id=event.run_id)
         return job_instructions(changes)
 
     def delete(self, event: DeleteJob) -> list[Instruction]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..cluster.mesos_types import AgentSeen, Allocated, Offer, TaskStatus
+from ..jobs.domain_events import CallbackNotice
 from ..jobs.executor import ExecutorSettings
 from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec
@@ -162,9 +163,11 @@ class Paused:
 
 @dataclass(frozen=True)
 class PutJob:
-    """Create or change a job definition (``spec`` is complete and valid)."""
+    """Create or change a job definition (``spec`` is complete and valid); with ``run_id``, start
+    a run of it in the same step (an Eremetic task: the job and its one run written together)."""
 
     spec: JobSpec
+    run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -333,10 +336,9 @@ class ListAgents:
 
 @dataclass(frozen=True)
 class Notify:
-    """POST ``body`` (JSON) to ``url``: a job's callback. Best effort, after the Persist before it."""
+    """POST a run's task state to its job's callback URL. Best effort, after the Persist before it."""
 
-    url: str
-    body: dict
+    notice: CallbackNotice
 
 
 Instruction = (Persist | Launch | Decline | Kill | Acknowledge | Reconcile | Suppress | Revive | Notify | Publish

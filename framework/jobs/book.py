@@ -20,8 +20,13 @@ FAILED or KILLED. The rules:
   and the job's next firing time, so a failover neither skips nor repeats a firing. ``FORBID``
   skips a firing while a run of the job is active. A firing more than
   ``startingDeadlineSeconds`` late (no leader at the time) is skipped.
-* Every terminal task state is posted to the job's ``callbackUri`` (``{time, status, task_id}``,
-  as Eremetic, plus Halyard's ``jobId``, ``runId``, ``attempt`` and ``exitCode``).
+* Every terminal task state is posted to the job's ``callbackUri`` (a :class:`CallbackNotice`;
+  with ``callbackStates: all``, every task state, as Eremetic posts them).
+* A retry waits for its backoff, and none starts once ``retryDeadlineSeconds`` have passed since
+  the run was created. A scheduled run that is not launched within its schedule's
+  ``startingDeadlineSeconds`` of its firing fails (Metronome's starting deadline).
+* Each run that ends counts in its job's :class:`RunCounts` (FINISHED a success, FAILED and KILLED
+  failures), written with the run.
 """
 from __future__ import annotations
 
@@ -29,13 +34,13 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..cluster.mesos_types import TaskStatus
 from ..errors import ConflictError, NotFoundError
 from . import cron
-from .domain_events import JobDefined, JobDeleted, JobEvent, JobRunChanged, JobRunSkipped
-from .records import ACTIVE, FAILED, FINISHED, KILLED, QUEUED, RUNNING, STARTING, JobRecord, RunRecord
+from .domain_events import CallbackNotice, JobDefined, JobDeleted, JobEvent, JobRunChanged, JobRunSkipped
+from .records import ACTIVE, FAILED, FINISHED, KILLED, QUEUED, RUNNING, STARTING, JobRecord, RunCounts, RunRecord
 from .spec import JobSpec
 
 MAX_LOST = 5            # relaunches after lost tasks before a run fails
@@ -62,7 +67,7 @@ class JobChanges:
     delete_jobs: list[str] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
     delete_runs: list[tuple[str, str]] = field(default_factory=list)   # (job id, run id)
-    notify: list[tuple[str, dict]] = field(default_factory=list)       # (url, body)
+    notify: list[CallbackNotice] = field(default_factory=list)
     kills: list[tuple[str, str | None]] = field(default_factory=list)  # (task id, agent id)
 
 
@@ -165,7 +170,7 @@ class JobBook:
         updated = run.evolve(**fields)
         if status is not None:
             entry = {"status": status, "time": now, "attempt": updated.attempt, "taskId": updated.task_id,
-                     "message": message}
+                     "message": message, "taskState": updated.task_state}
             updated = updated.evolve(status=status, message=message or updated.message,
                                      history=updated.history + (entry,))
             if status not in ACTIVE:
@@ -177,8 +182,16 @@ class JobBook:
             if run.job_id not in self.jobs:
                 self._forget(updated, changes)  # the job was deleted while this run was being killed
             else:
+                self._count(run.job_id, status, now, changes)
                 self._prune(run.job_id, changes)
         return updated
+
+    def _count(self, job_id: str, status: str, now: float, changes: JobChanges) -> None:
+        """One more ended run in the job's counts, written with the run."""
+        job = self.jobs[job_id]
+        counted = replace(job, counts=job.counts.counted(status, now))
+        self.jobs[job_id] = counted
+        changes.jobs = [j for j in changes.jobs if j.job_id != job_id] + [counted]
 
     def _prune(self, job_id: str, changes: JobChanges) -> None:
         ended = [r for r in self.runs_of(job_id) if not r.active]
@@ -203,7 +216,8 @@ class JobBook:
         old = self.jobs.get(spec.id)
         now = self.clock()
         next_fire = self._next_fire(spec, now, old)
-        record = JobRecord(spec=spec, version=now if old is None else max(now, old.version + 0.001), next_fire=next_fire)
+        record = JobRecord(spec=spec, version=now if old is None else max(now, old.version + 0.001), next_fire=next_fire,
+                           counts=old.counts if old is not None else RunCounts())
         self.jobs[spec.id] = record
         changes.jobs.append(record)
         self.emit(JobDefined(spec, old is None, now))
@@ -255,7 +269,9 @@ class JobBook:
             return run
         changes.kills.append((run.task_id, run.agent_id))  # type: ignore[arg-type]  # launched: it has a task id
         self.kill_sent[run.task_id] = self.clock()  # type: ignore[index]  # launched: it has a task id
-        return self._change(run, changes, killing=True)
+        entry = {"status": run.status, "time": self.clock(), "attempt": run.attempt, "taskId": run.task_id,
+                 "message": "kill asked for", "taskState": run.task_state, "killing": True}
+        return self._change(run, changes, killing=True, history=run.history + (entry,))
 
     # --- launching ----------------------------------------------------------------------------
 
@@ -286,6 +302,8 @@ class JobBook:
             if target == run.status and state == run.task_state:
                 return True  # a duplicate
             since = (run.unreachable_since or self.clock()) if state == "TASK_UNREACHABLE" else None
+            if state != run.task_state and run.spec.callback_states == "all":
+                self._notify(run, status, changes, None)
             self._change(run, changes, target if target != run.status else None, message,
                          task_state=state, agent_id=agent_id, unreachable_since=since)
             return True
@@ -314,10 +332,9 @@ class JobBook:
         done = dict(task_state=state, agent_id=agent_id, unreachable_since=None, exit_code=exit_code,
                     signal=data.get("signal"), executor_usage=usage)
         spec = run.spec
-        if spec.callback_uri:
-            changes.notify.append((spec.callback_uri, {
-                "time": int(self.clock()), "status": state, "task_id": task_id, "jobId": run.job_id,
-                "runId": run.run_id, "attempt": run.attempt, "exitCode": exit_code, "message": message}))
+        self._notify(run, status, changes, exit_code)
+        retry_in_time = spec.retry_deadline_seconds is None or \
+            self.clock() - run.created_at < spec.retry_deadline_seconds
         if state == "TASK_FINISHED":
             self._change(run, changes, FINISHED, message or "exited with status 0", **done)
         elif run.killing:
@@ -326,13 +343,21 @@ class JobBook:
             self._lost(run, changes, f"{state} said the master, but the agent never said why", done)
         elif state in LOST_STATES or status.reason in AGENT_REASONS:
             self._lost(run, changes, f"{state}: {message}" if message else state, done)
-        elif run.attempt <= spec.retries:
+        elif run.attempt <= spec.retries and retry_in_time:
             delay = min(spec.backoff_seconds * spec.backoff_factor ** (run.attempt - 1), spec.max_backoff_seconds)
             why = f"{message or state}; retry {run.attempt} of {spec.retries} in {delay:g}s"
             self._change(run, changes, QUEUED, why, attempt=run.attempt + 1, launch_after=self.clock() + delay, **done)
         else:
             tail = f" (after {run.attempt} attempts)" if run.attempt > 1 else ""
             self._change(run, changes, FAILED, (message or state) + tail, **done)
+
+    def _notify(self, run: RunRecord, status: TaskStatus, changes: JobChanges, exit_code: int | None) -> None:
+        """Post this task state to the job's callback, if it has one."""
+        spec = run.spec
+        if spec.callback_uri:
+            changes.notify.append(CallbackNotice(
+                spec.callback_uri, self.clock(), status.state, status.task_id, run.job_id, run.run_id, run.attempt,
+                exit_code, status.message or "", spec.callback_states == "all"))
 
     def _lost(self, run: RunRecord, changes: JobChanges, why: str, done: dict) -> None:
         """The task is gone through no fault of the job: run it again (without using a retry),
@@ -360,6 +385,12 @@ class JobBook:
                 changes.kills.append((run.task_id, run.agent_id))  # type: ignore[arg-type]  # launched: it has a task id
                 why = f"agent {run.hostname} unreachable for {now - run.unreachable_since:.0f}s"
                 self._lost(run, changes, why, {"unreachable_since": None})
+        for run in list(self.active.values()):
+            deadline = run.spec.schedule.starting_deadline_seconds if run.spec.schedule is not None else None
+            if run.status == QUEUED and run.launches == 0 and run.scheduled_for is not None and deadline is not None \
+                    and now - run.scheduled_for > deadline:
+                self._change(run, changes, FAILED, f"not launched within startingDeadlineSeconds ({deadline:g}s) "
+                                                   "of its firing")
         for job in list(self.jobs.values()):
             schedule = job.spec.schedule
             if schedule is None or not schedule.enabled or job.next_fire is None or now < job.next_fire:
@@ -373,9 +404,9 @@ class JobBook:
                                                     f"{active[-1].status}", now))
             else:
                 self.start_run(job.job_id, changes, trigger="schedule", scheduled_for=job.next_fire)
-            moved = JobRecord(job.spec, job.version, cron.next_fire(schedule.cron, schedule.timezone, now))
+            moved = replace(self.jobs[job.job_id], next_fire=cron.next_fire(schedule.cron, schedule.timezone, now))
             self.jobs[job.job_id] = moved
-            changes.jobs.append(moved)
+            changes.jobs = [j for j in changes.jobs if j.job_id != job.job_id] + [moved]
         for run in self.active.values():
             if run.killing and run.task_id and now - self.kill_sent.get(run.task_id, 0.0) >= kill_retry:
                 changes.kills.append((run.task_id, run.agent_id))

@@ -41,4 +41,21 @@ class JobRunSkipped:
     at: float
 
 
+@dataclass(frozen=True)
+class CallbackNotice:
+    """A task state of a run to post to its job's ``callbackUri`` (the API's callback module
+    renders the body: Eremetic's ``{time, status, task_id}``, plus Halyard's fields)."""
+
+    url: str
+    at: float
+    state: str          # the task's Mesos state (TASK_RUNNING, TASK_FINISHED, ...)
+    task_id: str
+    job_id: str
+    run_id: str
+    attempt: int
+    exit_code: int | None
+    message: str
+    every_state: bool   # the job posts every state (Eremetic's tasks), not only terminal ones
+
+
 JobEvent = JobDefined | JobDeleted | JobRunChanged | JobRunSkipped

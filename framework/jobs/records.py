@@ -1,7 +1,7 @@
 """What the scheduler persists about jobs: one record per job and one per run, as JSON-able data."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .spec import JobSpec
@@ -13,23 +13,43 @@ ENDED = frozenset({FINISHED, FAILED, KILLED})
 
 
 @dataclass(frozen=True)
+class RunCounts:
+    """How a job's runs ended, over its whole life (ended runs themselves are kept only a while):
+    Metronome's history summary."""
+
+    successes: int = 0
+    failures: int = 0
+    last_success_at: float | None = None
+    last_failure_at: float | None = None
+
+    def counted(self, status: str, at: float) -> RunCounts:
+        """These counts with one more run that ended ``status`` (FINISHED: a success) at ``at``."""
+        if status == FINISHED:
+            return replace(self, successes=self.successes + 1, last_success_at=at)
+        return replace(self, failures=self.failures + 1, last_failure_at=at)
+
+
+@dataclass(frozen=True)
 class JobRecord:
-    """A job's definition and, for a scheduled job, when it fires next (Unix time)."""
+    """A job's definition, when it fires next (Unix time) for a scheduled job, and how its runs ended."""
 
     spec: JobSpec
     version: float
     next_fire: float | None = None
+    counts: RunCounts = RunCounts()
 
     @property
     def job_id(self) -> str:
         return self.spec.id
 
     def to_json(self) -> dict[str, Any]:
-        return {"spec": self.spec.to_json(), "version": self.version, "next_fire": self.next_fire}
+        return {"spec": self.spec.to_json(), "version": self.version, "next_fire": self.next_fire,
+                "counts": asdict(self.counts)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobRecord:
-        return cls(spec=JobSpec.model_validate(data["spec"]), version=data["version"], next_fire=data.get("next_fire"))
+        return cls(spec=JobSpec.model_validate(data["spec"]), version=data["version"], next_fire=data.get("next_fire"),
+                   counts=RunCounts(**data.get("counts", {})))
 
 
 @dataclass(frozen=True)
@@ -39,7 +59,9 @@ class RunRecord:
     A run keeps the definition it started with (a job changed meanwhile does not change it).
     ``attempt`` counts the job's own failures (retries); ``launches`` counts every task launched
     for the run, including relaunches after a lost agent or a launch that never reached Mesos.
-    ``history`` lists every status change: ``{status, time, attempt, taskId, message}``.
+    ``history`` lists every status change: ``{status, time, attempt, taskId, message}``, and
+    ``taskState`` (the task's Mesos state then) in records written since it was added; an entry
+    with ``killing`` records a kill asked for (the status unchanged).
     """
 
     run_id: str

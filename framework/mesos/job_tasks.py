@@ -34,7 +34,7 @@ def job_params(run: RunRecord) -> dict[str, Any]:
                             "parameters": [{"key": p.key, "value": p.value} for p in docker.parameters],
                             "volumes": [{"containerPath": v.container_path, "hostPath": v.host_path, "mode": v.mode}
                                         for v in spec.container.volumes],
-                            "name": f"halyard-{run.task_id}"}
+                            "name": f"halyard-{run.task_id}", "network": spec.network()}
         if spec.cmd is not None:
             params["docker"]["cmd"] = spec.cmd
     else:

@@ -34,6 +34,7 @@ from ..engine.messages import (
     Suppress,
 )
 from ..errors import FencedError, StoreError, StoreUnavailableError
+from ..jobs.domain_events import CallbackNotice
 from ..store.base import StateStore
 from .step_down import StepDownRules
 
@@ -79,7 +80,7 @@ class Outlets:
     event, and return at once; None: the instruction is not carried out (so is discovery's)."""
 
     publish: Callable[[DomainEvent], None]
-    notify: Callable[[str, dict], None]
+    notify: Callable[[CallbackNotice], None]
     check_readiness: ReadinessChecker | None = None
     list_agents: AgentListing | None = None
     discovery: DiscoveryWriter | None = None
@@ -118,7 +119,7 @@ class InstructionHandlers:
         self.outlets.publish(ins.event)
 
     def _notify(self, ins: Notify) -> None:
-        self.outlets.notify(ins.url, ins.body)
+        self.outlets.notify(ins.notice)
 
     def _off_loop(self, start: Callable[[Any, Sink], None] | None) -> Callable[[Any], None]:
         """A handler that hands the instruction to ``start`` (a worker answers with an event)."""

@@ -29,6 +29,7 @@ from ..engine.domain_events import DomainEvent
 from ..engine.engine import Engine, EngineConfig
 from ..engine.messages import Event, Launch, Offers, Paused, Tick
 from ..errors import FencedError, HalyardError, NotLeaderError, StoreError
+from ..jobs.domain_events import CallbackNotice
 from ..placement import StrategyRegistry
 from ..store.base import Election, Session, SessionState, StateStore
 from .backend import MasterReader
@@ -55,7 +56,7 @@ class SchedulerService(SchedulerBackend):
 
     def __init__(self, config: ServiceConfig, *, store: StateStore, session: Session, election: Election,
                  drivers: DriverFactory, master: MasterReader, publish: Callable[[DomainEvent], None],
-                 notify: Callable[[str, dict], None], engine_config: EngineConfig | None = None,
+                 notify: Callable[[CallbackNotice], None], engine_config: EngineConfig | None = None,
                  check_readiness: ReadinessChecker | None = None, list_agents: AgentListing | None = None,
                  registry: StrategyRegistry | None = None,
                  on_leading: Callable[[Snapshot], None] | None = None,

@@ -1,4 +1,5 @@
-"""Job webhooks: POST a run's terminal task states to the job's ``callbackUri``, off the leader loop.
+"""Job webhooks: POST a run's task states to the job's ``callbackUri``, off the leader loop (the
+body is rendered by the API's callback format, :func:`halyard.api.eremetic.callback_json`).
 
 Best effort, as Eremetic's: a few attempts with a short backoff; a callback that cannot be
 delivered is logged, never retried forever and never allowed to slow the scheduler.

@@ -15,6 +15,7 @@ from dataclasses import replace
 import uvicorn
 
 from ..api.audit import AuditLog
+from ..api.eremetic import callback_json
 from ..api.event_stream import EventHub
 from ..api.inputs import AppInputs
 from ..api.server import create_app
@@ -75,7 +76,8 @@ class SchedulerApp:
         self.releases = ZkReleaseStore(self.store)
         self.service = SchedulerService(
             config, store=self.store, session=self.session, election=self.election, drivers=self._driver,
-            master=self.master, publish=self._publish, notify=self.webhooks.post,
+            master=self.master, publish=self._publish,
+            notify=lambda notice: self.webhooks.post(notice.url, callback_json(notice)),
             check_readiness=self.probes.check, list_agents=AgentLister(self.master, self.probes.pool).list,
             engine_config=replace(config.engine, executor=executor_settings(config), discovery=config.discovery),
             registry=registry, on_leading=lambda snapshot: self.release_desk.settle(snapshot.deployments),

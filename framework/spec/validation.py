@@ -162,9 +162,9 @@ def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...], model: type[p
     found: list[tuple[tuple[str | int, ...], str]] = []
     if model is AppSpec:
         data, found = normalize_app(data)
-        if secrets is not None:
-            data, unresolved = resolve_secret_refs(data, secrets.store, secrets.previous_env)
-            found += unresolved
+    if secrets is not None:
+        data, unresolved = resolve_secret_refs(data, secrets.store, secrets.previous_env)
+        found += unresolved
     problems = [Problem(format_path(prefix + loc), msg, prefix + loc) for loc, msg in found]
     bad = {p.loc for p in problems}
     try:
@@ -191,10 +191,11 @@ def app_problems(raw: Any, env: str | None = None, prefix: tuple[str | int, ...]
     return definition_problems(raw, env, prefix, AppSpec, secrets)
 
 
-def job_problems(raw: Any, env: str | None = None, prefix: tuple[str | int, ...] = ()
-                 ) -> tuple[JobSpec | None, list[Problem]]:
-    """Validate one raw job definition (see :func:`definition_problems`)."""
-    return definition_problems(raw, env, prefix, JobSpec)
+def job_problems(raw: Any, env: str | None = None, prefix: tuple[str | int, ...] = (),
+                 secrets: SecretInputs | None = None) -> tuple[JobSpec | None, list[Problem]]:
+    """Validate one raw job definition (see :func:`definition_problems`); with ``secrets`` its
+    secret references filled in."""
+    return definition_problems(raw, env, prefix, JobSpec, secrets)
 
 
 def definition_problems(raw: Any, env: str | None, prefix: tuple[str | int, ...], model: type[pydantic.BaseModel],

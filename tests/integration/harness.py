@@ -141,7 +141,8 @@ def clean_shutdown(cluster: dict[str, str], name: str, schedulers: list["Schedul
         leader = next((s for s in schedulers if s.proc and s.proc.poll() is None and s.leading()), None)
         if leader is None:
             return False
-        jobs = requests.get(leader.url + "/v1/jobs", timeout=10, headers=leader.headers).json()
+        jobs = requests.get(leader.url + "/v1/jobs", params={"embed": "halyard"}, timeout=10,   # Eremetic's tasks too
+                            headers=leader.headers).json()
         apps = requests.get(leader.url + "/v2/apps", timeout=10, headers=leader.headers).json()
         if not isinstance(jobs, list) or not isinstance(apps, dict) or "apps" not in apps:
             return False  # it stopped leading between the two calls

@@ -6,6 +6,7 @@ import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import requests
@@ -42,10 +43,16 @@ def start(s: SchedulerProc, job_id: str) -> str:
     return resp.json()["id"]
 
 
-def run_of(s: SchedulerProc, job_id: str, run_id: str) -> dict:
-    resp = requests.get(s.url + f"/v1/jobs/{job_id}/runs/{run_id}", timeout=10)
+def own(url: str) -> Any:
+    """Halyard's view of a job or run (or of each in a list): ``?embed=halyard``."""
+    resp = requests.get(url, params={"embed": "halyard"}, timeout=10)
     resp.raise_for_status()
-    return resp.json()
+    body = resp.json()
+    return [item["halyard"] for item in body] if isinstance(body, list) else body["halyard"]
+
+
+def run_of(s: SchedulerProc, job_id: str, run_id: str) -> dict:
+    return own(s.url + f"/v1/jobs/{job_id}/runs/{run_id}")
 
 
 def wait_status(s: SchedulerProc, job_id: str, run_id: str, statuses=ENDED, timeout: float = 60) -> dict:
@@ -66,7 +73,7 @@ def test_job_run_wait_prints_the_output_and_exits_with_the_jobs_exit_code(sched,
     assert loud.returncode == 0 and "LOUD" in loud.stdout
     three = cli(sched, "job", "run", str(tmp_path / "three.yaml"), "--wait")
     assert three.returncode == 3 and "before-exit" in three.stdout and "exited with status 3" in three.stderr
-    runs = requests.get(sched.url + "/v1/jobs/cli.three/runs", timeout=10).json()
+    runs = own(sched.url + "/v1/jobs/cli.three/runs")
     assert [(r["status"], r["exitCode"]) for r in runs] == [("FAILED", 3)]
     assert [h["status"] for h in runs[0]["history"]] == ["QUEUED", "STARTING", "RUNNING", "FAILED"]
     listed = cli(sched, "job", "list")
@@ -171,10 +178,10 @@ def test_retries_succeed_on_the_second_attempt_and_the_callback_gets_every_termi
 def test_scheduled_runs_fire_on_time_with_forbid(sched):
     define(sched, {"id": "ticker2", "cmd": "sleep 6",
                    "schedule": {"cron": "* * * * * */4", "concurrencyPolicy": "FORBID"}})
-    first_fire = _seconds(requests.get(sched.url + "/v1/jobs/ticker2", timeout=10).json()["nextRunAt"])
+    first_fire = _seconds(own(sched.url + "/v1/jobs/ticker2")["nextRunAt"])
 
     def ended():
-        runs = requests.get(sched.url + "/v1/jobs/ticker2/runs", timeout=10).json()
+        runs = own(sched.url + "/v1/jobs/ticker2/runs")
         return len([r for r in runs if r["status"] in ENDED]) >= 2 and runs
 
     runs = list(reversed(until(ended, 60, what="two scheduled runs ended")))
@@ -196,7 +203,7 @@ def test_a_docker_job_runs_its_image_and_its_secrets_stay_hidden(sched, cluster)
     assert run["status"] == "FAILED" and run["exitCode"] == 4
     out = requests.get(sched.url + f"/v1/jobs/boxed/runs/{run['id']}/stdout", timeout=10).text
     assert out.strip() == "token=******"
-    shown = requests.get(sched.url + "/v1/jobs/boxed", timeout=10).json()
+    shown = own(sched.url + "/v1/jobs/boxed")
     assert shown["definition"]["env"]["TOKEN"] == {"secret": True} and "hunter2" not in json.dumps(shown)
     docker = ["/usr/bin/docker", "-H", cluster["DOCKER_HOST"], "ps", "-aq", "--filter", f"name=halyard-{run['taskId']}"]
     assert subprocess.run(docker, capture_output=True, text=True, check=True).stdout.strip() == ""
@@ -276,13 +283,13 @@ def test_a_run_on_an_agent_that_goes_away_is_relaunched_elsewhere_and_the_old_ta
 def test_a_schedule_across_a_failover_neither_repeats_nor_drops_a_firing(cluster, pair):
     first, second, name = pair
     define(first, {"id": "every6", "cmd": "true", "schedule": {"cron": "* * * * * */6"}})
-    until(lambda: len(requests.get(first.url + "/v1/jobs/every6/runs", timeout=10).json()) >= 2, 30,
+    until(lambda: len(own(first.url + "/v1/jobs/every6/runs")) >= 2, 30,
           what="two firings under the first leader")
     first.kill9()
     until(second.leading, 30, what="the standby leads")
-    until(lambda: len([r for r in requests.get(second.url + "/v1/jobs/every6/runs", timeout=10).json()
+    until(lambda: len([r for r in own(second.url + "/v1/jobs/every6/runs")
                        if r["createdAt"] and _seconds(r["createdAt"]) > 0]) >= 5, 60, what="three more firings")
-    runs = list(reversed(requests.get(second.url + "/v1/jobs/every6/runs", timeout=10).json()))
+    runs = list(reversed(own(second.url + "/v1/jobs/every6/runs")))
     requests.delete(second.url + "/v1/jobs/every6", params={"stopCurrentJobRuns": "true"}, timeout=10)
     slots = [_seconds(r["scheduledFor"]) for r in runs]
     assert len(set(slots)) == len(slots), slots  # no firing ran twice

@@ -267,8 +267,8 @@ def test_run_now_shows_the_output_tail_and_kill_kills_a_run(sched, browser, tmp_
     assert read(browser, f'{finished} [data-role="exit-code"]', "its exit code") == ["0"]
     assert "Finished" in read(browser, finished, "its row")[0]  # a word as well as a colour
     until(lambda: "to-stderr" in css(browser, '[data-role="stderr"]').text, 15, what="its stderr tail")
-    runs = requests.get(f"{sched.url}/v1/jobs/{echo}/runs", timeout=5).json()
-    assert [(r["id"], r["status"], r["exitCode"]) for r in runs] == [(run_id, "FINISHED", 0)]
+    runs = requests.get(f"{sched.url}/v1/jobs/{echo}/runs", params={"embed": "halyard"}, timeout=5).json()
+    assert [(r["id"], r["halyard"]["status"], r["halyard"]["exitCode"]) for r in runs] == [(run_id, "FINISHED", 0)]
     shot(browser, tmp_path, "job-run-now-output")
 
     press(browser, '[data-view="job"] nav a[href="#/jobs"]', "back to the list, by keyboard", Keys.ENTER)
@@ -284,7 +284,8 @@ def test_run_now_shows_the_output_tail_and_kill_kills_a_run(sched, browser, tmp_
     press(browser, f'{running} [data-action="kill-run"]', "Kill")
     confirm(browser, yes=True)
     until(lambda: css(browser, f'tr[data-run-id="{run_id}"][data-status="KILLED"]'), 60, what="killed in the UI")
-    assert requests.get(f"{sched.url}/v1/jobs/{long}/runs/{run_id}", timeout=5).json()["status"] == "KILLED"
+    assert requests.get(f"{sched.url}/v1/jobs/{long}/runs/{run_id}", params={"embed": "halyard"},
+                        timeout=5).json()["halyard"]["status"] == "KILLED"
     shot(browser, tmp_path, "job-killed")
     assert script_errors(browser) == []
 
@@ -313,7 +314,8 @@ def test_with_tokens_run_now_asks_for_one_and_a_read_only_token_hides_the_action
               what="the job view")
         press(browser, '[data-action="run-now"]', "Run now")  # without a token: the dialog asks for one first
         give_token(browser, "w-ui2")
-        until(lambda: len(requests.get(f"{s.url}/v1/jobs/{job_id}/runs", timeout=5).json()) == 1, 30,
+        until(lambda: len(requests.get(f"{s.url}/v1/jobs/{job_id}/runs", params={"embed": "halyard"},
+                                       timeout=5).json()) == 1, 30,
               what="the run started once the token was given")
         until(lambda: css(browser, '[data-view="job"][data-ready="1"] tr[data-run-id]'), 30, what="the run shown")
 

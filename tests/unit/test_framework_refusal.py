@@ -90,7 +90,7 @@ def test_a_service_that_fails_stops_leading_and_keeps_the_first_reason():
     s = SchedulerService(ServiceConfig(master="m:5050", zk="zk://z/x", listen="me:8080", zk_session_timeout=0.1),
                          store=store, session=FakeSession(), election=election,
                          drivers=lambda *a: drivers.append(FakeDriver(*a)) or drivers[-1], master=None,
-                         publish=lambda e: None, notify=lambda url, body: None, registry=StrategyRegistry())
+                         publish=lambda e: None, notify=lambda notice: None, registry=StrategyRegistry())
     thread = threading.Thread(target=s.run, daemon=True)
     thread.start()
     until(lambda: s.engine is not None)

@@ -19,6 +19,7 @@ from halyard.engine.messages import (
     Revive,
 )
 from halyard.errors import FencedError, StoreError
+from halyard.jobs.domain_events import CallbackNotice
 from halyard.runtime.instructions import MESOS_CALLS, InstructionHandlers, Outlets
 from halyard.runtime.signals import StepDownChannel
 from halyard.runtime.step_down import StepDown, StepDownRules
@@ -45,7 +46,7 @@ def handlers(store=None, **outlets):
     """Handlers over fakes; returns them, the driver, what was posted back and what the outlets got."""
     store, driver, posted, got = store or FakeStore(), FakeDriver("F1", None, None), [], []
     outlets.setdefault("publish", got.append)
-    outlets.setdefault("notify", lambda url, body: got.append((url, body)))
+    outlets.setdefault("notify", got.append)
     rules = StepDownRules(StepDownChannel(lambda: None), store, FakeSession(), yield_seconds=2.0)
     return InstructionHandlers(Outlets(**outlets), store, rules, driver, posted.append), driver, posted, got
 
@@ -61,11 +62,12 @@ def test_each_instruction_goes_to_its_place_in_order():
         ReadinessChecked(ins.task_id, True)))
     check = CheckReadiness("t1", "http://x/ready", 1.0, (200,))
     persist = Persist(delete_apps=["/web"])
-    h.carry_out([persist, Kill("t1", "a1"), Notify("http://cb", {"task_id": "t1"}), check, Decline(("o1",), 5.0),
+    notice = CallbackNotice("http://cb", 1.0, "TASK_FINISHED", "t1", "j", "r", 1, 0, "", False)
+    h.carry_out([persist, Kill("t1", "a1"), Notify(notice), check, Decline(("o1",), 5.0),
                  ListAgents(), Revive()])
     assert store.commits == [persist]
     assert driver.executed == [Kill("t1", "a1"), Decline(("o1",), 5.0), Revive()]
-    assert got == [("http://cb", {"task_id": "t1"})] and checks == [check]
+    assert got == [notice] and checks == [check]
     assert posted == [ReadinessChecked("t1", True)]  # no list_agents outlet: no listing
 
 

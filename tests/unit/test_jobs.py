@@ -108,10 +108,10 @@ def test_a_run_goes_through_its_states_and_posts_each_terminal_state_to_its_call
     clock.now += 5
     out = engine.handle(StatusUpdate(status(task_id, "TASK_FINISHED", uuid="c", data=data(0))))
     assert kinds(out)[:3] == ["Persist", "Notify", "Acknowledge"]
-    notify = out[1]
-    assert notify.url == "http://127.0.0.1:9/cb"
-    assert notify.body["status"] == "TASK_FINISHED" and notify.body["task_id"] == task_id
-    assert notify.body["time"] == int(clock.now) and notify.body["exitCode"] == 0
+    notice = out[1].notice
+    assert notice.url == "http://127.0.0.1:9/cb" and not notice.every_state
+    assert notice.state == "TASK_FINISHED" and notice.task_id == task_id
+    assert notice.at == clock.now and notice.exit_code == 0 and notice.job_id == "reports.daily"
     done = engine.jobs.runs["r1"]
     assert done.status == "FINISHED" and done.exit_code == 0
     assert [h["status"] for h in done.history] == ["QUEUED", "STARTING", "RUNNING", "FINISHED"]
@@ -367,3 +367,60 @@ def test_a_failure_only_reconciliation_reports_waits_for_the_agents_own_update()
     again = engine.jobs.runs["r1"]
     assert again.status == "QUEUED" and again.attempt == 1 and again.lost == 2
     assert "the agent never said why" in again.message
+
+
+def test_no_retry_starts_past_the_retry_deadline():
+    engine, clock = make_engine()
+    run, task = started(engine, clock, retries=5, retryDeadlineSeconds=30, backoffSeconds=0)
+    clock.now += 31
+    engine.handle(StatusUpdate(status(task["task_id"]["value"], "TASK_FAILED", uuid="f", data=data(2))))
+    failed = engine.jobs.runs["r1"]
+    assert failed.status == "FAILED" and failed.attempt == 1 and failed.exit_code == 2
+
+
+def test_a_scheduled_run_not_launched_within_its_starting_deadline_fails():
+    engine, clock = make_engine()
+    clock.now = 1_800_000_000.0
+    engine.handle(PutJob(job(schedule={"cron": "*/5 * * * *", "startingDeadlineSeconds": 60})))
+    first = engine.jobs.jobs["reports.daily"].next_fire
+    clock.now = first
+    engine.handle(Tick())   # fired; no offers come
+    clock.now = first + 61
+    engine.handle(Tick())
+    (run,) = engine.jobs.runs.values()
+    assert run.status == "FAILED" and "startingDeadlineSeconds (60s)" in run.message
+    assert engine.jobs.jobs["reports.daily"].counts.failures == 1
+
+
+def test_each_ended_run_counts_in_its_job_written_with_the_run():
+    engine, clock = make_engine()
+    run, task = started(engine, clock)
+    out = engine.handle(StatusUpdate(status(task["task_id"]["value"], "TASK_FINISHED", uuid="a", data=data(0))))
+    persist = next(i for i in out if isinstance(i, Persist))
+    (written,) = persist.jobs
+    assert written.counts.successes == 1 and written.counts.last_success_at == clock.now
+    assert persist.runs[0].status == "FINISHED"
+    engine.handle(StartRun("reports.daily", "r2"))
+    engine.handle(KillRun("reports.daily", "r2"))
+    counts = engine.jobs.jobs["reports.daily"].counts
+    assert (counts.successes, counts.failures) == (1, 1)
+    engine.handle(PutJob(job(cpus=0.25)))   # a new definition keeps the counts
+    assert engine.jobs.jobs["reports.daily"].counts == counts
+    again = type(written).from_json(json.loads(json.dumps(engine.jobs.jobs["reports.daily"].to_json())))
+    assert again.counts == counts
+
+
+def test_a_kill_asked_for_is_in_the_runs_history():
+    engine, clock = make_engine()
+    run, task = started(engine, clock)
+    engine.handle(StatusUpdate(status(task["task_id"]["value"], "TASK_RUNNING", uuid="a")))
+    engine.handle(KillRun("reports.daily", "r1"))
+    entry = engine.jobs.runs["r1"].history[-1]
+    assert entry["killing"] and entry["status"] == "RUNNING" and entry["taskState"] == "TASK_RUNNING"
+
+
+def test_an_eremetic_task_is_defined_and_started_in_one_step():
+    engine, clock = make_engine()
+    out = engine.handle(PutJob(job(), run_id="r1"))
+    (persist,) = [i for i in out if isinstance(i, Persist)]
+    assert [j.job_id for j in persist.jobs] == ["reports.daily"] and [r.run_id for r in persist.runs] == ["r1"]

@@ -318,11 +318,17 @@ def test_a_file_read_by_the_cli_keeps_its_references_for_the_api_to_resolve(api_
         assert view.app("/db").spec.env_values()["PW"] == "hunter2"
 
 
-def test_a_job_cannot_use_a_secret_reference():
+def test_a_job_uses_secret_references_as_apps_do(api_with_secrets):
     from halyard.spec.validation import job_problems
     _, problems = job_problems({"id": "j", "cmd": "x", "env": {"PW": {"secret": "pw"}}})
-    assert [str(p) for p in problems] == ["env.PW: secret references are for apps (with secrets); give "
-                                          "{value: ..., secret: true}"]
+    assert [str(p) for p in problems] == ["env.PW: no secret 'pw' in secrets (declared: none)"]
+    api, backend = api_with_secrets
+    job = {"id": "j", "cmd": "x", "env": {"PW": {"secret": "pw"}}, "secrets": {"pw": {"source": "/db/password"}}}
+    status, body = call(api, "POST", "/v1/jobs", job, query="embed=halyard")
+    assert status == 201, body
+    assert body["halyard"]["definition"]["env"]["PW"] == {"secret": "pw"} and "hunter2" not in json.dumps(body)
+    with backend.reading() as view:
+        assert view.job("j").spec.env_values()["PW"] == "hunter2"
 
 
 def test_a_partial_update_with_deprecated_fields_replaces_their_canonical_ones(api_with_secrets):

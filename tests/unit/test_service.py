@@ -109,7 +109,7 @@ def service(request):
 
     s = SchedulerService(ServiceConfig(master="m:5050", zk="zk://z/x", listen="me:8080", zk_session_timeout=0.1),
                          store=store, session=FakeSession(), election=election, drivers=make_driver,
-                         master=None, publish=published.append, notify=lambda url, body: None,
+                         master=None, publish=published.append, notify=lambda notice: None,
                          registry=getattr(request, "param", None) or StrategyRegistry())
     s.fakes = store, election, drivers, published  # type: ignore[attr-defined]
     thread = threading.Thread(target=s.run, daemon=True)

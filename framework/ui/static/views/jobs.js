@@ -3,6 +3,8 @@
 // status and exit code, Run now (POST /v1/jobs/ID/runs) and Kill (DELETE /v1/jobs/ID/runs/RUN),
 // and the output tail of the selected run (GET .../stdout|stderr?bytes=4096), re-read every
 // TAIL_MS (with the runs) while that run is active. Live: job events re-fetch only the job (or its runs) they name.
+// /v1/jobs answers in Metronome's shapes; every read here asks for Halyard's own view (?embed=halyard),
+// which carries the flat definition, Halyard's statuses, exit codes and every kept run.
 import {act, badge, coalescer, h, installStyle, placeRows, retime, time} from "./ops_common.js";
 
 const TAIL_BYTES = 4096;
@@ -12,6 +14,9 @@ const ACTIVE = new Set(["QUEUED", "STARTING", "RUNNING"]);
 const JOB_EVENTS = new Set(["job_created", "job_updated", "job_deleted", "job_run_status_event", "job_run_skipped"]);
 
 const jobPath = (id) => `/v1/jobs/${encodeURIComponent(id)}`;
+const HALYARD = "?embed=halyard";
+/** Halyard's view (`halyard`) of a job or run, or of each in a list. */
+const own = (answer) => (Array.isArray(answer) ? answer.map((item) => item.halyard) : answer.halyard);
 
 /** Mount the list (#/jobs, data-view="jobs") or one job (#/jobs/<id>, the shell's route "job",
  *  data-view="job") in `root`; see the dashboard contract. */
@@ -33,7 +38,7 @@ function runNowButton(ctx, jobId, started) {
   const button = h("button", {type: "button", class: "ops-run-now", dataset: {action: "run-now"},
     "aria-label": `Run ${jobId} now`}, "Run now");
   button.addEventListener("click", () => act(ctx, button, null, async () => {
-    const run = await ctx.api("POST", `${jobPath(jobId)}/runs`);
+    const run = own(await ctx.api("POST", `${jobPath(jobId)}/runs${HALYARD}`));
     ctx.toast(`Started run ${run.id} of ${jobId}`, "info");
     started(run);
   }));
@@ -62,7 +67,7 @@ function mountList(root, ctx) {
 
   const refresh = coalescer(150, async (jobId) => {
     try {
-      const job = await ctx.api("GET", jobPath(jobId));
+      const job = own(await ctx.api("GET", jobPath(jobId) + HALYARD));
       if (!gone) jobs.set(jobId, job);
     } catch (error) {
       if (gone) return;
@@ -97,7 +102,7 @@ function mountList(root, ctx) {
   let loads = 0;
   function loadAll() {  // at first, and when the event stream (re)opens (what it missed)
     const mine = ++loads;
-    ctx.api("GET", "/v1/jobs").then((all) => {
+    ctx.api("GET", "/v1/jobs" + HALYARD).then(own).then((all) => {
       if (gone || mine !== loads) return;
       jobs.clear();
       for (const job of all) jobs.set(job.id, job);
@@ -149,7 +154,7 @@ function mountJob(root, ctx, jobId) {
 
   const reloadJob = coalescer(150, async () => {
     try {
-      job = await ctx.api("GET", jobPath(jobId));
+      job = own(await ctx.api("GET", jobPath(jobId) + HALYARD));
     } catch (error) {
       if (gone) return;
       if (error.status === 404) { job = null; summary.textContent = `Job ${jobId} does not exist.`; }
@@ -160,7 +165,7 @@ function mountJob(root, ctx, jobId) {
 
   const reloadRuns = coalescer(150, async () => {
     try {
-      runs = await ctx.api("GET", `${jobPath(jobId)}/runs`);
+      runs = own(await ctx.api("GET", `${jobPath(jobId)}/runs${HALYARD}`));
     } catch (error) {
       if (gone) return;
       if (error.status !== 404) ctx.toast(`Runs of ${jobId}: ${error.message}`, "error");
