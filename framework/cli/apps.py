@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import click
 
+from ..spec.app import HALYARD_FIELDS
 from ..spec.validation import load_apps
 from .client import API_OPTION, Client
 from .output import OUTPUT_OPTION, emit_json, table
@@ -22,7 +23,7 @@ def apps() -> None:
 @OUTPUT_OPTION
 def list_apps(api: str, output: str) -> None:
     """Every app with its instances, running and healthy tasks."""
-    data = Client(api).get("/v2/apps")["apps"]
+    data = Client(api).get("/v2/apps", embed="apps.halyard")["apps"]
     if output == "json":
         emit_json(data)
         return
@@ -40,7 +41,7 @@ def show(app_id: str, api: str, output: str) -> None:
     """One app, its tasks, and why instances wait (if any do)."""
     client = Client(api)
     app_id = "/" + app_id.strip("/")
-    app = client.get(f"/v2/apps{app_id}")["app"]
+    app = client.get(f"/v2/apps{app_id}", embed="app.halyard")["app"]
     placement = client.get(f"/v1/apps{app_id}/placement")
     if output == "json":
         emit_json({"app": app, "placement": placement})
@@ -119,7 +120,10 @@ def update(file: str, env: str | None, force: bool, no_wait: bool, timeout: floa
     client = Client(api)
     started = []
     for spec in load_apps(file, env):
-        result = _submit(client, "PUT", f"/v2/apps{spec.id}", spec.to_json(), partialUpdate="false",
+        # A replace keeps the Halyard fields a body does not name (Marathon's clients cannot name
+        # them): the file's definition names each, null for those it does not set.
+        body = {**{name: None for name in HALYARD_FIELDS}, **spec.to_json()}
+        result = _submit(client, "PUT", f"/v2/apps{spec.id}", body, partialUpdate="false",
                          force=str(force).lower())
         started.append((spec.id, result["deploymentId"]))
         click.echo(f"{spec.id}: updated (deployment {started[-1][1]})")

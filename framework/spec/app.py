@@ -38,6 +38,10 @@ DEFAULT_BACKOFF_SECONDS = 1.0
 DEFAULT_BACKOFF_FACTOR = 1.15
 DEFAULT_MAX_LAUNCH_DELAY_SECONDS = 300.0
 DEFAULT_STRATEGY = "binpack"
+#: The fields of :class:`AppSpec` that Marathon's app definition does not have (Halyard's own):
+#: accepted on input, kept in the stored definition, left out of Marathon's v2 answers (the API
+#: shows them on request: ``embed=app.halyard``), since Marathon's strict clients refuse them.
+HALYARD_FIELDS = ("minReadySeconds", "drainSeconds", "pinDigest", "strategy", "environments")
 
 _ID_SEGMENT = re.compile(r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$")
 
