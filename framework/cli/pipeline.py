@@ -132,7 +132,7 @@ class Pipeline:
     def spec(self, service: str, version: str, env: Environment) -> AppSpec:
         """The app ``service`` becomes in ``env`` at ``version``."""
         path = service_file(self.services, service)
-        specs = load_apps(path, env.name)
+        specs = load_apps(path, env.name, self.environments.known())
         if len(specs) != 1:
             raise ValidationError([Problem("apps", f"{path} must hold one app, holds {len(specs)}")], str(path))
         spec = in_environment(with_min_ready(with_version(specs[0], version)), env)
