@@ -20,7 +20,7 @@ from .app_definition import kept_halyard_fields
 from .app_filters import LIST_ALWAYS, SHOW_ALWAYS, AppFilter, app_embeds
 from .app_info import app_info_json, legacy_embeds
 from .errors import error_response
-from .inputs import app_inputs, asked_by, body_json, new_id, path_id, validated_app
+from .inputs import app_inputs, asked_by, body_json, named_as_sent, new_id, path_id, validated_app
 from .versions import rollback_target
 
 
@@ -61,7 +61,8 @@ def routes(backend: Backend) -> APIRouter:
             if view.find_app(spec.id) is not None:
                 return error_response(409, f"An app with id [{spec.id}] already exists.")
         deployment_id = new_id()
-        backend.submit(PutApp(spec, deployment_id=deployment_id, force=force, **asked_by(request)))
+        with named_as_sent(raw):
+            backend.submit(PutApp(spec, deployment_id=deployment_id, force=force, **asked_by(request)))
         with backend.reading() as view:
             data = app_json(view, view.app(spec.id))
         data["deployments"] = [{"id": deployment_id}]
@@ -101,7 +102,8 @@ def routes(backend: Backend) -> APIRouter:
         else:  # a replace: Halyard's fields the body does not name are kept (app_definition.py)
             definition = kept_halyard_fields(stored, {**raw, "id": app_id})
         spec = target or validated_app(definition, app_inputs(request), existing.spec if existing is not None else None)
-        result = change(PutApp(spec, deployment_id=new_id(), force=force, **asked_by(request)), app_id)
+        with named_as_sent(definition if target is None else None):
+            result = change(PutApp(spec, deployment_id=new_id(), force=force, **asked_by(request)), app_id)
         return JSONResponse(result, status_code=200 if existing is not None else 201)
 
     @router.delete("/v2/apps/{app_id:path}")

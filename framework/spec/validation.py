@@ -23,7 +23,7 @@ from ..documents.reader import format_path, load_document
 from ..errors import Problem, ValidationError
 from ..jobs.spec import JobSpec
 from .app import AppSpec, PathProblems
-from .marathon_compat import normalize_app
+from .marathon_compat import SentPaths, normalize_app, sent_paths
 from .parts import resolve_secret_refs
 
 
@@ -196,7 +196,9 @@ def _undefined_overlays(envs: dict[str, Mapping[str, Any]], prefix: tuple[str | 
 def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...], model: type[pydantic.BaseModel] = AppSpec,
            secrets: SecretInputs | None = None) -> tuple[Any, list[Problem]]:
     found: list[tuple[tuple[str | int, ...], str]] = []
+    sent = None
     if model is AppSpec:
+        sent = sent_paths(data)
         data, found = normalize_app(data)
         if secrets is not None:
             data, unresolved = resolve_secret_refs(data, secrets.store, secrets.previous_env)
@@ -206,9 +208,20 @@ def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...], model: type[p
     try:
         spec = model.model_validate(data)
     except pydantic.ValidationError as exc:
-        # A value already named (an unresolved secret) is not named twice.
-        return None, problems + [p for p in problems_from_pydantic(exc, prefix) if p.loc not in bad]
+        # Named where the body sent has it (not where normalize_app moved it); a value already
+        # named (an unresolved secret) is not named twice.
+        checked = [p for p in problems_from_pydantic(exc, prefix) if p.loc not in bad]
+        return None, problems + ([as_sent(p, sent, prefix) for p in checked] if sent is not None else checked)
     return (None, problems) if problems else (spec, [])
+
+
+def as_sent(problem: Problem, sent: SentPaths, prefix: tuple[str | int, ...] = ()) -> Problem:
+    """``problem`` (found in a canonical definition, at ``prefix`` + a path in it) at the path the
+    body sent has it (:func:`~halyard.spec.marathon_compat.sent_paths`)."""
+    if problem.loc[:len(prefix)] != prefix:
+        return problem
+    loc = prefix + sent.of(problem.loc[len(prefix):])
+    return Problem(format_path(loc), problem.message, loc) if loc != problem.loc else problem
 
 
 def _attribute(p: Problem, env: str, overlay: Mapping[str, Any], prefix: tuple[str | int, ...]) -> Problem:
