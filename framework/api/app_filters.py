@@ -10,7 +10,8 @@ on a key the app does not have never matches (``!=`` and ``notin`` included), as
 Embeds: ``tasks``, ``counts``, ``deployments``, ``readiness``, ``lastTaskFailure``,
 ``taskStats`` and the deprecated ``failures`` (tasks, last task failure and deployments), each
 with or without an ``app.``/``apps.``/``group.apps.`` prefix; ``tasks`` brings ``deployments``
-too. Unknown ones are ignored, as Marathon ignores them.
+too. Halyard adds ``halyard``: the definition's Halyard fields (:mod:`.app_definition`), which
+Marathon's clients never see unless they ask. Unknown ones are ignored, as Marathon ignores them.
 """
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from dataclasses import dataclass
 from ..errors import Problem, ValidationError
 from ..spec.app import AppSpec
 
-TASKS, COUNTS, DEPLOYMENTS, READINESS, LAST_FAILURE, TASK_STATS = (
-    "tasks", "counts", "deployments", "readiness", "lastTaskFailure", "taskStats")
+TASKS, COUNTS, DEPLOYMENTS, READINESS, LAST_FAILURE, TASK_STATS, HALYARD = (
+    "tasks", "counts", "deployments", "readiness", "lastTaskFailure", "taskStats", "halyard")
 _EMBEDS = {TASKS: {TASKS, DEPLOYMENTS}, "failures": {TASKS, LAST_FAILURE, DEPLOYMENTS}, COUNTS: {COUNTS},
            DEPLOYMENTS: {DEPLOYMENTS}, READINESS: {READINESS}, LAST_FAILURE: {LAST_FAILURE},
-           TASK_STATS: {TASK_STATS}}
+           TASK_STATS: {TASK_STATS}, HALYARD: {HALYARD}}
 _PREFIXES = ("group.apps.", "apps.", "app.")
 
 #: what ``GET /v2/apps`` always embeds, and ``GET /v2/apps/{id}`` (Marathon's "deprecated, for compatibility")

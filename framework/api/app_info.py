@@ -14,7 +14,7 @@ from typing import Any
 from ..engine.app_records import AppRecord, TaskFailure, TaskRecord
 from ..engine.view import EngineView
 from ..timestamps import iso
-from .app_filters import COUNTS, DEPLOYMENTS, LAST_FAILURE, READINESS, TASK_STATS, TASKS
+from .app_filters import COUNTS, DEPLOYMENTS, HALYARD, LAST_FAILURE, READINESS, TASK_STATS, TASKS
 from .deployments import readiness_json
 from .tasks import task_json
 from .versions import version_json
@@ -61,9 +61,10 @@ def task_stats(app: AppRecord, tasks: list[TaskRecord], now: float) -> dict[str,
 
 
 def app_info_json(view: EngineView, app: AppRecord, embeds: Set[str]) -> dict[str, Any]:
-    """The app's definition, versions, and what ``embeds`` asks for."""
+    """The app's definition (Marathon's fields; Halyard's too with the ``halyard`` embed), versions,
+    and what ``embeds`` asks for."""
     tasks = view.tasks_of(app.app_id)
-    data = version_json(app.spec, app.version)
+    data = version_json(app.spec, app.version, HALYARD in embeds)
     data["versionInfo"] = {"lastScalingAt": iso(app.version), "lastConfigChangeAt": iso(app.config_version)}
     if COUNTS in embeds:
         counts = task_counts(tasks)
@@ -82,11 +83,11 @@ def app_info_json(view: EngineView, app: AppRecord, embeds: Set[str]) -> dict[st
     return data
 
 
-def legacy_embeds(embed_tasks: bool, readiness: bool) -> frozenset[str]:
+def legacy_embeds(embed_tasks: bool, readiness: bool, halyard: bool = False) -> frozenset[str]:
     """What :func:`app_json`'s older flags meant: counts, deployments and the last failure, with
-    tasks and readiness results if asked."""
+    tasks, readiness results and Halyard's fields if asked."""
     return frozenset({COUNTS, DEPLOYMENTS, LAST_FAILURE} | ({TASKS} if embed_tasks else set())
-                     | ({READINESS} if readiness else set()))
+                     | ({READINESS} if readiness else set()) | ({HALYARD} if halyard else set()))
 
 
 __all__ = ["app_info_json", "failure_json", "legacy_embeds", "task_counts", "task_stats"]

@@ -18,6 +18,7 @@ from ..spec.marathon_compat import base_for_update
 from ..spec.paths import absolute
 from ..spec.validation import app_problems, deep_merge, format_path
 from ..timestamps import iso
+from .app_definition import kept_halyard_fields
 from .inputs import body_json, new_id
 from .versions import rollback_target
 
@@ -38,7 +39,8 @@ def spec_for(backend: Backend, raw: dict, app_id: str, where: tuple[str | int, .
              allow_creation: bool = True) -> tuple[AppSpec | None, list[Problem]]:
     """One app of a list as a complete spec: ``{id, version}`` is a rollback to that stored
     version; with ``partial``, the fields given are merged over the app's definition (Marathon's
-    AppUpdate); otherwise they are the whole definition."""
+    AppUpdate); otherwise they are the whole definition (but for the Halyard fields they do not name,
+    which are kept: :func:`~.app_definition.kept_halyard_fields`)."""
     target = rollback_target(backend, app_id, raw)
     if target is not None:
         return target, []
@@ -49,8 +51,9 @@ def spec_for(backend: Backend, raw: dict, app_id: str, where: tuple[str | int, .
         raise NotFoundError(f"App '{app_id}' does not exist")
     # The stored definition as a partial update sees it (deprecated fields replace their canonical
     # ones), as for PUT /v2/apps/{id}.
-    merged = (deep_merge(base_for_update(existing.spec.to_json(), raw), {**raw, "id": app_id}) if existing and partial
-              else {**raw, "id": app_id})
+    stored = existing.spec.to_json() if existing is not None else None
+    merged = (deep_merge(base_for_update(stored, raw), {**raw, "id": app_id}) if stored is not None and partial
+              else kept_halyard_fields(stored, {**raw, "id": app_id}))
     return app_problems(merged, None, where)
 
 

@@ -16,19 +16,20 @@ from ..spec.marathon_compat import base_for_update
 from ..spec.validation import deep_merge
 from ..timestamps import iso
 from . import scopes
+from .app_definition import kept_halyard_fields
 from .app_filters import LIST_ALWAYS, SHOW_ALWAYS, AppFilter, app_embeds
 from .app_info import app_info_json, legacy_embeds
 from .errors import error_response
-from .inputs import app_inputs, asked_by, body_json, new_id, path_id, validated_app
+from .inputs import app_inputs, asked_by, body_json, named_as_sent, new_id, path_id, validated_app
 from .versions import rollback_target
 
 
 def app_json(view: EngineView, app: AppRecord, embed_tasks: bool = True, readiness: bool = False,
-             embeds: Set[str] | None = None) -> dict[str, Any]:
+             embeds: Set[str] | None = None, halyard: bool = False) -> dict[str, Any]:
     """An app as Marathon shows it, with ``embeds`` (:mod:`.app_filters`); without them, its task
-    counts, deployments and last failure, and its tasks (``embed_tasks``) and readiness results
-    (``readiness``)."""
-    return app_info_json(view, app, embeds if embeds is not None else legacy_embeds(embed_tasks, readiness))
+    counts, deployments and last failure, and its tasks (``embed_tasks``), readiness results
+    (``readiness``) and Halyard's fields (``halyard``)."""
+    return app_info_json(view, app, embeds if embeds is not None else legacy_embeds(embed_tasks, readiness, halyard))
 
 
 def routes(backend: Backend) -> APIRouter:
@@ -60,7 +61,8 @@ def routes(backend: Backend) -> APIRouter:
             if view.find_app(spec.id) is not None:
                 return error_response(409, f"An app with id [{spec.id}] already exists.")
         deployment_id = new_id()
-        backend.submit(PutApp(spec, deployment_id=deployment_id, force=force, **asked_by(request)))
+        with named_as_sent(raw):
+            backend.submit(PutApp(spec, deployment_id=deployment_id, force=force, **asked_by(request)))
         with backend.reading() as view:
             data = app_json(view, view.app(spec.id))
         data["deployments"] = [{"id": deployment_id}]
@@ -94,10 +96,14 @@ def routes(backend: Backend) -> APIRouter:
         raw = {k: v for k, v in raw.items() if k != "version"}
         with backend.reading() as view:
             existing = view.find_app(app_id)
-            base = base_for_update(existing.spec.to_json(), raw) if existing is not None and partialUpdate else {}
-        spec = target or validated_app(deep_merge(base, {**raw, "id": app_id}) if base else {**raw, "id": app_id},
-                                       app_inputs(request), existing.spec if existing is not None else None)
-        result = change(PutApp(spec, deployment_id=new_id(), force=force, **asked_by(request)), app_id)
+            stored = existing.spec.to_json() if existing is not None else None
+        if partialUpdate and stored is not None:
+            definition = deep_merge(base_for_update(stored, raw), {**raw, "id": app_id})
+        else:  # a replace: Halyard's fields the body does not name are kept (app_definition.py)
+            definition = kept_halyard_fields(stored, {**raw, "id": app_id})
+        spec = target or validated_app(definition, app_inputs(request), existing.spec if existing is not None else None)
+        with named_as_sent(definition if target is None else None):
+            result = change(PutApp(spec, deployment_id=new_id(), force=force, **asked_by(request)), app_id)
         return JSONResponse(result, status_code=200 if existing is not None else 201)
 
     @router.delete("/v2/apps/{app_id:path}")

@@ -39,6 +39,7 @@ from ..engine.domain_events import (
 from ..jobs.domain_events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from ..spec.app import AppSpec
 from ..timestamps import iso
+from .app_definition import marathon_definition
 from .deployments import action_json
 from .tasks import ip_addresses_json
 
@@ -114,7 +115,7 @@ def _app(definition: dict | None, version: float) -> list[dict[str, Any]]:
     """A stored definition as the group's app (secrets masked), or none."""
     if definition is None:
         return []
-    return [{**AppSpec.model_validate(definition).public_json(), "version": iso(version)}]
+    return [{**marathon_definition(AppSpec.model_validate(definition)), "version": iso(version)}]
 
 
 def _step(deployment: DeploymentRecord) -> dict[str, Any]:
@@ -158,7 +159,7 @@ def _app_changed(event: AppChanged) -> list[dict[str, Any]]:
     if event.client_ip is not None:
         return []  # asked through the API: that request's audit record is its api_post_event (api/audit.py)
     return [_event("api_post_event", event.at, clientIp=event.client_ip, uri=event.uri or f"/v2/apps{event.spec.id}",
-                   appDefinition=event.spec.public_json())]
+                   appDefinition=marathon_definition(event.spec))]
 
 
 @marathon_events.register

@@ -9,6 +9,7 @@ from ..errors import Problem, ValidationError
 from ..spec.app import AppSpec, normalize_app_id
 from ..spec.paths import absolute, parent
 from ..spec.validation import app_problems, format_path
+from .app_definition import kept_halyard_fields
 from .app_lists import app_id_at
 
 FIELDS = {"id", "apps", "groups", "dependencies", "enforceRole", "scaleBy", "version", "pods"}
@@ -96,6 +97,8 @@ class GroupChange:
         own = raw.get("dependencies") if isinstance(raw.get("dependencies"), list) else []
         merged = list(dict.fromkeys([*own, *dependencies]))
         definition = {k: v for k, v in raw.items() if k != "version"}
+        current = self.current.get(app_id)
+        definition = kept_halyard_fields(current.to_json() if current is not None else None, definition)
         spec, found = app_problems({**definition, "id": app_id, **({"dependencies": merged} if merged else {})},
                                    None, where)
         self.problems += found

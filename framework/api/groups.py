@@ -62,7 +62,7 @@ def group_json(view: EngineView, gid: str, apps: list[AppRecord], embed: set[str
     embed = embed or EMBED_ALL
     if "group.apps" in embed:
         data["apps"] = [app_json(view, a, embed_tasks="group.apps.tasks" in embed,
-                                 readiness="group.apps.readiness" in embed)
+                                 readiness="group.apps.readiness" in embed, halyard="group.apps.halyard" in embed)
                         for a in inside if parent(a.app_id) == gid]
     if "group.groups" in embed:
         depth = len([s for s in gid.split("/") if s])

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,8 @@ from fastapi import Request
 from ..documents.reader import decode, parse_json
 from ..errors import Problem, ValidationError
 from ..spec.app import AppSpec, normalize_app_id
-from ..spec.validation import SecretInputs, app_problems
+from ..spec.marathon_compat import sent_paths
+from ..spec.validation import SecretInputs, app_problems, as_sent
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,19 @@ def validated_app(raw: Any, inputs: AppInputs = AppInputs(), previous: AppSpec |
     if problems or spec is None:
         raise ValidationError(problems)
     return spec
+
+
+@contextmanager
+def named_as_sent(definition: Any) -> Iterator[None]:
+    """Problems the scheduler finds in an app definition it was sent (a service port another app
+    uses) named where ``definition``, as sent, has them: ``ports[1]``, not ``portDefinitions[1].port``."""
+    try:
+        yield
+    except ValidationError as exc:
+        if not isinstance(definition, Mapping):
+            raise
+        sent = sent_paths(definition)
+        raise ValidationError([as_sent(p, sent) for p in exc.problems], exc.source) from None
 
 
 def new_id() -> str:

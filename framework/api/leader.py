@@ -16,9 +16,15 @@ PING_TYPES = ("text/plain", "text/html", JSON)
 
 
 def ping_media_type(accept: str | None) -> str | None:
-    """The type ``/ping`` answers with for this ``Accept`` header: the client's most preferred
-    (highest ``q``, then most specific) range that one of :data:`PING_TYPES` matches, that type
-    (the first that matches); None when the client accepts none of them."""
+    """The type ``/ping`` answers with for this ``Accept`` header (:func:`preferred_type` of
+    :data:`PING_TYPES`); None when the client accepts none of them."""
+    return preferred_type(accept, PING_TYPES)
+
+
+def preferred_type(accept: str | None, offered: tuple[str, ...]) -> str | None:
+    """Marathon's content negotiation: for the client's most preferred (highest ``q``, then most
+    specific) range of ``accept`` that one of ``offered`` matches, that type (the first of
+    ``offered`` that matches); None when the client accepts none of them."""
     ranges = []
     for n, part in enumerate((accept or "*/*").split(",")):
         kind, *params = [p.strip() for p in part.split(";")]
@@ -31,10 +37,10 @@ def ping_media_type(accept: str | None) -> str | None:
             ranges.append((-quality, kind.count("*"), n, kind.lower()))
     for *_, kind in sorted(ranges):
         main, _, sub = kind.partition("/")
-        for offered in PING_TYPES:
-            o_main, _, o_sub = offered.partition("/")
+        for media_type in offered:
+            o_main, _, o_sub = media_type.partition("/")
             if main in ("*", o_main) and sub in ("*", o_sub):
-                return offered
+                return media_type
     return None
 
 

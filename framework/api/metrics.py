@@ -1,23 +1,34 @@
-"""``GET /metrics``: the scheduler's state in Prometheus' text format.
+"""``GET /metrics``: the scheduler's state in Prometheus' text format, or in Marathon's JSON.
 
 Counters only go up: ``halyard_offer_cycles`` is counted by the process across its terms as
 leader (a new process starts from 0, as any Prometheus counter does). Figures read from the kept
 state that may shrink are gauges (``halyard_deployments_failed_kept``).
+
+A client that asks for JSON (``Accept: application/json``, as marathon-python's
+``get_metrics()`` does) gets the same figures in the JSON Marathon 1.7+ serves at ``/metrics``
+(Dropwizard's registry: ``version``, ``counters``, ``gauges``, ``histograms``, ``meters``,
+``timers``; Marathon's ``MetricsConversion``), each named as Marathon names them: the Prometheus
+name's words and then its label values joined by dots, then the kind, then the unit
+(``halyard_app_waiting{app="/web",reason="resources"}`` is ``halyard.app.waiting.web.resources.gauge``,
+the offer-to-accept quantiles ``halyard.offer.to.accept.p50.gauge.seconds``). Any other client,
+Prometheus included, gets the text format.
 """
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ..engine.app_records import AppRecord
 from ..engine.view import EngineView
 from ..runtime.backend import Backend
+from .leader import JSON, preferred_type
 
 RUN_STATUSES = ("QUEUED", "STARTING", "RUNNING", "FINISHED", "FAILED", "KILLED")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -106,16 +117,63 @@ class _Collector:
 
 
 def render(backend: Backend) -> bytes:
+    """The metrics in Prometheus' text format."""
     registry = CollectorRegistry()
     registry.register(_Collector(backend))
     return generate_latest(registry)
+
+
+#: The version Marathon's metrics JSON carries (its Dropwizard metrics library's major version).
+DROPWIZARD_VERSION = "4.0.0"
+
+
+def render_json(backend: Backend) -> dict[str, Any]:
+    """The metrics in Marathon's JSON (see the module's docstring)."""
+    return dropwizard_json(_Collector(backend).collect())
+
+
+def dropwizard_json(families: Iterable[Metric]) -> dict[str, Any]:
+    """Prometheus metric families as Marathon's metrics JSON: a counter's ``{count}``, a gauge's
+    ``{value}`` (Halyard has no histograms, meters nor timers: the offer-to-accept quantiles are gauges)."""
+    counters: dict[str, Any] = {}
+    gauges: dict[str, Any] = {}
+    for family in families:
+        for sample in family.samples:
+            if family.type == "counter":
+                if sample.name.endswith("_total"):  # not the _created sample
+                    counters[dropwizard_name(family.name, sample.labels, "counter")] = {"count": int(sample.value)}
+            else:
+                gauges[dropwizard_name(family.name, sample.labels, "gauge")] = {"value": float(sample.value)}
+    return {"version": DROPWIZARD_VERSION, "counters": counters, "gauges": gauges, "histograms": {}, "meters": {},
+            "timers": {}}
+
+
+def dropwizard_name(name: str, labels: Mapping[str, str], kind: str) -> str:
+    """A Prometheus series' name as Marathon names its metrics (``marathon.apps.active.gauge``):
+    words and label values joined by dots, then the kind, then the unit (``.seconds``)."""
+    unit = ""
+    if name.endswith("_seconds"):
+        name, unit = name.removesuffix("_seconds"), ".seconds"
+    parts = name.split("_") + [_label_part(key, value) for key, value in labels.items()]
+    return ".".join([*parts, kind]) + unit
+
+
+def _label_part(key: str, value: str) -> str:
+    """A label value in a name: an app id without its leading ``/``; a quantile as ``p50``, ``p99``."""
+    if key == "quantile" and value.startswith("0."):
+        digits = value.removeprefix("0.")
+        return "p" + digits.ljust(2, "0")
+    return value.strip("/")
 
 
 def routes(backend: Backend) -> APIRouter:
     router = APIRouter()
 
     @router.get("/metrics")
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        """Prometheus' text format; Marathon's JSON to a client that prefers JSON."""
+        if preferred_type(request.headers.get("accept"), ("text/plain", JSON)) == JSON:
+            return JSONResponse(render_json(backend))
         return Response(render(backend), media_type=CONTENT_TYPE)
 
     return router

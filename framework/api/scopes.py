@@ -50,6 +50,7 @@ from ..engine.view import EngineView
 from ..errors import ForbiddenError
 from ..runtime.backend import Backend, MasterReader, SchedulerInfo, SchedulerStats
 from ..spec.app import AppSpec
+from .app_definition import marathon_definition
 from .tokens import Grant, job_path
 
 
@@ -155,10 +156,10 @@ class ScopedBackend:
             scope.app_definition = self._stored(command.spec)
 
     def _stored(self, spec: AppSpec) -> dict[str, Any]:
-        """The definition as stored (service ports assigned), secrets masked."""
+        """The definition as stored (service ports assigned), secrets masked, as Marathon shows it."""
         with self._backend.reading() as view:
             app = view.find_app(spec.id)
-        return (app.spec if app is not None else spec).public_json()
+        return marathon_definition(app.spec if app is not None else spec)
 
     def app_version(self, app_id: str, version: float) -> AppSpec | None:
         return self._backend.app_version(app_id, version)

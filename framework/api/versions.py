@@ -10,13 +10,15 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from ..engine.view import EngineView
 from ..errors import NotFoundError, Problem, ValidationError
 from ..runtime.backend import Backend
 from ..spec.app import AppSpec
 from ..timestamps import iso, parse_iso
+from .app_definition import marathon_definition
+from .app_filters import HALYARD, app_embeds
 from .inputs import path_id
 
 # Fields a rollback may name besides ``version`` (Marathon: "may only be combined with the 'id' field").
@@ -62,10 +64,10 @@ def spec_at(backend: Backend, app_id: str, text: str) -> tuple[AppSpec, float]:
     return spec, version
 
 
-def version_json(spec: AppSpec, version: float) -> dict[str, Any]:
-    """An app definition as it was at ``version`` (secrets masked, as everywhere)."""
-    data = spec.public_json()
-    data.pop("environments", None)
+def version_json(spec: AppSpec, version: float, halyard: bool = False) -> dict[str, Any]:
+    """An app definition as it was at ``version`` (secrets masked, as everywhere): Marathon's
+    fields, and with ``halyard`` Halyard's own (:mod:`.app_definition`)."""
+    data = marathon_definition(spec, halyard)
     data["version"] = iso(version)
     return data
 
@@ -107,8 +109,8 @@ def routes(backend: Backend) -> APIRouter:
             return {"versions": [iso(v) for v in view.versions_of(app_id)]}
 
     @router.get("/v2/apps/{app_id:path}/versions/{version}")
-    def show_version(app_id: str, version: str) -> Any:
+    def show_version(app_id: str, version: str, embed: list[str] | None = Query(None)) -> Any:
         spec, found = spec_at(backend, path_id(app_id), version)
-        return version_json(spec, found)
+        return version_json(spec, found, HALYARD in app_embeds(embed))
 
     return router

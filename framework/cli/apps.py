@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import click
 
+from ..spec.app import HALYARD_FIELDS
 from ..spec.validation import load_apps
-from .client import API_OPTION, Client
+from .client import API_OPTION, ApiError, Client
+from .locks import locked_error
 from .output import OUTPUT_OPTION, emit_json, table
 from .progress import follow
 
@@ -22,7 +25,7 @@ def apps() -> None:
 @OUTPUT_OPTION
 def list_apps(api: str, output: str) -> None:
     """Every app with its instances, running and healthy tasks."""
-    data = Client(api).get("/v2/apps")["apps"]
+    data = Client(api).get("/v2/apps", embed="apps.halyard")["apps"]
     if output == "json":
         emit_json(data)
         return
@@ -40,7 +43,7 @@ def show(app_id: str, api: str, output: str) -> None:
     """One app, its tasks, and why instances wait (if any do)."""
     client = Client(api)
     app_id = "/" + app_id.strip("/")
-    app = client.get(f"/v2/apps{app_id}")["app"]
+    app = client.get(f"/v2/apps{app_id}", embed="app.halyard")["app"]
     placement = client.get(f"/v1/apps{app_id}/placement")
     if output == "json":
         emit_json({"app": app, "placement": placement})
@@ -60,9 +63,14 @@ def show(app_id: str, api: str, output: str) -> None:
         click.echo(f"last failure: {f['taskId']} {f['state']} on {f['host']}: {f['message']}")
 
 
-def _submit(client: Client, method: str, path: str, body: dict | None = None, **params) -> dict:
-    result = client.request(method, path, json=body, **params) or {}
-    return result
+def _submit(client: Client, method: str, path: str, body: dict | None, command: str, app_id: str,
+            **params: Any) -> dict:
+    """One change through the API; a 409 from a deployment holding the app says which one and
+    offers ``command``'s ``--force`` (:mod:`.locks`)."""
+    try:
+        return client.request(method, path, json=body, **params) or {}
+    except ApiError as exc:
+        raise locked_error(exc, f"halyard apps {command}", app_id) from None
 
 
 def wait_options(command: Callable) -> Callable:
@@ -102,7 +110,7 @@ def create(file: str, env: str | None, force: bool, no_wait: bool, timeout: floa
     client = Client(api)
     started = []
     for spec in load_apps(file, env):
-        result = _submit(client, "POST", "/v2/apps", spec.to_json(), force=str(force).lower())
+        result = _submit(client, "POST", "/v2/apps", spec.to_json(), "create", spec.id, force=str(force).lower())
         started.append((spec.id, result["deployments"][0]["id"]))
         click.echo(f"{spec.id}: created (deployment {started[-1][1]})")
     sys.exit(max([_wait(client, app_id, d, no_wait, timeout) for app_id, d in started], default=0))
@@ -119,19 +127,22 @@ def update(file: str, env: str | None, force: bool, no_wait: bool, timeout: floa
     client = Client(api)
     started = []
     for spec in load_apps(file, env):
-        result = _submit(client, "PUT", f"/v2/apps{spec.id}", spec.to_json(), partialUpdate="false",
+        # A replace keeps the Halyard fields a body does not name (Marathon's clients cannot name
+        # them): the file's definition names each, null for those it does not set.
+        body = {**{name: None for name in HALYARD_FIELDS}, **spec.to_json()}
+        result = _submit(client, "PUT", f"/v2/apps{spec.id}", body, "update", spec.id, partialUpdate="false",
                          force=str(force).lower())
         started.append((spec.id, result["deploymentId"]))
         click.echo(f"{spec.id}: updated (deployment {started[-1][1]})")
     sys.exit(max([_wait(client, app_id, d, no_wait, timeout) for app_id, d in started], default=0))
 
 
-def _change(api: str, app_id: str, method: str, suffix: str, doing: str, force: bool,
+def _change(api: str, app_id: str, method: str, suffix: str, doing: str, force: bool, command: str,
             body: dict | None = None) -> tuple[Client, str, str]:
-    """One app change through the API, reported with the deployment it started."""
+    """One app change (by ``halyard apps COMMAND``) through the API, reported with the deployment it started."""
     app_id = "/" + app_id.strip("/")
     client = Client(api)
-    result = _submit(client, method, f"/v2/apps{app_id}{suffix}", body, force=str(force).lower())
+    result = _submit(client, method, f"/v2/apps{app_id}{suffix}", body, command, app_id, force=str(force).lower())
     click.echo(f"{app_id}: {doing} (deployment {result['deploymentId']})")
     return client, app_id, result["deploymentId"]
 
@@ -139,34 +150,34 @@ def _change(api: str, app_id: str, method: str, suffix: str, doing: str, force: 
 @apps.command()
 @click.argument("app_id")
 @click.argument("instances", type=click.IntRange(min=0))
-@click.option("--force", is_flag=True)
+@click.option("--force", is_flag=True, help="supersede a deployment under way")
 @wait_options
 @API_OPTION
 def scale(app_id: str, instances: int, force: bool, no_wait: bool, timeout: float, api: str) -> None:
     """Set an app's instances and wait until the deployment ends."""
-    client, app_id, deployment_id = _change(api, app_id, "PUT", "", f"scaling to {instances}", force,
+    client, app_id, deployment_id = _change(api, app_id, "PUT", "", f"scaling to {instances}", force, "scale",
                                             {"instances": instances})
     sys.exit(_wait(client, app_id, deployment_id, no_wait, timeout))
 
 
 @apps.command()
 @click.argument("app_id")
-@click.option("--force", is_flag=True)
+@click.option("--force", is_flag=True, help="supersede a deployment under way")
 @wait_options
 @API_OPTION
 def restart(app_id: str, force: bool, no_wait: bool, timeout: float, api: str) -> None:
     """Replace every task of an app (rolling, within its upgradeStrategy) and wait until it is done."""
-    client, app_id, deployment_id = _change(api, app_id, "POST", "/restart", "restarting", force)
+    client, app_id, deployment_id = _change(api, app_id, "POST", "/restart", "restarting", force, "restart")
     sys.exit(_wait(client, app_id, deployment_id, no_wait, timeout))
 
 
 @apps.command()
 @click.argument("app_id")
-@click.option("--force", is_flag=True)
+@click.option("--force", is_flag=True, help="supersede a deployment under way")
 @API_OPTION
 def destroy(app_id: str, force: bool, api: str) -> None:
     """Kill an app's tasks and remove it."""
-    _change(api, app_id, "DELETE", "", "destroying", force)
+    _change(api, app_id, "DELETE", "", "destroying", force, "destroy")
 
 
 @click.command()

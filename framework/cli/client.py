@@ -18,16 +18,27 @@ API_OPTION = click.option("--api", envvar="HALYARD_API", default=DEFAULT_API, sh
 
 
 class ApiError(HalyardError):
-    """The API refused a request (``status``) or could not be reached (``status`` None)."""
+    """The API refused a request (``status``, with its JSON ``body``) or could not be reached
+    (``status`` None); ``client`` is the client that asked (to ask more about the refusal)."""
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, body: Any = None, client: Client | None = None):
         super().__init__(message)
-        self.status = status
+        self.status, self.body, self.client = status, body, client
 
     @property
     def transient(self) -> bool:
         """Worth asking again: no answer, or no leader right now (a failover)."""
         return self.status is None or self.status in (502, 503, 504)
+
+    @property
+    def locked_by(self) -> str | None:
+        """The deployment that holds the app a change was refused for (409 with ``deployments``)."""
+        if self.status != 409 or not isinstance(self.body, dict):
+            return None
+        deployments = self.body.get("deployments")
+        first = deployments[0] if isinstance(deployments, list) and deployments else None
+        found = first.get("id") if isinstance(first, dict) else None
+        return found if isinstance(found, str) else None
 
 
 class Client:
@@ -65,7 +76,7 @@ class Client:
         except requests.RequestException as exc:
             raise ApiError(f"cannot reach Halyard at {self.base}: {exc}") from None
         if resp.status_code not in ok:
-            raise ApiError(_explain(resp), resp.status_code)
+            raise ApiError(_explain(resp), resp.status_code, _json(resp), self)
         if raw:
             return resp.text
         return resp.json() if resp.content and resp.headers.get("content-type", "").startswith("application/json") else None
@@ -80,6 +91,13 @@ class Client:
             if "does not exist" in str(exc):
                 return None
             raise
+
+
+def _json(resp: requests.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
 
 
 def _explain(resp: requests.Response) -> str:

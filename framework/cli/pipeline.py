@@ -27,6 +27,7 @@ from ..spec.app import AppSpec
 from ..spec.validation import load_apps
 from ..timestamps import parse_iso
 from .client import ApiError, Client
+from .locks import locked_error
 from .output import emit_json
 from .progress import follow
 
@@ -132,7 +133,7 @@ class Pipeline:
     def spec(self, service: str, version: str, env: Environment) -> AppSpec:
         """The app ``service`` becomes in ``env`` at ``version``."""
         path = service_file(self.services, service)
-        specs = load_apps(path, env.name)
+        specs = load_apps(path, env.name, self.environments.known())
         if len(specs) != 1:
             raise ValidationError([Problem("apps", f"{path} must hold one app, holds {len(specs)}")], str(path))
         spec = in_environment(with_min_ready(with_version(specs[0], version)), env)
@@ -162,14 +163,18 @@ class Pipeline:
 
     def ship(self, service: str, version: str, env: Environment, *, digest: str | None = None,
              force: bool = False, forced: bool = False, promoted_from: str | None = None,
-             rollback: bool = False, timeout: float = 120.0, output: str = "table") -> int:
-        """Release ``version`` of ``service`` to ``env`` and follow it to its end; the exit code."""
+             rollback: bool = False, timeout: float = 120.0, output: str = "table", command: str = "deploy") -> int:
+        """Release ``version`` of ``service`` to ``env`` and follow it to its end; the exit code.
+        Refused because a deployment holds the app: which one, and ``command``'s ``--force``."""
         spec = self.spec(service, version, env)
         client = self.client(env)
         body = {"id": str(uuid.uuid4()), "service": service, "environment": env.name, "version": version,
                 "app": spec.to_json(), "digest": digest, "force": force, "forced": forced,
                 "promotedFrom": promoted_from, "rollback": rollback}
-        answer = post_release(client, body, timeout)
+        try:
+            answer = post_release(client, body, timeout)
+        except ApiError as exc:
+            raise locked_error(exc, command, spec.id) from None
         release, deployment_id = answer["release"], answer["deploymentId"]
         what = f"{spec.id} {version}" + (f" ({short_digest(release['digest'])})" if release["digest"] else "")
         click.echo(f"deploying {what} to {env.name}: {spec.instances} instance(s) (deployment {deployment_id})",

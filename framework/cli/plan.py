@@ -14,9 +14,8 @@ from ..placement.compare import Comparison, parse_names
 from ..placement.compare import compare as run_comparison
 from ..placement.compare import to_json as comparison_json
 from ..spec.app import StrategyRef
-from ..spec.validation import load_apps
 from .output import OUTPUT_OPTION, emit_json, table
-from .validate import check_strategies, in_environments
+from .validate import check_strategies, load_in_environment
 
 
 def read_cluster(cluster: str | None, master: str | None) -> list[AgentInfo]:
@@ -104,7 +103,7 @@ def plan(apps: tuple[str, ...], cluster: str | None, master: str | None, env: st
     registry = StrategyRegistry.discover()
     specs = []
     for path in apps:
-        loaded = in_environments(load_apps(path, env), path, env)
+        loaded = load_in_environment(path, env)
         check_strategies(loaded, path, registry, dry_run=True)
         specs += loaded
     if strategy:

@@ -64,7 +64,8 @@ def releases(service: str, environment: str | None, services: str, output: str, 
 @click.argument("target", metavar="TO")
 @SERVICES_OPTION
 @click.option("--timeout", type=float, default=120.0, show_default=True)
-@click.option("--force", is_flag=True, help="override TO's promotion rule (recorded in the release)")
+@click.option("--force", is_flag=True, help="override TO's promotion rule (recorded in the release) and supersede "
+                                            "a deployment under way")
 @OUTPUT_OPTION
 @API_OPTION
 @exit_codes
@@ -81,7 +82,7 @@ def promote(service: str, source: str, target: str, services: str, timeout: floa
     if dst.promote_from is not None and dst.promote_from != src.name:
         _, forced = pipeline.promotion(service, now.version, dst, force)
     sys.exit(pipeline.ship(service, now.version, dst, digest=now.digest, force=force, forced=forced,
-                           promoted_from=src.name, timeout=timeout, output=output))
+                           promoted_from=src.name, timeout=timeout, output=output, command="halyard promote"))
 
 
 @click.command()

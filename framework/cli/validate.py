@@ -21,7 +21,7 @@ from .output import emit_json
 def validate(file: str, env: str | None, output: str) -> None:
     """Check an app definition file; exit 0 and print the resolved app(s), or list every problem.
     With ``--env``, the app ids are under the environment's namespace (``environments.yaml`` next to FILE)."""
-    apps = in_environments(load_apps(file, env), file, env)
+    apps = load_in_environment(file, env)
     check_strategies(apps, file)
     docs = [a.public_json() for a in apps]
     if output == "json":
@@ -30,11 +30,15 @@ def validate(file: str, env: str | None, output: str) -> None:
         click.echo(yaml.safe_dump(docs[0] if len(docs) == 1 else {"apps": docs}, sort_keys=False).rstrip())
 
 
-def in_environments(apps: list[AppSpec], file: str, env: str | None) -> list[AppSpec]:
-    """The apps as they run in ``env`` (its namespace from the environments.yaml beside ``file``, if any)."""
+def load_in_environment(file: str, env: str | None) -> list[AppSpec]:
+    """The apps of ``file`` as they run in ``env``, read against the environments.yaml beside it, if
+    any (its namespace; an environment it defines without an overlay is the base; an overlay for
+    one it does not define is a problem)."""
+    environments = environments_for(Path(file).parent)
+    apps = load_apps(file, env, environments.known())
     if env is None:
         return apps
-    environment = environments_for(Path(file).parent).get(env)
+    environment = environments.get(env)
     return [in_environment(a, environment) for a in apps]
 
 

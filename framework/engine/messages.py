@@ -120,11 +120,12 @@ class RestartApp:
 
 @dataclass(frozen=True)
 class StartRebalance:
-    """Run planned moves (``engine/rebalance.py``): per app, ``(app id, deployment id, moves)``,
-    one ``rebalance`` deployment each. Refused as a whole when an app is unknown, going away or
-    in a deployment already."""
+    """Run planned moves (``engine/rebalance_moves.py``): per app, ``(app id, deployment id,
+    moves)``, one ``rebalance`` deployment each. Refused as a whole when an app is unknown, going
+    away or in a deployment already (unless ``force``: that deployment is superseded)."""
 
     apps: tuple[tuple[str, str, tuple[Move, ...]], ...]
+    force: bool = False
 
 
 @dataclass(frozen=True)

@@ -76,15 +76,16 @@ class MoveRunner:
 
     def start(self, event: StartRebalance) -> list[Instruction]:
         """Start one ``rebalance`` deployment per app, with its moves. Every app is checked first (an
-        unknown one is a NotFoundError; one being deleted, or deploying, a ConflictError): all or nothing."""
+        unknown one is a NotFoundError; one being deleted, or deploying unless ``force``, a
+        ConflictError): all or nothing. With ``force`` a deployment under way is superseded."""
         for app_id, _, _ in event.apps:
             if self.app(app_id).deleting:
                 raise ConflictError(f"App '{app_id}' is being deleted")
-            self.book.check_free(app_id, False)
+            self.book.check_free(app_id, event.force)
         persist = Persist()
         for app_id, deployment_id, moves in event.apps:
             spec = self.app(app_id).spec.to_json()
-            record = self.book.start(app_id, "rebalance", spec, deployment_id, False, persist, target=spec)
+            record = self.book.start(app_id, "rebalance", spec, deployment_id, event.force, persist, target=spec)
             self.queues[app_id] = deque(moves)
             self.deployment[app_id] = record.id
             self.failed.discard(app_id)

@@ -16,7 +16,9 @@ service definitions (``--services``)::
   scheduler cannot reach).
 
 Without the file, an environment has no namespace and uses ``--api``: Halyard's behaviour before
-environments. Pure: no I/O but reading the file.
+environments. With it, the file says which environments exist: a service whose ``environments:``
+has no overlay for one deploys its base definition there, and an overlay for an environment the
+file does not define is refused (:meth:`Environments.known`). Pure: no I/O but reading the file.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from typing import Any
 from ..documents.reader import load_document
 from ..errors import Problem, ValidationError
 from ..spec.app import AppSpec, normalize_app_id
+from ..spec.validation import KnownEnvironments
 
 FILE_NAME = "environments.yaml"
 FIELDS = {"namespace", "api", "tokenEnv", "promoteFrom", "pinDigest"}
@@ -65,6 +68,11 @@ class Environments:
             raise ValidationError([Problem("ENVIRONMENT", f"no environment {name!r} in {self.path} "
                                            f"(it defines {', '.join(sorted(self.by_name)) or 'none'})")])
         return env
+
+    def known(self) -> KnownEnvironments | None:
+        """What a service definition's overlays are read against (None without an environments.yaml:
+        then an environment needs an overlay, as before)."""
+        return KnownEnvironments(frozenset(self.by_name), self.path) if self.path is not None else None
 
 
 def environments_for(directory: str | Path) -> Environments:

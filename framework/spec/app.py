@@ -38,6 +38,10 @@ DEFAULT_BACKOFF_SECONDS = 1.0
 DEFAULT_BACKOFF_FACTOR = 1.15
 DEFAULT_MAX_LAUNCH_DELAY_SECONDS = 300.0
 DEFAULT_STRATEGY = "binpack"
+#: The fields of :class:`AppSpec` that Marathon's app definition does not have (Halyard's own):
+#: accepted on input, kept in the stored definition, left out of Marathon's v2 answers (the API
+#: shows them on request: ``embed=app.halyard``), since Marathon's strict clients refuse them.
+HALYARD_FIELDS = ("minReadySeconds", "drainSeconds", "pinDigest", "strategy", "environments")
 
 _ID_SEGMENT = re.compile(r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$")
 
@@ -298,14 +302,15 @@ class AppSpec(MarathonRules, Definition):
             problems.append((("args",), "args needs a Docker image (container.docker.image); use cmd for commands"))
         network = self.network
         mappings = self.container.mappings if self.container is not None else None
+        where_mapped = ("container", *self.container.mappings_path) if self.container is not None else ()
         if mappings is not None and network in ("HOST", "NONE"):
-            problems.append((("container", "portMappings"), f"not allowed with {network} networking; use portDefinitions"))
+            problems.append((where_mapped, f"not allowed with {network} networking; use portDefinitions"))
         if self.port_definitions and network in ("BRIDGE", "USER"):
             problems.append((("portDefinitions",), f"not allowed with {network} networking; use container.portMappings"))
         names = [p.name for p in (self.port_definitions or mappings or []) if p.name]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            where = ("portDefinitions",) if self.port_definitions else ("container", "portMappings")
+            where = ("portDefinitions",) if self.port_definitions else where_mapped
             problems.append((where, f"duplicate port names: {', '.join(dupes)}"))
         if len(self.health_checks) > 1:
             problems.append((("healthChecks",), f"Halyard runs one health check per task (Mesos' limit); "
@@ -437,9 +442,10 @@ class AppSpec(MarathonRules, Definition):
         return tuple(d.port for d in owners) if owners is not None else (0,)
 
     def service_port_path(self, index: int) -> tuple[str | int, ...]:
-        """Where service port ``index`` is given, as a problem's location."""
-        if self._service_port_owners()[0] == "portMappings":
-            return ("container", "portMappings", index, "servicePort")
+        """Where service port ``index`` is given, as a problem's location (``portMappings`` where
+        the definition has them: ``container`` or, the older place, ``container.docker``)."""
+        if self._service_port_owners()[0] == "portMappings" and self.container is not None:
+            return ("container", *self.container.mappings_path, index, "servicePort")
         return ("portDefinitions", index, "port")
 
     def with_service_ports(self, ports: tuple[int, ...]) -> AppSpec:

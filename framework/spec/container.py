@@ -100,6 +100,12 @@ class Container(Spec):
             return self.port_mappings
         return self.docker.port_mappings if self.docker is not None else None
 
+    @property
+    def mappings_path(self) -> tuple[str, ...]:
+        """Where :attr:`mappings` are given, below ``container`` (a problem names that place)."""
+        older = self.port_mappings is None and self.docker is not None and self.docker.port_mappings is not None
+        return ("docker", "portMappings") if older else ("portMappings",)
+
 
 class PortDefinition(Spec):
     """A port the app needs on the host (HOST networking). ``port`` 0: any port."""

@@ -14,15 +14,22 @@ is validated, as Marathon's own ``AppNormalization`` does.
 - A Mesos container with an image (UCR) is refused with one reason, and checked as a Docker
   one for everything else.
 
+A problem found in the canonical definition is named where the body sent has it
+(:func:`sent_paths`): ``uris[1]``, not ``fetch[1].uri``; ``ports[0]``, not
+``portDefinitions[0].port``; ``ipAddress``, not ``networks[0].mode``. (Port mappings in their
+older place, ``container.docker.portMappings``, are not moved: the model names that place.)
+
 Pure: raw mappings in, a raw mapping and ``(path, problem)`` pairs out.
 """
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-Problems = list[tuple[tuple[str | int, ...], str]]
+Loc = tuple[str | int, ...]
+Problems = list[tuple[Loc, str]]
 
 #: What ``GET /v2/apps`` adds to a definition; ignored on input.
 READ_ONLY = ("versionInfo", "tasksRunning", "tasksStaged", "tasksHealthy", "tasksUnhealthy", "deployments",
@@ -68,6 +75,67 @@ def base_for_update(stored: Mapping[str, Any], update: Mapping[str, Any]) -> dic
     drop = {field for key, fields in REPLACES.items() if update.get(key) is not None for field in fields
             if field not in update}
     return {k: v for k, v in stored.items() if k not in drop}
+
+
+@dataclass(frozen=True)
+class SentPaths:
+    """Where the fields :func:`normalize_app` wrote came from in the body sent, so that a problem
+    of the canonical definition names what the user wrote. Each move is ``(canonical, sent,
+    deeper)``: a path under ``canonical`` is named under ``sent`` (the rest of it appended when
+    ``deeper``, where both spell it the same); the longest matching ``canonical`` wins."""
+
+    moves: tuple[tuple[Loc, Loc, bool], ...] = ()
+
+    def of(self, loc: Loc) -> Loc:
+        """``loc`` (a path in the canonical definition) as the body sent spells it."""
+        best: tuple[Loc, Loc, bool] | None = None
+        for move in self.moves:
+            canonical = move[0]
+            if loc[:len(canonical)] == canonical and (best is None or len(canonical) > len(best[0])):
+                best = move
+        if best is None:
+            return loc
+        canonical, sent, deeper = best
+        return sent + loc[len(canonical):] if deeper else sent
+
+
+def sent_paths(raw: Mapping[str, Any]) -> SentPaths:
+    """The :class:`SentPaths` of a body (an app definition as sent, before :func:`normalize_app`)."""
+    moves: list[tuple[Loc, Loc, bool]] = []
+    uris, ports = raw.get("uris"), raw.get("ports")
+    if isinstance(uris, list) and not raw.get("fetch"):
+        moves += [(("fetch",), ("uris",), False), *((("fetch", i), ("uris", i), False) for i in range(len(uris)))]
+    if isinstance(ports, list) and raw.get("portDefinitions") is None:
+        moves += [(("portDefinitions",), ("ports",), False),
+                  *((("portDefinitions", i), ("ports", i), False) for i in range(len(ports)))]
+    container = raw.get("container") if isinstance(raw.get("container"), Mapping) else None
+    docker = container.get("docker") if container is not None and isinstance(container.get("docker"), Mapping) else None
+    ip = raw.get("ipAddress")
+    if isinstance(ip, Mapping) and not raw.get("networks"):
+        moves += _ip_address_moves(ip, container, docker)
+    return SentPaths(tuple(moves))
+
+
+def _ip_address_moves(ip: Mapping[str, Any], container: Mapping[str, Any] | None,
+                      docker: Mapping[str, Any] | None) -> list[tuple[Loc, Loc, bool]]:
+    """Where ``networks`` (and a Mesos container's ``portMappings``) made from ``ipAddress`` came from."""
+    where = ("ipAddress",)
+    mode = ("container", "docker", "network") if docker is not None and docker.get("network") is not None else where
+    moves: list[tuple[Loc, Loc, bool]] = [
+        (("networks",), where, False), (("networks", 0), where, False), (("networks", 0, "mode"), mode, False),
+        (("networks", 0, "labels"), where + ("labels",), True),
+        (("networks", 0, "name"), where + ("networkName",) if "networkName" in ip else where, False)]
+    if container is None:  # made from ipAddress: a Mesos container
+        moves.append((("container",), where, False))
+    discovery = ip.get("discovery")
+    ports = discovery.get("ports") if isinstance(discovery, Mapping) else None
+    if isinstance(ports, list) and not (container or {}).get("portMappings"):
+        sent = where + ("discovery", "ports")
+        moves.append((("container", "portMappings"), sent, False))
+        for i in range(len(ports)):
+            moves += [(("container", "portMappings", i), sent + (i,), True),
+                      (("container", "portMappings", i, "containerPort"), sent + (i, "number"), False)]
+    return moves
 
 
 def _fetch_from_uris(app: dict[str, Any], problems: Problems) -> None:

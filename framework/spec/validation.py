@@ -3,6 +3,11 @@
 An app definition file is YAML (JSON is YAML too) holding one app, or several under ``apps:``.
 ``environments`` overlays are deep-merged over the base definition: mappings merge key by key,
 anything else (lists included) replaces, and ``null`` removes a key.
+
+Which environment names a definition may be resolved for: without a pipeline (no
+``environments.yaml``), the names of its overlays. With one (:class:`KnownEnvironments`), the
+names the pipeline defines: one without an overlay is the base definition, and an overlay for a
+name the pipeline does not define is refused (a typo would otherwise never be applied).
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from ..documents.reader import format_path, load_document
 from ..errors import Problem, ValidationError
 from ..jobs.spec import JobSpec
 from .app import AppSpec, PathProblems
-from .marathon_compat import normalize_app
+from .marathon_compat import SentPaths, normalize_app, sent_paths
 from .parts import resolve_secret_refs
 
 
@@ -31,6 +36,18 @@ class SecretInputs:
     store: Mapping[str, str] | None = None
     #: The stored app's ``env`` (:meth:`AppSpec.to_json`), whose values ``{secret: true}`` keeps.
     previous_env: Mapping[str, Any] = field(default_factory=dict)
+
+@dataclass(frozen=True)
+class KnownEnvironments:
+    """The environments a pipeline defines (``environments.yaml``), which a definition's overlays
+    are read against: ``source`` names the file in problems."""
+
+    names: frozenset[str]
+    source: str = "environments.yaml"
+
+    def defined(self) -> str:
+        return ", ".join(sorted(self.names)) or "none"
+
 
 # Marathon app fields Halyard knows but does not support: named as such, never ignored. A
 # reason makes the message "not supported by Halyard: <reason>". (Deprecated and read-only
@@ -152,15 +169,36 @@ def resolve_environment(raw: Mapping[str, Any], env: str | None) -> dict[str, An
     return deep_merge(base, envs[env])
 
 
-def _no_such_environment(env: str, envs: Mapping[str, Any], prefix: tuple[str | int, ...]) -> Problem:
+def _no_such_environment(env: str, envs: Mapping[str, Any], prefix: tuple[str | int, ...],
+                         known: KnownEnvironments | None = None) -> Problem:
+    where = prefix + ("environments",)
+    if known is not None:
+        return Problem(format_path(where), f"no environment {env!r} in {known.source} (it defines {known.defined()})")
     defined = ", ".join(sorted(envs)) or "none"
-    return Problem(format_path(prefix + ("environments",)), f"no environment {env!r} (defined: {defined})")
+    return Problem(format_path(where), f"no environment {env!r} (defined: {defined})")
+
+
+def _undefined_overlays(envs: dict[str, Mapping[str, Any]], prefix: tuple[str | int, ...],
+                        known: KnownEnvironments | None) -> list[Problem]:
+    """The overlays for environments the pipeline does not define (removed from ``envs``): each a
+    problem naming the overlay and the pipeline's file."""
+    if known is None:
+        return []
+    problems = []
+    for name in sorted(set(envs) - known.names):
+        where = prefix + ("environments", name)
+        problems.append(Problem(format_path(where), f"no environment {name!r} in {known.source} "
+                                                    f"(it defines {known.defined()})", where))
+        del envs[name]
+    return problems
 
 
 def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...], model: type[pydantic.BaseModel] = AppSpec,
            secrets: SecretInputs | None = None) -> tuple[Any, list[Problem]]:
     found: list[tuple[tuple[str | int, ...], str]] = []
+    sent = None
     if model is AppSpec:
+        sent = sent_paths(data)
         data, found = normalize_app(data)
     if secrets is not None:
         data, unresolved = resolve_secret_refs(data, secrets.store, secrets.previous_env)
@@ -170,9 +208,20 @@ def _check(data: Mapping[str, Any], prefix: tuple[str | int, ...], model: type[p
     try:
         spec = model.model_validate(data)
     except pydantic.ValidationError as exc:
-        # A value already named (an unresolved secret) is not named twice.
-        return None, problems + [p for p in problems_from_pydantic(exc, prefix) if p.loc not in bad]
+        # Named where the body sent has it (not where normalize_app moved it); a value already
+        # named (an unresolved secret) is not named twice.
+        checked = [p for p in problems_from_pydantic(exc, prefix) if p.loc not in bad]
+        return None, problems + ([as_sent(p, sent, prefix) for p in checked] if sent is not None else checked)
     return (None, problems) if problems else (spec, [])
+
+
+def as_sent(problem: Problem, sent: SentPaths, prefix: tuple[str | int, ...] = ()) -> Problem:
+    """``problem`` (found in a canonical definition, at ``prefix`` + a path in it) at the path the
+    body sent has it (:func:`~halyard.spec.marathon_compat.sent_paths`)."""
+    if problem.loc[:len(prefix)] != prefix:
+        return problem
+    loc = prefix + sent.of(problem.loc[len(prefix):])
+    return Problem(format_path(loc), problem.message, loc) if loc != problem.loc else problem
 
 
 def _attribute(p: Problem, env: str, overlay: Mapping[str, Any], prefix: tuple[str | int, ...]) -> Problem:
@@ -185,10 +234,11 @@ def _attribute(p: Problem, env: str, overlay: Mapping[str, Any], prefix: tuple[s
 
 
 def app_problems(raw: Any, env: str | None = None, prefix: tuple[str | int, ...] = (),
-                 secrets: SecretInputs | None = None) -> tuple[AppSpec | None, list[Problem]]:
+                 secrets: SecretInputs | None = None, known: KnownEnvironments | None = None
+                 ) -> tuple[AppSpec | None, list[Problem]]:
     """Validate one raw app definition (see :func:`definition_problems`); Marathon's deprecated
     and read-only fields are converted first, and with ``secrets`` its secret values filled in."""
-    return definition_problems(raw, env, prefix, AppSpec, secrets)
+    return definition_problems(raw, env, prefix, AppSpec, secrets, known)
 
 
 def job_problems(raw: Any, env: str | None = None, prefix: tuple[str | int, ...] = (),
@@ -199,23 +249,31 @@ def job_problems(raw: Any, env: str | None = None, prefix: tuple[str | int, ...]
 
 
 def definition_problems(raw: Any, env: str | None, prefix: tuple[str | int, ...], model: type[pydantic.BaseModel],
-                        secrets: SecretInputs | None = None) -> tuple[Any, list[Problem]]:
+                        secrets: SecretInputs | None = None, known: KnownEnvironments | None = None
+                        ) -> tuple[Any, list[Problem]]:
     """Validate one raw definition of ``model`` (an app or a job).
 
-    With ``env``: the definition resolved for that environment. Without: the base definition and every
-    environment it defines. A problem that an overlay causes is reported at the overlay's path
-    (``environments.production.cpus``). Returns the app (``None`` if anything is wrong) and every
-    problem found.
+    With ``env``: the definition resolved for that environment (the base when ``known``, the
+    pipeline's environments, defines ``env`` and the definition has no overlay for it). Without:
+    the base definition and every environment it defines. A problem that an overlay causes is
+    reported at the overlay's path (``environments.production.cpus``); with ``known``, an overlay
+    for an environment it does not define is a problem too. Returns the app (``None`` if anything
+    is wrong) and every problem found.
     """
     if not isinstance(raw, Mapping):
         kind = type(raw).__name__
         what = "an app" if model is AppSpec else "a job"
         return None, [Problem(format_path(prefix), f"expected {what} definition (a mapping), got {kind}")]
     envs, problems = _environments(raw, prefix)
+    problems += _undefined_overlays(envs, prefix, known)
     base = {k: v for k, v in raw.items() if k != "environments"}
     if env is not None:
+        if env not in envs and known is not None and env in known.names:
+            spec, found = _check(base, (), model, secrets)  # defined by the pipeline, no overlay: the base
+            problems += [Problem(format_path(prefix + p.loc), p.message, prefix + p.loc) for p in found]
+            return (spec if not problems else None), problems
         if env not in envs:
-            return None, problems or [_no_such_environment(env, envs, prefix)]
+            return None, problems or [_no_such_environment(env, envs, prefix, known)]
         spec, found = _check(deep_merge(base, envs[env]), (), model, secrets)
         problems += [_attribute(p, env, envs[env], prefix) for p in found]
         return (spec if not problems else None), problems
@@ -250,8 +308,9 @@ def raw_apps(document: Any) -> list[tuple[tuple[str | int, ...], Any]]:
     return [((), document)]
 
 
-def load_apps(path: str | Path, env: str | None = None) -> list[AppSpec]:
-    """Every app in a definition file, resolved for ``env``; all problems raised together."""
+def load_apps(path: str | Path, env: str | None = None, known: KnownEnvironments | None = None) -> list[AppSpec]:
+    """Every app in a definition file, resolved for ``env`` (``known``: the environments its
+    pipeline defines, see :func:`definition_problems`); all problems raised together."""
     document = load_document(path)
     try:
         items = raw_apps(document)
@@ -260,7 +319,7 @@ def load_apps(path: str | Path, env: str | None = None) -> list[AppSpec]:
     specs: list[AppSpec] = []
     problems: list[Problem] = []
     for prefix, raw in items:
-        spec, found = app_problems(raw, env, prefix)
+        spec, found = app_problems(raw, env, prefix, known=known)
         problems.extend(found)
         if spec is not None:
             specs.append(spec)

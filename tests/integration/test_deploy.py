@@ -40,8 +40,8 @@ def services(tmp_path, image):
                                        + "  qa: {instances: 1}\n")  # staging is in the example already
     (tmp_path / "crasher.yaml").write_text("id: /deploy/crasher\ncmd: 'echo doomed; exit 7'\ncpus: 0.01\nmem: 8\n"
                                            "instances: 2\nenvironments: {dev: {}}\n")
-    (tmp_path / "huge.yaml").write_text("id: /deploy/huge\ncmd: sleep 3600\ncpus: 100\nmem: 8\n"
-                                        "environments: {dev: {}}\n")
+    # No overlay for dev: environments.yaml defines it, so the base is deployed there.
+    (tmp_path / "huge.yaml").write_text("id: /deploy/huge\ncmd: sleep 3600\ncpus: 100\nmem: 8\n")
     return tmp_path
 
 
@@ -117,11 +117,13 @@ def test_a_command_that_exits_at_once_fails_and_the_new_app_is_removed(sched, se
 
 
 def test_a_deployment_that_cannot_finish_times_out_with_the_reasons(sched, services):
-    proc, took = deploy(sched, services, "huge", "1", "dev", "--timeout", "5")
+    proc, took = deploy(sched, services, "huge", "1", "dev", "--timeout", "8")
     assert proc.returncode == 2, proc.stderr
-    assert "did not finish within 5s; rolled back." in proc.stderr
+    assert "did not finish within 8s; rolled back." in proc.stderr
     # "on 3 of 3 agents" on an idle cluster; fewer offer while other tests fill the shared agents
     assert __import__("re").search(r"insufficient cpus \(needs 100\) on \d of \d agents", proc.stderr), proc.stderr
+    # ... and the waiting line said so while it waited (after a few seconds without progress)
+    assert __import__("re").search(r"0/1 running \(waiting: insufficient cpus \(needs 100\)", proc.stderr), proc.stderr
     until(lambda: requests.get(sched.url + "/v2/apps/dev/deploy/huge", timeout=5).status_code == 404, 60,
           what="new app removed")
     assert requests.get(sched.url + "/v1/releases/huge/dev", timeout=5).json()["releases"][0]["result"] == "cancelled"

@@ -62,3 +62,33 @@ def test_an_app_without_checks_can_be_scaled_as_soon_as_its_tasks_run(client):
         if not deleted:
             client.delete_app("mc-quick", force=True)
         until(lambda: all(a.id != "/mc-quick" for a in client.list_apps()), 60, what="deleted")
+
+
+def test_marathon_python_reads_and_updates_an_app_with_every_halyard_field(client, sched):
+    """An app deployed with Halyard's own fields (as ``deploy`` sets ``minReadySeconds``) is read,
+    listed, found in its group and updated by marathon-python, whose ``MarathonApp`` refuses any
+    field Marathon does not have; the update keeps Halyard's fields (read with embed=app.halyard)."""
+    import requests
+
+    from halyard.spec.app import HALYARD_FIELDS
+
+    extensions = {"minReadySeconds": 1, "drainSeconds": 1, "pinDigest": False, "strategy": {"name": "spread", "args": {}},
+                  "environments": {"production": {"instances": 3}}}
+    assert set(extensions) == set(HALYARD_FIELDS)
+    app_id = "/mc-ext/web"
+    try:
+        created = sched.post_app({"id": app_id, "cmd": "sleep 3600", "cpus": 0.01, "mem": 8, "instances": 1,
+                                  **extensions})
+        assert created.status_code == 201, created.text
+        until(lambda: client.get_app(app_id).tasks_running == 1, 60, what="1 running")
+        assert [a.id for a in client.list_apps(embed_counts=True, embed_task_stats=True)] == [app_id]
+        assert [a.id for a in client.get_group("/mc-ext").apps] == [app_id]
+        app = client.get_app(app_id, embed_tasks=True)
+        app.instances = 2
+        assert client.update_app(app_id, app, force=True)["deploymentId"]
+        until(lambda: client.get_app(app_id).tasks_running == 2, 60, what="2 running")
+        shown = requests.get(f"{sched.url}/v2/apps{app_id}", params={"embed": "app.halyard"}, timeout=10).json()["app"]
+        assert {k: shown[k] for k in HALYARD_FIELDS} == extensions and shown["instances"] == 2
+    finally:
+        client.delete_app(app_id, force=True)
+        until(lambda: all(a.id != app_id for a in client.list_apps()), 60, what="deleted")

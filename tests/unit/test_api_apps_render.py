@@ -180,3 +180,39 @@ def test_metrics_have_per_app_gauges_with_a_waiting_reason_class(api, backend):
     assert 'halyard_app_waiting{app="/big",reason="resources"} 1.0' in text
     assert 'halyard_app_waiting{app="/big",reason="no_offer"} 0.0' in text
     assert "# TYPE halyard_offer_cycles_total counter" in text and "halyard_deployments_failed_kept " in text
+
+
+PROMETHEUS_ACCEPT = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+
+
+def test_metrics_are_marathons_json_for_a_json_client_and_prometheus_text_otherwise(api, backend):
+    """Marathon 1.7+ answers ``/metrics`` with its Dropwizard JSON (what marathon-python's
+    ``get_metrics()`` reads); Halyard does so when the client asks for JSON, and answers
+    Prometheus' text format to Prometheus and to any other client."""
+    import collections
+    import collections.abc
+
+    from marathon import MarathonClient
+
+    from .asgi_requests import session_for
+
+    if not hasattr(collections, "Iterable"):  # marathon-python 0.13 on Python 3.10+
+        collections.Iterable = collections.abc.Iterable  # type: ignore[attr-defined]
+    call(api, "POST", "/v2/apps", {"id": "/web", "cmd": "serve", "cpus": 0.1, "mem": 32, "instances": 2})
+    call(api, "POST", "/v2/apps", {"id": "/big", "cmd": "serve", "cpus": 100, "mem": 32, "instances": 1})
+    launch(backend)
+    client = MarathonClient("http://halyard", session=session_for(api))
+    metrics = client.get_metrics()
+    assert set(metrics) == {"version", "counters", "gauges", "histograms", "meters", "timers"}
+    assert metrics["version"] == "4.0.0" and metrics["histograms"] == metrics["meters"] == metrics["timers"] == {}
+    gauges = metrics["gauges"]
+    assert gauges["halyard.leader.gauge"] == {"value": 1.0} and gauges["halyard.apps.gauge"] == {"value": 2.0}
+    assert gauges["halyard.tasks.TASK_RUNNING.gauge"] == {"value": 2.0}
+    assert gauges["halyard.app.instances.web.gauge"] == {"value": 2.0}
+    assert gauges["halyard.app.waiting.big.resources.gauge"] == {"value": 1.0}
+    assert gauges["halyard.offer.to.accept.p99.gauge.seconds"] == {"value": 9.25 / 1000}
+    assert metrics["counters"] == {"halyard.offer.cycles.counter": {"count": backend.engine.offer_cycles}}
+    assert all(set(g) == {"value"} and isinstance(g["value"], float) for g in gauges.values())
+    for accept in (None, "*/*", "text/plain", PROMETHEUS_ACCEPT, "application/json;q=0.5, text/plain"):
+        status_, text = call(api, "GET", "/metrics", headers=(("accept", accept),) if accept else ())
+        assert status_ == 200 and 'halyard_app_instances{app="/web"} 2.0' in text, accept

@@ -32,10 +32,17 @@ from halyard.engine.domain_events import (
 )
 from halyard.jobs.domain_events import JobDefined, JobDeleted, JobRunChanged, JobRunSkipped
 from halyard.jobs.records import RunRecord
+from halyard.spec.app import HALYARD_FIELDS
 from halyard.spec.validation import parse_app, parse_job
 from halyard.timestamps import iso
 
 from .test_api import call
+
+
+def shown(app: typing.Any) -> dict:
+    """An app as Marathon's events hold it: its public definition without Halyard's own fields."""
+    return {k: v for k, v in app.public_json().items() if k not in HALYARD_FIELDS}
+
 
 AT = 1_800_000_000.25
 WHEN = "2027-01-15T08:00:00.250Z"
@@ -48,8 +55,8 @@ TASK = TaskRecord("web.1", "/web", 1_700_000_000.0, "S1", "10.0.0.1", (31000, 31
 DEPLOYMENT = DeploymentRecord(id="d1", app_id="/web", kind="scale", version=1_700_000_000.5, started_at=AT,
                               previous=OLD.to_json(), target=APP.to_json())
 ROOT = {"id": "/", "groups": [], "pods": [], "dependencies": [], "version": V}
-PLAN = {"id": "d1", "original": {**ROOT, "apps": [{**OLD.public_json(), "version": V}]},
-        "target": {**ROOT, "apps": [{**APP.public_json(), "version": V}]},
+PLAN = {"id": "d1", "original": {**ROOT, "apps": [{**shown(OLD), "version": V}]},
+        "target": {**ROOT, "apps": [{**shown(APP), "version": V}]},
         "steps": [{"actions": [{"action": "ScaleApplication", "app": "/web"}]}], "version": V}
 STEP = {"actions": [{"action": "ScaleApplication", "app": "/web"}]}
 RUN = RunRecord(run_id="r1", job_id="etl", spec=JOB, created_at=AT, trigger="api", scheduled_for=None,
@@ -63,7 +70,7 @@ IN_PLAN = DeploymentRecord(**{**DEPLOYMENT.__dict__, "step": 0})
 STARTS = DeploymentRecord(id="d1", app_id="/api", kind="start", version=1_700_000_000.5, started_at=AT,
                           target=API.to_json(), step=1, held=True)
 MULTI = (IN_PLAN, STARTS)
-WHOLE = {**PLAN, "target": {**ROOT, "apps": [{**APP.public_json(), "version": V}, {**API.public_json(), "version": V}]},
+WHOLE = {**PLAN, "target": {**ROOT, "apps": [{**shown(APP), "version": V}, {**shown(API), "version": V}]},
          "steps": [STEP, {"actions": [{"action": "StartApplication", "app": "/api"}]}]}
 FAILED_PLAN = (DeploymentRecord(**{**IN_PLAN.__dict__, "status": "failed", "failures": ("web.1: TASK_FAILED",)}),
                DeploymentRecord(**{**STARTS.__dict__, "status": "failed", "held": False}))
@@ -80,7 +87,7 @@ def ev(event_type: str, **fields):
 
 # What the engine's emits (engine/*.py, jobs/book.py) put on the stream, field for field.
 CASES = [
-    (AppChanged(APP, AT), [ev("api_post_event", clientIp=None, uri="/v2/apps/web", appDefinition=APP.public_json())]),
+    (AppChanged(APP, AT), [ev("api_post_event", clientIp=None, uri="/v2/apps/web", appDefinition=shown(APP))]),
     (AppChanged(APP, AT, "10.9.8.7", "/v2/apps"), []),  # asked by a client: the request's audit record is its
                                                          # api_post_event (tests/unit/test_audit.py)
     (AppTerminated("/web", AT), [ev("app_terminated_event", appId="/web")]),

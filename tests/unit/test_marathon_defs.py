@@ -39,7 +39,9 @@ REFUSED = {
     "system-apps/persistent-volume-app.json#0": {"container.volumes[0].persistent": "not supported by Halyard: local persistent volumes"},
     "system-apps/resident-docker-app.json#0": {"container.volumes[0].persistent": "not supported by Halyard: local persistent volumes",
                                                "residency": "not supported by Halyard: resident tasks"},
-    "system-apps/pinger-container-app.json#0": {"networks[0].mode": "not supported by Halyard: container networks for an app without a Docker image"},
+    # ipAddress (Marathon 1.4) asks for a container network: named where the body asks, not at the
+    # networks[0].mode it becomes.
+    "system-apps/pinger-container-app.json#0": {"ipAddress": "not supported by Halyard: container networks for an app without a Docker image"},
     "system-apps/private-ucr-docker-app.json#0": {"container.docker": "not supported by Halyard: images in the Mesos containerizer (UCR)"},
     "system-apps/ucr-docker-http-server.json#0": {"container.docker": "not supported by Halyard: images in the Mesos containerizer (UCR)"},
 }
@@ -64,6 +66,18 @@ def test_the_corpus_is_all_there():
     assert len(names) == 26 and set(REFUSED) <= set(names)
 
 
+def in_body(body: Any, loc: tuple) -> bool:
+    """Whether the body sent has something at ``loc`` (a problem's path as keys and indexes)."""
+    for part in loc:
+        if isinstance(body, dict) and part in body:
+            body = body[part]
+        elif isinstance(body, list) and isinstance(part, int) and part < len(body):
+            body = body[part]
+        else:
+            return False
+    return True
+
+
 @pytest.mark.parametrize("name, raw", corpus(), ids=[n for n, _ in corpus()])
 def test_every_marathon_example_is_accepted_or_refused_for_what_halyard_cannot_do(name, raw):
     spec, problems = app_problems(raw, secrets=SecretInputs(STORE))
@@ -71,7 +85,52 @@ def test_every_marathon_example_is_accepted_or_refused_for_what_halyard_cannot_d
     assert {p.path for p in problems} == set(expected), [str(p) for p in problems]
     for p in problems:
         assert expected[p.path] in p.message
+        assert in_body(raw, p.loc), f"{p.path} is not in the body sent"  # named as the user wrote it
     assert (spec is None) == bool(expected)
+
+
+@pytest.mark.parametrize("raw, path, message", [
+    # uris -> fetch, ports -> portDefinitions
+    ({"cmd": "x", "uris": ["http://h/a", ""]}, "uris[1]", "at least 1 character"),
+    ({"cmd": "x", "ports": [80, 70000]}, "ports[1]", "less than or equal to 65535"),
+    # ipAddress (Marathon 1.4) -> networks, its discovery ports -> a Mesos container's portMappings
+    ({"cmd": "x", "ipAddress": {"networkName": "dcos"}}, "ipAddress", "container networks for an app without a Docker"),
+    ({"ipAddress": {}, "container": {"type": "DOCKER", "docker": {"image": "x", "network": "USER"}}},
+     "ipAddress", "required for a container network"),
+    ({"ipAddress": {"networkName": "n", "labels": {"a": 1}},
+      "container": {"type": "DOCKER", "docker": {"image": "x", "network": "USER"}}}, "ipAddress.labels.a", "expected a string"),
+    ({"cmd": "x", "ipAddress": {"networkName": "n", "discovery": {"ports": [{"number": 70000, "name": "p"}]}}},
+     "ipAddress.discovery.ports[0].number", "less than or equal to 65535"),
+    ({"cmd": "x", "ipAddress": {"networkName": "n", "discovery": {"ports": [{"number": 80, "name": "p", "protocol": "sctp"}]}}},
+     "ipAddress.discovery.ports[0].protocol", "unknown value 'sctp'"),
+    # portMappings in the older place (container.docker.portMappings)
+    ({"container": {"type": "DOCKER", "docker": {"image": "x", "network": "HOST", "portMappings": [{"containerPort": 80}]}}},
+     "container.docker.portMappings", "not allowed with HOST networking"),
+    ({"container": {"type": "DOCKER", "docker": {"image": "x", "network": "BRIDGE", "portMappings": [
+        {"containerPort": 80, "name": "web"}, {"containerPort": 81, "name": "web"}]}}},
+     "container.docker.portMappings", "duplicate port names: web"),
+    ({"container": {"type": "DOCKER", "docker": {"image": "x", "network": "BRIDGE", "portMappings": [
+        {"containerPort": 80, "name": "web"}]}}, "readinessChecks": [{"portName": "http"}]},
+     "readinessChecks[0].portName", "no port named 'http'"),
+])
+def test_a_refused_translated_field_is_named_where_the_body_has_it(raw, path, message):
+    body = {"id": "a", **raw}
+    _, problems = app_problems(body)
+    named = [p for p in problems if p.path == path and message in p.message]
+    assert named and all(in_body(body, p.loc) for p in problems), [str(p) for p in problems]
+
+
+def test_a_service_port_refused_by_the_scheduler_is_named_where_the_body_has_it(api_with_secrets):
+    api, _ = api_with_secrets
+    assert call(api, "POST", "/v2/apps", {"id": "db", "cmd": "x", "portDefinitions": [{"port": 10005}]})[0] == 201
+    status, body = call(api, "POST", "/v2/apps", {"id": "web", "cmd": "x", "ports": [0, 10005]})
+    assert status == 422 and body["problems"] == ["ports[1]: service port 10005 is already used by app '/db'"]
+    assert body["details"][0]["path"] == "/ports/1"
+    bridged = {"id": "web", "container": {"type": "DOCKER", "docker": {"image": "x", "network": "BRIDGE", "portMappings": [
+        {"containerPort": 80, "servicePort": 10005}]}}}
+    status, body = call(api, "PUT", "/v2/apps/web", bridged)
+    assert status == 422 and body["problems"] == [
+        "container.docker.portMappings[0].servicePort: service port 10005 is already used by app '/db'"]
 
 
 def test_examples_convert_as_marathon_does():

@@ -68,9 +68,22 @@ def test_a_rebalance_starts_one_rebalance_deployment_per_app(spread_backend):
     assert call(api, "GET", f"/v2/deployments/{deployment_id}")[1]["status"] == "cancelled"
 
 
+def test_a_forced_rebalance_moves_an_app_whose_deployment_is_under_way_superseding_it(spread_backend):
+    api = create_app(spread_backend)
+    code, first = call(api, "POST", "/v1/rebalance", {"apps": ["/web"], "minAge": 0, "maxMoves": 1})
+    held = first["deploymentIds"][0]
+    code, skipped = call(api, "POST", "/v1/rebalance", {"apps": ["/web"], "minAge": 0, "maxMoves": 1})
+    assert code == 200 and skipped["moves"] == [] and skipped["skipped"][0]["reason"] == f"deployment {held} under way"
+    code, forced = call(api, "POST", "/v1/rebalance", {"apps": ["/web"], "minAge": 0, "maxMoves": 1, "force": True})
+    assert code == 200 and len(forced["moves"]) == 1 and forced["deploymentIds"] != [held]
+    assert call(api, "GET", f"/v2/deployments/{held}")[1]["status"] == "cancelled"
+    assert call(api, "GET", f"/v2/deployments/{forced['deploymentIds'][0]}")[1]["status"] == "running"
+
+
 @pytest.mark.parametrize("body,field", [({"apps": "web"}, "apps"), ({"apps": ["bad id!"]}, "apps[0]"),
                                         ({"dryRun": "yes"}, "dryRun"), ({"maxMoves": -1}, "maxMoves"),
-                                        ({"minAge": "old"}, "minAge"), ({"speed": 3}, "speed"), ([1], "")])
+                                        ({"minAge": "old"}, "minAge"), ({"speed": 3}, "speed"), ({"force": 1}, "force"),
+                                        ([1], "")])
 def test_bad_input_is_a_422_naming_the_field_and_changes_nothing(spread_backend, body, field):
     code, answer = call(create_app(spread_backend), "POST", "/v1/rebalance", body)
     assert code == 422 and any(p.startswith(f"{field}:") or p.startswith(field) for p in answer["problems"]), answer

@@ -70,6 +70,75 @@ def test_a_bad_environments_file_names_every_problem(doc, problem):
     assert problem in str(err.value)
 
 
+# --- environments and a service's overlays ----------------------------------------------------
+
+PIPELINE = ("environments:\n  dev: {namespace: /dev}\n  staging: {namespace: /staging}\n"
+            "  production: {namespace: /production}\n")
+SERVICE = "id: /shop/web\ncmd: serve\ninstances: 2\nenvironments:\n  staging: {instances: 3}\n  production: {instances: 5}\n"
+
+
+def deployed(tmp_path, monkeypatch, *argv: str) -> tuple[int, str, list]:
+    """``deploy ARGV --services tmp_path``: its exit code, its output, and what it shipped (nothing is sent)."""
+    from click.testing import CliRunner
+
+    from halyard.cli import pipeline as pipeline_module
+    from halyard.cli.deploy import deploy
+
+    shipped: list = []
+
+    def ship(self, service, version, env, **kwargs):
+        shipped.append(self.spec(service, version, env))
+        return 0
+    monkeypatch.setattr(pipeline_module.Pipeline, "ship", ship)
+    result = CliRunner().invoke(deploy, [*argv, "--services", str(tmp_path)])
+    return result.exit_code, result.output, shipped
+
+
+def test_an_environment_defined_without_an_overlay_deploys_the_base(tmp_path, monkeypatch):
+    (tmp_path / "environments.yaml").write_text(PIPELINE)
+    (tmp_path / "web.yaml").write_text(SERVICE)
+    code, output, shipped = deployed(tmp_path, monkeypatch, "web", "1", "dev")
+    assert code == 0, output
+    assert [(s.id, s.instances) for s in shipped] == [("/dev/shop/web", 2)]
+    code, output, shipped = deployed(tmp_path, monkeypatch, "web", "1", "production")
+    assert code == 0 and [(s.id, s.instances) for s in shipped] == [("/production/shop/web", 5)]
+    code, output, shipped = deployed(tmp_path, monkeypatch, "web", "1", "qa")  # in neither: an error
+    assert code == 3 and "no environment 'qa'" in output and shipped == []
+
+
+def test_validate_and_plan_resolve_an_environment_without_an_overlay_to_the_base(tmp_path, capsys):
+    from halyard.cli.main import main
+
+    (tmp_path / "environments.yaml").write_text(PIPELINE)
+    (tmp_path / "web.yaml").write_text(SERVICE)
+    assert main(["validate", str(tmp_path / "web.yaml"), "--env", "dev", "-o", "json"]) == 0
+    assert '"id": "/dev/shop/web"' in capsys.readouterr().out
+    assert main(["validate", str(tmp_path / "web.yaml"), "--env", "qa"]) == 1
+    assert "no environment 'qa'" in capsys.readouterr().err
+
+
+def test_an_overlay_for_an_environment_the_pipeline_does_not_define_is_refused_naming_both(tmp_path, monkeypatch,
+                                                                                         capsys):
+    from halyard.cli.main import main
+
+    (tmp_path / "environments.yaml").write_text(PIPELINE)
+    (tmp_path / "web.yaml").write_text(SERVICE.replace("production:", "prod:"))
+    code, output, shipped = deployed(tmp_path, monkeypatch, "web", "1", "dev")
+    expected = (f"environments.prod: no environment 'prod' in {tmp_path / 'environments.yaml'} "
+                f"(it defines dev, production, staging)")
+    assert code == 3 and expected in output and shipped == []
+    assert main(["validate", str(tmp_path / "web.yaml")]) == 1
+    assert expected in capsys.readouterr().err
+
+
+def test_without_an_environments_file_an_overlay_is_needed_as_before(tmp_path, monkeypatch):
+    (tmp_path / "web.yaml").write_text(SERVICE)
+    code, output, shipped = deployed(tmp_path, monkeypatch, "web", "1", "dev")
+    assert code == 3 and "environments: no environment 'dev' (defined: production, staging)" in output
+    code, output, shipped = deployed(tmp_path, monkeypatch, "web", "1", "staging")
+    assert code == 0 and [(s.id, s.instances) for s in shipped] == [("/shop/web", 3)]
+
+
 # --- images and checksums ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("image, registry, repository, name, tag, digest", [

@@ -1,6 +1,8 @@
 // One app: tasks (host:port links, health), the last failure, why instances wait (placement),
 // service discovery's endpoints, versions and releases per environment, the definition as YAML;
 // actions Scale, Restart, Destroy (confirmed), Reset delay (when delayed), Rollback to a version.
+// The definition is read with embed=app.halyard: Halyard's own fields (strategy, minReadySeconds,
+// drainSeconds, pinDigest, environments), which Marathon's v2 answers leave out, are shown too.
 import { appPath, escapeHtml, reloader } from "../app.js";
 import { toYaml } from "../yaml.js";
 import { barHtml, imageOf, statusOf } from "./apps.js";
@@ -31,7 +33,7 @@ export function mount(el, ctx) {
         throw err;
       });
       const [appBody, placement, endpoints, versions, releases, queue] = await Promise.all([
-        ctx.api("GET", `/v2/apps${enc}?embed=app.tasks&embed=app.counts&embed=app.deployments&embed=app.lastTaskFailure`),
+        ctx.api("GET", `/v2/apps${enc}?embed=app.tasks&embed=app.counts&embed=app.deployments&embed=app.lastTaskFailure&embed=app.halyard`),
         get(`/v1/apps${enc}/placement`, null), get(`/v1/apps${enc}/endpoints`, null),
         get(`/v2/apps${enc}/versions`, { versions: [] }), get("/v1/releases", { releases: [] }),
         get("/v2/queue", { queue: [] }),
