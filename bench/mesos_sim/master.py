@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from .cluster import AgentSpec
 from .filters import OfferFilters, refuse_seconds
-from .resources import Resources, ResourceError
+from .resources import ResourceError, Resources
 from .updates import Pending, StatusStreams
 
 TERMINAL = frozenset({"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED",
