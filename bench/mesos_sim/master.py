@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .cluster import AgentSpec
-from .filters import OfferFilters, refuse_seconds
+from .filters import refuse_seconds
+from .records import TERMINAL, Agent, Framework, Offer, Task
 from .resources import ResourceError, Resources
-from .updates import Pending, StatusStreams
+from .updates import Pending
 
-TERMINAL = frozenset({"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED",
-                      "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"})
 FAILED_OVER = "Framework failed over"
 
 
@@ -67,78 +66,6 @@ class CallError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
-
-
-class Agent:
-    __slots__ = ("spec", "free", "used", "offered", "reachable", "tasks", "offer_static", "registered_time")
-
-    def __init__(self, spec: AgentSpec, now_wall: float):
-        self.spec = spec
-        self.free = spec.resources        # total - used - offered
-        self.used = Resources()
-        self.offered = Resources()
-        self.reachable = True
-        self.tasks: set[tuple[str, str]] = set()   # (framework id, task id)
-        self.registered_time = now_wall
-        static: dict[str, Any] = {"agent_id": {"value": spec.id}, "hostname": spec.hostname,
-                                  "attributes": spec.attributes_json(), "executor_ids": []}
-        if spec.domain_json():
-            static["domain"] = spec.domain_json()
-        self.offer_static = static
-
-
-class Offer:
-    __slots__ = ("id", "framework_id", "agent", "resources", "sent_at")
-
-    def __init__(self, offer_id: str, framework_id: str, agent: Agent, resources: Resources, sent_at: float):
-        self.id, self.framework_id, self.agent, self.resources, self.sent_at = (offer_id, framework_id, agent,
-                                                                                resources, sent_at)
-
-
-class Task:
-    __slots__ = ("id", "framework_id", "agent", "resources", "state", "static", "statuses", "ip")
-
-    def __init__(self, task_id: str, framework_id: str, agent: Agent, resources: Resources, info: dict, role: str):
-        self.id, self.framework_id, self.agent, self.resources = task_id, framework_id, agent, resources
-        self.state = "TASK_STAGING"
-        self.statuses: list[tuple[str, float]] = []
-        self.ip = agent.spec.hostname
-        labels = (info.get("labels") or {}).get("labels") if isinstance(info.get("labels"), dict) else None
-        self.static = {"id": task_id, "name": info.get("name", ""), "framework_id": framework_id,
-                       "executor_id": "", "slave_id": agent.spec.id, "resources": resources.to_operator_json(),
-                       "role": role, **({"labels": labels} if labels else {})}
-
-    def operator_json(self) -> dict[str, Any]:
-        return {**self.static, "state": self.state,
-                "statuses": [{"state": s, "timestamp": t} for s, t in self.statuses[-3:]]}
-
-
-class Framework:
-    def __init__(self, framework_id: str, info: dict, retry_min: float, retry_max: float):
-        self.id = framework_id
-        self.info: dict = {}
-        self.stream: Stream | None = None
-        self.filters = OfferFilters()
-        self.updates = StatusStreams(retry_min, retry_max)
-        self.tasks: dict[str, Task] = {}
-        self.unreachable: dict[str, Task] = {}
-        self.offers: dict[str, Offer] = {}
-        self.next_heartbeat = 0.0
-        self.failover_deadline: float | None = None
-        self.registered_time = time.time()
-        self.update_info(info)
-
-    def update_info(self, info: dict) -> None:
-        self.info = {k: v for k, v in info.items() if k != "id"}
-        self.role = info.get("role") or (info.get("roles") or ["*"])[0]
-        caps = {c.get("type") for c in info.get("capabilities") or [] if isinstance(c, dict)}
-        self.partition_aware = "PARTITION_AWARE" in caps
-        self.killing_capable = "TASK_KILLING_STATE" in caps
-        self.failover_timeout = float(info.get("failover_timeout") or 0.0)
-
-    @property
-    def connected(self) -> bool:
-        return self.stream is not None
 
 
 def _event(kind: str, body: Any = None) -> dict[str, Any]:
@@ -779,55 +706,6 @@ class Master:
         """An asynchronous ERROR event (as for a refused authorization)."""
         self._send(self.frameworks[framework_id], _event("ERROR", {"message": message}))
 
-    # --- operator endpoints -------------------------------------------------------------------
-
-    def agent_json(self, agent: Agent) -> dict[str, Any]:
-        spec = agent.spec
-        out: dict[str, Any] = {
-            "id": spec.id, "hostname": spec.hostname, "port": 5051, "pid": f"slave(1)@{spec.hostname}:5051",
-            "attributes": dict(spec.attributes), "registered_time": agent.registered_time,
-            "resources": spec.resources.to_operator_json(), "used_resources": agent.used.to_operator_json(),
-            "offered_resources": agent.offered.to_operator_json(), "reserved_resources": {},
-            "unreserved_resources": spec.resources.to_operator_json(), "active": agent.reachable,
-            "deactivated": False, "version": self.config.version, "capabilities": []}
-        if spec.domain_json():
-            out["domain"] = spec.domain_json()
-        return out
-
-    def framework_json(self, fw: Framework, tasks: bool = True) -> dict[str, Any]:
-        used = Resources()
-        for t in fw.tasks.values():
-            if t.state not in TERMINAL:
-                used = Resources(used.cpus + t.resources.cpus, used.mem + t.resources.mem,
-                                 used.disk + t.resources.disk, used.gpus + t.resources.gpus)
-        out: dict[str, Any] = {
-            "id": fw.id, "name": fw.info.get("name"), "user": fw.info.get("user"), "role": fw.role,
-            "hostname": fw.info.get("hostname", ""), "webui_url": fw.info.get("webui_url", ""),
-            "failover_timeout": fw.failover_timeout, "checkpoint": bool(fw.info.get("checkpoint")),
-            "capabilities": fw.info.get("capabilities", []), "active": fw.connected, "connected": fw.connected,
-            "recovered": False, "registered_time": fw.registered_time,
-            "used_resources": used.to_operator_json(), "offered_resources": {},
-            "offers": [{"id": o.id, "slave_id": o.agent.spec.id, "resources": o.resources.to_operator_json()}
-                       for o in fw.offers.values()],
-            "executors": [], "completed_tasks": []}
-        if tasks:
-            out["tasks"] = [t.operator_json() for t in fw.tasks.values()]
-            out["unreachable_tasks"] = [t.operator_json() for t in fw.unreachable.values()]
-        return out
-
-    def state_json(self) -> dict[str, Any]:
-        """``/master/state``: the parts frameworks and operators read."""
-        c = self.config
-        return {"version": c.version, "git_tag": c.version, "build_date": "simulated", "start_time": self.start_time,
-                "elected_time": self.start_time, "id": self.id, "pid": f"master@{c.hostname}:{c.port}",
-                "hostname": c.hostname, "leader": f"master@{c.hostname}:{c.port}",
-                "leader_info": self.master_info(), "activated_slaves": sum(a.reachable for a in self.agents),
-                "deactivated_slaves": 0, "unreachable_slaves": sum(not a.reachable for a in self.agents),
-                "flags": {"allocation_interval": f"{c.allocation_interval}secs", "simulated": "true"},
-                "slaves": [self.agent_json(a) for a in self.agents],
-                "frameworks": [self.framework_json(fw) for fw in self.frameworks.values()],
-                "completed_frameworks": [{"id": fw.id, "name": fw.info.get("name")} for fw in self.completed.values()],
-                "orphan_tasks": [], "unregistered_frameworks": []}
 
 
 GROUP_EXECUTOR = "__group_executor_resources"   # a LAUNCH_GROUP task's share of the executor

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from .master import Master
+from .operator_json import agent_json, framework_json, state_json
 from .recordio import encode_many
 
 log = logging.getLogger("mesos_sim")
@@ -293,16 +294,16 @@ class SimServer:
     # --- routes -------------------------------------------------------------------------------
 
     def _state(self, req: Request) -> bytes:
-        return json_response(self.master.state_json())
+        return json_response(state_json(self.master))
 
     def _slaves(self, req: Request) -> bytes:
-        return json_response({"slaves": [self.master.agent_json(a) for a in self.master.agents],
+        return json_response({"slaves": [agent_json(self.master, a) for a in self.master.agents],
                               "recovered_slaves": []})
 
     def _frameworks(self, req: Request) -> bytes:
         m = self.master
-        return json_response({"frameworks": [m.framework_json(fw) for fw in m.frameworks.values()],
-                              "completed_frameworks": [m.framework_json(fw) for fw in m.completed.values()],
+        return json_response({"frameworks": [framework_json(m, fw) for fw in m.frameworks.values()],
+                              "completed_frameworks": [framework_json(m, fw) for fw in m.completed.values()],
                               "unregistered_frameworks": []})
 
     def _redirect(self, req: Request) -> bytes:

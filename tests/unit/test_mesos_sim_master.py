@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from mesos_sim.cluster import make_agents  # noqa: E402
 from mesos_sim.master import FAILED_OVER, Master, SimConfig  # noqa: E402
+from mesos_sim.operator_json import state_json  # noqa: E402
 
 CAPS = [{"type": "PARTITION_AWARE"}, {"type": "TASK_KILLING_STATE"}]
 
@@ -247,7 +248,7 @@ def test_a_task_goes_staging_starting_running_each_update_waiting_for_the_previo
     stream, fid = sim.subscribe()
     offer = sim.offers(stream)[0]
     launch(sim, stream, fid, offer, task_info("t1", offer["agent_id"]["value"]))
-    assert sim.m.state_json()["frameworks"][0]["tasks"][0]["state"] == "TASK_STAGING"
+    assert state_json(sim.m)["frameworks"][0]["tasks"][0]["state"] == "TASK_STAGING"
     sim.advance(0.3)
     starting = updates(stream)
     assert [s["state"] for s in starting] == ["TASK_STARTING"]   # RUNNING waits for this one's ack
