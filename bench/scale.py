@@ -157,7 +157,8 @@ class Bench:
                              str(a.starting_delay), "--running-delay", str(a.running_delay))
         self.procs.append(self.sim)
         self.sim.start()
-        extra = ["--zk-session-timeout", a.zk_session_timeout] + ([] if a.discovery else ["--no-discovery"])
+        extra = ["--zk-session-timeout", a.zk_session_timeout, "--deployment-timeout", a.deployment_timeout]
+        extra += [] if a.discovery else ["--no-discovery"]
         for i in range(2):
             s = Scheduler(self.work, i, self.sim, self.zk, CHROOT, self.name, *extra)
             self.procs.append(s)
@@ -420,10 +421,14 @@ class Bench:
         steps = {"launch": self.launch, "many": self.many, "failover": self.failover, "api": self.api_reads}
         for step in self.scenarios:
             steps[step]()
-        r = self.result
+        return self.result
+
+    def figures(self) -> dict[str, Any]:
+        """The result with the run's configuration and the profiles (also after a failure)."""
+        r = dict(self.result)
         r["config"] = {k: getattr(self.args, k) for k in ("agents", "scenario", "launch_instances", "apps",
                                                             "app_instances", "restart_apps", "zk_session_timeout",
-                                                            "discovery")}
+                                                            "deployment_timeout", "discovery")}
         if self.profiles:
             r["profile"] = self.profiles
         return r
@@ -490,6 +495,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--restart-apps", type=int, default=100)
     ap.add_argument("--samples", type=int, default=20, help="requests per API read (more for one app)")
     ap.add_argument("--zk-session-timeout", default="10s")
+    ap.add_argument("--deployment-timeout", default="10m",
+                    help="the schedulers' --deployment-timeout (Halyard's default, 10m, rolls back a slower scale-up)")
     ap.add_argument("--discovery", action="store_true", help="announce members in ZooKeeper (off: --no-discovery)")
     ap.add_argument("--starting-delay", type=float, default=0.1)
     ap.add_argument("--running-delay", type=float, default=0.1)
@@ -523,7 +530,7 @@ def main(argv: list[str]) -> int:
     try:
         bench.start()
         bench.run()
-    except (Exception, KeyboardInterrupt) as exc:   # noqa: BLE001 - report, clean up, exit non-zero
+    except (Exception, KeyboardInterrupt, SystemExit) as exc:   # noqa: BLE001 - report, clean up, exit non-zero
         log(f"FAILED: {exc!r}")
         for p in bench.procs:
             if p.name.startswith("scheduler"):
@@ -532,9 +539,10 @@ def main(argv: list[str]) -> int:
         status = 1
     finally:
         bench.stop()
+    figures = bench.figures()
     if args.json:
-        print(json.dumps(bench.result, indent=1, sort_keys=True))
-    print(summary_line(bench.result))
+        print(json.dumps(figures, indent=1, sort_keys=True))
+    print(summary_line(figures))
     return status
 
 
