@@ -83,7 +83,7 @@ class Profiler:
         self.out = out
         self.proc: subprocess.Popen | None = None
         if PY_SPY.exists():
-            self.proc = subprocess.Popen([str(PY_SPY), "record", "--idle", "-f", "raw", "-r", "50", "-o", str(out),
+            self.proc = subprocess.Popen([str(PY_SPY), "record", "--idle", "-f", "raw", "-r", "20", "-o", str(out),
                                           "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                          start_new_session=True)
 
@@ -183,7 +183,15 @@ class Bench:
     # --- Halyard's API --------------------------------------------------------------------------
 
     def api(self, method: str, path: str, timeout: float = 120, **kw: Any) -> requests.Response:
-        return self.http.request(method, self.leader_url + path, timeout=timeout, **kw)
+        """A call to the leader. Reads reuse a keep-alive connection and are tried again once if
+        it was closed under them (uvicorn closes idle ones after 5 s); writes get a new one."""
+        url = self.leader_url + path
+        if method != "GET":
+            return requests.request(method, url, timeout=timeout, **kw)
+        try:
+            return self.http.get(url, timeout=timeout, **kw)
+        except requests.ConnectionError:
+            return self.http.get(url, timeout=timeout, **kw)
 
     @property
     def leader_url(self) -> str:
