@@ -290,7 +290,8 @@ class Bench:
         r["launch.ratio_to_null"] = round(r["launch.tasks_per_s"] / r["launch.null_tasks_per_s"], 3)
         r["launch.accept_p50_ms"] = stats["accept_latency_ms"]["p50"]
         r["launch.accept_p99_ms"] = stats["accept_latency_ms"]["p99"]
-        r["launch.update_retries"] = stats["update_retries"]
+        r["launch.update_retries"] = stats["update_retries"]          # updates Mesos sent again (no ACK in 10 s)
+        r["launch.stale_acks"] = stats["counts"].get("stale_acks", 0)  # ACKs of updates already acknowledged
         r["launch.simulator_cpu_share"] = round((cpu_seconds(self.sim.pid) - cpu0) / ended, 3)
         r["launch.zk_bytes_received"] = (int(mntr1.get("zk_bytes_received_count", 0))
                                          - int(mntr0.get("zk_bytes_received_count", 0)))
