@@ -392,7 +392,7 @@ class Bench:
         with self.profiled("api"):
             for app in restart:
                 self.api("POST", f"/v2/apps{app}/restart", params={"force": "true"}).raise_for_status()
-            reads = {
+            reads: dict[str, tuple[str, str, dict[str, Any], int]] = {
                 "apps": ("GET", "/v2/apps", {}, a.samples),
                 "apps_embed_tasks": ("GET", "/v2/apps", {"params": {"embed": "apps.tasks"}}, max(3, a.samples // 4)),
                 "tasks": ("GET", "/v2/tasks", {}, max(3, a.samples // 4)),

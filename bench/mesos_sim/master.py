@@ -68,6 +68,11 @@ class CallError(Exception):
         self.status = status
 
 
+def _value(field: Any) -> str:
+    """The ``value`` of an id object (``{"value": "..."}``) in a call; "" when missing."""
+    return str(field.get("value") or "") if isinstance(field, dict) else ""
+
+
 def _event(kind: str, body: Any = None) -> dict[str, Any]:
     return {"type": kind} if body is None else {"type": kind, kind.lower(): body}
 
@@ -227,7 +232,7 @@ class Master:
             self.counts["frameworks_recovered"] += 1
         fw.stream = stream
         fw.failover_deadline = None
-        suppressed = set(sub.get("suppressed_roles") or [])   # a (re)subscription sets the suppressed roles
+        suppressed = set(sub.get("suppressed_roles") or []) if isinstance(sub, dict) else set()   # a (re)subscription sets the suppressed roles
         if fw.role in suppressed:
             fw.filters.suppress()
         else:
@@ -297,7 +302,7 @@ class Master:
 
     def _accept(self, fw: Framework, accept: dict) -> tuple[int, bytes]:
         now = self.clock()
-        ids = [o.get("value") for o in accept.get("offer_ids") or [] if isinstance(o, dict)]
+        ids = [_value(o) for o in accept.get("offer_ids") or []]
         operations = accept.get("operations") or []
         offers = [self.offers.get(i) for i in ids]
         problem = None
@@ -386,13 +391,13 @@ class Master:
     def _decline(self, fw: Framework, decline: dict) -> tuple[int, bytes]:
         seconds = refuse_seconds(decline.get("filters"))
         for o in decline.get("offer_ids") or []:
-            offer = self.offers.get(o.get("value")) if isinstance(o, dict) else None
+            offer = self.offers.get(_value(o))
             if offer is not None and offer.framework_id == fw.id:
                 self._remove_offer(offer, refuse=seconds)
         return 202, b""
 
     def _kill(self, fw: Framework, kill: dict) -> tuple[int, bytes]:
-        tid = (kill.get("task_id") or {}).get("value")
+        tid = _value(kill.get("task_id"))
         self.counts["kills"] += 1
         task = fw.tasks.get(tid)
         if task is None:   # Master::kill: unknown task -> reconcile it
@@ -417,8 +422,8 @@ class Master:
                 raise ValueError
         except ValueError:
             raise CallError(400, "Failed to validate scheduler::Call: 'uuid' is not a valid UUID") from None
-        tid = (ack.get("task_id") or {}).get("value")
-        aid = (ack.get("agent_id") or {}).get("value")
+        tid = _value(ack.get("task_id"))
+        aid = _value(ack.get("agent_id"))
         agent = self.agents_by_id.get(aid)
         if agent is None or not agent.reachable:
             self.counts["stale_acks"] += 1   # "agent is not registered": dropped
@@ -448,12 +453,12 @@ class Master:
                 self._reconcile_answer(fw, task)
             return 202, b""
         for entry in asked:
-            tid = (entry.get("task_id") or {}).get("value") if isinstance(entry, dict) else None
-            task = fw.tasks.get(tid)
-            if task is not None:
-                self._reconcile_answer(fw, task)
+            tid = _value(entry.get("task_id")) if isinstance(entry, dict) else ""
+            known = fw.tasks.get(tid)
+            if known is not None:
+                self._reconcile_answer(fw, known)
                 continue
-            aid = (entry.get("agent_id") or {}).get("value") if isinstance(entry, dict) else None
+            aid = _value(entry.get("agent_id")) if isinstance(entry, dict) else ""
             agent = self.agents_by_id.get(aid) if aid else None
             if agent is not None and agent.reachable:
                 state, message = "TASK_GONE", "Reconciliation: Task is unknown to the agent"
@@ -626,7 +631,7 @@ class Master:
 
     def fail_tasks(self, count: int = 1, task_ids: list[str] | None = None) -> list[str]:
         """Fault: running tasks fail (TASK_FAILED from their executor)."""
-        failed = []
+        failed: list[str] = []
         for fw in list(self.frameworks.values()):
             for task in list(fw.tasks.values()):
                 if len(failed) >= (len(task_ids) if task_ids else count):

@@ -5,6 +5,7 @@ left behind. Needs ZooKeeper's jar and Java (as minimesos does), not the local M
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,8 @@ def _listening(port: int) -> bool:
 
 
 def test_two_thousand_tasks_on_two_hundred_simulated_agents_survive_a_failover(tmp_path):
+    assert shutil.which("java") and Path("/usr/share/java/zookeeper.jar").exists(), \
+        "needs Java and ZooKeeper's jar (minimesos/up installs them: apt-get install zookeeper)"
     work = tmp_path / "scale"
     argv = [sys.executable, str(ROOT / "bench" / "scale.py"), "--agents", "200", "--scenario", "all",
             "--launch-instances", "500", "--apps", "20", "--app-instances", "100", "--restart-apps", "2",
