@@ -58,11 +58,12 @@ API_PAGE = ROOT / "docs" / "api.md"
 SCHEDULER_PAGE = ROOT / "docs" / "scheduler.md"
 MINIMESOS = ROOT / "minimesos"
 
-#: Endpoints the pages name that are not Halyard's (the registry's API that digest pinning calls).
-FOREIGN = {("HEAD", "/v2/<name>/manifests/<tag>")}
+#: Endpoints the pages name that are not Halyard's: the registry's API that digest pinning calls, and
+#: the Mesos master's scheduler API that the simulator (docs/simulator.md) speaks.
+FOREIGN = {("HEAD", "/v2/<name>/manifests/<tag>"), ("POST", "/api/v1/scheduler")}
 #: Files the pages name that are not the repository's: Docker's credentials file (whose format
-#: ``--registry-credentials`` reads), ZooKeeper's config in the run dir, Mesos' own source.
-FOREIGN_FILES = {"config.json", "zoo.cfg", "src/master/main.cpp"}
+#: ``--registry-credentials`` reads), ZooKeeper's config in the run dir, Mesos' own source and docs.
+FOREIGN_FILES = {"config.json", "zoo.cfg", "src/master/main.cpp", "docs/scheduler-http-api.md"}
 
 # --- reading the pages --------------------------------------------------------------------------
 
