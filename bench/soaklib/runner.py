@@ -219,7 +219,8 @@ class Soak:
         if recovered is None:
             self._general(["not settled at the end: " + "; ".join(problems[:8])])
         now = time.time()
-        runs = self.ctx.api.json(f"/v1/jobs/{CRON_JOB}/runs") or []
+        # Every kept run in Halyard's own view (Metronome's answer lists only the active ones).
+        runs = [r["halyard"] for r in self.ctx.api.json(f"/v1/jobs/{CRON_JOB}/runs?embed=halyard") or []]
         for run in runs:
             run["scheduledFor"] = epoch_seconds(run["scheduledFor"]) if run.get("scheduledFor") else None
         self.cron_checked = len(runs)

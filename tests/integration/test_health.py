@@ -59,7 +59,9 @@ def test_a_readiness_check_holds_the_deployment_until_the_task_is_ready(sched):
         created = requests.post(sched.url + "/v2/apps", json=definition, timeout=30)
         assert created.status_code == 201, created.text
         deployment_id = created.json()["deployments"][0]["id"]
-        not_ready = until(lambda: [r for r in shown()["readinessCheckResults"] if not r["ready"]], 60,
+        # A check may first find nothing listening yet (no response at all): wait for the 404.
+        not_ready = until(lambda: [r for r in shown()["readinessCheckResults"]
+                                   if not r["ready"] and "lastResponse" in r], 60,
                           what="a readiness check that is not ready yet")
         assert not_ready[0]["lastResponse"]["status"] == 404 and not_ready[0]["name"] == "readinessCheck"
         running = requests.get(sched.url + f"/v2/deployments/{deployment_id}", timeout=5).json()
