@@ -2,8 +2,8 @@
 scheduler`` processes and the null framework; every one started here is stopped by its pid.
 
 Used by ``bench/scale.py`` and ``tests/integration/test_scale_small.py``. The ideas are those of
-bench/soaklib/procs.py (one process per component, its own log, SIGKILL by pid); nothing here
-imports the tests.
+bench/soaklib/procs.py (one process per component, its own log, SIGKILL by pid); ``free_port`` and
+``until`` are the integration harness's, as in the other benches.
 """
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,26 +23,10 @@ BENCH = Path(__file__).resolve().parents[1]
 HALYARD = str(Path(sys.executable).parent / "halyard")
 ZK_CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def until(check: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy; TimeoutError naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except Exception as exc:  # noqa: BLE001 - not ready yet
-            last = exc
-        time.sleep(interval)
-    raise TimeoutError(f"{what} not met within {timeout:g}s (last: {last!r})")
+# The integration harness's free_port and until, as the other benches use them (one copy of each).
+sys.path.insert(0, str(BENCH.parent))
+from tests.integration.harness import free_port  # noqa: E402,F401 (re-exported for bench/scale.py)
+from tests.integration.v1client import until  # noqa: E402,F401 (re-exported for bench/scale.py)
 
 
 def rss_mb(pid: int) -> float:
