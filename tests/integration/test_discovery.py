@@ -316,7 +316,10 @@ def test_members_follow_the_health_gates_through_a_rolling_change(sched, zk, clu
         state = requests.get(cluster["MESOS_MASTER"] + "/master/state", timeout=10).json()
         fw = next(f for f in state["frameworks"] if f["name"] == sched.name)
         killed = {}
-        for task in fw["completed_tasks"]:
+        # Only this app's tasks: the shared scheduler ran other apps whose tasks may have held the
+        # same host and port earlier (Mesos hands a freed port out again).
+        prefix = "_".join(app_id.strip("/").split("/")) + "."
+        for task in (t for t in fw["completed_tasks"] if t["id"].startswith(prefix)):
             ports = task.get("discovery", {}).get("ports", {}).get("ports", [])
             stops = [s["timestamp"] for s in task["statuses"] if s["state"] in ("TASK_KILLING", "TASK_KILLED")]
             if ports and stops:
