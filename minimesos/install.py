@@ -14,6 +14,7 @@ artifact's hash and the sources' hashes, so a fresh checkout on the same machine
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -163,11 +164,21 @@ def launcher(cache: Path) -> Path:
 
 
 def ensure(docker: bool) -> Path:
-    """Install whatever is missing; return the launcher path (its ../lib holds libmesos)."""
-    apt_packages(docker)
+    """Install whatever is missing; return the launcher path (its ../lib holds libmesos).
+
+    Two clusters brought up at once (the test suite's workers each start their own) install under
+    one lock, held for the whole step: apt and the launcher's build run once, and the second finds
+    them done."""
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    libmesos(cache, artifact(cache))
-    binary = launcher(cache)
+    with open(cache / "install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        apt_packages(docker)
+        libmesos(cache, artifact(cache))
+        binary = launcher(cache)
     subprocess.run([str(binary), "--mode=check"], check=True, stdout=subprocess.DEVNULL)
     return binary
+
+
+if __name__ == "__main__":  # `make test` runs it once before the test workers start their clusters
+    print(ensure(docker="--no-docker" not in sys.argv[1:]))
