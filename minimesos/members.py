@@ -39,17 +39,20 @@ class ZkServer:
     client_port: int
     peer_port: int
     election_port: int
+    host: str = HOST  # loopback, or with ``up --hosts`` the server's own host's address
 
     @property
     def address(self) -> str:
-        return f"{HOST}:{self.client_port}"
+        return f"{self.host}:{self.client_port}"
 
     def ports(self, ensemble: bool) -> set[int]:
         return {self.client_port, self.peer_port, self.election_port} if ensemble else {self.client_port}
 
 
-def zk_servers(zk_port: int, count: int) -> list[ZkServer]:
-    return [ZkServer(i, zk_port + i - 1, zk_port + ZK_PEER_OFFSET + i - 1, zk_port + ZK_ELECTION_OFFSET + i - 1)
+def zk_servers(zk_port: int, count: int, hosts: list[str] | None = None) -> list[ZkServer]:
+    """Server I's ports (and address: ``hosts[I-1]``, loopback by default)."""
+    return [ZkServer(i, zk_port + i - 1, zk_port + ZK_PEER_OFFSET + i - 1, zk_port + ZK_ELECTION_OFFSET + i - 1,
+                     hosts[i - 1] if hosts else HOST)
             for i in range(1, count + 1)]
 
 
@@ -64,11 +67,11 @@ def zoo_cfg(server: ZkServer, servers: list[ZkServer], data_dir: Path) -> str:
     ``srvr`` (and ``stat``, ``mntr``) are whitelisted: they tell a server's mode (leader, follower,
     standalone), which is how ``zk leader`` and ``status`` find the leader."""
     lines = ["tickTime=1000", "initLimit=10", "syncLimit=5", f"dataDir={data_dir}",
-             f"clientPort={server.client_port}", f"clientPortAddress={HOST}",
+             f"clientPort={server.client_port}", f"clientPortAddress={server.host}",
              "admin.enableServer=false", f"4lw.commands.whitelist={FOUR_LETTER_WORDS}",
              "maxClientCnxns=0", "minSessionTimeout=2000", "maxSessionTimeout=60000"]
     if len(servers) > 1:
-        lines += [f"server.{s.index}={HOST}:{s.peer_port}:{s.election_port}" for s in servers]
+        lines += [f"server.{s.index}={s.host}:{s.peer_port}:{s.election_port}" for s in servers]
     return "\n".join(lines) + "\n"
 
 
@@ -100,7 +103,7 @@ def four_letter_word(host: str, port: int, word: str, timeout: float = 1.0) -> s
 
 def zk_modes(servers: Iterable[ZkServer], ask: Callable[[str, int, str], str] = four_letter_word) -> dict[int, str | None]:
     """Each server's mode by its number (None: not serving)."""
-    return {s.index: srvr_mode(ask(HOST, s.client_port, "srvr")) for s in servers}
+    return {s.index: srvr_mode(ask(s.host, s.client_port, "srvr")) for s in servers}
 
 
 def zk_leader(modes: dict[int, str | None]) -> int | None:

@@ -21,8 +21,8 @@ BINARY = "/usr/bin/docker-registry"
 PUSHED = (("local/busybox:1", "busybox:1"),)   # local image -> its name in the registry
 
 
-def address(port: int = PORT) -> str:
-    return f"{HOST}:{port}"
+def address(port: int = PORT, host: str = HOST) -> str:
+    return f"{host}:{port}"
 
 CONFIG = """version: 0.1
 log: {{level: warn, fields: {{service: registry}}}}
@@ -39,32 +39,33 @@ def proc(run: Path) -> Proc:
                 run / "logs" / "registry.log", run / "pids" / "registry.pid")
 
 
-def answering(port: int = PORT) -> bool:
+def answering(port: int = PORT, host: str = HOST) -> bool:
     """The registry answers its API's base endpoint (``GET /v2/`` -> 200)."""
     try:
-        with urllib.request.urlopen(f"http://{address(port)}/v2/", timeout=2) as resp:
+        with urllib.request.urlopen(f"http://{address(port, host)}/v2/", timeout=2) as resp:
             return resp.status == 200
     except (OSError, urllib.error.URLError):
         return False
 
 
-def start(run: Path, docker: Callable[..., object], port: int = PORT) -> None:
+def start(run: Path, docker: Callable[..., object], port: int = PORT, host: str = HOST) -> None:
     """Start the registry (if it is not running) and push the local images to it; ``docker``
-    runs the docker CLI against the cluster's dockerd."""
+    runs the docker CLI against the cluster's dockerd. ``host``: the address it listens on
+    (loopback; with ``up --hosts`` the bridge's, which every host reaches)."""
     if not Path(BINARY).exists():
         raise SystemExit(f"{BINARY} is missing: apt-get install docker-registry")
     root = run / "registry"
     (root / "data").mkdir(parents=True, exist_ok=True)
-    (root / "config.yml").write_text(CONFIG.format(root=root / "data", address=address(port)))
+    (root / "config.yml").write_text(CONFIG.format(root=root / "data", address=address(port, host)))
     p = proc(run)
     if not p.alive():
-        if port_open(HOST, port):
-            raise SystemExit(f"something else listens on {address(port)}")
+        if port_open(host, port):
+            raise SystemExit(f"something else listens on {address(port, host)}")
         p.start()
-    if not wait_for(lambda: answering(port), 30):
+    if not wait_for(lambda: answering(port, host), 30):
         raise SystemExit(f"the registry did not come up; see {p.log}")
     for local, name in PUSHED:
-        remote = f"{address(port)}/{name}"
+        remote = f"{address(port, host)}/{name}"
         docker("tag", local, remote)
         docker("push", remote)
 
@@ -74,16 +75,16 @@ def stop(run: Path) -> None:
     proc(run).stop(timeout=10)
 
 
-def env_line(port: int = PORT) -> str:
-    return f"REGISTRY={address(port)}"
+def env_line(port: int = PORT, host: str = HOST) -> str:
+    return f"REGISTRY={address(port, host)}"
 
 
-def add_env_line(env_file: Path, port: int = PORT) -> None:
+def add_env_line(env_file: Path, port: int = PORT, host: str = HOST) -> None:
     """Add ``REGISTRY=...`` to ``cluster.env`` (once)."""
     lines = env_file.read_text().splitlines() if env_file.exists() else []
-    lines = [line for line in lines if not line.startswith("REGISTRY=")] + [env_line(port)]
+    lines = [line for line in lines if not line.startswith("REGISTRY=")] + [env_line(port, host)]
     env_file.write_text("\n".join(lines) + "\n")
 
 
-def status(port: int = PORT) -> str:
-    return json.dumps({"registry": address(port), "answering": answering(port)})
+def status(port: int = PORT, host: str = HOST) -> str:
+    return json.dumps({"registry": address(port, host), "answering": answering(port, host)})
