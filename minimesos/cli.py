@@ -207,19 +207,19 @@ def _hosts(cluster: Cluster) -> hostnet.Hosts:
 
 def cmd_host(args: argparse.Namespace) -> int:
     """``host add NAME``, ``host exec NAME -- CMD...``, ``host list``."""
+    if args.action == "list" and args.rest:
+        raise SystemExit("host list takes no arguments")
+    if args.action != "list" and not args.rest:
+        raise SystemExit(f"host {args.action} needs a host name")
+    if args.action == "add" and len(args.rest) > 1:
+        raise SystemExit("host add takes one name")
     hosts = _hosts(loaded())
     if args.action == "list":
-        if args.rest:
-            raise SystemExit("host list takes no arguments")
         for h in hosts.list():
             print(f"{h.name} {h.address}")
         return 0
-    if not args.rest:
-        raise SystemExit(f"host {args.action} needs a host name")
     name, rest = args.rest[0], args.rest[1:]
     if args.action == "add":
-        if rest:
-            raise SystemExit("host add takes one name")
         host = hosts.add(name)
         print(f"{host.name} {host.address}")
         return 0
@@ -234,33 +234,34 @@ def cmd_host(args: argparse.Namespace) -> int:
 
 
 def cmd_net(args: argparse.Namespace) -> int:
-    """``net cut A B [--for SECONDS]``, ``net heal [A B]``, ``net show``."""
+    """``net cut A B [--for SECONDS]``, ``net heal [A B]``, ``net show``. The arguments are checked
+    before the cluster is looked at."""
+    if args.action == "cut" and len(args.targets) != 2:
+        raise SystemExit("net cut needs two hosts or roles: net cut A B [--for SECONDS]")
+    if args.action != "cut" and args.seconds is not None:
+        raise SystemExit(f"--for is for net cut, not net {args.action}")
+    if args.action == "heal" and len(args.targets) not in (0, 2):
+        raise SystemExit("net heal takes no argument (heal everything) or two: net heal A B")
+    if args.action == "show" and args.targets:
+        raise SystemExit("net show takes no arguments")
+    try:
+        seconds = netplan.parse_seconds(args.seconds)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     hosts = _hosts(loaded())
     if args.action == "cut":
-        if len(args.targets) != 2:
-            raise SystemExit("net cut needs two hosts or roles: net cut A B [--for SECONDS]")
-        try:
-            seconds = netplan.parse_seconds(args.seconds)
-        except ValueError as exc:
-            raise SystemExit(str(exc)) from None
         found = hosts.cut(args.targets[0], args.targets[1], seconds)
         when = f" for {seconds:g}s" if seconds else ""
         print(f"cut{when}: " + ", ".join(f"{a}-{b}" for a, b in found))
         return 0
     if args.action == "heal":
-        if args.seconds is not None:
-            raise SystemExit("--for is for net cut")
         if args.cut is not None:  # a --for cut's own timer
             time.sleep(max(0.0, float(args.after or 0)))
             hosts.heal(cut_id=args.cut)
             return 0
-        if len(args.targets) not in (0, 2):
-            raise SystemExit("net heal takes no argument (heal everything) or two: net heal A B")
         healed = hosts.heal(*args.targets) if args.targets else hosts.heal()
         print("healed: " + (", ".join(f"{a}-{b}" for a, b in healed) or "nothing was cut"))
         return 0
-    if args.targets or args.seconds is not None:
-        raise SystemExit("net show takes no arguments")
     cuts = hosts.cuts()
     for c in cuts:
         until = f" (heals in {max(0.0, c['until'] - time.time()):.0f}s)" if c.get("until") else ""

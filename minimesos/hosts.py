@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
 
 import netplan
 from procs import start_time, wait_for
@@ -171,7 +170,7 @@ class Hosts:
 
     # --- cuts ---------------------------------------------------------------------------------
 
-    def cut(self, a: str, b: str, seconds: Optional[float]) -> list[tuple[str, str]]:
+    def cut(self, a: str, b: str, seconds: float | None) -> list[tuple[str, str]]:
         """Drop all traffic between A and B (both ways) until healed, or for ``seconds``: then a
         detached timer (recorded with the cut) heals it, whether or not the caller still runs."""
         try:
@@ -188,7 +187,7 @@ class Hosts:
                 entry["timer"] = _start_timer(self.run, cut_id, seconds)
         return found
 
-    def heal(self, a: Optional[str] = None, b: Optional[str] = None, cut_id: Optional[str] = None) -> list[tuple[str, str]]:
+    def heal(self, a: str | None = None, b: str | None = None, cut_id: str | None = None) -> list[tuple[str, str]]:
         """Restore traffic between A and B (every pair of theirs, whichever cut made it), or with no
         arguments everywhere, or (a timer's) the pairs of one cut. Returns the pairs healed."""
         hosts = self.list()
@@ -240,7 +239,7 @@ class Hosts:
         return [line for line in out.splitlines() if line.startswith("-A")]
 
 
-def recorded_port(run: Path) -> Optional[int]:
+def recorded_port(run: Path) -> int | None:
     """The master port of the hosts recorded in ``run`` (None when none are)."""
     try:
         return int(json.loads((run / "hosts.json").read_text())["port"])
@@ -264,7 +263,7 @@ def _start_timer(run: Path, cut_id: str, seconds: float) -> dict:
     return {"pid": proc.pid, "start": started}
 
 
-def _stop_timer(timer: Optional[dict]) -> None:
+def _stop_timer(timer: dict | None) -> None:
     """Stop a cut's timer, if it is still the process recorded (never a recycled PID)."""
     if not timer or timer.get("pid") in (None, os.getpid()):
         return

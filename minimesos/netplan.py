@@ -128,7 +128,7 @@ def pairs(a: str, b: str, hosts: Iterable[Host]) -> set[tuple[str, str]]:
 def rules(host: str, cut: Iterable[tuple[str, str]], addresses: dict[str, str]) -> list[list[str]]:
     """The iptables rules of ``host``'s MINIMESOS chain for the pairs cut: every packet to or from
     a host it is cut from is dropped (both ways, since each side drops)."""
-    peers = sorted({y if x == host else x for x, y in cut if host in (x, y)}, key=lambda n: addresses[n])
+    peers = sorted({y if x == host else x for x, y in cut if host in (x, y)}, key=lambda n: ipaddress.ip_address(addresses[n]))
     out: list[list[str]] = []
     for peer in peers:
         out.append(["-A", CHAIN, "-s", f"{addresses[peer]}/32", "-j", "DROP"])
