@@ -9,8 +9,9 @@ PARTITION_AWARE framework TASK_UNREACHABLE for the agent's tasks (Mesos' master.
 ``unreachableStrategy.inactiveAfterSeconds``, then launches a replacement, and when the agent comes
 back kills the returning task if the app has its instances without it, and keeps it otherwise.
 
-The scheduler runs in the root namespace: it reaches the masters (and not the agent's network
-through them), as a scheduler on a host that is not cut would.
+The scheduler runs on a host of its own (``minimesos/host add sched``, ``host exec``), listening
+on that host's address: agents fetch the jobs' executor from it, which they could not do from the
+root namespace's loopback. Only the agent is cut from the masters; the scheduler reaches them.
 
 Two apps of one instance each, both on the agent that is cut:
 
@@ -30,7 +31,7 @@ import pytest
 import requests
 
 from .conftest import MINIMESOS, minimesos, read_env
-from .harness import SchedulerProc, clean_shutdown, mesos_tasks, sleep_app, unique
+from .harness import HALYARD, STARTED, SchedulerProc, clean_shutdown, sleep_app, unique
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -52,21 +53,51 @@ def hosts(tmp_path_factory) -> Iterator[dict]:
         subprocess.run([str(MINIMESOS / "down")], env={**os.environ, **env}, capture_output=True, timeout=300)
         raise
     try:
-        yield {**read_env(run / "cluster.env"), "env": env}
+        (name, address) = minimesos("host", "add", "sched", env=env).stdout.split()
+        yield {**read_env(run / "cluster.env"), "env": env, "SCHED_HOST": name, "SCHED_ADDRESS": address}
     finally:
         subprocess.run([str(MINIMESOS / "down")], env={**os.environ, **env}, capture_output=True, timeout=300)
+
+
+class HostedScheduler(SchedulerProc):
+    """A ``halyard scheduler`` on a host of the cluster, through ``minimesos/host exec`` (the
+    process is Halyard's own: ``host exec`` and nsenter exec it)."""
+
+    def __init__(self, cluster: dict, chroot: str, name: str, log_dir, *extra: str):
+        super().__init__(cluster, chroot, name, log_dir, *extra)
+        self.url = f"http://{cluster['SCHED_ADDRESS']}:{self.port}"
+
+    def start(self) -> HostedScheduler:
+        argv = [str(MINIMESOS / "host"), "exec", self.cluster["SCHED_HOST"], "--", HALYARD, "scheduler",
+                "--master", self.cluster["MESOS_MASTER"], "--zk", f"{self.cluster['ZK']}/{self.chroot}",
+                "--listen", f"{self.cluster['SCHED_ADDRESS']}:{self.port}", "--name", self.name,
+                "--unreachable-grace", "2s", "--zk-session-timeout", "4s", *self.extra]
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                         env={**os.environ, **self.cluster["env"]})
+        STARTED.append(self)
+        until(lambda: requests.get(self.url + "/ping", timeout=1).ok, 30, what=f"scheduler {self.url} API")
+        return self
 
 
 @pytest.fixture
 def sched(hosts, tmp_path) -> Iterator[SchedulerProc]:
     name = unique("halyard-partition")
-    s = SchedulerProc(hosts, unique("halyard-partition"), name, tmp_path).start()
+    s = HostedScheduler(hosts, unique("halyard-partition"), name, tmp_path).start()
     try:
         until(s.leading, 30, what="leader")
         yield s
     finally:
         subprocess.run([str(MINIMESOS / "net"), "heal"], env={**os.environ, **hosts["env"]}, capture_output=True)
         clean_shutdown(hosts, name, [s])
+
+
+def master_view(hosts: dict, name: str) -> dict[str, dict[str, str]]:
+    """The master's tasks of framework ``name`` by list (``tasks``, ``completed_tasks``,
+    ``unreachable_tasks``): task id -> state."""
+    frameworks = requests.get(f"{hosts['MESOS_MASTER']}/master/frameworks", timeout=5).json()["frameworks"]
+    return {k: {t["id"]: t["state"] for f in frameworks if f["name"] == name for t in f.get(k, [])}
+            for k in ("tasks", "completed_tasks", "unreachable_tasks")}
 
 
 def by_id(s: SchedulerProc, app_id: str) -> dict[str, dict]:
@@ -113,9 +144,37 @@ def test_an_agent_cut_off_from_the_masters(hosts, sched):
     until(lambda: set(by_id(sched, fast)) == {replacement["id"]}, 60, what="fast's returning task killed")
     until(lambda: [t["id"] for t in sched.running(slow)] == [kept["id"]], 60, what="slow's task running again")
     print(f"FIGURE healed: returning task killed and the other kept within {time.monotonic() - t1:.1f}s")
-    running = mesos_tasks(hosts, sched.name)
-    assert set(running) == {replacement["id"], kept["id"]}
-    until(lambda: first["id"] not in mesos_tasks(hosts, sched.name, ("TASK_RUNNING", "TASK_UNREACHABLE")), 30,
-          what="the returning task ended in Mesos")
+    ended = until(lambda: master_view(hosts, sched.name)["completed_tasks"].get(first["id"]), 30,
+                  what="the returning task ended in Mesos")
+    view = master_view(hosts, sched.name)
+    assert ended == "TASK_KILLED" and view["unreachable_tasks"] == {}, view
+    assert view["tasks"] == {replacement["id"]: "TASK_RUNNING", kept["id"]: "TASK_RUNNING"}, view
     slaves = requests.get(f"{hosts['MESOS_MASTER']}/master/slaves", timeout=5).json()["slaves"]
     assert sorted(s["hostname"] for s in slaves if s["active"]) == sorted(agents)
+
+
+def test_a_job_run_on_an_agent_cut_off_moves_and_its_returning_task_is_killed(hosts, sched):
+    """A job's run follows the job's rules (Halyard's, as Metronome's: a run whose agent is
+    unreachable past the scheduler's ``--unreachable-grace``, 2 s here, is relaunched elsewhere
+    without using a retry); when the agent comes back, the run's old task is killed, not kept."""
+    from .test_jobs import define, run_of, start, wait_status
+
+    define(sched, {"id": "cutoff", "cmd": "sleep 12; echo done"})
+    run_id = start(sched, "cutoff")
+    first = wait_status(sched, "cutoff", run_id, ("RUNNING",))
+    cut = "agent1" if hosts["MESOS_AGENT1"].split("//")[1].startswith(first["host"] + ":") else "agent2"
+    minimesos("net", "cut", cut, "masters", env=hosts["env"])
+    try:
+        moved = until(lambda: (r := run_of(sched, "cutoff", run_id))["taskId"] != first["taskId"]
+                      and r["status"] == "RUNNING" and r, 40, what="relaunched on the other agent")
+        assert moved["host"] != first["host"] and moved["attempt"] == 1
+        assert any("unreachable" in h["message"] and h["status"] == "QUEUED" for h in moved["history"])
+    finally:
+        minimesos("net", "heal", env=hosts["env"])
+    # the agent is back before the old task's sleep ends: that copy is killed, never kept or finished
+    # (the master lists a returning task under ``unreachable_tasks`` until its agent re-registers)
+    ended = until(lambda: master_view(hosts, sched.name)["completed_tasks"].get(first["taskId"]), 30,
+                  what="the old task ended in Mesos")
+    assert ended == "TASK_KILLED", master_view(hosts, sched.name)
+    done = wait_status(sched, "cutoff", run_id, timeout=40)
+    assert done["status"] == "FINISHED" and done["taskId"] == moved["taskId"]
