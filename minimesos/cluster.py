@@ -549,10 +549,16 @@ class Cluster:
         if self.config.ha:
             self.wait_leader()
         task_ports = self.task_ports()
-        problem = reserved_ports.reserve(task_ports)
-        if problem:
-            print(f"warning: {problem}", file=sys.stderr)
-        taken = reserved_ports.held(task_ports)
+        if self.hostnet:  # the setting is per network namespace: each agent's host reserves its own
+            for spec in self.config.agents:
+                self.hostnet.reserve_ports(f"agent{spec.index}",
+                                           reserved_ports.render(reserved_ports.task_port_ranges([spec.resources])))
+            taken: list[int] = []
+        else:
+            problem = reserved_ports.reserve(task_ports)
+            if problem:
+                print(f"warning: {problem}", file=sys.stderr)
+            taken = reserved_ports.held(task_ports)
         if taken:
             print(f"warning: task ports held by other sockets now (a task given one fails): "
                   f"{reserved_ports.render(set(taken))}", file=sys.stderr)

@@ -168,6 +168,11 @@ class Hosts:
             left.append(f"bridge {state['bridge']}")
         return left
 
+    def reserve_ports(self, name: str, ranges: str) -> None:
+        """Reserve ``ranges`` (``a-b,c-d``) in host ``name``'s ``ip_local_reserved_ports`` (the
+        setting is per network namespace): no outgoing connection there takes a task's port."""
+        _run(*self.wrap(name, ["sh", "-c", f"echo {ranges} > /proc/sys/net/ipv4/ip_local_reserved_ports"]))
+
     # --- cuts ---------------------------------------------------------------------------------
 
     def cut(self, a: str, b: str, seconds: float | None) -> list[tuple[str, str]]:
