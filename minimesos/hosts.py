@@ -194,27 +194,29 @@ class Hosts:
 
     def heal(self, a: str | None = None, b: str | None = None, cut_id: str | None = None) -> list[tuple[str, str]]:
         """Restore traffic between A and B (every pair of theirs, whichever cut made it), or with no
-        arguments everywhere, or (a timer's) the pairs of one cut. Returns the pairs healed."""
+        arguments everywhere. A ``--for`` timer passes its ``cut_id``: only that cut ends, so a pair
+        that another cut also holds stays cut. Returns the pairs healed."""
         hosts = self.list()
         with self._locked() as s:
-            if cut_id is not None:
-                wanted = {tuple(p) for c in s["cuts"] if c["id"] == cut_id for p in c["pairs"]}
-            elif a is None:
-                wanted = {tuple(p) for c in s["cuts"] for p in c["pairs"]}
-            else:
-                try:
-                    wanted = netplan.pairs(a, b or a, hosts)  # type: ignore[assignment]
-                except ValueError as exc:
-                    raise SystemExit(str(exc)) from None
             before = self._pairs(s)
-            kept = []
-            for c in s["cuts"]:
-                c["pairs"] = [p for p in c["pairs"] if tuple(p) not in wanted]
-                if c["pairs"]:
-                    kept.append(c)
-                elif c["id"] != cut_id:  # a timer that heals its own cut just exits
-                    _stop_timer(c.get("timer"))
-            s["cuts"] = kept
+            if cut_id is not None:
+                s["cuts"] = [c for c in s["cuts"] if c["id"] != cut_id]
+            else:
+                if a is None:
+                    wanted = before
+                else:
+                    try:
+                        wanted = netplan.pairs(a, b or a, hosts)
+                    except ValueError as exc:
+                        raise SystemExit(str(exc)) from None
+                kept = []
+                for c in s["cuts"]:
+                    c["pairs"] = [p for p in c["pairs"] if tuple(p) not in wanted]
+                    if c["pairs"]:
+                        kept.append(c)
+                    else:
+                        _stop_timer(c.get("timer"))
+                s["cuts"] = kept
             healed = before - self._pairs(s)
             self._apply(s, {x for p in healed for x in p})
         return sorted(healed)

@@ -160,3 +160,26 @@ def test_host_and_net_on_a_cluster_without_hosts_say_so(monkeypatch, tmp_path):
     for argv in (["host", "list"], ["net", "show"]):
         with pytest.raises(SystemExit, match="no hosts: start it with minimesos/up --hosts"):
             cli.main(argv)
+
+
+def test_a_timer_ends_only_its_own_cut_and_heal_a_b_takes_the_pair_from_every_cut(monkeypatch, tmp_path):
+    import hosts as hostnet
+
+    applied: list[set[str]] = []
+    monkeypatch.setattr(hostnet.Hosts, "_apply", lambda self, state, touched: applied.append(set(touched)))
+    net = hostnet.Hosts(tmp_path, 10050)
+    with net._locked() as state:
+        state["bridge"] = "mm10050br"
+        state["hosts"] = [h.__dict__ for h in netplan.plan(10050, 1, 1, 2)]
+    assert net.cut("agent1", "masters", None) == [("agent1", "master1")]
+    net.cut("agents", "masters", None)
+    timed = net.cuts()[1]["id"]
+    assert net.heal(cut_id=timed) == [("agent2", "master1")]  # agent1-master1 is still held by the first cut
+    assert [c["pairs"] for c in net.cuts()] == [[["agent1", "master1"]]]
+    net.cut("all", "zk1", None)
+    assert net.heal("agent1", "all") == [("agent1", "master1"), ("agent1", "zk1")]
+    assert [c["pairs"] for c in net.cuts()] == [[["agent2", "zk1"], ["master1", "zk1"]]]
+    assert net.heal() == [("agent2", "zk1"), ("master1", "zk1")] and net.cuts() == []
+    assert applied[-1] == {"agent2", "master1", "zk1"}
+    with pytest.raises(SystemExit, match="no host or role 'agent9'"):
+        net.cut("agent9", "all", None)
