@@ -31,7 +31,8 @@ import pytest
 import requests
 
 from .conftest import MINIMESOS, minimesos, read_env
-from .harness import HALYARD, STARTED, SchedulerProc, clean_shutdown, sleep_app, unique
+from .harness import SchedulerProc, clean_shutdown, sleep_app, unique
+from .hosts_harness import HostedScheduler
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -57,27 +58,6 @@ def hosts(tmp_path_factory) -> Iterator[dict]:
         yield {**read_env(run / "cluster.env"), "env": env, "SCHED_HOST": name, "SCHED_ADDRESS": address}
     finally:
         subprocess.run([str(MINIMESOS / "down")], env={**os.environ, **env}, capture_output=True, timeout=300)
-
-
-class HostedScheduler(SchedulerProc):
-    """A ``halyard scheduler`` on a host of the cluster, through ``minimesos/host exec`` (the
-    process is Halyard's own: ``host exec`` and nsenter exec it)."""
-
-    def __init__(self, cluster: dict, chroot: str, name: str, log_dir, *extra: str):
-        super().__init__(cluster, chroot, name, log_dir, *extra)
-        self.url = f"http://{cluster['SCHED_ADDRESS']}:{self.port}"
-
-    def start(self) -> HostedScheduler:
-        argv = [str(MINIMESOS / "host"), "exec", self.cluster["SCHED_HOST"], "--", HALYARD, "scheduler",
-                "--master", self.cluster["MESOS_MASTER"], "--zk", f"{self.cluster['ZK']}/{self.chroot}",
-                "--listen", f"{self.cluster['SCHED_ADDRESS']}:{self.port}", "--name", self.name,
-                "--unreachable-grace", "2s", "--zk-session-timeout", "4s", *self.extra]
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                         env={**os.environ, **self.cluster["env"]})
-        STARTED.append(self)
-        until(lambda: requests.get(self.url + "/ping", timeout=1).ok, 30, what=f"scheduler {self.url} API")
-        return self
 
 
 @pytest.fixture
