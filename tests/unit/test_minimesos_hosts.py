@@ -183,3 +183,14 @@ def test_a_timer_ends_only_its_own_cut_and_heal_a_b_takes_the_pair_from_every_cu
     assert applied[-1] == {"agent2", "master1", "zk1"}
     with pytest.raises(SystemExit, match="no host or role 'agent9'"):
         net.cut("agent9", "all", None)
+
+
+def test_up_hosts_installs_ip_iptables_and_nsenter_through_the_package_path(monkeypatch):
+    import install
+
+    asked: list[list[str]] = []
+    monkeypatch.setattr(install, "apt_install", asked.append)
+    install.apt_packages(docker=False, hosts=True)
+    install.apt_packages(docker=False)
+    assert {"iproute2", "iptables", "util-linux"} <= set(asked[0])
+    assert not {"iptables", "util-linux"} & set(asked[1])  # without --hosts: as before
