@@ -145,7 +145,7 @@ def test_a_cut_for_seconds_heals_itself_after_its_caller_exited(hosts):
     assert start_time(timer["pid"]) == timer["start"]
     assert not connects(hosts, "agent2", "zk1", ZK_PORT)
     until(lambda: mm(hosts, "net", "show").strip() == "no cuts", 10, what="the --for cut healed")
-    assert 2 <= time.monotonic() - t0 < 8
+    assert 2 <= time.monotonic() - t0 < 15  # each `net show` takes a second or more on a busy machine
     assert connects(hosts, "agent2", "zk1", ZK_PORT)
     until(lambda: start_time(timer["pid"]) != timer["start"], 5, what="the timer exited")
 

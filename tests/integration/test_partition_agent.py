@@ -112,7 +112,7 @@ def test_an_agent_cut_off_from_the_masters(hosts, sched):
           f"(inactiveAfterSeconds 3)")
     assert unreachable_after >= PING_TIMEOUT * (MAX_PING_TIMEOUTS - 1)
     assert replacement["host"] == other_ip
-    assert replaced_after - unreachable_after >= 3 - 0.5
+    assert replaced_after - unreachable_after >= 3 - 1.5  # not at once (polling lags Halyard's own clock)
     # within Marathon's bounds: one replacement for fast, none for slow (its unreachable task counts)
     assert set(by_id(sched, fast)) == {first["id"], replacement["id"]}
     assert set(by_id(sched, slow)) == {kept["id"]}
