@@ -594,7 +594,8 @@ class Cluster:
             shutil.rmtree(sock_dir, ignore_errors=True)
         left = self.leftovers()
         if self.hostnet and not left:  # the namespaces once nothing runs in them any more
-            left = self.hostnet.destroy()
+            # Processes started with `host exec` are not ours to stop: name them, keep the hosts.
+            left = self.hostnet.processes() or self.hostnet.destroy()
         return left
 
     def task_ports(self) -> set[int]:

@@ -158,6 +158,16 @@ class Hosts:
             self.file.unlink(missing_ok=True)
         return left
 
+    def processes(self) -> list[str]:
+        """Processes still running on this run's hosts (``host exec`` ones: a scheduler), named."""
+        found = []
+        for h in self.list():
+            ns = netplan.netns(self.port, h.name)
+            if Path(f"/run/netns/{ns}").exists():
+                pids = _run("ip", "netns", "pids", ns, check=False).stdout.split()
+                found += [f"process {pid} on host {h.name} ({_cmdline(pid)})" for pid in pids]
+        return found
+
     def leftovers(self) -> list[str]:
         """What of this run's hosts still exists (namespaces, veths, the bridge)."""
         state, left = self._read(), []
@@ -244,6 +254,13 @@ class Hosts:
         """Host ``name``'s MINIMESOS rules as iptables prints them (for ``net show`` and tests)."""
         out = _run("ip", "netns", "exec", netplan.netns(self.port, name), "iptables", "-w", "-S", netplan.CHAIN).stdout
         return [line for line in out.splitlines() if line.startswith("-A")]
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()[:120]
+    except OSError:
+        return "gone"
 
 
 def recorded_port(run: Path) -> int | None:
