@@ -139,7 +139,7 @@ def test_a_job_run_on_an_agent_cut_off_moves_and_its_returning_task_is_killed(ho
     without using a retry); when the agent comes back, the run's old task is killed, not kept."""
     from .test_jobs import define, run_of, start, wait_status
 
-    define(sched, {"id": "cutoff", "cmd": "sleep 12; echo done"})
+    define(sched, {"id": "cutoff", "cmd": "sleep 25; echo done"})  # long enough to be killed, on a busy machine too
     run_id = start(sched, "cutoff")
     first = wait_status(sched, "cutoff", run_id, ("RUNNING",))
     cut = "agent1" if hosts["MESOS_AGENT1"].split("//")[1].startswith(first["host"] + ":") else "agent2"
