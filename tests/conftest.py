@@ -24,6 +24,9 @@ OWN = "own-processes"
 OWN_CLUSTER = frozenset({
     "tests/integration/test_framework_auth.py",
     "tests/integration/test_minimesos_ha.py",
+    "tests/integration/test_minimesos_hosts.py",
+    "tests/integration/test_partition_agent.py",
+    "tests/integration/test_partition_scheduler.py",
     "tests/integration/test_rebalance.py",
     "tests/integration/test_scale_small.py",
     "tests/integration/test_soak.py",
