@@ -137,15 +137,15 @@ def test_cut_drops_traffic_both_ways_only_between_its_hosts_and_heal_restores_it
 
 def test_a_cut_for_seconds_heals_itself_after_its_caller_exited(hosts):
     t0 = time.monotonic()
-    mm(hosts, "net", "cut", "agents", "zks", "--for", "2")  # the command has exited when this returns
+    mm(hosts, "net", "cut", "agents", "zks", "--for", "6")  # the command has exited when this returns
     state = json.loads((hosts["RUN_DIR"] / "hosts.json").read_text())
     (cut,) = state["cuts"]
     assert sorted(map(tuple, cut["pairs"])) == [("agent1", "zk1"), ("agent2", "zk1")]
     timer = cut["timer"]
     assert start_time(timer["pid"]) == timer["start"]
     assert not connects(hosts, "agent2", "zk1", ZK_PORT)
-    until(lambda: mm(hosts, "net", "show").strip() == "no cuts", 10, what="the --for cut healed")
-    assert 2 <= time.monotonic() - t0 < 15  # each `net show` takes a second or more on a busy machine
+    until(lambda: mm(hosts, "net", "show").strip() == "no cuts", 20, what="the --for cut healed")
+    assert 6 <= time.monotonic() - t0 < 20  # each `net show` takes a second or more on a busy machine
     assert connects(hosts, "agent2", "zk1", ZK_PORT)
     until(lambda: start_time(timer["pid"]) != timer["start"], 5, what="the timer exited")
 
