@@ -38,11 +38,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         same = (len(existing.agents) == args.agents and existing.master_port == args.port
                 and existing.docker == (not args.no_docker) and existing.zk_port == args.zk_port
                 and existing.auth == args.auth and existing.masters == args.masters
-                and existing.zookeepers == args.zookeepers)
+                and existing.zookeepers == args.zookeepers and existing.tls == args.tls)
         if not same:
             raise SystemExit(f"a different cluster runs from {run_dir()} ({len(existing.agents)} agents, "
                              f"{existing.masters} master(s) from port {existing.master_port}, {existing.zookeepers} "
-                             f"ZooKeeper(s), docker {existing.docker}, auth {existing.auth}); run minimesos/down first")
+                             f"ZooKeeper(s), docker {existing.docker}, auth {existing.auth}, tls {existing.tls}); run minimesos/down first")
     elif cluster:
         cluster.wipe()
     launcher = install.ensure(docker=not args.no_docker)
@@ -50,7 +50,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     config = Config(run_dir=str(run_dir()), master_port=args.port, zk_port=args.zk_port,
                     agents=default_agents(args.agents, args.port, args.resources, overrides, args.task_ports),
                     docker=not args.no_docker, launcher=str(launcher), auth=args.auth,
-                    masters=args.masters, zookeepers=args.zookeepers)
+                    masters=args.masters, zookeepers=args.zookeepers, tls=args.tls)
     Cluster(config).up()
     env = "\n".join(config.env_lines())
     print(env)
@@ -185,7 +185,7 @@ def cmd_registry(args: argparse.Namespace) -> int:
     elif args.action == "stop":
         cluster.registry().stop(timeout=10)
     else:
-        print(registry_proc.status(cluster.config.registry_port))
+        print(registry_proc.status(cluster.config.registry_port, cluster.config.tls_files if cluster.config.tls else None))
         return 0 if registry_proc.answering(cluster.config.registry_port) else 1
     return 0
 
@@ -211,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--auth", action="store_true",
                     help="HTTP framework authentication (basic; principal 'halyard', secret generated in the run "
                          "dir) and ACLs that let only that principal register, in role '*'")
+    up.add_argument("--tls", action="store_true",
+                    help="a local CA and certificates in the run dir's tls/; ZooKeeper also serves TLS clients "
+                         "(client certificates required) on ZK_PORT+3000, the registry serves HTTPS, masters and "
+                         "agents speak SSL (plain peers still accepted); cluster.env gets ZK_TLS and TLS_*")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything up started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what runs, with URLs").set_defaults(func=cmd_status)

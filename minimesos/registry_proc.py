@@ -4,15 +4,17 @@
 ``minimesos/registry start|stop|status`` does only that (a running cluster keeps running).
 
 Docker treats loopback registries as insecure by default: the private dockerd pushes and pulls
-over plain HTTP without any flag.
+over plain HTTP without any flag. With ``up --tls`` the registry serves HTTPS with the local CA's
+server certificate (dockerd tries HTTPS first for an insecure registry).
 """
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 from procs import Proc, port_open, wait_for
 
@@ -29,7 +31,7 @@ log: {{level: warn, fields: {{service: registry}}}}
 storage:
   filesystem: {{rootdirectory: {root}}}
   delete: {{enabled: true}}
-http: {{addr: "{address}"}}
+http: {{addr: "{address}"{tls}}}
 """
 
 
@@ -39,29 +41,33 @@ def proc(run: Path) -> Proc:
                 run / "logs" / "registry.log", run / "pids" / "registry.pid")
 
 
-def answering(port: int = PORT) -> bool:
-    """The registry answers its API's base endpoint (``GET /v2/`` -> 200)."""
+def answering(port: int = PORT, tls=None) -> bool:
+    """The registry answers its API's base endpoint (``GET /v2/`` -> 200); over HTTPS verified
+    against the local CA with ``tls`` (``tls.TlsFiles``)."""
+    scheme = "https" if tls is not None else "http"
+    context = ssl.create_default_context(cafile=str(tls.ca)) if tls is not None else None
     try:
-        with urllib.request.urlopen(f"http://{address(port)}/v2/", timeout=2) as resp:
+        with urllib.request.urlopen(f"{scheme}://{address(port)}/v2/", timeout=2, context=context) as resp:
             return resp.status == 200
     except (OSError, urllib.error.URLError):
         return False
 
 
-def start(run: Path, docker: Callable[..., object], port: int = PORT) -> None:
+def start(run: Path, docker: Callable[..., object], port: int = PORT, tls=None) -> None:
     """Start the registry (if it is not running) and push the local images to it; ``docker``
     runs the docker CLI against the cluster's dockerd."""
     if not Path(BINARY).exists():
         raise SystemExit(f"{BINARY} is missing: apt-get install docker-registry")
     root = run / "registry"
     (root / "data").mkdir(parents=True, exist_ok=True)
-    (root / "config.yml").write_text(CONFIG.format(root=root / "data", address=address(port)))
+    https = (f", tls: {{certificate: {tls.server_cert}, key: {tls.server_key}}}" if tls is not None else "")
+    (root / "config.yml").write_text(CONFIG.format(root=root / "data", address=address(port), tls=https))
     p = proc(run)
     if not p.alive():
         if port_open(HOST, port):
             raise SystemExit(f"something else listens on {address(port)}")
         p.start()
-    if not wait_for(lambda: answering(port), 30):
+    if not wait_for(lambda: answering(port, tls), 30):
         raise SystemExit(f"the registry did not come up; see {p.log}")
     for local, name in PUSHED:
         remote = f"{address(port)}/{name}"
@@ -85,5 +91,6 @@ def add_env_line(env_file: Path, port: int = PORT) -> None:
     env_file.write_text("\n".join(lines) + "\n")
 
 
-def status(port: int = PORT) -> str:
-    return json.dumps({"registry": address(port), "answering": answering(port)})
+def status(port: int = PORT, tls: Optional[object] = None) -> str:
+    return json.dumps({"registry": address(port), "answering": answering(port, tls),
+                       "scheme": "https" if tls is not None else "http"})
