@@ -10,7 +10,7 @@ import click
 import requests
 
 from ..errors import HalyardError
-from .client_tls import ClientTls, explain_tls, tls_options
+from .client_tls import ClientTls, explain_dropped, explain_tls, tls_options
 
 DEFAULT_API = "http://127.0.0.1:8080"
 
@@ -82,6 +82,9 @@ class Client:
                                     timeout=self.timeout, **self.tls.requests_options())
         except requests.exceptions.SSLError as exc:
             raise ApiError(explain_tls(exc, self.base, self.tls)) from None
+        except requests.ConnectionError as exc:
+            dropped = explain_dropped(self.base, self.tls) if _hung_up(exc) else None
+            raise ApiError(dropped or f"cannot reach Halyard at {self.base}: {exc}") from None
         except requests.RequestException as exc:
             raise ApiError(f"cannot reach Halyard at {self.base}: {exc}") from None
         if resp.status_code not in ok:
@@ -100,6 +103,12 @@ class Client:
             if "does not exist" in str(exc):
                 return None
             raise
+
+
+def _hung_up(exc: requests.ConnectionError) -> bool:
+    """The server closed the connection without an answer (not: nothing listens)."""
+    text = repr(exc)
+    return "RemoteDisconnected" in text or "ConnectionResetError" in text or "Connection aborted" in text
 
 
 def _json(resp: requests.Response) -> Any:

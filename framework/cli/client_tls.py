@@ -85,3 +85,16 @@ def explain_tls(exc: requests.exceptions.SSLError, url: str, tls: ClientTls) -> 
     if reason == "WRONG_VERSION_NUMBER":
         return f"TLS handshake with {url} failed: the server does not speak TLS there (try http://)"
     return f"TLS handshake with {url} failed: {reason}"
+
+
+def explain_dropped(url: str, tls: ClientTls) -> str | None:
+    """An HTTPS server that hangs up right after the handshake (TLS 1.3 checks the client's
+    certificate last, and the refusal may reach the client only as a closed connection): the
+    likely reason, or None for a plain URL."""
+    if not url.startswith("https://"):
+        return None
+    if not tls.cert:
+        return (f"TLS handshake with {url} failed: the server closed the connection; it requires a client "
+                f"certificate and none was given (--cert/--key or HALYARD_CERT/HALYARD_KEY)")
+    return (f"TLS handshake with {url} failed: the server closed the connection; it refused this client's "
+            f"certificate {tls.cert} (not signed by a CA it trusts, expired, or not for client use)")
