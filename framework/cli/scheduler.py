@@ -13,7 +13,7 @@ from click.core import ParameterSource
 from ..engine.engine import EngineConfig
 from ..engine.service_ports import PortRange
 from ..errors import HalyardError
-from ..runtime.tls_server import ServerTls
+from ..runtime.tls_server import ServerTls, server_context
 from .zk_options import ZK_TLS_OPTIONS, zk_tls
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -142,10 +142,6 @@ def scheduler(master: str, zk: str, listen: str, tls_cert: str | None, tls_key: 
               registry_credentials: str | None, discovery_path: str, discovery_format: str, no_discovery: bool,
               rebalance_on_agent_join: bool, rebalance_cooldown: float, log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
-    server_tls = _server_tls(tls_cert, tls_key, tls_client_ca, tls_ca)
-    if server_tls is None and click.get_current_context().get_parameter_source("listen") is ParameterSource.DEFAULT:
-        raise click.UsageError("give --tls-cert and --tls-key to serve HTTPS, or --listen HOST:PORT to serve plain HTTP")
-    zk_tls_settings = zk_tls(zk_tls_ca, zk_tls_cert, zk_tls_key)
     if not no_discovery:
         from ..errors import ValidationError
         from ..store.election import parse_zk
@@ -177,6 +173,12 @@ def scheduler(master: str, zk: str, listen: str, tls_cert: str | None, tls_key: 
     tokens = check_tokens_file(tokens_file) if tokens_file else 0
     if auth_reads and not tokens:
         raise click.UsageError("--auth-reads needs --tokens-file")
+    server_tls = _server_tls(tls_cert, tls_key, tls_client_ca, tls_ca)
+    if server_tls is None and click.get_current_context().get_parameter_source("listen") is ParameterSource.DEFAULT:
+        raise click.UsageError("give --tls-cert and --tls-key to serve HTTPS, or --listen HOST:PORT to serve plain HTTP")
+    if server_tls is not None:
+        server_context(server_tls)  # a file that cannot be used: TlsFileError naming it, exit status 1
+    zk_tls_settings = zk_tls(zk_tls_ca, zk_tls_cert, zk_tls_key)
     config = ServiceConfig(tokens_file=tokens_file, auth_reads=auth_reads, audit_log=audit_log, master=master, zk=zk, listen=listen, advertise=advertise, name=name, role=role, principal=principal,
                            secret=secret, failover_timeout=failover_timeout, zk_auth=zk_auth,
                            zk_session_timeout=zk_session_timeout, executor_uri=executor_uri,

@@ -50,8 +50,9 @@ def _load_chain(context: ssl.SSLContext, tls: ServerTls) -> None:
     try:
         context.load_cert_chain(tls.cert, tls.key)
     except ssl.SSLError as exc:
-        raise TlsFileError(f"--tls-cert {tls.cert} / --tls-key {tls.key}: not a certificate and its key "
-                           f"({exc.reason or exc})") from None
+        what = ("the key does not belong to the certificate" if exc.reason == "KEY_VALUES_MISMATCH"
+                else "not a PEM certificate and its key")
+        raise TlsFileError(f"--tls-cert {tls.cert} / --tls-key {tls.key}: {what} ({exc.reason or exc})") from None
 
 
 def server_context(tls: ServerTls) -> ssl.SSLContext:
