@@ -31,8 +31,17 @@ log: {{level: warn, fields: {{service: registry}}}}
 storage:
   filesystem: {{rootdirectory: {root}}}
   delete: {{enabled: true}}
-http: {{addr: "{address}"{tls}}}
+http: {{addr: "{address}"}}
 """
+
+
+def config(root: Path, addr: str, tls=None) -> str:
+    """The registry's config.yml; with ``tls`` (``tls.TlsFiles``) it serves HTTPS with the server certificate."""
+    text = CONFIG.format(root=root, address=addr)
+    if tls is None:
+        return text
+    return text.replace(f'http: {{addr: "{addr}"}}',
+                        f'http: {{addr: "{addr}", tls: {{certificate: {tls.server_cert}, key: {tls.server_key}}}}}')
 
 
 def proc(run: Path) -> Proc:
@@ -60,8 +69,7 @@ def start(run: Path, docker: Callable[..., object], port: int = PORT, tls=None) 
         raise SystemExit(f"{BINARY} is missing: apt-get install docker-registry")
     root = run / "registry"
     (root / "data").mkdir(parents=True, exist_ok=True)
-    https = (f", tls: {{certificate: {tls.server_cert}, key: {tls.server_key}}}" if tls is not None else "")
-    (root / "config.yml").write_text(CONFIG.format(root=root / "data", address=address(port), tls=https))
+    (root / "config.yml").write_text(config(root / "data", address(port), tls))
     p = proc(run)
     if not p.alive():
         if port_open(HOST, port):

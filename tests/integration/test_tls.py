@@ -28,7 +28,7 @@ from .v1client import until
 
 RUN = Path("/tmp/halyard-tls-run")
 ENV = {"MINIMESOS_RUN_DIR": str(RUN)}
-UP = ("up", "--tls", "--no-docker", "--agents", "1", "--port", "15450", "--zk-port", "12581", "--task-ports", "46000")
+UP = ("up", "--tls", "--no-docker", "--agents", "1", "--port", "15650", "--zk-port", "12781", "--task-ports", "46000")
 TOKEN = "tls-token-8c1f0e2a9b7d4c66"
 SECRET_VALUE = "env-value-5e2b90d7c4"
 
