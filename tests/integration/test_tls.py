@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -228,6 +229,10 @@ def test_marathon_python_over_https_refusals_and_the_wire(tls_cluster, scheduler
     assert audit.read_text().count("\n") == lines_before
     assert [a.id for a in client.list_apps()] == [app_id]
 
+    # The dashboard over HTTPS: its page and scripts (whose requests are relative to it).
+    page = s.get("/ui/")
+    assert page.ok and "<html" in page.text.lower() and s.get("/ui/app.js").ok
+
     # halyard lb's reader of /v2/apps, over HTTPS.
     from halyard.cli.client_tls import ClientTls
     from halyard.lb.apps_feed import AppsFeed
@@ -323,3 +328,46 @@ def test_api_latency_over_https_vs_http(tls_cluster, schedulers, tmp_path):
                for name, s in (("https", https), ("http", plain)) for keep in (True, False)}
     print("GET /v2/apps, ms per request: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
     assert figures["https keep-alive"] < 100
+
+
+def server_cert(cluster: dict[str, str], tmp: Path, name: str, san: str) -> tuple[str, str]:
+    """A server certificate from the local CA whose only name is ``san``."""
+    key, csr, cert, ext = tmp / f"{name}.key", tmp / f"{name}.csr", tmp / f"{name}.pem", tmp / f"{name}.ext"
+    ext.write_text(f"subjectAltName={san}\nextendedKeyUsage=serverAuth,clientAuth\n")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={name}",
+            "-keyout", str(key), "-out", str(csr))
+    openssl("x509", "-req", "-in", str(csr), "-CA", cluster["TLS_CA"], "-CAkey",
+            str(Path(cluster["TLS_CA"]).with_name("ca.key")), "-CAcreateserial", "-CAserial", str(tmp / "serial"),
+            "-days", "1", "-extfile", str(ext), "-out", str(cert))
+    return str(cert), str(key)
+
+
+def test_sighup_rereads_the_certificate_and_a_certificate_for_another_name_is_refused(tls_cluster, schedulers,
+                                                                                        tmp_path):
+    cert, key = tmp_path / "api.pem", tmp_path / "api.key"
+    first = server_cert(tls_cluster, tmp_path, "first", "IP:127.0.0.1")
+    other = server_cert(tls_cluster, tmp_path, "other", "DNS:other.example")
+    shutil.copy(first[0], cert)
+    shutil.copy(first[1], key)
+    s = Scheduler(tls_cluster, unique("hup"), tmp_path)
+    s.argv[s.argv.index("--tls-cert") + 1], s.argv[s.argv.index("--tls-key") + 1] = str(cert), str(key)
+    schedulers.append(s.start())
+
+    def served_subject() -> str:
+        pem = ssl.get_server_certificate(("127.0.0.1", s.port))
+        return subprocess.run(["openssl", "x509", "-noout", "-subject"], input=pem, capture_output=True, text=True,
+                              check=True).stdout
+    assert "CN = first" in served_subject()
+    shutil.copy(other[0], cert)
+    shutil.copy(other[1], key)
+    os.kill(s.proc.pid, signal.SIGHUP)  # type: ignore[union-attr]
+    until(lambda: "CN = other" in served_subject(), 10, what="the new certificate served")
+    # The new certificate names another host: a client that verifies it refuses the connection.
+    cli = subprocess.run([HALYARD, "apps", "list", "--api", s.url, "--ca", tls_cluster["TLS_CA"]],
+                         capture_output=True, text=True, timeout=30)
+    assert cli.returncode == 1 and "the server's certificate was refused: IP address mismatch" in cli.stderr, cli.stderr
+    # A pair that cannot be used keeps the one in force.
+    key.write_text("not a key\n")
+    os.kill(s.proc.pid, signal.SIGHUP)  # type: ignore[union-attr]
+    until(lambda: "TLS certificate not reloaded, the previous one stays in force" in s.text(), 10, what="logged")
+    assert "CN = other" in served_subject() and s.proc.poll() is None  # type: ignore[union-attr]
