@@ -648,14 +648,14 @@ class Cluster:
             auth_note = f"; frameworks authenticate as {auth.PRINCIPAL}, ACLs on" if c.auth else ""
             url = c.master_urls[int(name[6:] or 1) - 1]
             return f"{url} (state: {url}/master/state{auth_note})"
-        if name == "zk" and not c.ha:
-            return c.zk
         if name.startswith("zk"):
-            return f"zk://{c.zk_servers[int(name[2:] or 1) - 1].address}"
+            server = c.zk_servers[int(name[2:] or 1) - 1]
+            secure = f" (TLS clients: zk://{server.secure_address})" if c.tls else ""
+            return f"{c.zk if name == 'zk' and not c.ha else 'zk://' + server.address}{secure}"
         if name == "dockerd":
             return f"DOCKER_HOST=unix://{c.docker_sock}"
         if name == "registry":
-            return registry_proc.env_line(c.registry_port)
+            return registry_proc.env_line(c.registry_port) + (" (HTTPS)" if c.tls else "")
         if name == "announcer":
             return f"{c.zk}/mesos"
         spec = c.agents[int(name[5:]) - 1]
