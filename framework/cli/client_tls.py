@@ -60,7 +60,7 @@ def tls_options(command: Any) -> Any:
                                                      "(or set HALYARD_CERT)"),
                             ("ca", "HALYARD_CA", "CA file that verifies the API's HTTPS certificate "
                                                  "(or set HALYARD_CA; default: the system's)")):
-        command = click.option(f"--{name}", envvar=env, default=None, expose_value=False, is_eager=True,
+        command = click.option(f"--{name}", envvar=env, default=None, expose_value=False, is_eager=True, metavar="FILE",
                                callback=_checked, help=text)(command)
     return command
 

@@ -188,7 +188,8 @@ def test_up_tls_makes_the_ca_and_certificates_and_zookeeper_requires_a_client_ce
 def test_marathon_python_over_https_refusals_and_the_wire(tls_cluster, schedulers, tmp_path):
     tokens, audit = tmp_path / "tokens", tmp_path / "audit.log"
     tokens.write_text(f"{TOKEN} rw name=ci\n")
-    s = run(schedulers, tls_cluster, unique("tls"), tmp_path, "--tokens-file", str(tokens), "--audit-log", str(audit))
+    chroot = unique("tls")
+    s = run(schedulers, tls_cluster, chroot, tmp_path, "--tokens-file", str(tokens), "--audit-log", str(audit))
     until(s.leading, 30, what="leading")
     ca = tls_cluster["TLS_CA"]
     client = MarathonClient(s.url, auth_token=TOKEN, verify=ca)
@@ -211,6 +212,22 @@ def test_marathon_python_over_https_refusals_and_the_wire(tls_cluster, scheduler
     until(lambda: client.get_app(app_id).tasks_running == 1, 60, what="1 task running")
     client.scale_app(app_id, instances=2)
     until(lambda: client.get_app(app_id).tasks_running == 2, 60, what="2 tasks running")
+
+    # halyard lb's ServerSet reader, over ZooKeeper's TLS port with the client certificate.
+    from halyard.store.election import ZkSession
+    from halyard.store.serverset_watch import ServerSetWatcher
+    from halyard.store.serversets import discovery_root
+    from halyard.store.zk_tls import ZkTls
+    session = ZkSession(f"{tls_cluster['ZK_TLS']}/{chroot}", credentials=None,
+                        tls=ZkTls(ca, tls_cluster["TLS_CERT"], tls_cluster["TLS_KEY"]))
+    assert session.start()
+    members: dict[str, tuple] = {}
+    try:
+        ServerSetWatcher(session.client, discovery_root(session.root, "discovery"),
+                         lambda app, found: members.__setitem__(app, found)).watch({app_id})
+        until(lambda: len(members.get(app_id, ())) == 2, 30, what="2 members read over ZooKeeper's TLS port")
+    finally:
+        session.close()
 
     # Refused at the handshake: plain HTTP to the HTTPS port, a client that trusts another CA.
     lines_before = audit.read_text().count("\n")
