@@ -265,7 +265,8 @@ def test_marathon_python_over_https_refusals_and_the_wire(tls_cluster, scheduler
 def test_mtls_with_and_without_a_client_certificate(tls_cluster, schedulers, tmp_path):
     audit = tmp_path / "audit.log"
     ca = tls_cluster["TLS_CA"]
-    s = run(schedulers, tls_cluster, unique("mtls"), tmp_path, "--tls-client-ca", ca, "--audit-log", str(audit))
+    chroot = unique("mtls")
+    s = run(schedulers, tls_cluster, chroot, tmp_path, "--tls-client-ca", ca, "--audit-log", str(audit))
     until(s.leading, 30, what="leading")
     session = requests.Session()
     session.cert = (tls_cluster["TLS_CERT"], tls_cluster["TLS_KEY"])
@@ -291,6 +292,13 @@ def test_mtls_with_and_without_a_client_certificate(tls_cluster, schedulers, tmp
     assert bare.returncode == 1 and "requires a client certificate and none was given" in bare.stderr
     assert audit.read_text().count("\n") == lines and "Traceback" not in s.text()
     assert [a.id for a in client.list_apps()] == [app_id]
+    # A standby forwards to a leader that requires client certificates: it presents its own.
+    standby = run(schedulers, tls_cluster, chroot, tmp_path, "--tls-client-ca", ca)
+    until(lambda: standby.get("/v2/leader").ok, 30, what="the standby knows the leader")
+    scaled = requests.put(f"{standby.url}/v2/apps{app_id}", json={"instances": 1}, params={"force": "true"},
+                          timeout=30, verify=ca, cert=(tls_cluster["TLS_CERT"], tls_cluster["TLS_KEY"]))
+    assert scaled.status_code == 200, scaled.text
+    until(lambda: client.get_app(app_id).instances == 1, 30, what="scaled down through the standby")
     client.delete_app(app_id, force=True)
     until(lambda: not client.list_apps(), 30, what="app deleted")
 
