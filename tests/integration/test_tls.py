@@ -15,8 +15,8 @@ import signal
 import ssl
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
@@ -83,7 +83,7 @@ class Scheduler:
         kw.setdefault("cert", self.client_cert)
         return requests.get(self.url + path, timeout=5, **kw)
 
-    def start(self) -> "Scheduler":
+    def start(self) -> Scheduler:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         until(lambda: self.get("/ping").ok, 30, what=f"scheduler {self.port}'s API")
