@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import ssl
@@ -197,12 +198,14 @@ def test_marathon_python_over_https_refusals_and_the_wire(tls_cluster, scheduler
 
     # Secrets on the wire: a capture of the API port during the POST holds neither the token nor the env value.
     capture = tmp_path / "api.pcap"
-    dump = subprocess.Popen([shutil.which("tcpdump") or "tcpdump", "-i", "lo", "-U", "-w", str(capture),
-                             "tcp", "port", str(s.port)], stderr=subprocess.PIPE)
+    dump = subprocess.Popen([shutil.which("tcpdump") or "tcpdump", "-i", "lo", "--immediate-mode", "-U", "-w",
+                             str(capture), "tcp", "port", str(s.port)], stderr=subprocess.PIPE, text=True)
     try:
-        until(lambda: capture.exists() and capture.stat().st_size > 0, 10, what="tcpdump listening")
+        ready, _, _ = select.select([dump.stderr], [], [], 10)
+        assert ready and "listening on lo" in dump.stderr.readline()  # type: ignore[union-attr]
         client.create_app(app_id, sleeper(app_id))
-        time.sleep(0.5)  # the capture's last packets reach the file (-U: written per packet)
+        # The exchange is in the file (-U: each packet written as it comes): the answer's bytes too.
+        until(lambda: capture.stat().st_size > 2000, 10, what="the POST captured")
     finally:
         dump.send_signal(signal.SIGINT)
         dump.wait(10)
