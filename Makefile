@@ -33,6 +33,11 @@ $(STAMP): setup.cfg setup.py pyproject.toml build-support/http-parser-wheel.sh |
 run: install
 	scripts/run-local.sh
 
+# make run TLS=1: the same with TLS on (minimesos/up --tls; the API over HTTPS, ZooKeeper over TLS).
+ifeq ($(TLS),1)
+run: export HALYARD_TLS = 1
+endif
+
 # ruff (pyflakes, import order, pyupgrade) and mypy over framework/ and executor/; their settings
 # are in pyproject.toml. `make test` runs them first.
 lint: install

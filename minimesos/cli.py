@@ -40,12 +40,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         same = (len(existing.agents) == args.agents and existing.master_port == args.port
                 and existing.docker == (not args.no_docker) and existing.zk_port == args.zk_port
                 and existing.auth == args.auth and existing.masters == args.masters
-                and existing.zookeepers == args.zookeepers and existing.hosts == args.hosts)
+                and existing.zookeepers == args.zookeepers and existing.hosts == args.hosts
+                and existing.tls == args.tls)
         if not same:
             raise SystemExit(f"a different cluster runs from {run_dir()} ({len(existing.agents)} agents, "
                              f"{existing.masters} master(s) from port {existing.master_port}, {existing.zookeepers} "
-                             f"ZooKeeper(s), docker {existing.docker}, auth {existing.auth}, hosts {existing.hosts}); "
-                             "run minimesos/down first")
+                             f"ZooKeeper(s), docker {existing.docker}, auth {existing.auth}, hosts {existing.hosts}, "
+                             f"tls {existing.tls}); run minimesos/down first")
     elif cluster:
         cluster.wipe()
     launcher = install.ensure(docker=not args.no_docker, hosts=args.hosts)
@@ -56,7 +57,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                     agents=default_agents(args.agents, args.port, args.resources, overrides, args.task_ports,
                                           addresses),
                     docker=not args.no_docker, launcher=str(launcher), auth=args.auth,
-                    masters=args.masters, zookeepers=args.zookeepers, hosts=args.hosts)
+                    masters=args.masters, zookeepers=args.zookeepers, hosts=args.hosts, tls=args.tls)
     Cluster(config).up()
     env = "\n".join(config.env_lines())
     print(env)
@@ -194,8 +195,9 @@ def cmd_registry(args: argparse.Namespace) -> int:
         cluster.registry().stop(timeout=10)
     else:
         c = cluster.config
-        print(registry_proc.status(c.registry_port, c.registry_host))
-        return 0 if registry_proc.answering(c.registry_port, c.registry_host) else 1
+        tls_files = c.tls_files if c.tls else None
+        print(registry_proc.status(c.registry_port, c.registry_host, tls_files))
+        return 0 if registry_proc.answering(c.registry_port, c.registry_host, tls_files) else 1
     return 0
 
 
@@ -295,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--hosts", action="store_true",
                     help="every master, ZooKeeper server and agent in its own network namespace (a host) with its "
                          "own address from 198.18.0.0/15 on a bridge; see minimesos/host and minimesos/net")
+    up.add_argument("--tls", action="store_true",
+                    help="a local CA and certificates in the run dir's tls/; ZooKeeper also serves TLS clients "
+                         "(client certificates required) on ZK_PORT+3000, the registry serves HTTPS; the masters and "
+                         "agents stay plain (libmesos' OpenSSL 1.0 is stubbed); cluster.env gets ZK_TLS and TLS_*")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything up started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what runs, with URLs").set_defaults(func=cmd_status)

@@ -40,6 +40,7 @@ import netplan
 from procs import Proc, http_json, listening_ports, port_open, start_time, wait_for, zk_ok
 import registry_proc
 import reserved_ports
+import tls
 
 HERE = Path(__file__).resolve().parent
 LIBEXEC = HERE / "libexec"
@@ -80,6 +81,7 @@ class Config:
     zk_session_timeout: str = "5secs"
     # Every master, ZooKeeper server and agent in its own network namespace (netplan.py, hosts.py).
     hosts: bool = False
+    tls: bool = False  # up --tls: a local CA, ZooKeeper's TLS port, the registry over HTTPS (tls.py)
 
     @property
     def ha(self) -> bool:
@@ -154,7 +156,14 @@ class Config:
             lines.append(registry_proc.env_line(self.registry_port, self.registry_host))
         if self.auth:
             lines += auth.files(Path(self.run_dir)).env_lines()
+        if self.tls:
+            lines.append(f"ZK_TLS=zk://{members.zk_secure_hosts(self.zk_servers)}")
+            lines += self.tls_files.env_lines()
         return lines
+
+    @property
+    def tls_files(self) -> tls.TlsFiles:
+        return tls.TlsFiles(Path(self.run_dir) / "tls")
 
     def save(self) -> None:
         Path(self.run_dir, "cluster.json").write_text(json.dumps(asdict(self), indent=2))
@@ -231,9 +240,15 @@ class Cluster:
             (data / "data").mkdir(parents=True, exist_ok=True)
             if len(servers) > 1:
                 (data / "data" / "myid").write_text(f"{i}\n")
-            cfg.write_text(members.zoo_cfg(servers[i - 1], servers, data / "data"))
+            files = self.config.tls_files
+            tls_lines = members.zoo_tls_cfg(servers[i - 1], files.zk_keystore, files.ca) if self.config.tls else None
+            cfg.write_text(members.zoo_cfg(servers[i - 1], servers, data / "data", tls_lines))
+        # Debian's zookeeper.jar names netty-handler but not the codec and resolver it needs (TLS, Netty).
+        classpath = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
+        if self.config.tls:
+            classpath += ":/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar"
         argv = ["java", "-Xmx256m", "-XX:+UseSerialGC", f"-Dzookeeper.log.dir={self.logs}",
-                "-Dzookeeper.root.logger=INFO,CONSOLE", "-cp", "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar",
+                "-Dzookeeper.root.logger=INFO,CONSOLE", "-cp", classpath,
                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg)]
         return self._proc(name, argv, dict(os.environ), host=f"zk{i}")
 
@@ -265,6 +280,14 @@ class Cluster:
 
     def registry(self) -> Proc:
         return registry_proc.proc(self.run)
+
+    def _ca_env(self) -> dict[str, str]:
+        """With ``--tls``, what makes an agent's fetcher and its executors trust the local CA
+        (OpenSSL's ``SSL_CERT_FILE``; ``HALYARD_CA`` for Halyard's clients)."""
+        if not self.config.tls:
+            return {}
+        ca = str(self.config.tls_files.ca)
+        return {"SSL_CERT_FILE": ca, "HALYARD_CA": ca}
 
     def _mesos_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "LIBPROCESS_SSL_ENABLED"}
@@ -316,6 +339,7 @@ class Cluster:
             "MESOS_LAUNCHER_DIR": str(LIBEXEC), "MESOS_SWITCH_USER": "false",
             "MESOS_WORK_DIR": str(self.run / f"agent{k}"),
         })
+        env.update(self._ca_env())  # the fetcher downloads https:// URIs verified against the local CA
         if self.config.docker:
             sock = self.config.agent_docker_sock(k)
             env.update({"MESOS_DOCKER": shutil.which("docker", path="/usr/bin") or "docker",
@@ -326,7 +350,7 @@ class Cluster:
                         # this cluster's dockerd, as the default socket does on a real agent.
                         "MESOS_EXECUTOR_ENVIRONMENT_VARIABLES": json.dumps({
                             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                            "DOCKER_HOST": f"unix://{sock}"}),
+                            "DOCKER_HOST": f"unix://{sock}", **self._ca_env()}),
                         # One dockerd serves every agent: an agent must not stop the others' containers.
                         "MESOS_DOCKER_KILL_ORPHANS": "false"})
         master = f"{self.config.address('master1')}:{self.config.master_port}"
@@ -443,7 +467,8 @@ class Cluster:
 
     def start_registry(self) -> None:
         """The local registry on 127.0.0.1:<master port - 50>, with ``local/busybox:1`` pushed as ``busybox:1``."""
-        registry_proc.start(self.run, self.docker, self.config.registry_port, self.config.registry_host)
+        registry_proc.start(self.run, self.docker, self.config.registry_port, self.config.registry_host,
+                            self.config.tls_files if self.config.tls else None)
 
     def start_master(self, k: int = 1) -> None:
         """Start master K; return once it answers (in HA: once its HTTP server answers, whether
@@ -510,6 +535,8 @@ class Cluster:
                  for k, port in enumerate(members.master_ports(c.master_port, c.masters), start=1)}
         ports |= {("127.0.0.1", port): self.zk_name(s.index) for s in c.zk_servers for port in s.ports(c.zookeepers > 1)}
         ports |= {(a.ip, a.port): f"agent{a.index}" for a in c.agents}
+        if c.tls:
+            ports |= {("127.0.0.1", s.secure_port): self.zk_name(s.index) for s in c.zk_servers}
         if c.docker:
             ports[(registry_proc.HOST, c.registry_port)] = "registry"
         return ports
@@ -529,6 +556,8 @@ class Cluster:
             raise SystemExit(f"ports in use by something else: {', '.join(busy)}; choose others (--port, --zk-port) "
                              "or stop what listens there")
         self.run.mkdir(parents=True, exist_ok=True)
+        if self.config.tls:
+            tls.ensure(self.run)
         self.config.save()
         if self.hostnet:
             self.hostnet.create(self.config.host_plan)
@@ -712,16 +741,16 @@ class Cluster:
             auth_note = f"; frameworks authenticate as {auth.PRINCIPAL}, ACLs on" if c.auth else ""
             url = c.master_urls[int(name[6:] or 1) - 1]
             return f"{url} (state: {url}/master/state{auth_note})"
-        if name == "zk" and not c.ha:
-            return c.zk
         if name.startswith("zk"):
-            return f"zk://{c.zk_servers[int(name[2:] or 1) - 1].address}"
+            server = c.zk_servers[int(name[2:] or 1) - 1]
+            secure = f" (TLS clients: zk://{server.secure_address})" if c.tls else ""
+            return f"{c.zk if name == 'zk' and not c.ha else 'zk://' + server.address}{secure}"
         if name == "dockerd":
             return f"DOCKER_HOST=unix://{c.docker_sock}"
         if name.startswith("dockerd-agent"):
             return f"DOCKER_HOST=unix://{c.agent_docker_sock(int(name[len('dockerd-agent'):]))}"
         if name == "registry":
-            return registry_proc.env_line(c.registry_port, c.registry_host)
+            return registry_proc.env_line(c.registry_port, c.registry_host) + (" (HTTPS)" if c.tls else "")
         if name == "announcer":
             return f"{c.zk}/mesos"
         spec = c.agents[int(name[5:]) - 1]

@@ -7,7 +7,8 @@ Ports, from ``--port P`` and ``--zk-port Z``:
 * master K listens on ``127.0.0.1:P + 100(K-1)`` (5050, 5150, 5250): agents take ``P+1`` .. ``P+20``
   and the registry ``P-50``, so a master never meets them;
 * ZooKeeper server I serves clients on ``Z + I-1`` (2181, 2182, 2183), its followers talk to the
-  leader on ``Z + 1000 + I-1`` (3181, ...) and the servers elect on ``Z + 2000 + I-1`` (4181, ...).
+  leader on ``Z + 1000 + I-1`` (3181, ...) and the servers elect on ``Z + 2000 + I-1`` (4181, ...);
+  with ``--tls`` it also serves TLS clients on ``Z + 3000 + I-1`` (5181, ...).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ HOST = "127.0.0.1"
 MASTER_PORT_STEP = 100
 ZK_PEER_OFFSET = 1000
 ZK_ELECTION_OFFSET = 2000
+ZK_SECURE_OFFSET = 3000
 FOUR_LETTER_WORDS = "ruok,stat,srvr,mntr,cons"
 
 
@@ -45,6 +47,15 @@ class ZkServer:
     def address(self) -> str:
         return f"{self.host}:{self.client_port}"
 
+    @property
+    def secure_port(self) -> int:
+        """The TLS client port (``up --tls``)."""
+        return self.client_port + ZK_SECURE_OFFSET
+
+    @property
+    def secure_address(self) -> str:
+        return f"{self.host}:{self.secure_port}"
+
     def ports(self, ensemble: bool) -> set[int]:
         return {self.client_port, self.peer_port, self.election_port} if ensemble else {self.client_port}
 
@@ -61,7 +72,24 @@ def zk_hosts(servers: Iterable[ZkServer]) -> str:
     return ",".join(s.address for s in servers)
 
 
-def zoo_cfg(server: ZkServer, servers: list[ZkServer], data_dir: Path) -> str:
+def zk_secure_hosts(servers: Iterable[ZkServer]) -> str:
+    """``H1:S1,H2:S2,...``: the TLS client ports (``up --tls``)."""
+    return ",".join(s.secure_address for s in servers)
+
+
+def zoo_tls_cfg(server: ZkServer, keystore: Path, ca: Path) -> list[str]:
+    """The lines that add TLS clients on the server's secure port (ZooKeeper 3.5+: the Netty
+    connection factory, PEM key and trust stores since 3.6), requiring a client certificate
+    signed by ``ca``; the X.509 provider authenticates such a client as its certificate's
+    subject (``x509:CN=...``), for ACLs. The plain port stays (Mesos' ZooKeeper client has no TLS)."""
+    return [f"secureClientPort={server.secure_port}", f"secureClientPortAddress={HOST}",
+            "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+            f"ssl.keyStore.location={keystore}", "ssl.keyStore.type=PEM",
+            f"ssl.trustStore.location={ca}", "ssl.trustStore.type=PEM", "ssl.clientAuth=need",
+            "authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider"]
+
+
+def zoo_cfg(server: ZkServer, servers: list[ZkServer], data_dir: Path, tls: list[str] | None = None) -> str:
     """One server's zoo.cfg. A single server is standalone (as before HA); in an ensemble each
     server also lists every member (``server.I=host:peer:election``) and has its ``myid`` file.
     ``srvr`` (and ``stat``, ``mntr``) are whitelisted: they tell a server's mode (leader, follower,
@@ -72,6 +100,7 @@ def zoo_cfg(server: ZkServer, servers: list[ZkServer], data_dir: Path) -> str:
              "maxClientCnxns=0", "minSessionTimeout=2000", "maxSessionTimeout=60000"]
     if len(servers) > 1:
         lines += [f"server.{s.index}={s.host}:{s.peer_port}:{s.election_port}" for s in servers]
+    lines += tls or []
     return "\n".join(lines) + "\n"
 
 

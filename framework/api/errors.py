@@ -73,9 +73,11 @@ def install(api: FastAPI, backend: Backend) -> None:
             headers = {**{k: v for k, v in request.headers.items() if k.lower() in FORWARDED},
                        PROXIED: backend.address(), CLIENT: request.client.host if request.client else ""}
             try:
-                upstream = await run_in_threadpool(
-                    requests.request, request.method, f"http://{exc.leader}{request.url.path}",
-                    params=list(request.query_params.multi_items()), data=body, timeout=PROXY_TIMEOUT, headers=headers)
+                peers = request.app.state.peers
+                upstream = await run_in_threadpool(lambda: requests.request(
+                    request.method, peers.url(exc.leader, request.url.path),
+                    params=list(request.query_params.multi_items()), data=body, timeout=PROXY_TIMEOUT, headers=headers,
+                    **peers.requests_options()))
             except requests.RequestException as err:
                 return error_response(503, f"not the leader, and the leader at {exc.leader} did not answer: {err}",
                                       leader=exc.leader)
