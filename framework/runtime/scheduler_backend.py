@@ -90,6 +90,8 @@ class SchedulerBackend:
         """Where the leader's API listens (this scheduler's address if it leads), if known."""
         if self.engine is not None:
             return self.config.advertised
+        if self._unreachable_since is not None:
+            return None  # ZooKeeper cannot be read now (and a read would wait for it)
         try:
             contenders = self.election.contenders()
         except StoreError:
