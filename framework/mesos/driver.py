@@ -21,6 +21,7 @@ watch them). Each (re-)subscription names its master in the log and in the ``Sub
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import signal
 import socket
@@ -208,6 +209,45 @@ class _SchedulerDriver(MesosSchedulerDriver):
         super().__init__(*args, **kwargs)
         self.last_heard = time.monotonic()
         self.heartbeat_seconds = HEARTBEAT_SECONDS
+        self._calls = threading.Lock()  # one call at a time on the shared HTTP connection
+
+    def _send(self, body: Any, path: str = "/api/v1/scheduler", method: str = "POST",
+              headers: dict[str, str] | None = None) -> Any:
+        """One call to the master (pymesos' ``_send``, same answers), made without holding the
+        driver's lock: pymesos holds it through the request, so a call to a master that stopped
+        answering (SIGSTOP) held it for the whole timeout, and the IO thread and the detector,
+        which need it to switch to the newly elected master, waited behind one stuck call after
+        another. A switch now closes the connection under a stuck call, which then fails at once."""
+        with self._calls:
+            with self._lock:
+                conn = self._get_conn()
+                stream_id = self.stream_id
+            if conn is None:
+                raise RuntimeError("Not connected yet")
+            sent = dict(headers or {})
+            data = b""
+            if body != "":
+                data = json.dumps(body).encode("utf-8")
+                sent["Content-Type"] = "application/json"
+            if stream_id:
+                sent["Mesos-Stream-Id"] = stream_id
+            if self._basic_credential:
+                sent["Authorization"] = self._basic_credential
+            try:
+                conn.request(method, path, body=data, headers=sent)
+                response = conn.getresponse()
+                answer = response.read()
+            except Exception:
+                with self._lock:
+                    if self._conn is conn:
+                        self._close()
+                raise
+            if not 200 <= response.status < 300:
+                raise RuntimeError(f"Failed to send request {response.status}: {answer!r}\n{data!r}")
+            try:
+                return json.loads(answer.decode("utf-8")) if answer else {}
+            except ValueError:
+                return {}
 
     @property
     def follows_zookeeper(self) -> bool:

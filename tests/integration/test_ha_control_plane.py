@@ -68,11 +68,7 @@ def schedulers(ha, tmp_path_factory) -> Iterator[list[SchedulerProc]]:
             procs.append(SchedulerProc(ha, "halyard-ha", name, logs).start())
         until(lambda: sum(p.leading() for p in procs) == 1, 30, what="one scheduler leads")
         yield procs
-        leader = until(lambda: one_leading(procs), 60, what="a leader to clean up with")
-        for app in requests.get(leader.url + "/v2/apps", timeout=10).json()["apps"]:
-            requests.delete(leader.url + "/v2/apps" + app["id"], params={"force": "true"}, timeout=30)
-        until(lambda: not active_framework(ha, name).get("tasks"), 60, what="every task ended")
-    finally:
+    finally:  # the tasks go with the cluster (``down`` ends every process of its run dir)
         for proc in procs:
             proc.stop()
 
@@ -239,31 +235,34 @@ def test_zookeeper_quorum_lost_for_20s_changes_are_refused_nothing_is_lost_and_o
     for k in down:
         mm(ha, "zk", "kill", str(k))
     t0 = time.monotonic()
-    answers: dict[str, list[int]] = {"read": [], "write": []}
-    stale_seen = False
+    standby = next(p for p in schedulers if p is not leader)
+    answers: dict[str, list[int]] = {"leader read": [], "standby read": [], "write": []}
     try:
+        # A ZooKeeper server that loses its quorum takes a moment to drop its clients (a change
+        # made meanwhile waits for ZooKeeper, and is answered once it is back); then both know.
+        until(lambda: "X-Halyard-Stale" in requests.get(leader.url + "/v2/apps", timeout=2).headers
+              and requests.get(standby.url + "/v2/leader", timeout=2).status_code == 404, 15, interval=0.1,
+              what="both schedulers know ZooKeeper is gone")
+        noticed = time.monotonic() - t0
         while time.monotonic() - t0 < QUORUM_LOST_FOR:
+            read = requests.get(leader.url + "/v2/apps", timeout=5)  # served from memory, marked stale
+            answers["leader read"].append(read.status_code)
+            assert read.status_code == 200 and float(read.headers["X-Halyard-Stale"]) >= 0, read.text
+            assert {a["id"] for a in read.json()["apps"]} == set(apps_before)
+            read = requests.get(standby.url + "/v2/apps", timeout=5)  # no leader it could name
+            answers["standby read"].append(read.status_code)
+            assert read.status_code == 503 and read.json()["message"] == NO_LEADER, read.text
             for proc in schedulers:
-                read = requests.get(proc.url + "/v2/apps", timeout=15)
-                answers["read"].append(read.status_code)
-                stale_seen |= "X-Halyard-Stale" in read.headers
-                if read.status_code == 503:
-                    assert read.json()["message"] == NO_LEADER, read.text
-                write = requests.post(proc.url + "/v2/apps", json=sleep_app("/ha/during", 1), timeout=15)
+                write = requests.post(proc.url + "/v2/apps", json=sleep_app("/ha/during", 1), timeout=5)
                 answers["write"].append(write.status_code)
-                if time.monotonic() - t0 > 2:  # the sessions have noticed by then
-                    assert write.status_code == 503, write.text
-                if write.status_code == 503:
-                    assert write.json()["message"] == NO_LEADER, write.text
+                assert write.status_code == 503 and write.json()["message"] == NO_LEADER, write.text
             time.sleep(0.5)
     finally:
         mm(ha, "zk", "start")  # every stopped server
     back = time.monotonic()
-    assert set(answers["read"]) <= {200, 503} and set(answers["write"]) <= {201, 503}, answers
-    assert stale_seen, "no read was marked stale"
-    print(f"\nFIGURE quorum lost {QUORUM_LOST_FOR:.0f}s: reads {answers['read'].count(200)} served (stale) / "
-          f"{answers['read'].count(503)} refused; writes {answers['write'].count(503)} refused, "
-          f"{answers['write'].count(201)} accepted before the sessions noticed")
+    print(f"\nFIGURE quorum lost {QUORUM_LOST_FOR:.0f}s: both schedulers knew after {noticed:.1f}s; then "
+          f"{len(answers['leader read'])} leader reads served stale, {len(answers['standby read'])} standby reads "
+          f"and {len(answers['write'])} writes refused with 503")
 
     # The masters' sessions may have lapsed meanwhile (a master without ZooKeeper exits by design):
     # restart them, as their supervisor would.
@@ -276,8 +275,7 @@ def test_zookeeper_quorum_lost_for_20s_changes_are_refused_nothing_is_lost_and_o
     print(f"FIGURE quorum back -> a leader accepting changes: {time.monotonic() - back:.1f}s "
           f"(leading again after {serving:.1f}s)")
     apps_after = {a["id"]: a["instances"] for a in requests.get(now_leading.url + "/v2/apps", timeout=5).json()["apps"]}
-    created_during = {"/ha/during"} if 201 in answers["write"] else set()
-    assert {k: v for k, v in apps_after.items() if k not in created_during | {"/ha/after"}} == apps_before
+    assert {k: v for k, v in apps_after.items() if k != "/ha/after"} == apps_before  # nothing lost, nothing added
     until(lambda: task_ids(now_leading, "/ha/six") == tasks_before, 60, what="the same tasks, none restarted")
     assert one_leading(schedulers) is now_leading
     assert "X-Halyard-Stale" not in requests.get(now_leading.url + "/v2/apps", timeout=5).headers
@@ -287,3 +285,38 @@ def mm_status(ha: dict) -> str:
     """``minimesos/status``'s output (its exit status is 1 while a member is stopped)."""
     return subprocess.run([str(MINIMESOS / "status")], capture_output=True, text=True, timeout=60,
                           env={**os.environ, **ha["env"]}).stdout
+
+
+def test_schedulers_and_masters_failing_in_turn_never_give_two_frameworks(ha, schedulers):
+    """An election storm: the leading scheduler killed (-9) and the leading master killed, in turn,
+    twice. Throughout, the masters know one framework of this name, under one FrameworkID, active
+    at most once, and its tasks keep their ids."""
+    leader = until(lambda: one_leading(schedulers), 30, what="a leading scheduler")
+    before = app_running(leader, "/ha/six", 6)
+    framework_id = until(lambda: active_framework(ha, leader.name).get("id"), 60, what="the framework subscribed")
+
+    def one_framework() -> bool:
+        """Every master that answers for itself: at most one framework of this name, ours."""
+        k = leading_master(ha)
+        state = master_state(ha, k)
+        ours = [f for f in state["frameworks"] + state.get("completed_frameworks", []) if f["name"] == leader.name]
+        assert [f["id"] for f in ours] in ([], [framework_id]), ours
+        return bool(ours) and ours[0]["active"]
+
+    t0 = time.monotonic()
+    for _ in range(2):
+        victim = until(lambda: one_leading(schedulers), 60, what="a leading scheduler")
+        victim.kill9()
+        victim.start()  # the same port, the same state: it contends again
+        until(lambda: one_leading(schedulers) is not None and one_framework(), 60, interval=0.2,
+              what="another scheduler leads and subscribed")
+        old = leading_master(ha)
+        mm(ha, "master", "kill", str(old))
+        until(lambda: leading_master(ha) != old and one_framework(), 60, interval=0.2,
+              what="the framework on the new master")
+        mm(ha, "master", "start", str(old))
+    now_leading = until(lambda: one_leading(schedulers), 30, what="a leading scheduler")
+    until(lambda: task_ids(now_leading, "/ha/six") == before, 60, what="the same tasks")
+    assert one_framework()
+    print(f"\nFIGURE election storm (2 x scheduler kill -9 + master kill): {time.monotonic() - t0:.1f}s, "
+          f"one FrameworkID, no task restarted")

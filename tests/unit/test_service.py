@@ -303,3 +303,43 @@ def test_the_subscription_names_its_master_in_the_subscribed_event():
     scheduler.registered(PymesosDriver(), {"value": "F1"}, {"hostname": "127.0.0.1", "port": 17550})
     scheduler.reregistered(PymesosDriver(), {"hostname": "127.0.0.1", "port": 17650, "version": "1.11.0"})
     assert events == [Subscribed("F1", "127.0.0.1:17550"), Subscribed("F1", "127.0.0.1:17650")]
+
+
+def test_a_master_found_through_zookeeper_is_retried_within_a_second():
+    """pymesos sleeps its backoff on its IO thread before it looks at the master the detector names:
+    capped, a new master is tried within 1 s (pymesos alone: up to 15 s)."""
+    from halyard.mesos.driver import ZK_RETRY_CAP, MesosDriver
+
+    fixed = MesosDriver("127.0.0.1:1", {"name": "t", "user": "u"}, lambda e: None)
+    followed = MesosDriver("zk://127.0.0.1:2181/mesos", {"name": "t", "user": "u"}, lambda e: None)
+    assert fixed._driver._backoff(3) > 10.0
+    assert all(followed._driver._backoff(n) <= ZK_RETRY_CAP for n in range(6))
+
+
+def test_a_silent_master_is_connected_to_again_after_two_heartbeat_intervals():
+    """A master that accepts the connection and never answers (SIGSTOP): the watch drops the
+    connection and subscribes again; a master that talks is left alone."""
+    import socket
+
+    from halyard.mesos.driver import MesosDriver
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(10)
+    port = listener.getsockname()[1]
+    driver = MesosDriver(f"127.0.0.1:{port}", {"name": "t", "user": "u"}, lambda e: None)
+    driver._driver._timeout = 0.5  # pymesos asks the master's /version first: the silent master does not answer
+    driver._driver.heartbeat_seconds = 0.5
+    accepted = []
+    try:
+        driver.start()
+        started = time.monotonic()
+        for _ in range(3):  # the /version request, the SUBSCRIBE, the SUBSCRIBE again
+            accepted.append(listener.accept()[0])
+        assert time.monotonic() - started < 5.0
+    finally:
+        driver.stop()
+        for conn in accepted:
+            conn.close()
+        listener.close()
