@@ -35,6 +35,7 @@ pytestmark = pytest.mark.integration
 PORT, ZK_PORT, TASK_PORTS = 17550, 12681, 47000
 UP = ("up", "--masters", "3", "--zookeepers", "3", "--agents", "3", "--no-docker",
       "--port", str(PORT), "--zk-port", str(ZK_PORT), "--task-ports", str(TASK_PORTS))
+SCHEDULER_PORTS = (PORT + 10, PORT + 11)  # beside the cluster's own ports (a free_port may be taken meanwhile)
 NO_LEADER = "Could not determine the current leader"   # Marathon's 503 (its LeaderProxyFilter's)
 QUORUM_LOST_FOR = 20.0
 
@@ -64,8 +65,8 @@ def schedulers(ha, tmp_path_factory) -> Iterator[list[SchedulerProc]]:
     name = unique("ha")
     procs: list[SchedulerProc] = []
     try:
-        for _ in range(2):  # each picks its port once the one before listens
-            procs.append(SchedulerProc(ha, "halyard-ha", name, logs).start())
+        for port in SCHEDULER_PORTS:
+            procs.append(SchedulerProc(ha, "halyard-ha", name, logs, port=port).start())
         until(lambda: sum(p.leading() for p in procs) == 1, 30, what="one scheduler leads")
         yield procs
     finally:  # the tasks go with the cluster (``down`` ends every process of its run dir)
@@ -231,6 +232,8 @@ def test_zookeeper_quorum_lost_for_20s_changes_are_refused_nothing_is_lost_and_o
     until(lambda: not deployments(leader), 60, what="no deployment under way")
     apps_before = {a["id"]: a["instances"] for a in requests.get(leader.url + "/v2/apps", timeout=5).json()["apps"]}
     tasks_before = task_ids(leader, "/ha/six")
+    framework_id = until(lambda: active_framework(ha, leader.name).get("id"), 60, what="the framework subscribed")
+    epoch = leader.stats()["epoch"]
     down = [k for k in (1, 2, 3) if k != int(mm(ha, "zk", "leader"))]  # two followers: no quorum left
     for k in down:
         mm(ha, "zk", "kill", str(k))
@@ -276,6 +279,10 @@ def test_zookeeper_quorum_lost_for_20s_changes_are_refused_nothing_is_lost_and_o
           f"(leading again after {serving:.1f}s)")
     apps_after = {a["id"]: a["instances"] for a in requests.get(now_leading.url + "/v2/apps", timeout=5).json()["apps"]}
     assert {k: v for k, v in apps_after.items() if k != "/ha/after"} == apps_before  # nothing lost, nothing added
+    until(lambda: active_framework(ha, leader.name).get("id") == framework_id, 60,
+          what="the framework subscribed again, with its FrameworkID")
+    print(f"FIGURE quorum back -> framework subscribed again: {time.monotonic() - back:.1f}s; leader "
+          f"{'the same, epoch unchanged' if now_leading is leader and now_leading.stats()['epoch'] == epoch else 'changed'}")
     until(lambda: task_ids(now_leading, "/ha/six") == tasks_before, 60, what="the same tasks, none restarted")
     assert one_leading(schedulers) is now_leading
     assert "X-Halyard-Stale" not in requests.get(now_leading.url + "/v2/apps", timeout=5).headers
