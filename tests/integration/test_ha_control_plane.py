@@ -1,7 +1,9 @@
 """Halyard on the production control plane: 3 ZooKeeper servers, 3 Mesos masters, Halyard's
 schedulers following both through ZooKeeper (``--master zk://.../mesos``), on a private cluster of
-this module's own (``minimesos/up --masters 3 --zookeepers 3 --agents 3 --no-docker``, own run dir
-and ports), so it runs beside the shared test cluster.
+this module's own (``minimesos/up --masters 3 --zookeepers 3 --agents 3 --no-docker --auth``, own run
+dir and ports), so it runs beside the shared test cluster. Every master authenticates frameworks
+(the same credentials on each): the schedulers subscribe, and re-subscribe after each failover, with
+``--principal``/``--secret-file``.
 
 * the leading master killed while an app of 6 runs and its scale-up is under way: the framework
   re-subscribes to the newly elected master with its FrameworkID, no task is killed or relaunched,
@@ -33,7 +35,7 @@ from .v1client import until
 pytestmark = pytest.mark.integration
 
 PORT, ZK_PORT, TASK_PORTS = 17550, 12681, 47000
-UP = ("up", "--masters", "3", "--zookeepers", "3", "--agents", "3", "--no-docker",
+UP = ("up", "--masters", "3", "--zookeepers", "3", "--agents", "3", "--no-docker", "--auth",
       "--port", str(PORT), "--zk-port", str(ZK_PORT), "--task-ports", str(TASK_PORTS))
 SCHEDULER_PORTS = (PORT + 10, PORT + 11)  # beside the cluster's own ports (a free_port may be taken meanwhile)
 NO_LEADER = "Could not determine the current leader"   # Marathon's 503 (its LeaderProxyFilter's)
@@ -60,13 +62,15 @@ def ha(tmp_path_factory) -> Iterator[dict]:
 
 @pytest.fixture(scope="module")
 def schedulers(ha, tmp_path_factory) -> Iterator[list[SchedulerProc]]:
-    """Two schedulers sharing one state (one leads), subscribed through ZooKeeper."""
+    """Two schedulers sharing one state (one leads), subscribed through ZooKeeper with the
+    cluster's framework credentials (``--auth``: every master checks them, on every failover)."""
     logs = tmp_path_factory.mktemp("ha-schedulers")
     name = unique("ha")
     procs: list[SchedulerProc] = []
     try:
         for port in SCHEDULER_PORTS:
-            procs.append(SchedulerProc(ha, "halyard-ha", name, logs, port=port).start())
+            procs.append(SchedulerProc(ha, "halyard-ha", name, logs, "--principal", ha["MESOS_PRINCIPAL"],
+                                       "--secret-file", ha["MESOS_SECRET_FILE"], port=port).start())
         until(lambda: sum(p.leading() for p in procs) == 1, 30, what="one scheduler leads")
         yield procs
     finally:  # the tasks go with the cluster (``down`` ends every process of its run dir)
@@ -171,6 +175,7 @@ def test_the_leading_master_killed_during_a_scale_up_the_framework_follows_and_n
           f"re-subscribed {reregistered_at - elected_at:.2f}s after the new master's election")
     assert before <= after and len(after) == 9  # the 6 kept their ids: nothing killed or relaunched
     assert one_leading(schedulers) is leader
+    assert active_framework(ha, name)["principal"] == ha["MESOS_PRINCIPAL"]  # authenticated by the new master
     assert reregistered_at - elected_at < 3.0  # goal: within 2 s (p99, bench/failover.py)
     assert f"re-subscribed as framework {framework_id} to master 127.0.0.1:{PORT + 100 * (new - 1)}" in leader.log_tail(400)
     mm(ha, "master", "start", str(old))
