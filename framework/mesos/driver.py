@@ -16,7 +16,9 @@ capped at :data:`ZK_RETRY_CAP` (pymesos sleeps it on its IO thread, and would on
 new master). A master that stops answering without closing the connection (SIGSTOP, a partition)
 sends no more events, HEARTBEATs included: :class:`HeartbeatWatch` reconnects after
 :data:`MISSED_HEARTBEATS` of the subscription's ``heartbeat_interval_seconds`` (pymesos does not
-watch them). Each (re-)subscription names its master in the log and in the ``Subscribed`` event.
+watch them). Calls are made without holding pymesos' driver lock through the request (pymesos does:
+a call stuck on a stopped master then kept the detector from switching masters). Each
+(re-)subscription names its master in the log and in the ``Subscribed`` event.
 """
 from __future__ import annotations
 
