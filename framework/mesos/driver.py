@@ -71,6 +71,15 @@ def master_address(master_info: dict[str, Any]) -> str | None:
     return f"{host}:{port}" if host and port else None
 
 
+def announced_address(data: bytes | str | None) -> str | None:
+    """A master's ZooKeeper announcement (its ``MasterInfo`` as JSON) -> ``ip:port``; None if unreadable."""
+    try:
+        address = json.loads(data.decode() if isinstance(data, bytes) else data or "")["address"]
+        return f"{address['ip']}:{address['port']}"
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def heartbeat_overdue(last_heard: float, interval: float, now: float, missed: int = MISSED_HEARTBEATS) -> bool:
     """Nothing heard from the master (no event, no HEARTBEAT) for ``missed`` heartbeat intervals."""
     return now - last_heard > missed * interval
@@ -212,6 +221,14 @@ class _SchedulerDriver(MesosSchedulerDriver):
         self.last_heard = time.monotonic()
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self._calls = threading.Lock()  # one call at a time on the shared HTTP connection
+        self.detected: str | None = None  # the leading master ZooKeeper announced last
+
+    def onNewMasterDetectedMessage(self, data: Any) -> None:  # noqa: N802 - pymesos' name
+        """The detector's news, remembered: a 307 from a master that is not the leader (any more)
+        sends pymesos elsewhere, and when that master dies the detector has nothing new to say."""
+        self.detected = announced_address(data)
+        log.info("ZooKeeper names master %s the leader", self.detected)
+        super().onNewMasterDetectedMessage(data)
 
     def _send(self, body: Any, path: str = "/api/v1/scheduler", method: str = "POST",
               headers: dict[str, str] | None = None) -> Any:
@@ -260,6 +277,10 @@ class _SchedulerDriver(MesosSchedulerDriver):
         if self.follows_zookeeper:
             seconds = min(seconds, ZK_RETRY_CAP)
         log.warning("master %s unreachable; retrying in %.1f s (attempt %d)", self.master, seconds, num_conn_retry + 1)
+        detected = self.detected
+        if self.follows_zookeeper and detected and detected != self.master:
+            log.warning("following ZooKeeper's leading master %s instead", detected)
+            self.change_master(detected)  # taken up by the IO thread's next turn
         return seconds
 
     def gen_request(self) -> bytes:
@@ -279,6 +300,8 @@ class _SchedulerDriver(MesosSchedulerDriver):
         names another master meanwhile): pymesos reconnects only when the master changes."""
         with self._lock:
             master = cast("str | None", getattr(self, "_new_master"))  # noqa: B009 - pymesos' untyped attribute
+            if self.follows_zookeeper and self.detected:
+                master = self.detected  # not one a redirect named: ZooKeeper's leader
             if master is None or not self._started:
                 return
             self._new_master = None

@@ -343,3 +343,13 @@ def test_a_silent_master_is_connected_to_again_after_two_heartbeat_intervals():
         for conn in accepted:
             conn.close()
         listener.close()
+
+
+def test_the_master_zookeeper_announces_is_read_from_its_json_announcement():
+    from halyard.mesos.driver import announced_address
+
+    info = b'{"address": {"hostname": "m1", "ip": "127.0.0.1", "port": 17650}, "id": "x", "pid": "master@127.0.0.1:17650"}'
+    assert announced_address(info) == "127.0.0.1:17650"
+    assert announced_address(info.decode()) == "127.0.0.1:17650"
+    assert announced_address(b"not json") is None and announced_address(None) is None
+    assert announced_address(b'{"id": "x"}') is None
