@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
 from .. import __version__
 from ..releases.desk import ReleaseDesk
@@ -46,6 +46,22 @@ from .scopes import ScopedBackend
 from .tokens import TokenBook, TokenFile
 
 Tokens = dict[str, str] | TokenBook | TokenFile | Callable[[], TokenBook]
+#: on an answer read from a leader that has lost ZooKeeper: seconds since it was lost
+STALE_HEADER = "X-Halyard-Stale"
+
+
+def mark_stale(api: FastAPI, backend: Backend) -> None:
+    """Answers to reads served while the leader's ZooKeeper session is suspended say so
+    (:data:`STALE_HEADER`): the state is the one last written, and changes are refused meanwhile."""
+
+    @api.middleware("http")
+    async def stale(request: Request, call_next: Callable) -> Response:
+        response: Response = await call_next(request)
+        if request.method in ("GET", "HEAD"):
+            since = backend.stale_for()
+            if since is not None:
+                response.headers[STALE_HEADER] = f"{since:.1f}"
+        return response
 
 
 def token_source(tokens: Tokens | None) -> Callable[[], TokenBook]:
@@ -76,6 +92,7 @@ def create_app(backend: Backend, hub: event_stream.EventHub | None = None, token
     hub = hub or event_stream.EventHub()
     auth.install(api, token_source(tokens), auth_reads, audit, hub.publish_json, listening=lambda: hub.streams > 0)
     errors.install(api, backend)
+    mark_stale(api, backend)
     backend = ScopedBackend(backend)  # every command checked against the token's scope
     # Tasks and versions before apps: "/v2/apps/{id:path}" would also match ".../tasks".
     for router in (leader.routes(backend), metrics.routes(backend), placement_plan.routes(backend),

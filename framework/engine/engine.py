@@ -115,7 +115,7 @@ class Engine:
     the parts, wired, and the table from event type to handler (:meth:`handle`).
 
     What the engine knows of its link to Mesos is kept here, for the handlers: ``framework_id``,
-    ``subscribed``, ``paused`` (the store is suspended: launch nothing), ``suppressed`` (the last
+    ``subscribed``, ``master`` (the master subscribed to, ``host:port``; None while not subscribed), ``paused`` (the store is suspended: launch nothing), ``suppressed`` (the last
     Revive/Suppress sent; None: unknown, the next one is sent) and ``offer_cycles`` (offer batches
     planned, for the metrics)."""
 
@@ -126,6 +126,7 @@ class Engine:
         registry = registry or StrategyRegistry.discover()
         self.framework_id: str | None = None
         self.subscribed = False
+        self.master: str | None = None
         self.paused = False
         self.suppressed: bool | None = None
         self.offer_cycles = 0

@@ -100,6 +100,7 @@ class SchedulerService(SchedulerBackend):
     def session_changed(self, state: SessionState) -> None:
         """The session's thread: signals and events only."""
         log.info("ZooKeeper session %s", state.value)
+        self.store_reachable(state is not SessionState.SUSPENDED)
         if state is SessionState.LOST:
             self.why.signal(Why.SESSION_LOST)
         else:
