@@ -23,6 +23,7 @@ OWN = "own-processes"
 #: Integration modules that bring up what they need on ports of their own (never the shared cluster).
 OWN_CLUSTER = frozenset({
     "tests/integration/test_framework_auth.py",
+    "tests/integration/test_ha_control_plane.py",
     "tests/integration/test_minimesos_ha.py",
     "tests/integration/test_minimesos_hosts.py",
     "tests/integration/test_partition_agent.py",
@@ -30,6 +31,7 @@ OWN_CLUSTER = frozenset({
     "tests/integration/test_rebalance.py",
     "tests/integration/test_scale_small.py",
     "tests/integration/test_soak.py",
+    "tests/integration/test_tls.py",
 })
 
 
