@@ -1,0 +1,71 @@
+"""What one event costs at scale: work that must not grow with the number of tasks (issue 25)."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from halyard.engine import convergence as convergence_module
+from halyard.engine.app_records import TaskRecord
+from halyard.engine.messages import Launch, Offers, PutApp, StatusUpdate, Subscribed
+from halyard.engine.task_index import TaskIndex
+
+from .test_engine import app, make_engine, offer, status
+
+
+def recount(index: TaskIndex, app_id: str, config_version: float) -> tuple[int, int] | None:
+    tasks = index.of_app(app_id)
+    if any(not t.live or t.config_version != config_version for t in tasks):
+        return None
+    return len(tasks), sum(1 for t in tasks if t.state == "TASK_RUNNING")
+
+
+def test_the_index_counts_each_apps_tasks_as_a_recount_would():
+    rng = random.Random(5)
+    index = TaskIndex()
+    states = ["TASK_STAGING", "TASK_RUNNING", "TASK_FINISHED", "TASK_UNREACHABLE"]
+    for step in range(2000):
+        task_id = f"t{rng.randrange(60)}"
+        app_id = f"/a{int(task_id[1:]) % 3}"
+        if task_id in index.tasks and rng.random() < 0.2:
+            index.drop(task_id)
+        else:
+            index.set(TaskRecord(task_id=task_id, app_id=app_id, config_version=float(rng.randrange(2)),
+                                 agent_id=f"S{rng.randrange(4)}", hostname="h", ports=(), state=rng.choice(states),
+                                 killing=rng.random() < 0.1, expired=rng.random() < 0.05))
+        for a in ("/a0", "/a1", "/a2"):
+            for version in (0.0, 1.0):
+                assert index.settled(a, version) == recount(index, a, version), (step, a, version)
+    index.load([])
+    assert index.settled("/a0", 0.0) == (0, 0)
+
+
+@pytest.mark.parametrize("instances", [50, 400])
+def test_a_status_update_does_not_walk_the_apps_tasks(instances, monkeypatch):
+    """Converging after one update of a plain app (all its tasks live, of its config) is O(1):
+    neither the pure diff nor the app's task list is consulted, at any size."""
+    engine, clock = make_engine()
+    engine.handle(PutApp(app(instances, cpus=0.01, mem=1)))
+    engine.handle(Subscribed("F1"))
+    out = engine.handle(Offers(tuple(offer(n, cpus=8.0, mem=4096.0, ports=(31000, 31999)) for n in range(1, 4))))
+    launched = [t for ins in out if isinstance(ins, Launch) for t in ins.tasks]
+    assert len(launched) == instances
+    calls = {"converge": 0, "of_app": 0}
+    real_converge, real_of_app = convergence_module.converge, TaskIndex.of_app
+
+    def counting_converge(*args, **kwargs):
+        calls["converge"] += 1
+        return real_converge(*args, **kwargs)
+
+    def counting_of_app(self, app_id):
+        calls["of_app"] += 1
+        return real_of_app(self, app_id)
+
+    monkeypatch.setattr(convergence_module, "converge", counting_converge)
+    monkeypatch.setattr(TaskIndex, "of_app", counting_of_app)
+    for i, task in enumerate(launched):
+        clock.now += 0.01
+        engine.handle(StatusUpdate(status(task.task_id, "TASK_RUNNING", agent=task.agent_id, uuid=f"r{i}")))
+    assert calls == {"converge": 0, "of_app": 0}
+    assert engine.deployments == {}  # the last update ended the start deployment, from the counts
+    assert engine.pending(engine.apps["/web"]) == 0
