@@ -12,13 +12,13 @@ What the loop decides on these signals is ``step_down.py``'s.
 from __future__ import annotations
 
 import enum
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from ..engine.messages import Event
+from ..engine.messages import Event, StatusUpdate
 from ..errors import NotLeaderError
 
 
@@ -81,34 +81,52 @@ Item = Event | Command | Wake
 
 
 class Inbox:
-    """The leader loop's queue for one term of leadership; every thread may put, the loop takes."""
+    """The leader loop's queue for one term of leadership; every thread may put, the loop takes.
+
+    Status updates queued together can be taken together (:meth:`take_updates`) and written in
+    one transaction."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[float, Item]] = queue.Queue()
+        self._ready = threading.Condition()
+        self._items: deque[tuple[float, Item]] = deque()
 
     def post(self, item: Event | Wake) -> None:
         """Queue an event (or a wake-up) for the loop; returns at once."""
-        self._queue.put((time.monotonic(), item))
+        self._put((time.monotonic(), item))
+
+    def _put(self, entry: tuple[float, Item]) -> None:
+        with self._ready:
+            self._items.append(entry)
+            self._ready.notify()
 
     def ask(self, event: Event, timeout: float) -> None:
         """Queue a command and wait until the loop has applied it (raises what it raised)."""
         command = Command(event)
-        self._queue.put((time.monotonic(), command))
+        self._put((time.monotonic(), command))
         command.future.result(timeout=timeout)
 
     def next(self, timeout: float) -> tuple[float | None, Item | None]:
         """The next item and when it arrived; ``(None, None)`` if none came within ``timeout``."""
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
+        with self._ready:
+            if not self._items:
+                self._ready.wait(timeout)
+            if self._items:
+                return self._items.popleft()
             return None, None
+
+    def take_updates(self, limit: int) -> list[StatusUpdate]:
+        """The status updates at the head of the queue, up to ``limit``."""
+        taken: list[StatusUpdate] = []
+        with self._ready:
+            while len(taken) < limit and self._items and isinstance(self._items[0][1], StatusUpdate):
+                taken.append(self._items.popleft()[1])  # type: ignore[arg-type]  # checked just above
+        return taken
 
     def fail_pending(self) -> None:
         """Answer the commands still queued when the term ends: this scheduler no longer leads."""
-        while True:
-            try:
-                _, item = self._queue.get_nowait()
-            except queue.Empty:
-                return
+        with self._ready:
+            items = list(self._items)
+            self._items.clear()
+        for _, item in items:
             if isinstance(item, Command):
                 item.future.set_exception(NotLeaderError(None))
