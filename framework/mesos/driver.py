@@ -42,6 +42,7 @@ from ..engine.messages import (
 from ..errors import FrameworkRefusedError
 from .codec import acknowledgement, decode_offer, decode_status, task_infos
 from .refusal import refusal_from_error_event
+from .sender import CallSender
 
 log = logging.getLogger(__name__)
 
@@ -189,15 +190,26 @@ class MesosDriver:
         self._driver = _SchedulerDriver(callbacks, framework, master, use_addict=False,
                                         implicit_acknowledgements=False, principal=principal, secret=secret,
                                         failover=True)
+        self._sender = CallSender(self._execute_now)
 
     def start(self) -> None:
+        self._sender.start()
         self._driver.start()
 
     def stop(self) -> None:
         """Close the subscription without tearing the framework down: tasks keep running."""
+        self._sender.stop()
         self._driver.stop(failover=True)
 
     def execute(self, ins: Instruction) -> None:
+        """Carry out one call: acknowledgements and kills are queued for the sender thread
+        (``sender.py``: in order, the loop does not wait for them); the others are sent now."""
+        if isinstance(ins, (Acknowledge, Kill)):
+            self._sender.put(ins)
+        else:
+            self._execute_now(ins)
+
+    def _execute_now(self, ins: Instruction) -> None:
         """Send one call. A call that fails in transport (the subscription being re-established
         on pymesos' IO thread, which shares the HTTP connection) is lost like a call made while
         disconnected, which pymesos drops silently: reconciliation and kill retries cover both."""
