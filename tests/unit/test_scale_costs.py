@@ -69,3 +69,36 @@ def test_a_status_update_does_not_walk_the_apps_tasks(instances, monkeypatch):
     assert calls == {"converge": 0, "of_app": 0}
     assert engine.deployments == {}  # the last update ended the start deployment, from the counts
     assert engine.pending(engine.apps["/web"]) == 0
+
+
+def test_a_quiet_cluster_is_described_once_per_change_of_the_agents_and_per_distinct_need(monkeypatch):
+    """WaitingReasons.tick walks the agents only when they changed, once per distinct need: not
+    every app against every agent every second (the reasons read the same)."""
+    from halyard.cluster.agents import Resources
+    from halyard.cluster.mesos_types import AgentSeen
+    from halyard.engine import waiting
+    from halyard.engine.messages import AgentsListed, Tick
+    from halyard.spec.validation import parse_app
+
+    engine, clock = make_engine()
+    for i in range(40):
+        engine.handle(PutApp(parse_app({"id": f"/a{i}", "cmd": "x", "cpus": 0.6, "mem": 128, "instances": 2})))
+    engine.handle(Subscribed("F1"))
+    agents = tuple(AgentSeen(f"S{n}", f"127.0.0.{n}", free=Resources(cpus=0.4, mem=1024.0)) for n in range(1, 200))
+    engine.handle(AgentsListed(agents))
+    walks = []
+    real = waiting.describe_unoffered
+    monkeypatch.setattr(waiting, "describe_unoffered", lambda need, known: walks.append(need) or real(need, known))
+    clock.now += 30
+    engine.handle(Tick())
+    first = dict(engine.waiting)
+    assert len(first) == 40 and all(why[0].startswith("no offer with 0.6 cpus, 128 MB mem for 30 s; agents 127.0.0.1")
+                                    for why in first.values()), first["/a0"]
+    clock.now += 1
+    engine.handle(Tick())
+    assert engine.waiting["/a0"][0].startswith("no offer with 0.6 cpus, 128 MB mem for 31 s; agents 127.0.0.1")
+    assert len(walks) == 1  # one need, agents unchanged since: one walk over 40 apps and two ticks
+    engine.handle(AgentsListed(agents[1:]))  # one agent left
+    clock.now += 1
+    engine.handle(Tick())
+    assert len(walks) == 2 and "127.0.0.1," not in engine.waiting["/a0"][0]
