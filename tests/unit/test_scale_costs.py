@@ -102,3 +102,21 @@ def test_a_quiet_cluster_is_described_once_per_change_of_the_agents_and_per_dist
     clock.now += 1
     engine.handle(Tick())
     assert len(walks) == 2 and "127.0.0.1," not in engine.waiting["/a0"][0]
+
+
+def test_a_reconciliation_answer_that_changes_nothing_is_not_written():
+    from .test_engine import running_engine
+
+    engine, clock, launched = running_engine(2)
+    task = engine.tasks[launched[0]]
+    answer = status(task.task_id, "TASK_RUNNING", agent=task.agent_id, uuid=None, source="SOURCE_MASTER",
+                    reason="REASON_RECONCILIATION", message="Reconciliation: Latest task state")
+    clock.now += 5
+    out = engine.handle(StatusUpdate(answer))
+    assert not [i for i in out if type(i).__name__ in ("Persist", "Acknowledge")]
+    assert engine.tasks[task.task_id] == task  # nothing changed
+    # An answer that does say something new (the task is gone) is written as before.
+    gone = status(task.task_id, "TASK_GONE", agent=task.agent_id, uuid=None, source="SOURCE_MASTER",
+                  reason="REASON_RECONCILIATION", message="Reconciliation: Task is unknown")
+    out = engine.handle(StatusUpdate(gone))
+    assert [i.delete_tasks for i in out if type(i).__name__ == "Persist"] == [[task.task_id]]
