@@ -120,3 +120,41 @@ def test_a_reconciliation_answer_that_changes_nothing_is_not_written():
                   reason="REASON_RECONCILIATION", message="Reconciliation: Task is unknown")
     out = engine.handle(StatusUpdate(gone))
     assert [i.delete_tasks for i in out if type(i).__name__ == "Persist"] == [[task.task_id]]
+
+
+def test_a_new_leader_reads_the_records_many_at_a_time_not_one_round_trip_each():
+    """ZkStore.load sends its reads in batches (kazoo's get_async) and only then waits for them."""
+    from halyard.store import codec
+    from halyard.store.zk import LOAD_BATCH, ZkStore
+
+    from .test_versions import FakeClient
+
+    class CountingClient(FakeClient):
+        def __init__(self, nodes):
+            super().__init__(nodes)
+            self.in_flight = self.most_in_flight = self.waited_alone = 0
+
+        def get(self, path):  # a read that waits for its answer before the next is sent
+            if "/tasks/" in path:
+                self.waited_alone += 1
+            return super().get(path)
+
+        def get_async(self, path):
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            answer, client = FakeClient.get_async(self, path), self
+
+            class Pending:
+                def get(self):
+                    client.in_flight -= 1
+                    return FakeClient.get(client, path)
+
+            return Pending() if answer else None
+
+    tasks = {f"/h/tasks/t{i}": codec.encode(TaskRecord(task_id=f"t{i}", app_id="/web", config_version=1.0, agent_id="S1",
+                                                        hostname="h", ports=()).to_json())
+             for i in range(2500)}
+    client = CountingClient({"/h/tasks": b"", **tasks})
+    snapshot = ZkStore(client, root="/h").load()
+    assert len(snapshot.tasks) == 2500 and snapshot.tasks["t7"].agent_id == "S1"
+    assert client.waited_alone == 0 and client.most_in_flight == LOAD_BATCH
