@@ -60,7 +60,10 @@ class LaunchOutcome:
 
 #: The most app instances one offer batch launches. As Marathon's launch tokens bound a round, a
 #: huge scale-up (or a tiny-resource app with millions of instances) goes on over the next
-#: offers instead of holding the leader's loop for as long as placing it all would take.
+#: offers instead of holding the leader's loop for as long as placing it all would take. While
+#: more is pending than a batch launches, what the batch leaves (the unused part of each offer, the
+#: offers not used) is refused for 0 s: the master offers it again at its next allocation (1 s),
+#: not after ``refuse_seconds_busy`` (5 s: 10,000 instances took ten 5 s rounds).
 MAX_LAUNCHES_PER_BATCH = 1000
 
 
@@ -131,7 +134,7 @@ class Launcher:
         outcome.waiting_apps = {u.app_id: u.reasons for u in plan.unplaced if u.kind != "job"}
         outcome.waiting_runs = {by_key[u.app_id].run_id: u.reasons for u in plan.unplaced if u.kind == "job"}
         self._report_failures(plan.unplaced, by_key, now)
-        busy = self.refuse_busy
+        busy = 0.0 if capped else self.refuse_busy  # capped: the rest is wanted at the next allocation
         out: list[Instruction] = [persist] if persist else []
         out += [Launch(agent_id, tuple(agents[agent_id].offer_ids), tuple(tasks), busy)
                 for agent_id, tasks in by_agent.items()]

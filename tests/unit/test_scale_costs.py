@@ -158,3 +158,23 @@ def test_a_new_leader_reads_the_records_many_at_a_time_not_one_round_trip_each()
     snapshot = ZkStore(client, root="/h").load()
     assert len(snapshot.tasks) == 2500 and snapshot.tasks["t7"].agent_id == "S1"
     assert client.waited_alone == 0 and client.most_in_flight == LOAD_BATCH
+
+
+def test_a_scale_up_larger_than_a_batch_asks_for_the_offers_again_at_once():
+    """More pending than one batch launches (MAX_LAUNCHES_PER_BATCH): what the batch leaves is
+    refused for 0 s (offered again at the master's next allocation), not for refuse_seconds_busy."""
+    from halyard.engine.launch import MAX_LAUNCHES_PER_BATCH
+    from halyard.engine.messages import Decline
+
+    engine, clock = make_engine()
+    engine.handle(PutApp(app(MAX_LAUNCHES_PER_BATCH + 200, cpus=0.01, mem=1)))
+    engine.handle(Subscribed("F1"))
+    offers = tuple(offer(n, cpus=8.0, mem=4096.0, ports=(31000, 31999)) for n in range(1, 5))
+    out = engine.handle(Offers(offers))
+    launches = [i for i in out if isinstance(i, Launch)]
+    assert sum(len(i.tasks) for i in launches) == MAX_LAUNCHES_PER_BATCH
+    assert {i.refuse_seconds for i in out if isinstance(i, (Launch, Decline))} == {0.0}
+    clock.now += 1
+    out = engine.handle(Offers(tuple(offer(n, cpus=8.0, mem=4096.0, ports=(32000, 32999)) for n in range(5, 9))))
+    assert sum(len(i.tasks) for i in out if isinstance(i, Launch)) == 200  # the rest: not capped, filters as before
+    assert {i.refuse_seconds for i in out if isinstance(i, Launch)} == {engine.config.refuse_seconds_busy}
