@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from ..engine.messages import Event, StatusUpdate
+from ..engine.messages import Event, Offers, StatusUpdate
 from ..errors import NotLeaderError
 
 
@@ -83,12 +83,17 @@ Item = Event | Command | Wake
 class Inbox:
     """The leader loop's queue for one term of leadership; every thread may put, the loop takes.
 
-    Status updates queued together can be taken together (:meth:`take_updates`) and written in
-    one transaction."""
+    Two lanes: offers go ahead of the status updates queued before them (an offer waits for no
+    acknowledgement, and behind thousands of updates it is stale, and declined late), but never
+    ahead of anything else that came first (a subscription, a pause, an API command): an offer
+    posted while such an item waits keeps its place in arrival order. Status updates queued
+    together can be taken together (:meth:`take_updates`) and written in one transaction."""
 
     def __init__(self) -> None:
         self._ready = threading.Condition()
         self._items: deque[tuple[float, Item]] = deque()
+        self._offers: deque[tuple[float, Item, bool]] = deque()  # (arrived, offers, may pass updates)
+        self._others = 0  # items in ``_items`` that are not status updates
 
     def post(self, item: Event | Wake) -> None:
         """Queue an event (or a wake-up) for the loop; returns at once."""
@@ -96,7 +101,11 @@ class Inbox:
 
     def _put(self, entry: tuple[float, Item]) -> None:
         with self._ready:
-            self._items.append(entry)
+            if isinstance(entry[1], Offers):
+                self._offers.append((*entry, self._others == 0))
+            else:
+                self._items.append(entry)
+                self._others += not isinstance(entry[1], StatusUpdate)
             self._ready.notify()
 
     def ask(self, event: Event, timeout: float) -> None:
@@ -108,25 +117,35 @@ class Inbox:
     def next(self, timeout: float) -> tuple[float | None, Item | None]:
         """The next item and when it arrived; ``(None, None)`` if none came within ``timeout``."""
         with self._ready:
-            if not self._items:
+            if not self._items and not self._offers:
                 self._ready.wait(timeout)
+            if self._offers:
+                arrived, offers, passes = self._offers[0]
+                if not self._items or self._items[0][0] > arrived or (
+                        passes and isinstance(self._items[0][1], StatusUpdate)):
+                    self._offers.popleft()
+                    return arrived, offers
             if self._items:
-                return self._items.popleft()
+                entry = self._items.popleft()
+                self._others -= not isinstance(entry[1], StatusUpdate)
+                return entry
             return None, None
 
     def take_updates(self, limit: int) -> list[StatusUpdate]:
-        """The status updates at the head of the queue, up to ``limit``."""
+        """The status updates at the head of the queue, up to ``limit`` (none while an offer waits)."""
         taken: list[StatusUpdate] = []
         with self._ready:
-            while len(taken) < limit and self._items and isinstance(self._items[0][1], StatusUpdate):
+            while len(taken) < limit and not self._offers and self._items and isinstance(self._items[0][1], StatusUpdate):
                 taken.append(self._items.popleft()[1])  # type: ignore[arg-type]  # checked just above
         return taken
 
     def fail_pending(self) -> None:
         """Answer the commands still queued when the term ends: this scheduler no longer leads."""
         with self._ready:
-            items = list(self._items)
+            items = list(self._items) + [(arrived, item) for arrived, item, _ in self._offers]
             self._items.clear()
+            self._offers.clear()
+            self._others = 0
         for _, item in items:
             if isinstance(item, Command):
                 item.future.set_exception(NotLeaderError(None))
