@@ -12,6 +12,7 @@ cannot be reached is retried with pymesos' backoff, and the log says so.
 """
 from __future__ import annotations
 
+import functools
 import getpass
 import logging
 import signal
@@ -42,7 +43,7 @@ from ..engine.messages import (
 from ..errors import FrameworkRefusedError
 from .codec import acknowledgement, decode_offer, decode_status, task_infos
 from .refusal import refusal_from_error_event
-from .sender import CallSender
+from .sender import LANES, CallSender, MasterCalls
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,8 @@ class MesosDriver:
         self._driver = _SchedulerDriver(callbacks, framework, master, use_addict=False,
                                         implicit_acknowledgements=False, principal=principal, secret=secret,
                                         failover=True)
-        self._sender = CallSender(self._execute_now)
+        self._sender: CallSender[Instruction] = CallSender(
+            [functools.partial(self._send_off_loop, MasterCalls(self._call_target)) for _ in range(LANES)])
 
     def start(self) -> None:
         self._sender.start()
@@ -205,9 +207,28 @@ class MesosDriver:
         """Carry out one call: acknowledgements and kills are queued for the sender thread
         (``sender.py``: in order, the loop does not wait for them); the others are sent now."""
         if isinstance(ins, (Acknowledge, Kill)):
-            self._sender.put(ins)
+            self._sender.put(ins.task_id, ins)
         else:
             self._execute_now(ins)
+
+    def _call_target(self) -> tuple[str, dict[str, str]] | None:
+        """Where the sender's lanes send, with pymesos' stream id and credentials; None when not subscribed."""
+        d = self._driver
+        stream_id = d.stream_id
+        if stream_id is None or not d.framework_id:
+            return None
+        headers = {"Mesos-Stream-Id": stream_id}
+        if d._basic_credential:  # pymesos' own "Basic ..." header value
+            headers["Authorization"] = d._basic_credential
+        return d.master, headers
+
+    def _send_off_loop(self, lane: MasterCalls, ins: Instruction) -> None:
+        """An acknowledgement or a kill, as pymesos would send it, through ``lane``'s connection."""
+        framework = {"value": self._driver.framework_id}
+        if isinstance(ins, Acknowledge):
+            lane.send({"type": "ACKNOWLEDGE", "framework_id": framework, "acknowledge": acknowledgement(ins)})
+        elif isinstance(ins, Kill):
+            lane.send({"type": "KILL", "framework_id": framework, "kill": {"task_id": {"value": ins.task_id}}})
 
     def _execute_now(self, ins: Instruction) -> None:
         """Send one call. A call that fails in transport (the subscription being re-established
