@@ -178,3 +178,34 @@ def test_a_scale_up_larger_than_a_batch_asks_for_the_offers_again_at_once():
     out = engine.handle(Offers(tuple(offer(n, cpus=8.0, mem=4096.0, ports=(32000, 32999)) for n in range(5, 9))))
     assert sum(len(i.tasks) for i in out if isinstance(i, Launch)) == 200  # the rest: not capped, filters as before
     assert {i.refuse_seconds for i in out if isinstance(i, Launch)} == {engine.config.refuse_seconds_busy}
+
+
+def test_a_scale_up_that_keeps_making_progress_is_not_timed_out_and_one_that_stalls_is():
+    """--deployment-timeout counts from the deployment's last progress (more tasks up), not from
+    its start: a 10,000-instance scale-up that takes longer than the timeout is not rolled back."""
+    from halyard.engine.messages import Tick
+
+    engine, clock = make_engine(deployment_timeout=60)
+    engine.handle(PutApp(app(30, cpus=0.01, mem=1)))
+    engine.handle(Subscribed("F1"))
+    started = []
+    for minute in range(3):  # ten instances a minute: 150 s in all, each step well within 60 s
+        offers = (offer(minute + 1, cpus=0.1, mem=10.0, ports=(31000, 31009)),)
+        out = engine.handle(Offers(offers))
+        for i, task in enumerate(t for ins in out if isinstance(ins, Launch) for t in ins.tasks):
+            engine.handle(StatusUpdate(status(task.task_id, "TASK_RUNNING", agent=task.agent_id, uuid=f"{minute}-{i}")))
+            started.append(task.task_id)
+        for _ in range(5):
+            clock.now += 10
+            engine.handle(Tick())
+        assert [d.status for d in engine.finished] == ([] if minute < 2 else ["succeeded"]), minute
+    assert len(started) == 30 and engine.deployment_of("/web") is None  # it ended as succeeded
+
+    engine.handle(PutApp(app(40, cpus=0.01, mem=1), deployment_id="D2"))  # ten more, and no offer comes
+    for _ in range(5):
+        clock.now += 10
+        engine.handle(Tick())
+    assert engine.deployment_of("/web").id == "D2"  # 50 s without progress
+    clock.now += 11
+    engine.handle(Tick())
+    assert engine.finished[-2].id == "D2" and engine.finished[-2].status == "failed"
