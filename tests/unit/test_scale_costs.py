@@ -160,12 +160,14 @@ def test_a_new_leader_reads_the_records_many_at_a_time_not_one_round_trip_each()
     assert client.waited_alone == 0 and client.most_in_flight == LOAD_BATCH
 
 
-def test_a_scale_up_larger_than_a_batch_asks_for_the_offers_again_at_once():
+def test_a_scale_up_larger_than_a_batch_asks_for_the_offers_again_at_once(monkeypatch):
     """More pending than one batch launches (MAX_LAUNCHES_PER_BATCH): what the batch leaves is
     refused for 0 s (offered again at the master's next allocation), not for refuse_seconds_busy."""
-    from halyard.engine.launch import MAX_LAUNCHES_PER_BATCH
+    from halyard.engine import launch
     from halyard.engine.messages import Decline
 
+    MAX_LAUNCHES_PER_BATCH = 1000  # noqa: N806 - the bound, smaller here so that four offers hold more
+    monkeypatch.setattr(launch, "MAX_LAUNCHES_PER_BATCH", MAX_LAUNCHES_PER_BATCH)
     engine, clock = make_engine()
     engine.handle(PutApp(app(MAX_LAUNCHES_PER_BATCH + 200, cpus=0.01, mem=1)))
     engine.handle(Subscribed("F1"))
