@@ -87,13 +87,17 @@ class Inbox:
     acknowledgement, and behind thousands of updates it is stale, and declined late), but never
     ahead of anything else that came first (a subscription, a pause, an API command): an offer
     posted while such an item waits keeps its place in arrival order. Status updates queued
-    together can be taken together (:meth:`take_updates`) and written in one transaction."""
+    together can be taken together (:meth:`take_updates`) and written in one transaction. An update
+    that is already queued (the same task and uuid: Mesos resends an update every 10 s until it is
+    acknowledged) is not queued twice: behind a backlog, each resend would add to the backlog that
+    delayed the acknowledgement, and the copy queued first is acknowledged all the same."""
 
     def __init__(self) -> None:
         self._ready = threading.Condition()
         self._items: deque[tuple[float, Item]] = deque()
         self._offers: deque[tuple[float, Item, bool]] = deque()  # (arrived, offers, may pass updates)
         self._others = 0  # items in ``_items`` that are not status updates
+        self._queued_updates: set[tuple[str, str]] = set()  # (task id, uuid) of the updates in ``_items``
 
     def post(self, item: Event | Wake) -> None:
         """Queue an event (or a wake-up) for the loop; returns at once."""
@@ -103,6 +107,11 @@ class Inbox:
         with self._ready:
             if isinstance(entry[1], Offers):
                 self._offers.append((*entry, self._others == 0))
+            elif (key := _update_key(entry[1])) is not None:
+                if key in self._queued_updates:
+                    return  # a resend of an update still queued
+                self._queued_updates.add(key)
+                self._items.append(entry)
             else:
                 self._items.append(entry)
                 self._others += not isinstance(entry[1], StatusUpdate)
@@ -128,6 +137,7 @@ class Inbox:
             if self._items:
                 entry = self._items.popleft()
                 self._others -= not isinstance(entry[1], StatusUpdate)
+                self._queued_updates.discard(_update_key(entry[1]))
                 return entry
             return None, None
 
@@ -136,7 +146,9 @@ class Inbox:
         taken: list[StatusUpdate] = []
         with self._ready:
             while len(taken) < limit and not self._offers and self._items and isinstance(self._items[0][1], StatusUpdate):
-                taken.append(self._items.popleft()[1])  # type: ignore[arg-type]  # checked just above
+                update = self._items.popleft()[1]
+                self._queued_updates.discard(_update_key(update))
+                taken.append(update)  # type: ignore[arg-type]  # checked just above
         return taken
 
     def fail_pending(self) -> None:
@@ -146,6 +158,15 @@ class Inbox:
             self._items.clear()
             self._offers.clear()
             self._others = 0
+            self._queued_updates.clear()
         for _, item in items:
             if isinstance(item, Command):
                 item.future.set_exception(NotLeaderError(None))
+
+
+def _update_key(item: Item) -> tuple[str, str] | None:
+    """(task id, uuid) of a status update an agent sent (one to acknowledge); None for anything else."""
+    if isinstance(item, StatusUpdate) and item.status.uuid is not None:
+        return item.status.task_id, item.status.uuid
+    return None
+

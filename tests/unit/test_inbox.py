@@ -59,3 +59,18 @@ def test_updates_queued_together_are_taken_together_but_not_past_an_offer_or_ano
     inbox.post(Offers((offer(1),)))
     assert inbox.take_updates(100) == []  # an offer waits: it is next
     assert names([inbox.next(timeout=0)[1], inbox.next(timeout=0)[1]]) == ["Offers", "t5"]
+
+
+def test_a_resent_update_still_queued_is_not_queued_twice():
+    """Mesos resends an unacknowledged update every 10 s: behind a backlog, each resend would grow
+    the backlog that delays the acknowledgement. The copy queued first is the one acknowledged."""
+    inbox = Inbox()
+    for resend in range(3):
+        for i in range(100):
+            inbox.post(update(i))
+    inbox.post(StatusUpdate(status("t0", "TASK_RUNNING", uuid="another")))  # a new update of t0: queued
+    inbox.post(StatusUpdate(status("t1", "TASK_RUNNING", uuid=None)))  # the master's (no uuid): always queued
+    order = names(taken(inbox))
+    assert order == [f"t{i}" for i in range(100)] + ["t0", "t1"]
+    inbox.post(update(5))  # taken already: a resend now is news for the loop (acknowledged again)
+    assert names(taken(inbox)) == ["t5"]
