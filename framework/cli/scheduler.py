@@ -98,7 +98,8 @@ class Duration(click.ParamType):
               help="minReadySeconds of apps that set none: how long a new task must run (and be healthy, "
                    "if checked) to count for a rolling upgrade and the end of its deployment")
 @click.option("--deployment-timeout", type=Duration(), default="10m", show_default=True,
-              help="a deployment not done after this long fails and rolls back")
+              help="a deployment that makes no progress (more instances up, fewer old ones) for this long "
+                   "fails and rolls back")
 @click.option("--max-versions", "--zk-max-versions", type=click.IntRange(min=1), default=50, show_default=True,
               help="stored versions kept per app, for GET /v2/apps/{id}/versions and rollbacks (Marathon's "
                    "--zk_max_versions)")

@@ -98,7 +98,7 @@ class EngineConfig:
     kill_retry: float = 30.0               # re-send a KILL that had no effect after this long
     stable_after: float = 600.0            # a failure after running this long restarts the backoff
     deployment_failures: int = 3           # failed tasks of the new config that fail a deployment
-    deployment_timeout: float = 600.0      # a deployment not done after this long fails
+    deployment_timeout: float = 600.0      # a deployment without progress for this long fails (tick.py)
     no_offer_after: float = 8.0            # no offer this long while apps wait: their reasons say so
     relist_every: float = 60.0             # read the master's agent list this often...
     relist_waiting: float = 10.0           # ...and this often while apps wait with no offer

@@ -22,6 +22,7 @@ a call stuck on a stopped master then kept the detector from switching masters).
 """
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import logging
@@ -55,6 +56,7 @@ from ..engine.messages import (
 from ..errors import FrameworkRefusedError
 from .codec import acknowledgement, decode_offer, decode_status, task_infos
 from .refusal import refusal_from_error_event
+from .sender import LANES, CallSender, MasterCalls
 
 log = logging.getLogger(__name__)
 #: the longest pause between attempts to reach a master found through ZooKeeper (seconds)
@@ -362,17 +364,48 @@ class MesosDriver:
                                         implicit_acknowledgements=False, principal=principal, secret=secret,
                                         failover=True)
         self._watch = HeartbeatWatch(self._driver)
+        self._sender: CallSender[Instruction] = CallSender(
+            [functools.partial(self._send_off_loop, MasterCalls(self._call_target)) for _ in range(LANES)])
 
     def start(self) -> None:
+        self._sender.start()
         self._driver.start()
         self._watch.start()
 
     def stop(self) -> None:
         """Close the subscription without tearing the framework down: tasks keep running."""
         self._watch.stop()
+        self._sender.stop()
         self._driver.stop(failover=True)
 
     def execute(self, ins: Instruction) -> None:
+        """Carry out one call: acknowledgements and kills are queued for the sender thread
+        (``sender.py``: in order, the loop does not wait for them); the others are sent now."""
+        if isinstance(ins, (Acknowledge, Kill)):
+            self._sender.put(ins.task_id, ins)
+        else:
+            self._execute_now(ins)
+
+    def _call_target(self) -> tuple[str, dict[str, str]] | None:
+        """Where the sender's lanes send, with pymesos' stream id and credentials; None when not subscribed."""
+        d = self._driver
+        stream_id = d.stream_id
+        if stream_id is None or not d.framework_id:
+            return None
+        headers = {"Mesos-Stream-Id": stream_id}
+        if d._basic_credential:  # pymesos' own "Basic ..." header value
+            headers["Authorization"] = d._basic_credential
+        return d.master, headers
+
+    def _send_off_loop(self, lane: MasterCalls, ins: Instruction) -> None:
+        """An acknowledgement or a kill, as pymesos would send it, through ``lane``'s connection."""
+        framework = {"value": self._driver.framework_id}
+        if isinstance(ins, Acknowledge):
+            lane.send({"type": "ACKNOWLEDGE", "framework_id": framework, "acknowledge": acknowledgement(ins)})
+        elif isinstance(ins, Kill):
+            lane.send({"type": "KILL", "framework_id": framework, "kill": {"task_id": {"value": ins.task_id}}})
+
+    def _execute_now(self, ins: Instruction) -> None:
         """Send one call. A call that fails in transport (the subscription being re-established
         on pymesos' IO thread, which shares the HTTP connection) is lost like a call made while
         disconnected, which pymesos drops silently: reconciliation and kill retries cover both."""

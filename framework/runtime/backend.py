@@ -63,6 +63,9 @@ class MasterReader(Protocol):
     def state(self) -> Any:
         """The master's ``/master/state`` document."""
 
+    def slaves(self) -> Any:
+        """The master's ``/master/slaves`` document (its agents only)."""
+
     def agent_url(self, agent_id: str) -> str:
         """The HTTP address of a registered agent."""
 

@@ -107,6 +107,9 @@ class FakeBackend:
     def state(self) -> Any:
         raise UpstreamError("the Mesos master at http://m:5050 did not answer")
 
+    def slaves(self) -> Any:
+        return self.state()
+
     def agent_url(self, agent_id: str) -> str:
         raise UpstreamError("the Mesos master at http://m:5050 did not answer")
 
