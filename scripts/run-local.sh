@@ -6,39 +6,61 @@
 #   3. print the dashboard's URL (first), deploy examples/hello.yaml and print where to look;
 #   3b. deploy examples/services/hello.yaml to dev as a release, pinned through the local registry;
 #   4. run the job examples/jobs/report.yaml on Halyard's executor and print its output.
-# Ctrl-C stops the scheduler and the cluster (a cluster that was already running is left up).
+# Ctrl-C stops the scheduler(s) and the cluster (a cluster that was already running is left up).
 # --once: exit after the app answers and the job ran (used by the tests, with HALYARD_LISTEN,
 # HALYARD_CHROOT and HALYARD_NAME set so that they do not disturb a developer's own `make run`).
+# HA=1 (`make run HA=1`): the production control plane instead: `minimesos/up --masters 3
+# --zookeepers 3` and 3 schedulers (one leads, two stand by) on $HALYARD_LISTEN's port and the next
+# two; a running cluster of the other shape is refused (minimesos/down first). MINIMESOS_RUN_DIR
+# selects the cluster's run dir, as for minimesos/ itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 once=0
 [ "${1:-}" = --once ] && once=1
+ha=0
+case "${HA:-}" in 1|yes|true) ha=1 ;; esac
 listen=${HALYARD_LISTEN:-127.0.0.1:8080}
 api="http://$listen"
 halyard=.venv/bin/halyard
+run_dir=${MINIMESOS_RUN_DIR:-minimesos/.run}
 
 started_cluster=0
 if ! minimesos/status >/dev/null 2>&1; then
   minimesos/registry start >/dev/null 2>&1 || true   # a running cluster that lacks only its registry
 fi
-if ! minimesos/status >/dev/null 2>&1; then
+if minimesos/status >/dev/null 2>&1; then
+  if [ "$ha" = 1 ] && ! grep -q '^MASTERS=.*,' "$run_dir/cluster.env"; then
+    echo "a cluster with one master runs from $run_dir; minimesos/down first for HA=1" >&2
+    exit 1
+  fi
+elif [ "$ha" = 1 ]; then
+  minimesos/up --masters 3 --zookeepers 3
+  started_cluster=1
+else
   minimesos/up
   started_cluster=1
 fi
 unset MESOS_PRINCIPAL MESOS_SECRET_FILE   # set below only by a cluster started with minimesos/up --auth
-set -a; . minimesos/.run/cluster.env; set +a
+set -a; . "$run_dir/cluster.env"; set +a
 credentials=()
 if [ -n "${MESOS_PRINCIPAL:-}" ]; then
   credentials=(--principal "$MESOS_PRINCIPAL" --secret-file "$MESOS_SECRET_FILE")
 fi
 
-$halyard scheduler --master "$MESOS_MASTER_ZK" --zk "$ZK/${HALYARD_CHROOT:-halyard}" --listen "$listen" \
-  --name "${HALYARD_NAME:-halyard}" "${credentials[@]}" &
-scheduler=$!
+host=${listen%:*}
+port=${listen##*:}
+listens=("$listen")
+if [ "$ha" = 1 ]; then listens=("$listen" "$host:$((port + 1))" "$host:$((port + 2))"); fi
+schedulers=()
+for l in "${listens[@]}"; do
+  $halyard scheduler --master "$MESOS_MASTER_ZK" --zk "$ZK/${HALYARD_CHROOT:-halyard}" --listen "$l" \
+    --name "${HALYARD_NAME:-halyard}" "${credentials[@]}" &
+  schedulers+=($!)
+done
 cleanup() {
   trap '' INT TERM
-  kill -TERM "$scheduler" 2>/dev/null || true
-  wait "$scheduler" 2>/dev/null || true
+  kill -TERM "${schedulers[@]}" 2>/dev/null || true
+  wait "${schedulers[@]}" 2>/dev/null || true
   if [ "$started_cluster" = 1 ]; then minimesos/down; fi
 }
 trap 'cleanup; exit 0' INT TERM
@@ -54,6 +76,15 @@ wait_for() {  # seconds, description, command...
 leading() { curl -sf "$api/v2/apps"; }
 wait_for 60 "the scheduler to lead" leading
 echo "Dashboard:     $api/ui/"
+if [ "$ha" = 1 ]; then
+  for l in "${listens[@]}"; do
+    role=standby
+    if curl -sf "http://$l/v1/stats" | python3 -c 'import json,sys; sys.exit(not json.load(sys.stdin)["leader"])'; then
+      role=leader
+    fi
+    echo "Scheduler:     http://$l/ui/   ($role)"
+  done
+fi
 
 app=/examples/hello
 $halyard validate examples/hello.yaml -o json > /tmp/halyard-hello.$$.json
@@ -71,12 +102,14 @@ endpoints=$(curl -sf "$api/v2/apps$app/tasks" | python3 -c 'import json,sys; pri
 answers() { for e in $endpoints; do curl -sf "http://$e/" >/dev/null || return 1; done; }
 wait_for 30 "$app to answer" answers
 
+masters="$MESOS_MASTER/master/state"
+if [ "$ha" = 1 ]; then masters="${MASTERS//,/ } (a standby redirects to the leader: minimesos/status)"; fi
 cat <<EOT
 
 Halyard is running on a local Mesos cluster.
   Dashboard:     $api/ui/
   API:           $api/v2/apps   (tasks: $api/v2/apps$app/tasks, why waiting: $api/v1/apps$app/placement)
-  Mesos master:  $MESOS_MASTER/master/state   (ZooKeeper: $ZK, Docker: $DOCKER_HOST)
+  Mesos master:  $masters   (ZooKeeper: $ZK, Docker: $DOCKER_HOST)
   $app:  $(for e in $endpoints; do printf 'http://%s/ ' "$e"; done)
 EOT
 for e in $endpoints; do printf '    %s -> %s\n' "$e" "$(curl -sf "http://$e/")"; done
@@ -100,5 +133,5 @@ if [ "$once" = 1 ]; then
   exit 0
 fi
 echo
-echo "Ctrl-C stops the scheduler and the cluster."
-wait "$scheduler"
+echo "Ctrl-C stops the scheduler(s) and the cluster."
+wait "${schedulers[@]}"

@@ -12,7 +12,7 @@ fenced code blocks and in inline code spans) is checked against what it names:
   subcommand's argparse parser accepts, and a first argument with fixed choices is one of them
   (``minimesos/agent stop|start|restart K``). The parser is taken from ``cli.main`` before it
   parses anything: nothing runs;
-* ``make TARGET``: the Makefile defines the target.
+* ``make TARGET``: the Makefile defines the target (``NAME=value`` words are make's variables).
 
 Every file an inline code span names (``engine/launch.py``, ``views/cluster.js``, ``examples/hello.yaml``)
 is in the repository: a module renamed or moved cannot leave its old name in the docs.
@@ -268,7 +268,8 @@ def check_minimesos(words: list[str]) -> list[str]:
 
 def check_make(words: list[str]) -> list[str]:
     makefile = (ROOT / "Makefile").read_text()
-    return [f"make: no target {target!r}" for word in words[1:] if not word.startswith("-")
+    # NAME=value words are make's command-line variables (``make run HA=1``), not targets
+    return [f"make: no target {target!r}" for word in words[1:] if not word.startswith("-") and "=" not in word
             for target in alternatives(word) if not re.search(rf"^{re.escape(target)}:", makefile, re.M)]
 
 
@@ -544,6 +545,7 @@ def test_a_planted_mistake_is_caught(line, problem):
     "$ halyard rebalance /web --dry-run", ".venv/bin/halyard plan --compare binpack,spread --cluster C APP",
     "deploy hello 1 dev --services examples/services   # a comment --not-a-flag",
     "minimesos/up --auth", "minimesos/zk stop|start|restart", "minimesos/.run/cluster.env", "make run",
+    "make run HA=1",
 ])
 def test_a_correct_line_passes(line):
     assert check_line(tokens(line)) == []
