@@ -121,8 +121,16 @@ echo "  (halyard job list|show|logs|kill --api $api; scheduled jobs: examples/jo
 echo
 echo "One artifact through the pipeline: halyard deploy hello 1 dev --services examples/services"
 echo "  (the image's tag is pinned to its digest through the local registry, ${REGISTRY:-none})"
-$halyard deploy hello 1 dev --services examples/services --api "$api"
-$halyard releases hello dev --services examples/services --api "$api"
+services=examples/services
+if [ -n "${REGISTRY:-}" ] && [ "$REGISTRY" != 127.0.0.1:5000 ]; then
+  # a cluster on other ports (its registry on --port - 50): the examples' images from its registry
+  services=$(mktemp -d)
+  cp examples/services/*.yaml "$services"
+  sed -i "s|127.0.0.1:5000/|$REGISTRY/|g" "$services"/*.yaml
+fi
+$halyard deploy hello 1 dev --services "$services" --api "$api"
+$halyard releases hello dev --services "$services" --api "$api"
+if [ "$services" != examples/services ]; then rm -rf "$services"; fi
 echo "  (then: halyard deploy hello 1 staging; halyard promote hello staging production; halyard rollback hello ENV)"
 if [ "$once" = 1 ]; then
   curl -sf -X DELETE "$api/v2/apps/dev/examples/hello-service?force=true" >/dev/null

@@ -120,8 +120,10 @@ def master_restart(ctx: Context) -> str:
 
 
 def _agent_tasks(ctx: Context, k: int) -> dict[str, str]:
-    """Task id -> state of every task the master knows on agent ``k`` (127.0.0.K), ended ones too."""
-    state = requests.get(ctx.cluster.master + "/master/state", timeout=10).json()
+    """Task id -> state of every task the master knows on agent ``k`` (127.0.0.K), ended ones too
+    (with ``--ha``, from whichever master leads: an overlapping master failover may take a while)."""
+    state = until(lambda: requests.get(ctx.cluster.master + "/master/state", timeout=10).json(), 60, interval=1,
+                  what="the leading master's state")
     agent = next((a["id"] for a in state["slaves"] if a["hostname"] == f"127.0.0.{k}"), None)
     return {t["id"]: t["state"] for fw in state["frameworks"] for t in fw["tasks"] + fw["completed_tasks"]
             if t["slave_id"] == agent}
