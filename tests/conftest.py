@@ -23,10 +23,12 @@ OWN = "own-processes"
 #: Integration modules that bring up what they need on ports of their own (never the shared cluster).
 OWN_CLUSTER = frozenset({
     "tests/integration/test_framework_auth.py",
+    "tests/integration/test_make_run_ha.py",
     "tests/integration/test_minimesos_ha.py",
     "tests/integration/test_rebalance.py",
     "tests/integration/test_scale_small.py",
     "tests/integration/test_soak.py",
+    "tests/integration/test_soak_ha.py",
 })
 
 
