@@ -88,7 +88,7 @@ class Soak:
         def listener(sample: Sample) -> None:
             over = capacity.feed(sample)
             for problem in over:   # what each side thought, for the report
-                app_id = problem.split()[3]
+                app_id = problem.split()[2]
                 prefix = task_prefix(app_id) + "."
                 log.error("over capacity detail %s: Mesos %s; Halyard %s; app %s; leaders %s", app_id,
                           {t: s for t, s in (sample.master or {}).items() if t.startswith(prefix)},
