@@ -141,5 +141,5 @@ if [ "$once" = 1 ]; then
   exit 0
 fi
 echo
-echo "Ctrl-C stops the scheduler(s) and the cluster."
+if [ "$ha" = 1 ]; then echo "Ctrl-C stops the schedulers and the cluster."; else echo "Ctrl-C stops the scheduler and the cluster."; fi
 wait "${schedulers[@]}"
