@@ -30,8 +30,9 @@ $(STAMP): setup.cfg setup.py pyproject.toml build-support/http-parser-wheel.sh |
 	touch $@
 
 # The main job: a local Mesos cluster, the scheduler in the foreground, examples/hello.yaml deployed.
+# HA=1: on 3 ZooKeeper servers and 3 masters, with 3 schedulers (one leads, two stand by).
 run: install
-	scripts/run-local.sh
+	HA='$(HA)' scripts/run-local.sh
 
 # make run TLS=1: the same with TLS on (minimesos/up --tls; the API over HTTPS, ZooKeeper over TLS).
 ifeq ($(TLS),1)

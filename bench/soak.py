@@ -1,8 +1,11 @@
 """Chaos soak: a private 5-agent cluster, N Halyard schedulers, a workload, faults and invariants.
 
-    python bench/soak.py [--minutes 10] [--schedulers 3] [--seed N] [--json]
+    python bench/soak.py [--minutes 10] [--schedulers 3] [--seed N] [--json] [--ha] [--no-docker]
 
-Prints a table per fault kind (count, recovery time p50/p99, violations); the last line is
+``--ha``: the production control plane (3 ZooKeeper servers, 3 masters) with its faults in the
+draw (leading master kill -9 and SIGSTOP, ZooKeeper follower and leader kills, quorum loss).
+Prints a table per fault kind (count, recovery time p50/p99, violations, and Halyard's
+re-subscription time after a master failover); the last line is
 ``soak: N faults, M violations``; exits non-zero on any violation. The parts are in
 bench/soaklib/ (see its package docstring).
 """
@@ -30,6 +33,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--task-ports", type=int, default=50000)
     ap.add_argument("--work-dir", default=None, help="logs and the cluster's run dir (default: a new temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the cluster's run dir even without violations")
+    ap.add_argument("--ha", action="store_true",
+                    help="3 ZooKeeper servers and 3 masters, with their faults in the draw")
+    ap.add_argument("--no-docker", action="store_true", help="command apps only, no dockerd")
     return ap.parse_args(argv)
 
 

@@ -8,29 +8,44 @@
 #   4. run the job examples/jobs/report.yaml on Halyard's executor and print its output.
 # HALYARD_TLS=1 (make run TLS=1): a minimesos/up --tls cluster, the API over HTTPS (the local CA's
 # server certificate), ZooKeeper over TLS with the client certificate; curl and halyard use the CA.
-# Ctrl-C stops the scheduler and the cluster (a cluster that was already running is left up).
+# Ctrl-C stops the scheduler(s) and the cluster (a cluster that was already running is left up).
 # --once: exit after the app answers and the job ran (used by the tests, with HALYARD_LISTEN,
 # HALYARD_CHROOT and HALYARD_NAME set so that they do not disturb a developer's own `make run`).
+# HA=1 (`make run HA=1`): the production control plane instead: `minimesos/up --masters 3
+# --zookeepers 3` and 3 schedulers (one leads, two stand by) on $HALYARD_LISTEN's port and the next
+# two; a running cluster of the other shape is refused (minimesos/down first). MINIMESOS_RUN_DIR
+# selects the cluster's run dir, as for minimesos/ itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 once=0
 [ "${1:-}" = --once ] && once=1
+ha=0
+case "${HA:-}" in 1|yes|true) ha=1 ;; esac
 listen=${HALYARD_LISTEN:-127.0.0.1:8080}
 tls=${HALYARD_TLS:-0}
 api="http://$listen"
 [ "$tls" = 1 ] && api="https://$listen"
 halyard=.venv/bin/halyard
+run_dir=${MINIMESOS_RUN_DIR:-minimesos/.run}
 
 started_cluster=0
 if ! minimesos/status >/dev/null 2>&1; then
   minimesos/registry start >/dev/null 2>&1 || true   # a running cluster that lacks only its registry
 fi
-if ! minimesos/status >/dev/null 2>&1; then
-  if [ "$tls" = 1 ]; then minimesos/up --tls; else minimesos/up; fi
+if minimesos/status >/dev/null 2>&1; then
+  if [ "$ha" = 1 ] && ! grep -q '^MASTERS=.*,' "$run_dir/cluster.env"; then
+    echo "a cluster with one master runs from $run_dir; minimesos/down first for HA=1" >&2
+    exit 1
+  fi
+else
+  up_flags=()
+  [ "$ha" = 1 ] && up_flags+=(--masters 3 --zookeepers 3)
+  [ "$tls" = 1 ] && up_flags+=(--tls)
+  minimesos/up "${up_flags[@]}"
   started_cluster=1
 fi
 unset MESOS_PRINCIPAL MESOS_SECRET_FILE   # set below only by a cluster started with minimesos/up --auth
-set -a; . minimesos/.run/cluster.env; set +a
+set -a; . "$run_dir/cluster.env"; set +a
 credentials=()
 if [ -n "${MESOS_PRINCIPAL:-}" ]; then
   credentials=(--principal "$MESOS_PRINCIPAL" --secret-file "$MESOS_SECRET_FILE")
@@ -48,13 +63,20 @@ if [ "$tls" = 1 ]; then
   export HALYARD_CA=$TLS_CA CURL_CA_BUNDLE=$TLS_CA REQUESTS_CA_BUNDLE=$TLS_CA
 fi
 
-$halyard scheduler --master "$MESOS_MASTER_ZK" --zk "$zk/${HALYARD_CHROOT:-halyard}" --listen "$listen" \
-  --name "${HALYARD_NAME:-halyard}" "${credentials[@]}" "${tls_flags[@]}" &
-scheduler=$!
+host=${listen%:*}
+port=${listen##*:}
+listens=("$listen")
+if [ "$ha" = 1 ]; then listens=("$listen" "$host:$((port + 1))" "$host:$((port + 2))"); fi
+schedulers=()
+for l in "${listens[@]}"; do
+  $halyard scheduler --master "$MESOS_MASTER_ZK" --zk "$zk/${HALYARD_CHROOT:-halyard}" --listen "$l" \
+    --name "${HALYARD_NAME:-halyard}" "${credentials[@]}" "${tls_flags[@]}" &
+  schedulers+=($!)
+done
 cleanup() {
   trap '' INT TERM
-  kill -TERM "$scheduler" 2>/dev/null || true
-  wait "$scheduler" 2>/dev/null || true
+  kill -TERM "${schedulers[@]}" 2>/dev/null || true
+  wait "${schedulers[@]}" 2>/dev/null || true
   if [ "$started_cluster" = 1 ]; then minimesos/down; fi
 }
 trap 'cleanup; exit 0' INT TERM
@@ -70,6 +92,15 @@ wait_for() {  # seconds, description, command...
 leading() { curl -sf "$api/v2/apps"; }
 wait_for 60 "the scheduler to lead" leading
 echo "Dashboard:     $api/ui/"
+if [ "$ha" = 1 ]; then
+  for l in "${listens[@]}"; do
+    role=standby
+    if curl -sf "http://$l/v1/stats" | python3 -c 'import json,sys; sys.exit(not json.load(sys.stdin)["leader"])'; then
+      role=leader
+    fi
+    echo "Scheduler:     http://$l/ui/   ($role)"
+  done
+fi
 
 app=/examples/hello
 $halyard validate examples/hello.yaml -o json > /tmp/halyard-hello.$$.json
@@ -87,12 +118,14 @@ endpoints=$(curl -sf "$api/v2/apps$app/tasks" | python3 -c 'import json,sys; pri
 answers() { for e in $endpoints; do curl -sf "http://$e/" >/dev/null || return 1; done; }
 wait_for 30 "$app to answer" answers
 
+masters="$MESOS_MASTER/master/state"
+if [ "$ha" = 1 ]; then masters="${MASTERS//,/ } (a standby redirects to the leader: minimesos/status)"; fi
 cat <<EOT
 
 Halyard is running on a local Mesos cluster.
   Dashboard:     $api/ui/
   API:           $api/v2/apps   (tasks: $api/v2/apps$app/tasks, why waiting: $api/v1/apps$app/placement)
-  Mesos master:  $MESOS_MASTER/master/state   (ZooKeeper: $zk, Docker: $DOCKER_HOST)
+  Mesos master:  $masters   (ZooKeeper: $zk, Docker: $DOCKER_HOST)
   $app:  $(for e in $endpoints; do printf 'http://%s/ ' "$e"; done)
 EOT
 for e in $endpoints; do printf '    %s -> %s\n' "$e" "$(curl -sf "http://$e/")"; done
@@ -104,8 +137,16 @@ echo "  (halyard job list|show|logs|kill --api $api; scheduled jobs: examples/jo
 echo
 echo "One artifact through the pipeline: halyard deploy hello 1 dev --services examples/services"
 echo "  (the image's tag is pinned to its digest through the local registry, ${REGISTRY:-none})"
-$halyard deploy hello 1 dev --services examples/services --api "$api"
-$halyard releases hello dev --services examples/services --api "$api"
+services=examples/services
+if [ -n "${REGISTRY:-}" ] && [ "$REGISTRY" != 127.0.0.1:5000 ]; then
+  # a cluster on other ports (its registry on --port - 50): the examples' images from its registry
+  services=$(mktemp -d)
+  cp examples/services/*.yaml "$services"
+  sed -i "s|127.0.0.1:5000/|$REGISTRY/|g" "$services"/*.yaml
+fi
+$halyard deploy hello 1 dev --services "$services" --api "$api"
+$halyard releases hello dev --services "$services" --api "$api"
+if [ "$services" != examples/services ]; then rm -rf "$services"; fi
 echo "  (then: halyard deploy hello 1 staging; halyard promote hello staging production; halyard rollback hello ENV)"
 if [ "$once" = 1 ]; then
   curl -sf -X DELETE "$api/v2/apps/dev/examples/hello-service?force=true" >/dev/null
@@ -116,5 +157,5 @@ if [ "$once" = 1 ]; then
   exit 0
 fi
 echo
-echo "Ctrl-C stops the scheduler and the cluster."
-wait "$scheduler"
+if [ "$ha" = 1 ]; then echo "Ctrl-C stops the schedulers and the cluster."; else echo "Ctrl-C stops the scheduler and the cluster."; fi
+wait "${schedulers[@]}"

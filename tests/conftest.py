@@ -24,6 +24,7 @@ OWN = "own-processes"
 OWN_CLUSTER = frozenset({
     "tests/integration/test_framework_auth.py",
     "tests/integration/test_ha_control_plane.py",
+    "tests/integration/test_make_run_ha.py",
     "tests/integration/test_minimesos_ha.py",
     "tests/integration/test_minimesos_hosts.py",
     "tests/integration/test_partition_agent.py",
@@ -32,6 +33,7 @@ OWN_CLUSTER = frozenset({
     "tests/integration/test_scale_small.py",
     "tests/integration/test_soak.py",
     "tests/integration/test_tls.py",
+    "tests/integration/test_soak_ha.py",
 })
 
 

@@ -12,6 +12,8 @@ which schedulers say they lead (with their epoch), and Halyard's state in ZooKee
   instances running, with no orphan either way (a task in Mesos that Halyard does not know, or
   one Halyard counts as live that Mesos does not know);
 * :func:`cron_problems` -- every cron firing ran exactly once (none doubled, none missed);
+* :func:`restarted_by_failover` -- a master failover (``--ha``) restarts no task: the untouched
+  app's running task ids are the same after it;
 * :func:`lost_objects`, :func:`stuck_deployments`, :func:`server_errors`, :func:`missed_events`.
 """
 from __future__ import annotations
@@ -206,6 +208,16 @@ def cron_problems(runs: list[dict], first_fire: float, last_fire: float, period:
             problems.append(f"cron firing at {at:.0f} never ran")
         at += period
     return problems
+
+
+def restarted_by_failover(before: Iterable[str], after: Iterable[str], what: str) -> list[str]:
+    """The running task ids of an app that nothing else changes, before a master failover and
+    once it settled: every one is still there, and no other runs (a task killed or relaunched on
+    failover is Marathon's #1553/#2308)."""
+    gone, new = sorted(set(before) - set(after)), sorted(set(after) - set(before))
+    if not gone and not new:
+        return []
+    return [f"{what} restarted tasks: {len(gone)} gone ({', '.join(gone[:3])}), {len(new)} new ({', '.join(new[:3])})"]
 
 
 def lost_objects(expected: Iterable[str], present: Iterable[str], kind: str) -> list[str]:

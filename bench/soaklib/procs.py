@@ -7,6 +7,7 @@ the other benches use them.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -29,12 +30,18 @@ UNREACHABLE_GRACE = 2.0      # seconds (--unreachable-grace)
 
 
 class Cluster:
-    """A private minimesos cluster in ``run_dir`` (``up`` and ``down`` with MINIMESOS_RUN_DIR)."""
+    """A private minimesos cluster in ``run_dir`` (``up`` and ``down`` with MINIMESOS_RUN_DIR).
 
-    def __init__(self, run_dir: Path, agents: int, port: int, zk_port: int, task_ports: int):
+    ``ha``: 3 ZooKeeper servers and 3 masters (``--masters 3 --zookeepers 3``); the schedulers
+    find the leading master through ZooKeeper, and :attr:`master` is the leader's URL then."""
+
+    def __init__(self, run_dir: Path, agents: int, port: int, zk_port: int, task_ports: int,
+                 ha: bool = False, docker: bool = True):
         self.run_dir, self.agents = run_dir, agents
         self.port, self.zk_port, self.task_ports = port, zk_port, task_ports
+        self.ha, self.docker_on = ha, docker
         self.env: dict[str, str] = {}
+        self._leader: Optional[str] = None   # the leading master's URL, as last found
 
     def _cmd(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         env = {**os.environ, "MINIMESOS_RUN_DIR": str(self.run_dir)}
@@ -50,10 +57,37 @@ class Cluster:
 
     def up(self) -> dict[str, str]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        shape = ["--masters", "3", "--zookeepers", "3"] if self.ha else []
         self.run("up", "--agents", str(self.agents), "--port", str(self.port), "--zk-port", str(self.zk_port),
-                 "--task-ports", str(self.task_ports), timeout=900)
+                 "--task-ports", str(self.task_ports), *shape, *([] if self.docker_on else ["--no-docker"]),
+                 timeout=900)
+        return self.read()
+
+    def read(self) -> dict[str, str]:
+        """``cluster.env`` of a cluster that is up (``up`` reads it; a cluster started elsewhere too)."""
         self.env = read_env(self.run_dir / "cluster.env")
         return self.env
+
+    def output(self, *args: str, timeout: float = 60) -> Optional[str]:
+        """A minimesos command's output (``master leader``...); None when it fails."""
+        proc = self._cmd(*args, timeout=timeout)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def pid(self, member: str) -> Optional[int]:
+        """The pid of ``member`` (``zk1``, ``master2``, ``agent3``) from the run dir, None when it is not running."""
+        try:
+            return int(json.loads((self.run_dir / "pids" / f"{member}.pid").read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def pids(self) -> dict[str, int]:
+        """Every member's pid, by name."""
+        found = {}
+        for path in sorted((self.run_dir / "pids").glob("*.pid")):
+            pid = self.pid(path.stem)
+            if pid is not None:
+                found[path.stem] = pid
+        return found
 
     def down(self) -> Optional[str]:
         """Stops everything ``up`` started; what went wrong, or None."""
@@ -61,7 +95,31 @@ class Cluster:
         return None if proc.returncode == 0 else (proc.stdout + proc.stderr)[-2000:]
 
     @property
+    def masters(self) -> list[str]:
+        """Every master's URL (one without HA)."""
+        return self.env["MASTERS"].split(",") if "MASTERS" in self.env else [self.env["MESOS_MASTER"]]
+
+    def leading_master(self, timeout: float = 2) -> Optional[str]:
+        """The leading master's URL as the masters name it (``/master/redirect``); None when none leads
+        or none answers. Without HA, the master."""
+        if not self.ha:
+            return self.env["MESOS_MASTER"]
+        for url in dict.fromkeys(([self._leader] if self._leader else []) + self.masters):
+            try:
+                resp = requests.get(url + "/master/redirect", timeout=timeout, allow_redirects=False)
+            except requests.RequestException:
+                continue
+            where = resp.headers.get("Location", "")
+            if resp.status_code == 307 and where.startswith("//"):
+                return "http:" + where
+        return None
+
+    @property
     def master(self) -> str:
+        """The master's URL to read (in HA the leader's, or the last known leader's when none answers)."""
+        if self.ha:
+            self._leader = self.leading_master() or self._leader or self.masters[0]
+            return self._leader
         return self.env["MESOS_MASTER"]
 
     @property
@@ -76,8 +134,10 @@ class Cluster:
 class SchedulerProc:
     """One ``halyard scheduler``; several share the chroot (one leads)."""
 
-    def __init__(self, cluster: Cluster, chroot: str, name: str, log_dir: Path, index: int):
+    def __init__(self, cluster: Cluster, chroot: str, name: str, log_dir: Path, index: int,
+                 session_timeout: float = ZK_SESSION_TIMEOUT):
         self.cluster, self.chroot, self.name, self.index = cluster, chroot, name, index
+        self.session_timeout = session_timeout
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"scheduler-{index}.log"
@@ -86,10 +146,10 @@ class SchedulerProc:
         self.frozen_at: Optional[float] = None   # when it was last frozen
 
     def start(self, wait: float = 60) -> "SchedulerProc":
-        argv = [HALYARD, "scheduler", "--master", self.cluster.master,
+        argv = [HALYARD, "scheduler", "--master", self.cluster.env["MESOS_MASTER"],  # zk://... in HA
                 "--zk", f"{self.cluster.env['ZK']}/{self.chroot}", "--listen", f"127.0.0.1:{self.port}",
                 "--name", self.name, "--unreachable-grace", f"{UNREACHABLE_GRACE:g}s",
-                "--zk-session-timeout", f"{ZK_SESSION_TIMEOUT:g}s", "--no-discovery"]
+                "--zk-session-timeout", f"{self.session_timeout:g}s", "--no-discovery"]
         with open(self.log, "ab") as out:
             out.write(f"\n=== soak: start {time.strftime('%H:%M:%S')} ===\n".encode())
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

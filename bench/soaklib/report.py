@@ -1,5 +1,7 @@
 """The soak's result: per fault kind, count, recovery time p50/p99 (fault -> invariants hold
-again) and violations; the last line ``soak: N faults, M violations``. Pure (no I/O)."""
+again), violations and, for master failovers (``--ha``), Halyard's re-subscription time p50/p99
+(the new master elected -> Halyard subscribed to it); the last line ``soak: N faults, M
+violations``. Pure (no I/O)."""
 from __future__ import annotations
 
 import math
@@ -15,6 +17,7 @@ class FaultRecord:
     detail: str = ""
     recovered: Optional[float] = None   # seconds from the fault to invariants holding again; None: never
     violations: list[str] = field(default_factory=list)
+    resubscribe: Optional[float] = None  # a master failover's: the new master elected -> Halyard subscribed to it
 
 
 def percentile(values: list[float], p: float) -> Optional[float]:
@@ -30,13 +33,17 @@ def summary(faults: list[FaultRecord], general: list[str], leaderless_seconds: f
     """Everything the table shows, as JSON (``--json``)."""
     kinds: dict[str, dict[str, Any]] = {}
     for f in faults:
-        k = kinds.setdefault(f.kind, {"count": 0, "recovery": [], "violations": 0})
+        k = kinds.setdefault(f.kind, {"count": 0, "recovery": [], "violations": 0, "resubscribe": []})
         k["count"] += 1
         k["violations"] += len(f.violations)
         if f.recovered is not None:
             k["recovery"].append(f.recovered)
+        if f.resubscribe is not None:
+            k["resubscribe"].append(f.resubscribe)
     table = {kind: {"count": k["count"], "recovery_p50": percentile(k["recovery"], 50),
-                    "recovery_p99": percentile(k["recovery"], 99), "violations": k["violations"]}
+                    "recovery_p99": percentile(k["recovery"], 99), "violations": k["violations"],
+                    **({"resubscribe_p50": percentile(k["resubscribe"], 50),
+                        "resubscribe_p99": percentile(k["resubscribe"], 99)} if k["resubscribe"] else {})}
              for kind, k in sorted(kinds.items())}
     total = sum(len(f.violations) for f in faults) + len(general)
     return {"faults": len(faults), "violations": total, "kinds": table, "general_violations": general,
@@ -48,10 +55,10 @@ def table(data: dict[str, Any]) -> str:
     """The text table, ending with ``soak: N faults, M violations``."""
     def secs(v: Optional[float]) -> str:
         return "-" if v is None else f"{v:.1f}s"
-    lines = [f"{'fault':<16} {'count':>5} {'p50':>8} {'p99':>8} {'violations':>10}"]
+    lines = [f"{'fault':<16} {'count':>5} {'p50':>8} {'p99':>8} {'violations':>10} {'resub p50':>10} {'resub p99':>10}"]
     for kind, k in data["kinds"].items():
         lines.append(f"{kind:<16} {k['count']:>5} {secs(k['recovery_p50']):>8} {secs(k['recovery_p99']):>8} "
-                     f"{k['violations']:>10}")
+                     f"{k['violations']:>10} {secs(k.get('resubscribe_p50')):>10} {secs(k.get('resubscribe_p99')):>10}")
     lines.append(f"{'(continuous)':<16} {'':>5} {'':>8} {'':>8} {len(data['general_violations']):>10}")
     lines.append(f"time without a leader: {data['leaderless_seconds']:.1f}s")
     if "checked" in data:

@@ -41,6 +41,7 @@ RECONCILIATION = 15.0                                  # seconds a new leader ta
 SETTLE_BOUND = ZK_SESSION_TIMEOUT + RECONCILIATION + 30.0
 DEPLOYMENT_BOUND = 240.0                               # every deployment ends within this
 OVERLAP = 0.2                                          # chance that a second fault overlaps the first
+HA_WEIGHT = 3                                          # --ha: an HA fault kind's weight in the draw (others 1)
 
 
 def epoch_seconds(iso: str) -> float:
@@ -52,7 +53,8 @@ class Soak:
         self.args = args
         self.rng = random.Random(args.seed)
         self.work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="halyard-soak-"))
-        self.cluster = Cluster(self.work / "run", args.agents, args.port, args.zk_port, args.task_ports)
+        self.cluster = Cluster(self.work / "run", args.agents, args.port, args.zk_port, args.task_ports,
+                               ha=args.ha, docker=not args.no_docker)
         tag = uuid.uuid4().hex[:6]
         self.name, self.chroot = f"halyard-soak-{tag}", f"soak-{tag}"
         self.schedulers: list[SchedulerProc] = []
@@ -86,7 +88,7 @@ class Soak:
         def listener(sample: Sample) -> None:
             over = capacity.feed(sample)
             for problem in over:   # what each side thought, for the report
-                app_id = problem.split()[3]
+                app_id = problem.split()[2]
                 prefix = task_prefix(app_id) + "."
                 log.error("over capacity detail %s: Mesos %s; Halyard %s; app %s; leaders %s", app_id,
                           {t: s for t, s in (sample.master or {}).items() if t.startswith(prefix)},
@@ -106,7 +108,7 @@ class Soak:
             self.schedulers.append(SchedulerProc(self.cluster, self.chroot, self.name, self.work, i).start())
         api = Api(self.schedulers, self.responses, random.Random(self.rng.random()))
         self.ctx = fault_kinds.Context(self.cluster, self.schedulers, api, self.responses,
-                                       random.Random(self.rng.random()), self.args.agents, self._zk_epoch)
+                                       random.Random(self.rng.random()), self.args.agents, self._zk_epoch, self.name)
         self.ctx.leader(90)
         self.zk = ZkReader(self.cluster, self.chroot)
         self.sampler = Sampler(self.cluster, self.name, self.schedulers, self.zk)
@@ -114,7 +116,8 @@ class Soak:
         self.sampler.start()
         self.events = EventSubscriber(self.schedulers)
         self.events.start()
-        self.workload = Workload(api, random.Random(self.rng.random()))
+        self.workload = Workload(api, random.Random(self.rng.random()), docker=not self.args.no_docker,
+                                 steady=self.args.ha)
         self.workload.setup()
         recovered, problems = self.settle(time.time(), 240)
         if recovered is None:
@@ -164,7 +167,9 @@ class Soak:
 
         def one(record: FaultRecord) -> None:
             try:
-                record.detail = fault_kinds.KINDS[record.kind](self.ctx)
+                outcome = self.kinds[record.kind](self.ctx)
+                # a master failover's outcome also says how long Halyard took to follow the new master
+                record.detail, record.resubscribe = outcome if isinstance(outcome, tuple) else (outcome, None)
             except Exception as exc:  # noqa: BLE001 - a fault that could not be injected is reported
                 record.detail = f"injection failed: {exc!r}"
                 log.exception("fault %s", record.kind)
@@ -182,14 +187,43 @@ class Soak:
             t.join(300)
         return records
 
+    @property
+    def kinds(self) -> dict[str, Any]:
+        """The fault draw: every kind (not ``docker-kill`` without Docker), and with ``--ha`` the
+        production control plane's faults too."""
+        kinds: dict[str, Any] = {k: f for k, f in fault_kinds.KINDS.items()
+                                 if not (self.args.no_docker and k == "docker-kill")}
+        return {**kinds, **(fault_kinds.HA_KINDS if self.args.ha else {})}
+
+    def draw(self) -> list[str]:
+        """One fault kind, sometimes two overlapping. With ``--ha``, each HA kind weighs HA_WEIGHT
+        (so that a short run meets them); an HA fault overlaps only a fault that neither is one, nor
+        replaces tasks (the same-ids check of a master failover would blame it), nor restarts
+        ZooKeeper or a master."""
+        names = sorted(self.kinds)
+        ha = fault_kinds.HA_KINDS
+        if self.args.ha:
+            first = self.ctx.rng.choices(names, [HA_WEIGHT if k in ha else 1 for k in names])[0]
+        else:
+            first = self.ctx.rng.choice(names)   # the draw without --ha, as it always was
+
+        def compatible(k: str) -> bool:
+            if k == first or (k in ha and first in ha):
+                return False
+            if k not in ha and first not in ha:
+                return True
+            return (first if k in ha else k) not in fault_kinds.REPLACING | fault_kinds.CONTROL_PLANE
+        kinds = [first]
+        if self.ctx.rng.random() < OVERLAP:
+            partners = [k for k in names if compatible(k)]
+            if partners:
+                kinds.append(self.ctx.rng.choice(partners))
+        return kinds
+
     def fault_loop(self) -> None:
         end = time.time() + self.args.minutes * 60
-        names = sorted(fault_kinds.KINDS)
         while time.time() < end:
-            first = self.ctx.rng.choice(names)
-            kinds = [first]
-            if self.ctx.rng.random() < OVERLAP:
-                kinds.append(self.ctx.rng.choice([k for k in names if k != first]))
+            kinds = self.draw()
             started = time.time()
             log.info("fault %s", " + ".join(kinds))
             records = self.inject(kinds)
@@ -234,7 +268,8 @@ class Soak:
         self.event_checked = len([t for t in running_at if not t.startswith(JOB_TASK_PREFIX)])
         self._general(missed_events(running_at, self.events.seen_running, connected))  # type: ignore[union-attr]
         self.leaderless = leaderless_intervals(self.sampler.samples)  # type: ignore[union-attr]
-        self._general(server_errors(self.responses.all(), self.leaderless))
+        # 503s are expected while no scheduler leads and while ZooKeeper has no quorum (--ha)
+        self._general(server_errors(self.responses.all(), self.leaderless + self.ctx.quorum_lost))
 
     def stop(self) -> None:
         for part in (self.workload, self.events, self.sampler):
@@ -263,6 +298,7 @@ class Soak:
                    "cron runs": self.cron_checked,
                    "workload actions": sum(self.workload.actions.values()) if self.workload else 0}
         extra = {"checked": checked, "seed": self.args.seed, "minutes": self.args.minutes, "schedulers": self.args.schedulers,
+                 "ha": self.args.ha,
                  "workload_actions": dict(self.workload.actions) if self.workload else {},
                  "events_seen": self.events.events if self.events else 0,
                  "api_answers": len(self.responses.all()), "work_dir": str(self.work)}

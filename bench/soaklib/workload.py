@@ -21,6 +21,7 @@ IMAGE = "local/busybox:1"
 CRON_JOB = "soak-cron"
 RETRY_JOB = "soak-retry"
 BIG_APP = "/soak/big"
+STEADY_APP = "/soak/steady"   # --ha: never changed by the workload; a master failover must keep its task ids
 SMALL = {"cpus": 0.01, "mem": 16}
 STRATEGIES = [{"minimumHealthCapacity": 1.0, "maximumOverCapacity": 1.0},
               {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.5},
@@ -66,9 +67,13 @@ def definition(app_id: str, rng: random.Random, instances: Optional[int] = None,
 class Workload(threading.Thread):
     """Random changes through the API, one every ``pace`` seconds (seeded)."""
 
-    def __init__(self, api: Api, rng: random.Random, pace: tuple[float, float] = (1.5, 4.0)):
+    def __init__(self, api: Api, rng: random.Random, pace: tuple[float, float] = (1.5, 4.0),
+                 docker: bool = True, steady: bool = False):
         super().__init__(daemon=True, name="workload")
         self.api, self.rng, self.pace = api, rng, pace
+        # without Docker (--no-docker), the command apps only; with ``steady``, STEADY_APP too
+        self.apps = {a: v for a, v in APPS.items() if docker or "container" not in v[0]}
+        self.steady = steady
         self.present: set[str] = set()     # apps that must exist
         self.uncertain: set[str] = set()   # a request without an answer: not checked
         self.jobs: set[str] = set()
@@ -81,9 +86,12 @@ class Workload(threading.Thread):
     # --- setup --------------------------------------------------------------------------------
 
     def setup(self) -> None:
-        for app_id in APPS:
+        for app_id in self.apps:
             self._create(app_id)
         self._create_big(0)
+        if self.steady:
+            self._must("POST", "/v2/apps", json={"id": STEADY_APP, "cmd": "sleep 3600", **SMALL, "instances": 4})
+            self.present.add(STEADY_APP)
         cron = {"id": CRON_JOB, "cmd": "true", "cpus": 0.01, "mem": 16,
                 "schedule": {"cron": "* * * * *", "concurrencyPolicy": "ALLOW", "startingDeadlineSeconds": 600}}
         retry = {"id": RETRY_JOB, "cmd": '[ "$HALYARD_ATTEMPT" -ge 2 ]', "cpus": 0.01, "mem": 16, "retries": 3,
@@ -139,7 +147,7 @@ class Workload(threading.Thread):
         if kind == "run":
             resp = self.api.request("POST", f"/v1/jobs/{RETRY_JOB}/runs")
             return
-        app_id = self.rng.choice(list(APPS))
+        app_id = self.rng.choice(list(self.apps))
         _, most = APPS[app_id]
         if app_id not in self.present:   # destroyed earlier (or uncertain): create again
             self.gen += 1

@@ -1,4 +1,5 @@
-"""The README's run command: `make run` (scripts/run-local.sh) on the real cluster, end to end."""
+"""The README's run command: `make run` (scripts/run-local.sh) on the real cluster, end to end
+(`make run HA=1`: test_make_run_ha.py)."""
 from __future__ import annotations
 
 import os
@@ -33,3 +34,4 @@ def test_run_local_deploys_the_app_runs_the_job_and_cleans_up(cluster):
     finally:
         teardown(cluster, name)
         until(lambda: framework(cluster, name) is None, 30, what="framework torn down")
+

@@ -24,10 +24,11 @@ def _listening(port: int) -> bool:
     return f":{port} " in out
 
 
-def test_a_three_minute_soak_with_seed_7_finds_no_violation(tmp_path):
-    work = tmp_path / "soak"
-    argv = [sys.executable, str(ROOT / "bench" / "soak.py"), "--minutes", "3", "--seed", "7",
-            "--work-dir", str(work), "--keep"]
+def run_soak(work: Path, *args: str) -> tuple[int, int, str]:
+    """bench/soak.py with ``args`` in ``work``: (faults, violations, its output without log lines);
+    asserts it ended with its summary line and exit status 0. Its private cluster is down after
+    it, whatever happened."""
+    argv = [sys.executable, str(ROOT / "bench" / "soak.py"), *args, "--work-dir", str(work), "--keep"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, env={**os.environ})
     try:
@@ -47,10 +48,22 @@ def test_a_three_minute_soak_with_seed_7_finds_no_violation(tmp_path):
     match = re.fullmatch(r"soak: (\d+) faults, (\d+) violations", last)
     assert match, tail
     assert proc.returncode == 0 and match.group(2) == "0", tail
-    assert int(match.group(1)) >= 5, tail
-    print("\n" + "\n".join(line for line in out.splitlines() if not re.match(r"^\d{4}-", line)))
-    assert not _listening(PORT) and not _listening(12581)
+    return int(match.group(1)), int(match.group(2)), "\n".join(line for line in out.splitlines()
+                                                                if not re.match(r"^\d{4}-", line))
+
+
+def assert_nothing_left(work: Path, *ports: int) -> None:
+    for port in ports:
+        assert not _listening(port), port
     deadline = time.monotonic() + 30   # executors the agents' shutdown signalled may take a moment
     while processes_mentioning(str(work)) and time.monotonic() < deadline:
         time.sleep(1)
     assert processes_mentioning(str(work)) == []
+
+
+def test_a_three_minute_soak_with_seed_7_finds_no_violation(tmp_path):
+    work = tmp_path / "soak"
+    faults, _, table = run_soak(work, "--minutes", "3", "--seed", "7")
+    assert faults >= 5, table
+    print("\n" + table)
+    assert_nothing_left(work, PORT, 12581)

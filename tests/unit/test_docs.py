@@ -12,7 +12,7 @@ fenced code blocks and in inline code spans) is checked against what it names:
   subcommand's argparse parser accepts, and a first argument with fixed choices is one of them
   (``minimesos/agent stop|start|restart K``). The parser is taken from ``cli.main`` before it
   parses anything: nothing runs;
-* ``make TARGET``: the Makefile defines the target.
+* ``make TARGET``: the Makefile defines the target (``NAME=value`` words are make's variables).
 
 Every file an inline code span names (``engine/launch.py``, ``views/cluster.js``, ``examples/hello.yaml``)
 is in the repository: a module renamed or moved cannot leave its old name in the docs.
@@ -547,6 +547,7 @@ def test_a_planted_mistake_is_caught(line, problem):
     "$ halyard rebalance /web --dry-run", ".venv/bin/halyard plan --compare binpack,spread --cluster C APP",
     "deploy hello 1 dev --services examples/services   # a comment --not-a-flag",
     "minimesos/up --auth", "minimesos/zk stop|start|restart", "minimesos/.run/cluster.env", "make run",
+    "make run HA=1",
 ])
 def test_a_correct_line_passes(line):
     assert check_line(tokens(line)) == []

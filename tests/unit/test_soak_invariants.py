@@ -16,6 +16,7 @@ from soaklib.invariants import (  # noqa: E402
     leaderless_intervals,
     lost_objects,
     missed_events,
+    restarted_by_failover,
     server_errors,
     stuck_deployments,
     unsettled,
@@ -192,6 +193,25 @@ def test_the_table_ends_with_the_summary_line_and_counts_violations_per_kind():
     assert text.splitlines()[-1] == "soak: 3 faults, 2 violations"
     assert "VIOLATION epoch went back" in text and "time without a leader: 3.2s" in text
     assert percentile([], 50) is None and percentile([1, 2, 3, 4], 50) == 2
+
+
+def test_a_master_failover_that_kept_every_task_id_passes_and_one_that_replaced_a_task_is_named():
+    assert restarted_by_failover({"s.a", "s.b"}, {"s.b", "s.a"}, "master kill -9") == []
+    assert restarted_by_failover({"s.a", "s.b"}, {"s.a", "s.c"}, "master kill -9") == [
+        "master kill -9 restarted tasks: 1 gone (s.b), 1 new (s.c)"]
+    assert restarted_by_failover({"s.a"}, set(), "quorum loss") == ["quorum loss restarted tasks: 1 gone (s.a), 0 new ()"]
+
+
+def test_the_table_shows_resubscription_times_for_master_failovers_only():
+    faults = [FaultRecord("master-kill9", 0, 1, "m1", recovered=9.0, resubscribe=0.4),
+              FaultRecord("master-kill9", 30, 31, "m2", recovered=12.0, resubscribe=8.8),
+              FaultRecord("zk-leader-kill", 60, 61, "zk3", recovered=7.0)]
+    data = summary(faults, [], leaderless_seconds=0)
+    assert data["kinds"]["master-kill9"]["resubscribe_p50"] == 0.4
+    assert data["kinds"]["master-kill9"]["resubscribe_p99"] == 8.8
+    assert "resubscribe_p50" not in data["kinds"]["zk-leader-kill"]
+    rows = {line.split()[0]: line.split() for line in table(data).splitlines()[1:3]}
+    assert rows["master-kill9"][-2:] == ["0.4s", "8.8s"] and rows["zk-leader-kill"][-2:] == ["-", "-"]
 
 
 def test_a_launching_task_mesos_never_got_is_unsettled_and_an_unreachable_one_is_no_orphan():
