@@ -133,7 +133,9 @@ class Convergence:
             # Stuck: its new tasks found no room (not: its strategy failed; killing old tasks
             # would not let the new ones be placed).
             stuck = app_id in e.wait.reasons and app_id not in e.launcher.failed
-            decision = converge(app, self._instances(app_id), readiness, stuck=stuck, agent_values=e.agents.values_of)
+            leaving = e.drains.leaving()
+            decision = converge(app, self._instances(app_id), readiness, stuck=stuck, agent_values=e.agents.values_of,
+                                leaving=leaving)
             now = e.clock()
             for task in decision.kill:
                 marked = task.evolve(killing=True)
@@ -145,7 +147,7 @@ class Convergence:
             if app.deleting and not e.index.has_tasks(app_id):
                 self._teardown(app_id, persist, now)
             elif not app.deleting and not decision.kill and e.deployment_book.deployed(
-                    app, e.index.of_app(app_id), self._pending.get(app_id, 0), readiness):
+                    app, e.index.of_app(app_id), self._pending.get(app_id, 0), readiness, leaving):
                 e.deployment_book.end(app_id, "succeeded", persist)
         return persist, kills
 

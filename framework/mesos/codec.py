@@ -57,9 +57,18 @@ def decode_agents(state: Mapping[str, Any]) -> tuple[AgentSeen, ...]:
                 attributes[name] = float(value)
             elif isinstance(value, str):
                 attributes[name] = value
+        drain = (agent.get("drain_info") or {}).get("state")
+        total = agent.get("resources")
         out.append(AgentSeen(agent["id"], agent["hostname"], MappingProxyType(attributes), *_region_and_zone(agent),
-                             free=_free(agent)))
+                             free=_free(agent), total=_scalars(total) if isinstance(total, Mapping) else None,
+                             active=bool(agent.get("active", True)), deactivated=bool(agent.get("deactivated", False)),
+                             drain=drain if isinstance(drain, str) else None))
     return tuple(out)
+
+
+def _scalars(values: Mapping[str, Any]) -> Resources:
+    """The scalars of an operator JSON resources object (``{"cpus": 2, "ports": "[...]"}``)."""
+    return Resources.from_mapping({k: v for k, v in values.items() if isinstance(v, (int, float))})
 
 
 def _free(agent: Mapping[str, Any]) -> Resources | None:

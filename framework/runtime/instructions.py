@@ -27,6 +27,7 @@ from ..engine.messages import (
     Launch,
     ListAgents,
     Notify,
+    OperatorCall,
     Persist,
     Publish,
     Reconcile,
@@ -48,6 +49,7 @@ Sink = Callable[[Event], None]
 #: hand an instruction to a worker off the leader loop, whose answer goes to the sink; returns at once
 ReadinessChecker = Callable[[CheckReadiness, Sink], None]
 AgentListing = Callable[[ListAgents, Sink], None]
+OperatorCalls = Callable[[OperatorCall, Sink], None]
 
 
 class Driver(Protocol):
@@ -84,6 +86,7 @@ class Outlets:
     check_readiness: ReadinessChecker | None = None
     list_agents: AgentListing | None = None
     discovery: DiscoveryWriter | None = None
+    operator_calls: OperatorCalls | None = None   # calls about agents to the master's operator API
 
 
 class InstructionHandlers:
@@ -96,6 +99,7 @@ class InstructionHandlers:
             Persist: self._persist, Publish: self._publish, Notify: self._notify,
             CheckReadiness: self._off_loop(outlets.check_readiness), ListAgents: self._off_loop(outlets.list_agents),
             Announce: self._announce, Withdraw: self._withdraw, SyncMembers: self._sync,
+            OperatorCall: self._off_loop(outlets.operator_calls),
             **dict.fromkeys(MESOS_CALLS, driver.execute),
         }
 
