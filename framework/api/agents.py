@@ -23,8 +23,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..cluster.agents import Resources
-from ..engine.agent_rows import AgentRow
 from ..engine.messages import DrainAgent, ReactivateAgent
+from ..engine.view import AgentRow
 from ..errors import Problem, UnknownAgentError, ValidationError
 from ..runtime.backend import Backend
 from ..timestamps import iso

@@ -24,7 +24,7 @@ is placed there) and ends the orphaned ``drain`` deployments; the operator runs 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..cluster.agents import UNRESERVED, AgentInfo
@@ -162,6 +162,7 @@ class DrainCommands:
                 if record is not None and record.id == deployment_id:
                     e.deployment_book.end(app_id, "cancelled", persist)
                 e.index.dirty.add(app_id)
+        e.suppressed = None  # the next Revive/Suppress is sent: a Revive clears the agent's decline filters
         out: list[Instruction] = [persist] if persist else []
         return out + [OperatorCall("REACTIVATE_AGENT", agent.agent_id)]
 
@@ -217,10 +218,18 @@ class DrainCommands:
         return apps, jobs
 
     def answered(self, event: OperatorAnswered) -> list[Instruction]:
-        """The master answered a call: a refused DRAIN_AGENT is sent again later, and said."""
+        """The master answered a call: a deactivation or reactivation done is what the agent is
+        now (and its list is read again); a refused DRAIN_AGENT is sent again later, and said."""
+        e = self.engine
+        member = e.membership.members.get(event.agent_id)
+        if event.error is None and member is not None and event.call in ("DEACTIVATE_AGENT", "REACTIVATE_AGENT"):
+            back = event.call == "REACTIVATE_AGENT"
+            agent = replace(member.agent, deactivated=not back, active=back, drain=None if back else member.agent.drain)
+            e.membership.members[event.agent_id] = replace(member, agent=agent)
+            e.agents.refresh(agent)
         drain = self.book.drains.get(event.agent_id)
         if drain is None:
-            return []
+            return [ListAgents()] if event.error is None else []
         drain.note = None if event.error is None else f"{event.call}: {event.error}"
         if event.error is not None and event.call == "DRAIN_AGENT" and drain.phase == AT_MASTER:
             drain.phase, drain.retry_at = MOVING, self.engine.clock() + RETRY_AFTER

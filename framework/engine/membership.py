@@ -150,10 +150,10 @@ class MembershipEvents:
         """The stream (re)subscribed: the whole cluster, as the master has it now."""
         e = self.engine
         now = e.clock()
-        before = {i for i, m in e.membership.members.items() if m.gone_at is None}
+        before = {i: m.agent.hostname for i, m in e.membership.members.items() if m.gone_at is None}
         joined = e.membership.snapshot(event.agents, event.tasks, e.framework_id, now)
-        for agent_id in sorted(before - {a.agent_id for a in event.agents}):
-            self._left(agent_id, now)
+        for agent_id in sorted(set(before) - {a.agent_id for a in event.agents}):
+            e.emit(AgentLeft(agent_id, before[agent_id], now))
         e.agents.listed(event.agents)
         for agent in joined:
             e.emit(AgentJoined(agent.agent_id, agent.hostname, now))
