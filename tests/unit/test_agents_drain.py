@@ -22,11 +22,13 @@ from halyard.engine.messages import (
     Publish,
     PutApp,
     ReactivateAgent,
+    StatusUpdate,
     Tick,
 )
 from halyard.errors import ConflictError, UnknownAgentError
 
-from .test_engine import offer
+from .test_engine import make_engine, offer, status
+from .test_jobs import data, started
 from .test_rolling_upgrade import checked_app, healthy_app, serving, update
 
 
@@ -192,3 +194,35 @@ def test_a_refused_drain_at_the_master_is_said_and_sent_again():
     assert not [i for i in engine.handle(Tick()) if isinstance(i, OperatorCall)]
     clock.now += 11
     assert OperatorCall("DRAIN_AGENT", "S2") in engine.handle(Tick())
+
+
+def test_a_jobs_task_on_the_agent_may_finish_before_the_master_drains_it_until_the_deadline():
+
+    engine, clock = make_engine()
+    run, task = started(engine, clock)
+    subscribed(engine)
+    engine.handle(DrainAgent("S1", deadline=30))
+    assert not [i for i in engine.handle(Tick()) if isinstance(i, OperatorCall) and i.call == "DRAIN_AGENT"]
+    clock.now += 31   # the run is still going at the deadline: the master drains the agent (it kills the task)
+    assert OperatorCall("DRAIN_AGENT", "S1") in engine.handle(Tick())
+
+
+def test_a_job_that_finishes_lets_the_drain_go_on_at_once():
+
+    engine, clock = make_engine()
+    run, task = started(engine, clock)
+    subscribed(engine)
+    engine.handle(DrainAgent("S1", deadline=600))
+    engine.handle(StatusUpdate(status(task["task_id"]["value"], "TASK_FINISHED", agent="S1", data=data(exit_code=0))))
+    assert OperatorCall("DRAIN_AGENT", "S1") in engine.handle(Tick())
+
+
+def test_a_scale_during_a_drain_is_a_deployment_conflict_unless_forced():
+    engine, clock, old = _drained_app()
+    engine.handle(DrainAgent("S1"))
+    with pytest.raises(ConflictError):
+        engine.handle(PutApp(checked_app(strategy="spread", instances=4)))
+    engine.handle(PutApp(checked_app(strategy="spread", instances=4), force=True))
+    assert engine.deployment_of("/web").kind == "scale"
+    out = engine.handle(Offers((offer(1), offer(2), offer(3))))
+    assert all(i.agent_id != "S1" for i in out if isinstance(i, Launch))   # the drained agent still takes nothing
