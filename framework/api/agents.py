@@ -23,11 +23,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..cluster.agents import Resources
-from ..engine.messages import DrainAgent, ReactivateAgent
+from ..engine.messages import DrainAgent, ReactivateAgent, ScheduleMaintenance
 from ..engine.view import AgentRow
 from ..errors import Problem, UnknownAgentError, ValidationError
 from ..runtime.backend import Backend
-from ..timestamps import iso
+from ..timestamps import iso, parse_iso
 from .errors import error_response
 from .inputs import body_json
 
@@ -57,6 +57,9 @@ def agent_json(row: AgentRow) -> dict[str, Any]:
                       "others": _resources(row.used_by_others)},
         "tasks": [{"id": t.task_id, "app": t.app_id, "state": t.state, "healthy": t.healthy} for t in row.tasks],
         "drain": drain,
+        "maintenance": None if row.window is None else {
+            "start": iso(row.window.start),
+            "duration": row.window.duration},
     }
 
 
@@ -89,6 +92,42 @@ def parse_drain(raw: Any) -> tuple[float, bool]:
     if problems:
         raise ValidationError(problems)
     return deadline, bool(force)
+
+
+def _seconds(value: Any, field: str, problems: list[Problem]) -> float | None:
+    """A duration (``"1h"``, ``"90s"``) or a number of seconds, or a problem at ``field``."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", value)
+        if match is not None:
+            return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    problems.append(Problem(field, f"{value!r} is not a duration (e.g. 90s, 10m, 1h)"))
+    return None
+
+
+def parse_window(raw: Any) -> tuple[float, float]:
+    """(start in epoch seconds, duration in seconds) of a maintenance window's body, or a 422."""
+    if not isinstance(raw, dict):
+        raise ValidationError([Problem("", "expected {\"start\": \"2026-12-08T02:00:00Z\", \"duration\": \"1h\"}")])
+    problems = [Problem(k, "unknown field (expected start, duration)") for k in sorted(set(raw) - {"start", "duration"})]
+    start: float | None = None
+    given = raw.get("start")
+    if isinstance(given, (int, float)) and not isinstance(given, bool):
+        start = float(given)
+    elif isinstance(given, str):
+        try:
+            start = parse_iso(given)
+        except ValueError:
+            problems.append(Problem("start", f"{given!r} is not a time (ISO 8601, e.g. 2026-12-08T02:00:00Z)"))
+    else:
+        problems.append(Problem("start", "required: an ISO 8601 time or epoch seconds"))
+    duration = _seconds(raw.get("duration"), "duration", problems) if "duration" in raw else None
+    if "duration" not in raw:
+        problems.append(Problem("duration", "required: a duration such as 1h"))
+    if problems or start is None or duration is None:
+        raise ValidationError(problems)
+    return start, duration
 
 
 def unknown(exc: UnknownAgentError) -> JSONResponse:
@@ -124,6 +163,25 @@ def routes(backend: Backend) -> APIRouter:
         try:
             await run_in_threadpool(backend.submit, DrainAgent(name, deadline, force))
             return await run_in_threadpool(one, name)
+        except UnknownAgentError as exc:
+            return unknown(exc)
+
+    @router.post("/v1/agents/{name}/maintenance")
+    async def maintenance(name: str, request: Request) -> Any:
+        """Post a maintenance window for the agent (``{"start": ISO time or epoch seconds, "duration": "1h"}``)."""
+        start, duration = parse_window(await body_json(request))
+        try:
+            await run_in_threadpool(backend.submit, ScheduleMaintenance(name, start, duration))
+            return await run_in_threadpool(one, name)
+        except UnknownAgentError as exc:
+            return unknown(exc)
+
+    @router.delete("/v1/agents/{name}/maintenance")
+    def cancel_maintenance(name: str) -> Any:
+        """Remove the agent's maintenance window."""
+        try:
+            backend.submit(ScheduleMaintenance(name))
+            return one(name)
         except UnknownAgentError as exc:
             return unknown(exc)
 

@@ -22,6 +22,8 @@ def _use(agent: dict[str, Any], name: str) -> str:
 
 
 def _state(agent: dict[str, Any]) -> str:
+    if agent["state"] == "maintenance" and agent.get("maintenance"):
+        return f"maintenance (from {agent['maintenance']['start']})"
     return agent["state"] + (f" (since {agent['goneAt']})" if agent.get("goneAt") else "")
 
 
@@ -37,6 +39,10 @@ def describe(agent: dict[str, Any]) -> list[str]:
              + (", ".join(f"{k}={v}" for k, v in sorted(agent["attributes"].items())) or "-"),
              f"  cpus {_use(agent, 'cpus')}, mem {_use(agent, 'mem')} MB (total/halyard/others)"]
     lines += [f"  task {t['id']} ({t['app']}) {t['state']}" for t in agent["tasks"]]
+    window = agent.get("maintenance")
+    if window:
+        lines.append(f"  maintenance window from {window['start']}"
+                     + (f" for {window['duration']:g}s" if window.get("duration") is not None else ""))
     drain = agent.get("drain")
     if drain:
         lines.append(f"  drain: {drain['phase']} since {drain['startedAt']}, deadline {drain['deadline']}"
@@ -157,6 +163,33 @@ def follow(client: Client, host: str, timeout: float, poll: float = 1.0) -> tupl
         if time.monotonic() >= deadline:
             return 2, agent
         time.sleep(poll)
+
+
+@agents.command()
+@click.argument("host")
+@click.option("--start", default=None, help="when the window starts: ISO 8601 (2026-12-08T02:00:00Z)")
+@click.option("--duration", default=None, help="how long it lasts (90m, 2h)")
+@click.option("--cancel", is_flag=True, help="remove HOST's window")
+@OUTPUT_OPTION
+@API_OPTION
+def maintenance(host: str, start: str | None, duration: str | None, cancel: bool, output: str, api: str) -> None:
+    """Post a maintenance window for HOST to the master's schedule (or --cancel it)."""
+    client = Client(api)
+    if cancel == bool(start or duration) or (not cancel and not (start and duration)):
+        raise click.UsageError("give --start and --duration, or --cancel")
+    try:
+        if cancel:
+            agent = client.request("DELETE", f"/v1/agents/{host}/maintenance")
+        else:
+            agent = client.request("POST", f"/v1/agents/{host}/maintenance", json={"start": start, "duration": duration})
+    except ApiError as exc:
+        if exc.status == 404 and isinstance(exc.body, dict) and exc.body.get("knownHosts") is not None:
+            raise click.ClickException(f"no agent {host}; known hosts: {', '.join(exc.body['knownHosts'])}") from None
+        raise
+    if output == "json":
+        emit_json(agent)
+    else:
+        click.echo("\n".join(describe(agent)))
 
 
 @agents.command()

@@ -103,6 +103,8 @@ class Duration(click.ParamType):
               help="when an agent joins, rebalance every app (as halyard rebalance does) after --rebalance-cooldown")
 @click.option("--rebalance-cooldown", type=Duration(), default="60s", show_default=True,
               help="how long after an agent joins (and after the last automatic run) to rebalance")
+@click.option("--maintenance-horizon", type=Duration(), default="1h", show_default=True,
+              help="place nothing new on an agent whose maintenance window starts within this")
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, advertise: str | None, name: str, role: str, principal: str | None,
               secret_file: str | None, failover_timeout: float, zk_auth: str | None,
@@ -112,7 +114,8 @@ def scheduler(master: str, zk: str, listen: str, advertise: str | None, name: st
               audit_log: str | None, executor_uri: str | None,
               executor_command: str | None, event_keepalive: float, secrets_file: str | None,
               registry_credentials: str | None, discovery_path: str, discovery_format: str, no_discovery: bool,
-              rebalance_on_agent_join: bool, rebalance_cooldown: float, log_level: str) -> None:
+              rebalance_on_agent_join: bool, rebalance_cooldown: float, maintenance_horizon: float,
+              log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
     if not no_discovery:
         from ..errors import ValidationError
@@ -155,7 +158,8 @@ def scheduler(master: str, zk: str, listen: str, advertise: str | None, name: st
                            rebalance_on_agent_join=rebalance_on_agent_join, rebalance_cooldown=rebalance_cooldown,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
                                                deployment_timeout=deployment_timeout, max_versions=max_versions,
-                                               service_ports=PortRange(local_port_min, local_port_max)))
+                                               service_ports=PortRange(local_port_min, local_port_max),
+                                               maintenance_horizon=maintenance_horizon))
     process = SchedulerApp(config)
     process.start_api()
     click.echo(f"halyard scheduler: API on http://{listen}, master {master}, state in {zk}", err=True)

@@ -51,6 +51,16 @@ class Offer:
     attributes: Mapping[str, AttributeValue] = field(default_factory=lambda: _EMPTY)
     region: str | None = None
     zone: str | None = None
+    #: when the agent's maintenance window starts (the offer's ``unavailability``), if one is scheduled
+    unavailable_at: float | None = None
+
+
+@dataclass(frozen=True)
+class InverseOffer:
+    """The master asks for an agent back (its maintenance window came): accept once it is drained."""
+
+    id: str
+    agent_id: str
 
 
 @dataclass(frozen=True)

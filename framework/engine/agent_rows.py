@@ -6,6 +6,8 @@ An agent's state, in ``halyard agents``' words:
 * ``draining`` / ``drained``: Halyard drains it (``drains.py``), or the master does
   (DRAIN_AGENT from elsewhere);
 * ``deactivated``: an operator deactivated it at the master (no offers from it);
+* ``maintenance``: its maintenance window starts within the horizon, or has started (``window``
+  says when);
 * ``gone``: the master removed it, lost it, or has it disconnected;
 * ``active``: registered and taking tasks.
 """
@@ -19,6 +21,7 @@ from ..cluster.agents import AttributeValue, Resources
 from ..cluster.mesos_types import AgentSeen
 from .app_records import TaskRecord
 from .drains import AppDrain, Drain
+from .maintenance import Window
 from .membership import Member
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,9 +47,10 @@ class AgentRow:
     tasks: tuple[TaskRecord, ...]
     drain: Drain | None = None
     drain_apps: tuple[AppDrain, ...] = ()
+    window: Window | None = None
 
 
-def agent_state(agent: AgentSeen, gone: bool, drain: Drain | None) -> str:
+def agent_state(agent: AgentSeen, gone: bool, drain: Drain | None, near: bool = False) -> str:
     """``halyard agents``' word for the agent's state (see the module's docstring)."""
     if drain is not None:
         return drain.state
@@ -56,6 +60,8 @@ def agent_state(agent: AgentSeen, gone: bool, drain: Drain | None) -> str:
         return "drained" if agent.drain == "DRAINED" else "draining"
     if agent.deactivated:
         return "deactivated"
+    if near:
+        return "maintenance"
     return "active" if agent.active else "gone"
 
 
@@ -74,9 +80,11 @@ def agent_rows(engine: Engine) -> list[AgentRow]:
         for t in tasks:
             used = used + Resources(*t.resources)
         drain = e.drains.drains.get(a.agent_id)
+        near = e.maintenance.soon(a.agent_id, e.clock())
         rows.append(AgentRow(
-            a.agent_id, a.hostname, a.attributes, a.region, a.zone, agent_state(a, member.gone_at is not None, drain),
+            a.agent_id, a.hostname, a.attributes, a.region, a.zone,
+            agent_state(a, member.gone_at is not None, drain, near),
             member.source, member.seen_at, member.gone_at, a.total, used,
             e.membership.used_by_others(a.agent_id) if e.membership.stream_up else None, tasks, drain,
-            tuple(e.drain_commands.progress(drain)) if drain is not None else ()))
+            tuple(e.drain_commands.progress(drain)) if drain is not None else (), e.maintenance.windows.get(a.agent_id)))
     return sorted(rows, key=lambda r: (r.hostname, r.gone_at is not None, r.agent_id))

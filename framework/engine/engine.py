@@ -43,6 +43,7 @@ from .domain_events import DomainEvent
 from .drains import DrainBook, DrainCommands
 from .job_steps import JobCommands
 from .launch import Launcher
+from .maintenance import MaintenanceBook, MaintenanceCommands
 from .membership import ClusterMembership, MembershipEvents
 from .mesos_events import MesosEvents
 from .messages import (
@@ -60,6 +61,7 @@ from .messages import (
     DrainAgent,
     Event,
     Instruction,
+    InverseOffers,
     KillRun,
     KillTasks,
     Offers,
@@ -74,6 +76,7 @@ from .messages import (
     Rescinded,
     ResetDelay,
     RestartApp,
+    ScheduleMaintenance,
     StartRebalance,
     StartRun,
     StatusUpdate,
@@ -118,6 +121,7 @@ class EngineConfig:
     executor: ExecutorSettings = ExecutorSettings()  # how agents start Halyard's executor (jobs)
     discovery: bool = False                # announce healthy tasks (ServerSets; see discovery.py)
     discovery_resync: float = 60.0         # a full SyncMembers this often (heals failed writes)
+    maintenance_horizon: float = 3600.0    # nothing new on an agent whose maintenance window starts this soon
 
 
 class Engine:
@@ -148,6 +152,7 @@ class Engine:
         self.agents = KnownAgents()  # from offers: what GROUP_BY reads when scaling down
         self.membership = ClusterMembership()  # the agents' states and other frameworks' use (operator stream)
         self.drains = DrainBook()  # agents being drained: nothing placed there, tasks moved off
+        self.maintenance = MaintenanceBook(config.maintenance_horizon)  # agents' maintenance windows
         self.wait = WaitingReasons(self.agents, config.no_offer_after, config.relist_every, config.relist_waiting)
         self.reconciler = Reconciler(config.reconcile_first_retry, config.reconcile_max_retry, config.implicit_first,
                                      config.implicit_every, config.kill_retry)
@@ -171,7 +176,7 @@ class Engine:
         self.convergence = Convergence(self, (self.apps, self.index, self.wait, self.launcher, self.versions,
                                               self.rebalancer, self.drains, self.deployment_book))
         mesos, ticker = MesosEvents(self), TickHandler(self)
-        members, drains = MembershipEvents(self), DrainCommands(self)
+        members, drains, windows = MembershipEvents(self), DrainCommands(self), MaintenanceCommands(self)
         self.drain_commands = drains
         self._handlers: dict[type, Callable[[Any], list[Instruction]]] = {
             Subscribed: mesos.subscribed, Disconnected: mesos.disconnected, Paused: mesos.paused,
@@ -186,6 +191,7 @@ class Engine:
             ClusterSnapshot: members.snapshot, AgentAdded: members.added, AgentRemoved: members.removed,
             ClusterTasks: members.tasks, StreamChanged: members.stream,
             DrainAgent: drains.drain, ReactivateAgent: drains.reactivate, OperatorAnswered: drains.answered,
+            ScheduleMaintenance: windows.schedule, InverseOffers: windows.inverse_offers,
         }
 
     def load(self, snapshot: Snapshot) -> None:

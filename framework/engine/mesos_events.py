@@ -83,6 +83,9 @@ class MesosEvents:
         if not e.subscribed or e.paused:
             return e.launcher.decline_all(event.offers, e.config.refuse_seconds_busy)
         offers, refused = _off_leaving(event.offers, e.drains.leaving())
+        e.maintenance.saw(event.offers)
+        offers, near = e.maintenance.usable(offers, now)
+        refused += near
         pinned = Persist()
         moved, offers = e.move_launcher.launch(offers, e.apps, e.agents, pinned)
         moved += refused

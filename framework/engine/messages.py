@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..cluster.mesos_types import AgentSeen, Allocated, ClusterTask, Offer, TaskStatus
+from ..cluster.mesos_types import AgentSeen, Allocated, ClusterTask, InverseOffer, Offer, TaskStatus
 from ..jobs.domain_events import CallbackNotice
 from ..jobs.executor import ExecutorSettings
 from ..jobs.records import JobRecord, RunRecord
@@ -267,10 +267,27 @@ class ReactivateAgent:
     agent: str
 
 
+@dataclass(frozen=True)
+class ScheduleMaintenance:
+    """Post a maintenance window for an agent (``agent``: hostname or id) to the master's schedule:
+    from ``start`` (epoch seconds) for ``duration`` seconds; ``duration`` None cancels its window."""
+
+    agent: str
+    start: float = 0.0
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class InverseOffers:
+    """The master asks for agents back (their maintenance windows came)."""
+
+    offers: tuple[InverseOffer, ...]
+
+
 Event = (Subscribed | Disconnected | Offers | AgentsListed | AgentLost | ReadinessChecked | Rescinded | StatusUpdate | Tick
          | PutApp | ChangeApps | DeleteApp | RestartApp | ResetDelay | KillTasks | Paused | CancelDeployment | PutJob | DeleteJob
          | StartRun | KillRun | StartRebalance | ClusterSnapshot | AgentAdded | AgentRemoved | ClusterTasks
-         | StreamChanged | OperatorAnswered | DrainAgent | ReactivateAgent)
+         | StreamChanged | OperatorAnswered | DrainAgent | ReactivateAgent | ScheduleMaintenance | InverseOffers)
 
 # --- instructions -----------------------------------------------------------------------------
 
@@ -427,5 +444,25 @@ class OperatorCall:
     max_grace: float | None = None
 
 
+@dataclass(frozen=True)
+class MaintenanceCall:
+    """Set (``duration`` given) or remove an agent's window in the master's maintenance schedule
+    (the runtime reads the schedule, changes this machine's window, and posts it back)."""
+
+    agent_id: str
+    hostname: str
+    start: float = 0.0
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class AnswerInverseOffers:
+    """ACCEPT_INVERSE_OFFERS (``accept``) or DECLINE_INVERSE_OFFERS these inverse offers."""
+
+    offer_ids: tuple[str, ...]
+    accept: bool
+
+
 Instruction = (Persist | Launch | Decline | Kill | Acknowledge | Reconcile | Suppress | Revive | Notify | Publish
-               | CheckReadiness | ListAgents | Announce | Withdraw | SyncMembers | OperatorCall)
+               | CheckReadiness | ListAgents | Announce | Withdraw | SyncMembers | OperatorCall | MaintenanceCall
+               | AnswerInverseOffers)

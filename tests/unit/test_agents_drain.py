@@ -226,3 +226,47 @@ def test_a_scale_during_a_drain_is_a_deployment_conflict_unless_forced():
     assert engine.deployment_of("/web").kind == "scale"
     out = engine.handle(Offers((offer(1), offer(2), offer(3))))
     assert all(i.agent_id != "S1" for i in out if isinstance(i, Launch))   # the drained agent still takes nothing
+
+
+# --- maintenance windows -----------------------------------------------------------------------
+
+def test_a_window_in_the_past_or_of_no_length_is_refused_and_changes_nothing():
+    from halyard.engine.messages import ScheduleMaintenance
+    from halyard.errors import ValidationError
+
+    engine, clock, _ = _drained_app()
+    with pytest.raises(ValidationError, match="start: the window starts in the past"):
+        engine.handle(ScheduleMaintenance("127.0.0.2", clock.now - 1, 3600))
+    with pytest.raises(ValidationError, match="duration"):
+        engine.handle(ScheduleMaintenance("127.0.0.2", clock.now + 60, 0))
+    assert engine.maintenance.windows == {}
+    with pytest.raises(UnknownAgentError):
+        engine.handle(ScheduleMaintenance("127.0.0.9", clock.now + 60, 60))
+
+
+def test_nothing_new_goes_to_an_agent_whose_window_is_within_the_horizon():
+    from halyard.engine.messages import MaintenanceCall, ScheduleMaintenance
+
+    engine, clock, _ = _drained_app()
+    out = engine.handle(ScheduleMaintenance("127.0.0.2", clock.now + 600, 3600))
+    assert out == [MaintenanceCall("S2", "127.0.0.2", clock.now + 600, 3600)]
+    assert {r.hostname: r.state for r in engine.view.agents()}["127.0.0.2"] == "maintenance"
+    engine.handle(PutApp(checked_app(strategy="spread", instances=5)))
+    out = engine.handle(Offers((offer(1), offer(2), offer(3))))
+    assert [i.agent_id for i in out if isinstance(i, Launch)] and all(
+        i.agent_id != "S2" for i in out if isinstance(i, Launch))
+    assert any("O2-S2" in i.offer_ids for i in out if isinstance(i, Decline))
+    engine.handle(ScheduleMaintenance("127.0.0.2"))   # cancelled: the agent is usable again
+    assert not engine.maintenance.soon("S2", clock.now)
+
+
+def test_an_inverse_offer_is_accepted_only_once_no_task_of_halyard_is_left_on_the_agent():
+    from halyard.cluster.mesos_types import InverseOffer
+    from halyard.engine.messages import AnswerInverseOffers, InverseOffers
+
+    engine, clock, _ = _drained_app()
+    asked = InverseOffers((InverseOffer("I2", "S2"), InverseOffer("I9", "S9")))
+    assert engine.handle(asked) == [AnswerInverseOffers(("I9",), True), AnswerInverseOffers(("I2",), False)]
+    for task_id in on(engine, "S2"):
+        update(engine, task_id, "TASK_KILLED")
+    assert engine.handle(InverseOffers((InverseOffer("I2", "S2"),))) == [AnswerInverseOffers(("I2",), True)]
