@@ -199,6 +199,11 @@ class DrainCommands:
                 apps_left, jobs_left = self.left(drain.agent_id)
                 late = now >= drain.deadline_at
                 if (not apps_left and (not jobs_left or late)) or (drain.force and late):
+                    if drain.agent_id in self.engine.maintenance.windows:
+                        # The master refuses DRAIN_AGENT for a machine in its maintenance schedule:
+                        # its inverse offers (accepted now: engine/maintenance.py) take it from here.
+                        drain.phase, drain.note = DRAINED, "in a maintenance window: the master's maintenance takes it"
+                        continue
                     drain.phase, drain.listed_at = AT_MASTER, now
                     out.append(OperatorCall("DRAIN_AGENT", drain.agent_id))
             elif drain.phase == AT_MASTER:
@@ -232,7 +237,10 @@ class DrainCommands:
             return [ListAgents()] if event.error is None else []
         drain.note = None if event.error is None else f"{event.call}: {event.error}"
         if event.error is not None and event.call == "DRAIN_AGENT" and drain.phase == AT_MASTER:
-            drain.phase, drain.retry_at = MOVING, self.engine.clock() + RETRY_AFTER
+            if "maintenance schedule" in event.error:   # the master's maintenance drains it (see tick)
+                drain.phase = DRAINED
+            else:
+                drain.phase, drain.retry_at = MOVING, self.engine.clock() + RETRY_AFTER
         return []
 
     def progress(self, drain: Drain) -> list[AppDrain]:

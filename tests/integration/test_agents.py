@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from halyard.timestamps import parse_iso
+from halyard.timestamps import iso, parse_iso
 
 from .conftest import MINIMESOS, minimesos, read_env
 from .harness import HALYARD, cli, leading_scheduler, unique
@@ -201,3 +201,45 @@ def test_a_drain_moves_every_instance_off_without_dropping_below_the_health_boun
     assert [m["toHost"] for m in json.loads(moved.stdout)["moves"]] == [host]   # the agent is used again
     print(f"\ndrain of {host} holding 6 instances (2 apps x 3, minimumHealthCapacity 1): {took:.1f}s to drained; "
           f"lowest healthy per app {lowest} ({[len(p.counts) for p in probes]} probes)")
+
+
+def maintenance_statuses(cluster: dict[str, str], framework_id: str, host: str) -> list[str]:
+    """Our framework's answers to the inverse offers of ``host``'s machine, as the master has them."""
+    status = requests.post(cluster["MESOS_MASTER"] + "/api/v1", json={"type": "GET_MAINTENANCE_STATUS"},
+                           timeout=5).json()["get_maintenance_status"]["status"]
+    return [s["status"] for m in status.get("draining_machines") or () if m["id"]["hostname"] == host
+            for s in m.get("statuses") or () if s["framework_id"]["value"] == framework_id]
+
+
+def test_a_maintenance_window_keeps_new_tasks_off_and_its_inverse_offer_is_accepted_after_the_drain(
+        private, sched, made):
+    past = requests.post(f"{sched.url}/v1/agents/127.0.0.2/maintenance",
+                         json={"start": "2020-01-01T00:00:00Z", "duration": "1h"}, timeout=10)
+    assert past.status_code == 422 and "in the past" in past.text
+    app_id = unique("/kept")
+    made.append(app_id)
+    assert sched.post_app({"id": app_id, "cmd": "sleep 3600", "cpus": 0.05, "mem": 16, "instances": 3,
+                           "strategy": "spread"}).status_code == 201
+    until(lambda: len(sched.running(app_id)) == 3, 60, what="3 running, one per agent")
+    assert Counter(t["host"] for t in sched.tasks(app_id))["127.0.0.2"] == 1
+    start = time.time() + 600   # within the default horizon (1 h)
+
+    posted = cli(sched, "agents", "maintenance", "127.0.0.2", "--start", iso(start), "--duration", "1h", "-o", "json")
+    assert posted.returncode == 0, posted.stderr
+    assert json.loads(posted.stdout)["state"] == "maintenance"
+    framework_id = requests.get(f"{sched.url}/v2/info", timeout=5).json()["frameworkId"]
+    try:
+        assert sched.put_app(app_id, {"instances": 6}).status_code == 200
+        until(lambda: len(sched.running(app_id)) == 6, 60, what="6 running")
+        assert Counter(t["host"] for t in sched.tasks(app_id))["127.0.0.2"] == 1   # nothing new there
+        until(lambda: "DECLINE" in maintenance_statuses(private, framework_id, "127.0.0.2"), 30,
+              what="the inverse offer declined while a task runs there")
+        assert "ACCEPT" not in maintenance_statuses(private, framework_id, "127.0.0.2")
+        done = cli(sched, "agents", "drain", "127.0.0.2", "--wait", "--timeout", "90", timeout=150)
+        assert done.returncode == 0, done.stdout + done.stderr
+        until(lambda: maintenance_statuses(private, framework_id, "127.0.0.2")[-1:] == ["ACCEPT"], 30,
+              what="the inverse offer accepted after the drain")
+    finally:
+        cli(sched, "agents", "maintenance", "127.0.0.2", "--cancel")
+        cli(sched, "agents", "reactivate", "127.0.0.2")
+    until(lambda: agent(sched, "127.0.0.2")["state"] == "active", 10, what="127.0.0.2 active again")

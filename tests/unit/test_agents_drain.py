@@ -270,3 +270,16 @@ def test_an_inverse_offer_is_accepted_only_once_no_task_of_halyard_is_left_on_th
     for task_id in on(engine, "S2"):
         update(engine, task_id, "TASK_KILLED")
     assert engine.handle(InverseOffers((InverseOffer("I2", "S2"),))) == [AnswerInverseOffers(("I2",), True)]
+
+
+def test_an_agent_in_a_maintenance_window_is_drained_without_drain_agent():
+    from halyard.engine.messages import ScheduleMaintenance
+
+    engine, clock, _ = _drained_app()
+    engine.handle(ScheduleMaintenance("127.0.0.2", clock.now + 600, 3600))
+    engine.handle(DrainAgent("S2"))
+    for task_id in on(engine, "S2"):
+        update(engine, task_id, "TASK_KILLED")
+    out = engine.handle(Tick())
+    assert not [i for i in out if isinstance(i, OperatorCall)]   # Mesos refuses DRAIN_AGENT in a schedule
+    assert engine.drains.drains["S2"].phase == "drained"
