@@ -147,6 +147,10 @@ class DrainCommands:
             drain.deployments[app_id] = record.id
             e.index.dirty.add(app_id)
         self.book.drains[agent.agent_id] = drain
+        if agent.agent_id in e.maintenance.windows:
+            # The master sends a deactivated agent's machine no inverse offers: in a maintenance
+            # window, Halyard's own declines (and the window's horizon) keep its work off instead.
+            return [persist]
         return [persist, OperatorCall("DEACTIVATE_AGENT", agent.agent_id)]
 
     def reactivate(self, event: ReactivateAgent) -> list[Instruction]:

@@ -182,7 +182,7 @@ class Engine:
             Subscribed: mesos.subscribed, Disconnected: mesos.disconnected, Paused: mesos.paused,
             Rescinded: mesos.rescinded, AgentsListed: mesos.agents_listed, AgentLost: mesos.agent_lost,
             ReadinessChecked: mesos.readiness_checked, Offers: mesos.offers, StatusUpdate: mesos.status_update,
-            Tick: lambda event: ticker.tick(event) + drains.tick(self.clock()),
+            Tick: lambda event: ticker.tick(event) + drains.tick(self.clock()) + windows.tick(),
             PutApp: self.commands.put, ChangeApps: self.plans.change, RestartApp: self.commands.restart,
             DeleteApp: self.commands.delete, CancelDeployment: self.commands.cancel,
             ResetDelay: self.commands.reset_delay, KillTasks: self.commands.kill_tasks,

@@ -7,9 +7,10 @@
 * Offers from an agent whose window starts within ``horizon`` seconds (the offer's
   ``unavailability``, or a window Halyard posted) are not used: nothing new is placed there
   (jobs included: a run would be cut by the window).
-* When the window comes the master sends inverse offers: Halyard accepts them only once it has
-  no task of its apps on the agent (drain it first: ``halyard agents drain``), and declines them
-  meanwhile, so the master's operator sees that the agent is still in use.
+* The master sends inverse offers for a scheduled machine: Halyard accepts one only once it has
+  no task of its apps on the agent (drain it first: ``halyard agents drain``); until then it
+  holds it unanswered (a declined inverse offer is not offered again), and accepts it at the
+  first tick after the agent is empty.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class MaintenanceBook:
     def __init__(self, horizon: float):
         self.horizon = horizon
         self.windows: dict[str, Window] = {}
+        self.held: dict[str, str] = {}   # inverse offer id -> its agent: answered once the agent is empty
 
     def saw(self, offers: tuple[Offer, ...]) -> None:
         """What the offers say of their agents' windows (an offer without one: no window)."""
@@ -93,16 +95,18 @@ class MaintenanceCommands:
         return [MaintenanceCall(agent.agent_id, agent.hostname, event.start, event.duration)]
 
     def inverse_offers(self, event: InverseOffers) -> list[Instruction]:
-        """Accept the inverse offers of agents where no app task of Halyard's is left; decline the others."""
-        e = self.engine
-        accept: list[str] = []
-        decline: list[str] = []
+        """Hold the inverse offers; accept at once those of agents where no task of Halyard's apps is left."""
         for o in event.offers:
-            busy = any(t.live for t in e.index.on_agent(o.agent_id))
-            (decline if busy else accept).append(o.id)
-        out: list[Instruction] = []
-        if accept:
-            out.append(AnswerInverseOffers(tuple(accept), True))
-        if decline:
-            out.append(AnswerInverseOffers(tuple(decline), False))
-        return out
+            self.engine.maintenance.held[o.id] = o.agent_id
+        return self.tick()
+
+    def tick(self) -> list[Instruction]:
+        """Accept the held inverse offers whose agents are empty of Halyard's app tasks now."""
+        e = self.engine
+        held = e.maintenance.held
+        if not held:
+            return []
+        ready = tuple(i for i, agent_id in held.items() if not any(t.live for t in e.index.on_agent(agent_id)))
+        for i in ready:
+            del held[i]
+        return [AnswerInverseOffers(ready, True)] if ready else []
