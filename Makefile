@@ -33,14 +33,23 @@ $(STAMP): setup.cfg setup.py pyproject.toml build-support/http-parser-wheel.sh |
 run: install
 	scripts/run-local.sh
 
+# make run TLS=1: the same with TLS on (minimesos/up --tls; the API over HTTPS, ZooKeeper over TLS).
+ifeq ($(TLS),1)
+run: export HALYARD_TLS = 1
+endif
+
 # ruff (pyflakes, import order, pyupgrade) and mypy over framework/ and executor/; their settings
 # are in pyproject.toml. `make test` runs them first.
 lint: install
 	$(VENV)/bin/ruff check framework executor
 	$(VENV)/bin/mypy
 
+# Two workers (tests/conftest.py): the tests that share the local cluster in order on one, the unit
+# tests and those that bring up their own cluster (or the simulator) on the other. The cluster's
+# packages and launcher are installed first, so that the workers' clusters start on a warm cache.
 test: test-packages install lint
-	$(PY) -m pytest -ra tests --ignore=tests/provision
+	$(PYTHON) minimesos/install.py >/dev/null
+	$(PY) -m pytest -ra -n 2 --dist loadgroup --durations=25 tests --ignore=tests/provision
 
 # vagrant/provision.sh run in a Debian 12 root made by debootstrap, its master and agent started in
 # network namespaces (tests/provision/): about 4 minutes warm, 5 the first time, so not in `make test`.

@@ -505,7 +505,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--samples", type=int, default=20, help="requests per API read (more for one app)")
     ap.add_argument("--zk-session-timeout", default="10s")
     ap.add_argument("--deployment-timeout", default="10m",
-                    help="the schedulers' --deployment-timeout (Halyard's default, 10m, rolls back a slower scale-up)")
+                    help="the schedulers' --deployment-timeout (Halyard's default, 10m: a deployment without progress for that long rolls back)")
     ap.add_argument("--discovery", action="store_true", help="announce members in ZooKeeper (off: --no-discovery)")
     ap.add_argument("--starting-delay", type=float, default=0.1)
     ap.add_argument("--running-delay", type=float, default=0.1)

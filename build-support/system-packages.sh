@@ -19,8 +19,8 @@ set -euo pipefail
 RUN="make gcc g++ libc6-dev python3 python3-dev python3-venv python3-pip ca-certificates curl"
 # What the tests use besides: ruby (`ruby -c vagrant/Vagrantfile`), iproute2 (ss, ip), procps
 # (ps, pgrep), tzdata (jobs' time zones), haproxy (`halyard lb`), chromium and chromium-driver
-# (the dashboard's browser tests).
-TEST="ruby iproute2 procps tzdata haproxy chromium chromium-driver"
+# (the dashboard's browser tests), tcpdump (the TLS test's capture of the API port).
+TEST="ruby iproute2 procps tzdata haproxy chromium chromium-driver tcpdump"
 # tests/provision/: a Debian 12 root filesystem (debootstrap, with Debian's keys to check it), network
 # namespaces (ip) and each command's own mount namespace (unshare, nsenter).
 PROVISION="debootstrap debian-archive-keyring iproute2 util-linux tar"

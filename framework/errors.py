@@ -13,6 +13,7 @@
     ├── ForbiddenError           the request's API token may not do this (outside its prefixes);
     │                            carries the token's prefixes (the API answers 403)
     ├── NotLeaderError           this scheduler is a standby; carries where the leader listens
+    ├── LeaderSuspendedError     the leader cannot reach ZooKeeper now: it accepts no change (503)
     ├── UpstreamError            a Mesos master or agent did not answer (the API answers 502)
     ├── FrameworkRefusedError    the Mesos master refused this framework's subscription (credentials,
     │                            ACLs): retrying cannot help, the scheduler exits
@@ -106,6 +107,16 @@ class NotLeaderError(HalyardError):
     def __init__(self, leader: str | None):
         self.leader = leader
         super().__init__(f"not the leader (leader: {leader or 'unknown'})")
+
+
+class LeaderSuspendedError(HalyardError):
+    """This scheduler leads, but its ZooKeeper session is suspended (the connection is lost, the
+    session may live on): it writes nothing, so it accepts no change until ZooKeeper is back.
+    ``since`` is how long ago (seconds) the connection was lost."""
+
+    def __init__(self, since: float):
+        self.since = since
+        super().__init__(f"ZooKeeper unreachable for {since:.1f} s: no change is accepted until it is back")
 
 
 class UpstreamError(HalyardError):

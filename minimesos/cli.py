@@ -13,7 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import install  # noqa: E402
 from cluster import Cluster, Config, default_agents, wait_port_free  # noqa: E402
+import hosts as hostnet  # noqa: E402
 import members  # noqa: E402
+import netplan  # noqa: E402
 import registry_proc  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -38,19 +40,24 @@ def cmd_up(args: argparse.Namespace) -> int:
         same = (len(existing.agents) == args.agents and existing.master_port == args.port
                 and existing.docker == (not args.no_docker) and existing.zk_port == args.zk_port
                 and existing.auth == args.auth and existing.masters == args.masters
-                and existing.zookeepers == args.zookeepers)
+                and existing.zookeepers == args.zookeepers and existing.hosts == args.hosts
+                and existing.tls == args.tls)
         if not same:
             raise SystemExit(f"a different cluster runs from {run_dir()} ({len(existing.agents)} agents, "
                              f"{existing.masters} master(s) from port {existing.master_port}, {existing.zookeepers} "
-                             f"ZooKeeper(s), docker {existing.docker}, auth {existing.auth}); run minimesos/down first")
+                             f"ZooKeeper(s), docker {existing.docker}, auth {existing.auth}, hosts {existing.hosts}, "
+                             f"tls {existing.tls}); run minimesos/down first")
     elif cluster:
         cluster.wipe()
-    launcher = install.ensure(docker=not args.no_docker)
+    launcher = install.ensure(docker=not args.no_docker, hosts=args.hosts)
     overrides = json.loads(Path(args.config).read_text()).get("agents", []) if args.config else []
+    addresses = ([h.address for h in netplan.plan(args.port, args.masters, args.zookeepers, args.agents)
+                   if h.role == "agent"] if args.hosts else None)
     config = Config(run_dir=str(run_dir()), master_port=args.port, zk_port=args.zk_port,
-                    agents=default_agents(args.agents, args.port, args.resources, overrides, args.task_ports),
+                    agents=default_agents(args.agents, args.port, args.resources, overrides, args.task_ports,
+                                          addresses),
                     docker=not args.no_docker, launcher=str(launcher), auth=args.auth,
-                    masters=args.masters, zookeepers=args.zookeepers)
+                    masters=args.masters, zookeepers=args.zookeepers, hosts=args.hosts, tls=args.tls)
     Cluster(config).up()
     env = "\n".join(config.env_lines())
     print(env)
@@ -124,7 +131,7 @@ def _members(action: str, given: str | None, count: int, what: str, alive, leade
     return [lead]
 
 
-def _act(action: str, which: list[int], proc, port, start) -> int:
+def _act(action: str, which: list[int], proc, port, start, address=lambda k: "127.0.0.1") -> int:
     """``stop``, ``kill``, ``start`` or ``restart`` members on their same data (ports freed in between).
     ``kill`` is SIGKILL: a crash, with nothing closed (ZooKeeper keeps a master's session, and so its
     leadership, until the session times out)."""
@@ -133,7 +140,7 @@ def _act(action: str, which: list[int], proc, port, start) -> int:
             proc(k).stop(timeout=5, sig=signal.SIGKILL) if action == "kill" else proc(k).stop(timeout=30)
         for k in which:
             for p in port(k):
-                wait_port_free("127.0.0.1", p)
+                wait_port_free(address(k), p)
     if action in ("start", "restart") and which:
         start(which)
     return 0
@@ -155,7 +162,8 @@ def cmd_master(args: argparse.Namespace) -> int:
     which = _members(args.action, args.k, c.masters, "master", lambda k: cluster.master(k).alive(),
                      cluster.leading_master)
     ports = members.master_ports(c.master_port, c.masters)
-    return _act(args.action, which, cluster.master, lambda k: [ports[k - 1]], cluster.start_masters)
+    return _act(args.action, which, cluster.master, lambda k: [ports[k - 1]], cluster.start_masters,
+                lambda k: c.address(f"master{k}"))
 
 
 def cmd_zk(args: argparse.Namespace) -> int:
@@ -167,7 +175,7 @@ def cmd_zk(args: argparse.Namespace) -> int:
                      cluster.leading_zk)
     servers = c.zk_servers
     return _act(args.action, which, cluster.zk, lambda i: sorted(servers[i - 1].ports(c.zookeepers > 1)),
-                cluster.start_zks)
+                cluster.start_zks, lambda i: servers[i - 1].host)
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
@@ -176,17 +184,92 @@ def cmd_registry(args: argparse.Namespace) -> int:
     if not cluster.config.docker:
         raise SystemExit("this cluster runs without Docker (--no-docker): no registry")
     if args.action == "start":
-        if not cluster.dockerd().alive():
+        if not all(d.alive() for d in cluster.dockerds()):
             raise SystemExit("dockerd is not running; start the cluster with minimesos/up")
         cluster.start_registry()
         port = cluster.config.registry_port
-        registry_proc.add_env_line(run_dir() / "cluster.env", port)
-        print(registry_proc.env_line(port))
+        host = cluster.config.registry_host
+        registry_proc.add_env_line(run_dir() / "cluster.env", port, host)
+        print(registry_proc.env_line(port, host))
     elif args.action == "stop":
         cluster.registry().stop(timeout=10)
     else:
-        print(registry_proc.status(cluster.config.registry_port))
-        return 0 if registry_proc.answering(cluster.config.registry_port) else 1
+        c = cluster.config
+        tls_files = c.tls_files if c.tls else None
+        print(registry_proc.status(c.registry_port, c.registry_host, tls_files))
+        return 0 if registry_proc.answering(c.registry_port, c.registry_host, tls_files) else 1
+    return 0
+
+
+def _hosts(cluster: Cluster) -> hostnet.Hosts:
+    if cluster.hostnet is None:
+        raise SystemExit("this cluster has no hosts: start it with minimesos/up --hosts")
+    return cluster.hostnet
+
+
+def cmd_host(args: argparse.Namespace) -> int:
+    """``host add NAME``, ``host exec NAME -- CMD...``, ``host list``."""
+    if args.action == "list" and args.rest:
+        raise SystemExit("host list takes no arguments")
+    if args.action != "list" and not args.rest:
+        raise SystemExit(f"host {args.action} needs a host name")
+    if args.action == "add" and len(args.rest) > 1:
+        raise SystemExit("host add takes one name")
+    hosts = _hosts(loaded())
+    if args.action == "list":
+        for h in hosts.list():
+            print(f"{h.name} {h.address}")
+        return 0
+    name, rest = args.rest[0], args.rest[1:]
+    if args.action == "add":
+        host = hosts.add(name)
+        print(f"{host.name} {host.address}")
+        return 0
+    hosts.get(name)
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    if not rest:
+        raise SystemExit("host exec NAME -- CMD...: no command given")
+    argv = hosts.wrap(name, rest)
+    os.execvp(argv[0], argv)
+    return 127  # not reached
+
+
+def cmd_net(args: argparse.Namespace) -> int:
+    """``net cut A B [--for SECONDS]``, ``net heal [A B]``, ``net show``. The arguments are checked
+    before the cluster is looked at."""
+    if args.action == "cut" and len(args.targets) != 2:
+        raise SystemExit("net cut needs two hosts or roles: net cut A B [--for SECONDS]")
+    if args.action != "cut" and args.seconds is not None:
+        raise SystemExit(f"--for is for net cut, not net {args.action}")
+    if args.action == "heal" and len(args.targets) not in (0, 2):
+        raise SystemExit("net heal takes no argument (heal everything) or two: net heal A B")
+    if args.action == "show" and args.targets:
+        raise SystemExit("net show takes no arguments")
+    try:
+        seconds = netplan.parse_seconds(args.seconds)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    hosts = _hosts(loaded())
+    if args.action == "cut":
+        found = hosts.cut(args.targets[0], args.targets[1], seconds)
+        when = f" for {seconds:g}s" if seconds else ""
+        print(f"cut{when}: " + ", ".join(f"{a}-{b}" for a, b in found))
+        return 0
+    if args.action == "heal":
+        if args.cut is not None:  # a --for cut's own timer
+            time.sleep(max(0.0, float(args.after or 0)))
+            hosts.heal(cut_id=args.cut)
+            return 0
+        healed = hosts.heal(*args.targets) if args.targets else hosts.heal()
+        print("healed: " + (", ".join(f"{a}-{b}" for a, b in healed) or "nothing was cut"))
+        return 0
+    cuts = hosts.cuts()
+    for c in cuts:
+        until = f" (heals in {max(0.0, c['until'] - time.time()):.0f}s)" if c.get("until") else ""
+        print(f"{c['a']} | {c['b']}{until}: " + ", ".join(f"{a}-{b}" for a, b in c["pairs"]))
+    if not cuts:
+        print("no cuts")
     return 0
 
 
@@ -211,6 +294,13 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--auth", action="store_true",
                     help="HTTP framework authentication (basic; principal 'halyard', secret generated in the run "
                          "dir) and ACLs that let only that principal register, in role '*'")
+    up.add_argument("--hosts", action="store_true",
+                    help="every master, ZooKeeper server and agent in its own network namespace (a host) with its "
+                         "own address from 198.18.0.0/15 on a bridge; see minimesos/host and minimesos/net")
+    up.add_argument("--tls", action="store_true",
+                    help="a local CA and certificates in the run dir's tls/; ZooKeeper also serves TLS clients "
+                         "(client certificates required) on ZK_PORT+3000, the registry serves HTTPS; the masters and "
+                         "agents stay plain (libmesos' OpenSSL 1.0 is stubbed); cluster.env gets ZK_TLS and TLS_*")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything up started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what runs, with URLs").set_defaults(func=cmd_status)
@@ -227,6 +317,17 @@ def main(argv: list[str] | None = None) -> int:
     reg = sub.add_parser("registry", help="start, stop or check only the local Docker registry (127.0.0.1:5000)")
     reg.add_argument("action", choices=["start", "stop", "status"])
     reg.set_defaults(func=cmd_registry)
+    host = sub.add_parser("host", help="hosts of an up --hosts cluster: add NAME, exec NAME -- CMD..., list")
+    host.add_argument("action", choices=["add", "exec", "list"])
+    host.add_argument("rest", nargs=argparse.REMAINDER, help="NAME, and for exec: -- CMD...")
+    host.set_defaults(func=cmd_host)
+    net = sub.add_parser("net", help="cut A B [--for SECONDS], heal [A B], show: partitions between hosts")
+    net.add_argument("action", choices=["cut", "heal", "show"])
+    net.add_argument("targets", nargs="*", help="a host, a role (masters, zks, agents) or all")
+    net.add_argument("--for", dest="seconds", help="cut only: heal by itself after SECONDS")
+    net.add_argument("--cut", help=argparse.SUPPRESS)  # a --for timer: the cut it heals
+    net.add_argument("--after", help=argparse.SUPPRESS)
+    net.set_defaults(func=cmd_net)
     args = ap.parse_args(argv)
     if getattr(args, "agents", 1) < 1 or getattr(args, "agents", 1) > 20:
         ap.error("--agents must be between 1 and 20")

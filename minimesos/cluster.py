@@ -34,10 +34,13 @@ from pathlib import Path
 from typing import Optional
 
 import auth
+import hosts as hostnet
 import members
+import netplan
 from procs import Proc, http_json, listening_ports, port_open, start_time, wait_for, zk_ok
 import registry_proc
 import reserved_ports
+import tls
 
 HERE = Path(__file__).resolve().parent
 LIBEXEC = HERE / "libexec"
@@ -76,6 +79,9 @@ class Config:
     # HA only: the masters' and agents' ZooKeeper session (Mesos' default is 10secs). A leader
     # killed with SIGKILL keeps its znode, and so its leadership, until its session expires.
     zk_session_timeout: str = "5secs"
+    # Every master, ZooKeeper server and agent in its own network namespace (netplan.py, hosts.py).
+    hosts: bool = False
+    tls: bool = False  # up --tls: a local CA, ZooKeeper's TLS port, the registry over HTTPS (tls.py)
 
     @property
     def ha(self) -> bool:
@@ -83,17 +89,32 @@ class Config:
         return self.masters > 1 or self.zookeepers > 1
 
     @property
+    def host_plan(self) -> list[netplan.Host]:
+        """With ``hosts``: the members' hosts (master1.., zk1.., agent1..), else none."""
+        return netplan.plan(self.master_port, self.masters, self.zookeepers, len(self.agents)) if self.hosts else []
+
+    def address(self, host: str) -> str:
+        """Where member ``host`` (``master1``, ``zk2``, ``agent3``) listens: its host's address, or
+        loopback without ``hosts``."""
+        for h in self.host_plan:
+            if h.name == host:
+                return h.address
+        return "127.0.0.1"
+
+    @property
     def master_url(self) -> str:
-        return f"http://127.0.0.1:{self.master_port}"
+        return f"http://{self.address('master1')}:{self.master_port}"
 
     @property
     def master_urls(self) -> list[str]:
         """Master K's URL at index K-1."""
-        return [f"http://127.0.0.1:{p}" for p in members.master_ports(self.master_port, self.masters)]
+        return [f"http://{self.address(f'master{k}')}:{p}"
+                for k, p in enumerate(members.master_ports(self.master_port, self.masters), start=1)]
 
     @property
     def zk_servers(self) -> list[members.ZkServer]:
-        return members.zk_servers(self.zk_port, self.zookeepers)
+        return members.zk_servers(self.zk_port, self.zookeepers,
+                                  [self.address(f"zk{i}") for i in range(1, self.zookeepers + 1)])
 
     @property
     def zk(self) -> str:
@@ -108,6 +129,15 @@ class Config:
     def docker_sock(self) -> str:
         return f"/run/minimesos-{self.master_port}/docker.sock"
 
+    def agent_docker_sock(self, k: int) -> str:
+        """The socket of the dockerd agent K uses: the cluster's one, or with ``hosts`` agent K's own."""
+        return f"/run/minimesos-{self.master_port}/agent{k}/docker.sock" if self.hosts else self.docker_sock
+
+    @property
+    def registry_host(self) -> str:
+        """The registry's address: loopback, or with ``hosts`` the bridge's (every host reaches it)."""
+        return netplan.gateway(self.master_port) if self.hosts else registry_proc.HOST
+
     @property
     def registry_port(self) -> int:
         """The local registry's port: 5000 beside a master on 5050 (master port - 50)."""
@@ -120,13 +150,20 @@ class Config:
             lines += [f"MASTERS={','.join(self.master_urls)}",
                       f"ZOOKEEPERS={members.zk_hosts(self.zk_servers)}"]
         if self.docker:
-            lines.append(f"DOCKER_HOST=unix://{self.docker_sock}")
+            lines.append(f"DOCKER_HOST=unix://{self.agent_docker_sock(1)}")
         lines += [f"MESOS_AGENT{a.index}={a.url}" for a in self.agents]
         if self.docker:
-            lines.append(registry_proc.env_line(self.registry_port))
+            lines.append(registry_proc.env_line(self.registry_port, self.registry_host))
         if self.auth:
             lines += auth.files(Path(self.run_dir)).env_lines()
+        if self.tls:
+            lines.append(f"ZK_TLS=zk://{members.zk_secure_hosts(self.zk_servers)}")
+            lines += self.tls_files.env_lines()
         return lines
+
+    @property
+    def tls_files(self) -> tls.TlsFiles:
+        return tls.TlsFiles(Path(self.run_dir) / "tls")
 
     def save(self) -> None:
         Path(self.run_dir, "cluster.json").write_text(json.dumps(asdict(self), indent=2))
@@ -143,8 +180,9 @@ class Config:
 
 
 def default_agents(count: int, master_port: int, resources: str, overrides: list[dict],
-                   task_ports: int = 31000) -> list[AgentSpec]:
-    """Agent K: 127.0.0.K, port MASTER+K, ports TASK_PORTS+1000(K-1).., rack_id rack-ceil(K/2), zone by K.
+                   task_ports: int = 31000, addresses: Optional[list[str]] = None) -> list[AgentSpec]:
+    """Agent K: 127.0.0.K (or ``addresses[K-1]``, its host's with ``up --hosts``), port MASTER+K,
+    ports TASK_PORTS+1000(K-1).., rack_id rack-ceil(K/2), zone by K.
 
     A second cluster on the same loopback addresses takes another ``task_ports`` base, so that
     host-networked tasks of the two never ask for the same address and port."""
@@ -152,7 +190,7 @@ def default_agents(count: int, master_port: int, resources: str, overrides: list
     for k in range(1, count + 1):
         base = task_ports + 1000 * (k - 1)
         zone = f"zone-{ZONES[(k - 1) % len(ZONES)]}"
-        spec = AgentSpec(index=k, ip=f"127.0.0.{k}", port=master_port + k,
+        spec = AgentSpec(index=k, ip=addresses[k - 1] if addresses else f"127.0.0.{k}", port=master_port + k,
                          resources=f"{resources};ports:[{base}-{base + 999}]",
                          attributes={"rack_id": f"rack-{(k + 1) // 2}", "zone": zone}, zone=zone)
         extra = overrides[k - 1] if k - 1 < len(overrides) else {}
@@ -168,17 +206,25 @@ def default_agents(count: int, master_port: int, resources: str, overrides: list
 
 
 class Cluster:
-    """The processes of one local cluster, addressed by name: zk, dockerd, master, agentK, announcer."""
+    """The processes of one local cluster, addressed by name: zk, dockerd, master, agentK, announcer.
+
+    With ``hosts`` each member runs in its host's network namespace (``hosts.Hosts``), and each
+    agent has its own dockerd there (``dockerd-agentK``)."""
 
     def __init__(self, config: Config):
         self.config = config
         self.run = Path(config.run_dir)
         self.logs = self.run / "logs"
         self.pids = self.run / "pids"
+        self.hostnet = hostnet.Hosts(self.run, config.master_port) if config.hosts else None
 
     # --- components ---------------------------------------------------------------------------
 
-    def _proc(self, name: str, argv: list[str], env: dict[str, str], cwd: Optional[Path] = None) -> Proc:
+    def _proc(self, name: str, argv: list[str], env: dict[str, str], cwd: Optional[Path] = None,
+              host: Optional[str] = None) -> Proc:
+        """A member's process; with ``hosts``, run inside ``host``'s network namespace."""
+        if self.hostnet and host:
+            argv = self.hostnet.wrap(host, argv)
         return Proc(name, argv, env, self.logs / f"{name}.log", self.pids / f"{name}.pid", cwd)
 
     def zk_name(self, i: int) -> str:
@@ -194,25 +240,54 @@ class Cluster:
             (data / "data").mkdir(parents=True, exist_ok=True)
             if len(servers) > 1:
                 (data / "data" / "myid").write_text(f"{i}\n")
-            cfg.write_text(members.zoo_cfg(servers[i - 1], servers, data / "data"))
+            files = self.config.tls_files
+            tls_lines = members.zoo_tls_cfg(servers[i - 1], files.zk_keystore, files.ca) if self.config.tls else None
+            cfg.write_text(members.zoo_cfg(servers[i - 1], servers, data / "data", tls_lines))
+        # Debian's zookeeper.jar names netty-handler but not the codec and resolver it needs (TLS, Netty).
+        classpath = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
+        if self.config.tls:
+            classpath += ":/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar"
         argv = ["java", "-Xmx256m", "-XX:+UseSerialGC", f"-Dzookeeper.log.dir={self.logs}",
-                "-Dzookeeper.root.logger=INFO,CONSOLE", "-cp", "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar",
+                "-Dzookeeper.root.logger=INFO,CONSOLE", "-cp", classpath,
                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg)]
-        return self._proc(name, argv, dict(os.environ))
+        return self._proc(name, argv, dict(os.environ), host=f"zk{i}")
 
     def zks(self) -> list[Proc]:
         return [self.zk(i) for i in range(1, self.config.zookeepers + 1)]
 
-    def dockerd(self) -> Proc:
-        sock_dir = Path(self.config.docker_sock).parent
-        argv = ["dockerd", "--data-root", str(self.run / "docker"), "--exec-root", str(sock_dir / "exec"),
-                "-H", f"unix://{self.config.docker_sock}", "--pidfile", str(sock_dir / "docker.pid"),
-                "--iptables=false", "--ip6tables=false", "--bridge=none", "--ip=127.0.0.1",
+    def dockerd(self, k: int = 1) -> Proc:
+        """The cluster's dockerd; with ``hosts``, agent K's own (``dockerd-agentK``: its own data
+        root, exec root and socket, in agent K's namespace, so that a HOST-networked container is
+        on agent K's host and is cut off with it)."""
+        if not self.config.hosts:
+            sock_dir = Path(self.config.docker_sock).parent
+            data, name, host, ip = self.run / "docker", "dockerd", None, "127.0.0.1"
+        else:
+            sock_dir = Path(self.config.agent_docker_sock(k)).parent
+            data, name, host, ip = self.run / f"agent{k}-docker", f"dockerd-agent{k}", f"agent{k}", self.config.agents[k - 1].ip
+        argv = ["dockerd", "--data-root", str(data), "--exec-root", str(sock_dir / "exec"),
+                "-H", f"unix://{sock_dir / 'docker.sock'}", "--pidfile", str(sock_dir / "docker.pid"),
+                "--iptables=false", "--ip6tables=false", "--bridge=none", f"--ip={ip}",
                 f"--storage-driver={os.environ.get('DOCKERD_STORAGE_DRIVER', 'overlay2')}"]
-        return self._proc("dockerd", argv, dict(os.environ))
+        if self.config.hosts:  # the registry is on the bridge's address, not on loopback
+            argv.append(f"--insecure-registry={self.config.registry_host}:{self.config.registry_port}")
+        return self._proc(name, argv, dict(os.environ), host=host)
+
+    def dockerds(self) -> list[Proc]:
+        if not self.config.docker:
+            return []
+        return [self.dockerd(a.index) for a in self.config.agents] if self.config.hosts else [self.dockerd()]
 
     def registry(self) -> Proc:
         return registry_proc.proc(self.run)
+
+    def _ca_env(self) -> dict[str, str]:
+        """With ``--tls``, what makes an agent's fetcher and its executors trust the local CA
+        (OpenSSL's ``SSL_CERT_FILE``; ``HALYARD_CA`` for Halyard's clients)."""
+        if not self.config.tls:
+            return {}
+        ca = str(self.config.tls_files.ca)
+        return {"SSL_CERT_FILE": ca, "HALYARD_CA": ca}
 
     def _mesos_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "LIBPROCESS_SSL_ENABLED"}
@@ -238,12 +313,14 @@ class Cluster:
         })
         if self.config.auth:
             env.update(auth.files(self.run).master_env())
-        argv = [self.config.launcher, "--mode=master", "--ip=127.0.0.1", f"--port={port}", f"--work_dir={work}"]
+        ip = self.config.address(f"master{k}")
+        env["MESOS_HOSTNAME"] = ip
+        argv = [self.config.launcher, "--mode=master", f"--ip={ip}", f"--port={port}", f"--work_dir={work}"]
         if self.config.ha:
             env["MESOS_REGISTRY"] = "replicated_log"
             env.setdefault("MESOS_ZK_SESSION_TIMEOUT", self.config.zk_session_timeout)
             argv += [f"--zk={self.config.mesos_master}", f"--quorum={members.quorum(self.config.masters)}"]
-        return self._proc(name, argv, env)
+        return self._proc(name, argv, env, host=f"master{k}")
 
     def masters(self) -> list[Proc]:
         return [self.master(k) for k in range(1, self.config.masters + 1)]
@@ -262,37 +339,41 @@ class Cluster:
             "MESOS_LAUNCHER_DIR": str(LIBEXEC), "MESOS_SWITCH_USER": "false",
             "MESOS_WORK_DIR": str(self.run / f"agent{k}"),
         })
+        env.update(self._ca_env())  # the fetcher downloads https:// URIs verified against the local CA
         if self.config.docker:
+            sock = self.config.agent_docker_sock(k)
             env.update({"MESOS_DOCKER": shutil.which("docker", path="/usr/bin") or "docker",
-                        "MESOS_DOCKER_SOCKET": self.config.docker_sock,
+                        "MESOS_DOCKER_SOCKET": sock,
                         "MESOS_DOCKER_REMOVE_DELAY": env.get("MESOS_DOCKER_REMOVE_DELAY", "1mins"),
                         # Executors (and their tasks) get Mesos' default environment plus DOCKER_HOST:
                         # the docker CLI there (Halyard's executor runs job images with it) reaches
                         # this cluster's dockerd, as the default socket does on a real agent.
                         "MESOS_EXECUTOR_ENVIRONMENT_VARIABLES": json.dumps({
                             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                            "DOCKER_HOST": f"unix://{self.config.docker_sock}"}),
+                            "DOCKER_HOST": f"unix://{sock}", **self._ca_env()}),
                         # One dockerd serves every agent: an agent must not stop the others' containers.
                         "MESOS_DOCKER_KILL_ORPHANS": "false"})
-        master = f"127.0.0.1:{self.config.master_port}"
+        master = f"{self.config.address('master1')}:{self.config.master_port}"
         if self.config.ha:  # the leader, as ZooKeeper names it
             master = self.config.mesos_master
             env.setdefault("MESOS_ZK_SESSION_TIMEOUT", self.config.zk_session_timeout)
         argv = [self.config.launcher, "--mode=agent", f"--ip={spec.ip}", f"--port={spec.port}",
                 f"--master={master}", f"--work_dir={self.run / f'agent{k}'}"]
-        return self._proc(f"agent{k}", argv, env)
+        return self._proc(f"agent{k}", argv, env, host=f"agent{k}")
 
     def announcer(self) -> Proc:
+        """Publishes the master in ZooKeeper; with ``hosts`` it runs on the master's host, so that a
+        cut between the master and ZooKeeper cuts the announcement too."""
         argv = ["/usr/bin/python3", str(HERE / "announce.py"), "--master", self.config.master_url,
-                "--zk", f"127.0.0.1:{self.config.zk_port}", "--path", "/mesos"]
-        return self._proc("announcer", argv, dict(os.environ))
+                "--zk", self.config.zk_servers[0].address, "--path", "/mesos"]
+        return self._proc("announcer", argv, dict(os.environ), host="master1")
 
     def all_procs(self) -> list[Proc]:
         procs = [] if self.config.ha else [self.announcer()]
         procs += [self.agent(a.index) for a in reversed(self.config.agents)]
         procs += list(reversed(self.masters()))
         if self.config.docker:
-            procs += [self.registry(), self.dockerd()]
+            procs += [self.registry(), *self.dockerds()]
         procs += list(reversed(self.zks()))
         return procs  # in stopping order
 
@@ -330,9 +411,10 @@ class Cluster:
     def leading_zk(self) -> Optional[int]:
         return members.zk_leader(self.zk_modes())
 
-    def docker(self, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    def docker(self, *args: str, check: bool = True, k: int = 1, **kw) -> subprocess.CompletedProcess:
+        """The docker CLI against the cluster's dockerd (with ``hosts``: agent K's)."""
         cli = shutil.which("docker", path="/usr/bin") or "docker"
-        return subprocess.run([cli, "-H", f"unix://{self.config.docker_sock}", *args], check=check,
+        return subprocess.run([cli, "-H", f"unix://{self.config.agent_docker_sock(k)}", *args], check=check,
                               capture_output=True, text=True, **kw)
 
     def start_zk(self, i: int = 1) -> None:
@@ -344,8 +426,8 @@ class Cluster:
         for i in which:
             self.zk(i).start()
         if not self.config.ha or self.config.zookeepers == 1:
-            port = self.config.zk_servers[0].client_port
-            if not wait_for(lambda: zk_ok("127.0.0.1", port), 60):
+            server = self.config.zk_servers[0]
+            if not wait_for(lambda: zk_ok(server.host, server.client_port), 60):
                 raise SystemExit(f"ZooKeeper did not come up; see {self.logs / (self.zk_name(1) + '.log')}")
             return
         if not wait_for(lambda: all(self.zk_modes()[i] for i in which), 60):
@@ -353,15 +435,17 @@ class Cluster:
             raise SystemExit(f"ZooKeeper servers {[i for i in which if not modes[i]]} do not serve (a quorum of "
                              f"{self.config.zookeepers // 2 + 1} must run); see {self.logs}")
 
-    def start_dockerd(self) -> None:
-        Path(self.config.docker_sock).parent.mkdir(parents=True, exist_ok=True)
-        self.dockerd().start()
-        if not wait_for(lambda: self.docker("version", check=False).returncode == 0, 60):
-            raise SystemExit(f"dockerd did not come up; see {self.logs / 'dockerd.log'}")
-        if self.docker("image", "inspect", IMAGE, check=False).returncode != 0:
-            self._import_busybox()
+    def start_dockerd(self, k: int = 1) -> None:
+        """Start the dockerd (with ``hosts``: agent K's) and give it ``local/busybox:1``."""
+        proc = self.dockerd(k)
+        Path(self.config.agent_docker_sock(k)).parent.mkdir(parents=True, exist_ok=True)
+        proc.start()
+        if not wait_for(lambda: self.docker("version", check=False, k=k).returncode == 0, 60):
+            raise SystemExit(f"dockerd did not come up; see {proc.log}")
+        if self.docker("image", "inspect", IMAGE, check=False, k=k).returncode != 0:
+            self._import_busybox(k)
 
-    def _import_busybox(self) -> None:
+    def _import_busybox(self, k: int = 1) -> None:
         """Build ``local/busybox:1`` from the static busybox: a rootfs with every applet linked."""
         busybox = shutil.which("busybox") or "/bin/busybox"
         with tempfile.TemporaryDirectory() as tmp:
@@ -378,12 +462,13 @@ class Cluster:
             (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
             (root / "tmp").chmod(0o1777)
             tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-            self.docker("import", "-c", 'CMD ["/bin/sh"]', "-c", "ENV PATH=/bin", "-", IMAGE, stdin=tar.stdout)
+            self.docker("import", "-c", 'CMD ["/bin/sh"]', "-c", "ENV PATH=/bin", "-", IMAGE, stdin=tar.stdout, k=k)
             tar.wait()
 
     def start_registry(self) -> None:
         """The local registry on 127.0.0.1:<master port - 50>, with ``local/busybox:1`` pushed as ``busybox:1``."""
-        registry_proc.start(self.run, self.docker, self.config.registry_port)
+        registry_proc.start(self.run, self.docker, self.config.registry_port, self.config.registry_host,
+                            self.config.tls_files if self.config.tls else None)
 
     def start_master(self, k: int = 1) -> None:
         """Start master K; return once it answers (in HA: once its HTTP server answers, whether
@@ -444,10 +529,14 @@ class Cluster:
     def planned_ports(self) -> dict[tuple[str, int], str]:
         """Every (address, port) a member listens on, by member name."""
         c = self.config
+        if c.hosts:  # the members listen in their own namespaces: only the registry is on the root side
+            return {(c.registry_host, c.registry_port): "registry"} if c.docker else {}
         ports = {("127.0.0.1", port): self.master_name(k)
                  for k, port in enumerate(members.master_ports(c.master_port, c.masters), start=1)}
         ports |= {("127.0.0.1", port): self.zk_name(s.index) for s in c.zk_servers for port in s.ports(c.zookeepers > 1)}
         ports |= {(a.ip, a.port): f"agent{a.index}" for a in c.agents}
+        if c.tls:
+            ports |= {("127.0.0.1", s.secure_port): self.zk_name(s.index) for s in c.zk_servers}
         if c.docker:
             ports[(registry_proc.HOST, c.registry_port)] = "registry"
         return ports
@@ -467,13 +556,18 @@ class Cluster:
             raise SystemExit(f"ports in use by something else: {', '.join(busy)}; choose others (--port, --zk-port) "
                              "or stop what listens there")
         self.run.mkdir(parents=True, exist_ok=True)
+        if self.config.tls:
+            tls.ensure(self.run)
         self.config.save()
+        if self.hostnet:
+            self.hostnet.create(self.config.host_plan)
         # In an ensemble the servers are started together: none serves before a quorum runs.
         stopped_zks = [i for i in range(1, self.config.zookeepers + 1) if not self.zk(i).alive()]
         if stopped_zks:
             self.start_zks(stopped_zks)
-        if self.config.docker and not self.dockerd().alive():
-            self.start_dockerd()
+        for proc in self.dockerds():
+            if not proc.alive():
+                self.start_dockerd(int(proc.name[len("dockerd-agent"):] or 1) if self.config.hosts else 1)
         if self.config.docker and not self.registry().alive():
             self.start_registry()
         # So are the masters: the replicated log initializes itself only when every replica is
@@ -484,10 +578,16 @@ class Cluster:
         if self.config.ha:
             self.wait_leader()
         task_ports = self.task_ports()
-        problem = reserved_ports.reserve(task_ports)
-        if problem:
-            print(f"warning: {problem}", file=sys.stderr)
-        taken = reserved_ports.held(task_ports)
+        if self.hostnet:  # the setting is per network namespace: each agent's host reserves its own
+            for spec in self.config.agents:
+                self.hostnet.reserve_ports(f"agent{spec.index}",
+                                           reserved_ports.render(reserved_ports.task_port_ranges([spec.resources])))
+            taken: list[int] = []
+        else:
+            problem = reserved_ports.reserve(task_ports)
+            if problem:
+                print(f"warning: {problem}", file=sys.stderr)
+            taken = reserved_ports.held(task_ports)
         if taken:
             print(f"warning: task ports held by other sockets now (a task given one fails): "
                   f"{reserved_ports.render(set(taken))}", file=sys.stderr)
@@ -506,8 +606,8 @@ class Cluster:
     def down(self) -> list[str]:
         """Stop everything; return what could not be cleaned (empty when all is gone)."""
         for proc in self.all_procs():
-            if proc.name == "dockerd":
-                self._remove_containers()
+            if proc.name.startswith("dockerd"):
+                self._remove_containers(proc)
             proc.stop(timeout=30)
         for pid in self.strays():
             try:
@@ -518,20 +618,26 @@ class Cluster:
         if self.config.docker:
             sock_dir = Path(self.config.docker_sock).parent
             _unmount_under(sock_dir)
-            _unmount_under(self.run / "docker")
+            for data in [self.run / "docker", *(self.run / f"agent{a.index}-docker" for a in self.config.agents)]:
+                _unmount_under(data)
             shutil.rmtree(sock_dir, ignore_errors=True)
-        return self.leftovers()
+        left = self.leftovers()
+        if self.hostnet and not left:  # the namespaces once nothing runs in them any more
+            # Processes started with `host exec` are not ours to stop: name them, keep the hosts.
+            left = self.hostnet.processes() or self.hostnet.destroy()
+        return left
 
     def task_ports(self) -> set[int]:
         """Every port the agents offer to tasks."""
         return reserved_ports.task_port_ranges(a.resources for a in self.config.agents)
 
-    def _remove_containers(self) -> None:
-        if not self.dockerd().alive():
+    def _remove_containers(self, dockerd: Proc) -> None:
+        if not dockerd.alive():
             return
-        ids = self.docker("ps", "-aq", check=False).stdout.split()
+        k = int(dockerd.name[len("dockerd-agent"):] or 1) if self.config.hosts else 1
+        ids = self.docker("ps", "-aq", check=False, k=k).stdout.split()
         if ids:
-            self.docker("rm", "-f", *ids, check=False)
+            self.docker("rm", "-f", *ids, check=False, k=k)
 
     def strays(self) -> list[int]:
         """Live processes working in this run dir that no agent owns any more: executors (and
@@ -558,10 +664,26 @@ class Cluster:
         left += [f"port {ip}:{port} still listening" for ip, port in sorted(ports & listening)]
         return left
 
+    def hosts_status(self) -> list[str]:
+        """With ``hosts``: one line per host (address, namespace) and the cuts in force."""
+        if not self.hostnet:
+            return []
+        lines = [f"host {h.name:<12} {h.address:<15} netns {netplan.netns(self.config.master_port, h.name)}"
+                 for h in self.hostnet.list()]
+        cuts = self.hostnet.cuts()
+        lines.append("cuts: " + ("; ".join(f"{c['a']} | {c['b']} ({len(c['pairs'])} pairs)" for c in cuts)
+                                 if cuts else "none"))
+        return lines
+
     def wipe(self) -> None:
         """Remove the run dir's state but keep the logs of the last run."""
         if not self.run.exists():
             return
+        recorded = hostnet.recorded_port(self.run)
+        if recorded is not None:  # hosts a failed run left: remove them before forgetting them
+            left = hostnet.Hosts(self.run, recorded).destroy()
+            if left:
+                raise SystemExit(f"cannot remove the last run's {', '.join(left)}; see {self.run / 'hosts.json'}")
         last = self.run / "last-logs"
         shutil.rmtree(last, ignore_errors=True)
         if self.logs.exists():
@@ -575,7 +697,7 @@ class Cluster:
 
     def status(self) -> list[str]:
         if self.config.ha:
-            return self._ha_status()
+            return self._ha_status() + self.hosts_status()
         lines = []
         for proc in reversed(self.all_procs()):
             state = f"running (pid {proc.pid})" if proc.alive() else "stopped"
@@ -585,7 +707,7 @@ class Cluster:
             lines.append(f"registered agents: {', '.join(sorted(registered)) or 'none'}")
         except Exception:  # noqa: BLE001 - master down: say so
             lines.append("registered agents: unknown (master not answering)")
-        return lines
+        return lines + self.hosts_status()
 
     def _ha_status(self) -> list[str]:
         """Every member, ZooKeeper's mode of each server and its quorum, which master leads."""
@@ -619,14 +741,16 @@ class Cluster:
             auth_note = f"; frameworks authenticate as {auth.PRINCIPAL}, ACLs on" if c.auth else ""
             url = c.master_urls[int(name[6:] or 1) - 1]
             return f"{url} (state: {url}/master/state{auth_note})"
-        if name == "zk" and not c.ha:
-            return c.zk
         if name.startswith("zk"):
-            return f"zk://{c.zk_servers[int(name[2:] or 1) - 1].address}"
+            server = c.zk_servers[int(name[2:] or 1) - 1]
+            secure = f" (TLS clients: zk://{server.secure_address})" if c.tls else ""
+            return f"{c.zk if name == 'zk' and not c.ha else 'zk://' + server.address}{secure}"
         if name == "dockerd":
             return f"DOCKER_HOST=unix://{c.docker_sock}"
+        if name.startswith("dockerd-agent"):
+            return f"DOCKER_HOST=unix://{c.agent_docker_sock(int(name[len('dockerd-agent'):]))}"
         if name == "registry":
-            return registry_proc.env_line(c.registry_port)
+            return registry_proc.env_line(c.registry_port, c.registry_host) + (" (HTTPS)" if c.tls else "")
         if name == "announcer":
             return f"{c.zk}/mesos"
         spec = c.agents[int(name[5:]) - 1]

@@ -14,6 +14,7 @@ artifact's hash and the sources' hashes, so a fresh checkout on the same machine
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -39,6 +40,9 @@ ZK_PACKAGES = ["zookeeper", "python3-kazoo"]
 BASE_PACKAGES = MESOS_PACKAGES + ZK_PACKAGES + [
     "haproxy"]  # not the cluster's: `halyard lb`'s integration tests run a real HAProxy
 DOCKER_PACKAGES = ["docker.io", "busybox-static", "docker-registry"]
+# `up --hosts`: network namespaces, veth pairs and a bridge (ip), the cuts (iptables, inside each
+# namespace), and nsenter to run a member in its namespace.
+HOSTS_PACKAGES = ["iproute2", "iptables", "util-linux"]
 
 
 def cache_dir() -> Path:
@@ -58,8 +62,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def apt_packages(docker: bool) -> None:
-    apt_install(BASE_PACKAGES + (DOCKER_PACKAGES if docker else []))
+def apt_packages(docker: bool, hosts: bool = False) -> None:
+    apt_install(BASE_PACKAGES + (DOCKER_PACKAGES if docker else []) + (HOSTS_PACKAGES if hosts else []))
 
 
 def apt_install(wanted: list[str]) -> None:
@@ -162,12 +166,22 @@ def launcher(cache: Path) -> Path:
     return binary
 
 
-def ensure(docker: bool) -> Path:
-    """Install whatever is missing; return the launcher path (its ../lib holds libmesos)."""
-    apt_packages(docker)
+def ensure(docker: bool, hosts: bool = False) -> Path:
+    """Install whatever is missing; return the launcher path (its ../lib holds libmesos).
+
+    Two clusters brought up at once (the test suite's workers each start their own) install under
+    one lock, held for the whole step: apt and the launcher's build run once, and the second finds
+    them done. ``hosts``: also what ``up --hosts`` needs (HOSTS_PACKAGES)."""
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    libmesos(cache, artifact(cache))
-    binary = launcher(cache)
+    with open(cache / "install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        apt_packages(docker, hosts)
+        libmesos(cache, artifact(cache))
+        binary = launcher(cache)
     subprocess.run([str(binary), "--mode=check"], check=True, stdout=subprocess.DEVNULL)
     return binary
+
+
+if __name__ == "__main__":  # `make test` runs it once before the test workers start their clusters
+    print(ensure(docker="--no-docker" not in sys.argv[1:], hosts="--hosts" in sys.argv[1:]))

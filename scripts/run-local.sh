@@ -6,6 +6,8 @@
 #   3. print the dashboard's URL (first), deploy examples/hello.yaml and print where to look;
 #   3b. deploy examples/services/hello.yaml to dev as a release, pinned through the local registry;
 #   4. run the job examples/jobs/report.yaml on Halyard's executor and print its output.
+# HALYARD_TLS=1 (make run TLS=1): a minimesos/up --tls cluster, the API over HTTPS (the local CA's
+# server certificate), ZooKeeper over TLS with the client certificate; curl and halyard use the CA.
 # Ctrl-C stops the scheduler and the cluster (a cluster that was already running is left up).
 # --once: exit after the app answers and the job ran (used by the tests, with HALYARD_LISTEN,
 # HALYARD_CHROOT and HALYARD_NAME set so that they do not disturb a developer's own `make run`).
@@ -14,7 +16,9 @@ cd "$(dirname "$0")/.."
 once=0
 [ "${1:-}" = --once ] && once=1
 listen=${HALYARD_LISTEN:-127.0.0.1:8080}
+tls=${HALYARD_TLS:-0}
 api="http://$listen"
+[ "$tls" = 1 ] && api="https://$listen"
 halyard=.venv/bin/halyard
 
 started_cluster=0
@@ -22,7 +26,7 @@ if ! minimesos/status >/dev/null 2>&1; then
   minimesos/registry start >/dev/null 2>&1 || true   # a running cluster that lacks only its registry
 fi
 if ! minimesos/status >/dev/null 2>&1; then
-  minimesos/up
+  if [ "$tls" = 1 ]; then minimesos/up --tls; else minimesos/up; fi
   started_cluster=1
 fi
 unset MESOS_PRINCIPAL MESOS_SECRET_FILE   # set below only by a cluster started with minimesos/up --auth
@@ -31,9 +35,21 @@ credentials=()
 if [ -n "${MESOS_PRINCIPAL:-}" ]; then
   credentials=(--principal "$MESOS_PRINCIPAL" --secret-file "$MESOS_SECRET_FILE")
 fi
+zk=$ZK
+tls_flags=()
+if [ "$tls" = 1 ]; then
+  if [ -z "${ZK_TLS:-}" ]; then
+    echo "TLS=1: the running cluster was not started with minimesos/up --tls (minimesos/down first)" >&2; exit 1
+  fi
+  zk=$ZK_TLS
+  tls_flags=(--tls-cert "$TLS_SERVER_CERT" --tls-key "$TLS_SERVER_KEY"
+             --zk-tls-ca "$TLS_CA" --zk-tls-cert "$TLS_CERT" --zk-tls-key "$TLS_KEY")
+  # halyard and curl verify the API against the local CA; the scheduler, the local registry (image digests)
+  export HALYARD_CA=$TLS_CA CURL_CA_BUNDLE=$TLS_CA REQUESTS_CA_BUNDLE=$TLS_CA
+fi
 
-$halyard scheduler --master "$MESOS_MASTER_ZK" --zk "$ZK/${HALYARD_CHROOT:-halyard}" --listen "$listen" \
-  --name "${HALYARD_NAME:-halyard}" "${credentials[@]}" &
+$halyard scheduler --master "$MESOS_MASTER_ZK" --zk "$zk/${HALYARD_CHROOT:-halyard}" --listen "$listen" \
+  --name "${HALYARD_NAME:-halyard}" "${credentials[@]}" "${tls_flags[@]}" &
 scheduler=$!
 cleanup() {
   trap '' INT TERM
@@ -76,7 +92,7 @@ cat <<EOT
 Halyard is running on a local Mesos cluster.
   Dashboard:     $api/ui/
   API:           $api/v2/apps   (tasks: $api/v2/apps$app/tasks, why waiting: $api/v1/apps$app/placement)
-  Mesos master:  $MESOS_MASTER/master/state   (ZooKeeper: $ZK, Docker: $DOCKER_HOST)
+  Mesos master:  $MESOS_MASTER/master/state   (ZooKeeper: $zk, Docker: $DOCKER_HOST)
   $app:  $(for e in $endpoints; do printf 'http://%s/ ' "$e"; done)
 EOT
 for e in $endpoints; do printf '    %s -> %s\n' "$e" "$(curl -sf "http://$e/")"; done

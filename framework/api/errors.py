@@ -1,6 +1,9 @@
 """Halyard's exceptions as HTTP answers (Marathon's bodies), and a standby forwarding to the leader.
 
-    NotLeaderError     -> the leader's answer (proxied once), or 503 naming the leader
+    NotLeaderError     -> the leader's answer (proxied once), or 503 naming the leader (no leader known:
+                          Marathon's "Could not determine the current leader")
+    LeaderSuspendedError -> 503, Marathon's "Could not determine the current leader" (ZooKeeper is
+                          unreachable: the leader accepts no change), with Halyard's ``reason``
     NotFoundError      -> 404
     ForbiddenError     -> 403, with the token's ``prefixes``
     ConflictError      -> 409, with the deployment in the way (``deployments: [{id}]``)
@@ -23,6 +26,7 @@ from ..errors import (
     ClusterSourceError,
     ConflictError,
     ForbiddenError,
+    LeaderSuspendedError,
     NotFoundError,
     NotLeaderError,
     PluginError,
@@ -36,6 +40,8 @@ PROXIED = "x-halyard-proxied-by"
 CLIENT = "x-halyard-client"   # whose request a standby forwards (the leader's audit records it)
 FORWARDED = {"content-type", "authorization", "accept"}
 PROXY_TIMEOUT = 60.0
+#: Marathon's answer (503) when no scheduler can be named leader (its LeaderProxyFilter's)
+NO_LEADER = "Could not determine the current leader"
 
 
 def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -73,15 +79,22 @@ def install(api: FastAPI, backend: Backend) -> None:
             headers = {**{k: v for k, v in request.headers.items() if k.lower() in FORWARDED},
                        PROXIED: backend.address(), CLIENT: request.client.host if request.client else ""}
             try:
-                upstream = await run_in_threadpool(
-                    requests.request, request.method, f"http://{exc.leader}{request.url.path}",
-                    params=list(request.query_params.multi_items()), data=body, timeout=PROXY_TIMEOUT, headers=headers)
+                peers = request.app.state.peers
+                upstream = await run_in_threadpool(lambda: requests.request(
+                    request.method, peers.url(exc.leader, request.url.path),
+                    params=list(request.query_params.multi_items()), data=body, timeout=PROXY_TIMEOUT, headers=headers,
+                    **peers.requests_options()))
             except requests.RequestException as err:
                 return error_response(503, f"not the leader, and the leader at {exc.leader} did not answer: {err}",
                                       leader=exc.leader)
             return Response(upstream.content, status_code=upstream.status_code,
                             media_type=upstream.headers.get("content-type"))
+        if exc.leader is None:
+            return error_response(503, NO_LEADER, leader=None)
         return error_response(503, str(exc), leader=exc.leader)
+
+    async def suspended(request: Request, exc: LeaderSuspendedError) -> JSONResponse:
+        return error_response(503, NO_LEADER, reason=str(exc))
 
     def simple(status: int) -> Callable[[Request, Exception], Any]:
         async def handler(request: Request, exc: Exception) -> JSONResponse:
@@ -102,6 +115,7 @@ def install(api: FastAPI, backend: Backend) -> None:
         return JSONResponse(invalid_json([Problem("strategy", str(exc))]), status_code=422)
 
     api.add_exception_handler(NotLeaderError, not_leader)  # type: ignore[arg-type]  # Starlette: any Exception
+    api.add_exception_handler(LeaderSuspendedError, suspended)  # type: ignore[arg-type]  # Starlette: any Exception
     api.add_exception_handler(NotFoundError, simple(404))
     api.add_exception_handler(ForbiddenError, forbidden)  # type: ignore[arg-type]  # Starlette: any Exception
     api.add_exception_handler(ConflictError, conflict)  # type: ignore[arg-type]  # Starlette: any Exception

@@ -240,7 +240,7 @@ async def relayed(url: str, request: Request) -> Response:
     try:
         upstream = await run_in_threadpool(lambda: requests.get(
             url, params=list(request.query_params.multi_items()), headers=headers, stream=True,
-            timeout=(5, KEEPALIVE_SECONDS * 3)))
+            timeout=(5, KEEPALIVE_SECONDS * 3), **request.app.state.peers.requests_options()))
     except requests.RequestException as exc:
         return error_response(503, f"not the leader, and the leader's event stream at {url} did not answer: {exc}")
     if upstream.status_code != 200:
@@ -280,9 +280,10 @@ def routes(backend: Backend, hub: EventHub) -> APIRouter:
             if not leader:
                 return error_response(503, "no leader is known: the event stream is served by the leader",
                                       leader=None)
+            peers = request.app.state.peers
             if request.headers.get(PROXY_HEADER, "").lower() == "proxy" and PROXIED not in request.headers:
-                return await relayed(f"http://{leader}{request.url.path}", request)
-            return RedirectResponse(f"http://{leader}{request.url.path}?{request.url.query}", status_code=307)
+                return await relayed(peers.url(leader, request.url.path), request)
+            return RedirectResponse(f"{peers.url(leader, request.url.path)}?{request.url.query}", status_code=307)
         if plan_format is not None and plan_format not in PLAN_FORMATS:
             raise ValidationError([Problem("plan-format", f"expected 'light' or 'full', got {plan_format!r}")])
         scope = scopes.current()

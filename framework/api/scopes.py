@@ -180,3 +180,6 @@ class ScopedBackend:
 
     def master(self) -> MasterReader:
         return self._backend.master()
+
+    def stale_for(self) -> float | None:
+        return self._backend.stale_for()

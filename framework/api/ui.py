@@ -47,7 +47,7 @@ def _scalars(value: Any) -> dict[str, float]:
 
 
 def agent_json(agent: dict[str, Any]) -> dict[str, Any]:
-    """One agent of the master's ``/master/state`` as ``/v1/cluster`` shows it."""
+    """One agent of the master's ``/master/slaves`` as ``/v1/cluster`` shows it."""
     domain = ((agent.get("domain") or {}).get("fault_domain") or {})
     attributes = agent.get("attributes") or {}
     zone = (domain.get("zone") or {}).get("name") or attributes.get("zone")
@@ -114,7 +114,7 @@ def routes(backend: Backend, tokens: Callable[[], TokenBook], auth_reads: bool) 
                           for r in view.agents()}
                 return [t for t in view.tasks() if t.state not in TERMINAL and not t.expired], states
         live, states = await run_in_threadpool(tasks)
-        state = await run_in_threadpool(backend.master().state)  # ClusterSourceError: 502
+        state = await run_in_threadpool(backend.master().slaves)  # the agents only; ClusterSourceError: 502
         return cluster_json(state, live, states)
 
     return router

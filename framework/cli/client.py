@@ -10,11 +10,17 @@ import click
 import requests
 
 from ..errors import HalyardError
+from .client_tls import ClientTls, explain_dropped, explain_tls, tls_options
 
 DEFAULT_API = "http://127.0.0.1:8080"
 
-API_OPTION = click.option("--api", envvar="HALYARD_API", default=DEFAULT_API, show_default=True,
-                          help="Halyard's API (or set HALYARD_API)")
+_API = click.option("--api", envvar="HALYARD_API", default=DEFAULT_API, show_default=True,
+                    help="Halyard's API (or set HALYARD_API)")
+
+
+def API_OPTION(command: Any) -> Any:  # noqa: N802 - a decorator, named as the option it was
+    """``--api``, with ``--ca``/``--cert``/``--key`` for an API over HTTPS."""
+    return tls_options(_API(command))
 
 
 class ApiError(HalyardError):
@@ -42,10 +48,11 @@ class ApiError(HalyardError):
 
 
 class Client:
-    def __init__(self, base: str, timeout: float = 30.0, token: str | None = None):
+    def __init__(self, base: str, timeout: float = 30.0, token: str | None = None, tls: ClientTls | None = None):
         self.base = base.rstrip("/")
         self.timeout = timeout
         self.token = token if token is not None else os.environ.get("HALYARD_TOKEN")
+        self.tls = tls if tls is not None else ClientTls.current()
 
     @property
     def headers(self) -> dict[str, str]:
@@ -57,7 +64,7 @@ class Client:
                ) -> Iterator[requests.Response]:
         """The open ``/v2/events`` stream (UTF-8 text; an HTTPError if it was refused)."""
         with requests.get(self.base + "/v2/events", params=params, headers=self.headers, stream=True,
-                          timeout=(10, read_timeout)) as resp:
+                          timeout=(10, read_timeout), **self.tls.requests_options()) as resp:
             resp.raise_for_status()
             resp.encoding = "utf-8"
             yield resp
@@ -72,7 +79,12 @@ class Client:
         """The JSON answer (or, with ``raw``, the text); ApiError for any status not in ``ok``."""
         try:
             resp = requests.request(method, self.base + path, json=json, params=params or None, headers=self.headers,
-                                    timeout=self.timeout)
+                                    timeout=self.timeout, **self.tls.requests_options())
+        except requests.exceptions.SSLError as exc:
+            raise ApiError(explain_tls(exc, self.base, self.tls)) from None
+        except requests.ConnectionError as exc:
+            dropped = explain_dropped(self.base, self.tls) if _hung_up(exc) else None
+            raise ApiError(dropped or f"cannot reach Halyard at {self.base}: {exc}") from None
         except requests.RequestException as exc:
             raise ApiError(f"cannot reach Halyard at {self.base}: {exc}") from None
         if resp.status_code not in ok:
@@ -91,6 +103,12 @@ class Client:
             if "does not exist" in str(exc):
                 return None
             raise
+
+
+def _hung_up(exc: requests.ConnectionError) -> bool:
+    """The server closed the connection without an answer (not: nothing listens)."""
+    text = repr(exc)
+    return "RemoteDisconnected" in text or "ConnectionResetError" in text or "Connection aborted" in text
 
 
 def _json(resp: requests.Response) -> Any:

@@ -11,7 +11,9 @@ import threading
 import click
 
 from .client import API_OPTION
+from .client_tls import ClientTls
 from .scheduler import Duration
+from .zk_options import ZK_TLS_OPTIONS, zk_tls
 
 
 @click.command()
@@ -22,6 +24,7 @@ from .scheduler import Duration
               help="where the ServerSets are: relative to the --zk chroot, or absolute (the scheduler's "
                    "--discovery-path)")
 @click.option("--zk-auth", default=None, help="user:password, if Halyard's znodes have digest ACLs")
+@ZK_TLS_OPTIONS
 @click.option("--group", "groups", multiple=True, default=("external",), show_default=True,
               help="serve the apps whose HAPROXY_GROUP label names this group (repeatable; * serves every app)")
 @click.option("--bind", default="127.0.0.1", show_default=True, help="address the frontends bind")
@@ -36,7 +39,8 @@ from .scheduler import Duration
               help="passed checks before HAProxy takes a member back")
 @click.option("--debounce", type=Duration(), default="100ms", show_default=True,
               help="quiet time after a change before HAProxy is reloaded (a burst of changes is one reload)")
-def lb(api: str, zk: str, discovery_path: str, zk_auth: str | None, groups: tuple[str, ...], bind: str,
+def lb(api: str, zk: str, discovery_path: str, zk_auth: str | None, zk_tls_ca: str | None, zk_tls_cert: str | None,
+       zk_tls_key: str | None, groups: tuple[str, ...], bind: str,
        run_dir: str | None, binary: str, check_interval: float, check_fall: int, check_rise: int,
        debounce: float) -> None:
     """Run HAProxy in front of the apps of --group, reloaded gracefully as their members change.
@@ -62,7 +66,7 @@ def lb(api: str, zk: str, discovery_path: str, zk_auth: str | None, groups: tupl
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    session = ZkSession(zk, credentials=zk_auth)
+    session = ZkSession(zk, credentials=zk_auth, tls=zk_tls(zk_tls_ca, zk_tls_cert, zk_tls_key))
     if not session.start(stopping=stop.is_set):
         return
     proxy = HAProxyProcess(directory, binary)
@@ -71,7 +75,8 @@ def lb(api: str, zk: str, discovery_path: str, zk_auth: str | None, groups: tupl
                             watch=lambda ids: watcher.watch(ids),  # type: ignore[union-attr]  # set below, before a watch
                             debounce=debounce)
     watcher = ServerSetWatcher(session.client, discovery_root(session.root, discovery_path), balancer.on_members)
-    feed = AppsFeed(api, balancer.on_apps, token=os.environ.get("HALYARD_TOKEN"))
+    feed = AppsFeed(api, balancer.on_apps, token=os.environ.get("HALYARD_TOKEN"),
+                    tls=ClientTls.current().requests_options())
     click.echo(f"halyard lb: group(s) {', '.join(groups)}, ServerSets under {watcher.base}, HAProxy in {directory}",
                err=True)
     feed.start()

@@ -8,10 +8,13 @@ import sys
 import threading
 
 import click
+from click.core import ParameterSource
 
 from ..engine.engine import EngineConfig
 from ..engine.service_ports import PortRange
 from ..errors import HalyardError
+from ..runtime.tls_server import ServerTls, server_context
+from .zk_options import ZK_TLS_OPTIONS, zk_tls
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -36,6 +39,17 @@ def check_tokens_file(path: str) -> int:
         raise click.BadParameter("; ".join(str(p) for p in exc.problems), param_hint="--tokens-file") from None
 
 
+def _server_tls(cert: str | None, key: str | None, client_ca: str | None, peer_ca: str | None) -> ServerTls | None:
+    """The API's TLS settings from the flags (None: plain HTTP); the files are read when the
+    scheduler starts (one that cannot be read ends it with status 1, naming it)."""
+    if not (cert or key or client_ca or peer_ca):
+        return None
+    if not cert or not key:
+        raise click.UsageError("--tls-cert and --tls-key go together" + (
+            "" if cert or key else " (--tls-client-ca and --tls-ca need them)"))
+    return ServerTls(cert, key, client_ca)
+
+
 class Duration(click.ParamType):
     name = "duration"
 
@@ -46,7 +60,19 @@ class Duration(click.ParamType):
 @click.command()
 @click.option("--master", required=True, help="Mesos master: http://HOST:5050, HOST:PORT or zk://HOST:PORT/mesos")
 @click.option("--zk", required=True, help="ZooKeeper for state and election: zk://HOST:PORT[,HOST:PORT]/CHROOT")
-@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HTTP API address")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True,
+              help="the API's address: HTTPS with --tls-cert/--tls-key; without them plain HTTP, which must be "
+                   "asked for by giving --listen")
+@click.option("--tls-cert", default=None, metavar="FILE",
+              help="serve the API and the dashboard over HTTPS with this certificate (PEM, with its chain); "
+                   "re-read on SIGHUP")
+@click.option("--tls-key", default=None, metavar="FILE", help="the certificate's private key (PEM); re-read on SIGHUP")
+@click.option("--tls-client-ca", default=None, metavar="FILE",
+              help="require client certificates signed by this CA (mTLS); a client without one is refused at "
+                   "the handshake")
+@click.option("--tls-ca", default=None, metavar="FILE",
+              help="CA that verifies the leader's certificate when this scheduler forwards to it "
+                   "(default: --tls-client-ca, else the system's)")
 @click.option("--advertise", default=None, metavar="HOST:PORT",
               help="the API address a leader publishes and standbys forward to (default: --listen, a wildcard "
                    "host replaced by this machine's name)")
@@ -61,6 +87,7 @@ class Duration(click.ParamType):
               help="how long Mesos keeps tasks running while no scheduler is subscribed")
 @click.option("--zk-auth", default=None, help="user:password: digest ACLs on Halyard's znodes")
 @click.option("--zk-session-timeout", type=Duration(), default="10s", show_default=True)
+@ZK_TLS_OPTIONS
 @click.option("--unreachable-grace", type=Duration(), default="60s", show_default=True,
               help="how long an unreachable task counts before it is replaced")
 @click.option("--local-port-min", type=click.IntRange(1, 65535), default=10000, show_default=True,
@@ -71,7 +98,8 @@ class Duration(click.ParamType):
               help="minReadySeconds of apps that set none: how long a new task must run (and be healthy, "
                    "if checked) to count for a rolling upgrade and the end of its deployment")
 @click.option("--deployment-timeout", type=Duration(), default="10m", show_default=True,
-              help="a deployment not done after this long fails and rolls back")
+              help="a deployment that makes no progress (more instances up, fewer old ones) for this long "
+                   "fails and rolls back")
 @click.option("--max-versions", "--zk-max-versions", type=click.IntRange(min=1), default=50, show_default=True,
               help="stored versions kept per app, for GET /v2/apps/{id}/versions and rollbacks (Marathon's "
                    "--zk_max_versions)")
@@ -106,9 +134,10 @@ class Duration(click.ParamType):
 @click.option("--maintenance-horizon", type=Duration(), default="1h", show_default=True,
               help="place nothing new on an agent whose maintenance window starts within this")
 @click.option("--log-level", default="INFO", show_default=True)
-def scheduler(master: str, zk: str, listen: str, advertise: str | None, name: str, role: str, principal: str | None,
+def scheduler(master: str, zk: str, listen: str, tls_cert: str | None, tls_key: str | None, tls_client_ca: str | None,
+              tls_ca: str | None, advertise: str | None, name: str, role: str, principal: str | None,
               secret_file: str | None, failover_timeout: float, zk_auth: str | None,
-              zk_session_timeout: float, unreachable_grace: float, local_port_min: int, local_port_max: int,
+              zk_session_timeout: float, zk_tls_ca: str | None, zk_tls_cert: str | None, zk_tls_key: str | None, unreachable_grace: float, local_port_min: int, local_port_max: int,
               min_healthy_time: float,
               deployment_timeout: float, max_versions: int, tokens_file: str | None, auth_reads: bool,
               audit_log: str | None, executor_uri: str | None,
@@ -148,6 +177,12 @@ def scheduler(master: str, zk: str, listen: str, advertise: str | None, name: st
     tokens = check_tokens_file(tokens_file) if tokens_file else 0
     if auth_reads and not tokens:
         raise click.UsageError("--auth-reads needs --tokens-file")
+    server_tls = _server_tls(tls_cert, tls_key, tls_client_ca, tls_ca)
+    if server_tls is None and click.get_current_context().get_parameter_source("listen") is ParameterSource.DEFAULT:
+        raise click.UsageError("give --tls-cert and --tls-key to serve HTTPS, or --listen HOST:PORT to serve plain HTTP")
+    if server_tls is not None:
+        server_context(server_tls)  # a file that cannot be used: TlsFileError naming it, exit status 1
+    zk_tls_settings = zk_tls(zk_tls_ca, zk_tls_cert, zk_tls_key)
     config = ServiceConfig(tokens_file=tokens_file, auth_reads=auth_reads, audit_log=audit_log, master=master, zk=zk, listen=listen, advertise=advertise, name=name, role=role, principal=principal,
                            secret=secret, failover_timeout=failover_timeout, zk_auth=zk_auth,
                            zk_session_timeout=zk_session_timeout, executor_uri=executor_uri,
@@ -156,14 +191,22 @@ def scheduler(master: str, zk: str, listen: str, advertise: str | None, name: st
                            registry_credentials=registry_credentials, discovery=not no_discovery,
                            discovery_path=discovery_path, discovery_format=discovery_format,
                            rebalance_on_agent_join=rebalance_on_agent_join, rebalance_cooldown=rebalance_cooldown,
+                           tls=server_tls, tls_ca=tls_ca, zk_tls=zk_tls_settings,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
                                                deployment_timeout=deployment_timeout, max_versions=max_versions,
                                                service_ports=PortRange(local_port_min, local_port_max),
                                                maintenance_horizon=maintenance_horizon))
     process = SchedulerApp(config)
     process.start_api()
-    click.echo(f"halyard scheduler: API on http://{listen}, master {master}, state in {zk}", err=True)
+    click.echo(f"halyard scheduler: API on {config.scheme}://{listen}, master {master}, state in {zk}"
+               f"{' (over TLS)' if zk_tls_settings else ''}", err=True)
     log = logging.getLogger("halyard")
+    if server_tls is None:
+        log.warning("the API serves plain HTTP on %s (no TLS): tokens and definitions cross the network in clear "
+                    "text; --tls-cert/--tls-key serve HTTPS", listen)
+    else:
+        log.info("the API serves HTTPS on %s%s", listen,
+                 ", client certificates required" if server_tls.client_ca else "")
     done = threading.Event()
     gave_up: list[HalyardError] = []
 
@@ -185,7 +228,7 @@ def scheduler(master: str, zk: str, listen: str, advertise: str | None, name: st
 
     install_interrupt_handler(on_driver_failure, on_stop)
     signal.signal(signal.SIGTERM, lambda *_: on_stop())
-    signal.signal(signal.SIGHUP, lambda *_: process.reload_tokens())
+    signal.signal(signal.SIGHUP, lambda *_: process.reload())
     threading.Thread(target=work, name="halyard-scheduler").start()
     while not done.wait(0.5):
         pass

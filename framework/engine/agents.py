@@ -24,6 +24,8 @@ class KnownAgents:
 
     def __init__(self) -> None:
         self._seen: dict[str, AgentSeen] = {}  # agent id -> what the agent is
+        self.changes = 0  # grows whenever what is known changes (what is derived from it may be kept till then)
+        self._known: list[AgentSeen] | None = None
 
     def saw(self, offers: Iterable[Offer]) -> None:
         """Remember what ``offers`` say about their agents (an agent's latest offer wins; what the
@@ -48,14 +50,23 @@ class KnownAgents:
 
     def lost(self, agent_id: str) -> None:
         """The agent left the cluster."""
-        self._seen.pop(agent_id, None)
+        if self._seen.pop(agent_id, None) is not None:
+            self._changed()
 
     def _remember(self, agent: AgentSeen) -> None:
-        self._seen[agent.agent_id] = agent
+        if self._seen.get(agent.agent_id) != agent:
+            self._seen[agent.agent_id] = agent
+            self._changed()
+
+    def _changed(self) -> None:
+        self.changes += 1
+        self._known = None
 
     def known(self) -> list[AgentSeen]:
-        """Every known agent, by hostname then id."""
-        return sorted(self._seen.values(), key=lambda a: (a.hostname, a.agent_id))
+        """Every known agent, by hostname then id (sorted once per change; not to be modified)."""
+        if self._known is None:
+            self._known = sorted(self._seen.values(), key=lambda a: (a.hostname, a.agent_id))
+        return self._known
 
     def elsewhere(self, offered: Iterable[str], tasks_on: Mapping[str, Iterable[TaskRecord]]) -> list[AgentInfo]:
         """The agents not in ``offered`` that are known or run tasks (``tasks_on``: agent id -> its

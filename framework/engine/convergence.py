@@ -14,10 +14,11 @@ After each event (:meth:`Convergence.after_event`):
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Protocol
 
 from .app_records import AppRecord, TaskRecord
-from .converge import converge
+from .converge import Decision, converge
 from .domain_events import AppTerminated
 from .messages import Instruction, Persist, Revive, Suppress
 from .readiness import Readiness
@@ -49,7 +50,42 @@ class Convergence:
         """Instances of the app waiting to be launched, now."""
         if self.held(app.app_id):
             return 0
+        settled = self._settled(app)
+        if settled is not None:
+            return self._launches(app.app_id, app.spec.instances - settled[0])
         return self._launches(app.app_id, converge(app, self._instances(app.app_id), self.readiness()).launch)
+
+    def _settled(self, app: AppRecord) -> tuple[int, int] | None:
+        """(live tasks, of which running) when converge's answer is plain arithmetic: the app is not
+        deleted, every task it has is live and of its current config, and there are no more than
+        ``instances`` of them (then converge kills nothing and launches the difference). Counted
+        by the index as tasks change, so one status update costs O(1), not O(the app's tasks)."""
+        if app.deleting or self.engine.rebalancer.extra or self._on_leaving(app.app_id):
+            return None
+        settled = self.engine.index.settled(app.app_id, app.config_version)
+        return settled if settled is not None and settled[0] <= app.spec.instances else None
+
+    def _on_leaving(self, app_id: str) -> bool:
+        """The app has a live task on an agent being drained (``drains.py``): converge replaces it."""
+        index = self.engine.index
+        return any(t.app_id == app_id and t.live for agent_id in self.engine.drains.leaving()
+                   for t in index.on_agent(agent_id))
+
+    def _deployed(self, app: AppRecord, settled: tuple[int, int] | None, pending: int, readiness: Readiness,
+                  leaving: Collection[str] = ()) -> bool:
+        """DeploymentBook.deployed, from the counts when they tell it (no checks, no minReadySeconds:
+        a task of the current config counts once it runs)."""
+        book = self.engine.deployment_book
+        if settled is not None:
+            deployment = book.of_app(app.app_id)
+            if deployment is None:
+                return False  # nothing to end
+            if deployment.kind == "rebalance" or pending:
+                return False
+            spec = app.spec
+            if not spec.health_checks and not spec.readiness_checks and not readiness.min_ready_seconds(spec):
+                return settled[1] == spec.instances
+        return book.deployed(app, self.engine.index.of_app(app.app_id), pending, readiness, leaving)
 
     def held(self, app_id: str) -> bool:
         """The app is in a later step of a deployment of several apps: left as it is for now."""
@@ -132,10 +168,14 @@ class Convergence:
                 continue
             # Stuck: its new tasks found no room (not: its strategy failed; killing old tasks
             # would not let the new ones be placed).
-            stuck = app_id in e.wait.reasons and app_id not in e.launcher.failed
+            settled = self._settled(app)
             leaving = e.drains.leaving()
-            decision = converge(app, self._instances(app_id), readiness, stuck=stuck, agent_values=e.agents.values_of,
-                                leaving=leaving)
+            if settled is not None:
+                decision = Decision(launch=app.spec.instances - settled[0])
+            else:
+                stuck = app_id in e.wait.reasons and app_id not in e.launcher.failed
+                decision = converge(app, self._instances(app_id), readiness, stuck=stuck,
+                                    agent_values=e.agents.values_of, leaving=leaving)
             now = e.clock()
             for task in decision.kill:
                 marked = task.evolve(killing=True)
@@ -146,8 +186,8 @@ class Convergence:
             self._pending[app_id] = self._launches(app_id, decision.launch)
             if app.deleting and not e.index.has_tasks(app_id):
                 self._teardown(app_id, persist, now)
-            elif not app.deleting and not decision.kill and e.deployment_book.deployed(
-                    app, e.index.of_app(app_id), self._pending.get(app_id, 0), readiness, leaving):
+            elif not app.deleting and not decision.kill and self._deployed(
+                    app, settled, self._pending.get(app_id, 0), readiness, leaving):
                 e.deployment_book.end(app_id, "succeeded", persist)
         return persist, kills
 

@@ -111,7 +111,7 @@ class EngineConfig:
     kill_retry: float = 30.0               # re-send a KILL that had no effect after this long
     stable_after: float = 600.0            # a failure after running this long restarts the backoff
     deployment_failures: int = 3           # failed tasks of the new config that fail a deployment
-    deployment_timeout: float = 600.0      # a deployment not done after this long fails
+    deployment_timeout: float = 600.0      # a deployment without progress for this long fails (tick.py)
     no_offer_after: float = 8.0            # no offer this long while apps wait: their reasons say so
     relist_every: float = 60.0             # read the master's agent list this often...
     relist_waiting: float = 10.0           # ...and this often while apps wait with no offer
@@ -129,7 +129,7 @@ class Engine:
     the parts, wired, and the table from event type to handler (:meth:`handle`).
 
     What the engine knows of its link to Mesos is kept here, for the handlers: ``framework_id``,
-    ``subscribed``, ``paused`` (the store is suspended: launch nothing), ``suppressed`` (the last
+    ``subscribed``, ``master`` (the master subscribed to, ``host:port``; None while not subscribed), ``paused`` (the store is suspended: launch nothing), ``suppressed`` (the last
     Revive/Suppress sent; None: unknown, the next one is sent) and ``offer_cycles`` (offer batches
     planned, for the metrics)."""
 
@@ -140,6 +140,7 @@ class Engine:
         registry = registry or StrategyRegistry.discover()
         self.framework_id: str | None = None
         self.subscribed = False
+        self.master: str | None = None
         self.paused = False
         self.suppressed: bool | None = None
         self.offer_cycles = 0

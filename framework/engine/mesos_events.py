@@ -53,6 +53,7 @@ class MesosEvents:
             e.framework_id = event.framework_id
             out.append(Persist(framework_id=event.framework_id))
         e.subscribed = True
+        e.master = event.master
         e.discovery.subscribed(e.clock())
         # Mesos keeps a framework's suppression across re-subscription (an earlier leader may
         # have suppressed): the next decision is always sent.
@@ -64,6 +65,7 @@ class MesosEvents:
     def disconnected(self, event: Disconnected) -> list[Instruction]:
         """The subscription is gone: until it is back, offers are declined and no Revive or Suppress is sent."""
         self.engine.subscribed = False
+        self.engine.master = None
         return []
 
     def paused(self, event: Paused) -> list[Instruction]:

@@ -19,9 +19,11 @@ from .members import Announce, SyncMembers, Withdraw
 
 @dataclass(frozen=True)
 class Subscribed:
-    """The framework is (re)subscribed with Mesos under ``framework_id``."""
+    """The framework is (re)subscribed with Mesos under ``framework_id``, to the leading master at
+    ``master`` (``host:port``; None when the adapter does not say)."""
 
     framework_id: str
+    master: str | None = None
 
 
 @dataclass(frozen=True)

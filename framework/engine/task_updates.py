@@ -89,6 +89,11 @@ class TaskUpdates:
         updated = task.evolve(**changes)
         if updated == task:
             return Persist()  # a duplicate: nothing to persist
+        if status.reason == "REASON_RECONCILIATION" and updated.evolve(message=task.message) == task:
+            # The master's answer to reconciliation, saying only what is known ("Reconciliation:
+            # Latest task state"): nothing changes, nothing is written (a failover's 50,000 answers
+            # are not 50,000 writes).
+            return Persist()
         self.index.set(updated)
         return Persist(tasks=[updated])
 

@@ -1,6 +1,6 @@
 """What the clock's tick does: everything that happens because time passed. Pure.
 
-Unreachable tasks expire (replaced, then forgotten), deployments that took too long fail, jobs
+Unreachable tasks expire (replaced, then forgotten), deployments that made no progress for too long fail, jobs
 fire and their kills are retried; and while subscribed: kills held for a drain are sent, waiting
 reasons and the agent list are refreshed, reconciliation and kills are retried, readiness checks
 fall due.
@@ -24,6 +24,9 @@ class TickHandler:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._since = engine.clock()  # this term's start: a deployment loaded from the store is timed from here
+        #: deployment key -> (its best counts so far: counted, -old, -distance to target; when they last improved)
+        self._progress: dict[str, tuple[tuple[int, int, int], float]] = {}
 
     def tick(self, event: Tick) -> list[Instruction]:
         """The clock moved on: what is due now."""
@@ -55,13 +58,42 @@ class TickHandler:
             e.probes.forget(task_id)
         persist = Persist(tasks=expired, delete_tasks=expunged)
         timeout = e.config.deployment_timeout
-        for deployment in list(e.deployment_book.running.values()):
-            if deployment.held or deployment.key not in e.deployment_book.running:
+        running = e.deployment_book.running
+        for key in [k for k in self._progress if k not in running]:
+            del self._progress[key]
+        for deployment in list(running.values()):
+            if deployment.held or deployment.key not in running:
                 continue  # its step has not come, or it ended with another app of its deployment
             e.index.dirty.add(deployment.app_id)  # tasks become ready by staying up: check again
-            if now - deployment.started_at >= timeout:
+            if now - self._last_progress(deployment.key, deployment.app_id, deployment.started_at, now) >= timeout:
                 e.commands.fail_deployment(deployment, f"not done after {timeout:g}s", persist)
         return persist
+
+    def _last_progress(self, key: str, app_id: str, started_at: float, now: float) -> float:
+        """When the deployment last made progress: more of its app's tasks count (Readiness) than
+        ever before, fewer old-config tasks are left, or the live tasks are closer to the target
+        (``instances``; 0 when the app is deleted) than ever before. A deployment times out only
+        after ``deployment_timeout`` without progress (Kubernetes' ``progressDeadlineSeconds``;
+        Marathon's deployments never time out), so a large scale-up that keeps launching is not
+        rolled back. Not stored: a new leader times what it loaded from its own start."""
+        e = self.engine
+        app = e.apps.get(app_id)
+        tasks = e.index.of_app(app_id) if app is not None else []
+        readiness = e.convergence.readiness()
+        counted = sum(1 for t in tasks if app is not None and readiness.counts(app, t))
+        old = sum(1 for t in tasks if t.live and app is not None and t.config_version != app.config_version)
+        target = 0 if app is None or app.deleting else app.spec.instances
+        distance = abs(sum(1 for t in tasks if t.live) - target)
+        now_best = (counted, -old, -distance)
+        known = self._progress.get(key)
+        if known is None:
+            self._progress[key] = (now_best, max(started_at, self._since))
+            return max(started_at, self._since)
+        best, at = known
+        if any(n > b for n, b in zip(now_best, best)):
+            at = now
+        self._progress[key] = ((max(counted, best[0]), max(-old, best[1]), max(-distance, best[2])), at)
+        return at
 
     def _alive(self, task_id: str) -> bool:
         task = self.engine.index.get(task_id)

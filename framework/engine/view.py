@@ -35,6 +35,11 @@ class EngineView:
     def framework_id(self) -> str | None:
         return self._engine.framework_id
 
+    @property
+    def master(self) -> str | None:
+        """The Mesos master the framework is subscribed to (``host:port``), None while not subscribed."""
+        return self._engine.master
+
     def now(self) -> float:
         """The engine's clock."""
         return self._engine.clock()

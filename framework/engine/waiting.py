@@ -93,6 +93,10 @@ class WaitingReasons:
         self.reasons: dict[str, tuple[str, ...]] = {}
         self._last_offer_at: float | None = None
         self._listed_at: float | None = None
+        # what the known agents are for each need, as of ``agents.changes``: a tick walks the
+        # agents only when they changed, once per distinct need (not per app, not every second)
+        self._described: dict[Resources, str | None] = {}
+        self._described_at = -1
 
     def subscribed(self, now: float) -> list[Instruction]:
         """The framework (re)subscribed: offers are counted from now; read the agent list."""
@@ -111,10 +115,15 @@ class WaitingReasons:
         skip, failed = set(offered), set(failed)
         others = [a for a in self.agents.known() if a.agent_id not in skip]
         reasons = {}
+        described: dict[Resources, str | None] = {}  # apps needing the same resources: one walk
         for app_id, why in plan_reasons.items():
             need = needs.get(app_id)
-            extra = (describe_unoffered(need, others)
-                     if need is not None and others and app_id not in failed else None)
+            if need is not None and others and app_id not in failed:
+                if need not in described:
+                    described[need] = describe_unoffered(need, others)
+                extra = described[need]
+            else:
+                extra = None
             reasons[app_id] = why + (extra,) if extra else why
         self.reasons = reasons
 
@@ -130,10 +139,9 @@ class WaitingReasons:
         quiet = now - self._last_offer_at
         starved = bool(needs) and quiet >= self.no_offer_after
         if starved:
-            agents = self.agents.known()
             self.reasons = {}
             for app_id, need in needs.items():
-                extra = describe_unoffered(need, agents)
+                extra = self._describe(need)
                 self.reasons[app_id] = (f"no offer with {describe_need(need)} for {quiet:.0f} s"
                                         + (f"; {extra}" if extra else ""),)
         due = self.relist_waiting if starved or self.reasons else self.relist_every
@@ -141,6 +149,14 @@ class WaitingReasons:
             self._listed_at = now
             return [ListAgents()]
         return []
+
+    def _describe(self, need: Resources) -> str | None:
+        """:func:`describe_unoffered` over every known agent, kept until the agents change."""
+        if self._described_at != self.agents.changes:
+            self._described, self._described_at = {}, self.agents.changes
+        if need not in self._described:
+            self._described[need] = describe_unoffered(need, self.agents.known())
+        return self._described[need]
 
     def forget(self, app_id: str, persist: Persist) -> None:
         """The app is gone: no reason of it is kept."""

@@ -21,18 +21,19 @@ class AppsFeed:
     """Calls ``on_apps(apps)`` with every app (Marathon's JSON) at start and after each change."""
 
     def __init__(self, api: str, on_apps: Callable[[list[dict[str, Any]]], None], token: str | None = None,
-                 retry_seconds: float = 1.0):
+                 retry_seconds: float = 1.0, tls: dict[str, Any] | None = None):
         self.api = api.rstrip("/")
         self.on_apps = on_apps
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.retry_seconds = retry_seconds
+        self.tls = tls or {}   # requests' verify/cert, for an API over HTTPS
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def refresh(self) -> None:
         """Read every app now and hand them over; HalyardError when the API does not answer."""
         try:
-            resp = requests.get(self.api + "/v2/apps", headers=self.headers, timeout=10)
+            resp = requests.get(self.api + "/v2/apps", headers=self.headers, timeout=10, **self.tls)
             resp.raise_for_status()
             apps = resp.json()["apps"]
         except (requests.RequestException, ValueError, KeyError) as exc:
@@ -52,6 +53,7 @@ class AppsFeed:
         while not self._stop.is_set():
             try:
                 with requests.get(self.api + "/v2/events", params={"event_type": list(EVENTS)}, headers=self.headers,
+                                  **self.tls,
                                   stream=True, timeout=(10, None)) as resp:
                     resp.raise_for_status()
                     # An event stream is UTF-8 whatever its headers say; without an encoding, requests

@@ -9,15 +9,29 @@ With ``principal`` and ``secret`` every call carries HTTP basic credentials (Mes
 authentication). A master that refuses them, or whose ACLs refuse the principal, is reported once
 through ``on_refused`` (``refusal.py`` tells a refusal from a failure worth retrying); a master that
 cannot be reached is retried with pymesos' backoff, and the log says so.
+
+Following the leading master (``--master zk://.../mesos``): pymesos' detector watches the masters'
+znodes and switches to the newly elected one; the retry backoff against a master that went away is
+capped at :data:`ZK_RETRY_CAP` (pymesos sleeps it on its IO thread, and would only then look at the
+new master). A master that stops answering without closing the connection (SIGSTOP, a partition)
+sends no more events, HEARTBEATs included: :class:`HeartbeatWatch` reconnects after
+:data:`MISSED_HEARTBEATS` of the subscription's ``heartbeat_interval_seconds`` (pymesos does not
+watch them). Calls are made without holding pymesos' driver lock through the request (pymesos does:
+a call stuck on a stopped master then kept the detector from switching masters). Each
+(re-)subscription names its master in the log and in the ``Subscribed`` event.
 """
 from __future__ import annotations
 
+import functools
 import getpass
+import json
 import logging
 import signal
 import socket
+import threading
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pymesos.process
 from pymesos import MesosSchedulerDriver, Scheduler
@@ -44,8 +58,35 @@ from ..engine.messages import (
 from ..errors import FrameworkRefusedError
 from .codec import acknowledgement, decode_inverse_offer, decode_offer, decode_status, task_infos
 from .refusal import refusal_from_error_event
+from .sender import LANES, CallSender, MasterCalls
 
 log = logging.getLogger(__name__)
+#: the longest pause between attempts to reach a master found through ZooKeeper (seconds)
+ZK_RETRY_CAP = 1.0
+#: heartbeat intervals without any event from the master before the connection counts as dead
+MISSED_HEARTBEATS = 2
+#: Mesos' default ``heartbeat_interval_seconds`` (used until SUBSCRIBED says otherwise)
+HEARTBEAT_SECONDS = 15.0
+
+
+def master_address(master_info: dict[str, Any]) -> str | None:
+    """pymesos' ``master_info`` (``hostname``, ``port``) -> ``host:port``."""
+    host, port = master_info.get("hostname"), master_info.get("port")
+    return f"{host}:{port}" if host and port else None
+
+
+def announced_address(data: bytes | str | None) -> str | None:
+    """A master's ZooKeeper announcement (its ``MasterInfo`` as JSON) -> ``ip:port``; None if unreadable."""
+    try:
+        address = json.loads(data.decode() if isinstance(data, bytes) else data or "")["address"]
+        return f"{address['ip']}:{address['port']}"
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def heartbeat_overdue(last_heard: float, interval: float, now: float, missed: int = MISSED_HEARTBEATS) -> bool:
+    """Nothing heard from the master (no event, no HEARTBEAT) for ``missed`` heartbeat intervals."""
+    return now - last_heard > missed * interval
 
 
 def install_interrupt_handler(on_driver_failure: Callable[[BaseException], None],
@@ -104,12 +145,16 @@ class _PymesosScheduler(Scheduler):
             log.exception("dropping a Mesos event")
 
     def registered(self, driver, framework_id, master_info):  # noqa: N802 - pymesos' names
-        log.info("subscribed as framework %s to master %s", framework_id["value"], master_info)
-        self._emit(lambda: Subscribed(framework_id["value"]))
+        master = master_address(master_info)
+        log.info("subscribed as framework %s to master %s (Mesos %s)", framework_id["value"], master,
+                 master_info.get("version"))
+        self._emit(lambda: Subscribed(framework_id["value"], master))
 
     def reregistered(self, driver, master_info):  # noqa: N802
-        log.info("re-subscribed as framework %s to master %s", driver.framework_id, master_info)
-        self._emit(lambda: Subscribed(driver.framework_id))
+        master = master_address(master_info)
+        log.info("re-subscribed as framework %s to master %s (Mesos %s)", driver.framework_id, master,
+                 master_info.get("version"))
+        self._emit(lambda: Subscribed(driver.framework_id, master))
 
     def disconnected(self, driver):
         log.warning("disconnected from the master")
@@ -171,15 +216,144 @@ class _PymesosScheduler(Scheduler):
 
 
 class _SchedulerDriver(MesosSchedulerDriver):
-    """pymesos' driver, saying in Halyard's log when the master cannot be reached and how long it waits.
+    """pymesos' driver, saying in Halyard's log when the master cannot be reached and how long it
+    waits, and noting when it last heard from the master (for :class:`HeartbeatWatch`).
 
     pymesos calls ``_backoff`` exactly when connecting to the master failed, then sleeps that long
-    (2 s, doubling, at most 15 s, with jitter) and tries again."""
+    (2 s, doubling, at most 15 s, with jitter; at most :data:`ZK_RETRY_CAP` when the master is
+    found through ZooKeeper) and tries again."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.last_heard = time.monotonic()
+        self.heartbeat_seconds = HEARTBEAT_SECONDS
+        self._calls = threading.Lock()  # one call at a time on the shared HTTP connection
+        self.detected: str | None = None  # the leading master ZooKeeper announced last
+
+    def onNewMasterDetectedMessage(self, data: Any) -> None:  # noqa: N802 - pymesos' name
+        """The detector's news, remembered: a 307 from a master that is not the leader (any more)
+        sends pymesos elsewhere, and when that master dies the detector has nothing new to say."""
+        self.detected = announced_address(data)
+        log.info("ZooKeeper names master %s the leader", self.detected)
+        super().onNewMasterDetectedMessage(data)
+
+    def _send(self, body: Any, path: str = "/api/v1/scheduler", method: str = "POST",
+              headers: dict[str, str] | None = None) -> Any:
+        """One call to the master (pymesos' ``_send``, same answers), made without holding the
+        driver's lock: pymesos holds it through the request, so a call to a master that stopped
+        answering (SIGSTOP) held it for the whole timeout, and the IO thread and the detector,
+        which need it to switch to the newly elected master, waited behind one stuck call after
+        another. A switch now closes the connection under a stuck call, which then fails at once."""
+        with self._calls:
+            with self._lock:
+                conn = self._get_conn()
+                stream_id = self.stream_id
+            if conn is None:
+                raise RuntimeError("Not connected yet")
+            sent = dict(headers or {})
+            data = b""
+            if body != "":
+                data = json.dumps(body).encode("utf-8")
+                sent["Content-Type"] = "application/json"
+            if stream_id:
+                sent["Mesos-Stream-Id"] = stream_id
+            if self._basic_credential:
+                sent["Authorization"] = self._basic_credential
+            try:
+                conn.request(method, path, body=data, headers=sent)
+                response = conn.getresponse()
+                answer = response.read()
+            except Exception:
+                with self._lock:
+                    if self._conn is conn:
+                        self._close()
+                raise
+            if not 200 <= response.status < 300:
+                raise RuntimeError(f"Failed to send request {response.status}: {answer!r}\n{data!r}")
+            try:
+                return json.loads(answer.decode("utf-8")) if answer else {}
+            except ValueError:
+                return {}
+
+    @property
+    def follows_zookeeper(self) -> bool:
+        return self.master_uri.startswith(("zk://", "zoo://"))
 
     def _backoff(self, num_conn_retry: int) -> float:
         seconds = super()._backoff(num_conn_retry)
+        if self.follows_zookeeper:
+            seconds = min(seconds, ZK_RETRY_CAP)
         log.warning("master %s unreachable; retrying in %.1f s (attempt %d)", self.master, seconds, num_conn_retry + 1)
+        detected = self.detected
+        if self.follows_zookeeper and detected and detected != self.master:
+            log.warning("following ZooKeeper's leading master %s instead", detected)
+            self.change_master(detected)  # taken up by the IO thread's next turn
         return seconds
+
+    def gen_request(self) -> bytes:
+        """A new connection's SUBSCRIBE: the clock for an answer starts now."""
+        self.last_heard = time.monotonic()
+        return super().gen_request()
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        self.last_heard = time.monotonic()
+        if event.get("type") == "SUBSCRIBED":
+            interval = event.get("subscribed", {}).get("heartbeat_interval_seconds")
+            self.heartbeat_seconds = float(interval) if interval else HEARTBEAT_SECONDS
+        super().on_event(event)
+
+    def reconnect(self, settle: float = 5.0) -> None:
+        """Drop the connection to the current master and subscribe to it again (unless the detector
+        names another master meanwhile): pymesos reconnects only when the master changes."""
+        with self._lock:
+            master = cast("str | None", getattr(self, "_new_master"))  # noqa: B009 - pymesos' untyped attribute
+            if self.follows_zookeeper and self.detected:
+                master = self.detected  # not one a redirect named: ZooKeeper's leader
+            if master is None or not self._started:
+                return
+            self._new_master = None
+        self._notify()
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline:  # the IO thread drops the connection when it wakes
+            with self._lock:
+                if self._master is None or self._new_master is not None:
+                    break
+            time.sleep(0.01)
+        with self._lock:
+            self._close()
+            if self._new_master is None:
+                self._new_master = master
+        self._notify()
+
+
+class HeartbeatWatch:
+    """A thread that reconnects the driver when the master has been silent for
+    :data:`MISSED_HEARTBEATS` heartbeat intervals (a SIGSTOPped or cut-off master keeps the TCP
+    connection open and says nothing)."""
+
+    def __init__(self, driver: _SchedulerDriver, missed: int = MISSED_HEARTBEATS, every: float = 1.0):
+        self._driver, self._missed, self._every = driver, missed, every
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="halyard-heartbeat-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        d = self._driver
+        while not self._stopped.wait(self._every):
+            if d.master is None or not heartbeat_overdue(d.last_heard, d.heartbeat_seconds, time.monotonic(), self._missed):
+                continue
+            log.warning("nothing from master %s for %.0f s (heartbeat every %.0f s): reconnecting", d.master,
+                        time.monotonic() - d.last_heard, d.heartbeat_seconds)
+            d.last_heard = time.monotonic()
+            try:
+                d.reconnect()
+            except Exception:  # noqa: BLE001 - the watch must outlive one failed attempt
+                log.exception("reconnecting to the master failed")
 
 
 class MesosDriver:
@@ -194,15 +368,49 @@ class MesosDriver:
         self._driver = _SchedulerDriver(callbacks, framework, master, use_addict=False,
                                         implicit_acknowledgements=False, principal=principal, secret=secret,
                                         failover=True)
+        self._watch = HeartbeatWatch(self._driver)
+        self._sender: CallSender[Instruction] = CallSender(
+            [functools.partial(self._send_off_loop, MasterCalls(self._call_target)) for _ in range(LANES)])
 
     def start(self) -> None:
+        self._sender.start()
         self._driver.start()
+        self._watch.start()
 
     def stop(self) -> None:
         """Close the subscription without tearing the framework down: tasks keep running."""
+        self._watch.stop()
+        self._sender.stop()
         self._driver.stop(failover=True)
 
     def execute(self, ins: Instruction) -> None:
+        """Carry out one call: acknowledgements and kills are queued for the sender thread
+        (``sender.py``: in order, the loop does not wait for them); the others are sent now."""
+        if isinstance(ins, (Acknowledge, Kill)):
+            self._sender.put(ins.task_id, ins)
+        else:
+            self._execute_now(ins)
+
+    def _call_target(self) -> tuple[str, dict[str, str]] | None:
+        """Where the sender's lanes send, with pymesos' stream id and credentials; None when not subscribed."""
+        d = self._driver
+        stream_id = d.stream_id
+        if stream_id is None or not d.framework_id:
+            return None
+        headers = {"Mesos-Stream-Id": stream_id}
+        if d._basic_credential:  # pymesos' own "Basic ..." header value
+            headers["Authorization"] = d._basic_credential
+        return d.master, headers
+
+    def _send_off_loop(self, lane: MasterCalls, ins: Instruction) -> None:
+        """An acknowledgement or a kill, as pymesos would send it, through ``lane``'s connection."""
+        framework = {"value": self._driver.framework_id}
+        if isinstance(ins, Acknowledge):
+            lane.send({"type": "ACKNOWLEDGE", "framework_id": framework, "acknowledge": acknowledgement(ins)})
+        elif isinstance(ins, Kill):
+            lane.send({"type": "KILL", "framework_id": framework, "kill": {"task_id": {"value": ins.task_id}}})
+
+    def _execute_now(self, ins: Instruction) -> None:
         """Send one call. A call that fails in transport (the subscription being re-established
         on pymesos' IO thread, which shares the HTTP connection) is lost like a call made while
         disconnected, which pymesos drops silently: reconciliation and kill retries cover both."""

@@ -52,9 +52,26 @@ class MesosMaster:
             last = f"{base}{path} answered HTTP {response.status_code}"
         raise ClusterSourceError(last or f"no state at {base}")
 
+    def slaves(self) -> Any:
+        """The master's ``/master/slaves`` (``{"slaves": [...]}``: each agent's resources, used and
+        offered resources, attributes, fault domain, whether active) as parsed JSON; the whole
+        ``/master/state`` from a master that does not serve it. With 1,000 agents and 20,000 tasks
+        the state is 10 MB, the agents 0.7 MB; raises ClusterSourceError as :meth:`state`."""
+        base = self.url()
+        try:
+            response = requests.get(base + "/master/slaves", timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise ClusterSourceError(f"cannot reach the master at {base}: {exc}") from None
+        if response.status_code != 200:
+            return self.state()
+        try:
+            return response.json()
+        except ValueError:
+            raise ClusterSourceError(f"{base}/master/slaves did not return JSON") from None
+
     def agents(self) -> tuple[AgentSeen, ...]:
         """Every agent registered with the master: what it is (attributes, fault domain)."""
-        return decode_agents(self.state())
+        return decode_agents(self.slaves())
 
     def agent_url(self, agent_id: str) -> str:
         """The HTTP address of a registered agent (``http://host:port``); UpstreamError when the

@@ -30,6 +30,8 @@ class SchedulerInfo:
     zk: str
     zk_session_timeout: float
     listen: str
+    #: the Mesos master the leader is subscribed to now (``host:port``; None: not subscribed, or a standby)
+    subscribed_master: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class MasterReader(Protocol):
 
     def state(self) -> Any:
         """The master's ``/master/state`` document."""
+
+    def slaves(self) -> Any:
+        """The master's ``/master/slaves`` document (its agents only)."""
 
     def agent_url(self, agent_id: str) -> str:
         """The HTTP address of a registered agent."""
@@ -92,5 +97,9 @@ class Backend(Protocol):
 
     def abdicate(self) -> bool:
         """Give up leadership (``DELETE /v2/leader``); False on a standby."""
+
+    def stale_for(self) -> float | None:
+        """Seconds since this leader lost ZooKeeper (its session suspended: reads are served,
+        stale, and changes refused), None when it is connected or does not lead."""
 
     def master(self) -> MasterReader: ...

@@ -5,6 +5,8 @@ import socket
 from dataclasses import dataclass, field
 
 from ..engine.engine import EngineConfig
+from ..store.zk_tls import ZkTls
+from .tls_server import ServerTls
 
 
 @dataclass
@@ -35,6 +37,14 @@ class ServiceConfig:
     discovery_format: str = "serverset"     # serverset (Finagle, Aurora) | curator (Curator, Spring Cloud)
     rebalance_on_agent_join: bool = False   # rebalance every app by itself when agents join (auto_rebalance.py)
     rebalance_cooldown: float = 60.0        # ...this long after the first join, and after the last run
+    tls: ServerTls | None = None            # the API over HTTPS (--tls-cert/--tls-key[/--tls-client-ca]); None: plain
+    tls_ca: str | None = None               # verifies the leader a standby forwards to (default: --tls-client-ca)
+    zk_tls: ZkTls | None = None             # --zk over TLS (--zk-tls-ca/--zk-tls-cert/--zk-tls-key)
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when the API serves TLS, else ``http``."""
+        return "https" if self.tls is not None else "http"
 
     @property
     def advertised(self) -> str:

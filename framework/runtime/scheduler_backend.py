@@ -4,20 +4,25 @@ inbox, its epoch), which the leader loop (``service.py``'s :class:`SchedulerServ
 sets when it leads and clears when it steps down.
 
 Reads take the lock the loop applies events under; commands go to the loop's inbox and wait for its
-answer; a standby answers :class:`~halyard.errors.NotLeaderError` naming the leader.
+answer; a standby answers :class:`~halyard.errors.NotLeaderError` naming the leader. While the
+ZooKeeper session is suspended (:meth:`SchedulerBackend.store_reachable`), a leader refuses
+commands at once (:class:`~halyard.errors.LeaderSuspendedError`: it could not persist them) and
+serves reads, stale (:meth:`SchedulerBackend.stale_for`).
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 
 from .. import __version__
 from ..engine.engine import Engine
 from ..engine.messages import Event
 from ..engine.view import EngineView
-from ..errors import NotLeaderError, StoreError
+from ..errors import LeaderSuspendedError, NotLeaderError, StoreError
 from ..spec.app import AppSpec
 from ..store.base import Election, StateStore
 from .backend import Latency, MasterReader, SchedulerInfo, SchedulerStats
@@ -57,6 +62,23 @@ class SchedulerBackend:
         self.epoch: int | None = None
         self.why = StepDownChannel(lambda: self.post(Wake()))
         self.offer_latencies = OfferLatencies()
+        self._unreachable_since: float | None = None  # monotonic time ZooKeeper was lost (None: connected)
+
+    def store_reachable(self, reachable: bool) -> None:
+        """The session's thread: ZooKeeper connected (again), or suspended."""
+        with self.lock:
+            if reachable:
+                self._unreachable_since = None
+            elif self._unreachable_since is None:
+                self._unreachable_since = time.monotonic()
+
+    def stale_for(self) -> float | None:
+        """Seconds since this leader lost ZooKeeper; None when connected or not leading."""
+        with self.lock:
+            since = self._unreachable_since
+            if since is None or self.engine is None:
+                return None
+        return time.monotonic() - since
 
     def post(self, item: Event | Wake) -> None:
         """Queue an event for the leader loop, if this scheduler leads (else it is dropped)."""
@@ -68,6 +90,8 @@ class SchedulerBackend:
         """Where the leader's API listens (this scheduler's address if it leads), if known."""
         if self.engine is not None:
             return self.config.advertised
+        if self._unreachable_since is not None:
+            return None  # ZooKeeper cannot be read now (and a read would wait for it)
         try:
             contenders = self.election.contenders()
         except StoreError:
@@ -94,7 +118,16 @@ class SchedulerBackend:
             events = self.events
         if events is None:
             raise NotLeaderError(self.leader())
-        events.ask(command, timeout)
+        stale = self.stale_for()
+        if stale is not None:
+            raise LeaderSuspendedError(stale)
+        try:
+            events.ask(command, timeout)
+        except FutureTimeout:
+            stale = self.stale_for()
+            if stale is None:
+                raise
+            raise LeaderSuspendedError(stale) from None  # applied once ZooKeeper is back, or never
 
     def app_version(self, app_id: str, version: float) -> AppSpec | None:
         """A stored version of an app, read from the store (not held by the engine)."""
@@ -117,11 +150,12 @@ class SchedulerBackend:
         with self.lock:
             engine = self.engine
             framework_id = engine.framework_id if engine else None
+            subscribed_master = engine.master if engine else None
         c = self.config
         return SchedulerInfo(name=c.name, version=__version__, leader=self.leader(), elected=engine is not None,
                              framework_id=framework_id, master=c.master, role=c.role,
                              failover_timeout=c.failover_timeout, zk=c.zk, zk_session_timeout=c.zk_session_timeout,
-                             listen=c.listen)
+                             listen=c.listen, subscribed_master=subscribed_master)
 
     def stats(self) -> SchedulerStats:
         """Figures for benchmarks and operators."""

@@ -27,13 +27,14 @@ from collections.abc import Callable
 from ..engine.app_records import Snapshot
 from ..engine.domain_events import DomainEvent
 from ..engine.engine import Engine, EngineConfig
-from ..engine.messages import Event, Launch, Offers, Paused, Tick
+from ..engine.messages import Event, Launch, Offers, Paused, StatusUpdate, Tick
 from ..errors import FencedError, HalyardError, NotLeaderError, StoreError
 from ..jobs.domain_events import CallbackNotice
 from ..placement import StrategyRegistry
 from ..store.base import Election, Session, SessionState, StateStore
 from .backend import MasterReader
 from .config import ServiceConfig
+from .group_commit import MAX_GROUP, group_commit
 from .instructions import AgentListing, DiscoveryWriter, Driver, InstructionHandlers, Outlets, ReadinessChecker, Sink
 from .scheduler_backend import SchedulerBackend
 from .signals import Command, Inbox, Wake, Why
@@ -100,6 +101,7 @@ class SchedulerService(SchedulerBackend):
     def session_changed(self, state: SessionState) -> None:
         """The session's thread: signals and events only."""
         log.info("ZooKeeper session %s", state.value)
+        self.store_reachable(state is not SessionState.SUSPENDED)
         if state is SessionState.LOST:
             self.why.signal(Why.SESSION_LOST)
         else:
@@ -177,6 +179,9 @@ class SchedulerService(SchedulerBackend):
             if isinstance(item, Command):
                 self._answer(engine, handlers, item)
                 continue
+            if isinstance(item, StatusUpdate):
+                self._apply_updates(engine, handlers, [item, *events.take_updates(MAX_GROUP - 1)])
+                continue
             self._apply(engine, handlers, item, arrived)
 
     def _answer(self, engine: Engine, handlers: InstructionHandlers, command: Command) -> None:
@@ -192,6 +197,13 @@ class SchedulerService(SchedulerBackend):
             raise
         else:
             command.future.set_result(None)
+
+    def _apply_updates(self, engine: Engine, handlers: InstructionHandlers, updates: list[StatusUpdate]) -> None:
+        """Status updates queued together: applied in order, written once, then acknowledged
+        (``group_commit.py``)."""
+        with self.lock:
+            batches = [engine.handle(update) for update in updates]
+        handlers.carry_out(group_commit(batches))
 
     def _apply(self, engine: Engine, handlers: InstructionHandlers, event: Event, arrived: float | None = None) -> None:
         with self.lock:

@@ -13,11 +13,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import uvicorn
+from uvicorn.config import HTTP_PROTOCOLS
+from uvicorn.importer import import_from_string
 
 from ..api.audit import AuditLog
 from ..api.eremetic import callback_json
 from ..api.event_stream import EventHub
 from ..api.inputs import AppInputs
+from ..api.peers import Peers
 from ..api.server import create_app
 from ..api.tokens import TokenFile
 from ..engine.domain_events import AgentJoined, DomainEvent, deployment_of
@@ -42,6 +45,7 @@ from .config import ServiceConfig
 from .probes import HttpProbes
 from .secret_store import SecretStore
 from .service import SchedulerService
+from .tls_server import https_protocol, reload_chain, server_context
 from .webhooks import WebhookPoster
 
 API_START_SECONDS = 10.0
@@ -52,7 +56,7 @@ def executor_settings(config: ServiceConfig) -> ExecutorSettings:
     scheduler serves and run it with their ``python3``."""
     uri = config.executor_uri
     if uri is None:
-        uri = f"http://{config.advertised}{executor_artifact().path}"
+        uri = f"{config.scheme}://{config.advertised}{executor_artifact().path}"
     command = config.executor_command or f"python3 {uri.rstrip('/').rsplit('/', 1)[-1]}"
     return replace(config.engine.executor, command=command, uris=(uri,) if uri else ())
 
@@ -66,7 +70,9 @@ class SchedulerApp:
         self.secrets = SecretStore(config.secrets_file) if config.secrets_file else None
         self.tokens = TokenFile(config.tokens_file) if config.tokens_file else None
         self.audit = AuditLog(config.audit_log) if config.audit_log else None
-        self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth)
+        # So do certificate files that cannot be used (TlsFileError names the file).
+        self.tls_context = server_context(config.tls) if config.tls is not None else None
+        self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth, config.zk_tls)
         self.store = self.session.store()
         self.election = self.session.election(self.store.election_path, config.advertised)
         # A discovery path that collides with the state stops the process here (ValidationError).
@@ -116,7 +122,8 @@ class SchedulerApp:
     def _driver(self, framework_id: str | None, sink: Callable[[Event], None],
                 on_failed_over: Callable[[str], bool]) -> MesosDriver:
         c = self.config
-        framework = framework_info(c.name, c.role, c.failover_timeout, framework_id, c.principal, f"http://{c.advertised}")
+        framework = framework_info(c.name, c.role, c.failover_timeout, framework_id, c.principal,
+                                   f"{c.scheme}://{c.advertised}")
         return MesosDriver(c.master, framework, sink, c.principal, c.secret, on_failed_over=on_failed_over,
                            on_refused=self.service.fail)
 
@@ -124,9 +131,13 @@ class SchedulerApp:
         """Serve the HTTP API on its own thread (returns once it listens, or after 10 s)."""
         host, _, _ = self.config.listen.rpartition(":")
         api = create_app(self.service, self.hub, self.tokens, self.config.auth_reads,
-                         AppInputs(secrets=self.secrets, role=self.config.role), self.release_desk, self.audit)
-        server = uvicorn.Server(uvicorn.Config(api, host=host or "127.0.0.1", port=self.config.port,
-                                               log_level="warning", access_log=False, lifespan="off"))
+                         AppInputs(secrets=self.secrets, role=self.config.role), self.release_desk, self.audit,
+                         self._peers())
+        settings = uvicorn.Config(api, host=host or "127.0.0.1", port=self.config.port,
+                                  log_level="warning", access_log=False, lifespan="off")
+        if self.tls_context is not None:
+            settings.http = https_protocol(import_from_string(HTTP_PROTOCOLS["auto"]), self.tls_context)
+        server = uvicorn.Server(settings)
         self._server = server
         threading.Thread(target=server.run, name="halyard-api", daemon=True).start()
         deadline = time.monotonic() + API_START_SECONDS
@@ -162,6 +173,20 @@ class SchedulerApp:
 
     def stop(self) -> None:
         self.service.stop()
+
+    def _peers(self) -> Peers:
+        """How this scheduler, as a standby, reaches the leader: HTTPS verified against ``--tls-ca``
+        (default ``--tls-client-ca``), presenting its own certificate, when it serves HTTPS."""
+        tls = self.config.tls
+        if tls is None:
+            return Peers()
+        return Peers(https=True, verify=self.config.tls_ca or tls.client_ca or True, cert=(tls.cert, tls.key))
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the tokens file, and the API's certificate and key."""
+        self.reload_tokens()
+        if self.tls_context is not None and self.config.tls is not None:
+            reload_chain(self.tls_context, self.config.tls)
 
     def reload_tokens(self) -> bool:
         """SIGHUP: re-read the tokens file (a bad one keeps the tokens in force, logged); the next

@@ -19,6 +19,7 @@ from kazoo.retry import KazooRetry
 from ..errors import StoreUnavailableError
 from .base import SessionState
 from .zk import ZkStore, digest_acl
+from .zk_tls import ZkTls, kazoo_tls
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +75,17 @@ class ZkElection:
 class ZkSession:
     """One scheduler's ZooKeeper connection: the store and the election live on it."""
 
-    def __init__(self, url: str, session_timeout: float = 10.0, credentials: str | None = None):
+    def __init__(self, url: str, session_timeout: float = 10.0, credentials: str | None = None,
+                 tls: ZkTls | None = None):
         self.url = url
+        self.tls = tls
         self.session_timeout = session_timeout
         self.credentials = credentials
         self.hosts, self.root = parse_zk(url)
         self.acl = digest_acl(credentials)
         self.client = KazooClient(hosts=self.hosts, timeout=session_timeout, auth_data=_auth(credentials),
                                   connection_retry=KazooRetry(max_tries=-1, max_delay=2),
-                                  command_retry=KazooRetry(max_tries=3, max_delay=1))
+                                  command_retry=KazooRetry(max_tries=3, max_delay=1), **kazoo_tls(tls))
 
     @property
     def connected(self) -> bool:
@@ -121,7 +124,8 @@ class ZkSession:
         base, slash, path = self.hosts.partition("/")
         if not slash:
             return
-        client = KazooClient(hosts=base, timeout=self.session_timeout, auth_data=_auth(self.credentials))
+        client = KazooClient(hosts=base, timeout=self.session_timeout, auth_data=_auth(self.credentials),
+                             **kazoo_tls(self.tls))
         client.start(timeout=START_TIMEOUT)
         try:
             client.ensure_path("/" + path, acl=self.acl)

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_TXN_BYTES = 512 * 1024  # well below jute.maxbuffer (1 MB)
+LOAD_BATCH = 1000  # reads in flight at once while loading
 #: The nodes ``ensure_layout`` creates under the root.
 LAYOUT_NODES = ("apps", "tasks", "deployments", "jobs", "runs", "versions", "leader")
 #: Every node of the state store under its root: a discovery path may not be one of them.
@@ -191,21 +192,21 @@ class ZkStore:
         return snap
 
     def _records(self, part: str, from_json: Callable[[Any], T]) -> list[T]:
-        """Every record under ``part`` (a node deleted meanwhile is skipped)."""
+        """Every record under ``part`` (a node deleted meanwhile is skipped). The reads are sent
+        ``LOAD_BATCH`` at a time without waiting for each answer (50,000 tasks: 50 round trips'
+        worth of waiting, not 50,000)."""
         out = []
-        for name in self.client.get_children(self.path(part)):
-            record = self._read(self.path(part, name))
-            if record is not None:
-                out.append(from_json(record))
+        paths = [self.path(part, name) for name in self.client.get_children(self.path(part))]
+        for start in range(0, len(paths), LOAD_BATCH):
+            batch = paths[start:start + LOAD_BATCH]
+            for path, pending in [(path, self.client.get_async(path)) for path in batch]:
+                try:
+                    data, stat = pending.get()
+                except NoNodeError:
+                    continue
+                self._versions[path] = stat.version
+                out.append(from_json(codec.decode(data)))
         return out
-
-    def _read(self, path: str) -> Any | None:
-        try:
-            data, stat = self.client.get(path)
-        except NoNodeError:
-            return None
-        self._versions[path] = stat.version
-        return codec.decode(data)
 
     @kazoo_errors("read")
     def app_version(self, app_id: str, version: float) -> AppVersion | None:

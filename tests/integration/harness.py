@@ -31,9 +31,10 @@ STARTED: list["SchedulerProc"] = []  # every scheduler started in this session, 
 class SchedulerProc:
     """One scheduler process; several may share a ``chroot`` (one leads)."""
 
-    def __init__(self, cluster: dict[str, str], chroot: str, name: str, log_dir: Path, *extra: str):
+    def __init__(self, cluster: dict[str, str], chroot: str, name: str, log_dir: Path, *extra: str,
+                 port: Optional[int] = None):
         self.cluster, self.chroot, self.name, self.extra = cluster, chroot, name, list(extra)
-        self.port = free_port()
+        self.port = port or free_port()  # a port of a range reserved for the test, or any free one
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"scheduler-{self.port}.log"
         self.proc: Optional[subprocess.Popen] = None

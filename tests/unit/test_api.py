@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from halyard.engine.engine import Engine
 from halyard.engine.view import EngineView
-from halyard.errors import ConflictError, NotLeaderError, UpstreamError
+from halyard.errors import ConflictError, LeaderSuspendedError, NotLeaderError, UpstreamError
 from halyard.placement import Scope, Scorer, Strategy, StrategyRegistry
 from halyard.placement.registry import BUILTINS
 from halyard.runtime.backend import Latency, SchedulerInfo, SchedulerStats
@@ -48,10 +48,16 @@ def call(api: Any, method: str, path: str, body: Optional[Any] = None, query: st
         content_type = dict(start["headers"]).get(b"content-type", b"").decode()
         assert content_type.startswith("application/json") == body.startswith(b'"'), content_type
         return status, body.decode()
+    global LAST_HEADERS
+    LAST_HEADERS = {k.decode().lower(): v.decode()
+                    for k, v in next(m for m in sent if m["type"] == "http.response.start").get("headers", [])}
     try:
         return status, json.loads(body)
     except ValueError:
         return status, body.decode()
+
+
+LAST_HEADERS: dict[str, str] = {}  # the headers of call's last answer
 
 
 class FakeBackend:
@@ -61,6 +67,7 @@ class FakeBackend:
         self.engine = EngineHarness(StrategyRegistry(), clock=lambda: 1_700_000_000.0)
         self.refuse: Optional[Exception] = None
         self.leading = True
+        self.stale: Optional[float] = None
 
     def leader(self) -> Optional[str]:
         return "me:8080" if self.leading else None
@@ -86,16 +93,22 @@ class FakeBackend:
     def about(self) -> SchedulerInfo:
         return SchedulerInfo(name="halyard", version="0.1.0", leader="me:8080", elected=True, framework_id="F1",
                              master="zk://z:2181/mesos", role="*", failover_timeout=604800.0, zk="zk://z:2181/h",
-                             zk_session_timeout=10.0, listen="me:8080")
+                             zk_session_timeout=10.0, listen="me:8080", subscribed_master="10.0.0.2:5050")
 
     def abdicate(self) -> bool:
         return True
+
+    def stale_for(self) -> Optional[float]:
+        return self.stale
 
     def master(self) -> Any:
         return self
 
     def state(self) -> Any:
         raise UpstreamError("the Mesos master at http://m:5050 did not answer")
+
+    def slaves(self) -> Any:
+        return self.state()
 
     def agent_url(self, agent_id: str) -> str:
         raise UpstreamError("the Mesos master at http://m:5050 did not answer")
@@ -105,12 +118,27 @@ def test_info_leader_and_stats_keep_their_json(api):
     assert call(api, "GET", "/v2/info") == (200, {
         "name": "halyard", "version": "0.1.0", "leader": "me:8080", "elected": True, "frameworkId": "F1",
         "marathon_config": {"master": "zk://z:2181/mesos", "framework_name": "halyard", "mesos_role": "*",
-                            "failover_timeout": 604800.0, "mesos_user": None},
+                            "failover_timeout": 604800.0, "mesos_user": None,
+                            "mesos_leader_ui_url": "http://10.0.0.2:5050/"},
         "zookeeper_config": {"zk": "zk://z:2181/h", "zk_timeout": 10000}, "http_config": {"http_port": 8080}})
     assert call(api, "GET", "/v1/stats") == (200, {"leader": True, "epoch": 3, "offerCycles": 7, "reconciling": 0,
                                                   "offerToAcceptMs": {"p50": 1.5, "p99": 9.25, "count": 4}})
     assert call(api, "GET", "/v2/leader") == (200, {"leader": "me:8080"})
     assert call(api, "GET", "/ping") == (200, "pong")
+
+
+def test_a_leader_without_zookeeper_serves_reads_marked_stale_and_refuses_changes_with_marathons_503(api, backend):
+    """ZooKeeper's quorum lost: reads carry X-Halyard-Stale (seconds since), writes get Marathon's
+    no-leader answer; nothing else changes, and the header goes when ZooKeeper is back."""
+    backend.stale = 12.34
+    assert call(api, "GET", "/v2/apps")[0] == 200 and LAST_HEADERS["x-halyard-stale"] == "12.3"
+    backend.refuse = LeaderSuspendedError(12.34)
+    status, body = call(api, "POST", "/v2/apps", {"id": "/web", "cmd": "sleep 1"})
+    assert status == 503 and body["message"] == "Could not determine the current leader"
+    assert "ZooKeeper unreachable for 12.3 s" in body["reason"]
+    assert call(api, "GET", "/v2/apps/web")[0] == 404  # nothing was created
+    backend.stale, backend.refuse = None, None
+    assert call(api, "GET", "/v2/apps")[0] == 200 and "x-halyard-stale" not in LAST_HEADERS
 
 
 def test_a_conflict_names_the_deployment_in_the_way(api, backend):
@@ -171,7 +199,7 @@ def test_apps_tasks_queue_and_deployments_render_from_the_view(api, backend):
 
 def test_a_standby_without_a_known_leader_answers_503(api, backend):
     backend.leading = False
-    assert call(api, "GET", "/v2/apps") == (503, {"message": "not the leader (leader: unknown)", "leader": None})
+    assert call(api, "GET", "/v2/apps") == (503, {"message": "Could not determine the current leader", "leader": None})
 
 
 def test_invalid_input_is_a_422_with_paths(api):

@@ -268,9 +268,12 @@ def check_minimesos(words: list[str]) -> list[str]:
 # --- make ---------------------------------------------------------------------------------------
 
 def check_make(words: list[str]) -> list[str]:
+    """Every target exists; a variable given as ``NAME=VALUE`` is one the Makefile reads (``$(NAME)``)."""
     makefile = (ROOT / "Makefile").read_text()
-    return [f"make: no target {target!r}" for word in words[1:] if not word.startswith("-")
-            for target in alternatives(word) if not re.search(rf"^{re.escape(target)}:", makefile, re.M)]
+    variables = [w.partition("=")[0] for w in words[1:] if re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", w)]
+    return [f"make: no target {target!r}" for word in words[1:] if not word.startswith("-") and "=" not in word
+            for target in alternatives(word) if not re.search(rf"^{re.escape(target)}:", makefile, re.M)] + \
+        [f"make: no variable {name}" for name in variables if f"$({name})" not in makefile]
 
 
 # --- one line, one page -------------------------------------------------------------------------

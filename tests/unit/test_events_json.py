@@ -404,6 +404,9 @@ class Standby:
     def address(self):
         return "me:8080"
 
+    def stale_for(self):
+        return None  # a standby serves nothing stale
+
 
 def test_a_standby_redirects_to_the_leaders_advertised_address_keeping_the_query():
     api = create_app(Standby("leader.example:8080"), EventHub())

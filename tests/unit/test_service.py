@@ -8,7 +8,7 @@ import pytest
 
 from halyard.engine.app_records import Snapshot
 from halyard.engine.messages import Decline, Launch, Offers, Persist, PutApp, Subscribed
-from halyard.errors import FencedError, NotLeaderError, StoreUnavailableError
+from halyard.errors import FencedError, LeaderSuspendedError, NotLeaderError, StoreUnavailableError
 from halyard.placement import Scope, Scorer, Strategy, StrategyRegistry
 from halyard.placement.registry import BUILTINS
 from halyard.runtime.config import ServiceConfig
@@ -257,3 +257,99 @@ def test_the_drivers_io_thread_stops_pymesos_before_it_re_subscribes_when_told_n
     pymesos = PymesosDriver()
     _PymesosScheduler(events.append, lambda message: True).error(pymesos, "some other error")
     assert pymesos.stopped_with is None
+
+
+def test_a_leader_without_zookeeper_refuses_commands_at_once_serves_stale_reads_and_names_its_master(service):
+    """SUSPENDED (ZooKeeper's quorum lost): the leader keeps leading, paused; a command is refused
+    at once (it could not be persisted), reads go on marked stale; CONNECTED ends both."""
+    store, _, drivers, _ = service.fakes
+    until(lambda: service.engine is not None)
+    drivers[0].sink(Subscribed("F1", master="10.0.0.2:5050"))
+    until(lambda: service.about().subscribed_master == "10.0.0.2:5050")
+    service.session_changed(SessionState.SUSPENDED)
+    assert service.stale_for() is not None and service.stale_for() >= 0
+    commits = len(store.commits)
+    started = time.monotonic()
+    with pytest.raises(LeaderSuspendedError):
+        service.submit(PutApp(parse_app({"id": "/web", "cmd": "x"})))
+    assert time.monotonic() - started < 1.0 and len(store.commits) == commits
+    with service.reading() as view:
+        assert view.framework_id == "F1" and view.master == "10.0.0.2:5050"
+    service.session_changed(SessionState.CONNECTED)
+    assert service.stale_for() is None
+    service.submit(PutApp(parse_app({"id": "/web", "cmd": "x"})))
+    assert len(store.commits) > commits and service.stats().epoch == 1  # the same term all along
+
+
+@pytest.mark.parametrize("last_heard, interval, now, overdue", [
+    (100.0, 15.0, 129.0, False),   # one interval missed: a heartbeat may be late
+    (100.0, 15.0, 131.0, True),    # two missed: the master is gone (SIGSTOP, partition)
+    (100.0, 1.0, 102.5, True),
+])
+def test_a_master_silent_for_two_heartbeat_intervals_counts_as_gone(last_heard, interval, now, overdue):
+    from halyard.mesos.driver import heartbeat_overdue
+
+    assert heartbeat_overdue(last_heard, interval, now) is overdue
+
+
+def test_the_subscription_names_its_master_in_the_subscribed_event():
+    from halyard.mesos.driver import _PymesosScheduler
+
+    class PymesosDriver:
+        framework_id = "F1"
+
+    events: list = []
+    scheduler = _PymesosScheduler(events.append, lambda message: True)
+    scheduler.registered(PymesosDriver(), {"value": "F1"}, {"hostname": "127.0.0.1", "port": 17550})
+    scheduler.reregistered(PymesosDriver(), {"hostname": "127.0.0.1", "port": 17650, "version": "1.11.0"})
+    assert events == [Subscribed("F1", "127.0.0.1:17550"), Subscribed("F1", "127.0.0.1:17650")]
+
+
+def test_a_master_found_through_zookeeper_is_retried_within_a_second():
+    """pymesos sleeps its backoff on its IO thread before it looks at the master the detector names:
+    capped, a new master is tried within 1 s (pymesos alone: up to 15 s)."""
+    from halyard.mesos.driver import ZK_RETRY_CAP, MesosDriver
+
+    fixed = MesosDriver("127.0.0.1:1", {"name": "t", "user": "u"}, lambda e: None)
+    followed = MesosDriver("zk://127.0.0.1:2181/mesos", {"name": "t", "user": "u"}, lambda e: None)
+    assert fixed._driver._backoff(3) > 10.0
+    assert all(followed._driver._backoff(n) <= ZK_RETRY_CAP for n in range(6))
+
+
+def test_a_silent_master_is_connected_to_again_after_two_heartbeat_intervals():
+    """A master that accepts the connection and never answers (SIGSTOP): the watch drops the
+    connection and subscribes again; a master that talks is left alone."""
+    import socket
+
+    from halyard.mesos.driver import MesosDriver
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(10)
+    port = listener.getsockname()[1]
+    driver = MesosDriver(f"127.0.0.1:{port}", {"name": "t", "user": "u"}, lambda e: None)
+    driver._driver._timeout = 0.5  # pymesos asks the master's /version first: the silent master does not answer
+    driver._driver.heartbeat_seconds = 0.5
+    accepted = []
+    try:
+        driver.start()
+        started = time.monotonic()
+        for _ in range(3):  # the /version request, the SUBSCRIBE, the SUBSCRIBE again
+            accepted.append(listener.accept()[0])
+        assert time.monotonic() - started < 5.0
+    finally:
+        driver.stop()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+
+def test_the_master_zookeeper_announces_is_read_from_its_json_announcement():
+    from halyard.mesos.driver import announced_address
+
+    info = b'{"address": {"hostname": "m1", "ip": "127.0.0.1", "port": 17650}, "id": "x", "pid": "master@127.0.0.1:17650"}'
+    assert announced_address(info) == "127.0.0.1:17650"
+    assert announced_address(info.decode()) == "127.0.0.1:17650"
+    assert announced_address(b"not json") is None and announced_address(None) is None
+    assert announced_address(b'{"id": "x"}') is None

@@ -19,7 +19,10 @@ TOKENS = {"rw-token": "rw", "ro-token": "ro"}
 
 class StatefulBackend(FakeBackend):
     def state(self) -> Any:
-        return json.loads(MASTER_STATE.read_text())
+        raise AssertionError("/v1/cluster reads the master's agents (/master/slaves), not its whole state")
+
+    def slaves(self) -> Any:
+        return {"slaves": json.loads(MASTER_STATE.read_text())["slaves"]}
 
 
 def get_file(api: Any, path: str) -> tuple[int, str]:

@@ -87,6 +87,16 @@ class FakeClient:
             raise NoNodeError(path)
         return self.nodes[path], ZnodeStat(0, 0, 0, 0, 3, 0, 0, 0, len(self.nodes[path]), 0, 0)
 
+    def get_async(self, path):
+        """kazoo's IAsyncResult, answered already (its ``get`` raises what ``get`` would)."""
+        client = self
+
+        class Answered:
+            def get(self):
+                return client.get(path)
+
+        return Answered()
+
     def get_children(self, path, include_data=False):
         children = sorted({p[len(path) + 1:].split("/")[0] for p in self.nodes if p.startswith(path + "/")})
         return (children, self.get(path)[1]) if include_data else children

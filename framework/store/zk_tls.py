@@ -1,0 +1,48 @@
+"""ZooKeeper over TLS (``--zk-tls-ca``, ``--zk-tls-cert``, ``--zk-tls-key``): what kazoo needs to
+open a verified TLS connection to a server's ``secureClientPort``, presenting a client
+certificate when the server requires one (ZooKeeper's ``ssl.clientAuth``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import Problem, ValidationError
+
+
+@dataclass(frozen=True)
+class ZkTls:
+    """The CA that verifies the servers, and this client's certificate and key (both or neither)."""
+
+    ca: str
+    cert: str | None = None
+    key: str | None = None
+
+    @classmethod
+    def of(cls, ca: str | None, cert: str | None, key: str | None) -> ZkTls | None:
+        """The settings from the three flags (None: plain); a certificate without its key, or a
+        client certificate without a CA, is a ValidationError naming the flag."""
+        if not (ca or cert or key):
+            return None
+        if not ca:
+            raise ValidationError([Problem("--zk-tls-ca", "needed with --zk-tls-cert/--zk-tls-key (the CA that "
+                                                          "verifies ZooKeeper's servers)")])
+        if bool(cert) != bool(key):
+            raise ValidationError([Problem("--zk-tls-cert" if key else "--zk-tls-key",
+                                           "--zk-tls-cert and --zk-tls-key go together")])
+        for flag, path in (("--zk-tls-ca", ca), ("--zk-tls-cert", cert), ("--zk-tls-key", key)):
+            if path is not None:
+                try:
+                    with open(path, "rb") as f:
+                        f.read(1)
+                except OSError as exc:
+                    raise ValidationError([Problem(flag, f"{path}: {exc.strerror or exc}")]) from None
+        return cls(ca, cert, key)
+
+    def kazoo_options(self) -> dict[str, Any]:
+        """KazooClient's TLS keyword arguments (kazoo 2.8+)."""
+        return {"use_ssl": True, "verify_certs": True, "ca": self.ca, "certfile": self.cert, "keyfile": self.key}
+
+
+def kazoo_tls(tls: ZkTls | None) -> dict[str, Any]:
+    """KazooClient's keyword arguments for ``tls`` (none for a plain connection)."""
+    return tls.kazoo_options() if tls is not None else {}

@@ -1,0 +1,37 @@
+"""Schedulers on the hosts of a ``minimesos/up --hosts`` cluster (see minimesos/README.md)."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+import requests
+
+from .conftest import MINIMESOS
+from .harness import HALYARD, STARTED, SchedulerProc
+from .v1client import until
+
+
+class HostedScheduler(SchedulerProc):
+    """A ``halyard scheduler`` on a host of the cluster, through ``minimesos/host exec`` (the
+    process is Halyard's own: ``host exec`` and nsenter exec it)."""
+
+    def __init__(self, cluster: dict, chroot: str, name: str, log_dir, *extra: str, host: str = "",
+                 address: str = ""):
+        """``host`` and ``address``: where it runs (default: ``cluster['SCHED_HOST']`` and
+        ``cluster['SCHED_ADDRESS']``); ``cluster['env']``: the environment minimesos runs with."""
+        super().__init__(cluster, chroot, name, log_dir, *extra)
+        self.host = host or cluster["SCHED_HOST"]
+        self.address = address or cluster["SCHED_ADDRESS"]
+        self.url = f"http://{self.address}:{self.port}"
+
+    def start(self) -> HostedScheduler:
+        argv = [str(MINIMESOS / "host"), "exec", self.host, "--", HALYARD, "scheduler",
+                "--master", self.cluster["MESOS_MASTER"], "--zk", f"{self.cluster['ZK']}/{self.chroot}",
+                "--listen", f"{self.address}:{self.port}", "--name", self.name,
+                "--unreachable-grace", "2s", "--zk-session-timeout", "4s", *self.extra]
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                         env={**os.environ, **self.cluster["env"]})
+        STARTED.append(self)
+        until(lambda: requests.get(self.url + "/ping", timeout=1).ok, 30, what=f"scheduler {self.url} API")
+        return self

@@ -1,0 +1,58 @@
+"""Group commit (issue 25): status updates queued together are written in one transaction and
+acknowledged only after it."""
+from __future__ import annotations
+
+import threading
+
+from halyard.engine.app_records import TaskRecord
+from halyard.engine.messages import Acknowledge, Kill, Launch, Offers, Persist, PutApp, StatusUpdate, Subscribed
+from halyard.runtime.group_commit import group_commit
+from halyard.spec.validation import parse_app
+
+from .test_engine import offer, status
+from .test_service import service, until  # noqa: F401  (the fixture)
+
+
+def record(task_id, state="TASK_RUNNING"):
+    return TaskRecord(task_id=task_id, app_id="/web", config_version=1.0, agent_id="S1", hostname="h", ports=(),
+                      state=state)
+
+
+def test_a_groups_writes_come_first_as_one_persist_with_each_tasks_last_record():
+    ack_a, ack_b, kill = Acknowledge("a", "S1", "u1"), Acknowledge("b", "S1", "u2"), Kill("c", "S1")
+    out = group_commit([[Persist(tasks=[record("a", "TASK_STARTING")]), ack_a],
+                        [Persist(tasks=[record("a")], delete_tasks=["b"]), ack_b, kill],
+                        [ack_a]])
+    assert [type(i).__name__ for i in out] == ["Persist", "Acknowledge", "Acknowledge", "Kill", "Acknowledge"]
+    assert out[0].tasks == [record("a")] and out[0].delete_tasks == ["b"]
+    assert out[1:] == [ack_a, ack_b, kill, ack_a]
+    assert group_commit([[ack_a], [kill]]) == [ack_a, kill]  # nothing to write: nothing added
+
+
+def test_status_updates_queued_together_are_one_write_then_their_acknowledgements(service):  # noqa: F811
+    store, _, drivers, _ = service.fakes
+    until(lambda: service.leader() == "me:8080")
+    service.submit(PutApp(parse_app({"id": "/web", "cmd": "x", "cpus": 0.1, "mem": 16, "instances": 20})))
+    service.post(Subscribed("F1"))
+    service.post(Offers((offer(1, cpus=4.0, mem=4096.0, ports=(31000, 31099)),)))
+    driver = drivers[0]
+    launches = until(lambda: [t for i in driver.executed if isinstance(i, Launch) for t in i.tasks])
+    assert len(launches) == 20
+    writes: list[tuple[int, set[str]]] = []  # (Mesos calls made before it, the tasks it wrote)
+    gate = threading.Event()
+    real_commit = store.commit
+
+    def commit(persist):
+        gate.wait(5)
+        writes.append((len(driver.executed), {t.task_id for t in persist.tasks}))
+        real_commit(persist)
+
+    store.commit = commit
+    for i, task in enumerate(launches):
+        service.post(StatusUpdate(status(task.task_id, "TASK_RUNNING", agent=task.agent_id, uuid=f"u{i}")))
+    gate.set()  # the first update's write was held: the others queued behind it meanwhile
+    acks = until(lambda: (found := [(n, i.task_id) for n, i in enumerate(list(driver.executed))
+                                    if isinstance(i, Acknowledge)]) and len(found) == 20 and found)
+    assert len(writes) <= 2 and sum(len(ids) for _, ids in writes) == 20
+    for n, task_id in acks:
+        assert any(task_id in ids for before, ids in writes if before <= n), f"{task_id} acknowledged before its write"

@@ -1,0 +1,85 @@
+"""Acknowledgements and kills leave the leader loop (issue 25): sent by threads of their own, each
+with its own connection to the master, in order for each task."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from halyard.engine.messages import Acknowledge, Kill
+from halyard.mesos.driver import MesosDriver
+from halyard.mesos.sender import LANES
+
+
+@pytest.fixture
+def master():
+    """A master's scheduler endpoint that answers every call 202, slowly (20 ms), once ``gate`` opens."""
+    calls, gate, lock = [], threading.Event(), threading.Lock()
+    busy = {"now": 0, "most": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with lock:
+                busy["now"] += 1
+                busy["most"] = max(busy["most"], busy["now"])
+            gate.wait(5)
+            time.sleep(0.02)
+            with lock:
+                busy["now"] -= 1
+                calls.append((self.headers["Mesos-Stream-Id"], body))
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd.server_address[1], calls, gate, busy
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_acknowledgements_and_kills_do_not_wait_for_the_master_and_keep_each_tasks_order(master):
+    port, calls, gate, busy = master
+    driver = MesosDriver(f"http://127.0.0.1:{port}", {"name": "t", "user": "u"}, lambda e: None)
+    pymesos = driver._driver
+    pymesos.start = pymesos.stop = lambda *args, **kwargs: None  # subscribed by hand below
+    pymesos._master, pymesos.stream_id, pymesos.framework_id = f"127.0.0.1:{port}", "stream-1", "F1"
+    driver.start()
+    started = time.monotonic()
+    for i in range(40):
+        driver.execute(Acknowledge(f"t{i}", "S1", "dXVpZA=="))
+        driver.execute(Kill(f"t{i}", "S1"))
+    assert time.monotonic() - started < 1.0 and calls == []  # the loop went on; the master has not answered
+    gate.set()
+    deadline = time.monotonic() + 10
+    while len(calls) < 80 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    driver.stop()
+    assert len(calls) == 80 and {stream for stream, _ in calls} == {"stream-1"}
+    assert busy["most"] == LANES > 1  # sent over several connections at once
+    for i in range(40):
+        mine = [body for _, body in calls if (body.get("acknowledge") or body.get("kill"))["task_id"]["value"] == f"t{i}"]
+        assert mine == [
+            {"type": "ACKNOWLEDGE", "framework_id": {"value": "F1"},
+             "acknowledge": {"task_id": {"value": f"t{i}"}, "uuid": "dXVpZA==", "agent_id": {"value": "S1"}}},
+            {"type": "KILL", "framework_id": {"value": "F1"}, "kill": {"task_id": {"value": f"t{i}"}}}]
+
+
+def test_nothing_is_sent_while_not_subscribed(master):
+    port, calls, gate, _ = master
+    gate.set()
+    driver = MesosDriver(f"http://127.0.0.1:{port}", {"name": "t", "user": "u"}, lambda e: None)
+    driver._driver.start = driver._driver.stop = lambda *args, **kwargs: None
+    driver.start()
+    driver.execute(Acknowledge("t1", "S1", "dXVpZA=="))
+    driver.stop()
+    assert calls == []  # dropped, as pymesos drops a call made while disconnected
