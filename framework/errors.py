@@ -7,6 +7,7 @@
     │   └── DuplicatePluginError two plugins claim the same name
     ├── ClusterSourceError       a cluster description could not be read (file, master URL)
     ├── NotFoundError            a command names an app or task that does not exist
+    │   └── UnknownAgentError    ... or an agent; carries the known hosts
     ├── ConflictError            a command conflicts with the current state (app being deleted, exists);
     │                            carries the id of the deployment in the way, if one is
     ├── ForbiddenError           the request's API token may not do this (outside its prefixes);
@@ -71,6 +72,15 @@ class ClusterSourceError(HalyardError):
 
 class NotFoundError(HalyardError):
     """A command names an app or task that does not exist."""
+
+
+class UnknownAgentError(NotFoundError):
+    """A command names an agent (hostname or id) the cluster does not have; ``known_hosts`` are
+    the ones it has (the API's 404 lists them)."""
+
+    def __init__(self, message: str, known_hosts: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.known_hosts = known_hosts
 
 
 class ConflictError(HalyardError):

@@ -23,6 +23,8 @@ from typing import Any
 from ..engine.app_records import DeploymentRecord, TaskRecord
 from ..engine.domain_events import (
     MIGHT_COME_BACK,
+    AgentJoined,
+    AgentLeft,
     AppChanged,
     AppTerminated,
     DeploymentFailed,
@@ -302,3 +304,13 @@ def _job_run_changed(event: JobRunChanged) -> list[dict[str, Any]]:
 @marathon_events.register
 def _job_run_skipped(event: JobRunSkipped) -> list[dict[str, Any]]:
     return [_event("job_run_skipped", event.at, jobId=event.job_id, reason=event.reason)]
+
+
+@marathon_events.register
+def _agent_joined(event: AgentJoined) -> list[dict[str, Any]]:
+    return [_event("agent_added_event", event.at, agentId=event.agent_id, host=event.hostname)]
+
+
+@marathon_events.register
+def _agent_left(event: AgentLeft) -> list[dict[str, Any]]:
+    return [_event("agent_removed_event", event.at, agentId=event.agent_id, host=event.hostname)]

@@ -17,6 +17,7 @@ StartRebalance            every app it moves (``POST /v1/rebalance``; a dry run 
                           nothing and is not checked)
 PutJob, StartRun, ...     the job, as a path (``team-a.etl`` -> ``/team-a/etl``)
 abdicate                  refused: it is the whole scheduler's
+DrainAgent, ...           refused: an agent is the whole cluster's (``/v1/agents``)
 ========================  ==========================================================
 
 A refused command raises :class:`~halyard.errors.ForbiddenError` (403) before it reaches the

@@ -17,6 +17,7 @@ from .. import __version__
 from ..releases.desk import ReleaseDesk
 from ..runtime.backend import Backend
 from . import (
+    agents,
     app_lists,
     apps,
     auth,
@@ -100,7 +101,7 @@ def create_app(backend: Backend, hub: event_stream.EventHub | None = None, token
                    app_lists.routes(backend, hub.publish), apps.routes(backend), groups.routes(backend, hub.publish),
                    deployments.routes(backend), queue.routes(backend), jobs.routes(backend), eremetic.routes(backend),
                    pods.routes(backend),
-                   endpoints.routes(backend), rebalance.routes(backend)):
+                   endpoints.routes(backend), rebalance.routes(backend), agents.routes(backend)):
         api.include_router(router)
     if release_desk is not None:
         api.include_router(releases.routes(release_desk))

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ..cluster.mesos_types import TERMINAL
 from ..engine.app_records import TaskRecord
 from ..runtime.backend import Backend
+from ..timestamps import iso
 from ..ui import STATIC_DIR
 from .auth import bearer
 from .tasks import STATE_NAMES
@@ -59,16 +60,21 @@ def agent_json(agent: dict[str, Any]) -> dict[str, Any]:
             "resources": _scalars(agent.get("resources")), "used": _scalars(agent.get("used_resources"))}
 
 
-def cluster_json(state: dict[str, Any], tasks: list[TaskRecord]) -> dict[str, Any]:
+def cluster_json(state: dict[str, Any], tasks: list[TaskRecord],
+                 states: dict[str, tuple[str, str | None]] | None = None) -> dict[str, Any]:
     """``/v1/cluster``: the master's agents (and, marked unreachable, agents only our tasks still
-    name) and this framework's live tasks."""
+    name) and this framework's live tasks; ``states``: agent id -> (``halyard agents``' state, the
+    start of its maintenance window), each agent's ``state`` and ``maintenanceStart``."""
     agents = [agent_json(a) for a in state.get("slaves") or []]
+    for a in agents:
+        a["state"], a["maintenanceStart"] = (states or {}).get(a["id"], ("active", None))
     known = {a["id"] for a in agents}
     for task in tasks:
         if task.agent_id not in known:
             known.add(task.agent_id)
             agents.append({"id": task.agent_id, "hostname": task.hostname, "zone": None, "region": None,
-                           "rack": None, "reachable": False, "resources": _scalars(None), "used": _scalars(None)})
+                           "rack": None, "reachable": False, "resources": _scalars(None), "used": _scalars(None),
+                           "state": "gone", "maintenanceStart": None})
     return {"agents": agents, "tasks": [task_json(t) for t in tasks]}
 
 
@@ -102,12 +108,14 @@ def routes(backend: Backend, tokens: Callable[[], TokenBook], auth_reads: bool) 
     @router.get("/v1/cluster")
     async def cluster() -> Any:
         """Every agent (zone, rack, resources, used, reachable) and this framework's live tasks."""
-        def tasks() -> list[TaskRecord]:
+        def tasks() -> tuple[list[TaskRecord], dict[str, tuple[str, str | None]]]:
             with backend.reading() as view:  # NotLeaderError on a standby: forwarded to the leader
-                return [t for t in view.tasks() if t.state not in TERMINAL and not t.expired]
-        live = await run_in_threadpool(tasks)
+                states = {r.agent_id: (r.state, iso(r.window.start) if r.window is not None else None)
+                          for r in view.agents()}
+                return [t for t in view.tasks() if t.state not in TERMINAL and not t.expired], states
+        live, states = await run_in_threadpool(tasks)
         state = await run_in_threadpool(backend.master().slaves)  # the agents only; ClusterSourceError: 502
-        return cluster_json(state, live)
+        return cluster_json(state, live, states)
 
     return router
 

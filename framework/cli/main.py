@@ -14,6 +14,7 @@ from ..errors import HalyardError, ValidationError
 #: summary ``halyard --help`` shows (a unit test keeps it equal to the command's own). A command's
 #: module is imported only when that command runs, so ``--help`` loads neither pydantic nor requests.
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "agents": ("agents", "agents", "The cluster's agents: state, resources and Halyard's tasks; drain and reactivate them."),
     "apps": ("apps", "apps", "List, inspect and change apps."),
     "deploy": ("deploy", "deploy",
                "Deploy VERSION of SERVICE to ENVIRONMENT and wait until it runs (or fails, and rolls back)."),

@@ -131,6 +131,8 @@ class Duration(click.ParamType):
               help="when an agent joins, rebalance every app (as halyard rebalance does) after --rebalance-cooldown")
 @click.option("--rebalance-cooldown", type=Duration(), default="60s", show_default=True,
               help="how long after an agent joins (and after the last automatic run) to rebalance")
+@click.option("--maintenance-horizon", type=Duration(), default="1h", show_default=True,
+              help="place nothing new on an agent whose maintenance window starts within this")
 @click.option("--log-level", default="INFO", show_default=True)
 def scheduler(master: str, zk: str, listen: str, tls_cert: str | None, tls_key: str | None, tls_client_ca: str | None,
               tls_ca: str | None, advertise: str | None, name: str, role: str, principal: str | None,
@@ -141,7 +143,8 @@ def scheduler(master: str, zk: str, listen: str, tls_cert: str | None, tls_key: 
               audit_log: str | None, executor_uri: str | None,
               executor_command: str | None, event_keepalive: float, secrets_file: str | None,
               registry_credentials: str | None, discovery_path: str, discovery_format: str, no_discovery: bool,
-              rebalance_on_agent_join: bool, rebalance_cooldown: float, log_level: str) -> None:
+              rebalance_on_agent_join: bool, rebalance_cooldown: float, maintenance_horizon: float,
+              log_level: str) -> None:
     """Run a Halyard scheduler: one of several may run against the same ZooKeeper; one leads."""
     if not no_discovery:
         from ..errors import ValidationError
@@ -191,7 +194,8 @@ def scheduler(master: str, zk: str, listen: str, tls_cert: str | None, tls_key: 
                            tls=server_tls, tls_ca=tls_ca, zk_tls=zk_tls_settings,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
                                                deployment_timeout=deployment_timeout, max_versions=max_versions,
-                                               service_ports=PortRange(local_port_min, local_port_max)))
+                                               service_ports=PortRange(local_port_min, local_port_max),
+                                               maintenance_horizon=maintenance_horizon))
     process = SchedulerApp(config)
     process.start_api()
     click.echo(f"halyard scheduler: API on {config.scheme}://{listen}, master {master}, state in {zk}"

@@ -51,6 +51,16 @@ class Offer:
     attributes: Mapping[str, AttributeValue] = field(default_factory=lambda: _EMPTY)
     region: str | None = None
     zone: str | None = None
+    #: when the agent's maintenance window starts (the offer's ``unavailability``), if one is scheduled
+    unavailable_at: float | None = None
+
+
+@dataclass(frozen=True)
+class InverseOffer:
+    """The master asks for an agent back (its maintenance window came): accept once it is drained."""
+
+    id: str
+    agent_id: str
 
 
 @dataclass(frozen=True)
@@ -124,3 +134,26 @@ class AgentSeen:
     #: what the agent has unused (the master's list: its resources less used and offered ones);
     #: None when not known (an offer says only what is offered)
     free: Resources | None = None
+    #: what the master says of the agent as a whole (its list and the operator stream; an offer
+    #: does not say): every scalar it has (None: not known), whether it is connected and taking
+    #: offers (``active``), deactivated by an operator, and its drain state (DRAINING, DRAINED)
+    total: Resources | None = None
+    active: bool = True
+    deactivated: bool = False
+    drain: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterTask:
+    """A task of any framework as the master's operator stream tells it (other frameworks' use of
+    the agents): where it runs, what it holds, its latest state."""
+
+    task_id: str
+    framework_id: str
+    agent_id: str
+    state: str
+    resources: Resources | None = None   # None: not told (a TASK_UPDATED): as it was
+
+    @property
+    def live(self) -> bool:
+        return self.state not in TERMINAL

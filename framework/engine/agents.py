@@ -44,6 +44,10 @@ class KnownAgents:
         for agent in agents:
             self._remember(agent)
 
+    def refresh(self, agent: AgentSeen) -> None:
+        """What the master says of one agent now (the operator stream): remembered as it is."""
+        self._remember(agent)
+
     def lost(self, agent_id: str) -> None:
         """The agent left the cluster."""
         if self._seen.pop(agent_id, None) is not None:

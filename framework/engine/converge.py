@@ -22,6 +22,7 @@ Rules (Marathon's, with its upgrade strategy):
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from ..cluster.mesos_types import TERMINAL
@@ -48,25 +49,28 @@ def by_kill_selection(tasks: list[TaskRecord], selection: str) -> list[TaskRecor
 
 
 def converge(app: AppRecord, tasks: list[TaskRecord], readiness: Readiness, stuck: bool = False,
-             agent_values: AgentValues | None = None) -> Decision:
+             agent_values: AgentValues | None = None, leaving: Collection[str] = ()) -> Decision:
     """What to do now for ``app`` given its known ``tasks``; ``readiness``: when a task counts, now;
     ``stuck``: its new tasks found no room; ``agent_values``: what is known of each agent (for
-    ``GROUP_BY`` when scaling down)."""
+    ``GROUP_BY`` when scaling down); ``leaving``: agents being drained, whose tasks are replaced
+    as old ones are (never killed to make room: the new ones cannot go there)."""
     present = [t for t in tasks if t.state not in TERMINAL and not t.killing]
     if app.deleting:
         return Decision(kill=present)
     decision = Decision()
     decision.kill += [t for t in present if t.expired and t.state != "TASK_UNREACHABLE"]
     live = [t for t in present if t.live]
-    new = [t for t in live if t.config_version == app.config_version]
-    old = [t for t in live if t.config_version != app.config_version]
+    new = [t for t in live if t.config_version == app.config_version and t.agent_id not in leaving]
+    old = [t for t in live if t.config_version != app.config_version or t.agent_id in leaving]
+    if leaving and any(t.agent_id in leaving for t in old):
+        stuck = False
     n = app.spec.instances
     selection = app.spec.kill_selection
     if len(new) > n:
         surplus = select_kills(by_kill_selection(new, selection), len(new) - n, app.spec.constraints, agent_values)
         decision.kill += surplus
         new = [t for t in new if t not in surplus]
-    decision.launch = _replace(app, new, old, _dying_old(app, tasks), readiness, stuck, decision.kill)
+    decision.launch = _replace(app, new, old, _dying_old(app, tasks, leaving), readiness, stuck, decision.kill)
     return decision
 
 
@@ -80,9 +84,10 @@ def capacity_bounds(app: AppRecord) -> tuple[int, int]:
     return min_healthy, max_total
 
 
-def _dying_old(app: AppRecord, tasks: list[TaskRecord]) -> int:
+def _dying_old(app: AppRecord, tasks: list[TaskRecord], leaving: Collection[str] = ()) -> int:
     """Old tasks asked to stop that have not stopped yet: they still hold their place in the total."""
-    return sum(1 for t in tasks if t.killing and t.state not in TERMINAL and t.config_version != app.config_version
+    return sum(1 for t in tasks if t.killing and t.state not in TERMINAL
+               and (t.config_version != app.config_version or t.agent_id in leaving)
                and not t.expired and t.unreachable_since is None)
 
 

@@ -14,6 +14,7 @@ After each event (:meth:`Convergence.after_event`):
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Protocol
 
 from .app_records import AppRecord, TaskRecord
@@ -59,12 +60,19 @@ class Convergence:
         deleted, every task it has is live and of its current config, and there are no more than
         ``instances`` of them (then converge kills nothing and launches the difference). Counted
         by the index as tasks change, so one status update costs O(1), not O(the app's tasks)."""
-        if app.deleting or self.engine.rebalancer.extra:
+        if app.deleting or self.engine.rebalancer.extra or self._on_leaving(app.app_id):
             return None
         settled = self.engine.index.settled(app.app_id, app.config_version)
         return settled if settled is not None and settled[0] <= app.spec.instances else None
 
-    def _deployed(self, app: AppRecord, settled: tuple[int, int] | None, pending: int, readiness: Readiness) -> bool:
+    def _on_leaving(self, app_id: str) -> bool:
+        """The app has a live task on an agent being drained (``drains.py``): converge replaces it."""
+        index = self.engine.index
+        return any(t.app_id == app_id and t.live for agent_id in self.engine.drains.leaving()
+                   for t in index.on_agent(agent_id))
+
+    def _deployed(self, app: AppRecord, settled: tuple[int, int] | None, pending: int, readiness: Readiness,
+                  leaving: Collection[str] = ()) -> bool:
         """DeploymentBook.deployed, from the counts when they tell it (no checks, no minReadySeconds:
         a task of the current config counts once it runs)."""
         book = self.engine.deployment_book
@@ -77,7 +85,7 @@ class Convergence:
             spec = app.spec
             if not spec.health_checks and not spec.readiness_checks and not readiness.min_ready_seconds(spec):
                 return settled[1] == spec.instances
-        return book.deployed(app, self.engine.index.of_app(app.app_id), pending, readiness)
+        return book.deployed(app, self.engine.index.of_app(app.app_id), pending, readiness, leaving)
 
     def held(self, app_id: str) -> bool:
         """The app is in a later step of a deployment of several apps: left as it is for now."""
@@ -161,12 +169,13 @@ class Convergence:
             # Stuck: its new tasks found no room (not: its strategy failed; killing old tasks
             # would not let the new ones be placed).
             settled = self._settled(app)
+            leaving = e.drains.leaving()
             if settled is not None:
                 decision = Decision(launch=app.spec.instances - settled[0])
             else:
                 stuck = app_id in e.wait.reasons and app_id not in e.launcher.failed
                 decision = converge(app, self._instances(app_id), readiness, stuck=stuck,
-                                    agent_values=e.agents.values_of)
+                                    agent_values=e.agents.values_of, leaving=leaving)
             now = e.clock()
             for task in decision.kill:
                 marked = task.evolve(killing=True)
@@ -178,7 +187,7 @@ class Convergence:
             if app.deleting and not e.index.has_tasks(app_id):
                 self._teardown(app_id, persist, now)
             elif not app.deleting and not decision.kill and self._deployed(
-                    app, settled, self._pending.get(app_id, 0), readiness):
+                    app, settled, self._pending.get(app_id, 0), readiness, leaving):
                 e.deployment_book.end(app_id, "succeeded", persist)
         return persist, kills
 

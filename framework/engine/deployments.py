@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
 
 from ..errors import ConflictError
@@ -31,8 +31,8 @@ from .messages import Persist
 from .readiness import Readiness
 
 #: Kinds of deployment that a cancel or a failure does not roll back: a rollback (it is the undoing),
-#: a destroy (never undone), a rebalance (its app's definition never changed).
-NOT_ROLLED_BACK = frozenset({"rollback", "stop", "rebalance"})
+#: a destroy (never undone), a rebalance or a drain (its app's definition never changed).
+NOT_ROLLED_BACK = frozenset({"rollback", "stop", "rebalance", "drain"})
 KEEP_PER_APP = 100   # ended deployments kept per app (persisted) for GET /v2/deployments/{id}
 KEEP_TOTAL = 2000    # ... and in all (apps come and go)
 
@@ -199,12 +199,15 @@ class DeploymentBook:
         self.running[updated.key] = updated
         return updated
 
-    def deployed(self, app: AppRecord, tasks: list[TaskRecord], pending: int, readiness: Readiness) -> bool:
-        """Every instance of the current config counts (``readiness``); nothing else is left. A
-        rebalance is never done by its instances: its moves (``MoveRunner``) end it."""
+    def deployed(self, app: AppRecord, tasks: list[TaskRecord], pending: int, readiness: Readiness,
+                 leaving: Collection[str] = ()) -> bool:
+        """Every instance of the current config counts (``readiness``); nothing else is left, nor
+        on an agent being drained (``leaving``). A rebalance is never done by its instances: its
+        moves (``MoveRunner``) end it."""
         deployment = self.of_app(app.app_id)
         if deployment is not None and deployment.kind == "rebalance":
             return False
-        if any(t.killing or (t.live and t.config_version != app.config_version) for t in tasks):
+        if any(t.killing or (t.live and (t.config_version != app.config_version or t.agent_id in leaving))
+               for t in tasks):
             return False
         return sum(1 for t in tasks if readiness.counts(app, t)) == app.spec.instances and pending == 0

@@ -14,7 +14,7 @@ from .app_records import DeploymentRecord, TaskRecord
 
 __all__ = ["AppChanged", "AppTerminated", "DeploymentStarted", "DeploymentSucceeded", "DeploymentFailed",
            "MIGHT_COME_BACK", "TaskChanged", "HealthChanged", "UnhealthyTaskKilled", "PlacementFailed", "JobDefined", "JobDeleted",
-           "JobRunChanged", "JobRunSkipped", "DomainEvent", "deployment_of"]
+           "JobRunChanged", "JobRunSkipped", "AgentJoined", "AgentLeft", "DomainEvent", "deployment_of"]
 
 
 @dataclass(frozen=True)
@@ -153,9 +153,28 @@ class PlacementFailed:
     run_id: str | None = None
 
 
+@dataclass(frozen=True)
+class AgentJoined:
+    """An agent joined the cluster (registered, or registered again after it was gone): the
+    operator stream's AGENT_ADDED, or an agent new in its snapshot."""
+
+    agent_id: str
+    hostname: str
+    at: float
+
+
+@dataclass(frozen=True)
+class AgentLeft:
+    """An agent left the cluster: the master removed it (AGENT_REMOVED) or reports it lost."""
+
+    agent_id: str
+    hostname: str | None
+    at: float
+
+
 DomainEvent = (AppChanged | AppTerminated | DeploymentStarted | DeploymentSucceeded | DeploymentFailed | PlanStepChanged
                | PlanEnded | GroupChanged | TaskChanged | HealthChanged | UnhealthyTaskKilled | PlacementFailed | JobDefined
-               | JobDeleted | JobRunChanged | JobRunSkipped)
+               | JobDeleted | JobRunChanged | JobRunSkipped | AgentJoined | AgentLeft)
 
 
 def deployment_of(event: DomainEvent) -> DeploymentRecord | None:

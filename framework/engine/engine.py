@@ -40,34 +40,47 @@ from .deployment_plans import PlanCommands
 from .deployments import DeploymentBook
 from .discovery import Announcements
 from .domain_events import DomainEvent
+from .drains import DrainBook, DrainCommands
 from .job_steps import JobCommands
 from .launch import Launcher
+from .maintenance import MaintenanceBook, MaintenanceCommands
+from .membership import ClusterMembership, MembershipEvents
 from .mesos_events import MesosEvents
 from .messages import (
+    AgentAdded,
     AgentLost,
+    AgentRemoved,
     AgentsListed,
     CancelDeployment,
     ChangeApps,
+    ClusterSnapshot,
+    ClusterTasks,
     DeleteApp,
     DeleteJob,
     Disconnected,
+    DrainAgent,
     Event,
     Instruction,
+    InverseOffers,
     KillRun,
     KillTasks,
     Offers,
+    OperatorAnswered,
     Paused,
     Persist,
     Publish,
     PutApp,
     PutJob,
+    ReactivateAgent,
     ReadinessChecked,
     Rescinded,
     ResetDelay,
     RestartApp,
+    ScheduleMaintenance,
     StartRebalance,
     StartRun,
     StatusUpdate,
+    StreamChanged,
     Subscribed,
     Tick,
 )
@@ -108,6 +121,7 @@ class EngineConfig:
     executor: ExecutorSettings = ExecutorSettings()  # how agents start Halyard's executor (jobs)
     discovery: bool = False                # announce healthy tasks (ServerSets; see discovery.py)
     discovery_resync: float = 60.0         # a full SyncMembers this often (heals failed writes)
+    maintenance_horizon: float = 3600.0    # nothing new on an agent whose maintenance window starts this soon
 
 
 class Engine:
@@ -137,6 +151,9 @@ class Engine:
         self.probes = ReadinessProbes()  # readiness checks: which are due, their last results
         self.discovery = Announcements(config.discovery, resync_every=config.discovery_resync)
         self.agents = KnownAgents()  # from offers: what GROUP_BY reads when scaling down
+        self.membership = ClusterMembership()  # the agents' states and other frameworks' use (operator stream)
+        self.drains = DrainBook()  # agents being drained: nothing placed there, tasks moved off
+        self.maintenance = MaintenanceBook(config.maintenance_horizon)  # agents' maintenance windows
         self.wait = WaitingReasons(self.agents, config.no_offer_after, config.relist_every, config.relist_waiting)
         self.reconciler = Reconciler(config.reconcile_first_retry, config.reconcile_max_retry, config.implicit_first,
                                      config.implicit_every, config.kill_retry)
@@ -158,18 +175,24 @@ class Engine:
         self.job_commands = JobCommands(self.jobs, self.commands.check_strategy)
         # What remembers apps, forgotten in this order when one is torn down (its deployment last).
         self.convergence = Convergence(self, (self.apps, self.index, self.wait, self.launcher, self.versions,
-                                              self.rebalancer, self.deployment_book))
+                                              self.rebalancer, self.drains, self.deployment_book))
         mesos, ticker = MesosEvents(self), TickHandler(self)
+        members, drains, windows = MembershipEvents(self), DrainCommands(self), MaintenanceCommands(self)
+        self.drain_commands = drains
         self._handlers: dict[type, Callable[[Any], list[Instruction]]] = {
             Subscribed: mesos.subscribed, Disconnected: mesos.disconnected, Paused: mesos.paused,
             Rescinded: mesos.rescinded, AgentsListed: mesos.agents_listed, AgentLost: mesos.agent_lost,
             ReadinessChecked: mesos.readiness_checked, Offers: mesos.offers, StatusUpdate: mesos.status_update,
-            Tick: ticker.tick,
+            Tick: lambda event: ticker.tick(event) + drains.tick(self.clock()) + windows.tick(),
             PutApp: self.commands.put, ChangeApps: self.plans.change, RestartApp: self.commands.restart,
             DeleteApp: self.commands.delete, CancelDeployment: self.commands.cancel,
             ResetDelay: self.commands.reset_delay, KillTasks: self.commands.kill_tasks,
             PutJob: self.job_commands.put, DeleteJob: self.job_commands.delete, StartRun: self.job_commands.start,
             KillRun: self.job_commands.kill, StartRebalance: self.rebalancer.start,
+            ClusterSnapshot: members.snapshot, AgentAdded: members.added, AgentRemoved: members.removed,
+            ClusterTasks: members.tasks, StreamChanged: members.stream,
+            DrainAgent: drains.drain, ReactivateAgent: drains.reactivate, OperatorAnswered: drains.answered,
+            ScheduleMaintenance: windows.schedule, InverseOffers: windows.inverse_offers,
         }
 
     def load(self, snapshot: Snapshot) -> None:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..cluster.mesos_types import TERMINAL
+from ..cluster.mesos_types import TERMINAL, Offer
 from ..jobs.book import JobChanges
 from .convergence import merge_persist
+from .domain_events import AgentLeft
 from .job_steps import job_instructions
 from .messages import (
     Acknowledge,
     AgentLost,
     AgentsListed,
+    Decline,
     Disconnected,
     Instruction,
     Kill,
@@ -31,6 +33,8 @@ from .waiting import need_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
+
+LEAVING_REFUSE_SECONDS = 3600.0  # the decline filter of an agent being drained
 
 
 class MesosEvents:
@@ -80,8 +84,13 @@ class MesosEvents:
         e.wait.offers_came(now)
         if not e.subscribed or e.paused:
             return e.launcher.decline_all(event.offers, e.config.refuse_seconds_busy)
+        offers, refused = _off_leaving(event.offers, e.drains.leaving())
+        e.maintenance.saw(event.offers)
+        offers, near = e.maintenance.usable(offers, now)
+        refused += near
         pinned = Persist()
-        moved, offers = e.move_launcher.launch(event.offers, e.apps, e.agents, pinned)
+        moved, offers = e.move_launcher.launch(offers, e.apps, e.agents, pinned)
+        moved += refused
         if not offers:
             return ([pinned] if pinned else []) + moved
         launchable = e.convergence.launchable()
@@ -135,9 +144,25 @@ class MesosEvents:
     def agents_listed(self, event: AgentsListed) -> list[Instruction]:
         """The master's list of agents: what each is, and which have left."""
         self.engine.agents.listed(event.agents)
+        self.engine.membership.listed(event.agents, self.engine.clock())
         return []
 
     def agent_lost(self, event: AgentLost) -> list[Instruction]:
         """An agent left the cluster: no longer counted by constraints or named in waiting reasons."""
-        self.engine.agents.lost(event.agent_id)
+        e = self.engine
+        e.agents.lost(event.agent_id)
+        member = e.membership.removed(event.agent_id, e.clock())
+        if member is not None:
+            e.emit(AgentLeft(event.agent_id, member.agent.hostname, e.clock()))
         return []
+
+
+def _off_leaving(offers: tuple[Offer, ...], leaving: frozenset[str]) -> tuple[tuple[Offer, ...], list[Instruction]]:
+    """The offers of agents not being drained, and a long Decline of the others' (nothing new goes
+    there; the master deactivates them, and a reactivation revives)."""
+    if not leaving:
+        return offers, []
+    refused = tuple(o.id for o in offers if o.agent_id in leaving)
+    if not refused:
+        return offers, []
+    return tuple(o for o in offers if o.agent_id not in leaving), [Decline(refused, LEAVING_REFUSE_SECONDS)]

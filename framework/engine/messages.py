@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..cluster.mesos_types import AgentSeen, Allocated, Offer, TaskStatus
+from ..cluster.mesos_types import AgentSeen, Allocated, ClusterTask, InverseOffer, Offer, TaskStatus
 from ..jobs.domain_events import CallbackNotice
 from ..jobs.executor import ExecutorSettings
 from ..jobs.records import JobRecord, RunRecord
@@ -196,9 +196,100 @@ class KillRun:
     run_id: str
 
 
+# --- the cluster's membership (the master's operator stream: ``mesos/operator_stream.py``) -----
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """The operator stream (re)subscribed: every registered agent and every framework's live
+    task, as the master has them now (its SUBSCRIBED event). The whole cluster: an agent not in
+    it is gone."""
+
+    agents: tuple[AgentSeen, ...]
+    tasks: tuple[ClusterTask, ...] = ()
+
+
+@dataclass(frozen=True)
+class AgentAdded:
+    """An agent registered with the master, or registered again (AGENT_ADDED)."""
+
+    agent: AgentSeen
+
+
+@dataclass(frozen=True)
+class AgentRemoved:
+    """The master removed an agent (AGENT_REMOVED)."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class ClusterTasks:
+    """Other frameworks' tasks were added or changed state (TASK_ADDED, TASK_UPDATED)."""
+
+    tasks: tuple[ClusterTask, ...]
+
+
+@dataclass(frozen=True)
+class StreamChanged:
+    """The operator stream is up (after its snapshot) or down (it reconnects with backoff)."""
+
+    up: bool
+
+
+@dataclass(frozen=True)
+class OperatorAnswered:
+    """The master answered an :class:`OperatorCall` (``error``: why it failed; None: done)."""
+
+    call: str
+    agent_id: str
+    error: str | None = None
+
+
+# --- agents: drain and reactivate (``engine/drains.py``) --------------------------------------
+
+
+@dataclass(frozen=True)
+class DrainAgent:
+    """Take an agent (``agent``: its hostname or id) out of service without an outage: Halyard
+    places nothing new there, replaces each app's tasks elsewhere within its upgradeStrategy (one
+    ``drain`` deployment per app), lets jobs' tasks finish until ``deadline`` (seconds from now),
+    then drains it at the master. ``force``: supersede deployments under way, drain the last agent
+    that could hold an app, and past the deadline drain at the master whatever is left."""
+
+    agent: str
+    deadline: float = 600.0
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class ReactivateAgent:
+    """End an agent's drain or deactivation: it takes tasks again."""
+
+    agent: str
+
+
+@dataclass(frozen=True)
+class ScheduleMaintenance:
+    """Post a maintenance window for an agent (``agent``: hostname or id) to the master's schedule:
+    from ``start`` (epoch seconds) for ``duration`` seconds; ``duration`` None cancels its window."""
+
+    agent: str
+    start: float = 0.0
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class InverseOffers:
+    """The master asks for agents back (their maintenance windows came)."""
+
+    offers: tuple[InverseOffer, ...]
+
+
 Event = (Subscribed | Disconnected | Offers | AgentsListed | AgentLost | ReadinessChecked | Rescinded | StatusUpdate | Tick
          | PutApp | ChangeApps | DeleteApp | RestartApp | ResetDelay | KillTasks | Paused | CancelDeployment | PutJob | DeleteJob
-         | StartRun | KillRun | StartRebalance)
+         | StartRun | KillRun | StartRebalance | ClusterSnapshot | AgentAdded | AgentRemoved | ClusterTasks
+         | StreamChanged | OperatorAnswered | DrainAgent | ReactivateAgent | ScheduleMaintenance | InverseOffers)
 
 # --- instructions -----------------------------------------------------------------------------
 
@@ -344,5 +435,36 @@ class Notify:
     notice: CallbackNotice
 
 
+@dataclass(frozen=True)
+class OperatorCall:
+    """A call to the master's operator API about one agent: ``DEACTIVATE_AGENT``,
+    ``REACTIVATE_AGENT`` or ``DRAIN_AGENT`` (``max_grace``: seconds, DrainAgent's
+    ``max_grace_period``; None: the tasks' own kill grace). Answered with :class:`OperatorAnswered`."""
+
+    call: str
+    agent_id: str
+    max_grace: float | None = None
+
+
+@dataclass(frozen=True)
+class MaintenanceCall:
+    """Set (``duration`` given) or remove an agent's window in the master's maintenance schedule
+    (the runtime reads the schedule, changes this machine's window, and posts it back)."""
+
+    agent_id: str
+    hostname: str
+    start: float = 0.0
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class AnswerInverseOffers:
+    """ACCEPT_INVERSE_OFFERS (``accept``) or DECLINE_INVERSE_OFFERS these inverse offers."""
+
+    offer_ids: tuple[str, ...]
+    accept: bool
+
+
 Instruction = (Persist | Launch | Decline | Kill | Acknowledge | Reconcile | Suppress | Revive | Notify | Publish
-               | CheckReadiness | ListAgents | Announce | Withdraw | SyncMembers)
+               | CheckReadiness | ListAgents | Announce | Withdraw | SyncMembers | OperatorCall | MaintenanceCall
+               | AnswerInverseOffers)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from ..errors import NotFoundError
+from ..errors import NotFoundError, UnknownAgentError
 from ..jobs.records import JobRecord, RunRecord
 from ..spec.app import AppSpec
+from .agent_rows import AgentRow, agent_rows
 from .app_records import AppRecord, DeploymentRecord, TaskRecord
 from .deployment_plans import StepAction, deployment_steps
 from .discovery import EndpointStatus  # with ReadinessResult: values the view hands out, the API's through it
@@ -54,6 +55,30 @@ class EngineView:
     def reconciling(self) -> int:
         """Tasks that have not answered explicit reconciliation yet."""
         return self._engine.reconciler.pending()
+
+    # --- agents -------------------------------------------------------------------------------
+
+    def agents(self) -> list[AgentRow]:
+        """Every agent Halyard knows of, with its state, resources and Halyard's tasks (``agent_rows.py``)."""
+        return agent_rows(self._engine)
+
+    def agent(self, name: str) -> AgentRow:
+        """The agent of a hostname or id (a registered one first), or UnknownAgentError naming the known hosts."""
+        rows = self.agents()
+        found = [r for r in rows if r.agent_id == name] or [r for r in rows if r.hostname == name]
+        if not found:
+            hosts = sorted({r.hostname for r in rows if r.state != "gone"})
+            raise UnknownAgentError(f"no agent '{name}' (known hosts: {', '.join(hosts) or 'none'})", tuple(hosts))
+        return sorted(found, key=lambda r: r.gone_at is not None)[0]
+
+    @property
+    def stream_up(self) -> bool:
+        """Whether the master's operator stream is up (membership current within about a second)."""
+        return self._engine.membership.stream_up
+
+    def leaving_agents(self) -> frozenset[str]:
+        """The agents being drained (or drained): nothing is placed there, nothing moves there."""
+        return self._engine.drains.leaving()
 
     # --- apps and tasks -----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..cluster.agents import AttributeValue, Resources
-from ..cluster.mesos_types import AgentSeen, CheckResult, IpAddress, Offer, TaskStatus
+from ..cluster.mesos_types import AgentSeen, CheckResult, InverseOffer, IpAddress, Offer, TaskStatus
 from ..engine.messages import Acknowledge, AppTaskLaunch, Launch, TaskLaunch
 from .app_tasks import app_task_info
 from .job_tasks import job_task_info
@@ -41,7 +41,18 @@ def decode_offer(offer: Mapping[str, Any]) -> Offer:
     return Offer(id=offer["id"]["value"], agent_id=offer["agent_id"]["value"], hostname=offer["hostname"],
                  resources=tuple(offered_resource(r) for r in offer.get("resources") or []),
                  attributes=MappingProxyType(attributes),
-                 region=region, zone=zone)
+                 region=region, zone=zone, unavailable_at=_window_start(offer))
+
+
+def _window_start(offer: Mapping[str, Any]) -> float | None:
+    """When the offer's ``unavailability`` (a maintenance window) starts, in seconds; None: none."""
+    start = ((offer.get("unavailability") or {}).get("start") or {}).get("nanoseconds")
+    return int(start) / 1e9 if isinstance(start, (int, str)) and str(start).lstrip("-").isdigit() else None
+
+
+def decode_inverse_offer(offer: Mapping[str, Any]) -> InverseOffer:
+    """An inverse offer: its id and agent."""
+    return InverseOffer(offer["id"]["value"], (offer.get("agent_id") or {}).get("value", ""))
 
 
 def decode_agents(state: Mapping[str, Any]) -> tuple[AgentSeen, ...]:
@@ -57,9 +68,18 @@ def decode_agents(state: Mapping[str, Any]) -> tuple[AgentSeen, ...]:
                 attributes[name] = float(value)
             elif isinstance(value, str):
                 attributes[name] = value
+        drain = (agent.get("drain_info") or {}).get("state")
+        total = agent.get("resources")
         out.append(AgentSeen(agent["id"], agent["hostname"], MappingProxyType(attributes), *_region_and_zone(agent),
-                             free=_free(agent)))
+                             free=_free(agent), total=_scalars(total) if isinstance(total, Mapping) else None,
+                             active=bool(agent.get("active", True)), deactivated=bool(agent.get("deactivated", False)),
+                             drain=drain if isinstance(drain, str) else None))
     return tuple(out)
+
+
+def _scalars(values: Mapping[str, Any]) -> Resources:
+    """The scalars of an operator JSON resources object (``{"cpus": 2, "ports": "[...]"}``)."""
+    return Resources.from_mapping({k: v for k, v in values.items() if isinstance(v, (int, float))})
 
 
 def _free(agent: Mapping[str, Any]) -> Resources | None:

@@ -39,10 +39,12 @@ from pymesos import MesosSchedulerDriver, Scheduler
 from ..engine.messages import (
     Acknowledge,
     AgentLost,
+    AnswerInverseOffers,
     Decline,
     Disconnected,
     Event,
     Instruction,
+    InverseOffers,
     Kill,
     Launch,
     Offers,
@@ -54,7 +56,7 @@ from ..engine.messages import (
     Suppress,
 )
 from ..errors import FrameworkRefusedError
-from .codec import acknowledgement, decode_offer, decode_status, task_infos
+from .codec import acknowledgement, decode_inverse_offer, decode_offer, decode_status, task_infos
 from .refusal import refusal_from_error_event
 from .sender import LANES, CallSender, MasterCalls
 
@@ -174,6 +176,9 @@ class _PymesosScheduler(Scheduler):
                 log.exception("declining unreadable offers failed")
         if decoded:
             self._emit(lambda: Offers(tuple(decoded)))
+
+    def inverseOffers(self, driver, offers):  # noqa: N802 - maintenance windows: engine/maintenance.py
+        self._emit(lambda: InverseOffers(tuple(decode_inverse_offer(o) for o in offers)))
 
     def offerRescinded(self, driver, offer_id):  # noqa: N802
         self._emit(lambda: Rescinded(offer_id["value"]))
@@ -433,5 +438,8 @@ class MesosDriver:
             d.suppressOffers()
         elif isinstance(ins, Revive):
             d.reviveOffers()
+        elif isinstance(ins, AnswerInverseOffers):
+            ids = [{"value": i} for i in ins.offer_ids]
+            d.acceptInverseOffers(ids) if ins.accept else d.declineInverseOffer(ids)  # pymesos' name
         else:  # pragma: no cover
             raise TypeError(f"not a Mesos instruction: {ins!r}")

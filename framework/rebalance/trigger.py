@@ -25,6 +25,15 @@ class JoinTrigger:
         """Leadership lost: the next look learns the cluster again."""
         self._active, self._joined_at, self.joined = None, None, set()
 
+    def join(self, agent_id: str, now: float) -> None:
+        """An agent joined, as the master's operator stream says (AGENT_ADDED): at once, without
+        waiting for the next look."""
+        self.joined.add(agent_id)
+        if self._joined_at is None:
+            self._joined_at = now
+        if self._active is not None:
+            self._active.add(agent_id)
+
     def observe(self, active: Iterable[str], now: float) -> bool:
         """The master's active agents now; True when a rebalance is due (then it counts as run)."""
         ids = set(active)
@@ -35,6 +44,10 @@ class JoinTrigger:
                 if self._joined_at is None:
                     self._joined_at = now
         self._active = ids
+        return self.due(now)
+
+    def due(self, now: float) -> bool:
+        """True when a rebalance is due now (then it counts as run)."""
         if self._joined_at is None or now - self._joined_at < self.cooldown or now - self._last_run < self.cooldown:
             return False
         self._joined_at, self._last_run = None, now

@@ -1,7 +1,9 @@
-"""``--rebalance-on-agent-join``: a thread of the scheduler process that looks at the master's
-active agents every few seconds while this scheduler leads and, a cooldown after an agent joins
-(:class:`~halyard.rebalance.trigger.JoinTrigger`), runs what ``halyard rebalance`` runs
-for every app (:func:`~halyard.runtime.rebalancing.rebalance`, default ``--min-age``).
+"""``--rebalance-on-agent-join``: a thread of the scheduler process that, a cooldown after an
+agent joins (:class:`~halyard.rebalance.trigger.JoinTrigger`), runs what ``halyard rebalance``
+runs for every app (:func:`~halyard.runtime.rebalancing.rebalance`, default ``--min-age``).
+It learns a join from the master's operator stream (AGENT_ADDED, told through :meth:`joined`),
+and also looks at the master's active agents every few seconds while this scheduler leads (the
+stream may be down).
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ class AutoRebalancer:
         self.trigger = JoinTrigger(cooldown)
         self.poll = min(5.0, max(0.5, cooldown / 4))
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="halyard-auto-rebalance", daemon=True)
 
     def start(self) -> None:
@@ -36,9 +40,20 @@ class AutoRebalancer:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def joined(self, agent_id: str) -> None:
+        """An agent joined (the operator stream's AGENT_ADDED; any thread): counted at once."""
+        with self._lock:
+            self.trigger.join(agent_id, time.time())
+        self._wake.set()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.poll):
+        while not self._stop.is_set():
+            self._wake.wait(self.poll)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             if not self.leading():
                 self.trigger.reset()
                 continue
@@ -50,8 +65,9 @@ class AutoRebalancer:
     def look(self, now: float) -> None:
         """One look at the master; a rebalance when one is due."""
         agents = load_cluster(self.backend.master().state())
-        if not self.trigger.observe([a.id for a in agents], now):
-            return
+        with self._lock:
+            if not self.trigger.observe([a.id for a in agents], now):
+                return
         joined = ", ".join(sorted(self.trigger.joined)) or "?"
         self.trigger.joined = set()
         plan, ids = rebalance(self.backend, None, False, None, self.min_age, lambda: str(uuid.uuid4()), agents)

@@ -19,6 +19,7 @@ from ..engine.domain_events import DomainEvent, PlacementFailed, deployment_of
 from ..engine.members import Announce, Member, SyncMembers, Withdraw
 from ..engine.messages import (
     Acknowledge,
+    AnswerInverseOffers,
     CheckReadiness,
     Decline,
     Event,
@@ -26,7 +27,9 @@ from ..engine.messages import (
     Kill,
     Launch,
     ListAgents,
+    MaintenanceCall,
     Notify,
+    OperatorCall,
     Persist,
     Publish,
     Reconcile,
@@ -41,13 +44,14 @@ from .step_down import StepDownRules
 log = logging.getLogger(__name__)
 
 #: the instructions that are calls to Mesos, carried out by the driver
-MESOS_CALLS: tuple[type, ...] = (Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive)
+MESOS_CALLS: tuple[type, ...] = (Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive, AnswerInverseOffers)
 
 #: where a worker off the leader loop posts its answer
 Sink = Callable[[Event], None]
 #: hand an instruction to a worker off the leader loop, whose answer goes to the sink; returns at once
 ReadinessChecker = Callable[[CheckReadiness, Sink], None]
 AgentListing = Callable[[ListAgents, Sink], None]
+OperatorCalls = Callable[[OperatorCall | MaintenanceCall, Sink], None]
 
 
 class Driver(Protocol):
@@ -84,6 +88,7 @@ class Outlets:
     check_readiness: ReadinessChecker | None = None
     list_agents: AgentListing | None = None
     discovery: DiscoveryWriter | None = None
+    operator_calls: OperatorCalls | None = None   # calls about agents to the master's operator API
 
 
 class InstructionHandlers:
@@ -96,6 +101,7 @@ class InstructionHandlers:
             Persist: self._persist, Publish: self._publish, Notify: self._notify,
             CheckReadiness: self._off_loop(outlets.check_readiness), ListAgents: self._off_loop(outlets.list_agents),
             Announce: self._announce, Withdraw: self._withdraw, SyncMembers: self._sync,
+            OperatorCall: self._off_loop(outlets.operator_calls), MaintenanceCall: self._off_loop(outlets.operator_calls),
             **dict.fromkeys(MESOS_CALLS, driver.execute),
         }
 

@@ -52,6 +52,8 @@ def rebalance(backend: Backend, wanted: Sequence[str] | None, dry_run: bool, max
     with backend.reading() as view:
         apps = rebalance_apps(view, wanted, force)
         now = view.now()
+        leaving = view.leaving_agents()
+    agents = [a for a in agents if a.id not in leaving]  # being drained: nothing moves there
     planner = RebalancePlanner(Planner(StrategyRegistry.discover()), min_age=min_age, max_moves=max_moves)
     plan = planner.plan(apps, agents, now)
     ids: dict[str, str] = {}

@@ -61,11 +61,11 @@ class SchedulerService(SchedulerBackend):
                  check_readiness: ReadinessChecker | None = None, list_agents: AgentListing | None = None,
                  registry: StrategyRegistry | None = None,
                  on_leading: Callable[[Snapshot], None] | None = None,
-                 discovery: DiscoveryWriter | None = None):
+                 discovery: DiscoveryWriter | None = None, operator_calls: Callable[..., None] | None = None):
         super().__init__(config, store=store, election=election, master=master)
         self.session, self.drivers = session, drivers
         self.outlets = Outlets(publish=publish, notify=notify, check_readiness=check_readiness, list_agents=list_agents,
-                               discovery=discovery)
+                               discovery=discovery, operator_calls=operator_calls)  # agents' calls: agent_calls.py
         self.engine_config = engine_config or config.engine
         self.registry = registry or StrategyRegistry.discover()
         self.on_leading = on_leading

@@ -23,12 +23,14 @@ from ..api.inputs import AppInputs
 from ..api.peers import Peers
 from ..api.server import create_app
 from ..api.tokens import TokenFile
-from ..engine.domain_events import DomainEvent, deployment_of
+from ..engine.domain_events import AgentJoined, DomainEvent, deployment_of
 from ..engine.messages import Event
 from ..jobs.executor import ExecutorSettings
 from ..mesos.artifact import executor_artifact
 from ..mesos.driver import MesosDriver, framework_info
 from ..mesos.master import MesosMaster
+from ..mesos.operator_api import OperatorApi
+from ..mesos.operator_stream import OperatorStream
 from ..mesos.refusal import refusal_from_failure
 from ..placement import StrategyRegistry
 from ..releases.desk import ReleaseDesk
@@ -36,6 +38,7 @@ from ..releases.digests import RegistryResolver, read_credentials
 from ..store.election import ZkSession
 from ..store.release_store import ZkReleaseStore
 from ..store.serversets import ServerSetWriter, discovery_root
+from .agent_calls import AgentCaller
 from .agent_listing import AgentLister
 from .auto_rebalance import AutoRebalancer
 from .config import ServiceConfig
@@ -80,6 +83,7 @@ class SchedulerApp:
         self.probes = HttpProbes()
         self.hub = EventHub(keepalive=config.event_keepalive)
         self.releases = ZkReleaseStore(self.store)
+        self.operator = OperatorApi(self.master, config.principal, config.secret)
         self.service = SchedulerService(
             config, store=self.store, session=self.session, election=self.election, drivers=self._driver,
             master=self.master, publish=self._publish,
@@ -87,7 +91,7 @@ class SchedulerApp:
             check_readiness=self.probes.check, list_agents=AgentLister(self.master, self.probes.pool).list,
             engine_config=replace(config.engine, executor=executor_settings(config), discovery=config.discovery),
             registry=registry, on_leading=lambda snapshot: self.release_desk.settle(snapshot.deployments),
-            discovery=self.discovery)
+            discovery=self.discovery, operator_calls=AgentCaller(self.operator, self.probes.pool).call)
         self.release_desk = ReleaseDesk(self.service, self.releases,
                                         RegistryResolver(read_credentials(config.registry_credentials)))
         self.session.add_listener(self.service.session_changed)
@@ -95,12 +99,24 @@ class SchedulerApp:
         self.auto_rebalance = (AutoRebalancer(self.service, config.rebalance_cooldown,
                                               leading=lambda: self.service.engine is not None)
                                if config.rebalance_on_agent_join else None)
+        # The master's operator stream, while this scheduler leads (one subscription per term).
+        self.stream = OperatorStream(self.operator, self.service.post, self._term, self._framework_id)
+
+    def _term(self) -> int | None:
+        """The epoch of this scheduler's leadership, None when it does not lead."""
+        return self.service.epoch if self.service.engine is not None else None
+
+    def _framework_id(self) -> str | None:
+        engine = self.service.engine
+        return engine.framework_id if engine is not None else None
 
     def _publish(self, event: DomainEvent) -> None:
         """An engine event to the /v2/events subscribers; an ended deployment also ends its release."""
         deployment = deployment_of(event)
         if deployment is not None and deployment.ended:
             self.release_desk.deployment_ended(deployment)
+        if isinstance(event, AgentJoined) and self.auto_rebalance is not None:
+            self.auto_rebalance.joined(event.agent_id)
         self.hub.publish(event)
 
     def _driver(self, framework_id: str | None, sink: Callable[[Event], None],
@@ -136,6 +152,7 @@ class SchedulerApp:
             self.start_api()
         if self.auto_rebalance is not None:
             self.auto_rebalance.start()
+        self.stream.start()
         try:
             if self.session.start(stopping=lambda: self.service.stopping):
                 self.store.ensure_layout()
@@ -145,6 +162,7 @@ class SchedulerApp:
                 self._server.should_exit = True
             if self.auto_rebalance is not None:
                 self.auto_rebalance.stop()
+            self.stream.stop()
             self.session.close()
             self.webhooks.close()
             self.probes.close()

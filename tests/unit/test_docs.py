@@ -58,9 +58,10 @@ API_PAGE = ROOT / "docs" / "api.md"
 SCHEDULER_PAGE = ROOT / "docs" / "scheduler.md"
 MINIMESOS = ROOT / "minimesos"
 
-#: Endpoints the pages name that are not Halyard's: the registry's API that digest pinning calls, and
-#: the Mesos master's scheduler API that the simulator (docs/simulator.md) speaks.
-FOREIGN = {("HEAD", "/v2/<name>/manifests/<tag>")}
+#: Endpoints the pages name that are not Halyard's: the registry's API that digest pinning calls, the
+#: Mesos master's scheduler API that the simulator (docs/simulator.md) speaks, and the master's
+#: operator API that the operator stream reads (docs/agents.md).
+FOREIGN = {("HEAD", "/v2/<name>/manifests/<tag>"), ("POST", "/api/v1")}
 #: Pages about another program's API (the Mesos master the simulator plays): their endpoints and
 #: source files are that program's, not Halyard's.
 FOREIGN_PAGES = {ROOT / "docs" / "simulator.md"}

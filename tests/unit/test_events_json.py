@@ -16,6 +16,8 @@ from halyard.api.event_stream import KEEPALIVE, EventHub, sse
 from halyard.api.server import create_app
 from halyard.engine.app_records import DeploymentRecord, TaskRecord
 from halyard.engine.domain_events import (
+    AgentJoined,
+    AgentLeft,
     AppChanged,
     AppTerminated,
     DeploymentFailed,
@@ -143,6 +145,8 @@ CASES = [
          exitCode=3, message="exited with status 3")]),
     (JobRunSkipped("etl", "missed by 90s (startingDeadlineSeconds)", AT),
      [ev("job_run_skipped", jobId="etl", reason="missed by 90s (startingDeadlineSeconds)")]),
+    (AgentJoined("S3", "127.0.0.3", AT), [ev("agent_added_event", agentId="S3", host="127.0.0.3")]),
+    (AgentLeft("S3", "127.0.0.3", AT), [ev("agent_removed_event", agentId="S3", host="127.0.0.3")]),
 ]
 IDS = [f"{type(c[0]).__name__}-{i}" for i, c in enumerate(CASES)]
 
@@ -173,7 +177,8 @@ def test_marathon_python_parses_every_marathon_event_and_knows_no_halyard_one(ev
                 assert parsed.plan.steps[0].actions[0].app == "/web"
         else:
             assert rendered["eventType"] in ("placement_failed_event", "job_created", "job_updated", "job_deleted",
-                                             "job_run_status_event", "job_run_skipped")
+                                             "job_run_status_event", "job_run_skipped", "agent_added_event",
+                                             "agent_removed_event")
             with pytest.raises(Exception, match="Unknown event_type"):
                 EventFactory().process(rendered)
 

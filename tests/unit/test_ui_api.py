@@ -101,7 +101,12 @@ def test_cluster_shows_agents_with_zone_rack_and_reachability_and_the_tasks_on_t
     assert agents["gone-agent"] == {"id": "gone-agent", "hostname": "10.0.0.9", "zone": None, "region": None,
                                     "rack": None, "reachable": False,
                                     "resources": {"cpus": 0.0, "mem": 0.0, "disk": 0.0},
-                                    "used": {"cpus": 0.0, "mem": 0.0, "disk": 0.0}}
+                                    "used": {"cpus": 0.0, "mem": 0.0, "disk": 0.0},
+                                    "state": "gone", "maintenanceStart": None}
+    assert agents["S0"]["state"] == "active"   # no state told: active
+    told = cluster_json(state, tasks, {"S0": ("draining", None), "S1": ("maintenance", "2026-12-08T02:00:00.000Z")})
+    assert {a["id"]: (a["state"], a["maintenanceStart"]) for a in told["agents"]}["S1"] == \
+        ("maintenance", "2026-12-08T02:00:00.000Z")
     t1, t2, t3 = body["tasks"]
     assert t1 == {"id": "t1", "appId": "/web", "agentId": "S0", "host": "127.0.0.1", "ports": [31000], "cpus": 0.5,
                   "mem": 64.0, "state": "TASK_RUNNING", "health": "healthy", "draining": False, "unreachable": False,

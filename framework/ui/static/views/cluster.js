@@ -2,12 +2,19 @@
 // agent (cpus, mem), one segment per task in proportion to what it takes. A task's state and
 // health are told by colour AND pattern; unreachable agents have a dashed red frame and a mark.
 // Dense mode (no names, boxes sized to the screen) keeps 1,000 agents on one screen.
-import { escapeHtml, reloader } from "../app.js";
+import { canWrite, confirm, escapeHtml, reloader, toast } from "../app.js";
 import { ORDER, STATES, categoryOf, legendHtml, patternDefs } from "./task_states.js";
 
 const REFRESH = new Set(["status_update_event", "health_status_changed_event", "instance_health_changed_event",
   "unhealthy_task_kill_event", "app_terminated_event", "deployment_success", "deployment_failed",
   "deployment_info", "scheduler_registered_event", "scheduler_reregistered_event", "instance_changed_event"]);
+// An agent's state (halyard agents'): told by the frame's colour AND its dash pattern AND a word.
+const AGENT_STATES = {
+  draining: { stroke: "#d98c1f", dash: "6 3", word: "draining" },
+  drained: { stroke: "#5b6578", dash: "1 0", word: "drained", width: 2.5 },
+  maintenance: { stroke: "#7b4fb3", dash: "2 2", word: "maintenance" },
+  deactivated: { stroke: "#5b6578", dash: "6 3", word: "deactivated" },
+};
 const TERMINAL = new Set(["TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR", "TASK_FINISHED", "TASK_GONE",
   "TASK_DROPPED", "TASK_GONE_BY_OPERATOR"]);
 const DENSE_AT = 60;          // agents: dense mode by default from here on
@@ -119,10 +126,26 @@ export function mount(el, ctx) {
     showTip(mark, r.left, r.bottom);
   });
   picture.addEventListener("focusout", () => { tooltip.hidden = true; });
-  picture.addEventListener("click", (e) => {
+  picture.addEventListener("click", async (e) => {
     const mark = markOf(e.target);
-    if (mark) ctx.go(`#/apps/${encodeURIComponent(mark.dataset.appId)}`);
+    if (mark) { ctx.go(`#/apps/${encodeURIComponent(mark.dataset.appId)}`); return; }
+    const box = e.target.closest && e.target.closest("[data-agent-host]");
+    if (box && canWrite()) await agentAction(box.dataset.agentHost, box.dataset.agentState);
   });
+
+  // Drain an active agent, reactivate one drained, draining or deactivated (halyard agents drain|reactivate).
+  async function agentAction(host, state) {
+    const back = ["draining", "drained", "deactivated"].includes(state);
+    const verb = back ? "Reactivate" : "Drain";
+    if (!(await confirm(`${verb} ${host}?${back ? "" : " Halyard's apps move elsewhere within their upgradeStrategy, then the master drains it."}`))) return;
+    try {
+      await ctx.api("POST", `/v1/agents/${encodeURIComponent(host)}/${back ? "reactivate" : "drain"}`, back ? undefined : {});
+      toast(`${verb} ${host}: asked`);
+    } catch (err) {
+      toast(`${verb} ${host}: ${err.message}`, "error");
+    }
+    reload.schedule();
+  }
   picture.addEventListener("keydown", (e) => {
     const mark = markOf(e.target);
     if (mark && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); ctx.go(`#/apps/${encodeURIComponent(mark.dataset.appId)}`); }
@@ -197,10 +220,14 @@ function agentBox(a, tasks, x, y, w, h, opts) {
   const bw = w - 2 * pad;
   const top = names ? y + 18 : y + pad;
   const bars = [["cpus", top], ["mem", top + barH + gap]].map(([key, by]) => ({ key, by, ...segments(a, sorted, key, bw, names ? MIN_SEG : 1) }));
-  let s = `<g class="agent${a.reachable ? "" : " unreachable"}" data-agent-id="${escapeHtml(a.id)}" data-reachable="${a.reachable ? 1 : 0}">`;
-  s += `<rect class="frame" x="${x}" y="${y}" width="${w}" height="${h}" rx="3" fill="#fff" stroke="#b9c1cf"/>`;
+  const st = AGENT_STATES[a.state];
+  let s = `<g class="agent${a.reachable ? "" : " unreachable"}" data-agent-id="${escapeHtml(a.id)}" data-agent-host="${escapeHtml(a.hostname)}" data-agent-state="${escapeHtml(a.state || "active")}" data-reachable="${a.reachable ? 1 : 0}">`;
+  s += st
+    ? `<rect class="frame" x="${x}" y="${y}" width="${w}" height="${h}" rx="3" fill="#fff" stroke="${st.stroke}" stroke-width="${st.width || 2}" stroke-dasharray="${st.dash}"/>`
+    : `<rect class="frame" x="${x}" y="${y}" width="${w}" height="${h}" rx="3" fill="#fff" stroke="#b9c1cf"/>`;
   if (names) {
-    s += `<text x="${x + pad}" y="${y + 13}" font-size="11" fill="#1d2330">${escapeHtml(a.hostname)}${a.reachable ? "" : " ⚠ unreachable"}</text>`;
+    const word = st ? ` · ${st.word}${a.state === "maintenance" && a.maintenanceStart ? " from " + a.maintenanceStart.slice(0, 16) : ""}` : "";
+    s += `<text x="${x + pad}" y="${y + 13}" font-size="11" fill="#1d2330">${escapeHtml(a.hostname)}${a.reachable || st ? "" : " ⚠ unreachable"}${escapeHtml(word)}</text>`;
     if (a.reachable) s += `<text x="${x + w - pad}" y="${y + 13}" font-size="10" fill="#5b6578" text-anchor="end">${Math.round(100 * (a.used.cpus / (a.resources.cpus || 1)))}% cpu · ${Math.round(100 * (a.used.mem / (a.resources.mem || 1)))}% mem</text>`;
   } else if (!a.reachable) {
     s += `<line x1="${x}" y1="${y}" x2="${x + w}" y2="${y + h}" stroke="#d1495b" stroke-width="1.5"/>`;
