@@ -22,6 +22,7 @@ OWN = "own-processes"
 
 #: Integration modules that bring up what they need on ports of their own (never the shared cluster).
 OWN_CLUSTER = frozenset({
+    "tests/integration/test_agents.py",
     "tests/integration/test_framework_auth.py",
     "tests/integration/test_ha_control_plane.py",
     "tests/integration/test_make_run_ha.py",

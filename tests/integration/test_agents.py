@@ -36,7 +36,7 @@ pytestmark = pytest.mark.integration
 
 RUN_DIR = "/tmp/wt-agents-run"
 ENV = {"MINIMESOS_RUN_DIR": RUN_DIR}
-UP = ("up", "--agents", "3", "--no-docker", "--port", "15450", "--zk-port", "12681", "--task-ports", "48000")
+UP = ("up", "--agents", "3", "--no-docker", "--port", "15550", "--zk-port", "12981", "--task-ports", "53000")
 
 
 @pytest.fixture(scope="module")
