@@ -34,7 +34,7 @@ from .v1client import until
 
 pytestmark = pytest.mark.integration
 
-RUN_DIR = "/tmp/wt-agents-run"
+RUN_DIR = "/tmp/halyard-test-agents-run"
 ENV = {"MINIMESOS_RUN_DIR": RUN_DIR}
 UP = ("up", "--agents", "3", "--no-docker", "--port", "15550", "--zk-port", "12981", "--task-ports", "53000")
 
