@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,10 +20,36 @@ from .v1client import until
 HALYARD = str(Path(sys.executable).parent / "halyard")
 
 
+#: Ports handed out for schedulers and other servers the tests start: below the kernel's ephemeral
+#: range (32768+, so no outgoing connection takes one), above the service ports (10000-20000) that
+#: HAProxy binds, clear of the local clusters' ports; split between `make test`'s two xdist workers.
+PORTS = range(20100, 26000)
+_handed: set[int] = set()
+
+
+def _worker_ports() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1: inherited by the benches the tests run
+    if not (worker.startswith("gw") and worker[2:].isdigit()):
+        return PORTS
+    half = len(PORTS) // 2
+    start = PORTS.start + half * (int(worker[2:]) % 2)
+    return range(start, start + half)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, never handed out before by this process, from this worker's share
+    (the kernel's ``bind(0)`` hands the same port to two workers asking at nearly the same time)."""
+    candidates = [p for p in _worker_ports() if p not in _handed]
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed.add(port)
+        return port
+    raise RuntimeError(f"no free port left in {_worker_ports()}")
 
 
 STARTED: list["SchedulerProc"] = []  # every scheduler started in this session, newest last
