@@ -197,6 +197,11 @@ def test_the_leading_master_killed_during_a_scale_up_the_framework_follows_and_n
     restart_master(ha, old)
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "known bug, issue 23: a standby master that does not yet know it leads redirects pymesos (307) back "
+    "to the SIGSTOPped master, whose kernel still accepts connections; pymesos' version probe then hangs "
+    "there and the heartbeat watch's reconnects do not free it (90 s in make test; most runs follow in "
+    "under 0.1 s of the election)"))
 def test_the_leading_master_stopped_for_good_the_framework_follows_once_its_session_ends(ha, schedulers):
     """SIGSTOP: the master keeps the TCP connection open and says nothing; ZooKeeper elects another
     once its session expires, and pymesos' detector moves the framework there (or, if that switch
