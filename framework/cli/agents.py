@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -88,20 +89,28 @@ def agents(ctx: click.Context, output: str, api: str) -> None:
 @API_OPTION
 def show(host: str, output: str, api: str) -> None:
     """One agent (HOST: its hostname or id)."""
-    agent = _get(Client(api), host)
-    if output == "json":
-        emit_json(agent)
-    else:
-        click.echo("\n".join(describe(agent)))
+    _emit(_get(Client(api), host), output)
 
 
-def _get(client: Client, host: str) -> dict[str, Any]:
+def _agent_call(host: str, call: Callable[[], Any]) -> Any:
+    """``call``'s answer; a 404 for an unknown HOST becomes the CLI's error naming the known hosts."""
     try:
-        return client.get(f"/v1/agents/{host}")
+        return call()
     except ApiError as exc:
         if exc.status == 404 and isinstance(exc.body, dict) and exc.body.get("knownHosts") is not None:
             raise click.ClickException(f"no agent {host}; known hosts: {', '.join(exc.body['knownHosts'])}") from None
         raise
+
+
+def _get(client: Client, host: str) -> dict[str, Any]:
+    return _agent_call(host, lambda: client.get(f"/v1/agents/{host}"))
+
+
+def _emit(agent: dict[str, Any], output: str) -> None:
+    if output == "json":
+        emit_json(agent)
+    else:
+        click.echo("\n".join(describe(agent)))
 
 
 @agents.command()
@@ -119,10 +128,9 @@ def drain(host: str, deadline: str, wait: bool, force: bool, timeout: float, out
     """Take HOST out of service without an outage: Halyard's apps move elsewhere, then the master drains it."""
     client = Client(api)
     try:
-        agent = client.request("POST", f"/v1/agents/{host}/drain", json={"deadline": deadline, "force": force})
+        agent = _agent_call(host, lambda: client.request("POST", f"/v1/agents/{host}/drain",
+                                                         json={"deadline": deadline, "force": force}))
     except ApiError as exc:
-        if exc.status == 404 and isinstance(exc.body, dict) and exc.body.get("knownHosts") is not None:
-            raise click.ClickException(f"no agent {host}; known hosts: {', '.join(exc.body['knownHosts'])}") from None
         raise locked_error(exc, "halyard agents drain") from None
     code = 0
     if wait:
@@ -177,19 +185,12 @@ def maintenance(host: str, start: str | None, duration: str | None, cancel: bool
     client = Client(api)
     if cancel == bool(start or duration) or (not cancel and not (start and duration)):
         raise click.UsageError("give --start and --duration, or --cancel")
-    try:
-        if cancel:
-            agent = client.request("DELETE", f"/v1/agents/{host}/maintenance")
-        else:
-            agent = client.request("POST", f"/v1/agents/{host}/maintenance", json={"start": start, "duration": duration})
-    except ApiError as exc:
-        if exc.status == 404 and isinstance(exc.body, dict) and exc.body.get("knownHosts") is not None:
-            raise click.ClickException(f"no agent {host}; known hosts: {', '.join(exc.body['knownHosts'])}") from None
-        raise
-    if output == "json":
-        emit_json(agent)
+    if cancel:
+        agent = _agent_call(host, lambda: client.request("DELETE", f"/v1/agents/{host}/maintenance"))
     else:
-        click.echo("\n".join(describe(agent)))
+        agent = _agent_call(host, lambda: client.request("POST", f"/v1/agents/{host}/maintenance",
+                                                         json={"start": start, "duration": duration}))
+    _emit(agent, output)
 
 
 @agents.command()
@@ -199,13 +200,4 @@ def maintenance(host: str, start: str | None, duration: str | None, cancel: bool
 def reactivate(host: str, output: str, api: str) -> None:
     """End HOST's drain or deactivation: it takes tasks again."""
     client = Client(api)
-    try:
-        agent = client.request("POST", f"/v1/agents/{host}/reactivate")
-    except ApiError as exc:
-        if exc.status == 404 and isinstance(exc.body, dict) and exc.body.get("knownHosts") is not None:
-            raise click.ClickException(f"no agent {host}; known hosts: {', '.join(exc.body['knownHosts'])}") from None
-        raise
-    if output == "json":
-        emit_json(agent)
-    else:
-        click.echo("\n".join(describe(agent)))
+    _emit(_agent_call(host, lambda: client.request("POST", f"/v1/agents/{host}/reactivate")), output)
