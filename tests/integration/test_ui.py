@@ -128,8 +128,7 @@ def test_cluster_view_draws_each_task_inside_the_box_of_the_agent_the_master_nam
     until(lambda: js(browser, "return location.hash") == f"#/apps/{quote(app_id, safe='')}", 10, what="app opened (Enter)")
     browser.back()
     until(lambda: len(marks(browser, app_id)) == 3, 20, what="the cluster again")
-    mark = browser.find_element("css selector", f'[data-view=cluster] [data-task-id="{next(iter(drawn))}"]')
-    mark.find_element("css selector", "rect").click()
+    press(browser, f'[data-view=cluster] [data-task-id="{next(iter(drawn))}"] rect', "the task's mark")
     until(lambda: js(browser, "return location.hash") == f"#/apps/{quote(app_id, safe='')}", 10, what="app opened")
     until(lambda: js(browser, "return !!document.querySelector('[data-view=app][data-ready=\"1\"]')"), 20,
           what="the app view")
