@@ -1,0 +1,88 @@
+"""Which master the scheduler subscription talks to when it follows ZooKeeper: pure decisions.
+
+With ``--master zk://.../mesos`` ZooKeeper is the one source of truth about the leading master.
+A master that is not the leader answers a SUBSCRIBE with ``307`` and a ``Location`` naming the
+leader *it* knows of. Just after an election that is often the old leader: a standby elected a
+moment ago may not know yet that it leads, and names the master that went away. When that master
+was SIGSTOPped (or is cut off) its kernel still accepts connections, so following the redirect
+there hangs on a master that will never answer. :func:`redirect_target` therefore follows a
+redirect only to the master ZooKeeper names; otherwise the driver stays with ZooKeeper's leader
+and asks it again (paced by :data:`SUBSCRIBE_PACE`) until it knows that it leads.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+#: the shortest time between two SUBSCRIBE attempts (a master answering 307 or 503 at once would
+#: otherwise be asked again in a tight loop: the flood of Marathon #3535)
+SUBSCRIBE_PACE = 0.25
+#: how long a SUBSCRIBE may wait for its SUBSCRIBED event before it is made again (seconds)
+SUBSCRIBE_TIMEOUT = 5.0
+#: how long pymesos' ``GET /version`` probe of a master may take (pymesos: a day)
+VERSION_PROBE_TIMEOUT = 2.0
+#: how long one scheduler call to the master may take (pymesos: a day)
+CALL_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A master as ZooKeeper announces it (its ``MasterInfo``): ``ip:port`` and ``hostname:port``."""
+
+    ip: str
+    port: int
+    hostname: str | None = None
+
+    @property
+    def address(self) -> str:
+        """``ip:port``, where pymesos connects."""
+        return f"{self.ip}:{self.port}"
+
+    def names(self, address: str) -> bool:
+        """Whether ``host:port`` is this master (by its IP or by its hostname)."""
+        return address in {self.address} | ({f"{self.hostname}:{self.port}"} if self.hostname else set())
+
+
+def parse_announcement(data: bytes | str | None) -> Announcement | None:
+    """A master's ZooKeeper announcement (its ``MasterInfo`` as JSON); None if unreadable."""
+    try:
+        address = json.loads(data.decode() if isinstance(data, bytes) else data or "")["address"]
+        ip, port = address["ip"], int(address["port"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not isinstance(ip, str) or not ip:
+        return None
+    hostname = address.get("hostname")
+    return Announcement(ip, port, hostname if isinstance(hostname, str) and hostname else None)
+
+
+def location_address(location: str) -> str:
+    """A ``Location`` (``//host:port/path``, ``http://host:port/path``) or a bare ``host:port`` ->
+    ``host:port``, as pymesos reads it."""
+    return urlsplit(location).netloc or location
+
+
+def redirect_target(location: str, leader: Announcement | None, follows_zookeeper: bool) -> str | None:
+    """Where a master's 307 (to ``location``) should move the subscription; None: stay where it is.
+
+    With a fixed master (no ZooKeeper) the redirect is all there is to go by: follow it. Following
+    ZooKeeper, go only to the master ZooKeeper names the leader: a redirect elsewhere names a master
+    that lost (or never won) the election, and with no leader named there is nowhere safe to go.
+    """
+    address = location_address(location)
+    if not follows_zookeeper:
+        return address
+    if leader is None or not leader.names(address):
+        return None
+    return leader.address
+
+
+def subscribe_overdue(sent_at: float | None, now: float, timeout: float = SUBSCRIBE_TIMEOUT) -> bool:
+    """A SUBSCRIBE sent at ``sent_at`` has had no SUBSCRIBED for ``timeout`` seconds (None: none pending)."""
+    return sent_at is not None and now - sent_at > timeout
+
+
+def pace_delay(last_sent: float | None, now: float, pace: float = SUBSCRIBE_PACE) -> float:
+    """How long to wait before the next SUBSCRIBE so that two are at least ``pace`` apart."""
+    return 0.0 if last_sent is None else max(0.0, last_sent + pace - now)
