@@ -197,15 +197,10 @@ def test_the_leading_master_killed_during_a_scale_up_the_framework_follows_and_n
     restart_master(ha, old)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, issue 23: a standby master that does not yet know it leads redirects pymesos (307) back "
-    "to the SIGSTOPped master, whose kernel still accepts connections; pymesos' version probe then hangs "
-    "there and the heartbeat watch's reconnects do not free it (90 s in make test; most runs follow in "
-    "under 0.1 s of the election)"))
 def test_the_leading_master_stopped_for_good_the_framework_follows_once_its_session_ends(ha, schedulers):
     """SIGSTOP: the master keeps the TCP connection open and says nothing; ZooKeeper elects another
-    once its session expires, and pymesos' detector moves the framework there (or, if that switch
-    stalls, the heartbeat watch after two heartbeat intervals)."""
+    once its session expires, and pymesos' detector moves the framework there, even when the new
+    master, not yet knowing that it leads, redirects back to the stopped one."""
     leader = until(lambda: one_leading(schedulers), 30, what="a leading scheduler")
     before = app_running(leader, "/ha/six", 6)
     until(lambda: masters_ready(ha), 60, what="every master's log replica caught up")
@@ -217,13 +212,12 @@ def test_the_leading_master_stopped_for_good_the_framework_follows_once_its_sess
     try:
         new = until(lambda: (lambda k: k if k != old else None)(leading_master(ha)), 40, interval=0.2,
                     what="another master elected")
-        # pymesos' detector moves it at the election (0.03-0.09 s after it, most runs); failing that,
-        # the heartbeat watch does, after two heartbeat intervals (2 x 15 s) without a word from the
-        # stopped master. The slow path is real: a standby that does not know yet that it leads
-        # redirects pymesos (307) back to the stopped master, whose kernel still accepts the
-        # connection; the watch then reconnects, and a subscription stuck on the frozen master can
-        # take one more attempt's timeout (seen: 46 s after the election). The bound is that path.
-        until(lambda: leader_ui_url(leader) == masters(ha)[new - 1] + "/", 90, interval=0.1,
+        # pymesos' detector moves it at the election. A standby that does not know yet that it
+        # leads redirects (307) back to the stopped master, whose kernel still accepts the
+        # connection: the driver follows a redirect only to the master ZooKeeper names, and asks
+        # the new one again (0.25 s apart) until it answers (before: 46-90 s stuck on the frozen
+        # master's /version). Bound: a SUBSCRIBE's timeout (5 s) and a /version probe's (2 s), twice.
+        until(lambda: leader_ui_url(leader) == masters(ha)[new - 1] + "/", 15, interval=0.1,
               what="the framework re-subscribed to the new master")
         followed = time.monotonic() - t0
         assert active_framework(ha, leader.name)["id"] == framework_id
