@@ -8,6 +8,10 @@ was SIGSTOPped (or is cut off) its kernel still accepts connections, so followin
 there hangs on a master that will never answer. :func:`redirect_target` therefore follows a
 redirect only to the master ZooKeeper names; otherwise the driver stays with ZooKeeper's leader
 and asks it again (paced by :data:`SUBSCRIBE_PACE`) until it knows that it leads.
+
+The master's HTTP endpoints (``master.py``) follow redirects the same way, by hand: at most
+:data:`MAX_REDIRECTS`, never back to a master already asked (:func:`next_master`), and with a
+``zk://`` master ZooKeeper's leader is asked again while an election is under way.
 """
 from __future__ import annotations
 
@@ -86,3 +90,24 @@ def subscribe_overdue(sent_at: float | None, now: float, timeout: float = SUBSCR
 def pace_delay(last_sent: float | None, now: float, pace: float = SUBSCRIBE_PACE) -> float:
     """How long to wait before the next SUBSCRIBE so that two are at least ``pace`` apart."""
     return 0.0 if last_sent is None else max(0.0, last_sent + pace - now)
+
+
+#: redirects one request to a master follows: a standby names the leader, which answers (one hop)
+MAX_REDIRECTS = 2
+#: the pause before ZooKeeper's leader is asked again while the masters elect one
+ELECTION_PAUSE = 0.25
+
+
+def next_master(location: str, asked: list[str], leader: str | None, limit: int = MAX_REDIRECTS) -> str | None:
+    """After the masters in ``asked`` (``host:port``; the last one answered 307 to ``location``), the
+    master to ask next, or None when there is none to ask now.
+
+    Never one already asked: a master restarted before its old ZooKeeper session ended redirects to
+    its own stale announcement, that is to itself, and two masters may name each other during an
+    election (``requests`` followed such loops 30 times, then failed). Never more than ``limit`` hops.
+    With ZooKeeper's ``leader`` known, only it (a redirect elsewhere names a lost or stale leader).
+    """
+    if len(asked) > limit:
+        return None
+    target = leader if leader is not None else location_address(location)
+    return None if not target or target in asked else target

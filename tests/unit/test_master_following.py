@@ -213,3 +213,124 @@ def test_a_subscribe_left_unanswered_is_made_again_after_the_subscribe_timeout(f
         driver.stop(failover=True)
         for conn in accepted:
             conn.close()
+
+
+# --- the master's HTTP endpoints: redirects followed by hand -------------------------------------
+
+@pytest.mark.parametrize("location, asked, leader, target", [
+    ("//127.0.0.1:2/master/slaves", ["127.0.0.1:1"], None, "127.0.0.1:2"),          # a standby names the leader
+    ("//127.0.0.1:1/master/slaves", ["127.0.0.1:1"], None, None),                   # to itself (a stale znode)
+    ("//127.0.0.1:1/master/slaves", ["127.0.0.1:1", "127.0.0.1:2"], None, None),    # A -> B -> A
+    ("//127.0.0.1:4/x", ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"], None, None),  # past the limit
+    ("//127.0.0.1:2/master/slaves", ["127.0.0.1:1"], "127.0.0.1:3", "127.0.0.1:3"),  # ZooKeeper knows better
+    ("//127.0.0.1:2/master/slaves", ["127.0.0.1:3"], "127.0.0.1:3", None),           # its leader asked already
+    ("", ["127.0.0.1:1"], None, None),                                              # no Location
+])
+def test_the_next_master_to_ask_is_never_one_asked_already(location, asked, leader, target):
+    from halyard.mesos.following import next_master
+
+    assert next_master(location, asked, leader, limit=2) == target
+
+
+class _Redirecting(BaseHTTPRequestHandler):
+    """A master that redirects every request to ``server.to`` (a port), counting them, or answers
+    ``{"slaves": []}`` when ``server.to`` is None."""
+
+    server: _RedirectingServer
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.hits += 1
+        if self.server.to is None:
+            body = b'{"slaves": []}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(307)
+        self.send_header("Location", f"//127.0.0.1:{self.server.to()}{self.path}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+class _RedirectingServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Redirecting)
+        self.hits = 0
+        self.to: object = None
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def masters() -> Iterator[list[_RedirectingServer]]:
+    servers = [_RedirectingServer() for _ in range(3)]
+    yield servers
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_two_masters_naming_each_other_fail_fast_without_30_redirects(masters):
+    """During an election two masters may redirect to each other (``requests`` went round 30 times,
+    then said "Exceeded 30 redirects"): with a fixed master the loop is seen at the first repeat."""
+    import requests
+
+    from halyard.errors import ClusterSourceError
+    from halyard.mesos.master import MesosMaster
+
+    a, b, _ = masters
+    a.to, b.to = (lambda: b.server_port), (lambda: a.server_port)
+    with pytest.raises(ClusterSourceError, match="redirect in a loop"):
+        MesosMaster(f"127.0.0.1:{a.server_port}", timeout=2).slaves()
+    assert (a.hits, b.hits) == (1, 1)
+    with pytest.raises(requests.TooManyRedirects):
+        MesosMaster(f"127.0.0.1:{a.server_port}", timeout=2).request("GET", "/master/slaves")
+
+
+def test_a_standby_is_followed_once_to_the_leader(masters):
+    from halyard.mesos.master import MesosMaster
+
+    standby, leader, _ = masters
+    standby.to = lambda: leader.server_port
+    assert MesosMaster(f"127.0.0.1:{standby.server_port}", timeout=2).slaves() == {"slaves": []}
+    assert (standby.hits, leader.hits) == (1, 1)
+
+
+def test_a_restarted_master_redirecting_to_itself_is_asked_again_until_zookeeper_names_the_leader(masters):
+    """A master restarted before its old ZooKeeper session ended sees its old announcement and
+    redirects to itself until the session expires and another master is elected: the request waits
+    on ZooKeeper's answer (here: the third look names the new leader) instead of looping."""
+    from halyard.mesos.master import MesosMaster
+
+    restarted, leader, _ = masters
+    restarted.to = lambda: restarted.server_port
+    looks: list[str] = []
+
+    def zookeeper_leader(url: str, timeout: float) -> str:
+        looks.append(url)
+        return f"http://127.0.0.1:{(restarted if len(looks) < 4 else leader).server_port}"
+
+    started = time.monotonic()
+    master = MesosMaster("zk://127.0.0.1:1/mesos", timeout=5, zookeeper_leader=zookeeper_leader)
+    assert master.slaves() == {"slaves": []}
+    assert time.monotonic() - started < 3.0
+    assert leader.hits == 1 and 1 <= restarted.hits <= 3
+
+
+def test_with_no_leader_elected_in_time_the_loop_is_named(masters):
+    from halyard.errors import ClusterSourceError
+    from halyard.mesos.master import MesosMaster
+
+    restarted = masters[0]
+    restarted.to = lambda: restarted.server_port
+    master = MesosMaster("zk://127.0.0.1:1/mesos", timeout=1,
+                         zookeeper_leader=lambda url, timeout: f"http://127.0.0.1:{restarted.server_port}")
+    started = time.monotonic()
+    with pytest.raises(ClusterSourceError, match=f"127.0.0.1:{restarted.server_port} -> //127.0.0.1"):
+        master.slaves()
+    assert time.monotonic() - started < 3.0 and restarted.hits <= 6
