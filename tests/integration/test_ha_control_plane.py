@@ -23,6 +23,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,7 @@ PORT, ZK_PORT, TASK_PORTS = 17550, 12681, 47000
 UP = ("up", "--masters", "3", "--zookeepers", "3", "--agents", "3", "--no-docker", "--auth",
       "--port", str(PORT), "--zk-port", str(ZK_PORT), "--task-ports", str(TASK_PORTS))
 SCHEDULER_PORTS = (PORT + 10, PORT + 11)  # beside the cluster's own ports (a free_port may be taken meanwhile)
+# (PORT + 12: the election storm's third scheduler)
 NO_LEADER = "Could not determine the current leader"   # Marathon's 503 (its LeaderProxyFilter's)
 QUORUM_LOST_FOR = 20.0
 
@@ -372,16 +374,59 @@ def mm_status(ha: dict) -> str:
                           env={**os.environ, **ha["env"]}).stdout
 
 
-def test_schedulers_and_masters_failing_in_turn_never_give_two_frameworks(ha, schedulers):
-    """An election storm: the leading scheduler killed (-9) and the leading master killed, in turn,
-    twice. Throughout, the masters know one framework of this name, under one FrameworkID, active
-    at most once, and its tasks keep their ids."""
+class FrameworkWatch:
+    """Samples every master's ``/master/frameworks`` (a standby answers 307: only the leader's count)
+    every 0.1 s on a thread, and keeps what breaks "one framework": another FrameworkID under this
+    name, or more than one active (or connected) entry for it."""
+
+    def __init__(self, ha: dict, name: str, framework_id: str):
+        self.urls, self.name, self.framework_id = masters(ha), name, framework_id
+        self.samples, self.broken = 0, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> FrameworkWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            for url in self.urls:
+                try:
+                    answer = requests.get(url + "/master/frameworks", timeout=2, allow_redirects=False)
+                    if answer.status_code != 200:
+                        continue
+                    body = answer.json()
+                except (requests.RequestException, ValueError):
+                    continue   # a master killed, starting, or stopped for the test
+                self.samples += 1
+                ours = [f for f in body.get("frameworks", []) + body.get("completed_frameworks", [])
+                        if f.get("name") == self.name]
+                ids = {f["id"] for f in ours}
+                active = sum(1 for f in ours if f.get("active"))
+                connected = sum(1 for f in ours if f.get("connected"))
+                if ids - {self.framework_id} or active > 1 or connected > 1:
+                    self.broken.append(f"{url}: ids {sorted(ids)}, {active} active, {connected} connected")
+
+
+def test_schedulers_and_masters_failing_in_turn_never_give_two_frameworks(ha, schedulers, tmp_path):
+    """An election storm with three schedulers and three masters: the leading scheduler killed (-9)
+    and the leading master killed, in turn, three times. Throughout (every master's
+    ``/master/frameworks`` sampled every 0.1 s), the masters know one framework of this name, under
+    one FrameworkID, active and connected at most once, and its tasks keep their ids."""
     leader = until(lambda: one_leading(schedulers), 30, what="a leading scheduler")
     before = app_running(leader, "/ha/six", 6)
     framework_id = until(lambda: active_framework(ha, leader.name).get("id"), 60, what="the framework subscribed")
+    third = SchedulerProc(ha, "halyard-ha", leader.name, tmp_path, "--principal", ha["MESOS_PRINCIPAL"],
+                          "--secret-file", ha["MESOS_SECRET_FILE"], port=PORT + 12).start()
+    three = [*schedulers, third]
 
     def one_framework() -> bool:
-        """Every master that answers for itself: at most one framework of this name, ours."""
+        """The leading master: at most one framework of this name, ours, and whether it is active."""
         k = leading_master(ha)
         state = master_state(ha, k)
         ours = [f for f in state["frameworks"] + state.get("completed_frameworks", []) if f["name"] == leader.name]
@@ -389,19 +434,25 @@ def test_schedulers_and_masters_failing_in_turn_never_give_two_frameworks(ha, sc
         return bool(ours) and ours[0]["active"]
 
     t0 = time.monotonic()
-    for _ in range(2):
-        victim = until(lambda: one_leading(schedulers), 60, what="a leading scheduler")
-        victim.kill9()
-        victim.start()  # the same port, the same state: it contends again
-        until(lambda: one_leading(schedulers) is not None and one_framework(), 60, interval=0.2,
-              what="another scheduler leads and subscribed")
-        old = leading_master(ha)
-        mm(ha, "master", "kill", str(old))
-        until(lambda: leading_master(ha) != old and one_framework(), 60, interval=0.2,
-              what="the framework on the new master")
-        restart_master(ha, old)
-    now_leading = until(lambda: one_leading(schedulers), 30, what="a leading scheduler")
-    until(lambda: task_ids(now_leading, "/ha/six") == before, 60, what="the same tasks")
-    assert one_framework()
-    print(f"\nFIGURE election storm (2 x scheduler kill -9 + master kill): {time.monotonic() - t0:.1f}s, "
-          f"one FrameworkID, no task restarted")
+    try:
+        with FrameworkWatch(ha, leader.name, framework_id) as watch:
+            for _ in range(3):
+                victim = until(lambda: one_leading(three), 60, what="a leading scheduler")
+                victim.kill9()
+                victim.start()  # the same port, the same state: it contends again
+                until(lambda: one_leading(three) is not None and one_framework(), 60, interval=0.2,
+                      what="another scheduler leads and subscribed")
+                old = leading_master(ha)
+                mm(ha, "master", "kill", str(old))
+                until(lambda: leading_master(ha) != old and one_framework(), 60, interval=0.2,
+                      what="the framework on the new master")
+                restart_master(ha, old)
+            now_leading = until(lambda: one_leading(three), 30, what="a leading scheduler")
+            until(lambda: task_ids(now_leading, "/ha/six") == before, 60, what="the same tasks")
+            assert one_framework()
+        assert watch.samples > 100 and not watch.broken, watch.broken[:5]
+    finally:
+        third.stop()
+    print(f"\nFIGURE election storm (3 schedulers, 3 masters; 3 x scheduler kill -9 + master kill): "
+          f"{time.monotonic() - t0:.1f}s, {watch.samples} samples of /master/frameworks, one FrameworkID, "
+          f"never two active, no task restarted")
