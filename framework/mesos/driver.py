@@ -26,7 +26,9 @@ Nothing pymesos does against a master blocks for long: its ``/version`` probe, w
 on its IO thread (a redirect) or the detector's thread with a timeout of a day, is bounded by
 :data:`~.following.VERSION_PROBE_TIMEOUT`; a call by :data:`~.following.CALL_TIMEOUT`; a SUBSCRIBE
 with no SUBSCRIBED after :data:`~.following.SUBSCRIBE_TIMEOUT` is made again; and two SUBSCRIBEs are
-at least :data:`~.following.SUBSCRIBE_PACE` apart.
+at least :data:`~.following.SUBSCRIBE_PACE` apart. A SUBSCRIBE answered 404 or 5xx (a master being
+restarted) is made again for a while (:class:`_Connection`): pymesos raised on its IO thread, and
+the scheduler stepped down.
 """
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ from .following import (
     pace_delay,
     parse_announcement,
     redirect_target,
+    retry_subscribe_answer,
     subscribe_overdue,
 )
 from .refusal import refusal_from_error_event
@@ -231,6 +234,34 @@ class _PymesosScheduler(Scheduler):
                 driver.stop(failover=True)
 
 
+class _Connection(pymesos.process.Connection):
+    """pymesos' connection to the master (its IO thread's), which for Halyard's driver asks again
+    when a SUBSCRIBE is answered 404 or 5xx by a master that is starting or stopping
+    (``following.retry_subscribe_answer``) instead of raising, which ended the driver."""
+
+    def read(self) -> bool:
+        try:
+            return bool(super().read())
+        except (RuntimeError, TypeError):  # TypeError: pymesos adds str to a bytes body cut short
+            driver = self._callback
+            parser = self._parser
+            if not isinstance(driver, _SchedulerDriver) or self._stream_id is not None or parser is None:
+                raise
+            code = parser.get_status_code()
+            now = time.monotonic()
+            if not retry_subscribe_answer(code, driver.not_ready_since, now):
+                raise
+            if driver.not_ready_since is None:
+                driver.not_ready_since = now
+            log.warning("master %s answered the SUBSCRIBE with HTTP %s (starting or stopping?): subscribing again",
+                        driver.master, code)
+            return False
+
+
+# pymesos' IO thread makes its connections by this module-level name; only Halyard's driver is changed.
+pymesos.process.Connection = _Connection
+
+
 class _SchedulerDriver(MesosSchedulerDriver):
     """pymesos' driver, saying in Halyard's log when the master cannot be reached and how long it
     waits, and noting when it last heard from the master (for :class:`HeartbeatWatch`).
@@ -246,6 +277,7 @@ class _SchedulerDriver(MesosSchedulerDriver):
         self._calls = threading.Lock()  # one call at a time on the shared HTTP connection
         self.leader: Announcement | None = None  # the leading master ZooKeeper announced last
         self.subscribing_since: float | None = None  # a SUBSCRIBE sent, its SUBSCRIBED not yet here
+        self.not_ready_since: float | None = None  # the first of the SUBSCRIBEs answered 404/5xx in a row
         self._last_subscribe: float | None = None
         self.version_probe_timeout = VERSION_PROBE_TIMEOUT
         self.call_timeout = CALL_TIMEOUT
@@ -280,6 +312,8 @@ class _SchedulerDriver(MesosSchedulerDriver):
                             master, self.detected)
                 return
             master = target
+        if master != self.master:
+            self.not_ready_since = None
         super().change_master(master)
 
     def _get_version(self, master: str | None) -> str | None:
@@ -378,7 +412,7 @@ class _SchedulerDriver(MesosSchedulerDriver):
     def on_event(self, event: dict[str, Any]) -> None:
         self.last_heard = time.monotonic()
         if event.get("type") == "SUBSCRIBED":
-            self.subscribing_since = None
+            self.subscribing_since = self.not_ready_since = None
             interval = event.get("subscribed", {}).get("heartbeat_interval_seconds")
             self.heartbeat_seconds = float(interval) if interval else HEARTBEAT_SECONDS
         super().on_event(event)

@@ -111,3 +111,19 @@ def next_master(location: str, asked: list[str], leader: str | None, limit: int 
         return None
     target = leader if leader is not None else location_address(location)
     return None if not target or target in asked else target
+
+
+#: how long a master may answer a SUBSCRIBE with 404 or a 5xx before the driver gives up on it
+NOT_READY_LIMIT = 30.0
+
+
+def retry_subscribe_answer(code: int, not_ready_since: float | None, now: float,
+                           limit: float = NOT_READY_LIMIT) -> bool:
+    """Whether a SUBSCRIBE answered ``code`` (not 200, 307 or 503, which pymesos handles) is asked
+    again rather than ending the driver (pymesos raises on its IO thread: the scheduler then stepped
+    down). A master being restarted answers ``404 Not Found.`` while its routes are not installed
+    yet (or no longer are), and a 5xx while it cannot serve: both pass, for ``limit`` seconds from
+    ``not_ready_since``. Any other answer (a refusal: 400, 401, 403) is final."""
+    if code != 404 and not 500 <= code < 600:
+        return False
+    return not_ready_since is None or now - not_ready_since <= limit

@@ -18,6 +18,7 @@ from halyard.mesos.following import (
     pace_delay,
     parse_announcement,
     redirect_target,
+    retry_subscribe_answer,
     subscribe_overdue,
 )
 
@@ -96,6 +97,12 @@ class _Standby(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         self.rfile.read(int(self.headers["Content-Length"]))
         self.server.subscribes += 1
+        if self.server.subscribes <= self.server.redirects and self.server.answer != 307:
+            body = b"404 Not Found." if self.server.answer == 404 else b"refused"
+            self.wfile.write(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                             % (self.server.answer, len(body), body))  # one write: pymesos reads it whole
+            self.close_connection = True
+            return
         if self.server.subscribes <= self.server.redirects:
             self.send_response(307)
             self.send_header("Location", f"//127.0.0.1:{self.server.old_port}/master/api/v1/scheduler")
@@ -120,9 +127,9 @@ class _Standby(BaseHTTPRequestHandler):
 class _StandbyServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, old_port: int, redirects: int):
+    def __init__(self, old_port: int, redirects: int, answer: int = 307):
         super().__init__(("127.0.0.1", 0), _Standby)
-        self.old_port, self.redirects, self.subscribes = old_port, redirects, 0
+        self.old_port, self.redirects, self.subscribes, self.answer = old_port, redirects, 0, answer
         self.done = threading.Event()
 
 
@@ -334,3 +341,71 @@ def test_with_no_leader_elected_in_time_the_loop_is_named(masters):
     with pytest.raises(ClusterSourceError, match=f"127.0.0.1:{restarted.server_port} -> //127.0.0.1"):
         master.slaves()
     assert time.monotonic() - started < 3.0 and restarted.hits <= 6
+
+
+@pytest.mark.parametrize("code, since, now, retry", [
+    (404, None, 100.0, True),     # a restarted master's routes not there yet
+    (404, 100.0, 129.0, True),
+    (404, 100.0, 131.0, False),   # 30 s of it: not a master starting
+    (500, None, 100.0, True),
+    (400, None, 100.0, False),    # refusals end the driver (refusal.py says why)
+    (401, None, 100.0, False),
+    (403, None, 100.0, False),
+])
+def test_a_subscribe_answered_404_or_5xx_is_made_again_for_a_while(code, since, now, retry):
+    assert retry_subscribe_answer(code, since, now, 30.0) is retry
+
+
+def _start_standby(answer: int, times: int) -> _StandbyServer:
+    server = _StandbyServer(0, redirects=times, answer=answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_master_answering_404_while_it_restarts_is_subscribed_to_again_not_given_up():
+    """A master restarted at the same address answers ``404 Not Found.`` until its routes are
+    installed: pymesos raised on its IO thread (the scheduler then stepped down: leadership moved);
+    the driver subscribes again, 0.25 s apart, and is subscribed once the master answers."""
+    import pymesos.process
+
+    master = _start_standby(404, 2)
+    events: list = []
+    driver = _zk_driver(events)
+    try:
+        driver.onNewMasterDetectedMessage(json.dumps({"address": {"ip": "127.0.0.1", "port": master.server_port}}))
+        deadline = time.monotonic() + 5
+        while not events or not isinstance(events[-1], Subscribed):
+            assert time.monotonic() < deadline, events
+            time.sleep(0.01)
+        assert master.subscribes == 3 and not driver.aborted and pymesos.process._exc_info is None
+    finally:
+        driver.stop(failover=True)
+        master.done.set()
+        master.shutdown()
+        master.server_close()
+
+
+def test_a_master_refusing_the_subscription_still_ends_the_driver():
+    """A 403 (the master's ACLs) is final: pymesos' IO thread ends and reports it, as before."""
+    import signal
+
+    from halyard.mesos.driver import install_interrupt_handler
+
+    failures: list[BaseException] = []
+    previous = signal.getsignal(signal.SIGINT)
+    install_interrupt_handler(failures.append, lambda: None)
+    master = _start_standby(403, 100)
+    driver = _zk_driver([])
+    try:
+        driver.onNewMasterDetectedMessage(json.dumps({"address": {"ip": "127.0.0.1", "port": master.server_port}}))
+        deadline = time.monotonic() + 5
+        while not failures:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert "HTTP 403" in str(failures[0]) and driver.aborted and master.subscribes == 1
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        driver.stop(failover=True)
+        master.done.set()
+        master.shutdown()
+        master.server_close()
