@@ -9,6 +9,7 @@ dir and ports), so it runs beside the shared test cluster. Every master authenti
   re-subscribes to the newly elected master with its FrameworkID, no task is killed or relaunched,
   the scale-up completes, and ``/v2/info`` names the new master;
 * the leading master SIGSTOPped for good: the same, once ZooKeeper lets its session go;
+* the leading master restarted (SIGTERM): no Halyard leadership change (it answered 404 while stopping);
 * the leading master killed and started again at once (its old session still in ZooKeeper, so it
   redirects to itself until another master is elected): reads of the master wait for the election;
 * ZooKeeper's leader killed: the session moves, no Halyard leadership change (the epoch stays);
@@ -234,6 +235,31 @@ def test_the_leading_master_stopped_for_good_the_framework_follows_once_its_sess
         os.kill(pid, signal.SIGCONT)
         until(lambda: not running_pid(pid), 10, what="the stopped master gone")
     restart_master(ha, old)
+
+
+def test_the_leading_master_restarted_changes_no_halyard_leadership(ha, schedulers):
+    """``minimesos/master restart`` (SIGTERM, then started again): while it stops, the master
+    answers the driver's immediate re-SUBSCRIBE with ``404 Not Found.`` (its routes gone first);
+    pymesos raised that on its IO thread and the scheduler stepped down (the soak's master-restart:
+    leadership moved). The driver asks again; the same scheduler leads, in the same epoch, on the
+    newly elected master."""
+    leader = until(lambda: one_leading(schedulers), 30, what="a leading scheduler")
+    until(lambda: masters_ready(ha), 60, what="every master's log replica caught up")
+    framework_id = until(lambda: active_framework(ha, leader.name).get("id"), 60, what="the framework subscribed")
+    epoch = leader.stats()["epoch"]
+    old = leading_master(ha)
+    log_before = len(leader.log.read_text(errors="replace").splitlines())
+    t0 = time.monotonic()
+    mm(ha, "master", "restart", str(old))
+    new = until(lambda: (lambda k: k if k != old else None)(leading_master(ha)), 30, interval=0.1,
+                what="another master elected")
+    until(lambda: leader_ui_url(leader) == masters(ha)[new - 1] + "/", 15, what="the framework on the new master")
+    print(f"\nFIGURE leading master restarted -> framework on master{new}: {time.monotonic() - t0:.1f}s")
+    since = "\n".join(leader.log.read_text(errors="replace").splitlines()[log_before:])
+    assert "stepping down" not in since and "Mesos driver failed" not in since
+    assert one_leading(schedulers) is leader and leader.stats()["epoch"] == epoch
+    assert active_framework(ha, leader.name)["id"] == framework_id
+    until(lambda: masters_ready(ha), 60, what="every master's log replica caught up")
 
 
 def self_redirect(url: str) -> str | None:
