@@ -46,7 +46,7 @@ class OperatorApi:
 
     def post(self, body: dict[str, Any], stream: bool = False, read_timeout: float | None = None) -> requests.Response:
         """POST ``body``; UpstreamError when the master cannot be reached or refuses it."""
-        url = self.master.where() + "/api/v1"
+        url = self.master.where() + ("" if self.master.follows_zookeeper else "/api/v1")  # zk://...: the masters
         try:
             response = self.master.request("POST", "/api/v1", json=body, headers={"Accept": "application/json"},
                                            auth=self.auth, stream=stream,
