@@ -329,7 +329,7 @@ def test_a_silent_master_is_connected_to_again_after_two_heartbeat_intervals():
     listener.settimeout(10)
     port = listener.getsockname()[1]
     driver = MesosDriver(f"127.0.0.1:{port}", {"name": "t", "user": "u"}, lambda e: None)
-    driver._driver._timeout = 0.5  # pymesos asks the master's /version first: the silent master does not answer
+    driver._driver.version_probe_timeout = 0.5  # pymesos asks the master's /version first: the silent master does not answer
     driver._driver.heartbeat_seconds = 0.5
     accepted = []
     try:
