@@ -74,13 +74,23 @@ class StepDownRules:
         """A write fenced by a newer leader ends the leadership at once."""
         return StepDown(str(exc))
 
+    def wait_for_session(self) -> None:
+        """Before a launch or a kill: while the session is suspended this scheduler cannot be sure
+        it still leads (a standby may lead once the session expires), so the call waits until the
+        session is back, or raises :class:`StepDown` if the leadership ends meanwhile."""
+        if not self.session.connected:
+            self._wait_connected(None)
+
     def wait_for_store(self, exc: StoreUnavailableError) -> None:
         """A write cannot reach ZooKeeper: wait until the session is back (nothing after the write
         runs meanwhile), or raise :class:`StepDown` if the leadership ends while waiting."""
         log.warning("%s; waiting for ZooKeeper", exc)
+        self._wait_connected(exc)
+
+    def _wait_connected(self, exc: StoreUnavailableError | None) -> None:
         while not self.session.connected:
             if Why.SESSION_LOST in self.why or Why.STOPPING in self.why:
-                raise StepDown("ZooKeeper session lost while writing") from exc
+                raise StepDown("ZooKeeper session lost while waiting for it") from exc
             if Why.SUPERSEDED in self.why:
                 # Another scheduler took the framework and this one cannot check the
                 # epoch now: the safe side is to let the other one lead.

@@ -72,7 +72,8 @@ class SchedulerApp:
         self.audit = AuditLog(config.audit_log) if config.audit_log else None
         # So do certificate files that cannot be used (TlsFileError names the file).
         self.tls_context = server_context(config.tls) if config.tls is not None else None
-        self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth, config.zk_tls)
+        self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth, config.zk_tls,
+                                 suspended_is_lost=True)
         self.store = self.session.store()
         self.election = self.session.election(self.store.election_path, config.advertised)
         # A discovery path that collides with the state stops the process here (ValidationError).
