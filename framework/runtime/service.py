@@ -101,7 +101,9 @@ class SchedulerService(SchedulerBackend):
     def session_changed(self, state: SessionState) -> None:
         """The session's thread: signals and events only."""
         log.info("ZooKeeper session %s", state.value)
-        self.store_reachable(state is not SessionState.SUSPENDED)
+        # reachable again only once connected: after a LOST the client is on its way to a new
+        # session, and a read meanwhile would wait for it
+        self.store_reachable(state is SessionState.CONNECTED)
         if state is SessionState.LOST:
             self.why.signal(Why.SESSION_LOST)
         else:
