@@ -16,7 +16,7 @@ capped at :data:`ZK_RETRY_CAP` (pymesos sleeps it on its IO thread, and would on
 new master). A master that stops answering without closing the connection (SIGSTOP, a partition)
 sends no more events, HEARTBEATs included: :class:`HeartbeatWatch` reconnects after
 :data:`MISSED_HEARTBEATS` of the subscription's ``heartbeat_interval_seconds`` (pymesos does not
-watch them). Calls are made without holding pymesos' driver lock through the request (pymesos does:
+watch them); a call to it is given up after :data:`CALL_TIMEOUT` (pymesos waits a day). Calls are made without holding pymesos' driver lock through the request (pymesos does:
 a call stuck on a stopped master then kept the detector from switching masters). Each
 (re-)subscription names its master in the log and in the ``Subscribed`` event.
 """
@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 ZK_RETRY_CAP = 1.0
 #: heartbeat intervals without any event from the master before the connection counts as dead
 MISSED_HEARTBEATS = 2
+#: seconds a call to the master (ACCEPT, DECLINE, RECONCILE...) may take before it counts as lost
+CALL_TIMEOUT = 10.0
 #: Mesos' default ``heartbeat_interval_seconds`` (used until SUBSCRIBED says otherwise)
 HEARTBEAT_SECONDS = 15.0
 
@@ -250,6 +252,12 @@ class _SchedulerDriver(MesosSchedulerDriver):
                 stream_id = self.stream_id
             if conn is None:
                 raise RuntimeError("Not connected yet")
+            # pymesos makes its calls with a timeout of a day: one sent to a master that went
+            # silent (a partition: the packets are dropped) held the leader loop until the
+            # connection was given up, long after the subscription was
+            conn.timeout = CALL_TIMEOUT
+            if conn.sock is not None:
+                conn.sock.settimeout(CALL_TIMEOUT)
             sent = dict(headers or {})
             data = b""
             if body != "":

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from ..cluster.mesos_types import AgentSeen
-from ..errors import ClusterSourceError, NotFoundError, UpstreamError
+from ..errors import ClusterSourceError, HalyardError, NotFoundError, UpstreamError
 from .codec import decode_agents
 
 TIMEOUT = 10.0
@@ -24,6 +24,7 @@ class MesosMaster:
     def __init__(self, master: str, timeout: float = TIMEOUT):
         self.master = master
         self.timeout = timeout
+        self._known: str | None = None  # the address reachable() last used
 
     def url(self) -> str:
         """The master's HTTP address (``http://host:port``)."""
@@ -33,6 +34,24 @@ class MesosMaster:
 
             return announced_master(master, self.timeout)
         return (master if master.startswith(("http://", "https://")) else f"http://{master}").rstrip("/")
+
+    def reachable(self, timeout: float = 2.0) -> bool:
+        """Whether the leading master answers its ``/health`` now (within ``timeout``). The address
+        of a ``zk://`` master is looked up again only when the one known does not answer."""
+        for fresh in (False, True):
+            if fresh or self._known is None:
+                try:
+                    self._known = self.url()
+                except HalyardError:
+                    return False
+            try:
+                if requests.get(self._known + "/health", timeout=timeout).status_code == 200:
+                    return True
+            except requests.RequestException:
+                pass
+            if not self.master.startswith("zk://"):
+                return False
+        return False
 
     def state(self) -> Any:
         """The master's ``/master/state`` (falling back to ``/state``) as parsed JSON; raises

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from ..errors import FencedError, StoreError, StoreUnavailableError
 from ..store.base import Session, StateStore
@@ -34,13 +35,74 @@ def yield_seconds(zk_session_timeout: float) -> float:
     return max(2.0, zk_session_timeout / 2)
 
 
+@dataclass
+class MasterCutoff:
+    """How long the leader has gone without a subscription to the Mesos master (pure).
+
+    A term starts unsubscribed; ``saw`` is told at each tick whether the subscription is up. After
+    ``bound`` seconds without one the leader yields to a standby that reaches the master (if any:
+    :meth:`StepDownRules.check_master`)."""
+
+    bound: float
+    since: float | None = None
+
+    def saw(self, subscribed: bool, now: float) -> None:
+        if subscribed:
+            self.since = None
+        elif self.since is None:
+            self.since = now
+
+    def overdue(self, now: float) -> bool:
+        return self.since is not None and now - self.since >= self.bound
+
+
+def others_reaching(reachers: list[str], me: str) -> list[str]:
+    """The schedulers other than ``me`` that say they reach the master: those a leader cut off
+    from it may yield to. None: no one would do better, so it leads on (and never flaps)."""
+    return [r for r in reachers if r != me]
+
+
 class StepDownRules:
     """The leader's decisions on the reasons signalled through ``why``, for the term whose epoch
-    it is asked with (a newer epoch in the store means a newer leader)."""
+    it is asked with (a newer epoch in the store means a newer leader).
 
-    def __init__(self, why: StepDownChannel, store: StateStore, session: Session, yield_seconds: float):
+    ``master_bound``: seconds a leader may go without a subscription to the Mesos master before
+    it yields to a standby that reaches it (``identifier``: this scheduler's, to tell it from the
+    others); infinite: never."""
+
+    def __init__(self, why: StepDownChannel, store: StateStore, session: Session, yield_seconds: float,
+                 master_bound: float = float("inf"), identifier: str = ""):
         self.why, self.store, self.session = why, store, session
         self.yield_seconds = yield_seconds
+        self.identifier = identifier
+        self.cutoff = MasterCutoff(master_bound)
+        self._leading_on_said = False
+
+    def new_term(self, now: float) -> None:
+        """A term begins, not yet subscribed."""
+        self.cutoff = MasterCutoff(self.cutoff.bound, since=now)
+        self._leading_on_said = False
+
+    def check_master(self, subscribed: bool, now: float) -> None:
+        """At each tick: raise :class:`StepDown` when this leader has had no subscription to the
+        master for the bound and another scheduler reaches the master; with none, lead on (the
+        driver retries with backoff), saying so once."""
+        self.cutoff.saw(subscribed, now)
+        if not self.cutoff.overdue(now):
+            self._leading_on_said = False
+            return
+        try:
+            others = others_reaching(self.store.master_reachers(), self.identifier)
+        except StoreError:
+            return  # cannot tell now; the session's rules decide about ZooKeeper itself
+        since = now - (self.cutoff.since or now)
+        if others:
+            raise StepDown(f"no subscription to the Mesos master for {since:.0f}s, and {others[0]} reaches it",
+                           pause=self.yield_seconds)
+        if not self._leading_on_said:
+            log.warning("no subscription to the Mesos master for %.0fs, and no standby reaches it: leading on, "
+                        "retrying", since)
+            self._leading_on_said = True
 
     def check(self, epoch: int | None) -> None:
         """Between events: raise :class:`StepDown` if a signalled reason says so."""

@@ -36,9 +36,16 @@ class FakeStore:
         self.epoch = 0
         self.commits: list[Persist] = []
         self.fail_with: Exception | None = None
+        self.reachers: list[str] = []
 
     def ensure_layout(self):
         pass
+
+    def mark_master_reach(self, identifier, reaches):
+        self.reachers = sorted({*self.reachers, identifier} if reaches else set(self.reachers) - {identifier})
+
+    def master_reachers(self):
+        return list(self.reachers)
 
     def become_leader(self):
         self.epoch += 1
@@ -284,6 +291,7 @@ def test_a_leader_without_zookeeper_refuses_commands_at_once_serves_stale_reads_
     until(lambda: service.about().subscribed_master == "10.0.0.2:5050")
     service.session_changed(SessionState.SUSPENDED)
     assert service.stale_for() is not None and service.stale_for() >= 0
+    assert service.stats().suspended and service.stats().leader
     commits = len(store.commits)
     started = time.monotonic()
     with pytest.raises(LeaderSuspendedError):
