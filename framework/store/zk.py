@@ -167,8 +167,13 @@ class ZkStore:
 
     @kazoo_errors("epoch read")
     def current_epoch(self) -> int:
-        """The leader epoch ZooKeeper holds now (the newest leader's)."""
-        return int(self.client.get(self.path("epoch"))[0] or b"0")
+        """The leader epoch ZooKeeper holds now (the newest leader's). Synced first: a server cut off
+        from its quorum still answers reads, from before the cut, until it notices (ZooKeeper's
+        ``syncLimit``), and a deposed leader reading an old epoch there would take the framework
+        back from the new one; a sync through such a server fails instead."""
+        path = self.path("epoch")
+        self.client.sync(path)
+        return int(self.client.get(path)[0] or b"0")
 
     # --- which schedulers reach the Mesos master ----------------------------------------------
 

@@ -32,8 +32,16 @@ pytestmark = pytest.mark.integration
 
 PORT, ZK_PORT, TASK_PORTS = 26750, 14581, 59000
 SCHEDULER_PORTS = (PORT + 30, PORT + 31)
-SESSION_TIMEOUT = 4.0  # the harness's --zk-session-timeout
-STEP_DOWN_BOUND = SESSION_TIMEOUT * 2 / 3 + SESSION_TIMEOUT + 1.0
+# Longer than the harness's 4 s: a ZooKeeper server cut off from its quorum keeps its clients (and
+# answers their pings) until it notices, after syncLimit x tickTime (5 x 1 s on minimesos), while
+# the majority expires their sessions after the session timeout. A session can move only if the
+# session timeout is the longer (ZooKeeper's admin guide: syncLimit bounds how far behind a
+# follower may be).
+SESSION_TIMEOUT = 10.0
+FOLLOWER_NOTICES = 5.0
+# the old leader's connection is suspended when its server drops it (or, cut from every server,
+# after kazoo's read timeout), and counts as lost the session timeout later
+STEP_DOWN_BOUND = max(SESSION_TIMEOUT * 2 / 3, FOLLOWER_NOTICES + 2) + SESSION_TIMEOUT + 1.0
 UP = ("up", "--hosts", "--masters", "3", "--zookeepers", "3", "--agents", "1", "--no-docker", "--port", str(PORT),
       "--zk-port", str(ZK_PORT), "--task-ports", str(TASK_PORTS))
 
@@ -62,8 +70,8 @@ def pair(hosts, tmp_path_factory) -> Iterator[tuple[HostedScheduler, HostedSched
 
     def start(k: int) -> HostedScheduler:
         host = f"sched{k}"
-        return HostedScheduler(hosts, chroot, name, log_dir, host=host, address=hosts["added"][host],
-                               port=SCHEDULER_PORTS[k - 1]).start()
+        return HostedScheduler(hosts, chroot, name, log_dir, "--zk-session-timeout", f"{SESSION_TIMEOUT:g}s",
+                               host=host, address=hosts["added"][host], port=SCHEDULER_PORTS[k - 1]).start()
 
     schedulers = [start(1)]
     try:
@@ -162,10 +170,10 @@ def test_a_leader_on_the_minority_side_loses_the_lead_and_there_is_never_one_on_
         if stepped_down is None and says_it_leads(first) is False:
             stepped_down = time.monotonic() - t0
         time.sleep(0.2)
-    print(f"\nFIGURE ZooKeeper split, the leader on the minority side: the standby led after {new_leader}s, "
-          f"the old leader stepped down after {stepped_down}s")
     assert new_leader is not None and new_leader <= SESSION_TIMEOUT + 5, polls
     assert stepped_down is not None and stepped_down <= STEP_DOWN_BOUND, polls
+    print(f"\nFIGURE ZooKeeper split, the leader on the minority side: the standby led after {new_leader:.1f}s, "
+          f"the old leader stepped down after {stepped_down:.1f}s (suspended meanwhile)")
     minimesos("net", "heal", env=hosts["env"])
     until(lambda: not first.leading() and second.leading(), 30, what="one leader, sched2")
     assert second.stats()["epoch"] > epoch
