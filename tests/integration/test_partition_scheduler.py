@@ -8,7 +8,7 @@ keeps running under its id; nothing is launched or killed. The old leader, which
 never tell that its session is lost while it is cut off (kazoo reports LOST only after reconnecting),
 steps down by itself once its connection has been SUSPENDED for the session timeout (Curator's rule,
 ``store/suspension.py``): kazoo suspends within two thirds of the session timeout after the cut
-(its read timeout), so the old leader says ``leader: false`` within 2/3 T + T (+ 1 s for the
+(its read timeout), so the old leader says ``leader: false`` within 2/3 T + T (+ 2 s for the
 polling here) of the cut. A write sent to it during the cut is refused, never applied later. When
 healed, the old leader rejoins as a standby.
 """
@@ -88,7 +88,9 @@ def contenders(hosts: dict, s: HostedScheduler) -> list[str]:
         zk.close()
 
 
-STEP_DOWN_BOUND = SESSION_TIMEOUT * 2 / 3 + SESSION_TIMEOUT + 1.0
+# kazoo suspends within its read timeout (2/3 T) of the cut; the session counts as lost T later;
+# 2 s for the polling and a busy machine (two cores; 7.3 s seen)
+STEP_DOWN_BOUND = SESSION_TIMEOUT * 2 / 3 + SESSION_TIMEOUT + 2.0
 
 
 def cut_leader_from_zookeeper(hosts: dict, leader: HostedScheduler, standby: HostedScheduler,
