@@ -311,7 +311,8 @@ def test_zookeeper_quorum_lost_for_20s_changes_are_refused_nothing_is_lost_and_o
     back = time.monotonic()
     print(f"\nFIGURE quorum lost {QUORUM_LOST_FOR:.0f}s: both schedulers knew after {noticed:.1f}s; then "
           f"{answers['leader read'].count(200)} leader reads served stale, the leader stepped down after "
-          f"{stepped_down}s; {len(answers['standby read'])} standby reads and {len(answers['write'])} writes "
+          f"{stepped_down if stepped_down is None else round(stepped_down, 1)}s; {len(answers['standby read'])} "
+          f"standby reads and {len(answers['write'])} writes "
           f"refused with 503")
     assert answers["leader read"][0] == 200, answers  # a suspension is not a loss at once
     assert stepped_down is not None and stepped_down <= noticed + SESSION_TIMEOUT + 3, (noticed, stepped_down)
