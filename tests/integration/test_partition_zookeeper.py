@@ -12,6 +12,8 @@ and ``--master zk://.../mesos``; session timeout 4 s.
   the old leader counts its session lost once it has been suspended for the session timeout, and
   steps down. At no poll is there a leader on each side: at most one scheduler leads and is not
   ``suspended`` (a suspended leader launches, kills and writes nothing).
+* Rule 3 on this HA cluster: the leader cut from a master that does not lead keeps its lead; cut
+  from the leading master too, it yields to the standby (``--master-yield-after 5s``).
 """
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ STEP_DOWN_BOUND = max(SESSION_TIMEOUT * 2 / 3, FOLLOWER_NOTICES + 2) + SESSION_T
 # ZooKeeper's leader, the majority first notices (syncLimit x tickTime) and elects another (1-2 s),
 # which gives every session a fresh timeout
 NEW_LEADER_BOUND = FOLLOWER_NOTICES + 3 + SESSION_TIMEOUT + 5
+YIELD_AFTER = 5.0  # --master-yield-after, for the last test (rule 3 on the HA cluster)
+HEARTBEAT = 15.0  # Mesos' heartbeat interval for HTTP schedulers; the driver counts two missed
 UP = ("up", "--hosts", "--masters", "3", "--zookeepers", "3", "--agents", "1", "--no-docker", "--port", str(PORT),
       "--zk-port", str(ZK_PORT), "--task-ports", str(TASK_PORTS))
 
@@ -75,6 +79,7 @@ def pair(hosts, tmp_path_factory) -> Iterator[tuple[HostedScheduler, HostedSched
     def start(k: int) -> HostedScheduler:
         host = f"sched{k}"
         return HostedScheduler(hosts, chroot, name, log_dir, "--zk-session-timeout", f"{SESSION_TIMEOUT:g}s",
+                               "--master-yield-after", f"{YIELD_AFTER:g}s",
                                host=host, address=hosts["added"][host], port=SCHEDULER_PORTS[k - 1]).start()
 
     schedulers = [start(1)]
@@ -184,3 +189,40 @@ def test_a_leader_on_the_minority_side_loses_the_lead_and_there_is_never_one_on_
     until(lambda: not first.leading() and second.leading(), 30, what="one leader, sched2")
     assert second.stats()["epoch"] > epoch
     until(lambda: [t["id"] for t in second.running("/partition/zk")] == [task["id"]], 60, what="the same task")
+
+
+def test_rule_3_on_ha_a_leader_cut_from_the_leading_master_yields_one_cut_from_another_does_not(hosts, pair):
+    """Issue 24, rule 3, on the HA cluster: the leader cut from a master that does not lead keeps
+    its subscription and its lead; cut from the leading master too (``--master zk://``: the one it
+    subscribes to), it yields to the standby, which reaches it, after two missed heartbeats and
+    ``--master-yield-after``."""
+    leader = until(lambda: next((s for s in pair if s.leading()), None), 30, what="a leader")
+    standby = next(s for s in pair if s is not leader)
+    epoch = leader.stats()["epoch"]
+    (task,) = leader.running("/partition/zk")
+    leading_master = int(minimesos("master", "leader", env=hosts["env"]).stdout.strip())
+    other_master = next(k for k in (1, 2, 3) if k != leading_master)
+
+    minimesos("net", "cut", leader.host, f"master{other_master}", env=hosts["env"])
+    seen = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        seen.append(acting(pair)[0])
+        time.sleep(0.5)
+    assert all(s == [(leader.host, epoch)] for s in seen), seen
+
+    minimesos("net", "cut", leader.host, f"master{leading_master}", env=hosts["env"])
+    t0 = time.monotonic()
+    until(standby.leading, 2 * HEARTBEAT + YIELD_AFTER + 20, interval=0.5, what="the standby leads")
+    took = time.monotonic() - t0
+    print(f"\nFIGURE HA, the leader cut from the leading master (and another): the standby leads after {took:.1f}s")
+    assert took >= 2 * HEARTBEAT - 5  # not before the driver could notice
+    assert standby.stats()["epoch"] > epoch and not leader.leading()
+    until(lambda: [t["id"] for t in standby.running("/partition/zk")] == [task["id"]], 60, what="the same task")
+    minimesos("net", "heal", env=hosts["env"])
+    after = []
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        after.append(acting(pair)[0])
+        time.sleep(0.5)
+    assert all(s == [(standby.host, standby.stats()["epoch"])] for s in after), after  # no flapping back
