@@ -7,8 +7,9 @@ The rule (docs/scheduler.md, "Partitions"): a leader with no subscription to the
 bound yields to a scheduler that reaches the master, and only to one: each scheduler marks in
 ZooKeeper whether the master answers it. So:
 
-* the leader cut from the master (``net cut sched1 masters``): its driver notices the silence after
-  two of the master's 15 s heartbeat intervals, and once the bound has passed the standby, which
+* the leader cut from the master (``net cut sched1 masters``): its driver notices the silence two
+  of the master's 15 s heartbeat intervals after it last heard from it (15-30 s after the cut),
+  and once the bound has passed the standby, which
   reaches the master, leads with a newer epoch and the same FrameworkID; the task keeps its id; the
   old leader stays a standby for the rest of the cut and after it (no flapping);
 * every scheduler cut from the master: nobody would do better, so the leader leads on (the same
@@ -107,15 +108,16 @@ def test_a_leader_cut_from_the_master_yields_to_a_standby_that_reaches_it_and_ne
 
     minimesos("net", "cut", "sched1", "masters", env=hosts["env"])
     t0 = time.monotonic()
-    # leads on while its driver has not noticed yet, then for the bound
-    bound = 2 * HEARTBEAT + YIELD_AFTER
-    before = watch(pair, bound - 5)
+    # leads on while its driver has not noticed (two heartbeat intervals after the master was last
+    # heard, which is at most one interval before the cut), then for the bound
+    earliest, latest = HEARTBEAT + YIELD_AFTER, 2 * HEARTBEAT + YIELD_AFTER
+    before = watch(pair, earliest - 3)
     assert all(seen == [("sched1", epoch)] for seen in before if seen), before
-    until(second.leading, 30, interval=0.2, what="the standby leads")
+    until(second.leading, latest + 20 - (time.monotonic() - t0), interval=0.2, what="the standby leads")
     took = time.monotonic() - t0
     print(f"\nFIGURE leader cut from the master: the standby leads after {took:.1f}s "
-          f"(two {HEARTBEAT:g}s heartbeats missed, then {YIELD_AFTER:g}s)")
-    assert bound - 5 <= took <= bound + 20
+          f"(two {HEARTBEAT:g}s heartbeat intervals since the master was last heard, then {YIELD_AFTER:g}s)")
+    assert earliest - 3 <= took <= latest + 20
     new_epoch = second.stats()["epoch"]
     assert new_epoch > epoch
     until(lambda: (framework(hosts, second.name) or {}).get("active"), 30, what="the framework subscribed again")
