@@ -85,16 +85,21 @@ class StepDownRules:
 
     def check_master(self, subscribed: bool, now: float) -> None:
         """At each tick: raise :class:`StepDown` when this leader has had no subscription to the
-        master for the bound and another scheduler reaches the master; with none, lead on (the
-        driver retries with backoff), saying so once."""
+        master for the bound, does not reach the master itself, and another scheduler does; with
+        none, lead on (the driver retries with backoff), saying so once. A leader that reaches
+        the master but is not subscribed (a master failover under way) leads on: another would
+        be no better off."""
         self.cutoff.saw(subscribed, now)
         if not self.cutoff.overdue(now):
             self._leading_on_said = False
             return
         try:
-            others = others_reaching(self.store.master_reachers(), self.identifier)
+            reachers = self.store.master_reachers()
         except StoreError:
             return  # cannot tell now; the session's rules decide about ZooKeeper itself
+        if self.identifier in reachers:
+            return  # it reaches the master itself (one being elected, say): its driver subscribes again
+        others = others_reaching(reachers, self.identifier)
         since = now - (self.cutoff.since or now)
         if others:
             raise StepDown(f"no subscription to the Mesos master for {since:.0f}s, and {others[0]} reaches it",

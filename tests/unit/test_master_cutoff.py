@@ -62,13 +62,13 @@ def test_a_new_term_counts_from_its_start_and_a_subscription_stops_the_count():
 
 def test_with_no_other_scheduler_reaching_the_master_the_leader_leads_on_and_says_so_once(caplog):
     store = FakeStore()
-    store.reachers = ["a:1"]
+    store.reachers = []  # every scheduler cut off from the master (or the masters down)
     r = rules(store)
     with caplog.at_level(logging.WARNING):
         for now in range(10, 60):
             r.check_master(False, float(now))
     assert sum("leading on" in rec.getMessage() for rec in caplog.records) == 1
-    store.reachers = ["a:1", "b:2"]  # a standby reaches it now: then it yields
+    store.reachers = ["b:2"]  # a standby reaches it now: then it yields
     with pytest.raises(StepDown):
         r.check_master(False, 61.0)
 
@@ -87,3 +87,15 @@ def test_by_default_a_leader_never_yields_for_the_master():
     r = StepDownRules(StepDownChannel(lambda: None), store, FakeSession(), yield_seconds=2.0)
     r.new_term(0.0)
     r.check_master(False, 1e9)
+
+
+def test_a_leader_that_reaches_the_master_itself_leads_on_while_it_subscribes_again():
+    """Not subscribed for the bound, but the master answers it (a master failover under way): a
+    standby would be no better off."""
+    store = FakeStore()
+    store.reachers = ["a:1", "b:2"]
+    r = rules(store)
+    r.check_master(False, 100.0)  # no StepDown
+    store.reachers = ["b:2"]      # its probe says the master no longer answers it
+    with pytest.raises(StepDown):
+        r.check_master(False, 101.0)
