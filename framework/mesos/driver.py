@@ -16,8 +16,9 @@ capped at :data:`ZK_RETRY_CAP` (pymesos sleeps it on its IO thread, and would on
 new master). A master that stops answering without closing the connection (SIGSTOP, a partition)
 sends no more events, HEARTBEATs included: :class:`HeartbeatWatch` reconnects after
 :data:`MISSED_HEARTBEATS` of the subscription's ``heartbeat_interval_seconds`` (pymesos does not
-watch them). Calls are made without holding pymesos' driver lock through the request (pymesos does:
-a call stuck on a stopped master then kept the detector from switching masters). Each
+watch them); a call to it is given up after :data:`~.following.CALL_TIMEOUT` (pymesos waits a
+day). Calls are made without holding pymesos' driver lock through the request (pymesos does: a call
+stuck on a stopped master then kept the detector from switching masters). Each
 (re-)subscription names its master in the log and in the ``Subscribed`` event.
 
 Following ZooKeeper, a 307 is followed only to the master ZooKeeper names the leader
@@ -360,6 +361,12 @@ class _SchedulerDriver(MesosSchedulerDriver):
                 stream_id = self.stream_id
             if conn is None:
                 raise RuntimeError("Not connected yet")
+            # pymesos makes its calls with a timeout of a day: one sent to a master that went
+            # silent (a partition: the packets are dropped) held the leader loop until the
+            # connection was given up, long after the subscription was
+            conn.timeout = self.call_timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(self.call_timeout)
             sent = dict(headers or {})
             data = b""
             if body != "":

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ..cluster.mesos_types import AgentSeen
-from ..errors import ClusterSourceError, NotFoundError, UpstreamError
+from ..errors import ClusterSourceError, HalyardError, NotFoundError, UpstreamError
 from .codec import decode_agents
 from .following import ELECTION_PAUSE, location_address, next_master
 
@@ -44,6 +44,7 @@ class MesosMaster:
         self.master = master
         self.timeout = timeout
         self._zookeeper_leader = zookeeper_leader
+        self._known: str | None = None  # the address reachable() last used
 
     @property
     def follows_zookeeper(self) -> bool:
@@ -114,6 +115,24 @@ class MesosMaster:
             except UpstreamError:
                 if not self._election_pause(deadline):
                     raise
+
+    def reachable(self, timeout: float = 2.0) -> bool:
+        """Whether the leading master answers its ``/health`` now (within ``timeout``). The address
+        of a ``zk://`` master is looked up again only when the one known does not answer."""
+        for fresh in (False, True):
+            if fresh or self._known is None:
+                try:
+                    self._known = self.url()
+                except HalyardError:
+                    return False
+            try:
+                if requests.get(self._known + "/health", timeout=timeout).status_code == 200:
+                    return True
+            except requests.RequestException:
+                pass  # not answering: for zk://, the leader may have changed
+            if not self.follows_zookeeper:
+                return False
+        return False
 
     def state(self) -> Any:
         """The master's ``/master/state`` (falling back to ``/state``) as parsed JSON; raises

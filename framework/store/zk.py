@@ -57,7 +57,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_TXN_BYTES = 512 * 1024  # well below jute.maxbuffer (1 MB)
 LOAD_BATCH = 1000  # reads in flight at once while loading
 #: The nodes ``ensure_layout`` creates under the root.
-LAYOUT_NODES = ("apps", "tasks", "deployments", "jobs", "runs", "versions", "leader")
+LAYOUT_NODES = ("apps", "tasks", "deployments", "jobs", "runs", "versions", "leader", "reach")
 #: Every node of the state store under its root: a discovery path may not be one of them.
 STATE_NODES = ("framework_id", "epoch", "releases", *LAYOUT_NODES)
 Op = tuple[str, str, bytes | None]  # (put|delete, path, data)
@@ -167,8 +167,39 @@ class ZkStore:
 
     @kazoo_errors("epoch read")
     def current_epoch(self) -> int:
-        """The leader epoch ZooKeeper holds now (the newest leader's)."""
-        return int(self.client.get(self.path("epoch"))[0] or b"0")
+        """The leader epoch ZooKeeper holds now (the newest leader's). Synced first: a server cut off
+        from its quorum still answers reads, from before the cut, until it notices (ZooKeeper's
+        ``syncLimit``), and a deposed leader reading an old epoch there would take the framework
+        back from the new one; a sync through such a server fails instead."""
+        path = self.path("epoch")
+        self.client.sync(path)
+        return int(self.client.get(path)[0] or b"0")
+
+    # --- which schedulers reach the Mesos master ----------------------------------------------
+
+    @kazoo_errors("master reach mark")
+    def mark_master_reach(self, identifier: str, reaches: bool) -> None:
+        """Say whether this scheduler (its election identifier) reaches the Mesos master now: an
+        ephemeral node under ``reach/`` while it does (gone with the session, too)."""
+        path = self.path("reach", identifier)
+        if reaches and self.client.exists(path) is None:
+            try:
+                self.client.create(path, b"", acl=self.acl, ephemeral=True, makepath=True)
+            except NodeExistsError:
+                pass
+        elif not reaches:
+            try:
+                self.client.delete(path)
+            except NoNodeError:
+                pass
+
+    @kazoo_errors("master reach read")
+    def master_reachers(self) -> list[str]:
+        """The identifiers of the schedulers that last said they reach the Mesos master."""
+        try:
+            return sorted(self.client.get_children(self.path("reach")))
+        except NoNodeError:
+            return []
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ dir and ports), so it runs beside the shared test cluster. Every master authenti
   redirects to itself until another master is elected): reads of the master wait for the election;
 * ZooKeeper's leader killed: the session moves, no Halyard leadership change (the epoch stays);
 * ZooKeeper's quorum lost for 20 s: changes refused with Marathon's 503, reads served marked
-  stale, no other 5xx; when the quorum is back one scheduler leads, with the state as it was.
+  stale until the leader's session has been suspended for the session timeout (then it steps
+  down, as a leader cut off from ZooKeeper must, and answers 503 too), no other 5xx; when the
+  quorum is back one scheduler leads, with the state as it was.
 
 Each prints its figures as ``FIGURE`` lines.
 """
@@ -45,6 +47,7 @@ SCHEDULER_PORTS = (PORT + 10, PORT + 11)  # beside the cluster's own ports (a fr
 # (PORT + 12: the election storm's third scheduler)
 NO_LEADER = "Could not determine the current leader"   # Marathon's 503 (its LeaderProxyFilter's)
 QUORUM_LOST_FOR = 20.0
+SESSION_TIMEOUT = 4.0  # the harness's --zk-session-timeout
 
 
 @pytest.fixture(scope="module")
@@ -352,11 +355,20 @@ def test_zookeeper_quorum_lost_for_20s_changes_are_refused_nothing_is_lost_and_o
               and requests.get(standby.url + "/v2/leader", timeout=2).status_code == 404, 15, interval=0.1,
               what="both schedulers know ZooKeeper is gone")
         noticed = time.monotonic() - t0
+        stepped_down: float | None = None
         while time.monotonic() - t0 < QUORUM_LOST_FOR:
-            read = requests.get(leader.url + "/v2/apps", timeout=5)  # served from memory, marked stale
+            # served from memory, marked stale, until the leader's session has been suspended for
+            # the session timeout: then it counts its session lost and steps down (Curator's rule,
+            # store/suspension.py), and answers as a standby with no leader in sight, for good
+            read = requests.get(leader.url + "/v2/apps", timeout=5)
             answers["leader read"].append(read.status_code)
-            assert read.status_code == 200 and float(read.headers["X-Halyard-Stale"]) >= 0, read.text
-            assert {a["id"] for a in read.json()["apps"]} == set(apps_before)
+            if read.status_code == 503 and stepped_down is None:
+                stepped_down = time.monotonic() - t0
+            if stepped_down is None:
+                assert read.status_code == 200 and float(read.headers["X-Halyard-Stale"]) >= 0, read.text
+                assert {a["id"] for a in read.json()["apps"]} == set(apps_before)
+            else:
+                assert read.status_code == 503 and read.json()["message"] == NO_LEADER, read.text
             read = requests.get(standby.url + "/v2/apps", timeout=5)  # no leader it could name
             answers["standby read"].append(read.status_code)
             assert read.status_code == 503 and read.json()["message"] == NO_LEADER, read.text
@@ -369,8 +381,12 @@ def test_zookeeper_quorum_lost_for_20s_changes_are_refused_nothing_is_lost_and_o
         mm(ha, "zk", "start")  # every stopped server
     back = time.monotonic()
     print(f"\nFIGURE quorum lost {QUORUM_LOST_FOR:.0f}s: both schedulers knew after {noticed:.1f}s; then "
-          f"{len(answers['leader read'])} leader reads served stale, {len(answers['standby read'])} standby reads "
-          f"and {len(answers['write'])} writes refused with 503")
+          f"{answers['leader read'].count(200)} leader reads served stale, the leader stepped down after "
+          f"{stepped_down if stepped_down is None else round(stepped_down, 1)}s; {len(answers['standby read'])} "
+          f"standby reads and {len(answers['write'])} writes "
+          f"refused with 503")
+    assert answers["leader read"][0] == 200, answers  # a suspension is not a loss at once
+    assert stepped_down is not None and stepped_down <= noticed + SESSION_TIMEOUT + 3, (noticed, stepped_down)
 
     # The masters' sessions may have lapsed meanwhile (a master without ZooKeeper exits by design):
     # restart them, as their supervisor would.
