@@ -26,7 +26,7 @@ import requests
 
 from halyard.timestamps import iso, parse_iso
 
-from .conftest import MINIMESOS, minimesos, read_env
+from .conftest import MINIMESOS, minimesos, private_cluster, read_env
 from .harness import HALYARD, cli, leading_scheduler, unique
 from .test_events import Listener
 from .test_rebalance import HealthyProbe, agent_active, healthy, per_host, sandbox_tails, web
@@ -34,9 +34,9 @@ from .v1client import until
 
 pytestmark = pytest.mark.integration
 
-RUN_DIR = "/tmp/halyard-test-agents-run"
+UP, RUN_DIR = private_cluster(("up", "--agents", "3", "--no-docker", "--port", "15550", "--zk-port", "12981",
+                               "--task-ports", "53000"), "/tmp/halyard-test-agents-run")
 ENV = {"MINIMESOS_RUN_DIR": RUN_DIR}
-UP = ("up", "--agents", "3", "--no-docker", "--port", "15550", "--zk-port", "12981", "--task-ports", "53000")
 
 
 @pytest.fixture(scope="module")
