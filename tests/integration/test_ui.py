@@ -369,7 +369,8 @@ def agent_box(driver, host: str) -> dict | None:
         const g = [...document.querySelectorAll('[data-view=cluster] [data-agent-host]')]
           .find((b) => b.dataset.agentHost === arguments[0]);
         return g ? {state: g.dataset.agentState, text: [...g.querySelectorAll('text')].map((t) => t.textContent).join(' '),
-                    dash: g.querySelector('rect.frame').getAttribute('stroke-dasharray')} : null;""", host)
+                    dash: g.querySelector('rect.frame').getAttribute('stroke-dasharray'),
+                    reachable: g.dataset.reachable} : null;""", host)
 
 
 def test_drain_and_reactivate_an_agent_by_click(sched, browser, shots):
@@ -407,6 +408,7 @@ def test_drain_and_reactivate_an_agent_by_click(sched, browser, shots):
         box = until(lambda: (lambda b: b if b and b["state"] == "drained" else None)(agent_box(browser, host)), 60,
                     what=f"{host}'s box drained")
         assert "drained" in box["text"] and box["dash"] == "1 0", box   # the word and the frame's pattern
+        assert box["reachable"] == "1", box   # connected: not drawn as unreachable (a red dashed frame)
         assert at_master()["deactivated"] is True and at_master().get("drain_info"), at_master()
         shots(browser, "cluster-agent-drained")
 
