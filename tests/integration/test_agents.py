@@ -8,9 +8,15 @@ the shared one):
 * a drain of the agent holding two apps of 3 healthy instances (``minimumHealthCapacity: 1``):
   healthy never below 3 (sampled every 200 ms), the agent ends with no Halyard task and drained at
   the master, a scale-up places nothing there; after reactivation a rebalance uses it again;
-  an unknown host is a 404 naming the known hosts.
+  an unknown host is a 404 naming the known hosts;
+* a maintenance window on agent 2: new tasks go elsewhere, the inverse offer accepted after the drain;
+* a job run during a drain finishes (not killed) before the master drains the agent, and a run
+  pinned there meanwhile waits until the agent is reactivated;
+* a drain survives a leader failover: the leader SIGKILLed halfway, the new leader shows the drain
+  and finishes it, health held (sampled from the master).
 
-About 100 s in all (the cluster's up and down included). Figures with ``-s``.
+About 280 s in all (the cluster's up and down included; 2 cores shared with other runs). Figures
+with ``-s``. ``HALYARD_TEST_CLUSTER`` moves the cluster to other ports (tests/integration/conftest.py).
 """
 from __future__ import annotations
 
