@@ -182,6 +182,8 @@ def test_a_drain_moves_every_instance_off_without_dropping_below_the_health_boun
     drained = json.loads(done.stdout)
     assert drained["state"] == "drained" and drained["tasks"] == []
     assert [(a["status"], a["initial"], a["left"]) for a in drained["drain"]["apps"]] == [("done", 3, 0)] * 2
+    for app_id in ids:   # --wait's progress per app, on stderr: moving, then done
+        assert f"{app_id}: moving, 0/3 moved" in done.stderr and f"{app_id}: done (3 moved)" in done.stderr, done.stderr
     for a in drained["drain"]["apps"]:
         deployment = requests.get(f"{sched.url}/v2/deployments/{a['deploymentId']}", timeout=5).json()
         assert (deployment["kind"], deployment["status"]) == ("drain", "succeeded")
