@@ -278,9 +278,9 @@ def test_a_job_run_during_a_drain_finishes_before_the_agent_is_drained_at_the_ma
     stop = threading.Event()
 
     def sample() -> None:
-        while not stop.is_set():
-            samples.append((time.monotonic(), run_of(sched, job, run_id)["status"],
-                            bool(master_agent(private, host).get("drain_info"))))
+        while not stop.is_set():   # the master first: a drain it shows began before the run's status is read
+            at_master = bool(master_agent(private, host).get("drain_info"))
+            samples.append((time.monotonic(), run_of(sched, job, run_id)["status"], at_master))
             stop.wait(0.1)
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
