@@ -20,6 +20,7 @@ import requests
 
 from .harness import SchedulerProc, docker_container_of, leading_scheduler, mesos_tasks, sleep_app, unique
 from .v1client import until
+from .webui import dialog_open, press
 
 pytestmark = pytest.mark.integration
 CHROMEDRIVER, CHROMIUM = "/usr/bin/chromedriver", "/usr/bin/chromium"
@@ -127,8 +128,7 @@ def test_cluster_view_draws_each_task_inside_the_box_of_the_agent_the_master_nam
     until(lambda: js(browser, "return location.hash") == f"#/apps/{quote(app_id, safe='')}", 10, what="app opened (Enter)")
     browser.back()
     until(lambda: len(marks(browser, app_id)) == 3, 20, what="the cluster again")
-    mark = browser.find_element("css selector", f'[data-view=cluster] [data-task-id="{next(iter(drawn))}"]')
-    mark.find_element("css selector", "rect").click()
+    press(browser, f'[data-view=cluster] [data-task-id="{next(iter(drawn))}"] rect', "the task's mark")
     until(lambda: js(browser, "return location.hash") == f"#/apps/{quote(app_id, safe='')}", 10, what="app opened")
     until(lambda: js(browser, "return !!document.querySelector('[data-view=app][data-ready=\"1\"]')"), 20,
           what="the app view")
@@ -147,7 +147,7 @@ def test_scale_from_the_ui_shows_the_fourth_mark_live(sched, app_id, browser, sh
     box.clear()
     box.send_keys("4")
     clicked = time.monotonic()
-    browser.find_element("css selector", '[data-action="scale"]').click()
+    press(browser, '[data-action="scale"]', "Scale")
     until(lambda: requests.get(sched.url + "/v2/apps" + app_id, timeout=5).json()["app"]["instances"] == 4, 20,
           what="instances 4")
     browser.close()
@@ -186,17 +186,15 @@ def test_a_docker_killed_task_changes_colour_then_is_replaced(sched, app_id, bro
 
 def test_destroy_from_the_ui_asks_for_confirmation(sched, app_id, browser, shots):
     open_view(browser, sched.url, f"/apps/{quote(app_id, safe='')}", "app")
-    destroy = browser.find_element("css selector", '[data-action="destroy"]')
-    destroy.click()
-    dialog = browser.find_element("css selector", '[data-role="confirm-dialog"]')
-    until(lambda: dialog.get_attribute("open") is not None, 5, what="the confirm dialog")
+    press(browser, '[data-action="destroy"]', "Destroy")
+    until(lambda: dialog_open(browser), 5, what="the confirm dialog")
     shots(browser, "app-destroy-confirm")
-    browser.find_element("css selector", '[data-action="confirm-no"]').click()
-    until(lambda: dialog.get_attribute("open") is None, 5, what="the dialog closed")
+    press(browser, '[data-action="confirm-no"]', "No")
+    until(lambda: not dialog_open(browser), 5, what="the dialog closed")
     assert requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code == 200   # nothing happened
-    browser.find_element("css selector", '[data-action="destroy"]').click()
-    until(lambda: dialog.get_attribute("open") is not None, 5, what="the confirm dialog")
-    browser.find_element("css selector", '[data-action="confirm-yes"]').click()
+    press(browser, '[data-action="destroy"]', "Destroy again")
+    until(lambda: dialog_open(browser), 5, what="the confirm dialog")
+    press(browser, '[data-action="confirm-yes"]', "Yes")
     until(lambda: js(browser, "return location.hash") == "#/apps", 20, what="back to the apps")
     until(lambda: requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code == 404, 60, what="app gone")
     until(lambda: js(browser, "return !!document.querySelector('[data-view=apps][data-ready=\"1\"]') && "
@@ -280,18 +278,18 @@ def test_with_tokens_an_action_asks_for_one_and_works_after(guarded, browser, sh
     js(browser, "sessionStorage.clear()")
     scale = lambda n: (browser.find_element("css selector", '[data-role="scale-to"]').clear(),  # noqa: E731
                        browser.find_element("css selector", '[data-role="scale-to"]').send_keys(str(n)),
-                       browser.find_element("css selector", '[data-action="scale"]').click())
+                       press(browser, '[data-action="scale"]', "Scale"))
     scale(1)
     until(lambda: token_dialog_open(browser), 10, what="the token dialog")
     shots(browser, "token-dialog")
-    browser.find_element("css selector", '[data-action="token-cancel"]').click()
+    press(browser, '[data-action="token-cancel"]', "Cancel")
     until(lambda: js(browser, "return [...document.querySelectorAll('[data-role=toast]')].some((t) => /token/.test(t.textContent))"),
           10, what="refused without a token")
     assert requests.get(s.url + "/v2/apps" + app, timeout=5).json()["app"]["instances"] == 0
     scale(1)
     until(lambda: token_dialog_open(browser), 10, what="the token dialog")
     browser.find_element("css selector", '[data-role="token-input"]').send_keys(RW)
-    browser.find_element("css selector", '[data-action="token-save"]').click()
+    press(browser, '[data-action="token-save"]', "Save")
     until(lambda: requests.get(s.url + "/v2/apps" + app, timeout=5).json()["app"]["instances"] == 1, 20,
           what="scaled with the token")
     assert js(browser, "return sessionStorage.getItem('halyard.token')") == RW
@@ -326,16 +324,16 @@ def test_rollback_and_restart_from_the_app_view(sched, browser, shots):
         open_view(browser, sched.url, f"/apps/{quote(app, safe='')}", "app")
         until(lambda: js(browser, "return document.querySelectorAll('[data-action=rollback]').length") == 1, 20,
               what="a rollback button for the older version")
-        browser.find_element("css selector", '[data-action="rollback"]').click()
+        press(browser, '[data-action="rollback"]', "Rollback")
         until(lambda: js(browser, "return document.querySelector('[data-role=confirm-dialog]').open"), 5,
               what="the confirm dialog")
-        browser.find_element("css selector", '[data-action="confirm-yes"]').click()
+        press(browser, '[data-action="confirm-yes"]', "Yes")
         until(lambda: requests.get(sched.url + "/v2/apps" + app, timeout=5).json()["app"]["cmd"] == "sleep 100", 30,
               what="rolled back to the first definition")
         until(lambda: "sleep 100" in js(browser, "return document.querySelector('[data-role=definition]').textContent"),
               20, what="the definition shown live")
         versions = len(requests.get(sched.url + f"/v2/apps{app}/versions", timeout=5).json()["versions"])
-        browser.find_element("css selector", '[data-action="restart"]').click()
+        press(browser, '[data-action="restart"]', "Restart")
         until(lambda: len(requests.get(sched.url + f"/v2/apps{app}/versions", timeout=5).json()["versions"]) > versions
               or js(browser, "return [...document.querySelectorAll('[data-role=toast]')].some((t) => /Restart: done/.test(t.textContent))"),
               20, what="restarted")
@@ -355,7 +353,7 @@ def test_reset_delay_shows_when_delayed_and_relaunches_at_once(sched, browser, s
               what="the Reset delay button")
         assert js(browser, "return document.querySelector('[data-view=app] [data-role=status]').textContent") == "Delayed"
         shots(browser, "app-delayed")
-        browser.find_element("css selector", '[data-action="reset-delay"]').click()
+        press(browser, '[data-action="reset-delay"]', "Reset delay")
         # without the reset, the next launch would wait 120 s
         until(lambda: (requests.get(sched.url + "/v2/apps" + app, timeout=5).json()["app"].get("lastTaskFailure")
                        or {}).get("taskId") not in (None, first), 60, what="relaunched (and failed) at once")
