@@ -376,7 +376,7 @@ def test_drain_and_reactivate_an_agent_by_click(sched, browser, shots):
     agent is reactivated whatever happens): Esc on the confirmation changes nothing; confirmed, the
     agent's box goes draining then drained (word and frame pattern), the master drains it; clicked
     again, Reactivate makes it active at the master and in the box."""
-    from .test_ui_deployments_jobs import confirm, press
+    from selenium.webdriver.common.keys import Keys
 
     agents = requests.get(sched.url + "/v1/agents", timeout=5).json()["agents"]
     host = min((a for a in agents if a["state"] == "active"), key=lambda a: (len(a["tasks"]), a["host"]))["host"]
@@ -390,18 +390,23 @@ def test_drain_and_reactivate_an_agent_by_click(sched, browser, shots):
     def state() -> str:
         return requests.get(f"{sched.url}/v1/agents/{host}", timeout=5).json()["state"]
 
+    def asked(text: str) -> str:   # the confirmation open, saying ``text`` (read by selector: never stale)
+        return until(lambda: dialog_open(browser) and text in js(
+            browser, "return document.querySelector('[data-role=confirm-text]').textContent") and text, 5,
+            what=f"the confirmation {text!r}")
+
     open_view(browser, sched.url, "/cluster", "cluster")
     until(lambda: (agent_box(browser, host) or {}).get("state") == "active", 20, what=f"{host}'s box, active")
     try:
         press(browser, name, f"{host}'s box")
-        dialog = browser.find_element("css selector", '[data-role="confirm-dialog"]')
-        until(lambda: f"Drain {host}?" in dialog.text, 5, what="the drain's confirmation")
-        confirm(browser, yes=False)
+        asked(f"Drain {host}?")
+        press(browser, '[data-action="confirm-no"]', "Esc on the confirmation", key=Keys.ESCAPE)
+        until(lambda: not dialog_open(browser), 5, what="the confirmation closed")
         assert state() == "active" and not at_master().get("deactivated")   # Esc: nothing asked
 
         press(browser, name, f"{host}'s box")
-        until(lambda: f"Drain {host}?" in dialog.text, 5, what="the drain's confirmation")
-        confirm(browser, yes=True)
+        asked(f"Drain {host}?")
+        press(browser, '[data-action="confirm-yes"]', "Yes")
         until(lambda: state() in ("draining", "drained"), 10, what=f"{host} draining")
         box = until(lambda: (lambda b: b if b and b["state"] == "drained" else None)(agent_box(browser, host)), 60,
                     what=f"{host}'s box drained")
@@ -411,8 +416,8 @@ def test_drain_and_reactivate_an_agent_by_click(sched, browser, shots):
         shots(browser, "cluster-agent-drained")
 
         press(browser, name, f"{host}'s box")
-        until(lambda: f"Reactivate {host}?" in dialog.text, 5, what="the reactivation's confirmation")
-        confirm(browser, yes=True)
+        asked(f"Reactivate {host}?")
+        press(browser, '[data-action="confirm-yes"]', "Yes")
         until(lambda: state() == "active", 10, what=f"{host} active")
         box = until(lambda: (lambda b: b if b and b["state"] == "active" else None)(agent_box(browser, host)), 30,
                     what=f"{host}'s box active again")
