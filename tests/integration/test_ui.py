@@ -359,3 +359,71 @@ def test_reset_delay_shows_when_delayed_and_relaunches_at_once(sched, browser, s
                        or {}).get("taskId") not in (None, first), 60, what="relaunched (and failed) at once")
     finally:
         requests.delete(sched.url + "/v2/apps" + app, params={"force": "true"}, timeout=30)
+
+
+def agent_box(driver, host: str) -> dict | None:
+    """The cluster view's box of agent ``host``: its state, the words in it, its frame's dash pattern."""
+    return js(driver, """
+        const g = [...document.querySelectorAll('[data-view=cluster] [data-agent-host]')]
+          .find((b) => b.dataset.agentHost === arguments[0]);
+        return g ? {state: g.dataset.agentState, text: [...g.querySelectorAll('text')].map((t) => t.textContent).join(' '),
+                    dash: g.querySelector('rect.frame').getAttribute('stroke-dasharray'),
+                    reachable: g.dataset.reachable} : null;""", host)
+
+
+def test_drain_and_reactivate_an_agent_by_click(sched, browser, shots):
+    """Drain and Reactivate from the cluster view, by clicks in Chromium, on the shared cluster (its
+    agent is reactivated whatever happens): Esc on the confirmation changes nothing; confirmed, the
+    agent's box goes draining then drained (word and frame pattern), the master drains it; clicked
+    again, Reactivate makes it active at the master and in the box."""
+    from selenium.webdriver.common.keys import Keys
+
+    agents = requests.get(sched.url + "/v1/agents", timeout=5).json()["agents"]
+    host = min((a for a in agents if a["state"] == "active"), key=lambda a: (len(a["tasks"]), a["host"]))["host"]
+    name = f'[data-view=cluster] g[data-agent-host="{host}"] > text:first-of-type'   # its hostname: not a task mark
+    master = sched.cluster["MESOS_MASTER"]
+
+    def at_master() -> dict:
+        return next(a for a in requests.get(master + "/master/slaves", timeout=5).json()["slaves"]
+                    if a["hostname"] == host)
+
+    def state() -> str:
+        return requests.get(f"{sched.url}/v1/agents/{host}", timeout=5).json()["state"]
+
+    def asked(text: str) -> str:   # the confirmation open, saying ``text`` (read by selector: never stale)
+        return until(lambda: dialog_open(browser) and text in js(
+            browser, "return document.querySelector('[data-role=confirm-text]').textContent") and text, 5,
+            what=f"the confirmation {text!r}")
+
+    open_view(browser, sched.url, "/cluster", "cluster")
+    until(lambda: (agent_box(browser, host) or {}).get("state") == "active", 20, what=f"{host}'s box, active")
+    try:
+        press(browser, name, f"{host}'s box")
+        asked(f"Drain {host}?")
+        press(browser, '[data-action="confirm-no"]', "Esc on the confirmation", key=Keys.ESCAPE)
+        until(lambda: not dialog_open(browser), 5, what="the confirmation closed")
+        assert state() == "active" and not at_master().get("deactivated")   # Esc: nothing asked
+
+        press(browser, name, f"{host}'s box")
+        asked(f"Drain {host}?")
+        press(browser, '[data-action="confirm-yes"]', "Yes")
+        until(lambda: state() in ("draining", "drained"), 10, what=f"{host} draining")
+        box = until(lambda: (lambda b: b if b and b["state"] == "drained" else None)(agent_box(browser, host)), 60,
+                    what=f"{host}'s box drained")
+        assert "drained" in box["text"] and box["dash"] == "1 0", box   # the word and the frame's pattern
+        assert box["reachable"] == "1", box   # connected: not drawn as unreachable (a red dashed frame)
+        assert at_master()["deactivated"] is True and at_master().get("drain_info"), at_master()
+        shots(browser, "cluster-agent-drained")
+
+        press(browser, name, f"{host}'s box")
+        asked(f"Reactivate {host}?")
+        press(browser, '[data-action="confirm-yes"]', "Yes")
+        until(lambda: state() == "active", 10, what=f"{host} active")
+        box = until(lambda: (lambda b: b if b and b["state"] == "active" else None)(agent_box(browser, host)), 30,
+                    what=f"{host}'s box active again")
+        assert "drain" not in box["text"], box
+    finally:
+        if state() != "active":
+            requests.post(f"{sched.url}/v1/agents/{host}/reactivate", json={}, timeout=10)
+        until(lambda: at_master()["active"] and not at_master().get("deactivated") and not at_master().get("drain_info"),
+              30, what=f"{host} active at the master again")
