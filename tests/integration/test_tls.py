@@ -359,6 +359,47 @@ def test_api_latency_over_https_vs_http(tls_cluster, schedulers, tmp_path):
     assert figures["https keep-alive"] < 100
 
 
+def test_a_job_runs_on_halyard_s_executor_fetched_over_https(tls_cluster, schedulers, tmp_path):
+    """The agent fetches Halyard's executor from the scheduler's HTTPS-only API (its URI is
+    https://, and nothing there answers plain HTTP), verifying it against the CA minimesos gives
+    the agents (SSL_CERT_FILE); the run's output comes back through it."""
+    s = run(schedulers, tls_cluster, unique("tls-job"), tmp_path)
+    until(s.leading, 30, what="the scheduler leads")
+    post = lambda path, body=None: requests.post(s.url + path, json=body, timeout=30,  # noqa: E731
+                                                 verify=tls_cluster["TLS_CA"])
+    assert post("/v1/jobs", {"id": "tls.report", "cmd": "echo fetched-over-tls", "cpus": 0.05,
+                             "mem": 16}).status_code in (200, 201)
+    started = post("/v1/jobs/tls.report/runs")
+    assert started.status_code == 201, started.text
+    run_id = started.json()["id"]
+
+    def halyard_run() -> dict:
+        return s.get(f"/v1/jobs/tls.report/runs/{run_id}", params={"embed": "halyard"}).json()["halyard"]
+    ended = until(lambda: (r := halyard_run())["status"] in ("FINISHED", "FAILED", "KILLED") and r, 120,
+                  what="the run ended")
+    assert ended["status"] == "FINISHED" and ended["exitCode"] == 0, ended
+    fetched = [line for line in fetcher_lines(tls_cluster, "job.tls.report.") if line.startswith("mesos-fetcher: fetching ")]
+    assert fetched and all(f" https://127.0.0.1:{s.port}/v1/executor/" in line for line in fetched), fetched
+    output = s.get(f"/v1/jobs/tls.report/runs/{run_id}/stdout")
+    assert output.status_code == 200 and "fetched-over-tls" in output.text, output.text
+
+
+def fetcher_lines(cluster: dict[str, str], executor_part: str) -> list[str]:
+    """The Mesos fetcher's lines in the sandbox ``stderr`` of agent 1's executors whose id holds
+    ``executor_part`` (what it fetched, and from where)."""
+    agent = cluster["MESOS_AGENT1"]
+    state = requests.get(agent + "/state", timeout=10).json()
+    lines: list[str] = []
+    for framework in state.get("frameworks", []) + state.get("completed_frameworks", []):
+        for executor in framework.get("executors", []) + framework.get("completed_executors", []):
+            if executor_part not in executor["id"]:
+                continue
+            got = requests.get(agent + "/files/download", params={"path": executor["directory"] + "/stderr"},
+                               timeout=10)
+            lines += got.text.splitlines() if got.ok else []
+    return lines
+
+
 def server_cert(cluster: dict[str, str], tmp: Path, name: str, san: str) -> tuple[str, str]:
     """A server certificate from the local CA whose only name is ``san``."""
     key, csr, cert, ext = tmp / f"{name}.key", tmp / f"{name}.csr", tmp / f"{name}.pem", tmp / f"{name}.ext"
