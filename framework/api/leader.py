@@ -46,8 +46,9 @@ def preferred_type(accept: str | None, offered: tuple[str, ...]) -> str | None:
 
 def info_json(info: SchedulerInfo) -> dict[str, Any]:
     """Marathon's ``/v2/info`` body. ``marathon_config.mesos_leader_ui_url`` is Marathon's name for
-    the master the leader is subscribed to (``http://host:port/``; null while not subscribed)."""
-    leader_url = f"http://{info.subscribed_master}/" if info.subscribed_master else None
+    the master the leader is subscribed to (``http://host:port/``, ``https://`` over TLS; null while
+    not subscribed)."""
+    leader_url = f"{info.master_scheme}://{info.subscribed_master}/" if info.subscribed_master else None
     return {"name": info.name, "version": info.version, "leader": info.leader, "elected": info.elected,
             "frameworkId": info.framework_id,
             "marathon_config": {"master": info.master, "framework_name": info.name, "mesos_role": info.role,

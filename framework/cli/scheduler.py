@@ -13,6 +13,7 @@ from click.core import ParameterSource
 from ..engine.engine import EngineConfig
 from ..engine.service_ports import PortRange
 from ..errors import HalyardError
+from ..mesos.tls import MasterTls
 from ..runtime.tls_server import ServerTls, server_context
 from .zk_options import ZK_TLS_OPTIONS, zk_tls
 
@@ -37,6 +38,18 @@ def check_tokens_file(path: str) -> int:
         return len(TokenFile(path).book)
     except ValidationError as exc:
         raise click.BadParameter("; ".join(str(p) for p in exc.problems), param_hint="--tokens-file") from None
+
+
+def _mesos_tls(master: str, ca: str | None, cert: str | None, key: str | None) -> MasterTls | None:
+    """The master's TLS settings (``mesos.tls.MasterTls``, or None for plain); a bad combination or an
+    unreadable file is a usage error naming the option."""
+    from ..errors import ValidationError
+
+    try:
+        return MasterTls.of(master, ca, cert, key)
+    except ValidationError as exc:
+        problem = exc.problems[0]
+        raise click.BadParameter(problem.message, param_hint=problem.path) from None
 
 
 def _server_tls(cert: str | None, key: str | None, client_ca: str | None, peer_ca: str | None) -> ServerTls | None:
@@ -91,6 +104,12 @@ class Duration(click.ParamType):
               help="a leader without a subscription to the Mesos master this long gives the lead to a standby "
                    "that reaches the master (with none, it leads on and retries)")
 @ZK_TLS_OPTIONS
+@click.option("--mesos-tls-ca", default=None, metavar="FILE",
+              help="reach the Mesos master over TLS (as --master https://... does), verifying it against this CA "
+                   "file (default with https://: the system's CAs)")
+@click.option("--mesos-tls-cert", default=None, metavar="FILE",
+              help="client certificate for a master that requires one (with --mesos-tls-key)")
+@click.option("--mesos-tls-key", default=None, metavar="FILE", help="this client's key for the master (with --mesos-tls-cert)")
 @click.option("--unreachable-grace", type=Duration(), default="60s", show_default=True,
               help="how long an unreachable task counts before it is replaced")
 @click.option("--local-port-min", type=click.IntRange(1, 65535), default=10000, show_default=True,
@@ -140,7 +159,8 @@ class Duration(click.ParamType):
 def scheduler(master: str, zk: str, listen: str, tls_cert: str | None, tls_key: str | None, tls_client_ca: str | None,
               tls_ca: str | None, advertise: str | None, name: str, role: str, principal: str | None,
               secret_file: str | None, failover_timeout: float, zk_auth: str | None,
-              zk_session_timeout: float, master_yield_after: float, zk_tls_ca: str | None, zk_tls_cert: str | None, zk_tls_key: str | None, unreachable_grace: float, local_port_min: int, local_port_max: int,
+              zk_session_timeout: float, master_yield_after: float, zk_tls_ca: str | None, zk_tls_cert: str | None, zk_tls_key: str | None,
+              mesos_tls_ca: str | None, mesos_tls_cert: str | None, mesos_tls_key: str | None, unreachable_grace: float, local_port_min: int, local_port_max: int,
               min_healthy_time: float,
               deployment_timeout: float, max_versions: int, tokens_file: str | None, auth_reads: bool,
               audit_log: str | None, executor_uri: str | None,
@@ -186,6 +206,7 @@ def scheduler(master: str, zk: str, listen: str, tls_cert: str | None, tls_key: 
     if server_tls is not None:
         server_context(server_tls)  # a file that cannot be used: TlsFileError naming it, exit status 1
     zk_tls_settings = zk_tls(zk_tls_ca, zk_tls_cert, zk_tls_key)
+    mesos_tls = _mesos_tls(master, mesos_tls_ca, mesos_tls_cert, mesos_tls_key)
     config = ServiceConfig(tokens_file=tokens_file, auth_reads=auth_reads, audit_log=audit_log, master=master, zk=zk, listen=listen, advertise=advertise, name=name, role=role, principal=principal,
                            secret=secret, failover_timeout=failover_timeout, zk_auth=zk_auth,
                            zk_session_timeout=zk_session_timeout, master_yield_after=master_yield_after,
@@ -195,7 +216,7 @@ def scheduler(master: str, zk: str, listen: str, tls_cert: str | None, tls_key: 
                            registry_credentials=registry_credentials, discovery=not no_discovery,
                            discovery_path=discovery_path, discovery_format=discovery_format,
                            rebalance_on_agent_join=rebalance_on_agent_join, rebalance_cooldown=rebalance_cooldown,
-                           tls=server_tls, tls_ca=tls_ca, zk_tls=zk_tls_settings,
+                           tls=server_tls, tls_ca=tls_ca, zk_tls=zk_tls_settings, mesos_tls=mesos_tls,
                            engine=EngineConfig(unreachable_grace=unreachable_grace, min_healthy=min_healthy_time,
                                                deployment_timeout=deployment_timeout, max_versions=max_versions,
                                                service_ports=PortRange(local_port_min, local_port_max),
@@ -203,7 +224,7 @@ def scheduler(master: str, zk: str, listen: str, tls_cert: str | None, tls_key: 
     process = SchedulerApp(config)
     process.start_api()
     click.echo(f"halyard scheduler: API on {config.scheme}://{listen}, master {master}, state in {zk}"
-               f"{' (over TLS)' if zk_tls_settings else ''}", err=True)
+               f"{' (over TLS)' if zk_tls_settings else ''}{', master over TLS' if mesos_tls else ''}", err=True)
     log = logging.getLogger("halyard")
     if server_tls is None:
         log.warning("the API serves plain HTTP on %s (no TLS): tokens and definitions cross the network in clear "

@@ -33,16 +33,18 @@ the scheduler stepped down.
 """
 from __future__ import annotations
 
+import errno
 import functools
 import getpass
 import json
 import logging
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
-from http.client import HTTPConnection
+from http.client import HTTPConnection, HTTPSConnection
 from typing import Any, cast
 
 import pymesos.process
@@ -82,6 +84,7 @@ from .following import (
 )
 from .refusal import refusal_from_error_event
 from .sender import LANES, CallSender, MasterCalls
+from .tls import HANDSHAKE_TIMEOUT, MasterTls, handshake_problem
 
 log = logging.getLogger(__name__)
 #: the longest pause between attempts to reach a master found through ZooKeeper (seconds)
@@ -235,12 +238,68 @@ class _PymesosScheduler(Scheduler):
                 driver.stop(failover=True)
 
 
+class _TlsSocket:
+    """pymesos' non-blocking socket once TLS is on: an SSL read or write that must wait for the
+    network is told to pymesos as the EAGAIN it already waits on (it would log and drop it)."""
+
+    def __init__(self, sock: ssl.SSLSocket):
+        self._sock = sock
+
+    def recv(self, size: int) -> bytes:
+        try:
+            return self._sock.recv(size)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise BlockingIOError(errno.EAGAIN, "TLS record incomplete") from None
+
+    def send(self, data: bytes) -> int:
+        try:
+            return self._sock.send(data)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise BlockingIOError(errno.EAGAIN, "TLS write must wait") from None
+
+    def pending(self) -> int:
+        return self._sock.pending()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
 class _Connection(pymesos.process.Connection):
     """pymesos' connection to the master (its IO thread's), which for Halyard's driver asks again
     when a SUBSCRIBE is answered 404 or 5xx by a master that is starting or stopping
-    (``following.retry_subscribe_answer``) instead of raising, which ended the driver."""
+    (``following.retry_subscribe_answer``) instead of raising, which ended the driver.
+
+    With TLS (the driver's ``tls`` context: ``tls.py``), the handshake is made as soon as the TCP
+    connection is up, verifying the master's certificate; a refused one is pymesos' connection
+    error (said in the log, retried with its backoff, no traceback). Decrypted bytes the TLS layer
+    holds beyond one read are read at once (``select`` would not wake for them)."""
+
+    def handle_connect_event(self) -> str:
+        err = str(super().handle_connect_event())
+        context = getattr(self._callback, "tls", None)
+        if err or context is None:
+            return err
+        host, port = cast("tuple[str, int]", getattr(self, "_addr"))  # noqa: B009 - pymesos' untyped attribute
+        sock = cast(socket.socket, getattr(self, "_sock"))  # noqa: B009 - pymesos' untyped attribute
+        try:
+            sock.settimeout(HANDSHAKE_TIMEOUT)
+            wrapped = context.wrap_socket(sock, server_hostname=host)
+            wrapped.setblocking(False)
+        except (ssl.SSLError, OSError) as exc:
+            self.connected = False
+            problem = handshake_problem(f"{host}:{port}", exc)
+            log.error("%s", problem)
+            return problem
+        self._sock = _TlsSocket(wrapped)
+        return ""
 
     def read(self) -> bool:
+        more = self._read_once()
+        while more and isinstance(self._sock, _TlsSocket) and self._sock.pending():
+            more = self._read_once()
+        return more
+
+    def _read_once(self) -> bool:
         try:
             return bool(super().read())
         except (RuntimeError, TypeError):  # TypeError: pymesos adds str to a bytes body cut short
@@ -271,8 +330,9 @@ class _SchedulerDriver(MesosSchedulerDriver):
     (2 s, doubling, at most 15 s, with jitter; at most :data:`ZK_RETRY_CAP` when the master is
     found through ZooKeeper) and tries again."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, tls: ssl.SSLContext | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.tls = tls  # every connection to the master over TLS, verified with this context
         self.last_heard = time.monotonic()
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self._calls = threading.Lock()  # one call at a time on the shared HTTP connection
@@ -322,8 +382,7 @@ class _SchedulerDriver(MesosSchedulerDriver):
         waits a day: a SIGSTOPped master accepts the connection and never answers)."""
         if master is None:
             return None
-        host, port = master.rsplit(":", 1)
-        conn = HTTPConnection(host, int(port), timeout=self.version_probe_timeout)
+        conn = self._connection(master, self.version_probe_timeout)
         try:
             conn.request("GET", "/version")
             response = conn.getresponse()
@@ -344,9 +403,15 @@ class _SchedulerDriver(MesosSchedulerDriver):
             return None
         conn = cast("HTTPConnection | None", getattr(self, "_conn"))  # noqa: B009 - pymesos' untyped attribute
         if conn is None:
-            host, port = self.master.rsplit(":", 1)
-            conn = self._conn = HTTPConnection(host, int(port), timeout=self.call_timeout)
+            conn = self._conn = self._connection(self.master, self.call_timeout)
         return conn
+
+    def _connection(self, master: str, timeout: float) -> HTTPConnection:
+        """A connection to ``master`` (``host:port``): HTTPS verified with :attr:`tls` when set."""
+        host, port = master.rsplit(":", 1)
+        if self.tls is not None:
+            return HTTPSConnection(host, int(port), timeout=timeout, context=self.tls)
+        return HTTPConnection(host, int(port), timeout=timeout)
 
     def _send(self, body: Any, path: str = "/api/v1/scheduler", method: str = "POST",
               headers: dict[str, str] | None = None) -> Any:
@@ -494,15 +559,18 @@ class MesosDriver:
     def __init__(self, master: str, framework: dict[str, Any], sink: Callable[[Event], None],
                  principal: str | None = None, secret: str | None = None,
                  on_failed_over: Callable[[str], bool] = lambda message: True,
-                 on_refused: Callable[[FrameworkRefusedError], None] = lambda error: None):
+                 on_refused: Callable[[FrameworkRefusedError], None] = lambda error: None,
+                 tls: MasterTls | None = None):
         master = master.removeprefix("http://").removeprefix("https://").rstrip("/")
         callbacks = _PymesosScheduler(sink, on_failed_over, principal, on_refused)
+        context = tls.context() if tls is not None else None
         self._driver = _SchedulerDriver(callbacks, framework, master, use_addict=False,
                                         implicit_acknowledgements=False, principal=principal, secret=secret,
-                                        failover=True)
+                                        failover=True, tls=context)
         self._watch = HeartbeatWatch(self._driver)
         self._sender: CallSender[Instruction] = CallSender(
-            [functools.partial(self._send_off_loop, MasterCalls(self._call_target)) for _ in range(LANES)])
+            [functools.partial(self._send_off_loop, MasterCalls(self._call_target, tls=context))
+             for _ in range(LANES)])
 
     def start(self) -> None:
         self._sender.start()

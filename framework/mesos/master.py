@@ -24,6 +24,7 @@ from ..cluster.mesos_types import AgentSeen
 from ..errors import ClusterSourceError, HalyardError, NotFoundError, UpstreamError
 from .codec import decode_agents
 from .following import ELECTION_PAUSE, location_address, next_master
+from .tls import MasterTls, master_url
 
 TIMEOUT = 10.0
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -37,12 +38,15 @@ def _zookeeper_leader(master: str, timeout: float) -> str:
 
 class MesosMaster:
     """A master given as ``http://host:port``, ``host:port`` or ``zk://host:port/mesos`` (then the
-    leading master is looked up in ZooKeeper at every call: it may change)."""
+    leading master is looked up in ZooKeeper at every call: it may change). With ``tls``
+    (``https://host:port``, or ``--mesos-tls-ca``) every request is HTTPS, verified against its CA."""
 
     def __init__(self, master: str, timeout: float = TIMEOUT,
-                 zookeeper_leader: Callable[[str, float], str] = _zookeeper_leader):
+                 zookeeper_leader: Callable[[str, float], str] = _zookeeper_leader, tls: MasterTls | None = None):
         self.master = master
         self.timeout = timeout
+        self.tls = tls
+        self._tls_options = tls.requests_options() if tls is not None else {}
         self._zookeeper_leader = zookeeper_leader
         self._known: str | None = None  # the address reachable() last used
 
@@ -54,7 +58,10 @@ class MesosMaster:
         """The master's HTTP address (``http://host:port``; for ``zk://``, the leader announced now)."""
         master = self.master
         if self.follows_zookeeper:
-            return self._zookeeper_leader(master, self.timeout)
+            leader = self._zookeeper_leader(master, self.timeout)
+            return master_url(leader, self.tls) if self.tls is not None else leader
+        if self.tls is not None:
+            return master_url(master, self.tls)
         return (master if master.startswith(("http://", "https://")) else f"http://{master}").rstrip("/")
 
     def where(self) -> str:
@@ -67,6 +74,8 @@ class MesosMaster:
         end within ``timeout`` raises ``requests.TooManyRedirects`` naming the masters asked, and
         a master that cannot be reached raises what ``requests`` raises."""
         kwargs.setdefault("timeout", self.timeout)
+        for option, value in self._tls_options.items():
+            kwargs.setdefault(option, value)
         deadline = time.monotonic() + self.timeout
         base = self.url()
         asked: list[str] = []
@@ -126,7 +135,7 @@ class MesosMaster:
                 except HalyardError:
                     return False
             try:
-                if requests.get(self._known + "/health", timeout=timeout).status_code == 200:
+                if requests.get(self._known + "/health", timeout=timeout, **self._tls_options).status_code == 200:
                     return True
             except requests.RequestException:
                 pass  # not answering: for zk://, the leader may have changed

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import ssl
 import threading
 import zlib
 from collections.abc import Callable
-from http.client import HTTPConnection
+from http.client import HTTPConnection, HTTPSConnection
 from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,8 @@ Target = Callable[[], tuple[str, dict[str, str]] | None]
 class MasterCalls:
     """One lane's own keep-alive connection to the master's scheduler endpoint."""
 
-    def __init__(self, target: Target, timeout: float = 10.0):
-        self.target, self.timeout = target, timeout
+    def __init__(self, target: Target, timeout: float = 10.0, tls: ssl.SSLContext | None = None):
+        self.target, self.timeout, self.tls = target, timeout, tls
         self._conn: HTTPConnection | None = None
         self._address: str | None = None
 
@@ -49,7 +50,7 @@ class MasterCalls:
             if self._conn is None or self._address != address:
                 self.close()
                 host, _, port = address.rpartition(":")
-                self._conn, self._address = HTTPConnection(host, int(port), timeout=self.timeout), address
+                self._conn, self._address = self._connect(host, int(port)), address
             self._conn.request("POST", "/api/v1/scheduler", body=json.dumps(call).encode(),
                                headers={"Content-Type": "application/json", **headers})
             resp = self._conn.getresponse()
@@ -59,6 +60,12 @@ class MasterCalls:
         except Exception as exc:  # noqa: BLE001 - any transport failure: the call is lost, the lane goes on
             self.close()
             log.warning("Mesos call %s lost: %r", call.get("type"), exc)
+
+    def _connect(self, host: str, port: int) -> HTTPConnection:
+        """The one place a lane's connection is opened: HTTPS verified with ``tls`` when set."""
+        if self.tls is not None:
+            return HTTPSConnection(host, port, timeout=self.timeout, context=self.tls)
+        return HTTPConnection(host, port, timeout=self.timeout)
 
     def close(self) -> None:
         if self._conn is not None:

@@ -32,6 +32,8 @@ class SchedulerInfo:
     listen: str
     #: the Mesos master the leader is subscribed to now (``host:port``; None: not subscribed, or a standby)
     subscribed_master: str | None = None
+    #: ``https`` when the master is reached over TLS (``--master https://...``, ``--mesos-tls-ca``)
+    master_scheme: str = "http"
 
 
 @dataclass(frozen=True)

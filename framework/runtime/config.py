@@ -5,6 +5,7 @@ import socket
 from dataclasses import dataclass, field
 
 from ..engine.engine import EngineConfig
+from ..mesos.tls import MasterTls
 from ..store.zk_tls import ZkTls
 from .tls_server import ServerTls
 
@@ -41,6 +42,7 @@ class ServiceConfig:
     tls: ServerTls | None = None            # the API over HTTPS (--tls-cert/--tls-key[/--tls-client-ca]); None: plain
     tls_ca: str | None = None               # verifies the leader a standby forwards to (default: --tls-client-ca)
     zk_tls: ZkTls | None = None             # --zk over TLS (--zk-tls-ca/--zk-tls-cert/--zk-tls-key)
+    mesos_tls: MasterTls | None = None      # the master over TLS (https:// or --mesos-tls-ca/-cert/-key)
 
     @property
     def scheme(self) -> str:

@@ -155,7 +155,8 @@ class SchedulerBackend:
         return SchedulerInfo(name=c.name, version=__version__, leader=self.leader(), elected=engine is not None,
                              framework_id=framework_id, master=c.master, role=c.role,
                              failover_timeout=c.failover_timeout, zk=c.zk, zk_session_timeout=c.zk_session_timeout,
-                             listen=c.listen, subscribed_master=subscribed_master)
+                             listen=c.listen, subscribed_master=subscribed_master,
+                             master_scheme="https" if c.mesos_tls is not None else "http")
 
     def stats(self) -> SchedulerStats:
         """Figures for benchmarks and operators."""

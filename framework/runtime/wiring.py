@@ -80,7 +80,7 @@ class SchedulerApp:
         # A discovery path that collides with the state stops the process here (ValidationError).
         self.discovery = (ServerSetWriter(self.session.client, discovery_root(self.store.root, config.discovery_path),
                                           config.discovery_format, self.session.acl) if config.discovery else None)
-        self.master = MesosMaster(config.master)
+        self.master = MesosMaster(config.master, tls=config.mesos_tls)
         self.webhooks = WebhookPoster()
         self.probes = HttpProbes()
         self.hub = EventHub(keepalive=config.event_keepalive)
@@ -128,7 +128,7 @@ class SchedulerApp:
         framework = framework_info(c.name, c.role, c.failover_timeout, framework_id, c.principal,
                                    f"{c.scheme}://{c.advertised}")
         return MesosDriver(c.master, framework, sink, c.principal, c.secret, on_failed_over=on_failed_over,
-                           on_refused=self.service.fail)
+                           on_refused=self.service.fail, tls=c.mesos_tls)
 
     def start_api(self) -> None:
         """Serve the HTTP API on its own thread (returns once it listens, or after 10 s)."""
