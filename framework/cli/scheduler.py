@@ -71,7 +71,7 @@ class Duration(click.ParamType):
 
 
 @click.command()
-@click.option("--master", required=True, help="Mesos master: http://HOST:5050, HOST:PORT or zk://HOST:PORT/mesos")
+@click.option("--master", required=True, help="Mesos master: http://HOST:5050, https://HOST:PORT (over TLS), HOST:PORT or zk://HOST:PORT/mesos")
 @click.option("--zk", required=True, help="ZooKeeper for state and election: zk://HOST:PORT[,HOST:PORT]/CHROOT")
 @click.option("--listen", default="127.0.0.1:8080", show_default=True,
               help="the API's address: HTTPS with --tls-cert/--tls-key; without them plain HTTP, which must be "

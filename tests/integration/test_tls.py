@@ -66,7 +66,7 @@ class Scheduler:
     """One ``halyard scheduler`` on the TLS cluster; HTTPS unless ``https`` is False."""
 
     def __init__(self, cluster: dict[str, str], chroot: str, log_dir: Path, *extra: str, https: bool = True,
-                 zk_tls: bool = True):
+                 zk_tls: bool = True, master: str | None = None):
         self.cluster, self.port, self.https = cluster, free_port(), https
         self.url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
         self.log = log_dir / f"scheduler-{self.port}.log"
@@ -75,7 +75,7 @@ class Scheduler:
               if zk_tls else ["--zk", f"{cluster['ZK']}/{chroot}"])
         tls = (["--tls-cert", cluster["TLS_SERVER_CERT"], "--tls-key", cluster["TLS_SERVER_KEY"],
                 "--tls-ca", cluster["TLS_CA"]] if https else [])
-        self.argv = [HALYARD, "scheduler", "--master", cluster["MESOS_MASTER"], *zk, *tls,
+        self.argv = [HALYARD, "scheduler", "--master", master or cluster["MESOS_MASTER"], *zk, *tls,
                      "--listen", f"127.0.0.1:{self.port}", "--name", chroot, "--zk-session-timeout", "4s", *extra]
         self.client_cert = (cluster["TLS_CERT"], cluster["TLS_KEY"]) if "--tls-client-ca" in extra else None
         self.proc: subprocess.Popen | None = None
@@ -499,3 +499,101 @@ def test_halyard_lb_reads_apps_over_https_and_serversets_over_zookeeper_tls(tls_
         wrong.stop()
         lb.stop()
     assert lb.proc is not None and lb.proc.returncode == 0, lb.log.read_text()[-2000:]
+
+
+#: where the TLS-terminating HAProxy in front of the master listens
+MASTER_PROXY_PORT = int(os.environ.get("HALYARD_TEST_MASTER_PROXY_PORT", "26280"))
+
+
+def _tls_accepts(port: int, ca: str) -> bool:
+    import socket
+    context = ssl.create_default_context(cafile=ca)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1"):
+                return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def master_over_tls(tls_cluster, tmp_path) -> Iterator[str]:
+    """A real HAProxy terminating TLS (the cluster's server certificate) on 127.0.0.1 in front of
+    the real, plain master (the PyPI libmesos cannot serve SSL here: docs/security.md); stopped by
+    PID. Yields ``https://127.0.0.1:PORT``."""
+    master = tls_cluster["MESOS_MASTER"].removeprefix("http://").rstrip("/")
+    pem = tmp_path / "proxy.pem"
+    pem.write_text(Path(tls_cluster["TLS_SERVER_CERT"]).read_text() + Path(tls_cluster["TLS_SERVER_KEY"]).read_text())
+    pem.chmod(0o600)
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(f"""global
+    maxconn 256
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+frontend mesos_tls
+    bind 127.0.0.1:{MASTER_PROXY_PORT} ssl crt {pem}
+    default_backend mesos_master
+backend mesos_master
+    server master {master}
+""")
+    with open(tmp_path / "haproxy.log", "ab") as out:
+        proxy = subprocess.Popen(["/usr/sbin/haproxy", "-db", "-f", str(config)], stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+    try:
+        until(lambda: proxy.poll() is None and _tls_accepts(MASTER_PROXY_PORT, tls_cluster["TLS_CA"]), 15,
+              what="HAProxy serving TLS in front of the master")
+        yield f"https://127.0.0.1:{MASTER_PROXY_PORT}"
+    finally:
+        proxy.terminate()
+        try:
+            proxy.wait(10)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+            proxy.wait(10)
+
+
+def test_the_master_over_tls_through_the_adapter(tls_cluster, master_over_tls, schedulers, tmp_path):
+    """Every connection the scheduler makes to the master is TLS, verified against the CA: the
+    proxy answers nothing else. It subscribes (pymesos' stream, wrapped by the adapter), launches
+    and kills a task (calls), and names the https:// master in /v2/info; one given another CA
+    never subscribes, and its log names the certificate problem at each retry, with no traceback."""
+    ca = tls_cluster["TLS_CA"]
+    with pytest.raises(requests.ConnectionError):  # plain HTTP on the proxy's TLS port never reaches the master
+        requests.get(master_over_tls.replace("https://", "http://") + "/version", timeout=5)
+    s = run(schedulers, tls_cluster, unique("tls-master"), tmp_path, "--mesos-tls-ca", ca, master=master_over_tls)
+    until(s.leading, 30, what="leading")
+    info = until(lambda: (i := s.get("/v2/info").json()["marathon_config"])["mesos_leader_ui_url"] and i, 60,
+                 what="subscribed to the master through TLS")
+    assert info["master"] == master_over_tls
+    assert info["mesos_leader_ui_url"].startswith("https://"), info
+    app_id = "/tls/" + unique("behind-tls")
+    post = requests.post(s.url + "/v2/apps", json={"id": app_id, "cmd": "sleep 600", "cpus": 0.05, "mem": 16,
+                                                   "instances": 1}, timeout=10, verify=ca)
+    assert post.status_code == 201, post.text
+    until(lambda: s.get(f"/v2/apps{app_id}").json()["app"]["tasksRunning"] == 1, 60, what="1 task running")
+    framework_id = s.get("/v2/info").json()["frameworkId"]
+
+    def tasks_at_master() -> int:
+        state = requests.get(f"{tls_cluster['MESOS_MASTER']}/master/frameworks", timeout=5).json()
+        return sum(len(f["tasks"]) for f in state["frameworks"] if f["id"] == framework_id)
+    assert tasks_at_master() == 1
+    deleted = requests.delete(f"{s.url}/v2/apps{app_id}", params={"force": "true"}, timeout=10, verify=ca)
+    assert deleted.status_code == 200, deleted.text
+    until(lambda: tasks_at_master() == 0, 60, what="the task killed (a call through the TLS proxy)")
+    assert "Traceback" not in s.text()
+
+    wrong_ca, _ = other_ca(tmp_path)
+    w = run(schedulers, tls_cluster, unique("tls-wrong-ca"), tmp_path, "--mesos-tls-ca", wrong_ca,
+            master=master_over_tls)
+    until(w.leading, 30, what="leading")
+
+    def refused() -> list[str]:
+        return [line for line in w.text().splitlines() if "TLS handshake with master" in line]
+    lines = until(lambda: len(refused()) >= 2 and refused(), 60, what="two refused handshakes in the log (a retry)")
+    assert f"127.0.0.1:{MASTER_PROXY_PORT}" in lines[0] and "certificate was refused" in lines[0], lines[0]
+    assert "unable to get local issuer certificate" in lines[0], lines[0]
+    assert w.get("/v2/info").json()["marathon_config"]["mesos_leader_ui_url"] is None
+    assert "Traceback" not in w.text(), w.text()[-3000:]
