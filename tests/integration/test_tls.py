@@ -591,7 +591,8 @@ def test_the_master_over_tls_through_the_adapter(tls_cluster, master_over_tls, s
     until(w.leading, 30, what="leading")
 
     def refused() -> list[str]:
-        return [line for line in w.text().splitlines() if "TLS handshake with master" in line]
+        return [line for line in w.text().splitlines()
+                if "ERROR halyard.mesos.driver: TLS handshake with master" in line]
     lines = until(lambda: len(refused()) >= 2 and refused(), 60, what="two refused handshakes in the log (a retry)")
     assert f"127.0.0.1:{MASTER_PROXY_PORT}" in lines[0] and "certificate was refused" in lines[0], lines[0]
     assert "unable to get local issuer certificate" in lines[0], lines[0]
