@@ -160,7 +160,8 @@ class Bench:
         extra = ["--zk-session-timeout", a.zk_session_timeout, "--deployment-timeout", a.deployment_timeout]
         extra += [] if a.discovery else ["--no-discovery"]
         for i in range(2):
-            s = Scheduler(self.work, i, self.sim, self.zk, CHROOT, self.name, *extra)
+            port = a.scheduler_port + i if a.scheduler_port else None
+            s = Scheduler(self.work, i, self.sim, self.zk, CHROOT, self.name, *extra, port=port)
             self.procs.append(s)
             self.schedulers.append(s.start())
             if i == 0:
@@ -515,6 +516,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--profile", action="store_true", help="py-spy the leader in each scenario")
     ap.add_argument("--sim-port", type=int, default=17050)
     ap.add_argument("--zk-port", type=int, default=17181)
+    ap.add_argument("--scheduler-port", type=int, default=0,
+                    help="the first scheduler's API port (the second gets the next one); 0: free ports")
     ap.add_argument("--work-dir")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs, profiles)")
     return ap.parse_args(argv)

@@ -131,11 +131,21 @@ class TaskRecord:
         return self.state == "TASK_RUNNING" and not self.killing
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["ports"] = list(self.ports)
-        data["resources"] = list(self.resources)
-        data["ip_addresses"] = [asdict(ip) for ip in self.ip_addresses]
-        return data
+        """The record as JSON-able data: every field by name (what ``dataclasses.asdict`` gives,
+        written out: asdict's deep copy was a tenth of the leader loop in a 10,000-task launch)."""
+        health, check = self.health, self.check
+        return {
+            "task_id": self.task_id, "app_id": self.app_id, "config_version": self.config_version,
+            "agent_id": self.agent_id, "hostname": self.hostname, "ports": list(self.ports), "state": self.state,
+            "staged_at": self.staged_at, "started_at": self.started_at, "killing": self.killing,
+            "unreachable_since": self.unreachable_since, "expired": self.expired, "message": self.message,
+            "resources": list(self.resources), "healthy": self.healthy, "ready": self.ready,
+            "health": None if health is None else health.to_json(),
+            "check": None if check is None else {"kind": check.kind, "exit_code": check.exit_code,
+                                                 "status_code": check.status_code, "succeeded": check.succeeded},
+            "ip_addresses": [{"address": ip.address, "protocol": ip.protocol} for ip in self.ip_addresses],
+            "shard": self.shard,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TaskRecord:

@@ -211,3 +211,29 @@ def test_a_scale_up_that_keeps_making_progress_is_not_timed_out_and_one_that_sta
     clock.now += 11
     engine.handle(Tick())
     assert engine.finished[-2].id == "D2" and engine.finished[-2].status == "failed"
+
+
+def test_a_task_records_json_is_every_field_as_asdict_gives_it():
+    """``TaskRecord.to_json`` is written out by hand (asdict's deep copy was slow): it must stay
+    what ``asdict`` gives, for every field, and read back as the same record."""
+    from dataclasses import asdict, fields
+
+    from halyard.cluster.mesos_types import CheckResult, IpAddress
+    from halyard.engine.task_health import TaskHealth
+
+    full = TaskRecord(task_id="t1", app_id="/a", config_version=2.0, agent_id="S1", hostname="h", ports=(31000, 31001),
+                      state="TASK_RUNNING", staged_at=1.0, started_at=2.0, killing=True, unreachable_since=3.0,
+                      expired=True, message="m", resources=(0.1, 8.0, 0.0, 0.0), healthy=False, ready=True,
+                      health=TaskHealth(first_success=1.0, last_failure=2.0, last_failure_cause="x",
+                                        consecutive_failures=2),
+                      check=CheckResult("HTTP", status_code=200), ip_addresses=(IpAddress("10.0.0.1"),
+                                                                                  IpAddress("::1", "IPv6")),
+                      shard=4)
+    bare = TaskRecord(task_id="t2", app_id="/a", config_version=1.0, agent_id="S1", hostname="h", ports=())
+    for record in (full, bare):
+        expected = asdict(record)
+        expected.update(ports=list(record.ports), resources=list(record.resources),
+                        ip_addresses=[asdict(ip) for ip in record.ip_addresses])
+        assert record.to_json() == expected
+        assert set(record.to_json()) == {f.name for f in fields(TaskRecord)}
+        assert TaskRecord.from_json(record.to_json()) == record
