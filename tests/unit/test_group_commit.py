@@ -56,3 +56,64 @@ def test_status_updates_queued_together_are_one_write_then_their_acknowledgement
     assert len(writes) <= 2 and sum(len(ids) for _, ids in writes) == 20
     for n, task_id in acks:
         assert any(task_id in ids for before, ids in writes if before <= n), f"{task_id} acknowledged before its write"
+
+
+def test_the_next_group_is_applied_while_a_write_is_in_flight_and_goes_out_after_it():
+    """``pipelined``: group 2 is applied to the engine during group 1's write; what goes out is
+    group 1's write, its acknowledgements, group 2's write, its acknowledgements (as one group
+    after the other would send them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from halyard.runtime.group_commit import pipelined
+
+    out: list[str] = []
+    applied_while_writing: list[list[str]] = []
+
+    def carry_out(instructions):
+        for ins in instructions:
+            if isinstance(ins, Persist):
+                groups_after = {"a": 2, "b": 3}.get(ins.tasks[0].task_id)   # the next group's apply is awaited
+                if groups_after:
+                    until(lambda: len(applied_while_writing) >= groups_after)
+                out.append("write " + ",".join(t.task_id for t in ins.tasks))
+            else:
+                out.append("ack " + ins.task_id)
+
+    queued = [["b", "c"], ["d"]]
+
+    def take():
+        return queued.pop(0) if queued else []
+
+    def apply(task_ids):
+        applied_while_writing.append(list(out))   # what had gone out when this group was applied
+        return group_commit([[Persist(tasks=[record(t)]), Acknowledge(t, "S1", "u")] for t in task_ids])
+
+    with ThreadPoolExecutor(1) as writer:
+        pipelined(apply(["a"]), apply, take, carry_out, writer)
+    assert out == ["write a", "ack a", "write b,c", "ack b", "ack c", "write d", "ack d"]
+    assert applied_while_writing == [[], [], ["write a", "ack a"]]   # b,c during a's write; d during b,c's
+
+
+def test_a_failed_write_raises_before_its_group_or_the_next_goes_out():
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pytest
+
+    from halyard.errors import StoreError
+    from halyard.runtime.group_commit import pipelined
+
+    out: list[str] = []
+
+    def carry_out(instructions):
+        for ins in instructions:
+            if isinstance(ins, Persist):
+                raise StoreError("no")
+            out.append("ack " + ins.task_id)
+
+    def apply(task_ids):
+        return group_commit([[Persist(tasks=[record(t)]), Acknowledge(t, "S1", "u")] for t in task_ids])
+
+    queued = [["b"]]
+    with ThreadPoolExecutor(1) as writer, pytest.raises(StoreError):
+        pipelined(apply(["a"]), apply, lambda: queued.pop(0) if queued else [], carry_out, writer)
+    assert out == [] and queued == []   # the next group was applied, nothing of either went out
