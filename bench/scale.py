@@ -276,6 +276,7 @@ class Bench:
         self.wait_deployments(app, 60)
         self.sim.post("/sim/reset")
         mntr0, cpu0 = self.zk.mntr(), cpu_seconds(self.sim.pid)
+        leader_cpu0, zk_cpu0 = cpu_seconds(self.leader.pid), cpu_seconds(self.zk.pid)
         with self.profiled("launch"):
             t0 = time.monotonic()
             self.api("PUT", "/v2/apps" + app, json={"instances": n}, params={"force": "true"}).raise_for_status()
@@ -294,6 +295,10 @@ class Bench:
         r["launch.update_retries"] = stats["update_retries"]          # updates Mesos sent again (no ACK in 10 s)
         r["launch.stale_acks"] = stats["counts"].get("stale_acks", 0)  # ACKs of updates already acknowledged
         r["launch.simulator_cpu_share"] = round((cpu_seconds(self.sim.pid) - cpu0) / ended, 3)
+        # CPU seconds spent by the leader and by ZooKeeper during the launch: less noisy than wall
+        # time on a shared machine (what each task costs, whatever else runs beside it)
+        r["launch.leader_cpu_s"] = round(cpu_seconds(self.leader.pid) - leader_cpu0, 2)
+        r["launch.zookeeper_cpu_s"] = round(cpu_seconds(self.zk.pid) - zk_cpu0, 2)
         r["launch.zk_bytes_received"] = (int(mntr1.get("zk_bytes_received_count", 0))
                                          - int(mntr0.get("zk_bytes_received_count", 0)))
         r["launch.zk_data_bytes_added"] = (int(mntr1.get("zk_approximate_data_size", 0))
@@ -303,7 +308,8 @@ class Bench:
         r["zk.znodes_10k"], r["zk.bytes_10k"] = census["znodes"], census["bytes"]
         log(f"  launch: {n} running in {seen['halyard']:.1f}s (Mesos {seen['mesos']:.1f}s), deployment ended "
             f"{ended:.1f}s, {r['launch.tasks_per_s']} tasks/s vs null {r['launch.null_tasks_per_s']}; accept p99 "
-            f"{r['launch.accept_p99_ms']} ms; RSS {r['memory.rss_mb_10k']} MB; {census}")
+            f"{r['launch.accept_p99_ms']} ms; CPU leader {r['launch.leader_cpu_s']} s, ZooKeeper "
+            f"{r['launch.zookeeper_cpu_s']} s, simulator share {r['launch.simulator_cpu_share']}; RSS {r['memory.rss_mb_10k']} MB; {census}")
         if self.scenarios[-1] != "launch":   # the next scenarios count their tasks alone
             t0 = time.monotonic()
             self.remove(app, a.deadline)
