@@ -237,3 +237,27 @@ def test_a_task_records_json_is_every_field_as_asdict_gives_it():
         assert record.to_json() == expected
         assert set(record.to_json()) == {f.name for f in fields(TaskRecord)}
         assert TaskRecord.from_json(record.to_json()) == record
+
+
+def test_running_deployments_find_an_apps_as_a_scan_would():
+    """``RunningDeployments.of_app`` (an index: asked after every status update) answers what the
+    scan over the running deployments answered: the first of the app's still running."""
+    from halyard.engine.app_records import DeploymentRecord
+    from halyard.engine.deployments import RunningDeployments
+
+    rng = random.Random(7)
+    running = RunningDeployments()
+    for step in range(3000):
+        app_id = f"/a{rng.randrange(6)}"
+        if running and rng.random() < 0.4:
+            key = rng.choice(list(running))
+            running.pop(key) if rng.random() < 0.5 else running.__delitem__(key)
+        else:
+            multi = rng.random() < 0.3   # a deployment of several apps: keys are id:app
+            record = DeploymentRecord(id=f"d{rng.randrange(20)}", app_id=app_id, kind="scale", version=1.0,
+                                      started_at=1.0, step=0 if multi else None)
+            running[record.key] = record
+        for a in (f"/a{i}" for i in range(6)):
+            assert running.of_app(a) == next((d for d in running.values() if d.app_id == a), None), (step, a)
+    running.clear()
+    assert running.of_app("/a0") is None
