@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..cluster.mesos_types import LAUNCHING, TERMINAL, CheckResult, IpAddress
@@ -158,7 +158,18 @@ class TaskRecord:
         return cls(**data)
 
     def evolve(self, **changes: Any) -> TaskRecord:
-        return replace(self, **changes)
+        """This record with ``changes`` (``dataclasses.replace``, without its generic path: a
+        record evolves at every status update). An unknown field raises TypeError, as replace does."""
+        unknown = changes.keys() - _TASK_FIELDS
+        if unknown:
+            raise TypeError(f"TaskRecord has no field(s) {', '.join(sorted(unknown))}")
+        new = object.__new__(TaskRecord)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
+
+
+_TASK_FIELDS = frozenset(f.name for f in fields(TaskRecord))
 
 
 @dataclass(frozen=True)

@@ -261,3 +261,25 @@ def test_running_deployments_find_an_apps_as_a_scan_would():
             assert running.of_app(a) == next((d for d in running.values() if d.app_id == a), None), (step, a)
     running.clear()
     assert running.of_app("/a0") is None
+
+
+def test_a_task_records_evolve_is_dataclasses_replace():
+    from dataclasses import replace
+
+    record = TaskRecord(task_id="t1", app_id="/a", config_version=1.0, agent_id="S1", hostname="h", ports=(1,))
+    for changes in ({}, {"state": "TASK_RUNNING", "started_at": 3.0}, {"killing": True}, {"ports": (2, 3)}):
+        evolved = record.evolve(**changes)
+        assert evolved == replace(record, **changes) and type(evolved) is TaskRecord
+        assert hash(evolved) == hash(replace(record, **changes))
+    assert record.state != "TASK_RUNNING"   # the original is unchanged
+    with pytest.raises(TypeError, match="nope"):
+        record.evolve(nope=1)
+
+
+def test_a_persist_is_true_when_any_of_its_lists_or_the_framework_id_is_set():
+    from halyard.engine.messages import Persist
+
+    assert not Persist()
+    assert Persist(framework_id="F1")
+    for name in Persist._LISTS:
+        assert Persist(**{name: ["x"]}), name
