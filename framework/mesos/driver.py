@@ -58,14 +58,11 @@ from ..engine.messages import (
 from ..errors import FrameworkRefusedError
 from .codec import acknowledgement, decode_inverse_offer, decode_offer, decode_status, task_infos
 from .refusal import refusal_from_error_event
-from .sender import LANES, CallSender, InFlight, MasterCalls
+from .sender import LANES, CallSender, MasterCalls
 
 log = logging.getLogger(__name__)
 #: the longest pause between attempts to reach a master found through ZooKeeper (seconds)
 ZK_RETRY_CAP = 1.0
-#: seconds a call waits for the launches queued before it to be sent (each of those waits at most
-#: its lane's HTTP timeout); past it the call goes anyway, and says so
-LAUNCH_WAIT = 60.0
 #: heartbeat intervals without any event from the master before the connection counts as dead
 MISSED_HEARTBEATS = 2
 #: Mesos' default ``heartbeat_interval_seconds`` (used until SUBSCRIBED says otherwise)
@@ -372,7 +369,6 @@ class MesosDriver:
                                         implicit_acknowledgements=False, principal=principal, secret=secret,
                                         failover=True)
         self._watch = HeartbeatWatch(self._driver)
-        self._launching = InFlight()   # launches queued on the lanes, not yet sent
         self._sender: CallSender[Instruction] = CallSender(
             [functools.partial(self._send_off_loop, MasterCalls(self._call_target)) for _ in range(LANES)])
 
@@ -388,20 +384,8 @@ class MesosDriver:
         self._driver.stop(failover=True)
 
     def execute(self, ins: Instruction) -> None:
-        """Carry out one call: acknowledgements and kills are queued for the sender's lanes
-        (``sender.py``: in order, the loop does not wait for them); the others are sent now.
-
-        A launch (ACCEPT) is queued too, on its agent's lane: the launches of one offer round (a
-        thousand agents' worth) go out over the lanes side by side, rendered there, while the loop
-        goes on. Every other call waits until they are sent (``LAUNCH_WAIT`` at most), so nothing
-        gets ahead of a launch: not a kill or a reconciliation of a task it launches, and nothing
-        else that was after it; only launches pass one another (different offers and agents)."""
-        if isinstance(ins, Launch):
-            self._launching.add()
-            self._sender.put(ins.agent_id, ins)
-            return
-        if not self._launching.wait(LAUNCH_WAIT):
-            log.warning("launches still unsent after %.0f s: sending %s anyway", LAUNCH_WAIT, type(ins).__name__)
+        """Carry out one call: acknowledgements and kills are queued for the sender thread
+        (``sender.py``: in order, the loop does not wait for them); the others are sent now."""
         if isinstance(ins, (Acknowledge, Kill)):
             self._sender.put(ins.task_id, ins)
         else:
@@ -419,19 +403,9 @@ class MesosDriver:
         return d.master, headers
 
     def _send_off_loop(self, lane: MasterCalls, ins: Instruction) -> None:
-        """An acknowledgement, a kill or a launch, as pymesos would send it, through ``lane``'s connection."""
+        """An acknowledgement or a kill, as pymesos would send it, through ``lane``'s connection."""
         framework = {"value": self._driver.framework_id}
-        if isinstance(ins, Launch):
-            try:
-                lane.send({"type": "ACCEPT", "framework_id": framework,
-                           "accept": {"offer_ids": [{"value": i} for i in ins.offer_ids],
-                                      "operations": [{"type": "LAUNCH", "launch": {"task_infos": task_infos(ins)}}],
-                                      "filters": {"refuse_seconds": ins.refuse_seconds}}})
-            except Exception:  # noqa: BLE001 - a launch that cannot be rendered is lost like one lost in transport
-                log.exception("launch on agent %s lost", ins.agent_id)
-            finally:
-                self._launching.done()
-        elif isinstance(ins, Acknowledge):
+        if isinstance(ins, Acknowledge):
             lane.send({"type": "ACKNOWLEDGE", "framework_id": framework, "acknowledge": acknowledgement(ins)})
         elif isinstance(ins, Kill):
             lane.send({"type": "KILL", "framework_id": framework, "kill": {"task_id": {"value": ins.task_id}}})

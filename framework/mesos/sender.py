@@ -1,7 +1,6 @@
 """The Mesos calls the leader loop does not wait for: acknowledgements and kills, sent off the loop
 in the order they were given for each task (a task's acknowledgements in order, a kill after what
-came before it); and the launches (ACCEPTs) of one offer round, sent side by side, which every
-later call waits for (``MesosDriver.execute``).
+came before it).
 
 Each call is an HTTP round trip to the master. On the leader loop, 10,000 tasks' acknowledgements
 (three per task) held the next status updates and offers behind them; and through pymesos' one
@@ -114,29 +113,6 @@ class MasterCalls:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-
-
-class InFlight:
-    """A count of calls queued and not yet sent: :meth:`wait` returns once there are none."""
-
-    def __init__(self) -> None:
-        self._idle = threading.Condition()
-        self._count = 0
-
-    def add(self) -> None:
-        with self._idle:
-            self._count += 1
-
-    def done(self) -> None:
-        with self._idle:
-            self._count -= 1
-            if self._count == 0:
-                self._idle.notify_all()
-
-    def wait(self, timeout: float) -> bool:
-        """Until every call added is done (False: ``timeout`` seconds passed first)."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._count == 0, timeout)
 
 
 class CallSender(Generic[T]):

@@ -85,44 +85,6 @@ def test_nothing_is_sent_while_not_subscribed(master):
     assert calls == []  # dropped, as pymesos drops a call made while disconnected
 
 
-def test_launches_go_out_side_by_side_and_nothing_after_them_gets_ahead(master):
-    """The ACCEPTs of one offer round are queued on the lanes (the loop does not wait for each);
-    any later call waits until they are sent: a kill of a launched task reaches the master after
-    its launch, and so does a decline made after them."""
-    from halyard.engine.messages import AppTaskLaunch, Decline, Launch
-    from halyard.spec.validation import parse_app
-
-    port, calls, gate, busy = master
-    driver = MesosDriver(f"http://127.0.0.1:{port}", {"name": "t", "user": "u"}, lambda e: None)
-    pymesos = driver._driver
-    pymesos.start = pymesos.stop = lambda *args, **kwargs: None
-    pymesos._master, pymesos.stream_id, pymesos.framework_id = f"127.0.0.1:{port}", "stream-1", "F1"
-    declined = []
-    pymesos.declineOffer = lambda offer_ids, filters=None: declined.append((len(calls), offer_ids))
-    spec = parse_app({"id": "/web", "cmd": "sleep 1", "cpus": 0.1, "mem": 16})
-    driver.start()
-    started = time.monotonic()
-    for i in range(8):
-        task = AppTaskLaunch(task_id=f"web.{i}", spec=spec, version=1.0, agent_id=f"S{i}", hostname="h",
-                             resources=(), ports=())
-        driver.execute(Launch(f"S{i}", (f"O{i}",), (task,), 5.0))
-    assert time.monotonic() - started < 1.0 and calls == []   # queued: the loop went on
-    gate.set()
-    driver.execute(Kill("web.3", "S3"))        # waits for the launches, then queued
-    driver.execute(Decline(("O9",), 5.0))      # waits for the launches, then sent
-    deadline = time.monotonic() + 10
-    while len(calls) < 9 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    driver.stop()
-    types = [body["type"] for _, body in calls]
-    assert types[:8] == ["ACCEPT"] * 8 and types[8] == "KILL" and declined == [(8, [{"value": "O9"}])]
-    assert busy["most"] > 1   # the launches went side by side
-    accept = next(body for _, body in calls if body["accept"]["offer_ids"] == [{"value": "O3"}])
-    assert accept["framework_id"] == {"value": "F1"} and accept["accept"]["filters"] == {"refuse_seconds": 5.0}
-    (operation,) = accept["accept"]["operations"]
-    assert operation["type"] == "LAUNCH" and operation["launch"]["task_infos"][0]["task_id"] == {"value": "web.3"}
-
-
 def test_a_lanes_connection_reads_each_answer_and_reconnects_after_a_close(caplog):
     """``MasterCalls`` speaks HTTP/1.1 itself: a 202 with a length, a chunked answer, a refusal
     with a body and ``Connection: close`` (logged; the next call opens a new connection)."""
