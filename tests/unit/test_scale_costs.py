@@ -283,3 +283,39 @@ def test_a_persist_is_true_when_any_of_its_lists_or_the_framework_id_is_set():
     assert Persist(framework_id="F1")
     for name in Persist._LISTS:
         assert Persist(**{name: ["x"]}), name
+
+
+def test_the_apps_wanting_offers_are_those_with_instances_to_launch():
+    """Convergence keeps the apps with instances to launch beside its pending counts (asked after
+    every event instead of a pass over every app): through launches, updates, a scale and a
+    delete, the two agree, and ``wants_offers`` answers as ``launchable`` does."""
+    from halyard.engine.messages import DeleteApp
+    from halyard.spec.validation import parse_app
+
+    engine, clock = make_engine()
+    conv = engine.convergence
+
+    def check():
+        assert conv._wanting == {a for a, n in conv._pending.items() if n > 0}
+        assert conv.wants_offers() == (not engine.paused and (engine.jobs.wants_offers()
+                                                               or engine.rebalancer.wants_offers()
+                                                               or bool(conv.launchable())))
+
+    engine.handle(Subscribed("F1"))
+    for name, n in (("/web", 4), ("/api", 3)):
+        engine.handle(PutApp(parse_app({"id": name, "cmd": "x", "cpus": 0.1, "mem": 8, "instances": n})))
+        check()
+    out = engine.handle(Offers((offer(1, cpus=1.0, mem=1024.0),)))
+    check()
+    launched = [t for ins in out if isinstance(ins, Launch) for t in ins.tasks]
+    for i, task in enumerate(launched):
+        engine.handle(StatusUpdate(status(task.task_id, "TASK_RUNNING", agent=task.agent_id, uuid=f"u{i}")))
+        check()
+    engine.handle(PutApp(parse_app({"id": "/web", "cmd": "x", "cpus": 0.1, "mem": 8, "instances": 9})))
+    check()
+    engine.handle(DeleteApp("/api"))
+    check()
+    clock.advance(5) if hasattr(clock, "advance") else None
+    engine.handle(Offers((offer(2, cpus=4.0, mem=4096.0),)))
+    check()
+    assert conv._wanting == {a for a, n in conv._pending.items() if n > 0}
