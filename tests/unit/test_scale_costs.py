@@ -319,3 +319,48 @@ def test_the_apps_wanting_offers_are_those_with_instances_to_launch():
     engine.handle(Offers((offer(2, cpus=4.0, mem=4096.0),)))
     check()
     assert conv._wanting == {a for a, n in conv._pending.items() if n > 0}
+
+
+@pytest.mark.parametrize("extra", [{}, {"minReadySeconds": 5},
+                                   {"healthChecks": [{"protocol": "COMMAND", "command": {"value": "true"}}]}])
+def test_a_deployments_progress_counts_are_what_a_pass_over_its_tasks_gives(extra):
+    """The tick's progress counts of a deployment come from the index when every task is live and
+    of the current config (else a pass over the tasks): through launches, updates, failures, a
+    restart and a scale down, they equal the pass's, whatever the app's checks."""
+    from halyard.engine.messages import RestartApp
+    from halyard.engine.tick import TickHandler
+    from halyard.spec.validation import parse_app
+
+    rng = random.Random(3)
+    engine, clock = make_engine()
+    ticker = TickHandler(engine)
+    definition = {"id": "/web", "cmd": "x", "cpus": 0.01, "mem": 1, **extra}
+
+    def check():
+        app = engine.apps.get("/web")
+        if app is not None:
+            assert ticker._progress_counts(app) == ticker._progress_scan(app, engine.convergence.readiness())
+        assert ticker._progress_counts(None) == (0, 0, 0)
+
+    engine.handle(Subscribed("F1"))
+    engine.handle(PutApp(parse_app({**definition, "instances": 12})))
+    check()
+    n, failures = 0, 0
+    for round_ in range(4):
+        out = engine.handle(Offers((offer(round_ + 1, cpus=8.0, mem=4096.0, ports=(31000, 31999)),)))
+        check()
+        for task in [t for ins in out if isinstance(ins, Launch) for t in ins.tasks]:
+            last = "TASK_FAILED" if failures < 2 and rng.random() < 0.2 else "TASK_RUNNING"   # 3 would roll back
+            failures += last == "TASK_FAILED"
+            for state in ("TASK_STARTING", last):
+                n += 1
+                healthy = {"healthy": rng.random() < 0.7} if state == "TASK_RUNNING" and rng.random() < 0.5 else {}
+                engine.handle(StatusUpdate(status(task.task_id, state, agent=task.agent_id, uuid=f"u{n}", **healthy)))
+                clock.now += rng.choice([0, 1, 3])
+                check()
+        if round_ == 1:
+            engine.handle(RestartApp("/web", force=True))
+            check()
+        if round_ == 2:
+            engine.handle(PutApp(parse_app({**definition, "instances": 5}), force=True))
+            check()
