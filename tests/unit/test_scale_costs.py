@@ -364,3 +364,17 @@ def test_a_deployments_progress_counts_are_what_a_pass_over_its_tasks_gives(extr
         if round_ == 2:
             engine.handle(PutApp(parse_app({**definition, "instances": 5}), force=True))
             check()
+
+
+def test_an_apps_task_counts_in_one_pass_are_the_counts_of_each_kind():
+    from halyard.api.app_info import STAGED, task_counts
+
+    rng = random.Random(11)
+    states = ["TASK_LAUNCHING", "TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_FAILED"]
+    tasks = [TaskRecord(task_id=f"t{i}", app_id="/a", config_version=1.0, agent_id="S1", hostname="h", ports=(),
+                        state=rng.choice(states), healthy=rng.choice([None, True, False])) for i in range(300)]
+    running = [t for t in tasks if t.state == "TASK_RUNNING"]
+    assert task_counts(tasks) == {"staged": sum(1 for t in tasks if t.state in STAGED), "running": len(running),
+                                  "healthy": sum(1 for t in running if t.healthy is True),
+                                  "unhealthy": sum(1 for t in running if t.healthy is False)}
+    assert task_counts([]) == {"staged": 0, "running": 0, "healthy": 0, "unhealthy": 0}
