@@ -23,6 +23,9 @@ from ..engine.messages import Instruction, Persist
 #: the most status updates written in one group (a task record is about 0.5 KB: the transaction
 #: stays well under the store's size limit, and the engine lock is held only briefly)
 MAX_GROUP = 500
+#: the most groups applied while one write is in flight, written together after it (ZooKeeper
+#: slow: fewer, larger transactions, and a task's starting and running records merged into one)
+MAX_AHEAD = 4
 
 
 def group_commit(batches: Iterable[list[Instruction]]) -> list[Instruction]:
@@ -52,22 +55,27 @@ def pipelined(instructions: list[Instruction], apply: Callable[[list[Any]], list
     before it is being written.
 
     The Persist at the head of a group is carried out on ``writer`` (one thread); meanwhile the
-    next group is taken and applied; then the write is waited for, and only then are the group's
-    other instructions carried out and the next group's write started. So the writes, and every
-    acknowledgement, kill and event after its write, go out exactly as without the overlap. A
-    failed write raises here, before any instruction of its group or the next is carried out
-    (the leadership ends, and with it the engine that applied the next group).
+    next group is taken and applied, and while the write is still not done more groups (up to
+    ``MAX_AHEAD`` in all), which then go out as one group (:func:`group_commit`: one write, each
+    task's last record only). Then the write is waited for, and only then are the group's other
+    instructions carried out and the next group's write started. So the writes, and every
+    acknowledgement, kill and event after its write, go out as they would without the overlap,
+    groups merged when ZooKeeper is slow. A failed write raises here, before any instruction of
+    its group or the next is carried out (the leadership ends, and with it the engine that
+    applied the next groups).
     """
     group: list[Instruction] | None = instructions
     while group is not None:
         following: list[Instruction] | None = None
         if group and isinstance(group[0], Persist):
             writing = writer.submit(carry_out, group[:1])
+            ahead: list[list[Instruction]] = []
             try:
-                taken = take()
-                following = apply(taken) if taken else None
+                while len(ahead) < MAX_AHEAD and (not ahead or not writing.done()) and (taken := take()):
+                    ahead.append(apply(taken))
             finally:
                 writing.result()   # a failed write raises (a StepDown, a StoreError) before anything else goes out
+            following = (ahead[0] if len(ahead) == 1 else group_commit(ahead)) if ahead else None
             carry_out(group[1:])
         else:
             carry_out(group)
