@@ -321,7 +321,7 @@ class Persist:
         # every list of _LISTS, spelled out (asked several times per event: getattr in a generator was slow)
         return bool(self.framework_id or self.tasks or self.delete_tasks or self.apps or self.delete_apps
                     or self.deployments or self.delete_deployments or self.jobs or self.delete_jobs or self.runs
-                    or self.delete_runs or self.versions or self.delete_versions)
+                    or self.delete_runs or self.versions or self.delete_versions or self.drains or self.delete_drains)
 
     def extend(self, other: Persist) -> None:
         """Add ``other``'s writes after this one's (one transaction for both)."""
