@@ -36,6 +36,7 @@ OWN_CLUSTER = frozenset({
     "tests/integration/test_soak.py",
     "tests/integration/test_tls.py",
     "tests/integration/test_soak_ha.py",
+    "tests/integration/test_soak_hosts.py",
 })
 
 

@@ -8,6 +8,7 @@ import logging
 import random
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import faults as fault_kinds
+from .partitions import PARTITION_KINDS
 from .invariants import (
     JOB_TASK_PREFIX,
     CapacityWatch,
@@ -42,6 +44,7 @@ SETTLE_BOUND = ZK_SESSION_TIMEOUT + RECONCILIATION + 30.0
 DEPLOYMENT_BOUND = 240.0                               # every deployment ends within this
 OVERLAP = 0.2                                          # chance that a second fault overlaps the first
 HA_WEIGHT = 3                                          # --ha: an HA fault kind's weight in the draw (others 1)
+PARTITION_WEIGHT = 3                                   # --hosts: a partition's weight in the draw
 
 
 def epoch_seconds(iso: str) -> float:
@@ -54,7 +57,8 @@ class Soak:
         self.rng = random.Random(args.seed)
         self.work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="halyard-soak-"))
         self.cluster = Cluster(self.work / "run", args.agents, args.port, args.zk_port, args.task_ports,
-                               ha=args.ha, docker=not args.no_docker)
+                               ha=args.ha, docker=not args.no_docker, hosts=args.hosts,
+                               schedulers=args.schedulers)
         tag = uuid.uuid4().hex[:6]
         self.name, self.chroot = f"halyard-soak-{tag}", f"soak-{tag}"
         self.schedulers: list[SchedulerProc] = []
@@ -117,7 +121,7 @@ class Soak:
         self.events = EventSubscriber(self.schedulers)
         self.events.start()
         self.workload = Workload(api, random.Random(self.rng.random()), docker=not self.args.no_docker,
-                                 steady=self.args.ha)
+                                 steady=self.args.ha, partitions=self.args.agents if self.args.hosts else 0)
         self.workload.setup()
         recovered, problems = self.settle(time.time(), 240)
         if recovered is None:
@@ -170,6 +174,9 @@ class Soak:
                 outcome = self.kinds[record.kind](self.ctx)
                 # a master failover's outcome also says how long Halyard took to follow the new master
                 record.detail, record.resubscribe = outcome if isinstance(outcome, tuple) else (outcome, None)
+                if record.kind in PARTITION_KINDS:   # drawn alone: the figures are its own
+                    with self.ctx.lock:
+                        record.figures, self.ctx.figures = dict(self.ctx.figures), {}
             except Exception as exc:  # noqa: BLE001 - a fault that could not be injected is reported
                 record.detail = f"injection failed: {exc!r}"
                 log.exception("fault %s", record.kind)
@@ -193,7 +200,15 @@ class Soak:
         production control plane's faults too."""
         kinds: dict[str, Any] = {k: f for k, f in fault_kinds.KINDS.items()
                                  if not (self.args.no_docker and k == "docker-kill")}
-        return {**kinds, **(fault_kinds.HA_KINDS if self.args.ha else {})}
+        partitions = {k: f for k, f in PARTITION_KINDS.items()
+                      if self.args.hosts and not (self.args.no_leader_zk_cut and k == "leader-zk-cut")}
+        every = {**kinds, **(fault_kinds.HA_KINDS if self.args.ha else {}), **partitions}
+        if getattr(self.args, "kinds", None):
+            wanted = set(self.args.kinds.split(","))
+            if wanted - set(every):
+                raise SystemExit(f"--kinds: unknown or not in this run's draw: {', '.join(sorted(wanted - set(every)))}")
+            every = {k: f for k, f in every.items() if k in wanted}
+        return every
 
     def draw(self) -> list[str]:
         """One fault kind, sometimes two overlapping. With ``--ha``, each HA kind weighs HA_WEIGHT
@@ -202,12 +217,17 @@ class Soak:
         ZooKeeper or a master."""
         names = sorted(self.kinds)
         ha = fault_kinds.HA_KINDS
-        if self.args.ha:
-            first = self.ctx.rng.choices(names, [HA_WEIGHT if k in ha else 1 for k in names])[0]
+        if self.args.ha or self.args.hosts:
+            first = self.ctx.rng.choices(names, [HA_WEIGHT if k in ha else PARTITION_WEIGHT if k in PARTITION_KINDS
+                                                 else 1 for k in names])[0]
         else:
             first = self.ctx.rng.choice(names)   # the draw without --ha, as it always was
+        if first in PARTITION_KINDS:   # a partition is alone: what it checks (task ids, leaders) no other fault spoils
+            return [first]
 
         def compatible(k: str) -> bool:
+            if k in PARTITION_KINDS:
+                return False
             if k == first or (k in ha and first in ha):
                 return False
             if k not in ha and first not in ha:
@@ -298,7 +318,7 @@ class Soak:
                    "cron runs": self.cron_checked,
                    "workload actions": sum(self.workload.actions.values()) if self.workload else 0}
         extra = {"checked": checked, "seed": self.args.seed, "minutes": self.args.minutes, "schedulers": self.args.schedulers,
-                 "ha": self.args.ha,
+                 "ha": self.args.ha, "hosts": self.args.hosts,
                  "workload_actions": dict(self.workload.actions) if self.workload else {},
                  "events_seen": self.events.events if self.events else 0,
                  "api_answers": len(self.responses.all()), "work_dir": str(self.work)}
@@ -307,6 +327,11 @@ class Soak:
 
 def main(args: argparse.Namespace) -> int:
     soak = Soak(args)
+    try:
+        _ = soak.kinds   # a bad --kinds is refused before anything starts
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return 2
     soak.work.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         handlers=[logging.FileHandler(soak.work / "soak.log"), logging.StreamHandler()])
