@@ -103,9 +103,13 @@ def _ids_of(app_id: str, tasks: dict[str, Any]) -> set[str]:
 
 def agent_cut(ctx: Context) -> str:
     """An agent cut off from the masters (see the module's docstring)."""
-    k = ctx.rng.randint(1, ctx.agents)
+    running = {t: v for t, v in _master_tasks(ctx).items() if v[0] == "TASK_RUNNING"}
+    with_fast = [k for k in range(1, ctx.agents + 1)
+                 if any(v[1] == ctx.cluster.agent_host(k) for t, v in running.items() if t in _ids_of(FAST_APP, running))]
+    # 3 times in 4 an agent that runs one of FAST_APP's tasks (the one agent without any is cut too)
+    k = ctx.rng.choice(with_fast) if with_fast and ctx.rng.random() < 0.75 else ctx.rng.randint(1, ctx.agents)
     host = ctx.cluster.agent_host(k)
-    on_agent = {t: v for t, v in _master_tasks(ctx, host).items() if v[0] == "TASK_RUNNING"}
+    on_agent = {t: v for t, v in running.items() if v[1] == host}
     fast, slow = _ids_of(FAST_APP, on_agent), _ids_of(SLOW_APP, on_agent)
     fast_before, slow_before = _halyard_tasks(ctx, FAST_APP) or {}, _halyard_tasks(ctx, SLOW_APP) or {}
     past, hold = _hold(ctx, (1.0, MASTER_UNREACHABLE_AFTER - 2.5),
