@@ -161,9 +161,14 @@ def agent_stop(ctx: Context) -> str:
 
 
 def docker_kill(ctx: Context) -> str:
-    k = ctx.rng.randint(1, ctx.agents) if ctx.cluster.hosts else 1   # --hosts: a dockerd per agent
-    names = ctx.cluster.docker("ps", "--format", "{{.ID}} {{.Names}}", agent=k).stdout.split("\n")
-    ids = [line.split()[0] for line in names if line.strip() and "mesos-" in line]
+    # --hosts: a dockerd per agent (the agents in a random order, the first one with a task container)
+    order = ctx.rng.sample(range(1, ctx.agents + 1), ctx.agents) if ctx.cluster.hosts else [1]
+    ids: list[str] = []
+    for k in order:
+        names = ctx.cluster.docker("ps", "--format", "{{.ID}} {{.Names}}", agent=k).stdout.split("\n")
+        ids = [line.split()[0] for line in names if line.strip() and "mesos-" in line]
+        if ids:
+            break
     if not ids:
         return "no task container"
     cid = ctx.rng.choice(sorted(ids))

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import faults as fault_kinds
-from .partitions import PARTITION_KINDS
 from .invariants import (
     JOB_TASK_PREFIX,
     CapacityWatch,
@@ -34,6 +33,7 @@ from .invariants import (
     unsettled,
 )
 from .observe import Api, EventSubscriber, Responses, Sampler, ZkReader
+from .partitions import PARTITION_KINDS
 from .procs import ZK_SESSION_TIMEOUT, Cluster, SchedulerProc
 from .report import FaultRecord, summary, table
 from .workload import CRON_JOB, Workload
@@ -44,7 +44,6 @@ SETTLE_BOUND = ZK_SESSION_TIMEOUT + RECONCILIATION + 30.0
 DEPLOYMENT_BOUND = 240.0                               # every deployment ends within this
 OVERLAP = 0.2                                          # chance that a second fault overlaps the first
 HA_WEIGHT = 3                                          # --ha: an HA fault kind's weight in the draw (others 1)
-PARTITION_WEIGHT = 3                                   # --hosts: a partition's weight in the draw
 
 
 def epoch_seconds(iso: str) -> float:
@@ -65,6 +64,8 @@ class Soak:
         self.responses = Responses()
         self.general: list[str] = []
         self.faults: list[FaultRecord] = []
+        self.draws = 0                                # faults drawn so far (--hosts: every other one a partition)
+        self.partition_draws: dict[str, int] = {}     # --hosts: partition kind -> times drawn
         self.zk: Optional[ZkReader] = None
         self.sampler: Optional[Sampler] = None
         self.events: Optional[EventSubscriber] = None
@@ -214,16 +215,23 @@ class Soak:
         """One fault kind, sometimes two overlapping. With ``--ha``, each HA kind weighs HA_WEIGHT
         (so that a short run meets them); an HA fault overlaps only a fault that neither is one, nor
         replaces tasks (the same-ids check of a master failover would blame it), nor restarts
-        ZooKeeper or a master."""
-        names = sorted(self.kinds)
+        ZooKeeper or a master. With ``--hosts``, every other fault is a partition, alone: the kind
+        drawn least so far (ties by the seed), so that a short run meets each; the others are drawn
+        as without ``--hosts``."""
+        names = sorted(k for k in self.kinds if k not in PARTITION_KINDS)
+        partitions = sorted(k for k in self.kinds if k in PARTITION_KINDS)
         ha = fault_kinds.HA_KINDS
-        if self.args.ha or self.args.hosts:
-            first = self.ctx.rng.choices(names, [HA_WEIGHT if k in ha else PARTITION_WEIGHT if k in PARTITION_KINDS
-                                                 else 1 for k in names])[0]
+        if partitions and (self.draws % 2 == 0 or not names):
+            self.draws += 1
+            least = min(self.partition_draws.get(k, 0) for k in partitions)
+            first = self.ctx.rng.choice([k for k in partitions if self.partition_draws.get(k, 0) == least])
+            self.partition_draws[first] = least + 1
+            return [first]
+        self.draws += 1
+        if self.args.ha:
+            first = self.ctx.rng.choices(names, [HA_WEIGHT if k in ha else 1 for k in names])[0]
         else:
             first = self.ctx.rng.choice(names)   # the draw without --ha, as it always was
-        if first in PARTITION_KINDS:   # a partition is alone: what it checks (task ids, leaders) no other fault spoils
-            return [first]
 
         def compatible(k: str) -> bool:
             if k in PARTITION_KINDS:
