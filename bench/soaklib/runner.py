@@ -124,7 +124,7 @@ class Soak:
         self.workload = Workload(api, random.Random(self.rng.random()), docker=not self.args.no_docker,
                                  steady=self.args.ha, partitions=self.args.agents if self.args.hosts else 0)
         self.workload.setup()
-        recovered, problems = self.settle(time.time(), 240)
+        recovered, problems = self.settle(time.time(), 240, idle=True)   # every deployment ended: a fault's "before" is whole
         if recovered is None:
             raise RuntimeError("the workload's apps are not running before the first fault: " + "; ".join(problems))
         self.workload.start()
