@@ -181,6 +181,13 @@ def test_the_event_stream_must_show_every_running_task_while_connected():
     assert problems == ["event stream missed TASK_RUNNING of shop_web.c (at 12.0)"]   # b: not connected then
 
 
+def test_a_task_the_master_listed_only_long_after_it_ran_is_not_checked_against_the_event_stream():
+    running_at = {"shop_web.c": 12.0, "shop_web.d": 14.0}
+    first_listed = {"shop_web.c": 13.0, "shop_web.d": 14.0 + 200}   # d: the master had lost track of it
+    problems = missed_events(running_at, seen=set(), connected=[(0.0, 40.0)], first_listed=first_listed)
+    assert problems == ["event stream missed TASK_RUNNING of shop_web.c (at 12.0)"]
+
+
 # --- report ---------------------------------------------------------------------------------------
 
 def test_the_table_ends_with_the_summary_line_and_counts_violations_per_kind():
