@@ -283,9 +283,9 @@ def missed_events(running_at: dict[str, float], seen: set[str], connected: list[
     """Tasks that Mesos says reached TASK_RUNNING at a time (task id -> time) the event subscriber
     was connected (from ``margin`` before to ``margin`` after) but whose TASK_RUNNING it never saw.
 
-    ``first_listed`` (task id -> when the master first listed it; the sampler reads it every
-    second): a task the master listed only more than ``late`` seconds after it ran is not
-    checked. Either no master could be read then (a failover: the check is weaker during one), or
+    ``first_listed`` (task id -> when the master first listed it with its TASK_RUNNING status;
+    the sampler reads it every second): a task the master listed so only more than ``late``
+    seconds after it ran is not checked. Either no master could be read then (a failover: the check is weaker during one), or
     the master had lost track of the task. The second was seen with ``--hosts``: the master offered
     a cut-off agent's resources for the seconds before it marked the agent unreachable; a task
     launched there became TASK_UNREACHABLE within a second, and Halyard replaced it. The launch

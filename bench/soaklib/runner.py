@@ -295,7 +295,7 @@ class Soak:
         running_at = {t: at for t, at in self.sampler.running_at.items() if at >= self.t0 and at < now - 5}  # type: ignore[union-attr]
         self.event_checked = len([t for t in running_at if not t.startswith(JOB_TASK_PREFIX)])
         self._general(missed_events(running_at, self.events.seen_running, connected,  # type: ignore[union-attr]
-                                    first_listed=self.sampler.first_listed))  # type: ignore[union-attr]
+                                    first_listed=self.sampler.running_listed))  # type: ignore[union-attr]
         self.leaderless = leaderless_intervals(self.sampler.samples)  # type: ignore[union-attr]
         # 503s are expected while no scheduler leads and while ZooKeeper has no quorum (--ha)
         self._general(server_errors(self.responses.all(), self.leaderless + self.ctx.quorum_lost))
