@@ -29,7 +29,7 @@ OWN_CLUSTER = frozenset({
     "tests/integration/test_minimesos_ha.py",
     "tests/integration/test_minimesos_hosts.py",
     "tests/integration/test_partition_agent.py",
-    "tests/integration/test_partition_master.py",
+    "tests/integration/test_partition_master_isolated.py",
     "tests/integration/test_partition_scheduler.py",
     "tests/integration/test_rebalance.py",
     "tests/integration/test_scale_small.py",
