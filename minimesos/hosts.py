@@ -193,7 +193,8 @@ class Hosts:
         except ValueError as exc:
             raise SystemExit(str(exc)) from None
         with self._locked() as s:
-            cut_id = f"{int(time.time() * 1000)}-{os.getpid()}"
+            serial = s["serial"] = s.get("serial", 0) + 1  # two cuts in one millisecond differ too
+            cut_id = f"{int(time.time() * 1000)}-{os.getpid()}-{serial}"
             entry = {"id": cut_id, "a": a, "b": b, "pairs": [list(p) for p in found],
                      "until": time.time() + seconds if seconds else None, "timer": None}
             s["cuts"].append(entry)

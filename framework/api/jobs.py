@@ -245,6 +245,14 @@ def routes(backend: Backend) -> APIRouter:
         # Secrets were resolved when the job was defined: keep its env as it is.
         return spec.model_copy(update={"env": previous.env})
 
+    def store_schedule(job_id: str, previous: JobSpec, schedule: dict[str, Any] | None) -> JSONResponse | None:
+        """Submit the job with ``schedule`` (or none) in place of its own; the refusal, if any."""
+        spec = put_schedule(job_id, previous, schedule)
+        if isinstance(spec, JSONResponse):
+            return spec
+        backend.submit(PutJob(spec))
+        return None
+
     def schedule_body(job_id: str, raw: Any, schedule_id: str | None) -> dict[str, Any] | JSONResponse:
         if isinstance(raw, dict) and schedule_id is not None:
             raw = {**raw, "id": schedule_id}
@@ -280,10 +288,9 @@ def routes(backend: Backend) -> APIRouter:
             message = (f"A schedule with id {made['id']} already exists" if previous.schedule.id == made["id"]
                        else "Only one schedule supported at the moment")
             return mr.error(409, message)
-        spec = put_schedule(job_id, previous, made)
-        if isinstance(spec, JSONResponse):
-            return spec
-        backend.submit(PutJob(spec))
+        refused = store_schedule(job_id, previous, made)
+        if refused is not None:
+            return refused
         with backend.reading() as view:
             return answer(schedules_json(view, view.job(job_id))[0], 201)
 
@@ -306,10 +313,9 @@ def routes(backend: Backend) -> APIRouter:
             return made
         if previous.schedule is None or previous.schedule.id != schedule_id:
             return mr.unknown_schedule(schedule_id)
-        spec = put_schedule(job_id, previous, made)
-        if isinstance(spec, JSONResponse):
-            return spec
-        backend.submit(PutJob(spec))
+        refused = store_schedule(job_id, previous, made)
+        if refused is not None:
+            return refused
         with backend.reading() as view:
             return schedules_json(view, view.job(job_id))[0]
 
@@ -321,10 +327,9 @@ def routes(backend: Backend) -> APIRouter:
             return mr.unknown_job(job_id)
         if previous.schedule is None or previous.schedule.id != schedule_id:
             return mr.unknown_schedule(schedule_id)
-        spec = put_schedule(job_id, previous, None)
-        if isinstance(spec, JSONResponse):
-            return spec
-        backend.submit(PutJob(spec))
+        refused = store_schedule(job_id, previous, None)
+        if refused is not None:
+            return refused
         return Response(status_code=200)
 
     # --- runs -----------------------------------------------------------------------------------

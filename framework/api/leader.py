@@ -60,7 +60,7 @@ def info_json(info: SchedulerInfo) -> dict[str, Any]:
 def stats_json(stats: SchedulerStats) -> dict[str, Any]:
     """Halyard's ``/v1/stats`` body."""
     latency = stats.offer_to_accept
-    return {"leader": stats.leader, "epoch": stats.epoch, "offerCycles": stats.offer_cycles,
+    return {"leader": stats.leader, "suspended": stats.suspended, "epoch": stats.epoch, "offerCycles": stats.offer_cycles,
             "reconciling": stats.reconciling,
             "offerToAcceptMs": {"p50": latency.p50, "p99": latency.p99, "count": latency.count}}
 

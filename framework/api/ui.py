@@ -56,7 +56,9 @@ def agent_json(agent: dict[str, Any]) -> dict[str, Any]:
             "zone": zone if isinstance(zone, str) else None,
             "region": (domain.get("region") or {}).get("name"),
             "rack": rack if isinstance(rack, str) else None,
-            "reachable": bool(agent.get("active", True)) and not agent.get("deactivated", False),
+            # Mesos' ``active`` is false for a deactivated (or drained) agent too: that one is
+            # connected, and its state (``halyard agents``') tells why it takes nothing.
+            "reachable": bool(agent.get("active", True)) or bool(agent.get("deactivated", False)),
             "resources": _scalars(agent.get("resources")), "used": _scalars(agent.get("used_resources"))}
 
 

@@ -11,7 +11,7 @@ import threading
 import click
 
 from .client import API_OPTION
-from .client_tls import ClientTls
+from .client_tls import ClientTls, explain_tls
 from .scheduler import Duration
 from .zk_options import ZK_TLS_OPTIONS, zk_tls
 
@@ -75,8 +75,9 @@ def lb(api: str, zk: str, discovery_path: str, zk_auth: str | None, zk_tls_ca: s
                             watch=lambda ids: watcher.watch(ids),  # type: ignore[union-attr]  # set below, before a watch
                             debounce=debounce)
     watcher = ServerSetWatcher(session.client, discovery_root(session.root, discovery_path), balancer.on_members)
-    feed = AppsFeed(api, balancer.on_apps, token=os.environ.get("HALYARD_TOKEN"),
-                    tls=ClientTls.current().requests_options())
+    tls = ClientTls.current()
+    feed = AppsFeed(api, balancer.on_apps, token=os.environ.get("HALYARD_TOKEN"), tls=tls.requests_options(),
+                    explain_tls=lambda exc: explain_tls(exc, api, tls))
     click.echo(f"halyard lb: group(s) {', '.join(groups)}, ServerSets under {watcher.base}, HAProxy in {directory}",
                err=True)
     feed.start()

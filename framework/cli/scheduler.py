@@ -87,6 +87,9 @@ class Duration(click.ParamType):
               help="how long Mesos keeps tasks running while no scheduler is subscribed")
 @click.option("--zk-auth", default=None, help="user:password: digest ACLs on Halyard's znodes")
 @click.option("--zk-session-timeout", type=Duration(), default="10s", show_default=True)
+@click.option("--master-yield-after", type=Duration(), default="60s", show_default=True,
+              help="a leader without a subscription to the Mesos master this long gives the lead to a standby "
+                   "that reaches the master (with none, it leads on and retries)")
 @ZK_TLS_OPTIONS
 @click.option("--unreachable-grace", type=Duration(), default="60s", show_default=True,
               help="how long an unreachable task counts before it is replaced")
@@ -137,7 +140,7 @@ class Duration(click.ParamType):
 def scheduler(master: str, zk: str, listen: str, tls_cert: str | None, tls_key: str | None, tls_client_ca: str | None,
               tls_ca: str | None, advertise: str | None, name: str, role: str, principal: str | None,
               secret_file: str | None, failover_timeout: float, zk_auth: str | None,
-              zk_session_timeout: float, zk_tls_ca: str | None, zk_tls_cert: str | None, zk_tls_key: str | None, unreachable_grace: float, local_port_min: int, local_port_max: int,
+              zk_session_timeout: float, master_yield_after: float, zk_tls_ca: str | None, zk_tls_cert: str | None, zk_tls_key: str | None, unreachable_grace: float, local_port_min: int, local_port_max: int,
               min_healthy_time: float,
               deployment_timeout: float, max_versions: int, tokens_file: str | None, auth_reads: bool,
               audit_log: str | None, executor_uri: str | None,
@@ -185,7 +188,8 @@ def scheduler(master: str, zk: str, listen: str, tls_cert: str | None, tls_key: 
     zk_tls_settings = zk_tls(zk_tls_ca, zk_tls_cert, zk_tls_key)
     config = ServiceConfig(tokens_file=tokens_file, auth_reads=auth_reads, audit_log=audit_log, master=master, zk=zk, listen=listen, advertise=advertise, name=name, role=role, principal=principal,
                            secret=secret, failover_timeout=failover_timeout, zk_auth=zk_auth,
-                           zk_session_timeout=zk_session_timeout, executor_uri=executor_uri,
+                           zk_session_timeout=zk_session_timeout, master_yield_after=master_yield_after,
+                           executor_uri=executor_uri,
                            executor_command=executor_command, event_keepalive=event_keepalive,
                            secrets_file=secrets_file,
                            registry_credentials=registry_credentials, discovery=not no_discovery,

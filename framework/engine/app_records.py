@@ -205,6 +205,33 @@ class DeploymentRecord:
         return cls(**{**data, "failures": tuple(data.get("failures", ())), "moves": tuple(data.get("moves", ()))})
 
 
+@dataclass(frozen=True)
+class DrainRecord:
+    """An agent's drain as persisted (``engine/drains.py``), so that a new leader continues it:
+    where it is (``phase``: moving, master, drained), its deadline, and the ``drain`` deployment
+    of each app that had tasks there, with how many."""
+
+    agent_id: str
+    hostname: str
+    started_at: float
+    deadline_at: float
+    force: bool
+    deployments: tuple[tuple[str, str], ...] = ()   # (app id, its drain deployment's id)
+    initial: tuple[tuple[str, int], ...] = ()       # (app id, its tasks there at the start)
+    phase: str = "moving"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["deployments"] = dict(self.deployments)
+        data["initial"] = dict(self.initial)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DrainRecord:
+        return cls(**{**data, "deployments": tuple(sorted(data.get("deployments", {}).items())),
+                      "initial": tuple(sorted(data.get("initial", {}).items()))})
+
+
 @dataclass
 class Snapshot:
     """Everything the store holds: loaded by a new leader."""
@@ -216,4 +243,5 @@ class Snapshot:
     jobs: dict[str, Any] = field(default_factory=dict)   # job id -> JobRecord
     runs: dict[str, Any] = field(default_factory=dict)   # run id -> RunRecord
     app_versions: dict[str, list[float]] = field(default_factory=dict)  # app id -> its stored versions
+    drains: dict[str, DrainRecord] = field(default_factory=dict)  # agent id -> its drain
 

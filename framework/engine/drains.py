@@ -19,11 +19,14 @@ drained, and once the deadline has passed the agent is drained at the master wha
 (the tasks it kills are replaced elsewhere). :class:`~.messages.ReactivateAgent` ends a drain (or
 an operator's deactivation): the master reactivates the agent and it takes tasks again.
 
-Drains are kept in memory: a new leader finds the agent still deactivated at the master (nothing
-is placed there) and ends the orphaned ``drain`` deployments; the operator runs the drain again.
+Drains are persisted (a :class:`~.app_records.DrainRecord` per agent, written with their
+``drain`` deployments and at each change of phase): a new leader loads them and carries on where
+the old one was (still moving tasks off, waiting for the master's DRAINED, or drained) until the
+agent is reactivated.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -31,6 +34,7 @@ from ..cluster.agents import UNRESERVED, AgentInfo
 from ..cluster.mesos_types import AgentSeen
 from ..errors import ConflictError, UnknownAgentError
 from ..placement import PlacementRequest
+from .app_records import DrainRecord
 from .messages import DrainAgent, Instruction, ListAgents, OperatorAnswered, OperatorCall, Persist, ReactivateAgent
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,6 +67,17 @@ class Drain:
         """``draining`` or ``drained`` (``halyard agents``' words)."""
         return "drained" if self.phase == DRAINED else "draining"
 
+    def record(self) -> DrainRecord:
+        """What is persisted of it (the master's last answer and the retry times are not)."""
+        return DrainRecord(self.agent_id, self.hostname, self.started_at, self.deadline_at, self.force,
+                           tuple(sorted(self.deployments.items())), tuple(sorted(self.initial.items())), self.phase)
+
+    @classmethod
+    def of(cls, record: DrainRecord) -> Drain:
+        """A drain as a leader before this one persisted it."""
+        return cls(record.agent_id, record.hostname, record.started_at, record.deadline_at, record.force,
+                   dict(record.deployments), dict(record.initial), record.phase)
+
 
 @dataclass(frozen=True)
 class AppDrain:
@@ -87,10 +102,15 @@ class DrainBook:
         """The agents Halyard places nothing on and moves its apps' tasks off."""
         return frozenset(self.drains)
 
+    def load(self, records: Iterable[DrainRecord]) -> None:
+        """The drains a leader before this one persisted (a new leader continues them)."""
+        self.drains = {r.agent_id: Drain.of(r) for r in records}
+
     def forget(self, app_id: str, persist: Persist) -> None:
         """An app is gone: no drain waits for it."""
         for drain in self.drains.values():
-            drain.deployments.pop(app_id, None)
+            if drain.deployments.pop(app_id, None) is not None:
+                persist.drains.append(drain.record())
 
 
 class DrainCommands:
@@ -147,6 +167,7 @@ class DrainCommands:
             drain.deployments[app_id] = record.id
             e.index.dirty.add(app_id)
         self.book.drains[agent.agent_id] = drain
+        persist.drains.append(drain.record())
         if agent.agent_id in e.maintenance.windows:
             # The master sends a deactivated agent's machine no inverse offers: in a maintenance
             # window, Halyard's own declines (and the window's horizon) keep its work off instead.
@@ -161,6 +182,7 @@ class DrainCommands:
         persist = Persist()
         drain = self.book.drains.pop(agent.agent_id, None)
         if drain is not None:
+            persist.delete_drains.append(agent.agent_id)
             for app_id, deployment_id in drain.deployments.items():
                 record = e.deployment_book.of_app(app_id)
                 if record is not None and record.id == deployment_id:
@@ -196,7 +218,8 @@ class DrainCommands:
     def tick(self, now: float) -> list[Instruction]:
         """Each drain's next step: to the master once its apps' tasks are gone and its jobs' tasks
         ended (or the deadline passed), then DRAINED when the master says so."""
-        out: list[Instruction] = []
+        calls: list[Instruction] = []
+        persist = Persist()   # each change of phase, written before the call it leads to
         listing = False
         for drain in self.book.drains.values():
             if drain.phase == MOVING and now >= drain.retry_at:
@@ -207,17 +230,20 @@ class DrainCommands:
                         # The master refuses DRAIN_AGENT for a machine in its maintenance schedule:
                         # its inverse offers (accepted now: engine/maintenance.py) take it from here.
                         drain.phase, drain.note = DRAINED, "in a maintenance window: the master's maintenance takes it"
+                        persist.drains.append(drain.record())
                         continue
                     drain.phase, drain.listed_at = AT_MASTER, now
-                    out.append(OperatorCall("DRAIN_AGENT", drain.agent_id))
+                    persist.drains.append(drain.record())
+                    calls.append(OperatorCall("DRAIN_AGENT", drain.agent_id))
             elif drain.phase == AT_MASTER:
                 member = self.engine.membership.members.get(drain.agent_id)
                 if member is None or member.gone_at is not None or member.agent.drain == "DRAINED":
                     drain.phase = DRAINED
+                    persist.drains.append(drain.record())
                 elif now - drain.listed_at >= LIST_EVERY:
                     drain.listed_at = now
                     listing = True
-        return out + ([ListAgents()] if listing else [])
+        return ([persist] if persist else []) + calls + ([ListAgents()] if listing else [])
 
     def left(self, agent_id: str) -> tuple[int, int]:
         """(the apps' live tasks, the jobs' launched tasks) still on the agent."""
@@ -245,6 +271,7 @@ class DrainCommands:
                 drain.phase = DRAINED
             else:
                 drain.phase, drain.retry_at = MOVING, self.engine.clock() + RETRY_AFTER
+            return [Persist(drains=[drain.record()])]
         return []
 
     def progress(self, drain: Drain) -> list[AppDrain]:

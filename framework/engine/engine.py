@@ -204,10 +204,11 @@ class Engine:
         self.deployment_book.load(snapshot.deployments.values())
         self.versions.load(snapshot.app_versions)
         self.jobs.load(snapshot.jobs.values(), snapshot.runs.values())
+        self.drains.load(snapshot.drains.values())   # drains under way continue
         self.index.dirty = set(self.apps) | {d.app_id for d in self.deployment_book.running.values()}
         unsaved = self.convergence.unsaved = Persist(apps=self.commands.assign_missing())
         self.rebalancer.end_orphans(unsaved)  # a rebalance's moves do not outlive its leader
-        self.convergence.converge()  # what this finds (an app deleted meanwhile) is published with the next event
+        # convergence runs with the first event (after_event): its writes and kills go out then
 
     def handle(self, event: Event) -> list[Instruction]:
         """Apply one event; return what to do, in order. A refused command (NotFoundError,

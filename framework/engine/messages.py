@@ -10,7 +10,7 @@ from ..jobs.records import JobRecord, RunRecord
 from ..jobs.spec import JobSpec
 from ..rebalance.planner import Move
 from ..spec.app import AppSpec
-from .app_records import AppRecord, AppVersion, DeploymentRecord, TaskRecord
+from .app_records import AppRecord, AppVersion, DeploymentRecord, DrainRecord, TaskRecord
 from .domain_events import DomainEvent
 from .members import Announce, SyncMembers, Withdraw
 
@@ -311,9 +311,11 @@ class Persist:
     delete_runs: list[tuple[str, str]] = field(default_factory=list)  # (job id, run id)
     versions: list[AppVersion] = field(default_factory=list)
     delete_versions: list[tuple[str, float]] = field(default_factory=list)  # (app id, version)
+    drains: list[DrainRecord] = field(default_factory=list)
+    delete_drains: list[str] = field(default_factory=list)  # agent ids
 
     _LISTS = ("apps", "delete_apps", "tasks", "delete_tasks", "deployments", "delete_deployments", "jobs",
-              "delete_jobs", "runs", "delete_runs", "versions", "delete_versions")
+              "delete_jobs", "runs", "delete_runs", "versions", "delete_versions", "drains", "delete_drains")
 
     def __bool__(self) -> bool:
         return bool(self.framework_id or any(getattr(self, name) for name in self._LISTS))

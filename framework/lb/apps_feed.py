@@ -21,8 +21,10 @@ class AppsFeed:
     """Calls ``on_apps(apps)`` with every app (Marathon's JSON) at start and after each change."""
 
     def __init__(self, api: str, on_apps: Callable[[list[dict[str, Any]]], None], token: str | None = None,
-                 retry_seconds: float = 1.0, tls: dict[str, Any] | None = None):
+                 retry_seconds: float = 1.0, tls: dict[str, Any] | None = None,
+                 explain_tls: Callable[[requests.exceptions.SSLError], str] | None = None):
         self.api = api.rstrip("/")
+        self.explain_tls = explain_tls   # a refused handshake in words: which certificate, and why
         self.on_apps = on_apps
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.retry_seconds = retry_seconds
@@ -36,9 +38,14 @@ class AppsFeed:
             resp = requests.get(self.api + "/v2/apps", headers=self.headers, timeout=10, **self.tls)
             resp.raise_for_status()
             apps = resp.json()["apps"]
+        except requests.exceptions.SSLError as exc:
+            raise HalyardError(f"cannot read the apps from {self.api}: {self._said(exc)}") from None
         except (requests.RequestException, ValueError, KeyError) as exc:
             raise HalyardError(f"cannot read the apps from {self.api}: {exc}") from None
         self.on_apps(apps)
+
+    def _said(self, exc: requests.exceptions.SSLError) -> str:
+        return self.explain_tls(exc) if self.explain_tls is not None else str(exc)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._follow, name="lb-apps-feed", daemon=True)
@@ -68,5 +75,6 @@ class AppsFeed:
             except (requests.RequestException, HalyardError, AttributeError, ValueError) as exc:
                 if self._stop.is_set():
                     return
-                log.warning("event stream of %s: %s; reconnecting", self.api, exc)
+                said = self._said(exc) if isinstance(exc, requests.exceptions.SSLError) else exc
+                log.warning("event stream of %s: %s; reconnecting", self.api, said)
             self._stop.wait(self.retry_seconds)

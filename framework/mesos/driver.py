@@ -16,9 +16,20 @@ capped at :data:`ZK_RETRY_CAP` (pymesos sleeps it on its IO thread, and would on
 new master). A master that stops answering without closing the connection (SIGSTOP, a partition)
 sends no more events, HEARTBEATs included: :class:`HeartbeatWatch` reconnects after
 :data:`MISSED_HEARTBEATS` of the subscription's ``heartbeat_interval_seconds`` (pymesos does not
-watch them). Calls are made without holding pymesos' driver lock through the request (pymesos does:
-a call stuck on a stopped master then kept the detector from switching masters). Each
+watch them); a call to it is given up after :data:`~.following.CALL_TIMEOUT` (pymesos waits a
+day). Calls are made without holding pymesos' driver lock through the request (pymesos does: a call
+stuck on a stopped master then kept the detector from switching masters). Each
 (re-)subscription names its master in the log and in the ``Subscribed`` event.
+
+Following ZooKeeper, a 307 is followed only to the master ZooKeeper names the leader
+(``following.py``: a standby elected a moment ago may still redirect to the master that went away).
+Nothing pymesos does against a master blocks for long: its ``/version`` probe, which pymesos makes
+on its IO thread (a redirect) or the detector's thread with a timeout of a day, is bounded by
+:data:`~.following.VERSION_PROBE_TIMEOUT`; a call by :data:`~.following.CALL_TIMEOUT`; a SUBSCRIBE
+with no SUBSCRIBED after :data:`~.following.SUBSCRIBE_TIMEOUT` is made again; and two SUBSCRIBEs are
+at least :data:`~.following.SUBSCRIBE_PACE` apart. A SUBSCRIBE answered 404 or 5xx (a master being
+restarted) is made again for a while (:class:`_Connection`): pymesos raised on its IO thread, and
+the scheduler stepped down.
 """
 from __future__ import annotations
 
@@ -31,6 +42,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from http.client import HTTPConnection
 from typing import Any, cast
 
 import pymesos.process
@@ -57,6 +69,17 @@ from ..engine.messages import (
 )
 from ..errors import FrameworkRefusedError
 from .codec import acknowledgement, decode_inverse_offer, decode_offer, decode_status, task_infos
+from .following import (
+    CALL_TIMEOUT,
+    SUBSCRIBE_TIMEOUT,
+    VERSION_PROBE_TIMEOUT,
+    Announcement,
+    pace_delay,
+    parse_announcement,
+    redirect_target,
+    retry_subscribe_answer,
+    subscribe_overdue,
+)
 from .refusal import refusal_from_error_event
 from .sender import LANES, CallSender, MasterCalls
 
@@ -77,11 +100,8 @@ def master_address(master_info: dict[str, Any]) -> str | None:
 
 def announced_address(data: bytes | str | None) -> str | None:
     """A master's ZooKeeper announcement (its ``MasterInfo`` as JSON) -> ``ip:port``; None if unreadable."""
-    try:
-        address = json.loads(data.decode() if isinstance(data, bytes) else data or "")["address"]
-        return f"{address['ip']}:{address['port']}"
-    except (ValueError, KeyError, TypeError):
-        return None
+    announcement = parse_announcement(data)
+    return announcement.address if announcement else None
 
 
 def heartbeat_overdue(last_heard: float, interval: float, now: float, missed: int = MISSED_HEARTBEATS) -> bool:
@@ -215,6 +235,34 @@ class _PymesosScheduler(Scheduler):
                 driver.stop(failover=True)
 
 
+class _Connection(pymesos.process.Connection):
+    """pymesos' connection to the master (its IO thread's), which for Halyard's driver asks again
+    when a SUBSCRIBE is answered 404 or 5xx by a master that is starting or stopping
+    (``following.retry_subscribe_answer``) instead of raising, which ended the driver."""
+
+    def read(self) -> bool:
+        try:
+            return bool(super().read())
+        except (RuntimeError, TypeError):  # TypeError: pymesos adds str to a bytes body cut short
+            driver = self._callback
+            parser = self._parser
+            if not isinstance(driver, _SchedulerDriver) or self._stream_id is not None or parser is None:
+                raise
+            code = parser.get_status_code()
+            now = time.monotonic()
+            if not retry_subscribe_answer(code, driver.not_ready_since, now):
+                raise
+            if driver.not_ready_since is None:
+                driver.not_ready_since = now
+            log.warning("master %s answered the SUBSCRIBE with HTTP %s (starting or stopping?): subscribing again",
+                        driver.master, code)
+            return False
+
+
+# pymesos' IO thread makes its connections by this module-level name; only Halyard's driver is changed.
+pymesos.process.Connection = _Connection
+
+
 class _SchedulerDriver(MesosSchedulerDriver):
     """pymesos' driver, saying in Halyard's log when the master cannot be reached and how long it
     waits, and noting when it last heard from the master (for :class:`HeartbeatWatch`).
@@ -228,14 +276,77 @@ class _SchedulerDriver(MesosSchedulerDriver):
         self.last_heard = time.monotonic()
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self._calls = threading.Lock()  # one call at a time on the shared HTTP connection
-        self.detected: str | None = None  # the leading master ZooKeeper announced last
+        self.leader: Announcement | None = None  # the leading master ZooKeeper announced last
+        self.subscribing_since: float | None = None  # a SUBSCRIBE sent, its SUBSCRIBED not yet here
+        self.not_ready_since: float | None = None  # the first of the SUBSCRIBEs answered 404/5xx in a row
+        self._last_subscribe: float | None = None
+        self.version_probe_timeout = VERSION_PROBE_TIMEOUT
+        self.call_timeout = CALL_TIMEOUT
+        self.subscribe_timeout = SUBSCRIBE_TIMEOUT
+
+    @property
+    def detected(self) -> str | None:
+        """``ip:port`` of the leading master ZooKeeper announced last (None: none, or no ZooKeeper)."""
+        leader = self.leader
+        return leader.address if leader else None
 
     def onNewMasterDetectedMessage(self, data: Any) -> None:  # noqa: N802 - pymesos' name
         """The detector's news, remembered: a 307 from a master that is not the leader (any more)
-        sends pymesos elsewhere, and when that master dies the detector has nothing new to say."""
-        self.detected = announced_address(data)
+        is followed only there, and when that master dies the detector has nothing new to say."""
+        self.leader = parse_announcement(data)
         log.info("ZooKeeper names master %s the leader", self.detected)
         super().onNewMasterDetectedMessage(data)
+
+    def onNoMasterDetectedMessage(self) -> None:  # noqa: N802 - pymesos' name
+        self.leader = None
+        log.warning("ZooKeeper names no leading master")
+        super().onNoMasterDetectedMessage()
+
+    def change_master(self, master: str | None) -> None:
+        """Switch to ``master`` (the detector's leader, or a 307's ``Location`` on pymesos' IO
+        thread); following ZooKeeper, a redirect to any other master is refused and the
+        subscription stays with ZooKeeper's leader, asked again until it knows that it leads."""
+        if master is not None:
+            target = redirect_target(master, self.leader, self.follows_zookeeper)
+            if target is None:
+                log.warning("not following master %s: ZooKeeper names %s the leader; subscribing there again",
+                            master, self.detected)
+                return
+            master = target
+        if master != self.master:
+            self.not_ready_since = None
+        super().change_master(master)
+
+    def _get_version(self, master: str | None) -> str | None:
+        """pymesos' ``GET /version`` probe of a master, within :attr:`version_probe_timeout` (pymesos
+        waits a day: a SIGSTOPped master accepts the connection and never answers)."""
+        if master is None:
+            return None
+        host, port = master.rsplit(":", 1)
+        conn = HTTPConnection(host, int(port), timeout=self.version_probe_timeout)
+        try:
+            conn.request("GET", "/version")
+            response = conn.getresponse()
+            body = response.read()
+            if not 200 <= response.status < 300:
+                return None
+            version = json.loads(body.decode("utf-8"))["version"]
+            return version if isinstance(version, str) else None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("master %s did not tell its version (%r); subscribing without it", master, exc)
+            return None
+        finally:
+            conn.close()
+
+    def _get_conn(self) -> HTTPConnection | None:
+        """The connection for calls (pymesos', with :attr:`call_timeout` instead of a day)."""
+        if not self.connected:
+            return None
+        conn = cast("HTTPConnection | None", getattr(self, "_conn"))  # noqa: B009 - pymesos' untyped attribute
+        if conn is None:
+            host, port = self.master.rsplit(":", 1)
+            conn = self._conn = HTTPConnection(host, int(port), timeout=self.call_timeout)
+        return conn
 
     def _send(self, body: Any, path: str = "/api/v1/scheduler", method: str = "POST",
               headers: dict[str, str] | None = None) -> Any:
@@ -250,6 +361,12 @@ class _SchedulerDriver(MesosSchedulerDriver):
                 stream_id = self.stream_id
             if conn is None:
                 raise RuntimeError("Not connected yet")
+            # pymesos makes its calls with a timeout of a day: one sent to a master that went
+            # silent (a partition: the packets are dropped) held the leader loop until the
+            # connection was given up, long after the subscription was
+            conn.timeout = self.call_timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(self.call_timeout)
             sent = dict(headers or {})
             data = b""
             if body != "":
@@ -291,13 +408,18 @@ class _SchedulerDriver(MesosSchedulerDriver):
         return seconds
 
     def gen_request(self) -> bytes:
-        """A new connection's SUBSCRIBE: the clock for an answer starts now."""
-        self.last_heard = time.monotonic()
+        """A new connection's SUBSCRIBE (on pymesos' IO thread), at least
+        :data:`~.following.SUBSCRIBE_PACE` after the last one: the clock for an answer starts now."""
+        delay = pace_delay(self._last_subscribe, time.monotonic())
+        if delay > 0:
+            time.sleep(delay)
+        self._last_subscribe = self.subscribing_since = self.last_heard = time.monotonic()
         return super().gen_request()
 
     def on_event(self, event: dict[str, Any]) -> None:
         self.last_heard = time.monotonic()
         if event.get("type") == "SUBSCRIBED":
+            self.subscribing_since = self.not_ready_since = None
             interval = event.get("subscribed", {}).get("heartbeat_interval_seconds")
             self.heartbeat_seconds = float(interval) if interval else HEARTBEAT_SECONDS
         super().on_event(event)
@@ -329,7 +451,8 @@ class _SchedulerDriver(MesosSchedulerDriver):
 class HeartbeatWatch:
     """A thread that reconnects the driver when the master has been silent for
     :data:`MISSED_HEARTBEATS` heartbeat intervals (a SIGSTOPped or cut-off master keeps the TCP
-    connection open and says nothing)."""
+    connection open and says nothing), or left a SUBSCRIBE unanswered for the driver's
+    ``subscribe_timeout``."""
 
     def __init__(self, driver: _SchedulerDriver, missed: int = MISSED_HEARTBEATS, every: float = 1.0):
         self._driver, self._missed, self._every = driver, missed, every
@@ -345,11 +468,20 @@ class HeartbeatWatch:
     def _run(self) -> None:
         d = self._driver
         while not self._stopped.wait(self._every):
-            if d.master is None or not heartbeat_overdue(d.last_heard, d.heartbeat_seconds, time.monotonic(), self._missed):
+            now = time.monotonic()
+            if d.master is None:
                 continue
-            log.warning("nothing from master %s for %.0f s (heartbeat every %.0f s): reconnecting", d.master,
-                        time.monotonic() - d.last_heard, d.heartbeat_seconds)
-            d.last_heard = time.monotonic()
+            if subscribe_overdue(d.subscribing_since, now, d.subscribe_timeout):
+                log.warning("no answer from master %s to a SUBSCRIBE in %.0f s: subscribing again", d.master,
+                            now - cast(float, d.subscribing_since))
+            elif heartbeat_overdue(d.last_heard, d.heartbeat_seconds, now, self._missed):
+                log.warning("nothing from master %s for %.0f s (heartbeat every %.0f s): reconnecting", d.master,
+                            now - d.last_heard, d.heartbeat_seconds)
+            else:
+                continue
+            d.last_heard = now
+            if d.subscribing_since is not None:
+                d.subscribing_since = now
             try:
                 d.reconnect()
             except Exception:  # noqa: BLE001 - the watch must outlive one failed attempt

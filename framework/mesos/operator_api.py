@@ -1,8 +1,9 @@
 """The master's operator API (``POST /api/v1``, JSON): the calls Halyard makes about agents, and
 the SUBSCRIBE stream's connection (read by ``operator_stream.py``).
 
-It reaches the leading master (``MesosMaster.url``: for ``zk://`` masters the one announced in
-ZooKeeper now; a standby answers 307 to the leader, and ``requests`` follows it with the body).
+It reaches the leading master through ``MesosMaster.request`` (for ``zk://`` masters the one
+announced in ZooKeeper now; a standby's 307 to the leader is followed with the body, once, and a
+redirect loop during an election makes it ask ZooKeeper again rather than follow the loop).
 With a principal and secret every call carries HTTP basic credentials, as the scheduler's own
 subscription does (a master with ``--authenticate_http_readwrite`` needs them).
 """
@@ -45,10 +46,11 @@ class OperatorApi:
 
     def post(self, body: dict[str, Any], stream: bool = False, read_timeout: float | None = None) -> requests.Response:
         """POST ``body``; UpstreamError when the master cannot be reached or refuses it."""
-        url = self.master.url() + "/api/v1"
+        url = self.master.where() + ("" if self.master.follows_zookeeper else "/api/v1")  # zk://...: the masters
         try:
-            response = requests.post(url, json=body, headers={"Accept": "application/json"}, auth=self.auth,
-                                     stream=stream, timeout=(self.timeout, read_timeout or self.timeout))
+            response = self.master.request("POST", "/api/v1", json=body, headers={"Accept": "application/json"},
+                                           auth=self.auth, stream=stream,
+                                           timeout=(self.timeout, read_timeout or self.timeout))
         except requests.RequestException as exc:
             raise UpstreamError(f"the Mesos master at {url} did not answer {body.get('type')}: {exc}") from None
         if response.status_code not in (200, 202):

@@ -52,6 +52,7 @@ class SchedulerStats:
     offer_cycles: int | None
     reconciling: int | None
     offer_to_accept: Latency
+    suspended: bool = False   # a leader whose ZooKeeper session is suspended: it launches, kills and writes nothing
 
 
 class MasterReader(Protocol):
@@ -59,6 +60,9 @@ class MasterReader(Protocol):
 
     def url(self) -> str:
         """The master's HTTP address (``http://host:port``), found through ZooKeeper for ``zk://`` masters."""
+
+    def reachable(self) -> bool:
+        """Whether the leading master answers now."""
 
     def state(self) -> Any:
         """The master's ``/master/state`` document."""

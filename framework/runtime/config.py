@@ -22,6 +22,7 @@ class ServiceConfig:
     failover_timeout: float = 7 * 24 * 3600.0
     zk_auth: str | None = None   # user:password for digest ACLs on Halyard's znodes
     zk_session_timeout: float = 10.0
+    master_yield_after: float = 60.0  # a leader without a Mesos subscription this long yields to a standby that reaches the master
     engine: EngineConfig = field(default_factory=EngineConfig)
     tokens_file: str | None = None       # API bearer tokens (tokens.py: TOKEN rw|ro [/PREFIX ...] [name=NAME]); re-read on SIGHUP
     auth_reads: bool = False                # reads need a token too (and scoped tokens read only their part)

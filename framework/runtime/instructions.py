@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 #: the instructions that are calls to Mesos, carried out by the driver
 MESOS_CALLS: tuple[type, ...] = (Launch, Decline, Kill, Acknowledge, Reconcile, Suppress, Revive, AnswerInverseOffers)
 
+#: the Mesos calls that act on tasks: held while the ZooKeeper session is suspended (the leadership
+#: is in doubt until the session is back, and ends if it is lost)
+ACTS: tuple[type, ...] = (Launch, Kill)
+
 #: where a worker off the leader loop posts its answer
 Sink = Callable[[Event], None]
 #: hand an instruction to a worker off the leader loop, whose answer goes to the sink; returns at once
@@ -103,12 +107,19 @@ class InstructionHandlers:
             Announce: self._announce, Withdraw: self._withdraw, SyncMembers: self._sync,
             OperatorCall: self._off_loop(outlets.operator_calls), MaintenanceCall: self._off_loop(outlets.operator_calls),
             **dict.fromkeys(MESOS_CALLS, driver.execute),
+            **dict.fromkeys(ACTS, self._act_on(driver)),
         }
 
     def carry_out(self, instructions: Iterable[Instruction]) -> None:
         """Each instruction in order; a :class:`~halyard.runtime.step_down.StepDown` ends the term."""
         for ins in instructions:
             self.handlers[type(ins)](ins)
+
+    def _act_on(self, driver: Driver) -> Callable[[Any], None]:
+        def act(ins: Instruction) -> None:
+            self.rules.wait_for_session()
+            driver.execute(ins)
+        return act
 
     def _persist(self, persist: Persist) -> None:
         while True:

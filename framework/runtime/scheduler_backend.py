@@ -164,4 +164,5 @@ class SchedulerBackend:
             return SchedulerStats(leader=engine is not None, epoch=self.epoch,
                                   offer_cycles=engine.offer_cycles if engine else None,
                                   reconciling=EngineView(engine).reconciling() if engine else None,
-                                  offer_to_accept=self.offer_latencies.summary())
+                                  offer_to_accept=self.offer_latencies.summary(),
+                                  suspended=engine is not None and self._unreachable_since is not None)

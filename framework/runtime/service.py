@@ -69,7 +69,8 @@ class SchedulerService(SchedulerBackend):
         self.engine_config = engine_config or config.engine
         self.registry = registry or StrategyRegistry.discover()
         self.on_leading = on_leading
-        self.rules = StepDownRules(self.why, store, session, yield_seconds(config.zk_session_timeout))
+        self.rules = StepDownRules(self.why, store, session, yield_seconds(config.zk_session_timeout),
+                                   master_bound=config.master_yield_after, identifier=config.advertised)
         self._pause_before_contending = 0.0
         self.offer_cycles_before = 0   # offer cycles of this process's earlier terms: the count goes on from there
         self.fatal: HalyardError | None = None  # why this scheduler gave up for good (see fail)
@@ -101,7 +102,9 @@ class SchedulerService(SchedulerBackend):
     def session_changed(self, state: SessionState) -> None:
         """The session's thread: signals and events only."""
         log.info("ZooKeeper session %s", state.value)
-        self.store_reachable(state is not SessionState.SUSPENDED)
+        # reachable again only once connected: after a LOST the client is on its way to a new
+        # session, and a read meanwhile would wait for it
+        self.store_reachable(state is SessionState.CONNECTED)
         if state is SessionState.LOST:
             self.why.signal(Why.SESSION_LOST)
         else:
@@ -147,6 +150,7 @@ class SchedulerService(SchedulerBackend):
         with self.lock:
             self.engine, self.events = engine, events
         self.why.clear(Why.DRIVER_FAILED, Why.ABDICATED, Why.SUPERSEDED)
+        self.rules.new_term(time.monotonic())
         driver.start()
         try:
             self._serve(engine, events, InstructionHandlers(self.outlets, self.store, self.rules, driver, self.post))
@@ -173,6 +177,7 @@ class SchedulerService(SchedulerBackend):
             arrived, item = events.next(timeout=max(0.0, next_tick - time.monotonic()))
             if time.monotonic() >= next_tick:
                 self._apply(engine, handlers, Tick())
+                self.rules.check_master(engine.subscribed, time.monotonic())
                 next_tick = time.monotonic() + TICK_SECONDS
             if item is None or isinstance(item, Wake):
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from ..errors import FencedError, StoreError, StoreUnavailableError
 from ..store.base import Session, StateStore
@@ -34,13 +35,79 @@ def yield_seconds(zk_session_timeout: float) -> float:
     return max(2.0, zk_session_timeout / 2)
 
 
+@dataclass
+class MasterCutoff:
+    """How long the leader has gone without a subscription to the Mesos master (pure).
+
+    A term starts unsubscribed; ``saw`` is told at each tick whether the subscription is up. After
+    ``bound`` seconds without one the leader yields to a standby that reaches the master (if any:
+    :meth:`StepDownRules.check_master`)."""
+
+    bound: float
+    since: float | None = None
+
+    def saw(self, subscribed: bool, now: float) -> None:
+        if subscribed:
+            self.since = None
+        elif self.since is None:
+            self.since = now
+
+    def overdue(self, now: float) -> bool:
+        return self.since is not None and now - self.since >= self.bound
+
+
+def others_reaching(reachers: list[str], me: str) -> list[str]:
+    """The schedulers other than ``me`` that say they reach the master: those a leader cut off
+    from it may yield to. None: no one would do better, so it leads on (and never flaps)."""
+    return [r for r in reachers if r != me]
+
+
 class StepDownRules:
     """The leader's decisions on the reasons signalled through ``why``, for the term whose epoch
-    it is asked with (a newer epoch in the store means a newer leader)."""
+    it is asked with (a newer epoch in the store means a newer leader).
 
-    def __init__(self, why: StepDownChannel, store: StateStore, session: Session, yield_seconds: float):
+    ``master_bound``: seconds a leader may go without a subscription to the Mesos master before
+    it yields to a standby that reaches it (``identifier``: this scheduler's, to tell it from the
+    others); infinite: never."""
+
+    def __init__(self, why: StepDownChannel, store: StateStore, session: Session, yield_seconds: float,
+                 master_bound: float = float("inf"), identifier: str = ""):
         self.why, self.store, self.session = why, store, session
         self.yield_seconds = yield_seconds
+        self.identifier = identifier
+        self.cutoff = MasterCutoff(master_bound)
+        self._leading_on_said = False
+
+    def new_term(self, now: float) -> None:
+        """A term begins, not yet subscribed."""
+        self.cutoff = MasterCutoff(self.cutoff.bound, since=now)
+        self._leading_on_said = False
+
+    def check_master(self, subscribed: bool, now: float) -> None:
+        """At each tick: raise :class:`StepDown` when this leader has had no subscription to the
+        master for the bound, does not reach the master itself, and another scheduler does; with
+        none, lead on (the driver retries with backoff), saying so once. A leader that reaches
+        the master but is not subscribed (a master failover under way) leads on: another would
+        be no better off."""
+        self.cutoff.saw(subscribed, now)
+        if not self.cutoff.overdue(now):
+            self._leading_on_said = False
+            return
+        try:
+            reachers = self.store.master_reachers()
+        except StoreError:
+            return  # cannot tell now; the session's rules decide about ZooKeeper itself
+        if self.identifier in reachers:
+            return  # it reaches the master itself (one being elected, say): its driver subscribes again
+        others = others_reaching(reachers, self.identifier)
+        since = now - (self.cutoff.since or now)
+        if others:
+            raise StepDown(f"no subscription to the Mesos master for {since:.0f}s, and {others[0]} reaches it",
+                           pause=self.yield_seconds)
+        if not self._leading_on_said:
+            log.warning("no subscription to the Mesos master for %.0fs, and no standby reaches it: leading on, "
+                        "retrying", since)
+            self._leading_on_said = True
 
     def check(self, epoch: int | None) -> None:
         """Between events: raise :class:`StepDown` if a signalled reason says so."""
@@ -74,13 +141,23 @@ class StepDownRules:
         """A write fenced by a newer leader ends the leadership at once."""
         return StepDown(str(exc))
 
+    def wait_for_session(self) -> None:
+        """Before a launch or a kill: while the session is suspended this scheduler cannot be sure
+        it still leads (a standby may lead once the session expires), so the call waits until the
+        session is back, or raises :class:`StepDown` if the leadership ends meanwhile."""
+        if not self.session.connected:
+            self._wait_connected(None)
+
     def wait_for_store(self, exc: StoreUnavailableError) -> None:
         """A write cannot reach ZooKeeper: wait until the session is back (nothing after the write
         runs meanwhile), or raise :class:`StepDown` if the leadership ends while waiting."""
         log.warning("%s; waiting for ZooKeeper", exc)
+        self._wait_connected(exc)
+
+    def _wait_connected(self, exc: StoreUnavailableError | None) -> None:
         while not self.session.connected:
             if Why.SESSION_LOST in self.why or Why.STOPPING in self.why:
-                raise StepDown("ZooKeeper session lost while writing") from exc
+                raise StepDown("ZooKeeper session lost while waiting for it") from exc
             if Why.SUPERSEDED in self.why:
                 # Another scheduler took the framework and this one cannot check the
                 # epoch now: the safe side is to let the other one lead.

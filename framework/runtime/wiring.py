@@ -42,6 +42,7 @@ from .agent_calls import AgentCaller
 from .agent_listing import AgentLister
 from .auto_rebalance import AutoRebalancer
 from .config import ServiceConfig
+from .master_reach import MasterReachProbe
 from .probes import HttpProbes
 from .secret_store import SecretStore
 from .service import SchedulerService
@@ -72,7 +73,8 @@ class SchedulerApp:
         self.audit = AuditLog(config.audit_log) if config.audit_log else None
         # So do certificate files that cannot be used (TlsFileError names the file).
         self.tls_context = server_context(config.tls) if config.tls is not None else None
-        self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth, config.zk_tls)
+        self.session = ZkSession(config.zk, config.zk_session_timeout, config.zk_auth, config.zk_tls,
+                                 suspended_is_lost=True)
         self.store = self.session.store()
         self.election = self.session.election(self.store.election_path, config.advertised)
         # A discovery path that collides with the state stops the process here (ValidationError).
@@ -99,6 +101,7 @@ class SchedulerApp:
         self.auto_rebalance = (AutoRebalancer(self.service, config.rebalance_cooldown,
                                               leading=lambda: self.service.engine is not None)
                                if config.rebalance_on_agent_join else None)
+        self.master_reach = MasterReachProbe(self.master.reachable, self.store, config.advertised)
         # The master's operator stream, while this scheduler leads (one subscription per term).
         self.stream = OperatorStream(self.operator, self.service.post, self._term, self._framework_id)
 
@@ -156,6 +159,7 @@ class SchedulerApp:
         try:
             if self.session.start(stopping=lambda: self.service.stopping):
                 self.store.ensure_layout()
+                self.master_reach.start()
                 self.service.run()
         finally:
             if self._server is not None:
@@ -163,6 +167,7 @@ class SchedulerApp:
             if self.auto_rebalance is not None:
                 self.auto_rebalance.stop()
             self.stream.stop()
+            self.master_reach.stop()
             self.session.close()
             self.webhooks.close()
             self.probes.close()

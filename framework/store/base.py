@@ -47,6 +47,12 @@ class StateStore(Protocol):
     def app_version(self, app_id: str, version: float) -> AppVersion | None:
         """An app's definition as stored at ``version`` (None if that version is not kept)."""
 
+    def mark_master_reach(self, identifier: str, reaches: bool) -> None:
+        """Say whether the scheduler ``identifier`` reaches the Mesos master now (forgotten with its session)."""
+
+    def master_reachers(self) -> list[str]:
+        """The schedulers that last said they reach the Mesos master."""
+
 
 class Election(Protocol):
     """Leader election among the schedulers sharing one store."""

@@ -13,6 +13,7 @@ Layout under the root (``/halyard`` by default, inside the ``--zk`` chroot)::
     versions/<quoted app id>/<version>  AppVersion JSON: the app's definition at that version (the
                           last ``--max-versions`` of each app; the app's node stays, empty, when
                           the app is removed)
+    drains/<agent id>     DrainRecord JSON: an agent being drained (or drained, until reactivated)
     releases/<service>:<environment>  the last releases (``store/releases.py``)
     leader/               election contenders (kazoo's Election recipe)
 
@@ -44,7 +45,7 @@ from kazoo.exceptions import (
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.security import make_digest_acl
 
-from ..engine.app_records import AppRecord, AppVersion, DeploymentRecord, Snapshot, TaskRecord
+from ..engine.app_records import AppRecord, AppVersion, DeploymentRecord, DrainRecord, Snapshot, TaskRecord
 from ..engine.messages import Persist
 from ..errors import FencedError, StoreError, StoreUnavailableError
 from ..jobs.records import JobRecord, RunRecord
@@ -57,7 +58,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_TXN_BYTES = 512 * 1024  # well below jute.maxbuffer (1 MB)
 LOAD_BATCH = 1000  # reads in flight at once while loading
 #: The nodes ``ensure_layout`` creates under the root.
-LAYOUT_NODES = ("apps", "tasks", "deployments", "jobs", "runs", "versions", "leader")
+LAYOUT_NODES = ("apps", "tasks", "deployments", "jobs", "runs", "versions", "drains", "leader", "reach")
 #: Every node of the state store under its root: a discovery path may not be one of them.
 STATE_NODES = ("framework_id", "epoch", "releases", *LAYOUT_NODES)
 Op = tuple[str, str, bytes | None]  # (put|delete, path, data)
@@ -114,6 +115,9 @@ class ZkStore:
     def deployment_path(self, deployment_id: str) -> str:
         return self.path("deployments", quote(deployment_id, safe=""))
 
+    def drain_path(self, agent_id: str) -> str:
+        return self.path("drains", quote(agent_id, safe=""))
+
     def versions_path(self, app_id: str) -> str:
         return self.path("versions", quote(app_id, safe=""))
 
@@ -167,8 +171,39 @@ class ZkStore:
 
     @kazoo_errors("epoch read")
     def current_epoch(self) -> int:
-        """The leader epoch ZooKeeper holds now (the newest leader's)."""
-        return int(self.client.get(self.path("epoch"))[0] or b"0")
+        """The leader epoch ZooKeeper holds now (the newest leader's). Synced first: a server cut off
+        from its quorum still answers reads, from before the cut, until it notices (ZooKeeper's
+        ``syncLimit``), and a deposed leader reading an old epoch there would take the framework
+        back from the new one; a sync through such a server fails instead."""
+        path = self.path("epoch")
+        self.client.sync(path)
+        return int(self.client.get(path)[0] or b"0")
+
+    # --- which schedulers reach the Mesos master ----------------------------------------------
+
+    @kazoo_errors("master reach mark")
+    def mark_master_reach(self, identifier: str, reaches: bool) -> None:
+        """Say whether this scheduler (its election identifier) reaches the Mesos master now: an
+        ephemeral node under ``reach/`` while it does (gone with the session, too)."""
+        path = self.path("reach", identifier)
+        if reaches and self.client.exists(path) is None:
+            try:
+                self.client.create(path, b"", acl=self.acl, ephemeral=True, makepath=True)
+            except NodeExistsError:
+                pass
+        elif not reaches:
+            try:
+                self.client.delete(path)
+            except NoNodeError:
+                pass
+
+    @kazoo_errors("master reach read")
+    def master_reachers(self) -> list[str]:
+        """The identifiers of the schedulers that last said they reach the Mesos master."""
+        try:
+            return sorted(self.client.get_children(self.path("reach")))
+        except NoNodeError:
+            return []
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -189,6 +224,7 @@ class ZkStore:
         snap.jobs = {j.job_id: j for j in self._records("jobs", JobRecord.from_json)}
         snap.runs = {r.run_id: r for r in self._records("runs", RunRecord.from_json)}
         snap.app_versions = app_versions.load(self)
+        snap.drains = {d.agent_id: d for d in self._records("drains", DrainRecord.from_json)}
         return snap
 
     def _records(self, part: str, from_json: Callable[[Any], T]) -> list[T]:
@@ -257,8 +293,8 @@ class ZkStore:
            replaces; a task deleted without the rest is gone in Mesos already;
         3. jobs and runs together (a scheduled firing and the job's next firing time stay in one
            transaction, so a failover neither repeats nor skips a firing);
-        4. apps, deployments and app versions together (a change, its deployment, its version and a
-           rollback are one step);
+        4. apps, deployments, app versions and drains together (a change, its deployment, its version
+           and a rollback are one step; a drain and its apps' drain deployments too);
         5. deleted apps last (their tasks are deleted by then).
         """
         units: list[list[Op]] = []
@@ -274,6 +310,8 @@ class ZkStore:
         apps += [("put", self.deployment_path(d.key), codec.encode(d.to_json())) for d in persist.deployments]
         apps += [("delete", self.deployment_path(d), None) for d in persist.delete_deployments]
         apps += app_versions.write_ops(self, persist)
+        apps += [("put", self.drain_path(d.agent_id), codec.encode(d.to_json())) for d in persist.drains]
+        apps += [("delete", self.drain_path(a), None) for a in persist.delete_drains]
         units += [unit for unit in (jobs, apps) if unit]
         if persist.delete_apps:
             units.append([("delete", self.app_path(a), None) for a in persist.delete_apps])

@@ -5,6 +5,7 @@ leave it running; otherwise they start one and stop it at the end.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -38,6 +39,29 @@ def minimesos(*args: str, env: dict | None = None, timeout: float = 900) -> subp
     if proc.returncode != 0:
         raise AssertionError(f"minimesos {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def private_cluster(up: tuple[str, ...], run_dir: str, tmp_root: str = "/tmp") -> tuple[tuple[str, ...], str]:
+    """A module's private cluster: its ``minimesos up`` arguments and run dir, as written, or, with
+    ``HALYARD_TEST_CLUSTER=MASTER_PORT,ZK_PORT,FIRST_TASK_PORT-LAST_TASK_PORT`` (a developer whose runs
+    share the machine with others'), on those ports: the task range split evenly between the
+    agents, the run dir named for the master port."""
+    given = os.environ.get("HALYARD_TEST_CLUSTER")
+    if not given:
+        return up, run_dir
+    master, zk, tasks = given.split(",")
+    first_port, last_port = (int(p) for p in tasks.split("-"))
+    args = list(up)
+    agents = int(args[args.index("--agents") + 1])
+    for flag, value in (("--port", master), ("--zk-port", zk), ("--task-ports", str(first_port))):
+        args[args.index(flag) + 1] = value
+    width = (last_port - first_port + 1) // agents
+    resources = args[args.index("--resources") + 1] if "--resources" in args else "cpus:2;mem:2048;disk:4096"
+    config = Path(tmp_root) / f"halyard-test-cluster-{master}.json"
+    config.write_text(json.dumps({"agents": [
+        {"resources": f"{resources};ports:[{first_port + k * width}-{first_port + (k + 1) * width - 1}]"}
+        for k in range(agents)]}))
+    return (*args, "--config", str(config)), f"{run_dir}-{master}"
 
 
 def read_env(path: Path) -> dict[str, str]:

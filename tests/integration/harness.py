@@ -27,12 +27,23 @@ PORTS = range(20100, 26000)
 _handed: set[int] = set()
 
 
+def _ports() -> range:
+    """:data:`PORTS`, or ``HALYARD_TEST_PORTS=FIRST-LAST`` (a developer whose runs share the machine
+    with others' keeps to a range of their own)."""
+    given = os.environ.get("HALYARD_TEST_PORTS")
+    if not given:
+        return PORTS
+    first, _, last = given.partition("-")
+    return range(int(first), int(last) + 1)
+
+
 def _worker_ports() -> range:
+    ports = _ports()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1: inherited by the benches the tests run
     if not (worker.startswith("gw") and worker[2:].isdigit()):
-        return PORTS
-    half = len(PORTS) // 2
-    start = PORTS.start + half * (int(worker[2:]) % 2)
+        return ports
+    half = len(ports) // 2
+    start = ports.start + half * (int(worker[2:]) % 2)
     return range(start, start + half)
 
 

@@ -16,10 +16,11 @@ class HostedScheduler(SchedulerProc):
     process is Halyard's own: ``host exec`` and nsenter exec it)."""
 
     def __init__(self, cluster: dict, chroot: str, name: str, log_dir, *extra: str, host: str = "",
-                 address: str = ""):
+                 address: str = "", port: int | None = None):
         """``host`` and ``address``: where it runs (default: ``cluster['SCHED_HOST']`` and
-        ``cluster['SCHED_ADDRESS']``); ``cluster['env']``: the environment minimesos runs with."""
-        super().__init__(cluster, chroot, name, log_dir, *extra)
+        ``cluster['SCHED_ADDRESS']``); ``cluster['env']``: the environment minimesos runs with;
+        ``port``: the API's (default: a free one)."""
+        super().__init__(cluster, chroot, name, log_dir, *extra, port=port)
         self.host = host or cluster["SCHED_HOST"]
         self.address = address or cluster["SCHED_ADDRESS"]
         self.url = f"http://{self.address}:{self.port}"

@@ -31,10 +31,11 @@ class LbProc:
         self.log = run_dir.parent / f"{run_dir.name}.log"
         self.proc: Optional[subprocess.Popen] = None
 
-    def start(self) -> "LbProc":
+    def start(self, env: Optional[dict[str, str]] = None) -> "LbProc":
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                         env=env)
         return self
 
     def stop(self) -> None:

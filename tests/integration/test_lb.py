@@ -12,6 +12,7 @@ import collections.abc
 import json
 import subprocess
 import time
+from typing import Any
 
 import pytest
 import requests
@@ -40,9 +41,9 @@ def report(request, name: str, counts: dict[str, tuple[int, int]], **figures: fl
     (out / f"{name}.json").write_text(json.dumps({"counts": counts, "figures": figures}, indent=1))
 
 
-def healthy_endpoints(api: str, app_id: str) -> dict[str, str]:
-    """Running, healthy tasks: "host:port" -> task id."""
-    tasks = requests.get(f"{api}/v2/apps{app_id}/tasks", timeout=5).json()["tasks"]
+def healthy_endpoints(api: str, app_id: str, **tls: Any) -> dict[str, str]:
+    """Running, healthy tasks: "host:port" -> task id (``tls``: requests' verify and cert)."""
+    tasks = requests.get(f"{api}/v2/apps{app_id}/tasks", timeout=5, **tls).json()["tasks"]
     return {f"{t['host']}:{t['ports'][0]}": t["id"] for t in tasks
             if t["state"] == "TASK_RUNNING" and any(r.get("alive") for r in t.get("healthCheckResults", []))}
 

@@ -24,13 +24,14 @@ import requests
 from marathon import MarathonClient
 from marathon.models import MarathonApp
 
-from .conftest import MINIMESOS, minimesos, read_env
+from .conftest import MINIMESOS, minimesos, private_cluster, read_env
 from .harness import HALYARD, free_port, unique
 from .v1client import until
 
-RUN = Path("/tmp/halyard-tls-run")
+UP, _RUN = private_cluster(("up", "--tls", "--no-docker", "--agents", "1", "--port", "15650", "--zk-port", "12781",
+                            "--task-ports", "46000"), "/tmp/halyard-tls-run")
+RUN = Path(_RUN)
 ENV = {"MINIMESOS_RUN_DIR": str(RUN)}
-UP = ("up", "--tls", "--no-docker", "--agents", "1", "--port", "15650", "--zk-port", "12781", "--task-ports", "46000")
 TOKEN = "tls-token-8c1f0e2a9b7d4c66"
 SECRET_VALUE = "env-value-5e2b90d7c4"
 
@@ -399,3 +400,61 @@ def test_sighup_rereads_the_certificate_and_a_certificate_for_another_name_is_re
     os.kill(s.proc.pid, signal.SIGHUP)  # type: ignore[union-attr]
     until(lambda: "TLS certificate not reloaded, the previous one stays in force" in s.text(), 10, what="logged")
     assert "CN = other" in served_subject() and s.proc.poll() is None  # type: ignore[union-attr]
+
+
+def test_halyard_lb_reads_apps_over_https_and_serversets_over_zookeeper_tls(tls_cluster, schedulers, tmp_path):
+    """``halyard lb --ca/--cert/--key --zk-tls-*`` against a scheduler that requires client
+    certificates and keeps its state and ServerSets on ZooKeeper's TLS port: a real HAProxy routes
+    to the app (marathon-lb's labels), its backend exactly the app's healthy tasks. An LB that
+    trusts another CA says which certificate failed and why, and serves nothing."""
+    from .lb_harness import LbProc, wait_served
+    from .test_lb import CHECK, healthy_endpoints
+
+    ca, cert, key = tls_cluster["TLS_CA"], tls_cluster["TLS_CERT"], tls_cluster["TLS_KEY"]
+    chroot = unique("tls-lb")
+    s = run(schedulers, tls_cluster, chroot, tmp_path, "--tls-client-ca", ca)
+    until(s.leading, 30, what="leading")
+    app_id, front = "/" + unique("tlsweb"), free_port()
+    backend = f"{app_id.strip('/')}_{front}"
+    created = requests.post(s.url + "/v2/apps", timeout=30, verify=ca, cert=s.client_cert, json={
+        "id": app_id, "cmd": "exec python3 -m http.server $PORT0", "cpus": 0.05, "mem": 32, "instances": 2,
+        "healthChecks": [CHECK], "labels": {"HAPROXY_GROUP": "external", "HAPROXY_0_PORT": str(front)}})
+    assert created.status_code == 201, created.text
+
+    def tasks() -> dict[str, str]:
+        return healthy_endpoints(s.url, app_id, verify=ca, cert=s.client_cert)
+
+    endpoints = until(lambda: (lambda e: e if len(e) == 2 else None)(tasks()), 90, what="2 healthy tasks")
+    zk = ["--zk", f"{tls_cluster['ZK_TLS']}/{chroot}", "--zk-tls-ca", ca, "--zk-tls-cert", cert, "--zk-tls-key", key]
+    # No HALYARD_CA/CERT/KEY from the environment: the flags alone say what is trusted.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HALYARD_")}
+    lb = LbProc(s.url, zk[1], tmp_path / "lb", *zk[2:], "--ca", ca, "--cert", cert, "--key", key)
+    wrong = LbProc(s.url, zk[1], tmp_path / "lb-wrong-ca", *zk[2:], "--ca", other_ca(tmp_path)[0], "--cert", cert,
+                   "--key", key)
+    try:
+        lb.start(env=env)
+        wait_served(lb, backend, set(endpoints), timeout=60)
+        config = (tmp_path / "lb" / "haproxy.cfg").read_text()
+        assert f"frontend {backend}" in config and f"bind 127.0.0.1:{front}" in config
+        served = {requests.get(f"http://127.0.0.1:{front}/", timeout=5).status_code for _ in range(10)}
+        assert served == {200}
+
+        # Scaled to 3: the API's event over HTTPS, the new member over ZooKeeper's TLS port.
+        scaled = requests.put(f"{s.url}/v2/apps{app_id}", json={"instances": 3}, timeout=30, verify=ca,
+                              cert=s.client_cert)
+        assert scaled.status_code == 200, scaled.text
+        three = until(lambda: (lambda e: e if len(e) == 3 else None)(tasks()), 90, what="3 healthy tasks")
+        wait_served(lb, backend, set(three), timeout=60)
+
+        wrong.start(env=env)
+        until(lambda: "the server's certificate was refused: self-signed certificate in certificate chain "
+                      f"(verified against the CA in {wrong.argv[wrong.argv.index('--ca') + 1]}" in wrong.log.read_text(),
+              30, what="the LB that trusts another CA saying which certificate failed and why")
+        assert not (tmp_path / "lb-wrong-ca" / "haproxy.cfg").exists()
+        assert "Traceback" not in wrong.log.read_text() + lb.log.read_text()
+        until(lambda: "refused: the client does not trust this server's CA" in s.text(), 10,
+              what="the scheduler naming the refused handshake")
+    finally:
+        wrong.stop()
+        lb.stop()
+    assert lb.proc is not None and lb.proc.returncode == 0, lb.log.read_text()[-2000:]

@@ -20,6 +20,7 @@ import requests
 
 from .harness import SchedulerProc, docker_container_of, leading_scheduler, mesos_tasks, sleep_app, unique
 from .v1client import until
+from .webui import dialog_open, press
 
 pytestmark = pytest.mark.integration
 CHROMEDRIVER, CHROMIUM = "/usr/bin/chromedriver", "/usr/bin/chromium"
@@ -127,8 +128,7 @@ def test_cluster_view_draws_each_task_inside_the_box_of_the_agent_the_master_nam
     until(lambda: js(browser, "return location.hash") == f"#/apps/{quote(app_id, safe='')}", 10, what="app opened (Enter)")
     browser.back()
     until(lambda: len(marks(browser, app_id)) == 3, 20, what="the cluster again")
-    mark = browser.find_element("css selector", f'[data-view=cluster] [data-task-id="{next(iter(drawn))}"]')
-    mark.find_element("css selector", "rect").click()
+    press(browser, f'[data-view=cluster] [data-task-id="{next(iter(drawn))}"] rect', "the task's mark")
     until(lambda: js(browser, "return location.hash") == f"#/apps/{quote(app_id, safe='')}", 10, what="app opened")
     until(lambda: js(browser, "return !!document.querySelector('[data-view=app][data-ready=\"1\"]')"), 20,
           what="the app view")
@@ -147,7 +147,7 @@ def test_scale_from_the_ui_shows_the_fourth_mark_live(sched, app_id, browser, sh
     box.clear()
     box.send_keys("4")
     clicked = time.monotonic()
-    browser.find_element("css selector", '[data-action="scale"]').click()
+    press(browser, '[data-action="scale"]', "Scale")
     until(lambda: requests.get(sched.url + "/v2/apps" + app_id, timeout=5).json()["app"]["instances"] == 4, 20,
           what="instances 4")
     browser.close()
@@ -186,17 +186,15 @@ def test_a_docker_killed_task_changes_colour_then_is_replaced(sched, app_id, bro
 
 def test_destroy_from_the_ui_asks_for_confirmation(sched, app_id, browser, shots):
     open_view(browser, sched.url, f"/apps/{quote(app_id, safe='')}", "app")
-    destroy = browser.find_element("css selector", '[data-action="destroy"]')
-    destroy.click()
-    dialog = browser.find_element("css selector", '[data-role="confirm-dialog"]')
-    until(lambda: dialog.get_attribute("open") is not None, 5, what="the confirm dialog")
+    press(browser, '[data-action="destroy"]', "Destroy")
+    until(lambda: dialog_open(browser), 5, what="the confirm dialog")
     shots(browser, "app-destroy-confirm")
-    browser.find_element("css selector", '[data-action="confirm-no"]').click()
-    until(lambda: dialog.get_attribute("open") is None, 5, what="the dialog closed")
+    press(browser, '[data-action="confirm-no"]', "No")
+    until(lambda: not dialog_open(browser), 5, what="the dialog closed")
     assert requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code == 200   # nothing happened
-    browser.find_element("css selector", '[data-action="destroy"]').click()
-    until(lambda: dialog.get_attribute("open") is not None, 5, what="the confirm dialog")
-    browser.find_element("css selector", '[data-action="confirm-yes"]').click()
+    press(browser, '[data-action="destroy"]', "Destroy again")
+    until(lambda: dialog_open(browser), 5, what="the confirm dialog")
+    press(browser, '[data-action="confirm-yes"]', "Yes")
     until(lambda: js(browser, "return location.hash") == "#/apps", 20, what="back to the apps")
     until(lambda: requests.get(sched.url + "/v2/apps" + app_id, timeout=5).status_code == 404, 60, what="app gone")
     until(lambda: js(browser, "return !!document.querySelector('[data-view=apps][data-ready=\"1\"]') && "
@@ -280,18 +278,18 @@ def test_with_tokens_an_action_asks_for_one_and_works_after(guarded, browser, sh
     js(browser, "sessionStorage.clear()")
     scale = lambda n: (browser.find_element("css selector", '[data-role="scale-to"]').clear(),  # noqa: E731
                        browser.find_element("css selector", '[data-role="scale-to"]').send_keys(str(n)),
-                       browser.find_element("css selector", '[data-action="scale"]').click())
+                       press(browser, '[data-action="scale"]', "Scale"))
     scale(1)
     until(lambda: token_dialog_open(browser), 10, what="the token dialog")
     shots(browser, "token-dialog")
-    browser.find_element("css selector", '[data-action="token-cancel"]').click()
+    press(browser, '[data-action="token-cancel"]', "Cancel")
     until(lambda: js(browser, "return [...document.querySelectorAll('[data-role=toast]')].some((t) => /token/.test(t.textContent))"),
           10, what="refused without a token")
     assert requests.get(s.url + "/v2/apps" + app, timeout=5).json()["app"]["instances"] == 0
     scale(1)
     until(lambda: token_dialog_open(browser), 10, what="the token dialog")
     browser.find_element("css selector", '[data-role="token-input"]').send_keys(RW)
-    browser.find_element("css selector", '[data-action="token-save"]').click()
+    press(browser, '[data-action="token-save"]', "Save")
     until(lambda: requests.get(s.url + "/v2/apps" + app, timeout=5).json()["app"]["instances"] == 1, 20,
           what="scaled with the token")
     assert js(browser, "return sessionStorage.getItem('halyard.token')") == RW
@@ -326,16 +324,16 @@ def test_rollback_and_restart_from_the_app_view(sched, browser, shots):
         open_view(browser, sched.url, f"/apps/{quote(app, safe='')}", "app")
         until(lambda: js(browser, "return document.querySelectorAll('[data-action=rollback]').length") == 1, 20,
               what="a rollback button for the older version")
-        browser.find_element("css selector", '[data-action="rollback"]').click()
+        press(browser, '[data-action="rollback"]', "Rollback")
         until(lambda: js(browser, "return document.querySelector('[data-role=confirm-dialog]').open"), 5,
               what="the confirm dialog")
-        browser.find_element("css selector", '[data-action="confirm-yes"]').click()
+        press(browser, '[data-action="confirm-yes"]', "Yes")
         until(lambda: requests.get(sched.url + "/v2/apps" + app, timeout=5).json()["app"]["cmd"] == "sleep 100", 30,
               what="rolled back to the first definition")
         until(lambda: "sleep 100" in js(browser, "return document.querySelector('[data-role=definition]').textContent"),
               20, what="the definition shown live")
         versions = len(requests.get(sched.url + f"/v2/apps{app}/versions", timeout=5).json()["versions"])
-        browser.find_element("css selector", '[data-action="restart"]').click()
+        press(browser, '[data-action="restart"]', "Restart")
         until(lambda: len(requests.get(sched.url + f"/v2/apps{app}/versions", timeout=5).json()["versions"]) > versions
               or js(browser, "return [...document.querySelectorAll('[data-role=toast]')].some((t) => /Restart: done/.test(t.textContent))"),
               20, what="restarted")
@@ -355,9 +353,77 @@ def test_reset_delay_shows_when_delayed_and_relaunches_at_once(sched, browser, s
               what="the Reset delay button")
         assert js(browser, "return document.querySelector('[data-view=app] [data-role=status]').textContent") == "Delayed"
         shots(browser, "app-delayed")
-        browser.find_element("css selector", '[data-action="reset-delay"]').click()
+        press(browser, '[data-action="reset-delay"]', "Reset delay")
         # without the reset, the next launch would wait 120 s
         until(lambda: (requests.get(sched.url + "/v2/apps" + app, timeout=5).json()["app"].get("lastTaskFailure")
                        or {}).get("taskId") not in (None, first), 60, what="relaunched (and failed) at once")
     finally:
         requests.delete(sched.url + "/v2/apps" + app, params={"force": "true"}, timeout=30)
+
+
+def agent_box(driver, host: str) -> dict | None:
+    """The cluster view's box of agent ``host``: its state, the words in it, its frame's dash pattern."""
+    return js(driver, """
+        const g = [...document.querySelectorAll('[data-view=cluster] [data-agent-host]')]
+          .find((b) => b.dataset.agentHost === arguments[0]);
+        return g ? {state: g.dataset.agentState, text: [...g.querySelectorAll('text')].map((t) => t.textContent).join(' '),
+                    dash: g.querySelector('rect.frame').getAttribute('stroke-dasharray'),
+                    reachable: g.dataset.reachable} : null;""", host)
+
+
+def test_drain_and_reactivate_an_agent_by_click(sched, browser, shots):
+    """Drain and Reactivate from the cluster view, by clicks in Chromium, on the shared cluster (its
+    agent is reactivated whatever happens): Esc on the confirmation changes nothing; confirmed, the
+    agent's box goes draining then drained (word and frame pattern), the master drains it; clicked
+    again, Reactivate makes it active at the master and in the box."""
+    from selenium.webdriver.common.keys import Keys
+
+    agents = requests.get(sched.url + "/v1/agents", timeout=5).json()["agents"]
+    host = min((a for a in agents if a["state"] == "active"), key=lambda a: (len(a["tasks"]), a["host"]))["host"]
+    name = f'[data-view=cluster] g[data-agent-host="{host}"] > text:first-of-type'   # its hostname: not a task mark
+    master = sched.cluster["MESOS_MASTER"]
+
+    def at_master() -> dict:
+        return next(a for a in requests.get(master + "/master/slaves", timeout=5).json()["slaves"]
+                    if a["hostname"] == host)
+
+    def state() -> str:
+        return requests.get(f"{sched.url}/v1/agents/{host}", timeout=5).json()["state"]
+
+    def asked(text: str) -> str:   # the confirmation open, saying ``text`` (read by selector: never stale)
+        return until(lambda: dialog_open(browser) and text in js(
+            browser, "return document.querySelector('[data-role=confirm-text]').textContent") and text, 5,
+            what=f"the confirmation {text!r}")
+
+    open_view(browser, sched.url, "/cluster", "cluster")
+    until(lambda: (agent_box(browser, host) or {}).get("state") == "active", 20, what=f"{host}'s box, active")
+    try:
+        press(browser, name, f"{host}'s box")
+        asked(f"Drain {host}?")
+        press(browser, '[data-action="confirm-no"]', "Esc on the confirmation", key=Keys.ESCAPE)
+        until(lambda: not dialog_open(browser), 5, what="the confirmation closed")
+        assert state() == "active" and not at_master().get("deactivated")   # Esc: nothing asked
+
+        press(browser, name, f"{host}'s box")
+        asked(f"Drain {host}?")
+        press(browser, '[data-action="confirm-yes"]', "Yes")
+        until(lambda: state() in ("draining", "drained"), 10, what=f"{host} draining")
+        box = until(lambda: (lambda b: b if b and b["state"] == "drained" else None)(agent_box(browser, host)), 60,
+                    what=f"{host}'s box drained")
+        assert "drained" in box["text"] and box["dash"] == "1 0", box   # the word and the frame's pattern
+        assert box["reachable"] == "1", box   # connected: not drawn as unreachable (a red dashed frame)
+        assert at_master()["deactivated"] is True and at_master().get("drain_info"), at_master()
+        shots(browser, "cluster-agent-drained")
+
+        press(browser, name, f"{host}'s box")
+        asked(f"Reactivate {host}?")
+        press(browser, '[data-action="confirm-yes"]', "Yes")
+        until(lambda: state() == "active", 10, what=f"{host} active")
+        box = until(lambda: (lambda b: b if b and b["state"] == "active" else None)(agent_box(browser, host)), 30,
+                    what=f"{host}'s box active again")
+        assert "drain" not in box["text"], box
+    finally:
+        if state() != "active":
+            requests.post(f"{sched.url}/v1/agents/{host}/reactivate", json={}, timeout=10)
+        until(lambda: at_master()["active"] and not at_master().get("deactivated") and not at_master().get("drain_info"),
+              30, what=f"{host} active at the master again")

@@ -30,6 +30,7 @@ import requests
 
 from .harness import SchedulerProc, clean_shutdown, unique
 from .v1client import until
+from .webui import press
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -107,15 +108,6 @@ def read(driver: webdriver.Chrome, selector: str, what: str, fn=lambda e: e.text
     replaced them meanwhile (a stale element)."""
     return until(lambda: [fn(e) for e in driver.find_elements(By.CSS_SELECTOR, selector)] or None, timeout,
                  what=what)
-
-
-def press(driver: webdriver.Chrome, selector: str, what: str, key: str = "") -> None:
-    """Click the element (or press ``key`` on it), found again if a redraw replaced it meanwhile."""
-    def once() -> bool:
-        element = css(driver, selector)
-        element.send_keys(key) if key else element.click()
-        return True
-    until(once, 15, what=what)
 
 
 def confirm(driver: webdriver.Chrome, yes: bool) -> None:

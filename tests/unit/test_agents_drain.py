@@ -19,10 +19,12 @@ from halyard.engine.messages import (
     Offers,
     OperatorAnswered,
     OperatorCall,
+    Persist,
     Publish,
     PutApp,
     ReactivateAgent,
     StatusUpdate,
+    Subscribed,
     Tick,
 )
 from halyard.errors import ConflictError, UnknownAgentError
@@ -286,3 +288,73 @@ def test_an_agent_in_a_maintenance_window_is_drained_without_drain_agent():
     out = engine.handle(Tick())
     assert not [i for i in out if isinstance(i, OperatorCall)]   # Mesos refuses DRAIN_AGENT in a schedule
     assert engine.drains.drains["S2"].phase == "drained"
+
+
+# --- a drain across a leader failover -----------------------------------------------------------
+
+class Written:
+    """The store's drains and deployments as the Persists of everything handled left them."""
+
+    def __init__(self, engine):
+        self.engine, self.drains, self.deployments = engine, {}, {}
+
+    def handle(self, event):
+        out = self.engine.handle(event)
+        for persist in (i for i in out if isinstance(i, Persist)):
+            self.drains.update({d.agent_id: d for d in persist.drains})
+            for agent_id in persist.delete_drains:
+                self.drains.pop(agent_id, None)
+            self.deployments.update({d.key: d for d in persist.deployments})
+            for key in persist.delete_deployments:
+                self.deployments.pop(key, None)
+        return out
+
+    def successor(self):
+        """A new leader, loaded from what was written (``Written`` around it)."""
+        from halyard.engine.app_records import DrainRecord, Snapshot
+
+        new, clock = make_engine()
+        clock.now = self.engine.clock()
+        drains = {a: DrainRecord.from_json(d.to_json()) for a, d in self.drains.items()}   # the JSON round trip
+        new.load(Snapshot(framework_id="F1", apps=dict(self.engine.apps), tasks=dict(self.engine.tasks),
+                          deployments=dict(self.deployments), drains=drains))
+        new.handle(Subscribed("F1"))
+        subscribed(new)
+        return Written(new)
+
+
+def test_a_drain_survives_a_leader_failover_halfway_and_after_it_reached_the_master():
+    engine, clock, old = _drained_app(mhc=1.0, moc=0.34)
+    victim = on(engine, "S1")[0]
+    first = Written(engine)
+    first.handle(DrainAgent("127.0.0.1", deadline=60))
+    assert first.drains["S1"].phase == "moving" and dict(first.drains["S1"].initial) == {"/web": 1}
+    deployment_id = engine.deployment_of("/web").id
+    out = first.handle(Offers((offer(1), offer(2), offer(3))))
+    new_task = next(i for i in out if isinstance(i, Launch)).tasks[0].task_id
+    update(engine, new_task, "TASK_RUNNING")            # the replacement runs, not healthy yet: the leader dies
+
+    second = first.successor()
+    successor = second.engine
+    assert successor.drains.leaving() == {"S1"}
+    assert successor.deployment_of("/web").id == deployment_id and successor.deployment_of("/web").kind == "drain"
+    row = {r.hostname: r for r in successor.view.agents()}["127.0.0.1"]
+    assert row.state == "draining" and [(a.app_id, a.initial, a.left) for a in row.drain_apps] == [("/web", 1, 1)]
+    out = second.handle(Offers((offer(1), offer(2), offer(3))))
+    assert all(i.agent_id != "S1" for i in out if isinstance(i, Launch))  # still nothing new there
+    assert update(successor, new_task, "TASK_RUNNING", healthy=True) == [victim]   # the drain goes on
+    update(successor, victim, "TASK_KILLED")
+    out = second.handle(Tick())
+    assert OperatorCall("DRAIN_AGENT", "S1") in out and successor.deployment_of("/web") is None
+    assert second.drains["S1"].phase == "master"   # written before the call went
+
+    third = second.successor()                      # and another failover while the master drains it
+    assert third.engine.drains.drains["S1"].phase == "master"
+    third.engine.membership.members["S1"] = third.engine.membership.members["S1"].__class__(
+        seen(1, drain="DRAINED"), "listing", 0)
+    third.handle(Tick())
+    assert third.drains["S1"].phase == "drained"
+    assert {r.hostname: r for r in third.engine.view.agents()}["127.0.0.1"].state == "drained"
+    out = third.handle(ReactivateAgent("127.0.0.1"))
+    assert OperatorCall("REACTIVATE_AGENT", "S1") in out and third.drains == {}
+    assert third.successor().engine.drains.leaving() == frozenset()

@@ -121,7 +121,8 @@ def test_info_leader_and_stats_keep_their_json(api):
                             "failover_timeout": 604800.0, "mesos_user": None,
                             "mesos_leader_ui_url": "http://10.0.0.2:5050/"},
         "zookeeper_config": {"zk": "zk://z:2181/h", "zk_timeout": 10000}, "http_config": {"http_port": 8080}})
-    assert call(api, "GET", "/v1/stats") == (200, {"leader": True, "epoch": 3, "offerCycles": 7, "reconciling": 0,
+    assert call(api, "GET", "/v1/stats") == (200, {"leader": True, "suspended": False, "epoch": 3, "offerCycles": 7,
+                                                  "reconciling": 0,
                                                   "offerToAcceptMs": {"p50": 1.5, "p99": 9.25, "count": 4}})
     assert call(api, "GET", "/v2/leader") == (200, {"leader": "me:8080"})
     assert call(api, "GET", "/ping") == (200, "pong")

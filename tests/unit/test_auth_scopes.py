@@ -325,3 +325,20 @@ def test_only_the_reads_filter_read_limits_are_decoded_again(closed, monkeypatch
                  "/v2/apps", "/v2/groups/team-a"):
         assert call(closed, "GET", path, headers=VIEW_A)[0] == 200, path
     assert seen == ["/v2/apps", "/v2/groups/team-a"]
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("POST", "/v1/agents/127.0.0.1/drain", {}),
+    ("POST", "/v1/agents/127.0.0.1/reactivate", None),
+    ("POST", "/v1/agents/127.0.0.1/maintenance", {"start": "2099-01-01T00:00:00Z", "duration": "1h"}),
+    ("DELETE", "/v1/agents/127.0.0.1/maintenance", None),
+])
+def test_an_agent_is_the_whole_clusters_only_an_unscoped_rw_token_changes_it(world, method, path, body):
+    api, backend, _, audit = world
+    for who in (TEAM_A, VIEWER, VIEW_A):
+        status, answer = call(api, method, path, body, headers=who)
+        assert status == 403, (who, status, answer)
+    assert call(api, method, path, body)[0] == 401   # no token at all
+    engine = backend.engine
+    assert engine.drains.drains == {} and engine.maintenance.windows == {}   # nothing changed
+    assert call(api, method, path, body, headers=ADMIN)[0] not in (401, 403)   # (404 here: no such agent)

@@ -309,3 +309,17 @@ def test_cluster_and_app_files_read_as_yaml_safe_load_reads_them(tmp_path):
     with pytest.raises(ValidationError) as err:
         load_document(tmp_path / "bad.json")
     assert "not valid YAML/JSON: line 2" in str(err.value)
+
+
+def test_a_drain_s_progress_per_app_says_moved_waiting_with_the_reasons_and_done():
+    from halyard.cli.agents import progress_lines
+
+    drain = {"apps": [
+        {"app": "/a", "initial": 3, "left": 3, "status": "moving", "reasons": []},
+        {"app": "/b", "initial": 2, "left": 1, "status": "waiting",
+         "reasons": ["insufficient cpus (needs 1.5) on 2 of 2 agents", "UNIQUE hostname on 1 of 2 agents"]},
+        {"app": "/c", "initial": 4, "left": 0, "status": "done", "reasons": []}]}
+    assert progress_lines(drain) == [
+        "/a: moving, 0/3 moved",
+        "/b: waiting, 1/2 moved: insufficient cpus (needs 1.5) on 2 of 2 agents; UNIQUE hostname on 1 of 2 agents",
+        "/c: done (4 moved)"]

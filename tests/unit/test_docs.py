@@ -441,6 +441,22 @@ def definitions() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     return {name: frozenset(body) for name, body in classes.items()}, frozenset(functions)
 
 
+def package_file_problems(text: str) -> list[str]:
+    """In the map's section of a package (a heading that starts with `` `pkg/` ``), a module named
+    without a directory (``members.py``) is that package's: it must be in ``framework/pkg/``. (The
+    repository-wide check accepts any file whose path ends so, e.g. another package's.)"""
+    problems = []
+    for section in re.split(r"(?m)^### ", text)[1:]:
+        package = re.match(r"`([a-z_]+)/`", section)
+        if not package:
+            continue
+        for number, span in inline_spans(section):
+            for name in FILE.findall(span):
+                if "/" not in name and name.endswith(".py") and not (FRAMEWORK / package[1] / name).exists():
+                    problems.append(f"{package[1]}/: {name}: not in framework/{package[1]}/")
+    return problems
+
+
 def name_problems(text: str) -> list[str]:
     """Every class, ``Class.member`` or function an inline code span names that framework/ does not
     define (Marathon's event types and :data:`FOREIGN_NAMES` aside)."""
@@ -491,6 +507,10 @@ def test_every_link_leads_somewhere(page):
 
 def test_the_map_names_classes_methods_and_functions_that_exist():
     assert name_problems(ARCHITECTURE.read_text()) == []
+
+
+def test_the_map_names_each_package_s_own_modules():
+    assert package_file_problems(ARCHITECTURE.read_text()) == []
 
 
 def test_the_api_page_names_every_endpoint_the_api_serves():
@@ -616,3 +636,9 @@ def test_a_name_the_map_gives_that_moved_is_caught():
     assert name_problems(text) == ["line 2: Engine.converge_all: Engine has no converge_all",
                                    "line 2: SchedulerStep: no class SchedulerStep in framework/",
                                    "line 2: app_updates_of: no function app_updates_of in framework/"]
+
+
+def test_a_module_the_map_gives_to_the_wrong_package_is_caught():
+    text = ("# Architecture\n\n### `lb/`: `halyard lb`\n\n`render.py` and `members.py`\n\n"
+            "### `engine/`: events\n\n`members.py`, `store/zk.py`\n")
+    assert package_file_problems(text) == ["lb/: members.py: not in framework/lb/"]

@@ -862,3 +862,23 @@ def test_with_discovery_off_no_change_set_grows():
     engine, _, _ = running_engine(discovery=False)
     engine.handle(PutApp(app(2)))
     assert engine.apps.take_changed() == set() and engine.index.take_changed() == set()
+
+
+def test_a_new_leader_kills_and_records_what_its_load_finds_over_the_instances():
+    """An app stored with 1 instance and 2 running tasks (a scale-down whose kill the old leader
+    never sent): the new leader's first event carries the Kill, and the task's killing mark is
+    written, not only held in memory."""
+    engine, clock = make_engine()
+    engine.handle(PutApp(app(1)))
+    version = engine.apps["/web"].config_version
+    snap = Snapshot(framework_id="F1", apps=dict(engine.apps), tasks={
+        f"web.{x}": TaskRecord(f"web.{x}", "/web", version, f"S{n}", f"127.0.0.{n}", (31000,),
+                               state="TASK_RUNNING", staged_at=clock.now, started_at=clock.now)
+        for n, x in ((1, "a"), (2, "b"))})
+    leader, _ = make_engine()
+    leader.load(snap)
+    out = leader.handle(Subscribed("F1"))
+    kills = [i for i in out if isinstance(i, Kill)]
+    assert len(kills) == 1, kinds(out)
+    written = [t for i in out if isinstance(i, Persist) for t in i.tasks if t.killing]
+    assert [t.task_id for t in written] == [kills[0].task_id]

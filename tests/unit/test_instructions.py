@@ -2,6 +2,7 @@
 place (the store, the driver, the outlets), in the engine's order."""
 from __future__ import annotations
 
+import threading
 import typing
 
 import pytest
@@ -20,8 +21,9 @@ from halyard.engine.messages import (
 )
 from halyard.errors import FencedError, StoreError
 from halyard.jobs.domain_events import CallbackNotice
-from halyard.runtime.instructions import MESOS_CALLS, InstructionHandlers, Outlets
-from halyard.runtime.signals import StepDownChannel
+from halyard.engine.messages import Launch
+from halyard.runtime.instructions import ACTS, MESOS_CALLS, InstructionHandlers, Outlets
+from halyard.runtime.signals import StepDownChannel, Why
 from halyard.runtime.step_down import StepDown, StepDownRules
 
 from .test_service import FakeDriver, FakeSession, FakeStore
@@ -42,12 +44,12 @@ class FailingDiscovery:
         self.calls.append(("sync", full))
 
 
-def handlers(store=None, **outlets):
+def handlers(store=None, session=None, why=None, **outlets):
     """Handlers over fakes; returns them, the driver, what was posted back and what the outlets got."""
     store, driver, posted, got = store or FakeStore(), FakeDriver("F1", None, None), [], []
     outlets.setdefault("publish", got.append)
     outlets.setdefault("notify", got.append)
-    rules = StepDownRules(StepDownChannel(lambda: None), store, FakeSession(), yield_seconds=2.0)
+    rules = StepDownRules(why or StepDownChannel(lambda: None), store, session or FakeSession(), yield_seconds=2.0)
     return InstructionHandlers(Outlets(**outlets), store, rules, driver, posted.append), driver, posted, got
 
 
@@ -73,7 +75,32 @@ def test_each_instruction_goes_to_its_place_in_order():
 
 def test_mesos_calls_are_the_instructions_the_driver_carries_out():
     h, driver, *_ = handlers()
-    assert {t for t, handler in h.handlers.items() if handler == driver.execute} == set(MESOS_CALLS)
+    assert {t for t, handler in h.handlers.items() if handler == driver.execute} == set(MESOS_CALLS) - set(ACTS)
+    assert set(ACTS) <= set(MESOS_CALLS)
+    h.carry_out([Kill("t1", "a1")])
+    assert driver.executed == [Kill("t1", "a1")]
+
+
+@pytest.mark.parametrize("act", [Kill("t1", "a1"), Launch("a1", ("o1",), (), 5.0)])
+def test_no_launch_or_kill_while_the_session_is_suspended_and_none_once_it_is_lost(act):
+    session, why = FakeSession(), StepDownChannel(lambda: None)
+    session.connected = False
+    why.signal(Why.SESSION_LOST)
+    h, driver, *_ = handlers(session=session, why=why)
+    with pytest.raises(StepDown, match="session lost"):
+        h.carry_out([Decline(("o9",), 5.0), act])
+    assert driver.executed == [Decline(("o9",), 5.0)]
+
+
+def test_a_kill_held_while_suspended_goes_out_once_the_session_is_back():
+    session = FakeSession()
+    session.connected = False
+    h, driver, *_ = handlers(session=session)
+    back = threading.Timer(0.2, lambda: setattr(session, "connected", True))
+    back.start()
+    h.carry_out([Kill("t1", "a1")])
+    back.join()
+    assert driver.executed == [Kill("t1", "a1")]
 
 
 def test_a_fenced_write_steps_down():

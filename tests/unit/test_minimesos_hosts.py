@@ -185,6 +185,23 @@ def test_a_timer_ends_only_its_own_cut_and_heal_a_b_takes_the_pair_from_every_cu
         net.cut("agent9", "all", None)
 
 
+def test_two_cuts_in_the_same_millisecond_have_their_own_ids(monkeypatch, tmp_path):
+    import hosts as hostnet
+
+    monkeypatch.setattr(hostnet.Hosts, "_apply", lambda self, state, touched: None)
+    monkeypatch.setattr(hostnet.time, "time", lambda: 1_700_000_000.0)
+    net = hostnet.Hosts(tmp_path, 10050)
+    with net._locked() as state:
+        state["bridge"] = "mm10050br"
+        state["hosts"] = [h.__dict__ for h in netplan.plan(10050, 1, 1, 2)]
+    net.cut("agent1", "masters", None)
+    net.cut("agent2", "masters", None)
+    first, second = (c["id"] for c in net.cuts())
+    assert first != second
+    assert net.heal(cut_id=second) == [("agent2", "master1")]
+    assert [c["pairs"] for c in net.cuts()] == [[["agent1", "master1"]]]
+
+
 def test_up_hosts_installs_ip_iptables_and_nsenter_through_the_package_path(monkeypatch):
     import install
 

@@ -92,3 +92,40 @@ def test_a_join_told_by_the_stream_counts_at_once_and_a_later_look_does_not_coun
     assert trigger.joined == {"S3"}
     trigger.joined = set()
     assert not trigger.observe(["S1", "S2", "S3"], 30)   # already counted
+
+
+def test_the_operator_api_carries_the_frameworks_credentials_like_its_subscription():
+    """Framework authentication applies to the operator connection too: every call (SUBSCRIBE
+    and the agent calls) sends HTTP basic credentials when a principal and secret are given."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from halyard.mesos.master import MesosMaster
+    from halyard.mesos.operator_api import OperatorApi
+
+    seen: list[tuple[str | None, str]] = []
+
+    class Master(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.headers.get("Authorization"), json.loads(body)["type"]))
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Master)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        master = MesosMaster(f"http://127.0.0.1:{server.server_address[1]}")
+        OperatorApi(master, "halyard", "s3cret").agent_call("DEACTIVATE_AGENT", "S1")
+        OperatorApi(master, "halyard", "s3cret").subscribe(read_timeout=5).close()
+        OperatorApi(master).agent_call("REACTIVATE_AGENT", "S1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    basic = "Basic " + base64.b64encode(b"halyard:s3cret").decode()
+    assert seen == [(basic, "DEACTIVATE_AGENT"), (basic, "SUBSCRIBE"), (None, "REACTIVATE_AGENT")]

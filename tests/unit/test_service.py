@@ -36,9 +36,16 @@ class FakeStore:
         self.epoch = 0
         self.commits: list[Persist] = []
         self.fail_with: Exception | None = None
+        self.reachers: list[str] = []
 
     def ensure_layout(self):
         pass
+
+    def mark_master_reach(self, identifier, reaches):
+        self.reachers = sorted({*self.reachers, identifier} if reaches else set(self.reachers) - {identifier})
+
+    def master_reachers(self):
+        return list(self.reachers)
 
     def become_leader(self):
         self.epoch += 1
@@ -167,6 +174,22 @@ def test_abdication_and_a_lost_session_step_down_and_a_standby_names_the_leader(
     until(lambda: drivers[1].stopped)
 
 
+def test_after_a_lost_session_zookeeper_is_not_read_until_a_new_session_connects(service):
+    """A LOST declared while cut off (``store/suspension.py``): the client restarts and connects
+    only once ZooKeeper answers; a read meanwhile would wait for it, so the API names no leader."""
+    _, _, drivers, _ = service.fakes
+    until(lambda: service.engine is not None)
+    service.session.connected = False
+    service.session_changed(SessionState.SUSPENDED)
+    service.session_changed(SessionState.LOST)
+    until(lambda: drivers[0].stopped and service.engine is None)
+    assert service.leader() is None
+    service.session_changed(SessionState.CONNECTED)
+    assert service.leader() == "other:8080"
+    service.session.connected = True
+    until(lambda: len(drivers) == 2 and service.engine is not None)  # and it contends again
+
+
 def test_a_suspended_session_pauses_launching_until_it_is_back(service):
     until(lambda: service.engine is not None)
     service.session_changed(SessionState.SUSPENDED)
@@ -268,6 +291,7 @@ def test_a_leader_without_zookeeper_refuses_commands_at_once_serves_stale_reads_
     until(lambda: service.about().subscribed_master == "10.0.0.2:5050")
     service.session_changed(SessionState.SUSPENDED)
     assert service.stale_for() is not None and service.stale_for() >= 0
+    assert service.stats().suspended and service.stats().leader
     commits = len(store.commits)
     started = time.monotonic()
     with pytest.raises(LeaderSuspendedError):
@@ -329,7 +353,7 @@ def test_a_silent_master_is_connected_to_again_after_two_heartbeat_intervals():
     listener.settimeout(10)
     port = listener.getsockname()[1]
     driver = MesosDriver(f"127.0.0.1:{port}", {"name": "t", "user": "u"}, lambda e: None)
-    driver._driver._timeout = 0.5  # pymesos asks the master's /version first: the silent master does not answer
+    driver._driver.version_probe_timeout = 0.5  # pymesos asks the master's /version first: the silent master does not answer
     driver._driver.heartbeat_seconds = 0.5
     accepted = []
     try:

@@ -98,6 +98,9 @@ def test_cluster_shows_agents_with_zone_rack_and_reachability_and_the_tasks_on_t
     assert agents["S0"]["zone"] == "zone-a" and agents["S0"]["region"] == "local" and agents["S0"]["rack"] == "rack-1"
     assert agents["S0"]["reachable"] is True and agents["S2"]["reachable"] is False
     assert set(agents["S0"]["resources"]) == {"cpus", "mem", "disk"} and set(agents["S0"]["used"]) == {"cpus", "mem", "disk"}
+    # A deactivated (or drained) agent is connected: Mesos says ``active: false`` of it too.
+    drained = {**state, "slaves": [{**state["slaves"][0], "active": False, "deactivated": True}]}
+    assert cluster_json(drained, [])["agents"][0]["reachable"] is True
     assert agents["gone-agent"] == {"id": "gone-agent", "hostname": "10.0.0.9", "zone": None, "region": None,
                                     "rack": None, "reachable": False,
                                     "resources": {"cpus": 0.0, "mem": 0.0, "disk": 0.0},

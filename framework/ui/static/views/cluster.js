@@ -42,6 +42,7 @@ export function mount(el, ctx) {
   const reload = reloader(load, 80);
   let cause = null;              // the first event since the last fetch started (for the trace)
   const ended = new Map();       // task id -> {task, until}
+  let drainPoll = null;          // while an agent drains: the next read of the cluster
   const trace = (window.__halyardTrace = window.__halyardTrace || []);
 
   function isDense() { return dense ?? (data ? data.agents.length >= DENSE_AT : false); }
@@ -58,6 +59,10 @@ export function mount(el, ctx) {
         for (const t of data.tasks) if (!ids.has(t.id) && !ended.has(t.id)) ended.set(t.id, { task: t, until: now + ENDED_MS });
       }
       data = fresh;
+      // A drain moves on without a task event (an agent with none of Halyard's tasks; the master's
+      // DRAINED): while an agent is draining, the cluster is read again every 2 s.
+      clearTimeout(drainPoll);
+      if (fresh.agents.some((a) => a.state === "draining")) drainPoll = setTimeout(() => reload.alive && reload.run(), 2000);
       render(why);
     } catch (err) {
       if (reload.alive) picture.innerHTML = `<p class="empty" role="alert">Cannot read the cluster: ${escapeHtml(err.message)}</p>`;
@@ -172,7 +177,7 @@ export function mount(el, ctx) {
       }
       reload.schedule();
     },
-    unmount() { reload.stop(); window.removeEventListener("resize", onResize); },
+    unmount() { reload.stop(); clearTimeout(drainPoll); window.removeEventListener("resize", onResize); },
   };
 }
 
