@@ -28,7 +28,7 @@ from .v1client import until
 
 pytestmark = pytest.mark.integration
 
-PORT, ZK_PORT, TASK_PORTS = 27850, 14781, 59000   # this module's own (HA: masters 27850/27950/28050, ZooKeeper 14781-3, 15781-3, 16781-3)
+PORT, ZK_PORT, TASK_PORTS = 27850, 14981, 59000   # this module's own (HA: masters 27850/27950/28050, ZooKeeper 14981-3, 15981-3, 16981-3)
 UP = ("up", "--hosts", "--masters", "3", "--zookeepers", "3", "--agents", "2", "--no-docker",
       "--port", str(PORT), "--zk-port", str(ZK_PORT), "--task-ports", str(TASK_PORTS))
 APP, INSTANCES = "/partition/master", 4

@@ -20,7 +20,7 @@ import pytest
 from .test_soak import assert_nothing_left, run_soak
 
 pytestmark = pytest.mark.integration
-PORT, ZK_PORT, TASK_PORTS = 28150, 14681, 60000   # reserved for this test's private cluster (its own /24; agent K offers 60000+1000(K-1).., up to 64999)
+PORT, ZK_PORT, TASK_PORTS = 28150, 14881, 60000   # reserved for this test's private cluster (its own /24; agent K offers 60000+1000(K-1).., up to 64999)
 PARTITIONS = ("agent-cut", "leader-master-cut", "zk-isolate", "master-isolate")
 
 
