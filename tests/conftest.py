@@ -30,6 +30,7 @@ OWN_CLUSTER = frozenset({
     "tests/integration/test_minimesos_hosts.py",
     "tests/integration/test_partition_agent.py",
     "tests/integration/test_partition_master.py",
+    "tests/integration/test_partition_master_isolated.py",
     "tests/integration/test_partition_scheduler.py",
     "tests/integration/test_partition_zookeeper.py",
     "tests/integration/test_rebalance.py",
@@ -37,6 +38,7 @@ OWN_CLUSTER = frozenset({
     "tests/integration/test_soak.py",
     "tests/integration/test_tls.py",
     "tests/integration/test_soak_ha.py",
+    "tests/integration/test_soak_hosts.py",
 })
 
 
