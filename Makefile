@@ -45,12 +45,13 @@ lint: install
 	$(VENV)/bin/ruff check framework executor
 	$(VENV)/bin/mypy
 
-# Two workers (tests/conftest.py): the tests that share the local cluster in order on one, the unit
-# tests and those that bring up their own cluster (or the simulator) on the other. The cluster's
+# Three workers (tests/conftest.py): the tests that share the local cluster in order on one; the
+# soaks and the HA control plane's tests (their own clusters) on another; the unit tests and the
+# other modules that bring up their own cluster (or the simulator) on the third. The cluster's
 # packages and launcher are installed first, so that the workers' clusters start on a warm cache.
 test: test-packages install lint
 	$(PYTHON) minimesos/install.py >/dev/null
-	$(PY) -m pytest -ra -n 2 --dist loadgroup --durations=25 tests --ignore=tests/provision
+	$(PY) -m pytest -ra -n 3 --dist loadgroup --durations=25 tests --ignore=tests/provision
 
 # vagrant/provision.sh run in a Debian 12 root made by debootstrap, its master and agent started in
 # network namespaces (tests/provision/): about 4 minutes warm, 5 the first time, so not in `make test`.

@@ -160,7 +160,8 @@ class Bench:
         extra = ["--zk-session-timeout", a.zk_session_timeout, "--deployment-timeout", a.deployment_timeout]
         extra += [] if a.discovery else ["--no-discovery"]
         for i in range(2):
-            s = Scheduler(self.work, i, self.sim, self.zk, CHROOT, self.name, *extra)
+            port = a.scheduler_port + i if a.scheduler_port else None
+            s = Scheduler(self.work, i, self.sim, self.zk, CHROOT, self.name, *extra, port=port)
             self.procs.append(s)
             self.schedulers.append(s.start())
             if i == 0:
@@ -275,6 +276,7 @@ class Bench:
         self.wait_deployments(app, 60)
         self.sim.post("/sim/reset")
         mntr0, cpu0 = self.zk.mntr(), cpu_seconds(self.sim.pid)
+        leader_cpu0, zk_cpu0 = cpu_seconds(self.leader.pid), cpu_seconds(self.zk.pid)
         with self.profiled("launch"):
             t0 = time.monotonic()
             self.api("PUT", "/v2/apps" + app, json={"instances": n}, params={"force": "true"}).raise_for_status()
@@ -293,6 +295,10 @@ class Bench:
         r["launch.update_retries"] = stats["update_retries"]          # updates Mesos sent again (no ACK in 10 s)
         r["launch.stale_acks"] = stats["counts"].get("stale_acks", 0)  # ACKs of updates already acknowledged
         r["launch.simulator_cpu_share"] = round((cpu_seconds(self.sim.pid) - cpu0) / ended, 3)
+        # CPU seconds spent by the leader and by ZooKeeper during the launch: less noisy than wall
+        # time on a shared machine (what each task costs, whatever else runs beside it)
+        r["launch.leader_cpu_s"] = round(cpu_seconds(self.leader.pid) - leader_cpu0, 2)
+        r["launch.zookeeper_cpu_s"] = round(cpu_seconds(self.zk.pid) - zk_cpu0, 2)
         r["launch.zk_bytes_received"] = (int(mntr1.get("zk_bytes_received_count", 0))
                                          - int(mntr0.get("zk_bytes_received_count", 0)))
         r["launch.zk_data_bytes_added"] = (int(mntr1.get("zk_approximate_data_size", 0))
@@ -302,7 +308,8 @@ class Bench:
         r["zk.znodes_10k"], r["zk.bytes_10k"] = census["znodes"], census["bytes"]
         log(f"  launch: {n} running in {seen['halyard']:.1f}s (Mesos {seen['mesos']:.1f}s), deployment ended "
             f"{ended:.1f}s, {r['launch.tasks_per_s']} tasks/s vs null {r['launch.null_tasks_per_s']}; accept p99 "
-            f"{r['launch.accept_p99_ms']} ms; RSS {r['memory.rss_mb_10k']} MB; {census}")
+            f"{r['launch.accept_p99_ms']} ms; CPU leader {r['launch.leader_cpu_s']} s, ZooKeeper "
+            f"{r['launch.zookeeper_cpu_s']} s, simulator share {r['launch.simulator_cpu_share']}; RSS {r['memory.rss_mb_10k']} MB; {census}")
         if self.scenarios[-1] != "launch":   # the next scenarios count their tasks alone
             t0 = time.monotonic()
             self.remove(app, a.deadline)
@@ -515,6 +522,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--profile", action="store_true", help="py-spy the leader in each scenario")
     ap.add_argument("--sim-port", type=int, default=17050)
     ap.add_argument("--zk-port", type=int, default=17181)
+    ap.add_argument("--scheduler-port", type=int, default=0,
+                    help="the first scheduler's API port (the second gets the next one); 0: free ports")
     ap.add_argument("--work-dir")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs, profiles)")
     return ap.parse_args(argv)

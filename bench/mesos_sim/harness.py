@@ -224,8 +224,8 @@ class Scheduler(Proc):
     """One ``halyard scheduler`` against the simulator and the private ZooKeeper."""
 
     def __init__(self, work: Path, index: int, sim: Simulator, zk: ZooKeeper, chroot: str, name: str,
-                 *extra: str):
-        self.port = free_port()
+                 *extra: str, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.index = index
         argv = [HALYARD, "scheduler", "--master", sim.url, "--zk", f"zk://{zk.hosts}/{chroot}",

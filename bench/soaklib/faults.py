@@ -39,6 +39,7 @@ class Context:
     violations: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     quorum_lost: list[tuple[float, float]] = field(default_factory=list)   # ZooKeeper without quorum: 503s expected
+    figures: dict[str, float] = field(default_factory=dict)   # what the running fault measured (--hosts partitions)
 
     def violation(self, text: str) -> None:
         with self.lock:
@@ -120,11 +121,11 @@ def master_restart(ctx: Context) -> str:
 
 
 def _agent_tasks(ctx: Context, k: int) -> dict[str, str]:
-    """Task id -> state of every task the master knows on agent ``k`` (127.0.0.K), ended ones too
+    """Task id -> state of every task the master knows on agent ``k`` (127.0.0.K, or its host's address), ended ones too
     (with ``--ha``, from whichever master leads: an overlapping master failover may take a while)."""
     state = until(lambda: requests.get(ctx.cluster.master + "/master/state", timeout=10).json(), 60, interval=1,
                   what="the leading master's state")
-    agent = next((a["id"] for a in state["slaves"] if a["hostname"] == f"127.0.0.{k}"), None)
+    agent = next((a["id"] for a in state["slaves"] if a["hostname"] == ctx.cluster.agent_host(k)), None)
     return {t["id"]: t["state"] for fw in state["frameworks"] for t in fw["tasks"] + fw["completed_tasks"]
             if t["slave_id"] == agent}
 
@@ -138,7 +139,7 @@ def agent_restart(ctx: Context) -> str:
 
     def reregistered() -> bool:
         slaves = requests.get(ctx.cluster.master + "/master/slaves", timeout=5).json()["slaves"]
-        return any(a["hostname"] == f"127.0.0.{k}" and a["active"] for a in slaves)
+        return any(a["hostname"] == ctx.cluster.agent_host(k) and a["active"] for a in slaves)
     until(reregistered, 60, interval=0.5, what=f"agent {k} registered again")
     time.sleep(3)
     after = _agent_tasks(ctx, k)
@@ -160,12 +161,18 @@ def agent_stop(ctx: Context) -> str:
 
 
 def docker_kill(ctx: Context) -> str:
-    names = ctx.cluster.docker("ps", "--format", "{{.ID}} {{.Names}}").stdout.split("\n")
-    ids = [line.split()[0] for line in names if line.strip() and "mesos-" in line]
+    # --hosts: a dockerd per agent (the agents in a random order, the first one with a task container)
+    order = ctx.rng.sample(range(1, ctx.agents + 1), ctx.agents) if ctx.cluster.hosts else [1]
+    ids: list[str] = []
+    for k in order:
+        names = ctx.cluster.docker("ps", "--format", "{{.ID}} {{.Names}}", agent=k).stdout.split("\n")
+        ids = [line.split()[0] for line in names if line.strip() and "mesos-" in line]
+        if ids:
+            break
     if not ids:
         return "no task container"
     cid = ctx.rng.choice(sorted(ids))
-    ctx.cluster.docker("kill", cid)
+    ctx.cluster.docker("kill", cid, agent=k)
     return f"container {cid[:12]}"
 
 

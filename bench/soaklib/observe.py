@@ -135,6 +135,7 @@ class Sampler(threading.Thread):
         self.samples: list[Sample] = []
         self.deployments: dict[str, float] = {}
         self.running_at: dict[str, float] = {}
+        self.running_listed: dict[str, float] = {}   # task id -> when the master first listed it as having run
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.listeners: list[Any] = []
@@ -152,6 +153,7 @@ class Sampler(threading.Thread):
                 for status in task.get("statuses", []):
                     if status["state"] == "TASK_RUNNING":
                         self.running_at.setdefault(task["id"], status["timestamp"])
+                        self.running_listed.setdefault(task["id"], time.time())
                         break
                 if task["state"] in ACTIVE:
                     tasks[task["id"]] = task["state"]

@@ -33,18 +33,27 @@ class Cluster:
     """A private minimesos cluster in ``run_dir`` (``up`` and ``down`` with MINIMESOS_RUN_DIR).
 
     ``ha``: 3 ZooKeeper servers and 3 masters (``--masters 3 --zookeepers 3``); the schedulers
-    find the leading master through ZooKeeper, and :attr:`master` is the leader's URL then."""
+    find the leading master through ZooKeeper, and :attr:`master` is the leader's URL then.
+
+    ``hosts``: every member on a network host of its own (``up --hosts``), and ``schedulers`` more
+    hosts (``sched1`` ..) for the schedulers (``host add``); :attr:`host_addresses` names them."""
 
     def __init__(self, run_dir: Path, agents: int, port: int, zk_port: int, task_ports: int,
-                 ha: bool = False, docker: bool = True):
+                 ha: bool = False, docker: bool = True, hosts: bool = False, schedulers: int = 0):
         self.run_dir, self.agents = run_dir, agents
         self.port, self.zk_port, self.task_ports = port, zk_port, task_ports
-        self.ha, self.docker_on = ha, docker
+        self.ha, self.docker_on, self.hosts, self.scheduler_hosts = ha, docker, hosts, schedulers
         self.env: dict[str, str] = {}
+        self.host_addresses: dict[str, str] = {}   # added host -> its address (``--hosts``)
         self._leader: Optional[str] = None   # the leading master's URL, as last found
 
+    @property
+    def minimesos_env(self) -> dict[str, str]:
+        """The environment a minimesos command on this cluster runs with."""
+        return {**os.environ, "MINIMESOS_RUN_DIR": str(self.run_dir)}
+
     def _cmd(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        env = {**os.environ, "MINIMESOS_RUN_DIR": str(self.run_dir)}
+        env = self.minimesos_env
         return subprocess.run([str(MINIMESOS / args[0]), *args[1:]], capture_output=True, text=True,
                               timeout=timeout, env=env)
 
@@ -60,7 +69,10 @@ class Cluster:
         shape = ["--masters", "3", "--zookeepers", "3"] if self.ha else []
         self.run("up", "--agents", str(self.agents), "--port", str(self.port), "--zk-port", str(self.zk_port),
                  "--task-ports", str(self.task_ports), *shape, *([] if self.docker_on else ["--no-docker"]),
-                 timeout=900)
+                 *(["--hosts"] if self.hosts else []), timeout=900)
+        for i in range(1, self.scheduler_hosts + 1 if self.hosts else 1):
+            name, address = (self.output("host", "add", f"sched{i}") or "").split()
+            self.host_addresses[name] = address
         return self.read()
 
     def read(self) -> dict[str, str]:
@@ -122,24 +134,39 @@ class Cluster:
             return self._leader
         return self.env["MESOS_MASTER"]
 
+    def agent_host(self, k: int) -> str:
+        """Agent ``k``'s hostname as the master names it (``127.0.0.K``, or its host's address)."""
+        return self.env[f"MESOS_AGENT{k}"].split("//", 1)[1].rsplit(":", 1)[0]
+
+    def net(self, *args: str) -> None:
+        """``minimesos/net ARGS`` (``cut agent2 masters --for 9``, ``heal``): ``--hosts`` only."""
+        self.run("net", *args, timeout=60)
+
     @property
     def zk_hosts(self) -> str:
         return self.env["ZK"].removeprefix("zk://")
 
-    def docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(["docker", "-H", self.env["DOCKER_HOST"], *args], capture_output=True, text=True,
-                              timeout=timeout)
+    def docker(self, *args: str, timeout: float = 60, agent: int = 1) -> subprocess.CompletedProcess:
+        """``docker ARGS`` against the cluster's dockerd (with ``--hosts``, agent ``agent``'s own)."""
+        where = self.env["DOCKER_HOST"].replace("/agent1/", f"/agent{agent}/") if self.hosts else self.env["DOCKER_HOST"]
+        return subprocess.run(["docker", "-H", where, *args], capture_output=True, text=True, timeout=timeout)
 
 
 class SchedulerProc:
-    """One ``halyard scheduler``; several share the chroot (one leads)."""
+    """One ``halyard scheduler``; several share the chroot (one leads). With a ``--hosts``
+    cluster, scheduler I runs on host ``sched<I+1>`` (``minimesos/host exec``, which execs it: the
+    pid is Halyard's own), listening on that host's address and port ``--port + 10 + I``."""
 
     def __init__(self, cluster: Cluster, chroot: str, name: str, log_dir: Path, index: int,
                  session_timeout: float = ZK_SESSION_TIMEOUT):
         self.cluster, self.chroot, self.name, self.index = cluster, chroot, name, index
         self.session_timeout = session_timeout
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.host: Optional[str] = f"sched{index + 1}" if cluster.hosts else None
+        if self.host is not None:
+            self.address, self.port = cluster.host_addresses[self.host], cluster.port + 10 + index
+        else:
+            self.address, self.port = "127.0.0.1", free_port()
+        self.url = f"http://{self.address}:{self.port}"
         self.log = log_dir / f"scheduler-{index}.log"
         self.proc: Optional[subprocess.Popen] = None
         self.frozen = False
@@ -147,12 +174,15 @@ class SchedulerProc:
 
     def start(self, wait: float = 60) -> "SchedulerProc":
         argv = [HALYARD, "scheduler", "--master", self.cluster.env["MESOS_MASTER"],  # zk://... in HA
-                "--zk", f"{self.cluster.env['ZK']}/{self.chroot}", "--listen", f"127.0.0.1:{self.port}",
+                "--zk", f"{self.cluster.env['ZK']}/{self.chroot}", "--listen", f"{self.address}:{self.port}",
                 "--name", self.name, "--unreachable-grace", f"{UNREACHABLE_GRACE:g}s",
                 "--zk-session-timeout", f"{self.session_timeout:g}s", "--no-discovery"]
         with open(self.log, "ab") as out:
             out.write(f"\n=== soak: start {time.strftime('%H:%M:%S')} ===\n".encode())
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            if self.host is not None:
+                argv = [str(MINIMESOS / "host"), "exec", self.host, "--", *argv]
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                         env=self.cluster.minimesos_env)
         self.frozen = False
         until(lambda: requests.get(self.url + "/ping", timeout=1).ok, wait, interval=0.5,
               what=f"scheduler {self.index} API")

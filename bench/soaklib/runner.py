@@ -8,6 +8,7 @@ import logging
 import random
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -32,6 +33,7 @@ from .invariants import (
     unsettled,
 )
 from .observe import Api, EventSubscriber, Responses, Sampler, ZkReader
+from .partitions import PARTITION_KINDS
 from .procs import ZK_SESSION_TIMEOUT, Cluster, SchedulerProc
 from .report import FaultRecord, summary, table
 from .workload import CRON_JOB, Workload
@@ -54,13 +56,16 @@ class Soak:
         self.rng = random.Random(args.seed)
         self.work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="halyard-soak-"))
         self.cluster = Cluster(self.work / "run", args.agents, args.port, args.zk_port, args.task_ports,
-                               ha=args.ha, docker=not args.no_docker)
+                               ha=args.ha, docker=not args.no_docker, hosts=args.hosts,
+                               schedulers=args.schedulers)
         tag = uuid.uuid4().hex[:6]
         self.name, self.chroot = f"halyard-soak-{tag}", f"soak-{tag}"
         self.schedulers: list[SchedulerProc] = []
         self.responses = Responses()
         self.general: list[str] = []
         self.faults: list[FaultRecord] = []
+        self.draws = 0                                # faults drawn so far (--hosts: every other one a partition)
+        self.partition_draws: dict[str, int] = {}     # --hosts: partition kind -> times drawn
         self.zk: Optional[ZkReader] = None
         self.sampler: Optional[Sampler] = None
         self.events: Optional[EventSubscriber] = None
@@ -117,9 +122,9 @@ class Soak:
         self.events = EventSubscriber(self.schedulers)
         self.events.start()
         self.workload = Workload(api, random.Random(self.rng.random()), docker=not self.args.no_docker,
-                                 steady=self.args.ha)
+                                 steady=self.args.ha, partitions=self.args.agents if self.args.hosts else 0)
         self.workload.setup()
-        recovered, problems = self.settle(time.time(), 240)
+        recovered, problems = self.settle(time.time(), 240, idle=True)   # every deployment ended: a fault's "before" is whole
         if recovered is None:
             raise RuntimeError("the workload's apps are not running before the first fault: " + "; ".join(problems))
         self.workload.start()
@@ -170,6 +175,9 @@ class Soak:
                 outcome = self.kinds[record.kind](self.ctx)
                 # a master failover's outcome also says how long Halyard took to follow the new master
                 record.detail, record.resubscribe = outcome if isinstance(outcome, tuple) else (outcome, None)
+                if record.kind in PARTITION_KINDS:   # drawn alone: the figures are its own
+                    with self.ctx.lock:
+                        record.figures, self.ctx.figures = dict(self.ctx.figures), {}
             except Exception as exc:  # noqa: BLE001 - a fault that could not be injected is reported
                 record.detail = f"injection failed: {exc!r}"
                 log.exception("fault %s", record.kind)
@@ -193,21 +201,41 @@ class Soak:
         production control plane's faults too."""
         kinds: dict[str, Any] = {k: f for k, f in fault_kinds.KINDS.items()
                                  if not (self.args.no_docker and k == "docker-kill")}
-        return {**kinds, **(fault_kinds.HA_KINDS if self.args.ha else {})}
+        partitions = {k: f for k, f in PARTITION_KINDS.items()
+                      if self.args.hosts and not (self.args.no_leader_zk_cut and k == "leader-zk-cut")}
+        every = {**kinds, **(fault_kinds.HA_KINDS if self.args.ha else {}), **partitions}
+        if getattr(self.args, "kinds", None):
+            wanted = set(self.args.kinds.split(","))
+            if wanted - set(every):
+                raise SystemExit(f"--kinds: unknown or not in this run's draw: {', '.join(sorted(wanted - set(every)))}")
+            every = {k: f for k, f in every.items() if k in wanted}
+        return every
 
     def draw(self) -> list[str]:
         """One fault kind, sometimes two overlapping. With ``--ha``, each HA kind weighs HA_WEIGHT
         (so that a short run meets them); an HA fault overlaps only a fault that neither is one, nor
         replaces tasks (the same-ids check of a master failover would blame it), nor restarts
-        ZooKeeper or a master."""
-        names = sorted(self.kinds)
+        ZooKeeper or a master. With ``--hosts``, every other fault is a partition, alone: the kind
+        drawn least so far (ties by the seed), so that a short run meets each; the others are drawn
+        as without ``--hosts``."""
+        names = sorted(k for k in self.kinds if k not in PARTITION_KINDS)
+        partitions = sorted(k for k in self.kinds if k in PARTITION_KINDS)
         ha = fault_kinds.HA_KINDS
+        if partitions and (self.draws % 2 == 0 or not names):
+            self.draws += 1
+            least = min(self.partition_draws.get(k, 0) for k in partitions)
+            first = self.ctx.rng.choice([k for k in partitions if self.partition_draws.get(k, 0) == least])
+            self.partition_draws[first] = least + 1
+            return [first]
+        self.draws += 1
         if self.args.ha:
             first = self.ctx.rng.choices(names, [HA_WEIGHT if k in ha else 1 for k in names])[0]
         else:
             first = self.ctx.rng.choice(names)   # the draw without --ha, as it always was
 
         def compatible(k: str) -> bool:
+            if k in PARTITION_KINDS:
+                return False
             if k == first or (k in ha and first in ha):
                 return False
             if k not in ha and first not in ha:
@@ -266,7 +294,8 @@ class Soak:
             connected.append((self.events.current, now))  # type: ignore[union-attr]
         running_at = {t: at for t, at in self.sampler.running_at.items() if at >= self.t0 and at < now - 5}  # type: ignore[union-attr]
         self.event_checked = len([t for t in running_at if not t.startswith(JOB_TASK_PREFIX)])
-        self._general(missed_events(running_at, self.events.seen_running, connected))  # type: ignore[union-attr]
+        self._general(missed_events(running_at, self.events.seen_running, connected,  # type: ignore[union-attr]
+                                    first_listed=self.sampler.running_listed))  # type: ignore[union-attr]
         self.leaderless = leaderless_intervals(self.sampler.samples)  # type: ignore[union-attr]
         # 503s are expected while no scheduler leads and while ZooKeeper has no quorum (--ha)
         self._general(server_errors(self.responses.all(), self.leaderless + self.ctx.quorum_lost))
@@ -298,7 +327,7 @@ class Soak:
                    "cron runs": self.cron_checked,
                    "workload actions": sum(self.workload.actions.values()) if self.workload else 0}
         extra = {"checked": checked, "seed": self.args.seed, "minutes": self.args.minutes, "schedulers": self.args.schedulers,
-                 "ha": self.args.ha,
+                 "ha": self.args.ha, "hosts": self.args.hosts,
                  "workload_actions": dict(self.workload.actions) if self.workload else {},
                  "events_seen": self.events.events if self.events else 0,
                  "api_answers": len(self.responses.all()), "work_dir": str(self.work)}
@@ -307,6 +336,11 @@ class Soak:
 
 def main(args: argparse.Namespace) -> int:
     soak = Soak(args)
+    try:
+        _ = soak.kinds   # a bad --kinds is refused before anything starts
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return 2
     soak.work.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         handlers=[logging.FileHandler(soak.work / "soak.log"), logging.StreamHandler()])

@@ -22,6 +22,11 @@ CRON_JOB = "soak-cron"
 RETRY_JOB = "soak-retry"
 BIG_APP = "/soak/big"
 STEADY_APP = "/soak/steady"   # --ha: never changed by the workload; a master failover must keep its task ids
+# --hosts: two apps only partitions touch, one task per agent but one (UNIQUE hostname), whose
+# unreachable tasks are replaced after 5 s (FAST_APP) or never within a soak (SLOW_APP)
+FAST_APP, FAST_INACTIVE = "/soak/unreachable-fast", 5
+SLOW_APP = "/soak/unreachable-slow"
+NEVER = 3600   # inactiveAfterSeconds that no cut reaches
 SMALL = {"cpus": 0.01, "mem": 16}
 STRATEGIES = [{"minimumHealthCapacity": 1.0, "maximumOverCapacity": 1.0},
               {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.5},
@@ -68,12 +73,15 @@ class Workload(threading.Thread):
     """Random changes through the API, one every ``pace`` seconds (seeded)."""
 
     def __init__(self, api: Api, rng: random.Random, pace: tuple[float, float] = (1.5, 4.0),
-                 docker: bool = True, steady: bool = False):
+                 docker: bool = True, steady: bool = False, partitions: int = 0):
+        """``partitions``: the number of agents of a ``--hosts`` cluster (0: none): creates
+        FAST_APP and SLOW_APP, and STEADY_APP's tasks are never replaced while unreachable."""
         super().__init__(daemon=True, name="workload")
         self.api, self.rng, self.pace = api, rng, pace
         # without Docker (--no-docker), the command apps only; with ``steady``, STEADY_APP too
         self.apps = {a: v for a, v in APPS.items() if docker or "container" not in v[0]}
-        self.steady = steady
+        self.steady = steady or bool(partitions)
+        self.partitions = partitions
         self.present: set[str] = set()     # apps that must exist
         self.uncertain: set[str] = set()   # a request without an answer: not checked
         self.jobs: set[str] = set()
@@ -90,8 +98,17 @@ class Workload(threading.Thread):
             self._create(app_id)
         self._create_big(0)
         if self.steady:
-            self._must("POST", "/v2/apps", json={"id": STEADY_APP, "cmd": "sleep 3600", **SMALL, "instances": 4})
+            never = {"unreachableStrategy": {"inactiveAfterSeconds": NEVER, "expungeAfterSeconds": 2 * NEVER}}
+            self._must("POST", "/v2/apps", json={"id": STEADY_APP, "cmd": "sleep 3600", **SMALL, "instances": 4,
+                                                  **(never if self.partitions else {})})
             self.present.add(STEADY_APP)
+        if self.partitions:
+            for app_id, inactive in ((FAST_APP, FAST_INACTIVE), (SLOW_APP, NEVER)):
+                self._must("POST", "/v2/apps", json={
+                    "id": app_id, "cmd": "sleep 3600", **SMALL, "instances": self.partitions - 1,
+                    "constraints": [["hostname", "UNIQUE"]],
+                    "unreachableStrategy": {"inactiveAfterSeconds": inactive, "expungeAfterSeconds": 2 * NEVER}})
+                self.present.add(app_id)
         cron = {"id": CRON_JOB, "cmd": "true", "cpus": 0.01, "mem": 16,
                 "schedule": {"cron": "* * * * *", "concurrencyPolicy": "ALLOW", "startingDeadlineSeconds": 600}}
         retry = {"id": RETRY_JOB, "cmd": '[ "$HALYARD_ATTEMPT" -ge 2 ]', "cpus": 0.01, "mem": 16, "retries": 3,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..cluster.mesos_types import LAUNCHING, TERMINAL, CheckResult, IpAddress
@@ -131,11 +131,21 @@ class TaskRecord:
         return self.state == "TASK_RUNNING" and not self.killing
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["ports"] = list(self.ports)
-        data["resources"] = list(self.resources)
-        data["ip_addresses"] = [asdict(ip) for ip in self.ip_addresses]
-        return data
+        """The record as JSON-able data: every field by name (what ``dataclasses.asdict`` gives,
+        written out: asdict's deep copy was a tenth of the leader loop in a 10,000-task launch)."""
+        health, check = self.health, self.check
+        return {
+            "task_id": self.task_id, "app_id": self.app_id, "config_version": self.config_version,
+            "agent_id": self.agent_id, "hostname": self.hostname, "ports": list(self.ports), "state": self.state,
+            "staged_at": self.staged_at, "started_at": self.started_at, "killing": self.killing,
+            "unreachable_since": self.unreachable_since, "expired": self.expired, "message": self.message,
+            "resources": list(self.resources), "healthy": self.healthy, "ready": self.ready,
+            "health": None if health is None else health.to_json(),
+            "check": None if check is None else {"kind": check.kind, "exit_code": check.exit_code,
+                                                 "status_code": check.status_code, "succeeded": check.succeeded},
+            "ip_addresses": [{"address": ip.address, "protocol": ip.protocol} for ip in self.ip_addresses],
+            "shard": self.shard,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TaskRecord:
@@ -148,7 +158,18 @@ class TaskRecord:
         return cls(**data)
 
     def evolve(self, **changes: Any) -> TaskRecord:
-        return replace(self, **changes)
+        """This record with ``changes`` (``dataclasses.replace``, without its generic path: a
+        record evolves at every status update). An unknown field raises TypeError, as replace does."""
+        unknown = changes.keys() - _TASK_FIELDS
+        if unknown:
+            raise TypeError(f"TaskRecord has no field(s) {', '.join(sorted(unknown))}")
+        new = object.__new__(TaskRecord)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
+
+
+_TASK_FIELDS = frozenset(f.name for f in fields(TaskRecord))
 
 
 @dataclass(frozen=True)

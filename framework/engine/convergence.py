@@ -42,6 +42,7 @@ class Convergence:
         self.engine = engine
         self.memories = memories  # forgotten in this order when an app is torn down
         self._pending: dict[str, int] = {}  # app id -> instances to launch, as of the last convergence
+        self._wanting: set[str] = set()     # the apps of _pending with instances to launch (asked after every event)
         self.unsaved = Persist()  # what loading changed (service ports assigned), saved with the next event
 
     # --- pending work -------------------------------------------------------------------------
@@ -98,6 +99,8 @@ class Convergence:
 
     def launchable(self) -> list[tuple[AppRecord, int]]:
         """The apps with instances to launch now (not being deleted, not backing off), and how many."""
+        if not self._wanting:
+            return []
         apps, now = self.engine.apps, self.engine.clock()
         return [(apps[a], n) for a, n in self._pending.items()
                 if n > 0 and not apps[a].deleting and apps[a].launch_after <= now]
@@ -105,7 +108,23 @@ class Convergence:
     def wants_offers(self) -> bool:
         """Whether anything could use an offer now: app instances, job runs or a rebalance move."""
         e = self.engine
-        return not e.paused and (e.jobs.wants_offers() or e.rebalancer.wants_offers() or bool(self.launchable()))
+        return not e.paused and (e.jobs.wants_offers() or e.rebalancer.wants_offers() or self._any_launchable())
+
+    def _any_launchable(self) -> bool:
+        """``bool(self.launchable())``, looking only at the apps with instances to launch."""
+        apps, now = self.engine.apps, self.engine.clock()
+        return any(not apps[a].deleting and apps[a].launch_after <= now for a in self._wanting)
+
+    def _set_pending(self, app_id: str, launch: int | None) -> None:
+        """The app's instances to launch (None: the app is gone)."""
+        if launch is None:
+            self._pending.pop(app_id, None)
+        else:
+            self._pending[app_id] = launch
+        if launch is not None and launch > 0:
+            self._wanting.add(app_id)
+        else:
+            self._wanting.discard(app_id)
 
     def _launches(self, app_id: str, launch: int) -> int:
         """What the app launches of converge's ``launch``: fewer by what a rebalance move holds."""
@@ -127,8 +146,8 @@ class Convergence:
     def _finish(self, out: list[Instruction]) -> list[Instruction]:
         """Advance rebalance moves, kill what must go, and ask for offers only while they are needed."""
         e = self.engine
-        moved = Persist()
         if e.rebalancer.deployment:
+            moved = Persist()
             if e.rebalancer.step(e.apps, self.readiness(), moved, out):
                 e.suppressed = None  # a Revive clears the decline filters of the move's target
             if moved:
@@ -160,11 +179,11 @@ class Convergence:
             app_id = dirty.pop()
             app = e.apps.get(app_id)
             if app is None:
-                self._pending.pop(app_id, None)
+                self._set_pending(app_id, None)
                 e.deployment_book.end(app_id, "succeeded", persist)
                 continue
             if self.held(app_id):
-                self._pending[app_id] = 0  # its step has not come: launch nothing, kill nothing
+                self._set_pending(app_id, 0)  # its step has not come: launch nothing, kill nothing
                 continue
             # Stuck: its new tasks found no room (not: its strategy failed; killing old tasks
             # would not let the new ones be placed).
@@ -183,7 +202,7 @@ class Convergence:
                 persist.tasks.append(marked)
                 kills.append(e.reconciler.kill(task.task_id, task.agent_id, now))
             dirty.discard(app_id)  # marking tasks as killing does not change the decision
-            self._pending[app_id] = self._launches(app_id, decision.launch)
+            self._set_pending(app_id, self._launches(app_id, decision.launch))
             if app.deleting and not e.index.has_tasks(app_id):
                 self._teardown(app_id, persist, now)
             elif not app.deleting and not decision.kill and self._deployed(
@@ -195,7 +214,7 @@ class Convergence:
         """The deleted app has no task left: it has terminated, and every part that remembers apps
         forgets it (the last, its deployment: the stop ends, as succeeded)."""
         self.engine.emit(AppTerminated(app_id, now))
-        self._pending.pop(app_id, None)
+        self._set_pending(app_id, None)
         for memory in self.memories:
             memory.forget(app_id, persist)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
+from typing import Any
 
 from ..errors import ConflictError
 from .app_records import AppRecord, DeploymentRecord, TaskRecord
@@ -37,6 +38,55 @@ KEEP_PER_APP = 100   # ended deployments kept per app (persisted) for GET /v2/de
 KEEP_TOTAL = 2000    # ... and in all (apps come and go)
 
 
+class RunningDeployments(dict[str, DeploymentRecord]):
+    """The deployments under way by key, and each app's at hand (``of_app`` is asked after every
+    status update: a scan was as long as the list of deployments, 500 of them in a group's
+    deployment). As the scan did, an app's is the first one set of those still running."""
+
+    def __init__(self, records: Iterable[DeploymentRecord] = ()):
+        super().__init__()
+        self._of_app: dict[str, str] = {}   # app id -> key
+        for record in records:
+            self[record.key] = record
+
+    def __setitem__(self, key: str, record: DeploymentRecord) -> None:
+        before = self.get(key)
+        super().__setitem__(key, record)
+        if before is not None and before.app_id != record.app_id:   # never in the engine: a key names one app
+            self._rescan(before.app_id)
+            self._rescan(record.app_id)
+        elif self._of_app.get(record.app_id) not in self:
+            self._of_app[record.app_id] = key
+
+    def __delitem__(self, key: str) -> None:
+        app_id = self[key].app_id
+        super().__delitem__(key)
+        if self._of_app.get(app_id) == key:
+            self._rescan(app_id)   # another of the app's: never, one per app
+
+    def _rescan(self, app_id: str) -> None:
+        first = next((k for k, d in self.items() if d.app_id == app_id), None)
+        if first is None:
+            self._of_app.pop(app_id, None)
+        else:
+            self._of_app[app_id] = first
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key not in self:
+            return super().pop(key, *default)
+        record = self[key]
+        del self[key]
+        return record
+
+    def clear(self) -> None:
+        super().clear()
+        self._of_app.clear()
+
+    def of_app(self, app_id: str) -> DeploymentRecord | None:
+        key = self._of_app.get(app_id)
+        return None if key is None else self[key]
+
+
 class DeploymentBook:
     """Deployments under way (one per app) and the recently ended ones."""
 
@@ -44,7 +94,7 @@ class DeploymentBook:
                  touch: Callable[[str], None] = lambda app_id: None):
         self.clock, self.new_id, self.emit = clock, new_id, emit
         self.touch = touch  # an app whose step came: converge it
-        self.running: dict[str, DeploymentRecord] = {}       # by key
+        self.running = RunningDeployments()                   # by key
         self._ended: dict[str, DeploymentRecord] = {}        # by key, oldest first
         self._ended_of: dict[str, deque[str]] = {}           # app id -> keys of its ended ones, oldest first
 
@@ -64,13 +114,13 @@ class DeploymentBook:
 
     def load(self, deployments: Iterable[DeploymentRecord]) -> None:
         records = list(deployments)
-        self.running = {d.key: d for d in records if not d.ended}
+        self.running = RunningDeployments(d for d in records if not d.ended)
         self._ended, self._ended_of = {}, {}
         for d in sorted((d for d in records if d.ended), key=lambda d: (d.ended_at or d.version, d.id)):
             self._keep(d, None)
 
     def of_app(self, app_id: str) -> DeploymentRecord | None:
-        return next((d for d in self.running.values() if d.app_id == app_id), None)
+        return self.running.of_app(app_id)
 
     def check_free(self, app_id: str, force: bool) -> None:
         """Raise ConflictError (naming the deployment) if one holds the app and ``force`` is not set."""

@@ -318,7 +318,10 @@ class Persist:
               "delete_jobs", "runs", "delete_runs", "versions", "delete_versions", "drains", "delete_drains")
 
     def __bool__(self) -> bool:
-        return bool(self.framework_id or any(getattr(self, name) for name in self._LISTS))
+        # every list of _LISTS, spelled out (asked several times per event: getattr in a generator was slow)
+        return bool(self.framework_id or self.tasks or self.delete_tasks or self.apps or self.delete_apps
+                    or self.deployments or self.delete_deployments or self.jobs or self.delete_jobs or self.runs
+                    or self.delete_runs or self.versions or self.delete_versions or self.drains or self.delete_drains)
 
     def extend(self, other: Persist) -> None:
         """Add ``other``'s writes after this one's (one transaction for both)."""

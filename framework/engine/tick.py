@@ -16,7 +16,9 @@ from .messages import Instruction, Kill, Persist, Tick
 from .waiting import need_of
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .app_records import AppRecord
     from .engine import Engine
+    from .readiness import Readiness
 
 
 class TickHandler:
@@ -76,14 +78,10 @@ class TickHandler:
         after ``deployment_timeout`` without progress (Kubernetes' ``progressDeadlineSeconds``;
         Marathon's deployments never time out), so a large scale-up that keeps launching is not
         rolled back. Not stored: a new leader times what it loaded from its own start."""
-        e = self.engine
-        app = e.apps.get(app_id)
-        tasks = e.index.of_app(app_id) if app is not None else []
-        readiness = e.convergence.readiness()
-        counted = sum(1 for t in tasks if app is not None and readiness.counts(app, t))
-        old = sum(1 for t in tasks if t.live and app is not None and t.config_version != app.config_version)
+        app = self.engine.apps.get(app_id)
+        counted, old, live = self._progress_counts(app)
         target = 0 if app is None or app.deleting else app.spec.instances
-        distance = abs(sum(1 for t in tasks if t.live) - target)
+        distance = abs(live - target)
         now_best = (counted, -old, -distance)
         known = self._progress.get(key)
         if known is None:
@@ -94,6 +92,29 @@ class TickHandler:
             at = now
         self._progress[key] = ((max(counted, best[0]), max(-old, best[1]), max(-distance, best[2])), at)
         return at
+
+    def _progress_counts(self, app: AppRecord | None) -> tuple[int, int, int]:
+        """(tasks that count, live tasks of an older config, live tasks) of ``app``. From the task
+        index's counts when they tell it (every task live and of the current config, and nothing
+        but running to count: no checks, no minReadySeconds, as ``Convergence._deployed`` reads
+        them); else by a pass over the app's tasks. The tick asks for every running deployment
+        every second: 500 deployments of 100 tasks were a third of the leader's time."""
+        if app is None:
+            return 0, 0, 0
+        readiness = self.engine.convergence.readiness()
+        spec = app.spec
+        if not spec.health_checks and not spec.readiness_checks and not readiness.min_ready_seconds(spec):
+            settled = self.engine.index.settled(app.app_id, app.config_version)
+            if settled is not None:
+                return settled[1], 0, settled[0]
+        return self._progress_scan(app, readiness)
+
+    def _progress_scan(self, app: AppRecord, readiness: Readiness) -> tuple[int, int, int]:
+        """:meth:`_progress_counts` by a pass over the app's tasks."""
+        tasks = self.engine.index.of_app(app.app_id)
+        return (sum(1 for t in tasks if readiness.counts(app, t)),
+                sum(1 for t in tasks if t.live and t.config_version != app.config_version),
+                sum(1 for t in tasks if t.live))
 
     def _alive(self, task_id: str) -> bool:
         task = self.engine.index.get(task_id)

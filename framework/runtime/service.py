@@ -23,18 +23,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from ..engine.app_records import Snapshot
 from ..engine.domain_events import DomainEvent
 from ..engine.engine import Engine, EngineConfig
-from ..engine.messages import Event, Launch, Offers, Paused, StatusUpdate, Tick
+from ..engine.messages import Event, Instruction, Launch, Offers, Paused, StatusUpdate, Tick
 from ..errors import FencedError, HalyardError, NotLeaderError, StoreError
 from ..jobs.domain_events import CallbackNotice
 from ..placement import StrategyRegistry
 from ..store.base import Election, Session, SessionState, StateStore
 from .backend import MasterReader
 from .config import ServiceConfig
-from .group_commit import MAX_GROUP, group_commit
+from .group_commit import MAX_GROUP, group_commit, pipelined
 from .instructions import AgentListing, DiscoveryWriter, Driver, InstructionHandlers, Outlets, ReadinessChecker, Sink
 from .scheduler_backend import SchedulerBackend
 from .signals import Command, Inbox, Wake, Why
@@ -151,6 +152,7 @@ class SchedulerService(SchedulerBackend):
             self.engine, self.events = engine, events
         self.why.clear(Why.DRIVER_FAILED, Why.ABDICATED, Why.SUPERSEDED)
         self.rules.new_term(time.monotonic())
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="store-writer")  # group commits' writes
         driver.start()
         try:
             self._serve(engine, events, InstructionHandlers(self.outlets, self.store, self.rules, driver, self.post))
@@ -166,6 +168,7 @@ class SchedulerService(SchedulerBackend):
             except BaseException:  # noqa: BLE001 - a failed driver must not take the scheduler down
                 log.exception("stopping the Mesos driver failed")
             events.fail_pending()
+            self._writer.shutdown(wait=True)   # idle: every write is waited for before the loop goes on
             log.info("no longer leading")
 
     # --- serving ------------------------------------------------------------------------------
@@ -185,7 +188,7 @@ class SchedulerService(SchedulerBackend):
                 self._answer(engine, handlers, item)
                 continue
             if isinstance(item, StatusUpdate):
-                self._apply_updates(engine, handlers, [item, *events.take_updates(MAX_GROUP - 1)])
+                self._apply_updates(engine, handlers, events, [item, *events.take_updates(MAX_GROUP - 1)])
                 continue
             self._apply(engine, handlers, item, arrived)
 
@@ -203,12 +206,22 @@ class SchedulerService(SchedulerBackend):
         else:
             command.future.set_result(None)
 
-    def _apply_updates(self, engine: Engine, handlers: InstructionHandlers, updates: list[StatusUpdate]) -> None:
+    def _apply_updates(self, engine: Engine, handlers: InstructionHandlers, events: Inbox,
+                       updates: list[StatusUpdate]) -> None:
         """Status updates queued together: applied in order, written once, then acknowledged
-        (``group_commit.py``)."""
-        with self.lock:
-            batches = [engine.handle(update) for update in updates]
-        handlers.carry_out(group_commit(batches))
+        (``group_commit.py``). While one group's write is in flight, the updates queued behind it
+        are applied to the engine (``group_commit.pipelined``): the writes and every instruction
+        go out in the same order as one group after another, the loop just does not sit idle
+        waiting for ZooKeeper."""
+        def apply(group: list[StatusUpdate]) -> list[Instruction]:
+            with self.lock:
+                return group_commit([engine.handle(update) for update in group])
+
+        def take() -> list[StatusUpdate]:
+            return events.take_updates(MAX_GROUP) if time.monotonic() < until else []
+
+        until = time.monotonic() + TICK_SECONDS   # then back to the loop: the tick, step-down checks, offers
+        pipelined(apply(updates), apply, take, handlers.carry_out, self._writer)
 
     def _apply(self, engine: Engine, handlers: InstructionHandlers, event: Event, arrived: float | None = None) -> None:
         with self.lock:

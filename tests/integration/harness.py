@@ -22,7 +22,7 @@ HALYARD = str(Path(sys.executable).parent / "halyard")
 
 #: Ports handed out for schedulers and other servers the tests start: below the kernel's ephemeral
 #: range (32768+, so no outgoing connection takes one), above the service ports (10000-20000) that
-#: HAProxy binds, clear of the local clusters' ports; split between `make test`'s two xdist workers.
+#: HAProxy binds, clear of the local clusters' ports; split between `make test`'s xdist workers.
 PORTS = range(20100, 26000)
 _handed: set[int] = set()
 
@@ -39,12 +39,13 @@ def _ports() -> range:
 
 def _worker_ports() -> range:
     ports = _ports()
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1: inherited by the benches the tests run
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...: inherited by the benches the tests run
     if not (worker.startswith("gw") and worker[2:].isdigit()):
         return ports
-    half = len(ports) // 2
-    start = ports.start + half * (int(worker[2:]) % 2)
-    return range(start, start + half)
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    share = len(ports) // workers
+    start = ports.start + share * (int(worker[2:]) % workers)
+    return range(start, start + share)
 
 
 def free_port() -> int:

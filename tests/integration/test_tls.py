@@ -28,7 +28,7 @@ from .conftest import MINIMESOS, minimesos, private_cluster, read_env
 from .harness import HALYARD, free_port, unique
 from .v1client import until
 
-UP, _RUN = private_cluster(("up", "--tls", "--no-docker", "--agents", "1", "--port", "15650", "--zk-port", "12781",
+UP, _RUN = private_cluster(("up", "--tls", "--no-docker", "--agents", "1", "--port", "15650", "--zk-port", "13181",
                             "--task-ports", "46000"), "/tmp/halyard-tls-run")
 RUN = Path(_RUN)
 ENV = {"MINIMESOS_RUN_DIR": str(RUN)}

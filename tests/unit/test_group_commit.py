@@ -56,3 +56,87 @@ def test_status_updates_queued_together_are_one_write_then_their_acknowledgement
     assert len(writes) <= 2 and sum(len(ids) for _, ids in writes) == 20
     for n, task_id in acks:
         assert any(task_id in ids for before, ids in writes if before <= n), f"{task_id} acknowledged before its write"
+
+
+def pipeline(queued, hold, settle=False):
+    """Run ``pipelined`` over ``queued`` groups of task ids after group ``a``; the write whose
+    first task is a key of ``hold`` waits until that many groups were applied; with ``settle``
+    each apply returns only once the write in flight is done. What went out, and what had gone
+    out when each group was applied."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from halyard.runtime.group_commit import pipelined
+
+    out: list[str] = []
+    applied: list[list[str]] = []
+    writes: list[int] = []   # writes started
+
+    def carry_out(instructions):
+        for ins in instructions:
+            if isinstance(ins, Persist):
+                writes.append(1)
+                groups = hold.get(ins.tasks[0].task_id)
+                if groups:
+                    until(lambda: len(applied) >= groups)
+                out.append("write " + ",".join(t.task_id for t in ins.tasks))
+            else:
+                out.append("ack " + ins.task_id)
+
+    def apply(task_ids):
+        applied.append(list(out))
+        if settle and writes:
+            until(lambda: sum(o.startswith("write ") for o in out) == len(writes))
+            time.sleep(0.05)   # and its future is done
+        return group_commit([[Persist(tasks=[record(t)]), Acknowledge(t, "S1", "u")] for t in task_ids])
+
+    with ThreadPoolExecutor(1) as writer:
+        pipelined(apply(["a"]), apply, lambda: queued.pop(0) if queued else [], carry_out, writer)
+    return out, applied
+
+
+def test_the_next_group_is_applied_while_a_write_is_in_flight_and_goes_out_after_it():
+    """``pipelined``: group 2 is applied to the engine during group 1's write; once that write is
+    done, group 2 goes out on its own: its write, then its acknowledgements (as one group after
+    the other would send them)."""
+    out, applied = pipeline([["b", "c"], ["d"]], {"a": 2, "b": 3}, settle=True)
+    assert out == ["write a", "ack a", "write b,c", "ack b", "ack c", "write d", "ack d"]
+    assert applied == [[], [], ["write a", "ack a"]]   # b,c during a's write; d during b,c's
+
+
+def test_groups_applied_while_a_slow_write_is_in_flight_go_out_as_one():
+    """While a write is slow, up to ``MAX_AHEAD`` groups are applied and then written together
+    (one transaction, each task's last record); the groups after them follow as usual."""
+    from halyard.runtime.group_commit import MAX_AHEAD
+
+    queued = [["b", "c"], ["d"], ["e"], ["f"], ["g"]]
+    assert MAX_AHEAD == 4
+    out, applied = pipeline(queued, {"a": 1 + MAX_AHEAD, "b": 2 + MAX_AHEAD})
+    assert out == ["write a", "ack a", "write b,c,d,e,f", "ack b", "ack c", "ack d", "ack e", "ack f",
+                   "write g", "ack g"]
+    assert applied == [[]] * 5 + [["write a", "ack a"]]
+
+
+def test_a_failed_write_raises_before_its_group_or_the_next_goes_out():
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pytest
+
+    from halyard.errors import StoreError
+    from halyard.runtime.group_commit import pipelined
+
+    out: list[str] = []
+
+    def carry_out(instructions):
+        for ins in instructions:
+            if isinstance(ins, Persist):
+                raise StoreError("no")
+            out.append("ack " + ins.task_id)
+
+    def apply(task_ids):
+        return group_commit([[Persist(tasks=[record(t)]), Acknowledge(t, "S1", "u")] for t in task_ids])
+
+    queued = [["b"]]
+    with ThreadPoolExecutor(1) as writer, pytest.raises(StoreError):
+        pipelined(apply(["a"]), apply, lambda: queued.pop(0) if queued else [], carry_out, writer)
+    assert out == [] and queued == []   # the next group was applied, nothing of either went out

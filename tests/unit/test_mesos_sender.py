@@ -83,3 +83,56 @@ def test_nothing_is_sent_while_not_subscribed(master):
     driver.execute(Acknowledge("t1", "S1", "dXVpZA=="))
     driver.stop()
     assert calls == []  # dropped, as pymesos drops a call made while disconnected
+
+
+def test_a_lanes_connection_reads_each_answer_and_reconnects_after_a_close(caplog):
+    """``MasterCalls`` speaks HTTP/1.1 itself: a 202 with a length, a chunked answer, a refusal
+    with a body and ``Connection: close`` (logged; the next call opens a new connection)."""
+    import socket
+
+    from halyard.mesos.sender import MasterCalls
+
+    answers = [b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+               b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+               b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nbad call!!!",
+               b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"]
+    received, connections = [], []
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while answers:
+            conn, _ = server.accept()
+            connections.append(conn)
+            reader = conn.makefile("rb")
+            while answers:
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    byte = reader.read(1)
+                    if not byte:
+                        break
+                    head += byte
+                if not head:
+                    break
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                received.append((head, json.loads(reader.read(length))))
+                answer = answers.pop(0)
+                conn.sendall(answer)
+                if b"Connection: close" in answer:
+                    conn.close()
+                    break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    port = server.getsockname()[1]
+    lane = MasterCalls(lambda: (f"127.0.0.1:{port}", {"Mesos-Stream-Id": "s1"}), timeout=5)
+    for i in range(4):
+        lane.send({"type": "ACKNOWLEDGE", "n": i})
+    thread.join(5)
+    lane.close()
+    server.close()
+    assert [body["n"] for _, body in received] == [0, 1, 2, 3]
+    assert all(b"Mesos-Stream-Id: s1\r\n" in head and head.startswith(b"POST /api/v1/scheduler HTTP/1.1\r\n")
+               for head, _ in received)
+    assert len(connections) == 2   # the refusal closed the first connection
+    assert "refused: 400 b'bad call!!!'" in caplog.text and "lost" not in caplog.text

@@ -211,3 +211,170 @@ def test_a_scale_up_that_keeps_making_progress_is_not_timed_out_and_one_that_sta
     clock.now += 11
     engine.handle(Tick())
     assert engine.finished[-2].id == "D2" and engine.finished[-2].status == "failed"
+
+
+def test_a_task_records_json_is_every_field_as_asdict_gives_it():
+    """``TaskRecord.to_json`` is written out by hand (asdict's deep copy was slow): it must stay
+    what ``asdict`` gives, for every field, and read back as the same record."""
+    from dataclasses import asdict, fields
+
+    from halyard.cluster.mesos_types import CheckResult, IpAddress
+    from halyard.engine.task_health import TaskHealth
+
+    full = TaskRecord(task_id="t1", app_id="/a", config_version=2.0, agent_id="S1", hostname="h", ports=(31000, 31001),
+                      state="TASK_RUNNING", staged_at=1.0, started_at=2.0, killing=True, unreachable_since=3.0,
+                      expired=True, message="m", resources=(0.1, 8.0, 0.0, 0.0), healthy=False, ready=True,
+                      health=TaskHealth(first_success=1.0, last_failure=2.0, last_failure_cause="x",
+                                        consecutive_failures=2),
+                      check=CheckResult("HTTP", status_code=200), ip_addresses=(IpAddress("10.0.0.1"),
+                                                                                  IpAddress("::1", "IPv6")),
+                      shard=4)
+    bare = TaskRecord(task_id="t2", app_id="/a", config_version=1.0, agent_id="S1", hostname="h", ports=())
+    for record in (full, bare):
+        expected = asdict(record)
+        expected.update(ports=list(record.ports), resources=list(record.resources),
+                        ip_addresses=[asdict(ip) for ip in record.ip_addresses])
+        assert record.to_json() == expected
+        assert set(record.to_json()) == {f.name for f in fields(TaskRecord)}
+        assert TaskRecord.from_json(record.to_json()) == record
+
+
+def test_running_deployments_find_an_apps_as_a_scan_would():
+    """``RunningDeployments.of_app`` (an index: asked after every status update) answers what the
+    scan over the running deployments answered: the first of the app's still running."""
+    from halyard.engine.app_records import DeploymentRecord
+    from halyard.engine.deployments import RunningDeployments
+
+    rng = random.Random(7)
+    running = RunningDeployments()
+    for step in range(3000):
+        app_id = f"/a{rng.randrange(6)}"
+        if running and rng.random() < 0.4:
+            key = rng.choice(list(running))
+            running.pop(key) if rng.random() < 0.5 else running.__delitem__(key)
+        else:
+            multi = rng.random() < 0.3   # a deployment of several apps: keys are id:app
+            record = DeploymentRecord(id=f"d{rng.randrange(20)}", app_id=app_id, kind="scale", version=1.0,
+                                      started_at=1.0, step=0 if multi else None)
+            running[record.key] = record
+        for a in (f"/a{i}" for i in range(6)):
+            assert running.of_app(a) == next((d for d in running.values() if d.app_id == a), None), (step, a)
+    running.clear()
+    assert running.of_app("/a0") is None
+
+
+def test_a_task_records_evolve_is_dataclasses_replace():
+    from dataclasses import replace
+
+    record = TaskRecord(task_id="t1", app_id="/a", config_version=1.0, agent_id="S1", hostname="h", ports=(1,))
+    for changes in ({}, {"state": "TASK_RUNNING", "started_at": 3.0}, {"killing": True}, {"ports": (2, 3)}):
+        evolved = record.evolve(**changes)
+        assert evolved == replace(record, **changes) and type(evolved) is TaskRecord
+        assert hash(evolved) == hash(replace(record, **changes))
+    assert record.state != "TASK_RUNNING"   # the original is unchanged
+    with pytest.raises(TypeError, match="nope"):
+        record.evolve(nope=1)
+
+
+def test_a_persist_is_true_when_any_of_its_lists_or_the_framework_id_is_set():
+    from halyard.engine.messages import Persist
+
+    assert not Persist()
+    assert Persist(framework_id="F1")
+    for name in Persist._LISTS:
+        assert Persist(**{name: ["x"]}), name
+
+
+def test_the_apps_wanting_offers_are_those_with_instances_to_launch():
+    """Convergence keeps the apps with instances to launch beside its pending counts (asked after
+    every event instead of a pass over every app): through launches, updates, a scale and a
+    delete, the two agree, and ``wants_offers`` answers as ``launchable`` does."""
+    from halyard.engine.messages import DeleteApp
+    from halyard.spec.validation import parse_app
+
+    engine, clock = make_engine()
+    conv = engine.convergence
+
+    def check():
+        assert conv._wanting == {a for a, n in conv._pending.items() if n > 0}
+        assert conv.wants_offers() == (not engine.paused and (engine.jobs.wants_offers()
+                                                               or engine.rebalancer.wants_offers()
+                                                               or bool(conv.launchable())))
+
+    engine.handle(Subscribed("F1"))
+    for name, n in (("/web", 4), ("/api", 3)):
+        engine.handle(PutApp(parse_app({"id": name, "cmd": "x", "cpus": 0.1, "mem": 8, "instances": n})))
+        check()
+    out = engine.handle(Offers((offer(1, cpus=1.0, mem=1024.0),)))
+    check()
+    launched = [t for ins in out if isinstance(ins, Launch) for t in ins.tasks]
+    for i, task in enumerate(launched):
+        engine.handle(StatusUpdate(status(task.task_id, "TASK_RUNNING", agent=task.agent_id, uuid=f"u{i}")))
+        check()
+    engine.handle(PutApp(parse_app({"id": "/web", "cmd": "x", "cpus": 0.1, "mem": 8, "instances": 9})))
+    check()
+    engine.handle(DeleteApp("/api"))
+    check()
+    clock.advance(5) if hasattr(clock, "advance") else None
+    engine.handle(Offers((offer(2, cpus=4.0, mem=4096.0),)))
+    check()
+    assert conv._wanting == {a for a, n in conv._pending.items() if n > 0}
+
+
+@pytest.mark.parametrize("extra", [{}, {"minReadySeconds": 5},
+                                   {"healthChecks": [{"protocol": "COMMAND", "command": {"value": "true"}}]}])
+def test_a_deployments_progress_counts_are_what_a_pass_over_its_tasks_gives(extra):
+    """The tick's progress counts of a deployment come from the index when every task is live and
+    of the current config (else a pass over the tasks): through launches, updates, failures, a
+    restart and a scale down, they equal the pass's, whatever the app's checks."""
+    from halyard.engine.messages import RestartApp
+    from halyard.engine.tick import TickHandler
+    from halyard.spec.validation import parse_app
+
+    rng = random.Random(3)
+    engine, clock = make_engine()
+    ticker = TickHandler(engine)
+    definition = {"id": "/web", "cmd": "x", "cpus": 0.01, "mem": 1, **extra}
+
+    def check():
+        app = engine.apps.get("/web")
+        if app is not None:
+            assert ticker._progress_counts(app) == ticker._progress_scan(app, engine.convergence.readiness())
+        assert ticker._progress_counts(None) == (0, 0, 0)
+
+    engine.handle(Subscribed("F1"))
+    engine.handle(PutApp(parse_app({**definition, "instances": 12})))
+    check()
+    n, failures = 0, 0
+    for round_ in range(4):
+        out = engine.handle(Offers((offer(round_ + 1, cpus=8.0, mem=4096.0, ports=(31000, 31999)),)))
+        check()
+        for task in [t for ins in out if isinstance(ins, Launch) for t in ins.tasks]:
+            last = "TASK_FAILED" if failures < 2 and rng.random() < 0.2 else "TASK_RUNNING"   # 3 would roll back
+            failures += last == "TASK_FAILED"
+            for state in ("TASK_STARTING", last):
+                n += 1
+                healthy = {"healthy": rng.random() < 0.7} if state == "TASK_RUNNING" and rng.random() < 0.5 else {}
+                engine.handle(StatusUpdate(status(task.task_id, state, agent=task.agent_id, uuid=f"u{n}", **healthy)))
+                clock.now += rng.choice([0, 1, 3])
+                check()
+        if round_ == 1:
+            engine.handle(RestartApp("/web", force=True))
+            check()
+        if round_ == 2:
+            engine.handle(PutApp(parse_app({**definition, "instances": 5}), force=True))
+            check()
+
+
+def test_an_apps_task_counts_in_one_pass_are_the_counts_of_each_kind():
+    from halyard.api.app_info import STAGED, task_counts
+
+    rng = random.Random(11)
+    states = ["TASK_LAUNCHING", "TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_FAILED"]
+    tasks = [TaskRecord(task_id=f"t{i}", app_id="/a", config_version=1.0, agent_id="S1", hostname="h", ports=(),
+                        state=rng.choice(states), healthy=rng.choice([None, True, False])) for i in range(300)]
+    running = [t for t in tasks if t.state == "TASK_RUNNING"]
+    assert task_counts(tasks) == {"staged": sum(1 for t in tasks if t.state in STAGED), "running": len(running),
+                                  "healthy": sum(1 for t in running if t.healthy is True),
+                                  "unhealthy": sum(1 for t in running if t.healthy is False)}
+    assert task_counts([]) == {"staged": 0, "running": 0, "healthy": 0, "unhealthy": 0}

@@ -181,6 +181,13 @@ def test_the_event_stream_must_show_every_running_task_while_connected():
     assert problems == ["event stream missed TASK_RUNNING of shop_web.c (at 12.0)"]   # b: not connected then
 
 
+def test_a_task_the_master_listed_only_long_after_it_ran_is_not_checked_against_the_event_stream():
+    running_at = {"shop_web.c": 12.0, "shop_web.d": 14.0}
+    first_listed = {"shop_web.c": 13.0, "shop_web.d": 14.0 + 200}   # d: the master had lost track of it
+    problems = missed_events(running_at, seen=set(), connected=[(0.0, 40.0)], first_listed=first_listed)
+    assert problems == ["event stream missed TASK_RUNNING of shop_web.c (at 12.0)"]
+
+
 # --- report ---------------------------------------------------------------------------------------
 
 def test_the_table_ends_with_the_summary_line_and_counts_violations_per_kind():
@@ -220,3 +227,17 @@ def test_a_launching_task_mesos_never_got_is_unsettled_and_an_unreachable_one_is
     assert problems == ["unknown to Mesos: shop_web.b (/shop/web, TASK_LAUNCHING) live in Halyard"]
     master = {**running("shop_web.a"), "shop_web.old": "TASK_UNREACHABLE"}
     assert unsettled(sample(0, master, instances=1, tasks=live("shop_web.a"))) == []
+
+
+def test_the_table_shows_what_the_partitions_measured_per_kind():
+    faults = [FaultRecord("agent-cut", 0, 20, "agent1", recovered=25.0, figures={"unreachable": 6.6, "replaced": 12.8}),
+              FaultRecord("agent-cut", 40, 45, "agent2 within", recovered=5.0),
+              FaultRecord("agent-cut", 60, 80, "agent3", recovered=27.0, figures={"unreachable": 7.6, "replaced": 13.5}),
+              FaultRecord("zk-restart", 90, 91, "zk", recovered=7.0)]
+    data = summary(faults, [], leaderless_seconds=0)
+    assert data["kinds"]["agent-cut"]["figures"] == {"replaced": {"count": 2, "p50": 12.8, "p99": 13.5},
+                                                     "unreachable": {"count": 2, "p50": 6.6, "p99": 7.6}}
+    assert "figures" not in data["kinds"]["zk-restart"]
+    text = table(data)
+    assert "  agent-cut: unreachable after the cut: n=2 p50 6.6s p99 7.6s" in text.splitlines()
+    assert text.splitlines()[-1] == "soak: 4 faults, 0 violations"
