@@ -427,10 +427,11 @@ class Cluster:
             self.zk(i).start()
         if not self.config.ha or self.config.zookeepers == 1:
             server = self.config.zk_servers[0]
-            if not wait_for(lambda: zk_ok(server.host, server.client_port), 60):
+            # 120 s: a JVM starting beside a loaded machine's other clusters took over 60 s once
+            if not wait_for(lambda: zk_ok(server.host, server.client_port), 120):
                 raise SystemExit(f"ZooKeeper did not come up; see {self.logs / (self.zk_name(1) + '.log')}")
             return
-        if not wait_for(lambda: all(self.zk_modes()[i] for i in which), 60):
+        if not wait_for(lambda: all(self.zk_modes()[i] for i in which), 120):
             modes = self.zk_modes()
             raise SystemExit(f"ZooKeeper servers {[i for i in which if not modes[i]]} do not serve (a quorum of "
                              f"{self.config.zookeepers // 2 + 1} must run); see {self.logs}")
