@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Problem, ValidationError
+from ..tls_files import check_client_files
 
 #: seconds a TLS handshake with the master may take
 HANDSHAKE_TIMEOUT = 10.0
@@ -35,16 +36,7 @@ class MasterTls:
         if master.startswith("http://"):
             raise ValidationError([Problem("--master", f"{master} is plain HTTP; give https://... with "
                                                        "--mesos-tls-ca/--mesos-tls-cert/--mesos-tls-key")])
-        if bool(cert) != bool(key):
-            raise ValidationError([Problem("--mesos-tls-cert" if key else "--mesos-tls-key",
-                                           "--mesos-tls-cert and --mesos-tls-key go together")])
-        for flag, path in (("--mesos-tls-ca", ca), ("--mesos-tls-cert", cert), ("--mesos-tls-key", key)):
-            if path is not None:
-                try:
-                    with open(path, "rb") as f:
-                        f.read(1)
-                except OSError as exc:
-                    raise ValidationError([Problem(flag, f"{path}: {exc.strerror or exc}")]) from None
+        check_client_files("mesos-tls", ca, cert, key)
         tls = cls(ca, cert, key)
         try:
             tls.context()

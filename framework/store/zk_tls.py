@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Problem, ValidationError
+from ..tls_files import check_client_files
 
 
 @dataclass(frozen=True)
@@ -26,16 +27,7 @@ class ZkTls:
         if not ca:
             raise ValidationError([Problem("--zk-tls-ca", "needed with --zk-tls-cert/--zk-tls-key (the CA that "
                                                           "verifies ZooKeeper's servers)")])
-        if bool(cert) != bool(key):
-            raise ValidationError([Problem("--zk-tls-cert" if key else "--zk-tls-key",
-                                           "--zk-tls-cert and --zk-tls-key go together")])
-        for flag, path in (("--zk-tls-ca", ca), ("--zk-tls-cert", cert), ("--zk-tls-key", key)):
-            if path is not None:
-                try:
-                    with open(path, "rb") as f:
-                        f.read(1)
-                except OSError as exc:
-                    raise ValidationError([Problem(flag, f"{path}: {exc.strerror or exc}")]) from None
+        check_client_files("zk-tls", ca, cert, key)
         return cls(ca, cert, key)
 
     def kazoo_options(self) -> dict[str, Any]:

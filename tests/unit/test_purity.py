@@ -24,7 +24,7 @@ PACKAGE = "halyard"
 CORE = ("spec", "documents", "cluster", "placement", "engine", "jobs", "rebalance", "errors", "timestamps")
 PURE_INPUTS = ("spec", "documents", "cluster", "placement")  # what a dry run and the CLI's plan read
 ADAPTERS = ("mesos", "store")
-ABOVE_THE_CORE = ("api", "cli", "runtime", "lb", "ui", "releases", *ADAPTERS)
+ABOVE_THE_CORE = ("api", "cli", "runtime", "lb", "ui", "releases", "tls_files", *ADAPTERS)
 IO = {"pymesos", "kazoo", "requests", "http", "urllib", "socket", "docker", "aiohttp", "httpx", "fastapi",
       "uvicorn", "starlette", "subprocess", "addict", "threading", "asyncio"}
 # What the API may import of the engine: the read side (view), the commands (messages), what happened
