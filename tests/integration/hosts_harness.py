@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
-from .conftest import MINIMESOS
+from .conftest import MINIMESOS, minimesos, read_env
 from .harness import HALYARD, STARTED, SchedulerProc
 from .v1client import until
 
@@ -36,3 +39,25 @@ class HostedScheduler(SchedulerProc):
         STARTED.append(self)
         until(lambda: requests.get(self.url + "/ping", timeout=1).ok, 30, what=f"scheduler {self.url} API")
         return self
+
+
+@contextmanager
+def hosted_cluster(run: Path, up: Sequence[str], added: Sequence[str] = (), **env: str) -> Iterator[dict]:
+    """``minimesos/up --hosts ...`` (``up``) in the run dir ``run``, with the hosts ``added`` made
+    for schedulers: cluster.env's values, ``env`` (what minimesos was run with) and ``added`` (host
+    -> address). Healed and brought down after (also when ``up`` fails half way)."""
+    env = {"MINIMESOS_RUN_DIR": str(run), **env}
+
+    def down() -> None:
+        subprocess.run([str(MINIMESOS / "net"), "heal"], env={**os.environ, **env}, capture_output=True)
+        subprocess.run([str(MINIMESOS / "down")], env={**os.environ, **env}, capture_output=True, timeout=300)
+    try:
+        minimesos(*up, env=env, timeout=600)
+    except AssertionError:
+        down()
+        raise
+    try:
+        hosts = dict(minimesos("host", "add", name, env=env).stdout.split() for name in added)
+        yield {**read_env(run / "cluster.env"), "env": env, "added": hosts}
+    finally:
+        down()

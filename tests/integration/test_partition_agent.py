@@ -30,9 +30,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from .conftest import MINIMESOS, minimesos, read_env
+from .conftest import MINIMESOS, minimesos
 from .harness import SchedulerProc, clean_shutdown, sleep_app, unique
-from .hosts_harness import HostedScheduler
+from .hosts_harness import HostedScheduler, hosted_cluster
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -45,19 +45,10 @@ UP = ("up", "--hosts", "--agents", "2", "--no-docker", "--port", str(PORT), "--z
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory) -> Iterator[dict]:
-    run = tmp_path_factory.mktemp("partition-run")
-    env = {"MINIMESOS_RUN_DIR": str(run), "MESOS_AGENT_PING_TIMEOUT": f"{PING_TIMEOUT}secs",
-           "MESOS_MAX_AGENT_PING_TIMEOUTS": str(MAX_PING_TIMEOUTS)}
-    try:
-        minimesos(*UP, env=env, timeout=600)
-    except AssertionError:
-        subprocess.run([str(MINIMESOS / "down")], env={**os.environ, **env}, capture_output=True, timeout=300)
-        raise
-    try:
-        (name, address) = minimesos("host", "add", "sched", env=env).stdout.split()
-        yield {**read_env(run / "cluster.env"), "env": env, "SCHED_HOST": name, "SCHED_ADDRESS": address}
-    finally:
-        subprocess.run([str(MINIMESOS / "down")], env={**os.environ, **env}, capture_output=True, timeout=300)
+    with hosted_cluster(tmp_path_factory.mktemp("partition-run"), UP, ("sched",),
+                        MESOS_AGENT_PING_TIMEOUT=f"{PING_TIMEOUT}secs",
+                        MESOS_MAX_AGENT_PING_TIMEOUTS=str(MAX_PING_TIMEOUTS)) as cluster:
+        yield {**cluster, "SCHED_HOST": "sched", "SCHED_ADDRESS": cluster["added"]["sched"]}
 
 
 @pytest.fixture

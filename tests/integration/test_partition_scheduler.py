@@ -24,9 +24,9 @@ import pytest
 import requests
 from kazoo.client import KazooClient
 
-from .conftest import MINIMESOS, minimesos, read_env
+from .conftest import MINIMESOS, minimesos
 from .harness import clean_shutdown, mesos_tasks, sleep_app, unique
-from .hosts_harness import HostedScheduler
+from .hosts_harness import HostedScheduler, hosted_cluster
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -39,18 +39,8 @@ UP = ("up", "--hosts", "--agents", "1", "--no-docker", "--port", str(PORT), "--z
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory) -> Iterator[dict]:
-    run = tmp_path_factory.mktemp("partition-sched-run")
-    env = {"MINIMESOS_RUN_DIR": str(run)}
-    try:
-        minimesos(*UP, env=env, timeout=600)
-    except AssertionError:
-        subprocess.run([str(MINIMESOS / "down")], env={**os.environ, **env}, capture_output=True, timeout=300)
-        raise
-    try:
-        added = dict(minimesos("host", "add", name, env=env).stdout.split() for name in ("sched1", "sched2"))
-        yield {**read_env(run / "cluster.env"), "env": env, "added": added}
-    finally:
-        subprocess.run([str(MINIMESOS / "down")], env={**os.environ, **env}, capture_output=True, timeout=300)
+    with hosted_cluster(tmp_path_factory.mktemp("partition-sched-run"), UP, ("sched1", "sched2")) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from .conftest import MINIMESOS, minimesos, read_env
+from .conftest import MINIMESOS, minimesos
 from .harness import sleep_app, unique
-from .hosts_harness import HostedScheduler
+from .hosts_harness import HostedScheduler, hosted_cluster
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -58,19 +58,9 @@ UP = ("up", "--hosts", "--masters", "3", "--zookeepers", "3", "--agents", "1", "
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory) -> Iterator[dict]:
-    run = tmp_path_factory.mktemp("partition-zk-run")
-    env = {"MINIMESOS_RUN_DIR": str(run)}
-    try:
-        minimesos(*UP, env=env, timeout=600)
-    except AssertionError:
-        subprocess.run([str(MINIMESOS / "down")], env={**os.environ, **env}, capture_output=True, timeout=300)
-        raise
-    try:
-        added = dict(minimesos("host", "add", name, env=env).stdout.split() for name in ("sched1", "sched2"))
-        listed = dict(line.split() for line in minimesos("host", "list", env=env).stdout.splitlines())
-        yield {**read_env(run / "cluster.env"), "env": env, "added": added, "listed": listed}
-    finally:
-        subprocess.run([str(MINIMESOS / "down")], env={**os.environ, **env}, capture_output=True, timeout=300)
+    with hosted_cluster(tmp_path_factory.mktemp("partition-zk-run"), UP, ("sched1", "sched2")) as cluster:
+        listed = dict(line.split() for line in minimesos("host", "list", env=cluster["env"]).stdout.splitlines())
+        yield {**cluster, "listed": listed}
 
 
 @pytest.fixture(scope="module")
