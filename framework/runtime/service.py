@@ -71,7 +71,8 @@ class SchedulerService(SchedulerBackend):
         self.registry = registry or StrategyRegistry.discover()
         self.on_leading = on_leading
         self.rules = StepDownRules(self.why, store, session, yield_seconds(config.zk_session_timeout),
-                                   master_bound=config.master_yield_after, identifier=config.advertised)
+                                   master_bound=config.master_yield_after, identifier=config.advertised,
+                                   reaches_master=lambda: self._master.reachable())
         self._pause_before_contending = 0.0
         self.offer_cycles_before = 0   # offer cycles of this process's earlier terms: the count goes on from there
         self.fatal: HalyardError | None = None  # why this scheduler gave up for good (see fail)

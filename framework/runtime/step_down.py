@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import FencedError, StoreError, StoreUnavailableError
@@ -68,13 +69,16 @@ class StepDownRules:
 
     ``master_bound``: seconds a leader may go without a subscription to the Mesos master before
     it yields to a standby that reaches it (``identifier``: this scheduler's, to tell it from the
-    others); infinite: never."""
+    others); infinite: never. ``reaches_master``: asks the master afresh, just before yielding
+    (the marks in the store are up to a probe interval old)."""
 
     def __init__(self, why: StepDownChannel, store: StateStore, session: Session, yield_seconds: float,
-                 master_bound: float = float("inf"), identifier: str = ""):
+                 master_bound: float = float("inf"), identifier: str = "",
+                 reaches_master: Callable[[], bool] = lambda: False):
         self.why, self.store, self.session = why, store, session
         self.yield_seconds = yield_seconds
         self.identifier = identifier
+        self.reaches_master = reaches_master
         self.cutoff = MasterCutoff(master_bound)
         self._leading_on_said = False
 
@@ -88,7 +92,8 @@ class StepDownRules:
         master for the bound, does not reach the master itself, and another scheduler does; with
         none, lead on (the driver retries with backoff), saying so once. A leader that reaches
         the master but is not subscribed (a master failover under way) leads on: another would
-        be no better off."""
+        be no better off. Its own mark may predate a new master's election by a probe interval
+        while a standby's is newer, so before yielding it asks the master itself once more."""
         self.cutoff.saw(subscribed, now)
         if not self.cutoff.overdue(now):
             self._leading_on_said = False
@@ -101,6 +106,9 @@ class StepDownRules:
             return  # it reaches the master itself (one being elected, say): its driver subscribes again
         others = others_reaching(reachers, self.identifier)
         since = now - (self.cutoff.since or now)
+        if others and self.reaches_master():
+            log.info("the Mesos master answers this leader again (%s marked it first): leading on", others[0])
+            return
         if others:
             raise StepDown(f"no subscription to the Mesos master for {since:.0f}s, and {others[0]} reaches it",
                            pause=self.yield_seconds)
@@ -118,6 +126,11 @@ class StepDownRules:
             if reason in why:
                 raise StepDown(reason.value, pause)
         if Why.SUPERSEDED in why:
+            if not self.session.connected:
+                # Its session suspended, it cannot read the epoch without waiting for ZooKeeper
+                # (the loop would hang until the session counts as lost): the safe side is to let
+                # the other one lead.
+                raise StepDown("superseded while ZooKeeper is unreachable", pause=self.yield_seconds)
             # Fence the Mesos subscription as the store is fenced: only a newer epoch wins.
             if self._newer_than(epoch):
                 raise StepDown("a newer leader subscribed as this framework", pause=self.yield_seconds)
@@ -126,9 +139,10 @@ class StepDownRules:
     def keep_subscription(self, epoch: int | None) -> bool:
         """The driver's IO thread: Mesos says another scheduler took this framework over. Whether
         to keep the subscription (re-subscribe): only while this scheduler's epoch is the newest
-        (a deposed leader that wakes up must not take the framework back). The loop checks too."""
+        (a deposed leader that wakes up must not take the framework back), and never while its
+        session is suspended (it cannot tell without waiting for ZooKeeper). The loop checks too."""
         self.why.signal(Why.SUPERSEDED)
-        return not self._newer_than(epoch)
+        return self.session.connected and not self._newer_than(epoch)
 
     def _newer_than(self, epoch: int | None) -> bool:
         try:

@@ -47,9 +47,11 @@ FOLLOWER_NOTICES = 5.0
 # and 2 s for the polling on a busy machine
 STEP_DOWN_BOUND = max(SESSION_TIMEOUT * 2 / 3, FOLLOWER_NOTICES + 3) + SESSION_TIMEOUT + 2.0
 # the standby leads once the majority has expired the old leader's session: if the server cut off was
-# ZooKeeper's leader, the majority first notices (syncLimit x tickTime) and elects another (1-2 s),
-# which gives every session a fresh timeout
-NEW_LEADER_BOUND = FOLLOWER_NOTICES + 3 + SESSION_TIMEOUT + 5
+# ZooKeeper's leader, the majority first notices (syncLimit x tickTime) and elects another, which
+# gives every session a fresh timeout; the election's connection to the silent peer (its packets
+# dropped) may wait ZooKeeper's cnxTimeout (5 s) first (26.7 s seen against 23 without it)
+ELECTION_CONNECT_TIMEOUT = 5.0
+NEW_LEADER_BOUND = FOLLOWER_NOTICES + ELECTION_CONNECT_TIMEOUT + 3 + SESSION_TIMEOUT + 5
 YIELD_AFTER = 5.0  # --master-yield-after, for the last test (rule 3 on the HA cluster)
 HEARTBEAT = 15.0  # Mesos' heartbeat interval for HTTP schedulers; the driver counts two missed
 UP = ("up", "--hosts", "--masters", "3", "--zookeepers", "3", "--agents", "1", "--no-docker", "--port", str(PORT),
@@ -142,15 +144,16 @@ def test_a_leaders_session_on_the_minority_server_moves_to_the_majority(hosts, p
         time.sleep(0.5)
     print(f"\nFIGURE ZooKeeper split, the leader's server {server} in the minority: its session moved to "
           f"{moved} after {took:.1f}s; the same leader and epoch")
-    assert all(s == [("sched1", epoch)] for s in seen), seen
+    assert all(s == [("sched1", epoch)] for s in seen), [s for s in seen if s != [("sched1", epoch)]]
     minimesos("net", "heal", env=hosts["env"])
     assert first.leading() and first.stats()["epoch"] == epoch and not second.leading()
     assert [t["id"] for t in first.running("/partition/zk")] == [task["id"]]
 
 
 def test_a_leader_on_the_minority_side_loses_the_lead_and_there_is_never_one_on_each_side(hosts, pair):
-    first, second = pair
-    until(first.leading, 30, what="sched1 leads")
+    # whichever leads (sched1, unless the test before failed): this test does not hang on it
+    first = until(lambda: next((s for s in pair if s.leading()), None), 30, what="a leader")
+    second = next(s for s in pair if s is not first)
     epoch = first.stats()["epoch"]
     (task,) = first.running("/partition/zk")
     server = until(lambda: zk_server_of(hosts, first), 10, what="the leader's ZooKeeper server")
@@ -159,7 +162,7 @@ def test_a_leader_on_the_minority_side_loses_the_lead_and_there_is_never_one_on_
 
     minimesos("net", "cut", server, "zks", env=hosts["env"])
     for other in others:
-        minimesos("net", "cut", "sched1", other, env=hosts["env"])
+        minimesos("net", "cut", first.host, other, env=hosts["env"])
     t0 = time.monotonic()
     new_leader = stepped_down = None
     polls = []
@@ -167,18 +170,19 @@ def test_a_leader_on_the_minority_side_loses_the_lead_and_there_is_never_one_on_
         leading, not_suspended = acting(pair)
         polls.append((round(time.monotonic() - t0, 1), leading, not_suspended))
         assert len(not_suspended) <= 1, polls  # never a leader on each side
-        if new_leader is None and any(host == "sched2" and e > epoch for host, e in leading):
+        if new_leader is None and any(host == second.host and e > epoch for host, e in leading):
             new_leader = time.monotonic() - t0
         if stepped_down is None and says_it_leads(first) is False:
             stepped_down = time.monotonic() - t0
         time.sleep(0.2)
-    assert new_leader is not None and new_leader <= NEW_LEADER_BOUND, polls
-    assert stepped_down is not None and stepped_down <= STEP_DOWN_BOUND, polls
+    changes = [p for k, p in enumerate(polls) if k == 0 or p[1:] != polls[k - 1][1:]]
+    assert new_leader is not None and new_leader <= NEW_LEADER_BOUND, changes
+    assert stepped_down is not None and stepped_down <= STEP_DOWN_BOUND, changes
     print(f"\nFIGURE ZooKeeper split, the leader on the minority side: the standby led after {new_leader:.1f}s, "
           f"the old leader stepped down after {stepped_down:.1f}s (suspended meanwhile; its server {server}, "
           f"ZooKeeper's leader {zk_leader})")
     minimesos("net", "heal", env=hosts["env"])
-    until(lambda: not first.leading() and second.leading(), 30, what="one leader, sched2")
+    until(lambda: not first.leading() and second.leading(), 30, what=f"one leader, {second.host}")
     assert second.stats()["epoch"] > epoch
     until(lambda: [t["id"] for t in second.running("/partition/zk")] == [task["id"]], 60, what="the same task")
 

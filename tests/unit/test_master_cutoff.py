@@ -99,3 +99,37 @@ def test_a_leader_that_reaches_the_master_itself_leads_on_while_it_subscribes_ag
     store.reachers = ["b:2"]      # its probe says the master no longer answers it
     with pytest.raises(StepDown):
         r.check_master(False, 101.0)
+
+
+def test_a_leader_whose_own_mark_is_stale_asks_the_master_afresh_before_yielding():
+    """A new master elected: a standby's probe marked it first; the leader's mark (up to a probe
+    interval old) still says no. Asked afresh, the master answers the leader: it leads on, and
+    its driver subscribes. Asked afresh with no answer, it yields."""
+    store = FakeStore()
+    store.reachers = ["b:2"]
+    answers = [True]
+    r = StepDownRules(StepDownChannel(lambda: None), store, FakeSession(), yield_seconds=2.0,
+                      master_bound=10.0, identifier="a:1", reaches_master=lambda: answers[-1])
+    r.new_term(0.0)
+    r.check_master(False, 10.0)  # no StepDown: the master answers it now
+    answers.append(False)
+    with pytest.raises(StepDown, match="b:2 reaches it"):
+        r.check_master(False, 11.0)
+
+
+def test_a_leader_superseded_while_its_session_is_suspended_steps_down_without_reading_zookeeper():
+    """Another scheduler subscribed as this framework while this leader's ZooKeeper session is
+    suspended: it cannot read the epoch without waiting for ZooKeeper (a read queued on a
+    suspended kazoo client waits until the session counts as lost), so it neither takes the
+    framework back nor waits: it steps down at once."""
+    class Unreadable(FakeStore):
+        def current_epoch(self):
+            raise AssertionError("read while suspended")
+    session = FakeSession()
+    session.connected = False
+    why = StepDownChannel(lambda: None)
+    r = StepDownRules(why, Unreadable(), session, yield_seconds=2.0)
+    assert r.keep_subscription(1) is False
+    with pytest.raises(StepDown, match="superseded while ZooKeeper is unreachable") as stepped:
+        r.check(1)
+    assert stepped.value.pause == 2.0

@@ -377,3 +377,19 @@ def test_the_master_zookeeper_announces_is_read_from_its_json_announcement():
     assert announced_address(info.decode()) == "127.0.0.1:17650"
     assert announced_address(b"not json") is None and announced_address(None) is None
     assert announced_address(b'{"id": "x"}') is None
+
+
+def test_before_yielding_for_the_master_the_leader_asks_its_own_master_reader():
+    """The rule-3 re-check is wired to the service's master reader (a wrong wiring raised in the
+    leader loop, on the HA cluster only)."""
+    class Master:
+        asked = 0
+
+        def reachable(self):
+            Master.asked += 1
+            return True
+
+    s = SchedulerService(ServiceConfig(master="m:5050", zk="zk://z/x", listen="me:8080", master_yield_after=1.0),
+                         store=FakeStore(), session=FakeSession(), election=FakeElection(), drivers=FakeDriver,
+                         master=Master(), publish=lambda event: None, notify=lambda notice: None)
+    assert s.rules.reaches_master() is True and Master.asked == 1
