@@ -9,7 +9,9 @@ never tell that its session is lost while it is cut off (kazoo reports LOST only
 steps down by itself once its connection has been SUSPENDED for the session timeout (Curator's rule,
 ``store/suspension.py``): kazoo suspends within two thirds of the session timeout after the cut
 (its read timeout), so the old leader says ``leader: false`` within 2/3 T + T (+ 2 s for the
-polling here) of the cut. A write sent to it during the cut is refused, never applied later. When
+polling here) of the cut, and counts its session lost by then. It steps down sooner when the
+standby takes the framework over first: Mesos tells it "Framework failed over", and with its
+session suspended it cannot read the epoch, so it yields rather than wait for ZooKeeper. A write sent to it during the cut is refused, never applied later. When
 healed, the old leader rejoins as a standby.
 """
 from __future__ import annotations
@@ -105,6 +107,10 @@ def cut_leader_from_zookeeper(hosts: dict, leader: HostedScheduler, standby: Hos
           what="the old leader steps down")
     figures["stepped down"] = time.monotonic() - t0
     assert figures["stepped down"] <= STEP_DOWN_BOUND
+    # the cut lasts: the session counts as lost by the same bound (Curator's rule), whichever came first
+    until(lambda: "the session counts as lost" in leader.log.read_text(), t0 + STEP_DOWN_BOUND + 2 - time.monotonic(),
+          interval=0.1, what="the old leader's session counted lost")
+    figures["session counted lost"] = time.monotonic() - t0
     if write:
         writer.join(35)
         response = written.get("response")

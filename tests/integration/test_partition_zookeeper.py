@@ -53,6 +53,7 @@ STEP_DOWN_BOUND = max(SESSION_TIMEOUT * 2 / 3, FOLLOWER_NOTICES + 3) + SESSION_T
 ELECTION_CONNECT_TIMEOUT = 5.0
 NEW_LEADER_BOUND = FOLLOWER_NOTICES + ELECTION_CONNECT_TIMEOUT + 3 + SESSION_TIMEOUT + 5
 YIELD_AFTER = 5.0  # --master-yield-after, for the last test (rule 3 on the HA cluster)
+REGISTRY_FETCH_TIMEOUT = 60.0  # Mesos' --registry_fetch_timeout (its default, minimesos keeps it)
 HEARTBEAT = 15.0  # Mesos' heartbeat interval for HTTP schedulers; the driver counts two missed
 UP = ("up", "--hosts", "--masters", "3", "--zookeepers", "3", "--agents", "1", "--no-docker", "--port", str(PORT),
       "--zk-port", str(ZK_PORT), "--task-ports", str(TASK_PORTS))
@@ -97,6 +98,14 @@ def zk_server_of(hosts: dict, s: HostedScheduler) -> str | None:
         if line.split() and line.split()[-1] in servers:
             return servers[line.split()[-1]]
     return None
+
+
+def subscribed(s: HostedScheduler) -> bool:
+    """Whether ``s`` says it is subscribed to a master (``/v2/info`` names the master it uses)."""
+    try:
+        return bool(requests.get(s.url + "/v2/info", timeout=5).json()["marathon_config"]["mesos_leader_ui_url"])
+    except (requests.RequestException, ValueError, KeyError):
+        return False
 
 
 def says_it_leads(s: HostedScheduler) -> bool | None:
@@ -199,10 +208,12 @@ def test_rule_3_on_ha_a_leader_cut_from_the_leading_master_yields_one_cut_from_a
                             env={**os.environ, **hosts["env"]}).stdout
     if any(line.startswith("master") and "stopped" in line for line in status.splitlines()):
         minimesos("master", "start", env=hosts["env"], timeout=120)
-    leader = until(lambda: next((s for s in pair if s.leading()), None), 30, what="a leader")
+    # a master elected just after the split may not recover the registry (its replicas were
+    # restarting) within Mesos' --registry_fetch_timeout (1 min): it exits and another is elected
+    # (53 s without a subscription seen once); so: whichever scheduler leads once one is subscribed
+    leader = until(lambda: next((s for s in pair if s.leading() and subscribed(s)), None),
+                   REGISTRY_FETCH_TIMEOUT + 60, interval=0.5, what="a leader subscribed to a master")
     standby = next(s for s in pair if s is not leader)
-    until(lambda: requests.get(leader.url + "/v2/info", timeout=5).json()["marathon_config"]["mesos_leader_ui_url"],
-          60, what="the leader subscribed")
     epoch = leader.stats()["epoch"]
     (task,) = leader.running("/partition/zk")
     leading_master = int(minimesos("master", "leader", env=hosts["env"]).stdout.strip())
