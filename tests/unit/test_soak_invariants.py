@@ -241,3 +241,13 @@ def test_the_table_shows_what_the_partitions_measured_per_kind():
     text = table(data)
     assert "  agent-cut: unreachable after the cut: n=2 p50 6.6s p99 7.6s" in text.splitlines()
     assert text.splitlines()[-1] == "soak: 4 faults, 0 violations"
+
+
+def test_a_leader_whose_session_is_suspended_refuses_writes_and_counts_as_no_leader():
+    """Its writes are refused with 503 by design (issue 24, rule 2) until ZooKeeper answers it."""
+    samples = [Sample(0, {}, {0: 1}, 1), Sample(1, {}, {0: 1}, 1, suspended=frozenset({0})),
+               Sample(2, {}, {0: 1}, 1, suspended=frozenset({0})), Sample(3, {}, {0: 1}, 1), Sample(40, {}, {0: 1}, 1)]
+    leaderless = leaderless_intervals(samples)
+    assert leaderless == [(1, 3)]
+    assert server_errors([(2.0, 503, "a"), (30.0, 503, "b")], leaderless, slack=1.0) == [
+        "503 from b at 30.0 while a leader existed"]
