@@ -100,6 +100,13 @@ def zk_server_of(hosts: dict, s: HostedScheduler) -> str | None:
     return None
 
 
+def masters_ready(hosts: dict) -> bool:
+    """Every master answers and its replica of the registry's log has caught up
+    (``registrar/log/recovered``): a leader elected later has a quorum of replicas to recover from."""
+    return all(requests.get(url + "/metrics/snapshot", timeout=5).json().get("registrar/log/recovered") == 1.0
+               for url in hosts["MASTERS"].split(","))
+
+
 def subscribed(s: HostedScheduler) -> bool:
     """Whether ``s`` says it is subscribed to a master (``/v2/info`` names the master it uses)."""
     try:
@@ -208,6 +215,7 @@ def test_rule_3_on_ha_a_leader_cut_from_the_leading_master_yields_one_cut_from_a
                             env={**os.environ, **hosts["env"]}).stdout
     if any(line.startswith("master") and "stopped" in line for line in status.splitlines()):
         minimesos("master", "start", env=hosts["env"], timeout=120)
+    until(lambda: masters_ready(hosts), 60, what="every master up, its log replica caught up")
     # a master elected just after the split may not recover the registry (its replicas were
     # restarting) within Mesos' --registry_fetch_timeout (1 min): it exits and another is elected
     # (53 s without a subscription seen once); so: whichever scheduler leads once one is subscribed
