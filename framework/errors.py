@@ -102,10 +102,11 @@ class ForbiddenError(HalyardError):
 
 
 class NotLeaderError(HalyardError):
-    """This scheduler is a standby; ``leader`` is where the leader's API listens (if known)."""
+    """This scheduler is a standby; ``leader`` is where the leader's API listens (if known);
+    ``reason``: why it is not known, when this scheduler can tell (ZooKeeper unreachable)."""
 
-    def __init__(self, leader: str | None):
-        self.leader = leader
+    def __init__(self, leader: str | None, reason: str | None = None):
+        self.leader, self.reason = leader, reason
         super().__init__(f"not the leader (leader: {leader or 'unknown'})")
 
 

@@ -263,15 +263,21 @@ def leaderless_intervals(samples: list[Sample]) -> list[tuple[float, float]]:
     return intervals
 
 
+#: in a 503's body: the scheduler that answered had lost ZooKeeper (a leader accepts no change
+#: then, and a standby cannot read who leads): by design (issue 24, rule 2), whoever else leads
+ZOOKEEPER_UNREACHABLE = '"reason":"ZooKeeper unreachable'
+
+
 def server_errors(responses: list[tuple], leaderless: list[tuple[float, float]],
                   slack: float = 5.0) -> list[str]:
     """5xx answers (answered at, status, what[, sent at]) other than a 503 to a request that was
     under way while no leader existed (``slack`` seconds either side: the reading is once a
-    second and a failover is noticed late). A request sent while leaderless and answered later
-    (it waited at a frozen leader, then was refused) is such a request."""
+    second and a failover is noticed late), or a 503 from a scheduler that said it had lost
+    ZooKeeper. A request sent while leaderless and answered later (it waited at a frozen leader,
+    then was refused) is such a request."""
     problems = []
     for t, status, what, *rest in responses:
-        if status < 500:
+        if status < 500 or (status == 503 and ZOOKEEPER_UNREACHABLE in what):
             continue
         sent = rest[0] if rest and rest[0] is not None else t
         if status == 503 and any(sent - slack <= b and a <= t + slack for a, b in leaderless):

@@ -90,7 +90,7 @@ def install(api: FastAPI, backend: Backend) -> None:
             return Response(upstream.content, status_code=upstream.status_code,
                             media_type=upstream.headers.get("content-type"))
         if exc.leader is None:
-            return error_response(503, NO_LEADER, leader=None)
+            return error_response(503, NO_LEADER, leader=None, **({"reason": exc.reason} if exc.reason else {}))
         return error_response(503, str(exc), leader=exc.leader)
 
     async def suspended(request: Request, exc: LeaderSuspendedError) -> JSONResponse:

@@ -98,6 +98,16 @@ class SchedulerBackend:
             return None
         return contenders[0] if contenders else None
 
+    def not_leader(self) -> NotLeaderError:
+        """The error a standby answers with: the leader's address, or why it cannot be named
+        (this scheduler's own ZooKeeper connection is lost: it cannot read the election)."""
+        with self.lock:
+            since = self._unreachable_since
+        if since is not None and self.engine is None:
+            return NotLeaderError(None, f"ZooKeeper unreachable for {time.monotonic() - since:.1f} s: this scheduler "
+                                        "cannot tell which one leads; ask another, or again once it is back")
+        return NotLeaderError(self.leader())
+
     def address(self) -> str:
         """Where others reach this scheduler's API (its election identifier)."""
         return self.config.advertised
@@ -110,14 +120,14 @@ class SchedulerBackend:
             if engine is not None:
                 yield EngineView(engine)
                 return
-        raise NotLeaderError(self.leader())
+        raise self.not_leader()
 
     def submit(self, command: Event, timeout: float = 60.0) -> None:
         """Apply a command on the leader and wait until it is persisted (raises what it raised)."""
         with self.lock:
             events = self.events
         if events is None:
-            raise NotLeaderError(self.leader())
+            raise self.not_leader()
         stale = self.stale_for()
         if stale is not None:
             raise LeaderSuspendedError(stale)

@@ -203,6 +203,13 @@ def test_a_standby_without_a_known_leader_answers_503(api, backend):
     assert call(api, "GET", "/v2/apps") == (503, {"message": "Could not determine the current leader", "leader": None})
 
 
+def test_a_standby_cut_from_zookeeper_says_why_it_cannot_name_the_leader(api, backend):
+    backend.refuse = NotLeaderError(None, "ZooKeeper unreachable for 2.0 s: this scheduler cannot tell which one leads")
+    status, body = call(api, "PUT", "/v2/apps/web", {"cmd": "x", "cpus": 0.1, "mem": 8})
+    assert status == 503 and body["message"] == "Could not determine the current leader" and body["leader"] is None
+    assert body["reason"].startswith("ZooKeeper unreachable for 2.0 s")
+
+
 def test_invalid_input_is_a_422_with_paths(api):
     status, body = call(api, "POST", "/v2/apps", {"id": "/x", "cmd": "y", "cpus": "z"})
     assert status == 422 and body["problems"] == ["cpus: expected a number, got 'z'"]

@@ -393,3 +393,18 @@ def test_before_yielding_for_the_master_the_leader_asks_its_own_master_reader():
                          store=FakeStore(), session=FakeSession(), election=FakeElection(), drivers=FakeDriver,
                          master=Master(), publish=lambda event: None, notify=lambda notice: None)
     assert s.rules.reaches_master() is True and Master.asked == 1
+
+
+def test_a_standby_that_lost_zookeeper_says_so_instead_of_naming_no_leader():
+    """It cannot read the election (a read would wait for ZooKeeper): its 503 says why."""
+    s = SchedulerService(ServiceConfig(master="m:5050", zk="zk://z/x", listen="me:8080"), store=FakeStore(),
+                         session=FakeSession(), election=FakeElection(), drivers=FakeDriver, master=None,
+                         publish=lambda event: None, notify=lambda notice: None)
+    s.store_reachable(False)
+    with pytest.raises(NotLeaderError) as refused:
+        s.submit(PutApp(parse_app({"id": "/web", "cmd": "x", "cpus": 0.1, "mem": 8})))
+    assert refused.value.leader is None and refused.value.reason.startswith("ZooKeeper unreachable for ")
+    s.store_reachable(True)
+    with pytest.raises(NotLeaderError) as refused:
+        s.submit(PutApp(parse_app({"id": "/web", "cmd": "x", "cpus": 0.1, "mem": 8})))
+    assert refused.value.reason is None

@@ -251,3 +251,13 @@ def test_a_leader_whose_session_is_suspended_refuses_writes_and_counts_as_no_lea
     assert leaderless == [(1, 3)]
     assert server_errors([(2.0, 503, "a"), (30.0, 503, "b")], leaderless, slack=1.0) == [
         "503 from b at 30.0 while a leader existed"]
+
+
+def test_a_503_from_a_scheduler_that_lost_zookeeper_is_by_design_whoever_else_leads():
+    samples = [Sample(0, {}, {0: 1}, 1), Sample(40, {}, {0: 1}, 1)]
+    leaderless = leaderless_intervals(samples)
+    cut_off = ("PUT /v2/apps/x via scheduler 1: '{\"message\":\"Could not determine the current leader\","
+               "\"leader\":null,\"reason\":\"ZooKeeper unreachable for 3.0 s: ...'")
+    unknown = "PUT /v2/apps/x via scheduler 2: '{\"message\":\"Could not determine the current leader\",\"leader\":null}'"
+    assert server_errors([(10.0, 503, cut_off), (11.0, 503, unknown)], leaderless) == [
+        f"503 from {unknown} at 11.0 while a leader existed"]
