@@ -57,7 +57,6 @@ class Sample:
     zk_epoch: Optional[int] = None
     apps: Optional[dict[str, AppState]] = None
     tasks: Optional[dict[str, TaskState]] = None
-    suspended: frozenset[int] = frozenset()  # leaders whose ZooKeeper session is suspended (they refuse writes)
 
 
 def task_prefix(app_id: str) -> str:
@@ -240,15 +239,13 @@ def stuck_deployments(running: dict[str, float], now: float, bound: float,
 
 def leaderless_intervals(samples: list[Sample]) -> list[tuple[float, float]]:
     """When no scheduler led (or ZooKeeper, where leadership lives, could not be read), as [start, end).
-    A leader whose session is suspended does not count: until ZooKeeper answers it again it
-    refuses writes (503, by design: issue 24, rule 2) and may turn out not to lead at all. A
-    change of leader between two readings counts as leaderless from the one to the other: the
+    A change of leader between two readings counts as leaderless from the one to the other: the
     old leader stepped down, and the new one was elected, somewhere in between."""
     intervals: list[tuple[float, float]] = []
     start: Optional[float] = None
     previous: Optional[Sample] = None
     for s in samples:
-        without = not set(s.leaders) - s.suspended or s.zk_epoch is None
+        without = not s.leaders or s.zk_epoch is None
         if without and start is None:
             start = s.t
         elif not without and start is not None:

@@ -164,18 +164,16 @@ class Sampler(threading.Thread):
     def read(self) -> Sample:
         t = time.time()
         master = self.master_tasks()
-        leaders, suspended = {}, set()
+        leaders = {}
         for s in self.schedulers:
             if s.alive and not s.frozen:
                 stats = s.stats(timeout=1.5)
                 if stats and stats.get("leader"):
                     leaders[s.index] = stats.get("epoch")
-                    if stats.get("suspended"):
-                        suspended.add(s.index)
         epoch, apps, tasks, deployments = self.zk.read()
         if epoch is not None:
             self.deployments = deployments
-        return Sample(t, master, leaders, epoch, apps, tasks, frozenset(suspended))
+        return Sample(t, master, leaders, epoch, apps, tasks)
 
     def latest(self) -> Optional[Sample]:
         with self.lock:
