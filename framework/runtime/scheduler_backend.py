@@ -74,9 +74,13 @@ class SchedulerBackend:
 
     def stale_for(self) -> float | None:
         """Seconds since this leader lost ZooKeeper; None when connected or not leading."""
+        return self._unreachable_for(leading=True)
+
+    def _unreachable_for(self, leading: bool) -> float | None:
+        """Seconds since this scheduler lost ZooKeeper, if it did and leads (or not) as asked."""
         with self.lock:
             since = self._unreachable_since
-            if since is None or self.engine is None:
+            if since is None or (self.engine is not None) != leading:
                 return None
         return time.monotonic() - since
 
@@ -101,11 +105,10 @@ class SchedulerBackend:
     def not_leader(self) -> NotLeaderError:
         """The error a standby answers with: the leader's address, or why it cannot be named
         (this scheduler's own ZooKeeper connection is lost: it cannot read the election)."""
-        with self.lock:
-            since = self._unreachable_since
-        if since is not None and self.engine is None:
-            return NotLeaderError(None, f"ZooKeeper unreachable for {time.monotonic() - since:.1f} s: this scheduler "
-                                        "cannot tell which one leads; ask another, or again once it is back")
+        away = self._unreachable_for(leading=False)
+        if away is not None:
+            return NotLeaderError(None, f"ZooKeeper unreachable for {away:.1f} s: this scheduler cannot tell which "
+                                        "one leads; ask another, or again once it is back")
         return NotLeaderError(self.leader())
 
     def address(self) -> str:

@@ -106,10 +106,10 @@ class StepDownRules:
             return  # it reaches the master itself (one being elected, say): its driver subscribes again
         others = others_reaching(reachers, self.identifier)
         since = now - (self.cutoff.since or now)
-        if others and self.reaches_master():
-            log.info("the Mesos master answers this leader again (%s marked it first): leading on", others[0])
-            return
         if others:
+            if self.reaches_master():
+                log.info("the Mesos master answers this leader again (%s marked it first): leading on", others[0])
+                return
             raise StepDown(f"no subscription to the Mesos master for {since:.0f}s, and {others[0]} reaches it",
                            pause=self.yield_seconds)
         if not self._leading_on_said:
@@ -128,9 +128,8 @@ class StepDownRules:
         if Why.SUPERSEDED in why:
             if not self.session.connected:
                 # Its session suspended, it cannot read the epoch without waiting for ZooKeeper
-                # (the loop would hang until the session counts as lost): the safe side is to let
-                # the other one lead.
-                raise StepDown("superseded while ZooKeeper is unreachable", pause=self.yield_seconds)
+                # (the loop would hang until the session counts as lost)
+                raise self._superseded_unreachable()
             # Fence the Mesos subscription as the store is fenced: only a newer epoch wins.
             if self._newer_than(epoch):
                 raise StepDown("a newer leader subscribed as this framework", pause=self.yield_seconds)
@@ -143,6 +142,11 @@ class StepDownRules:
         session is suspended (it cannot tell without waiting for ZooKeeper). The loop checks too."""
         self.why.signal(Why.SUPERSEDED)
         return self.session.connected and not self._newer_than(epoch)
+
+    def _superseded_unreachable(self) -> StepDown:
+        """Another scheduler took the framework and this one cannot check the epoch now: the safe
+        side is to let the other one lead."""
+        return StepDown("superseded while ZooKeeper is unreachable", pause=self.yield_seconds)
 
     def _newer_than(self, epoch: int | None) -> bool:
         try:
@@ -173,7 +177,5 @@ class StepDownRules:
             if Why.SESSION_LOST in self.why or Why.STOPPING in self.why:
                 raise StepDown("ZooKeeper session lost while waiting for it") from exc
             if Why.SUPERSEDED in self.why:
-                # Another scheduler took the framework and this one cannot check the
-                # epoch now: the safe side is to let the other one lead.
-                raise StepDown("superseded while ZooKeeper is unreachable", pause=self.yield_seconds) from exc
+                raise self._superseded_unreachable() from exc
             time.sleep(0.05)
