@@ -271,3 +271,14 @@ def processes_mentioning(needle: str) -> list[str]:
         if needle in cmdline and running_pid(int(proc.name)):
             found.append(f"{proc.name}: {cmdline[:160]}")
     return found
+
+
+def masters_ready(cluster: dict) -> bool:
+    """Every master of ``cluster`` (its ``MASTERS``) answers and its replica of the registry's log
+    has caught up (``registrar/log/recovered``): a master failure after that leaves a quorum of
+    replicas to the next leader."""
+    for url in cluster["MASTERS"].split(","):
+        metrics = requests.get(url + "/metrics/snapshot", timeout=5).json()
+        if metrics.get("registrar/log/recovered", 1.0) != 1.0:
+            return False
+    return True

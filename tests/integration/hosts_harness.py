@@ -61,3 +61,11 @@ def hosted_cluster(run: Path, up: Sequence[str], added: Sequence[str] = (), **en
         yield {**read_env(run / "cluster.env"), "env": env, "added": hosts}
     finally:
         down()
+
+
+def says_it_leads(s: HostedScheduler) -> bool | None:
+    """What ``/v1/stats`` answers (None: no answer within 5 s, which says nothing)."""
+    try:
+        return bool(s.stats()["leader"])
+    except (requests.RequestException, ValueError):
+        return None

@@ -35,7 +35,7 @@ import pytest
 import requests
 
 from .conftest import MINIMESOS, minimesos, read_env
-from .harness import SchedulerProc, running_pid, sleep_app, unique
+from .harness import SchedulerProc, masters_ready, running_pid, sleep_app, unique
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -97,16 +97,6 @@ def masters(ha: dict) -> list[str]:
 def leading_master(ha: dict) -> int:
     """The leading master's number (1-based), as ``minimesos/master leader`` says."""
     return int(mm(ha, "master", "leader").strip())
-
-
-def masters_ready(ha: dict) -> bool:
-    """Every master up, its replica of the registry's log caught up (``registrar/log/recovered``):
-    a master failure after that leaves a quorum of replicas to the next leader."""
-    for url in masters(ha):
-        metrics = requests.get(url + "/metrics/snapshot", timeout=5).json()
-        if metrics.get("registrar/log/recovered", 1.0) != 1.0:
-            return False
-    return True
 
 
 def restart_master(ha: dict, k: int) -> None:

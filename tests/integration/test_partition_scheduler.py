@@ -28,7 +28,7 @@ from kazoo.client import KazooClient
 
 from .conftest import MINIMESOS, minimesos
 from .harness import clean_shutdown, mesos_tasks, sleep_app, unique
-from .hosts_harness import HostedScheduler, hosted_cluster
+from .hosts_harness import HostedScheduler, hosted_cluster, says_it_leads
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -59,14 +59,6 @@ def pair(hosts, tmp_path_factory) -> Iterator[tuple[HostedScheduler, HostedSched
     finally:
         subprocess.run([str(MINIMESOS / "net"), "heal"], env={**os.environ, **hosts["env"]}, capture_output=True)
         clean_shutdown(hosts, name, schedulers)
-
-
-def says_it_leads(s: HostedScheduler) -> bool | None:
-    """What ``/v1/stats`` answers (None: no answer within 5 s, which says nothing)."""
-    try:
-        return bool(s.stats()["leader"])
-    except (requests.RequestException, ValueError):
-        return None
 
 
 def contenders(hosts: dict, s: HostedScheduler) -> list[str]:

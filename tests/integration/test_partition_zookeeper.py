@@ -26,8 +26,8 @@ import pytest
 import requests
 
 from .conftest import MINIMESOS, minimesos
-from .harness import sleep_app, unique
-from .hosts_harness import HostedScheduler, hosted_cluster
+from .harness import masters_ready, sleep_app, unique
+from .hosts_harness import HostedScheduler, hosted_cluster, says_it_leads
 from .v1client import until
 
 pytestmark = pytest.mark.integration
@@ -100,27 +100,12 @@ def zk_server_of(hosts: dict, s: HostedScheduler) -> str | None:
     return None
 
 
-def masters_ready(hosts: dict) -> bool:
-    """Every master answers and its replica of the registry's log has caught up
-    (``registrar/log/recovered``): a leader elected later has a quorum of replicas to recover from."""
-    return all(requests.get(url + "/metrics/snapshot", timeout=5).json().get("registrar/log/recovered") == 1.0
-               for url in hosts["MASTERS"].split(","))
-
-
 def subscribed(s: HostedScheduler) -> bool:
     """Whether ``s`` says it is subscribed to a master (``/v2/info`` names the master it uses)."""
     try:
         return bool(requests.get(s.url + "/v2/info", timeout=5).json()["marathon_config"]["mesos_leader_ui_url"])
     except (requests.RequestException, ValueError, KeyError):
         return False
-
-
-def says_it_leads(s: HostedScheduler) -> bool | None:
-    """What ``/v1/stats`` answers (None: no answer within 5 s, which says nothing)."""
-    try:
-        return bool(s.stats()["leader"])
-    except (requests.RequestException, ValueError):
-        return None
 
 
 def acting(pair: tuple[HostedScheduler, ...]) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
